@@ -1,0 +1,1 @@
+//! Tessera's coordinator: jobs, tasks, transport, workers, merging, job store and ledger.

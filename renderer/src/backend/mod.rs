@@ -1,0 +1,57 @@
+//! Rendering backends: the CPU path tracer here, GPU backends beside it. Every backend computes
+//! the same estimator, so a frame's tiles may come from any mix of devices.
+
+pub mod cpu;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::film::{Resolution, Tile, TileImage};
+use crate::integrator::RenderSettings;
+use crate::scene::FrameScene;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("backend '{backend}' is not available: {reason}")]
+    Unavailable { backend: String, reason: String },
+    #[error("rendering failed on {backend}: {reason}")]
+    Failed { backend: String, reason: String },
+}
+
+/// What a device is, for logs and for billing: `class` is the price-table key
+/// (`cpu`, `h100`, `rtx4090`, `gpu`, ...).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub backend: String,
+    pub name: String,
+    pub class: String,
+    /// Worker threads (CPU) or 1 (GPU).
+    pub threads: u32,
+}
+
+impl fmt::Display for DeviceInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}, class {})", self.name, self.backend, self.class)
+    }
+}
+
+/// A frame's scene made ready for one backend (acceleration structures built, buffers
+/// uploaded). Prepared once per frame, then used for every tile of that frame.
+pub trait PreparedFrame: Send + Sync {
+    /// Renders `tile` of a frame of size `resolution`. `frame` is the frame number: it seeds
+    /// the random numbers together with the settings' seed.
+    fn render_tile(
+        &self,
+        resolution: Resolution,
+        tile: Tile,
+        frame: u32,
+        settings: &RenderSettings,
+    ) -> Result<TileImage, RenderError>;
+}
+
+/// A rendering device.
+pub trait Backend: Send + Sync {
+    fn device(&self) -> &DeviceInfo;
+    fn prepare(&self, scene: &FrameScene) -> Result<Box<dyn PreparedFrame + '_>, RenderError>;
+}

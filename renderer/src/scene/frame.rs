@@ -1,0 +1,42 @@
+//! A scene as one frame sees it: every mesh instance flattened into world space, animations
+//! already applied. This is the hand-off between the glTF loader and the backends.
+
+use glam::{Vec2, Vec3, Vec4};
+
+use crate::camera::Camera;
+use crate::light::PunctualLight;
+use crate::material::Material;
+use crate::texture::Texture;
+
+/// Everything a backend needs to render one frame.
+#[derive(Clone, Debug)]
+pub struct FrameScene {
+    pub camera: Camera,
+    pub mesh: Mesh,
+    pub materials: Vec<Material>,
+    pub textures: Vec<Texture>,
+    pub lights: Vec<PunctualLight>,
+}
+
+/// All triangles of a frame in world space, sharing one vertex array.
+///
+/// `normals` always has one entry per position (computed by the loader where the file has
+/// none). `tangents`, `uv0` and `uv1` are either empty or one per position; a tangent with
+/// `w == 0` means "derive from the UVs at the hit point".
+#[derive(Clone, Debug, Default)]
+pub struct Mesh {
+    pub positions: Vec<Vec3>,
+    pub normals: Vec<Vec3>,
+    pub tangents: Vec<Vec4>,
+    pub uv0: Vec<Vec2>,
+    pub uv1: Vec<Vec2>,
+    pub triangles: Vec<[u32; 3]>,
+    /// Index into [`FrameScene::materials`] for each triangle.
+    pub triangle_materials: Vec<u32>,
+}
+
+impl Mesh {
+    pub fn triangle_count(&self) -> usize {
+        self.triangles.len()
+    }
+}

@@ -1,0 +1,155 @@
+//! Textures as the loader hands them over: decoded to linear RGBA floats, with glTF's sampler
+//! state, and the per-use reference (UV set and `KHR_texture_transform`).
+
+use glam::{Vec2, Vec4};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wrap {
+    Repeat,
+    ClampToEdge,
+    MirroredRepeat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    Nearest,
+    Linear,
+}
+
+/// An image in linear RGBA (colour textures were decoded from sRGB by the loader), row 0 at the
+/// top, as glTF's UV convention (v = 0 at the top) expects.
+#[derive(Clone, Debug)]
+pub struct Texture {
+    pub width: u32,
+    pub height: u32,
+    pub texels: Vec<[f32; 4]>,
+    pub wrap_s: Wrap,
+    pub wrap_t: Wrap,
+    pub filter: Filter,
+}
+
+/// `KHR_texture_transform`: uv' = T(offset) * R(rotation) * S(scale) * uv.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UvTransform {
+    pub offset: Vec2,
+    pub rotation: f32,
+    pub scale: Vec2,
+}
+
+impl Default for UvTransform {
+    fn default() -> Self {
+        Self {
+            offset: Vec2::ZERO,
+            rotation: 0.0,
+            scale: Vec2::ONE,
+        }
+    }
+}
+
+impl UvTransform {
+    pub fn apply(&self, uv: Vec2) -> Vec2 {
+        let s = uv * self.scale;
+        let (sin, cos) = self.rotation.sin_cos();
+        // The extension's matrix rotates clockwise in UV space (v points down).
+        Vec2::new(cos * s.x + sin * s.y, -sin * s.x + cos * s.y) + self.offset
+    }
+}
+
+/// Where a material reads a texture from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TextureRef {
+    /// Index into [`crate::scene::FrameScene::textures`].
+    pub texture: u32,
+    /// Which UV set: 0 or 1.
+    pub tex_coord: u32,
+    pub transform: UvTransform,
+}
+
+impl Texture {
+    /// Samples at `uv` with the texture's own wrap and filter modes.
+    pub fn sample(&self, uv: Vec2) -> Vec4 {
+        let (w, h) = (self.width as i64, self.height as i64);
+        match self.filter {
+            Filter::Nearest => {
+                let x = wrap((uv.x * w as f32).floor() as i64, w, self.wrap_s);
+                let y = wrap((uv.y * h as f32).floor() as i64, h, self.wrap_t);
+                self.texel(x, y)
+            }
+            Filter::Linear => {
+                let fx = uv.x * w as f32 - 0.5;
+                let fy = uv.y * h as f32 - 0.5;
+                let (x0, y0) = (fx.floor(), fy.floor());
+                let (tx, ty) = (fx - x0, fy - y0);
+                let (x0, y0) = (x0 as i64, y0 as i64);
+                let xa = wrap(x0, w, self.wrap_s);
+                let xb = wrap(x0 + 1, w, self.wrap_s);
+                let ya = wrap(y0, h, self.wrap_t);
+                let yb = wrap(y0 + 1, h, self.wrap_t);
+                let top = self.texel(xa, ya).lerp(self.texel(xb, ya), tx);
+                let bottom = self.texel(xa, yb).lerp(self.texel(xb, yb), tx);
+                top.lerp(bottom, ty)
+            }
+        }
+    }
+
+    fn texel(&self, x: usize, y: usize) -> Vec4 {
+        Vec4::from(self.texels[y * self.width as usize + x])
+    }
+}
+
+fn wrap(i: i64, n: i64, mode: Wrap) -> usize {
+    let i = if i.abs() > (1 << 40) { 0 } else { i }; // NaN/huge UVs land on texel 0
+    (match mode {
+        Wrap::Repeat => i.rem_euclid(n),
+        Wrap::ClampToEdge => i.clamp(0, n - 1),
+        Wrap::MirroredRepeat => {
+            let m = i.rem_euclid(2 * n);
+            if m < n { m } else { 2 * n - 1 - m }
+        }
+    }) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checker(wrap_mode: Wrap, filter: Filter) -> Texture {
+        Texture {
+            width: 2,
+            height: 2,
+            texels: vec![[1.0; 4], [0.0; 4], [0.0; 4], [1.0; 4]],
+            wrap_s: wrap_mode,
+            wrap_t: wrap_mode,
+            filter,
+        }
+    }
+
+    #[test]
+    fn nearest_repeat_and_clamp() {
+        let t = checker(Wrap::Repeat, Filter::Nearest);
+        assert_eq!(t.sample(Vec2::new(0.25, 0.25)).x, 1.0);
+        assert_eq!(t.sample(Vec2::new(0.75, 0.25)).x, 0.0);
+        assert_eq!(t.sample(Vec2::new(1.25, 0.25)).x, 1.0);
+        let c = checker(Wrap::ClampToEdge, Filter::Nearest);
+        assert_eq!(c.sample(Vec2::new(1.75, 0.25)).x, 0.0);
+        let m = checker(Wrap::MirroredRepeat, Filter::Nearest);
+        assert_eq!(m.sample(Vec2::new(1.25, 0.25)).x, 0.0);
+    }
+
+    #[test]
+    fn linear_blends_neighbours() {
+        let t = checker(Wrap::Repeat, Filter::Linear);
+        assert!((t.sample(Vec2::new(0.5, 0.25)).x - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn transform_rotates_offsets_and_scales() {
+        let t = UvTransform {
+            offset: Vec2::new(0.5, 0.0),
+            rotation: std::f32::consts::FRAC_PI_2,
+            scale: Vec2::new(2.0, 2.0),
+        };
+        let uv = t.apply(Vec2::new(1.0, 0.0));
+        assert!((uv - Vec2::new(0.5, -2.0)).length() < 1e-5, "{uv}");
+    }
+}
