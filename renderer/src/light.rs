@@ -7,6 +7,8 @@
 
 use glam::Vec3;
 
+use crate::scene::{FrameScene, Mesh};
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PunctualLight {
     Point {
@@ -38,4 +40,228 @@ impl PunctualLight {
         let a = (direction.dot(to_point) * scale + offset).clamp(0.0, 1.0);
         a * a
     }
+}
+
+/// Chooses lights for next-event estimation. Each punctual light is one choice and all
+/// emissive triangles together are one more (each picked with probability proportional to its
+/// area times emitted luminance), so one bright lamp is not drowned by a thousand emitting
+/// triangles.
+pub struct LightSampler {
+    emissive: Vec<u32>,
+    /// Cumulative distribution over `emissive`, ending at 1.
+    cdf: Vec<f32>,
+    /// Probability of each mesh triangle within the emissive group (0 for non-emitters);
+    /// empty when the scene has no emissive triangle.
+    pmf_by_triangle: Vec<f32>,
+    choices: u32,
+}
+
+/// A sampled light point or direction, seen from a shading point.
+#[derive(Clone, Copy, Debug)]
+pub struct LightSample {
+    pub wi: Vec3,
+    pub distance: f32,
+    /// Radiance arriving (emissive triangles) or intensity / distance^2 (punctual lights).
+    pub radiance: Vec3,
+    /// Solid-angle density, or the discrete choice probability for punctual lights.
+    pub pdf: f32,
+    pub delta: bool,
+}
+
+impl LightSampler {
+    pub fn new(scene: &FrameScene) -> Self {
+        let mesh = &scene.mesh;
+        let mut emissive = Vec::new();
+        let mut weights = Vec::new();
+        for (i, (tri, &m)) in mesh
+            .triangles
+            .iter()
+            .zip(&mesh.triangle_materials)
+            .enumerate()
+        {
+            let material = &scene.materials[m as usize];
+            if !material.is_emissive() {
+                continue;
+            }
+            let area = triangle_area(mesh, tri);
+            let power = area * luminance(material.emissive);
+            if power > 0.0 && power.is_finite() {
+                emissive.push(i as u32);
+                weights.push(power as f64);
+            }
+        }
+        let total: f64 = weights.iter().sum();
+        let mut cdf = Vec::with_capacity(weights.len());
+        let mut pmf_by_triangle = Vec::new();
+        if !emissive.is_empty() {
+            pmf_by_triangle = vec![0.0; mesh.triangles.len()];
+            let mut acc = 0.0f64;
+            for (&tri, &w) in emissive.iter().zip(&weights) {
+                acc += w;
+                cdf.push((acc / total) as f32);
+                pmf_by_triangle[tri as usize] = (w / total) as f32;
+            }
+            if let Some(last) = cdf.last_mut() {
+                *last = 1.0;
+            }
+        }
+        let choices = scene.lights.len() as u32 + u32::from(!emissive.is_empty());
+        Self {
+            emissive,
+            cdf,
+            pmf_by_triangle,
+            choices,
+        }
+    }
+
+    /// Samples a light for the point `p` from three uniform numbers.
+    pub fn sample(
+        &self,
+        scene: &FrameScene,
+        p: Vec3,
+        pick: f32,
+        u: f32,
+        v: f32,
+    ) -> Option<LightSample> {
+        if self.choices == 0 {
+            return None;
+        }
+        let scaled = pick * self.choices as f32;
+        let choice = (scaled as u32).min(self.choices - 1);
+        let choice_pdf = 1.0 / self.choices as f32;
+        if let Some(light) = scene.lights.get(choice as usize) {
+            return sample_punctual(light, p, choice_pdf);
+        }
+        // Reuse the fraction left of `pick` to choose the triangle.
+        let r = (scaled - choice as f32).min(ONE_MINUS_EPSILON);
+        let k = self
+            .cdf
+            .partition_point(|&c| c <= r)
+            .min(self.emissive.len() - 1);
+        let tri = self.emissive[k];
+        let mesh = &scene.mesh;
+        let [a, b, c] = mesh.triangles[tri as usize];
+        let (p0, p1, p2) = (
+            mesh.positions[a as usize],
+            mesh.positions[b as usize],
+            mesh.positions[c as usize],
+        );
+        let su = u.sqrt();
+        let (b0, b1) = (1.0 - su, v * su);
+        let b2 = 1.0 - b0 - b1;
+        let q = p0 * b0 + p1 * b1 + p2 * b2;
+        let cross = (p1 - p0).cross(p2 - p0);
+        let area = 0.5 * cross.length();
+        let n = cross.normalize_or_zero();
+        let d = q - p;
+        let dist2 = d.length_squared();
+        let distance = dist2.sqrt();
+        if area <= 0.0 || distance <= 0.0 {
+            return None;
+        }
+        let wi = d / distance;
+        let cos_l = -wi.dot(n);
+        if cos_l <= 0.0 {
+            return None; // back of a one-sided emitter
+        }
+        let material = &scene.materials[mesh.triangle_materials[tri as usize] as usize];
+        let mut radiance = material.emissive;
+        if let Some(r) = material.emissive_texture {
+            let uvs = if r.tex_coord == 0 {
+                &mesh.uv0
+            } else {
+                &mesh.uv1
+            };
+            if !uvs.is_empty() {
+                let uv = uvs[a as usize] * b0 + uvs[b as usize] * b1 + uvs[c as usize] * b2;
+                radiance *= scene.textures[r.texture as usize]
+                    .sample(r.transform.apply(uv))
+                    .truncate();
+            }
+        }
+        let pmf = self.pmf_by_triangle[tri as usize];
+        Some(LightSample {
+            wi,
+            distance,
+            radiance,
+            pdf: choice_pdf * pmf * dist2 / (cos_l * area),
+            delta: false,
+        })
+    }
+
+    /// Solid-angle density with which [`LightSampler::sample`] would have chosen the point
+    /// where a ray along `dir` hit emissive triangle `tri` at distance `t`.
+    pub fn pdf_of_hit(&self, scene: &FrameScene, tri: u32, dir: Vec3, t: f32) -> f32 {
+        let Some(&pmf) = self.pmf_by_triangle.get(tri as usize) else {
+            return 0.0;
+        };
+        if pmf == 0.0 {
+            return 0.0;
+        }
+        let mesh = &scene.mesh;
+        let cross = {
+            let [a, b, c] = mesh.triangles[tri as usize];
+            let p0 = mesh.positions[a as usize];
+            (mesh.positions[b as usize] - p0).cross(mesh.positions[c as usize] - p0)
+        };
+        let area = 0.5 * cross.length();
+        let cos_l = dir.dot(cross.normalize_or_zero()).abs();
+        if area <= 0.0 || cos_l <= 0.0 {
+            return 0.0;
+        }
+        pmf / self.choices as f32 * t * t / (cos_l * area)
+    }
+}
+
+const ONE_MINUS_EPSILON: f32 = 1.0 - f32::EPSILON;
+
+fn sample_punctual(light: &PunctualLight, p: Vec3, choice_pdf: f32) -> Option<LightSample> {
+    let (wi, distance, radiance) = match *light {
+        PunctualLight::Point {
+            position,
+            intensity,
+        } => {
+            let d = position - p;
+            let dist2 = d.length_squared();
+            let distance = dist2.sqrt();
+            (d / distance, distance, intensity / dist2)
+        }
+        PunctualLight::Spot {
+            position,
+            direction,
+            intensity,
+            cos_inner,
+            cos_outer,
+        } => {
+            let d = position - p;
+            let dist2 = d.length_squared();
+            let distance = dist2.sqrt();
+            let wi = d / distance;
+            let falloff = PunctualLight::spot_falloff(direction, cos_inner, cos_outer, -wi);
+            (wi, distance, intensity * (falloff / dist2))
+        }
+        PunctualLight::Directional {
+            direction,
+            irradiance,
+        } => (-direction, f32::INFINITY, irradiance),
+    };
+    (distance > 0.0 && radiance != Vec3::ZERO && radiance.is_finite()).then_some(LightSample {
+        wi,
+        distance,
+        radiance,
+        pdf: choice_pdf,
+        delta: true,
+    })
+}
+
+fn triangle_area(mesh: &Mesh, tri: &[u32; 3]) -> f32 {
+    let p0 = mesh.positions[tri[0] as usize];
+    let e1 = mesh.positions[tri[1] as usize] - p0;
+    let e2 = mesh.positions[tri[2] as usize] - p0;
+    0.5 * e1.cross(e2).length()
+}
+
+/// Rec. 709 luminance of linear RGB.
+pub fn luminance(c: Vec3) -> f32 {
+    c.dot(Vec3::new(0.2126, 0.7152, 0.0722))
 }

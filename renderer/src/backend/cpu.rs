@@ -1,35 +1,123 @@
-//! The CPU backend: the path tracer on a rayon thread pool.
+//! The CPU backend: the path tracer on a rayon thread pool, one tile row per work item.
+
+use rayon::prelude::*;
 
 use super::{Backend, DeviceInfo, PreparedFrame, RenderError};
+use crate::bvh::BvhStats;
+use crate::film::{Pixels, Resolution, Tile, TileImage};
+use crate::integrator::{PathTracer, RenderSettings, RowOut};
 use crate::scene::FrameScene;
 
 pub struct CpuBackend {
     device: DeviceInfo,
+    pool: rayon::ThreadPool,
 }
 
 impl CpuBackend {
     /// A backend with `threads` worker threads (all cores when `None`).
     pub fn new(threads: Option<usize>) -> Result<Self, RenderError> {
-        let threads = threads.unwrap_or(1) as u32;
+        let unavailable = |reason: String| RenderError::Unavailable {
+            backend: "cpu".into(),
+            reason,
+        };
+        if threads == Some(0) {
+            return Err(unavailable("thread count must be at least 1".into()));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.unwrap_or(0))
+            .thread_name(|i| format!("tessera-cpu-{i}"))
+            .build()
+            .map_err(|e| unavailable(e.to_string()))?;
+        let threads = pool.current_num_threads() as u32;
         Ok(Self {
             device: DeviceInfo {
                 backend: "cpu".into(),
-                name: "cpu".into(),
+                name: cpu_name(),
                 class: "cpu".into(),
                 threads,
             },
+            pool,
         })
     }
+}
+
+/// The processor's model name, from /proc/cpuinfo where there is one.
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
 impl Backend for CpuBackend {
     fn device(&self) -> &DeviceInfo {
         &self.device
     }
-    fn prepare(&self, _scene: &FrameScene) -> Result<Box<dyn PreparedFrame + '_>, RenderError> {
-        Err(RenderError::Unavailable {
-            backend: "cpu".into(),
-            reason: "not written yet".into(),
-        })
+
+    fn prepare<'a>(
+        &'a self,
+        scene: &'a FrameScene,
+    ) -> Result<Box<dyn PreparedFrame + 'a>, RenderError> {
+        let tracer = self.pool.install(|| PathTracer::new(scene));
+        Ok(Box::new(CpuFrame {
+            tracer,
+            pool: &self.pool,
+            scene,
+        }))
+    }
+}
+
+struct CpuFrame<'a> {
+    tracer: PathTracer<'a>,
+    pool: &'a rayon::ThreadPool,
+    scene: &'a FrameScene,
+}
+
+impl PreparedFrame for CpuFrame<'_> {
+    fn render_tile(
+        &self,
+        resolution: Resolution,
+        tile: Tile,
+        frame: u32,
+        settings: &RenderSettings,
+    ) -> Result<TileImage, RenderError> {
+        let tile = Tile::new(tile.x(), tile.y(), tile.width(), tile.height(), resolution).map_err(
+            |e| RenderError::Failed {
+                backend: "cpu".into(),
+                reason: e.to_string(),
+            },
+        )?;
+        let camera = self.scene.camera.raster(resolution);
+        let mut pixels = Pixels::zeroed(tile.pixel_count());
+        let w = tile.width() as usize;
+        self.pool.install(|| {
+            pixels
+                .color
+                .par_chunks_mut(w)
+                .zip(pixels.albedo.par_chunks_mut(w))
+                .zip(pixels.normal.par_chunks_mut(w))
+                .zip(pixels.depth.par_chunks_mut(w))
+                .enumerate()
+                .for_each(|(row, (((color, albedo), normal), depth))| {
+                    let out = RowOut {
+                        color,
+                        albedo,
+                        normal,
+                        depth,
+                    };
+                    self.tracer
+                        .render_row(&camera, tile, row as u32, frame, settings, out);
+                });
+        });
+        Ok(TileImage { tile, pixels })
+    }
+
+    fn bvh_stats(&self) -> BvhStats {
+        self.tracer.bvh_stats()
     }
 }

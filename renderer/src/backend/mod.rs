@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bvh::BvhStats;
 use crate::film::{Resolution, Tile, TileImage};
 use crate::integrator::RenderSettings;
 use crate::scene::FrameScene;
@@ -48,10 +49,16 @@ pub trait PreparedFrame: Send + Sync {
         frame: u32,
         settings: &RenderSettings,
     ) -> Result<TileImage, RenderError>;
+
+    /// What building the frame's BVH cost.
+    fn bvh_stats(&self) -> BvhStats;
 }
 
 /// A rendering device.
 pub trait Backend: Send + Sync {
     fn device(&self) -> &DeviceInfo;
-    fn prepare(&self, scene: &FrameScene) -> Result<Box<dyn PreparedFrame + '_>, RenderError>;
+    fn prepare<'a>(
+        &'a self,
+        scene: &'a FrameScene,
+    ) -> Result<Box<dyn PreparedFrame + 'a>, RenderError>;
 }
