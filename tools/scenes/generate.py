@@ -448,26 +448,25 @@ def turntable():
     g.mesh_node("light", rect, light, translation=[0.0, 3.0, 0.5],
                 rotation=quat_axis_angle([1, 0, 0], 90), scale=[0.8, 0.8, 1.0])
 
-    table = g.mesh_node("turntable", disc, g.material(pbr("wood", [0.45, 0.25, 0.12], 0.0, 0.6)),
-                        translation=[0.0, 0.05, 0.0], scale=[1.2, 0.05, 1.2])
-    # Children of the (non-uniformly scaled) table would inherit its squash, so the spinning
-    # objects hang off a separate, unscaled pivot that turns in step with it.
-    pivot = g.node("turntable pivot", translation=[0.0, 0.1, 0.0])
+    # The animated node carries no scale, so the objects standing on the disc don't inherit
+    # the disc's squash; the disc mesh hangs off it with its own scale.
+    table = g.node("turntable", translation=[0.0, 0.1, 0.0])
+    g.mesh_node("disc", disc, g.material(pbr("wood", [0.45, 0.25, 0.12], 0.0, 0.6)),
+                parent=table, translation=[0.0, -0.05, 0.0], scale=[1.2, 0.05, 1.2])
     g.mesh_node("red cube", box, g.material(pbr("red plastic", [0.75, 0.06, 0.05], 0.0, 0.35)),
-                parent=pivot, translation=[0.55, 0.25, 0.0], scale=[0.25, 0.25, 0.25],
+                parent=table, translation=[0.55, 0.25, 0.0], scale=[0.25, 0.25, 0.25],
                 rotation=quat_axis_angle([0, 1, 0], 20))
     g.mesh_node("white ball", ball, g.material(pbr("white plastic", [0.8, 0.8, 0.8], 0.0, 0.2)),
-                parent=pivot, translation=[-0.5, 0.3, 0.2], scale=[0.3, 0.3, 0.3])
+                parent=table, translation=[-0.5, 0.3, 0.2], scale=[0.3, 0.3, 0.3])
     bouncer = g.mesh_node("gold ball", ball, g.material(pbr("gold", [1.0, 0.766, 0.336], 1.0, 0.2)),
-                          translation=[1.6, 0.2, 0.8], scale=[0.2, 0.2, 0.2])
+                          translation=[1.3, 0.2, 0.9], scale=[0.2, 0.2, 0.2])
 
     spin_times = [0.25 * k for k in range(9)]
     spin = [quat_axis_angle([0, 1, 0], 45 * k) for k in range(9)]
     # Two bounces, each a parabola sampled every 1/12 s (LINEAR between samples).
     bounce_times = [k / 12 for k in range(25)]
-    bounce = [[1.6, 0.2 + 0.7 * (1 - (2 * ((t % 1.0) - 0.5)) ** 2), 0.8] for t in bounce_times]
+    bounce = [[1.3, 0.2 + 0.7 * (1 - (2 * ((t % 1.0) - 0.5)) ** 2), 0.9] for t in bounce_times]
     g.animation("turntable", [(table, "rotation", spin_times, spin),
-                              (pivot, "rotation", spin_times, spin),
                               (bouncer, "translation", bounce_times, bounce)])
 
     eye, target = [0.0, 1.6, 4.2], [0.0, 0.4, 0.0]
