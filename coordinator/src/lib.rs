@@ -1,1 +1,3 @@
 //! Tessera's coordinator: jobs, tasks, transport, workers, merging, job store and ledger.
+
+pub mod job;
