@@ -1,3 +1,5 @@
 //! Tessera's coordinator: jobs, tasks, transport, workers, merging, job store and ledger.
 
 pub mod job;
+pub mod merge;
+pub mod task;
