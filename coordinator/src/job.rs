@@ -183,17 +183,14 @@ impl OutputPattern {
     pub fn new(path: impl Into<PathBuf>, frames: &FrameSet) -> Result<Self, PatternError> {
         let path = path.into();
         Format::from_path(&path)?;
-        let placeholder = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|name| {
-                let end = name.rfind('#')? + 1;
-                let start = name[..end].trim_end_matches('#').len();
-                Some(Placeholder {
-                    start,
-                    width: end - start,
-                })
-            });
+        let placeholder = path.file_name().and_then(|n| n.to_str()).and_then(|name| {
+            let end = name.rfind('#')? + 1;
+            let start = name[..end].trim_end_matches('#').len();
+            Some(Placeholder {
+                start,
+                width: end - start,
+            })
+        });
         if placeholder.is_none() && frames.len() > 1 {
             return Err(PatternError::Job(JobError::MissingFramePlaceholder {
                 path: path.display().to_string(),
@@ -303,9 +300,7 @@ impl SizeRequest {
         let derived = |v: f64| v.round().clamp(1.0, f64::from(u32::MAX)) as u32;
         match self {
             SizeRequest::FromCamera => Ok(camera.default_resolution()),
-            SizeRequest::Width(w) => {
-                Resolution::new(w.get(), derived(f64::from(w.get()) / aspect))
-            }
+            SizeRequest::Width(w) => Resolution::new(w.get(), derived(f64::from(w.get()) / aspect)),
             SizeRequest::Height(h) => {
                 Resolution::new(derived(f64::from(h.get()) * aspect), h.get())
             }
@@ -396,7 +391,18 @@ mod tests {
         let err = |s: &str| s.parse::<FrameSet>().unwrap_err();
         assert_eq!(err(""), JobError::EmptyFrames);
         assert_eq!(err("  "), JobError::EmptyFrames);
-        for bad in ["a", "1-", "-3", "1,,2", "1-5x", "5x2", "1.5", "+3", "1-2-3", "99999999999"] {
+        for bad in [
+            "a",
+            "1-",
+            "-3",
+            "1,,2",
+            "1-5x",
+            "5x2",
+            "1.5",
+            "+3",
+            "1-2-3",
+            "99999999999",
+        ] {
             assert!(
                 matches!(err(bad), JobError::BadFrameSpec(_)),
                 "{bad}: {:?}",

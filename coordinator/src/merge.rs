@@ -113,6 +113,10 @@ impl FrameMerger {
         Ok(self.partial.remove(&frame).map(|p| p.image))
     }
 
+    pub fn plan(&self) -> &TaskPlan {
+        &self.plan
+    }
+
     /// Frames whose every tile has been merged, ascending.
     pub fn complete_frames(&self) -> impl Iterator<Item = u32> + '_ {
         self.complete.iter().copied()

@@ -73,11 +73,7 @@ mod tests {
     #[test]
     fn a_plan_covers_every_frame_and_tile_once() {
         let res = Resolution::new(100, 50).unwrap();
-        let plan = TaskPlan::new(
-            "1-3,10".parse().unwrap(),
-            res,
-            NonZeroU32::new(32).unwrap(),
-        );
+        let plan = TaskPlan::new("1-3,10".parse().unwrap(), res, NonZeroU32::new(32).unwrap());
         assert_eq!(plan.tiles().len(), 4 * 2);
         assert_eq!(plan.len(), 4 * 8);
         assert!(!plan.is_empty());

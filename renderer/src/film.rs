@@ -15,7 +15,9 @@ pub const MAX_IMAGE_SIDE: u32 = 32_768;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FilmError {
-    #[error("image size {width}x{height} is invalid: each side must be between 1 and {MAX_IMAGE_SIDE}")]
+    #[error(
+        "image size {width}x{height} is invalid: each side must be between 1 and {MAX_IMAGE_SIDE}"
+    )]
     BadResolution { width: u32, height: u32 },
     #[error("tile size must be at least 1 pixel")]
     ZeroTileSize,

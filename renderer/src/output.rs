@@ -255,7 +255,11 @@ mod tests {
             frame.pixels.color[i] = [f * 0.1, f * 0.2 + 0.01, -f, 0.5 + f * 0.01];
             frame.pixels.albedo[i] = [f, f + 0.25, f + 0.5];
             frame.pixels.normal[i] = [-1.0, f / 15.0, 0.75];
-            frame.pixels.depth[i] = if i == 7 { crate::film::NO_HIT_DEPTH } else { f * 3.0 };
+            frame.pixels.depth[i] = if i == 7 {
+                crate::film::NO_HIT_DEPTH
+            } else {
+                f * 3.0
+            };
         }
         frame
     }
@@ -295,7 +299,10 @@ mod tests {
                 .iter()
                 .find(|c| c.name == *name)
                 .unwrap_or_else(|| panic!("channel {name} missing"));
-            assert!(matches!(ch.sample_data, FlatSamples::F32(_)), "{name} is f32");
+            assert!(
+                matches!(ch.sample_data, FlatSamples::F32(_)),
+                "{name} is f32"
+            );
             ch.sample_data.values_as_f32().collect()
         };
         let px = &frame.pixels;

@@ -18,11 +18,15 @@ pub struct Scene {}
 impl Scene {
     /// Loads a `.gltf` (external or embedded buffers) or `.glb` file.
     pub fn load(_path: &Path) -> Result<Scene, SceneError> {
-        Err(SceneError::Invalid("the glTF loader is not written yet".into()))
+        Err(SceneError::Invalid(
+            "the glTF loader is not written yet".into(),
+        ))
     }
 
     /// The scene at `time` seconds, seen through the camera named `camera` (or the first).
     pub fn frame(&self, _time: f32, _camera: Option<&str>) -> Result<FrameScene, SceneError> {
-        Err(SceneError::Invalid("the glTF loader is not written yet".into()))
+        Err(SceneError::Invalid(
+            "the glTF loader is not written yet".into(),
+        ))
     }
 }
