@@ -215,11 +215,24 @@ fn temp_file_for(path: &Path) -> Result<tempfile::NamedTempFile, OutputError> {
     let mut prefix = std::ffi::OsString::from(".");
     prefix.push(name);
     prefix.push(".");
+    // Checked first for the OS's own message: tempfile's errors name its random file instead.
+    if !std::fs::metadata(dir).map_err(io_error)?.is_dir() {
+        return Err(io_error(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("'{}' is not a directory", dir.display()),
+        )));
+    }
     tempfile::Builder::new()
         .prefix(&prefix)
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(io_error)
+        .map_err(|e| {
+            let kind = e.kind();
+            io_error(std::io::Error::new(
+                kind,
+                format!("cannot create a file in '{}' ({kind})", dir.display()),
+            ))
+        })
 }
 
 fn write_atomically(
@@ -352,6 +365,8 @@ mod tests {
         let err = write_frame(&path, &test_frame()).unwrap_err();
         assert!(matches!(err, OutputError::Io { .. }), "{err:?}");
         assert!(err.to_string().contains("missing/frame.exr"), "{err}");
+        let reason = std::error::Error::source(&err).unwrap().to_string();
+        assert!(!reason.contains(".tmp"), "{reason}");
         assert!(check_writable(&path).is_err());
         assert!(!dir.path().join("missing").exists());
         assert!(files_in(dir.path()).is_empty());
