@@ -120,7 +120,7 @@ pub fn scene_parts(breakage: Breakage) -> (Value, Vec<u8>) {
     let mut accessors = Vec::new();
     let mut primitives = Vec::new();
     let mut push_view = |bin: &mut Vec<u8>, bytes: Vec<u8>, target: u32| {
-        while bin.len() % 4 != 0 {
+        while !bin.len().is_multiple_of(4) {
             bin.push(0);
         }
         views.push(json!({
@@ -135,10 +135,8 @@ pub fn scene_parts(breakage: Breakage) -> (Value, Vec<u8>) {
         let normals: Vec<f32> = (0..4).flat_map(|_| quad.normal).collect();
         let uv: Vec<f32> = uvs.iter().flatten().copied().collect();
         let mut indices: [u16; 6] = [0, 1, 2, 0, 2, 3];
-        if q == 0 {
-            if let Some(bad) = breakage.bad_index {
-                indices[2] = bad;
-            }
+        if let (0, Some(bad)) = (q, breakage.bad_index) {
+            indices[2] = bad;
         }
         let index_bytes: Vec<u8> = indices.iter().flat_map(|i| i.to_le_bytes()).collect();
         let (min, max) = (0..3).fold(([f32::MAX; 3], [f32::MIN; 3]), |(mut lo, mut hi), axis| {
@@ -164,7 +162,7 @@ pub fn scene_parts(breakage: Breakage) -> (Value, Vec<u8>) {
             "material": quad.material
         }));
     }
-    while bin.len() % 4 != 0 {
+    while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
     if let Some(len) = breakage.truncate_buffer {
@@ -206,10 +204,10 @@ pub fn scene_gltf(breakage: Breakage) -> String {
 pub fn scene_glb() -> Vec<u8> {
     let (doc, mut bin) = scene_parts(Breakage::default());
     let mut json = serde_json::to_vec(&doc).expect("JSON serialises");
-    while json.len() % 4 != 0 {
+    while !json.len().is_multiple_of(4) {
         json.push(b' ');
     }
-    while bin.len() % 4 != 0 {
+    while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
     let total = 12 + 8 + json.len() + 8 + bin.len();
