@@ -222,9 +222,16 @@ fn temp_file_for(path: &Path) -> Result<tempfile::NamedTempFile, OutputError> {
             format!("'{}' is not a directory", dir.display()),
         )));
     }
-    tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".tmp")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // Temporary files are private (0600) by default; a finished frame should get the usual
+    // permissions of a new file, i.e. 0666 less the umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
         .tempfile_in(dir)
         .map_err(|e| {
             let kind = e.kind();
