@@ -231,15 +231,13 @@ fn temp_file_for(path: &Path) -> Result<tempfile::NamedTempFile, OutputError> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    builder
-        .tempfile_in(dir)
-        .map_err(|e| {
-            let kind = e.kind();
-            io_error(std::io::Error::new(
-                kind,
-                format!("cannot create a file in '{}' ({kind})", dir.display()),
-            ))
-        })
+    builder.tempfile_in(dir).map_err(|e| {
+        let kind = e.kind();
+        io_error(std::io::Error::new(
+            kind,
+            format!("cannot create a file in '{}' ({kind})", dir.display()),
+        ))
+    })
 }
 
 fn write_atomically(
