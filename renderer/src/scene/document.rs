@@ -42,7 +42,8 @@ impl Document {
         };
         let root = gltf::json::Root::from_slice(json).map_err(|e| malformed(e.to_string()))?;
         check_extensions(&root, file)?;
-        let gltf = gltf::Document::from_json(root).map_err(|e| malformed(e.to_string()))?;
+        check_position_references(&root).map_err(malformed)?;
+        let gltf = gltf::Document::from_json(root).map_err(|e| malformed(describe(e)))?;
         let mut document = Document {
             file: file.to_owned(),
             gltf,
@@ -129,6 +130,41 @@ fn check_extensions(root: &gltf::json::Root, file: &str) -> Result<(), SceneErro
         }
     }
     Ok(())
+}
+
+/// gltf-json's validation indexes the POSITION accessor without checking it exists (it panics),
+/// so that one reference is checked before validating.
+fn check_position_references(root: &gltf::json::Root) -> Result<(), String> {
+    let positions = gltf::json::validation::Checked::Valid(gltf::Semantic::Positions);
+    for (m, mesh) in root.meshes.iter().enumerate() {
+        for (p, primitive) in mesh.primitives.iter().enumerate() {
+            let missing = primitive
+                .attributes
+                .get(&positions)
+                .filter(|index| index.value() >= root.accessors.len());
+            if let Some(index) = missing {
+                return Err(format!(
+                    "meshes[{m}].primitives[{p}].attributes.POSITION: accessor {} does not exist",
+                    index.value()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line for the user: schema validation can report hundreds of problems.
+fn describe(error: gltf::Error) -> String {
+    match error {
+        gltf::Error::Validation(errors) => match errors.split_first() {
+            Some(((path, problem), [])) => format!("{path}: {problem}"),
+            Some(((path, problem), rest)) => {
+                format!("{path}: {problem} (and {} more problems)", rest.len())
+            }
+            None => "validation failed".to_owned(),
+        },
+        other => other.to_string(),
+    }
 }
 
 /// Splits a GLB container into its JSON chunk and optional BIN chunk. Written here rather than

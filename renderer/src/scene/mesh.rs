@@ -132,6 +132,11 @@ fn load_primitive(
         material: primitive.material().index(),
     };
     if primitive.normals.is_empty() {
+        if u32::try_from(primitive.triangles.len() * 3).is_err() {
+            return Err(doc.invalid(format!(
+                "{where_} has too many triangles to give them flat normals"
+            )));
+        }
         primitive.make_flat();
     }
     Ok(Some(primitive))
