@@ -840,3 +840,129 @@ fn malformed_inputs_are_errors_not_panics() {
         let _ = Scene::from_slice(&corrupt, None).map(|s| s.frame(0.5, None));
     }
 }
+
+/// A scene using most features: texture with transform, sparse accessor, light, animation.
+fn rich() -> Builder {
+    let mut b = Builder::new();
+    b.root["extensionsUsed"] = json!(["KHR_lights_punctual", "KHR_texture_transform"]);
+    let png = base64::engine::general_purpose::STANDARD.encode(png_2x1());
+    b.push(
+        "images",
+        json!({ "uri": format!("data:image/png;base64,{png}") }),
+    );
+    b.push(
+        "samplers",
+        json!({ "magFilter": 9728, "wrapS": 33071, "wrapT": 33648 }),
+    );
+    b.push("textures", json!({ "source": 0, "sampler": 0 }));
+    let material = b.push(
+        "materials",
+        json!({ "pbrMetallicRoughness": { "baseColorTexture": { "index": 0,
+        "extensions": { "KHR_texture_transform": { "offset": [0.5, 0.0] } } } },
+        "normalTexture": { "index": 0 } }),
+    );
+    let uv = b.u16s(&[0, 0, 65535, 0, 32768, 65535, 0, 65535], "VEC2", true);
+    let normal = b.floats(&[0.0, 0.0, 1.0].repeat(4), "VEC3");
+    let indices = b.u8_indices(&[0, 1, 2, 0, 2, 3]);
+    let position = b.floats(
+        &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0],
+        "VEC3",
+    );
+    let mesh = b.push(
+        "meshes",
+        json!({ "primitives": [{ "attributes": { "POSITION": position, "NORMAL": normal,
+                 "TEXCOORD_0": uv }, "indices": indices, "material": material }] }),
+    );
+    b.node(json!({ "mesh": mesh, "children": [1] }));
+    let cam = b.perspective_camera("cam");
+    b.node(json!({ "camera": cam, "translation": [0.0, 0.0, 5.0] }));
+    b.root["extensions"] = json!({ "KHR_lights_punctual": { "lights": [
+        { "type": "spot", "intensity": 2.0, "spot": { "outerConeAngle": 0.5 } } ] } });
+    b.node(json!({ "extensions": { "KHR_lights_punctual": { "light": 0 } } }));
+    let input = b.floats(&[0.0, 1.0], "SCALAR");
+    let output = b.floats(&[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0], "VEC4");
+    let sparse_idx = b.view(&[1u8, 0, 0, 0]);
+    // Sparse: key 1 becomes a quarter turn about Z.
+    let quarter_z: Vec<u8> = [0.0, 0.0, FRAC_1_SQRT_2, FRAC_1_SQRT_2]
+        .iter()
+        .flat_map(|v: &f32| v.to_le_bytes())
+        .collect();
+    let sparse_val = b.view(&quarter_z);
+    b.root["accessors"][output]["sparse"] = json!({ "count": 1, "indices": { "bufferView": sparse_idx, "componentType": 5121 }, "values": { "bufferView": sparse_val } });
+    b.push(
+        "animations",
+        json!({ "channels": [{ "sampler": 0, "target": { "node": 0, "path": "rotation" } }],
+                "samplers": [{ "input": input, "output": output, "interpolation": "LINEAR" }] }),
+    );
+    b
+}
+
+/// Removes, retypes or replaces one random part of a JSON document.
+fn mutate(v: &mut Value, r: &mut dyn FnMut() -> u32) {
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            let k = &keys[r() as usize % keys.len()];
+            match r() % 5 {
+                0 => {
+                    map.remove(k);
+                }
+                1 => {
+                    map.insert(k.clone(), json!(r() % 4));
+                }
+                2 => {
+                    map.insert(k.clone(), json!("x"));
+                }
+                _ => mutate(map.get_mut(k).unwrap(), r),
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let n = a.len();
+            match r() % 4 {
+                0 => {
+                    a.remove(r() as usize % n);
+                }
+                1 => {
+                    a[r() as usize % n] = json!(r() % 3);
+                }
+                _ => mutate(&mut a[r() as usize % n], r),
+            }
+        }
+        _ => *v = json!(r() % 5),
+    }
+}
+
+#[test]
+fn sparse_accessor_overrides_values() {
+    let scene = Scene::from_slice(&rich().gltf(), None).unwrap();
+    // At t = 1 the sparse key applies: (1, 0, 0) turns a quarter about Z to (0, 1, 0).
+    let p = corner_at(&scene, 1.0);
+    assert!(close(p, Vec3::new(0.0, 1.0, 0.0)), "{p}");
+    assert!(close(corner_at(&scene, 0.0), Vec3::X));
+}
+
+#[test]
+fn structural_corruption_is_an_error_not_a_panic() {
+    let text = rich().gltf();
+    frame(&text);
+    let root: Value = serde_json::from_slice(&text).unwrap();
+    let mut state = 0x0bad_cafe_u32;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let mut loaded = 0;
+    for _ in 0..3000 {
+        let mut v = root.clone();
+        for _ in 0..(1 + next() % 3) {
+            mutate(&mut v, &mut next);
+        }
+        let bytes = serde_json::to_vec(&v).unwrap();
+        let result = Scene::from_slice(&bytes, None).and_then(|s| s.frame(0.5, None));
+        loaded += result.is_ok() as usize;
+    }
+    // Some mutations are harmless (names, unused keys); most must be refused.
+    assert!(loaded > 0 && loaded < 3000, "{loaded}");
+}

@@ -3,6 +3,7 @@
 
 use glam::{Quat, Vec4};
 use gltf::animation::{Interpolation, Property as GltfProperty};
+use gltf::json::validation::Checked;
 
 use super::SceneError;
 use super::document::Document;
@@ -20,21 +21,38 @@ pub struct Channel {
 }
 
 /// Every supported channel of every animation (all animations play together).
+///
+/// Channels are read from the JSON: gltf-json does not validate channel targets, and the gltf
+/// crate's accessors for them unwrap.
 pub fn load_channels(doc: &Document) -> Result<Vec<Channel>, SceneError> {
     let mut channels = Vec::new();
     let mut skipped_weights = 0usize;
-    for animation in doc.gltf.animations() {
-        for channel in animation.channels() {
-            let property = match channel.target().property() {
-                GltfProperty::Translation => Property::Translation,
-                GltfProperty::Rotation => Property::Rotation,
-                GltfProperty::Scale => Property::Scale,
-                GltfProperty::MorphTargetWeights => {
+    for (a, animation) in doc.gltf.as_json().animations.iter().enumerate() {
+        for (c, channel) in animation.channels.iter().enumerate() {
+            let where_ = format!("animation {a} channel {c}");
+            let property = match channel.target.path {
+                Checked::Valid(GltfProperty::Translation) => Property::Translation,
+                Checked::Valid(GltfProperty::Rotation) => Property::Rotation,
+                Checked::Valid(GltfProperty::Scale) => Property::Scale,
+                Checked::Valid(GltfProperty::MorphTargetWeights) => {
                     skipped_weights += 1;
                     continue;
                 }
+                Checked::Invalid => {
+                    return Err(doc.invalid(format!("{where_} has an unknown target path")));
+                }
             };
-            channels.push(load_channel(doc, &animation, &channel, property)?);
+            let node = channel.target.node.value();
+            if node >= doc.gltf.nodes().len() {
+                return Err(doc.invalid(format!(
+                    "{where_} targets node {node}, which does not exist"
+                )));
+            }
+            let sampler = animation
+                .samplers
+                .get(channel.sampler.value())
+                .ok_or_else(|| doc.invalid(format!("{where_} has no sampler")))?;
+            channels.push(load_channel(doc, &where_, sampler, property, node)?);
         }
     }
     if skipped_weights > 0 {
@@ -48,18 +66,25 @@ pub fn load_channels(doc: &Document) -> Result<Vec<Channel>, SceneError> {
 
 fn load_channel(
     doc: &Document,
-    animation: &gltf::Animation,
-    channel: &gltf::animation::Channel,
+    where_: &str,
+    sampler: &gltf::json::animation::Sampler,
     property: Property,
+    node: usize,
 ) -> Result<Channel, SceneError> {
-    let sampler = channel.sampler();
-    let where_ = format!(
-        "animation {} channel {}",
-        animation.index(),
-        channel.index()
-    );
+    let accessor = |index: usize| {
+        doc.gltf
+            .accessors()
+            .nth(index)
+            .ok_or_else(|| doc.invalid(format!("{where_} uses missing accessor {index}")))
+    };
+    let interpolation = match sampler.interpolation {
+        Checked::Valid(i) => i,
+        Checked::Invalid => {
+            return Err(doc.invalid(format!("{where_} has an unknown interpolation")));
+        }
+    };
     let times: Vec<f32> = doc
-        .read_floats::<1>(&sampler.input(), "animation input")?
+        .read_floats::<1>(&accessor(sampler.input.value())?, "animation input")?
         .into_iter()
         .map(|[t]| t)
         .collect();
@@ -69,7 +94,7 @@ fn load_channel(
     if times.windows(2).any(|w| w[1] < w[0]) {
         return Err(doc.invalid(format!("{where_} has decreasing key times")));
     }
-    let output = sampler.output();
+    let output = accessor(sampler.output.value())?;
     let values: Vec<Vec4> = match property {
         Property::Rotation => doc
             .read_floats::<4>(&output, "rotation output")?
@@ -82,12 +107,7 @@ fn load_channel(
             .map(|v| glam::Vec3::from(v).extend(0.0))
             .collect(),
     };
-    let interpolation = sampler.interpolation();
-    let per_key = if interpolation == Interpolation::CubicSpline {
-        3
-    } else {
-        1
-    };
+    let per_key = if interpolation == Interpolation::CubicSpline { 3 } else { 1 };
     if values.len() != times.len() * per_key {
         return Err(doc.invalid(format!(
             "{where_} has {} output values for {} key times ({interpolation:?} needs {})",
@@ -97,7 +117,7 @@ fn load_channel(
         )));
     }
     Ok(Channel {
-        node: channel.target().node().index(),
+        node,
         property,
         interpolation,
         times,

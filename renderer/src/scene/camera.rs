@@ -1,6 +1,8 @@
 //! glTF cameras and which one a frame is seen through.
 
 use glam::{Affine3A, Mat4};
+use gltf::json::camera::Type as CameraType;
+use gltf::json::validation::Checked;
 
 use super::SceneError;
 use super::document::Document;
@@ -20,28 +22,35 @@ pub struct CameraDef {
     pub projection: Projection,
 }
 
+/// Read from the JSON: the gltf crate unwraps a perspective block that validation does not
+/// require to match the camera's type.
 pub fn load_cameras(doc: &Document) -> Result<Vec<CameraDef>, SceneError> {
-    let mut cameras = Vec::with_capacity(doc.gltf.cameras().len());
-    for camera in doc.gltf.cameras() {
-        let projection = match camera.projection() {
-            gltf::camera::Projection::Perspective(p) => {
-                let yfov = p.yfov();
+    let json = &doc.gltf.as_json().cameras;
+    let mut cameras = Vec::with_capacity(json.len());
+    for (index, camera) in json.iter().enumerate() {
+        let projection = match (&camera.type_, &camera.perspective) {
+            (Checked::Valid(CameraType::Perspective), Some(p)) => {
+                let yfov = p.yfov;
                 if !(yfov > 0.0 && yfov < std::f32::consts::PI) {
                     return Err(doc.invalid(format!(
-                        "camera {} has yfov {yfov}, which is not between 0 and pi",
-                        camera.index()
+                        "camera {index} has yfov {yfov}, which is not between 0 and pi"
                     )));
                 }
                 Projection::Perspective {
                     yfov,
                     // A broken aspect ratio only loses the default image shape.
-                    aspect_ratio: p.aspect_ratio().filter(|a| a.is_finite() && *a > 0.0),
+                    aspect_ratio: p.aspect_ratio.filter(|a| a.is_finite() && *a > 0.0),
                 }
             }
-            gltf::camera::Projection::Orthographic(_) => Projection::Orthographic,
+            (Checked::Valid(CameraType::Orthographic), _) => Projection::Orthographic,
+            _ => {
+                return Err(doc.invalid(format!(
+                    "camera {index} has no valid type and projection"
+                )));
+            }
         };
         cameras.push(CameraDef {
-            name: camera.name().map(str::to_owned),
+            name: camera.name.clone(),
             projection,
         });
     }

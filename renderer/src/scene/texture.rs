@@ -180,13 +180,28 @@ impl<'d> TextureSet<'d> {
         Ok(index)
     }
 
+    /// The image's source is read from the JSON: the gltf crate unwraps `mimeType` and `uri`,
+    /// which validation does not require.
     fn decode(&self, image: &gltf::Image) -> Result<image::Rgba32FImage, SceneError> {
+        let json = &self.doc.gltf.as_json().images[image.index()];
         let owned;
-        let bytes: &[u8] = match image.source() {
-            gltf::image::Source::View { view, .. } => self.doc.view_bytes(&view)?,
-            gltf::image::Source::Uri { uri, .. } => {
+        let bytes: &[u8] = match (&json.buffer_view, &json.uri) {
+            (Some(view), _) => {
+                let view = self.doc.gltf.views().nth(view.value()).ok_or_else(|| {
+                    self.doc
+                        .invalid(format!("image {} uses a missing bufferView", image.index()))
+                })?;
+                self.doc.view_bytes(&view)?
+            }
+            (None, Some(uri)) => {
                 owned = self.doc.read_uri(uri)?;
                 &owned
+            }
+            (None, None) => {
+                return Err(self.doc.invalid(format!(
+                    "image {} has neither a uri nor a bufferView",
+                    image.index()
+                )));
             }
         };
         let error = |detail: String| SceneError::Image {
