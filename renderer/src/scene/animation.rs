@@ -107,7 +107,11 @@ fn load_channel(
             .map(|v| glam::Vec3::from(v).extend(0.0))
             .collect(),
     };
-    let per_key = if interpolation == Interpolation::CubicSpline { 3 } else { 1 };
+    let per_key = if interpolation == Interpolation::CubicSpline {
+        3
+    } else {
+        1
+    };
     if values.len() != times.len() * per_key {
         return Err(doc.invalid(format!(
             "{where_} has {} output values for {} key times ({interpolation:?} needs {})",

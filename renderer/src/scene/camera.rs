@@ -44,9 +44,7 @@ pub fn load_cameras(doc: &Document) -> Result<Vec<CameraDef>, SceneError> {
             }
             (Checked::Valid(CameraType::Orthographic), _) => Projection::Orthographic,
             _ => {
-                return Err(doc.invalid(format!(
-                    "camera {index} has no valid type and projection"
-                )));
+                return Err(doc.invalid(format!("camera {index} has no valid type and projection")));
             }
         };
         cameras.push(CameraDef {
