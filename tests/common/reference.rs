@@ -56,14 +56,12 @@ pub fn compare_with_reference(render: &Path) -> Figures {
 
 /// Asserts the acceptance bounds: each mean within 0.5 % and RMSE at most 1.15 x Mitsuba's.
 pub fn assert_matches_reference(figures: &Figures) {
-    for c in 0..3 {
-        let relative = figures.mean[c] / REFERENCE_MEAN[c] - 1.0;
+    for (c, (&mean, &reference)) in figures.mean.iter().zip(&REFERENCE_MEAN).enumerate() {
+        let relative = mean / reference - 1.0;
         assert!(
             relative.abs() <= 0.005,
-            "channel {c} mean {:.6} is {:+.3} % off the reference {:.6}",
-            figures.mean[c],
+            "channel {c} mean {mean:.6} is {:+.3} % off the reference {reference:.6}",
             relative * 100.0,
-            REFERENCE_MEAN[c]
         );
     }
     assert!(
