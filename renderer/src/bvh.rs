@@ -4,9 +4,12 @@
 use std::time::Instant;
 
 use bytemuck::{Pod, Zeroable};
-use glam::{Vec3, Vec3A};
+use glam::Vec3;
 
-use crate::geometry::{Aabb, Ray, intersect_triangle};
+use crate::geometry::{Aabb, Ray};
+use wide::WideBvh;
+
+mod wide;
 use crate::scene::Mesh;
 
 /// A flattened node. Interior nodes (`count == 0`) have their left child right after them and
@@ -45,6 +48,7 @@ pub struct Bvh {
     /// For each entry of `triangles`, its index in the mesh.
     pub triangle_ids: Vec<u32>,
     pub stats: BvhStats,
+    wide: WideBvh,
 }
 
 /// The closest hit of a ray: distance, barycentrics of vertices 1 and 2, mesh triangle index.
@@ -61,9 +65,12 @@ const MAX_LEAF: usize = 8;
 /// Relative cost of a ray-box test against a ray-triangle test, in SAH units.
 const TRAVERSAL_COST: f32 = 1.0;
 const INTERSECT_COST: f32 = 1.0;
+/// Below this depth, splits stop following the SAH and halve the primitives instead, which
+/// bounds the tree's depth (and so the traversal stack) whatever the geometry.
+pub(crate) const MAX_BINARY_DEPTH: usize = 64;
+const SAH_DEPTH: usize = MAX_BINARY_DEPTH - 34;
 /// Subtrees bigger than this are built in parallel.
 const PARALLEL_THRESHOLD: usize = 32 * 1024;
-const STACK_SIZE: usize = 64;
 
 struct Primitive {
     bounds: Aabb,
@@ -96,7 +103,7 @@ impl Bvh {
                 count: 0,
             }]
         } else {
-            build_subtree(&prims, &mut order, 0)
+            build_subtree(&prims, &mut order, 0, 0)
         };
         let triangles: Vec<BvhTriangle> = order
             .iter()
@@ -115,6 +122,8 @@ impl Bvh {
         let bytes = nodes.len() * size_of::<BvhNode>()
             + triangles.len() * size_of::<BvhTriangle>()
             + order.len() * 4;
+        let wide = WideBvh::collapse(&nodes);
+        let bytes = bytes + wide.bytes();
         let stats = BvhStats {
             triangles: triangles.len(),
             nodes: nodes.len(),
@@ -126,154 +135,43 @@ impl Bvh {
             triangles,
             triangle_ids: order,
             stats,
+            wide,
         }
     }
 
     /// The closest hit with `t` in `(t_min, t_max)`.
-    pub fn intersect(&self, ray: &Ray, t_min: f32, mut t_max: f32) -> Option<Hit> {
-        let inv = Vec3A::from(ray.dir).recip();
-        let org_inv = Vec3A::from(ray.origin) * inv;
-        let mut best: Option<(f32, f32, f32, usize)> = None;
-        // Far children wait here with their entry distance, so a pop can skip them without
-        // testing their box again once a closer hit is known.
-        let mut stack = [(0u32, 0.0f32); STACK_SIZE];
-        let mut sp = 0usize;
-        slab(&self.nodes[0], inv, org_inv, t_max)?;
-        let mut node = 0usize;
-        loop {
-            let n = &self.nodes[node];
-            if n.count > 0 {
-                let first = n.offset as usize;
-                for i in first..first + n.count as usize {
-                    let tri = &self.triangles[i];
-                    if let Some((t, u, v)) = intersect_triangle(
-                        ray,
-                        tri.p0.into(),
-                        tri.e1.into(),
-                        tri.e2.into(),
-                        t_min,
-                        t_max,
-                    ) {
-                        t_max = t;
-                        best = Some((t, u, v, i));
-                    }
-                }
-            } else {
-                let (l, r) = (node + 1, n.offset as usize);
-                let tl = slab(&self.nodes[l], inv, org_inv, t_max);
-                let tr = slab(&self.nodes[r], inv, org_inv, t_max);
-                match (tl, tr) {
-                    (Some(a), Some(b)) => {
-                        let (near, far, far_t) = if a <= b { (l, r, b) } else { (r, l, a) };
-                        stack[sp] = (far as u32, far_t);
-                        sp += 1;
-                        node = near;
-                        continue;
-                    }
-                    (Some(_), None) => {
-                        node = l;
-                        continue;
-                    }
-                    (None, Some(_)) => {
-                        node = r;
-                        continue;
-                    }
-                    (None, None) => {}
-                }
-            }
-            loop {
-                if sp == 0 {
-                    return best.map(|(t, u, v, i)| Hit {
-                        t,
-                        u,
-                        v,
-                        triangle: self.triangle_ids[i],
-                    });
-                }
-                sp -= 1;
-                let (candidate, entry) = stack[sp];
-                if entry <= t_max {
-                    node = candidate as usize;
-                    break;
-                }
-            }
-        }
+    pub fn intersect(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
+        self.wide
+            .intersect(&self.triangles, &self.triangle_ids, ray, t_min, t_max)
     }
 
     /// Whether anything blocks the ray in `(t_min, t_max)`.
     pub fn occluded(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
-        let inv = Vec3A::from(ray.dir).recip();
-        let org_inv = Vec3A::from(ray.origin) * inv;
-        let mut stack = [0u32; STACK_SIZE];
-        let mut sp = 0usize;
-        if slab(&self.nodes[0], inv, org_inv, t_max).is_none() {
-            return false;
-        }
-        let mut node = 0usize;
-        loop {
-            let n = &self.nodes[node];
-            if n.count > 0 {
-                let first = n.offset as usize;
-                for tri in &self.triangles[first..first + n.count as usize] {
-                    if intersect_triangle(
-                        ray,
-                        tri.p0.into(),
-                        tri.e1.into(),
-                        tri.e2.into(),
-                        t_min,
-                        t_max,
-                    )
-                    .is_some()
-                    {
-                        return true;
-                    }
-                }
-            } else {
-                let (l, r) = (node + 1, n.offset as usize);
-                let hl = slab(&self.nodes[l], inv, org_inv, t_max).is_some();
-                let hr = slab(&self.nodes[r], inv, org_inv, t_max).is_some();
-                if hl && hr {
-                    stack[sp] = r as u32;
-                    sp += 1;
-                    node = l;
-                    continue;
-                } else if hl {
-                    node = l;
-                    continue;
-                } else if hr {
-                    node = r;
-                    continue;
-                }
-            }
-            if sp == 0 {
-                return false;
-            }
-            sp -= 1;
-            node = stack[sp] as usize;
-        }
+        self.wide.occluded(&self.triangles, ray, t_min, t_max)
     }
-}
-
-/// Entry distance of the ray into the node's box, if it enters before `t_max`.
-#[inline(always)]
-fn slab(node: &BvhNode, inv_dir: Vec3A, org_inv: Vec3A, t_max: f32) -> Option<f32> {
-    let t0 = Vec3A::from(node.min) * inv_dir - org_inv;
-    let t1 = Vec3A::from(node.max) * inv_dir - org_inv;
-    let near = t0.min(t1).max_element().max(0.0);
-    let far = t0.max(t1).min_element().min(t_max);
-    (near <= far).then_some(near)
 }
 
 /// Builds the subtree over `order` (a slice of primitive indices it may reorder), returning its
 /// nodes with child offsets relative to the subtree's first node and leaf offsets relative to
 /// `order`'s start plus `first`.
-fn build_subtree(prims: &[Primitive], order: &mut [u32], first: usize) -> Vec<BvhNode> {
+fn build_subtree(
+    prims: &[Primitive],
+    order: &mut [u32],
+    first: usize,
+    depth: usize,
+) -> Vec<BvhNode> {
     let mut nodes = Vec::with_capacity(order.len());
-    build_into(prims, order, first, &mut nodes);
+    build_into(prims, order, first, depth, &mut nodes);
     nodes
 }
 
-fn build_into(prims: &[Primitive], order: &mut [u32], first: usize, nodes: &mut Vec<BvhNode>) {
+fn build_into(
+    prims: &[Primitive],
+    order: &mut [u32],
+    first: usize,
+    depth: usize,
+    nodes: &mut Vec<BvhNode>,
+) {
     let mut bounds = Aabb::EMPTY;
     let mut centroids = Aabb::EMPTY;
     for &i in order.iter() {
@@ -291,14 +189,20 @@ fn build_into(prims: &[Primitive], order: &mut [u32], first: usize, nodes: &mut 
     if order.len() <= 2 {
         return;
     }
-    let Some(mid) = split(prims, order, bounds, centroids) else {
+    let mid = if depth < SAH_DEPTH {
+        split(prims, order, bounds, centroids)
+    } else {
+        // 2^34 primitives would be needed to reach MAX_BINARY_DEPTH from here.
+        (order.len() > MAX_LEAF).then_some(order.len() / 2)
+    };
+    let Some(mid) = mid else {
         return;
     };
     let (left, right) = order.split_at_mut(mid);
     if left.len() + right.len() > PARALLEL_THRESHOLD {
         let (ln, rn) = rayon::join(
-            || build_subtree(prims, left, first),
-            || build_subtree(prims, right, first + mid),
+            || build_subtree(prims, left, first, depth + 1),
+            || build_subtree(prims, right, first + mid, depth + 1),
         );
         let base = nodes.len();
         append_shifted(nodes, &ln, base);
@@ -306,9 +210,9 @@ fn build_into(prims: &[Primitive], order: &mut [u32], first: usize, nodes: &mut 
         append_shifted(nodes, &rn, right_at);
         nodes[me].offset = right_at as u32;
     } else {
-        build_into(prims, left, first, nodes);
+        build_into(prims, left, first, depth + 1, nodes);
         nodes[me].offset = nodes.len() as u32;
-        build_into(prims, right, first + mid, nodes);
+        build_into(prims, right, first + mid, depth + 1, nodes);
     }
     nodes[me].count = 0;
 }
@@ -404,6 +308,7 @@ fn partition(order: &mut [u32], left: impl Fn(u32) -> bool) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geometry::intersect_triangle;
     use crate::sampler::SampleStream;
 
     fn random_mesh(n: usize) -> Mesh {
