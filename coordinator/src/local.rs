@@ -232,6 +232,7 @@ mod tests {
     use std::num::NonZeroU32;
     use std::sync::Mutex;
     use tessera_renderer::backend::PreparedFrame;
+    use tessera_renderer::bvh::BvhStats;
     use tessera_renderer::camera::Camera;
     use tessera_renderer::film::{Pixels, TileImage};
     use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
@@ -265,8 +266,8 @@ mod tests {
             Ok(TileImage { tile, pixels })
         }
 
-        fn bvh_stats(&self) -> tessera_renderer::bvh::BvhStats {
-            tessera_renderer::bvh::BvhStats::default()
+        fn bvh_stats(&self) -> BvhStats {
+            BvhStats::default()
         }
     }
 
