@@ -1,5 +1,8 @@
 //! Tessera's coordinator: jobs, tasks, transport, workers, merging, job store and ledger.
 
+pub mod api;
+pub mod client;
+pub mod coordinator;
 pub mod job;
 pub mod ledger;
 pub mod local;
@@ -10,3 +13,4 @@ pub mod task;
 pub mod task_message;
 pub mod tile_result;
 pub mod transport;
+pub mod worker;

@@ -88,7 +88,7 @@ pub struct JobRecord {
     pub finished_at: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrameProgress {
     pub frame: u32,
     pub tiles_done: u64,
@@ -126,7 +126,7 @@ pub struct TaskRecord {
     pub attempts: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkerRecord {
     pub name: String,
     pub backend: String,
