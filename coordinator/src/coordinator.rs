@@ -596,3 +596,25 @@ pub fn scene_hash(s: &str) -> Result<SceneHash, FarmError> {
     s.parse()
         .map_err(|e: SceneStoreError| FarmError::BadRequest(e.to_string()))
 }
+
+/// Workers in the coordinator's own process (as `tessera render` runs) read scenes and job
+/// states straight from the farm.
+impl<T: Transport> crate::worker::SceneSource for Farm<T> {
+    fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String> {
+        if self.scenes.contains(hash) {
+            Ok(self.scenes.path(hash))
+        } else {
+            Err(SceneStoreError::Missing(hash).to_string())
+        }
+    }
+
+    fn job_is_running(&self, job: JobId) -> bool {
+        matches!(self.store.job_state(job), Ok(JobState::Running))
+    }
+
+    fn announce(&self, worker: &crate::tile_result::WorkerInfo) {
+        if let Err(e) = self.store.announce_worker(worker) {
+            tracing::warn!(error = %e, "cannot record worker");
+        }
+    }
+}
