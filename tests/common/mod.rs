@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod reference;
+
 use base64::Engine;
 use serde_json::{Value, json};
 
