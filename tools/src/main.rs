@@ -1,8 +1,16 @@
 //! `tessera`: the command line of the Tessera render farm. It parses, wires and reports; the
 //! work happens in the renderer and coordinator crates.
 
+mod bill;
+mod cancel;
+mod coordinator;
+mod farm_runtime;
 mod progress;
 mod render;
+mod status;
+mod submit;
+mod worker;
+mod workers;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +33,20 @@ struct Cli {
 enum Command {
     /// Render frames of a glTF scene on this machine.
     Render(render::RenderArgs),
+    /// Run the farm's coordinator: job store, HTTP API, task scheduling, merging, billing.
+    Coordinator(coordinator::CoordinatorArgs),
+    /// Run a worker that renders tasks from the farm's queue.
+    Worker(worker::WorkerArgs),
+    /// Submit a job to the farm; prints its id.
+    Submit(submit::SubmitArgs),
+    /// Show jobs and their progress.
+    Status(status::StatusArgs),
+    /// List the farm's workers.
+    Workers(workers::WorkersArgs),
+    /// Cancel a job.
+    Cancel(cancel::CancelArgs),
+    /// Show a job's invoice.
+    Bill(bill::BillArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +63,13 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Render(args) => render::run(args),
+        Command::Coordinator(args) => coordinator::run(args),
+        Command::Worker(args) => worker::run(args),
+        Command::Submit(args) => submit::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Workers(args) => workers::run(args),
+        Command::Cancel(args) => cancel::run(args),
+        Command::Bill(args) => bill::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,66 @@
+//! A real RabbitMQ for the tests: started when it is not running, and a clear failure when it
+//! cannot be had. Each test gets its own namespace, so tests share the broker without meeting.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+fn port_open() -> bool {
+    std::net::TcpStream::connect_timeout(&"127.0.0.1:5672".parse().unwrap(), Duration::from_secs(1))
+        .is_ok()
+}
+
+/// Makes sure a broker listens on 127.0.0.1:5672, starting `rabbitmq-server -detached` if not.
+pub fn ensure_rabbitmq() {
+    if port_open() {
+        return;
+    }
+    let started = Command::new("rabbitmq-server").arg("-detached").status();
+    if let Err(e) = &started {
+        panic!(
+            "RabbitMQ is not running on 127.0.0.1:5672 and `rabbitmq-server -detached` could not be run ({e}); install it with `apt-get install -y rabbitmq-server`"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if port_open() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("RabbitMQ did not start listening on 127.0.0.1:5672 within 60 s");
+}
+
+/// A namespace no other test run uses.
+pub fn namespace(test: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "test-{}-{}-{test}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Messages ready in `queue`, from `rabbitmqctl`.
+pub fn queue_depth(queue: &str) -> u64 {
+    let out = Command::new("rabbitmqctl")
+        .args([
+            "list_queues",
+            "-q",
+            "--no-table-headers",
+            "name",
+            "messages_ready",
+        ])
+        .output()
+        .expect("rabbitmqctl runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            (parts.next()? == queue).then(|| parts.next()?.parse().ok())?
+        })
+        .next()
+        .unwrap_or(0)
+}

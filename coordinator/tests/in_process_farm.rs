@@ -1,0 +1,108 @@
+//! The coordinator and workers in one process over the in-process transport: the frames equal
+//! the local pipeline's, bit for bit, and every task is billed once.
+
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_coordinator::coordinator::{Farm, FarmConfig, Submission};
+use tessera_coordinator::job::{Fps, JobSpec, OutputPattern, SizeRequest};
+use tessera_coordinator::ledger::PriceTable;
+use tessera_coordinator::local;
+use tessera_coordinator::store::JobState;
+use tessera_coordinator::transport::InProcessTransport;
+use tessera_coordinator::worker::{SceneSource, TileRenderer, run_worker};
+use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_farm_matches_the_local_pipeline() {
+    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/turntable.gltf");
+    let settings = RenderSettings {
+        spp: Spp::new(2).unwrap(),
+        max_depth: MaxDepth::new(4).unwrap(),
+        seed: 7,
+    };
+    let size = SizeRequest::from_sides(Some(40), Some(30)).unwrap();
+    let tile_size = NonZeroU32::new(16).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let transport = InProcessTransport::new();
+    let farm = Farm::open(
+        FarmConfig::new(dir.path().join("data"), PriceTable::default()),
+        transport.clone(),
+    )
+    .unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
+    let mut workers = Vec::new();
+    for name in ["a", "b"] {
+        let renderer = Arc::new(TileRenderer::new(
+            Box::new(CpuBackend::new(Some(1)).unwrap()),
+            Vec::new(),
+        ));
+        let source: Arc<dyn SceneSource> = farm.clone();
+        let transport = transport.clone();
+        let shutdown = shutdown.clone();
+        workers.push(tokio::spawn(async move {
+            run_worker(&transport, name, renderer, source, shutdown).await
+        }));
+    }
+    let job = farm
+        .submit(Submission {
+            scene_name: "turntable.gltf".into(),
+            scene: std::fs::read(&scene).unwrap(),
+            frames: "1,3".parse().unwrap(),
+            size,
+            settings,
+            tile_size,
+            fps: Fps::new(24.0).unwrap(),
+            camera: None,
+            priority: 0,
+        })
+        .await
+        .unwrap();
+    let mut state = JobState::Running;
+    for _ in 0..600 {
+        state = farm.job(job).unwrap().state;
+        if state != JobState::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, JobState::Done);
+    stop.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+    for w in workers {
+        w.await.unwrap().unwrap();
+    }
+
+    let spec = JobSpec {
+        scene: scene.clone(),
+        frames: "1,3".parse().unwrap(),
+        size,
+        settings,
+        tile_size,
+        fps: Fps::new(24.0).unwrap(),
+        camera: None,
+    };
+    let output = OutputPattern::new(dir.path().join("local_####.exr"), &spec.frames).unwrap();
+    local::render_job(
+        &spec,
+        &output,
+        &CpuBackend::new(Some(2)).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
+    for frame in [1, 3] {
+        let farmed = std::fs::read(farm.frame_file(job, frame).unwrap()).unwrap();
+        let local = std::fs::read(output.path_for(frame)).unwrap();
+        assert!(farmed == local, "frame {frame} differs");
+    }
+    let ledger = farm.store().ledger(job).unwrap();
+    assert_eq!(ledger.len(), 2 * 3 * 2, "one row per task");
+    let total: i64 = ledger.iter().map(|r| r.charge.micros()).sum();
+    assert_eq!(farm.store().invoice_total(job).unwrap().micros(), total);
+    assert!(transport.dead_letters().is_empty());
+}

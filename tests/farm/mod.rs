@@ -1,0 +1,355 @@
+//! A farm for the end-to-end tests: a real RabbitMQ (started when it is not running), a
+//! coordinator and workers as `tessera` processes, each farm in its own namespace, port and data
+//! directory, all killed and its queues deleted when the farm is dropped.
+
+#![allow(dead_code)] // Each test binary uses its own subset.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+fn broker_listening() -> bool {
+    std::net::TcpStream::connect_timeout(&"127.0.0.1:5672".parse().unwrap(), Duration::from_secs(1))
+        .is_ok()
+}
+
+/// Makes sure RabbitMQ listens on 127.0.0.1:5672, starting it if it is installed but stopped.
+pub fn ensure_rabbitmq() {
+    if broker_listening() {
+        return;
+    }
+    if let Err(e) = Command::new("rabbitmq-server").arg("-detached").status() {
+        panic!(
+            "RabbitMQ is not running on 127.0.0.1:5672 and `rabbitmq-server -detached` failed ({e}); install it with `apt-get install -y rabbitmq-server`"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        if broker_listening() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("RabbitMQ was started but does not listen on 127.0.0.1:5672 after 90 s");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn scene(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenes")
+        .join(name)
+}
+
+pub struct Farm {
+    pub dir: tempfile::TempDir,
+    pub namespace: String,
+    pub url: String,
+    port: u16,
+    coordinator: Option<Child>,
+    workers: Vec<Child>,
+    worker_count: u32,
+}
+
+impl Farm {
+    /// A coordinator, not yet any worker.
+    pub fn start(test: &str) -> Farm {
+        ensure_rabbitmq();
+        static N: AtomicU32 = AtomicU32::new(0);
+        let namespace = format!(
+            "test-{}-{}-{test}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let port = free_port();
+        let mut farm = Farm {
+            dir: tempfile::tempdir().unwrap(),
+            namespace,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            coordinator: None,
+            workers: Vec::new(),
+            worker_count: 0,
+        };
+        farm.start_coordinator();
+        farm
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn log(&self, name: &str) -> std::fs::File {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(format!("{name}.log")))
+            .unwrap()
+    }
+
+    pub fn start_coordinator(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args([
+                "coordinator",
+                "--amqp",
+                AMQP_URL,
+                "--namespace",
+                &self.namespace,
+            ])
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .arg("--data")
+            .arg(self.data_dir())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(self.log("coordinator"))
+            .spawn()
+            .expect("tessera coordinator starts");
+        self.coordinator = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "coordinator did not listen within 30 s; log: {}",
+            self.read_log("coordinator")
+        );
+    }
+
+    pub fn kill_coordinator(&mut self) {
+        if let Some(mut c) = self.coordinator.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Starts a worker with one thread; returns its index.
+    pub fn start_worker(&mut self, env: &[(&str, &str)]) -> usize {
+        self.worker_count += 1;
+        let name = format!("w{}", self.worker_count);
+        let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["worker", "--amqp", AMQP_URL, "--namespace", &self.namespace])
+            .args([
+                "--coordinator",
+                &self.url,
+                "--name",
+                &name,
+                "--threads",
+                "1",
+            ])
+            .arg("--cache")
+            .arg(self.dir.path().join(format!("cache-{name}")))
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(self.log(&name))
+            .spawn()
+            .expect("tessera worker starts");
+        self.workers.push(child);
+        self.workers.len() - 1
+    }
+
+    pub fn worker(&mut self, index: usize) -> &mut Child {
+        &mut self.workers[index]
+    }
+
+    pub fn read_log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    /// Runs a `tessera` client command against this farm.
+    pub fn tessera(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("TESSERA_COORDINATOR", &self.url)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.tessera(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Submits without waiting; returns the job id.
+    pub fn submit(&self, args: &[&str]) -> String {
+        let mut all = vec!["submit"];
+        all.extend_from_slice(args);
+        let out = self.tessera(&all);
+        assert!(
+            out.status.success(),
+            "submit: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    pub fn status(&self, job: &str) -> Value {
+        self.json(&["status", job, "--json"])
+    }
+
+    /// Waits until `check` holds for the job's status.
+    pub fn wait_for(
+        &self,
+        job: &str,
+        limit: Duration,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let out = self.tessera(&["status", job, "--json"]);
+            if out.status.success() {
+                let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+                if check(&status) {
+                    return status;
+                }
+                if Instant::now() > deadline {
+                    panic!(
+                        "{what}: not within {limit:?}; last status {status}; coordinator log: {}",
+                        self.read_log("coordinator")
+                    );
+                }
+            } else if Instant::now() > deadline {
+                panic!("{what}: no status within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn wait_done(&self, job: &str, limit: Duration) -> Value {
+        let status = self.wait_for(job, limit, "job finished", |s| s["state"] != "running");
+        assert_eq!(status["state"], "done", "{status}");
+        status
+    }
+
+    /// Downloads the job's frames through `tessera` into `dir`.
+    pub fn frame(&self, job: &str, frame: u32) -> PathBuf {
+        self.data_dir()
+            .join("frames")
+            .join(job)
+            .join(format!("frame_{frame:04}.exr"))
+    }
+
+    /// Messages ready in one of this farm's queues (`tasks`, `results`, `tasks.dead`).
+    pub fn queue_depth(&self, queue: &str) -> u64 {
+        let name = format!("{}.{queue}", self.namespace);
+        let out = Command::new("rabbitmqctl")
+            .args([
+                "list_queues",
+                "-q",
+                "--no-table-headers",
+                "name",
+                "messages_ready",
+            ])
+            .output()
+            .expect("rabbitmqctl runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split_whitespace();
+                (parts.next()? == name).then(|| parts.next()?.parse().ok())?
+            })
+            .next()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Farm {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        self.kill_coordinator();
+        for queue in ["tasks", "results", "tasks.dead"] {
+            let _ = Command::new("rabbitmqctl")
+                .args(["delete_queue", &format!("{}.{queue}", self.namespace)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Every channel of an EXR, by name.
+pub fn exr_channels(path: &Path) -> Vec<(String, Vec<u32>)> {
+    let image = exr::prelude::read_all_flat_layers_from_file(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = Vec::new();
+    for layer in &image.layer_data {
+        let layer_name = layer
+            .attributes
+            .layer_name
+            .as_ref()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        for ch in &layer.channel_data.list {
+            let bits = ch.sample_data.values_as_f32().map(f32::to_bits).collect();
+            out.push((format!("{layer_name}.{}", ch.name), bits));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Asserts two EXRs hold the same channels with bit-identical values.
+pub fn assert_same_exr(a: &Path, b: &Path) {
+    let (ca, cb) = (exr_channels(a), exr_channels(b));
+    assert!(!ca.is_empty());
+    assert_eq!(
+        ca.iter().map(|c| &c.0).collect::<Vec<_>>(),
+        cb.iter().map(|c| &c.0).collect::<Vec<_>>(),
+        "channel names"
+    );
+    for ((name, va), (_, vb)) in ca.iter().zip(&cb) {
+        assert!(
+            va == vb,
+            "channel {name} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+/// Renders the job locally with `tessera render` into `dir`; returns the frame paths.
+pub fn render_locally(dir: &Path, scene: &Path, options: &[&str], frames: &[u32]) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("render")
+        .arg(scene)
+        .args(options)
+        .arg("-o")
+        .arg(dir.join("frame_####.exr"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "render: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    frames
+        .iter()
+        .map(|f| dir.join(format!("frame_{f:04}.exr")))
+        .collect()
+}

@@ -1,0 +1,284 @@
+//! The farm end to end: a real RabbitMQ, a coordinator and worker processes.
+
+mod farm;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use farm::{Farm, assert_same_exr, render_locally, scene};
+use serde_json::Value;
+
+/// Default CPU price: USD 0.04 per core-hour, in micro-dollars.
+const CPU_CORE_HOUR_MICROS: u128 = 40_000;
+
+/// Checks the ledger invariants: one row per task, every field present, rows adding up to the
+/// invoice total, and each charge recomputed from the price table.
+fn check_bill(farm: &Farm, job: &str, tasks: u64) {
+    let bill = farm.json(&["bill", job, "--format", "json"]);
+    let rows = bill["rows"].as_array().unwrap();
+    assert_eq!(rows.len() as u64, tasks, "one ledger row per task");
+    let unique: HashSet<i64> = rows.iter().map(|r| r["task"].as_i64().unwrap()).collect();
+    assert_eq!(unique.len(), rows.len(), "no task has two ledger rows");
+    let mut sum = 0i64;
+    for row in rows {
+        assert!(
+            row["worker"].as_str().is_some_and(|w| !w.is_empty()),
+            "{row}"
+        );
+        assert_eq!(row["device_class"], "cpu", "{row}");
+        assert!(row["seconds"].as_f64().is_some_and(|s| s > 0.0), "{row}");
+        assert!(row["samples"].as_u64().is_some_and(|s| s > 0), "{row}");
+        let micros = u128::from(row["render_micros"].as_u64().unwrap());
+        let threads = u128::from(row["threads"].as_u64().unwrap());
+        let hourly = CPU_CORE_HOUR_MICROS * threads;
+        let expected = (hourly * micros + 1_800_000_000) / 3_600_000_000;
+        assert_eq!(
+            row["charge_micros"].as_i64().unwrap() as u128,
+            expected,
+            "{row}"
+        );
+        sum += row["charge_micros"].as_i64().unwrap();
+    }
+    assert_eq!(
+        bill["total_micros"].as_i64().unwrap(),
+        sum,
+        "rows add up to the total"
+    );
+}
+
+fn tasks_total(status: &Value) -> u64 {
+    status["tasks_total"].as_u64().unwrap()
+}
+
+#[test]
+fn two_workers_render_the_turntable_bit_identically_to_tessera_render_and_bill_each_task_once() {
+    let mut farm = Farm::start("e2e");
+    farm.start_worker(&[]);
+    farm.start_worker(&[]);
+    let options = [
+        "--frames", "1-3", "--width", "128", "--height", "96", "--spp", "16", "--tile", "32",
+    ];
+    let turntable = scene("turntable.gltf");
+    let mut args = vec!["submit", turntable.to_str().unwrap()];
+    args.extend_from_slice(&options);
+    args.extend_from_slice(&["--wait", "-o", "farm/frame_####.exr"]);
+    let out = farm.tessera(&args);
+    assert!(
+        out.status.success(),
+        "submit --wait: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let local = render_locally(
+        &farm.dir.path().join("local"),
+        &turntable,
+        &options,
+        &[1, 2, 3],
+    );
+    for (frame, local) in (1..=3).zip(&local) {
+        let downloaded = farm.dir.path().join(format!("farm/frame_{frame:04}.exr"));
+        assert_same_exr(&downloaded, local);
+    }
+    let status = farm.status(&job);
+    assert_eq!(status["state"], "done");
+    assert_eq!(tasks_total(&status), 3 * 4 * 3);
+    check_bill(&farm, &job, tasks_total(&status));
+    let workers = farm.json(&["workers", "--json"]);
+    assert_eq!(workers.as_array().unwrap().len(), 2, "{workers}");
+}
+
+/// A small job with many tasks, long enough to interrupt.
+const SMALL: [&str; 10] = [
+    "--frames", "1-3", "--width", "64", "--height", "48", "--spp", "8", "--tile", "16",
+];
+
+fn submit_small(farm: &Farm) -> String {
+    let turntable = scene("turntable.gltf");
+    let mut args = vec![turntable.to_str().unwrap()];
+    args.extend_from_slice(&SMALL);
+    farm.submit(&args)
+}
+
+fn check_against_local(farm: &Farm, job: &str) {
+    let local = render_locally(
+        &farm.dir.path().join("local"),
+        &scene("turntable.gltf"),
+        &SMALL,
+        &[1, 2, 3],
+    );
+    for (frame, local) in (1..=3).zip(&local) {
+        assert_same_exr(&farm.frame(job, frame), local);
+    }
+}
+
+fn tasks_done(s: &Value) -> u64 {
+    s["tasks_done"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_worker_killed_mid_job_loses_nothing_and_bills_nothing_twice() {
+    let mut farm = Farm::start("kill-worker");
+    let victim = farm.start_worker(&[]);
+    farm.start_worker(&[]);
+    let job = submit_small(&farm);
+    farm.wait_for(&job, Duration::from_secs(120), "a few tiles done", |s| {
+        tasks_done(s) >= 4
+    });
+    farm.worker(victim).kill().unwrap();
+    let status = farm.wait_done(&job, Duration::from_secs(240));
+    check_against_local(&farm, &job);
+    check_bill(&farm, &job, tasks_total(&status));
+}
+
+#[test]
+fn a_coordinator_killed_mid_job_resumes_from_its_data_directory() {
+    let mut farm = Farm::start("kill-coordinator");
+    farm.start_worker(&[]);
+    farm.start_worker(&[]);
+    let job = submit_small(&farm);
+    farm.wait_for(&job, Duration::from_secs(120), "a few tiles done", |s| {
+        tasks_done(s) >= 4
+    });
+    farm.kill_coordinator();
+    std::thread::sleep(Duration::from_millis(500));
+    farm.start_coordinator();
+    let status = farm.wait_done(&job, Duration::from_secs(240));
+    check_against_local(&farm, &job);
+    check_bill(&farm, &job, tasks_total(&status));
+}
+
+#[test]
+fn closing_every_broker_connection_under_load_is_survived() {
+    let mut farm = Farm::start("close-connections");
+    farm.start_worker(&[]);
+    farm.start_worker(&[]);
+    let job = submit_small(&farm);
+    farm.wait_for(&job, Duration::from_secs(120), "a few tiles done", |s| {
+        tasks_done(s) >= 3
+    });
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["close_all_connections", "tessera test: connections closed"])
+        .output()
+        .expect("rabbitmqctl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = farm.wait_done(&job, Duration::from_secs(240));
+    check_against_local(&farm, &job);
+    check_bill(&farm, &job, tasks_total(&status));
+}
+
+#[test]
+fn a_task_that_always_fails_is_dead_lettered_and_fails_only_its_job() {
+    let mut farm = Farm::start("dead-letter");
+    farm.start_worker(&[("TESSERA_FAIL_FRAMES", "2")]);
+    let turntable = scene("turntable.gltf");
+    let t = turntable.to_str().unwrap();
+    let doomed = farm.submit(&[
+        t, "--frames", "2", "--width", "8", "--height", "8", "--spp", "1", "--tile", "8",
+    ]);
+    let fine = farm.submit(&[
+        t, "--frames", "1", "--width", "16", "--height", "16", "--spp", "1", "--tile", "8",
+    ]);
+    let status = farm.wait_for(&doomed, Duration::from_secs(120), "job failed", |s| {
+        s["state"] != "running"
+    });
+    assert_eq!(status["state"], "failed", "{status}");
+    let reason = status["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("failed 3 time(s)") && reason.contains("TESSERA_FAIL_FRAMES"),
+        "{reason}"
+    );
+    let text = farm.tessera(&["status", &doomed]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("TESSERA_FAIL_FRAMES"));
+    farm.wait_done(&fine, Duration::from_secs(120));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while farm.queue_depth("tasks.dead") != 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        farm.queue_depth("tasks.dead"),
+        1,
+        "the task is in the dead-letter queue"
+    );
+}
+
+/// Exactly one `error:` line on stderr, exit status 1, mentioning `phrase`.
+fn assert_clear_error(out: &std::process::Output, phrase: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(lines.len(), 1, "one line: {lines:?}");
+    assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+    assert!(
+        lines[0].to_lowercase().contains(&phrase.to_lowercase()),
+        "'{}' lacks '{phrase}'",
+        lines[0]
+    );
+    assert!(!lines[0].contains("panicked"));
+}
+
+#[test]
+fn bad_submissions_get_a_clear_error_and_create_nothing() {
+    let farm = Farm::start("bad-submissions");
+    let broken = farm.dir.path().join("broken.gltf");
+    std::fs::write(
+        &broken,
+        br#"{"asset": {"version": "2.0"}, "meshes": [{"primitives": []}]}"#,
+    )
+    .unwrap();
+    let turntable = scene("turntable.gltf");
+    let t = turntable.to_str().unwrap();
+
+    let out = farm.tessera(&["submit", broken.to_str().unwrap()]);
+    assert_clear_error(&out, "cannot load scene 'broken.gltf'");
+    let out = farm.tessera(&["submit", t, "--frames", ""]);
+    assert_clear_error(&out, "frame");
+    let out = farm.tessera(&["submit", t, "--tile", "0"]);
+    assert_clear_error(&out, "tile");
+    let out = farm.tessera(&["status", "4242"]);
+    assert_clear_error(&out, "no job 4242");
+    let out = farm.tessera(&["bill", "4242"]);
+    assert_clear_error(&out, "no job 4242");
+
+    // The server refuses the same things when a client skips the CLI's checks.
+    let refused = |query: &str, body: &[u8]| {
+        let url = format!("{}/api/jobs?{query}", farm.url);
+        match ureq::post(&url).send_bytes(body) {
+            Err(ureq::Error::Status(code, response)) => {
+                let json: Value = serde_json::from_str(&response.into_string().unwrap()).unwrap();
+                (code, json["error"].as_str().unwrap().to_owned())
+            }
+            other => panic!("{query}: expected an error, got {other:?}"),
+        }
+    };
+    let scene_bytes = std::fs::read(&turntable).unwrap();
+    let (code, message) = refused("scene_name=t.gltf&frames=", &scene_bytes);
+    assert_eq!(code, 400, "{message}");
+    let (code, message) = refused("scene_name=t.gltf&frames=1&tile=0", &scene_bytes);
+    assert_eq!(code, 400, "{message}");
+    assert!(message.contains("tile"), "{message}");
+    let (code, message) = refused("scene_name=b.gltf&frames=1", b"{not gltf");
+    assert_eq!(code, 422, "{message}");
+
+    let jobs = farm.json(&["status", "--json"]);
+    assert_eq!(
+        jobs.as_array().unwrap().len(),
+        0,
+        "no job was created: {jobs}"
+    );
+    let scenes = std::fs::read_dir(farm.data_dir().join("scenes"))
+        .unwrap()
+        .count();
+    assert_eq!(scenes, 0, "no scene was stored");
+    assert_eq!(farm.queue_depth("tasks"), 0);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["submit", t, "--coordinator", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_clear_error(&out, "cannot reach the coordinator at http://127.0.0.1:9");
+}

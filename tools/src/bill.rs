@@ -1,0 +1,100 @@
+//! `tessera bill`: a job's invoice, one row per accepted task.
+
+use clap::{Args, ValueEnum};
+use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
+use tessera_coordinator::task_message::JobId;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BillFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Args)]
+pub struct BillArgs {
+    job: JobId,
+    #[arg(long, value_enum, default_value = "table")]
+    format: BillFormat,
+    /// The coordinator's HTTP address.
+    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+}
+
+pub fn run(args: BillArgs) -> anyhow::Result<()> {
+    let invoice = Client::new(&args.coordinator).invoice(args.job)?;
+    match args.format {
+        BillFormat::Json => {
+            let rows: Vec<serde_json::Value> = invoice
+                .rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "task": r.task,
+                        "frame": r.frame,
+                        "tile": r.tile,
+                        "worker": r.worker,
+                        "device_class": r.device_class,
+                        "threads": r.threads,
+                        "seconds": r.render_micros as f64 / 1e6,
+                        "render_micros": r.render_micros,
+                        "samples": r.samples,
+                        "hourly_micros": r.hourly,
+                        "charge_micros": r.charge,
+                        "charge": r.charge.to_string(),
+                    })
+                })
+                .collect();
+            let out = serde_json::json!({
+                "job": invoice.job,
+                "rows": rows,
+                "total_micros": invoice.total,
+                "total": invoice.total.to_string(),
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        BillFormat::Csv => {
+            println!("task,frame,tile,worker,device_class,threads,seconds,samples,charge_usd");
+            for r in &invoice.rows {
+                println!(
+                    "{},{},{},{},{},{},{:.6},{},{}",
+                    r.task,
+                    r.frame,
+                    r.tile,
+                    r.worker,
+                    r.device_class,
+                    r.threads,
+                    r.render_micros as f64 / 1e6,
+                    r.samples,
+                    r.charge.to_string().trim_start_matches('$')
+                );
+            }
+        }
+        BillFormat::Table => {
+            println!(
+                "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10} {:>10} {:>12}",
+                "task", "frame", "tile", "worker", "class", "seconds", "samples", "charge"
+            );
+            for r in &invoice.rows {
+                println!(
+                    "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10.3} {:>10} {:>12}",
+                    r.task.to_string(),
+                    r.frame,
+                    r.tile,
+                    r.worker,
+                    r.device_class,
+                    r.render_micros as f64 / 1e6,
+                    r.samples,
+                    r.charge.to_string()
+                );
+            }
+            println!(
+                "total for job {}: {} ({} tasks)",
+                invoice.job,
+                invoice.total,
+                invoice.rows.len()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! `tessera cancel`: stops a job; its remaining tasks are skipped.
+
+use clap::Args;
+use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
+use tessera_coordinator::task_message::JobId;
+
+#[derive(Args)]
+pub struct CancelArgs {
+    job: JobId,
+    /// The coordinator's HTTP address.
+    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+}
+
+pub fn run(args: CancelArgs) -> anyhow::Result<()> {
+    Client::new(&args.coordinator).cancel(args.job)?;
+    eprintln!("job {} cancelled", args.job);
+    Ok(())
+}

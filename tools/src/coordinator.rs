@@ -1,0 +1,68 @@
+//! `tessera coordinator`: the farm's coordinator and its HTTP API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use tessera_coordinator::api;
+use tessera_coordinator::coordinator::{DEFAULT_MAX_ATTEMPTS, Farm, FarmConfig};
+use tessera_coordinator::ledger::PriceTable;
+use tessera_coordinator::transport::AmqpTransport;
+use tessera_coordinator::transport::amqp::{DEFAULT_AMQP_URL, DEFAULT_NAMESPACE};
+
+use crate::farm_runtime::{runtime, shutdown_signal};
+
+#[derive(Args)]
+pub struct CoordinatorArgs {
+    /// RabbitMQ URL.
+    #[arg(long, env = "TESSERA_AMQP_URL", default_value = DEFAULT_AMQP_URL)]
+    amqp: String,
+    /// Address the HTTP API listens on.
+    #[arg(long, default_value = "127.0.0.1:8741")]
+    listen: SocketAddr,
+    /// Data directory: job store, scenes, tiles, frames.
+    #[arg(long, default_value = "./tessera-data")]
+    data: PathBuf,
+    /// Price table (TOML); the documented defaults when absent.
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+    /// Prefix of the farm's queue names.
+    #[arg(long, env = "TESSERA_NAMESPACE", default_value = DEFAULT_NAMESPACE)]
+    namespace: String,
+    /// Attempts a task gets before it is dead-lettered and its job failed.
+    #[arg(long, default_value_t = DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: u32,
+}
+
+pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
+    let prices = match &args.prices {
+        Some(path) => PriceTable::load(path)?,
+        None => PriceTable::default(),
+    };
+    let mut config = FarmConfig::new(&args.data, prices);
+    config.max_attempts = args.max_attempts;
+    runtime()?.block_on(async move {
+        let shutdown = shutdown_signal()?;
+        let transport = AmqpTransport::connect(&args.amqp, &args.namespace).await?;
+        let farm = Farm::open(config, transport)?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        eprintln!(
+            "coordinator listening on http://{} (data in {}, queues '{}.*')",
+            listener.local_addr()?,
+            args.data.display(),
+            args.namespace
+        );
+        let mut api_shutdown = shutdown.clone();
+        let server =
+            axum::serve(listener, api::router(farm.clone())).with_graceful_shutdown(async move {
+                let _ = api_shutdown.wait_for(|&s| s).await;
+            });
+        let server = tokio::spawn(async move { server.await });
+        farm.run(shutdown).await?;
+        server.await??;
+        Ok(())
+    })
+}

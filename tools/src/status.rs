@@ -1,0 +1,72 @@
+//! `tessera status`: jobs and their progress.
+
+use clap::Args;
+use tessera_coordinator::api::JobView;
+use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
+use tessera_coordinator::task_message::JobId;
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// One job, with per-frame progress [default: every job].
+    job: Option<JobId>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// The coordinator's HTTP address.
+    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+}
+
+fn state(view: &JobView) -> String {
+    serde_json::to_value(view.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+pub fn run(args: StatusArgs) -> anyhow::Result<()> {
+    let client = Client::new(&args.coordinator);
+    let jobs = match args.job {
+        Some(id) => vec![client.job(id)?],
+        None => client.jobs()?,
+    };
+    if args.json {
+        let value = match args.job {
+            Some(_) => serde_json::to_value(&jobs[0])?,
+            None => serde_json::to_value(&jobs)?,
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    println!(
+        "{:>5}  {:<10} {:>11}  {:<9} {:>14}  scene",
+        "job", "state", "tiles", "frames", "cost"
+    );
+    for j in &jobs {
+        println!(
+            "{:>5}  {:<10} {:>5}/{:<5}  {:<9} {:>14}  {}",
+            j.id.to_string(),
+            state(j),
+            j.tasks_done,
+            j.tasks_total,
+            j.frames,
+            j.cost.to_string(),
+            j.scene_name
+        );
+        if let Some(reason) = &j.reason {
+            println!("       reason: {reason}");
+        }
+    }
+    if args.job.is_some() {
+        for f in &jobs[0].frame_progress {
+            println!(
+                "       frame {:>5}: {}/{} tiles{}",
+                f.frame,
+                f.tiles_done,
+                f.tiles_total,
+                if f.written { ", written" } else { "" }
+            );
+        }
+    }
+    Ok(())
+}

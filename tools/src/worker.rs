@@ -1,0 +1,65 @@
+//! `tessera worker`: renders tasks from the farm's queue.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
+use tessera_coordinator::scene_store::SceneStore;
+use tessera_coordinator::transport::AmqpTransport;
+use tessera_coordinator::transport::amqp::{DEFAULT_AMQP_URL, DEFAULT_NAMESPACE};
+use tessera_coordinator::worker::{HttpSceneSource, TileRenderer, run_worker};
+use tessera_renderer::backend::cpu::CpuBackend;
+
+use crate::farm_runtime::{runtime, shutdown_signal};
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// RabbitMQ URL.
+    #[arg(long, env = "TESSERA_AMQP_URL", default_value = DEFAULT_AMQP_URL)]
+    amqp: String,
+    /// The coordinator's HTTP address (scenes come from there).
+    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+    /// This worker's name in logs, the workers list and the ledger [default: host-pid].
+    #[arg(long)]
+    name: Option<String>,
+    /// CPU threads [default: all cores].
+    #[arg(long)]
+    threads: Option<NonZeroUsize>,
+    /// Prefix of the farm's queue names.
+    #[arg(long, env = "TESSERA_NAMESPACE", default_value = DEFAULT_NAMESPACE)]
+    namespace: String,
+    /// Scene cache folder [default: tessera-scene-cache in the temporary folder].
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+}
+
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "worker".into());
+    format!("{host}-{}", std::process::id())
+}
+
+pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    let fail_frames = TileRenderer::fail_frames_from_env().map_err(anyhow::Error::msg)?;
+    let backend = CpuBackend::new(args.threads.map(NonZeroUsize::get))
+        .context("cannot start the CPU backend")?;
+    let renderer = Arc::new(TileRenderer::new(Box::new(backend), fail_frames));
+    let cache_dir = args
+        .cache
+        .unwrap_or_else(|| std::env::temp_dir().join("tessera-scene-cache"));
+    let cache = SceneStore::open(&cache_dir)?;
+    let source = Arc::new(HttpSceneSource::new(Client::new(&args.coordinator), cache));
+    let name = args.name.unwrap_or_else(default_name);
+    runtime()?.block_on(async move {
+        let shutdown = shutdown_signal()?;
+        let transport = AmqpTransport::connect(&args.amqp, &args.namespace).await?;
+        run_worker(&transport, &name, renderer, source, shutdown).await?;
+        transport.close().await;
+        Ok(())
+    })
+}
