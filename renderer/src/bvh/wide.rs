@@ -98,8 +98,8 @@ impl WideBvh {
                 mask &= mask - 1;
                 if n.count[i] > 0 {
                     let first = n.child[i] as usize;
-                    for k in first..first + n.count[i] as usize {
-                        let tri = &triangles[k];
+                    let leaf = &triangles[first..first + n.count[i] as usize];
+                    for (k, tri) in (first..).zip(leaf) {
                         if let Some((t, u, v)) = intersect_triangle(
                             ray,
                             tri.p0.into(),
