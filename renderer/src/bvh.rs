@@ -233,19 +233,27 @@ fn split(prims: &[Primitive], order: &mut [u32], bounds: Aabb, centroids: Aabb) 
     let extent = centroids.max - centroids.min;
     let n = order.len();
     let mut best: Option<(f32, usize, usize)> = None; // (cost, axis, split bin)
+    let scale = Vec3::select(
+        extent.cmpgt(Vec3::ZERO),
+        Vec3::splat(BINS as f32) / extent,
+        Vec3::ZERO,
+    );
+    // One pass over the primitives bins all three axes: the pass is memory-bound.
+    let mut bin_bounds = [[Aabb::EMPTY; BINS]; 3];
+    let mut bin_counts = [[0usize; BINS]; 3];
+    for &i in order.iter() {
+        let p = &prims[i as usize];
+        for axis in 0..3 {
+            let b = bin_of(p.centroid[axis], centroids.min[axis], scale[axis]);
+            bin_counts[axis][b] += 1;
+            bin_bounds[axis][b] = bin_bounds[axis][b].union(p.bounds);
+        }
+    }
     for axis in 0..3 {
         if extent[axis] <= 0.0 {
             continue;
         }
-        let scale = BINS as f32 / extent[axis];
-        let mut bin_bounds = [Aabb::EMPTY; BINS];
-        let mut bin_counts = [0usize; BINS];
-        for &i in order.iter() {
-            let p = &prims[i as usize];
-            let b = bin_of(p.centroid[axis], centroids.min[axis], scale);
-            bin_counts[b] += 1;
-            bin_bounds[b] = bin_bounds[b].union(p.bounds);
-        }
+        let (bin_bounds, bin_counts) = (&bin_bounds[axis], &bin_counts[axis]);
         // Sweep from the right to get suffix areas, then from the left for the costs.
         let mut right_area = [0.0f32; BINS];
         let mut acc = Aabb::EMPTY;
@@ -277,8 +285,7 @@ fn split(prims: &[Primitive], order: &mut [u32], bounds: Aabb, centroids: Aabb) 
             if split_cost >= leaf_cost && n <= MAX_LEAF {
                 return None;
             }
-            let scale = BINS as f32 / extent[axis];
-            let min = centroids.min[axis];
+            let (min, scale) = (centroids.min[axis], scale[axis]);
             Some(partition(order, |i| {
                 bin_of(prims[i as usize].centroid[axis], min, scale) <= bin
             }))
