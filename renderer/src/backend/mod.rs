@@ -2,6 +2,8 @@
 //! the same estimator, so a frame's tiles may come from any mix of devices.
 
 pub mod cpu;
+pub mod gpu;
+pub mod wgpu;
 
 use std::fmt;
 

@@ -1,0 +1,12 @@
+//! Scenes built in code for the backend tests, and image statistics to compare renders.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+pub mod scenes;
+pub mod stats;
+
+use std::path::PathBuf;
+
+/// `shared/` beside the repository (`../shared` from its root).
+pub fn shared_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
