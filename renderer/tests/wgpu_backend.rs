@@ -13,8 +13,14 @@ use tessera_renderer::film::{FrameImage, Resolution};
 use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
 use tessera_renderer::scene::FrameScene;
 
+/// The adapter named by `TESSERA_WGPU_ADAPTER` (tools/gpu-check.sh sets it to the GPU's
+/// vendor), else the best one found, lavapipe included.
 fn wgpu_backend() -> WgpuBackend {
-    WgpuBackend::new(&AdapterChoice::Any).unwrap_or_else(|e| {
+    let choice = match std::env::var("TESSERA_WGPU_ADAPTER") {
+        Ok(name) if !name.is_empty() => AdapterChoice::Named(name),
+        _ => AdapterChoice::Any,
+    };
+    WgpuBackend::new(&choice).unwrap_or_else(|e| {
         panic!("{e}\n(the wgpu tests need a Vulkan, Metal or DX12 adapter; on Linux CI install lavapipe: apt-get install -y mesa-vulkan-drivers)")
     })
 }
@@ -120,4 +126,81 @@ fn same_seed_gives_nearly_the_same_image() {
     let share = close as f64 / res.pixel_count() as f64;
     eprintln!("{:.1} % of pixels agree to 1e-3", 100.0 * share);
     assert!(share > 0.9, "only {:.1} % of pixels agree", 100.0 * share);
+}
+
+/// Tiles of one frame rendered at the same time by the CPU and wgpu, in a checkerboard: the
+/// jumps across tile borders must look like the steps between neighbours inside tiles, as they
+/// do in a CPU-only render of the same frame.
+#[test]
+fn mixed_cpu_and_wgpu_tiles_show_no_seams() {
+    let gpu = wgpu_backend();
+    let cpu = CpuBackend::new(Some(1)).unwrap();
+    let scene = common::scenes::cornell_box();
+    let res = Resolution::new(256, 256).unwrap();
+    let size = 32u32;
+    let s = settings(16, 8, 11);
+    let tiles = res.tiles(size.try_into().unwrap());
+    let on_gpu = |t: &tessera_renderer::film::Tile| (t.x() / size + t.y() / size) % 2 == 1;
+    let (gpu_frame, cpu_frame) = (gpu.prepare(&scene).unwrap(), cpu.prepare(&scene).unwrap());
+    let mut mixed = FrameImage::new(res);
+    std::thread::scope(|scope| {
+        let gpu_tiles = scope.spawn(|| {
+            tiles
+                .iter()
+                .filter(|t| on_gpu(t))
+                .map(|t| gpu_frame.render_tile(res, *t, 0, &s).unwrap())
+                .collect::<Vec<_>>()
+        });
+        let cpu_tiles: Vec<_> = tiles
+            .iter()
+            .filter(|t| !on_gpu(t))
+            .map(|t| cpu_frame.render_tile(res, *t, 0, &s).unwrap())
+            .collect();
+        for t in cpu_tiles.iter().chain(&gpu_tiles.join().unwrap()) {
+            mixed.insert(t).unwrap();
+        }
+    });
+    let cpu_only = render(&cpu, &scene, res, size, &s);
+    let luminance = |img: &FrameImage| -> Vec<f64> {
+        img.pixels
+            .color
+            .iter()
+            .map(|c| 0.2126 * c[0] as f64 + 0.7152 * c[1] as f64 + 0.0722 * c[2] as f64)
+            .collect()
+    };
+    let (m, c) = (luminance(&mixed), luminance(&cpu_only));
+    let w = res.width() as usize;
+    // Mean absolute step between horizontal and vertical neighbours (p-1, p) for p at the
+    // given offset within each tile: 0 is across a border, size / 2 inside.
+    let step = |img: &[f64], offset: usize| -> f64 {
+        let mut sum = 0.0;
+        let mut n = 0;
+        for a in (offset.max(1)..w).step_by(size as usize) {
+            for b in 0..w {
+                sum += (img[b * w + a] - img[b * w + a - 1]).abs();
+                sum += (img[a * w + b] - img[(a - 1) * w + b]).abs();
+                n += 2;
+            }
+        }
+        sum / n as f64
+    };
+    let border = |img: &[f64]| step(img, size as usize) / step(img, size as usize / 2);
+    let (mixed_ratio, cpu_ratio) = (border(&m), border(&c));
+    eprintln!("border/interior step: mixed {mixed_ratio:.4}, CPU only {cpu_ratio:.4}");
+    assert!(
+        (mixed_ratio / cpu_ratio - 1.0).abs() < 0.03,
+        "tile borders stand out: border/interior step {mixed_ratio:.4} vs {cpu_ratio:.4} without wgpu"
+    );
+    // The mean level of the GPU tiles must match the CPU's render of the same tiles.
+    let (mut gpu_sum, mut cpu_sum) = (0.0, 0.0);
+    for t in tiles.iter().filter(|t| on_gpu(t)) {
+        for y in t.y()..t.y() + t.height() {
+            for x in t.x()..t.x() + t.width() {
+                gpu_sum += m[y as usize * w + x as usize];
+                cpu_sum += c[y as usize * w + x as usize];
+            }
+        }
+    }
+    eprintln!("wgpu tiles' mean luminance / CPU's: {:.5}", gpu_sum / cpu_sum);
+    assert!((gpu_sum / cpu_sum - 1.0).abs() < 0.005, "wgpu tiles are {gpu_sum} vs {cpu_sum}");
 }

@@ -1,7 +1,7 @@
 //! A frame on a wgpu device: the scene uploaded once, then each tile rendered in batches of
 //! samples that accumulate on the device and are read back once.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ::wgpu::util::DeviceExt;
 use bytemuck::Pod;
@@ -10,7 +10,7 @@ use super::WgpuBackend;
 use super::bindings::{self, SplitArray};
 use crate::backend::gpu::layout::{GpuCamera, GpuParams, GpuPixel};
 use crate::backend::gpu::pack::GpuScene;
-use crate::backend::gpu::finish_pixels;
+use crate::backend::gpu::{Batches, finish_pixels};
 use crate::backend::{PreparedFrame, RenderError};
 use crate::bvh::BvhStats;
 use crate::film::{Resolution, Tile, TileImage};
@@ -19,11 +19,6 @@ use crate::scene::FrameScene;
 
 const SHADER: &str = include_str!("../../../../shaders/pathtracer.wgsl");
 const WORKGROUP: u32 = 8;
-/// Wall time one dispatch aims for: far below any driver watchdog (about 2 s on Windows), long
-/// enough that submission overhead does not matter.
-const TARGET_BATCH: Duration = Duration::from_millis(150);
-/// Path samples in a tile's first batch, before its speed is known.
-const FIRST_BATCH_SAMPLES: u64 = 1 << 16;
 
 pub struct WgpuFrame<'a> {
     backend: &'a WgpuBackend,
@@ -228,12 +223,10 @@ impl PreparedFrame for WgpuFrame<'_> {
             mesh_flags: self.mesh_flags,
         };
         let spp = settings.spp.get();
-        let pixel_count = tile.pixel_count() as u64;
-        let mut batch = (FIRST_BATCH_SAMPLES / pixel_count).clamp(1, spp as u64) as u32;
-        let mut done = 0u32;
-        while done < spp {
-            params.sample_start = done;
-            params.sample_count = batch.min(spp - done);
+        let mut batches = Batches::new(spp, tile.pixel_count());
+        while let Some((start, count)) = batches.next_batch() {
+            params.sample_start = start;
+            params.sample_count = count;
             queue.write_buffer(&params_buffer, 0, bytemuck::bytes_of(&params));
             let mut encoder = device.create_command_encoder(&Default::default());
             {
@@ -249,11 +242,7 @@ impl PreparedFrame for WgpuFrame<'_> {
             let started = Instant::now();
             queue.submit([encoder.finish()]);
             self.wait()?;
-            done += params.sample_count;
-            // Size the next batch from this one's speed, growing at most fourfold at a time.
-            let elapsed = started.elapsed().as_secs_f64().max(1e-4);
-            let scaled = params.sample_count as f64 * TARGET_BATCH.as_secs_f64() / elapsed;
-            batch = (scaled as u32).clamp(1, batch.saturating_mul(4));
+            batches.finished(count, started.elapsed());
         }
         let mut encoder = device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(&pixels, 0, &readback, 0, pixel_bytes);
