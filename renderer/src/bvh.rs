@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytemuck::{Pod, Zeroable};
-use glam::Vec3;
+use glam::{Vec3, Vec3A};
 
 use crate::geometry::{Aabb, Ray, intersect_triangle};
 use crate::scene::Mesh;
@@ -131,11 +131,14 @@ impl Bvh {
 
     /// The closest hit with `t` in `(t_min, t_max)`.
     pub fn intersect(&self, ray: &Ray, t_min: f32, mut t_max: f32) -> Option<Hit> {
-        let inv = ray.dir.recip();
+        let inv = Vec3A::from(ray.dir).recip();
+        let org_inv = Vec3A::from(ray.origin) * inv;
         let mut best: Option<(f32, f32, f32, usize)> = None;
-        let mut stack = [0u32; STACK_SIZE];
+        // Far children wait here with their entry distance, so a pop can skip them without
+        // testing their box again once a closer hit is known.
+        let mut stack = [(0u32, 0.0f32); STACK_SIZE];
         let mut sp = 0usize;
-        slab(&self.nodes[0], ray.origin, inv, t_max)?;
+        slab(&self.nodes[0], inv, org_inv, t_max)?;
         let mut node = 0usize;
         loop {
             let n = &self.nodes[node];
@@ -157,12 +160,12 @@ impl Bvh {
                 }
             } else {
                 let (l, r) = (node + 1, n.offset as usize);
-                let tl = slab(&self.nodes[l], ray.origin, inv, t_max);
-                let tr = slab(&self.nodes[r], ray.origin, inv, t_max);
+                let tl = slab(&self.nodes[l], inv, org_inv, t_max);
+                let tr = slab(&self.nodes[r], inv, org_inv, t_max);
                 match (tl, tr) {
                     (Some(a), Some(b)) => {
-                        let (near, far) = if a <= b { (l, r) } else { (r, l) };
-                        stack[sp] = far as u32;
+                        let (near, far, far_t) = if a <= b { (l, r, b) } else { (r, l, a) };
+                        stack[sp] = (far as u32, far_t);
                         sp += 1;
                         node = near;
                         continue;
@@ -178,7 +181,6 @@ impl Bvh {
                     (None, None) => {}
                 }
             }
-            // Pop, skipping subtrees that start beyond the closest hit found since the push.
             loop {
                 if sp == 0 {
                     return best.map(|(t, u, v, i)| Hit {
@@ -189,9 +191,9 @@ impl Bvh {
                     });
                 }
                 sp -= 1;
-                let candidate = stack[sp] as usize;
-                if slab(&self.nodes[candidate], ray.origin, inv, t_max).is_some() {
-                    node = candidate;
+                let (candidate, entry) = stack[sp];
+                if entry <= t_max {
+                    node = candidate as usize;
                     break;
                 }
             }
@@ -200,10 +202,11 @@ impl Bvh {
 
     /// Whether anything blocks the ray in `(t_min, t_max)`.
     pub fn occluded(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
-        let inv = ray.dir.recip();
+        let inv = Vec3A::from(ray.dir).recip();
+        let org_inv = Vec3A::from(ray.origin) * inv;
         let mut stack = [0u32; STACK_SIZE];
         let mut sp = 0usize;
-        if slab(&self.nodes[0], ray.origin, inv, t_max).is_none() {
+        if slab(&self.nodes[0], inv, org_inv, t_max).is_none() {
             return false;
         }
         let mut node = 0usize;
@@ -227,8 +230,8 @@ impl Bvh {
                 }
             } else {
                 let (l, r) = (node + 1, n.offset as usize);
-                let hl = slab(&self.nodes[l], ray.origin, inv, t_max).is_some();
-                let hr = slab(&self.nodes[r], ray.origin, inv, t_max).is_some();
+                let hl = slab(&self.nodes[l], inv, org_inv, t_max).is_some();
+                let hr = slab(&self.nodes[r], inv, org_inv, t_max).is_some();
                 if hl && hr {
                     stack[sp] = r as u32;
                     sp += 1;
@@ -253,9 +256,9 @@ impl Bvh {
 
 /// Entry distance of the ray into the node's box, if it enters before `t_max`.
 #[inline(always)]
-fn slab(node: &BvhNode, origin: Vec3, inv_dir: Vec3, t_max: f32) -> Option<f32> {
-    let t0 = (Vec3::from(node.min) - origin) * inv_dir;
-    let t1 = (Vec3::from(node.max) - origin) * inv_dir;
+fn slab(node: &BvhNode, inv_dir: Vec3A, org_inv: Vec3A, t_max: f32) -> Option<f32> {
+    let t0 = Vec3A::from(node.min) * inv_dir - org_inv;
+    let t1 = Vec3A::from(node.max) * inv_dir - org_inv;
     let near = t0.min(t1).max_element().max(0.0);
     let far = t0.max(t1).min_element().min(t_max);
     (near <= far).then_some(near)
