@@ -4,6 +4,7 @@
 //! [--max-depth 8] [--backends cuda,wgpu,cpu]`: a backend that is not available is reported and
 //! skipped; `wgpu` takes a hardware adapter, `wgpu-any` also a software one.
 
+#[allow(dead_code)] // the benchmark renders only the Cornell box
 #[path = "../tests/common/scenes.rs"]
 mod scenes;
 
@@ -95,5 +96,9 @@ fn main() -> ExitCode {
             mean / res.pixel_count() as f64,
         );
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -122,7 +122,10 @@ impl LightSampler {
 
     /// Probability of mesh triangle `tri` within the emissive group (0 for non-emitters).
     pub fn triangle_pmf(&self, tri: u32) -> f32 {
-        self.pmf_by_triangle.get(tri as usize).copied().unwrap_or(0.0)
+        self.pmf_by_triangle
+            .get(tri as usize)
+            .copied()
+            .unwrap_or(0.0)
     }
 
     /// Samples a light for the point `p` from three uniform numbers.

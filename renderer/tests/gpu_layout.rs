@@ -10,7 +10,9 @@ use tessera_renderer::backend::gpu::layout::{StructLayout, layouts};
 type Field = (String, String);
 
 fn shader(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shaders").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shaders")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
@@ -61,7 +63,10 @@ fn cuda_field(line: &str) -> Field {
         other => other,
     };
     match name.split_once('[') {
-        Some((name, n)) => (name.to_string(), format!("[{ty}; {}]", n.trim_end_matches(']'))),
+        Some((name, n)) => (
+            name.to_string(),
+            format!("[{ty}; {}]", n.trim_end_matches(']')),
+        ),
         None => (name.to_string(), ty.to_string()),
     }
 }
@@ -98,11 +103,25 @@ fn rust_layout_has_no_padding_and_lists_every_field() {
     for s in layouts() {
         let mut offset = 0;
         for f in &s.fields {
-            assert_eq!(f.offset, offset, "{}.{} is not where packing puts it", s.name, f.name);
-            assert_eq!(f.offset % 4, 0, "{}.{} is not 4-byte aligned", s.name, f.name);
+            assert_eq!(
+                f.offset, offset,
+                "{}.{} is not where packing puts it",
+                s.name, f.name
+            );
+            assert_eq!(
+                f.offset % 4,
+                0,
+                "{}.{} is not 4-byte aligned",
+                s.name,
+                f.name
+            );
             offset += f.size;
         }
-        assert_eq!(offset, s.size, "{}: the field list does not cover the struct", s.name);
+        assert_eq!(
+            offset, s.size,
+            "{}: the field list does not cover the struct",
+            s.name
+        );
     }
 }
 

@@ -50,7 +50,10 @@ impl fmt::Display for BackendChoice {
 }
 
 /// Opens the chosen backend. `threads` applies to the CPU backend (all cores when `None`).
-pub fn select(choice: BackendChoice, threads: Option<usize>) -> Result<Box<dyn Backend>, RenderError> {
+pub fn select(
+    choice: BackendChoice,
+    threads: Option<usize>,
+) -> Result<Box<dyn Backend>, RenderError> {
     match choice {
         BackendChoice::Cpu => Ok(Box::new(CpuBackend::new(threads)?)),
         BackendChoice::Wgpu => Ok(Box::new(WgpuBackend::new(&AdapterChoice::Any)?)),
@@ -151,7 +154,28 @@ mod tests {
         let backend = select(BackendChoice::Auto, Some(1)).expect("auto falls back to the CPU");
         assert!(["cuda", "wgpu", "cpu"].contains(&backend.device().backend.as_str()));
         if backend.device().backend == "wgpu" {
-            assert_ne!(backend.device().class, "cpu", "auto must not pick a software adapter");
+            assert_ne!(
+                backend.device().class,
+                "cpu",
+                "auto must not pick a software adapter"
+            );
         }
+    }
+
+    #[test]
+    fn every_backend_is_listed_with_a_device_or_a_reason() {
+        let listing = list_devices();
+        for backend in ["cuda", "wgpu", "cpu"] {
+            let entries: Vec<_> = listing.iter().filter(|l| l.backend == backend).collect();
+            assert!(!entries.is_empty(), "{backend} is missing from {listing:?}");
+            for e in entries {
+                assert!(
+                    e.device.is_some() || !e.note.is_empty(),
+                    "{e:?} says nothing"
+                );
+            }
+        }
+        let cpu = listing.iter().find(|l| l.backend == "cpu").unwrap();
+        assert_eq!(cpu.device.as_ref().unwrap().class, "cpu");
     }
 }

@@ -6,7 +6,11 @@ pub mod stats;
 
 use std::path::PathBuf;
 
-/// `shared/` beside the repository (`../shared` from its root).
+/// `shared/` beside the repository (`../shared` from its root), or `TESSERA_SHARED_DIR` for a
+/// checkout that lives elsewhere.
 pub fn shared_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+    std::env::var_os("TESSERA_SHARED_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        PathBuf::from,
+    )
 }

@@ -11,7 +11,13 @@ use tessera_renderer::texture::{Filter, Texture, TextureRef, UvTransform, Wrap};
 /// Adds the square [-1, 1]^2 (normal +z) transformed by `m` (rows, translation last column).
 fn rectangle(mesh: &mut Mesh, m: [[f32; 4]; 3], material: u32, uv: bool) {
     let corners = [[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]];
-    quad(mesh, m, corners.map(|[x, y]| Vec3::new(x, y, 0.0)), material, uv);
+    quad(
+        mesh,
+        m,
+        corners.map(|[x, y]| Vec3::new(x, y, 0.0)),
+        material,
+        uv,
+    );
 }
 
 fn transform(m: [[f32; 4]; 3], p: Vec3) -> Vec3 {
@@ -94,24 +100,66 @@ pub fn cornell_box() -> FrameScene {
         },
     ];
     let r = |rows: [[f32; 4]; 3]| rows;
-    rectangle(&mut mesh, r([[1., 0., 0., 0.], [0., 0., 1., -1.], [0., -1., 0., 0.]]), 0, false);
-    rectangle(&mut mesh, r([[1., 0., 0., 0.], [0., 0., -1., 1.], [0., 1., 0., 0.]]), 0, false);
-    rectangle(&mut mesh, r([[1., 0., 0., 0.], [0., 1., 0., 0.], [0., 0., 1., -1.]]), 0, false);
-    rectangle(&mut mesh, r([[0., 0., -1., 1.], [0., 1., 0., 0.], [1., 0., 0., 0.]]), 2, false);
-    rectangle(&mut mesh, r([[0., 0., 1., -1.], [0., 1., 0., 0.], [-1., 0., 0., 0.]]), 1, false);
+    rectangle(
+        &mut mesh,
+        r([[1., 0., 0., 0.], [0., 0., 1., -1.], [0., -1., 0., 0.]]),
+        0,
+        false,
+    );
+    rectangle(
+        &mut mesh,
+        r([[1., 0., 0., 0.], [0., 0., -1., 1.], [0., 1., 0., 0.]]),
+        0,
+        false,
+    );
+    rectangle(
+        &mut mesh,
+        r([[1., 0., 0., 0.], [0., 1., 0., 0.], [0., 0., 1., -1.]]),
+        0,
+        false,
+    );
+    rectangle(
+        &mut mesh,
+        r([[0., 0., -1., 1.], [0., 1., 0., 0.], [1., 0., 0., 0.]]),
+        2,
+        false,
+    );
+    rectangle(
+        &mut mesh,
+        r([[0., 0., 1., -1.], [0., 1., 0., 0.], [-1., 0., 0., 0.]]),
+        1,
+        false,
+    );
     cube(
         &mut mesh,
-        [[0.28491, 0., 0.0939491, -0.33], [0., 0.61, 0., -0.4], [-0.0939491, 0., 0.28491, -0.28]],
+        [
+            [0.28491, 0., 0.0939491, -0.33],
+            [0., 0.61, 0., -0.4],
+            [-0.0939491, 0., 0.28491, -0.28],
+        ],
         0,
         false,
     );
     cube(
         &mut mesh,
-        [[0.286891, 0., -0.0877115, 0.335], [0., 0.3, 0., -0.7], [0.0877115, 0., 0.286891, 0.38]],
+        [
+            [0.286891, 0., -0.0877115, 0.335],
+            [0., 0.3, 0., -0.7],
+            [0.0877115, 0., 0.286891, 0.38],
+        ],
         0,
         false,
     );
-    rectangle(&mut mesh, r([[0.23, 0., 0., 0.], [0., 0., -0.19, 0.99], [0., 0.19, 0., 0.01]]), 3, false);
+    rectangle(
+        &mut mesh,
+        r([
+            [0.23, 0., 0., 0.],
+            [0., 0., -0.19, 0.99],
+            [0., 0.19, 0., 0.01],
+        ]),
+        3,
+        false,
+    );
     FrameScene {
         camera: camera(Vec3::new(0.0, 0.0, 3.9), Vec3::ZERO, 39.3077, 1.0),
         mesh,
@@ -151,9 +199,24 @@ pub fn materials() -> FrameScene {
         },
     };
     let mut textures = vec![
-        checker(4, [0.9, 0.8, 0.2, 1.0], [0.1, 0.2, 0.7, 1.0], Filter::Nearest),
-        checker(8, [0.6, 0.5, 1.0, 1.0], [0.5, 0.6, 0.9, 1.0], Filter::Linear),
-        checker(2, [1.0, 1.0, 1.0, 1.0], [0.0, 0.2, 0.0, 1.0], Filter::Linear),
+        checker(
+            4,
+            [0.9, 0.8, 0.2, 1.0],
+            [0.1, 0.2, 0.7, 1.0],
+            Filter::Nearest,
+        ),
+        checker(
+            8,
+            [0.6, 0.5, 1.0, 1.0],
+            [0.5, 0.6, 0.9, 1.0],
+            Filter::Linear,
+        ),
+        checker(
+            2,
+            [1.0, 1.0, 1.0, 1.0],
+            [0.0, 0.2, 0.0, 1.0],
+            Filter::Linear,
+        ),
     ];
     // An asymmetric gradient: mirrored or flipped lookups change the image.
     textures.push(Texture {
@@ -261,16 +324,35 @@ pub fn materials() -> FrameScene {
         [[sx, 0., 0., t[0]], [0., sy, 0., t[1]], [0., 0., sz, t[2]]]
     };
     // Floor (normal +y) and back wall (normal +z), textured.
-    rectangle(&mut mesh, [[4., 0., 0., 0.], [0., 0., 1., -1.], [0., -4., 0., 0.]], 0, true);
+    rectangle(
+        &mut mesh,
+        [[4., 0., 0., 0.], [0., 0., 1., -1.], [0., -4., 0., 0.]],
+        0,
+        true,
+    );
     rectangle(&mut mesh, id(4.0, 2.5, 1.0, [0.0, 1.5, -2.0]), 1, true);
     cube(&mut mesh, id(0.4, 0.5, 0.4, [-2.4, -0.5, -0.6]), 2, true);
     cube(&mut mesh, id(0.35, 0.6, 0.35, [-1.4, -0.4, 0.0]), 3, true);
     cube(&mut mesh, id(0.4, 0.4, 0.4, [-0.3, -0.6, -0.4]), 4, true);
     cube(&mut mesh, id(0.3, 0.5, 0.3, [0.7, -0.5, 0.3]), 5, true);
-    rectangle(&mut mesh, [[0.5, 0., 0.2, 1.7], [0., 0.8, 0., -0.2], [-0.2, 0., 0.5, 0.0]], 6, true);
+    rectangle(
+        &mut mesh,
+        [
+            [0.5, 0., 0.2, 1.7],
+            [0., 0.8, 0., -0.2],
+            [-0.2, 0., 0.5, 0.0],
+        ],
+        6,
+        true,
+    );
     rectangle(&mut mesh, id(0.6, 0.6, 1.0, [2.6, 0.2, -1.0]), 8, true);
     // Area light facing down, above the scene.
-    rectangle(&mut mesh, [[1.2, 0., 0., 0.], [0., 0., -1., 2.4], [0., 0.6, 0., 0.5]], 7, true);
+    rectangle(
+        &mut mesh,
+        [[1.2, 0., 0., 0.], [0., 0., -1., 2.4], [0., 0.6, 0., 0.5]],
+        7,
+        true,
+    );
     let lights = vec![
         PunctualLight::Point {
             position: Vec3::new(-2.5, 1.5, 2.0),
@@ -289,7 +371,12 @@ pub fn materials() -> FrameScene {
         },
     ];
     FrameScene {
-        camera: camera(Vec3::new(0.0, 0.6, 4.5), Vec3::new(0.0, -0.1, 0.0), 45.0, 1.5),
+        camera: camera(
+            Vec3::new(0.0, 0.6, 4.5),
+            Vec3::new(0.0, -0.1, 0.0),
+            45.0,
+            1.5,
+        ),
         mesh,
         materials,
         textures,

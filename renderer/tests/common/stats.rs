@@ -6,8 +6,8 @@ use tessera_renderer::film::Pixels;
 
 /// One channel per entry: R, G, B, alpha, albedo RGB, normal XYZ, depth.
 pub const CHANNELS: [&str; 11] = [
-    "R", "G", "B", "alpha", "albedo.R", "albedo.G", "albedo.B", "normal.X", "normal.Y",
-    "normal.Z", "depth",
+    "R", "G", "B", "alpha", "albedo.R", "albedo.G", "albedo.B", "normal.X", "normal.Y", "normal.Z",
+    "depth",
 ];
 
 pub fn channels(p: &Pixels) -> Vec<Vec<f32>> {
@@ -51,28 +51,65 @@ pub fn rmse(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
     (sum / n as f64).sqrt()
 }
 
-/// Means over square blocks of `block` pixels (partial blocks at the edges dropped).
-pub fn block_means(v: &[f32], width: usize, height: usize, block: usize) -> Vec<f64> {
+/// For each square block of `block` pixels (partial blocks dropped) where `a` and `b` differ
+/// at all, the self-normalised sum z = sum(d) / sqrt(sum(d^2)) of the differences d = a - b.
+///
+/// When `a` and `b` are independent unbiased estimates of the same image, every d has mean 0,
+/// so z is close to a standard normal whatever each pixel's variance: a bias shows as
+/// |z| far above 1 in the blocks it touches.
+pub fn block_z(a: &[f32], b: &[f32], width: usize, height: usize, block: usize) -> Vec<f64> {
     let mut out = Vec::new();
     for by in 0..height / block {
         for bx in 0..width / block {
-            let mut sum = 0.0;
+            let (mut sum, mut sum2) = (0.0f64, 0.0f64);
             for y in by * block..(by + 1) * block {
                 for x in bx * block..(bx + 1) * block {
-                    sum += v[y * width + x] as f64;
+                    let d = a[y * width + x] as f64 - b[y * width + x] as f64;
+                    sum += d;
+                    sum2 += d * d;
                 }
             }
-            out.push(sum / (block * block) as f64);
+            if sum2 > 0.0 {
+                out.push(sum / sum2.sqrt());
+            }
         }
     }
     out
 }
 
-/// Mean squared difference of two channels' block means.
-pub fn block_mse(a: &[f32], b: &[f32], width: usize, height: usize, block: usize) -> f64 {
-    let ma = block_means(a, width, height, block);
-    let mb = block_means(b, width, height, block);
-    ma.iter().zip(&mb).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / ma.len() as f64
+/// Checks two independent renders of the same image for agreement within their noise, channel
+/// by channel, and returns what disagrees: blocks' z scores (see [`block_z`]) must have a mean
+/// square near 1 and none may be extreme.
+pub fn disagreements(
+    a: &[Vec<f32>],
+    b: &[Vec<f32>],
+    width: usize,
+    height: usize,
+    block: usize,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (c, name) in CHANNELS.iter().enumerate() {
+        let z = block_z(&a[c], &b[c], width, height, block);
+        if z.is_empty() {
+            continue;
+        }
+        let k = z.len() as f64;
+        let mean_square = z.iter().map(|z| z * z).sum::<f64>() / k;
+        let worst = z.iter().fold(0.0f64, |m, z| m.max(z.abs()));
+        // Under agreement the mean square is 1 with standard deviation sqrt(2 / k), and |z| > 6
+        // has odds below 1e-8 per block.
+        let limit = 1.0 + 6.0 * (2.0 / k).sqrt();
+        eprintln!(
+            "{name:>9}: {} blocks, mean z^2 {mean_square:.3} (limit {limit:.3}), max |z| {worst:.2}",
+            z.len()
+        );
+        if mean_square > limit || worst > 6.0 {
+            failures.push(format!(
+                "{name}: mean z^2 {mean_square:.3}, max |z| {worst:.2}"
+            ));
+        }
+    }
+    failures
 }
 
 /// R, G and B of an EXR image.
@@ -95,5 +132,9 @@ pub fn read_exr_rgb(path: &Path) -> (usize, usize, Vec<Vec<f32>>) {
     )
     .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let size = image.layer_data.size;
-    (size.width(), size.height(), image.layer_data.channel_data.pixels.1)
+    (
+        size.width(),
+        size.height(),
+        image.layer_data.channel_data.pixels.1,
+    )
 }

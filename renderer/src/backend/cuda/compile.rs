@@ -30,7 +30,9 @@ fn options(major: i32, minor: i32) -> Vec<String> {
 fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("TESSERA_CUDA_CACHE")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("tessera/cuda")))
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("tessera/cuda"))
+        })
         .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/tessera/cuda")))
 }
 
@@ -61,7 +63,11 @@ pub fn kernel(major: i32, minor: i32) -> Result<Ptx, RenderError> {
     for o in &options {
         hasher.update(o.as_bytes());
     }
-    let key: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let key: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let cached = cache_dir().map(|d| d.join(format!("pathtracer-sm_{major}{minor}-{key}.ptx")));
     if let Some(path) = &cached
         && let Ok(ptx) = std::fs::read_to_string(path)

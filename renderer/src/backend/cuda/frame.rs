@@ -65,7 +65,7 @@ impl<'a> CudaFrame<'a> {
             padded(&p.texels),
         ]
         .iter()
-        .map(|bytes| backend.stream.memcpy_stod(bytes.as_slice()))
+        .map(|bytes| backend.stream.clone_htod(bytes.as_slice()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| failed(format!("uploading the scene: {e}")))?;
         Ok(Self {
@@ -116,7 +116,11 @@ impl PreparedFrame for CudaFrame<'_> {
             .alloc_zeros(size_of::<GpuParams>())
             .map_err(err("allocating the parameters"))?;
         let config = LaunchConfig {
-            grid_dim: (tile.width().div_ceil(BLOCK), tile.height().div_ceil(BLOCK), 1),
+            grid_dim: (
+                tile.width().div_ceil(BLOCK),
+                tile.height().div_ceil(BLOCK),
+                1,
+            ),
             block_dim: (BLOCK, BLOCK, 1),
             shared_mem_bytes: 0,
         };
@@ -142,7 +146,7 @@ impl PreparedFrame for CudaFrame<'_> {
             batches.finished(count, started.elapsed());
         }
         let bytes = stream
-            .memcpy_dtov(&pixels)
+            .clone_dtoh(&pixels)
             .map_err(err("reading back the tile"))?;
         let sums: Vec<GpuPixel> = bytemuck::pod_collect_to_vec(&bytes);
         Ok(TileImage {

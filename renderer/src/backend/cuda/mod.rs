@@ -60,7 +60,9 @@ fn driver_error(what: &str, e: impl std::fmt::Display) -> RenderError {
 }
 
 fn device_info(ctx: &CudaContext) -> Result<DeviceInfo, RenderError> {
-    let name = ctx.name().map_err(|e| driver_error("reading the device name", e))?;
+    let name = ctx
+        .name()
+        .map_err(|e| driver_error("reading the device name", e))?;
     Ok(DeviceInfo {
         backend: "cuda".into(),
         class: device_class(&name, false),

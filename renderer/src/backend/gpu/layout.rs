@@ -206,8 +206,17 @@ macro_rules! layout {
 /// Every struct the shaders mirror, in the Rust definition's field order.
 pub fn layouts() -> Vec<StructLayout> {
     vec![
-        layout!(BvhNode { min: [f32; 3], offset: u32, max: [f32; 3], count: u32 }),
-        layout!(BvhTriangle { p0: [f32; 3], e1: [f32; 3], e2: [f32; 3] }),
+        layout!(BvhNode {
+            min: [f32; 3],
+            offset: u32,
+            max: [f32; 3],
+            count: u32
+        }),
+        layout!(BvhTriangle {
+            p0: [f32; 3],
+            e1: [f32; 3],
+            e2: [f32; 3]
+        }),
         layout!(GpuVertex {
             position: [f32; 3],
             normal: [f32; 3],
@@ -215,7 +224,11 @@ pub fn layouts() -> Vec<StructLayout> {
             uv0: [f32; 2],
             uv1: [f32; 2],
         }),
-        layout!(GpuTriangle { vertices: [u32; 3], material: u32, light_pmf: f32 }),
+        layout!(GpuTriangle {
+            vertices: [u32; 3],
+            material: u32,
+            light_pmf: f32
+        }),
         layout!(GpuTextureRef {
             texture: u32,
             tex_coord: u32,
@@ -256,7 +269,10 @@ pub fn layouts() -> Vec<StructLayout> {
             cos_inner: f32,
             cos_outer: f32,
         }),
-        layout!(GpuEmitter { triangle: u32, cdf: f32 }),
+        layout!(GpuEmitter {
+            triangle: u32,
+            cdf: f32
+        }),
         layout!(GpuCamera {
             origin: [f32; 3],
             forward: [f32; 3],

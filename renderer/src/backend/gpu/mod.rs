@@ -116,6 +116,9 @@ mod tests {
         assert_eq!(device_class("NVIDIA L40S", false), "l40s");
         assert_eq!(device_class("NVIDIA L4", false), "l4");
         assert_eq!(device_class("AMD Radeon RX 7900 XTX", false), "gpu");
-        assert_eq!(device_class("llvmpipe (LLVM 15.0.6, 256 bits)", true), "cpu");
+        assert_eq!(
+            device_class("llvmpipe (LLVM 15.0.6, 256 bits)", true),
+            "cpu"
+        );
     }
 }

@@ -165,7 +165,11 @@ fn material(m: &Material) -> GpuMaterial {
         ior: m.ior,
         specular: m.specular,
         specular_color: m.specular_color.into(),
-        flags: if m.thin_walled { MATERIAL_THIN_WALLED } else { 0 },
+        flags: if m.thin_walled {
+            MATERIAL_THIN_WALLED
+        } else {
+            0
+        },
         base_color_texture: texture_ref(&m.base_color_texture),
         metallic_roughness_texture: texture_ref(&m.metallic_roughness_texture),
         emissive_texture: texture_ref(&m.emissive_texture),
@@ -215,4 +219,74 @@ fn light(l: &PunctualLight) -> GpuLight {
         }
     }
     g
+}
+
+#[cfg(test)]
+mod tests {
+    use glam::{Affine3A, Vec4};
+
+    use super::*;
+    use crate::camera::Camera;
+    use crate::scene::Mesh;
+
+    /// Ten triangles in a row; every third one emits.
+    fn scene() -> FrameScene {
+        let mut mesh = Mesh::default();
+        for i in 0..10u32 {
+            let x = i as f32;
+            mesh.positions.extend([
+                Vec3::new(x, 0.0, 0.0),
+                Vec3::new(x + 1.0, 0.0, 0.0),
+                Vec3::new(x, 1.0, 0.0),
+            ]);
+            mesh.normals.extend([Vec3::Z; 3]);
+            mesh.triangles.push([3 * i, 3 * i + 1, 3 * i + 2]);
+            mesh.triangle_materials.push(u32::from(i % 3 == 0));
+        }
+        FrameScene {
+            camera: Camera {
+                name: String::new(),
+                to_world: Affine3A::IDENTITY,
+                yfov: 1.0,
+                aspect_ratio: None,
+            },
+            mesh,
+            materials: vec![
+                Material::default(),
+                Material {
+                    emissive: Vec3::ONE,
+                    base_color: Vec4::ONE,
+                    ..Material::default()
+                },
+            ],
+            textures: Vec::new(),
+            lights: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn triangles_follow_leaf_order_and_emitters_point_at_them() {
+        let scene = scene();
+        let packed = GpuScene::pack(&scene);
+        let bvh = Bvh::build(&scene.mesh);
+        for (leaf, &tri) in bvh.triangle_ids.iter().enumerate() {
+            assert_eq!(
+                packed.triangle_data[leaf].vertices,
+                scene.mesh.triangles[tri as usize]
+            );
+        }
+        assert_eq!(packed.emitters.len(), 4);
+        let mut pmf = 0.0;
+        for e in &packed.emitters {
+            let data = packed.triangle_data[e.triangle as usize];
+            assert_eq!(
+                data.material, 1,
+                "an emitter must point at an emissive triangle"
+            );
+            pmf += data.light_pmf;
+        }
+        assert!((pmf - 1.0).abs() < 1e-6);
+        assert_eq!(packed.emitters.last().unwrap().cdf, 1.0);
+        assert_eq!(packed.mesh_flags, 0);
+    }
 }

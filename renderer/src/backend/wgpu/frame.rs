@@ -81,7 +81,12 @@ impl<'a> WgpuFrame<'a> {
         };
         split("node", "BvhNode", padded(&packed.nodes), 32);
         split("triangle", "BvhTriangle", padded(&packed.triangles), 36);
-        split("triangle_data", "GpuTriangle", padded(&packed.triangle_data), 20);
+        split(
+            "triangle_data",
+            "GpuTriangle",
+            padded(&packed.triangle_data),
+            20,
+        );
         split("vertex", "GpuVertex", padded(&packed.vertices), 56);
         split("texel", "vec4<f32>", padded(&packed.texels), 16);
         let storage = bindings::FIXED_BINDINGS + arrays.iter().map(|a| a.chunks).sum::<u32>();
@@ -107,7 +112,9 @@ impl<'a> WgpuFrame<'a> {
             cache: None,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(failed(format!("the path tracer shader did not compile: {e}")));
+            return Err(failed(format!(
+                "the path tracer shader did not compile: {e}"
+            )));
         }
         Ok(Self {
             backend,
@@ -190,15 +197,12 @@ impl PreparedFrame for WgpuFrame<'_> {
                 resource: pixels.as_entire_binding(),
             },
         ];
-        entries.extend(
-            self.scene_buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| ::wgpu::BindGroupEntry {
-                    binding: 2 + i as u32,
-                    resource: b.as_entire_binding(),
-                }),
-        );
+        entries.extend(self.scene_buffers.iter().enumerate().map(|(i, b)| {
+            ::wgpu::BindGroupEntry {
+                binding: 2 + i as u32,
+                resource: b.as_entire_binding(),
+            }
+        }));
         let bind_group = device.create_bind_group(&::wgpu::BindGroupDescriptor {
             label: Some("tile"),
             layout: &self.pipeline.get_bind_group_layout(0),

@@ -64,11 +64,10 @@ fn rank(info: &::wgpu::AdapterInfo) -> u8 {
 }
 
 fn adapters() -> Vec<::wgpu::Adapter> {
-    let mut found =
-        pollster::block_on(instance().enumerate_adapters(::wgpu::Backends::all()))
-            .into_iter()
-            .filter(|a| a.get_info().backend != ::wgpu::Backend::Gl)
-            .collect::<Vec<_>>();
+    let mut found = pollster::block_on(instance().enumerate_adapters(::wgpu::Backends::all()))
+        .into_iter()
+        .filter(|a| a.get_info().backend != ::wgpu::Backend::Gl)
+        .collect::<Vec<_>>();
     found.sort_by_key(|a| rank(&a.get_info()));
     found
 }
@@ -123,14 +122,13 @@ impl WgpuBackend {
         };
         let info = adapter.get_info();
         let limits = adapter.limits();
-        let (device, queue) = pollster::block_on(adapter.request_device(
-            &::wgpu::DeviceDescriptor {
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
                 label: Some("tessera"),
                 required_limits: limits.clone(),
                 ..Default::default()
-            },
-        ))
-        .map_err(|e| unavailable(format!("{}: cannot open the device: {e}", info.name)))?;
+            }))
+            .map_err(|e| unavailable(format!("{}: cannot open the device: {e}", info.name)))?;
         // Errors are collected with error scopes where they happen; anything else is logged
         // rather than wgpu's default panic.
         device.on_uncaptured_error(Arc::new(|e| tracing::error!("wgpu: {e}")));
