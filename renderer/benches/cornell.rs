@@ -1,1 +1,96 @@
-fn main() {}
+//! Samples per second of the CPU path tracer on the Cornell box (256x256, max depth 8).
+//!
+//! `cargo bench -p tessera-renderer --bench cornell` prints Tessera's figure. Speed on these
+//! shared machines is only meaningful as a ratio measured in one run, so when
+//! `TESSERA_MITSUBA_PYTHON` names a Python with `mitsuba` installed, Mitsuba 3's `llvm_ad_rgb`
+//! renders the same scene in alternating rounds and the bench prints the ratio of medians.
+//! Environment: `TESSERA_BENCH_SPP` (default 64), `TESSERA_BENCH_ROUNDS` (default 3).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use tessera_renderer::backend::Backend;
+use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::film::Resolution;
+use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
+use tessera_renderer::scene::Scene;
+
+fn env_u32(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let spp = env_u32("TESSERA_BENCH_SPP", 64);
+    let rounds = env_u32("TESSERA_BENCH_ROUNDS", 3).max(1);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let scene = Scene::load(&root.join("scenes/cornell-box.gltf")).expect("the Cornell box loads");
+    let frame = scene.frame(0.0, None).expect("frame 1 evaluates");
+    let backend = CpuBackend::new(None).expect("a CPU backend");
+    let prepared = backend.prepare(&frame).expect("the scene prepares");
+    let resolution = Resolution::new(256, 256).expect("valid size");
+    let settings = RenderSettings {
+        spp: Spp::new(spp).expect("valid spp"),
+        max_depth: MaxDepth::new(8).expect("valid depth"),
+        seed: 0,
+    };
+    let samples = resolution.pixel_count() as f64 * f64::from(spp);
+    let mitsuba = std::env::var("TESSERA_MITSUBA_PYTHON").ok();
+    let script = root.join("tools/bench/mitsuba_cornell.py");
+
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for round in 0..rounds {
+        let start = Instant::now();
+        prepared
+            .render_tile(resolution, resolution.full_tile(), round + 1, &settings)
+            .expect("the tile renders");
+        let rate = samples / start.elapsed().as_secs_f64();
+        println!("tessera {rate:.0}");
+        ours.push(rate);
+        if let Some(python) = &mitsuba {
+            let out = Command::new(python)
+                .arg(&script)
+                .args([spp.to_string(), "1".into()])
+                .output()
+                .expect("the Mitsuba benchmark runs");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let rate: f64 = text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "Mitsuba printed no rate: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    )
+                });
+            println!("mitsuba {rate:.0}");
+            theirs.push(rate);
+        }
+    }
+    let ours = median(ours);
+    print!(
+        "cornell 256x256 depth 8, {spp} spp, {} threads: tessera {:.2} Msamples/s",
+        backend.device().threads,
+        ours / 1e6
+    );
+    if theirs.is_empty() {
+        println!(" (set TESSERA_MITSUBA_PYTHON for the ratio to Mitsuba 3)");
+    } else {
+        let theirs = median(theirs);
+        println!(
+            ", mitsuba llvm_ad_rgb {:.2} Msamples/s, ratio {:.2}",
+            theirs / 1e6,
+            ours / theirs
+        );
+    }
+}

@@ -189,18 +189,20 @@ impl Bsdf {
     /// The non-delta part of f(wo, wi) |cos(wi)|.
     pub fn eval(&self, wo_world: Vec3, wi_world: Vec3) -> Vec3 {
         let geometric_reflect = wi_world.dot(self.ng) * wo_world.dot(self.ng) > 0.0;
+        if self.lambertian {
+            // The common case, in world space: no change of basis needed.
+            let (cos_o, cos_i) = (wo_world.dot(self.frame.n), wi_world.dot(self.frame.n));
+            return if cos_o > 0.0 && cos_i > 0.0 && geometric_reflect {
+                self.params.base_color * (FRAC_1_PI * cos_i)
+            } else {
+                Vec3::ZERO
+            };
+        }
         let wo = self.frame.to_local(wo_world);
         let wi = self.frame.to_local(wi_world);
         let reflect = wi.z * wo.z > 0.0;
         if reflect != geometric_reflect || wo.z == 0.0 || wi.z == 0.0 {
             return Vec3::ZERO;
-        }
-        if self.lambertian {
-            return if wo.z > 0.0 && reflect {
-                self.params.base_color * (FRAC_1_PI * wi.z)
-            } else {
-                Vec3::ZERO
-            };
         }
         let mut f = Vec3::ZERO;
         if wo.z > 0.0 && reflect {
@@ -219,17 +221,18 @@ impl Bsdf {
 
     /// Solid-angle density with which [`Bsdf::sample`] picks `wi` through non-delta lobes.
     pub fn pdf(&self, wo_world: Vec3, wi_world: Vec3) -> f32 {
+        if self.lambertian {
+            let (cos_o, cos_i) = (wo_world.dot(self.frame.n), wi_world.dot(self.frame.n));
+            return if cos_o > 0.0 && cos_i > 0.0 {
+                cos_i * FRAC_1_PI
+            } else {
+                0.0
+            };
+        }
         let wo = self.frame.to_local(wo_world);
         let wi = self.frame.to_local(wi_world);
         if wo.z == 0.0 || wi.z == 0.0 {
             return 0.0;
-        }
-        if self.lambertian {
-            return if wo.z > 0.0 && wi.z > 0.0 {
-                wi.z * FRAC_1_PI
-            } else {
-                0.0
-            };
         }
         let probs = self.lobe_probs(wo);
         let reflect = wi.z * wo.z > 0.0;

@@ -7,7 +7,7 @@
 
 use glam::Vec3;
 
-use crate::scene::{FrameScene, Mesh};
+use crate::scene::FrameScene;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PunctualLight {
@@ -47,13 +47,24 @@ impl PunctualLight {
 /// area times emitted luminance), so one bright lamp is not drowned by a thousand emitting
 /// triangles.
 pub struct LightSampler {
-    emissive: Vec<u32>,
+    emissive: Vec<Emitter>,
     /// Cumulative distribution over `emissive`, ending at 1.
     cdf: Vec<f32>,
     /// Probability of each mesh triangle within the emissive group (0 for non-emitters);
     /// empty when the scene has no emissive triangle.
     pmf_by_triangle: Vec<f32>,
     choices: u32,
+}
+
+/// An emissive triangle's geometry, kept at hand because every light sample needs it.
+struct Emitter {
+    triangle: u32,
+    p0: Vec3,
+    e1: Vec3,
+    e2: Vec3,
+    /// Front-face unit normal.
+    normal: Vec3,
+    area: f32,
 }
 
 /// A sampled light point or direction, seen from a shading point.
@@ -83,10 +94,21 @@ impl LightSampler {
             if !material.is_emissive() {
                 continue;
             }
-            let area = triangle_area(mesh, tri);
+            let p0 = mesh.positions[tri[0] as usize];
+            let e1 = mesh.positions[tri[1] as usize] - p0;
+            let e2 = mesh.positions[tri[2] as usize] - p0;
+            let cross = e1.cross(e2);
+            let area = 0.5 * cross.length();
             let power = area * luminance(material.emissive);
             if power > 0.0 && power.is_finite() {
-                emissive.push(i as u32);
+                emissive.push(Emitter {
+                    triangle: i as u32,
+                    p0,
+                    e1,
+                    e2,
+                    normal: cross / (2.0 * area),
+                    area,
+                });
                 weights.push(power as f64);
             }
         }
@@ -96,10 +118,10 @@ impl LightSampler {
         if !emissive.is_empty() {
             pmf_by_triangle = vec![0.0; mesh.triangles.len()];
             let mut acc = 0.0f64;
-            for (&tri, &w) in emissive.iter().zip(&weights) {
+            for (e, &w) in emissive.iter().zip(&weights) {
                 acc += w;
                 cdf.push((acc / total) as f32);
-                pmf_by_triangle[tri as usize] = (w / total) as f32;
+                pmf_by_triangle[e.triangle as usize] = (w / total) as f32;
             }
             if let Some(last) = cdf.last_mut() {
                 *last = 1.0;
@@ -152,33 +174,26 @@ impl LightSampler {
             .cdf
             .partition_point(|&c| c <= r)
             .min(self.emissive.len() - 1);
-        let tri = self.emissive[k];
-        let mesh = &scene.mesh;
-        let [a, b, c] = mesh.triangles[tri as usize];
-        let (p0, p1, p2) = (
-            mesh.positions[a as usize],
-            mesh.positions[b as usize],
-            mesh.positions[c as usize],
-        );
+        let emitter = &self.emissive[k];
         let su = u.sqrt();
+        // Barycentrics of vertices 0, 1, 2: uniform over the triangle.
         let (b0, b1) = (1.0 - su, v * su);
         let b2 = 1.0 - b0 - b1;
-        let q = p0 * b0 + p1 * b1 + p2 * b2;
-        let cross = (p1 - p0).cross(p2 - p0);
-        let area = 0.5 * cross.length();
-        let n = cross.normalize_or_zero();
+        let q = emitter.p0 + emitter.e1 * b1 + emitter.e2 * b2;
         let d = q - p;
         let dist2 = d.length_squared();
         let distance = dist2.sqrt();
-        if area <= 0.0 || distance <= 0.0 {
+        if distance <= 0.0 {
             return None;
         }
         let wi = d / distance;
-        let cos_l = -wi.dot(n);
+        let cos_l = -wi.dot(emitter.normal);
         if cos_l <= 0.0 {
             return None; // back of a one-sided emitter
         }
-        let material = &scene.materials[mesh.triangle_materials[tri as usize] as usize];
+        let mesh = &scene.mesh;
+        let tri = emitter.triangle as usize;
+        let material = &scene.materials[mesh.triangle_materials[tri] as usize];
         let mut radiance = material.emissive;
         if let Some(r) = material.emissive_texture {
             let uvs = if r.tex_coord == 0 {
@@ -187,18 +202,19 @@ impl LightSampler {
                 &mesh.uv1
             };
             if !uvs.is_empty() {
+                let [a, b, c] = mesh.triangles[tri];
                 let uv = uvs[a as usize] * b0 + uvs[b as usize] * b1 + uvs[c as usize] * b2;
                 radiance *= scene.textures[r.texture as usize]
                     .sample(r.transform.apply(uv))
                     .truncate();
             }
         }
-        let pmf = self.pmf_by_triangle[tri as usize];
+        let pmf = self.pmf_by_triangle[tri];
         Some(LightSample {
             wi,
             distance,
             radiance,
-            pdf: choice_pdf * pmf * dist2 / (cos_l * area),
+            pdf: choice_pdf * pmf * dist2 / (cos_l * emitter.area),
             delta: false,
         })
     }
@@ -266,13 +282,6 @@ fn sample_punctual(light: &PunctualLight, p: Vec3, choice_pdf: f32) -> Option<Li
         pdf: choice_pdf,
         delta: true,
     })
-}
-
-fn triangle_area(mesh: &Mesh, tri: &[u32; 3]) -> f32 {
-    let p0 = mesh.positions[tri[0] as usize];
-    let e1 = mesh.positions[tri[1] as usize] - p0;
-    let e2 = mesh.positions[tri[2] as usize] - p0;
-    0.5 * e1.cross(e2).length()
 }
 
 /// Rec. 709 luminance of linear RGB.

@@ -1,1 +1,419 @@
 //! Writing frames: multi-layer OpenEXR, or a tone-mapped 8-bit sRGB PNG preview.
+//!
+//! Every write goes to a temporary file beside the target and is renamed into place only once
+//! complete, so a failed or interrupted write never leaves a truncated frame that a compositor
+//! (or a farm's "already rendered" check) would mistake for a good one.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use exr::prelude::{
+    AnyChannel, AnyChannels, Compression, Encoding, FlatSamples, Image, Layer, LayerAttributes,
+    LineOrder, SmallVec, WritableImage,
+};
+use image::{ExtendedColorType, ImageEncoder, codecs::png::PngEncoder};
+
+use crate::film::FrameImage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("cannot write '{}': unknown image format (use a .exr or .png file name)", .path.display())]
+    UnknownFormat { path: PathBuf },
+    #[error("cannot write '{}'", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write EXR '{}'", .path.display())]
+    Exr {
+        path: PathBuf,
+        #[source]
+        source: exr::error::Error,
+    },
+    #[error("cannot write PNG '{}'", .path.display())]
+    Png {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
+    #[error("cannot write '{}': the image has {found} pixels in a buffer, expected {expected}", .path.display())]
+    Inconsistent {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
+}
+
+/// The file formats frames can be written in, chosen by file extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Linear 32-bit float beauty and AOVs: what compositing needs.
+    Exr,
+    /// An 8-bit sRGB preview of the beauty pass.
+    Png,
+}
+
+impl Format {
+    /// The format named by `path`'s extension (case-insensitive).
+    pub fn from_path(path: &Path) -> Result<Format, OutputError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("exr") => Ok(Format::Exr),
+            Some("png") => Ok(Format::Png),
+            _ => Err(OutputError::UnknownFormat { path: path.into() }),
+        }
+    }
+}
+
+/// Writes `frame` to `path` in the format its extension names.
+pub fn write_frame(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
+    match Format::from_path(path)? {
+        Format::Exr => write_exr(path, frame),
+        Format::Png => write_png(path, frame),
+    }
+}
+
+/// Checks, before any rendering, that a frame could be written at `path`: the format is known
+/// and a file can be created in its folder. Hours of rendering should not end in "cannot write".
+pub fn check_writable(path: &Path) -> Result<(), OutputError> {
+    Format::from_path(path)?;
+    if path.is_dir() {
+        return Err(OutputError::Io {
+            path: path.into(),
+            source: std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a directory"),
+        });
+    }
+    temp_file_for(path).map(drop)
+}
+
+/// Writes the beauty pass as `R`,`G`,`B`,`A` and the AOVs as the layers `albedo.{R,G,B}`,
+/// `normal.{X,Y,Z}` and `depth.Z`, all 32-bit float, ZIP-compressed scan lines.
+pub fn write_exr(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
+    check_buffers(path, frame)?;
+    let px = &frame.pixels;
+    let channel = |name: &str, values: Vec<f32>| AnyChannel::new(name, FlatSamples::F32(values));
+    let color = |i: usize| px.color.iter().map(|c| c[i]).collect::<Vec<_>>();
+    let albedo = |i: usize| px.albedo.iter().map(|c| c[i]).collect::<Vec<_>>();
+    let normal = |i: usize| px.normal.iter().map(|c| c[i]).collect::<Vec<_>>();
+    let channels: SmallVec<[AnyChannel<FlatSamples>; 4]> = SmallVec::from_vec(vec![
+        channel("R", color(0)),
+        channel("G", color(1)),
+        channel("B", color(2)),
+        channel("A", color(3)),
+        channel("albedo.R", albedo(0)),
+        channel("albedo.G", albedo(1)),
+        channel("albedo.B", albedo(2)),
+        channel("normal.X", normal(0)),
+        channel("normal.Y", normal(1)),
+        channel("normal.Z", normal(2)),
+        channel("depth.Z", px.depth.clone()),
+    ]);
+    let res = frame.resolution();
+    // One part with dotted channel names: the classic layer layout that every OpenEXR reader
+    // (exrheader, Blender, Nuke) understands, unlike multi-part files.
+    let encoding = Encoding {
+        compression: Compression::ZIP16,
+        blocks: exr::image::Blocks::ScanLines,
+        line_order: LineOrder::Increasing,
+    };
+    let layer = Layer::new(
+        (res.width() as usize, res.height() as usize),
+        LayerAttributes::default(),
+        encoding,
+        AnyChannels::sort(channels),
+    );
+    write_atomically(path, |file| {
+        Image::from_layer(layer)
+            .write()
+            .to_buffered(file)
+            .map_err(|source| OutputError::Exr {
+                path: path.into(),
+                source,
+            })
+    })
+}
+
+/// Writes an 8-bit sRGB preview: linear colour clamped to [0, 1], then the sRGB transfer
+/// function; alpha is opaque so viewers do not show the background through misses.
+pub fn write_png(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
+    check_buffers(path, frame)?;
+    let bytes: Vec<u8> = frame
+        .pixels
+        .color
+        .iter()
+        .flat_map(|c| [srgb_8bit(c[0]), srgb_8bit(c[1]), srgb_8bit(c[2]), 255])
+        .collect();
+    let res = frame.resolution();
+    write_atomically(path, |file| {
+        PngEncoder::new(file)
+            .write_image(&bytes, res.width(), res.height(), ExtendedColorType::Rgba8)
+            .map_err(|source| OutputError::Png {
+                path: path.into(),
+                source,
+            })
+    })
+}
+
+/// Linear radiance to an 8-bit sRGB code value. NaN (a numerical accident upstream) maps to 0
+/// rather than poisoning the preview.
+fn srgb_8bit(linear: f32) -> u8 {
+    let v = if linear.is_nan() {
+        0.0
+    } else {
+        linear.clamp(0.0, 1.0)
+    };
+    let encoded = if v <= 0.003_130_8 {
+        12.92 * v
+    } else {
+        1.055 * v.powf(1.0 / 2.4) - 0.055
+    };
+    (encoded * 255.0 + 0.5) as u8
+}
+
+fn check_buffers(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
+    let expected = frame.resolution().pixel_count();
+    let px = &frame.pixels;
+    for found in [
+        px.color.len(),
+        px.albedo.len(),
+        px.normal.len(),
+        px.depth.len(),
+    ] {
+        if found != expected {
+            return Err(OutputError::Inconsistent {
+                path: path.into(),
+                expected,
+                found,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A hidden temporary file in `path`'s folder: the same file system, so the final rename is
+/// atomic. It deletes itself when dropped unless persisted.
+fn temp_file_for(path: &Path) -> Result<tempfile::NamedTempFile, OutputError> {
+    let io_error = |source| OutputError::Io {
+        path: path.into(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        io_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path has no file name",
+        ))
+    })?;
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    // Checked first for the OS's own message: tempfile's errors name its random file instead.
+    if !std::fs::metadata(dir).map_err(io_error)?.is_dir() {
+        return Err(io_error(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("'{}' is not a directory", dir.display()),
+        )));
+    }
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // Temporary files are private (0600) by default; a finished frame should get the usual
+    // permissions of a new file, i.e. 0666 less the umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir).map_err(|e| {
+        let kind = e.kind();
+        io_error(std::io::Error::new(
+            kind,
+            format!("cannot create a file in '{}' ({kind})", dir.display()),
+        ))
+    })
+}
+
+fn write_atomically(
+    path: &Path,
+    encode: impl FnOnce(&mut BufWriter<&File>) -> Result<(), OutputError>,
+) -> Result<(), OutputError> {
+    let io_error = |source| OutputError::Io {
+        path: path.into(),
+        source,
+    };
+    let temp = temp_file_for(path)?;
+    {
+        let mut writer = BufWriter::new(temp.as_file());
+        encode(&mut writer)?;
+        writer.flush().map_err(io_error)?;
+    }
+    temp.as_file().sync_all().map_err(io_error)?;
+    temp.persist(path).map_err(|e| io_error(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::film::Resolution;
+    use exr::prelude::{ReadChannels, ReadLayers};
+
+    fn test_frame() -> FrameImage {
+        let res = Resolution::new(5, 3).unwrap();
+        let mut frame = FrameImage::new(res);
+        for i in 0..res.pixel_count() {
+            let f = i as f32;
+            frame.pixels.color[i] = [f * 0.1, f * 0.2 + 0.01, -f, 0.5 + f * 0.01];
+            frame.pixels.albedo[i] = [f, f + 0.25, f + 0.5];
+            frame.pixels.normal[i] = [-1.0, f / 15.0, 0.75];
+            frame.pixels.depth[i] = if i == 7 {
+                crate::film::NO_HIT_DEPTH
+            } else {
+                f * 3.0
+            };
+        }
+        frame
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn exr_round_trips_every_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frame.exr");
+        let frame = test_frame();
+        write_frame(&path, &frame).unwrap();
+
+        let image = exr::prelude::read()
+            .no_deep_data()
+            .largest_resolution_level()
+            .all_channels()
+            .first_valid_layer()
+            .all_attributes()
+            .from_file(&path)
+            .unwrap();
+        let layer = &image.layer_data;
+        assert_eq!(layer.size.0, 5);
+        assert_eq!(layer.size.1, 3);
+        assert_eq!(layer.encoding.compression, Compression::ZIP16);
+        let read = |name: &str| -> Vec<f32> {
+            let ch = layer
+                .channel_data
+                .list
+                .iter()
+                .find(|c| c.name == *name)
+                .unwrap_or_else(|| panic!("channel {name} missing"));
+            assert!(
+                matches!(ch.sample_data, FlatSamples::F32(_)),
+                "{name} is f32"
+            );
+            ch.sample_data.values_as_f32().collect()
+        };
+        let px = &frame.pixels;
+        for (i, name) in ["R", "G", "B", "A"].iter().enumerate() {
+            let expect: Vec<f32> = px.color.iter().map(|c| c[i]).collect();
+            assert_eq!(read(name), expect, "{name}");
+        }
+        for (i, name) in ["albedo.R", "albedo.G", "albedo.B"].iter().enumerate() {
+            let expect: Vec<f32> = px.albedo.iter().map(|c| c[i]).collect();
+            assert_eq!(read(name), expect, "{name}");
+        }
+        for (i, name) in ["normal.X", "normal.Y", "normal.Z"].iter().enumerate() {
+            let expect: Vec<f32> = px.normal.iter().map(|c| c[i]).collect();
+            assert_eq!(read(name), expect, "{name}");
+        }
+        assert_eq!(read("depth.Z"), px.depth);
+        assert_eq!(layer.channel_data.list.len(), 11);
+        assert_eq!(files_in(dir.path()), ["frame.exr"]);
+    }
+
+    #[test]
+    fn png_is_clamped_srgb_with_opaque_alpha() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("preview.PNG");
+        let res = Resolution::new(4, 1).unwrap();
+        let mut frame = FrameImage::new(res);
+        frame.pixels.color = vec![
+            [0.0, 1.0, 0.5, 0.0],
+            [2.0, -1.0, 0.002, 1.0],
+            [0.214_041_14, f32::NAN, f32::INFINITY, 0.3],
+            [0.0031308, 0.18, 0.9, 1.0],
+        ];
+        write_frame(&path, &frame).unwrap();
+        let png = image::open(&path).unwrap().to_rgba8();
+        assert_eq!(png.dimensions(), (4, 1));
+        assert_eq!(png.get_pixel(0, 0).0, [0, 255, 188, 255]);
+        assert_eq!(png.get_pixel(1, 0).0, [255, 0, 7, 255]);
+        assert_eq!(png.get_pixel(2, 0).0, [128, 0, 255, 255]);
+        assert_eq!(png.get_pixel(3, 0).0, [10, 118, 243, 255]);
+        assert_eq!(files_in(dir.path()), ["preview.PNG"]);
+    }
+
+    #[test]
+    fn unwritable_path_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("frame.exr");
+        let err = write_frame(&path, &test_frame()).unwrap_err();
+        assert!(matches!(err, OutputError::Io { .. }), "{err:?}");
+        assert!(err.to_string().contains("missing/frame.exr"), "{err}");
+        let reason = std::error::Error::source(&err).unwrap().to_string();
+        assert!(!reason.contains(".tmp"), "{reason}");
+        assert!(check_writable(&path).is_err());
+        assert!(!dir.path().join("missing").exists());
+        assert!(files_in(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn unknown_extension_is_refused_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frame.tiff");
+        let err = write_frame(&path, &test_frame()).unwrap_err();
+        assert!(matches!(err, OutputError::UnknownFormat { .. }), "{err:?}");
+        assert!(err.to_string().contains(".exr"), "{err}");
+        assert!(check_writable(&path).is_err());
+        assert!(files_in(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn failed_write_leaves_no_file_and_keeps_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frame.exr");
+        std::fs::write(&path, b"previous").unwrap();
+        let mut bad = test_frame();
+        bad.pixels.depth.pop();
+        let err = write_frame(&path, &bad).unwrap_err();
+        assert!(matches!(err, OutputError::Inconsistent { .. }), "{err:?}");
+        let err = write_atomically(&path, |_| {
+            Err(OutputError::Io {
+                path: path.clone(),
+                source: std::io::Error::other("encoder failed"),
+            })
+        })
+        .unwrap_err();
+        assert!(matches!(err, OutputError::Io { .. }));
+        assert_eq!(std::fs::read(&path).unwrap(), b"previous");
+        assert_eq!(files_in(dir.path()), ["frame.exr"]);
+    }
+
+    #[test]
+    fn check_writable_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        check_writable(&dir.path().join("a.exr")).unwrap();
+        assert!(check_writable(dir.path()).is_err());
+        assert!(files_in(dir.path()).is_empty());
+    }
+}

@@ -1,1 +1,105 @@
-fn main() {}
+//! `tessera`: the command line of the Tessera render farm. It parses, wires and reports; the
+//! work happens in the renderer and coordinator crates.
+
+mod progress;
+mod render;
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: a distributed path-tracing render farm"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render frames of a glTF scene on this machine.
+    Render(render::RenderArgs),
+}
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    init_logging();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: not errors.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return fail(&clap_message(&e)),
+    };
+    let result = match cli.command {
+        Command::Render(args) => render::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `{:#}` joins the error chain with ": ".
+        Err(e) => fail(&format!("{e:#}")),
+    }
+}
+
+/// Reports an error as exactly one line, whatever the message contains.
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {}", one_line(message));
+    ExitCode::FAILURE
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// clap's own errors span several lines (message, usage, tips); keep the message part, which
+/// for missing arguments continues on the lines after the first.
+fn clap_message(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let message: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect();
+    message.join(" ").trim_start_matches("error: ").to_owned()
+}
+
+/// A bug must still end in one line and a non-zero exit, not a backtrace. Exiting from the
+/// hook also stops other threads from reporting their own panics.
+fn install_panic_hook() {
+    static PANICKED: AtomicBool = AtomicBool::new(false);
+    std::panic::set_hook(Box::new(|info| {
+        if PANICKED.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("unknown cause");
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error{location}: {}", one_line(message));
+        std::process::exit(101);
+    }));
+}
+
+/// Logs go to stderr, filtered by RUST_LOG; warnings and worse by default.
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,32 +1,150 @@
 //! Scenes: loading glTF 2.0 files and evaluating them at a frame's time.
+//!
+//! Loading reads and validates everything once ([`Scene::load`], [`Scene::from_slice`]): the
+//! node hierarchy, object-space primitives, materials with their decoded textures, cameras,
+//! lights and animation channels. [`Scene::frame`] then poses the hierarchy at a time and
+//! flattens it into a world-space [`FrameScene`].
 
+mod accessor;
+mod animation;
+mod camera;
+mod document;
+mod error;
 mod frame;
+mod light;
+mod material;
+mod mesh;
+mod node;
+mod resource;
+mod texture;
+mod world;
 
 use std::path::Path;
 
+pub use error::SceneError;
 pub use frame::{FrameScene, Mesh};
 
-#[derive(Debug, thiserror::Error)]
-pub enum SceneError {
-    #[error("{0}")]
-    Invalid(String),
-}
+use crate::material::Material;
+use crate::texture::Texture;
+use document::Document;
+use node::Hierarchy;
+
+/// How errors name a scene that did not come from a file.
+const BLOB_NAME: &str = "scene blob";
 
 /// A loaded glTF document, independent of time.
-pub struct Scene {}
+pub struct Scene {
+    file: String,
+    hierarchy: Hierarchy,
+    /// Triangle primitives of each glTF mesh, in object space.
+    meshes: Vec<Vec<mesh::Primitive>>,
+    /// glTF materials by index, then glTF's default material when a primitive has none.
+    materials: Vec<Material>,
+    textures: Vec<Texture>,
+    cameras: Vec<camera::CameraDef>,
+    lights: Vec<light::LightDef>,
+    channels: Vec<animation::Channel>,
+}
 
 impl Scene {
-    /// Loads a `.gltf` (external or embedded buffers) or `.glb` file.
-    pub fn load(_path: &Path) -> Result<Scene, SceneError> {
-        Err(SceneError::Invalid(
-            "the glTF loader is not written yet".into(),
-        ))
+    /// Loads a `.gltf` (external or embedded buffers) or `.glb` file. External files must lie
+    /// in the file's folder.
+    pub fn load(path: &Path) -> Result<Scene, SceneError> {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| SceneError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        let base_dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        Self::parse(&bytes, Some(base_dir), &file)
     }
 
-    /// The scene at `time` seconds, seen through the camera named `camera` (or the first).
-    pub fn frame(&self, _time: f32, _camera: Option<&str>) -> Result<FrameScene, SceneError> {
-        Err(SceneError::Invalid(
-            "the glTF loader is not written yet".into(),
-        ))
+    /// Loads a scene held in memory. With `base_dir` `None`, only embedded data (GLB binary
+    /// chunk, `data:` URIs) is allowed.
+    pub fn from_slice(bytes: &[u8], base_dir: Option<&Path>) -> Result<Scene, SceneError> {
+        Self::parse(bytes, base_dir, BLOB_NAME)
+    }
+
+    fn parse(bytes: &[u8], base_dir: Option<&Path>, file: &str) -> Result<Scene, SceneError> {
+        let doc = Document::parse(bytes, base_dir, file)?;
+        let hierarchy = Hierarchy::load(&doc)?;
+        let meshes = mesh::load_meshes(&doc)?;
+        let mut texture_set = texture::TextureSet::new(&doc);
+        let mut materials = material::load_materials(&doc, &mut texture_set)?;
+        let textures = texture_set.textures;
+        if meshes.iter().flatten().any(|p| p.material.is_none()) {
+            materials.push(Material::default());
+        }
+        Ok(Scene {
+            file: file.to_owned(),
+            hierarchy,
+            meshes,
+            materials,
+            textures,
+            cameras: camera::load_cameras(&doc)?,
+            lights: light::load_lights(&doc)?,
+            channels: animation::load_channels(&doc)?,
+        })
+    }
+
+    /// Names of the scene's cameras in node order (camera name, else node name), as
+    /// [`Scene::frame`] accepts them.
+    pub fn camera_names(&self) -> Vec<String> {
+        camera::camera_nodes(&self.hierarchy, &self.cameras)
+            .into_iter()
+            .map(|c| c.label)
+            .collect()
+    }
+
+    /// Length of the animation in seconds; 0 for a static scene.
+    pub fn animation_duration(&self) -> f32 {
+        animation::duration(&self.channels)
+    }
+
+    /// Triangles the displayed scene has (every mesh instance counted).
+    pub fn triangle_count(&self) -> usize {
+        self.hierarchy
+            .order
+            .iter()
+            .filter_map(|&(node, _)| self.meshes.get(self.hierarchy.nodes[node].mesh?))
+            .flatten()
+            .map(|p| p.triangles.len())
+            .sum()
+    }
+
+    /// The scene at `time` seconds (clamped to the animation), seen through the camera whose
+    /// camera or node name is `camera`, or the first camera in node order.
+    pub fn frame(&self, time: f32, camera: Option<&str>) -> Result<FrameScene, SceneError> {
+        let mut pose = self.hierarchy.rest_pose();
+        animation::apply(&self.channels, time, &mut pose);
+        let world = self.hierarchy.world_transforms(&pose);
+        let camera = camera::select(&self.file, &self.hierarchy, &self.cameras, &world, camera)?;
+        let lights = self
+            .hierarchy
+            .order
+            .iter()
+            .filter_map(|&(node, _)| {
+                let light = self.lights.get(self.hierarchy.nodes[node].light?)?;
+                Some(light.place(&world[node]))
+            })
+            .collect();
+        let default_material = self.materials.len().saturating_sub(1) as u32;
+        let mesh = world::flatten(&self.hierarchy, &self.meshes, &world, |m| {
+            m.map_or(default_material, |m| m as u32)
+        })
+        .ok_or_else(|| SceneError::Invalid {
+            file: self.file.clone(),
+            detail: "the scene has more than 2^32 vertices".to_owned(),
+        })?;
+        Ok(FrameScene {
+            camera,
+            mesh,
+            materials: self.materials.clone(),
+            textures: self.textures.clone(),
+            lights,
+        })
     }
 }

@@ -1,0 +1,137 @@
+//! glTF cameras and which one a frame is seen through.
+
+use glam::{Affine3A, Mat4};
+use gltf::json::camera::Type as CameraType;
+use gltf::json::validation::Checked;
+
+use super::SceneError;
+use super::document::Document;
+use super::node::Hierarchy;
+use crate::camera::Camera;
+
+pub enum Projection {
+    Perspective {
+        yfov: f32,
+        aspect_ratio: Option<f32>,
+    },
+    Orthographic,
+}
+
+pub struct CameraDef {
+    pub name: Option<String>,
+    pub projection: Projection,
+}
+
+/// Read from the JSON: the gltf crate unwraps a perspective block that validation does not
+/// require to match the camera's type.
+pub fn load_cameras(doc: &Document) -> Result<Vec<CameraDef>, SceneError> {
+    let json = &doc.gltf.as_json().cameras;
+    let mut cameras = Vec::with_capacity(json.len());
+    for (index, camera) in json.iter().enumerate() {
+        let projection = match (&camera.type_, &camera.perspective) {
+            (Checked::Valid(CameraType::Perspective), Some(p)) => {
+                let yfov = p.yfov;
+                if !(yfov > 0.0 && yfov < std::f32::consts::PI) {
+                    return Err(doc.invalid(format!(
+                        "camera {index} has yfov {yfov}, which is not between 0 and pi"
+                    )));
+                }
+                Projection::Perspective {
+                    yfov,
+                    // A broken aspect ratio only loses the default image shape.
+                    aspect_ratio: p.aspect_ratio.filter(|a| a.is_finite() && *a > 0.0),
+                }
+            }
+            (Checked::Valid(CameraType::Orthographic), _) => Projection::Orthographic,
+            _ => {
+                return Err(doc.invalid(format!("camera {index} has no valid type and projection")));
+            }
+        };
+        cameras.push(CameraDef {
+            name: camera.name.clone(),
+            projection,
+        });
+    }
+    Ok(cameras)
+}
+
+/// A camera node of the displayed scene, in node order.
+pub struct CameraNode {
+    pub node: usize,
+    pub camera: usize,
+    /// The camera's name, else the node's, else "camera N".
+    pub label: String,
+}
+
+pub fn camera_nodes(hierarchy: &Hierarchy, cameras: &[CameraDef]) -> Vec<CameraNode> {
+    let mut nodes: Vec<usize> = hierarchy
+        .order
+        .iter()
+        .map(|&(n, _)| n)
+        .filter(|&n| hierarchy.nodes[n].camera.is_some())
+        .collect();
+    nodes.sort_unstable();
+    nodes
+        .into_iter()
+        .filter_map(|node| {
+            let camera = hierarchy.nodes[node].camera?;
+            let label = cameras
+                .get(camera)
+                .and_then(|c| c.name.clone())
+                .or_else(|| hierarchy.nodes[node].name.clone())
+                .unwrap_or_else(|| format!("camera {camera}"));
+            Some(CameraNode {
+                node,
+                camera,
+                label,
+            })
+        })
+        .collect()
+}
+
+/// The camera named `wanted` (camera or node name), or the first one.
+pub fn select(
+    file: &str,
+    hierarchy: &Hierarchy,
+    cameras: &[CameraDef],
+    world: &[Mat4],
+    wanted: Option<&str>,
+) -> Result<Camera, SceneError> {
+    let candidates = camera_nodes(hierarchy, cameras);
+    let chosen = match wanted {
+        None => candidates.first(),
+        Some(name) => candidates.iter().find(|c| {
+            c.label == name
+                || cameras.get(c.camera).and_then(|d| d.name.as_deref()) == Some(name)
+                || hierarchy.nodes[c.node].name.as_deref() == Some(name)
+        }),
+    };
+    let Some(chosen) = chosen else {
+        return Err(match wanted {
+            Some(name) if !candidates.is_empty() => SceneError::UnknownCamera {
+                file: file.to_owned(),
+                name: name.to_owned(),
+                available: candidates
+                    .iter()
+                    .map(|c| format!("\"{}\"", c.label))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+            _ => SceneError::NoCamera {
+                file: file.to_owned(),
+            },
+        });
+    };
+    match cameras.get(chosen.camera).map(|c| &c.projection) {
+        Some(&Projection::Perspective { yfov, aspect_ratio }) => Ok(Camera {
+            name: chosen.label.clone(),
+            to_world: Affine3A::from_mat4(world[chosen.node]),
+            yfov,
+            aspect_ratio,
+        }),
+        _ => Err(SceneError::OrthographicCamera {
+            file: file.to_owned(),
+            name: chosen.label.clone(),
+        }),
+    }
+}

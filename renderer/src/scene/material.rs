@@ -1,0 +1,111 @@
+//! glTF materials (core metallic-roughness plus the supported `KHR_materials_*` extensions)
+//! -> [`Material`].
+
+use glam::{Vec3, Vec4};
+
+use super::SceneError;
+use super::document::Document;
+use super::texture::{ColorSpace, TextureSet, TextureUse};
+use crate::material::Material;
+
+/// Every material of the document, by glTF index, with the textures they use.
+pub fn load_materials(
+    doc: &Document,
+    textures: &mut TextureSet,
+) -> Result<Vec<Material>, SceneError> {
+    let mut warned_specular_textures = false;
+    let mut materials = Vec::with_capacity(doc.gltf.materials().len());
+    for material in doc.gltf.materials() {
+        let converted = convert(doc, &material, textures, &mut warned_specular_textures)?;
+        materials.push(converted);
+    }
+    Ok(materials)
+}
+
+fn convert(
+    doc: &Document,
+    material: &gltf::Material,
+    textures: &mut TextureSet,
+    warned_specular_textures: &mut bool,
+) -> Result<Material, SceneError> {
+    let pbr = material.pbr_metallic_roughness();
+    let mut out = Material {
+        name: material.name().unwrap_or_default().to_owned(),
+        base_color: Vec4::from(pbr.base_color_factor()),
+        metallic: pbr.metallic_factor(),
+        roughness: pbr.roughness_factor(),
+        emissive: Vec3::from(material.emissive_factor())
+            * material.emissive_strength().unwrap_or(1.0),
+        double_sided: material.double_sided(),
+        ..Material::default()
+    };
+    if let Some(info) = pbr.base_color_texture() {
+        out.base_color_texture = Some(textures.reference(info.into(), ColorSpace::Srgb)?);
+    }
+    if let Some(info) = pbr.metallic_roughness_texture() {
+        out.metallic_roughness_texture = Some(textures.reference(info.into(), ColorSpace::Linear)?);
+    }
+    if let Some(info) = material.emissive_texture() {
+        out.emissive_texture = Some(textures.reference(info.into(), ColorSpace::Srgb)?);
+    }
+    if let Some(normal) = material.normal_texture() {
+        out.normal_scale = normal.scale();
+        out.normal_texture =
+            Some(textures.reference(TextureUse::from(normal), ColorSpace::Linear)?);
+    }
+    if let Some(transmission) = material.transmission() {
+        out.transmission = transmission.transmission_factor();
+        if let Some(info) = transmission.transmission_texture() {
+            out.transmission_texture = Some(textures.reference(info.into(), ColorSpace::Linear)?);
+        }
+    }
+    if let Some(ior) = material.ior() {
+        out.ior = ior;
+    }
+    if let Some(volume) = material.volume() {
+        out.thin_walled = volume.thickness_factor() <= 0.0;
+    }
+    if let Some(specular) = material.specular() {
+        out.specular = specular.specular_factor();
+        out.specular_color = Vec3::from(specular.specular_color_factor());
+        let has_textures =
+            specular.specular_texture().is_some() || specular.specular_color_texture().is_some();
+        if has_textures && !*warned_specular_textures {
+            tracing::warn!(
+                "{}: KHR_materials_specular textures are ignored (factors are used)",
+                doc.file
+            );
+            *warned_specular_textures = true;
+        }
+    }
+    check_values(doc, material, &out)?;
+    Ok(out)
+}
+
+/// Factors the renderer multiplies into radiance must be finite and non-negative (the normal
+/// scale may be negative: it flips the bumps);
+/// JSON can hold values (1e300) that become infinite as `f32`.
+fn check_values(doc: &Document, material: &gltf::Material, m: &Material) -> Result<(), SceneError> {
+    let scalars = [m.metallic, m.roughness, m.transmission, m.ior, m.specular];
+    let finite = m.base_color.is_finite()
+        && m.emissive.is_finite()
+        && m.specular_color.is_finite()
+        && scalars.iter().all(|v| v.is_finite())
+        && m.normal_scale.is_finite();
+    let non_negative = m.base_color.min_element() >= 0.0
+        && m.emissive.min_element() >= 0.0
+        && m.specular_color.min_element() >= 0.0
+        && scalars.iter().all(|&v| v >= 0.0);
+    if finite && non_negative {
+        Ok(())
+    } else {
+        let name = material
+            .name()
+            .map(|n| format!(" \"{n}\""))
+            .unwrap_or_default();
+        Err(doc.invalid(format!(
+            "material {}{name} has a negative, NaN or infinite factor",
+            material.index().unwrap_or_default()
+        )))
+    }
+}

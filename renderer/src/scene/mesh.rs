@@ -1,0 +1,174 @@
+//! Mesh primitives in object space, read once at load time and instanced by nodes per frame.
+
+use glam::{Vec2, Vec3, Vec4};
+use gltf::mesh::{Mode, Semantic};
+
+use super::SceneError;
+use super::document::Document;
+
+/// One triangle primitive, attributes one per vertex (optional ones empty when absent).
+pub struct Primitive {
+    pub positions: Vec<Vec3>,
+    pub normals: Vec<Vec3>,
+    pub tangents: Vec<Vec4>,
+    pub uv0: Vec<Vec2>,
+    pub uv1: Vec<Vec2>,
+    pub triangles: Vec<[u32; 3]>,
+    /// glTF material index; `None` for glTF's default material.
+    pub material: Option<usize>,
+}
+
+/// The triangle primitives of each glTF mesh, by mesh index.
+pub fn load_meshes(doc: &Document) -> Result<Vec<Vec<Primitive>>, SceneError> {
+    let mut skipped_modes = 0usize;
+    let mut without_positions = 0usize;
+    let mut meshes = Vec::with_capacity(doc.gltf.meshes().len());
+    for mesh in doc.gltf.meshes() {
+        let mut primitives = Vec::with_capacity(mesh.primitives().len());
+        for primitive in mesh.primitives() {
+            if primitive.mode() != Mode::Triangles {
+                skipped_modes += 1;
+                continue;
+            }
+            match load_primitive(doc, &mesh, &primitive)? {
+                Some(p) => primitives.push(p),
+                None => without_positions += 1,
+            }
+        }
+        meshes.push(primitives);
+    }
+    if skipped_modes > 0 {
+        tracing::warn!(
+            "{}: skipped {skipped_modes} primitives that are not TRIANGLES (points, lines, strips, fans)",
+            doc.file
+        );
+    }
+    if without_positions > 0 {
+        tracing::warn!(
+            "{}: skipped {without_positions} primitives without POSITION",
+            doc.file
+        );
+    }
+    Ok(meshes)
+}
+
+fn load_primitive(
+    doc: &Document,
+    mesh: &gltf::Mesh,
+    primitive: &gltf::Primitive,
+) -> Result<Option<Primitive>, SceneError> {
+    let Some(position_accessor) = primitive.get(&Semantic::Positions) else {
+        return Ok(None);
+    };
+    let where_ = format!("mesh {} primitive {}", mesh.index(), primitive.index());
+    let positions: Vec<Vec3> = doc
+        .read_floats::<3>(&position_accessor, "POSITION")?
+        .into_iter()
+        .map(Vec3::from)
+        .collect();
+    let count = positions.len();
+    if u32::try_from(count).is_err() {
+        return Err(doc.invalid(format!("{where_} has more than 2^32 vertices")));
+    }
+    let attribute =
+        |semantic: Semantic, name: &str| -> Result<Option<gltf::Accessor>, SceneError> {
+            match primitive.get(&semantic) {
+                Some(a) if a.count() != count => Err(doc.invalid(format!(
+                    "{where_}: {name} has {} elements but POSITION has {count}",
+                    a.count()
+                ))),
+                other => Ok(other),
+            }
+        };
+    let normals = match attribute(Semantic::Normals, "NORMAL")? {
+        Some(a) => doc
+            .read_floats::<3>(&a, "NORMAL")?
+            .into_iter()
+            .map(Vec3::from)
+            .collect(),
+        None => Vec::new(),
+    };
+    let tangents = match attribute(Semantic::Tangents, "TANGENT")? {
+        Some(a) => doc
+            .read_floats::<4>(&a, "TANGENT")?
+            .into_iter()
+            .map(Vec4::from)
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut uvs = [Vec::new(), Vec::new()];
+    for (set, uv) in uvs.iter_mut().enumerate() {
+        let name = format!("TEXCOORD_{set}");
+        if let Some(a) = attribute(Semantic::TexCoords(set as u32), &name)? {
+            *uv = doc
+                .read_floats::<2>(&a, &name)?
+                .into_iter()
+                .map(Vec2::from)
+                .collect();
+        }
+    }
+    let indices = match primitive.indices() {
+        Some(a) => doc.read_indices(&a, count)?,
+        None => (0..count as u32).collect(),
+    };
+    if indices.len() % 3 != 0 {
+        return Err(doc.invalid(format!(
+            "{where_} has {} indices, not a multiple of 3",
+            indices.len()
+        )));
+    }
+    let triangles = indices
+        .chunks_exact(3)
+        .map(|t| [t[0], t[1], t[2]])
+        .collect();
+    let [uv0, uv1] = uvs;
+    let mut primitive = Primitive {
+        positions,
+        normals,
+        tangents,
+        uv0,
+        uv1,
+        triangles,
+        material: primitive.material().index(),
+    };
+    if primitive.normals.is_empty() {
+        if u32::try_from(primitive.triangles.len() * 3).is_err() {
+            return Err(doc.invalid(format!(
+                "{where_} has too many triangles to give them flat normals"
+            )));
+        }
+        primitive.make_flat();
+    }
+    Ok(Some(primitive))
+}
+
+impl Primitive {
+    /// glTF asks for flat shading when normals are absent: give each triangle its own three
+    /// vertices carrying the face normal.
+    fn make_flat(&mut self) {
+        fn unweld<T: Copy>(values: &[T], triangles: &[[u32; 3]]) -> Vec<T> {
+            if values.is_empty() {
+                return Vec::new();
+            }
+            let mut out = Vec::with_capacity(triangles.len() * 3);
+            out.extend(triangles.iter().flatten().map(|&i| values[i as usize]));
+            out
+        }
+        let positions = unweld(&self.positions, &self.triangles);
+        let mut normals = Vec::with_capacity(positions.len());
+        for corners in positions.chunks_exact(3) {
+            let n = (corners[1] - corners[0]).cross(corners[2] - corners[0]);
+            // Degenerate triangles have no area, so no ray hits them: any unit normal will do.
+            let n = n.normalize_or(Vec3::Z);
+            normals.extend([n, n, n]);
+        }
+        self.tangents = unweld(&self.tangents, &self.triangles);
+        self.uv0 = unweld(&self.uv0, &self.triangles);
+        self.uv1 = unweld(&self.uv1, &self.triangles);
+        self.triangles = (0..self.triangles.len() as u32)
+            .map(|t| [3 * t, 3 * t + 1, 3 * t + 2])
+            .collect();
+        self.positions = positions;
+        self.normals = normals;
+    }
+}

@@ -1,0 +1,241 @@
+//! glTF textures -> [`Texture`]s: images decoded once, converted to linear floats according to
+//! how a material uses them, with the texture's sampler state.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use glam::Vec2;
+use gltf::texture::{MagFilter, WrappingMode};
+
+use super::SceneError;
+use super::document::Document;
+use crate::texture::{Filter, Texture, TextureRef, UvTransform, Wrap};
+
+/// Larger images are refused rather than risking the memory of a farm worker (a 16k square
+/// RGBA float texture is already 4 GiB).
+const MAX_IMAGE_SIDE: u32 = 16384;
+
+/// How a material slot interprets texel values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ColorSpace {
+    /// Base colour and emission: stored sRGB-encoded.
+    Srgb,
+    /// Data: metallic-roughness, normals, transmission.
+    Linear,
+}
+
+/// One use of a glTF texture by a material slot.
+pub struct TextureUse<'a> {
+    pub texture: gltf::Texture<'a>,
+    pub tex_coord: u32,
+    pub transform: Option<UvTransform>,
+}
+
+impl<'a> From<gltf::texture::Info<'a>> for TextureUse<'a> {
+    fn from(info: gltf::texture::Info<'a>) -> Self {
+        let transform = info.texture_transform();
+        let tex_coord = transform
+            .as_ref()
+            .and_then(|t| t.tex_coord())
+            .unwrap_or(info.tex_coord());
+        Self {
+            texture: info.texture(),
+            tex_coord,
+            transform: transform.map(|t| UvTransform {
+                offset: Vec2::from(t.offset()),
+                rotation: t.rotation(),
+                scale: Vec2::from(t.scale()),
+            }),
+        }
+    }
+}
+
+impl<'a> From<gltf::material::NormalTexture<'a>> for TextureUse<'a> {
+    /// The gltf crate does not parse `KHR_texture_transform` on normal textures, so read the
+    /// raw extension object.
+    fn from(normal: gltf::material::NormalTexture<'a>) -> Self {
+        let raw = normal.extension_value("KHR_texture_transform");
+        let pair = |key: &str, default: Vec2| -> Vec2 {
+            raw.and_then(|t| t.get(key))
+                .and_then(|v| v.as_array())
+                .and_then(|a| {
+                    Some(Vec2::new(
+                        a.first()?.as_f64()? as f32,
+                        a.get(1)?.as_f64()? as f32,
+                    ))
+                })
+                .unwrap_or(default)
+        };
+        let tex_coord = raw
+            .and_then(|t| t.get("texCoord"))
+            .and_then(|v| v.as_u64())
+            .map_or(normal.tex_coord(), |v| u32::try_from(v).unwrap_or(u32::MAX));
+        let transform = raw.map(|t| UvTransform {
+            offset: pair("offset", Vec2::ZERO),
+            rotation: t.get("rotation").and_then(|v| v.as_f64()).unwrap_or(0.0) as f32,
+            scale: pair("scale", Vec2::ONE),
+        });
+        Self {
+            texture: normal.texture(),
+            tex_coord,
+            transform,
+        }
+    }
+}
+
+/// The textures a scene's materials use, built on demand.
+pub struct TextureSet<'d> {
+    doc: &'d Document,
+    pub textures: Vec<Texture>,
+    by_key: HashMap<(usize, ColorSpace), u32>,
+    /// Decoded images, values as stored (not yet linearised), by glTF image index.
+    images: HashMap<usize, image::Rgba32FImage>,
+    warned_tex_coord: bool,
+}
+
+impl<'d> TextureSet<'d> {
+    pub fn new(doc: &'d Document) -> Self {
+        Self {
+            doc,
+            textures: Vec::new(),
+            by_key: HashMap::new(),
+            images: HashMap::new(),
+            warned_tex_coord: false,
+        }
+    }
+
+    /// The reference a material stores for this texture use.
+    pub fn reference(
+        &mut self,
+        usage: TextureUse,
+        space: ColorSpace,
+    ) -> Result<TextureRef, SceneError> {
+        let tex_coord = if usage.tex_coord > 1 {
+            if !self.warned_tex_coord {
+                tracing::warn!(
+                    "{}: only TEXCOORD_0 and TEXCOORD_1 are supported; using TEXCOORD_0 instead of TEXCOORD_{}",
+                    self.doc.file,
+                    usage.tex_coord
+                );
+                self.warned_tex_coord = true;
+            }
+            0
+        } else {
+            usage.tex_coord
+        };
+        let transform = usage.transform.unwrap_or_default();
+        let values = [
+            transform.offset,
+            transform.scale,
+            Vec2::splat(transform.rotation),
+        ];
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(self.doc.invalid(format!(
+                "texture {} has a non-finite KHR_texture_transform",
+                usage.texture.index()
+            )));
+        }
+        Ok(TextureRef {
+            texture: self.texture(&usage.texture, space)?,
+            tex_coord,
+            transform,
+        })
+    }
+
+    fn texture(&mut self, texture: &gltf::Texture, space: ColorSpace) -> Result<u32, SceneError> {
+        let key = (texture.index(), space);
+        if let Some(&index) = self.by_key.get(&key) {
+            return Ok(index);
+        }
+        let image = texture.source();
+        if !self.images.contains_key(&image.index()) {
+            let decoded = self.decode(&image)?;
+            self.images.insert(image.index(), decoded);
+        }
+        let decoded = &self.images[&image.index()];
+        let texels = decoded
+            .pixels()
+            .map(|p| match space {
+                ColorSpace::Linear => p.0,
+                ColorSpace::Srgb => {
+                    let [r, g, b, a] = p.0;
+                    [srgb_to_linear(r), srgb_to_linear(g), srgb_to_linear(b), a]
+                }
+            })
+            .collect();
+        let sampler = texture.sampler();
+        let index = self.textures.len() as u32;
+        self.textures.push(Texture {
+            width: decoded.width(),
+            height: decoded.height(),
+            texels,
+            wrap_s: wrap(sampler.wrap_s()),
+            wrap_t: wrap(sampler.wrap_t()),
+            filter: match sampler.mag_filter() {
+                Some(MagFilter::Nearest) => Filter::Nearest,
+                _ => Filter::Linear,
+            },
+        });
+        self.by_key.insert(key, index);
+        Ok(index)
+    }
+
+    /// The image's source is read from the JSON: the gltf crate unwraps `mimeType` and `uri`,
+    /// which validation does not require.
+    fn decode(&self, image: &gltf::Image) -> Result<image::Rgba32FImage, SceneError> {
+        let json = &self.doc.gltf.as_json().images[image.index()];
+        let owned;
+        let bytes: &[u8] = match (&json.buffer_view, &json.uri) {
+            (Some(view), _) => {
+                let view = self.doc.gltf.views().nth(view.value()).ok_or_else(|| {
+                    self.doc
+                        .invalid(format!("image {} uses a missing bufferView", image.index()))
+                })?;
+                self.doc.view_bytes(&view)?
+            }
+            (None, Some(uri)) => {
+                owned = self.doc.read_uri(uri)?;
+                &owned
+            }
+            (None, None) => {
+                return Err(self.doc.invalid(format!(
+                    "image {} has neither a uri nor a bufferView",
+                    image.index()
+                )));
+            }
+        };
+        let error = |detail: String| SceneError::Image {
+            file: self.doc.file.clone(),
+            index: image.index(),
+            detail,
+        };
+        let mut reader = image::ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| error(e.to_string()))?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_IMAGE_SIDE);
+        limits.max_image_height = Some(MAX_IMAGE_SIDE);
+        reader.limits(limits);
+        let decoded = reader.decode().map_err(|e| error(e.to_string()))?;
+        if decoded.width() == 0 || decoded.height() == 0 {
+            return Err(error("image is empty".to_owned()));
+        }
+        Ok(decoded.to_rgba32f())
+    }
+}
+
+fn wrap(mode: WrappingMode) -> Wrap {
+    match mode {
+        WrappingMode::ClampToEdge => Wrap::ClampToEdge,
+        WrappingMode::MirroredRepeat => Wrap::MirroredRepeat,
+        WrappingMode::Repeat => Wrap::Repeat,
+    }
+}
+
+fn srgb_to_linear(c: f32) -> f32 {
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}

@@ -1,0 +1,968 @@
+//! The glTF loader on tiny scenes built in code: each test checks figures of the resulting
+//! frame (positions, normals, materials, texels, lights, animated values), not only that the
+//! file loads.
+
+use std::f32::consts::{FRAC_1_SQRT_2, FRAC_PI_2, FRAC_PI_4};
+
+use base64::Engine;
+use glam::{Vec2, Vec3, Vec4};
+use serde_json::{Value, json};
+use tessera_renderer::light::PunctualLight;
+use tessera_renderer::scene::{FrameScene, Scene, SceneError};
+use tessera_renderer::texture::{Filter, Wrap};
+
+/// Builds a glTF document: JSON plus one binary buffer, written as a `.gltf` with a data: URI
+/// or as a `.glb`.
+struct Builder {
+    root: Value,
+    bin: Vec<u8>,
+}
+
+impl Builder {
+    fn new() -> Self {
+        Self {
+            root: json!({ "asset": { "version": "2.0" } }),
+            bin: Vec::new(),
+        }
+    }
+
+    /// Appends `value` to the top-level array `key`, returning its index.
+    fn push(&mut self, key: &str, value: Value) -> usize {
+        let array = self.root[key].as_array_mut();
+        match array {
+            Some(array) => {
+                array.push(value);
+                array.len() - 1
+            }
+            None => {
+                self.root[key] = json!([value]);
+                0
+            }
+        }
+    }
+
+    fn view(&mut self, bytes: &[u8]) -> usize {
+        self.bin.resize(self.bin.len().next_multiple_of(4), 0);
+        let offset = self.bin.len();
+        self.bin.extend_from_slice(bytes);
+        self.push(
+            "bufferViews",
+            json!({ "buffer": 0, "byteOffset": offset, "byteLength": bytes.len() }),
+        )
+    }
+
+    fn floats(&mut self, values: &[f32], ty: &str) -> usize {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let view = self.view(&bytes);
+        let per = match ty {
+            "SCALAR" => 1,
+            "VEC2" => 2,
+            "VEC3" => 3,
+            _ => 4,
+        };
+        let mut accessor = json!({
+            "bufferView": view, "componentType": 5126, "count": values.len() / per, "type": ty
+        });
+        if ty == "VEC3" {
+            // POSITION accessors must carry bounds.
+            let (mut min, mut max) = ([f32::MAX; 3], [f32::MIN; 3]);
+            for v in values.chunks(3) {
+                for c in 0..3 {
+                    min[c] = min[c].min(v[c]);
+                    max[c] = max[c].max(v[c]);
+                }
+            }
+            accessor["min"] = json!(min);
+            accessor["max"] = json!(max);
+        }
+        self.push("accessors", accessor)
+    }
+
+    fn u16s(&mut self, values: &[u16], ty: &str, normalized: bool) -> usize {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let view = self.view(&bytes);
+        let per = if ty == "VEC2" { 2 } else { 1 };
+        self.push(
+            "accessors",
+            json!({ "bufferView": view, "componentType": 5123, "count": values.len() / per,
+                    "type": ty, "normalized": normalized }),
+        )
+    }
+
+    fn u8_indices(&mut self, values: &[u8]) -> usize {
+        let view = self.view(values);
+        self.push(
+            "accessors",
+            json!({ "bufferView": view, "componentType": 5121, "count": values.len(), "type": "SCALAR" }),
+        )
+    }
+
+    /// A mesh of one primitive from positions (and optional extra attributes).
+    fn mesh(&mut self, positions: &[f32], extra: Value, material: Option<usize>) -> usize {
+        let position = self.floats(positions, "VEC3");
+        let mut attributes = json!({ "POSITION": position });
+        if let Value::Object(extra) = extra {
+            for (k, v) in extra {
+                attributes[k] = v;
+            }
+        }
+        let mut primitive = json!({ "attributes": attributes });
+        if let Some(m) = material {
+            primitive["material"] = json!(m);
+        }
+        self.push("meshes", json!({ "primitives": [primitive] }))
+    }
+
+    fn node(&mut self, node: Value) -> usize {
+        self.push("nodes", node)
+    }
+
+    fn perspective_camera(&mut self, name: &str) -> usize {
+        self.push(
+            "cameras",
+            json!({ "name": name, "type": "perspective",
+                    "perspective": { "yfov": 0.8, "aspectRatio": 2.0, "znear": 0.1 } }),
+        )
+    }
+
+    /// Puts every node without a parent in scene 0.
+    fn finish_scene(&mut self) {
+        let nodes = self.root["nodes"].as_array().cloned().unwrap_or_default();
+        let mut is_child = vec![false; nodes.len()];
+        for node in &nodes {
+            for c in node["children"].as_array().into_iter().flatten() {
+                is_child[c.as_u64().unwrap() as usize] = true;
+            }
+        }
+        let roots: Vec<usize> = (0..nodes.len()).filter(|&n| !is_child[n]).collect();
+        self.root["scenes"] = json!([{ "nodes": roots }]);
+        self.root["scene"] = json!(0);
+    }
+
+    fn gltf(mut self) -> Vec<u8> {
+        self.finish_scene();
+        if !self.bin.is_empty() {
+            let data = base64::engine::general_purpose::STANDARD.encode(&self.bin);
+            self.root["buffers"] = json!([{
+                "byteLength": self.bin.len(),
+                "uri": format!("data:application/octet-stream;base64,{data}")
+            }]);
+        }
+        serde_json::to_vec(&self.root).unwrap()
+    }
+
+    fn glb(mut self) -> Vec<u8> {
+        self.finish_scene();
+        self.bin.resize(self.bin.len().next_multiple_of(4), 0);
+        self.root["buffers"] = json!([{ "byteLength": self.bin.len() }]);
+        let mut json = serde_json::to_vec(&self.root).unwrap();
+        json.resize(json.len().next_multiple_of(4), b' ');
+        let total = 12 + 8 + json.len() + 8 + self.bin.len();
+        let mut out = Vec::with_capacity(total);
+        out.extend_from_slice(b"glTF");
+        out.extend_from_slice(&2u32.to_le_bytes());
+        out.extend_from_slice(&(total as u32).to_le_bytes());
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        out.extend_from_slice(b"JSON");
+        out.extend_from_slice(&json);
+        out.extend_from_slice(&(self.bin.len() as u32).to_le_bytes());
+        out.extend_from_slice(b"BIN\0");
+        out.extend_from_slice(&self.bin);
+        out
+    }
+}
+
+const TRIANGLE: [f32; 9] = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+
+/// One triangle in the XY plane (front face +Z) under `node`'s transform, and a camera.
+fn triangle_scene(node: Value) -> Builder {
+    let mut b = Builder::new();
+    let mesh = b.mesh(&TRIANGLE, json!({}), None);
+    let mut node = node;
+    node["mesh"] = json!(mesh);
+    b.node(node);
+    let camera = b.perspective_camera("cam");
+    b.node(json!({ "camera": camera, "translation": [0.0, 0.0, 5.0] }));
+    b
+}
+
+fn frame(bytes: &[u8]) -> FrameScene {
+    let scene = Scene::from_slice(bytes, None).unwrap_or_else(|e| panic!("{e}"));
+    scene.frame(0.0, None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn load_error(bytes: &[u8]) -> String {
+    match Scene::from_slice(bytes, None) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn close(a: Vec3, b: Vec3) -> bool {
+    (a - b).length() < 1e-5
+}
+
+fn geometric_normal(frame: &FrameScene, t: usize) -> Vec3 {
+    let [a, b, c] = frame.mesh.triangles[t].map(|i| frame.mesh.positions[i as usize]);
+    (b - a).cross(c - a).normalize()
+}
+
+// --- Nodes, transforms, meshes -------------------------------------------------------------
+
+#[test]
+fn trs_transform_positions_and_flat_normals() {
+    let b = triangle_scene(json!({ "translation": [1.0, 2.0, 3.0], "scale": [2.0, 2.0, 2.0] }));
+    let f = frame(&b.gltf());
+    assert_eq!(f.mesh.triangle_count(), 1);
+    assert!(close(f.mesh.positions[1], Vec3::new(3.0, 2.0, 3.0)));
+    assert!(close(f.mesh.positions[2], Vec3::new(1.0, 4.0, 3.0)));
+    // No NORMAL attribute: flat normals, one per corner.
+    assert_eq!(f.mesh.normals.len(), 3);
+    assert!(f.mesh.normals.iter().all(|&n| close(n, Vec3::Z)));
+}
+
+#[test]
+fn matrix_and_hierarchy_compose() {
+    let mut b = Builder::new();
+    let mesh = b.mesh(&TRIANGLE, json!({}), None);
+    let child =
+        b.node(json!({ "mesh": mesh, "rotation": [0.0, 0.0, FRAC_1_SQRT_2, FRAC_1_SQRT_2] }));
+    // Column-major matrix translating by (10, 0, 0).
+    b.node(json!({ "children": [child],
+        "matrix": [1,0,0,0, 0,1,0,0, 0,0,1,0, 10,0,0,1] }));
+    let camera = b.perspective_camera("cam");
+    b.node(json!({ "camera": camera }));
+    let f = frame(&b.gltf());
+    // (1, 0, 0) rotated 90 degrees about Z is (0, 1, 0), then moved by the parent.
+    assert!(
+        close(f.mesh.positions[1], Vec3::new(10.0, 1.0, 0.0)),
+        "{:?}",
+        f.mesh.positions
+    );
+}
+
+#[test]
+fn mirrored_instance_keeps_front_face_consistent() {
+    let b = triangle_scene(json!({ "scale": [-1.0, 1.0, 1.0] }));
+    let f = frame(&b.gltf());
+    // Mirroring X keeps the face pointing at +Z: the shading normal and the winding agree.
+    assert!(close(f.mesh.normals[0], Vec3::Z));
+    assert!(close(geometric_normal(&f, 0), Vec3::Z));
+}
+
+#[test]
+fn normals_use_the_inverse_transpose() {
+    let mut b = Builder::new();
+    let normal = b.floats(&[FRAC_1_SQRT_2, FRAC_1_SQRT_2, 0.0].repeat(3), "VEC3");
+    let mesh = b.mesh(
+        &[0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, -1.0, 0.0],
+        json!({ "NORMAL": normal }),
+        None,
+    );
+    b.node(json!({ "mesh": mesh, "scale": [2.0, 1.0, 1.0] }));
+    let camera = b.perspective_camera("cam");
+    b.node(json!({ "camera": camera }));
+    let f = frame(&b.gltf());
+    // Plane x + y = 0 stretched 2x in x becomes x/2 + y = 0: normal (0.5, 1, 0) normalised.
+    let expected = Vec3::new(0.5, 1.0, 0.0).normalize();
+    assert!(close(f.mesh.normals[0], expected), "{}", f.mesh.normals[0]);
+}
+
+#[test]
+fn u8_indices_and_normalized_u16_uvs() {
+    let mut b = Builder::new();
+    let uv = b.u16s(&[0, 0, 65535, 0, 32768, 65535, 0, 65535], "VEC2", true);
+    let normal = b.floats(&[0.0, 0.0, 1.0].repeat(4), "VEC3");
+    let indices = b.u8_indices(&[0, 1, 2, 0, 2, 3]);
+    let position = b.floats(
+        &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0],
+        "VEC3",
+    );
+    let mesh = b.push(
+        "meshes",
+        json!({ "primitives": [{ "attributes": { "POSITION": position, "NORMAL": normal,
+                 "TEXCOORD_0": uv }, "indices": indices }] }),
+    );
+    b.node(json!({ "mesh": mesh }));
+    let camera = b.perspective_camera("cam");
+    b.node(json!({ "camera": camera }));
+    let f = frame(&b.gltf());
+    assert_eq!(f.mesh.triangles, vec![[0, 1, 2], [0, 2, 3]]);
+    assert_eq!(
+        f.mesh.positions.len(),
+        4,
+        "indexed mesh with normals stays welded"
+    );
+    assert!((f.mesh.uv0[2] - Vec2::new(32768.0 / 65535.0, 1.0)).length() < 1e-6);
+    assert!(f.mesh.uv1.is_empty());
+}
+
+#[test]
+fn non_triangle_primitives_are_skipped() {
+    let mut b = triangle_scene(json!({}));
+    let position = b.floats(&TRIANGLE, "VEC3");
+    let lines = b.push(
+        "meshes",
+        json!({ "primitives": [{ "attributes": { "POSITION": position }, "mode": 1 }] }),
+    );
+    b.node(json!({ "mesh": lines }));
+    let scene = Scene::from_slice(&b.gltf(), None).unwrap();
+    assert_eq!(scene.triangle_count(), 1);
+}
+
+#[test]
+fn glb_with_binary_chunk_loads() {
+    let b = triangle_scene(json!({ "translation": [0.0, 0.0, -2.0] }));
+    let f = frame(&b.glb());
+    assert!(close(f.mesh.positions[0], Vec3::new(0.0, 0.0, -2.0)));
+}
+
+// --- Cameras -------------------------------------------------------------------------------
+
+fn two_camera_scene() -> Builder {
+    let mut b = triangle_scene(json!({}));
+    let second = b.perspective_camera("close-up");
+    b.node(json!({ "name": "closeUpNode", "camera": second, "translation": [0.0, 1.0, 2.0] }));
+    b
+}
+
+#[test]
+fn first_camera_by_default_and_by_name() {
+    let scene = Scene::from_slice(&two_camera_scene().gltf(), None).unwrap();
+    assert_eq!(scene.camera_names(), vec!["cam", "close-up"]);
+    let first = scene.frame(0.0, None).unwrap().camera;
+    assert_eq!(first.name, "cam");
+    assert!(close(
+        first.to_world.translation.into(),
+        Vec3::new(0.0, 0.0, 5.0)
+    ));
+    assert_eq!(first.yfov, 0.8);
+    assert_eq!(first.aspect_ratio, Some(2.0));
+    let by_node = scene.frame(0.0, Some("closeUpNode")).unwrap().camera;
+    assert!(close(
+        by_node.to_world.translation.into(),
+        Vec3::new(0.0, 1.0, 2.0)
+    ));
+    let by_camera = scene.frame(0.0, Some("close-up")).unwrap().camera;
+    assert_eq!(by_camera.name, "close-up");
+}
+
+#[test]
+fn unknown_camera_lists_the_available_ones() {
+    let scene = Scene::from_slice(&two_camera_scene().gltf(), None).unwrap();
+    let err = scene.frame(0.0, Some("nope")).unwrap_err();
+    assert!(matches!(err, SceneError::UnknownCamera { .. }));
+    let message = err.to_string();
+    assert!(message.contains("\"cam\", \"close-up\""), "{message}");
+    assert!(message.starts_with("scene blob:"), "{message}");
+}
+
+#[test]
+fn missing_and_orthographic_cameras_are_errors() {
+    let mut b = Builder::new();
+    let mesh = b.mesh(&TRIANGLE, json!({}), None);
+    b.node(json!({ "mesh": mesh }));
+    let scene = Scene::from_slice(&b.gltf(), None).unwrap();
+    let err = scene.frame(0.0, None).unwrap_err().to_string();
+    assert_eq!(err, "scene blob: scene has no camera");
+
+    let mut b = Builder::new();
+    let ortho = b.push(
+        "cameras",
+        json!({ "name": "top", "type": "orthographic",
+                "orthographic": { "xmag": 1.0, "ymag": 1.0, "znear": 0.1, "zfar": 10.0 } }),
+    );
+    b.node(json!({ "camera": ortho }));
+    let scene = Scene::from_slice(&b.gltf(), None).unwrap();
+    let err = scene.frame(0.0, None).unwrap_err().to_string();
+    assert!(err.contains("\"top\" is orthographic"), "{err}");
+}
+
+// --- Materials and textures ----------------------------------------------------------------
+
+#[test]
+fn primitive_without_material_gets_gltf_default() {
+    let f = frame(&triangle_scene(json!({})).gltf());
+    let m = &f.materials[f.mesh.triangle_materials[0] as usize];
+    assert_eq!(m.base_color, Vec4::ONE);
+    assert_eq!(m.metallic, 1.0);
+    assert_eq!(m.roughness, 1.0);
+}
+
+#[test]
+fn material_factors_and_extensions() {
+    let mut b = Builder::new();
+    b.root["extensionsUsed"] = json!([
+        "KHR_materials_emissive_strength",
+        "KHR_materials_transmission",
+        "KHR_materials_ior",
+        "KHR_materials_volume",
+        "KHR_materials_specular"
+    ]);
+    let material = b.push(
+        "materials",
+        json!({
+            "name": "glass",
+            "pbrMetallicRoughness": {
+                "baseColorFactor": [0.5, 0.25, 1.0, 0.75], "metallicFactor": 0.0, "roughnessFactor": 0.3
+            },
+            "emissiveFactor": [1.0, 0.5, 0.0],
+            "doubleSided": true,
+            "extensions": {
+                "KHR_materials_emissive_strength": { "emissiveStrength": 4.0 },
+                "KHR_materials_transmission": { "transmissionFactor": 0.9 },
+                "KHR_materials_ior": { "ior": 1.33 },
+                "KHR_materials_volume": { "thicknessFactor": 0.1 },
+                "KHR_materials_specular": { "specularFactor": 0.5, "specularColorFactor": [1.0, 0.5, 0.25] }
+            }
+        }),
+    );
+    let mesh = b.mesh(&TRIANGLE, json!({}), Some(material));
+    b.node(json!({ "mesh": mesh }));
+    let camera = b.perspective_camera("cam");
+    b.node(json!({ "camera": camera }));
+    let f = frame(&b.gltf());
+    assert_eq!(
+        f.materials.len(),
+        1,
+        "no default material when every primitive has one"
+    );
+    let m = &f.materials[0];
+    assert_eq!(m.name, "glass");
+    assert_eq!(m.base_color, Vec4::new(0.5, 0.25, 1.0, 0.75));
+    assert_eq!((m.metallic, m.roughness), (0.0, 0.3));
+    assert_eq!(m.emissive, Vec3::new(4.0, 2.0, 0.0));
+    assert_eq!(m.transmission, 0.9);
+    assert_eq!(m.ior, 1.33);
+    assert!(!m.thin_walled);
+    assert_eq!(m.specular, 0.5);
+    assert_eq!(m.specular_color, Vec3::new(1.0, 0.5, 0.25));
+    assert!(m.double_sided);
+}
+
+/// A 2x1 PNG: left texel (128, 64, 255, 255), right texel (0, 0, 0, 255).
+fn png_2x1() -> Vec<u8> {
+    let img = image::RgbaImage::from_raw(2, 1, vec![128, 64, 255, 255, 0, 0, 0, 255]).unwrap();
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    bytes
+}
+
+fn srgb_to_linear(c: f32) -> f32 {
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
+
+#[test]
+fn textures_decode_per_colour_space_with_sampler_and_transform() {
+    let mut b = Builder::new();
+    b.root["extensionsUsed"] = json!(["KHR_texture_transform"]);
+    let png = base64::engine::general_purpose::STANDARD.encode(png_2x1());
+    b.push(
+        "images",
+        json!({ "uri": format!("data:image/png;base64,{png}") }),
+    );
+    b.push(
+        "samplers",
+        json!({ "magFilter": 9728, "wrapS": 33071, "wrapT": 33648 }),
+    );
+    b.push("textures", json!({ "source": 0, "sampler": 0 }));
+    let material = b.push(
+        "materials",
+        json!({
+            "pbrMetallicRoughness": {
+                "baseColorTexture": { "index": 0 },
+                "metallicRoughnessTexture": { "index": 0, "extensions": { "KHR_texture_transform": {
+                    "offset": [0.5, 0.0], "rotation": 0.25, "scale": [2.0, 3.0], "texCoord": 1 } } }
+            },
+            "normalTexture": { "index": 0, "scale": 0.5, "extensions": { "KHR_texture_transform": {
+                "offset": [0.0, 0.25] } } }
+        }),
+    );
+    let mesh = b.mesh(&TRIANGLE, json!({}), Some(material));
+    b.node(json!({ "mesh": mesh }));
+    let camera = b.perspective_camera("cam");
+    b.node(json!({ "camera": camera }));
+    let f = frame(&b.gltf());
+    let m = &f.materials[0];
+    let base = m.base_color_texture.unwrap();
+    let data = m.metallic_roughness_texture.unwrap();
+    assert_ne!(
+        base.texture, data.texture,
+        "one image used as sRGB and linear: two textures"
+    );
+    assert_eq!(f.textures.len(), 2);
+    let srgb = &f.textures[base.texture as usize];
+    let linear = &f.textures[data.texture as usize];
+    assert_eq!((srgb.width, srgb.height), (2, 1));
+    assert_eq!(srgb.filter, Filter::Nearest);
+    assert_eq!(
+        (srgb.wrap_s, srgb.wrap_t),
+        (Wrap::ClampToEdge, Wrap::MirroredRepeat)
+    );
+    let texel = srgb.sample(Vec2::new(0.25, 0.5));
+    assert!(
+        (texel.x - srgb_to_linear(128.0 / 255.0)).abs() < 1e-5,
+        "{texel}"
+    );
+    assert!((texel.z - 1.0).abs() < 1e-6 && (texel.w - 1.0).abs() < 1e-6);
+    let raw = linear.sample(Vec2::new(0.25, 0.5));
+    assert!((raw.y - 64.0 / 255.0).abs() < 1e-5, "{raw}");
+    assert_eq!(data.tex_coord, 1);
+    assert_eq!(data.transform.offset, Vec2::new(0.5, 0.0));
+    assert_eq!(data.transform.rotation, 0.25);
+    assert_eq!(data.transform.scale, Vec2::new(2.0, 3.0));
+    assert_eq!(base.transform.scale, Vec2::ONE);
+    let normal = m.normal_texture.unwrap();
+    assert_eq!(
+        normal.texture, data.texture,
+        "normal maps share the linear texture"
+    );
+    assert_eq!(normal.transform.offset, Vec2::new(0.0, 0.25));
+    assert_eq!(m.normal_scale, 0.5);
+}
+
+#[test]
+fn image_from_glb_buffer_view() {
+    let mut b = Builder::new();
+    let view = b.view(&png_2x1());
+    b.push(
+        "images",
+        json!({ "bufferView": view, "mimeType": "image/png" }),
+    );
+    b.push("textures", json!({ "source": 0 }));
+    let material = b.push(
+        "materials",
+        json!({ "emissiveTexture": { "index": 0 }, "emissiveFactor": [1.0, 1.0, 1.0] }),
+    );
+    let mesh = b.mesh(&TRIANGLE, json!({}), Some(material));
+    b.node(json!({ "mesh": mesh }));
+    let camera = b.perspective_camera("cam");
+    b.node(json!({ "camera": camera }));
+    let f = frame(&b.glb());
+    let t = &f.textures[f.materials[0].emissive_texture.unwrap().texture as usize];
+    assert_eq!(t.filter, Filter::Linear);
+    assert_eq!(t.wrap_s, Wrap::Repeat);
+    // Right texel is black.
+    assert_eq!(t.texels[1], [0.0, 0.0, 0.0, 1.0]);
+}
+
+// --- Lights --------------------------------------------------------------------------------
+
+#[test]
+fn punctual_lights_in_world_space() {
+    let mut b = triangle_scene(json!({}));
+    b.root["extensionsUsed"] = json!(["KHR_lights_punctual"]);
+    b.root["extensions"] = json!({ "KHR_lights_punctual": { "lights": [
+        { "type": "point", "color": [1.0, 0.5, 0.25], "intensity": 8.0 },
+        { "type": "spot", "intensity": 2.0, "spot": { "outerConeAngle": 0.5 } },
+        { "type": "directional", "intensity": 3.0 }
+    ] } });
+    let parent = b.node(json!({ "translation": [0.0, 10.0, 0.0] }));
+    let point = b.node(json!({ "translation": [1.0, 0.0, 0.0],
+        "extensions": { "KHR_lights_punctual": { "light": 0 } } }));
+    // Rotated -90 degrees about X: -Z turns into -Y (pointing down).
+    let spot = b.node(
+        json!({ "rotation": [-FRAC_1_SQRT_2, 0.0, 0.0, FRAC_1_SQRT_2],
+        "extensions": { "KHR_lights_punctual": { "light": 1 } } }),
+    );
+    b.root["nodes"][parent]["children"] = json!([point, spot]);
+    b.node(json!({ "extensions": { "KHR_lights_punctual": { "light": 2 } } }));
+    let f = frame(&b.gltf());
+    assert_eq!(f.lights.len(), 3);
+    let PunctualLight::Point {
+        position,
+        intensity,
+    } = f.lights[0]
+    else {
+        panic!("{:?}", f.lights[0]);
+    };
+    assert!(close(position, Vec3::new(1.0, 10.0, 0.0)));
+    assert_eq!(intensity, Vec3::new(8.0, 4.0, 2.0));
+    let PunctualLight::Spot {
+        position,
+        direction,
+        intensity,
+        cos_inner,
+        cos_outer,
+    } = f.lights[1]
+    else {
+        panic!("{:?}", f.lights[1]);
+    };
+    assert!(close(position, Vec3::new(0.0, 10.0, 0.0)));
+    assert!(close(direction, Vec3::NEG_Y), "{direction}");
+    assert_eq!(intensity, Vec3::splat(2.0));
+    assert_eq!((cos_inner, cos_outer), (1.0, 0.5f32.cos()));
+    let PunctualLight::Directional {
+        direction,
+        irradiance,
+    } = f.lights[2]
+    else {
+        panic!("{:?}", f.lights[2]);
+    };
+    assert!(close(direction, Vec3::NEG_Z));
+    assert_eq!(irradiance, Vec3::splat(3.0));
+}
+
+// --- Animation -----------------------------------------------------------------------------
+
+/// A triangle under an animated node; the channel drives `path` with `values` at `times`.
+fn animated(path: &str, interpolation: &str, times: &[f32], values: &[f32]) -> Scene {
+    let mut b = triangle_scene(json!({}));
+    let input = b.floats(times, "SCALAR");
+    let ty = if path == "rotation" { "VEC4" } else { "VEC3" };
+    let output = b.floats(values, ty);
+    if ty == "VEC3" {
+        // Animation outputs need no bounds; keep the accessor minimal.
+        let accessor = b.root["accessors"][output].as_object_mut().unwrap();
+        accessor.remove("min");
+        accessor.remove("max");
+    }
+    b.push(
+        "animations",
+        json!({ "channels": [{ "sampler": 0, "target": { "node": 0, "path": path } }],
+                "samplers": [{ "input": input, "output": output, "interpolation": interpolation }] }),
+    );
+    Scene::from_slice(&b.gltf(), None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Where the triangle's corner (1, 0, 0) is at `time`.
+fn corner_at(scene: &Scene, time: f32) -> Vec3 {
+    scene.frame(time, None).unwrap().mesh.positions[1]
+}
+
+#[test]
+fn linear_and_step_translation() {
+    let linear = animated(
+        "translation",
+        "LINEAR",
+        &[0.0, 2.0],
+        &[0.0, 0.0, 0.0, 4.0, 0.0, 0.0],
+    );
+    assert_eq!(linear.animation_duration(), 2.0);
+    assert!(close(corner_at(&linear, 0.5), Vec3::new(2.0, 0.0, 0.0)));
+    // Clamped outside the key range.
+    assert!(close(corner_at(&linear, 10.0), Vec3::new(5.0, 0.0, 0.0)));
+    assert!(close(corner_at(&linear, -1.0), Vec3::new(1.0, 0.0, 0.0)));
+    let step = animated(
+        "translation",
+        "STEP",
+        &[0.0, 2.0],
+        &[0.0, 0.0, 0.0, 4.0, 0.0, 0.0],
+    );
+    assert!(close(corner_at(&step, 1.9), Vec3::new(1.0, 0.0, 0.0)));
+    assert!(close(corner_at(&step, 2.0), Vec3::new(5.0, 0.0, 0.0)));
+}
+
+#[test]
+fn rotation_slerps() {
+    let half = FRAC_PI_4.sin();
+    let quarter_turn_y = [0.0, (FRAC_PI_2 / 2.0).sin(), 0.0, (FRAC_PI_2 / 2.0).cos()];
+    let values = [[0.0, 0.0, 0.0, 1.0], quarter_turn_y].concat();
+    let scene = animated("rotation", "LINEAR", &[0.0, 1.0], &values);
+    // Halfway: 45 degrees about Y takes (1, 0, 0) to (cos 45, 0, -sin 45).
+    let p = corner_at(&scene, 0.5);
+    assert!(close(p, Vec3::new(half, 0.0, -half)), "{p}");
+}
+
+#[test]
+fn cubic_spline_uses_tangents() {
+    // Keys: [in, value, out] per key. x goes 0 -> 1 with out-tangent 1 at the first key.
+    let values = [
+        [0.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0],
+        [1.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0],
+    ]
+    .concat();
+    let scene = animated("translation", "CUBICSPLINE", &[0.0, 1.0], &values);
+    // Hermite at s = 0.5: v1 * 0.5 + out0 * dt * 0.125 = 0.625.
+    let p = corner_at(&scene, 0.5);
+    assert!(close(p, Vec3::new(1.625, 0.0, 0.0)), "{p}");
+}
+
+#[test]
+fn animated_camera_moves() {
+    let mut b = triangle_scene(json!({}));
+    let input = b.floats(&[0.0, 1.0], "SCALAR");
+    let output = b.floats(&[0.0, 0.0, 5.0, 0.0, 0.0, 7.0], "VEC3");
+    b.push(
+        "animations",
+        json!({ "channels": [{ "sampler": 0, "target": { "node": 1, "path": "translation" } }],
+                "samplers": [{ "input": input, "output": output }] }),
+    );
+    let scene = Scene::from_slice(&b.gltf(), None).unwrap();
+    let camera = scene.frame(0.25, None).unwrap().camera;
+    assert!(close(
+        camera.to_world.translation.into(),
+        Vec3::new(0.0, 0.0, 5.5)
+    ));
+}
+
+// --- Extensions, files and refusals --------------------------------------------------------
+
+#[test]
+fn unsupported_required_extension_is_named() {
+    let mut b = triangle_scene(json!({}));
+    b.root["extensionsUsed"] = json!(["KHR_draco_mesh_compression", "EXT_unknown"]);
+    b.root["extensionsRequired"] = json!(["KHR_draco_mesh_compression"]);
+    let err = load_error(&b.gltf());
+    assert_eq!(
+        err,
+        "scene blob requires unsupported extension KHR_draco_mesh_compression"
+    );
+
+    let mut b = triangle_scene(json!({}));
+    b.root["extensionsUsed"] = json!(["EXT_unknown"]);
+    assert_eq!(frame(&b.gltf()).mesh.triangle_count(), 1);
+}
+
+#[test]
+fn external_buffer_next_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = triangle_scene(json!({}));
+    b.finish_scene();
+    std::fs::write(dir.path().join("tri angle.bin"), &b.bin).unwrap();
+    b.root["buffers"] = json!([{ "byteLength": b.bin.len(), "uri": "tri%20angle.bin" }]);
+    let path = dir.path().join("scene.gltf");
+    std::fs::write(&path, serde_json::to_vec(&b.root).unwrap()).unwrap();
+    let scene = Scene::load(&path).unwrap();
+    assert_eq!(scene.triangle_count(), 1);
+    // The same JSON as a blob may not read files.
+    let err = Scene::from_slice(&std::fs::read(&path).unwrap(), None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("not allowed in a scene blob"), "{err}");
+
+    b.root["buffers"][0]["uri"] = json!("../tri%20angle.bin");
+    std::fs::write(&path, serde_json::to_vec(&b.root).unwrap()).unwrap();
+    let err = Scene::load(&path).err().unwrap().to_string();
+    assert!(err.starts_with(&path.display().to_string()), "{err}");
+    assert!(err.contains("leave the scene's folder"), "{err}");
+}
+
+#[test]
+fn index_out_of_range_is_an_error() {
+    let mut b = Builder::new();
+    let indices = b.u8_indices(&[0, 1, 7]);
+    let position = b.floats(&TRIANGLE, "VEC3");
+    b.push(
+        "meshes",
+        json!({ "primitives": [{ "attributes": { "POSITION": position }, "indices": indices }] }),
+    );
+    b.node(json!({ "mesh": 0 }));
+    let err = load_error(&b.gltf());
+    assert!(
+        err.contains("index 7 but the primitive has 3 vertices"),
+        "{err}"
+    );
+}
+
+#[test]
+fn accessor_beyond_its_buffer_is_an_error() {
+    let mut b = triangle_scene(json!({}));
+    b.root["accessors"][0]["count"] = json!(1000);
+    let err = load_error(&b.gltf());
+    assert!(
+        err.starts_with("scene blob: bufferView 0 is 36 bytes but accessor 0 needs 12000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn buffer_shorter_than_declared_is_an_error() {
+    let bytes = triangle_scene(json!({})).gltf();
+    let mut root: Value = serde_json::from_slice(&bytes).unwrap();
+    root["buffers"][0]["byteLength"] = json!(400);
+    let err = load_error(&serde_json::to_vec(&root).unwrap());
+    assert!(
+        err.contains("buffer 0 declares 400 bytes but holds 36"),
+        "{err}"
+    );
+}
+
+#[test]
+fn nan_positions_are_refused() {
+    let mut b = Builder::new();
+    let mesh = b.mesh(
+        &[f32::NAN, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+        json!({}),
+        None,
+    );
+    b.node(json!({ "mesh": mesh }));
+    // Finite bounds, so only the data is wrong.
+    b.root["accessors"][0]["min"] = json!([0.0, 0.0, 0.0]);
+    b.root["accessors"][0]["max"] = json!([1.0, 1.0, 0.0]);
+    let err = load_error(&b.gltf());
+    assert!(err.contains("NaN or infinite"), "{err}");
+}
+
+#[test]
+fn node_cycles_are_refused() {
+    let mut b = Builder::new();
+    b.node(json!({ "children": [1] }));
+    b.node(json!({ "children": [0] }));
+    b.root["scenes"] = json!([{ "nodes": [0] }]);
+    let err = load_error(&serde_json::to_vec(&b.root).unwrap());
+    assert!(err.contains("appears twice"), "{err}");
+}
+
+#[test]
+fn malformed_inputs_are_errors_not_panics() {
+    assert!(load_error(b"{ not json").starts_with("scene blob: not a valid glTF 2.0 file"));
+    assert!(load_error(b"").starts_with("scene blob: not a valid glTF 2.0 file"));
+    assert!(load_error(b"glTF\x02\0\0\0\xff\xff\xff\xff").contains("truncated"));
+    let glb = triangle_scene(json!({ "translation": [0.5, 0.0, 0.0] })).glb();
+    // Every truncation and a sweep of corrupted bytes must come back as Ok or Err.
+    for len in 0..glb.len() {
+        let _ = Scene::from_slice(&glb[..len], None).map(|s| s.frame(0.0, None));
+    }
+    let mut state = 0x2545_f491_u32;
+    for _ in 0..2000 {
+        let mut corrupt = glb.clone();
+        for _ in 0..3 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let at = state as usize % corrupt.len();
+            corrupt[at] = (state >> 8) as u8;
+        }
+        let _ = Scene::from_slice(&corrupt, None).map(|s| s.frame(0.5, None));
+    }
+}
+
+/// A scene using most features: texture with transform, sparse accessor, light, animation.
+fn rich() -> Builder {
+    let mut b = Builder::new();
+    b.root["extensionsUsed"] = json!(["KHR_lights_punctual", "KHR_texture_transform"]);
+    let png = base64::engine::general_purpose::STANDARD.encode(png_2x1());
+    b.push(
+        "images",
+        json!({ "uri": format!("data:image/png;base64,{png}") }),
+    );
+    b.push(
+        "samplers",
+        json!({ "magFilter": 9728, "wrapS": 33071, "wrapT": 33648 }),
+    );
+    b.push("textures", json!({ "source": 0, "sampler": 0 }));
+    let material = b.push(
+        "materials",
+        json!({ "pbrMetallicRoughness": { "baseColorTexture": { "index": 0,
+        "extensions": { "KHR_texture_transform": { "offset": [0.5, 0.0] } } } },
+        "normalTexture": { "index": 0 } }),
+    );
+    let uv = b.u16s(&[0, 0, 65535, 0, 32768, 65535, 0, 65535], "VEC2", true);
+    let normal = b.floats(&[0.0, 0.0, 1.0].repeat(4), "VEC3");
+    let indices = b.u8_indices(&[0, 1, 2, 0, 2, 3]);
+    let position = b.floats(
+        &[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0],
+        "VEC3",
+    );
+    let mesh = b.push(
+        "meshes",
+        json!({ "primitives": [{ "attributes": { "POSITION": position, "NORMAL": normal,
+                 "TEXCOORD_0": uv }, "indices": indices, "material": material }] }),
+    );
+    b.node(json!({ "mesh": mesh, "children": [1] }));
+    let cam = b.perspective_camera("cam");
+    b.node(json!({ "camera": cam, "translation": [0.0, 0.0, 5.0] }));
+    b.root["extensions"] = json!({ "KHR_lights_punctual": { "lights": [
+        { "type": "spot", "intensity": 2.0, "spot": { "outerConeAngle": 0.5 } } ] } });
+    b.node(json!({ "extensions": { "KHR_lights_punctual": { "light": 0 } } }));
+    let input = b.floats(&[0.0, 1.0], "SCALAR");
+    let output = b.floats(&[0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0], "VEC4");
+    let sparse_idx = b.view(&[1u8, 0, 0, 0]);
+    // Sparse: key 1 becomes a quarter turn about Z.
+    let quarter_z: Vec<u8> = [0.0, 0.0, FRAC_1_SQRT_2, FRAC_1_SQRT_2]
+        .iter()
+        .flat_map(|v: &f32| v.to_le_bytes())
+        .collect();
+    let sparse_val = b.view(&quarter_z);
+    b.root["accessors"][output]["sparse"] = json!({ "count": 1, "indices": { "bufferView": sparse_idx, "componentType": 5121 }, "values": { "bufferView": sparse_val } });
+    b.push(
+        "animations",
+        json!({ "channels": [{ "sampler": 0, "target": { "node": 0, "path": "rotation" } }],
+                "samplers": [{ "input": input, "output": output, "interpolation": "LINEAR" }] }),
+    );
+    b
+}
+
+/// Removes, retypes or replaces one random part of a JSON document.
+fn mutate(v: &mut Value, r: &mut dyn FnMut() -> u32) {
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            let k = &keys[r() as usize % keys.len()];
+            match r() % 5 {
+                0 => {
+                    map.remove(k);
+                }
+                1 => {
+                    map.insert(k.clone(), json!(r() % 4));
+                }
+                2 => {
+                    map.insert(k.clone(), json!("x"));
+                }
+                _ => mutate(map.get_mut(k).unwrap(), r),
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let n = a.len();
+            match r() % 4 {
+                0 => {
+                    a.remove(r() as usize % n);
+                }
+                1 => {
+                    a[r() as usize % n] = json!(r() % 3);
+                }
+                _ => mutate(&mut a[r() as usize % n], r),
+            }
+        }
+        _ => *v = json!(r() % 5),
+    }
+}
+
+#[test]
+fn sparse_accessor_overrides_values() {
+    let scene = Scene::from_slice(&rich().gltf(), None).unwrap();
+    // At t = 1 the sparse key applies: (1, 0, 0) turns a quarter about Z to (0, 1, 0).
+    let p = corner_at(&scene, 1.0);
+    assert!(close(p, Vec3::new(0.0, 1.0, 0.0)), "{p}");
+    assert!(close(corner_at(&scene, 0.0), Vec3::X));
+}
+
+#[test]
+fn structural_corruption_is_an_error_not_a_panic() {
+    let text = rich().gltf();
+    frame(&text);
+    let root: Value = serde_json::from_slice(&text).unwrap();
+    let mut state = 0x0bad_cafe_u32;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let mut loaded = 0;
+    for _ in 0..3000 {
+        let mut v = root.clone();
+        for _ in 0..(1 + next() % 3) {
+            mutate(&mut v, &mut next);
+        }
+        let bytes = serde_json::to_vec(&v).unwrap();
+        let result = Scene::from_slice(&bytes, None).and_then(|s| s.frame(0.5, None));
+        loaded += result.is_ok() as usize;
+    }
+    // Some mutations are harmless (names, unused keys); most must be refused.
+    assert!(loaded > 0 && loaded < 3000, "{loaded}");
+}

@@ -1,0 +1,139 @@
+//! `tessera render`: one machine renders a job and writes its frames.
+
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use tessera_coordinator::job::{Fps, FrameSet, JobSpec, OutputPattern, SizeRequest};
+use tessera_coordinator::local::{self, RenderSummary};
+use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
+
+use crate::progress::ProgressReport;
+
+#[derive(Args)]
+pub struct RenderArgs {
+    /// The glTF 2.0 scene (.gltf or .glb).
+    scene: PathBuf,
+    /// Output file (.exr or .png); a run of '#' becomes the frame number, e.g. out/f_####.exr.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+    /// Image width in pixels [default: 1280, or from --height and the camera's aspect ratio].
+    #[arg(long, value_name = "W")]
+    width: Option<u32>,
+    /// Image height in pixels [default: from the width and the camera's aspect ratio, or 16:9].
+    #[arg(long, value_name = "H")]
+    height: Option<u32>,
+    /// Samples per pixel.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    spp: u32,
+    /// Maximum path length in segments (1: emitters only, 2: direct light, ...).
+    #[arg(long, value_name = "D", default_value_t = 8)]
+    max_depth: u32,
+    /// Frames to render: 1, 1-48, 1-48x2 (every 2nd), 1,5,10-20.
+    #[arg(long, value_name = "SPEC", default_value = "1")]
+    frames: FrameSet,
+    /// Frames per second of the animation; frame 1 is at time 0.
+    #[arg(long, value_name = "F", default_value_t = 24.0)]
+    fps: f64,
+    /// Tile size in pixels.
+    #[arg(long, value_name = "N", default_value = "64")]
+    tile: NonZeroU32,
+    /// CPU threads [default: all cores].
+    #[arg(long, value_name = "N")]
+    threads: Option<NonZeroUsize>,
+    /// Random seed: the same seed gives the same image.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    seed: u64,
+    /// Camera to render through [default: the scene's first].
+    #[arg(long, value_name = "NAME")]
+    camera: Option<String>,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: RenderArgs) -> anyhow::Result<()> {
+    // Validate everything the user typed before touching the scene.
+    let job = JobSpec {
+        scene: args.scene,
+        size: SizeRequest::from_sides(args.width, args.height)?,
+        settings: RenderSettings {
+            spp: Spp::new(args.spp)?,
+            max_depth: MaxDepth::new(args.max_depth)?,
+            seed: args.seed,
+        },
+        tile_size: args.tile,
+        fps: Fps::new(args.fps)?,
+        camera: args.camera,
+        frames: args.frames,
+    };
+    let output = OutputPattern::new(args.output, &job.frames)?;
+    let backend = CpuBackend::new(args.threads.map(NonZeroUsize::get))
+        .context("cannot start the CPU backend")?;
+
+    let mut report = ProgressReport::new();
+    let summary = local::render_job(&job, &output, &backend, &mut |p| report.update(p));
+    report.finish();
+    let summary = summary?;
+
+    eprintln!("{}", summary_line(&summary));
+    if args.json {
+        println!("{}", summary_json(&summary));
+    }
+    Ok(())
+}
+
+fn summary_line(s: &RenderSummary) -> String {
+    let frames = match s.frames.as_slice() {
+        [one] => format!("frame {one}"),
+        many => format!("{} frames", many.len()),
+    };
+    let outputs = match s.outputs.as_slice() {
+        [one] => one.display().to_string(),
+        many => format!("{} files", many.len()),
+    };
+    format!(
+        "rendered {frames} at {} with {} spp in {:.2} s ({}) on {}; prepare/BVH {:.2} s; wrote {outputs}",
+        s.resolution,
+        s.spp,
+        s.render_seconds,
+        samples_rate(s.samples_per_second),
+        s.device,
+        s.prepare_seconds,
+    )
+}
+
+/// A rate in samples per second with a readable unit.
+pub fn samples_rate(per_second: f64) -> String {
+    if per_second >= 1e9 {
+        format!("{:.2} Gsamples/s", per_second / 1e9)
+    } else if per_second >= 1e6 {
+        format!("{:.2} Msamples/s", per_second / 1e6)
+    } else if per_second >= 1e3 {
+        format!("{:.2} ksamples/s", per_second / 1e3)
+    } else {
+        format!("{per_second:.0} samples/s")
+    }
+}
+
+fn summary_json(s: &RenderSummary) -> serde_json::Value {
+    serde_json::json!({
+        "frames": s.frames.len(),
+        "frame_numbers": s.frames,
+        "width": s.resolution.width(),
+        "height": s.resolution.height(),
+        "spp": s.spp,
+        "samples": s.samples,
+        "render_seconds": s.render_seconds,
+        "prepare_seconds": s.prepare_seconds,
+        "total_seconds": s.total_seconds,
+        "samples_per_second": s.samples_per_second,
+        "backend": s.device.backend,
+        "device": s.device.name,
+        "device_class": s.device.class,
+        "threads": s.device.threads,
+        "outputs": s.outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+    })
+}
