@@ -479,12 +479,14 @@ __device__ float dielectric_pdf(const Bsdf& f, V3 wo, V3 wi) {
 
 __device__ V3 bsdf_eval(const Bsdf& f, V3 wo_world, V3 wi_world) {
     bool geometric_reflect = dot(wi_world, f.ng) * dot(wo_world, f.ng) > 0.0f;
+    if (f.lambertian) {
+        // The common case, in world space: no change of basis needed.
+        float cos_o = dot(wo_world, f.n), cos_i = dot(wi_world, f.n);
+        return (cos_o > 0.0f && cos_i > 0.0f && geometric_reflect) ? f.base_color * (FRAC_1_PI_F * cos_i) : v3s(0.0f);
+    }
     V3 wo = to_local(f, wo_world), wi = to_local(f, wi_world);
     bool refl = wi.z * wo.z > 0.0f;
     if (refl != geometric_reflect || wo.z == 0.0f || wi.z == 0.0f) return v3s(0.0f);
-    if (f.lambertian) {
-        return (wo.z > 0.0f && refl) ? f.base_color * (FRAC_1_PI_F * wi.z) : v3s(0.0f);
-    }
     V3 result = v3s(0.0f);
     if (wo.z > 0.0f && refl) {
         result = result + diffuse_albedo(f, wo.z) * (FRAC_1_PI_F * wi.z);
@@ -501,9 +503,12 @@ __device__ V3 bsdf_eval(const Bsdf& f, V3 wo_world, V3 wi_world) {
 }
 
 __device__ float bsdf_pdf(const Bsdf& f, V3 wo_world, V3 wi_world) {
+    if (f.lambertian) {
+        float cos_o = dot(wo_world, f.n), cos_i = dot(wi_world, f.n);
+        return (cos_o > 0.0f && cos_i > 0.0f) ? cos_i * FRAC_1_PI_F : 0.0f;
+    }
     V3 wo = to_local(f, wo_world), wi = to_local(f, wi_world);
     if (wo.z == 0.0f || wi.z == 0.0f) return 0.0f;
-    if (f.lambertian) return (wo.z > 0.0f && wi.z > 0.0f) ? wi.z * FRAC_1_PI_F : 0.0f;
     V3 probs = lobe_probs(f, wo);
     bool refl = wi.z * wo.z > 0.0f;
     float pdf = 0.0f;
@@ -757,21 +762,20 @@ __device__ LightSample sample_light(const Scene& s, V3 p, float pick, float u, f
     }
     u32 tri = s.emitters[min(lo, s.params->emitters - 1u)].triangle;
     const GpuTriangle data = s.triangle_data[tri];
-    const GpuVertex a = s.vertices[data.vertices[0]];
-    const GpuVertex b = s.vertices[data.vertices[1]];
-    const GpuVertex c = s.vertices[data.vertices[2]];
-    V3 p0 = v3a(a.position), p1 = v3a(b.position), p2 = v3a(c.position);
+    // Emitters have a positive area (the light sampler keeps only those).
+    const BvhTriangle bt = s.triangles[tri];
+    V3 e1 = v3a(bt.e1), e2 = v3a(bt.e2);
+    V3 cr = cross(e1, e2);
+    float area = 0.5f * length(cr);
+    V3 n = cr / (2.0f * area);
     float su = sqrtf(u);
     float b0 = 1.0f - su, b1 = v * su;
     float b2 = 1.0f - b0 - b1;
-    V3 q = p0 * b0 + p1 * b1 + p2 * b2;
-    V3 cr = cross(p1 - p0, p2 - p0);
-    float area = 0.5f * length(cr);
-    V3 n = normalize_or(cr, v3s(0.0f));
+    V3 q = v3a(bt.p0) + e1 * b1 + e2 * b2;
     V3 d = q - p;
     float dist2 = dot(d, d);
     float dist = sqrtf(dist2);
-    if (area <= 0.0f || dist <= 0.0f) return no_light();
+    if (dist <= 0.0f) return no_light();
     V3 wi = d / dist;
     float cos_l = -dot(wi, n);
     if (cos_l <= 0.0f) return no_light();
@@ -779,6 +783,9 @@ __device__ LightSample sample_light(const Scene& s, V3 p, float pick, float u, f
     V3 radiance = v3a(m.emissive);
     const GpuTextureRef& er = m.emissive_texture;
     if (er.texture != NO_TEXTURE && has_uv(s, er.tex_coord)) {
+        const GpuVertex a = s.vertices[data.vertices[0]];
+        const GpuVertex b = s.vertices[data.vertices[1]];
+        const GpuVertex c = s.vertices[data.vertices[2]];
         V2 uv = vertex_uv(a, er.tex_coord) * b0 + vertex_uv(b, er.tex_coord) * b1 + vertex_uv(c, er.tex_coord) * b2;
         radiance = radiance * xyz(sample_texture(s, er.texture, apply_transform(er, uv)));
     }

@@ -752,16 +752,19 @@ fn dielectric_pdf(f: Bsdf, wo_in: vec3<f32>, wi_in: vec3<f32>) -> f32 {
 
 fn bsdf_eval(f: Bsdf, wo_world: vec3<f32>, wi_world: vec3<f32>) -> vec3<f32> {
     let geometric_reflect = dot(wi_world, f.ng) * dot(wo_world, f.ng) > 0.0;
+    if f.lambertian {
+        // The common case, in world space: no change of basis needed.
+        let cos_o = dot(wo_world, f.n);
+        let cos_i = dot(wi_world, f.n);
+        if cos_o > 0.0 && cos_i > 0.0 && geometric_reflect {
+            return f.base_color * (FRAC_1_PI * cos_i);
+        }
+        return vec3<f32>(0.0);
+    }
     let wo = to_local(f, wo_world);
     let wi = to_local(f, wi_world);
     let refl = wi.z * wo.z > 0.0;
     if refl != geometric_reflect || wo.z == 0.0 || wi.z == 0.0 {
-        return vec3<f32>(0.0);
-    }
-    if f.lambertian {
-        if wo.z > 0.0 && refl {
-            return f.base_color * (FRAC_1_PI * wi.z);
-        }
         return vec3<f32>(0.0);
     }
     var result = vec3<f32>(0.0);
@@ -780,15 +783,17 @@ fn bsdf_eval(f: Bsdf, wo_world: vec3<f32>, wi_world: vec3<f32>) -> vec3<f32> {
 }
 
 fn bsdf_pdf(f: Bsdf, wo_world: vec3<f32>, wi_world: vec3<f32>) -> f32 {
+    if f.lambertian {
+        let cos_o = dot(wo_world, f.n);
+        let cos_i = dot(wi_world, f.n);
+        if cos_o > 0.0 && cos_i > 0.0 {
+            return cos_i * FRAC_1_PI;
+        }
+        return 0.0;
+    }
     let wo = to_local(f, wo_world);
     let wi = to_local(f, wi_world);
     if wo.z == 0.0 || wi.z == 0.0 {
-        return 0.0;
-    }
-    if f.lambertian {
-        if wo.z > 0.0 && wi.z > 0.0 {
-            return wi.z * FRAC_1_PI;
-        }
         return 0.0;
     }
     let probs = lobe_probs(f, wo);
@@ -1018,30 +1023,30 @@ fn surface_at(o: vec3<f32>, d: vec3<f32>, hit: Hit) -> Surface {
         v3(k.a.normal) * w + v3(k.b.normal) * hit.u + v3(k.c.normal) * hit.v,
         ng_raw,
     );
-    let m = materials[data.material];
-    let base = lookup(m.base_color_texture, k, vec4<f32>(1.0)) * v4(m.base_color);
-    var metallic = m.metallic;
-    var roughness = m.roughness;
-    if m.metallic_roughness_texture.texture != NO_TEXTURE {
-        let mr = lookup(m.metallic_roughness_texture, k, vec4<f32>(1.0));
+    let m = &materials[data.material];
+    let base = lookup((*m).base_color_texture, k, vec4<f32>(1.0)) * v4((*m).base_color);
+    var metallic = (*m).metallic;
+    var roughness = (*m).roughness;
+    if (*m).metallic_roughness_texture.texture != NO_TEXTURE {
+        let mr = lookup((*m).metallic_roughness_texture, k, vec4<f32>(1.0));
         roughness *= mr.y;
         metallic *= mr.z;
     }
-    let transmission = m.transmission * lookup(m.transmission_texture, k, vec4<f32>(1.0)).x;
-    if m.normal_texture.texture != NO_TEXTURE {
-        let t = lookup(m.normal_texture, k, vec4<f32>(0.0));
+    let transmission = (*m).transmission * lookup((*m).transmission_texture, k, vec4<f32>(1.0)).x;
+    if (*m).normal_texture.texture != NO_TEXTURE {
+        let t = lookup((*m).normal_texture, k, vec4<f32>(0.0));
         let mn = vec3<f32>(
-            (2.0 * t.x - 1.0) * m.normal_scale,
-            (2.0 * t.y - 1.0) * m.normal_scale,
+            (2.0 * t.x - 1.0) * (*m).normal_scale,
+            (2.0 * t.y - 1.0) * (*m).normal_scale,
             2.0 * t.z - 1.0,
         );
-        let tangent = shading_tangent(k, ns, m.normal_texture.tex_coord);
+        let tangent = shading_tangent(k, ns, (*m).normal_texture.tex_coord);
         if tangent.w != 0.0 {
             let bitangent = cross(ns, tangent.xyz) * sign(tangent.w);
             ns = normalize_or(tangent.xyz * mn.x + bitangent * mn.y + ns * mn.z, ns);
         }
     }
-    let thin_walled = (m.flags & MATERIAL_THIN_WALLED) != 0u;
+    let thin_walled = ((*m).flags & MATERIAL_THIN_WALLED) != 0u;
     let two_sided = transmission <= 0.0 || thin_walled;
     var ng = ng_raw;
     if two_sided && dot(ng, d) > 0.0 {
@@ -1051,12 +1056,12 @@ fn surface_at(o: vec3<f32>, d: vec3<f32>, hit: Hit) -> Surface {
         ns = -ns;
     }
     var emitted = vec3<f32>(0.0);
-    let emissive = v3(m.emissive);
+    let emissive = v3((*m).emissive);
     if front && max3(emissive) > 0.0 {
-        emitted = emissive * lookup(m.emissive_texture, k, vec4<f32>(1.0)).xyz;
+        emitted = emissive * lookup((*m).emissive_texture, k, vec4<f32>(1.0)).xyz;
     }
-    let bsdf = bsdf_new(base.xyz, metallic, roughness, m.specular, v3(m.specular_color),
-        transmission, m.ior, thin_walled, ns, ng);
+    let bsdf = bsdf_new(base.xyz, metallic, roughness, (*m).specular, v3((*m).specular_color),
+        transmission, (*m).ior, thin_walled, ns, ng);
     return Surface(o + d * hit.t, ng, bsdf, emitted, base.xyz);
 }
 
@@ -1136,24 +1141,22 @@ fn sample_light(p: vec3<f32>, pick: f32, u: f32, v: f32) -> LightSample {
     }
     let tri = emitters[min(lo, params.emitters - 1u)].triangle;
     let data = load_triangle_data(tri);
-    let a = load_vertex(data.vertices[0]);
-    let b = load_vertex(data.vertices[1]);
-    let c = load_vertex(data.vertices[2]);
-    let p0 = v3(a.position);
-    let p1 = v3(b.position);
-    let p2 = v3(c.position);
+    // Emitters have a positive area (the light sampler keeps only those).
+    let bt = load_triangle(tri);
+    let e1 = v3(bt.e1);
+    let e2 = v3(bt.e2);
+    let cr = cross(e1, e2);
+    let area = 0.5 * length(cr);
+    let n = cr / (2.0 * area);
     let su = sqrt(u);
     let b0 = 1.0 - su;
     let b1 = v * su;
     let b2 = 1.0 - b0 - b1;
-    let q = p0 * b0 + p1 * b1 + p2 * b2;
-    let cr = cross(p1 - p0, p2 - p0);
-    let area = 0.5 * length(cr);
-    let n = normalize_or(cr, vec3<f32>(0.0));
+    let q = v3(bt.p0) + e1 * b1 + e2 * b2;
     let d = q - p;
     let dist2 = dot(d, d);
     let dist = sqrt(dist2);
-    if area <= 0.0 || dist <= 0.0 {
+    if dist <= 0.0 {
         return no_light();
     }
     let wi = d / dist;
@@ -1161,10 +1164,13 @@ fn sample_light(p: vec3<f32>, pick: f32, u: f32, v: f32) -> LightSample {
     if cos_l <= 0.0 {
         return no_light();
     }
-    let m = materials[data.material];
-    var radiance = v3(m.emissive);
-    let er = m.emissive_texture;
+    let m = &materials[data.material];
+    var radiance = v3((*m).emissive);
+    let er = (*m).emissive_texture;
     if er.texture != NO_TEXTURE && has_uv(er.tex_coord) {
+        let a = load_vertex(data.vertices[0]);
+        let b = load_vertex(data.vertices[1]);
+        let c = load_vertex(data.vertices[2]);
         let uv = vertex_uv(a, er.tex_coord) * b0 + vertex_uv(b, er.tex_coord) * b1
             + vertex_uv(c, er.tex_coord) * b2;
         radiance *= sample_texture(er.texture, apply_transform(er, uv)).xyz;
@@ -1226,8 +1232,6 @@ struct PathResult {
     depth: f32,
 }
 
-const DRAWS_PER_BOUNCE: u32 = 7u;
-
 fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathResult {
     var result = PathResult(vec3<f32>(0.0), false, vec3<f32>(0.0), vec3<f32>(0.0), 0.0);
     var o = origin;
@@ -1237,10 +1241,15 @@ fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathR
     var prev_pdf = 0.0;
     let max_depth = params.max_depth;
     for (var depth = 1u; depth <= max_depth; depth++) {
-        var draws: array<f32, DRAWS_PER_BOUNCE>;
-        for (var i = 0u; i < DRAWS_PER_BOUNCE; i++) {
-            draws[i] = rng_f32(rng);
-        }
+        // DRAWS_PER_BOUNCE (7) numbers, in this order, whichever branches the path takes;
+        // plain values rather than an array, which software rasterisers handle slowly.
+        let light_pick = rng_f32(rng);
+        let light_u = rng_f32(rng);
+        let light_v = rng_f32(rng);
+        let lobe_u = rng_f32(rng);
+        let bsdf_u = rng_f32(rng);
+        let bsdf_v = rng_f32(rng);
+        let rr_u = rng_f32(rng);
         let hit = intersect(o, d);
         if hit.triangle == NO_HIT {
             break;
@@ -1264,9 +1273,9 @@ fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathR
             break;
         }
         if has_non_delta(s.bsdf) {
-            result.l += beta * direct_light(s, wo, draws[0], draws[1], draws[2]);
+            result.l += beta * direct_light(s, wo, light_pick, light_u, light_v);
         }
-        let bs = bsdf_sample(s.bsdf, wo, draws[3], draws[4], draws[5]);
+        let bs = bsdf_sample(s.bsdf, wo, lobe_u, bsdf_u, bsdf_v);
         if !bs.ok {
             break;
         }
@@ -1275,7 +1284,7 @@ fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathR
         prev_pdf = bs.pdf;
         if depth >= RR_DEPTH {
             let q = min(max3(beta) * bs.eta * bs.eta, 0.95);
-            if draws[6] >= q {
+            if rr_u >= q {
                 break;
             }
             beta /= q;

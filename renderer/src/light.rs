@@ -139,7 +139,10 @@ impl LightSampler {
     /// Emissive triangles (mesh indices) with their cumulative distribution, for the GPU
     /// backends' copy of this sampler.
     pub fn emitters(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
-        self.emissive.iter().copied().zip(self.cdf.iter().copied())
+        self.emissive
+            .iter()
+            .map(|e| e.triangle)
+            .zip(self.cdf.iter().copied())
     }
 
     /// Probability of mesh triangle `tri` within the emissive group (0 for non-emitters).

@@ -68,8 +68,8 @@ fn honest_renders_agree_and_broken_ones_do_not() {
     );
 
     let mut no_normals = render(&scene, 3);
-    for c in 7..10 {
-        no_normals[c].fill(0.0);
+    for normal in &mut no_normals[7..10] {
+        normal.fill(0.0);
     }
     assert!(
         !compare(&no_normals, &reference).is_empty(),

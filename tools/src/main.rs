@@ -1,6 +1,7 @@
 //! `tessera`: the command line of the Tessera render farm. It parses, wires and reports; the
 //! work happens in the renderer and coordinator crates.
 
+mod devices;
 mod progress;
 mod render;
 
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Render frames of a glTF scene on this machine.
     Render(render::RenderArgs),
+    /// List every backend and device found here, with its billing class.
+    Devices(devices::DevicesArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Render(args) => render::run(args),
+        Command::Devices(args) => devices::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

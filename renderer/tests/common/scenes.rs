@@ -171,7 +171,7 @@ pub fn cornell_box() -> FrameScene {
 
 fn checker(n: u32, a: [f32; 4], b: [f32; 4], filter: Filter) -> Texture {
     let texels = (0..n * n)
-        .map(|i| if (i % n + i / n) % 2 == 0 { a } else { b })
+        .map(|i| if (i % n + i / n) & 1 == 0 { a } else { b })
         .collect();
     Texture {
         width: n,
