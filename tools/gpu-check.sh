@@ -3,7 +3,8 @@
 #   1. the CUDA tests (kernel compiled with NVRTC, Cornell box against the Mitsuba reference,
 #      materials scene against the CPU), which plain `cargo test` lists as ignored;
 #   2. the wgpu tests on NVIDIA's Vulkan driver (not lavapipe);
-#   3. samples per second of each backend at 1024x1024, max depth 8.
+#   3. `tessera render --backend cuda|wgpu` on the Cornell box against the reference;
+#   4. samples per second of each backend at 1024x1024, max depth 8.
 # Exits non-zero if any step fails, including when CUDA or the NVIDIA Vulkan driver is missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,8 @@ step "CUDA tests" \
 step "wgpu tests on the NVIDIA Vulkan driver" \
     env TESSERA_WGPU_ADAPTER="${TESSERA_WGPU_ADAPTER:-NVIDIA}" \
     cargo test --release -p tessera-renderer --test wgpu_backend -- --nocapture --test-threads 1
+step "tessera render --backend cuda and wgpu, Cornell box against the reference" \
+    cargo test --release -p tessera --test backend_cli -- --include-ignored --nocapture
 step "benchmark: ${SIZE}x${SIZE}, ${SPP} spp, max depth 8" \
     cargo bench -p tessera-renderer --bench backends -- \
     --size "$SIZE" --spp "$SPP" --max-depth 8 --backends cuda,wgpu,cpu
