@@ -39,9 +39,10 @@ pub struct RenderArgs {
     /// Tile size in pixels.
     #[arg(long, value_name = "N", default_value = "64")]
     tile: NonZeroU32,
-    /// Where to render: auto (CUDA, else a hardware GPU through wgpu, else the CPU), cpu,
-    /// wgpu (any adapter, software ones such as lavapipe included) or cuda.
-    #[arg(long, value_name = "B", default_value = "auto")]
+    /// Where to render: cpu, auto (CUDA, else a hardware GPU through wgpu, else the CPU), wgpu
+    /// (any adapter, software ones such as lavapipe included) or cuda. The default stays cpu
+    /// because probing Vulkan makes some drivers print to stderr (Mesa: XDG_RUNTIME_DIR).
+    #[arg(long, value_name = "B", default_value = "cpu")]
     backend: BackendChoice,
     /// CPU threads [default: all cores].
     #[arg(long, value_name = "N")]
