@@ -136,6 +136,23 @@ impl LightSampler {
         }
     }
 
+    /// Emissive triangles (mesh indices) with their cumulative distribution, for the GPU
+    /// backends' copy of this sampler.
+    pub fn emitters(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
+        self.emissive
+            .iter()
+            .map(|e| e.triangle)
+            .zip(self.cdf.iter().copied())
+    }
+
+    /// Probability of mesh triangle `tri` within the emissive group (0 for non-emitters).
+    pub fn triangle_pmf(&self, tri: u32) -> f32 {
+        self.pmf_by_triangle
+            .get(tri as usize)
+            .copied()
+            .unwrap_or(0.0)
+    }
+
     /// Samples a light for the point `p` from three uniform numbers.
     pub fn sample(
         &self,

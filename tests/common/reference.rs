@@ -8,9 +8,16 @@ pub const REFERENCE_MEAN: [f64; 3] = [0.240157, 0.141127, 0.059981];
 /// Mitsuba's own RMSE against the reference at 64 spp.
 pub const MITSUBA_RMSE_64SPP: f64 = 0.0254;
 
+/// `shared/` beside the repository, or `TESSERA_SHARED_DIR` for a checkout that lives elsewhere.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("TESSERA_SHARED_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        PathBuf::from,
+    )
+}
+
 pub fn reference_exr() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/reference/cornell-box/mitsuba3-256x256-depth8-8192spp.exr");
+    let path = shared_dir().join("reference/cornell-box/mitsuba3-256x256-depth8-8192spp.exr");
     assert!(
         path.exists(),
         "the Cornell box reference is missing: expected {} (the shared/ folder beside the repository)",

@@ -4,6 +4,7 @@
 mod bill;
 mod cancel;
 mod coordinator;
+mod devices;
 mod farm_runtime;
 mod progress;
 mod render;
@@ -47,6 +48,8 @@ enum Command {
     Cancel(cancel::CancelArgs),
     /// Show a job's invoice.
     Bill(bill::BillArgs),
+    /// List every backend and device found here, with its billing class.
+    Devices(devices::DevicesArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Workers(args) => workers::run(args),
         Command::Cancel(args) => cancel::run(args),
         Command::Bill(args) => bill::run(args),
+        Command::Devices(args) => devices::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

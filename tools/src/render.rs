@@ -3,11 +3,10 @@
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use tessera_coordinator::job::{Fps, FrameSet, JobSpec, OutputPattern, SizeRequest};
 use tessera_coordinator::local::{self, RenderSummary};
-use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::backend::{self, BackendChoice};
 use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
 
 use crate::progress::ProgressReport;
@@ -40,6 +39,11 @@ pub struct RenderArgs {
     /// Tile size in pixels.
     #[arg(long, value_name = "N", default_value = "64")]
     tile: NonZeroU32,
+    /// Where to render: cpu, auto (CUDA, else a hardware GPU through wgpu, else the CPU), wgpu
+    /// (any adapter, software ones such as lavapipe included) or cuda. The default stays cpu
+    /// because probing Vulkan makes some drivers print to stderr (Mesa: XDG_RUNTIME_DIR).
+    #[arg(long, value_name = "B", default_value = "cpu")]
+    backend: BackendChoice,
     /// CPU threads [default: all cores].
     #[arg(long, value_name = "N")]
     threads: Option<NonZeroUsize>,
@@ -70,11 +74,10 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         frames: args.frames,
     };
     let output = OutputPattern::new(args.output, &job.frames)?;
-    let backend = CpuBackend::new(args.threads.map(NonZeroUsize::get))
-        .context("cannot start the CPU backend")?;
+    let backend = backend::select(args.backend, args.threads.map(NonZeroUsize::get))?;
 
     let mut report = ProgressReport::new();
-    let summary = local::render_job(&job, &output, &backend, &mut |p| report.update(p));
+    let summary = local::render_job(&job, &output, backend.as_ref(), &mut |p| report.update(p));
     report.finish();
     let summary = summary?;
 

@@ -2,6 +2,12 @@
 //! the same estimator, so a frame's tiles may come from any mix of devices.
 
 pub mod cpu;
+pub mod cuda;
+pub mod gpu;
+mod select;
+pub mod wgpu;
+
+pub use select::{BackendChoice, DeviceListing, UnknownBackend, list_devices, select};
 
 use std::fmt;
 

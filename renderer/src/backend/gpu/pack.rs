@@ -1,0 +1,292 @@
+//! Packs a [`FrameScene`] into the flat arrays of [`super::layout`], ready for upload.
+
+use glam::Vec3;
+
+use super::layout::*;
+use crate::bvh::{Bvh, BvhStats};
+use crate::camera::RasterCamera;
+use crate::light::{LightSampler, PunctualLight};
+use crate::material::Material;
+use crate::scene::FrameScene;
+use crate::texture::{Filter, TextureRef, Wrap};
+
+/// A frame's scene as GPU arrays. Triangles are in BVH leaf order.
+pub struct GpuScene {
+    pub nodes: Vec<BvhNode>,
+    pub triangles: Vec<BvhTriangle>,
+    pub triangle_data: Vec<GpuTriangle>,
+    pub vertices: Vec<GpuVertex>,
+    pub materials: Vec<GpuMaterial>,
+    pub textures: Vec<GpuTexture>,
+    pub texels: Vec<[f32; 4]>,
+    pub lights: Vec<GpuLight>,
+    /// Emissive triangles with their cumulative distribution (empty when none emit).
+    pub emitters: Vec<GpuEmitter>,
+    pub mesh_flags: u32,
+    pub bvh_stats: BvhStats,
+}
+
+impl GpuScene {
+    /// Builds the BVH and the light distribution (as the CPU path tracer does) and flattens
+    /// everything.
+    pub fn pack(scene: &FrameScene) -> GpuScene {
+        let mesh = &scene.mesh;
+        let bvh = Bvh::build(mesh);
+        let lights = LightSampler::new(scene);
+        // Where each mesh triangle went in leaf order, to renumber the emitters.
+        let mut leaf_index = vec![0u32; mesh.triangles.len()];
+        for (leaf, &tri) in bvh.triangle_ids.iter().enumerate() {
+            leaf_index[tri as usize] = leaf as u32;
+        }
+        let triangle_data = bvh
+            .triangle_ids
+            .iter()
+            .map(|&tri| GpuTriangle {
+                vertices: mesh.triangles[tri as usize],
+                material: mesh.triangle_materials[tri as usize],
+                light_pmf: lights.triangle_pmf(tri),
+            })
+            .collect();
+        let attr = |v: &[glam::Vec2], i: usize| v.get(i).map_or([0.0; 2], |x| (*x).into());
+        let vertices = (0..mesh.positions.len())
+            .map(|i| GpuVertex {
+                position: mesh.positions[i].into(),
+                normal: mesh.normals.get(i).copied().unwrap_or(Vec3::Z).into(),
+                tangent: mesh.tangents.get(i).map_or([0.0; 4], |t| (*t).into()),
+                uv0: attr(&mesh.uv0, i),
+                uv1: attr(&mesh.uv1, i),
+            })
+            .collect();
+        let mut mesh_flags = 0;
+        if !mesh.tangents.is_empty() {
+            mesh_flags |= MESH_HAS_TANGENTS;
+        }
+        if !mesh.uv0.is_empty() {
+            mesh_flags |= MESH_HAS_UV0;
+        }
+        if !mesh.uv1.is_empty() {
+            mesh_flags |= MESH_HAS_UV1;
+        }
+        let mut textures = Vec::with_capacity(scene.textures.len());
+        let mut texels = Vec::new();
+        for t in &scene.textures {
+            textures.push(GpuTexture {
+                width: t.width,
+                height: t.height,
+                first_texel: texels.len() as u32,
+                wrap_s: wrap_code(t.wrap_s),
+                wrap_t: wrap_code(t.wrap_t),
+                filter_mode: match t.filter {
+                    Filter::Nearest => 0,
+                    Filter::Linear => 1,
+                },
+            });
+            texels.extend_from_slice(&t.texels);
+        }
+        let emitters = lights
+            .emitters()
+            .map(|(tri, cdf)| GpuEmitter {
+                triangle: leaf_index[tri as usize],
+                cdf,
+            })
+            .collect();
+        GpuScene {
+            bvh_stats: bvh.stats,
+            nodes: bvh.nodes,
+            triangles: bvh.triangles,
+            triangle_data,
+            vertices,
+            materials: scene.materials.iter().map(material).collect(),
+            textures,
+            texels,
+            lights: scene.lights.iter().map(light).collect(),
+            emitters,
+            mesh_flags,
+        }
+    }
+}
+
+impl From<&RasterCamera> for GpuCamera {
+    fn from(c: &RasterCamera) -> Self {
+        GpuCamera {
+            origin: c.origin.into(),
+            forward: c.forward.into(),
+            right: c.right.into(),
+            up: c.up.into(),
+            inv_width: c.inv_width,
+            inv_height: c.inv_height,
+        }
+    }
+}
+
+fn wrap_code(w: Wrap) -> u32 {
+    match w {
+        Wrap::Repeat => 0,
+        Wrap::ClampToEdge => 1,
+        Wrap::MirroredRepeat => 2,
+    }
+}
+
+fn texture_ref(r: &Option<TextureRef>) -> GpuTextureRef {
+    match r {
+        Some(r) => {
+            let (sin, cos) = r.transform.rotation.sin_cos();
+            GpuTextureRef {
+                texture: r.texture,
+                tex_coord: r.tex_coord,
+                offset: r.transform.offset.into(),
+                scale: r.transform.scale.into(),
+                rotation: [cos, sin],
+            }
+        }
+        None => GpuTextureRef {
+            texture: NO_TEXTURE,
+            tex_coord: 0,
+            offset: [0.0; 2],
+            scale: [1.0; 2],
+            rotation: [1.0, 0.0],
+        },
+    }
+}
+
+fn material(m: &Material) -> GpuMaterial {
+    GpuMaterial {
+        base_color: m.base_color.into(),
+        // A material counts as emissive by its factor alone (as `Material::is_emissive`).
+        emissive: if m.is_emissive() {
+            m.emissive.into()
+        } else {
+            [0.0; 3]
+        },
+        metallic: m.metallic,
+        roughness: m.roughness,
+        normal_scale: m.normal_scale,
+        transmission: m.transmission,
+        ior: m.ior,
+        specular: m.specular,
+        specular_color: m.specular_color.into(),
+        flags: if m.thin_walled {
+            MATERIAL_THIN_WALLED
+        } else {
+            0
+        },
+        base_color_texture: texture_ref(&m.base_color_texture),
+        metallic_roughness_texture: texture_ref(&m.metallic_roughness_texture),
+        emissive_texture: texture_ref(&m.emissive_texture),
+        normal_texture: texture_ref(&m.normal_texture),
+        transmission_texture: texture_ref(&m.transmission_texture),
+    }
+}
+
+fn light(l: &PunctualLight) -> GpuLight {
+    let mut g = GpuLight {
+        kind: LIGHT_POINT,
+        position: [0.0; 3],
+        direction: [0.0; 3],
+        intensity: [0.0; 3],
+        cos_inner: 0.0,
+        cos_outer: 0.0,
+    };
+    match *l {
+        PunctualLight::Point {
+            position,
+            intensity,
+        } => {
+            g.position = position.into();
+            g.intensity = intensity.into();
+        }
+        PunctualLight::Spot {
+            position,
+            direction,
+            intensity,
+            cos_inner,
+            cos_outer,
+        } => {
+            g.kind = LIGHT_SPOT;
+            g.position = position.into();
+            g.direction = direction.into();
+            g.intensity = intensity.into();
+            g.cos_inner = cos_inner;
+            g.cos_outer = cos_outer;
+        }
+        PunctualLight::Directional {
+            direction,
+            irradiance,
+        } => {
+            g.kind = LIGHT_DIRECTIONAL;
+            g.direction = direction.into();
+            g.intensity = irradiance.into();
+        }
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use glam::{Affine3A, Vec4};
+
+    use super::*;
+    use crate::camera::Camera;
+    use crate::scene::Mesh;
+
+    /// Ten triangles in a row; every third one emits.
+    fn scene() -> FrameScene {
+        let mut mesh = Mesh::default();
+        for i in 0..10u32 {
+            let x = i as f32;
+            mesh.positions.extend([
+                Vec3::new(x, 0.0, 0.0),
+                Vec3::new(x + 1.0, 0.0, 0.0),
+                Vec3::new(x, 1.0, 0.0),
+            ]);
+            mesh.normals.extend([Vec3::Z; 3]);
+            mesh.triangles.push([3 * i, 3 * i + 1, 3 * i + 2]);
+            mesh.triangle_materials.push(u32::from(i % 3 == 0));
+        }
+        FrameScene {
+            camera: Camera {
+                name: String::new(),
+                to_world: Affine3A::IDENTITY,
+                yfov: 1.0,
+                aspect_ratio: None,
+            },
+            mesh,
+            materials: vec![
+                Material::default(),
+                Material {
+                    emissive: Vec3::ONE,
+                    base_color: Vec4::ONE,
+                    ..Material::default()
+                },
+            ],
+            textures: Vec::new(),
+            lights: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn triangles_follow_leaf_order_and_emitters_point_at_them() {
+        let scene = scene();
+        let packed = GpuScene::pack(&scene);
+        let bvh = Bvh::build(&scene.mesh);
+        for (leaf, &tri) in bvh.triangle_ids.iter().enumerate() {
+            assert_eq!(
+                packed.triangle_data[leaf].vertices,
+                scene.mesh.triangles[tri as usize]
+            );
+        }
+        assert_eq!(packed.emitters.len(), 4);
+        let mut pmf = 0.0;
+        for e in &packed.emitters {
+            let data = packed.triangle_data[e.triangle as usize];
+            assert_eq!(
+                data.material, 1,
+                "an emitter must point at an emissive triangle"
+            );
+            pmf += data.light_pmf;
+        }
+        assert!((pmf - 1.0).abs() < 1e-6);
+        assert_eq!(packed.emitters.last().unwrap().cdf, 1.0);
+        assert_eq!(packed.mesh_flags, 0);
+    }
+}

@@ -1,0 +1,385 @@
+//! The Cornell box of `shared/reference/cornell-box/README.md`, number for number, and a scene
+//! with every material lobe, textures and every light kind, built directly as `FrameScene`s.
+
+use glam::{Affine3A, Mat3, Vec2, Vec3, Vec4};
+use tessera_renderer::camera::Camera;
+use tessera_renderer::light::PunctualLight;
+use tessera_renderer::material::Material;
+use tessera_renderer::scene::{FrameScene, Mesh};
+use tessera_renderer::texture::{Filter, Texture, TextureRef, UvTransform, Wrap};
+
+/// Adds the square [-1, 1]^2 (normal +z) transformed by `m` (rows, translation last column).
+fn rectangle(mesh: &mut Mesh, m: [[f32; 4]; 3], material: u32, uv: bool) {
+    let corners = [[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]];
+    quad(
+        mesh,
+        m,
+        corners.map(|[x, y]| Vec3::new(x, y, 0.0)),
+        material,
+        uv,
+    );
+}
+
+fn transform(m: [[f32; 4]; 3], p: Vec3) -> Vec3 {
+    Vec3::new(
+        m[0][0] * p.x + m[0][1] * p.y + m[0][2] * p.z + m[0][3],
+        m[1][0] * p.x + m[1][1] * p.y + m[1][2] * p.z + m[1][3],
+        m[2][0] * p.x + m[2][1] * p.y + m[2][2] * p.z + m[2][3],
+    )
+}
+
+/// A planar quad (counter-clockwise seen from the side it faces), with flat normals.
+fn quad(mesh: &mut Mesh, m: [[f32; 4]; 3], local: [Vec3; 4], material: u32, uv: bool) {
+    let base = mesh.positions.len() as u32;
+    let p = local.map(|c| transform(m, c));
+    let n = (p[1] - p[0]).cross(p[2] - p[0]).normalize();
+    for (i, q) in p.iter().enumerate() {
+        mesh.positions.push(*q);
+        mesh.normals.push(n);
+        if uv {
+            let [u, v] = [[0.0, 1.0], [1.0, 1.0], [1.0, 0.0], [0.0, 0.0]][i];
+            mesh.uv0.push(Vec2::new(u, v));
+        }
+    }
+    mesh.triangles.push([base, base + 1, base + 2]);
+    mesh.triangles.push([base, base + 2, base + 3]);
+    mesh.triangle_materials.extend([material, material]);
+}
+
+fn cube(mesh: &mut Mesh, m: [[f32; 4]; 3], material: u32, uv: bool) {
+    // Each face as a rectangle rotated from +z to its outward normal.
+    let faces: [[[f32; 3]; 3]; 6] = [
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        [[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]],
+        [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]],
+        [[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]],
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]],
+        [[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]],
+    ];
+    for r in faces {
+        let rot = Mat3::from_cols(r[0].into(), r[1].into(), r[2].into());
+        let corners = [[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]]
+            .map(|[x, y]| rot * Vec3::new(x, y, 1.0));
+        quad(mesh, m, corners, material, uv);
+    }
+}
+
+fn lambertian(name: &str, rgb: [f32; 3]) -> Material {
+    Material {
+        name: name.into(),
+        base_color: Vec4::new(rgb[0], rgb[1], rgb[2], 1.0),
+        metallic: 0.0,
+        roughness: 1.0,
+        specular: 0.0,
+        ..Material::default()
+    }
+}
+
+fn camera(eye: Vec3, target: Vec3, yfov_degrees: f32, aspect: f32) -> Camera {
+    let forward = (target - eye).normalize();
+    let right = forward.cross(Vec3::Y).normalize();
+    let up = right.cross(forward);
+    Camera {
+        name: "camera".into(),
+        to_world: Affine3A::from_mat3_translation(Mat3::from_cols(right, up, -forward), eye),
+        yfov: yfov_degrees.to_radians(),
+        aspect_ratio: Some(aspect),
+    }
+}
+
+pub fn cornell_box() -> FrameScene {
+    let mut mesh = Mesh::default();
+    let white = [0.885809, 0.698859, 0.666422];
+    let materials = vec![
+        lambertian("white", white),
+        lambertian("red", [0.570068, 0.0430135, 0.0443706]),
+        lambertian("green", [0.105421, 0.37798, 0.076425]),
+        Material {
+            emissive: Vec3::new(18.387, 13.9873, 6.75357),
+            ..lambertian("light", white)
+        },
+    ];
+    let r = |rows: [[f32; 4]; 3]| rows;
+    rectangle(
+        &mut mesh,
+        r([[1., 0., 0., 0.], [0., 0., 1., -1.], [0., -1., 0., 0.]]),
+        0,
+        false,
+    );
+    rectangle(
+        &mut mesh,
+        r([[1., 0., 0., 0.], [0., 0., -1., 1.], [0., 1., 0., 0.]]),
+        0,
+        false,
+    );
+    rectangle(
+        &mut mesh,
+        r([[1., 0., 0., 0.], [0., 1., 0., 0.], [0., 0., 1., -1.]]),
+        0,
+        false,
+    );
+    rectangle(
+        &mut mesh,
+        r([[0., 0., -1., 1.], [0., 1., 0., 0.], [1., 0., 0., 0.]]),
+        2,
+        false,
+    );
+    rectangle(
+        &mut mesh,
+        r([[0., 0., 1., -1.], [0., 1., 0., 0.], [-1., 0., 0., 0.]]),
+        1,
+        false,
+    );
+    cube(
+        &mut mesh,
+        [
+            [0.28491, 0., 0.0939491, -0.33],
+            [0., 0.61, 0., -0.4],
+            [-0.0939491, 0., 0.28491, -0.28],
+        ],
+        0,
+        false,
+    );
+    cube(
+        &mut mesh,
+        [
+            [0.286891, 0., -0.0877115, 0.335],
+            [0., 0.3, 0., -0.7],
+            [0.0877115, 0., 0.286891, 0.38],
+        ],
+        0,
+        false,
+    );
+    rectangle(
+        &mut mesh,
+        r([
+            [0.23, 0., 0., 0.],
+            [0., 0., -0.19, 0.99],
+            [0., 0.19, 0., 0.01],
+        ]),
+        3,
+        false,
+    );
+    FrameScene {
+        camera: camera(Vec3::new(0.0, 0.0, 3.9), Vec3::ZERO, 39.3077, 1.0),
+        mesh,
+        materials,
+        textures: Vec::new(),
+        lights: Vec::new(),
+    }
+}
+
+fn checker(n: u32, a: [f32; 4], b: [f32; 4], filter: Filter) -> Texture {
+    let texels = (0..n * n)
+        .map(|i| if (i % n + i / n) & 1 == 0 { a } else { b })
+        .collect();
+    Texture {
+        width: n,
+        height: n,
+        texels,
+        wrap_s: Wrap::Repeat,
+        wrap_t: Wrap::MirroredRepeat,
+        filter,
+    }
+}
+
+/// A row of spheres-like boxes and panels, each showing one part of the BSDF: Lambertian,
+/// plastic, rough and smooth metal, rough and smooth glass (solid and thin), a textured
+/// (asymmetric, so a flip shows) base colour with a transform, a normal map, an emissive
+/// texture, lit by an area light, a point, a spot and a directional light.
+pub fn materials() -> FrameScene {
+    let mut mesh = Mesh::default();
+    let tex = |texture: u32, scale: f32, rotation: f32| TextureRef {
+        texture,
+        tex_coord: 0,
+        transform: UvTransform {
+            offset: Vec2::new(0.1, 0.0),
+            rotation,
+            scale: Vec2::splat(scale),
+        },
+    };
+    let mut textures = vec![
+        checker(
+            4,
+            [0.9, 0.8, 0.2, 1.0],
+            [0.1, 0.2, 0.7, 1.0],
+            Filter::Nearest,
+        ),
+        checker(
+            8,
+            [0.6, 0.5, 1.0, 1.0],
+            [0.5, 0.6, 0.9, 1.0],
+            Filter::Linear,
+        ),
+        checker(
+            2,
+            [1.0, 1.0, 1.0, 1.0],
+            [0.0, 0.2, 0.0, 1.0],
+            Filter::Linear,
+        ),
+    ];
+    // An asymmetric gradient: mirrored or flipped lookups change the image.
+    textures.push(Texture {
+        width: 4,
+        height: 2,
+        texels: vec![
+            [1.0, 0.0, 0.0, 1.0],
+            [0.8, 0.2, 0.0, 1.0],
+            [0.5, 0.5, 0.1, 1.0],
+            [0.2, 0.8, 0.3, 1.0],
+            [0.0, 0.1, 1.0, 1.0],
+            [0.1, 0.3, 0.9, 1.0],
+            [0.3, 0.6, 0.6, 1.0],
+            [0.9, 0.9, 0.9, 1.0],
+        ],
+        wrap_s: Wrap::ClampToEdge,
+        wrap_t: Wrap::Repeat,
+        filter: Filter::Nearest,
+    });
+    let base = Material {
+        base_color: Vec4::new(0.8, 0.7, 0.6, 1.0),
+        metallic: 0.0,
+        roughness: 0.5,
+        ..Material::default()
+    };
+    let materials = vec![
+        // 0 floor: textured plastic, rotated UVs.
+        Material {
+            base_color_texture: Some(tex(0, 3.0, 0.3)),
+            roughness: 0.6,
+            ..base.clone()
+        },
+        // 1 back wall: Lambertian with a normal map.
+        Material {
+            normal_texture: Some(tex(1, 2.0, 0.0)),
+            normal_scale: 0.8,
+            specular: 0.0,
+            roughness: 1.0,
+            ..base.clone()
+        },
+        // 2 rough gold metal with a metallic-roughness texture.
+        Material {
+            base_color: Vec4::new(1.0, 0.78, 0.34, 1.0),
+            metallic: 1.0,
+            roughness: 0.35,
+            metallic_roughness_texture: Some(tex(2, 1.0, 0.0)),
+            ..base.clone()
+        },
+        // 3 smooth mirror.
+        Material {
+            base_color: Vec4::new(0.95, 0.95, 0.95, 1.0),
+            metallic: 1.0,
+            roughness: 0.0,
+            ..base.clone()
+        },
+        // 4 rough solid glass.
+        Material {
+            base_color: Vec4::new(0.9, 1.0, 0.95, 1.0),
+            transmission: 1.0,
+            roughness: 0.3,
+            ior: 1.5,
+            thin_walled: false,
+            ..base.clone()
+        },
+        // 5 smooth solid glass.
+        Material {
+            transmission: 1.0,
+            roughness: 0.0,
+            ior: 1.45,
+            thin_walled: false,
+            base_color: Vec4::ONE,
+            ..base.clone()
+        },
+        // 6 thin rough sheet, partly transmissive, tinted specular.
+        Material {
+            transmission: 0.7,
+            roughness: 0.2,
+            specular_color: Vec3::new(1.0, 0.6, 0.6),
+            base_color: Vec4::new(0.6, 0.8, 1.0, 1.0),
+            ..base.clone()
+        },
+        // 7 area light with an emissive texture (asymmetric).
+        Material {
+            emissive: Vec3::new(6.0, 5.5, 5.0),
+            emissive_texture: Some(TextureRef {
+                texture: 3,
+                tex_coord: 0,
+                transform: UvTransform::default(),
+            }),
+            ..base.clone()
+        },
+        // 8 textured Lambertian with the asymmetric texture: a flipped lookup shows.
+        Material {
+            base_color_texture: Some(TextureRef {
+                texture: 3,
+                tex_coord: 0,
+                transform: UvTransform::default(),
+            }),
+            specular: 0.0,
+            roughness: 1.0,
+            ..base.clone()
+        },
+    ];
+    let id = |sx: f32, sy: f32, sz: f32, t: [f32; 3]| -> [[f32; 4]; 3] {
+        [[sx, 0., 0., t[0]], [0., sy, 0., t[1]], [0., 0., sz, t[2]]]
+    };
+    // Floor (normal +y) and back wall (normal +z), textured.
+    rectangle(
+        &mut mesh,
+        [[4., 0., 0., 0.], [0., 0., 1., -1.], [0., -4., 0., 0.]],
+        0,
+        true,
+    );
+    rectangle(&mut mesh, id(4.0, 2.5, 1.0, [0.0, 1.5, -2.0]), 1, true);
+    cube(&mut mesh, id(0.4, 0.5, 0.4, [-2.4, -0.5, -0.6]), 2, true);
+    cube(&mut mesh, id(0.35, 0.6, 0.35, [-1.4, -0.4, 0.0]), 3, true);
+    cube(&mut mesh, id(0.4, 0.4, 0.4, [-0.3, -0.6, -0.4]), 4, true);
+    cube(&mut mesh, id(0.3, 0.5, 0.3, [0.7, -0.5, 0.3]), 5, true);
+    rectangle(
+        &mut mesh,
+        [
+            [0.5, 0., 0.2, 1.7],
+            [0., 0.8, 0., -0.2],
+            [-0.2, 0., 0.5, 0.0],
+        ],
+        6,
+        true,
+    );
+    rectangle(&mut mesh, id(0.6, 0.6, 1.0, [2.6, 0.2, -1.0]), 8, true);
+    // Area light facing down, above the scene.
+    rectangle(
+        &mut mesh,
+        [[1.2, 0., 0., 0.], [0., 0., -1., 2.4], [0., 0.6, 0., 0.5]],
+        7,
+        true,
+    );
+    let lights = vec![
+        PunctualLight::Point {
+            position: Vec3::new(-2.5, 1.5, 2.0),
+            intensity: Vec3::new(4.0, 3.4, 2.8),
+        },
+        PunctualLight::Spot {
+            position: Vec3::new(2.0, 2.0, 1.5),
+            direction: Vec3::new(-0.3, -1.0, -0.6).normalize(),
+            intensity: Vec3::new(10.0, 10.0, 12.0),
+            cos_inner: 0.95,
+            cos_outer: 0.85,
+        },
+        PunctualLight::Directional {
+            direction: Vec3::new(0.4, -1.0, -0.5).normalize(),
+            irradiance: Vec3::new(0.4, 0.45, 0.5),
+        },
+    ];
+    FrameScene {
+        camera: camera(
+            Vec3::new(0.0, 0.6, 4.5),
+            Vec3::new(0.0, -0.1, 0.0),
+            45.0,
+            1.5,
+        ),
+        mesh,
+        materials,
+        textures,
+        lights,
+    }
+}

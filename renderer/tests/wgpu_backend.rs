@@ -1,0 +1,182 @@
+//! The wgpu backend against the CPU backend (the Cornell box against Mitsuba's reference is
+//! tested through the CLI, in tests/backend_cli.rs). These tests need a wgpu adapter; CI has
+//! Mesa's lavapipe. Without one they fail, saying what is missing.
+
+mod common;
+
+use common::stats::{self, CHANNELS};
+use tessera_renderer::backend::Backend;
+use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::backend::wgpu::{AdapterChoice, WgpuBackend};
+use tessera_renderer::film::{FrameImage, Resolution};
+use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
+use tessera_renderer::scene::FrameScene;
+
+/// The adapter named by `TESSERA_WGPU_ADAPTER` (tools/gpu-check.sh sets it to the GPU's
+/// vendor), else the best one found, lavapipe included.
+fn wgpu_backend() -> WgpuBackend {
+    let choice = match std::env::var("TESSERA_WGPU_ADAPTER") {
+        Ok(name) if !name.is_empty() => AdapterChoice::Named(name),
+        _ => AdapterChoice::Any,
+    };
+    WgpuBackend::new(&choice).unwrap_or_else(|e| {
+        panic!("{e}\n(the wgpu tests need a Vulkan, Metal or DX12 adapter; on Linux CI install lavapipe: apt-get install -y mesa-vulkan-drivers)")
+    })
+}
+
+fn settings(spp: u32, max_depth: u32, seed: u64) -> RenderSettings {
+    RenderSettings {
+        spp: Spp::new(spp).unwrap(),
+        max_depth: MaxDepth::new(max_depth).unwrap(),
+        seed,
+    }
+}
+
+/// Renders the whole frame in tiles of `tile` pixels.
+fn render(
+    backend: &dyn Backend,
+    scene: &FrameScene,
+    res: Resolution,
+    tile: u32,
+    s: &RenderSettings,
+) -> FrameImage {
+    let frame = backend.prepare(scene).expect("prepare");
+    let mut image = FrameImage::new(res);
+    for t in res.tiles(tile.try_into().unwrap()) {
+        let tile = frame.render_tile(res, t, 0, s).expect("render");
+        image.insert(&tile).unwrap();
+    }
+    image
+}
+
+/// wgpu and CPU renders of the materials scene (every lobe, textures, every light kind) with
+/// different seeds must agree within their noise, in the beauty pass and in every AOV.
+#[test]
+fn materials_scene_agrees_with_the_cpu() {
+    let backend = wgpu_backend();
+    let cpu = CpuBackend::new(None).unwrap();
+    let scene = common::scenes::materials();
+    let res = Resolution::new(192, 128).unwrap();
+    let gpu = stats::channels(&render(&backend, &scene, res, 64, &settings(64, 8, 1)).pixels);
+    let reference = stats::channels(&render(&cpu, &scene, res, 64, &settings(64, 8, 2)).pixels);
+    let (w, h) = (res.width() as usize, res.height() as usize);
+    let failures = stats::disagreements(&gpu, &reference, w, h, 8);
+    assert!(
+        failures.is_empty(),
+        "wgpu and CPU differ beyond noise: {failures:?}"
+    );
+}
+
+/// With the same seed both backends draw the same random numbers, so almost every pixel of
+/// every channel (beauty and AOVs) agrees to rounding: a check of the estimator's order of
+/// operations, not only of its mean.
+#[test]
+fn same_seed_gives_nearly_the_same_image() {
+    let backend = wgpu_backend();
+    let cpu = CpuBackend::new(None).unwrap();
+    let scene = common::scenes::materials();
+    let res = Resolution::new(96, 64).unwrap();
+    let s = settings(4, 8, 7);
+    let gpu = stats::channels(&render(&backend, &scene, res, 32, &s).pixels);
+    let reference = stats::channels(&render(&cpu, &scene, res, 32, &s).pixels);
+    let mut failures = Vec::new();
+    for (c, name) in CHANNELS.iter().enumerate() {
+        let close = gpu[c]
+            .iter()
+            .zip(&reference[c])
+            .filter(|(a, b)| (*a - *b).abs() <= 1e-3 * (1.0 + b.abs()))
+            .count();
+        let share = close as f64 / res.pixel_count() as f64;
+        eprintln!("{name:>9}: {:.2} % of pixels agree to 1e-3", 100.0 * share);
+        if share < 0.97 {
+            failures.push(format!("{name}: only {:.1} % agree", 100.0 * share));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "same seed, different images: {failures:?}"
+    );
+}
+
+/// Tiles of one frame rendered at the same time by the CPU and wgpu, in a checkerboard: the
+/// jumps across tile borders must look like the steps between neighbours inside tiles, as they
+/// do in a CPU-only render of the same frame.
+#[test]
+fn mixed_cpu_and_wgpu_tiles_show_no_seams() {
+    let gpu = wgpu_backend();
+    let cpu = CpuBackend::new(Some(1)).unwrap();
+    let scene = common::scenes::cornell_box();
+    let res = Resolution::new(256, 256).unwrap();
+    let size = 32u32;
+    let s = settings(16, 8, 11);
+    let tiles = res.tiles(size.try_into().unwrap());
+    let on_gpu = |t: &tessera_renderer::film::Tile| (t.x() / size + t.y() / size) % 2 == 1;
+    let (gpu_frame, cpu_frame) = (gpu.prepare(&scene).unwrap(), cpu.prepare(&scene).unwrap());
+    let mut mixed = FrameImage::new(res);
+    std::thread::scope(|scope| {
+        let gpu_tiles = scope.spawn(|| {
+            tiles
+                .iter()
+                .filter(|t| on_gpu(t))
+                .map(|t| gpu_frame.render_tile(res, *t, 0, &s).unwrap())
+                .collect::<Vec<_>>()
+        });
+        let cpu_tiles: Vec<_> = tiles
+            .iter()
+            .filter(|t| !on_gpu(t))
+            .map(|t| cpu_frame.render_tile(res, *t, 0, &s).unwrap())
+            .collect();
+        for t in cpu_tiles.iter().chain(&gpu_tiles.join().unwrap()) {
+            mixed.insert(t).unwrap();
+        }
+    });
+    let cpu_only = render(&cpu, &scene, res, size, &s);
+    let luminance = |img: &FrameImage| -> Vec<f64> {
+        img.pixels
+            .color
+            .iter()
+            .map(|c| 0.2126 * c[0] as f64 + 0.7152 * c[1] as f64 + 0.0722 * c[2] as f64)
+            .collect()
+    };
+    let (m, c) = (luminance(&mixed), luminance(&cpu_only));
+    let w = res.width() as usize;
+    // Mean absolute step between horizontal and vertical neighbours (p-1, p) for p at the
+    // given offset within each tile: 0 is across a border, size / 2 inside.
+    let step = |img: &[f64], offset: usize| -> f64 {
+        let mut sum = 0.0;
+        let mut n = 0;
+        for a in (offset.max(1)..w).step_by(size as usize) {
+            for b in 0..w {
+                sum += (img[b * w + a] - img[b * w + a - 1]).abs();
+                sum += (img[a * w + b] - img[(a - 1) * w + b]).abs();
+                n += 2;
+            }
+        }
+        sum / n as f64
+    };
+    let border = |img: &[f64]| step(img, size as usize) / step(img, size as usize / 2);
+    let (mixed_ratio, cpu_ratio) = (border(&m), border(&c));
+    eprintln!("border/interior step: mixed {mixed_ratio:.4}, CPU only {cpu_ratio:.4}");
+    assert!(
+        (mixed_ratio / cpu_ratio - 1.0).abs() < 0.03,
+        "tile borders stand out: border/interior step {mixed_ratio:.4} vs {cpu_ratio:.4} without wgpu"
+    );
+    // The mean level of the GPU tiles must match the CPU's render of the same tiles.
+    let (mut gpu_sum, mut cpu_sum) = (0.0, 0.0);
+    for t in tiles.iter().filter(|t| on_gpu(t)) {
+        for y in t.y()..t.y() + t.height() {
+            for x in t.x()..t.x() + t.width() {
+                gpu_sum += m[y as usize * w + x as usize];
+                cpu_sum += c[y as usize * w + x as usize];
+            }
+        }
+    }
+    eprintln!(
+        "wgpu tiles' mean luminance / CPU's: {:.5}",
+        gpu_sum / cpu_sum
+    );
+    assert!(
+        (gpu_sum / cpu_sum - 1.0).abs() < 0.005,
+        "wgpu tiles are {gpu_sum} vs {cpu_sum}"
+    );
+}

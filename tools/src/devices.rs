@@ -1,0 +1,28 @@
+//! `tessera devices`: every backend and device this machine offers, with the class the ledger
+//! bills it by, and why a backend has none.
+
+use clap::Args;
+use tessera_renderer::backend::list_devices;
+
+#[derive(Args)]
+pub struct DevicesArgs {
+    /// Print JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
+    let listing = list_devices();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&listing)?);
+        return Ok(());
+    }
+    println!("{:<7} {:<10} {:<40} NOTE", "BACKEND", "CLASS", "DEVICE");
+    for l in &listing {
+        match &l.device {
+            Some(d) => println!("{:<7} {:<10} {:<40} {}", l.backend, d.class, d.name, l.note),
+            None => println!("{:<7} {:<10} {:<40} {}", l.backend, "-", "(none)", l.note),
+        }
+    }
+    Ok(())
+}
