@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_renderer::film::TileImage;
+use tessera_renderer::film::{FrameImage, Resolution, TileImage};
 use tessera_renderer::integrator::RenderSettings;
 use tessera_renderer::output;
 use tessera_renderer::scene::Scene;
@@ -92,6 +92,17 @@ pub struct FarmConfig {
     pub prices: PriceTable,
     pub max_attempts: u32,
     pub window: usize,
+    pub events: Option<Arc<dyn FarmEvents>>,
+}
+
+/// What the farm reports as it goes, beyond its store: `tessera render` follows its job with
+/// these and writes each frame where the user asked.
+pub trait FarmEvents: Send + Sync {
+    /// A task's result was accepted and billed (duplicates are not reported).
+    fn tile_accepted(&self, row: &LedgerRow);
+    /// A frame was assembled from its tiles; called before the frame counts as written, so a
+    /// job is done only after every one of its frames went through here.
+    fn frame_assembled(&self, job: JobId, frame: u32, image: &FrameImage);
 }
 
 impl FarmConfig {
@@ -101,6 +112,7 @@ impl FarmConfig {
             prices,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             window: DEFAULT_WINDOW,
+            events: None,
         }
     }
 }
@@ -113,6 +125,7 @@ pub struct Farm<T> {
     max_attempts: u32,
     window: usize,
     transport: T,
+    events: Option<Arc<dyn FarmEvents>>,
     /// One top-up at a time, so two never publish the same pending tasks.
     publishing: tokio::sync::Mutex<()>,
 }
@@ -137,6 +150,7 @@ impl<T: Transport> Farm<T> {
             max_attempts: config.max_attempts.max(1),
             window: config.window.max(1),
             transport,
+            events: config.events,
             publishing: tokio::sync::Mutex::new(()),
         }))
     }
@@ -167,7 +181,22 @@ impl<T: Transport> Farm<T> {
         })
         .await
         .map_err(|e| FarmError::BadScene(format!("scene validation failed: {e}")))??;
-        let hash = self.scenes.put(&bytes)?;
+        self.create_job(Submission { scene: bytes, ..s }, resolution)
+            .await
+    }
+
+    /// Submits a scene the caller has already loaded and sized from its own folder, so that its
+    /// external files resolve: `tessera render` does, with the workers in this process.
+    pub async fn submit_loaded(
+        &self,
+        s: Submission,
+        resolution: Resolution,
+    ) -> Result<JobId, FarmError> {
+        self.create_job(s, resolution).await
+    }
+
+    async fn create_job(&self, s: Submission, resolution: Resolution) -> Result<JobId, FarmError> {
+        let hash = self.scenes.put(&s.scene)?;
         let spec = FarmJobSpec {
             frames: s.frames,
             resolution,
@@ -469,6 +498,9 @@ impl<T: Transport> Farm<T> {
         if self.store.accept(&row, &r.worker)? == Acceptance::Duplicate {
             return Ok(());
         }
+        if let Some(events) = &self.events {
+            events.tile_accepted(&row);
+        }
         let frame = task.task.frame;
         let (done, total) = self.store.frame_tasks(job.id, frame, job.spec.resolution)?;
         if done.len() == total && !self.store.frame_written(job.id, frame)? {
@@ -515,6 +547,9 @@ impl<T: Transport> Farm<T> {
                 .map_err(io(format!("cannot create '{}'", dir.display())))?;
         }
         output::write_frame(&path, &image)?;
+        if let Some(events) = &self.events {
+            events.frame_assembled(job.id, frame, &image);
+        }
         self.store.mark_frame_written(job.id, frame)?;
         tracing::info!(job = %job.id, frame, path = %path.display(), "frame written");
         for task in &done {

@@ -1,5 +1,6 @@
-//! The coordinator and workers in one process over the in-process transport: the frames equal
-//! the local pipeline's, bit for bit, and every task is billed once.
+//! The coordinator and two one-thread workers in one process over the in-process transport: the
+//! frames equal `tessera render`'s (one worker, two threads), bit for bit, and every task is
+//! billed once.
 
 use std::num::NonZeroU32;
 use std::path::Path;
@@ -88,12 +89,19 @@ async fn in_process_farm_matches_the_local_pipeline() {
         camera: None,
     };
     let output = OutputPattern::new(dir.path().join("local_####.exr"), &spec.frames).unwrap();
-    local::render_job(
-        &spec,
-        &output,
-        &CpuBackend::new(Some(2)).unwrap(),
-        &mut |_| {},
-    )
+    // `tessera render` runs its own runtime, so it is called from outside this one.
+    let local_output = output.clone();
+    tokio::task::spawn_blocking(move || {
+        local::render_job(
+            &spec,
+            &local_output,
+            Box::new(CpuBackend::new(Some(2)).unwrap()),
+            PriceTable::default(),
+            &mut |_| {},
+        )
+    })
+    .await
+    .unwrap()
     .unwrap();
     for frame in [1, 3] {
         let farmed = std::fs::read(farm.frame_file(job, frame).unwrap()).unwrap();
