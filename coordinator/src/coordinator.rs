@@ -23,8 +23,8 @@ use crate::ledger::{self, PriceTable};
 use crate::merge::FrameMerger;
 use crate::scene_store::{SceneHash, SceneStore, SceneStoreError};
 use crate::store::{
-    Acceptance, FarmJobSpec, JobRecord, JobState, LedgerRow, Store, StoreError, TaskRecord,
-    TaskState,
+    Acceptance, Durability, FarmJobSpec, JobRecord, JobState, LedgerRow, Store, StoreError,
+    TaskRecord, TaskState,
 };
 use crate::task::TaskPlan;
 use crate::task_message::{JobId, TaskId, TaskMessage};
@@ -92,6 +92,7 @@ pub struct FarmConfig {
     pub prices: PriceTable,
     pub max_attempts: u32,
     pub window: usize,
+    pub durability: Durability,
     pub events: Option<Arc<dyn FarmEvents>>,
 }
 
@@ -112,6 +113,7 @@ impl FarmConfig {
             prices,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             window: DEFAULT_WINDOW,
+            durability: Durability::CrashSafe,
             events: None,
         }
     }
@@ -125,6 +127,7 @@ pub struct Farm<T> {
     max_attempts: u32,
     window: usize,
     transport: T,
+    durability: Durability,
     events: Option<Arc<dyn FarmEvents>>,
     /// One top-up at a time, so two never publish the same pending tasks.
     publishing: tokio::sync::Mutex<()>,
@@ -143,13 +146,14 @@ impl<T: Transport> Farm<T> {
             dir.display()
         )))?;
         Ok(Arc::new(Self {
-            store: Store::open(&dir.join("farm.db"))?,
+            store: Store::open_with(&dir.join("farm.db"), config.durability)?,
             scenes: SceneStore::open(dir.join("scenes"))?,
             data_dir: dir.clone(),
             prices: config.prices,
             max_attempts: config.max_attempts.max(1),
             window: config.window.max(1),
             transport,
+            durability: config.durability,
             events: config.events,
             publishing: tokio::sync::Mutex::new(()),
         }))
@@ -479,7 +483,7 @@ impl<T: Transport> Farm<T> {
         let compressed = pixels
             .compressed()
             .map_err(|e| FarmError::BadRequest(e.to_string()))?;
-        write_atomically(&path, &compressed)?;
+        write_atomically(&path, &compressed, self.durability)?;
         let device = &r.worker.device;
         let hourly = self.prices.hourly(&device.class, device.threads);
         let row = LedgerRow {
@@ -612,13 +616,15 @@ fn validate_scene(
 }
 
 /// Written to a temporary file and renamed, so a file under its final name is complete.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FarmError> {
+fn write_atomically(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), FarmError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(format!("cannot create '{}'", dir.display())))?;
     let what = format!("cannot write '{}'", path.display());
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(what.clone()))?;
     tmp.write_all(bytes).map_err(io(what.clone()))?;
-    tmp.as_file().sync_all().map_err(io(what.clone()))?;
+    if durability == Durability::CrashSafe {
+        tmp.as_file().sync_all().map_err(io(what.clone()))?;
+    }
     tmp.persist(path).map_err(|e| FarmError::Io {
         what,
         source: e.error,

@@ -17,7 +17,7 @@ use crate::coordinator::{Farm, FarmConfig, FarmError, FarmEvents, Submission};
 use crate::job::{JobSpec, OutputPattern};
 use crate::ledger::{Money, PriceTable};
 use crate::scene_store::SceneHash;
-use crate::store::{JobState, LedgerRow};
+use crate::store::{Durability, JobState, LedgerRow};
 use crate::task::TaskPlan;
 use crate::task_message::JobId;
 use crate::transport::InProcessTransport;
@@ -213,6 +213,7 @@ pub fn render_job(
     let mut config = FarmConfig::new(data.path(), prices);
     // A tile that failed here would fail the same way again.
     config.max_attempts = 1;
+    config.durability = Durability::Throwaway;
     config.events = Some(Arc::new(Follower {
         output: output.clone(),
         events: Mutex::new(tell),
