@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use crate::job::{Fps, FrameSet, SizeRequest};
 use crate::ledger::{self, PriceTable};
 use crate::merge::FrameMerger;
+use crate::scene_archive;
 use crate::scene_store::{SceneHash, SceneStore, SceneStoreError};
 use crate::store::{
     Acceptance, Durability, FarmJobSpec, JobRecord, JobState, LedgerRow, Store, StoreError,
@@ -601,14 +602,19 @@ fn validate_scene(
     size: SizeRequest,
 ) -> Result<tessera_renderer::film::Resolution, FarmError> {
     let dir = tempfile::tempdir().map_err(io("cannot create a temporary folder"))?;
-    let file = Path::new(name)
-        .file_name()
-        .map(|f| f.to_owned())
-        .unwrap_or_else(|| "scene.gltf".into());
-    let path = dir.path().join(file);
-    std::fs::write(&path, bytes).map_err(io("cannot write the scene to a temporary file"))?;
     let bad =
         |e: &dyn std::fmt::Display| FarmError::BadScene(format!("cannot load scene '{name}': {e}"));
+    let path = if scene_archive::is_archive(bytes) {
+        scene_archive::unpack(bytes, dir.path()).map_err(|e| bad(&e))?
+    } else {
+        let file = Path::new(name)
+            .file_name()
+            .map(|f| f.to_owned())
+            .unwrap_or_else(|| "scene.gltf".into());
+        let path = dir.path().join(file);
+        std::fs::write(&path, bytes).map_err(io("cannot write the scene to a temporary file"))?;
+        path
+    };
     let scene = Scene::load(&path).map_err(|e| bad(&e))?;
     let frame = scene.frame(time, camera).map_err(|e| bad(&e))?;
     size.resolve(&frame.camera)
@@ -643,7 +649,7 @@ pub fn scene_hash(s: &str) -> Result<SceneHash, FarmError> {
 impl<T: Transport> crate::worker::SceneSource for Farm<T> {
     fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String> {
         if self.scenes.contains(hash) {
-            Ok(self.scenes.path(hash))
+            self.scenes.scene_file(hash).map_err(|e| e.to_string())
         } else {
             Err(SceneStoreError::Missing(hash).to_string())
         }

@@ -53,7 +53,7 @@ impl SceneSource for HttpSceneSource {
                 .put_checked(hash, &bytes)
                 .map_err(|e| e.to_string())?;
         }
-        Ok(self.cache.path(hash))
+        self.cache.scene_file(hash).map_err(|e| e.to_string())
     }
 
     fn job_is_running(&self, job: JobId) -> bool {
