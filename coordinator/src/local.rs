@@ -4,7 +4,7 @@
 //! the coordinator has assembled it.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -132,17 +132,13 @@ enum Event {
 /// Writes assembled frames to the user's output and passes everything on to the caller.
 struct Follower {
     output: OutputPattern,
-    events: Mutex<mpsc::Sender<Event>>,
+    events: mpsc::Sender<Event>,
 }
 
 impl Follower {
     fn send(&self, event: Event) {
         // The caller only stops listening once it has given up on the job.
-        let _ = self
-            .events
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(event);
+        let _ = self.events.send(event);
     }
 }
 
@@ -216,7 +212,7 @@ pub fn render_job(
     config.durability = Durability::Throwaway;
     config.events = Some(Arc::new(Follower {
         output: output.clone(),
-        events: Mutex::new(tell),
+        events: tell,
     }));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
