@@ -282,3 +282,48 @@ fn bad_submissions_get_a_clear_error_and_create_nothing() {
         .unwrap();
     assert_clear_error(&out, "cannot reach the coordinator at http://127.0.0.1:9");
 }
+
+#[test]
+fn a_gltf_with_external_files_is_submitted_as_one_archive() {
+    use base64::Engine;
+
+    let mut farm = Farm::start("archive");
+    farm.start_worker(&[]);
+    // The Cornell box with its buffer moved out beside it, in a sub-folder.
+    let dir = farm.dir.path().join("scene");
+    let mut doc: Value =
+        serde_json::from_slice(&std::fs::read(scene("cornell-box.gltf")).unwrap()).unwrap();
+    let uri = doc["buffers"][0]["uri"].as_str().unwrap().to_owned();
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(uri.split_once(',').unwrap().1)
+        .unwrap();
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::write(dir.join("bin/cornell.bin"), data).unwrap();
+    doc["buffers"][0]["uri"] = "bin/cornell.bin".into();
+    let gltf = dir.join("cornell.gltf");
+    std::fs::write(&gltf, doc.to_string()).unwrap();
+
+    let options = [
+        "--width", "32", "--height", "32", "--spp", "4", "--tile", "16",
+    ];
+    let mut args = vec!["submit", gltf.to_str().unwrap()];
+    args.extend_from_slice(&options);
+    args.extend_from_slice(&["--wait", "-o", "farm/frame_####.exr"]);
+    let out = farm.tessera(&args);
+    assert!(
+        out.status.success(),
+        "submit --wait: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let local = render_locally(&farm.dir.path().join("local"), &gltf, &options, &[1]);
+    assert_same_exr(&farm.dir.path().join("farm/frame_0001.exr"), &local[0]);
+
+    // A reference leaving the scene's folder is refused before anything is uploaded.
+    doc["buffers"][0]["uri"] = "../cornell.bin".into();
+    std::fs::write(&gltf, doc.to_string()).unwrap();
+    let out = farm.tessera(&["submit", gltf.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("../cornell.bin"), "{stderr}");
+}

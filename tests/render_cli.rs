@@ -422,3 +422,62 @@ fn json_summary_on_stdout() {
     assert_eq!(summary["outputs"], serde_json::json!(["out/j.exr"]));
     assert!(summary["samples_per_second"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn summary_bills_the_render_time_and_reports_the_bvh() {
+    use tessera_coordinator::ledger::{Money, PriceTable};
+
+    let ws = Workspace::new();
+    // Enough cores and samples that the render costs at least a micro-dollar.
+    let out = ws.run(&[
+        "render",
+        "scene.gltf",
+        "-o",
+        "out/b.png",
+        "--width",
+        "96",
+        "--height",
+        "64",
+        "--spp",
+        "32",
+        "--threads",
+        "16",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(summary["threads"], 16);
+    assert_eq!(summary["device_class"], "cpu");
+    let micros = summary["render_micros"].as_u64().unwrap();
+    let seconds = summary["render_seconds"].as_f64().unwrap();
+    assert!((seconds * 1e6 - micros as f64).abs() < 1.0, "{summary}");
+    let expected = PriceTable::default().charge("cpu", 16, micros);
+    assert!(expected.micros() > 0, "{summary}");
+    assert_eq!(summary["charge_micro_usd"], expected.micros());
+    assert_eq!(summary["charge_usd"], expected.usd_decimal());
+    assert_eq!(
+        Money::from_micros(summary["charge_micro_usd"].as_i64().unwrap()),
+        expected
+    );
+
+    let triangles = summary["triangles"].as_u64().unwrap();
+    assert!(triangles > 0, "{summary}");
+    assert!(summary["bvh_bytes"].as_u64().unwrap() > 0, "{summary}");
+    let build = summary["bvh_build_seconds"].as_f64().unwrap();
+    assert!(build >= 0.0 && build <= summary["prepare_seconds"].as_f64().unwrap());
+
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let line = stderr.lines().last().unwrap();
+    assert!(
+        line.contains(&format!("would bill {} USD", expected.usd_decimal())),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("BVH {triangles} triangles, ")),
+        "{line}"
+    );
+}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_renderer::film::TileImage;
+use tessera_renderer::film::{FrameImage, Resolution, TileImage};
 use tessera_renderer::integrator::RenderSettings;
 use tessera_renderer::output;
 use tessera_renderer::scene::Scene;
@@ -21,10 +21,11 @@ use tokio::sync::watch;
 use crate::job::{Fps, FrameSet, SizeRequest};
 use crate::ledger::{self, PriceTable};
 use crate::merge::FrameMerger;
+use crate::scene_archive;
 use crate::scene_store::{SceneHash, SceneStore, SceneStoreError};
 use crate::store::{
-    Acceptance, FarmJobSpec, JobRecord, JobState, LedgerRow, Store, StoreError, TaskRecord,
-    TaskState,
+    Acceptance, Durability, FarmJobSpec, JobRecord, JobState, LedgerRow, Store, StoreError,
+    TaskRecord, TaskState,
 };
 use crate::task::TaskPlan;
 use crate::task_message::{JobId, TaskId, TaskMessage};
@@ -92,6 +93,18 @@ pub struct FarmConfig {
     pub prices: PriceTable,
     pub max_attempts: u32,
     pub window: usize,
+    pub durability: Durability,
+    pub events: Option<Arc<dyn FarmEvents>>,
+}
+
+/// What the farm reports as it goes, beyond its store: `tessera render` follows its job with
+/// these and writes each frame where the user asked.
+pub trait FarmEvents: Send + Sync {
+    /// A task's result was accepted and billed (duplicates are not reported).
+    fn tile_accepted(&self, row: &LedgerRow);
+    /// A frame was assembled from its tiles; called before the frame counts as written, so a
+    /// job is done only after every one of its frames went through here.
+    fn frame_assembled(&self, job: JobId, frame: u32, image: &FrameImage);
 }
 
 impl FarmConfig {
@@ -101,6 +114,8 @@ impl FarmConfig {
             prices,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             window: DEFAULT_WINDOW,
+            durability: Durability::CrashSafe,
+            events: None,
         }
     }
 }
@@ -113,6 +128,8 @@ pub struct Farm<T> {
     max_attempts: u32,
     window: usize,
     transport: T,
+    durability: Durability,
+    events: Option<Arc<dyn FarmEvents>>,
     /// One top-up at a time, so two never publish the same pending tasks.
     publishing: tokio::sync::Mutex<()>,
 }
@@ -130,13 +147,15 @@ impl<T: Transport> Farm<T> {
             dir.display()
         )))?;
         Ok(Arc::new(Self {
-            store: Store::open(&dir.join("farm.db"))?,
+            store: Store::open_with(&dir.join("farm.db"), config.durability)?,
             scenes: SceneStore::open(dir.join("scenes"))?,
             data_dir: dir.clone(),
             prices: config.prices,
             max_attempts: config.max_attempts.max(1),
             window: config.window.max(1),
             transport,
+            durability: config.durability,
+            events: config.events,
             publishing: tokio::sync::Mutex::new(()),
         }))
     }
@@ -167,7 +186,22 @@ impl<T: Transport> Farm<T> {
         })
         .await
         .map_err(|e| FarmError::BadScene(format!("scene validation failed: {e}")))??;
-        let hash = self.scenes.put(&bytes)?;
+        self.create_job(Submission { scene: bytes, ..s }, resolution)
+            .await
+    }
+
+    /// Submits a scene the caller has already loaded and sized from its own folder, so that its
+    /// external files resolve: `tessera render` does, with the workers in this process.
+    pub async fn submit_loaded(
+        &self,
+        s: Submission,
+        resolution: Resolution,
+    ) -> Result<JobId, FarmError> {
+        self.create_job(s, resolution).await
+    }
+
+    async fn create_job(&self, s: Submission, resolution: Resolution) -> Result<JobId, FarmError> {
+        let hash = self.scenes.put(&s.scene)?;
         let spec = FarmJobSpec {
             frames: s.frames,
             resolution,
@@ -450,7 +484,7 @@ impl<T: Transport> Farm<T> {
         let compressed = pixels
             .compressed()
             .map_err(|e| FarmError::BadRequest(e.to_string()))?;
-        write_atomically(&path, &compressed)?;
+        write_atomically(&path, &compressed, self.durability)?;
         let device = &r.worker.device;
         let hourly = self.prices.hourly(&device.class, device.threads);
         let row = LedgerRow {
@@ -468,6 +502,9 @@ impl<T: Transport> Farm<T> {
         };
         if self.store.accept(&row, &r.worker)? == Acceptance::Duplicate {
             return Ok(());
+        }
+        if let Some(events) = &self.events {
+            events.tile_accepted(&row);
         }
         let frame = task.task.frame;
         let (done, total) = self.store.frame_tasks(job.id, frame, job.spec.resolution)?;
@@ -515,6 +552,9 @@ impl<T: Transport> Farm<T> {
                 .map_err(io(format!("cannot create '{}'", dir.display())))?;
         }
         output::write_frame(&path, &image)?;
+        if let Some(events) = &self.events {
+            events.frame_assembled(job.id, frame, &image);
+        }
         self.store.mark_frame_written(job.id, frame)?;
         tracing::info!(job = %job.id, frame, path = %path.display(), "frame written");
         for task in &done {
@@ -562,14 +602,19 @@ fn validate_scene(
     size: SizeRequest,
 ) -> Result<tessera_renderer::film::Resolution, FarmError> {
     let dir = tempfile::tempdir().map_err(io("cannot create a temporary folder"))?;
-    let file = Path::new(name)
-        .file_name()
-        .map(|f| f.to_owned())
-        .unwrap_or_else(|| "scene.gltf".into());
-    let path = dir.path().join(file);
-    std::fs::write(&path, bytes).map_err(io("cannot write the scene to a temporary file"))?;
     let bad =
         |e: &dyn std::fmt::Display| FarmError::BadScene(format!("cannot load scene '{name}': {e}"));
+    let path = if scene_archive::is_archive(bytes) {
+        scene_archive::unpack(bytes, dir.path()).map_err(|e| bad(&e))?
+    } else {
+        let file = Path::new(name)
+            .file_name()
+            .map(|f| f.to_owned())
+            .unwrap_or_else(|| "scene.gltf".into());
+        let path = dir.path().join(file);
+        std::fs::write(&path, bytes).map_err(io("cannot write the scene to a temporary file"))?;
+        path
+    };
     let scene = Scene::load(&path).map_err(|e| bad(&e))?;
     let frame = scene.frame(time, camera).map_err(|e| bad(&e))?;
     size.resolve(&frame.camera)
@@ -577,13 +622,15 @@ fn validate_scene(
 }
 
 /// Written to a temporary file and renamed, so a file under its final name is complete.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FarmError> {
+fn write_atomically(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), FarmError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(format!("cannot create '{}'", dir.display())))?;
     let what = format!("cannot write '{}'", path.display());
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(what.clone()))?;
     tmp.write_all(bytes).map_err(io(what.clone()))?;
-    tmp.as_file().sync_all().map_err(io(what.clone()))?;
+    if durability == Durability::CrashSafe {
+        tmp.as_file().sync_all().map_err(io(what.clone()))?;
+    }
     tmp.persist(path).map_err(|e| FarmError::Io {
         what,
         source: e.error,
@@ -602,7 +649,7 @@ pub fn scene_hash(s: &str) -> Result<SceneHash, FarmError> {
 impl<T: Transport> crate::worker::SceneSource for Farm<T> {
     fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String> {
         if self.scenes.contains(hash) {
-            Ok(self.scenes.path(hash))
+            self.scenes.scene_file(hash).map_err(|e| e.to_string())
         } else {
             Err(SceneStoreError::Missing(hash).to_string())
         }

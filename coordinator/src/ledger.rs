@@ -55,12 +55,23 @@ impl std::iter::Sum for Money {
     }
 }
 
+impl Money {
+    /// `1.234567`: the amount in USD with every micro-dollar, without a currency sign.
+    pub fn usd_decimal(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+    }
+}
+
 /// `$1.234567`: every micro-dollar shown, so sums printed are sums of what is printed.
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
-        write!(f, "{sign}${}.{:06}", abs / 1_000_000, abs % 1_000_000)
+        let decimal = self.usd_decimal();
+        match decimal.strip_prefix('-') {
+            Some(abs) => write!(f, "-${abs}"),
+            None => write!(f, "${decimal}"),
+        }
     }
 }
 
@@ -195,6 +206,8 @@ mod tests {
         assert_eq!(Money::from_micros(2_560_000).to_string(), "$2.560000");
         assert_eq!(Money::from_micros(7).to_string(), "$0.000007");
         assert_eq!(Money::from_micros(-1_500_000).to_string(), "-$1.500000");
+        assert_eq!(Money::from_micros(123).usd_decimal(), "0.000123");
+        assert_eq!(Money::from_micros(-1_500_000).usd_decimal(), "-1.500000");
         let total: Money = [1, 2, 3].into_iter().map(Money::from_micros).sum();
         assert_eq!(total, Money::from_micros(6));
     }

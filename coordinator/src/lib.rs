@@ -7,6 +7,7 @@ pub mod job;
 pub mod ledger;
 pub mod local;
 pub mod merge;
+pub mod scene_archive;
 pub mod scene_store;
 pub mod store;
 pub mod task;

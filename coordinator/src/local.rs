@@ -1,18 +1,30 @@
-//! Rendering a whole job on this machine with one backend: the farm's pipeline (plan, render
-//! tiles, merge, write) without a transport in between.
+//! Rendering a whole job on this machine: the farm's own coordinator and one worker with the
+//! chosen backend, over the in-process transport, with the farm's store in a temporary data
+//! directory that is removed afterwards. Each frame is written where the user asked as soon as
+//! the coordinator has assembled it.
 
 use std::path::PathBuf;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tessera_renderer::backend::{Backend, DeviceInfo, RenderError};
-use tessera_renderer::film::{FilmError, Resolution, Tile};
+use tessera_renderer::backend::{Backend, DeviceInfo};
+use tessera_renderer::film::{FilmError, FrameImage, Resolution};
 use tessera_renderer::output::{self, OutputError};
-use tessera_renderer::scene::{FrameScene, Scene, SceneError};
+use tessera_renderer::scene::{Scene, SceneError};
 
+use crate::coordinator::{Farm, FarmConfig, FarmError, FarmEvents, Submission};
 use crate::job::{JobSpec, OutputPattern};
-use crate::merge::{FrameMerger, MergeError};
-use crate::task::{Task, TaskPlan};
+use crate::ledger::{Money, PriceTable};
+use crate::scene_store::SceneHash;
+use crate::store::{Durability, JobState, LedgerRow};
+use crate::task::TaskPlan;
+use crate::task_message::JobId;
+use crate::transport::InProcessTransport;
+use crate::worker::{Preparation, SceneSource, TileRenderer, run_worker};
+
+/// How often the job's state is looked at while no tile comes in.
+const POLL: Duration = Duration::from_millis(50);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -41,21 +53,14 @@ pub enum LocalError {
         #[source]
         source: FilmError,
     },
-    #[error("cannot prepare frame {frame} for rendering")]
-    Prepare {
-        frame: u32,
-        #[source]
-        source: RenderError,
-    },
-    #[error("cannot render tile {tile} of frame {frame}")]
-    Tile {
-        frame: u32,
-        tile: Tile,
-        #[source]
-        source: RenderError,
-    },
+    #[error("cannot start the local farm")]
+    Start(#[source] std::io::Error),
     #[error(transparent)]
-    Merge(#[from] MergeError),
+    Farm(#[from] FarmError),
+    #[error("{0}")]
+    JobFailed(String),
+    #[error("the local coordinator stopped before the job finished")]
+    Stopped,
     #[error(transparent)]
     Output(#[from] OutputError),
 }
@@ -70,6 +75,27 @@ pub struct Progress {
     pub samples_total: u64,
 }
 
+/// What building the frames' BVHs cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct BvhSummary {
+    /// The most triangles in one frame.
+    pub triangles: usize,
+    /// Summed over frames.
+    pub build_seconds: f64,
+    /// The largest BVH of one frame.
+    pub bytes: usize,
+}
+
+impl BvhSummary {
+    fn of(preparations: &[Preparation]) -> Self {
+        preparations.iter().fold(Self::default(), |s, p| Self {
+            triangles: s.triangles.max(p.bvh.triangles),
+            build_seconds: s.build_seconds + p.bvh.build_seconds,
+            bytes: s.bytes.max(p.bvh.bytes),
+        })
+    }
+}
+
 /// What a finished job did, for the user and for benchmarks.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RenderSummary {
@@ -78,23 +104,64 @@ pub struct RenderSummary {
     pub spp: u32,
     /// Camera samples taken: pixels x spp x frames.
     pub samples: u64,
-    /// Time spent rendering tiles, excluding scene loading, preparation and writing.
+    /// Time spent rendering tiles, summed as the ledger counts it, excluding scene loading,
+    /// preparation and writing.
+    pub render_micros: u64,
     pub render_seconds: f64,
     /// Time spent preparing frames for the backend (mostly building the BVH).
     pub prepare_seconds: f64,
+    pub bvh: BvhSummary,
     /// Wall time of the whole job.
     pub total_seconds: f64,
     pub samples_per_second: f64,
     pub device: DeviceInfo,
+    /// What the render time would cost on the farm at its price table's rate for this device.
+    pub charge: Money,
     pub outputs: Vec<PathBuf>,
 }
 
+/// What the local farm tells the waiting caller.
+enum Event {
+    Tile(LedgerRow),
+    Frame {
+        frame: u32,
+        written: Result<PathBuf, OutputError>,
+    },
+}
+
+/// Writes assembled frames to the user's output and passes everything on to the caller.
+struct Follower {
+    output: OutputPattern,
+    events: mpsc::Sender<Event>,
+}
+
+impl Follower {
+    fn send(&self, event: Event) {
+        // The caller only stops listening once it has given up on the job.
+        let _ = self.events.send(event);
+    }
+}
+
+impl FarmEvents for Follower {
+    fn tile_accepted(&self, row: &LedgerRow) {
+        self.send(Event::Tile(row.clone()));
+    }
+
+    fn frame_assembled(&self, _job: JobId, frame: u32, image: &FrameImage) {
+        let path = self.output.path_for(frame);
+        let written = output::write_frame(&path, image).map(|()| path);
+        self.send(Event::Frame { frame, written });
+    }
+}
+
 /// Renders every frame of `job` with `backend` and writes each to `output` as soon as it is
-/// complete. `on_progress` is called after every tile.
+/// complete. `on_progress` is called after every tile. Blocks: it runs the farm on a runtime of
+/// its own, so it must not be called from async code.
 pub fn render_job(
     job: &JobSpec,
     output: &OutputPattern,
-    backend: &dyn Backend,
+    backend: Box<dyn Backend>,
+    prices: PriceTable,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<RenderSummary, LocalError> {
     let started = Instant::now();
@@ -115,36 +182,20 @@ pub fn render_job(
             "not a file",
         )));
     }
+    let bytes = std::fs::read(&job.scene).map_err(scene_error)?;
+    // Loaded from its own folder, so that its external files resolve; the worker is handed it.
     let scene = Scene::load(&job.scene).map_err(|source| LocalError::Scene {
         path: job.scene.clone(),
         source,
     })?;
     tracing::info!(scene = %job.scene.display(), seconds = started.elapsed().as_secs_f64(), "scene loaded");
-
-    let evaluate = |frame: u32| {
-        let time = job.fps.frame_time(frame) as f32;
-        scene
-            .frame(time, job.camera.as_deref())
-            .map_err(|source| LocalError::Frame {
-                path: job.scene.clone(),
-                frame,
-                source,
-            })
-    };
-    render_frames(job, output, backend, evaluate, on_progress, started)
-}
-
-/// The job's frames, each evaluated by `evaluate`, rendered and written.
-fn render_frames(
-    job: &JobSpec,
-    output: &OutputPattern,
-    backend: &dyn Backend,
-    evaluate: impl Fn(u32) -> Result<FrameScene, LocalError>,
-    on_progress: &mut dyn FnMut(&Progress),
-    started: Instant,
-) -> Result<RenderSummary, LocalError> {
-    let frames = job.frames.frames();
-    let first = evaluate(frames[0])?;
+    let first = scene
+        .frame(job.fps.frame_time(frames[0]) as f32, job.camera.as_deref())
+        .map_err(|source| LocalError::Frame {
+            path: job.scene.clone(),
+            frame: frames[0],
+            source,
+        })?;
     let resolution = job
         .size
         .resolve(&first.camera)
@@ -152,97 +203,192 @@ fn render_frames(
             frame: frames[0],
             source,
         })?;
-    let mut first_scene = Some(first);
-    let plan = TaskPlan::new(job.frames.clone(), resolution, job.tile_size);
-    let tiles_total = plan.len() as u64;
-    let spp = u64::from(job.settings.spp.get());
-    let samples_total = resolution.pixel_count() as u64 * spp * frames.len() as u64;
-    let mut merger = FrameMerger::new(plan);
 
-    let mut render_time = Duration::ZERO;
-    let mut prepare_time = Duration::ZERO;
-    let mut outputs = Vec::with_capacity(frames.len());
-    let mut tiles_done = 0;
-    let mut samples_done = 0;
-    for &frame in frames {
-        let frame_scene = match first_scene.take() {
-            Some(s) => s,
-            None => evaluate(frame)?,
-        };
-        let prepare_started = Instant::now();
-        let prepared = backend
-            .prepare(&frame_scene)
-            .map_err(|source| LocalError::Prepare { frame, source })?;
-        prepare_time += prepare_started.elapsed();
-
-        let tasks: Vec<Task> = merger.plan().frame_tasks(frame).collect();
-        for Task { frame, tile } in tasks {
-            let tile_started = Instant::now();
-            let image = prepared
-                .render_tile(resolution, tile, frame, &job.settings)
-                .map_err(|source| LocalError::Tile {
-                    frame,
-                    tile,
-                    source,
-                })?;
-            render_time += tile_started.elapsed();
-            tiles_done += 1;
-            samples_done += tile.pixel_count() as u64 * spp;
-            let complete = merger.add(frame, image)?;
-            on_progress(&Progress {
-                frame,
-                tiles_done,
-                tiles_total,
-                samples_done,
-                samples_total,
-            });
-            if let Some(image) = complete {
-                let path = output.path_for(frame);
-                output::write_frame(&path, &image)?;
-                tracing::info!(frame, path = %path.display(), "frame written");
-                outputs.push(path);
-            }
-        }
+    let data = tempfile::tempdir().map_err(LocalError::Start)?;
+    let (tell, events) = mpsc::channel();
+    let mut config = FarmConfig::new(data.path(), prices);
+    // A tile that failed here would fail the same way again.
+    config.max_attempts = 1;
+    config.durability = Durability::Throwaway;
+    config.events = Some(Arc::new(Follower {
+        output: output.clone(),
+        events: tell,
+    }));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(LocalError::Start)?;
+    let transport = InProcessTransport::new();
+    let farm = Farm::open(config, transport.clone())?;
+    let renderer = Arc::new(TileRenderer::with_scene(
+        backend,
+        SceneHash::of(&bytes),
+        Arc::new(scene),
+    ));
+    let device = renderer.worker_info("local").device;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = runtime.spawn(farm.clone().run(shutdown.clone()));
+    let worker = {
+        let (renderer, source): (_, Arc<dyn SceneSource>) = (renderer.clone(), farm.clone());
+        let transport = transport.clone();
+        runtime
+            .spawn(async move { run_worker(&transport, "local", renderer, source, shutdown).await })
+    };
+    let submission = Submission {
+        scene_name: job.scene.display().to_string(),
+        scene: bytes,
+        frames: job.frames.clone(),
+        size: job.size,
+        settings: job.settings,
+        tile_size: job.tile_size,
+        fps: job.fps,
+        camera: job.camera.clone(),
+        priority: 0,
+    };
+    let followed = runtime
+        .block_on(farm.submit_loaded(submission, resolution))
+        .map_err(LocalError::from)
+        .and_then(|id| {
+            let plan = TaskPlan::new(job.frames.clone(), resolution, job.tile_size);
+            let spp = u64::from(job.settings.spp.get());
+            let totals = Progress {
+                frame: frames[0],
+                tiles_done: 0,
+                tiles_total: plan.len() as u64,
+                samples_done: 0,
+                samples_total: resolution.pixel_count() as u64 * spp * frames.len() as u64,
+            };
+            follow(
+                &farm,
+                id,
+                &events,
+                totals,
+                &|| runner.is_finished(),
+                on_progress,
+            )
+        });
+    let _ = stop.send(true);
+    let stopped = runtime.block_on(async { (runner.await, worker.await) });
+    let followed = followed?;
+    if let (Ok(Err(e)), _) = stopped {
+        tracing::warn!(error = %e, "the local coordinator stopped with an error");
     }
 
-    let render_seconds = render_time.as_secs_f64();
+    let render_seconds = followed.render_micros as f64 / 1e6;
+    let preparations = renderer.preparations();
     Ok(RenderSummary {
         frames: frames.to_vec(),
         resolution,
         spp: job.settings.spp.get(),
-        samples: samples_done,
+        samples: followed.samples,
+        render_micros: followed.render_micros,
         render_seconds,
-        prepare_seconds: prepare_time.as_secs_f64(),
+        prepare_seconds: preparations.iter().map(|p| p.seconds).sum(),
+        bvh: BvhSummary::of(&preparations),
         total_seconds: started.elapsed().as_secs_f64(),
         samples_per_second: if render_seconds > 0.0 {
-            samples_done as f64 / render_seconds
+            followed.samples as f64 / render_seconds
         } else {
             0.0
         },
-        device: backend.device().clone(),
-        outputs,
+        charge: farm
+            .prices()
+            .charge(&device.class, device.threads, followed.render_micros),
+        device,
+        outputs: followed.outputs.into_iter().map(|(_, p)| p).collect(),
     })
+}
+
+/// What following a job to its end collected.
+struct Followed {
+    samples: u64,
+    render_micros: u64,
+    /// By frame number.
+    outputs: Vec<(u32, PathBuf)>,
+}
+
+/// Reports every accepted tile and collects the written frames until the job is done; a frame
+/// that cannot be written cancels the job.
+fn follow<T: crate::transport::Transport>(
+    farm: &Farm<T>,
+    job: JobId,
+    events: &mpsc::Receiver<Event>,
+    mut progress: Progress,
+    coordinator_stopped: &dyn Fn() -> bool,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<Followed, LocalError> {
+    let mut followed = Followed {
+        samples: 0,
+        render_micros: 0,
+        outputs: Vec::new(),
+    };
+    let mut handle = |event: Event, followed: &mut Followed| match event {
+        Event::Tile(row) => {
+            followed.samples += row.samples;
+            followed.render_micros += row.render_micros;
+            progress.frame = row.frame;
+            progress.tiles_done += 1;
+            progress.samples_done += row.samples;
+            on_progress(&progress);
+            Ok(())
+        }
+        Event::Frame { frame, written } => {
+            let path = written?;
+            tracing::info!(frame, path = %path.display(), "frame written");
+            followed.outputs.push((frame, path));
+            Ok::<(), LocalError>(())
+        }
+    };
+    loop {
+        let step = match events.recv_timeout(POLL) {
+            Ok(event) => handle(event, &mut followed),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(LocalError::Stopped),
+        };
+        if let Err(e) = step {
+            let _ = farm.cancel(job);
+            return Err(e);
+        }
+        let record = farm.job(job)?;
+        match record.state {
+            JobState::Running if coordinator_stopped() => return Err(LocalError::Stopped),
+            JobState::Running => {}
+            JobState::Done => {
+                // Every frame went through the follower before the job was marked done.
+                while let Ok(event) = events.try_recv() {
+                    handle(event, &mut followed)?;
+                }
+                followed.outputs.sort();
+                return Ok(followed);
+            }
+            _ => {
+                return Err(LocalError::JobFailed(
+                    record
+                        .reason
+                        .unwrap_or_else(|| format!("job {job} did not finish")),
+                ));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::job::{Fps, SizeRequest};
-    use glam::Affine3A;
     use std::num::NonZeroU32;
-    use std::sync::Mutex;
-    use tessera_renderer::backend::PreparedFrame;
+    use std::path::Path;
+    use tessera_renderer::backend::{PreparedFrame, RenderError};
     use tessera_renderer::bvh::BvhStats;
-    use tessera_renderer::camera::Camera;
-    use tessera_renderer::film::{Pixels, TileImage};
+    use tessera_renderer::film::{Pixels, Tile, TileImage};
     use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
-    use tessera_renderer::scene::Mesh;
+    use tessera_renderer::scene::FrameScene;
 
-    /// Paints each pixel with its position and the frame number, and records what it was asked.
+    /// Paints each pixel with its position and the frame number.
     struct FakeBackend {
         device: DeviceInfo,
         fail_prepare: bool,
-        prepared: Mutex<Vec<u32>>,
     }
 
     struct FakeFrame;
@@ -267,7 +413,12 @@ mod tests {
         }
 
         fn bvh_stats(&self) -> BvhStats {
-            BvhStats::default()
+            BvhStats {
+                triangles: 12,
+                nodes: 3,
+                build_seconds: 0.25,
+                bytes: 1000,
+            }
         }
     }
 
@@ -277,7 +428,7 @@ mod tests {
         }
         fn prepare<'a>(
             &'a self,
-            scene: &'a FrameScene,
+            _scene: &'a FrameScene,
         ) -> Result<Box<dyn PreparedFrame + 'a>, RenderError> {
             if self.fail_prepare {
                 return Err(RenderError::Failed {
@@ -285,46 +436,27 @@ mod tests {
                     reason: "out of memory".into(),
                 });
             }
-            let frame = scene.camera.to_world.translation.x as u32;
-            self.prepared.lock().unwrap().push(frame);
             Ok(Box::new(FakeFrame))
         }
     }
 
-    fn backend(fail_prepare: bool) -> FakeBackend {
-        FakeBackend {
+    fn backend(fail_prepare: bool) -> Box<dyn Backend> {
+        Box::new(FakeBackend {
             device: DeviceInfo {
                 backend: "fake".into(),
                 name: "fake device".into(),
                 class: "cpu".into(),
-                threads: 1,
+                threads: 4,
             },
             fail_prepare,
-            prepared: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// A scene whose camera position records the frame it was evaluated for.
-    fn scene_at(frame: u32) -> Result<FrameScene, LocalError> {
-        Ok(FrameScene {
-            camera: Camera {
-                name: "cam".into(),
-                to_world: Affine3A::from_translation(glam::Vec3::new(frame as f32, 0.0, 0.0)),
-                yfov: 0.7,
-                aspect_ratio: Some(2.0),
-            },
-            mesh: Mesh::default(),
-            materials: Vec::new(),
-            textures: Vec::new(),
-            lights: Vec::new(),
         })
     }
 
     fn job(frames: &str) -> JobSpec {
         JobSpec {
-            scene: "unused.gltf".into(),
+            scene: Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/turntable.gltf"),
             frames: frames.parse().unwrap(),
-            size: SizeRequest::from_sides(Some(10), None).unwrap(),
+            size: SizeRequest::from_sides(Some(10), Some(5)).unwrap(),
             settings: RenderSettings {
                 spp: Spp::new(3).unwrap(),
                 max_depth: MaxDepth::new(4).unwrap(),
@@ -337,29 +469,39 @@ mod tests {
     }
 
     #[test]
-    fn renders_merges_and_writes_every_frame() {
+    fn renders_merges_bills_and_writes_every_frame() {
         let dir = tempfile::tempdir().unwrap();
         let job = job("2-4x2");
-        let output = OutputPattern::new(dir.path().join("f_##.exr"), &job.frames).unwrap();
-        let backend = backend(false);
+        let output = OutputPattern::new(dir.path().join("f_#.exr"), &job.frames).unwrap();
         let mut progress = Vec::new();
-        let summary = render_frames(
+        let summary = render_job(
             &job,
             &output,
-            &backend,
-            scene_at,
+            backend(false),
+            PriceTable::default(),
             &mut |p| progress.push(*p),
-            Instant::now(),
         )
         .unwrap();
 
-        assert_eq!(*backend.prepared.lock().unwrap(), [2, 4]);
         assert_eq!(summary.frames, [2, 4]);
         assert_eq!(summary.resolution, Resolution::new(10, 5).unwrap());
         assert_eq!(summary.samples, 2 * 50 * 3);
         assert_eq!(summary.device.backend, "fake");
-        let expected = [dir.path().join("f_02.exr"), dir.path().join("f_04.exr")];
+        let expected = [dir.path().join("f_2.exr"), dir.path().join("f_4.exr")];
         assert_eq!(summary.outputs, expected);
+        // One preparation per frame, not per tile.
+        assert_eq!(
+            summary.bvh,
+            BvhSummary {
+                triangles: 12,
+                build_seconds: 0.5,
+                bytes: 1000
+            }
+        );
+        assert_eq!(
+            summary.charge,
+            PriceTable::default().charge("cpu", 4, summary.render_micros)
+        );
 
         // 3x2 tiles of at most 4x4 per frame.
         assert_eq!(progress.len(), 12);
@@ -390,16 +532,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let job = job("1");
         let output = OutputPattern::new(dir.path().join("still.png"), &job.frames).unwrap();
-        let err = render_frames(
+        let err = render_job(
             &job,
             &output,
-            &backend(true),
-            scene_at,
+            backend(true),
+            PriceTable::default(),
             &mut |_| {},
-            Instant::now(),
         )
         .unwrap_err();
-        assert!(matches!(err, LocalError::Prepare { frame: 1, .. }), "{err}");
+        assert!(matches!(err, LocalError::JobFailed(_)), "{err}");
+        assert!(err.to_string().contains("out of memory"), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
@@ -409,12 +551,22 @@ mod tests {
         let mut job = job("1");
         job.scene = dir.path().join("absent.gltf");
         let output = OutputPattern::new(dir.path().join("x.exr"), &job.frames).unwrap();
-        let err = render_job(&job, &output, &backend(false), &mut |_| {}).unwrap_err();
+        let run = |output: &OutputPattern| {
+            render_job(
+                &job,
+                output,
+                backend(false),
+                PriceTable::default(),
+                &mut |_| {},
+            )
+            .unwrap_err()
+        };
+        let err = run(&output);
         assert!(matches!(err, LocalError::SceneUnreadable { .. }), "{err}");
         assert!(err.to_string().contains("absent.gltf"), "{err}");
 
         let output = OutputPattern::new(dir.path().join("no").join("x.exr"), &job.frames).unwrap();
-        let err = render_job(&job, &output, &backend(false), &mut |_| {}).unwrap_err();
+        let err = run(&output);
         assert!(matches!(err, LocalError::Output(_)), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }

@@ -2,12 +2,14 @@
 //! bytes, so a worker can check that what it received is what the coordinator validated.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::scene_archive::{self, ArchiveError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SceneStoreError {
@@ -20,6 +22,8 @@ pub enum SceneStoreError {
         expected: SceneHash,
         actual: SceneHash,
     },
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
     #[error("scene store I/O on '{}'", .path.display())]
     Io {
         path: PathBuf,
@@ -99,6 +103,52 @@ impl SceneStore {
     /// Where the blob of `hash` is (or would be).
     pub fn path(&self, hash: SceneHash) -> PathBuf {
         self.dir.join(format!("{hash}.scene"))
+    }
+
+    /// The file to load the scene of `hash` from: the blob itself, or for a scene archive the
+    /// scene in the folder it is unpacked into (once, beside the blob).
+    pub fn scene_file(&self, hash: SceneHash) -> Result<PathBuf, SceneStoreError> {
+        let blob = self.path(hash);
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| SceneStoreError::Io { path, source }
+        };
+        // The header is enough to tell: a large .glb is not read for every tile.
+        let mut head = Vec::with_capacity(512);
+        std::fs::File::open(&blob)
+            .and_then(|f| f.take(512).read_to_end(&mut head))
+            .map_err(io(&blob))?;
+        if !scene_archive::is_archive(&head) {
+            return Ok(blob);
+        }
+        let dir = self.dir.join(format!("{hash}.d"));
+        if !dir.is_dir() {
+            let bytes = std::fs::read(&blob).map_err(io(&blob))?;
+            // Unpacked aside and renamed, so a folder under its final name is complete.
+            let tmp = tempfile::tempdir_in(&self.dir).map_err(io(&self.dir))?;
+            scene_archive::unpack(&bytes, tmp.path())?;
+            if let Err(e) = std::fs::rename(tmp.path(), &dir)
+                && !dir.is_dir()
+            {
+                return Err(io(&dir)(e));
+            }
+        }
+        let mut scenes = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+            let path = entry.map_err(io(&dir))?.path();
+            if path.is_file()
+                && matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("gltf" | "glb")
+                )
+            {
+                scenes.push(path);
+            }
+        }
+        match <[PathBuf; 1]>::try_from(scenes) {
+            Ok([scene]) => Ok(scene),
+            Err(scenes) => Err(ArchiveError::SceneCount(scenes.len()).into()),
+        }
     }
 
     pub fn contains(&self, hash: SceneHash) -> bool {

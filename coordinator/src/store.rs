@@ -237,12 +237,31 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
+/// Whether a data directory must survive a crash of the machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Everything recorded is on disk before the result it records is acknowledged: a farm.
+    #[default]
+    CrashSafe,
+    /// Nothing is synced to disk: a data directory thrown away when the process ends, as
+    /// `tessera render`'s, where waiting for the disk would cost more than the rendering.
+    Throwaway,
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, Durability::CrashSafe)
+    }
+
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let db = Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a commit is on disk before the result it records is acknowledged.
-        db.pragma_update(None, "synchronous", "FULL")?;
+        let synchronous = match durability {
+            // FULL: a commit is on disk before the result it records is acknowledged.
+            Durability::CrashSafe => "FULL",
+            Durability::Throwaway => "OFF",
+        };
+        db.pragma_update(None, "synchronous", synchronous)?;
         db.pragma_update(None, "foreign_keys", "ON")?;
         db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.execute_batch(SCHEMA)?;

@@ -5,11 +5,12 @@
 //! Fault injection for tests and drills: `TESSERA_FAIL_FRAMES=2,5` makes this worker fail every
 //! task of those frames as if the renderer had failed.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Instant;
 
-use tessera_renderer::backend::Backend;
+use tessera_renderer::backend::{Backend, DeviceInfo};
+use tessera_renderer::bvh::BvhStats;
 use tessera_renderer::film::{Tile, TileImage};
 use tessera_renderer::scene::{FrameScene, Scene};
 use tokio::sync::watch;
@@ -52,7 +53,7 @@ impl SceneSource for HttpSceneSource {
                 .put_checked(hash, &bytes)
                 .map_err(|e| e.to_string())?;
         }
-        Ok(self.cache.path(hash))
+        self.cache.scene_file(hash).map_err(|e| e.to_string())
     }
 
     fn job_is_running(&self, job: JobId) -> bool {
@@ -67,13 +68,31 @@ impl SceneSource for HttpSceneSource {
     }
 }
 
-/// Renders tasks, keeping the last scene and frame it prepared: consecutive tasks are usually
-/// tiles of the same frame.
+/// Renders tasks on a thread of its own that keeps the last scene it loaded and the last frame
+/// it prepared: consecutive tasks are usually tiles of the same frame, and a prepared frame (its
+/// BVH) borrows the backend and the frame's scene, so it can only live on one stack.
 pub struct TileRenderer {
-    backend: Box<dyn Backend>,
+    device: DeviceInfo,
     fail_frames: Vec<u32>,
-    scene: Mutex<Option<(SceneHash, Arc<Scene>)>>,
-    frame: Mutex<Option<(FrameKey, Arc<FrameScene>)>>,
+    requests: mpsc::Sender<Request>,
+    preparations: Arc<Mutex<Vec<Preparation>>>,
+}
+
+/// One frame prepared for the backend, and what that cost.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Preparation {
+    pub frame: u32,
+    pub seconds: f64,
+    pub bvh: BvhStats,
+}
+
+type Rendered = Result<(TileImage, u64), String>;
+
+struct Request {
+    path: PathBuf,
+    task: TaskMessage,
+    tile: Tile,
+    reply: mpsc::SyncSender<Rendered>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -83,13 +102,42 @@ struct FrameKey {
     camera: Option<String>,
 }
 
+impl FrameKey {
+    fn of(task: &TaskMessage) -> Self {
+        Self {
+            scene: task.scene,
+            time_bits: task.time.to_bits(),
+            camera: task.camera.clone(),
+        }
+    }
+}
+
 impl TileRenderer {
     pub fn new(backend: Box<dyn Backend>, fail_frames: Vec<u32>) -> Self {
+        Self::start(backend, fail_frames, None)
+    }
+
+    /// A renderer that already holds `scene`, loaded by the caller from its own folder.
+    pub fn with_scene(backend: Box<dyn Backend>, hash: SceneHash, scene: Arc<Scene>) -> Self {
+        Self::start(backend, Vec::new(), Some((hash, scene)))
+    }
+
+    fn start(
+        backend: Box<dyn Backend>,
+        fail_frames: Vec<u32>,
+        scene: Option<(SceneHash, Arc<Scene>)>,
+    ) -> Self {
+        let (requests, inbox) = mpsc::channel();
+        let preparations = Arc::new(Mutex::new(Vec::new()));
+        let device = backend.device().clone();
+        let log = preparations.clone();
+        // Ends when the renderer is dropped and the channel closes.
+        std::thread::spawn(move || serve(backend.as_ref(), scene, &inbox, &log));
         Self {
-            backend,
+            device,
             fail_frames,
-            scene: Mutex::new(None),
-            frame: Mutex::new(None),
+            requests,
+            preparations,
         }
     }
 
@@ -112,53 +160,20 @@ impl TileRenderer {
     pub fn worker_info(&self, name: &str) -> WorkerInfo {
         WorkerInfo {
             name: name.to_owned(),
-            device: self.backend.device().clone(),
+            device: self.device.clone(),
         }
     }
 
-    fn frame_scene(
-        &self,
-        path: &std::path::Path,
-        task: &TaskMessage,
-    ) -> Result<Arc<FrameScene>, String> {
-        let key = FrameKey {
-            scene: task.scene,
-            time_bits: task.time.to_bits(),
-            camera: task.camera.clone(),
-        };
-        let mut frame = self.frame.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((k, f)) = frame.as_ref()
-            && *k == key
-        {
-            return Ok(f.clone());
-        }
-        let scene = {
-            let mut cached = self.scene.lock().unwrap_or_else(|p| p.into_inner());
-            match cached.as_ref() {
-                Some((hash, scene)) if *hash == task.scene => scene.clone(),
-                _ => {
-                    let scene =
-                        Arc::new(Scene::load(path).map_err(|e| format!("cannot load scene: {e}"))?);
-                    *cached = Some((task.scene, scene.clone()));
-                    scene
-                }
-            }
-        };
-        let evaluated = Arc::new(
-            scene
-                .frame(task.time, task.camera.as_deref())
-                .map_err(|e| format!("cannot evaluate frame {}: {e}", task.frame))?,
-        );
-        *frame = Some((key, evaluated.clone()));
-        Ok(evaluated)
+    /// Every frame this renderer prepared so far, in order.
+    pub fn preparations(&self) -> Vec<Preparation> {
+        self.preparations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
-    /// Renders one task; the error is the reason reported to the coordinator.
-    pub fn render(
-        &self,
-        path: &std::path::Path,
-        task: &TaskMessage,
-    ) -> Result<(TileImage, u64), String> {
+    /// Renders one task, blocking; the error is the reason reported to the coordinator.
+    pub fn render(&self, path: &Path, task: &TaskMessage) -> Rendered {
         if self.fail_frames.contains(&task.frame) {
             return Err(format!(
                 "fault injected by {FAIL_FRAMES_ENV} for frame {}",
@@ -173,14 +188,93 @@ impl TileRenderer {
             task.resolution,
         )
         .map_err(|e| e.to_string())?;
-        let scene = self.frame_scene(path, task)?;
-        let prepared = self.backend.prepare(&scene).map_err(|e| e.to_string())?;
-        let started = Instant::now();
-        let image = prepared
-            .render_tile(task.resolution, tile, task.frame, &task.settings)
-            .map_err(|e| e.to_string())?;
-        Ok((image, started.elapsed().as_micros() as u64))
+        let (reply, answer) = mpsc::sync_channel(1);
+        let request = Request {
+            path: path.to_owned(),
+            task: task.clone(),
+            tile,
+            reply,
+        };
+        let gone = || "the rendering thread stopped".to_owned();
+        self.requests.send(request).map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
     }
+}
+
+/// The rendering thread: prepares a frame, then renders requests while they are for that frame.
+fn serve(
+    backend: &dyn Backend,
+    mut scene: Option<(SceneHash, Arc<Scene>)>,
+    inbox: &mpsc::Receiver<Request>,
+    preparations: &Mutex<Vec<Preparation>>,
+) {
+    let mut next = inbox.recv().ok();
+    while let Some(first) = next.take() {
+        let key = FrameKey::of(&first.task);
+        let started = Instant::now();
+        let frame_scene = match evaluate(&mut scene, &first) {
+            Ok(f) => f,
+            Err(reason) => {
+                let _ = first.reply.send(Err(reason));
+                next = inbox.recv().ok();
+                continue;
+            }
+        };
+        let prepared = match backend.prepare(&frame_scene) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = first.reply.send(Err(e.to_string()));
+                next = inbox.recv().ok();
+                continue;
+            }
+        };
+        preparations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Preparation {
+                frame: first.task.frame,
+                seconds: started.elapsed().as_secs_f64(),
+                bvh: prepared.bvh_stats(),
+            });
+        let mut request = first;
+        loop {
+            let task = &request.task;
+            let started = Instant::now();
+            let rendered = prepared
+                .render_tile(task.resolution, request.tile, task.frame, &task.settings)
+                .map(|image| (image, started.elapsed().as_micros() as u64))
+                .map_err(|e| e.to_string());
+            // The asker may have given up; the next request is served all the same.
+            let _ = request.reply.send(rendered);
+            match inbox.recv() {
+                Ok(r) if FrameKey::of(&r.task) == key => request = r,
+                other => {
+                    next = other.ok();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The frame a request is for, loading its scene unless it is the one already held.
+fn evaluate(
+    scene: &mut Option<(SceneHash, Arc<Scene>)>,
+    request: &Request,
+) -> Result<FrameScene, String> {
+    let task = &request.task;
+    let held = match scene {
+        Some((hash, held)) if *hash == task.scene => held.clone(),
+        _ => {
+            let loaded = Arc::new(
+                Scene::load(&request.path).map_err(|e| format!("cannot load scene: {e}"))?,
+            );
+            *scene = Some((task.scene, loaded.clone()));
+            loaded
+        }
+    };
+    held.frame(task.time, task.camera.as_deref())
+        .map_err(|e| format!("cannot evaluate frame {}: {e}", task.frame))
 }
 
 /// Takes and renders tasks until `shutdown` turns true; the task in hand is finished and

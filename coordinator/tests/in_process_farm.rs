@@ -1,5 +1,6 @@
-//! The coordinator and workers in one process over the in-process transport: the frames equal
-//! the local pipeline's, bit for bit, and every task is billed once.
+//! The coordinator and two one-thread workers in one process over the in-process transport: the
+//! frames equal `tessera render`'s (one worker, two threads), bit for bit, and every task is
+//! billed once.
 
 use std::num::NonZeroU32;
 use std::path::Path;
@@ -10,6 +11,7 @@ use tessera_coordinator::coordinator::{Farm, FarmConfig, Submission};
 use tessera_coordinator::job::{Fps, JobSpec, OutputPattern, SizeRequest};
 use tessera_coordinator::ledger::PriceTable;
 use tessera_coordinator::local;
+use tessera_coordinator::scene_archive;
 use tessera_coordinator::store::JobState;
 use tessera_coordinator::transport::InProcessTransport;
 use tessera_coordinator::worker::{SceneSource, TileRenderer, run_worker};
@@ -88,12 +90,19 @@ async fn in_process_farm_matches_the_local_pipeline() {
         camera: None,
     };
     let output = OutputPattern::new(dir.path().join("local_####.exr"), &spec.frames).unwrap();
-    local::render_job(
-        &spec,
-        &output,
-        &CpuBackend::new(Some(2)).unwrap(),
-        &mut |_| {},
-    )
+    // `tessera render` runs its own runtime, so it is called from outside this one.
+    let local_output = output.clone();
+    tokio::task::spawn_blocking(move || {
+        local::render_job(
+            &spec,
+            &local_output,
+            Box::new(CpuBackend::new(Some(2)).unwrap()),
+            PriceTable::default(),
+            &mut |_| {},
+        )
+    })
+    .await
+    .unwrap()
     .unwrap();
     for frame in [1, 3] {
         let farmed = std::fs::read(farm.frame_file(job, frame).unwrap()).unwrap();
@@ -105,4 +114,121 @@ async fn in_process_farm_matches_the_local_pipeline() {
     let total: i64 = ledger.iter().map(|r| r.charge.micros()).sum();
     assert_eq!(farm.store().invoice_total(job).unwrap().micros(), total);
     assert!(transport.dead_letters().is_empty());
+}
+
+/// The Cornell box with its buffer moved out into `bin/cornell.bin`.
+fn external_cornell(dir: &Path) -> std::path::PathBuf {
+    use base64::Engine;
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/cornell-box.gltf");
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(source).unwrap()).unwrap();
+    let uri = doc["buffers"][0]["uri"].as_str().unwrap().to_owned();
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(uri.split_once(',').unwrap().1)
+        .unwrap();
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::write(dir.join("bin/cornell.bin"), data).unwrap();
+    doc["buffers"][0]["uri"] = "bin/cornell.bin".into();
+    let gltf = dir.join("cornell.gltf");
+    std::fs::write(&gltf, doc.to_string()).unwrap();
+    gltf
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let gltf = external_cornell(&dir.path().join("scene"));
+    let json = std::fs::read(&gltf).unwrap();
+    let files = scene_archive::external_files(&gltf, &json).unwrap();
+    let archive = scene_archive::pack(&gltf, &json, &files).unwrap();
+    let settings = RenderSettings {
+        spp: Spp::new(2).unwrap(),
+        max_depth: MaxDepth::new(3).unwrap(),
+        seed: 1,
+    };
+    let size = SizeRequest::from_sides(Some(24), Some(24)).unwrap();
+    let tile_size = NonZeroU32::new(16).unwrap();
+    let submission = |scene: Vec<u8>| Submission {
+        scene_name: "cornell.gltf.tar".into(),
+        scene,
+        frames: "1".parse().unwrap(),
+        size,
+        settings,
+        tile_size,
+        fps: Fps::new(24.0).unwrap(),
+        camera: None,
+        priority: 0,
+    };
+
+    let transport = InProcessTransport::new();
+    let farm = Farm::open(
+        FarmConfig::new(dir.path().join("data"), PriceTable::default()),
+        transport.clone(),
+    )
+    .unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
+    let worker = {
+        let renderer = Arc::new(TileRenderer::new(
+            Box::new(CpuBackend::new(Some(1)).unwrap()),
+            Vec::new(),
+        ));
+        let source: Arc<dyn SceneSource> = farm.clone();
+        let transport = transport.clone();
+        tokio::spawn(async move { run_worker(&transport, "w", renderer, source, shutdown).await })
+    };
+
+    // An archive with an entry outside its folder is refused, and nothing is stored.
+    let mut evil = tar::Header::new_gnu();
+    evil.as_old_mut().name[..12].copy_from_slice(b"../x.gltf\0\0\0");
+    evil.set_size(0);
+    evil.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append(&evil, &b""[..]).unwrap();
+    let err = farm
+        .submit(submission(builder.into_inner().unwrap()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("../x.gltf"), "{err}");
+    assert!(farm.store().jobs().unwrap().is_empty());
+
+    let job = farm.submit(submission(archive)).await.unwrap();
+    let mut state = JobState::Running;
+    for _ in 0..600 {
+        state = farm.job(job).unwrap().state;
+        if state != JobState::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, JobState::Done, "{:?}", farm.job(job).unwrap().reason);
+    stop.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+    worker.await.unwrap().unwrap();
+
+    let spec = JobSpec {
+        scene: gltf,
+        frames: "1".parse().unwrap(),
+        size,
+        settings,
+        tile_size,
+        fps: Fps::new(24.0).unwrap(),
+        camera: None,
+    };
+    let output = OutputPattern::new(dir.path().join("local.exr"), &spec.frames).unwrap();
+    let local_output = output.clone();
+    tokio::task::spawn_blocking(move || {
+        local::render_job(
+            &spec,
+            &local_output,
+            Box::new(CpuBackend::new(Some(1)).unwrap()),
+            PriceTable::default(),
+            &mut |_| {},
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let farmed = std::fs::read(farm.frame_file(job, 1).unwrap()).unwrap();
+    assert!(farmed == std::fs::read(output.path_for(1)).unwrap());
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use tessera_coordinator::job::{Fps, FrameSet, JobSpec, OutputPattern, SizeRequest};
+use tessera_coordinator::ledger::PriceTable;
 use tessera_coordinator::local::{self, RenderSummary};
 use tessera_renderer::backend::{self, BackendChoice};
 use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
@@ -77,7 +78,14 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     let backend = backend::select(args.backend, args.threads.map(NonZeroUsize::get))?;
 
     let mut report = ProgressReport::new();
-    let summary = local::render_job(&job, &output, backend.as_ref(), &mut |p| report.update(p));
+    // Priced as the farm would with its default price table.
+    let summary = local::render_job(
+        &job,
+        &output,
+        backend,
+        PriceTable::default(),
+        &mut |p| report.update(p),
+    );
     report.finish();
     let summary = summary?;
 
@@ -98,14 +106,34 @@ fn summary_line(s: &RenderSummary) -> String {
         many => format!("{} files", many.len()),
     };
     format!(
-        "rendered {frames} at {} with {} spp in {:.2} s ({}) on {}; prepare/BVH {:.2} s; wrote {outputs}",
+        "rendered {frames} at {} with {} spp in {:.2} s ({}) on {}; prepare {:.2} s; \
+         BVH {} triangles, {:.2} s, {}; would bill {} USD; wrote {outputs}",
         s.resolution,
         s.spp,
         s.render_seconds,
         samples_rate(s.samples_per_second),
         s.device,
         s.prepare_seconds,
+        s.bvh.triangles,
+        s.bvh.build_seconds,
+        byte_size(s.bvh.bytes),
+        s.charge.usd_decimal(),
     )
+}
+
+/// A size in bytes with a binary unit: `3.1 KiB`.
+fn byte_size(bytes: usize) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// A rate in samples per second with a readable unit.
@@ -130,13 +158,19 @@ fn summary_json(s: &RenderSummary) -> serde_json::Value {
         "spp": s.spp,
         "samples": s.samples,
         "render_seconds": s.render_seconds,
+        "render_micros": s.render_micros,
         "prepare_seconds": s.prepare_seconds,
+        "triangles": s.bvh.triangles,
+        "bvh_build_seconds": s.bvh.build_seconds,
+        "bvh_bytes": s.bvh.bytes,
         "total_seconds": s.total_seconds,
         "samples_per_second": s.samples_per_second,
         "backend": s.device.backend,
         "device": s.device.name,
         "device_class": s.device.class,
         "threads": s.device.threads,
+        "charge_micro_usd": s.charge.micros(),
+        "charge_usd": s.charge.usd_decimal(),
         "outputs": s.outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
     })
 }

@@ -2,7 +2,7 @@
 //! progress and downloads the frames.
 
 use std::num::NonZeroU32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -11,12 +11,13 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tessera_coordinator::api::{JobView, SubmitParams};
 use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
 use tessera_coordinator::job::{FrameSet, OutputPattern};
+use tessera_coordinator::scene_archive;
 use tessera_coordinator::store::JobState;
 use tessera_renderer::output::Format;
 
 #[derive(Args)]
 pub struct SubmitArgs {
-    /// The glTF 2.0 scene (.glb, or .gltf with embedded buffers and images).
+    /// The glTF 2.0 scene (.glb or .gltf; a .gltf and the files it refers to go as one archive).
     scene: PathBuf,
     /// Where --wait puts the frames (.exr); a run of '#' becomes the frame number.
     #[arg(short, long, value_name = "OUT")]
@@ -76,14 +77,9 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         (Some(_), false) => bail!("-o only makes sense with --wait"),
         (None, false) => None,
     };
-    let scene = std::fs::read(&args.scene)
-        .with_context(|| format!("cannot read scene '{}'", args.scene.display()))?;
+    let (scene_name, scene) = scene_upload(&args.scene)?;
     let params = SubmitParams {
-        scene_name: args
-            .scene
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "scene.gltf".into()),
+        scene_name,
         frames: args.frames.to_string(),
         width: args.width,
         height: args.height,
@@ -184,4 +180,27 @@ fn wait(client: &Client, job: tessera_coordinator::task_message::JobId) -> anyho
         std::thread::sleep(Duration::from_millis(200));
         view = client.job(job)?;
     }
+}
+
+/// The name and bytes to upload: the scene file itself, or for a `.gltf` that refers to files
+/// beside it, a tar archive of it and those files.
+fn scene_upload(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read scene '{}'", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scene.gltf".into());
+    let is_gltf = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gltf"));
+    if !is_gltf {
+        return Ok((name, bytes));
+    }
+    let files = scene_archive::external_files(path, &bytes)?;
+    if files.is_empty() {
+        return Ok((name, bytes));
+    }
+    let archive = scene_archive::pack(path, &bytes, &files)?;
+    Ok((format!("{name}.tar"), archive))
 }

@@ -1,0 +1,262 @@
+//! A `.gltf` scene with its external files (buffers, images) as one tar archive, so that it can
+//! be submitted and stored as one blob. Entries are plain files under relative paths; an entry
+//! that would land outside the folder it is unpacked into (`..`, an absolute path, a link) is
+//! refused, and the scene in it is then loaded with the loader's own base-folder rules.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("cannot read '{}'", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("'{}' is not valid glTF JSON: {message}", .path.display())]
+    Json { path: PathBuf, message: String },
+    #[error("scene file reference '{uri}' is refused: {reason}")]
+    Reference { uri: String, reason: &'static str },
+    #[error("scene archive entry '{entry}' is refused: {reason}")]
+    Entry { entry: String, reason: &'static str },
+    #[error("scene archive holds {0} .gltf/.glb files at its top level; it must hold exactly one")]
+    SceneCount(usize),
+    #[error("scene archive is not a valid tar archive: {0}")]
+    Corrupt(std::io::Error),
+    #[error("cannot unpack scene archive into '{}'", .path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Whether `bytes` are a tar archive (POSIX or GNU: `ustar` at offset 257).
+pub fn is_archive(bytes: &[u8]) -> bool {
+    bytes.get(257..262) == Some(b"ustar")
+}
+
+/// The files a `.gltf` document refers to by relative path (its `data:` URIs need nothing).
+pub fn external_files(gltf: &Path, json: &[u8]) -> Result<Vec<PathBuf>, ArchiveError> {
+    let doc: serde_json::Value = serde_json::from_slice(json).map_err(|e| ArchiveError::Json {
+        path: gltf.to_owned(),
+        message: e.to_string(),
+    })?;
+    let mut files = Vec::new();
+    for list in ["buffers", "images"] {
+        let entries = doc.get(list).and_then(|v| v.as_array());
+        for uri in entries
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.get("uri")?.as_str())
+        {
+            if uri.starts_with("data:") {
+                continue;
+            }
+            let path = relative(uri).map_err(|reason| ArchiveError::Reference {
+                uri: uri.to_owned(),
+                reason,
+            })?;
+            if !files.contains(&path) {
+                files.push(path);
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// A tar archive of the `.gltf` at `gltf` (under its file name) and the files it refers to.
+pub fn pack(gltf: &Path, json: &[u8], files: &[PathBuf]) -> Result<Vec<u8>, ArchiveError> {
+    let dir = gltf.parent().unwrap_or(Path::new("."));
+    let name = gltf
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or("scene.gltf".into());
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut append = |name: &Path, bytes: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, name, bytes)
+            .map_err(|source| ArchiveError::Read {
+                path: name.to_owned(),
+                source,
+            })
+    };
+    append(&name, json)?;
+    for file in files {
+        let path = dir.join(file);
+        let bytes = std::fs::read(&path).map_err(|source| ArchiveError::Read { path, source })?;
+        append(file, &bytes)?;
+    }
+    builder.into_inner().map_err(ArchiveError::Corrupt)
+}
+
+/// Unpacks `archive` into the empty folder `dir` and returns the path of the scene in it.
+/// Nothing is written outside `dir`; on error, `dir` may hold some of the entries.
+pub fn unpack(archive: &[u8], dir: &Path) -> Result<PathBuf, ArchiveError> {
+    let mut scenes = Vec::new();
+    let mut entries = tar::Archive::new(archive);
+    for entry in entries.entries().map_err(ArchiveError::Corrupt)? {
+        let mut entry = entry.map_err(ArchiveError::Corrupt)?;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let refuse = |reason| ArchiveError::Entry {
+            entry: raw.clone(),
+            reason,
+        };
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            continue;
+        }
+        if !kind.is_file() {
+            return Err(refuse("only plain files are allowed"));
+        }
+        let path = relative(&raw).map_err(refuse)?;
+        let target = dir.join(&path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| ArchiveError::Write {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(ArchiveError::Corrupt)?;
+        std::fs::write(&target, &bytes).map_err(|source| ArchiveError::Write {
+            path: target.clone(),
+            source,
+        })?;
+        let is_scene = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("gltf" | "glb")
+        );
+        if is_scene && path.components().count() == 1 {
+            scenes.push(target);
+        }
+    }
+    match <[PathBuf; 1]>::try_from(scenes) {
+        Ok([scene]) => Ok(scene),
+        Err(scenes) => Err(ArchiveError::SceneCount(scenes.len())),
+    }
+}
+
+/// A reference or entry name as a path that stays below its folder.
+fn relative(name: &str) -> Result<PathBuf, &'static str> {
+    let name = name.replace('\\', "/");
+    if name.is_empty() {
+        return Err("the name is empty");
+    }
+    if name.starts_with('/') || name.split('/').next().is_some_and(|s| s.contains(':')) {
+        return Err("absolute paths are not allowed");
+    }
+    let path = PathBuf::from(name);
+    for component in path.components() {
+        match component {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => return Err("\"..\" would leave the scene's folder"),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("absolute paths are not allowed");
+            }
+        }
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use tessera_renderer::scene::Scene;
+
+    /// The Cornell box with its buffer moved out into `bin/cornell.bin`.
+    fn external_cornell(dir: &Path) -> PathBuf {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/cornell-box.gltf");
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(source).unwrap()).unwrap();
+        let uri = doc["buffers"][0]["uri"].as_str().unwrap().to_owned();
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(uri.split_once(",").unwrap().1)
+            .unwrap();
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::write(dir.join("bin/cornell.bin"), data).unwrap();
+        doc["buffers"][0]["uri"] = "bin/cornell.bin".into();
+        let gltf = dir.join("cornell.gltf");
+        std::fs::write(&gltf, doc.to_string()).unwrap();
+        gltf
+    }
+
+    fn archive_of(gltf: &Path) -> Vec<u8> {
+        let json = std::fs::read(gltf).unwrap();
+        let files = external_files(gltf, &json).unwrap();
+        assert_eq!(files, [PathBuf::from("bin/cornell.bin")]);
+        pack(gltf, &json, &files).unwrap()
+    }
+
+    #[test]
+    fn a_packed_scene_unpacks_and_loads_like_the_original() {
+        let src = tempfile::tempdir().unwrap();
+        let gltf = external_cornell(src.path());
+        let archive = archive_of(&gltf);
+        assert!(is_archive(&archive));
+        assert!(!is_archive(&std::fs::read(&gltf).unwrap()));
+
+        let dst = tempfile::tempdir().unwrap();
+        let scene = unpack(&archive, dst.path()).unwrap();
+        assert_eq!(scene, dst.path().join("cornell.gltf"));
+        assert_eq!(
+            Scene::load(&scene).unwrap().triangle_count(),
+            Scene::load(&gltf).unwrap().triangle_count()
+        );
+    }
+
+    #[test]
+    fn references_outside_the_scene_folder_are_refused() {
+        for uri in ["../secret.bin", "/etc/passwd", "C:/x.bin", "a/../../b.bin"] {
+            let json = serde_json::json!({"buffers": [{"uri": uri, "byteLength": 4}]});
+            let err = external_files(Path::new("s.gltf"), json.to_string().as_bytes()).unwrap_err();
+            assert!(
+                matches!(err, ArchiveError::Reference { .. }),
+                "{uri}: {err}"
+            );
+            assert!(err.to_string().contains(uri), "{err}");
+        }
+    }
+
+    /// A tar whose single entry has exactly `name`, which `tar::Builder` itself would refuse.
+    fn archive_with_entry(name: &str) -> Vec<u8> {
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_size(4);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut builder = tar::Builder::new(Vec::new());
+        builder.append(&header, &b"evil"[..]).unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn entries_escaping_the_folder_are_refused_and_not_written() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("unpacked");
+        std::fs::create_dir(&dir).unwrap();
+        for name in ["../evil.gltf", "/tmp/evil.gltf", "a/../../evil.gltf"] {
+            let err = unpack(&archive_with_entry(name), &dir).unwrap_err();
+            assert!(matches!(err, ArchiveError::Entry { .. }), "{name}: {err}");
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        assert!(!root.path().join("evil.gltf").exists());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_archive_must_hold_exactly_one_scene() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack(&archive_with_entry("notes.txt"), dir.path()).unwrap_err();
+        assert!(matches!(err, ArchiveError::SceneCount(0)), "{err}");
+        let err = unpack(b"not a tar archive at all", dir.path()).unwrap_err();
+        assert!(!err.to_string().is_empty());
+    }
+}
