@@ -79,13 +79,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
 
     let mut report = ProgressReport::new();
     // Priced as the farm would with its default price table.
-    let summary = local::render_job(
-        &job,
-        &output,
-        backend,
-        PriceTable::default(),
-        &mut |p| report.update(p),
-    );
+    let summary = local::render_job(&job, &output, backend, PriceTable::default(), &mut |p| {
+        report.update(p)
+    });
     report.finish();
     let summary = summary?;
 

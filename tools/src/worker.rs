@@ -4,14 +4,13 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Args;
 use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
 use tessera_coordinator::scene_store::SceneStore;
 use tessera_coordinator::transport::AmqpTransport;
 use tessera_coordinator::transport::amqp::{DEFAULT_AMQP_URL, DEFAULT_NAMESPACE};
 use tessera_coordinator::worker::{HttpSceneSource, TileRenderer, run_worker};
-use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::backend::{self, BackendChoice};
 
 use crate::farm_runtime::{runtime, shutdown_signal};
 
@@ -29,6 +28,10 @@ pub struct WorkerArgs {
     /// CPU threads [default: all cores].
     #[arg(long)]
     threads: Option<NonZeroUsize>,
+    /// Where to render, as for `tessera render`: cpu, auto (CUDA, else a hardware GPU through
+    /// wgpu, else the CPU), wgpu or cuda. Results are billed by the device's class.
+    #[arg(long, value_name = "B", default_value = "cpu")]
+    backend: BackendChoice,
     /// Prefix of the farm's queue names.
     #[arg(long, env = "TESSERA_NAMESPACE", default_value = DEFAULT_NAMESPACE)]
     namespace: String,
@@ -46,9 +49,8 @@ fn default_name() -> String {
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let fail_frames = TileRenderer::fail_frames_from_env().map_err(anyhow::Error::msg)?;
-    let backend = CpuBackend::new(args.threads.map(NonZeroUsize::get))
-        .context("cannot start the CPU backend")?;
-    let renderer = Arc::new(TileRenderer::new(Box::new(backend), fail_frames));
+    let backend = backend::select(args.backend, args.threads.map(NonZeroUsize::get))?;
+    let renderer = Arc::new(TileRenderer::new(backend, fail_frames));
     let cache_dir = args
         .cache
         .unwrap_or_else(|| std::env::temp_dir().join("tessera-scene-cache"));
