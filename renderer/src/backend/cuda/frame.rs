@@ -7,8 +7,8 @@ use bytemuck::Pod;
 use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
 
 use super::CudaBackend;
-use crate::backend::gpu::layout::{GpuCamera, GpuParams, GpuPixel};
-use crate::backend::gpu::pack::GpuScene;
+use crate::backend::gpu::layout::{GpuParams, GpuPixel};
+use crate::backend::gpu::pack::{GpuScene, SceneCounts};
 use crate::backend::gpu::{Batches, finish_pixels};
 use crate::backend::{PreparedFrame, RenderError};
 use crate::bvh::BvhStats;
@@ -34,10 +34,7 @@ pub struct CudaFrame<'a> {
     backend: &'a CudaBackend,
     scene: &'a FrameScene,
     arrays: Vec<CudaSlice<u8>>,
-    punctual_lights: u32,
-    emitters: u32,
-    triangles: u32,
-    mesh_flags: u32,
+    counts: SceneCounts,
     bvh_stats: BvhStats,
 }
 
@@ -72,10 +69,7 @@ impl<'a> CudaFrame<'a> {
             backend,
             scene,
             arrays,
-            punctual_lights: p.lights.len() as u32,
-            emitters: p.emitters.len() as u32,
-            triangles: p.triangles.len() as u32,
-            mesh_flags: p.mesh_flags,
+            counts: SceneCounts::of(&p),
             bvh_stats: p.bvh_stats,
         })
     }
@@ -95,23 +89,9 @@ impl PreparedFrame for CudaFrame<'_> {
         let mut pixels: CudaSlice<u8> = stream
             .alloc_zeros(tile.pixel_count() * size_of::<GpuPixel>())
             .map_err(err("allocating the tile"))?;
-        let mut params = GpuParams {
-            camera: GpuCamera::from(&self.scene.camera.raster(resolution)),
-            tile_x: tile.x(),
-            tile_y: tile.y(),
-            tile_width: tile.width(),
-            tile_height: tile.height(),
-            frame,
-            seed_lo: settings.seed as u32,
-            seed_hi: (settings.seed >> 32) as u32,
-            sample_start: 0,
-            sample_count: 0,
-            max_depth: settings.max_depth.get(),
-            punctual_lights: self.punctual_lights,
-            emitters: self.emitters,
-            triangles: self.triangles,
-            mesh_flags: self.mesh_flags,
-        };
+        let mut params =
+            self.counts
+                .tile_params(&self.scene.camera.raster(resolution), tile, frame, settings);
         let mut params_buffer: CudaSlice<u8> = stream
             .alloc_zeros(size_of::<GpuParams>())
             .map_err(err("allocating the parameters"))?;

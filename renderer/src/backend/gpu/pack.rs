@@ -5,6 +5,8 @@ use glam::Vec3;
 use super::layout::*;
 use crate::bvh::{Bvh, BvhStats};
 use crate::camera::RasterCamera;
+use crate::film::Tile;
+use crate::integrator::RenderSettings;
 use crate::light::{LightSampler, PunctualLight};
 use crate::material::Material;
 use crate::scene::FrameScene;
@@ -24,6 +26,53 @@ pub struct GpuScene {
     pub emitters: Vec<GpuEmitter>,
     pub mesh_flags: u32,
     pub bvh_stats: BvhStats,
+}
+
+/// What a tile's [`GpuParams`] need to know of a packed scene: its array sizes and mesh flags.
+#[derive(Clone, Copy, Debug)]
+pub struct SceneCounts {
+    punctual_lights: u32,
+    emitters: u32,
+    triangles: u32,
+    mesh_flags: u32,
+}
+
+impl SceneCounts {
+    pub fn of(scene: &GpuScene) -> Self {
+        Self {
+            punctual_lights: scene.lights.len() as u32,
+            emitters: scene.emitters.len() as u32,
+            triangles: scene.triangles.len() as u32,
+            mesh_flags: scene.mesh_flags,
+        }
+    }
+
+    /// The parameter block of one tile, before its first sample batch.
+    pub fn tile_params(
+        &self,
+        camera: &RasterCamera,
+        tile: Tile,
+        frame: u32,
+        settings: &RenderSettings,
+    ) -> GpuParams {
+        GpuParams {
+            camera: GpuCamera::from(camera),
+            tile_x: tile.x(),
+            tile_y: tile.y(),
+            tile_width: tile.width(),
+            tile_height: tile.height(),
+            frame,
+            seed_lo: settings.seed as u32,
+            seed_hi: (settings.seed >> 32) as u32,
+            sample_start: 0,
+            sample_count: 0,
+            max_depth: settings.max_depth.get(),
+            punctual_lights: self.punctual_lights,
+            emitters: self.emitters,
+            triangles: self.triangles,
+            mesh_flags: self.mesh_flags,
+        }
+    }
 }
 
 impl GpuScene {

@@ -8,8 +8,8 @@ use bytemuck::Pod;
 
 use super::WgpuBackend;
 use super::bindings::{self, SplitArray};
-use crate::backend::gpu::layout::{GpuCamera, GpuParams, GpuPixel};
-use crate::backend::gpu::pack::GpuScene;
+use crate::backend::gpu::layout::{GpuParams, GpuPixel};
+use crate::backend::gpu::pack::{GpuScene, SceneCounts};
 use crate::backend::gpu::{Batches, finish_pixels};
 use crate::backend::{PreparedFrame, RenderError};
 use crate::bvh::BvhStats;
@@ -26,10 +26,7 @@ pub struct WgpuFrame<'a> {
     pipeline: ::wgpu::ComputePipeline,
     /// Buffers bound from binding 2 on, in binding order.
     scene_buffers: Vec<::wgpu::Buffer>,
-    punctual_lights: u32,
-    emitters: u32,
-    triangles: u32,
-    mesh_flags: u32,
+    counts: SceneCounts,
     bvh_stats: BvhStats,
 }
 
@@ -121,10 +118,7 @@ impl<'a> WgpuFrame<'a> {
             scene,
             pipeline,
             scene_buffers,
-            punctual_lights: packed.lights.len() as u32,
-            emitters: packed.emitters.len() as u32,
-            triangles: packed.triangles.len() as u32,
-            mesh_flags: packed.mesh_flags,
+            counts: SceneCounts::of(&packed),
             bvh_stats: packed.bvh_stats,
         })
     }
@@ -208,24 +202,9 @@ impl PreparedFrame for WgpuFrame<'_> {
             layout: &self.pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        let camera = GpuCamera::from(&self.scene.camera.raster(resolution));
-        let mut params = GpuParams {
-            camera,
-            tile_x: tile.x(),
-            tile_y: tile.y(),
-            tile_width: tile.width(),
-            tile_height: tile.height(),
-            frame,
-            seed_lo: settings.seed as u32,
-            seed_hi: (settings.seed >> 32) as u32,
-            sample_start: 0,
-            sample_count: 0,
-            max_depth: settings.max_depth.get(),
-            punctual_lights: self.punctual_lights,
-            emitters: self.emitters,
-            triangles: self.triangles,
-            mesh_flags: self.mesh_flags,
-        };
+        let mut params =
+            self.counts
+                .tile_params(&self.scene.camera.raster(resolution), tile, frame, settings);
         let spp = settings.spp.get();
         let mut batches = Batches::new(spp, tile.pixel_count());
         while let Some((start, count)) = batches.next_batch() {
