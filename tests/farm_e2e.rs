@@ -327,3 +327,144 @@ fn a_gltf_with_external_files_is_submitted_as_one_archive() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("../cornell.bin"), "{stderr}");
 }
+
+/// The frame's linear luminance, row by row, from an EXR's `R`, `G` and `B` channels.
+fn luminance(path: &std::path::Path) -> Vec<f64> {
+    let channels = farm::exr_channels(path);
+    let channel = |name: &str| -> Vec<f64> {
+        let (_, bits) = channels
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{}: no channel {name}", path.display()));
+        bits.iter().map(|b| f64::from(f32::from_bits(*b))).collect()
+    };
+    let (r, g, b) = (channel(".R"), channel(".G"), channel(".B"));
+    (0..r.len())
+        .map(|i| 0.2126 * r[i] + 0.7152 * g[i] + 0.0722 * b[i])
+        .collect()
+}
+
+/// A tile as the ledger writes it, `WxH+X+Y`: (x, y, width, height).
+fn parse_tile(tile: &str) -> (usize, usize, usize, usize) {
+    let (size, rest) = tile.split_once('+').unwrap();
+    let (w, h) = size.split_once('x').unwrap();
+    let (x, y) = rest.split_once('+').unwrap();
+    let n = |s: &str| s.parse::<usize>().unwrap();
+    (n(x), n(y), n(w), n(h))
+}
+
+/// One frame rendered by a CPU worker and a wgpu worker (lavapipe in CI) at the same time: the
+/// steps between neighbouring pixels across borders where the two backends meet must look like
+/// the steps inside tiles, as they do in `tessera render`'s CPU-only frame; the wgpu tiles must
+/// have the CPU's level, and the CPU worker's tiles must be bit-identical to the local render.
+/// Both renders use the same seed, so wgpu draws the CPU's random numbers and its pixels match
+/// to rounding: the comparison is not drowned in sampling noise.
+#[test]
+fn a_cpu_worker_and_a_wgpu_worker_share_a_frame_without_seams() {
+    const SIZE: usize = 256;
+    const TILE: usize = 16;
+    let mut farm = Farm::start("mixed-backends");
+    let gpu = farm.start_worker_with(&["--backend", "wgpu"], &[]);
+    farm.wait_worker_ready(gpu, Duration::from_secs(120));
+    let options = [
+        "--width", "256", "--height", "256", "--spp", "16", "--tile", "16", "--seed", "5",
+    ];
+    let cornell = scene("cornell-box.gltf");
+    let mut args = vec![cornell.to_str().unwrap()];
+    args.extend_from_slice(&options);
+    let job = farm.submit(&args);
+    // The CPU worker joins once wgpu has its scene on the device and a tile done: lavapipe is
+    // about ten times slower, and would otherwise get next to no tiles.
+    farm.wait_for(&job, Duration::from_secs(120), "the first wgpu tile", |s| {
+        tasks_done(s) >= 1
+    });
+    let cpu = farm.start_worker_with(&["--backend", "cpu"], &[]);
+    farm.wait_worker_ready(cpu, Duration::from_secs(30));
+    farm.wait_done(&job, Duration::from_secs(300));
+
+    // Which backend rendered each pixel, from the ledger and the workers' registrations.
+    let workers = farm.json(&["workers", "--json"]);
+    let backend_of = |name: &str| -> String {
+        let w = workers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == name)
+            .unwrap_or_else(|| panic!("worker {name} not in {workers}"));
+        w["backend"].as_str().unwrap().to_owned()
+    };
+    let bill = farm.json(&["bill", &job, "--format", "json"]);
+    let rows = bill["rows"].as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        (SIZE / TILE) * (SIZE / TILE),
+        "one row per tile"
+    );
+    let mut on_gpu = vec![false; SIZE * SIZE];
+    let mut gpu_tiles = 0;
+    for row in rows {
+        let (x, y, w, h) = parse_tile(row["tile"].as_str().unwrap());
+        if backend_of(row["worker"].as_str().unwrap()) == "wgpu" {
+            gpu_tiles += 1;
+            for py in y..y + h {
+                on_gpu[py * SIZE + x..py * SIZE + x + w].fill(true);
+            }
+        }
+    }
+    eprintln!("wgpu rendered {gpu_tiles} of {} tiles", rows.len());
+    assert!(
+        gpu_tiles >= 3 && gpu_tiles < rows.len(),
+        "both workers must render several tiles: wgpu did {gpu_tiles} of {}",
+        rows.len()
+    );
+
+    let local = render_locally(&farm.dir.path().join("local"), &cornell, &options, &[1]);
+    let (mixed, reference) = (luminance(&farm.frame(&job, 1)), luminance(&local[0]));
+    for (i, (m, r)) in mixed.iter().zip(&reference).enumerate() {
+        if !on_gpu[i] {
+            assert_eq!(m.to_bits(), r.to_bits(), "CPU pixel {i} differs");
+        }
+    }
+
+    // Where a CPU tile meets a wgpu tile: the mean absolute step between the two pixels on
+    // either side of the border, over the mean step between neighbours half a tile inside the
+    // same two tiles. Noise alone gives the same ratio in a CPU-only frame; a seam raises it.
+    let ratio = |img: &[f64]| -> f64 {
+        let (mut across, mut inside, mut n) = (0.0, 0.0, 0);
+        let h = TILE / 2;
+        for a in (TILE..SIZE).step_by(TILE) {
+            for b in 0..SIZE {
+                // The pixel `d` pixels past the border (-1: the last one before it).
+                let horizontal = |d: isize| b * SIZE + (a as isize + d) as usize;
+                let vertical = |d: isize| (a as isize + d) as usize * SIZE + b;
+                for at in [&horizontal as &dyn Fn(isize) -> usize, &vertical] {
+                    if on_gpu[at(-1)] == on_gpu[at(0)] {
+                        continue;
+                    }
+                    let step = |d: isize| (img[at(d)] - img[at(d - 1)]).abs();
+                    across += step(0);
+                    inside += (step(h as isize) + step(-(h as isize) + 1)) / 2.0;
+                    n += 1;
+                }
+            }
+        }
+        assert!(n > 0, "no border where a CPU tile meets a wgpu tile");
+        across / inside
+    };
+    let (mixed_ratio, cpu_ratio) = (ratio(&mixed), ratio(&reference));
+    eprintln!(
+        "border/interior step where CPU and wgpu tiles meet: {mixed_ratio:.4}; the same places CPU-only: {cpu_ratio:.4}"
+    );
+    assert!(
+        (mixed_ratio / cpu_ratio - 1.0).abs() < 0.01,
+        "seams where CPU and wgpu tiles meet: border/interior step {mixed_ratio:.4} against {cpu_ratio:.4} in the CPU-only frame"
+    );
+    let level =
+        |img: &[f64]| -> f64 { (0..img.len()).filter(|i| on_gpu[*i]).map(|i| img[i]).sum() };
+    let gpu_level = level(&mixed) / level(&reference);
+    eprintln!("wgpu tiles' luminance / the CPU's for the same pixels: {gpu_level:.5}");
+    assert!(
+        (gpu_level - 1.0).abs() < 0.005,
+        "wgpu tiles are {gpu_level:.5} times the CPU's level"
+    );
+}

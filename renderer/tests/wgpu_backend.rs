@@ -67,6 +67,28 @@ fn materials_scene_agrees_with_the_cpu() {
     );
 }
 
+/// The example scene `scenes/materials.gltf` as users get it, through the glTF loader: wgpu and
+/// the CPU with different seeds agree within their noise in every channel.
+#[test]
+fn materials_gltf_agrees_with_the_cpu() {
+    let backend = wgpu_backend();
+    let cpu = CpuBackend::new(None).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/materials.gltf");
+    let scene = tessera_renderer::scene::Scene::load(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .frame(0.0, None)
+        .unwrap();
+    let res = Resolution::new(192, 108).unwrap();
+    let gpu = stats::channels(&render(&backend, &scene, res, 64, &settings(32, 8, 3)).pixels);
+    let reference = stats::channels(&render(&cpu, &scene, res, 64, &settings(32, 8, 4)).pixels);
+    let (w, h) = (res.width() as usize, res.height() as usize);
+    let failures = stats::disagreements(&gpu, &reference, w, h, 8);
+    assert!(
+        failures.is_empty(),
+        "wgpu and CPU differ beyond noise on scenes/materials.gltf: {failures:?}"
+    );
+}
+
 /// With the same seed both backends draw the same random numbers, so almost every pixel of
 /// every channel (beauty and AOVs) agrees to rounding: a check of the estimator's order of
 /// operations, not only of its mean.

@@ -138,6 +138,12 @@ impl Farm {
 
     /// Starts a worker with one thread; returns its index.
     pub fn start_worker(&mut self, env: &[(&str, &str)]) -> usize {
+        self.start_worker_with(&[], env)
+    }
+
+    /// Starts a worker with one thread and extra arguments (`--backend wgpu`); returns its
+    /// index. Workers are named `w1`, `w2`, ... in the order they start.
+    pub fn start_worker_with(&mut self, args: &[&str], env: &[(&str, &str)]) -> usize {
         self.worker_count += 1;
         let name = format!("w{}", self.worker_count);
         let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -152,6 +158,7 @@ impl Farm {
             ])
             .arg("--cache")
             .arg(self.dir.path().join(format!("cache-{name}")))
+            .args(args)
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -164,6 +171,26 @@ impl Farm {
 
     pub fn worker(&mut self, index: usize) -> &mut Child {
         &mut self.workers[index]
+    }
+
+    /// Waits until worker `index` logs that it is ready to take tasks (its backend is up).
+    pub fn wait_worker_ready(&mut self, index: usize, limit: Duration) {
+        let name = format!("w{}", index + 1);
+        let deadline = Instant::now() + limit;
+        while !self.read_log(&name).contains("worker ready") {
+            if let Some(status) = self.workers[index].try_wait().unwrap() {
+                panic!(
+                    "worker {name} exited ({status}) before it was ready; log: {}",
+                    self.read_log(&name)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "worker {name} not ready within {limit:?}; log: {}",
+                self.read_log(&name)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     pub fn read_log(&self, name: &str) -> String {
