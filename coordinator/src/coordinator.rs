@@ -95,6 +95,11 @@ pub struct FarmConfig {
     pub window: usize,
     pub durability: Durability,
     pub events: Option<Arc<dyn FarmEvents>>,
+    /// How many times a result that cannot be recorded (disk full, database error) is tried
+    /// again before `run` stops with the error. `None`, a coordinator's setting, retries until
+    /// it succeeds, so an operator can free space without losing tiles; a local render fails
+    /// instead of waiting on a disk nobody is watching.
+    pub record_retries: Option<u32>,
 }
 
 /// What the farm reports as it goes, beyond its store: `tessera render` follows its job with
@@ -116,6 +121,7 @@ impl FarmConfig {
             window: DEFAULT_WINDOW,
             durability: Durability::CrashSafe,
             events: None,
+            record_retries: None,
         }
     }
 }
@@ -130,6 +136,7 @@ pub struct Farm<T> {
     transport: T,
     durability: Durability,
     events: Option<Arc<dyn FarmEvents>>,
+    record_retries: Option<u32>,
     /// One top-up at a time, so two never publish the same pending tasks.
     publishing: tokio::sync::Mutex<()>,
 }
@@ -156,6 +163,7 @@ impl<T: Transport> Farm<T> {
             transport,
             durability: config.durability,
             events: config.events,
+            record_retries: config.record_retries,
             publishing: tokio::sync::Mutex::new(()),
         }))
     }
@@ -328,7 +336,13 @@ impl<T: Transport> Farm<T> {
                     // Transient failures (disk, database) are retried here: acknowledging
                     // would lose the tile, and not acknowledging would stall the consumer.
                     let mut wait = Duration::from_millis(100);
+                    let mut retries = 0;
                     while let Err(e) = self.handle_result(&delivery.message).await {
+                        if self.record_retries.is_some_and(|limit| retries >= limit) {
+                            tracing::error!(error = %e, task = %delivery.message.task, "cannot record result; giving up");
+                            return Err(e);
+                        }
+                        retries += 1;
                         tracing::error!(error = %e, task = %delivery.message.task, "cannot record result; retrying");
                         tokio::time::sleep(wait).await;
                         wait = (wait * 2).min(Duration::from_secs(5));

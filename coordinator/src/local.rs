@@ -210,6 +210,7 @@ pub fn render_job(
     // A tile that failed here would fail the same way again.
     config.max_attempts = 1;
     config.durability = Durability::Throwaway;
+    config.record_retries = Some(2);
     config.events = Some(Arc::new(Follower {
         output: output.clone(),
         events: tell,
@@ -270,10 +271,15 @@ pub fn render_job(
         });
     let _ = stop.send(true);
     let stopped = runtime.block_on(async { (runner.await, worker.await) });
-    let followed = followed?;
-    if let (Ok(Err(e)), _) = stopped {
-        tracing::warn!(error = %e, "the local coordinator stopped with an error");
-    }
+    let followed = match (followed, stopped) {
+        // The coordinator's own error says more than that it stopped.
+        (Err(LocalError::Stopped), (Ok(Err(e)), _)) => return Err(e.into()),
+        (followed, (Ok(Err(e)), _)) => {
+            tracing::warn!(error = %e, "the local coordinator stopped with an error");
+            followed?
+        }
+        (followed, _) => followed?,
+    };
 
     let render_seconds = followed.render_micros as f64 / 1e6;
     let preparations = renderer.preparations();

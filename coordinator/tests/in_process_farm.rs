@@ -232,3 +232,51 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
     let farmed = std::fs::read(farm.frame_file(job, 1).unwrap()).unwrap();
     assert!(farmed == std::fs::read(output.path_for(1)).unwrap());
 }
+
+/// A farm whose tiles cannot be stored (here `tiles` is a file, which stops root too) stops
+/// with the error after its retries, as `tessera render` configures it, instead of waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut config = FarmConfig::new(&data, PriceTable::default());
+    config.record_retries = Some(1);
+    let transport = InProcessTransport::new();
+    let farm = Farm::open(config, transport.clone()).unwrap();
+    std::fs::write(data.join("tiles"), b"not a folder").unwrap();
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
+    let renderer = Arc::new(TileRenderer::new(
+        Box::new(CpuBackend::new(Some(1)).unwrap()),
+        Vec::new(),
+    ));
+    let source: Arc<dyn SceneSource> = farm.clone();
+    let worker_transport = transport.clone();
+    tokio::spawn(
+        async move { run_worker(&worker_transport, "w", renderer, source, shutdown).await },
+    );
+    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/cornell-box.gltf");
+    farm.submit(Submission {
+        scene_name: "cornell-box.gltf".into(),
+        scene: std::fs::read(&scene).unwrap(),
+        frames: "1".parse().unwrap(),
+        size: SizeRequest::from_sides(Some(8), Some(8)).unwrap(),
+        settings: RenderSettings {
+            spp: Spp::new(1).unwrap(),
+            max_depth: MaxDepth::new(2).unwrap(),
+            seed: 0,
+        },
+        tile_size: NonZeroU32::new(8).unwrap(),
+        fps: Fps::new(24.0).unwrap(),
+        camera: None,
+        priority: 0,
+    })
+    .await
+    .unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(60), runner)
+        .await
+        .expect("the farm gives up within 60 s")
+        .unwrap();
+    let err = stopped.expect_err("the farm stops with the error");
+    assert!(err.to_string().contains("tiles"), "{err}");
+}
