@@ -383,3 +383,37 @@ pub fn materials() -> FrameScene {
         lights,
     }
 }
+
+/// [`materials`] with the vertex attributes it lacks: tangents (normal mapping then uses them
+/// rather than UV derivatives) and a second UV set, read by the floor's base colour, the
+/// light's emissive texture and a transmission texture added to the thin sheet.
+pub fn materials_with_tangents_and_uv1() -> FrameScene {
+    let mut scene = materials();
+    let mesh = &mut scene.mesh;
+    // Every quad has its own four vertices, corners with UVs (0, 1), (1, 1), (1, 0), (0, 0).
+    for q in mesh.positions.chunks(4) {
+        let n = mesh.normals[mesh.tangents.len()];
+        let t = (q[1] - q[0]).normalize();
+        let handedness = if n.cross(t).dot(q[0] - q[3]) < 0.0 {
+            -1.0
+        } else {
+            1.0
+        };
+        mesh.tangents.extend([t.extend(handedness); 4]);
+    }
+    mesh.uv1 = mesh
+        .uv0
+        .iter()
+        .map(|uv| Vec2::new(1.0 - uv.y, uv.x) * 1.5)
+        .collect();
+    let on_uv1 = |r: &mut Option<TextureRef>| r.as_mut().unwrap().tex_coord = 1;
+    on_uv1(&mut scene.materials[0].base_color_texture);
+    on_uv1(&mut scene.materials[1].normal_texture);
+    on_uv1(&mut scene.materials[7].emissive_texture);
+    scene.materials[6].transmission_texture = Some(TextureRef {
+        texture: 2,
+        tex_coord: 1,
+        transform: UvTransform::default(),
+    });
+    scene
+}

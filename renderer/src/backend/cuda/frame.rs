@@ -16,7 +16,9 @@ use crate::film::{Resolution, Tile, TileImage};
 use crate::integrator::RenderSettings;
 use crate::scene::FrameScene;
 
-const BLOCK: u32 = 8;
+/// A CUDA block's side in threads. Public so that the test running the kernel on the host
+/// (tests/cuda_kernel_on_host.rs) launches the same grid.
+pub const BLOCK: u32 = 8;
 
 fn failed(reason: impl Into<String>) -> RenderError {
     RenderError::Failed {

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream};
 
+pub use frame::BLOCK;
+
 use super::gpu::device_class;
 use super::{Backend, DeviceInfo, PreparedFrame, RenderError};
 use crate::scene::FrameScene;

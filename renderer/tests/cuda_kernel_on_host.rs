@@ -1,0 +1,290 @@
+//! The CUDA kernel, shaders/pathtracer.cu, compiled by the host's C++ compiler through
+//! shaders/host.cuh and run on the CPU against the CPU backend, so that its path tracing is
+//! checked on every commit without a GPU. The scene is packed, and the tiles' sums finished,
+//! by the CUDA backend's own code. Needs a C++17 compiler: `c++`, or the one `CXX` names.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use common::stats::{self, CHANNELS};
+use libloading::Library;
+use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::backend::cuda::BLOCK;
+use tessera_renderer::backend::gpu::layout::{
+    BvhNode, BvhTriangle, GpuEmitter, GpuLight, GpuMaterial, GpuParams, GpuPixel, GpuTexture,
+    GpuTriangle, GpuVertex,
+};
+use tessera_renderer::backend::gpu::pack::{GpuScene, SceneCounts};
+use tessera_renderer::backend::gpu::{Batches, finish_pixels};
+use tessera_renderer::backend::{Backend, PreparedFrame, RenderError};
+use tessera_renderer::bvh::BvhStats;
+use tessera_renderer::film::{FrameImage, Resolution, Tile, TileImage};
+use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
+use tessera_renderer::scene::FrameScene;
+
+/// `render_on_host` in shaders/host.cuh: the launch grid and block, then the kernel's arguments.
+type RenderOnHost = unsafe extern "C" fn(
+    u32,
+    u32,
+    u32,
+    u32,
+    *const GpuParams,
+    *mut GpuPixel,
+    *const GpuMaterial,
+    *const GpuTexture,
+    *const GpuLight,
+    *const GpuEmitter,
+    *const BvhNode,
+    *const BvhTriangle,
+    *const GpuTriangle,
+    *const GpuVertex,
+    *const Texel,
+);
+
+/// A texel as the kernel reads it: CUDA's `float4` is 16-byte aligned, `[f32; 4]` is not.
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+struct Texel([f32; 4]);
+
+/// The compiled kernel, with the directory holding it.
+struct HostKernel {
+    library: Library,
+    _dir: tempfile::TempDir,
+}
+
+impl HostKernel {
+    fn render_on_host(&'static self) -> RenderOnHost {
+        // SAFETY: the symbol is `render_on_host` of shaders/host.cuh, declared as RenderOnHost;
+        // the library stays loaded for the whole run.
+        unsafe {
+            *self
+                .library
+                .get::<RenderOnHost>(c"render_on_host")
+                .expect("render_on_host in the kernel's library")
+        }
+    }
+}
+
+/// Compiles the kernel once per test run.
+fn host_kernel() -> &'static HostKernel {
+    static KERNEL: OnceLock<HostKernel> = OnceLock::new();
+    KERNEL.get_or_init(|| {
+        let shaders = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shaders");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("libpathtracer_host.so");
+        let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+        let started = Instant::now();
+        let output = Command::new(&compiler)
+            // -ffp-contract=off: no fused multiply-add, as NVRTC's --fmad=false, so every
+            // product is rounded as on the CPU backend (on x86-64 without -mfma g++ fuses
+            // nothing anyway, but aarch64 and -march=native would).
+            .args(["-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off"])
+            // host.cuh is the translation unit; its suffix is not one g++ knows as C++.
+            .args(["-Wall", "-Wextra", "-x", "c++"])
+            .arg(shaders.join("host.cuh"))
+            .arg("-o")
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "could not run the C++ compiler `{compiler}`: {e}\n(this test compiles the \
+                     CUDA kernel for the host: install g++, e.g. apt-get install -y g++, or \
+                     name a C++17 compiler in CXX)"
+                )
+            });
+        let messages = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "`{compiler}` could not compile the kernel for the host:\n{messages}"
+        );
+        if !messages.trim().is_empty() {
+            eprintln!("{compiler} warns:\n{messages}");
+        }
+        eprintln!(
+            "kernel compiled for the host in {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+        // SAFETY: the library is the kernel just built; loading it runs no initialisation
+        // beyond the C++ runtime's.
+        let library = unsafe { Library::new(&path) }
+            .unwrap_or_else(|e| panic!("loading the kernel built for the host: {e}"));
+        HostKernel { library, _dir: dir }
+    })
+}
+
+/// A frame for the host-compiled kernel, prepared as `CudaFrame` prepares one for the device.
+struct HostFrame<'a> {
+    render_on_host: RenderOnHost,
+    scene: &'a FrameScene,
+    packed: GpuScene,
+    texels: Vec<Texel>,
+    counts: SceneCounts,
+}
+
+impl<'a> HostFrame<'a> {
+    fn new(scene: &'a FrameScene) -> Self {
+        let packed = GpuScene::pack(scene);
+        Self {
+            render_on_host: host_kernel().render_on_host(),
+            scene,
+            texels: packed.texels.iter().map(|t| Texel(*t)).collect(),
+            counts: SceneCounts::of(&packed),
+            packed,
+        }
+    }
+}
+
+impl PreparedFrame for HostFrame<'_> {
+    fn render_tile(
+        &self,
+        resolution: Resolution,
+        tile: Tile,
+        frame: u32,
+        settings: &RenderSettings,
+    ) -> Result<TileImage, RenderError> {
+        let mut pixels = vec![GpuPixel::default(); tile.pixel_count()];
+        let mut params =
+            self.counts
+                .tile_params(&self.scene.camera.raster(resolution), tile, frame, settings);
+        let p = &self.packed;
+        let spp = settings.spp.get();
+        let mut batches = Batches::new(spp, tile.pixel_count());
+        while let Some((start, count)) = batches.next_batch() {
+            params.sample_start = start;
+            params.sample_count = count;
+            let started = Instant::now();
+            // SAFETY: as the CUDA backend's launch: the parameters, the tile's pixels
+            // (tile_width x tile_height of them), then the scene's arrays, each laid out as
+            // layout.rs defines (tests/gpu_layout.rs checks layout.cuh against it). The kernel
+            // reads an array only where the parameters' counts say it has elements.
+            unsafe {
+                (self.render_on_host)(
+                    tile.width().div_ceil(BLOCK),
+                    tile.height().div_ceil(BLOCK),
+                    BLOCK,
+                    BLOCK,
+                    &params,
+                    pixels.as_mut_ptr(),
+                    p.materials.as_ptr(),
+                    p.textures.as_ptr(),
+                    p.lights.as_ptr(),
+                    p.emitters.as_ptr(),
+                    p.nodes.as_ptr(),
+                    p.triangles.as_ptr(),
+                    p.triangle_data.as_ptr(),
+                    p.vertices.as_ptr(),
+                    self.texels.as_ptr(),
+                )
+            };
+            batches.finished(count, started.elapsed());
+        }
+        Ok(TileImage {
+            tile,
+            pixels: finish_pixels(tile, &pixels, spp),
+        })
+    }
+
+    fn bvh_stats(&self) -> BvhStats {
+        self.packed.bvh_stats
+    }
+}
+
+fn settings(spp: u32, max_depth: u32, seed: u64) -> RenderSettings {
+    RenderSettings {
+        spp: Spp::new(spp).unwrap(),
+        max_depth: MaxDepth::new(max_depth).unwrap(),
+        seed,
+    }
+}
+
+/// Renders the whole frame in tiles of `tile` pixels, several tiles at a time.
+fn render(frame: &dyn PreparedFrame, res: Resolution, tile: u32, s: &RenderSettings) -> FrameImage {
+    use rayon::prelude::*;
+    let tiles: Vec<TileImage> = res
+        .tiles(tile.try_into().unwrap())
+        .into_par_iter()
+        .map(|t| frame.render_tile(res, t, 0, s).expect("render"))
+        .collect();
+    let mut image = FrameImage::new(res);
+    for t in &tiles {
+        image.insert(t).unwrap();
+    }
+    image
+}
+
+fn on_host(scene: &FrameScene, res: Resolution, tile: u32, s: &RenderSettings) -> FrameImage {
+    let started = Instant::now();
+    let image = render(&HostFrame::new(scene), res, tile, s);
+    eprintln!(
+        "kernel on the host: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    image
+}
+
+fn on_cpu(scene: &FrameScene, res: Resolution, tile: u32, s: &RenderSettings) -> FrameImage {
+    let cpu = CpuBackend::new(None).unwrap();
+    render(&*cpu.prepare(scene).expect("prepare"), res, tile, s)
+}
+
+/// With the same seed the kernel and the CPU backend draw the same random numbers, so almost
+/// every pixel of every channel (beauty and AOVs) agrees to rounding: a check of the
+/// estimator's order of operations, not only of its mean. The pixels that differ are paths
+/// reaching the floor under the rough glass cube, where the cube's bottom face lies in the
+/// floor's plane: which of the two a ray hits depends on the order the BVH traversal (binary
+/// here, 4-wide on the CPU) tests them.
+fn assert_same_seed_agrees(scene: &FrameScene) {
+    let res = Resolution::new(96, 64).unwrap();
+    let s = settings(4, 8, 7);
+    let host = stats::channels(&on_host(scene, res, 32, &s).pixels);
+    let reference = stats::channels(&on_cpu(scene, res, 32, &s).pixels);
+    let mut failures = Vec::new();
+    for (c, name) in CHANNELS.iter().enumerate() {
+        let close = host[c]
+            .iter()
+            .zip(&reference[c])
+            .filter(|(a, b)| (*a - *b).abs() <= 1e-3 * (1.0 + b.abs()))
+            .count();
+        let share = close as f64 / res.pixel_count() as f64;
+        eprintln!("{name:>9}: {:.2} % of pixels agree to 1e-3", 100.0 * share);
+        if share < 0.97 {
+            failures.push(format!("{name}: only {:.1} % agree", 100.0 * share));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "same seed, different images: {failures:?}"
+    );
+}
+
+#[test]
+fn same_seed_gives_nearly_the_same_image_as_the_cpu() {
+    assert_same_seed_agrees(&common::scenes::materials());
+}
+
+/// The same with the attributes the materials scene lacks: tangents and a second UV set.
+#[test]
+fn same_seed_with_tangents_and_a_second_uv_set() {
+    assert_same_seed_agrees(&common::scenes::materials_with_tangents_and_uv1());
+}
+
+/// The kernel and the CPU backend with different seeds on the materials scene (every lobe,
+/// textures, every light kind) must agree within their noise, in the beauty pass and in every
+/// AOV.
+#[test]
+fn materials_scene_agrees_with_the_cpu() {
+    let scene = common::scenes::materials();
+    let res = Resolution::new(192, 128).unwrap();
+    let host = stats::channels(&on_host(&scene, res, 64, &settings(64, 8, 1)).pixels);
+    let reference = stats::channels(&on_cpu(&scene, res, 64, &settings(64, 8, 2)).pixels);
+    let (w, h) = (res.width() as usize, res.height() as usize);
+    let failures = stats::disagreements(&host, &reference, w, h, 8);
+    assert!(
+        failures.is_empty(),
+        "the CUDA kernel on the host and the CPU differ beyond noise: {failures:?}"
+    );
+}
