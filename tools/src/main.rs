@@ -6,6 +6,7 @@ mod cancel;
 mod coordinator;
 mod devices;
 mod farm_runtime;
+mod job_options;
 mod progress;
 mod render;
 mod status;

@@ -1,15 +1,15 @@
 //! `tessera render`: one machine renders a job and writes its frames.
 
-use std::num::{NonZeroU32, NonZeroUsize};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::Args;
-use tessera_coordinator::job::{Fps, FrameSet, JobSpec, OutputPattern, SizeRequest};
+use tessera_coordinator::job::OutputPattern;
 use tessera_coordinator::ledger::PriceTable;
 use tessera_coordinator::local::{self, RenderSummary};
 use tessera_renderer::backend::{self, BackendChoice};
-use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
 
+use crate::job_options::JobOptions;
 use crate::progress::ProgressReport;
 
 #[derive(Args)]
@@ -19,27 +19,8 @@ pub struct RenderArgs {
     /// Output file (.exr or .png); a run of '#' becomes the frame number, e.g. out/f_####.exr.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
-    /// Image width in pixels [default: 1280, or from --height and the camera's aspect ratio].
-    #[arg(long, value_name = "W")]
-    width: Option<u32>,
-    /// Image height in pixels [default: from the width and the camera's aspect ratio, or 16:9].
-    #[arg(long, value_name = "H")]
-    height: Option<u32>,
-    /// Samples per pixel.
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    spp: u32,
-    /// Maximum path length in segments (1: emitters only, 2: direct light, ...).
-    #[arg(long, value_name = "D", default_value_t = 8)]
-    max_depth: u32,
-    /// Frames to render: 1, 1-48, 1-48x2 (every 2nd), 1,5,10-20.
-    #[arg(long, value_name = "SPEC", default_value = "1")]
-    frames: FrameSet,
-    /// Frames per second of the animation; frame 1 is at time 0.
-    #[arg(long, value_name = "F", default_value_t = 24.0)]
-    fps: f64,
-    /// Tile size in pixels.
-    #[arg(long, value_name = "N", default_value = "64")]
-    tile: NonZeroU32,
+    #[command(flatten)]
+    options: JobOptions,
     /// Where to render: cpu, auto (CUDA, else a hardware GPU through wgpu, else the CPU), wgpu
     /// (any adapter, software ones such as lavapipe included) or cuda. The default stays cpu
     /// because probing Vulkan makes some drivers print to stderr (Mesa: XDG_RUNTIME_DIR).
@@ -48,12 +29,6 @@ pub struct RenderArgs {
     /// CPU threads [default: all cores].
     #[arg(long, value_name = "N")]
     threads: Option<NonZeroUsize>,
-    /// Random seed: the same seed gives the same image.
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    seed: u64,
-    /// Camera to render through [default: the scene's first].
-    #[arg(long, value_name = "NAME")]
-    camera: Option<String>,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
@@ -61,19 +36,7 @@ pub struct RenderArgs {
 
 pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     // Validate everything the user typed before touching the scene.
-    let job = JobSpec {
-        scene: args.scene,
-        size: SizeRequest::from_sides(args.width, args.height)?,
-        settings: RenderSettings {
-            spp: Spp::new(args.spp)?,
-            max_depth: MaxDepth::new(args.max_depth)?,
-            seed: args.seed,
-        },
-        tile_size: args.tile,
-        fps: Fps::new(args.fps)?,
-        camera: args.camera,
-        frames: args.frames,
-    };
+    let job = args.options.job(args.scene)?;
     let output = OutputPattern::new(args.output, &job.frames)?;
     let backend = backend::select(args.backend, args.threads.map(NonZeroUsize::get))?;
 

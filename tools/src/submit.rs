@@ -1,7 +1,6 @@
 //! `tessera submit`: sends a scene and render options to the coordinator; with `--wait`, shows
 //! progress and downloads the frames.
 
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,10 +9,12 @@ use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tessera_coordinator::api::{JobView, SubmitParams};
 use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
-use tessera_coordinator::job::{FrameSet, OutputPattern};
+use tessera_coordinator::job::OutputPattern;
 use tessera_coordinator::scene_archive;
 use tessera_coordinator::store::JobState;
 use tessera_renderer::output::Format;
+
+use crate::job_options::JobOptions;
 
 #[derive(Args)]
 pub struct SubmitArgs {
@@ -22,33 +23,8 @@ pub struct SubmitArgs {
     /// Where --wait puts the frames (.exr); a run of '#' becomes the frame number.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
-    /// Image width in pixels [default: from the camera].
-    #[arg(long, value_name = "W")]
-    width: Option<u32>,
-    /// Image height in pixels [default: from the width and the camera's aspect ratio].
-    #[arg(long, value_name = "H")]
-    height: Option<u32>,
-    /// Samples per pixel.
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    spp: u32,
-    /// Maximum path length in segments.
-    #[arg(long, value_name = "D", default_value_t = 8)]
-    max_depth: u32,
-    /// Frames to render: 1, 1-48, 1-48x2, 1,5,10-20.
-    #[arg(long, value_name = "SPEC", default_value = "1")]
-    frames: FrameSet,
-    /// Frames per second of the animation; frame 1 is at time 0.
-    #[arg(long, value_name = "F", default_value_t = 24.0)]
-    fps: f64,
-    /// Tile size in pixels: the unit of work sent to workers.
-    #[arg(long, value_name = "N", default_value = "64")]
-    tile: NonZeroU32,
-    /// Random seed.
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    seed: u64,
-    /// Camera to render through [default: the scene's first].
-    #[arg(long, value_name = "NAME")]
-    camera: Option<String>,
+    #[command(flatten)]
+    options: JobOptions,
     /// Jobs of higher priority are rendered first.
     #[arg(
         long,
@@ -71,24 +47,27 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
             if Format::from_path(out)? != Format::Exr {
                 bail!("the farm writes EXR frames: give -o a .exr path, e.g. out/frame_####.exr");
             }
-            Some(OutputPattern::new(out, &args.frames)?)
+            Some(OutputPattern::new(out, &args.options.frames)?)
         }
         (None, true) => bail!("--wait needs -o OUT for the frames, e.g. -o out/frame_####.exr"),
         (Some(_), false) => bail!("-o only makes sense with --wait"),
         (None, false) => None,
     };
+    // Checked here too, so a mistake costs no upload.
+    args.options.job(args.scene.clone())?;
     let (scene_name, scene) = scene_upload(&args.scene)?;
+    let o = &args.options;
     let params = SubmitParams {
         scene_name,
-        frames: args.frames.to_string(),
-        width: args.width,
-        height: args.height,
-        spp: Some(args.spp),
-        max_depth: Some(args.max_depth),
-        tile: Some(args.tile.get()),
-        seed: Some(args.seed),
-        fps: Some(args.fps),
-        camera: args.camera.clone(),
+        frames: o.frames.to_string(),
+        width: o.width,
+        height: o.height,
+        spp: Some(o.spp),
+        max_depth: Some(o.max_depth),
+        tile: Some(o.tile.get()),
+        seed: Some(o.seed),
+        fps: Some(o.fps),
+        camera: o.camera.clone(),
         priority: Some(args.priority),
     };
     let client = Client::new(&args.coordinator);
@@ -98,7 +77,7 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let view = wait(&client, job)?;
-    for frame in args.frames.frames() {
+    for frame in args.options.frames.frames() {
         let bytes = client.frame_exr(job, *frame)?;
         let path = output.path_for(*frame);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -117,7 +96,7 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
     }
     eprintln!(
         "job {job} done: {} frame(s) written to {}; cost {}",
-        args.frames.len(),
+        args.options.frames.len(),
         output.as_path().display(),
         view.cost
     );
