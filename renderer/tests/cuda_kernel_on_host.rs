@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use common::stats::{self, CHANNELS};
+use common::stats;
 use libloading::Library;
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::backend::cuda::BLOCK;
@@ -242,19 +242,7 @@ fn assert_same_seed_agrees(scene: &FrameScene) {
     let s = settings(4, 8, 7);
     let host = stats::channels(&on_host(scene, res, 32, &s).pixels);
     let reference = stats::channels(&on_cpu(scene, res, 32, &s).pixels);
-    let mut failures = Vec::new();
-    for (c, name) in CHANNELS.iter().enumerate() {
-        let close = host[c]
-            .iter()
-            .zip(&reference[c])
-            .filter(|(a, b)| (*a - *b).abs() <= 1e-3 * (1.0 + b.abs()))
-            .count();
-        let share = close as f64 / res.pixel_count() as f64;
-        eprintln!("{name:>9}: {:.2} % of pixels agree to 1e-3", 100.0 * share);
-        if share < 0.97 {
-            failures.push(format!("{name}: only {:.1} % agree", 100.0 * share));
-        }
-    }
+    let failures = stats::same_seed_disagreements(&host, &reference);
     assert!(
         failures.is_empty(),
         "same seed, different images: {failures:?}"

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::stats::{self, CHANNELS};
+use common::stats;
 use tessera_renderer::backend::Backend;
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::backend::wgpu::{AdapterChoice, WgpuBackend};
@@ -101,19 +101,7 @@ fn same_seed_gives_nearly_the_same_image() {
     let s = settings(4, 8, 7);
     let gpu = stats::channels(&render(&backend, &scene, res, 32, &s).pixels);
     let reference = stats::channels(&render(&cpu, &scene, res, 32, &s).pixels);
-    let mut failures = Vec::new();
-    for (c, name) in CHANNELS.iter().enumerate() {
-        let close = gpu[c]
-            .iter()
-            .zip(&reference[c])
-            .filter(|(a, b)| (*a - *b).abs() <= 1e-3 * (1.0 + b.abs()))
-            .count();
-        let share = close as f64 / res.pixel_count() as f64;
-        eprintln!("{name:>9}: {:.2} % of pixels agree to 1e-3", 100.0 * share);
-        if share < 0.97 {
-            failures.push(format!("{name}: only {:.1} % agree", 100.0 * share));
-        }
-    }
+    let failures = stats::same_seed_disagreements(&gpu, &reference);
     assert!(
         failures.is_empty(),
         "same seed, different images: {failures:?}"

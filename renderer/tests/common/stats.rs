@@ -112,6 +112,26 @@ pub fn disagreements(
     failures
 }
 
+/// Checks two renders made with the same seed, and so the same random numbers: nearly every
+/// pixel of every channel must agree to rounding (a few paths may part ways on a float tie).
+/// Returns the channels where fewer than 97 % of the pixels agree to 1e-3.
+pub fn same_seed_disagreements(a: &[Vec<f32>], b: &[Vec<f32>]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (c, name) in CHANNELS.iter().enumerate() {
+        let close = a[c]
+            .iter()
+            .zip(&b[c])
+            .filter(|(a, b)| (*a - *b).abs() <= 1e-3 * (1.0 + b.abs()))
+            .count();
+        let share = close as f64 / a[c].len() as f64;
+        eprintln!("{name:>9}: {:.2} % of pixels agree to 1e-3", 100.0 * share);
+        if share < 0.97 {
+            failures.push(format!("{name}: only {:.1} % agree", 100.0 * share));
+        }
+    }
+    failures
+}
+
 /// R, G and B of an EXR image.
 pub fn read_exr_rgb(path: &Path) -> (usize, usize, Vec<Vec<f32>>) {
     use exr::prelude::*;
