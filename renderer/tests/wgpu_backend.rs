@@ -49,16 +49,13 @@ fn render(
     image
 }
 
-/// wgpu and CPU renders of the materials scene (every lobe, textures, every light kind) with
-/// different seeds must agree within their noise, in the beauty pass and in every AOV.
-#[test]
-fn materials_scene_agrees_with_the_cpu() {
+/// Renders `scene` with wgpu and with the CPU, with different seeds, and asserts that they
+/// agree within their noise, in the beauty pass and in every AOV.
+fn assert_agrees_with_the_cpu(scene: &FrameScene, res: Resolution, spp: u32) {
     let backend = wgpu_backend();
     let cpu = CpuBackend::new(None).unwrap();
-    let scene = common::scenes::materials();
-    let res = Resolution::new(192, 128).unwrap();
-    let gpu = stats::channels(&render(&backend, &scene, res, 64, &settings(64, 8, 1)).pixels);
-    let reference = stats::channels(&render(&cpu, &scene, res, 64, &settings(64, 8, 2)).pixels);
+    let gpu = stats::channels(&render(&backend, scene, res, 64, &settings(spp, 8, 1)).pixels);
+    let reference = stats::channels(&render(&cpu, scene, res, 64, &settings(spp, 8, 2)).pixels);
     let (w, h) = (res.width() as usize, res.height() as usize);
     let failures = stats::disagreements(&gpu, &reference, w, h, 8);
     assert!(
@@ -67,26 +64,22 @@ fn materials_scene_agrees_with_the_cpu() {
     );
 }
 
-/// The example scene `scenes/materials.gltf` as users get it, through the glTF loader: wgpu and
-/// the CPU with different seeds agree within their noise in every channel.
+/// The materials scene built in code: every lobe, textures, every light kind.
+#[test]
+fn materials_scene_agrees_with_the_cpu() {
+    let res = Resolution::new(192, 128).unwrap();
+    assert_agrees_with_the_cpu(&common::scenes::materials(), res, 64);
+}
+
+/// The example scene `scenes/materials.gltf` as users get it, through the glTF loader.
 #[test]
 fn materials_gltf_agrees_with_the_cpu() {
-    let backend = wgpu_backend();
-    let cpu = CpuBackend::new(None).unwrap();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/materials.gltf");
     let scene = tessera_renderer::scene::Scene::load(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .frame(0.0, None)
         .unwrap();
-    let res = Resolution::new(192, 108).unwrap();
-    let gpu = stats::channels(&render(&backend, &scene, res, 64, &settings(32, 8, 3)).pixels);
-    let reference = stats::channels(&render(&cpu, &scene, res, 64, &settings(32, 8, 4)).pixels);
-    let (w, h) = (res.width() as usize, res.height() as usize);
-    let failures = stats::disagreements(&gpu, &reference, w, h, 8);
-    assert!(
-        failures.is_empty(),
-        "wgpu and CPU differ beyond noise on scenes/materials.gltf: {failures:?}"
-    );
+    assert_agrees_with_the_cpu(&scene, Resolution::new(192, 108).unwrap(), 32);
 }
 
 /// With the same seed both backends draw the same random numbers, so almost every pixel of
