@@ -63,7 +63,8 @@ impl<'a> WgpuFrame<'a> {
         ];
         let mut arrays = Vec::new();
         let mut split = |name: &'static str, ty: &'static str, data: Vec<u8>, elem: usize| {
-            let (chunk_len, chunks) = bindings::split(data.len() / elem, elem, max_binding);
+            let (chunk_len, chunks) =
+                bindings::split(data.len() / elem, elem, backend.split_binding);
             let chunk_bytes = chunk_len as usize * elem;
             for c in 0..chunks as usize {
                 let end = ((c + 1) * chunk_bytes).min(data.len());

@@ -35,6 +35,8 @@ pub struct WgpuBackend {
     device: ::wgpu::Device,
     queue: ::wgpu::Queue,
     limits: ::wgpu::Limits,
+    /// The most bytes one binding of a split array (nodes, triangles, vertices, texels) holds.
+    split_binding: u64,
 }
 
 fn unavailable(reason: impl Into<String>) -> RenderError {
@@ -143,8 +145,19 @@ impl WgpuBackend {
             },
             device,
             queue,
+            split_binding: limits
+                .max_storage_buffer_binding_size
+                .min(limits.max_buffer_size),
             limits,
         })
+    }
+
+    /// Splits the scene's big arrays (nodes, triangles, vertices, texels) into bindings of at
+    /// most `bytes`, below what the adapter allows: how tests send small scenes down the path
+    /// that scenes too big for one binding take.
+    pub fn with_split_binding(mut self, bytes: u64) -> Self {
+        self.split_binding = self.split_binding.min(bytes.max(1));
+        self
     }
 }
 
