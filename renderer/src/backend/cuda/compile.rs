@@ -77,10 +77,16 @@ pub fn kernel(major: i32, minor: i32) -> Result<Ptx, RenderError> {
     }
     let ptx = compile(&source, options)?;
     if let Some(path) = &cached {
+        // Through a temporary file: workers starting together must never read half a kernel.
+        let tmp = path.with_extension(format!("ptx.{}.tmp", std::process::id()));
         let written = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|_| std::fs::write(path, ptx.to_src()));
+            .and_then(|_| std::fs::write(&tmp, ptx.to_src()))
+            .and_then(|_| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
         if let Err(e) = written {
             tracing::warn!(path = %path.display(), "could not cache the CUDA kernel: {e}");
         }
