@@ -4,22 +4,35 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::reference::{assert_matches_reference, compare_with_reference};
 use serde_json::Value;
 use tessera_renderer::backend::cuda;
 
-const SCENE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenes/cornell-box.gltf");
+/// The Cornell box, from the working directory (the repository root, where Cargo and
+/// tools/gpu-check.sh run this binary), else from the source tree it was built from.
+fn scene() -> String {
+    let relative = Path::new("scenes/cornell-box.gltf");
+    let path = std::env::current_dir()
+        .map(|d| d.join(relative))
+        .ok()
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(relative));
+    path.to_str().expect("utf-8 path").to_owned()
+}
 
 /// Renders the Cornell box at the acceptance settings on `backend` and compares it with
 /// Mitsuba's reference.
 fn cornell_on(backend: &str) {
+    let scene = scene();
     let dir = tempfile::tempdir().expect("temporary folder");
     let out = dir.path().join("c.exr");
     let run = common::tessera(
         dir.path(),
         &[
             "render",
-            SCENE,
+            &scene,
             "--backend",
             backend,
             "--width",
@@ -63,6 +76,7 @@ fn cornell_box_on_cuda_matches_mitsuba_at_64_spp() {
 
 #[test]
 fn cuda_without_cuda_is_a_one_line_error() {
+    let scene = scene();
     let Err(missing) = cuda::libraries_present() else {
         eprintln!("CUDA is installed here: the missing-driver error was not exercised");
         return;
@@ -72,7 +86,7 @@ fn cuda_without_cuda_is_a_one_line_error() {
         dir.path(),
         &[
             "render",
-            SCENE,
+            &scene,
             "--backend",
             "cuda",
             "--spp",
@@ -97,12 +111,13 @@ fn cuda_without_cuda_is_a_one_line_error() {
 
 #[test]
 fn auto_falls_back_to_what_there_is() {
+    let scene = scene();
     let dir = tempfile::tempdir().expect("temporary folder");
     let run = common::tessera(
         dir.path(),
         &[
             "render",
-            SCENE,
+            &scene,
             "--backend",
             "auto",
             "--width",
@@ -135,10 +150,11 @@ fn auto_falls_back_to_what_there_is() {
 
 #[test]
 fn unknown_backend_is_refused() {
+    let scene = scene();
     let dir = tempfile::tempdir().expect("temporary folder");
     let run = common::tessera(
         dir.path(),
-        &["render", SCENE, "--backend", "opencl", "-o", "x.exr"],
+        &["render", &scene, "--backend", "opencl", "-o", "x.exr"],
     );
     assert!(!run.status.success());
     let lines = common::stderr_lines(&run);

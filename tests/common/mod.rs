@@ -11,9 +11,18 @@ pub mod reference;
 use base64::Engine;
 use serde_json::{Value, json};
 
+/// The `tessera` binary: `TESSERA_BIN` when set, else the one Cargo built. tools/gpu-check.sh
+/// sets it where it runs prebuilt test binaries, on a machine without Cargo's build folder.
+pub fn tessera_bin() -> PathBuf {
+    std::env::var_os("TESSERA_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_tessera")),
+        PathBuf::from,
+    )
+}
+
 /// Runs `tessera` with `args` in `dir`, with logging at its default level.
 pub fn tessera(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
+    Command::new(tessera_bin())
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
