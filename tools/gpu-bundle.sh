@@ -4,7 +4,8 @@
 #   .gpu/bin/     stripped release builds: the test binaries cuda_backend, wgpu_backend and
 #                 backend_cli, the benchmark `backends`, and `tessera` (which backend_cli runs);
 #   .gpu/shared/  the Cornell box reference (../shared does not travel with the repository);
-#   .gpu/debs/    the Vulkan loader, libvulkan1, unpacked there by gpu-check.sh;
+#   .gpu/debs/    the Vulkan loader (libvulkan1) and the GL dispatch libraries NVIDIA's Vulkan
+#                 driver links against, unpacked there by gpu-check.sh;
 #   .gpu/sources.sha256  the sources built, so gpu-check.sh can tell a stale bundle.
 # Run it here (Cargo, network), then on the GPU machine, through the session's device tool:
 #   run(command="tools/gpu-check.sh 2>&1 | tee $OUT/gpu-check.log", carry=[".gpu"])
@@ -63,7 +64,9 @@ o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp
 # shellcheck disable=SC2086 # $o is several options
 apt-get $o update >/dev/null
 # shellcheck disable=SC2086
-(cd .gpu/debs && apt-get $o download libvulkan1)
+# The device documentation's list: NVIDIA's Vulkan driver is a GLX/EGL library that needs
+# libglvnd's dispatch libraries beside the loader.
+(cd .gpu/debs && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 
 # Everything compiled into the binaries, tracked or new; gpu-check.sh checks it with sha256sum -c.
 git ls-files -z --cached --others --exclude-standard -- \
