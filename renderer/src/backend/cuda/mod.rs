@@ -22,6 +22,10 @@ pub struct CudaBackend {
     function: CudaFunction,
 }
 
+/// cudarc looks for `libnvrtc.so`, `.so.12`, `.so.11`, ...: CUDA 13's wheel has only `.so.13`.
+const NVRTC_MISSING: &str = "NVRTC, CUDA's run-time compiler, was not found (libnvrtc.so is not \
+     on the library path; for CUDA 13's libnvrtc.so.13, link it there as libnvrtc.so)";
+
 fn unavailable(reason: impl Into<String>) -> RenderError {
     RenderError::Unavailable {
         backend: "cuda".into(),
@@ -38,9 +42,7 @@ pub fn libraries_present() -> Result<(), RenderError> {
         ));
     }
     if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
-        return Err(unavailable(
-            "NVRTC, CUDA's run-time compiler, was not found (libnvrtc.so is not installed)",
-        ));
+        return Err(unavailable(NVRTC_MISSING));
     }
     Ok(())
 }
@@ -50,9 +52,7 @@ pub fn libraries_present() -> Result<(), RenderError> {
 pub fn compile_kernel(major: i32, minor: i32) -> Result<usize, RenderError> {
     // SAFETY: only tries to open the shared library.
     if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
-        return Err(unavailable(
-            "NVRTC, CUDA's run-time compiler, was not found (libnvrtc.so is not installed)",
-        ));
+        return Err(unavailable(NVRTC_MISSING));
     }
     compile::compile_only(major, minor)
 }
