@@ -443,8 +443,8 @@ impl<T: Transport> Farm<T> {
         }
         pixels
             .decode(task.task.tile.pixel_count())
-            .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?
+            .check_plausible()
     }
 
     /// A result the coordinator refused: the task is sent again, or the job fails.

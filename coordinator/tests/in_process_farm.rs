@@ -280,3 +280,91 @@ async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
     let err = stopped.expect_err("the farm stops with the error");
     assert!(err.to_string().contains("tiles"), "{err}");
 }
+
+/// Results a path tracer could not have produced (a NaN, a negative radiance, a wrong sample
+/// count) are refused: nothing is billed, and the task goes out again for its next attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implausible_results_are_refused_and_the_task_sent_again() {
+    use tessera_coordinator::tile_result::{EncodedPixels, Outcome, ResultMessage, WorkerInfo};
+    use tessera_coordinator::transport::{Inbox, Transport};
+    use tessera_renderer::backend::DeviceInfo;
+    use tessera_renderer::film::Pixels;
+
+    let dir = tempfile::tempdir().unwrap();
+    let transport = InProcessTransport::new();
+    let farm = Farm::open(
+        FarmConfig::new(dir.path().join("data"), PriceTable::default()),
+        transport.clone(),
+    )
+    .unwrap();
+    let mut tasks = transport.consume_tasks(1).await.unwrap();
+    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/cornell-box.gltf");
+    let job = farm
+        .submit(Submission {
+            scene_name: "cornell-box.gltf".into(),
+            scene: std::fs::read(&scene).unwrap(),
+            frames: "1".parse().unwrap(),
+            size: SizeRequest::from_sides(Some(4), Some(4)).unwrap(),
+            settings: RenderSettings {
+                spp: Spp::new(2).unwrap(),
+                max_depth: MaxDepth::new(2).unwrap(),
+                seed: 0,
+            },
+            tile_size: NonZeroU32::new(4).unwrap(),
+            fps: Fps::new(24.0).unwrap(),
+            camera: None,
+            priority: 0,
+        })
+        .await
+        .unwrap();
+    let mut nan = Pixels::zeroed(16);
+    nan.color[5][1] = f32::NAN;
+    let mut negative = Pixels::zeroed(16);
+    negative.color[0][0] = -1.0;
+    for (attempt, (pixels, samples)) in [(nan, 32), (negative, 32), (Pixels::zeroed(16), 31)]
+        .into_iter()
+        .enumerate()
+    {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), tasks.next())
+            .await
+            .expect("the task is sent")
+            .unwrap();
+        let task = delivery.message.clone();
+        delivery.ack().await.unwrap();
+        assert_eq!(task.attempt as usize, attempt + 1);
+        let forged = ResultMessage {
+            task: task.task,
+            job,
+            frame: task.frame,
+            tile: task.tile,
+            attempt: task.attempt,
+            worker: WorkerInfo {
+                name: "mallory".into(),
+                device: DeviceInfo {
+                    backend: "cpu".into(),
+                    name: "cpu".into(),
+                    class: "cpu".into(),
+                    threads: 1,
+                },
+            },
+            outcome: Outcome::Rendered {
+                render_micros: 1_000_000,
+                samples,
+                pixels: EncodedPixels::encode(&pixels),
+            },
+        };
+        farm.handle_result(&forged).await.unwrap();
+        assert!(
+            farm.store().ledger(job).unwrap().is_empty(),
+            "nothing billed"
+        );
+    }
+    // The third refusal was the task's last attempt.
+    let record = farm.job(job).unwrap();
+    assert_eq!(record.state, JobState::Failed);
+    let reason = record.reason.unwrap();
+    assert!(
+        reason.contains("mallory") && reason.contains("samples"),
+        "{reason}"
+    );
+}

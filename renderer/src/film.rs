@@ -188,6 +188,40 @@ impl Pixels {
     pub fn is_empty(&self) -> bool {
         self.color.is_empty()
     }
+
+    /// Checks that every value could have come from the path tracer: radiance finite and not
+    /// negative, alpha a fraction, albedo finite and not negative, normals averages of unit
+    /// vectors, depth a distance or [`NO_HIT_DEPTH`]. A farm uses this on results from workers
+    /// it does not control; the first offending pixel is named.
+    pub fn check_plausible(&self) -> Result<(), String> {
+        // Rounding of sums and of unit vectors in f32.
+        const SLACK: f32 = 1e-3;
+        let bad = |i: usize, what: &str, v: &[f32]| Err(format!("pixel {i}: {what} {v:?}"));
+        for (i, c) in self.color.iter().enumerate() {
+            if !c[..3].iter().all(|v| v.is_finite() && *v >= 0.0) {
+                return bad(i, "radiance", c);
+            }
+            if !(0.0..=1.0 + SLACK).contains(&c[3]) {
+                return bad(i, "alpha", c);
+            }
+        }
+        for (i, a) in self.albedo.iter().enumerate() {
+            if !a.iter().all(|v| v.is_finite() && *v >= 0.0) {
+                return bad(i, "albedo", a);
+            }
+        }
+        for (i, n) in self.normal.iter().enumerate() {
+            if !n.iter().all(|v| v.is_finite() && v.abs() <= 1.0 + SLACK) {
+                return bad(i, "normal", n);
+            }
+        }
+        for (i, d) in self.depth.iter().enumerate() {
+            if !(d.is_finite() && *d >= 0.0) {
+                return bad(i, "depth", &[*d]);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One rendered tile: its rectangle and its pixels in row-major order.
@@ -279,5 +313,28 @@ mod tests {
         frame.insert(&TileImage { tile, pixels }).unwrap();
         assert_eq!(frame.pixels.color[2 * 4 + 3], [1.0, 2.0, 3.0, 1.0]);
         assert_eq!(frame.pixels.color[4 + 2], [0.0; 4]);
+    }
+
+    #[test]
+    fn plausible_pixels_pass_and_impossible_ones_are_named() {
+        let mut p = Pixels::zeroed(4);
+        p.color[1] = [0.5, 2.0, 40.0, 1.0];
+        p.normal[2] = [0.0, -1.0, 0.0];
+        p.depth[3] = 3.5;
+        assert_eq!(p.check_plausible(), Ok(()));
+        let broken: [(&str, fn(&mut Pixels)); 6] = [
+            ("radiance", |p| p.color[2][0] = f32::NAN),
+            ("radiance", |p| p.color[0][2] = -0.1),
+            ("alpha", |p| p.color[3][3] = 1.5),
+            ("albedo", |p| p.albedo[1][1] = f32::INFINITY),
+            ("normal", |p| p.normal[0][0] = 3.0),
+            ("depth", |p| p.depth[2] = -1.0),
+        ];
+        for (what, breaks) in broken {
+            let mut bad = p.clone();
+            breaks(&mut bad);
+            let err = bad.check_plausible().unwrap_err();
+            assert!(err.contains(what), "{what}: {err}");
+        }
     }
 }
