@@ -322,7 +322,8 @@ mod tests {
         p.normal[2] = [0.0, -1.0, 0.0];
         p.depth[3] = 3.5;
         assert_eq!(p.check_plausible(), Ok(()));
-        let broken: [(&str, fn(&mut Pixels)); 6] = [
+        type Breaks = fn(&mut Pixels);
+        let broken: [(&str, Breaks); 6] = [
             ("radiance", |p| p.color[2][0] = f32::NAN),
             ("radiance", |p| p.color[0][2] = -0.1),
             ("alpha", |p| p.color[3][3] = 1.5),
