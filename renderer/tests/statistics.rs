@@ -44,7 +44,7 @@ fn honest_renders_agree_and_broken_ones_do_not() {
     );
 
     let mut flipped = scene.clone();
-    let t = &mut flipped.textures[3];
+    let t = &mut std::sync::Arc::make_mut(&mut flipped.textures)[3];
     let w = t.width as usize;
     let (top, bottom) = t.texels.split_at_mut(w);
     top.swap_with_slice(&mut bottom[..w]);

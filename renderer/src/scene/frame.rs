@@ -1,6 +1,8 @@
 //! A scene as one frame sees it: every mesh instance flattened into world space, animations
 //! already applied. This is the hand-off between the glTF loader and the backends.
 
+use std::sync::Arc;
+
 use glam::{Vec2, Vec3, Vec4};
 
 use crate::camera::Camera;
@@ -14,7 +16,8 @@ pub struct FrameScene {
     pub camera: Camera,
     pub mesh: Mesh,
     pub materials: Vec<Material>,
-    pub textures: Vec<Texture>,
+    /// Shared by every frame of a scene: textures are often its biggest part and never animate.
+    pub textures: Arc<Vec<Texture>>,
     pub lights: Vec<PunctualLight>,
 }
 

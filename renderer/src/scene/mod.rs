@@ -20,6 +20,7 @@ mod texture;
 mod world;
 
 use std::path::Path;
+use std::sync::Arc;
 
 pub use error::SceneError;
 pub use frame::{FrameScene, Mesh};
@@ -40,7 +41,7 @@ pub struct Scene {
     meshes: Vec<Vec<mesh::Primitive>>,
     /// glTF materials by index, then glTF's default material when a primitive has none.
     materials: Vec<Material>,
-    textures: Vec<Texture>,
+    textures: Arc<Vec<Texture>>,
     cameras: Vec<camera::CameraDef>,
     lights: Vec<light::LightDef>,
     channels: Vec<animation::Channel>,
@@ -74,7 +75,7 @@ impl Scene {
         let meshes = mesh::load_meshes(&doc)?;
         let mut texture_set = texture::TextureSet::new(&doc);
         let mut materials = material::load_materials(&doc, &mut texture_set)?;
-        let textures = texture_set.textures;
+        let textures = Arc::new(texture_set.textures);
         if meshes.iter().flatten().any(|p| p.material.is_none()) {
             materials.push(Material::default());
         }

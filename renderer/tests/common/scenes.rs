@@ -164,7 +164,7 @@ pub fn cornell_box() -> FrameScene {
         camera: camera(Vec3::new(0.0, 0.0, 3.9), Vec3::ZERO, 39.3077, 1.0),
         mesh,
         materials,
-        textures: Vec::new(),
+        textures: Default::default(),
         lights: Vec::new(),
     }
 }
@@ -379,7 +379,7 @@ pub fn materials() -> FrameScene {
         ),
         mesh,
         materials,
-        textures,
+        textures: textures.into(),
         lights,
     }
 }

@@ -118,7 +118,7 @@ impl GpuScene {
         }
         let mut textures = Vec::with_capacity(scene.textures.len());
         let mut texels = Vec::new();
-        for t in &scene.textures {
+        for t in scene.textures.iter() {
             textures.push(GpuTexture {
                 width: t.width,
                 height: t.height,
@@ -308,7 +308,7 @@ mod tests {
                     ..Material::default()
                 },
             ],
-            textures: Vec::new(),
+            textures: Default::default(),
             lights: Vec::new(),
         }
     }
