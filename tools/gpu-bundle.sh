@@ -7,8 +7,8 @@
 #   .gpu/debs/    the Vulkan loader (libvulkan1) and the GL dispatch libraries NVIDIA's Vulkan
 #                 driver links against, unpacked there by gpu-check.sh;
 #   .gpu/sources.sha256  the sources built, so gpu-check.sh can tell a stale bundle.
-# Run it here (Cargo, network), then on the GPU machine, through the session's device tool:
-#   run(command="tools/gpu-check.sh 2>&1 | tee $OUT/gpu-check.log", carry=[".gpu"])
+# Run it here (Cargo, network); then copy the working tree with .gpu/ to the GPU machine and run
+#   tools/gpu-check.sh 2>&1 | tee gpu-check.log
 # Rebuild after every source change: gpu-check.sh fails when the bundle does not match.
 # PROFILE=ci builds without LTO (faster here; the same code, a little slower CPU benchmark).
 set -euo pipefail
@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 
 PROFILE="${PROFILE:-release}"
 SHARED="${TESSERA_SHARED_DIR:-../shared}"
-# The device tool refuses a working tree over 64 MiB, and the repository itself travels too.
+# The bundle travels with the repository; tools that copy trees to lent GPU machines cap both
+# together (64 MiB where this was written).
 LIMIT_MIB=50
 
 reference="$SHARED/reference/cornell-box"
@@ -57,32 +58,38 @@ cp -r "$reference" .gpu/shared/reference/
 chmod -R u+w .gpu/shared # the shared folder is read-only; a rebuild must be able to delete it
 
 echo "== downloading the Vulkan loader"
-# The device documentation's recipe: amd64 package lists of their own, so the host's apt state
-# and architecture do not matter.
-mkdir -p /tmp/amd64/partial
-o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+# amd64 package lists of their own, so the host's apt state and architecture do not matter.
+lists=$(mktemp -d)
+trap 'rm -rf "$lists"' EXIT
+mkdir -p "$lists/partial"
+o="-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=$lists"
 # shellcheck disable=SC2086 # $o is several options
 apt-get $o update >/dev/null
+# NVIDIA's Vulkan driver is a GLX/EGL library: it needs libglvnd's dispatch libraries beside the
+# loader.
 # shellcheck disable=SC2086
-# The device documentation's list: NVIDIA's Vulkan driver is a GLX/EGL library that needs
-# libglvnd's dispatch libraries beside the loader.
 (cd .gpu/debs && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 
 # Everything compiled into the binaries, tracked or new; gpu-check.sh checks it with sha256sum -c.
+# (Tracked files deleted from the working tree are left out.)
 git ls-files -z --cached --others --exclude-standard -- \
     '*.rs' '*.toml' Cargo.lock 'shaders/*' |
+    while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
     xargs -0 sha256sum >.gpu/sources.sha256
-echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) from $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' with uncommitted changes'), profile $PROFILE" >.gpu/BUILD
+changes=$([ -z "$(git status --porcelain)" ] || echo ' with uncommitted changes')
+echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) from $(git rev-parse --short HEAD)$changes, profile $PROFILE" >.gpu/BUILD
 
 echo
 echo "== .gpu/"
 (cd .gpu && du -b bin/* debs/* shared/reference/cornell-box/* | sort -k2 |
     awk '{ printf "%8.1f MiB  %s\n", $1 / 1048576, $2 }')
 total=$(du -sb .gpu | cut -f1)
-repo=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb 2>/dev/null |
+repo=$(git ls-files -z --cached --others --exclude-standard |
+    while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+    xargs -0 du -cb 2>/dev/null |
     awk '$2 == "total" { n += $1 } END { print n + 0 }')
 awk -v t="$total" -v r="$repo" 'BEGIN {
-    printf "total %.1f MiB; the rest of the working tree adds %.1f MiB (the device tool takes 64 MiB in all)\n",
+    printf "total %.1f MiB; the rest of the working tree adds %.1f MiB (keep both under 64 MiB)\n",
         t / 1048576, r / 1048576 }'
 cat .gpu/BUILD
 if [ "$total" -gt $((LIMIT_MIB * 1048576)) ]; then

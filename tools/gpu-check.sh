@@ -9,9 +9,9 @@
 # Vulkan driver is missing.
 #
 # With .gpu/ from tools/gpu-bundle.sh it runs those prebuilt binaries and needs neither Cargo
-# nor network: that is how a session checks on the borrowed GPU machine (no Rust there, and
-# ../shared does not travel). Here: `tools/gpu-bundle.sh`; then through the device tool:
-#   run(command="tools/gpu-check.sh 2>&1 | tee $OUT/gpu-check.log", carry=[".gpu"])
+# nor network, for GPU machines with neither (../shared need not be there either). On the
+# build machine: tools/gpu-bundle.sh; then, with the tree and .gpu/ copied to the GPU machine:
+# tools/gpu-check.sh 2>&1 | tee gpu-check.log
 # Without .gpu/ (or with GPU_CHECK_CARGO=1) it builds and runs everything with Cargo.
 # Either way it first makes the machine usable: unpacks the bundled Vulkan loader when there is
 # none (needs root), points the loader at NVIDIA's driver when no driver is registered, and
@@ -19,8 +19,8 @@
 #
 # Settings: SIZE, SPP, BACKENDS (benchmark: 1024, 16, cuda,wgpu,cpu; `wgpu` takes only a
 # hardware adapter, `wgpu-any` lavapipe too), TESSERA_WGPU_ADAPTER (the wgpu tests' adapter,
-# default NVIDIA), STEP_TIMEOUT (seconds per step with the bundle, default 120: the device tool
-# stops a command at 10 minutes, and the summary must come out before that).
+# default NVIDIA), STEP_TIMEOUT (seconds per step with the bundle, default 120, so the summary
+# comes out even where lent machines stop a command after 10 minutes).
 # shellcheck disable=SC2317 # the steps' functions are called through `step`
 set -uo pipefail # no -e: every step runs, and the summary counts the failures
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -70,10 +70,12 @@ else
 fi
 
 # The Vulkan loader (libvulkan.so.1), which the GPU machine's image lacks.
-if ldconfig -p | grep -q 'libvulkan\.so\.1 '; then
+# The linker cache is read whole before grep sees it: with pipefail, `ldconfig -p | grep -q` can
+# report "not found" when grep exits at the first match and ldconfig gets SIGPIPE.
+if grep -q 'libvulkan\.so\.1 ' <<<"$(ldconfig -p)"; then
     echo "Vulkan loader: installed"
 elif compgen -G "$ROOT/.gpu/debs/*.deb" >/dev/null && [ "$(id -u)" -eq 0 ]; then
-    # The device documentation's recipe: unpack into / and refresh the linker cache.
+    # Unpacked into / (the image has no apt sources to install from), then the linker cache.
     for f in "$ROOT"/.gpu/debs/*.deb; do dpkg -x "$f" /; done
     ldconfig
     echo "Vulkan loader: unpacked from $(cd "$ROOT/.gpu/debs" && echo *.deb)"
@@ -112,7 +114,7 @@ done
 # wheel) as libnvrtc.so in a folder put first on the library path, beside its own folder (for
 # libnvrtc-builtins). NVRTC 13's PTX needs driver 580 or newer, which CUDA 13 comes with.
 nvrtc_known() {
-    ldconfig -p | grep -Eq '^\s*libnvrtc\.so(\.(12|11|10|9|1))? ' && return 0
+    grep -Eq '^\s*libnvrtc\.so(\.(12|11|10|9|1))? ' <<<"$(ldconfig -p)" && return 0
     local d name
     for d in ${LD_LIBRARY_PATH:+${LD_LIBRARY_PATH//:/ }}; do
         for name in libnvrtc.so libnvrtc.so.{12,11,10,9,1}; do [ -e "$d/$name" ] && return 0; done

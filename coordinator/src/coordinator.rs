@@ -445,6 +445,7 @@ impl<T: Transport> Farm<T> {
             .decode(task.task.tile.pixel_count())
             .map_err(|e| e.to_string())?
             .check_plausible()
+            .map_err(|e| e.to_string())
     }
 
     /// A result the coordinator refused: the task is sent again, or the job fails.

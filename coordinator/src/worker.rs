@@ -291,9 +291,9 @@ pub async fn run_worker<T: Transport>(
         let (source, info) = (source.clone(), info.clone());
         let _ = tokio::task::spawn_blocking(move || source.announce(&info)).await;
     }
-    tracing::info!(worker = %info.name, device = %info.device, "worker ready");
     // One task in hand per rendering device.
     let mut inbox = transport.consume_tasks(1).await?;
+    tracing::info!(worker = %info.name, device = %info.device, "worker ready");
     loop {
         if *shutdown.borrow() {
             break;

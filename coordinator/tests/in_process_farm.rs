@@ -281,8 +281,8 @@ async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
     assert!(err.to_string().contains("tiles"), "{err}");
 }
 
-/// Results a path tracer could not have produced (a NaN, a negative radiance, a wrong sample
-/// count) are refused: nothing is billed, and the task goes out again for its next attempt.
+/// Results a path tracer could not have produced (alpha above 1, a negative radiance, a wrong
+/// sample count) are refused: nothing is billed, and the task goes out again for its next attempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn implausible_results_are_refused_and_the_task_sent_again() {
     use tessera_coordinator::tile_result::{EncodedPixels, Outcome, ResultMessage, WorkerInfo};
@@ -317,11 +317,11 @@ async fn implausible_results_are_refused_and_the_task_sent_again() {
         })
         .await
         .unwrap();
-    let mut nan = Pixels::zeroed(16);
-    nan.color[5][1] = f32::NAN;
+    let mut alpha = Pixels::zeroed(16);
+    alpha.color[5][3] = 1.5;
     let mut negative = Pixels::zeroed(16);
     negative.color[0][0] = -1.0;
-    for (attempt, (pixels, samples)) in [(nan, 32), (negative, 32), (Pixels::zeroed(16), 31)]
+    for (attempt, (pixels, samples)) in [(alpha, 32), (negative, 32), (Pixels::zeroed(16), 31)]
         .into_iter()
         .enumerate()
     {

@@ -23,6 +23,12 @@ pub enum FilmError {
     ZeroTileSize,
     #[error("tile {tile} does not fit in a {width}x{height} image")]
     TileOutside { tile: Tile, width: u32, height: u32 },
+    #[error("pixel {pixel}: {what} {values} cannot come from the path tracer")]
+    Implausible {
+        pixel: usize,
+        what: &'static str,
+        values: String,
+    },
 }
 
 /// Width and height of a frame, both within `1..=MAX_IMAGE_SIDE`.
@@ -193,10 +199,16 @@ impl Pixels {
     /// negative, alpha a fraction, albedo finite and not negative, normals averages of unit
     /// vectors, depth a distance or [`NO_HIT_DEPTH`]. A farm uses this on results from workers
     /// it does not control; the first offending pixel is named.
-    pub fn check_plausible(&self) -> Result<(), String> {
+    pub fn check_plausible(&self) -> Result<(), FilmError> {
         // Rounding of sums and of unit vectors in f32.
         const SLACK: f32 = 1e-3;
-        let bad = |i: usize, what: &str, v: &[f32]| Err(format!("pixel {i}: {what} {v:?}"));
+        let bad = |pixel: usize, what: &'static str, values: &[f32]| {
+            Err(FilmError::Implausible {
+                pixel,
+                what,
+                values: format!("{values:?}"),
+            })
+        };
         for (i, c) in self.color.iter().enumerate() {
             if !c[..3].iter().all(|v| v.is_finite() && *v >= 0.0) {
                 return bad(i, "radiance", c);
@@ -211,7 +223,8 @@ impl Pixels {
             }
         }
         for (i, n) in self.normal.iter().enumerate() {
-            if !n.iter().all(|v| v.is_finite() && v.abs() <= 1.0 + SLACK) {
+            let length_squared: f32 = n.iter().map(|v| v * v).sum();
+            if !(length_squared.is_finite() && length_squared <= (1.0 + SLACK) * (1.0 + SLACK)) {
                 return bad(i, "normal", n);
             }
         }
@@ -328,13 +341,13 @@ mod tests {
             ("radiance", |p| p.color[0][2] = -0.1),
             ("alpha", |p| p.color[3][3] = 1.5),
             ("albedo", |p| p.albedo[1][1] = f32::INFINITY),
-            ("normal", |p| p.normal[0][0] = 3.0),
+            ("normal", |p| p.normal[0] = [0.8, 0.8, 0.0]),
             ("depth", |p| p.depth[2] = -1.0),
         ];
         for (what, breaks) in broken {
             let mut bad = p.clone();
             breaks(&mut bad);
-            let err = bad.check_plausible().unwrap_err();
+            let err = bad.check_plausible().unwrap_err().to_string();
             assert!(err.contains(what), "{what}: {err}");
         }
     }

@@ -53,7 +53,6 @@ struct Texel([f32; 4]);
 /// The compiled kernel, with the directory holding it.
 struct HostKernel {
     library: Library,
-    _dir: tempfile::TempDir,
 }
 
 impl HostKernel {
@@ -112,7 +111,9 @@ fn host_kernel() -> &'static HostKernel {
         // beyond the C++ runtime's.
         let library = unsafe { Library::new(&path) }
             .unwrap_or_else(|e| panic!("loading the kernel built for the host: {e}"));
-        HostKernel { library, _dir: dir }
+        // A static is never dropped: the folder goes now, the loaded library stays mapped.
+        drop(dir);
+        HostKernel { library }
     })
 }
 

@@ -58,8 +58,8 @@ pub struct Farm {
     pub url: String,
     port: u16,
     coordinator: Option<Child>,
-    workers: Vec<Child>,
-    worker_count: u32,
+    /// Each worker's name (its log's too) and process.
+    workers: Vec<(String, Child)>,
 }
 
 impl Farm {
@@ -80,7 +80,6 @@ impl Farm {
             port,
             coordinator: None,
             workers: Vec::new(),
-            worker_count: 0,
         };
         farm.start_coordinator();
         farm
@@ -144,8 +143,7 @@ impl Farm {
     /// Starts a worker with one thread and extra arguments (`--backend wgpu`); returns its
     /// index. Workers are named `w1`, `w2`, ... in the order they start.
     pub fn start_worker_with(&mut self, args: &[&str], env: &[(&str, &str)]) -> usize {
-        self.worker_count += 1;
-        let name = format!("w{}", self.worker_count);
+        let name = format!("w{}", self.workers.len() + 1);
         let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(["worker", "--amqp", AMQP_URL, "--namespace", &self.namespace])
             .args([
@@ -165,29 +163,31 @@ impl Farm {
             .stderr(self.log(&name))
             .spawn()
             .expect("tessera worker starts");
-        self.workers.push(child);
+        self.workers.push((name, child));
         self.workers.len() - 1
     }
 
     pub fn worker(&mut self, index: usize) -> &mut Child {
-        &mut self.workers[index]
+        &mut self.workers[index].1
     }
 
-    /// Waits until worker `index` logs that it is ready to take tasks (its backend is up).
+    /// Waits until worker `index` logs that it is ready: its backend up, taking tasks.
     pub fn wait_worker_ready(&mut self, index: usize, limit: Duration) {
-        let name = format!("w{}", index + 1);
         let deadline = Instant::now() + limit;
-        while !self.read_log(&name).contains("worker ready") {
-            if let Some(status) = self.workers[index].try_wait().unwrap() {
+        let (name, child) = &mut self.workers[index];
+        let log = self.dir.path().join(format!("{name}.log"));
+        let read = || std::fs::read_to_string(&log).unwrap_or_default();
+        while !read().contains("worker ready") {
+            if let Some(status) = child.try_wait().unwrap() {
                 panic!(
                     "worker {name} exited ({status}) before it was ready; log: {}",
-                    self.read_log(&name)
+                    read()
                 );
             }
             assert!(
                 Instant::now() < deadline,
                 "worker {name} not ready within {limit:?}; log: {}",
-                self.read_log(&name)
+                read()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -304,7 +304,7 @@ impl Farm {
 
 impl Drop for Farm {
     fn drop(&mut self) {
-        for w in &mut self.workers {
+        for (_, w) in &mut self.workers {
             let _ = w.kill();
             let _ = w.wait();
         }

@@ -77,16 +77,14 @@ pub fn kernel(major: i32, minor: i32) -> Result<Ptx, RenderError> {
     }
     let ptx = compile(&source, options)?;
     if let Some(path) = &cached {
-        // Through a temporary file: workers starting together must never read half a kernel.
-        let tmp = path.with_extension(format!("ptx.{}.tmp", std::process::id()));
-        let written = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|_| std::fs::write(&tmp, ptx.to_src()))
-            .and_then(|_| std::fs::rename(&tmp, path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        // Through a temporary file of its own: workers (or threads) compiling together must
+        // never read half a kernel.
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let written = std::fs::create_dir_all(dir).and_then(|()| {
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            std::io::Write::write_all(&mut tmp, ptx.to_src().as_bytes())?;
+            tmp.persist(path).map(drop).map_err(|e| e.error)
+        });
         if let Err(e) = written {
             tracing::warn!(path = %path.display(), "could not cache the CUDA kernel: {e}");
         }

@@ -42,9 +42,7 @@ impl<'a> WgpuFrame<'a> {
         let packed = GpuScene::pack(scene);
         let device = &backend.device;
         let limits = &backend.limits;
-        let max_binding = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+        let max_binding = backend.max_binding;
         let whole = |name: &str, data: &[u8]| -> Result<::wgpu::Buffer, RenderError> {
             if data.len() as u64 > max_binding {
                 return Err(failed(format!(

@@ -35,6 +35,8 @@ pub struct WgpuBackend {
     device: ::wgpu::Device,
     queue: ::wgpu::Queue,
     limits: ::wgpu::Limits,
+    /// The most bytes one storage binding may hold on this adapter.
+    max_binding: u64,
     /// The most bytes one binding of a split array (nodes, triangles, vertices, texels) holds.
     split_binding: u64,
 }
@@ -124,6 +126,9 @@ impl WgpuBackend {
         };
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
         let (device, queue) =
             pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
                 label: Some("tessera"),
@@ -145,9 +150,8 @@ impl WgpuBackend {
             },
             device,
             queue,
-            split_binding: limits
-                .max_storage_buffer_binding_size
-                .min(limits.max_buffer_size),
+            max_binding,
+            split_binding: max_binding,
             limits,
         })
     }
