@@ -233,6 +233,26 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
     assert!(farmed == std::fs::read(output.path_for(1)).unwrap());
 }
 
+/// A job of one `size` x `size` tile of the Cornell box at `spp`, depth 2.
+fn one_tile_of_cornell(size: u32, spp: u32) -> Submission {
+    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/cornell-box.gltf");
+    Submission {
+        scene_name: "cornell-box.gltf".into(),
+        scene: std::fs::read(&scene).unwrap(),
+        frames: "1".parse().unwrap(),
+        size: SizeRequest::from_sides(Some(size), Some(size)).unwrap(),
+        settings: RenderSettings {
+            spp: Spp::new(spp).unwrap(),
+            max_depth: MaxDepth::new(2).unwrap(),
+            seed: 0,
+        },
+        tile_size: NonZeroU32::new(size).unwrap(),
+        fps: Fps::new(24.0).unwrap(),
+        camera: None,
+        priority: 0,
+    }
+}
+
 /// A farm whose tiles cannot be stored (here `tiles` is a file, which stops root too) stops
 /// with the error after its retries, as `tessera render` configures it, instead of waiting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,24 +275,7 @@ async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
     tokio::spawn(
         async move { run_worker(&worker_transport, "w", renderer, source, shutdown).await },
     );
-    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/cornell-box.gltf");
-    farm.submit(Submission {
-        scene_name: "cornell-box.gltf".into(),
-        scene: std::fs::read(&scene).unwrap(),
-        frames: "1".parse().unwrap(),
-        size: SizeRequest::from_sides(Some(8), Some(8)).unwrap(),
-        settings: RenderSettings {
-            spp: Spp::new(1).unwrap(),
-            max_depth: MaxDepth::new(2).unwrap(),
-            seed: 0,
-        },
-        tile_size: NonZeroU32::new(8).unwrap(),
-        fps: Fps::new(24.0).unwrap(),
-        camera: None,
-        priority: 0,
-    })
-    .await
-    .unwrap();
+    farm.submit(one_tile_of_cornell(8, 1)).await.unwrap();
     let stopped = tokio::time::timeout(Duration::from_secs(60), runner)
         .await
         .expect("the farm gives up within 60 s")
@@ -298,25 +301,7 @@ async fn implausible_results_are_refused_and_the_task_sent_again() {
     )
     .unwrap();
     let mut tasks = transport.consume_tasks(1).await.unwrap();
-    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/cornell-box.gltf");
-    let job = farm
-        .submit(Submission {
-            scene_name: "cornell-box.gltf".into(),
-            scene: std::fs::read(&scene).unwrap(),
-            frames: "1".parse().unwrap(),
-            size: SizeRequest::from_sides(Some(4), Some(4)).unwrap(),
-            settings: RenderSettings {
-                spp: Spp::new(2).unwrap(),
-                max_depth: MaxDepth::new(2).unwrap(),
-                seed: 0,
-            },
-            tile_size: NonZeroU32::new(4).unwrap(),
-            fps: Fps::new(24.0).unwrap(),
-            camera: None,
-            priority: 0,
-        })
-        .await
-        .unwrap();
+    let job = farm.submit(one_tile_of_cornell(4, 2)).await.unwrap();
     let mut alpha = Pixels::zeroed(16);
     alpha.color[5][3] = 1.5;
     let mut negative = Pixels::zeroed(16);
