@@ -82,8 +82,11 @@ fn host_kernel() -> &'static HostKernel {
             // product is rounded as on the CPU backend (on x86-64 without -mfma g++ fuses
             // nothing anyway, but aarch64 and -march=native would).
             .args(["-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off"])
+            // Double arithmetic runs at a small fraction of float speed on most GPUs: a float
+            // promoted to double by accident fails the build.
+            .args(["-Wall", "-Wextra", "-Werror=double-promotion"])
             // host.cuh is the translation unit; its suffix is not one g++ knows as C++.
-            .args(["-Wall", "-Wextra", "-x", "c++"])
+            .args(["-x", "c++"])
             .arg(shaders.join("host.cuh"))
             .arg("-o")
             .arg(&path)
