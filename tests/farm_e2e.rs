@@ -468,3 +468,16 @@ fn a_cpu_worker_and_a_wgpu_worker_share_a_frame_without_seams() {
         "wgpu tiles are {gpu_level:.5} times the CPU's level"
     );
 }
+
+#[test]
+fn farm_programs_with_an_unreadable_ca_file_exit_with_one_clear_line() {
+    for program in ["worker", "coordinator"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args([program, "--amqp", "amqps://tessera@broker.invalid/%2f"])
+            .args(["--amqp-ca", "/nonexistent/ca.pem"])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert_clear_error(&out, "cannot read the CA certificates '/nonexistent/ca.pem'");
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tessera_coordinator::scene_store::SceneHash;
 use tessera_coordinator::task_message::{JobId, TaskId, TaskMessage};
 use tessera_coordinator::tile_result::{EncodedPixels, Outcome, ResultMessage, WorkerInfo};
-use tessera_coordinator::transport::{AmqpTransport, Inbox, Transport, TransportError};
+use tessera_coordinator::transport::{AmqpTransport, Broker, Inbox, Transport, TransportError};
 use tessera_renderer::backend::DeviceInfo;
 use tessera_renderer::film::{Pixels, Resolution};
 use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
@@ -43,7 +43,9 @@ async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
 async fn tasks_and_results_travel_and_unacked_tasks_come_back() {
     broker::ensure_rabbitmq();
     let ns = broker::namespace("travel");
-    let transport = AmqpTransport::connect(broker::URL, &ns).await.unwrap();
+    let transport = AmqpTransport::connect(&Broker::new(broker::URL), &ns)
+        .await
+        .unwrap();
     transport
         .publish_tasks(&[task(1, 1), task(2, 1)])
         .await
@@ -109,10 +111,48 @@ async fn tasks_and_results_travel_and_unacked_tasks_come_back() {
 #[tokio::test]
 async fn an_unreachable_broker_is_reported_with_its_url() {
     let url = "amqp://guest:guest@127.0.0.1:1/%2f";
-    let err = AmqpTransport::connect(url, "unused")
+    let err = AmqpTransport::connect(&Broker::new(url), "unused")
         .await
         .err()
         .expect("no broker on port 1");
     assert!(matches!(err, TransportError::Connect { .. }), "{err}");
     assert!(err.to_string().contains(url), "{err}");
+}
+
+/// `amqps://` through a TLS front whose certificate a private authority signed: refused
+/// without that authority, working with it (`--amqp-ca`).
+#[tokio::test]
+async fn amqps_works_with_the_brokers_certificate_authority_and_only_with_it() {
+    broker::ensure_rabbitmq();
+    let (port, ca_pem) = broker::tls_front().await;
+    let url = format!("amqps://guest:guest@localhost:{port}/%2f");
+    let ns = broker::namespace("tls");
+
+    let err = AmqpTransport::connect(&Broker::new(&url), &ns)
+        .await
+        .err()
+        .expect("a certificate from an unknown authority is refused");
+    eprintln!("without the CA: {err}");
+    assert!(err.to_string().contains(&url), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let broker = Broker::new(&url).with_ca_file(&ca_file).unwrap();
+    let transport = within(AmqpTransport::connect(&broker, &ns)).await.unwrap();
+    transport.publish_tasks(&[task(7, 1)]).await.unwrap();
+    let mut inbox = transport.consume_tasks(1).await.unwrap();
+    let got = within(inbox.next()).await.unwrap();
+    assert_eq!(got.message, task(7, 1));
+    got.ack().await.unwrap();
+    transport.delete_queues().await.unwrap();
+    transport.close().await;
+
+    let missing = Broker::new(&url).with_ca_file(&dir.path().join("nope.pem"));
+    let err = missing.expect_err("a missing CA file is an error");
+    assert!(err.to_string().contains("nope.pem"), "{err}");
 }

@@ -9,15 +9,14 @@ use tessera_coordinator::api;
 use tessera_coordinator::coordinator::{DEFAULT_MAX_ATTEMPTS, Farm, FarmConfig};
 use tessera_coordinator::ledger::PriceTable;
 use tessera_coordinator::transport::AmqpTransport;
-use tessera_coordinator::transport::amqp::{DEFAULT_AMQP_URL, DEFAULT_NAMESPACE};
+use tessera_coordinator::transport::amqp::DEFAULT_NAMESPACE;
 
-use crate::farm_runtime::{runtime, shutdown_signal};
+use crate::farm_runtime::{BrokerArgs, runtime, shutdown_signal};
 
 #[derive(Args)]
 pub struct CoordinatorArgs {
-    /// RabbitMQ URL.
-    #[arg(long, env = "TESSERA_AMQP_URL", default_value = DEFAULT_AMQP_URL)]
-    amqp: String,
+    #[command(flatten)]
+    broker: BrokerArgs,
     /// Address the HTTP API listens on.
     #[arg(long, default_value = "127.0.0.1:8741")]
     listen: SocketAddr,
@@ -42,9 +41,10 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     };
     let mut config = FarmConfig::new(&args.data, prices);
     config.max_attempts = args.max_attempts;
+    let broker = args.broker.broker()?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_signal()?;
-        let transport = AmqpTransport::connect(&args.amqp, &args.namespace).await?;
+        let transport = AmqpTransport::connect(&broker, &args.namespace).await?;
         let farm = Farm::open(config, transport)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

@@ -1,7 +1,32 @@
-//! What the farm commands share: the async runtime and turning SIGINT/SIGTERM into a shutdown
-//! signal.
+//! What the farm commands share: how they reach RabbitMQ, the async runtime and turning
+//! SIGINT/SIGTERM into a shutdown signal.
 
+use std::path::PathBuf;
+
+use clap::Args;
+use tessera_coordinator::transport::Broker;
+use tessera_coordinator::transport::amqp::DEFAULT_AMQP_URL;
 use tokio::sync::watch;
+
+#[derive(Args)]
+pub struct BrokerArgs {
+    /// RabbitMQ URL: amqp://, or amqps:// for TLS.
+    #[arg(long, env = "TESSERA_AMQP_URL", default_value = DEFAULT_AMQP_URL)]
+    amqp: String,
+    /// Certificate authorities (PEM) to trust for an amqps:// broker, besides the system's.
+    #[arg(long, env = "TESSERA_AMQP_CA", value_name = "FILE")]
+    amqp_ca: Option<PathBuf>,
+}
+
+impl BrokerArgs {
+    pub fn broker(&self) -> anyhow::Result<Broker> {
+        let broker = Broker::new(&self.amqp);
+        Ok(match &self.amqp_ca {
+            Some(path) => broker.with_ca_file(path)?,
+            None => broker,
+        })
+    }
+}
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()

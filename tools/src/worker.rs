@@ -8,17 +8,16 @@ use clap::Args;
 use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
 use tessera_coordinator::scene_store::SceneStore;
 use tessera_coordinator::transport::AmqpTransport;
-use tessera_coordinator::transport::amqp::{DEFAULT_AMQP_URL, DEFAULT_NAMESPACE};
+use tessera_coordinator::transport::amqp::DEFAULT_NAMESPACE;
 use tessera_coordinator::worker::{HttpSceneSource, TileRenderer, run_worker};
 use tessera_renderer::backend::{self, BackendChoice};
 
-use crate::farm_runtime::{runtime, shutdown_signal};
+use crate::farm_runtime::{BrokerArgs, runtime, shutdown_signal};
 
 #[derive(Args)]
 pub struct WorkerArgs {
-    /// RabbitMQ URL.
-    #[arg(long, env = "TESSERA_AMQP_URL", default_value = DEFAULT_AMQP_URL)]
-    amqp: String,
+    #[command(flatten)]
+    broker: BrokerArgs,
     /// The coordinator's HTTP address (scenes come from there).
     #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
     coordinator: String,
@@ -57,9 +56,10 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let cache = SceneStore::open(&cache_dir)?;
     let source = Arc::new(HttpSceneSource::new(Client::new(&args.coordinator), cache));
     let name = args.name.unwrap_or_else(default_name);
+    let broker = args.broker.broker()?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_signal()?;
-        let transport = AmqpTransport::connect(&args.amqp, &args.namespace).await?;
+        let transport = AmqpTransport::connect(&broker, &args.namespace).await?;
         run_worker(&transport, &name, renderer, source, shutdown).await?;
         transport.close().await;
         Ok(())

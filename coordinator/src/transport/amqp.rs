@@ -15,8 +15,9 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Connect, Connection, ConnectionProperties};
 use serde::de::DeserializeOwned;
 
 use super::{BoxFuture, Delivery, Inbox, Settle, Transport, TransportError, decode, encode};
@@ -29,6 +30,35 @@ pub const DEFAULT_NAMESPACE: &str = "tessera";
 /// Redeliveries after which a quorum queue dead-letters a task on its own: the bound for tasks
 /// that crash their worker outright, which never get to report a failure.
 const DELIVERY_LIMIT: i64 = 20;
+
+/// Where the broker is: an `amqp://` URL, or `amqps://` for TLS. A broker whose certificate a
+/// private authority signed (the usual case for a studio's own broker) also needs that
+/// authority's certificates, trusted besides the system's roots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broker {
+    pub url: String,
+    /// PEM certificates of the authorities to trust besides the system's.
+    pub ca_pem: Option<String>,
+}
+
+impl Broker {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ca_pem: None,
+        }
+    }
+
+    /// Also trusts the certificate authorities in the PEM file at `path`.
+    pub fn with_ca_file(mut self, path: &std::path::Path) -> Result<Self, TransportError> {
+        let pem = std::fs::read_to_string(path).map_err(|e| TransportError::Connect {
+            url: self.url.clone(),
+            message: format!("cannot read the CA certificates '{}': {e}", path.display()),
+        })?;
+        self.ca_pem = Some(pem);
+        Ok(self)
+    }
+}
 
 /// The queues of one farm: every name starts with the namespace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +79,7 @@ impl QueueNames {
 }
 
 struct Shared {
-    url: String,
+    broker: Broker,
     names: QueueNames,
     /// Publishing connection and its confirm-mode channel; `None` until needed or after a loss.
     publisher: tokio::sync::Mutex<Option<(Connection, Channel)>>,
@@ -67,10 +97,10 @@ pub struct AmqpTransport {
 impl AmqpTransport {
     /// Connects once (failing with a clear message when the broker cannot be reached) and
     /// declares the farm's queues.
-    pub async fn connect(url: &str, namespace: &str) -> Result<Self, TransportError> {
+    pub async fn connect(broker: &Broker, namespace: &str) -> Result<Self, TransportError> {
         let transport = Self {
             shared: Arc::new(Shared {
-                url: url.to_owned(),
+                broker: broker.clone(),
                 names: QueueNames::new(namespace),
                 publisher: tokio::sync::Mutex::new(None),
                 quorum: AtomicBool::new(true),
@@ -88,7 +118,7 @@ impl AmqpTransport {
 
     /// Deletes the farm's queues (tests, and tearing a namespace down).
     pub async fn delete_queues(&self) -> Result<(), TransportError> {
-        let (connection, channel) = open(&self.shared.url).await?;
+        let (connection, channel) = open(&self.shared.broker).await?;
         let names = &self.shared.names;
         for queue in [&names.tasks, &names.results, &names.dead_tasks] {
             channel
@@ -109,7 +139,7 @@ impl AmqpTransport {
     }
 
     async fn open_publisher(&self) -> Result<(Connection, Channel), TransportError> {
-        let (connection, channel) = open(&self.shared.url).await?;
+        let (connection, channel) = open(&self.shared.broker).await?;
         self.declare(&connection).await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -227,13 +257,22 @@ impl AmqpTransport {
     }
 }
 
-async fn open(url: &str) -> Result<(Connection, Channel), TransportError> {
-    let connection = Connection::connect(url, ConnectionProperties::default())
+async fn open(to: &Broker) -> Result<(Connection, Channel), TransportError> {
+    let failed = |message: String| TransportError::Connect {
+        url: to.url.clone(),
+        message,
+    };
+    let tls = OwnedTLSConfig {
+        identity: None,
+        cert_chain: to.ca_pem.clone(),
+    };
+    let runtime = lapin::runtime::default_runtime().map_err(|e| failed(e.to_string()))?;
+    let connection = to
+        .url
+        .as_str()
+        .connect_with_config(ConnectionProperties::default(), tls, runtime)
         .await
-        .map_err(|e| TransportError::Connect {
-            url: url.to_owned(),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| failed(e.to_string()))?;
     let channel = connection.create_channel().await.map_err(broker)?;
     Ok((connection, channel))
 }
@@ -305,7 +344,7 @@ pub struct AmqpInbox<M> {
 
 impl<M> AmqpInbox<M> {
     async fn start(&self) -> Result<(Connection, lapin::Consumer), TransportError> {
-        let (connection, channel) = open(&self.transport.shared.url).await?;
+        let (connection, channel) = open(&self.transport.shared.broker).await?;
         self.transport.declare(&connection).await?;
         channel
             .basic_qos(self.prefetch, BasicQosOptions::default())

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use crate::task_message::TaskMessage;
 use crate::tile_result::ResultMessage;
 
-pub use amqp::AmqpTransport;
+pub use amqp::{AmqpTransport, Broker};
 pub use in_process::InProcessTransport;
 
 #[derive(Debug, thiserror::Error)]

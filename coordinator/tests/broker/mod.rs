@@ -64,3 +64,53 @@ pub fn queue_depth(queue: &str) -> u64 {
         .next()
         .unwrap_or(0)
 }
+
+/// A TLS front for the broker, as a TLS-terminating load balancer would be: it accepts TLS on
+/// a port of its own with a certificate for `localhost` from a certificate authority made up
+/// here, and forwards the plain AMQP bytes to 127.0.0.1:5672. Returns the port and the
+/// authority's certificate (PEM); the front serves until the test's runtime ends.
+pub async fn tls_front() -> (u16, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use std::sync::Arc;
+    use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer};
+
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that refuses our certificate ends its handshake here.
+                let Ok(mut tls) = acceptor.accept(client).await else {
+                    return;
+                };
+                let mut plain = tokio::net::TcpStream::connect("127.0.0.1:5672")
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (port, ca.pem())
+}
