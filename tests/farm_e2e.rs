@@ -478,6 +478,9 @@ fn farm_programs_with_an_unreadable_ca_file_exit_with_one_clear_line() {
             .env_remove("RUST_LOG")
             .output()
             .unwrap();
-        assert_clear_error(&out, "cannot read the CA certificates '/nonexistent/ca.pem'");
+        assert_clear_error(
+            &out,
+            "cannot read the CA certificates '/nonexistent/ca.pem'",
+        );
     }
 }

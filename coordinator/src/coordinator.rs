@@ -24,7 +24,7 @@ use crate::merge::FrameMerger;
 use crate::scene_archive;
 use crate::scene_store::{SceneHash, SceneStore, SceneStoreError};
 use crate::store::{
-    Acceptance, Durability, FarmJobSpec, JobRecord, JobState, LedgerRow, Store, StoreError,
+    self, Acceptance, Durability, FarmJobSpec, JobRecord, JobState, LedgerRow, Store, StoreError,
     TaskRecord, TaskState,
 };
 use crate::task::TaskPlan;
@@ -252,9 +252,11 @@ impl<T: Transport> Farm<T> {
                 }
                 messages.push(task_message(&jobs[job], task, 1));
             }
+            // Taken before publishing: a worker may start before the broker confirms.
+            let published_at = store::now();
             self.transport.publish_tasks(&messages).await?;
             let ids: Vec<TaskId> = batch.iter().map(|(t, _)| t.id).collect();
-            self.store.mark_queued(&ids)?;
+            self.store.mark_queued(&ids, published_at)?;
         }
     }
 
@@ -500,6 +502,7 @@ impl<T: Transport> Farm<T> {
             .compressed()
             .map_err(|e| FarmError::BadRequest(e.to_string()))?;
         write_atomically(&path, &compressed, self.durability)?;
+        let render_micros = self.billable_micros(task, r, render_micros)?;
         let device = &r.worker.device;
         let hourly = self.prices.hourly(&device.class, device.threads);
         let row = LedgerRow {
@@ -528,6 +531,26 @@ impl<T: Transport> Farm<T> {
             self.finish_if_complete(job.id)?;
         }
         Ok(())
+    }
+
+    /// The render time to bill: what the worker reports, but never more than has passed since
+    /// the task was first published, the one bound the coordinator can check on a worker it
+    /// does not control.
+    fn billable_micros(
+        &self,
+        task: &TaskRecord,
+        r: &ResultMessage,
+        reported: u64,
+    ) -> Result<u64, FarmError> {
+        let Some(published_at) = self.store.queued_at(task.id)? else {
+            return Ok(reported);
+        };
+        let elapsed = ((store::now() - published_at).max(0.0) * 1e6) as u64;
+        if reported > elapsed {
+            tracing::warn!(task = %task.id, worker = %r.worker.name, reported, elapsed, "render time reported beyond the time since publication; billing the latter");
+            return Ok(elapsed);
+        }
+        Ok(reported)
     }
 
     /// Assembles a frame from its accepted tiles and writes its EXR.

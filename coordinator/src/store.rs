@@ -187,6 +187,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     state TEXT NOT NULL CHECK (state IN ('pending', 'queued', 'done', 'failed')),
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
+    -- When the task was first handed to the broker: no attempt can have rendered for longer.
+    queued_at REAL,
     UNIQUE (job_id, frame, x, y)
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, job_id);
@@ -226,7 +228,8 @@ CREATE TRIGGER IF NOT EXISTS ledger_rows_are_never_deleted BEFORE DELETE ON ledg
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted'); END;
 "#;
 
-fn now() -> f64 {
+/// The store's clock: seconds since the Unix epoch.
+pub fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -265,6 +268,13 @@ impl Store {
         db.pragma_update(None, "foreign_keys", "ON")?;
         db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.execute_batch(SCHEMA)?;
+        // Data directories made before tasks had `queued_at`.
+        let has_queued_at = db
+            .prepare("SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'queued_at'")?
+            .exists([])?;
+        if !has_queued_at {
+            db.execute("ALTER TABLE tasks ADD COLUMN queued_at REAL", [])?;
+        }
         Ok(Self { db: Mutex::new(db) })
     }
 
@@ -492,17 +502,33 @@ impl Store {
         Ok(out)
     }
 
-    pub fn mark_queued(&self, tasks: &[TaskId]) -> Result<(), StoreError> {
+    /// Marks tasks queued, published no earlier than `published_at` (the store's clock); the
+    /// first such time of each task is kept.
+    pub fn mark_queued(&self, tasks: &[TaskId], published_at: f64) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         for t in tasks {
             tx.execute(
-                "UPDATE tasks SET state = 'queued' WHERE id = ?1 AND state = 'pending'",
-                params![t.0],
+                "UPDATE tasks SET state = 'queued', queued_at = COALESCE(queued_at, ?2)
+                 WHERE id = ?1 AND state = 'pending'",
+                params![t.0, published_at],
             )?;
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// When the task was first published, if it was.
+    pub fn queued_at(&self, task: TaskId) -> Result<Option<f64>, StoreError> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT queued_at FROM tasks WHERE id = ?1",
+                params![task.0],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     /// Marks a task done and appends its ledger row, in one transaction; a task already done
@@ -760,6 +786,26 @@ mod tests {
     }
 
     #[test]
+    fn a_data_directory_from_before_queued_at_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("farm.db");
+        let id = {
+            let store = Store::open(&path).unwrap();
+            let id = job(&store, 0);
+            store
+                .db()
+                .execute("ALTER TABLE tasks DROP COLUMN queued_at", [])
+                .unwrap();
+            id
+        };
+        let store = Store::open(&path).unwrap();
+        let next = store.next_pending(1).unwrap();
+        assert_eq!(next[0].1, id);
+        store.mark_queued(&[next[0].0.id], 5.0).unwrap();
+        assert_eq!(store.queued_at(next[0].0.id).unwrap(), Some(5.0));
+    }
+
+    #[test]
     fn pending_tasks_come_by_priority_then_age() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("farm.db")).unwrap();
@@ -768,10 +814,12 @@ mod tests {
         let next = store.next_pending(6).unwrap();
         let jobs: Vec<JobId> = next.iter().map(|(_, j)| *j).collect();
         assert_eq!(jobs, [high, high, high, high, low, low]);
-        store
-            .mark_queued(&next.iter().map(|(t, _)| t.id).collect::<Vec<_>>())
-            .unwrap();
+        let ids: Vec<TaskId> = next.iter().map(|(t, _)| t.id).collect();
+        store.mark_queued(&ids, 100.0).unwrap();
         assert_eq!(store.queued_count().unwrap(), 6);
+        // The first publication's time stays.
+        store.mark_queued(&ids, 200.0).unwrap();
+        assert_eq!(store.queued_at(ids[0]).unwrap(), Some(100.0));
         assert_eq!(store.next_pending(10).unwrap().len(), 2);
         store
             .finish_job(low, JobState::Cancelled, Some("by user"))

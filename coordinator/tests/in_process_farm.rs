@@ -9,13 +9,17 @@ use std::time::Duration;
 
 use tessera_coordinator::coordinator::{Farm, FarmConfig, Submission};
 use tessera_coordinator::job::{Fps, JobSpec, OutputPattern, SizeRequest};
-use tessera_coordinator::ledger::PriceTable;
+use tessera_coordinator::ledger::{self, PriceTable};
 use tessera_coordinator::local;
 use tessera_coordinator::scene_archive;
 use tessera_coordinator::store::JobState;
-use tessera_coordinator::transport::InProcessTransport;
+use tessera_coordinator::task_message::{JobId, TaskMessage};
+use tessera_coordinator::tile_result::{EncodedPixels, Outcome, ResultMessage, WorkerInfo};
+use tessera_coordinator::transport::{InProcessTransport, Inbox, Transport};
 use tessera_coordinator::worker::{SceneSource, TileRenderer, run_worker};
+use tessera_renderer::backend::DeviceInfo;
 use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::film::Pixels;
 use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,24 +288,68 @@ async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
     assert!(err.to_string().contains("tiles"), "{err}");
 }
 
+/// A farm with no worker, the one-tile Cornell job submitted, and an inbox to take its task as
+/// a worker would.
+async fn farm_with_one_tile_job(
+    dir: &Path,
+) -> (
+    Arc<Farm<InProcessTransport>>,
+    JobId,
+    <InProcessTransport as Transport>::Tasks,
+) {
+    let transport = InProcessTransport::new();
+    let farm = Farm::open(
+        FarmConfig::new(dir.join("data"), PriceTable::default()),
+        transport.clone(),
+    )
+    .unwrap();
+    let tasks = transport.consume_tasks(1).await.unwrap();
+    let job = farm.submit(one_tile_of_cornell(4, 2)).await.unwrap();
+    (farm, job, tasks)
+}
+
+/// The next task from `tasks`, acknowledged.
+async fn take(tasks: &mut <InProcessTransport as Transport>::Tasks) -> TaskMessage {
+    let delivery = tokio::time::timeout(Duration::from_secs(10), tasks.next())
+        .await
+        .expect("the task is sent")
+        .unwrap();
+    let task = delivery.message.clone();
+    delivery.ack().await.unwrap();
+    task
+}
+
+/// A result for `task` from the worker "mallory", whatever it says.
+fn forged(task: &TaskMessage, pixels: &Pixels, samples: u64, render_micros: u64) -> ResultMessage {
+    ResultMessage {
+        task: task.task,
+        job: task.job,
+        frame: task.frame,
+        tile: task.tile,
+        attempt: task.attempt,
+        worker: WorkerInfo {
+            name: "mallory".into(),
+            device: DeviceInfo {
+                backend: "cpu".into(),
+                name: "cpu".into(),
+                class: "cpu".into(),
+                threads: 1,
+            },
+        },
+        outcome: Outcome::Rendered {
+            render_micros,
+            samples,
+            pixels: EncodedPixels::encode(pixels),
+        },
+    }
+}
+
 /// Results a path tracer could not have produced (alpha above 1, a negative radiance, a wrong
 /// sample count) are refused: nothing is billed, and the task goes out again for its next attempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn implausible_results_are_refused_and_the_task_sent_again() {
-    use tessera_coordinator::tile_result::{EncodedPixels, Outcome, ResultMessage, WorkerInfo};
-    use tessera_coordinator::transport::{Inbox, Transport};
-    use tessera_renderer::backend::DeviceInfo;
-    use tessera_renderer::film::Pixels;
-
     let dir = tempfile::tempdir().unwrap();
-    let transport = InProcessTransport::new();
-    let farm = Farm::open(
-        FarmConfig::new(dir.path().join("data"), PriceTable::default()),
-        transport.clone(),
-    )
-    .unwrap();
-    let mut tasks = transport.consume_tasks(1).await.unwrap();
-    let job = farm.submit(one_tile_of_cornell(4, 2)).await.unwrap();
+    let (farm, job, mut tasks) = farm_with_one_tile_job(dir.path()).await;
     let mut alpha = Pixels::zeroed(16);
     alpha.color[5][3] = 1.5;
     let mut negative = Pixels::zeroed(16);
@@ -310,35 +358,11 @@ async fn implausible_results_are_refused_and_the_task_sent_again() {
         .into_iter()
         .enumerate()
     {
-        let delivery = tokio::time::timeout(Duration::from_secs(10), tasks.next())
-            .await
-            .expect("the task is sent")
-            .unwrap();
-        let task = delivery.message.clone();
-        delivery.ack().await.unwrap();
+        let task = take(&mut tasks).await;
         assert_eq!(task.attempt as usize, attempt + 1);
-        let forged = ResultMessage {
-            task: task.task,
-            job,
-            frame: task.frame,
-            tile: task.tile,
-            attempt: task.attempt,
-            worker: WorkerInfo {
-                name: "mallory".into(),
-                device: DeviceInfo {
-                    backend: "cpu".into(),
-                    name: "cpu".into(),
-                    class: "cpu".into(),
-                    threads: 1,
-                },
-            },
-            outcome: Outcome::Rendered {
-                render_micros: 1_000_000,
-                samples,
-                pixels: EncodedPixels::encode(&pixels),
-            },
-        };
-        farm.handle_result(&forged).await.unwrap();
+        farm.handle_result(&forged(&task, &pixels, samples, 1_000_000))
+            .await
+            .unwrap();
         assert!(
             farm.store().ledger(job).unwrap().is_empty(),
             "nothing billed"
@@ -352,4 +376,28 @@ async fn implausible_results_are_refused_and_the_task_sent_again() {
         reason.contains("mallory") && reason.contains("samples"),
         "{reason}"
     );
+}
+
+/// A worker claiming an hour for a task it was handed moments ago is billed for the moments:
+/// no attempt can have rendered for longer than the task has been out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_cannot_bill_more_time_than_its_task_was_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let (farm, job, mut tasks) = farm_with_one_tile_job(dir.path()).await;
+    let task = take(&mut tasks).await;
+    let hour = 3_600_000_000;
+    farm.handle_result(&forged(&task, &Pixels::zeroed(16), 32, hour))
+        .await
+        .unwrap();
+    let out = started.elapsed().as_micros() as u64;
+    let ledger = farm.store().ledger(job).unwrap();
+    assert_eq!(ledger.len(), 1, "the result is accepted");
+    let row = &ledger[0];
+    assert!(
+        row.render_micros <= out,
+        "billed {} µs of render time for a task out {out} µs",
+        row.render_micros
+    );
+    assert_eq!(row.charge, ledger::charge(row.hourly, row.render_micros));
 }
