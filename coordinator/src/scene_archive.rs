@@ -4,7 +4,9 @@
 //! refused, and the scene in it is then loaded with the loader's own base-folder rules.
 
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+use tessera_renderer::scene::{relative_path, uri_relative_path};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
@@ -54,7 +56,8 @@ pub fn external_files(gltf: &Path, json: &[u8]) -> Result<Vec<PathBuf>, ArchiveE
             if uri.starts_with("data:") {
                 continue;
             }
-            let path = relative(uri).map_err(|reason| ArchiveError::Reference {
+            // As the loader reads it: percent-decoded, and never outside the scene's folder.
+            let path = uri_relative_path(uri).map_err(|reason| ArchiveError::Reference {
                 uri: uri.to_owned(),
                 reason,
             })?;
@@ -113,7 +116,7 @@ pub fn unpack(archive: &[u8], dir: &Path) -> Result<PathBuf, ArchiveError> {
         if !kind.is_file() {
             return Err(refuse("only plain files are allowed"));
         }
-        let path = relative(&raw).map_err(refuse)?;
+        let path = relative_path(&raw).map_err(refuse)?;
         let target = dir.join(&path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|source| ArchiveError::Write {
@@ -141,28 +144,6 @@ pub fn unpack(archive: &[u8], dir: &Path) -> Result<PathBuf, ArchiveError> {
         Ok([scene]) => Ok(scene),
         Err(scenes) => Err(ArchiveError::SceneCount(scenes.len())),
     }
-}
-
-/// A reference or entry name as a path that stays below its folder.
-fn relative(name: &str) -> Result<PathBuf, &'static str> {
-    let name = name.replace('\\', "/");
-    if name.is_empty() {
-        return Err("the name is empty");
-    }
-    if name.starts_with('/') || name.split('/').next().is_some_and(|s| s.contains(':')) {
-        return Err("absolute paths are not allowed");
-    }
-    let path = PathBuf::from(name);
-    for component in path.components() {
-        match component {
-            Component::Normal(_) | Component::CurDir => {}
-            Component::ParentDir => return Err("\"..\" would leave the scene's folder"),
-            Component::RootDir | Component::Prefix(_) => {
-                return Err("absolute paths are not allowed");
-            }
-        }
-    }
-    Ok(path)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ pub fn read_uri(file: &str, base_dir: Option<&Path>, uri: &str) -> Result<Vec<u8
     if let Some(rest) = uri.strip_prefix("data:") {
         return decode_data_uri(rest).map_err(|reason| forbidden(file, uri, reason));
     }
-    let relative = relative_path(uri).map_err(|reason| forbidden(file, uri, reason))?;
+    let relative = uri_relative_path(uri).map_err(|reason| forbidden(file, uri, reason))?;
     let Some(base_dir) = base_dir else {
         return Err(forbidden(
             file,
@@ -60,8 +60,9 @@ fn decode_data_uri(rest: &str) -> Result<Vec<u8>, &'static str> {
         .map_err(|_| "invalid base64 in data URI")
 }
 
-/// A URI reference as a relative path that stays below the scene's folder.
-fn relative_path(uri: &str) -> Result<PathBuf, &'static str> {
+/// A glTF URI reference (percent-encoded) as a relative path that stays below the scene's
+/// folder.
+pub fn uri_relative_path(uri: &str) -> Result<PathBuf, &'static str> {
     if has_scheme(uri) {
         return Err("only relative paths and data: URIs are allowed");
     }
@@ -71,13 +72,21 @@ fn relative_path(uri: &str) -> Result<PathBuf, &'static str> {
     if decoded.is_empty() {
         return Err("empty URI");
     }
-    // Backslashes are separators on Windows; treat them as such everywhere so that
-    // "..\\secret" is refused on every platform.
-    let decoded = decoded.replace('\\', "/");
-    if decoded.starts_with('/') || has_scheme(&decoded) {
+    relative_path(&decoded)
+}
+
+/// A file name as a relative path that stays below its folder: no absolute path, drive or
+/// `..`. Backslashes are separators on Windows; they count as such everywhere, so that
+/// "..\\secret" is refused on every platform.
+pub fn relative_path(name: &str) -> Result<PathBuf, &'static str> {
+    let name = name.replace('\\', "/");
+    if name.is_empty() {
+        return Err("the name is empty");
+    }
+    if name.starts_with('/') || has_scheme(&name) {
         return Err("absolute paths are not allowed");
     }
-    let path = PathBuf::from(decoded);
+    let path = PathBuf::from(name);
     for component in path.components() {
         match component {
             Component::Normal(_) | Component::CurDir => {}
