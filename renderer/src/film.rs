@@ -140,6 +140,11 @@ impl Tile {
             })
         }
     }
+    /// This tile if it lies within `resolution`: backends check the tiles they are handed,
+    /// which were cut for a resolution of the caller's choosing.
+    pub fn check_within(self, resolution: Resolution) -> Result<Self, FilmError> {
+        Tile::new(self.x, self.y, self.width, self.height, resolution)
+    }
     pub fn x(self) -> u32 {
         self.x
     }

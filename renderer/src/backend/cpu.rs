@@ -86,12 +86,12 @@ impl PreparedFrame for CpuFrame<'_> {
         frame: u32,
         settings: &RenderSettings,
     ) -> Result<TileImage, RenderError> {
-        let tile = Tile::new(tile.x(), tile.y(), tile.width(), tile.height(), resolution).map_err(
-            |e| RenderError::Failed {
+        let tile = tile
+            .check_within(resolution)
+            .map_err(|e| RenderError::Failed {
                 backend: "cpu".into(),
                 reason: e.to_string(),
-            },
-        )?;
+            })?;
         let camera = self.scene.camera.raster(resolution);
         let mut pixels = Pixels::zeroed(tile.pixel_count());
         let w = tile.width() as usize;

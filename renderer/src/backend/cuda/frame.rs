@@ -85,7 +85,8 @@ impl PreparedFrame for CudaFrame<'_> {
         frame: u32,
         settings: &RenderSettings,
     ) -> Result<TileImage, RenderError> {
-        let tile = Tile::new(tile.x(), tile.y(), tile.width(), tile.height(), resolution)
+        let tile = tile
+            .check_within(resolution)
             .map_err(|e| failed(e.to_string()))?;
         let stream = &self.backend.stream;
         let mut pixels: CudaSlice<u8> = stream

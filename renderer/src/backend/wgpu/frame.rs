@@ -156,7 +156,8 @@ impl PreparedFrame for WgpuFrame<'_> {
         frame: u32,
         settings: &RenderSettings,
     ) -> Result<TileImage, RenderError> {
-        let tile = Tile::new(tile.x(), tile.y(), tile.width(), tile.height(), resolution)
+        let tile = tile
+            .check_within(resolution)
             .map_err(|e| failed(e.to_string()))?;
         let device = &self.backend.device;
         let queue = &self.backend.queue;
