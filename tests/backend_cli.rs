@@ -4,79 +4,24 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::reference::{assert_matches_reference, compare_with_reference};
+use common::reference::{cornell_matches_reference_on, cornell_scene};
 use serde_json::Value;
 use tessera_renderer::backend::cuda;
 
-/// The Cornell box, from the working directory (the repository root, where Cargo and
-/// tools/gpu-check.sh run this binary), else from the source tree it was built from.
-fn scene() -> String {
-    let relative = Path::new("scenes/cornell-box.gltf");
-    let path = std::env::current_dir()
-        .map(|d| d.join(relative))
-        .ok()
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(relative));
-    path.to_str().expect("utf-8 path").to_owned()
-}
-
-/// Renders the Cornell box at the acceptance settings on `backend` and compares it with
-/// Mitsuba's reference.
-fn cornell_on(backend: &str) {
-    let scene = scene();
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let out = dir.path().join("c.exr");
-    let run = common::tessera(
-        dir.path(),
-        &[
-            "render",
-            &scene,
-            "--backend",
-            backend,
-            "--width",
-            "256",
-            "--height",
-            "256",
-            "--spp",
-            "64",
-            "--max-depth",
-            "8",
-            "--json",
-            "-o",
-            out.to_str().expect("utf-8 path"),
-        ],
-    );
-    assert!(
-        run.status.success(),
-        "render on {backend} failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&run.stdout).expect("JSON summary");
-    assert_eq!(summary["backend"], backend);
-    let figures = compare_with_reference(&out);
-    eprintln!(
-        "{backend} ({}) Cornell box: mean {:?}, RMSE {:.5}, {:.0} samples/s",
-        summary["device"], figures.mean, figures.rmse, summary["samples_per_second"]
-    );
-    assert_matches_reference(&figures);
-}
-
 #[test]
 fn cornell_box_on_wgpu_matches_mitsuba_at_64_spp() {
-    cornell_on("wgpu");
+    cornell_matches_reference_on("wgpu");
 }
 
 #[test]
 #[ignore = "needs a CUDA device; tools/gpu-check.sh runs it"]
 fn cornell_box_on_cuda_matches_mitsuba_at_64_spp() {
-    cornell_on("cuda");
+    cornell_matches_reference_on("cuda");
 }
 
 #[test]
 fn cuda_without_cuda_is_a_one_line_error() {
-    let scene = scene();
+    let scene = cornell_scene();
     let Err(missing) = cuda::libraries_present() else {
         eprintln!("CUDA is installed here: the missing-driver error was not exercised");
         return;
@@ -111,7 +56,7 @@ fn cuda_without_cuda_is_a_one_line_error() {
 
 #[test]
 fn auto_falls_back_to_what_there_is() {
-    let scene = scene();
+    let scene = cornell_scene();
     let dir = tempfile::tempdir().expect("temporary folder");
     let run = common::tessera(
         dir.path(),
@@ -150,7 +95,7 @@ fn auto_falls_back_to_what_there_is() {
 
 #[test]
 fn unknown_backend_is_refused() {
-    let scene = scene();
+    let scene = cornell_scene();
     let dir = tempfile::tempdir().expect("temporary folder");
     let run = common::tessera(
         dir.path(),

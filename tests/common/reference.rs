@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 /// Per-channel means of the reference image, from the reference README.
 pub const REFERENCE_MEAN: [f64; 3] = [0.240157, 0.141127, 0.059981];
 /// Mitsuba's own RMSE against the reference at 64 spp.
@@ -76,4 +78,57 @@ pub fn assert_matches_reference(figures: &Figures) {
         "RMSE {:.5} exceeds 1.15 x Mitsuba's {MITSUBA_RMSE_64SPP} at 64 spp",
         figures.rmse
     );
+}
+
+/// The Cornell box, from the working directory (the repository root, where Cargo and
+/// tools/gpu-check.sh run this binary), else from the source tree it was built from.
+pub fn cornell_scene() -> String {
+    let relative = Path::new("scenes/cornell-box.gltf");
+    let path = std::env::current_dir()
+        .map(|d| d.join(relative))
+        .ok()
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(relative));
+    path.to_str().expect("utf-8 path").to_owned()
+}
+
+/// Renders the Cornell box with `tessera render` at the acceptance settings (256x256, 64 spp,
+/// depth 8) on `backend` and compares it with Mitsuba's reference.
+pub fn cornell_matches_reference_on(backend: &str) {
+    let scene = cornell_scene();
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let out = dir.path().join("c.exr");
+    let run = super::tessera(
+        dir.path(),
+        &[
+            "render",
+            &scene,
+            "--backend",
+            backend,
+            "--width",
+            "256",
+            "--height",
+            "256",
+            "--spp",
+            "64",
+            "--max-depth",
+            "8",
+            "--json",
+            "-o",
+            out.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(
+        run.status.success(),
+        "render on {backend} failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&run.stdout).expect("JSON summary");
+    assert_eq!(summary["backend"], backend);
+    let figures = compare_with_reference(&out);
+    eprintln!(
+        "{backend} ({}) Cornell box: mean {:?}, RMSE {:.5}, {:.0} samples/s",
+        summary["device"], figures.mean, figures.rmse, summary["samples_per_second"]
+    );
+    assert_matches_reference(&figures);
 }
