@@ -8,38 +8,13 @@ mod common;
 use std::time::Instant;
 
 use common::stats::{self, CHANNELS};
+use common::{render, settings};
 use tessera_renderer::backend::cuda::{self, CudaBackend};
 use tessera_renderer::backend::{Backend, RenderError};
-use tessera_renderer::film::{FrameImage, Resolution};
-use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
-use tessera_renderer::scene::FrameScene;
+use tessera_renderer::film::Resolution;
 
 fn cuda_backend() -> CudaBackend {
     CudaBackend::new(0).unwrap_or_else(|e| panic!("CUDA tests did not run: {e}"))
-}
-
-fn settings(spp: u32, max_depth: u32, seed: u64) -> RenderSettings {
-    RenderSettings {
-        spp: Spp::new(spp).unwrap(),
-        max_depth: MaxDepth::new(max_depth).unwrap(),
-        seed,
-    }
-}
-
-fn render(
-    backend: &dyn Backend,
-    scene: &FrameScene,
-    res: Resolution,
-    s: &RenderSettings,
-) -> FrameImage {
-    let frame = backend.prepare(scene).expect("prepare");
-    let mut image = FrameImage::new(res);
-    for t in res.tiles(128.try_into().unwrap()) {
-        image
-            .insert(&frame.render_tile(res, t, 0, s).expect("render"))
-            .unwrap();
-    }
-    image
 }
 
 #[test]
@@ -79,6 +54,7 @@ fn cornell_box_matches_the_mitsuba_reference_on_cuda() {
         &backend,
         &common::scenes::cornell_box(),
         res,
+        128,
         &settings(64, 8, 0),
     );
     eprintln!(
@@ -110,8 +86,8 @@ fn materials_scene_agrees_with_the_cpu_on_cuda() {
     let cpu = tessera_renderer::backend::cpu::CpuBackend::new(None).unwrap();
     let scene = common::scenes::materials();
     let res = Resolution::new(192, 128).unwrap();
-    let gpu = stats::channels(&render(&backend, &scene, res, &settings(64, 8, 1)).pixels);
-    let reference = stats::channels(&render(&cpu, &scene, res, &settings(64, 8, 2)).pixels);
+    let gpu = stats::channels(&render(&backend, &scene, res, 128, &settings(64, 8, 1)).pixels);
+    let reference = stats::channels(&render(&cpu, &scene, res, 128, &settings(64, 8, 2)).pixels);
     let (w, h) = (res.width() as usize, res.height() as usize);
     let failures = stats::disagreements(&gpu, &reference, w, h, 8);
     assert!(

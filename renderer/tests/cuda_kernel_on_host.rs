@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use common::stats;
+use common::{settings, stats};
 use libloading::Library;
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::backend::cuda::BLOCK;
@@ -23,7 +23,7 @@ use tessera_renderer::backend::gpu::{Batches, finish_pixels};
 use tessera_renderer::backend::{Backend, PreparedFrame, RenderError};
 use tessera_renderer::bvh::BvhStats;
 use tessera_renderer::film::{FrameImage, Resolution, Tile, TileImage};
-use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
+use tessera_renderer::integrator::RenderSettings;
 use tessera_renderer::scene::FrameScene;
 
 /// `render_on_host` in shaders/host.cuh: the launch grid and block, then the kernel's arguments.
@@ -194,14 +194,6 @@ impl PreparedFrame for HostFrame<'_> {
 
     fn bvh_stats(&self) -> BvhStats {
         self.packed.bvh_stats
-    }
-}
-
-fn settings(spp: u32, max_depth: u32, seed: u64) -> RenderSettings {
-    RenderSettings {
-        spp: Spp::new(spp).unwrap(),
-        max_depth: MaxDepth::new(max_depth).unwrap(),
-        seed,
     }
 }
 

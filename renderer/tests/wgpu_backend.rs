@@ -4,13 +4,12 @@
 
 mod common;
 
-use common::stats;
+use common::{render, settings, stats};
 use tessera_renderer::backend::Backend;
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::backend::gpu::pack::GpuScene;
 use tessera_renderer::backend::wgpu::{AdapterChoice, WgpuBackend};
 use tessera_renderer::film::{FrameImage, Resolution};
-use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
 use tessera_renderer::scene::FrameScene;
 
 /// The adapter named by `TESSERA_WGPU_ADAPTER` (tools/gpu-check.sh sets it to the GPU's
@@ -23,31 +22,6 @@ fn wgpu_backend() -> WgpuBackend {
     WgpuBackend::new(&choice).unwrap_or_else(|e| {
         panic!("{e}\n(the wgpu tests need a Vulkan, Metal or DX12 adapter; on Linux CI install lavapipe: apt-get install -y mesa-vulkan-drivers)")
     })
-}
-
-fn settings(spp: u32, max_depth: u32, seed: u64) -> RenderSettings {
-    RenderSettings {
-        spp: Spp::new(spp).unwrap(),
-        max_depth: MaxDepth::new(max_depth).unwrap(),
-        seed,
-    }
-}
-
-/// Renders the whole frame in tiles of `tile` pixels.
-fn render(
-    backend: &dyn Backend,
-    scene: &FrameScene,
-    res: Resolution,
-    tile: u32,
-    s: &RenderSettings,
-) -> FrameImage {
-    let frame = backend.prepare(scene).expect("prepare");
-    let mut image = FrameImage::new(res);
-    for t in res.tiles(tile.try_into().unwrap()) {
-        let tile = frame.render_tile(res, t, 0, s).expect("render");
-        image.insert(&tile).unwrap();
-    }
-    image
 }
 
 /// Renders `scene` with wgpu and with the CPU, with different seeds, and asserts that they

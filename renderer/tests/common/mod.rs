@@ -6,6 +6,11 @@ pub mod stats;
 
 use std::path::PathBuf;
 
+use tessera_renderer::backend::Backend;
+use tessera_renderer::film::{FrameImage, Resolution};
+use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
+use tessera_renderer::scene::FrameScene;
+
 /// `shared/` beside the repository (`../shared` from its root), or `TESSERA_SHARED_DIR` for a
 /// checkout that lives elsewhere.
 pub fn shared_dir() -> PathBuf {
@@ -13,4 +18,29 @@ pub fn shared_dir() -> PathBuf {
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
         PathBuf::from,
     )
+}
+
+pub fn settings(spp: u32, max_depth: u32, seed: u64) -> RenderSettings {
+    RenderSettings {
+        spp: Spp::new(spp).unwrap(),
+        max_depth: MaxDepth::new(max_depth).unwrap(),
+        seed,
+    }
+}
+
+/// Renders the whole frame on `backend` in tiles of `tile` pixels, one after another.
+pub fn render(
+    backend: &dyn Backend,
+    scene: &FrameScene,
+    res: Resolution,
+    tile: u32,
+    s: &RenderSettings,
+) -> FrameImage {
+    let frame = backend.prepare(scene).expect("prepare");
+    let mut image = FrameImage::new(res);
+    for t in res.tiles(tile.try_into().unwrap()) {
+        let tile = frame.render_tile(res, t, 0, s).expect("render");
+        image.insert(&tile).unwrap();
+    }
+    image
 }
