@@ -15,12 +15,41 @@ use tessera_coordinator::scene_archive;
 use tessera_coordinator::store::JobState;
 use tessera_coordinator::task_message::{JobId, TaskMessage};
 use tessera_coordinator::tile_result::{EncodedPixels, Outcome, ResultMessage, WorkerInfo};
-use tessera_coordinator::transport::{InProcessTransport, Inbox, Transport};
+use tessera_coordinator::transport::{InProcessTransport, Inbox, Transport, TransportError};
 use tessera_coordinator::worker::{SceneSource, TileRenderer, run_worker};
 use tessera_renderer::backend::DeviceInfo;
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Pixels;
 use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
+
+/// A one-thread CPU worker named `name` on the farm's in-process transport, until `shutdown`.
+fn spawn_cpu_worker(
+    farm: &Arc<Farm<InProcessTransport>>,
+    transport: &InProcessTransport,
+    name: &'static str,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Result<(), TransportError>> {
+    let renderer = Arc::new(TileRenderer::new(
+        Box::new(CpuBackend::new(Some(1)).unwrap()),
+        Vec::new(),
+    ));
+    let source: Arc<dyn SceneSource> = farm.clone();
+    let transport = transport.clone();
+    tokio::spawn(async move { run_worker(&transport, name, renderer, source, shutdown).await })
+}
+
+/// The job's state once it stops running, or after 60 s.
+async fn wait_finished(farm: &Farm<InProcessTransport>, job: JobId) -> JobState {
+    let mut state = JobState::Running;
+    for _ in 0..600 {
+        state = farm.job(job).unwrap().state;
+        if state != JobState::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    state
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_farm_matches_the_local_pipeline() {
@@ -42,19 +71,10 @@ async fn in_process_farm_matches_the_local_pipeline() {
     .unwrap();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
-    let mut workers = Vec::new();
-    for name in ["a", "b"] {
-        let renderer = Arc::new(TileRenderer::new(
-            Box::new(CpuBackend::new(Some(1)).unwrap()),
-            Vec::new(),
-        ));
-        let source: Arc<dyn SceneSource> = farm.clone();
-        let transport = transport.clone();
-        let shutdown = shutdown.clone();
-        workers.push(tokio::spawn(async move {
-            run_worker(&transport, name, renderer, source, shutdown).await
-        }));
-    }
+    let workers: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|name| spawn_cpu_worker(&farm, &transport, name, shutdown.clone()))
+        .collect();
     let job = farm
         .submit(Submission {
             scene_name: "turntable.gltf".into(),
@@ -69,15 +89,7 @@ async fn in_process_farm_matches_the_local_pipeline() {
         })
         .await
         .unwrap();
-    let mut state = JobState::Running;
-    for _ in 0..600 {
-        state = farm.job(job).unwrap().state;
-        if state != JobState::Running {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(state, JobState::Done);
+    assert_eq!(wait_finished(&farm, job).await, JobState::Done);
     stop.send(true).unwrap();
     runner.await.unwrap().unwrap();
     for w in workers {
@@ -172,15 +184,7 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
     .unwrap();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
-    let worker = {
-        let renderer = Arc::new(TileRenderer::new(
-            Box::new(CpuBackend::new(Some(1)).unwrap()),
-            Vec::new(),
-        ));
-        let source: Arc<dyn SceneSource> = farm.clone();
-        let transport = transport.clone();
-        tokio::spawn(async move { run_worker(&transport, "w", renderer, source, shutdown).await })
-    };
+    let worker = spawn_cpu_worker(&farm, &transport, "w", shutdown);
 
     // An archive with an entry outside its folder is refused, and nothing is stored.
     let mut evil = tar::Header::new_gnu();
@@ -197,14 +201,7 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
     assert!(farm.store().jobs().unwrap().is_empty());
 
     let job = farm.submit(submission(archive)).await.unwrap();
-    let mut state = JobState::Running;
-    for _ in 0..600 {
-        state = farm.job(job).unwrap().state;
-        if state != JobState::Running {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let state = wait_finished(&farm, job).await;
     assert_eq!(state, JobState::Done, "{:?}", farm.job(job).unwrap().reason);
     stop.send(true).unwrap();
     runner.await.unwrap().unwrap();
@@ -270,15 +267,7 @@ async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
     std::fs::write(data.join("tiles"), b"not a folder").unwrap();
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
-    let renderer = Arc::new(TileRenderer::new(
-        Box::new(CpuBackend::new(Some(1)).unwrap()),
-        Vec::new(),
-    ));
-    let source: Arc<dyn SceneSource> = farm.clone();
-    let worker_transport = transport.clone();
-    tokio::spawn(
-        async move { run_worker(&worker_transport, "w", renderer, source, shutdown).await },
-    );
+    spawn_cpu_worker(&farm, &transport, "w", shutdown);
     farm.submit(one_tile_of_cornell(8, 1)).await.unwrap();
     let stopped = tokio::time::timeout(Duration::from_secs(60), runner)
         .await
