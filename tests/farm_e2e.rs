@@ -116,59 +116,49 @@ fn tasks_done(s: &Value) -> u64 {
     s["tasks_done"].as_u64().unwrap_or(0)
 }
 
-#[test]
-fn a_worker_killed_mid_job_loses_nothing_and_bills_nothing_twice() {
-    let mut farm = Farm::start("kill-worker");
-    let victim = farm.start_worker(&[]);
+/// Two workers render the small job; once `done_before` tiles are in, `interrupt` strikes. The
+/// job must still finish with frames identical to `tessera render`'s and each task billed once.
+fn survives(test: &str, done_before: u64, interrupt: impl FnOnce(&mut Farm)) {
+    let mut farm = Farm::start(test);
+    farm.start_worker(&[]);
     farm.start_worker(&[]);
     let job = submit_small(&farm);
     farm.wait_for(&job, Duration::from_secs(120), "a few tiles done", |s| {
-        tasks_done(s) >= 4
+        tasks_done(s) >= done_before
     });
-    farm.worker(victim).kill().unwrap();
+    interrupt(&mut farm);
     let status = farm.wait_done(&job, Duration::from_secs(240));
     check_against_local(&farm, &job);
     check_bill(&farm, &job, tasks_total(&status));
+}
+
+#[test]
+fn a_worker_killed_mid_job_loses_nothing_and_bills_nothing_twice() {
+    survives("kill-worker", 4, |farm| farm.worker(0).kill().unwrap());
 }
 
 #[test]
 fn a_coordinator_killed_mid_job_resumes_from_its_data_directory() {
-    let mut farm = Farm::start("kill-coordinator");
-    farm.start_worker(&[]);
-    farm.start_worker(&[]);
-    let job = submit_small(&farm);
-    farm.wait_for(&job, Duration::from_secs(120), "a few tiles done", |s| {
-        tasks_done(s) >= 4
+    survives("kill-coordinator", 4, |farm| {
+        farm.kill_coordinator();
+        std::thread::sleep(Duration::from_millis(500));
+        farm.start_coordinator();
     });
-    farm.kill_coordinator();
-    std::thread::sleep(Duration::from_millis(500));
-    farm.start_coordinator();
-    let status = farm.wait_done(&job, Duration::from_secs(240));
-    check_against_local(&farm, &job);
-    check_bill(&farm, &job, tasks_total(&status));
 }
 
 #[test]
 fn closing_every_broker_connection_under_load_is_survived() {
-    let mut farm = Farm::start("close-connections");
-    farm.start_worker(&[]);
-    farm.start_worker(&[]);
-    let job = submit_small(&farm);
-    farm.wait_for(&job, Duration::from_secs(120), "a few tiles done", |s| {
-        tasks_done(s) >= 3
+    survives("close-connections", 3, |_| {
+        let out = std::process::Command::new("rabbitmqctl")
+            .args(["close_all_connections", "tessera test: connections closed"])
+            .output()
+            .expect("rabbitmqctl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     });
-    let out = std::process::Command::new("rabbitmqctl")
-        .args(["close_all_connections", "tessera test: connections closed"])
-        .output()
-        .expect("rabbitmqctl runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let status = farm.wait_done(&job, Duration::from_secs(240));
-    check_against_local(&farm, &job);
-    check_bill(&farm, &job, tasks_total(&status));
 }
 
 #[test]
