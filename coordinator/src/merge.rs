@@ -71,24 +71,15 @@ impl FrameMerger {
             return Err(MergeError::Duplicate { frame, tile: t });
         }
         let expected = t.pixel_count();
-        let px = &tile.pixels;
-        // Checked here because pasting a short buffer would panic, and a remote worker's
-        // output must never crash the coordinator.
-        for found in [
-            px.color.len(),
-            px.albedo.len(),
-            px.normal.len(),
-            px.depth.len(),
-        ] {
-            if found != expected {
-                return Err(MergeError::WrongPixelCount {
-                    frame,
-                    tile: t,
-                    expected,
-                    found,
-                });
-            }
-        }
+        // A remote worker's output must never crash the coordinator.
+        tile.pixels
+            .check_len(expected)
+            .map_err(|found| MergeError::WrongPixelCount {
+                frame,
+                tile: t,
+                expected,
+                found,
+            })?;
         let resolution = self.plan.resolution();
         let partial = self.partial.entry(frame).or_insert_with(|| PartialFrame {
             image: FrameImage::new(resolution),

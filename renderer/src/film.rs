@@ -200,6 +200,20 @@ impl Pixels {
         self.color.is_empty()
     }
 
+    /// Checks that every buffer holds `expected` pixels; the first length that does not is the
+    /// error. Buffers from elsewhere are checked before use: a short one would panic on paste.
+    pub fn check_len(&self, expected: usize) -> Result<(), usize> {
+        [
+            self.color.len(),
+            self.albedo.len(),
+            self.normal.len(),
+            self.depth.len(),
+        ]
+        .into_iter()
+        .find(|&found| found != expected)
+        .map_or(Ok(()), Err)
+    }
+
     /// Checks that every value could have come from the path tracer: radiance finite and not
     /// negative, alpha a fraction, albedo finite and not negative, normals averages of unit
     /// vectors, depth a distance or [`NO_HIT_DEPTH`]. A farm uses this on results from workers

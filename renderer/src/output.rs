@@ -177,22 +177,14 @@ fn srgb_8bit(linear: f32) -> u8 {
 
 fn check_buffers(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
     let expected = frame.resolution().pixel_count();
-    let px = &frame.pixels;
-    for found in [
-        px.color.len(),
-        px.albedo.len(),
-        px.normal.len(),
-        px.depth.len(),
-    ] {
-        if found != expected {
-            return Err(OutputError::Inconsistent {
-                path: path.into(),
-                expected,
-                found,
-            });
-        }
-    }
-    Ok(())
+    frame
+        .pixels
+        .check_len(expected)
+        .map_err(|found| OutputError::Inconsistent {
+            path: path.into(),
+            expected,
+            found,
+        })
 }
 
 /// A hidden temporary file in `path`'s folder: the same file system, so the final rename is
