@@ -51,6 +51,24 @@ async fn wait_finished(farm: &Farm<InProcessTransport>, job: JobId) -> JobState 
     state
 }
 
+/// Renders `spec` as `tessera render` does, with `threads` CPU threads, into `output`.
+async fn render_locally(spec: JobSpec, output: &OutputPattern, threads: usize) {
+    let output = output.clone();
+    // `tessera render` runs its own runtime, so it is called from outside this one.
+    tokio::task::spawn_blocking(move || {
+        local::render_job(
+            &spec,
+            &output,
+            Box::new(CpuBackend::new(Some(threads)).unwrap()),
+            PriceTable::default(),
+            &mut |_| {},
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_farm_matches_the_local_pipeline() {
     let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenes/turntable.gltf");
@@ -106,20 +124,7 @@ async fn in_process_farm_matches_the_local_pipeline() {
         camera: None,
     };
     let output = OutputPattern::new(dir.path().join("local_####.exr"), &spec.frames).unwrap();
-    // `tessera render` runs its own runtime, so it is called from outside this one.
-    let local_output = output.clone();
-    tokio::task::spawn_blocking(move || {
-        local::render_job(
-            &spec,
-            &local_output,
-            Box::new(CpuBackend::new(Some(2)).unwrap()),
-            PriceTable::default(),
-            &mut |_| {},
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    render_locally(spec, &output, 2).await;
     for frame in [1, 3] {
         let farmed = std::fs::read(farm.frame_file(job, frame).unwrap()).unwrap();
         let local = std::fs::read(output.path_for(frame)).unwrap();
@@ -217,19 +222,7 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
         camera: None,
     };
     let output = OutputPattern::new(dir.path().join("local.exr"), &spec.frames).unwrap();
-    let local_output = output.clone();
-    tokio::task::spawn_blocking(move || {
-        local::render_job(
-            &spec,
-            &local_output,
-            Box::new(CpuBackend::new(Some(1)).unwrap()),
-            PriceTable::default(),
-            &mut |_| {},
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    render_locally(spec, &output, 1).await;
     let farmed = std::fs::read(farm.frame_file(job, 1).unwrap()).unwrap();
     assert!(farmed == std::fs::read(output.path_for(1)).unwrap());
 }
