@@ -415,8 +415,8 @@ impl<T: Transport> Farm<T> {
                 samples,
                 pixels,
             } => {
-                match self.check_pixels(&record, &task, *samples, pixels) {
-                    Ok(()) => {}
+                let compressed = match self.check_pixels(&record, &task, *samples, pixels) {
+                    Ok(compressed) => compressed,
                     Err(reason) => {
                         let reason =
                             format!("unusable result from worker '{}': {reason}", r.worker.name);
@@ -424,30 +424,32 @@ impl<T: Transport> Farm<T> {
                             .retry_by_coordinator(&record, &task, r.attempt, &reason)
                             .await;
                     }
-                }
-                self.accept(&record, &task, r, *render_micros, *samples, pixels)
+                };
+                self.accept(&record, &task, r, *render_micros, *samples, &compressed)
             }
         }
     }
 
+    /// Checks a result's pixels; returns their compressed form, as the tile is stored.
     fn check_pixels(
         &self,
         job: &JobRecord,
         task: &TaskRecord,
         samples: u64,
         pixels: &EncodedPixels,
-    ) -> Result<(), String> {
+    ) -> Result<Vec<u8>, String> {
         let expected = task.task.tile.pixel_count() as u64 * u64::from(job.spec.settings.spp.get());
         if samples != expected {
             return Err(format!(
                 "{samples} samples reported, the task has {expected}"
             ));
         }
-        pixels
-            .decode(task.task.tile.pixel_count())
+        let compressed = pixels.compressed().map_err(|e| e.to_string())?;
+        EncodedPixels::decode_compressed(&compressed, task.task.tile.pixel_count())
             .map_err(|e| e.to_string())?
             .check_plausible()
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(compressed)
     }
 
     /// A result the coordinator refused: the task is sent again, or the job fails.
@@ -494,14 +496,11 @@ impl<T: Transport> Farm<T> {
         r: &ResultMessage,
         render_micros: u64,
         samples: u64,
-        pixels: &EncodedPixels,
+        compressed: &[u8],
     ) -> Result<(), FarmError> {
         // The tile is on disk before the store says the task is done.
         let path = self.tile_path(job.id, task.id);
-        let compressed = pixels
-            .compressed()
-            .map_err(|e| FarmError::BadRequest(e.to_string()))?;
-        write_atomically(&path, &compressed, self.durability)?;
+        write_atomically(&path, compressed, self.durability)?;
         let render_micros = self.billable_micros(task, r, render_micros)?;
         let device = &r.worker.device;
         let hourly = self.prices.hourly(&device.class, device.threads);
@@ -568,11 +567,11 @@ impl<T: Transport> Farm<T> {
             let path = self.tile_path(job.id, task.id);
             let compressed = std::fs::read(&path)
                 .map_err(io(format!("cannot read tile '{}'", path.display())))?;
-            let pixels = EncodedPixels::from_compressed(&compressed)
-                .decode(task.task.tile.pixel_count())
-                .map_err(|e| {
-                    FarmError::BadRequest(format!("stored tile '{}': {e}", path.display()))
-                })?;
+            let pixels =
+                EncodedPixels::decode_compressed(&compressed, task.task.tile.pixel_count())
+                    .map_err(|e| {
+                        FarmError::BadRequest(format!("stored tile '{}': {e}", path.display()))
+                    })?;
             let tile = TileImage {
                 tile: task.task.tile,
                 pixels,

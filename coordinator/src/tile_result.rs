@@ -107,11 +107,15 @@ impl EncodedPixels {
     /// The pixels of a tile of `pixel_count` pixels; refuses data of any other size and
     /// non-finite values.
     pub fn decode(&self, pixel_count: usize) -> Result<Pixels, ResultError> {
+        Self::decode_compressed(&self.compressed()?, pixel_count)
+    }
+
+    /// [`decode`](Self::decode) for the compressed form, as kept on disk.
+    pub fn decode_compressed(compressed: &[u8], pixel_count: usize) -> Result<Pixels, ResultError> {
         let expected = pixel_count * FLOATS_PER_PIXEL * 4;
-        let compressed = self.compressed()?;
         // Read at most one byte more than expected, so a decompression bomb costs nothing.
         let mut raw = Vec::with_capacity(expected);
-        DeflateDecoder::new(compressed.as_slice())
+        DeflateDecoder::new(compressed)
             .take(expected as u64 + 1)
             .read_to_end(&mut raw)
             .map_err(|_| ResultError::Compression)?;
