@@ -425,7 +425,8 @@ fn json_summary_on_stdout() {
 
 #[test]
 fn summary_bills_the_render_time_and_reports_the_bvh() {
-    use tessera_coordinator::ledger::{Money, PriceTable};
+    use tessera_coordinator::billing::PriceTable;
+    use tessera_protocol::money::Money;
 
     let ws = Workspace::new();
     // Enough cores and samples that the render costs at least a micro-dollar.

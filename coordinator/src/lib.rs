@@ -1,17 +1,26 @@
-//! Tessera's coordinator: jobs, tasks, transport, workers, merging, job store and ledger.
+//! Tessera's coordinator: the farm's manager. It takes jobs, hands their tasks to the
+//! transport, checks and records what workers send back, assembles frames, bills every task,
+//! and serves the HTTP API. It never links the worker.
+//!
+//! One tile's way through it: [`server`] takes the submission, [`farm`] validates it
+//! ([`validate`]), stores it ([`store`]) and cuts it into tasks ([`plan`]); [`dispatch`]
+//! publishes them; [`results`] checks and accepts a worker's tile, writing it ([`frames`]) and
+//! billing it ([`billing`]) in one transaction; [`frames`] assembles the frame ([`merge`]) once
+//! its last tile is in.
 
-pub mod api;
-pub mod client;
-pub mod coordinator;
+pub mod billing;
+pub mod dispatch;
+pub mod error;
+pub mod farm;
+pub mod frame_paths;
+pub mod frames;
 pub mod job;
-pub mod ledger;
-pub mod local;
 pub mod merge;
-pub mod scene_archive;
-pub mod scene_store;
+pub mod plan;
+pub mod results;
+pub mod server;
 pub mod store;
-pub mod task;
-pub mod task_message;
-pub mod tile_result;
-pub mod transport;
-pub mod worker;
+pub mod validate;
+
+pub use error::FarmError;
+pub use farm::{Farm, FarmConfig, FarmEvents, Submission};

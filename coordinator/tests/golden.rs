@@ -1,199 +1,40 @@
-//! The farm's wire and storage formats, pinned: a task message, a result message (rendered and
-//! failed), a job view, an invoice and the stored job spec, each against a JSON file in
-//! `tests/golden/`. A change of format must be deliberate: it updates the file in the same commit
-//! (`TESSERA_BLESS=1 cargo test --test golden` rewrites them).
+//! The stored job spec, pinned against `tests/golden/stored_job_spec.json`: data directories
+//! outlive the coordinator that wrote them. A change of format must be deliberate: it updates
+//! the file in the same commit (`TESSERA_BLESS=1 cargo test --test golden` rewrites it).
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use tessera_coordinator::api::{InvoiceView, JobView};
-use tessera_coordinator::job::Fps;
-use tessera_coordinator::ledger::Money;
-use tessera_coordinator::scene_store::SceneHash;
-use tessera_coordinator::store::{FarmJobSpec, FrameProgress, JobState, LedgerRow};
-use tessera_coordinator::task_message::{JobId, TaskId, TaskMessage};
-use tessera_coordinator::tile_result::{EncodedPixels, Outcome, ResultMessage, WorkerInfo};
-use tessera_renderer::backend::DeviceInfo;
-use tessera_renderer::film::{Pixels, Resolution, Tile};
-use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
-
-/// Compares `value`'s JSON with the golden file, and checks that the file decodes to the same
-/// JSON again (so reading old messages keeps working too).
-fn check<T: Serialize + DeserializeOwned>(name: &str, value: &T) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.json"));
-    let json = serde_json::to_string_pretty(value).unwrap() + "\n";
-    if std::env::var_os("TESSERA_BLESS").is_some() {
-        std::fs::write(&path, &json).unwrap();
-    }
-    let golden = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    assert_eq!(json, golden, "{name}: the serialized form changed");
-    let decoded: T = serde_json::from_str(&golden).unwrap();
-    assert_eq!(
-        serde_json::to_string_pretty(&decoded).unwrap() + "\n",
-        golden,
-        "{name}: the golden file does not decode to itself"
-    );
-}
-
-fn resolution() -> Resolution {
-    Resolution::new(256, 192).unwrap()
-}
-
-fn tile() -> Tile {
-    Tile::new(64, 128, 64, 64, resolution()).unwrap()
-}
-
-fn settings() -> RenderSettings {
-    RenderSettings {
-        spp: Spp::new(16).unwrap(),
-        max_depth: MaxDepth::new(8).unwrap(),
-        seed: 5,
-    }
-}
-
-fn worker() -> WorkerInfo {
-    WorkerInfo {
-        name: "render-07".into(),
-        device: DeviceInfo {
-            backend: "cuda".into(),
-            name: "NVIDIA H100 80GB HBM3".into(),
-            class: "h100".into(),
-            threads: 1,
-        },
-    }
-}
-
-#[test]
-fn task_message() {
-    check(
-        "task_message",
-        &TaskMessage {
-            task: TaskId(42),
-            job: JobId(7),
-            scene: SceneHash::of(b"scene"),
-            frame: 3,
-            time: 2.0 / 24.0,
-            camera: Some("Camera".into()),
-            resolution: resolution(),
-            tile: tile(),
-            settings: settings(),
-            attempt: 2,
-            max_attempts: 3,
-        },
-    );
-}
-
-#[test]
-fn result_messages() {
-    let mut pixels = Pixels::zeroed(2);
-    pixels.color = vec![[0.25, 0.5, 1.0, 1.0], [0.0, 0.125, 0.0, 0.5]];
-    pixels.albedo = vec![[0.8, 0.8, 0.8], [0.1, 0.2, 0.3]];
-    pixels.normal = vec![[0.0, 1.0, 0.0], [0.0, 0.0, -1.0]];
-    pixels.depth = vec![3.5, 1e10];
-    let rendered = ResultMessage {
-        task: TaskId(42),
-        job: JobId(7),
-        frame: 3,
-        tile: tile(),
-        attempt: 1,
-        worker: worker(),
-        outcome: Outcome::Rendered {
-            render_micros: 1_234_567,
-            samples: 65_536,
-            pixels: EncodedPixels::encode(&pixels),
-        },
-    };
-    check("result_rendered", &rendered);
-    let failed = ResultMessage {
-        outcome: Outcome::Failed {
-            reason: "cannot load scene: no such file".into(),
-        },
-        ..rendered
-    };
-    check("result_failed", &failed);
-}
-
-#[test]
-fn job_view() {
-    check(
-        "job_view",
-        &JobView {
-            id: JobId(7),
-            state: JobState::Failed,
-            reason: Some("task 42 (frame 3, tile 64x64+64+128) failed 3 time(s): boom".into()),
-            scene_name: "turntable.gltf".into(),
-            scene: SceneHash::of(b"scene").to_string(),
-            frames: "1-3".into(),
-            width: 256,
-            height: 192,
-            spp: 16,
-            tile: 64,
-            priority: -2,
-            tasks_total: 36,
-            tasks_done: 13,
-            frame_progress: vec![
-                FrameProgress {
-                    frame: 1,
-                    tiles_done: 12,
-                    tiles_total: 12,
-                    written: true,
-                },
-                FrameProgress {
-                    frame: 2,
-                    tiles_done: 1,
-                    tiles_total: 12,
-                    written: false,
-                },
-            ],
-            cost: Money::from_micros(1_067),
-            submitted_at: 1_780_000_000.5,
-            finished_at: Some(1_780_000_042.25),
-        },
-    );
-}
-
-#[test]
-fn invoice() {
-    let row = LedgerRow {
-        task: TaskId(42),
-        job: JobId(7),
-        frame: 3,
-        tile: tile().to_string(),
-        worker: "render-07".into(),
-        device_class: "h100".into(),
-        threads: 1,
-        render_micros: 1_500_000,
-        samples: 65_536,
-        hourly: Money::from_micros(2_560_000),
-        charge: Money::from_micros(1_067),
-    };
-    check(
-        "invoice",
-        &InvoiceView {
-            job: JobId(7),
-            rows: vec![row],
-            total: Money::from_micros(1_067),
-        },
-    );
-}
+use tessera_coordinator::job::JobSpec;
+use tessera_protocol::job::Fps;
+use tessera_renderer::film::Resolution;
+use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
 #[test]
 fn stored_job_spec() {
-    check(
-        "stored_job_spec",
-        &FarmJobSpec {
-            frames: "1-3,5".parse().unwrap(),
-            resolution: resolution(),
-            settings: settings(),
-            tile_size: NonZeroU32::new(64).unwrap(),
-            fps: Fps::new(24.0).unwrap(),
-            camera: None,
-            max_attempts: 3,
+    let spec = JobSpec {
+        frames: "1-3,5".parse().unwrap(),
+        resolution: Resolution::new(256, 192).unwrap(),
+        settings: RenderSettings {
+            spp: Spp::new(16).unwrap(),
+            max_depth: MaxDepth::new(8).unwrap(),
+            seed: 5,
         },
+        tile_size: NonZeroU32::new(64).unwrap(),
+        fps: Fps::new(24.0).unwrap(),
+        camera: None,
+        max_attempts: 3,
+    };
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/stored_job_spec.json");
+    let json = serde_json::to_string_pretty(&spec).unwrap() + "\n";
+    if std::env::var_os("TESSERA_BLESS").is_some() {
+        std::fs::write(&path, &json).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        json, golden,
+        "the stored job spec's serialized form changed"
     );
+    let decoded: JobSpec = serde_json::from_str(&golden).unwrap();
+    assert_eq!(decoded, spec);
 }

@@ -16,7 +16,7 @@ use tessera_renderer::backend::cuda::CudaBackend;
 use tessera_renderer::backend::wgpu::{AdapterChoice, WgpuBackend};
 use tessera_renderer::backend::{Backend, RenderError};
 use tessera_renderer::film::Resolution;
-use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
+use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
 fn open(name: &str) -> Result<Box<dyn Backend>, RenderError> {
     Ok(match name {

@@ -13,8 +13,8 @@ use std::time::Instant;
 use tessera_renderer::backend::Backend;
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Resolution;
-use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
 use tessera_renderer::scene::Scene;
+use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
 fn env_u32(name: &str, default: u32) -> u32 {
     std::env::var(name)

@@ -1,12 +1,8 @@
 //! Unidirectional path tracing with next-event estimation and multiple importance sampling.
 
-use std::fmt;
-use std::num::NonZeroU32;
+use glam::Vec3;
 
-use glam::{Vec2, Vec3, Vec4};
-use serde::{Deserialize, Serialize};
-
-use crate::bsdf::{Bsdf, BsdfRandom, SurfaceParams};
+use crate::bsdf::{Bsdf, BsdfRandom};
 use crate::bvh::{Bvh, BvhStats, Hit};
 use crate::camera::RasterCamera;
 use crate::film::Tile;
@@ -14,93 +10,8 @@ use crate::geometry::Ray;
 use crate::light::LightSampler;
 use crate::sampler::SampleStream;
 use crate::scene::FrameScene;
-use crate::texture::TextureRef;
-
-/// Largest accepted samples per pixel: beyond this a typo would run for days.
-pub const MAX_SPP: u32 = 1 << 20;
-/// Largest accepted path depth.
-pub const MAX_DEPTH: u32 = 1024;
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SettingsError {
-    #[error("samples per pixel must be between 1 and {MAX_SPP}, got {0}")]
-    BadSpp(u32),
-    #[error("max depth must be between 1 and {MAX_DEPTH}, got {0}")]
-    BadMaxDepth(u32),
-}
-
-/// Samples per pixel, within `1..=MAX_SPP`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "u32", into = "u32")]
-pub struct Spp(NonZeroU32);
-
-impl Spp {
-    pub fn new(n: u32) -> Result<Self, SettingsError> {
-        match NonZeroU32::new(n) {
-            Some(v) if n <= MAX_SPP => Ok(Self(v)),
-            _ => Err(SettingsError::BadSpp(n)),
-        }
-    }
-    pub fn get(self) -> u32 {
-        self.0.get()
-    }
-}
-
-impl TryFrom<u32> for Spp {
-    type Error = SettingsError;
-    fn try_from(n: u32) -> Result<Self, SettingsError> {
-        Self::new(n)
-    }
-}
-impl From<Spp> for u32 {
-    fn from(s: Spp) -> u32 {
-        s.get()
-    }
-}
-impl fmt::Display for Spp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// Maximum path length in segments, with Mitsuba's meaning: 1 shows only emitters seen
-/// directly, 2 adds direct lighting, and so on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "u32", into = "u32")]
-pub struct MaxDepth(u32);
-
-impl MaxDepth {
-    pub fn new(n: u32) -> Result<Self, SettingsError> {
-        if (1..=MAX_DEPTH).contains(&n) {
-            Ok(Self(n))
-        } else {
-            Err(SettingsError::BadMaxDepth(n))
-        }
-    }
-    pub fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl TryFrom<u32> for MaxDepth {
-    type Error = SettingsError;
-    fn try_from(n: u32) -> Result<Self, SettingsError> {
-        Self::new(n)
-    }
-}
-impl From<MaxDepth> for u32 {
-    fn from(d: MaxDepth) -> u32 {
-        d.0
-    }
-}
-
-/// How to render: the same for every tile of a job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct RenderSettings {
-    pub spp: Spp,
-    pub max_depth: MaxDepth,
-    pub seed: u64,
-}
+use crate::settings::RenderSettings;
+use crate::shading::SurfaceShading;
 
 /// Russian roulette starts once a path has this many segments (as in Mitsuba and pbrt).
 pub const RR_DEPTH: u32 = 5;
@@ -289,54 +200,15 @@ impl<'a> PathTracer<'a> {
     fn surface(&self, ray: &Ray, hit: &Hit) -> Surface {
         let mesh = &self.scene.mesh;
         let [i0, i1, i2] = mesh.triangles[hit.triangle as usize];
-        let (i0, i1, i2) = (i0 as usize, i1 as usize, i2 as usize);
-        let w = 1.0 - hit.u - hit.v;
-        let p0 = mesh.positions[i0];
-        let e1 = mesh.positions[i1] - p0;
-        let e2 = mesh.positions[i2] - p0;
+        let p0 = mesh.positions[i0 as usize];
+        let e1 = mesh.positions[i1 as usize] - p0;
+        let e2 = mesh.positions[i2 as usize] - p0;
         let ng_raw = e1.cross(e2).normalize_or(Vec3::Z);
         let front = ray.dir.dot(ng_raw) < 0.0;
-        let mut ns = (mesh.normals[i0] * w + mesh.normals[i1] * hit.u + mesh.normals[i2] * hit.v)
-            .normalize_or(ng_raw);
-        let material =
-            &self.scene.materials[mesh.triangle_materials[hit.triangle as usize] as usize];
-        let uv = |set: u32| {
-            let uvs = if set == 0 { &mesh.uv0 } else { &mesh.uv1 };
-            if uvs.is_empty() {
-                Vec2::ZERO
-            } else {
-                uvs[i0] * w + uvs[i1] * hit.u + uvs[i2] * hit.v
-            }
-        };
-        let sample = |r: &Option<TextureRef>| {
-            r.map(|r| {
-                self.scene.textures[r.texture as usize].sample(r.transform.apply(uv(r.tex_coord)))
-            })
-        };
-        let base = sample(&material.base_color_texture)
-            .map_or(material.base_color, |t| t * material.base_color);
-        let (mut metallic, mut roughness) = (material.metallic, material.roughness);
-        if let Some(mr) = sample(&material.metallic_roughness_texture) {
-            roughness *= mr.y;
-            metallic *= mr.z;
-        }
-        let transmission =
-            material.transmission * sample(&material.transmission_texture).map_or(1.0, |t| t.x);
-        if let Some(r) = material.normal_texture {
-            let t =
-                self.scene.textures[r.texture as usize].sample(r.transform.apply(uv(r.tex_coord)));
-            let m = Vec3::new(
-                (2.0 * t.x - 1.0) * material.normal_scale,
-                (2.0 * t.y - 1.0) * material.normal_scale,
-                2.0 * t.z - 1.0,
-            );
-            let tangent = self.tangent(i0, i1, i2, w, hit, ns, r.tex_coord);
-            if let Some(tangent) = tangent {
-                let bitangent = ns.cross(tangent.truncate()) * tangent.w.signum();
-                ns = (tangent.truncate() * m.x + bitangent * m.y + ns * m.z).normalize_or(ns);
-            }
-        }
-        let two_sided = transmission <= 0.0 || material.thin_walled;
+        let shading = SurfaceShading::new(self.scene, hit);
+        let params = shading.params();
+        let mut ns = shading.normal(ng_raw);
+        let two_sided = params.transmission <= 0.0 || params.thin_walled;
         let mut ng = ng_raw;
         if two_sided && ng.dot(ray.dir) > 0.0 {
             ng = -ng;
@@ -344,71 +216,18 @@ impl<'a> PathTracer<'a> {
         if ns.dot(ng) < 0.0 {
             ns = -ns;
         }
-        let emitted = if front && material.is_emissive() {
-            let tex = sample(&material.emissive_texture).map_or(Vec3::ONE, |t| t.truncate());
-            material.emissive * tex
+        let emitted = if front {
+            shading.emission()
         } else {
             Vec3::ZERO
-        };
-        let params = SurfaceParams {
-            base_color: base.truncate(),
-            metallic,
-            roughness,
-            specular: material.specular,
-            specular_color: material.specular_color,
-            transmission,
-            ior: material.ior,
-            thin_walled: material.thin_walled,
         };
         Surface {
             p: ray.at(hit.t),
             ng,
             bsdf: Bsdf::new(params, ns, ng),
             emitted,
-            base_color: base.truncate(),
+            base_color: params.base_color,
         }
-    }
-
-    /// Tangent (xyz) and handedness (w) for normal mapping: the file's, or from UV derivatives.
-    #[allow(clippy::too_many_arguments)]
-    fn tangent(
-        &self,
-        i0: usize,
-        i1: usize,
-        i2: usize,
-        w: f32,
-        hit: &Hit,
-        n: Vec3,
-        set: u32,
-    ) -> Option<Vec4> {
-        let mesh = &self.scene.mesh;
-        if !mesh.tangents.is_empty() {
-            let t = mesh.tangents[i0] * w + mesh.tangents[i1] * hit.u + mesh.tangents[i2] * hit.v;
-            if t.w != 0.0 {
-                let t3 = (t.truncate() - n * n.dot(t.truncate())).normalize_or_zero();
-                return (t3 != Vec3::ZERO).then(|| t3.extend(t.w));
-            }
-        }
-        let uvs = if set == 0 { &mesh.uv0 } else { &mesh.uv1 };
-        if uvs.is_empty() {
-            return None;
-        }
-        let dp1 = mesh.positions[i1] - mesh.positions[i0];
-        let dp2 = mesh.positions[i2] - mesh.positions[i0];
-        let duv1 = uvs[i1] - uvs[i0];
-        let duv2 = uvs[i2] - uvs[i0];
-        let det = duv1.x * duv2.y - duv2.x * duv1.y;
-        if det.abs() < 1e-12 {
-            return None;
-        }
-        let t = (dp1 * duv2.y - dp2 * duv1.y) / det;
-        let b = (dp2 * duv1.x - dp1 * duv2.x) / det;
-        let t3 = (t - n * n.dot(t)).normalize_or_zero();
-        if t3 == Vec3::ZERO {
-            return None;
-        }
-        let handedness = if n.cross(t3).dot(b) < 0.0 { -1.0 } else { 1.0 };
-        Some(t3.extend(handedness))
     }
 }
 

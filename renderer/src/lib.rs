@@ -19,4 +19,6 @@ pub mod material;
 pub mod output;
 pub mod sampler;
 pub mod scene;
+pub mod settings;
+pub mod shading;
 pub mod texture;

@@ -1,4 +1,5 @@
-//! Writing frames: multi-layer OpenEXR, or a tone-mapped 8-bit sRGB PNG preview.
+//! Writing frames: multi-layer OpenEXR, or a tone-mapped 8-bit sRGB PNG preview; and writing any
+//! file the same safe way ([`write_file`]), as the farm stores tiles and scenes.
 //!
 //! Every write goes to a temporary file beside the target and is renamed into place only once
 //! complete, so a failed or interrupted write never leaves a truncated frame that a compositor
@@ -127,7 +128,7 @@ pub fn write_exr(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
         encoding,
         AnyChannels::sort(channels),
     );
-    write_atomically(path, |file| {
+    write_atomically(path, Durability::CrashSafe, |file| {
         Image::from_layer(layer)
             .write()
             .to_buffered(file)
@@ -149,7 +150,7 @@ pub fn write_png(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
         .flat_map(|c| [srgb_8bit(c[0]), srgb_8bit(c[1]), srgb_8bit(c[2]), 255])
         .collect();
     let res = frame.resolution();
-    write_atomically(path, |file| {
+    write_atomically(path, Durability::CrashSafe, |file| {
         PngEncoder::new(file)
             .write_image(&bytes, res.width(), res.height(), ExtendedColorType::Rgba8)
             .map_err(|source| OutputError::Png {
@@ -194,10 +195,7 @@ fn temp_file_for(path: &Path) -> Result<tempfile::NamedTempFile, OutputError> {
         path: path.into(),
         source,
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     let name = path.file_name().ok_or_else(|| {
         io_error(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -232,8 +230,31 @@ fn temp_file_for(path: &Path) -> Result<tempfile::NamedTempFile, OutputError> {
     })
 }
 
+/// Whether a written file must survive a crash of the machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// The file and its name are on disk before the write returns: anything a farm records as
+    /// done, and every frame a user asked for.
+    #[default]
+    CrashSafe,
+    /// Left for the OS to write back: files thrown away when the process ends, where waiting for
+    /// the disk would cost more than the work.
+    Throwaway,
+}
+
+/// Writes `bytes` to `path` as frames are written: complete under its name, or not there.
+pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), OutputError> {
+    write_atomically(path, durability, |file| {
+        file.write_all(bytes).map_err(|source| OutputError::Io {
+            path: path.into(),
+            source,
+        })
+    })
+}
+
 fn write_atomically(
     path: &Path,
+    durability: Durability,
     encode: impl FnOnce(&mut BufWriter<&File>) -> Result<(), OutputError>,
 ) -> Result<(), OutputError> {
     let io_error = |source| OutputError::Io {
@@ -246,9 +267,26 @@ fn write_atomically(
         encode(&mut writer)?;
         writer.flush().map_err(io_error)?;
     }
-    temp.as_file().sync_all().map_err(io_error)?;
+    if durability == Durability::CrashSafe {
+        temp.as_file().sync_all().map_err(io_error)?;
+    }
     temp.persist(path).map_err(|e| io_error(e.error))?;
+    if durability == Durability::CrashSafe {
+        // The rename itself is only durable once the folder is synced.
+        #[cfg(unix)]
+        File::open(folder_of(path))
+            .and_then(|dir| dir.sync_all())
+            .map_err(io_error)?;
+    }
     Ok(())
+}
+
+/// The folder a file at `path` is in (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
 }
 
 #[cfg(test)]
@@ -389,7 +427,7 @@ mod tests {
         bad.pixels.depth.pop();
         let err = write_frame(&path, &bad).unwrap_err();
         assert!(matches!(err, OutputError::Inconsistent { .. }), "{err:?}");
-        let err = write_atomically(&path, |_| {
+        let err = write_atomically(&path, Durability::CrashSafe, |_| {
             Err(OutputError::Io {
                 path: path.clone(),
                 source: std::io::Error::other("encoder failed"),
@@ -399,6 +437,19 @@ mod tests {
         assert!(matches!(err, OutputError::Io { .. }));
         assert_eq!(std::fs::read(&path).unwrap(), b"previous");
         assert_eq!(files_in(dir.path()), ["frame.exr"]);
+    }
+
+    #[test]
+    fn files_are_written_whole_under_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tile.bin");
+        for durability in [Durability::CrashSafe, Durability::Throwaway] {
+            write_file(&path, b"pixels", durability).unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b"pixels");
+            assert_eq!(files_in(dir.path()), ["tile.bin"]);
+        }
+        let missing = dir.path().join("absent").join("tile.bin");
+        assert!(write_file(&missing, b"x", Durability::CrashSafe).is_err());
     }
 
     #[test]

@@ -23,8 +23,8 @@ use tessera_renderer::backend::gpu::{Batches, finish_pixels};
 use tessera_renderer::backend::{Backend, PreparedFrame, RenderError};
 use tessera_renderer::bvh::BvhStats;
 use tessera_renderer::film::{FrameImage, Resolution, Tile, TileImage};
-use tessera_renderer::integrator::RenderSettings;
 use tessera_renderer::scene::FrameScene;
+use tessera_renderer::settings::RenderSettings;
 
 /// `render_on_host` in shaders/host.cuh: the launch grid and block, then the kernel's arguments.
 type RenderOnHost = unsafe extern "C" fn(

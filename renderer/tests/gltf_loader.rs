@@ -7,8 +7,7 @@ use std::f32::consts::{FRAC_1_SQRT_2, FRAC_PI_2, FRAC_PI_4};
 use base64::Engine;
 use glam::{Vec2, Vec3, Vec4};
 use serde_json::{Value, json};
-use tessera_renderer::light::PunctualLight;
-use tessera_renderer::scene::{FrameScene, Scene, SceneError};
+use tessera_renderer::scene::{FrameScene, PunctualLight, Scene, SceneError};
 use tessera_renderer::texture::{Filter, Wrap};
 
 /// Builds a glTF document: JSON plus one binary buffer, written as a `.gltf` with a data: URI

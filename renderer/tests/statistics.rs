@@ -8,8 +8,8 @@ use common::stats;
 use tessera_renderer::backend::Backend;
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Resolution;
-use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
 use tessera_renderer::scene::FrameScene;
+use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
 const RES: (u32, u32) = (192, 128);
 

@@ -1,8 +1,8 @@
 //! `tessera bill`: a job's invoice, one row per accepted task.
 
 use clap::{Args, ValueEnum};
-use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
-use tessera_coordinator::task_message::JobId;
+use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
+use tessera_protocol::id::JobId;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BillFormat {

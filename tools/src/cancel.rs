@@ -1,8 +1,8 @@
 //! `tessera cancel`: stops a job; its remaining tasks are skipped.
 
 use clap::Args;
-use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
-use tessera_coordinator::task_message::JobId;
+use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
+use tessera_protocol::id::JobId;
 
 #[derive(Args)]
 pub struct CancelArgs {

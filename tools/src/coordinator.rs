@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use tessera_coordinator::api;
-use tessera_coordinator::coordinator::{DEFAULT_MAX_ATTEMPTS, Farm, FarmConfig};
-use tessera_coordinator::ledger::PriceTable;
-use tessera_coordinator::transport::AmqpTransport;
-use tessera_coordinator::transport::amqp::DEFAULT_NAMESPACE;
+use tessera_coordinator::billing::PriceTable;
+use tessera_coordinator::farm::DEFAULT_MAX_ATTEMPTS;
+use tessera_coordinator::{Farm, FarmConfig, server};
+use tessera_transport::AmqpTransport;
+use tessera_transport::amqp::DEFAULT_NAMESPACE;
 
 use crate::farm_runtime::{BrokerArgs, runtime, shutdown_signal};
 
@@ -56,10 +56,11 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
             args.namespace
         );
         let mut api_shutdown = shutdown.clone();
-        let server =
-            axum::serve(listener, api::router(farm.clone())).with_graceful_shutdown(async move {
+        let server = axum::serve(listener, server::router(farm.clone())).with_graceful_shutdown(
+            async move {
                 let _ = api_shutdown.wait_for(|&s| s).await;
-            });
+            },
+        );
         let server = tokio::spawn(async move { server.await });
         farm.run(shutdown).await?;
         server.await??;

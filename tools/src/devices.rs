@@ -2,6 +2,7 @@
 //! bills it by, and why a backend has none.
 
 use clap::Args;
+use tessera_protocol::device::Device;
 use tessera_renderer::backend::list_devices;
 
 #[derive(Args)]
@@ -14,12 +15,22 @@ pub struct DevicesArgs {
 pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
     let listing = list_devices();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&listing)?);
+        let entries: Vec<serde_json::Value> = listing
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "backend": l.backend,
+                    "device": l.device.as_ref().map(Device::of),
+                    "note": l.note,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&entries)?);
         return Ok(());
     }
     println!("{:<7} {:<10} {:<40} NOTE", "BACKEND", "CLASS", "DEVICE");
     for l in &listing {
-        match &l.device {
+        match l.device.as_ref().map(Device::of) {
             Some(d) => println!("{:<7} {:<10} {:<40} {}", l.backend, d.class, d.name, l.note),
             None => println!("{:<7} {:<10} {:<40} {}", l.backend, "-", "(none)", l.note),
         }

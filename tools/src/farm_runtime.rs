@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use tessera_coordinator::transport::Broker;
-use tessera_coordinator::transport::amqp::DEFAULT_AMQP_URL;
+use tessera_transport::Broker;
+use tessera_transport::amqp::DEFAULT_AMQP_URL;
 use tokio::sync::watch;
 
 #[derive(Args)]

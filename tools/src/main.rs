@@ -1,12 +1,15 @@
 //! `tessera`: the command line of the Tessera render farm. It parses, wires and reports; the
-//! work happens in the renderer and coordinator crates.
+//! work happens in the renderer, coordinator and worker crates. `local` is the one place where a
+//! coordinator and a worker share a process (`tessera render`).
 
 mod bill;
 mod cancel;
 mod coordinator;
 mod devices;
 mod farm_runtime;
-mod job_options;
+mod job_args;
+mod local;
+mod output_pattern;
 mod progress;
 mod render;
 mod status;

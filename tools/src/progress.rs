@@ -4,9 +4,8 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tessera_coordinator::local::Progress;
 
-use crate::render::samples_rate;
+use crate::local::Progress;
 
 /// How often plain lines are printed at most, unless a 10% step is crossed.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(2);
@@ -101,4 +100,17 @@ fn eta(p: &Progress, started: Instant) -> String {
     let left = p.samples_total.saturating_sub(p.samples_done) as f64;
     let seconds = started.elapsed().as_secs_f64() * left / p.samples_done as f64;
     format!("{seconds:.0} s")
+}
+
+/// A rate in samples per second with a readable unit.
+pub fn samples_rate(per_second: f64) -> String {
+    if per_second >= 1e9 {
+        format!("{:.2} Gsamples/s", per_second / 1e9)
+    } else if per_second >= 1e6 {
+        format!("{:.2} Msamples/s", per_second / 1e6)
+    } else if per_second >= 1e3 {
+        format!("{:.2} ksamples/s", per_second / 1e3)
+    } else {
+        format!("{per_second:.0} samples/s")
+    }
 }

@@ -4,13 +4,13 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::Args;
-use tessera_coordinator::job::OutputPattern;
-use tessera_coordinator::ledger::PriceTable;
-use tessera_coordinator::local::{self, RenderSummary};
+use tessera_coordinator::billing::PriceTable;
 use tessera_renderer::backend::{self, BackendChoice};
 
-use crate::job_options::JobOptions;
-use crate::progress::ProgressReport;
+use crate::job_args::JobArgs;
+use crate::local::{self, RenderSummary};
+use crate::output_pattern::OutputPattern;
+use crate::progress::{ProgressReport, samples_rate};
 
 #[derive(Args)]
 pub struct RenderArgs {
@@ -20,7 +20,7 @@ pub struct RenderArgs {
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
     #[command(flatten)]
-    options: JobOptions,
+    options: JobArgs,
     /// Where to render: cpu, auto (CUDA, else a hardware GPU through wgpu, else the CPU), wgpu
     /// (any adapter, software ones such as lavapipe included) or cuda. The default stays cpu
     /// because probing Vulkan makes some drivers print to stderr (Mesa: XDG_RUNTIME_DIR).
@@ -36,15 +36,20 @@ pub struct RenderArgs {
 
 pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     // Validate everything the user typed before touching the scene.
-    let job = args.options.job(args.scene)?;
+    let job = args.options.options()?;
     let output = OutputPattern::new(args.output, &job.frames)?;
     let backend = backend::select(args.backend, args.threads.map(NonZeroUsize::get))?;
 
     let mut report = ProgressReport::new();
     // Priced as the farm would with its default price table.
-    let summary = local::render_job(&job, &output, backend, PriceTable::default(), &mut |p| {
-        report.update(p)
-    });
+    let summary = local::render_job(
+        &args.scene,
+        &job,
+        &output,
+        backend,
+        PriceTable::default(),
+        &mut |p| report.update(p),
+    );
     report.finish();
     let summary = summary?;
 
@@ -93,19 +98,6 @@ fn byte_size(bytes: usize) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
-}
-
-/// A rate in samples per second with a readable unit.
-pub fn samples_rate(per_second: f64) -> String {
-    if per_second >= 1e9 {
-        format!("{:.2} Gsamples/s", per_second / 1e9)
-    } else if per_second >= 1e6 {
-        format!("{:.2} Msamples/s", per_second / 1e6)
-    } else if per_second >= 1e3 {
-        format!("{:.2} ksamples/s", per_second / 1e3)
-    } else {
-        format!("{per_second:.0} samples/s")
-    }
 }
 
 fn summary_json(s: &RenderSummary) -> serde_json::Value {

@@ -1,9 +1,8 @@
 //! `tessera status`: jobs and their progress.
 
 use clap::Args;
-use tessera_coordinator::api::JobView;
-use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
-use tessera_coordinator::task_message::JobId;
+use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
+use tessera_protocol::id::JobId;
 
 #[derive(Args)]
 pub struct StatusArgs {
@@ -15,13 +14,6 @@ pub struct StatusArgs {
     /// The coordinator's HTTP address.
     #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
     coordinator: String,
-}
-
-fn state(view: &JobView) -> String {
-    serde_json::to_value(view.state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<()> {
@@ -46,7 +38,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         println!(
             "{:>5}  {:<10} {:>5}/{:<5}  {:<9} {:>14}  {}",
             j.id.to_string(),
-            state(j),
+            j.state.as_str(),
             j.tasks_done,
             j.tasks_total,
             j.frames,

@@ -7,14 +7,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use tessera_coordinator::api::{JobView, SubmitParams};
-use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
-use tessera_coordinator::job::OutputPattern;
-use tessera_coordinator::scene_archive;
-use tessera_coordinator::store::JobState;
-use tessera_renderer::output::Format;
+use tessera_protocol::api::{JobState, JobView};
+use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
+use tessera_protocol::id::JobId;
+use tessera_protocol::scene::archive;
+use tessera_renderer::output::{self, Durability, Format};
 
-use crate::job_options::JobOptions;
+use crate::job_args::JobArgs;
+use crate::output_pattern::OutputPattern;
 
 #[derive(Args)]
 pub struct SubmitArgs {
@@ -24,7 +24,7 @@ pub struct SubmitArgs {
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
     #[command(flatten)]
-    options: JobOptions,
+    options: JobArgs,
     /// Jobs of higher priority are rendered first.
     #[arg(
         long,
@@ -54,24 +54,10 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         (None, false) => None,
     };
     // Checked here too, so a mistake costs no upload.
-    args.options.job(args.scene.clone())?;
+    let options = args.options.options()?;
     let (scene_name, scene) = scene_upload(&args.scene)?;
-    let o = &args.options;
-    let params = SubmitParams {
-        scene_name,
-        frames: o.frames.to_string(),
-        width: o.width,
-        height: o.height,
-        spp: Some(o.spp),
-        max_depth: Some(o.max_depth),
-        tile: Some(o.tile.get()),
-        seed: Some(o.seed),
-        fps: Some(o.fps),
-        camera: o.camera.clone(),
-        priority: Some(args.priority),
-    };
     let client = Client::new(&args.coordinator);
-    let job = client.submit(&params, &scene)?;
+    let job = client.submit(&scene_name, &options, args.priority, &scene)?;
     println!("{job}");
     let Some(output) = output else {
         return Ok(());
@@ -84,15 +70,7 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create '{}'", dir.display()))?;
         }
-        // Through a temporary file, so a frame under its name is complete.
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut tmp, &bytes)?;
-        tmp.persist(&path)
-            .with_context(|| format!("cannot write '{}'", path.display()))?;
+        output::write_file(&path, &bytes, Durability::CrashSafe)?;
     }
     eprintln!(
         "job {job} done: {} frame(s) written to {}; cost {}",
@@ -104,7 +82,7 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
 }
 
 /// Polls the job until it ends, with a bar for the job and one per frame.
-fn wait(client: &Client, job: tessera_coordinator::task_message::JobId) -> anyhow::Result<JobView> {
+fn wait(client: &Client, job: JobId) -> anyhow::Result<JobView> {
     let bars = MultiProgress::new();
     let job_style =
         ProgressStyle::with_template("job {prefix} [{bar:30}] {pos}/{len} tiles, ETA {eta} {msg}")
@@ -176,10 +154,10 @@ fn scene_upload(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
     if !is_gltf {
         return Ok((name, bytes));
     }
-    let files = scene_archive::external_files(path, &bytes)?;
+    let files = archive::external_files(path, &bytes)?;
     if files.is_empty() {
         return Ok((name, bytes));
     }
-    let archive = scene_archive::pack(path, &bytes, &files)?;
-    Ok((format!("{name}.tar"), archive))
+    let packed = archive::pack(path, &bytes, &files)?;
+    Ok((format!("{name}.tar"), packed))
 }

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
-use tessera_coordinator::scene_store::SceneStore;
-use tessera_coordinator::transport::AmqpTransport;
-use tessera_coordinator::transport::amqp::DEFAULT_NAMESPACE;
-use tessera_coordinator::worker::{HttpSceneSource, TileRenderer, run_worker};
+use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
+use tessera_protocol::scene::SceneStore;
 use tessera_renderer::backend::{self, BackendChoice};
+use tessera_transport::AmqpTransport;
+use tessera_transport::amqp::DEFAULT_NAMESPACE;
+use tessera_worker::{HttpSceneSource, TileRenderer, run_worker};
 
 use crate::farm_runtime::{BrokerArgs, runtime, shutdown_signal};
 

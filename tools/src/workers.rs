@@ -1,7 +1,7 @@
 //! `tessera workers`: the workers the coordinator has heard from.
 
 use clap::Args;
-use tessera_coordinator::client::{Client, DEFAULT_COORDINATOR};
+use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
 
 #[derive(Args)]
 pub struct WorkersArgs {

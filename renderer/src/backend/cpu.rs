@@ -5,8 +5,9 @@ use rayon::prelude::*;
 use super::{Backend, DeviceInfo, PreparedFrame, RenderError};
 use crate::bvh::BvhStats;
 use crate::film::{Pixels, Resolution, Tile, TileImage};
-use crate::integrator::{PathTracer, RenderSettings, RowOut};
+use crate::integrator::{PathTracer, RowOut};
 use crate::scene::FrameScene;
+use crate::settings::RenderSettings;
 
 pub struct CpuBackend {
     device: DeviceInfo,
@@ -33,8 +34,8 @@ impl CpuBackend {
             device: DeviceInfo {
                 backend: "cpu".into(),
                 name: cpu_name(),
-                class: "cpu".into(),
                 threads,
+                software: true,
             },
             pool,
         })

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bvh::BvhStats;
 use crate::film::{Resolution, Tile, TileImage};
-use crate::integrator::RenderSettings;
 use crate::scene::FrameScene;
+use crate::settings::RenderSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -26,20 +26,20 @@ pub enum RenderError {
     Failed { backend: String, reason: String },
 }
 
-/// What a device is, for logs and for billing: `class` is the price-table key
-/// (`cpu`, `h100`, `rtx4090`, `gpu`, ...).
+/// What a device is: enough for logs, and for the farm to decide what it is worth.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     pub backend: String,
     pub name: String,
-    pub class: String,
     /// Worker threads (CPU) or 1 (GPU).
     pub threads: u32,
+    /// Runs on the CPU: the CPU backend, or a software GPU such as lavapipe.
+    pub software: bool,
 }
 
 impl fmt::Display for DeviceInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}, class {})", self.name, self.backend, self.class)
+        write!(f, "{} ({})", self.name, self.backend)
     }
 }
 

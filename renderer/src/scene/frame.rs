@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use glam::{Vec2, Vec3, Vec4};
 
+use super::light::PunctualLight;
 use crate::camera::Camera;
-use crate::light::PunctualLight;
 use crate::material::Material;
 use crate::texture::Texture;
 

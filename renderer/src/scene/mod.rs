@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 pub use error::SceneError;
 pub use frame::{FrameScene, Mesh};
+pub use light::PunctualLight;
 pub use resource::{relative_path, uri_relative_path};
 
 use crate::material::Material;

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use tessera_renderer::backend::Backend;
 use tessera_renderer::film::{FrameImage, Resolution};
-use tessera_renderer::integrator::{MaxDepth, RenderSettings, Spp};
 use tessera_renderer::scene::FrameScene;
+use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
 /// `shared/` beside the repository (`../shared` from its root), or `TESSERA_SHARED_DIR` for a
 /// checkout that lives elsewhere.

@@ -3,9 +3,8 @@
 
 use glam::{Affine3A, Mat3, Vec2, Vec3, Vec4};
 use tessera_renderer::camera::Camera;
-use tessera_renderer::light::PunctualLight;
 use tessera_renderer::material::Material;
-use tessera_renderer::scene::{FrameScene, Mesh};
+use tessera_renderer::scene::{FrameScene, Mesh, PunctualLight};
 use tessera_renderer::texture::{Filter, Texture, TextureRef, UvTransform, Wrap};
 
 /// Adds the square [-1, 1]^2 (normal +z) transformed by `m` (rows, translation last column).

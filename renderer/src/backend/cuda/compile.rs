@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::unavailable;
 use crate::backend::RenderError;
+use crate::output::{Durability, write_file};
 
 /// The kernel source: the layout structs, then the path tracer.
 pub fn source() -> String {
@@ -77,14 +78,15 @@ pub fn kernel(major: i32, minor: i32) -> Result<Ptx, RenderError> {
     }
     let ptx = compile(&source, options)?;
     if let Some(path) = &cached {
-        // Through a temporary file of its own: workers (or threads) compiling together must
-        // never read half a kernel.
+        // Written whole or not at all: workers (or threads) compiling together must never read
+        // half a kernel. A cache need not survive a crash.
         let dir = path.parent().unwrap_or(std::path::Path::new("."));
-        let written = std::fs::create_dir_all(dir).and_then(|()| {
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            std::io::Write::write_all(&mut tmp, ptx.to_src().as_bytes())?;
-            tmp.persist(path).map(drop).map_err(|e| e.error)
-        });
+        let written = std::fs::create_dir_all(dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                write_file(path, ptx.to_src().as_bytes(), Durability::Throwaway)
+                    .map_err(|e| e.to_string())
+            });
         if let Err(e) = written {
             tracing::warn!(path = %path.display(), "could not cache the CUDA kernel: {e}");
         }

@@ -13,8 +13,8 @@ use crate::backend::gpu::{Batches, finish_pixels};
 use crate::backend::{PreparedFrame, RenderError};
 use crate::bvh::BvhStats;
 use crate::film::{Resolution, Tile, TileImage};
-use crate::integrator::RenderSettings;
 use crate::scene::FrameScene;
+use crate::settings::RenderSettings;
 
 /// A CUDA block's side in threads. Public so that the test running the kernel on the host
 /// (tests/cuda_kernel_on_host.rs) launches the same grid.

@@ -12,7 +12,6 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaStream};
 
 pub use frame::BLOCK;
 
-use super::gpu::device_class;
 use super::{Backend, DeviceInfo, PreparedFrame, RenderError};
 use crate::scene::FrameScene;
 
@@ -67,9 +66,9 @@ fn device_info(ctx: &CudaContext) -> Result<DeviceInfo, RenderError> {
         .map_err(|e| driver_error("reading the device name", e))?;
     Ok(DeviceInfo {
         backend: "cuda".into(),
-        class: device_class(&name, false),
         name,
         threads: 1,
+        software: false,
     })
 }
 

@@ -1,5 +1,5 @@
 //! What the GPU backends share: the scene layout, the packing of a frame into it, the final
-//! normalisation of a tile's sums, and the device classes used for billing.
+//! normalisation of a tile's sums.
 
 pub mod layout;
 pub mod pack;
@@ -66,31 +66,6 @@ impl Batches {
     }
 }
 
-/// The billing class of a GPU from its name: the price table's key for the models it knows,
-/// `gpu` for any other hardware GPU, `cpu` for a software rasteriser such as lavapipe.
-pub fn device_class(name: &str, software: bool) -> String {
-    if software {
-        return "cpu".into();
-    }
-    // Names come as "NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB", "GeForce RTX 4090": compare
-    // whole words, and pairs of words for models written with a space.
-    let lower = name.to_ascii_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let pairs = words.windows(2).map(|p| format!("{}{}", p[0], p[1]));
-    let candidates: Vec<String> = words.iter().map(|w| w.to_string()).chain(pairs).collect();
-    const KNOWN: [&str; 12] = [
-        "h200", "h100", "a100", "a10", "l40s", "l40", "l4", "t4", "rtx4090", "rtx3090", "rtx6000",
-        "v100",
-    ];
-    KNOWN
-        .iter()
-        .find(|k| candidates.iter().any(|c| c == *k))
-        .map_or_else(|| "gpu".into(), |k| (*k).into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,19 +81,5 @@ mod tests {
             b.finished(count, Duration::from_millis(10));
         }
         assert_eq!(next_start, 100);
-    }
-
-    #[test]
-    fn device_classes_from_names() {
-        assert_eq!(device_class("NVIDIA H100 80GB HBM3", false), "h100");
-        assert_eq!(device_class("NVIDIA A100-SXM4-40GB", false), "a100");
-        assert_eq!(device_class("NVIDIA GeForce RTX 4090", false), "rtx4090");
-        assert_eq!(device_class("NVIDIA L40S", false), "l40s");
-        assert_eq!(device_class("NVIDIA L4", false), "l4");
-        assert_eq!(device_class("AMD Radeon RX 7900 XTX", false), "gpu");
-        assert_eq!(
-            device_class("llvmpipe (LLVM 15.0.6, 256 bits)", true),
-            "cpu"
-        );
     }
 }

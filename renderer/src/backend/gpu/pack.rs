@@ -6,10 +6,10 @@ use super::layout::*;
 use crate::bvh::{Bvh, BvhStats};
 use crate::camera::RasterCamera;
 use crate::film::Tile;
-use crate::integrator::RenderSettings;
-use crate::light::{LightSampler, PunctualLight};
+use crate::light::LightSampler;
 use crate::material::Material;
-use crate::scene::FrameScene;
+use crate::scene::{FrameScene, PunctualLight};
+use crate::settings::RenderSettings;
 use crate::texture::{Filter, TextureRef, Wrap};
 
 /// A frame's scene as GPU arrays. Triangles are in BVH leaf order.

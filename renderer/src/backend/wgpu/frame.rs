@@ -14,8 +14,8 @@ use crate::backend::gpu::{Batches, finish_pixels};
 use crate::backend::{PreparedFrame, RenderError};
 use crate::bvh::BvhStats;
 use crate::film::{Resolution, Tile, TileImage};
-use crate::integrator::RenderSettings;
 use crate::scene::FrameScene;
+use crate::settings::RenderSettings;
 
 const SHADER: &str = include_str!("../../../../shaders/pathtracer.wgsl");
 const WORKGROUP: u32 = 8;

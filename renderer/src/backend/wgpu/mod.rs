@@ -6,7 +6,6 @@ mod frame;
 
 use std::sync::Arc;
 
-use super::gpu::device_class;
 use super::{Backend, DeviceInfo, PreparedFrame, RenderError};
 use crate::scene::FrameScene;
 
@@ -27,7 +26,6 @@ pub struct AdapterSummary {
     pub name: String,
     pub api: String,
     pub software: bool,
-    pub class: String,
 }
 
 pub struct WgpuBackend {
@@ -84,7 +82,6 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
             let info = a.get_info();
             AdapterSummary {
                 software: is_software(&info),
-                class: device_class(&info.name, is_software(&info)),
                 api: format!("{:?}", info.backend).to_lowercase(),
                 name: info.name,
             }
@@ -144,9 +141,9 @@ impl WgpuBackend {
         Ok(Self {
             info: DeviceInfo {
                 backend: "wgpu".into(),
-                class: device_class(&info.name, software),
                 name: info.name,
                 threads: 1,
+                software,
             },
             device,
             queue,

@@ -1,0 +1,8 @@
+//! Billing: what each device class costs ([`prices`]) and the insert-only ledger of what each
+//! accepted task was charged ([`ledger`]). Amounts are [`Money`](tessera_protocol::money::Money),
+//! integer micro-dollars.
+
+pub mod ledger;
+pub mod prices;
+
+pub use prices::{PriceError, PriceTable, charge};

@@ -1,0 +1,60 @@
+//! Handing tasks to the transport: at most a window of them at a time, highest priority first,
+//! each counted as queued only once the transport confirmed it.
+
+use std::collections::HashMap;
+
+use tessera_protocol::id::TaskId;
+use tessera_protocol::task::TaskMessage;
+use tessera_transport::Transport;
+
+use crate::error::FarmError;
+use crate::farm::Farm;
+use crate::store::{self, JobRecord, TaskRecord};
+
+impl<T: Transport> Farm<T> {
+    /// Publishes pending tasks until the window is full.
+    pub async fn top_up(&self) -> Result<(), FarmError> {
+        let _one_at_a_time = self.publishing.lock().await;
+        loop {
+            let queued = self.store.queued_count()?;
+            if queued >= self.window {
+                return Ok(());
+            }
+            let batch = self.store.next_pending(self.window - queued)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let mut messages = Vec::with_capacity(batch.len());
+            let mut jobs = HashMap::new();
+            for (task, job) in &batch {
+                if !jobs.contains_key(job) {
+                    jobs.insert(*job, self.store.job(*job)?);
+                }
+                messages.push(task_message(&jobs[job], task, 1));
+            }
+            // Taken before publishing: a worker may start before the broker confirms.
+            let published_at = store::now();
+            self.transport.publish_tasks(&messages).await?;
+            let ids: Vec<TaskId> = batch.iter().map(|(t, _)| t.id).collect();
+            self.store.mark_queued(&ids, published_at)?;
+        }
+    }
+}
+
+/// The message for attempt `attempt` of a stored task.
+pub(crate) fn task_message(job: &JobRecord, task: &TaskRecord, attempt: u32) -> TaskMessage {
+    let spec = &job.spec;
+    TaskMessage {
+        task: task.id,
+        job: job.id,
+        scene: job.scene,
+        frame: task.task.frame,
+        time: spec.fps.frame_time(task.task.frame) as f32,
+        camera: spec.camera.clone(),
+        resolution: spec.resolution,
+        tile: task.task.tile,
+        settings: spec.settings,
+        attempt,
+        max_attempts: spec.max_attempts,
+    }
+}

@@ -1,0 +1,86 @@
+//! Tiles and frames on disk: an accepted tile is kept under the data directory until its frame
+//! is assembled and written, then removed.
+
+use std::path::{Path, PathBuf};
+
+use tessera_protocol::id::{JobId, TaskId};
+use tessera_protocol::pixels::EncodedPixels;
+use tessera_renderer::film::TileImage;
+use tessera_renderer::output;
+use tessera_transport::Transport;
+
+use crate::error::{FarmError, io};
+use crate::farm::Farm;
+use crate::merge::FrameMerger;
+use crate::store::JobRecord;
+
+impl<T: Transport> Farm<T> {
+    fn tile_path(&self, job: JobId, task: TaskId) -> PathBuf {
+        self.data_dir
+            .join("tiles")
+            .join(job.to_string())
+            .join(format!("{task}.tile"))
+    }
+
+    /// Keeps an accepted tile's compressed pixels until its frame is written.
+    pub(crate) fn write_tile(
+        &self,
+        job: JobId,
+        task: TaskId,
+        compressed: &[u8],
+    ) -> Result<(), FarmError> {
+        let path = self.tile_path(job, task);
+        create_parent(&path)?;
+        output::write_file(&path, compressed, self.durability)?;
+        Ok(())
+    }
+
+    /// Assembles a frame from its accepted tiles and writes it.
+    pub(crate) fn write_frame(&self, job: &JobRecord, frame: u32) -> Result<(), FarmError> {
+        let spec = &job.spec;
+        let (done, _) = self.store.frame_tasks(job.id, frame, spec.resolution)?;
+        let mut merger = FrameMerger::new(spec.resolution, spec.tile_size);
+        for task in &done {
+            let path = self.tile_path(job.id, task.id);
+            let corrupt = |reason: String| FarmError::CorruptTile {
+                path: path.clone(),
+                reason,
+            };
+            let compressed = std::fs::read(&path)
+                .map_err(io(format!("cannot read tile '{}'", path.display())))?;
+            let pixels =
+                EncodedPixels::decode_compressed(&compressed, task.task.tile.pixel_count())
+                    .map_err(|e| corrupt(e.to_string()))?;
+            let tile = TileImage {
+                tile: task.task.tile,
+                pixels,
+            };
+            merger.add(&tile).map_err(|e| corrupt(e.to_string()))?;
+        }
+        let image = merger
+            .finish()
+            .map_err(|_| FarmError::IncompleteFrame { job: job.id, frame })?;
+        let path = self.frame_paths.frame_path(job.id, frame);
+        create_parent(&path)?;
+        output::write_frame(&path, &image)?;
+        if let Some(events) = &self.events {
+            events.frame_written(job.id, frame, &path);
+        }
+        self.store.mark_frame_written(job.id, frame)?;
+        tracing::info!(job = %job.id, frame, path = %path.display(), "frame written");
+        for task in &done {
+            // The frame holds them now; a leftover tile only costs disk space.
+            let _ = std::fs::remove_file(self.tile_path(job.id, task.id));
+        }
+        Ok(())
+    }
+}
+
+fn create_parent(path: &Path) -> Result<(), FarmError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(io(format!("cannot create '{}'", dir.display())))
+        }
+        _ => Ok(()),
+    }
+}

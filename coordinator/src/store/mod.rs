@@ -1,0 +1,769 @@
+//! The job store: jobs, their tasks and frames, and workers, in SQLite (WAL) in the coordinator's
+//! data directory; the ledger's table and queries are billing's ([`crate::billing::ledger`]).
+//!
+//! Every change that must happen together happens in one transaction; accepting a task's result
+//! marks the task done and appends its ledger row at once, so a task is billed exactly when it is
+//! done.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tessera_protocol::api::{FrameProgress, JobState, LedgerRow, WorkerView};
+use tessera_protocol::id::{JobId, TaskId};
+use tessera_protocol::money::Money;
+use tessera_protocol::result::WorkerInfo;
+use tessera_protocol::scene::SceneHash;
+use tessera_renderer::film::{Resolution, Tile};
+use tessera_renderer::output::Durability;
+
+use crate::billing::ledger;
+use crate::job::JobSpec;
+use crate::plan::Task;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("job store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("job store holds a record it cannot read: {0}")]
+    Corrupt(String),
+    #[error("no job {0}")]
+    UnknownJob(JobId),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRecord {
+    pub id: JobId,
+    pub scene: SceneHash,
+    pub scene_name: String,
+    pub spec: JobSpec,
+    pub priority: i32,
+    pub state: JobState,
+    /// Why a job failed or was cancelled.
+    pub reason: Option<String>,
+    pub tasks_total: u64,
+    pub tasks_done: u64,
+    pub submitted_at: f64,
+    pub finished_at: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    Pending,
+    Queued,
+    Done,
+    Failed,
+}
+
+impl TaskState {
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "pending" => TaskState::Pending,
+            "queued" => TaskState::Queued,
+            "done" => TaskState::Done,
+            "failed" => TaskState::Failed,
+            other => return Err(StoreError::Corrupt(format!("task state '{other}'"))),
+        })
+    }
+}
+
+/// A task as stored, with what its result is checked against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskRecord {
+    pub id: TaskId,
+    pub job: JobId,
+    pub task: Task,
+    pub state: TaskState,
+    pub attempts: u32,
+}
+
+/// What accepting a result did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acceptance {
+    Accepted,
+    /// The task was already done: the result is a duplicate.
+    Duplicate,
+}
+
+pub struct Store {
+    db: Mutex<Connection>,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    scene_hash TEXT NOT NULL,
+    scene_name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed', 'cancelled')),
+    reason TEXT,
+    submitted_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL REFERENCES jobs(id),
+    frame INTEGER NOT NULL,
+    x INTEGER NOT NULL, y INTEGER NOT NULL, w INTEGER NOT NULL, h INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'queued', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    -- When the task was first handed to the broker: no attempt can have rendered for longer.
+    queued_at REAL,
+    UNIQUE (job_id, frame, x, y)
+);
+CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, job_id);
+CREATE INDEX IF NOT EXISTS tasks_by_frame ON tasks (job_id, frame);
+CREATE TABLE IF NOT EXISTS frames_written (
+    job_id INTEGER NOT NULL REFERENCES jobs(id),
+    frame INTEGER NOT NULL,
+    PRIMARY KEY (job_id, frame)
+);
+CREATE TABLE IF NOT EXISTS workers (
+    name TEXT PRIMARY KEY,
+    backend TEXT NOT NULL,
+    device TEXT NOT NULL,
+    device_class TEXT NOT NULL,
+    threads INTEGER NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    tasks_done INTEGER NOT NULL DEFAULT 0
+);
+"#;
+
+/// The store's clock: seconds since the Unix epoch.
+pub fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, Durability::CrashSafe)
+    }
+
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StoreError> {
+        let db = Connection::open(path)?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        let synchronous = match durability {
+            // FULL: a commit is on disk before the result it records is acknowledged.
+            Durability::CrashSafe => "FULL",
+            Durability::Throwaway => "OFF",
+        };
+        db.pragma_update(None, "synchronous", synchronous)?;
+        db.pragma_update(None, "foreign_keys", "ON")?;
+        db.busy_timeout(std::time::Duration::from_secs(10))?;
+        db.execute_batch(SCHEMA)?;
+        db.execute_batch(ledger::SCHEMA)?;
+        // Data directories made before tasks had `queued_at`.
+        let has_queued_at = db
+            .prepare("SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'queued_at'")?
+            .exists([])?;
+        if !has_queued_at {
+            db.execute("ALTER TABLE tasks ADD COLUMN queued_at REAL", [])?;
+        }
+        Ok(Self { db: Mutex::new(db) })
+    }
+
+    fn db(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+        // back), so a poisoned lock is still usable.
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates a job and its tasks (all pending) in one transaction.
+    pub fn create_job(
+        &self,
+        scene: SceneHash,
+        scene_name: &str,
+        spec: &JobSpec,
+        priority: i32,
+        tasks: impl Iterator<Item = Task>,
+    ) -> Result<JobId, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let spec_json = serde_json::to_string(spec).map_err(corrupt)?;
+        tx.execute(
+            "INSERT INTO jobs (scene_hash, scene_name, spec, priority, state, submitted_at)
+             VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+            params![scene.to_string(), scene_name, spec_json, priority, now()],
+        )?;
+        let job = JobId(tx.last_insert_rowid());
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO tasks (job_id, frame, x, y, w, h, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+            )?;
+            for t in tasks {
+                insert.execute(params![
+                    job.0,
+                    t.frame,
+                    t.tile.x(),
+                    t.tile.y(),
+                    t.tile.width(),
+                    t.tile.height()
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(job)
+    }
+
+    fn read_job(row: &rusqlite::Row<'_>) -> Result<JobRecord, StoreError> {
+        let scene: String = row.get("scene_hash")?;
+        let spec: String = row.get("spec")?;
+        let state: String = row.get("state")?;
+        Ok(JobRecord {
+            id: JobId(row.get("id")?),
+            scene: scene.parse().map_err(corrupt)?,
+            scene_name: row.get("scene_name")?,
+            spec: serde_json::from_str(&spec).map_err(corrupt)?,
+            priority: row.get("priority")?,
+            state: JobState::from_name(&state)
+                .ok_or_else(|| corrupt(format!("job state '{state}'")))?,
+            reason: row.get("reason")?,
+            tasks_total: row.get::<_, i64>("tasks_total")? as u64,
+            tasks_done: row.get::<_, i64>("tasks_done")? as u64,
+            submitted_at: row.get("submitted_at")?,
+            finished_at: row.get("finished_at")?,
+        })
+    }
+
+    const JOB_QUERY: &str = "SELECT j.*,
+        (SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id) AS tasks_total,
+        (SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.state = 'done') AS tasks_done
+        FROM jobs j";
+
+    pub fn job(&self, job: JobId) -> Result<JobRecord, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare(&format!("{} WHERE j.id = ?1", Self::JOB_QUERY))?;
+        let mut rows = stmt.query(params![job.0])?;
+        match rows.next()? {
+            Some(row) => Self::read_job(row),
+            None => Err(StoreError::UnknownJob(job)),
+        }
+    }
+
+    pub fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare(&format!("{} ORDER BY j.id", Self::JOB_QUERY))?;
+        let mut rows = stmt.query([])?;
+        let mut jobs = Vec::new();
+        while let Some(row) = rows.next()? {
+            jobs.push(Self::read_job(row)?);
+        }
+        Ok(jobs)
+    }
+
+    pub fn job_state(&self, job: JobId) -> Result<JobState, StoreError> {
+        let state: Option<String> = self
+            .db()
+            .query_row(
+                "SELECT state FROM jobs WHERE id = ?1",
+                params![job.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let state = state.ok_or(StoreError::UnknownJob(job))?;
+        JobState::from_name(&state).ok_or_else(|| corrupt(format!("job state '{state}'")))
+    }
+
+    /// Ends a running job; returns false when it was not running.
+    pub fn finish_job(
+        &self,
+        job: JobId,
+        state: JobState,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let changed = self.db().execute(
+            "UPDATE jobs SET state = ?2, reason = ?3, finished_at = ?4 WHERE id = ?1 AND state = 'running'",
+            params![job.0, state.as_str(), reason, now()],
+        )?;
+        Ok(changed == 1)
+    }
+
+    pub fn frame_progress(&self, job: JobId) -> Result<Vec<FrameProgress>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare(
+            "SELECT t.frame, SUM(t.state = 'done'), COUNT(*),
+                    EXISTS (SELECT 1 FROM frames_written f WHERE f.job_id = t.job_id AND f.frame = t.frame)
+             FROM tasks t WHERE t.job_id = ?1 GROUP BY t.frame ORDER BY t.frame",
+        )?;
+        let rows = stmt.query_map(params![job.0], |r| {
+            Ok(FrameProgress {
+                frame: r.get(0)?,
+                tiles_done: r.get::<_, i64>(1)? as u64,
+                tiles_total: r.get::<_, i64>(2)? as u64,
+                written: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn read_task(
+        row: &rusqlite::Row<'_>,
+        resolution: Resolution,
+    ) -> Result<TaskRecord, StoreError> {
+        let tile = Tile::new(
+            row.get("x")?,
+            row.get("y")?,
+            row.get("w")?,
+            row.get("h")?,
+            resolution,
+        )
+        .map_err(corrupt)?;
+        let state: String = row.get("state")?;
+        Ok(TaskRecord {
+            id: TaskId(row.get("id")?),
+            job: JobId(row.get("job_id")?),
+            task: Task {
+                frame: row.get("frame")?,
+                tile,
+            },
+            state: TaskState::parse(&state)?,
+            attempts: row.get("attempts")?,
+        })
+    }
+
+    pub fn task(
+        &self,
+        id: TaskId,
+        resolution: Resolution,
+    ) -> Result<Option<TaskRecord>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare("SELECT * FROM tasks WHERE id = ?1")?;
+        let mut rows = stmt.query(params![id.0])?;
+        rows.next()?
+            .map(|row| Self::read_task(row, resolution))
+            .transpose()
+    }
+
+    /// The job a task belongs to.
+    pub fn task_job(&self, id: TaskId) -> Result<Option<JobId>, StoreError> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT job_id FROM tasks WHERE id = ?1",
+                params![id.0],
+                |r| r.get(0).map(JobId),
+            )
+            .optional()?)
+    }
+
+    /// Tasks of running jobs in the broker and not yet done.
+    pub fn queued_count(&self) -> Result<usize, StoreError> {
+        let n: i64 = self.db().query_row(
+            "SELECT COUNT(*) FROM tasks t JOIN jobs j ON j.id = t.job_id
+             WHERE t.state = 'queued' AND j.state = 'running'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
+    /// Up to `limit` pending tasks of running jobs, highest priority first, then oldest job.
+    pub fn next_pending(&self, limit: usize) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
+        let ids: Vec<(i64, i64)> = {
+            let db = self.db();
+            let mut stmt = db.prepare(
+                "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
+                 WHERE t.state = 'pending' AND j.state = 'running'
+                 ORDER BY j.priority DESC, j.id, t.id LIMIT ?1",
+            )?;
+            stmt.query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        let mut resolutions = std::collections::HashMap::new();
+        for (task, job) in ids {
+            let job = JobId(job);
+            let resolution = match resolutions.get(&job) {
+                Some(&r) => r,
+                None => {
+                    let r = self.job(job)?.spec.resolution;
+                    resolutions.insert(job, r);
+                    r
+                }
+            };
+            if let Some(record) = self.task(TaskId(task), resolution)? {
+                out.push((record, job));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks tasks queued, published no earlier than `published_at` (the store's clock); the
+    /// first such time of each task is kept.
+    pub fn mark_queued(&self, tasks: &[TaskId], published_at: f64) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        for t in tasks {
+            tx.execute(
+                "UPDATE tasks SET state = 'queued', queued_at = COALESCE(queued_at, ?2)
+                 WHERE id = ?1 AND state = 'pending'",
+                params![t.0, published_at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// When the task was first published, if it was.
+    pub fn queued_at(&self, task: TaskId) -> Result<Option<f64>, StoreError> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT queued_at FROM tasks WHERE id = ?1",
+                params![task.0],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Marks a task done and appends its ledger row, in one transaction; a task already done
+    /// is left alone and reported as a duplicate.
+    pub fn accept(&self, row: &LedgerRow, worker: &WorkerInfo) -> Result<Acceptance, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let changed = tx.execute(
+            "UPDATE tasks SET state = 'done' WHERE id = ?1 AND state != 'done'",
+            params![row.task.0],
+        )?;
+        if changed == 0 {
+            return Ok(Acceptance::Duplicate);
+        }
+        let t = now();
+        ledger::insert(&tx, row, t)?;
+        Self::upsert_worker(&tx, worker, t, 1)?;
+        tx.commit()?;
+        Ok(Acceptance::Accepted)
+    }
+
+    fn upsert_worker(
+        db: &Connection,
+        worker: &WorkerInfo,
+        at: f64,
+        tasks: u64,
+    ) -> Result<(), StoreError> {
+        let d = &worker.device;
+        db.execute(
+            "INSERT INTO workers (name, backend, device, device_class, threads, first_seen, last_seen, tasks_done)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
+             ON CONFLICT (name) DO UPDATE SET backend = ?2, device = ?3, device_class = ?4,
+                 threads = ?5, last_seen = ?6, tasks_done = tasks_done + ?7",
+            params![worker.name, d.backend, d.name, d.class, d.threads, at, tasks as i64],
+        )?;
+        Ok(())
+    }
+
+    /// A worker said hello.
+    pub fn announce_worker(&self, worker: &WorkerInfo) -> Result<(), StoreError> {
+        Self::upsert_worker(&self.db(), worker, now(), 0)
+    }
+
+    pub fn workers(&self) -> Result<Vec<WorkerView>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare("SELECT * FROM workers ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(WorkerView {
+                name: r.get("name")?,
+                backend: r.get("backend")?,
+                device: r.get("device")?,
+                device_class: r.get("device_class")?,
+                threads: r.get("threads")?,
+                first_seen: r.get("first_seen")?,
+                last_seen: r.get("last_seen")?,
+                tasks_done: r.get::<_, i64>("tasks_done")? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records that attempt `attempt` of a task failed. With `job_failure`, the task is failed
+    /// for good and its job with it, for that reason, in the same transaction.
+    pub fn record_failure(
+        &self,
+        task: TaskId,
+        attempt: u32,
+        reason: &str,
+        job_failure: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        tx.execute(
+            "UPDATE tasks SET attempts = MAX(attempts, ?2), last_error = ?3,
+                 state = CASE WHEN ?4 AND state != 'done' THEN 'failed' ELSE state END
+             WHERE id = ?1",
+            params![task.0, attempt, reason, job_failure.is_some()],
+        )?;
+        if let Some(why) = job_failure {
+            tx.execute(
+                "UPDATE jobs SET state = 'failed', reason = ?2, finished_at = ?3
+                 WHERE id = (SELECT job_id FROM tasks WHERE id = ?1) AND state = 'running'",
+                params![task.0, why, now()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The done tasks of a frame (to assemble it) and how many tasks the frame has.
+    pub fn frame_tasks(
+        &self,
+        job: JobId,
+        frame: u32,
+        resolution: Resolution,
+    ) -> Result<(Vec<TaskRecord>, usize), StoreError> {
+        let db = self.db();
+        let mut stmt =
+            db.prepare("SELECT * FROM tasks WHERE job_id = ?1 AND frame = ?2 ORDER BY id")?;
+        let mut rows = stmt.query(params![job.0, frame])?;
+        let mut done = Vec::new();
+        let mut total = 0;
+        while let Some(row) = rows.next()? {
+            total += 1;
+            let task = Self::read_task(row, resolution)?;
+            if task.state == TaskState::Done {
+                done.push(task);
+            }
+        }
+        Ok((done, total))
+    }
+
+    pub fn mark_frame_written(&self, job: JobId, frame: u32) -> Result<(), StoreError> {
+        self.db().execute(
+            "INSERT OR IGNORE INTO frames_written (job_id, frame) VALUES (?1, ?2)",
+            params![job.0, frame],
+        )?;
+        Ok(())
+    }
+
+    pub fn frame_written(&self, job: JobId, frame: u32) -> Result<bool, StoreError> {
+        Ok(self.db().query_row(
+            "SELECT EXISTS (SELECT 1 FROM frames_written WHERE job_id = ?1 AND frame = ?2)",
+            params![job.0, frame],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// A job's ledger rows, oldest first.
+    pub fn ledger(&self, job: JobId) -> Result<Vec<LedgerRow>, StoreError> {
+        Ok(ledger::rows(&self.db(), job)?)
+    }
+
+    /// A job's invoice total: the sum of its ledger rows.
+    pub fn invoice_total(&self, job: JobId) -> Result<Money, StoreError> {
+        Ok(ledger::total(&self.db(), job)?)
+    }
+
+    /// Jobs still running (to resume after a restart).
+    pub fn running_jobs(&self) -> Result<Vec<JobId>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare("SELECT id FROM jobs WHERE state = 'running' ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get(0).map(JobId))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::TaskPlan;
+    use tessera_protocol::device::Device;
+    use tessera_protocol::job::Fps;
+    use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
+
+    fn spec() -> JobSpec {
+        JobSpec {
+            frames: "1-2".parse().unwrap(),
+            resolution: Resolution::new(8, 4).unwrap(),
+            settings: RenderSettings {
+                spp: Spp::new(2).unwrap(),
+                max_depth: MaxDepth::new(3).unwrap(),
+                seed: 1,
+            },
+            tile_size: std::num::NonZeroU32::new(4).unwrap(),
+            fps: Fps::new(24.0).unwrap(),
+            camera: None,
+            max_attempts: 3,
+        }
+    }
+
+    fn worker() -> WorkerInfo {
+        WorkerInfo {
+            name: "w1".into(),
+            device: Device {
+                backend: "cpu".into(),
+                name: "test cpu".into(),
+                class: "cpu".into(),
+                threads: 2,
+            },
+        }
+    }
+
+    fn job(store: &Store, priority: i32) -> JobId {
+        let spec = spec();
+        let plan = TaskPlan::new(spec.frames.clone(), spec.resolution, spec.tile_size);
+        store
+            .create_job(SceneHash::of(b"s"), "s.gltf", &spec, priority, plan.tasks())
+            .unwrap()
+    }
+
+    fn row(task: TaskId, job: JobId) -> LedgerRow {
+        LedgerRow {
+            task,
+            job,
+            frame: 0,
+            tile: String::new(),
+            worker: "w1".into(),
+            device_class: "cpu".into(),
+            threads: 2,
+            render_micros: 1000,
+            samples: 32,
+            hourly: Money::from_micros(80_000),
+            charge: Money::from_micros(22),
+        }
+    }
+
+    #[test]
+    fn jobs_and_tasks_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("farm.db");
+        let id = {
+            let store = Store::open(&path).unwrap();
+            job(&store, 0)
+        };
+        let store = Store::open(&path).unwrap();
+        let record = store.job(id).unwrap();
+        assert_eq!(record.spec, spec());
+        assert_eq!(record.state, JobState::Running);
+        assert_eq!((record.tasks_total, record.tasks_done), (4, 0));
+        assert_eq!(store.running_jobs().unwrap(), [id]);
+        assert!(matches!(
+            store.job(JobId(99)),
+            Err(StoreError::UnknownJob(_))
+        ));
+    }
+
+    #[test]
+    fn a_data_directory_from_before_queued_at_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("farm.db");
+        let id = {
+            let store = Store::open(&path).unwrap();
+            let id = job(&store, 0);
+            store
+                .db()
+                .execute("ALTER TABLE tasks DROP COLUMN queued_at", [])
+                .unwrap();
+            id
+        };
+        let store = Store::open(&path).unwrap();
+        let next = store.next_pending(1).unwrap();
+        assert_eq!(next[0].1, id);
+        store.mark_queued(&[next[0].0.id], 5.0).unwrap();
+        assert_eq!(store.queued_at(next[0].0.id).unwrap(), Some(5.0));
+    }
+
+    #[test]
+    fn pending_tasks_come_by_priority_then_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("farm.db")).unwrap();
+        let low = job(&store, 0);
+        let high = job(&store, 5);
+        let next = store.next_pending(6).unwrap();
+        let jobs: Vec<JobId> = next.iter().map(|(_, j)| *j).collect();
+        assert_eq!(jobs, [high, high, high, high, low, low]);
+        let ids: Vec<TaskId> = next.iter().map(|(t, _)| t.id).collect();
+        store.mark_queued(&ids, 100.0).unwrap();
+        assert_eq!(store.queued_count().unwrap(), 6);
+        // The first publication's time stays.
+        store.mark_queued(&ids, 200.0).unwrap();
+        assert_eq!(store.queued_at(ids[0]).unwrap(), Some(100.0));
+        assert_eq!(store.next_pending(10).unwrap().len(), 2);
+        store
+            .finish_job(low, JobState::Cancelled, Some("by user"))
+            .unwrap();
+        assert_eq!(store.queued_count().unwrap(), 4);
+        assert!(store.next_pending(10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_task_is_billed_once_and_ledger_rows_are_immutable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("farm.db")).unwrap();
+        let id = job(&store, 0);
+        let (task, _) = store.next_pending(1).unwrap().remove(0);
+        assert_eq!(
+            store.accept(&row(task.id, id), &worker()).unwrap(),
+            Acceptance::Accepted
+        );
+        assert_eq!(
+            store.accept(&row(task.id, id), &worker()).unwrap(),
+            Acceptance::Duplicate
+        );
+        let ledger = store.ledger(id).unwrap();
+        assert_eq!(ledger.len(), 1);
+        assert_eq!(ledger[0].tile, "4x4+0+0");
+        assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(22));
+        assert_eq!(store.workers().unwrap()[0].tasks_done, 1);
+        let db = store.db();
+        let update = db.execute("UPDATE ledger SET charge_micros = 0", []);
+        assert!(update.unwrap_err().to_string().contains("never updated"));
+        let delete = db.execute("DELETE FROM ledger", []);
+        assert!(delete.unwrap_err().to_string().contains("never deleted"));
+        let second_row = db.execute(
+            "INSERT INTO ledger (task_id, job_id, worker, device_class, threads, render_micros, samples, hourly_micros, charge_micros, recorded_at)
+             VALUES (?1, ?2, 'x', 'cpu', 1, 1, 1, 1, 1, 0)",
+            params![task.id.0, id.0],
+        );
+        assert!(second_row.is_err(), "a second ledger row for one task");
+    }
+
+    #[test]
+    fn progress_counts_done_tiles_per_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("farm.db")).unwrap();
+        let id = job(&store, 0);
+        let res = spec().resolution;
+        let (tasks, total) = store.frame_tasks(id, 2, res).unwrap();
+        assert_eq!((tasks.len(), total), (0, 2));
+        let first = store.next_pending(1).unwrap().remove(0).0;
+        store.accept(&row(first.id, id), &worker()).unwrap();
+        store.mark_frame_written(id, 1).unwrap();
+        let progress = store.frame_progress(id).unwrap();
+        assert_eq!(
+            progress[0],
+            FrameProgress {
+                frame: 1,
+                tiles_done: 1,
+                tiles_total: 2,
+                written: true
+            }
+        );
+        assert_eq!(progress[1].tiles_done, 0);
+        store.record_failure(first.id, 1, "boom", None).unwrap();
+        let again = store.task(first.id, res).unwrap().unwrap();
+        assert_eq!((again.state, again.attempts), (TaskState::Done, 1));
+        assert_eq!(store.job_state(id).unwrap(), JobState::Running);
+        let second = store.next_pending(1).unwrap().remove(0).0;
+        store
+            .record_failure(second.id, 3, "boom", Some("given up"))
+            .unwrap();
+        let failed = store.task(second.id, res).unwrap().unwrap();
+        assert_eq!((failed.state, failed.attempts), (TaskState::Failed, 3));
+        let job = store.job(id).unwrap();
+        assert_eq!(
+            (job.state, job.reason.as_deref()),
+            (JobState::Failed, Some("given up"))
+        );
+    }
+}

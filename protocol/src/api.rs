@@ -1,0 +1,140 @@
+//! The coordinator's HTTP API: what its routes take and answer (JSON; errors as
+//! `{"error": "..."}`). The routes are listed in the README; a job's options travel as the query
+//! parameters of [`JobOptions::to_query`](crate::job::JobOptions::to_query).
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::{JobId, TaskId};
+use crate::money::Money;
+
+/// Where a job is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 4] = [
+        JobState::Running,
+        JobState::Done,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+
+    /// The name used in JSON, the store and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state named `name`, as [`as_str`](Self::as_str) writes it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// `201` answer to a submission.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Submitted {
+    pub id: JobId,
+}
+
+/// `GET /api/jobs/{id}/state` (and the answer to a cancellation).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobStateView {
+    pub id: JobId,
+    pub state: JobState,
+}
+
+/// How far one frame of a job has got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameProgress {
+    pub frame: u32,
+    pub tiles_done: u64,
+    pub tiles_total: u64,
+    pub written: bool,
+}
+
+/// A job as the API shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: JobId,
+    pub state: JobState,
+    pub reason: Option<String>,
+    pub scene_name: String,
+    pub scene: String,
+    pub frames: String,
+    pub width: u32,
+    pub height: u32,
+    pub spp: u32,
+    pub tile: u32,
+    pub priority: i32,
+    pub tasks_total: u64,
+    pub tasks_done: u64,
+    pub frame_progress: Vec<FrameProgress>,
+    /// What the accepted tasks cost so far.
+    pub cost: Money,
+    pub submitted_at: f64,
+    pub finished_at: Option<f64>,
+}
+
+/// One accepted task's charge: a row of the coordinator's ledger.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LedgerRow {
+    pub task: TaskId,
+    pub job: JobId,
+    pub frame: u32,
+    pub tile: String,
+    pub worker: String,
+    pub device_class: String,
+    pub threads: u32,
+    pub render_micros: u64,
+    pub samples: u64,
+    /// The price per hour the charge was computed from.
+    pub hourly: Money,
+    pub charge: Money,
+}
+
+/// A job's invoice: its ledger rows and their sum.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InvoiceView {
+    pub job: JobId,
+    pub rows: Vec<LedgerRow>,
+    pub total: Money,
+}
+
+/// A worker the coordinator has heard from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerView {
+    pub name: String,
+    pub backend: String,
+    pub device: String,
+    pub device_class: String,
+    pub threads: u32,
+    pub first_seen: f64,
+    pub last_seen: f64,
+    pub tasks_done: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_states_round_trip_by_name() {
+        for state in JobState::ALL {
+            assert_eq!(JobState::from_name(state.as_str()), Some(state));
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{}\"", state.as_str()));
+        }
+        assert_eq!(JobState::from_name("paused"), None);
+    }
+}

@@ -1,0 +1,188 @@
+//! The coordinator's HTTP API from the outside: what the CLI and workers call.
+
+use std::io::Read;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::api::{InvoiceView, JobState, JobStateView, JobView, Submitted, WorkerView};
+use crate::id::JobId;
+use crate::job::JobOptions;
+use crate::result::WorkerInfo;
+use crate::scene::SceneHash;
+
+pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:8741";
+
+/// Largest body accepted from the coordinator (a frame's EXR or a scene).
+const MAX_BODY: u64 = 4 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "cannot reach the coordinator at {url}: {message} (is `tessera coordinator` running there?)"
+    )]
+    Unreachable { url: String, message: String },
+    /// The coordinator answered with an error; `message` is its explanation.
+    #[error("{message}")]
+    Api { status: u16, message: String },
+    #[error("unexpected answer from the coordinator at {url}: {message}")]
+    Protocol { url: String, message: String },
+}
+
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(5))
+                .timeout_read(Duration::from_secs(300))
+                .build(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn call(
+        &self,
+        request: ureq::Request,
+        body: Option<&[u8]>,
+    ) -> Result<ureq::Response, ClientError> {
+        let result = match body {
+            Some(bytes) => request.send_bytes(bytes),
+            None => request.call(),
+        };
+        match result {
+            Ok(response) => Ok(response),
+            Err(ureq::Error::Status(status, response)) => {
+                let text = response.into_string().unwrap_or_default();
+                let message = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| format!("HTTP {status}: {}", text.trim()));
+                Err(ClientError::Api { status, message })
+            }
+            Err(ureq::Error::Transport(t)) => Err(ClientError::Unreachable {
+                url: self.base.clone(),
+                message: t
+                    .message()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| t.kind().to_string()),
+            }),
+        }
+    }
+
+    fn json<T: DeserializeOwned>(&self, response: ureq::Response) -> Result<T, ClientError> {
+        let bytes = self.bytes(response)?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
+            url: self.base.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    fn bytes(&self, response: ureq::Response) -> Result<Vec<u8>, ClientError> {
+        let mut out = Vec::new();
+        response
+            .into_reader()
+            .take(MAX_BODY)
+            .read_to_end(&mut out)
+            .map_err(|e| ClientError::Protocol {
+                url: self.base.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(out)
+    }
+
+    /// Submits `scene` (named `scene_name` in listings) to be rendered with `options`.
+    pub fn submit(
+        &self,
+        scene_name: &str,
+        options: &JobOptions,
+        priority: i32,
+        scene: &[u8],
+    ) -> Result<JobId, ClientError> {
+        let mut request = self
+            .agent
+            .post(&self.url("/api/jobs"))
+            .query("scene_name", scene_name)
+            .query("priority", &priority.to_string());
+        for (key, value) in options.to_query() {
+            request = request.query(key, &value);
+        }
+        let response = self.call(request, Some(scene))?;
+        Ok(self.json::<Submitted>(response)?.id)
+    }
+
+    pub fn jobs(&self) -> Result<Vec<JobView>, ClientError> {
+        let response = self.call(self.agent.get(&self.url("/api/jobs")), None)?;
+        self.json(response)
+    }
+
+    pub fn job(&self, job: JobId) -> Result<JobView, ClientError> {
+        let response = self.call(self.agent.get(&self.url(&format!("/api/jobs/{job}"))), None)?;
+        self.json(response)
+    }
+
+    /// Where the job is; workers ask before rendering one of its tasks.
+    pub fn job_state(&self, job: JobId) -> Result<JobState, ClientError> {
+        let response = self.call(
+            self.agent.get(&self.url(&format!("/api/jobs/{job}/state"))),
+            None,
+        )?;
+        Ok(self.json::<JobStateView>(response)?.state)
+    }
+
+    pub fn cancel(&self, job: JobId) -> Result<(), ClientError> {
+        self.call(
+            self.agent
+                .post(&self.url(&format!("/api/jobs/{job}/cancel"))),
+            Some(b""),
+        )?;
+        Ok(())
+    }
+
+    pub fn invoice(&self, job: JobId) -> Result<InvoiceView, ClientError> {
+        let response = self.call(
+            self.agent
+                .get(&self.url(&format!("/api/jobs/{job}/invoice"))),
+            None,
+        )?;
+        self.json(response)
+    }
+
+    pub fn frame_exr(&self, job: JobId, frame: u32) -> Result<Vec<u8>, ClientError> {
+        let path = format!("/api/jobs/{job}/frames/{frame}");
+        let response = self.call(self.agent.get(&self.url(&path)), None)?;
+        self.bytes(response)
+    }
+
+    pub fn scene(&self, hash: SceneHash) -> Result<Vec<u8>, ClientError> {
+        let response = self.call(
+            self.agent.get(&self.url(&format!("/api/scenes/{hash}"))),
+            None,
+        )?;
+        self.bytes(response)
+    }
+
+    pub fn workers(&self) -> Result<Vec<WorkerView>, ClientError> {
+        let response = self.call(self.agent.get(&self.url("/api/workers")), None)?;
+        self.json(response)
+    }
+
+    pub fn announce(&self, worker: &WorkerInfo) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(worker).expect("worker info serializes");
+        let request = self
+            .agent
+            .post(&self.url("/api/workers"))
+            .set("content-type", "application/json");
+        self.call(request, Some(&body))?;
+        Ok(())
+    }
+}

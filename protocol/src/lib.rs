@@ -1,0 +1,23 @@
+//! The farm's contract: what the coordinator, its workers and its clients say to each other,
+//! and nothing of how any of them works inside. Serde types only, plus the HTTP client behind the
+//! `client` feature; no database, web server or message broker.
+//!
+//! - [`id`]: job and task numbers.
+//! - [`job`]: a job's render options ([`job::JobOptions`]), with their defaults.
+//! - [`task`] and [`result`]: the messages on the task and result queues; [`pixels`]: how a
+//!   result's pixels travel.
+//! - [`api`]: the HTTP API's requests and answers; [`money`]: amounts in micro-dollars.
+//! - [`device`]: the device classes prices are keyed by.
+//! - [`scene`]: scenes named by their SHA-256, stored as blobs, and packed as archives.
+
+pub mod api;
+#[cfg(feature = "client")]
+pub mod client;
+pub mod device;
+pub mod id;
+pub mod job;
+pub mod money;
+pub mod pixels;
+pub mod result;
+pub mod scene;
+pub mod task;

@@ -1,0 +1,71 @@
+//! Money: US dollars as integer micro-dollars, so sums printed are sums of what is printed and
+//! floating point never touches a charge.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// An amount of US dollars in micro-dollars (1 USD = 1 000 000).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Money(i64);
+
+impl Money {
+    pub const ZERO: Money = Money(0);
+
+    pub fn from_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+    pub fn micros(self) -> i64 {
+        self.0
+    }
+    /// Converts a price typed by a person (`2.56`) to micro-dollars; `None` when it is not a
+    /// sensible price.
+    pub fn from_usd(usd: f64) -> Option<Self> {
+        (usd.is_finite() && (0.0..1e9).contains(&usd)).then(|| Self((usd * 1e6).round() as i64))
+    }
+}
+
+impl std::iter::Sum for Money {
+    fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
+        Money(iter.map(|m| m.0).sum())
+    }
+}
+
+impl Money {
+    /// `1.234567`: the amount in USD with every micro-dollar, without a currency sign.
+    pub fn usd_decimal(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+    }
+}
+
+/// `$1.234567`: every micro-dollar shown, so sums printed are sums of what is printed.
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let decimal = self.usd_decimal();
+        match decimal.strip_prefix('-') {
+            Some(abs) => write!(f, "-${abs}"),
+            None => write!(f, "${decimal}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_prints_every_micro_dollar() {
+        assert_eq!(Money::from_micros(2_560_000).to_string(), "$2.560000");
+        assert_eq!(Money::from_micros(7).to_string(), "$0.000007");
+        assert_eq!(Money::from_micros(-1_500_000).to_string(), "-$1.500000");
+        assert_eq!(Money::from_micros(123).usd_decimal(), "0.000123");
+        assert_eq!(Money::from_micros(-1_500_000).usd_decimal(), "-1.500000");
+        let total: Money = [1, 2, 3].into_iter().map(Money::from_micros).sum();
+        assert_eq!(total, Money::from_micros(6));
+    }
+}

@@ -1,0 +1,34 @@
+//! What travels to a worker: one task, with everything needed to render it and nothing the worker
+//! must look up or guess.
+
+use serde::{Deserialize, Serialize};
+use tessera_renderer::film::{Resolution, Tile};
+use tessera_renderer::settings::RenderSettings;
+
+use crate::id::{JobId, TaskId};
+use crate::scene::SceneHash;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskMessage {
+    pub task: TaskId,
+    pub job: JobId,
+    pub scene: SceneHash,
+    pub frame: u32,
+    /// Animation time of the frame in seconds, computed once by the coordinator.
+    pub time: f32,
+    pub camera: Option<String>,
+    pub resolution: Resolution,
+    pub tile: Tile,
+    pub settings: RenderSettings,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// After a failure on this attempt the coordinator fails the task for good.
+    pub max_attempts: u32,
+}
+
+impl TaskMessage {
+    /// Camera samples this task takes.
+    pub fn samples(&self) -> u64 {
+        self.tile.pixel_count() as u64 * u64::from(self.settings.spp.get())
+    }
+}

@@ -1,0 +1,157 @@
+//! Material evaluation at a hit point: the hit triangle's material with its textures read at
+//! the hit's UVs, giving the BSDF's parameters, the normal-mapped shading normal and the
+//! emission. It needs the frame's mesh, so it lives here rather than in [`crate::material`],
+//! which the scene loader depends on.
+
+use glam::{Vec2, Vec3, Vec4};
+
+use crate::bsdf::SurfaceParams;
+use crate::bvh::Hit;
+use crate::material::Material;
+use crate::scene::FrameScene;
+use crate::texture::TextureRef;
+
+/// The material of the triangle a ray hit, ready to be read at the hit point.
+pub struct SurfaceShading<'a> {
+    scene: &'a FrameScene,
+    material: &'a Material,
+    hit: Hit,
+    /// The hit triangle's vertex indices.
+    vertices: [usize; 3],
+    /// Barycentric of vertex 0 (the hit holds those of vertices 1 and 2).
+    w: f32,
+}
+
+impl<'a> SurfaceShading<'a> {
+    pub fn new(scene: &'a FrameScene, hit: &Hit) -> Self {
+        let mesh = &scene.mesh;
+        let vertices = mesh.triangles[hit.triangle as usize].map(|i| i as usize);
+        let material = &scene.materials[mesh.triangle_materials[hit.triangle as usize] as usize];
+        Self {
+            scene,
+            material,
+            hit: *hit,
+            vertices,
+            w: 1.0 - hit.u - hit.v,
+        }
+    }
+
+    /// The BSDF's parameters: the material's factors times its textures.
+    pub fn params(&self) -> SurfaceParams {
+        let material = self.material;
+        let base = material
+            .base_color_texture
+            .map(|r| self.sample(r))
+            .map_or(material.base_color, |t| t * material.base_color);
+        let (mut metallic, mut roughness) = (material.metallic, material.roughness);
+        if let Some(mr) = material.metallic_roughness_texture.map(|r| self.sample(r)) {
+            roughness *= mr.y;
+            metallic *= mr.z;
+        }
+        let transmission = material.transmission
+            * material
+                .transmission_texture
+                .map(|r| self.sample(r))
+                .map_or(1.0, |t| t.x);
+        SurfaceParams {
+            base_color: base.truncate(),
+            metallic,
+            roughness,
+            specular: material.specular,
+            specular_color: material.specular_color,
+            transmission,
+            ior: material.ior,
+            thin_walled: material.thin_walled,
+        }
+    }
+
+    /// The interpolated vertex normal, tilted by the normal map if the material has one; not
+    /// yet oriented to any side. `ng` stands in where the vertex normals cancel out.
+    pub fn normal(&self, ng: Vec3) -> Vec3 {
+        let mesh = &self.scene.mesh;
+        let [i0, i1, i2] = self.vertices;
+        let (w, hit) = (self.w, self.hit);
+        let ns = (mesh.normals[i0] * w + mesh.normals[i1] * hit.u + mesh.normals[i2] * hit.v)
+            .normalize_or(ng);
+        let Some(r) = self.material.normal_texture else {
+            return ns;
+        };
+        let t = self.sample(r);
+        let scale = self.material.normal_scale;
+        let m = Vec3::new(
+            (2.0 * t.x - 1.0) * scale,
+            (2.0 * t.y - 1.0) * scale,
+            2.0 * t.z - 1.0,
+        );
+        match self.tangent(ns, r.tex_coord) {
+            Some(tangent) => {
+                let bitangent = ns.cross(tangent.truncate()) * tangent.w.signum();
+                (tangent.truncate() * m.x + bitangent * m.y + ns * m.z).normalize_or(ns)
+            }
+            None => ns,
+        }
+    }
+
+    /// Radiance the front face emits.
+    pub fn emission(&self) -> Vec3 {
+        let material = self.material;
+        if !material.is_emissive() {
+            return Vec3::ZERO;
+        }
+        let tex = material
+            .emissive_texture
+            .map(|r| self.sample(r))
+            .map_or(Vec3::ONE, |t| t.truncate());
+        material.emissive * tex
+    }
+
+    /// UV set `set` at the hit; zero when the mesh has none.
+    fn uv(&self, set: u32) -> Vec2 {
+        let mesh = &self.scene.mesh;
+        let uvs = if set == 0 { &mesh.uv0 } else { &mesh.uv1 };
+        if uvs.is_empty() {
+            Vec2::ZERO
+        } else {
+            let [i0, i1, i2] = self.vertices;
+            uvs[i0] * self.w + uvs[i1] * self.hit.u + uvs[i2] * self.hit.v
+        }
+    }
+
+    fn sample(&self, r: TextureRef) -> Vec4 {
+        self.scene.textures[r.texture as usize].sample(r.transform.apply(self.uv(r.tex_coord)))
+    }
+
+    /// Tangent (xyz) and handedness (w) for normal mapping: the file's, or from UV derivatives.
+    fn tangent(&self, n: Vec3, set: u32) -> Option<Vec4> {
+        let mesh = &self.scene.mesh;
+        let [i0, i1, i2] = self.vertices;
+        let (w, hit) = (self.w, self.hit);
+        if !mesh.tangents.is_empty() {
+            let t = mesh.tangents[i0] * w + mesh.tangents[i1] * hit.u + mesh.tangents[i2] * hit.v;
+            if t.w != 0.0 {
+                let t3 = (t.truncate() - n * n.dot(t.truncate())).normalize_or_zero();
+                return (t3 != Vec3::ZERO).then(|| t3.extend(t.w));
+            }
+        }
+        let uvs = if set == 0 { &mesh.uv0 } else { &mesh.uv1 };
+        if uvs.is_empty() {
+            return None;
+        }
+        let dp1 = mesh.positions[i1] - mesh.positions[i0];
+        let dp2 = mesh.positions[i2] - mesh.positions[i0];
+        let duv1 = uvs[i1] - uvs[i0];
+        let duv2 = uvs[i2] - uvs[i0];
+        let det = duv1.x * duv2.y - duv2.x * duv1.y;
+        if det.abs() < 1e-12 {
+            return None;
+        }
+        let t = (dp1 * duv2.y - dp2 * duv1.y) / det;
+        let b = (dp2 * duv1.x - dp1 * duv2.x) / det;
+        let t3 = (t - n * n.dot(t)).normalize_or_zero();
+        if t3 == Vec3::ZERO {
+            return None;
+        }
+        let handedness = if n.cross(t3).dot(b) < 0.0 { -1.0 } else { 1.0 };
+        Some(t3.extend(handedness))
+    }
+}

@@ -1,0 +1,606 @@
+//! `tessera render`'s farm: the coordinator and one worker with the chosen backend in this
+//! process, over the in-process transport, with the coordinator's store in a temporary data
+//! directory that is removed afterwards. The one place that joins a coordinator and a worker.
+//! Each frame is written where the user asked as soon as the coordinator has assembled it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tessera_coordinator::billing::PriceTable;
+use tessera_coordinator::frame_paths::FramePaths;
+use tessera_coordinator::{Farm, FarmConfig, FarmError, FarmEvents, Submission};
+use tessera_protocol::api::{JobState, LedgerRow};
+use tessera_protocol::device::Device;
+use tessera_protocol::id::JobId;
+use tessera_protocol::job::JobOptions;
+use tessera_protocol::money::Money;
+use tessera_protocol::result::WorkerInfo;
+use tessera_protocol::scene::SceneHash;
+use tessera_renderer::backend::Backend;
+use tessera_renderer::film::{FilmError, Resolution};
+use tessera_renderer::output::{self, Durability, OutputError};
+use tessera_renderer::scene::{Scene, SceneError};
+use tessera_transport::InProcessTransport;
+use tessera_worker::{Preparation, SceneSource, TileRenderer, run_worker};
+
+use crate::output_pattern::OutputPattern;
+
+/// How often the job's state is looked at while no tile comes in.
+const POLL: Duration = Duration::from_millis(50);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot load scene '{}'", .path.display())]
+    SceneUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot load scene '{}'", .path.display())]
+    Scene {
+        path: PathBuf,
+        #[source]
+        source: SceneError,
+    },
+    #[error("cannot evaluate scene '{}' at frame {frame}", .path.display())]
+    Frame {
+        path: PathBuf,
+        frame: u32,
+        #[source]
+        source: SceneError,
+    },
+    #[error("cannot size frame {frame}")]
+    Size {
+        frame: u32,
+        #[source]
+        source: FilmError,
+    },
+    #[error("cannot start the local farm")]
+    Start(#[source] std::io::Error),
+    #[error(transparent)]
+    Farm(#[from] FarmError),
+    #[error("{0}")]
+    JobFailed(String),
+    #[error("the local coordinator stopped before the job finished")]
+    Stopped,
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+/// How far a job has got; reported after every tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub frame: u32,
+    pub tiles_done: u64,
+    pub tiles_total: u64,
+    pub samples_done: u64,
+    pub samples_total: u64,
+}
+
+/// What building the frames' BVHs cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct BvhSummary {
+    /// The most triangles in one frame.
+    pub triangles: usize,
+    /// Summed over frames.
+    pub build_seconds: f64,
+    /// The largest BVH of one frame.
+    pub bytes: usize,
+}
+
+impl BvhSummary {
+    fn of(preparations: &[Preparation]) -> Self {
+        preparations.iter().fold(Self::default(), |s, p| Self {
+            triangles: s.triangles.max(p.bvh.triangles),
+            build_seconds: s.build_seconds + p.bvh.build_seconds,
+            bytes: s.bytes.max(p.bvh.bytes),
+        })
+    }
+}
+
+/// What a finished job did, for the user and for benchmarks.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RenderSummary {
+    pub frames: Vec<u32>,
+    pub resolution: Resolution,
+    pub spp: u32,
+    /// Camera samples taken: pixels x spp x frames.
+    pub samples: u64,
+    /// Time spent rendering tiles, summed as the ledger counts it, excluding scene loading,
+    /// preparation and writing.
+    pub render_micros: u64,
+    pub render_seconds: f64,
+    /// Time spent preparing frames for the backend (mostly building the BVH).
+    pub prepare_seconds: f64,
+    pub bvh: BvhSummary,
+    /// Wall time of the whole job.
+    pub total_seconds: f64,
+    pub samples_per_second: f64,
+    pub device: Device,
+    /// What the render time would cost on the farm at its price table's rate for this device.
+    pub charge: Money,
+    pub outputs: Vec<PathBuf>,
+}
+
+/// What the local farm tells the waiting caller.
+enum Event {
+    Tile(LedgerRow),
+    Frame { frame: u32, path: PathBuf },
+}
+
+/// Passes the farm's progress on to the caller.
+struct Follower {
+    events: mpsc::Sender<Event>,
+}
+
+impl Follower {
+    fn send(&self, event: Event) {
+        // The caller only stops listening once it has given up on the job.
+        let _ = self.events.send(event);
+    }
+}
+
+impl FarmEvents for Follower {
+    fn tile_accepted(&self, row: &LedgerRow) {
+        self.send(Event::Tile(row.clone()));
+    }
+
+    fn frame_written(&self, _job: JobId, frame: u32, path: &Path) {
+        self.send(Event::Frame {
+            frame,
+            path: path.to_owned(),
+        });
+    }
+}
+
+/// The farm writes each frame straight where the user asked.
+struct UserFrames(OutputPattern);
+
+impl FramePaths for UserFrames {
+    fn frame_path(&self, _job: JobId, frame: u32) -> PathBuf {
+        self.0.path_for(frame)
+    }
+}
+
+/// The worker reads the scene and the job's state straight from the farm in this process.
+struct FarmScenes(Arc<Farm<InProcessTransport>>);
+
+impl SceneSource for FarmScenes {
+    fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String> {
+        self.0.scene_file(hash).map_err(|e| e.to_string())
+    }
+
+    fn job_is_running(&self, job: JobId) -> bool {
+        self.0.job_is_running(job)
+    }
+
+    fn announce(&self, worker: &WorkerInfo) {
+        if let Err(e) = self.0.store().announce_worker(worker) {
+            tracing::warn!(error = %e, "cannot record worker");
+        }
+    }
+}
+
+/// Renders every frame of `scene` as `job` says with `backend` and writes each to `output` as
+/// soon as it is complete. `on_progress` is called after every tile. Blocks: it runs the farm on
+/// a runtime of its own, so it must not be called from async code.
+pub fn render_job(
+    scene_path: &Path,
+    job: &JobOptions,
+    output: &OutputPattern,
+    backend: Box<dyn Backend>,
+    prices: PriceTable,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<RenderSummary, LocalError> {
+    let started = Instant::now();
+    let frames = job.frames.frames();
+    // Fail before loading anything, let alone rendering, when the frames could not be saved.
+    output::check_writable(&output.path_for(frames[0]))?;
+
+    let scene_error = |source| LocalError::SceneUnreadable {
+        path: scene_path.to_owned(),
+        source,
+    };
+    if !std::fs::metadata(scene_path)
+        .map_err(scene_error)?
+        .is_file()
+    {
+        return Err(scene_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file",
+        )));
+    }
+    let bytes = std::fs::read(scene_path).map_err(scene_error)?;
+    // Loaded from its own folder, so that its external files resolve; the worker is handed it.
+    let scene = Scene::load(scene_path).map_err(|source| LocalError::Scene {
+        path: scene_path.to_owned(),
+        source,
+    })?;
+    tracing::info!(scene = %scene_path.display(), seconds = started.elapsed().as_secs_f64(), "scene loaded");
+    let first = scene
+        .frame(job.fps.frame_time(frames[0]) as f32, job.camera.as_deref())
+        .map_err(|source| LocalError::Frame {
+            path: scene_path.to_owned(),
+            frame: frames[0],
+            source,
+        })?;
+    let resolution = job
+        .size
+        .resolve(&first.camera)
+        .map_err(|source| LocalError::Size {
+            frame: frames[0],
+            source,
+        })?;
+
+    let data = tempfile::tempdir().map_err(LocalError::Start)?;
+    let (tell, events) = mpsc::channel();
+    let mut config = FarmConfig::new(data.path(), prices);
+    // A tile that failed here would fail the same way again.
+    config.max_attempts = 1;
+    config.durability = Durability::Throwaway;
+    config.record_retries = Some(2);
+    config.events = Some(Arc::new(Follower { events: tell }));
+    config.frame_paths = Some(Arc::new(UserFrames(output.clone())));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(LocalError::Start)?;
+    let transport = InProcessTransport::new();
+    let farm = Farm::open(config, transport.clone())?;
+    let renderer = Arc::new(TileRenderer::with_scene(
+        backend,
+        SceneHash::of(&bytes),
+        Arc::new(scene),
+    ));
+    let device = Device::of(renderer.device());
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = runtime.spawn(farm.clone().run(shutdown.clone()));
+    let worker = {
+        let source: Arc<dyn SceneSource> = Arc::new(FarmScenes(farm.clone()));
+        let renderer = renderer.clone();
+        let transport = transport.clone();
+        runtime
+            .spawn(async move { run_worker(&transport, "local", renderer, source, shutdown).await })
+    };
+    let submission = Submission {
+        scene_name: scene_path.display().to_string(),
+        scene: bytes,
+        options: job.clone(),
+        priority: 0,
+    };
+    let followed = runtime
+        .block_on(farm.submit_loaded(submission, resolution))
+        .map_err(LocalError::from)
+        .and_then(|id| {
+            let spp = u64::from(job.settings.spp.get());
+            let tiles_per_frame = resolution.tiles(job.tile_size).len() as u64;
+            let totals = Progress {
+                frame: frames[0],
+                tiles_done: 0,
+                tiles_total: tiles_per_frame * frames.len() as u64,
+                samples_done: 0,
+                samples_total: resolution.pixel_count() as u64 * spp * frames.len() as u64,
+            };
+            follow(
+                &farm,
+                id,
+                &events,
+                totals,
+                &|| runner.is_finished(),
+                on_progress,
+            )
+        });
+    let _ = stop.send(true);
+    let stopped = runtime.block_on(async { (runner.await, worker.await) });
+    let followed = match (followed, stopped) {
+        // The coordinator's own error says more than that it stopped.
+        (Err(LocalError::Stopped), (Ok(Err(e)), _)) => return Err(e.into()),
+        (followed, (Ok(Err(e)), _)) => {
+            tracing::warn!(error = %e, "the local coordinator stopped with an error");
+            followed?
+        }
+        (followed, _) => followed?,
+    };
+
+    let render_seconds = followed.render_micros as f64 / 1e6;
+    let preparations = renderer.preparations();
+    Ok(RenderSummary {
+        frames: frames.to_vec(),
+        resolution,
+        spp: job.settings.spp.get(),
+        samples: followed.samples,
+        render_micros: followed.render_micros,
+        render_seconds,
+        prepare_seconds: preparations.iter().map(|p| p.seconds).sum(),
+        bvh: BvhSummary::of(&preparations),
+        total_seconds: started.elapsed().as_secs_f64(),
+        samples_per_second: if render_seconds > 0.0 {
+            followed.samples as f64 / render_seconds
+        } else {
+            0.0
+        },
+        charge: farm
+            .prices()
+            .charge(&device.class, device.threads, followed.render_micros),
+        device,
+        outputs: followed.outputs.into_iter().map(|(_, p)| p).collect(),
+    })
+}
+
+/// What following a job to its end collected.
+struct Followed {
+    samples: u64,
+    render_micros: u64,
+    /// By frame number.
+    outputs: Vec<(u32, PathBuf)>,
+}
+
+/// Reports every accepted tile and collects the written frames until the job is done.
+fn follow(
+    farm: &Farm<InProcessTransport>,
+    job: JobId,
+    events: &mpsc::Receiver<Event>,
+    mut progress: Progress,
+    coordinator_stopped: &dyn Fn() -> bool,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<Followed, LocalError> {
+    let mut followed = Followed {
+        samples: 0,
+        render_micros: 0,
+        outputs: Vec::new(),
+    };
+    let mut handle = |event: Event, followed: &mut Followed| match event {
+        Event::Tile(row) => {
+            followed.samples += row.samples;
+            followed.render_micros += row.render_micros;
+            progress.frame = row.frame;
+            progress.tiles_done += 1;
+            progress.samples_done += row.samples;
+            on_progress(&progress);
+            Ok(())
+        }
+        Event::Frame { frame, path } => {
+            tracing::info!(frame, path = %path.display(), "frame written");
+            followed.outputs.push((frame, path));
+            Ok::<(), LocalError>(())
+        }
+    };
+    loop {
+        let step = match events.recv_timeout(POLL) {
+            Ok(event) => handle(event, &mut followed),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(LocalError::Stopped),
+        };
+        if let Err(e) = step {
+            let _ = farm.cancel(job);
+            return Err(e);
+        }
+        let record = farm.job(job)?;
+        match record.state {
+            JobState::Running if coordinator_stopped() => return Err(LocalError::Stopped),
+            JobState::Running => {}
+            JobState::Done => {
+                // Every frame went through the follower before the job was marked done.
+                while let Ok(event) = events.try_recv() {
+                    handle(event, &mut followed)?;
+                }
+                followed.outputs.sort();
+                return Ok(followed);
+            }
+            _ => {
+                return Err(LocalError::JobFailed(
+                    record
+                        .reason
+                        .unwrap_or_else(|| format!("job {job} did not finish")),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+    use tessera_protocol::job::{Fps, SizeRequest};
+    use tessera_renderer::backend::{DeviceInfo, PreparedFrame, RenderError};
+    use tessera_renderer::bvh::BvhStats;
+    use tessera_renderer::film::{Pixels, Tile, TileImage};
+    use tessera_renderer::scene::FrameScene;
+    use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
+
+    /// Paints each pixel with its position and the frame number.
+    struct FakeBackend {
+        device: DeviceInfo,
+        fail_prepare: bool,
+    }
+
+    struct FakeFrame;
+
+    impl PreparedFrame for FakeFrame {
+        fn render_tile(
+            &self,
+            resolution: Resolution,
+            tile: Tile,
+            frame: u32,
+            settings: &RenderSettings,
+        ) -> Result<TileImage, RenderError> {
+            let mut pixels = Pixels::zeroed(tile.pixel_count());
+            for row in 0..tile.height() {
+                for col in 0..tile.width() {
+                    let i = (row * tile.width() + col) as usize;
+                    let global = (tile.y() + row) * resolution.width() + tile.x() + col;
+                    pixels.color[i] = [global as f32, frame as f32, settings.spp.get() as f32, 1.0];
+                }
+            }
+            Ok(TileImage { tile, pixels })
+        }
+
+        fn bvh_stats(&self) -> BvhStats {
+            BvhStats {
+                triangles: 12,
+                nodes: 3,
+                build_seconds: 0.25,
+                bytes: 1000,
+            }
+        }
+    }
+
+    impl Backend for FakeBackend {
+        fn device(&self) -> &DeviceInfo {
+            &self.device
+        }
+        fn prepare<'a>(
+            &'a self,
+            _scene: &'a FrameScene,
+        ) -> Result<Box<dyn PreparedFrame + 'a>, RenderError> {
+            if self.fail_prepare {
+                return Err(RenderError::Failed {
+                    backend: "fake".into(),
+                    reason: "out of memory".into(),
+                });
+            }
+            Ok(Box::new(FakeFrame))
+        }
+    }
+
+    fn backend(fail_prepare: bool) -> Box<dyn Backend> {
+        Box::new(FakeBackend {
+            device: DeviceInfo {
+                backend: "fake".into(),
+                name: "fake device".into(),
+                threads: 4,
+                software: true,
+            },
+            fail_prepare,
+        })
+    }
+
+    fn turntable() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/turntable.gltf")
+    }
+
+    fn job(frames: &str) -> JobOptions {
+        JobOptions {
+            frames: frames.parse().unwrap(),
+            size: SizeRequest::from_sides(Some(10), Some(5)).unwrap(),
+            settings: RenderSettings {
+                spp: Spp::new(3).unwrap(),
+                max_depth: MaxDepth::new(4).unwrap(),
+                seed: 0,
+            },
+            tile_size: NonZeroU32::new(4).unwrap(),
+            fps: Fps::new(24.0).unwrap(),
+            camera: None,
+        }
+    }
+
+    #[test]
+    fn renders_merges_bills_and_writes_every_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job("2-4x2");
+        let output = OutputPattern::new(dir.path().join("f_#.exr"), &job.frames).unwrap();
+        let mut progress = Vec::new();
+        let summary = render_job(
+            &turntable(),
+            &job,
+            &output,
+            backend(false),
+            PriceTable::default(),
+            &mut |p| progress.push(*p),
+        )
+        .unwrap();
+
+        assert_eq!(summary.frames, [2, 4]);
+        assert_eq!(summary.resolution, Resolution::new(10, 5).unwrap());
+        assert_eq!(summary.samples, 2 * 50 * 3);
+        assert_eq!(summary.device.backend, "fake");
+        let expected = [dir.path().join("f_2.exr"), dir.path().join("f_4.exr")];
+        assert_eq!(summary.outputs, expected);
+        // One preparation per frame, not per tile.
+        assert_eq!(
+            summary.bvh,
+            BvhSummary {
+                triangles: 12,
+                build_seconds: 0.5,
+                bytes: 1000
+            }
+        );
+        assert_eq!(
+            summary.charge,
+            PriceTable::default().charge("cpu", 4, summary.render_micros)
+        );
+
+        // 3x2 tiles of at most 4x4 per frame.
+        assert_eq!(progress.len(), 12);
+        let last = progress.last().unwrap();
+        assert_eq!((last.tiles_done, last.tiles_total), (12, 12));
+        assert_eq!((last.samples_done, last.samples_total), (300, 300));
+        assert!(
+            progress
+                .windows(2)
+                .all(|w| w[0].samples_done < w[1].samples_done)
+        );
+
+        for (path, frame) in expected.iter().zip([2.0, 4.0]) {
+            let image = exr::prelude::read_first_flat_layer_from_file(path).unwrap();
+            let channel = |name: &str| -> Vec<f32> {
+                let ch = image.layer_data.channel_data.list.iter();
+                let ch = ch.clone().find(|c| c.name == *name).unwrap();
+                ch.sample_data.values_as_f32().collect()
+            };
+            assert_eq!(channel("R"), (0..50).map(|i| i as f32).collect::<Vec<_>>());
+            assert!(channel("G").iter().all(|&g| g == frame));
+            assert!(channel("B").iter().all(|&b| b == 3.0));
+        }
+    }
+
+    #[test]
+    fn a_failed_frame_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job("1");
+        let output = OutputPattern::new(dir.path().join("still.png"), &job.frames).unwrap();
+        let err = render_job(
+            &turntable(),
+            &job,
+            &output,
+            backend(true),
+            PriceTable::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(matches!(err, LocalError::JobFailed(_)), "{err}");
+        assert!(err.to_string().contains("out of memory"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn missing_scene_and_unwritable_output_fail_before_rendering() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job("1");
+        let absent = dir.path().join("absent.gltf");
+        let output = OutputPattern::new(dir.path().join("x.exr"), &job.frames).unwrap();
+        let run = |output: &OutputPattern| {
+            render_job(
+                &absent,
+                &job,
+                output,
+                backend(false),
+                PriceTable::default(),
+                &mut |_| {},
+            )
+            .unwrap_err()
+        };
+        let err = run(&output);
+        assert!(matches!(err, LocalError::SceneUnreadable { .. }), "{err}");
+        assert!(err.to_string().contains("absent.gltf"), "{err}");
+
+        let output = OutputPattern::new(dir.path().join("no").join("x.exr"), &job.frames).unwrap();
+        let err = run(&output);
+        assert!(matches!(err, LocalError::Output(_)), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,453 @@
+//! RabbitMQ over AMQP 0-9-1 (lapin). Durable queues (quorum where the broker has them),
+//! persistent messages, publisher confirms, manual acknowledgements, and a dead-letter queue.
+//!
+//! Connections are re-established with backoff whenever the broker drops them: publishing
+//! retries on a fresh connection, and an inbox starts a fresh consumer. Deliveries from a lost
+//! connection cannot be settled any more; the broker delivers them again, which the handlers
+//! tolerate (see the module documentation of [`super`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_lite::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
+    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::tcp::OwnedTLSConfig;
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connect, Connection, ConnectionProperties};
+use serde::de::DeserializeOwned;
+
+use tessera_protocol::result::ResultMessage;
+use tessera_protocol::task::TaskMessage;
+
+use crate::{BoxFuture, Delivery, Inbox, Settle, Transport, TransportError, decode, encode};
+
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const DEFAULT_NAMESPACE: &str = "tessera";
+
+/// Redeliveries after which a quorum queue dead-letters a task on its own: the bound for tasks
+/// that crash their worker outright, which never get to report a failure.
+const DELIVERY_LIMIT: i64 = 20;
+
+/// Where the broker is: an `amqp://` URL, or `amqps://` for TLS. A broker whose certificate a
+/// private authority signed (the usual case for a studio's own broker) also needs that
+/// authority's certificates, trusted besides the system's roots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broker {
+    pub url: String,
+    /// PEM certificates of the authorities to trust besides the system's.
+    pub ca_pem: Option<String>,
+}
+
+impl Broker {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ca_pem: None,
+        }
+    }
+
+    /// Also trusts the certificate authorities in the PEM file at `path`.
+    pub fn with_ca_file(mut self, path: &std::path::Path) -> Result<Self, TransportError> {
+        let pem = std::fs::read_to_string(path).map_err(|e| TransportError::Connect {
+            url: self.url.clone(),
+            message: format!("cannot read the CA certificates '{}': {e}", path.display()),
+        })?;
+        self.ca_pem = Some(pem);
+        Ok(self)
+    }
+}
+
+/// The queues of one farm: every name starts with the namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueNames {
+    pub tasks: String,
+    pub results: String,
+    pub dead_tasks: String,
+}
+
+impl QueueNames {
+    pub fn new(namespace: &str) -> Self {
+        Self {
+            tasks: format!("{namespace}.tasks"),
+            results: format!("{namespace}.results"),
+            dead_tasks: format!("{namespace}.tasks.dead"),
+        }
+    }
+}
+
+struct Shared {
+    broker: Broker,
+    names: QueueNames,
+    /// Publishing connection and its confirm-mode channel; `None` until needed or after a loss.
+    publisher: tokio::sync::Mutex<Option<(Connection, Channel)>>,
+    /// Whether the broker took quorum queues; learnt on the first declaration.
+    quorum: AtomicBool,
+    shut: AtomicBool,
+}
+
+/// Cheap to clone: clones share the publishing connection.
+#[derive(Clone)]
+pub struct AmqpTransport {
+    shared: Arc<Shared>,
+}
+
+impl AmqpTransport {
+    /// Connects once (failing with a clear message when the broker cannot be reached) and
+    /// declares the farm's queues.
+    pub async fn connect(broker: &Broker, namespace: &str) -> Result<Self, TransportError> {
+        let transport = Self {
+            shared: Arc::new(Shared {
+                broker: broker.clone(),
+                names: QueueNames::new(namespace),
+                publisher: tokio::sync::Mutex::new(None),
+                quorum: AtomicBool::new(true),
+                shut: AtomicBool::new(false),
+            }),
+        };
+        let (connection, channel) = transport.open_publisher().await?;
+        *transport.shared.publisher.lock().await = Some((connection, channel));
+        Ok(transport)
+    }
+
+    pub fn names(&self) -> &QueueNames {
+        &self.shared.names
+    }
+
+    /// Deletes the farm's queues (tests, and tearing a namespace down).
+    pub async fn delete_queues(&self) -> Result<(), TransportError> {
+        let (connection, channel) = open(&self.shared.broker).await?;
+        let names = &self.shared.names;
+        for queue in [&names.tasks, &names.results, &names.dead_tasks] {
+            channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await
+                .map_err(broker)?;
+        }
+        let _ = connection.close(200, "bye".into()).await;
+        Ok(())
+    }
+
+    /// Closes connections; inboxes end instead of reconnecting.
+    pub async fn close(&self) {
+        self.shared.shut.store(true, Ordering::SeqCst);
+        if let Some((connection, _)) = self.shared.publisher.lock().await.take() {
+            let _ = connection.close(200, "bye".into()).await;
+        }
+    }
+
+    async fn open_publisher(&self) -> Result<(Connection, Channel), TransportError> {
+        let (connection, channel) = open(&self.shared.broker).await?;
+        self.declare(&connection).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(broker)?;
+        Ok((connection, channel))
+    }
+
+    /// Declares the queues, as quorum queues when the broker supports them. Idempotent, so every
+    /// new connection does it and a broker that lost its definitions gets them back.
+    async fn declare(&self, connection: &Connection) -> Result<(), TransportError> {
+        if self.shared.quorum.load(Ordering::SeqCst) {
+            match self.declare_all(connection, true).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "quorum queues refused; using classic durable queues");
+                    self.shared.quorum.store(false, Ordering::SeqCst);
+                }
+            }
+        }
+        self.declare_all(connection, false).await
+    }
+
+    async fn declare_all(
+        &self,
+        connection: &Connection,
+        quorum: bool,
+    ) -> Result<(), TransportError> {
+        // A failed declaration closes its channel, so each attempt gets a fresh one.
+        let channel = connection.create_channel().await.map_err(broker)?;
+        let names = &self.shared.names;
+        let base = || {
+            let mut args = FieldTable::default();
+            if quorum {
+                args.insert(
+                    "x-queue-type".into(),
+                    AMQPValue::LongString("quorum".into()),
+                );
+            }
+            args
+        };
+        let mut task_args = base();
+        task_args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString("".into()),
+        );
+        task_args.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(names.dead_tasks.as_str().into()),
+        );
+        if quorum {
+            task_args.insert(
+                "x-delivery-limit".into(),
+                AMQPValue::LongLongInt(DELIVERY_LIMIT),
+            );
+        }
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        for (queue, args) in [
+            (&names.dead_tasks, base()),
+            (&names.tasks, task_args),
+            (&names.results, base()),
+        ] {
+            channel
+                .queue_declare(queue.as_str().into(), durable, args)
+                .await
+                .map_err(broker)?;
+        }
+        let _ = channel.close(200, "declared".into()).await;
+        Ok(())
+    }
+
+    /// Publishes `bodies` to `queue` and waits for every confirm, reconnecting and starting over
+    /// on a lost connection (duplicates are harmless; losses are not).
+    async fn publish(&self, queue: &str, bodies: &[Vec<u8>]) -> Result<(), TransportError> {
+        let mut backoff = Backoff::new();
+        loop {
+            let mut guard = self.shared.publisher.lock().await;
+            if guard.is_none() {
+                match self.open_publisher().await {
+                    Ok(link) => *guard = Some(link),
+                    Err(e) => {
+                        drop(guard);
+                        if self.shared.shut.load(Ordering::SeqCst) {
+                            return Err(TransportError::Closed);
+                        }
+                        backoff.wait(&e).await;
+                        continue;
+                    }
+                }
+            }
+            let (_, channel) = guard.as_ref().expect("just connected");
+            match publish_confirmed(channel, queue, bodies).await {
+                Ok(()) => return Ok(()),
+                Err(e @ TransportError::Nacked { .. }) => return Err(e),
+                Err(e) => {
+                    *guard = None;
+                    drop(guard);
+                    backoff.wait(&e).await;
+                }
+            }
+        }
+    }
+
+    async fn consume<M>(&self, queue: &str, prefetch: u16) -> AmqpInbox<M> {
+        AmqpInbox {
+            transport: self.clone(),
+            queue: queue.to_owned(),
+            prefetch,
+            consumer: None,
+            _message: std::marker::PhantomData,
+        }
+    }
+}
+
+async fn open(to: &Broker) -> Result<(Connection, Channel), TransportError> {
+    let failed = |message: String| TransportError::Connect {
+        url: to.url.clone(),
+        message,
+    };
+    let tls = OwnedTLSConfig {
+        identity: None,
+        cert_chain: to.ca_pem.clone(),
+    };
+    let runtime = lapin::runtime::default_runtime().map_err(|e| failed(e.to_string()))?;
+    let connection = to
+        .url
+        .as_str()
+        .connect_with_config(ConnectionProperties::default(), tls, runtime)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let channel = connection.create_channel().await.map_err(broker)?;
+    Ok((connection, channel))
+}
+
+fn broker(e: lapin::Error) -> TransportError {
+    TransportError::Broker(e.to_string())
+}
+
+async fn publish_confirmed(
+    channel: &Channel,
+    queue: &str,
+    bodies: &[Vec<u8>],
+) -> Result<(), TransportError> {
+    let persistent = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into());
+    let mut confirms = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                body,
+                persistent.clone(),
+            )
+            .await
+            .map_err(broker)?;
+        confirms.push(confirm);
+    }
+    for confirm in confirms {
+        let confirmation = confirm.await.map_err(broker)?;
+        if !confirmation.is_ack() {
+            return Err(TransportError::Nacked {
+                queue: queue.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Exponential backoff from 100 ms to 5 s, for reconnecting.
+struct Backoff {
+    delay: Duration,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self {
+            delay: Duration::from_millis(100),
+        }
+    }
+
+    async fn wait(&mut self, error: &TransportError) {
+        tracing::warn!(%error, retry_in = ?self.delay, "RabbitMQ connection lost; reconnecting");
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+pub struct AmqpInbox<M> {
+    transport: AmqpTransport,
+    queue: String,
+    prefetch: u16,
+    /// The consuming connection (kept alive here) and its consumer.
+    consumer: Option<(Connection, lapin::Consumer)>,
+    _message: std::marker::PhantomData<fn() -> M>,
+}
+
+impl<M> AmqpInbox<M> {
+    async fn start(&self) -> Result<(Connection, lapin::Consumer), TransportError> {
+        let (connection, channel) = open(&self.transport.shared.broker).await?;
+        self.transport.declare(&connection).await?;
+        channel
+            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .await
+            .map_err(broker)?;
+        let consumer = channel
+            .basic_consume(
+                self.queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(broker)?;
+        Ok((connection, consumer))
+    }
+}
+
+struct AmqpSettle(lapin::Acker);
+
+impl Settle for AmqpSettle {
+    fn ack(self: Box<Self>) -> BoxFuture<'static, Result<(), TransportError>> {
+        Box::pin(async move {
+            self.0
+                .ack(BasicAckOptions::default())
+                .await
+                .map(drop)
+                .map_err(broker)
+        })
+    }
+}
+
+impl<M: DeserializeOwned + Send> Inbox<M> for AmqpInbox<M> {
+    async fn next(&mut self) -> Option<Delivery<M>> {
+        let mut backoff = Backoff::new();
+        loop {
+            if self.transport.shared.shut.load(Ordering::SeqCst) {
+                return None;
+            }
+            let Some((_, consumer)) = self.consumer.as_mut() else {
+                match self.start().await {
+                    Ok(started) => self.consumer = Some(started),
+                    Err(e) => backoff.wait(&e).await,
+                }
+                continue;
+            };
+            match consumer.next().await {
+                Some(Ok(delivery)) => match decode::<M>(&delivery.data) {
+                    Ok(message) => {
+                        let settle = Box::new(AmqpSettle(delivery.acker));
+                        return Some(Delivery::new(message, delivery.redelivered, settle));
+                    }
+                    Err(e) => {
+                        // Undecodable: no retry can fix it, so out of the way it goes.
+                        tracing::error!(queue = %self.queue, error = %e, "rejecting a message that does not decode");
+                        let _ = delivery
+                            .acker
+                            .reject(BasicRejectOptions { requeue: false })
+                            .await;
+                    }
+                },
+                Some(Err(e)) => {
+                    self.consumer = None;
+                    backoff.wait(&broker(e)).await;
+                }
+                None => {
+                    self.consumer = None;
+                    backoff.wait(&TransportError::Closed).await;
+                }
+            }
+        }
+    }
+}
+
+impl Transport for AmqpTransport {
+    type Tasks = AmqpInbox<TaskMessage>;
+    type Results = AmqpInbox<ResultMessage>;
+
+    async fn publish_tasks(&self, tasks: &[TaskMessage]) -> Result<(), TransportError> {
+        let bodies: Vec<Vec<u8>> = tasks.iter().map(encode).collect();
+        let queue = self.shared.names.tasks.clone();
+        self.publish(&queue, &bodies).await
+    }
+
+    async fn dead_letter(&self, task: &TaskMessage) -> Result<(), TransportError> {
+        let queue = self.shared.names.dead_tasks.clone();
+        self.publish(&queue, &[encode(task)]).await
+    }
+
+    async fn publish_result(&self, result: &ResultMessage) -> Result<(), TransportError> {
+        let queue = self.shared.names.results.clone();
+        self.publish(&queue, &[encode(result)]).await
+    }
+
+    async fn consume_tasks(&self, prefetch: u16) -> Result<Self::Tasks, TransportError> {
+        let queue = self.shared.names.tasks.clone();
+        Ok(self.consume(&queue, prefetch.max(1)).await)
+    }
+
+    async fn consume_results(&self) -> Result<Self::Results, TransportError> {
+        let queue = self.shared.names.results.clone();
+        // Results are small and handled one at a time; a few in flight hide the round trip.
+        Ok(self.consume(&queue, 16).await)
+    }
+}

@@ -1,0 +1,140 @@
+//! Channels inside one process: what `tessera render` and tests use. Messages are encoded as on
+//! the wire, so a message that would not survive RabbitMQ does not survive here either.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use tessera_protocol::result::ResultMessage;
+use tessera_protocol::task::TaskMessage;
+
+use crate::{BoxFuture, Delivery, Inbox, Settle, Transport, TransportError, decode, encode};
+
+type Queue = (
+    mpsc::UnboundedSender<Vec<u8>>,
+    Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>>,
+);
+
+fn queue() -> Queue {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (tx, Arc::new(tokio::sync::Mutex::new(rx)))
+}
+
+/// Cheap to clone: clones share the queues.
+#[derive(Clone)]
+pub struct InProcessTransport {
+    tasks: Queue,
+    results: Queue,
+    dead: Arc<Mutex<Vec<TaskMessage>>>,
+}
+
+impl Default for InProcessTransport {
+    fn default() -> Self {
+        Self {
+            tasks: queue(),
+            results: queue(),
+            dead: Arc::default(),
+        }
+    }
+}
+
+impl InProcessTransport {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Tasks that were dead-lettered, oldest first.
+    pub fn dead_letters(&self) -> Vec<TaskMessage> {
+        self.dead.lock().expect("dead-letter list").clone()
+    }
+}
+
+pub struct ChannelInbox<M> {
+    queue: Queue,
+    _message: std::marker::PhantomData<fn() -> M>,
+}
+
+/// An unacknowledged in-process message goes back on its queue when dropped, as RabbitMQ
+/// requeues the deliveries of a consumer that vanished.
+struct ChannelSettle {
+    body: Option<Vec<u8>>,
+    requeue: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+impl Settle for ChannelSettle {
+    fn ack(mut self: Box<Self>) -> BoxFuture<'static, Result<(), TransportError>> {
+        self.body = None;
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl Drop for ChannelSettle {
+    fn drop(&mut self) {
+        if let Some(body) = self.body.take() {
+            // Fails only when every receiver is gone, and then nobody wants the message.
+            let _ = self.requeue.send(body);
+        }
+    }
+}
+
+impl<M: serde::de::DeserializeOwned + Send> Inbox<M> for ChannelInbox<M> {
+    async fn next(&mut self) -> Option<Delivery<M>> {
+        loop {
+            let body = self.queue.1.lock().await.recv().await?;
+            match decode::<M>(&body) {
+                Ok(message) => {
+                    let settle = ChannelSettle {
+                        body: Some(body),
+                        requeue: self.queue.0.clone(),
+                    };
+                    return Some(Delivery::new(message, false, Box::new(settle)));
+                }
+                Err(e) => tracing::error!(error = %e, "dropping a message that does not decode"),
+            }
+        }
+    }
+}
+
+impl Transport for InProcessTransport {
+    type Tasks = ChannelInbox<TaskMessage>;
+    type Results = ChannelInbox<ResultMessage>;
+
+    async fn publish_tasks(&self, tasks: &[TaskMessage]) -> Result<(), TransportError> {
+        for task in tasks {
+            self.tasks
+                .0
+                .send(encode(task))
+                .map_err(|_| TransportError::Closed)?;
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(&self, task: &TaskMessage) -> Result<(), TransportError> {
+        self.dead
+            .lock()
+            .expect("dead-letter list")
+            .push(task.clone());
+        Ok(())
+    }
+
+    async fn publish_result(&self, result: &ResultMessage) -> Result<(), TransportError> {
+        self.results
+            .0
+            .send(encode(result))
+            .map_err(|_| TransportError::Closed)
+    }
+
+    async fn consume_tasks(&self, _prefetch: u16) -> Result<Self::Tasks, TransportError> {
+        Ok(ChannelInbox {
+            queue: self.tasks.clone(),
+            _message: std::marker::PhantomData,
+        })
+    }
+
+    async fn consume_results(&self) -> Result<Self::Results, TransportError> {
+        Ok(ChannelInbox {
+            queue: self.results.clone(),
+            _message: std::marker::PhantomData,
+        })
+    }
+}

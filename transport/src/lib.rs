@@ -1,0 +1,114 @@
+//! How tasks reach workers and results come back: one trait, with RabbitMQ for a farm and
+//! in-process channels for a single machine, so both run the same coordinator and worker code.
+//!
+//! The contract both implementations keep:
+//! - `publish_*` returns only once the message is safely held (for RabbitMQ: the broker confirmed
+//!   a persistent message on a durable queue).
+//! - A delivery not acknowledged is delivered again (possibly to someone else), so handlers must
+//!   be idempotent; acknowledging twice or after a reconnection is harmless.
+//! - [`Transport::dead_letter`] keeps a task given up on where an operator can inspect it.
+//!
+//! Who retries or gives up is not the transport's business: the coordinator decides.
+
+pub mod amqp;
+pub mod in_process;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use tessera_protocol::result::ResultMessage;
+use tessera_protocol::task::TaskMessage;
+
+pub use amqp::{AmqpTransport, Broker};
+pub use in_process::InProcessTransport;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot connect to RabbitMQ at {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("RabbitMQ: {0}")]
+    Broker(String),
+    #[error("the broker refused message on {queue} (no confirm)")]
+    Nacked { queue: String },
+    #[error("the transport is closed")]
+    Closed,
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Settles one delivery with whoever delivered it.
+pub trait Settle: Send {
+    fn ack(self: Box<Self>) -> BoxFuture<'static, Result<(), TransportError>>;
+}
+
+/// A message handed to a consumer, to be settled once handled.
+pub struct Delivery<M> {
+    pub message: M,
+    /// True when the transport delivered this message before (to a consumer that vanished).
+    pub redelivered: bool,
+    settle: Box<dyn Settle>,
+}
+
+impl<M> Delivery<M> {
+    pub fn new(message: M, redelivered: bool, settle: Box<dyn Settle>) -> Self {
+        Self {
+            message,
+            redelivered,
+            settle,
+        }
+    }
+
+    pub async fn ack(self) -> Result<(), TransportError> {
+        self.settle.ack().await
+    }
+}
+
+/// A stream of deliveries. `next` waits for the next one, reconnecting as needed; `None` when
+/// the transport was shut down.
+pub trait Inbox<M>: Send {
+    fn next(&mut self) -> impl Future<Output = Option<Delivery<M>>> + Send;
+}
+
+pub trait Transport: Send + Sync + 'static {
+    type Tasks: Inbox<TaskMessage>;
+    type Results: Inbox<ResultMessage>;
+
+    /// Queues `tasks`; returns once every one of them is safely held.
+    fn publish_tasks(
+        &self,
+        tasks: &[TaskMessage],
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+
+    /// Puts a task given up on into the dead-letter queue; returns once it is safely held.
+    fn dead_letter(
+        &self,
+        task: &TaskMessage,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+
+    /// Sends a result; returns once it is safely held.
+    fn publish_result(
+        &self,
+        result: &ResultMessage,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+
+    /// Starts taking tasks, at most `prefetch` unacknowledged at a time.
+    fn consume_tasks(
+        &self,
+        prefetch: u16,
+    ) -> impl Future<Output = Result<Self::Tasks, TransportError>> + Send;
+
+    fn consume_results(&self)
+    -> impl Future<Output = Result<Self::Results, TransportError>> + Send;
+}
+
+/// Messages are JSON on every transport, so a farm's traffic can be read with any AMQP tool.
+fn encode<M: Serialize>(message: &M) -> Vec<u8> {
+    serde_json::to_vec(message).expect("messages serialize")
+}
+
+fn decode<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, String> {
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
+}

@@ -1,0 +1,161 @@
+//! The RabbitMQ transport against a real broker.
+
+mod broker;
+
+use std::time::Duration;
+
+use tessera_protocol::device::Device;
+use tessera_protocol::id::{JobId, TaskId};
+use tessera_protocol::pixels::EncodedPixels;
+use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
+use tessera_protocol::scene::SceneHash;
+use tessera_protocol::task::TaskMessage;
+use tessera_renderer::film::{Pixels, Resolution};
+use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
+use tessera_transport::{AmqpTransport, Broker, Inbox, Transport, TransportError};
+
+fn task(id: i64, attempt: u32) -> TaskMessage {
+    let resolution = Resolution::new(8, 8).unwrap();
+    TaskMessage {
+        task: TaskId(id),
+        job: JobId(1),
+        scene: SceneHash::of(b"scene"),
+        frame: 1,
+        time: 0.0,
+        camera: None,
+        resolution,
+        tile: resolution.full_tile(),
+        settings: RenderSettings {
+            spp: Spp::new(1).unwrap(),
+            max_depth: MaxDepth::new(2).unwrap(),
+            seed: 0,
+        },
+        attempt,
+        max_attempts: 2,
+    }
+}
+
+async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("the broker answered within 30 s")
+}
+
+#[tokio::test]
+async fn tasks_and_results_travel_and_unacked_tasks_come_back() {
+    broker::ensure_rabbitmq();
+    let ns = broker::namespace("travel");
+    let transport = AmqpTransport::connect(&Broker::new(broker::URL), &ns)
+        .await
+        .unwrap();
+    transport
+        .publish_tasks(&[task(1, 1), task(2, 1)])
+        .await
+        .unwrap();
+
+    let mut inbox = transport.consume_tasks(1).await.unwrap();
+    let first = within(inbox.next()).await.unwrap();
+    assert_eq!(first.message, task(1, 1));
+    // Not acked: dropping the consumer's connection gives it back to the queue.
+    drop(first);
+    drop(inbox);
+    let mut inbox = transport.consume_tasks(1).await.unwrap();
+    let again = within(inbox.next()).await.unwrap();
+    assert_eq!(again.message.task, TaskId(1));
+    assert!(again.redelivered);
+    again.ack().await.unwrap();
+    let second = within(inbox.next()).await.unwrap();
+    assert_eq!(second.message.task, TaskId(2));
+    transport.dead_letter(&second.message).await.unwrap();
+    second.ack().await.unwrap();
+
+    let result = ResultMessage {
+        task: TaskId(1),
+        job: JobId(1),
+        frame: 1,
+        tile: task(1, 1).tile,
+        attempt: 1,
+        worker: WorkerInfo {
+            name: "w".into(),
+            device: Device {
+                backend: "cpu".into(),
+                name: "cpu".into(),
+                class: "cpu".into(),
+                threads: 1,
+            },
+        },
+        outcome: Outcome::Rendered {
+            render_micros: 5,
+            samples: 64,
+            pixels: EncodedPixels::encode(&Pixels::zeroed(64)),
+        },
+    };
+    transport.publish_result(&result).await.unwrap();
+    let mut results = transport.consume_results().await.unwrap();
+    let got = within(results.next()).await.unwrap();
+    assert_eq!(got.message, result);
+    got.ack().await.unwrap();
+
+    // The task given up on is in the dead-letter queue.
+    let dead = transport.names().dead_tasks.clone();
+    let mut depth = 0;
+    for _ in 0..50 {
+        depth = broker::queue_depth(&dead);
+        if depth == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(depth, 1, "one task in {dead}");
+    transport.delete_queues().await.unwrap();
+    transport.close().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_broker_is_reported_with_its_url() {
+    let url = "amqp://guest:guest@127.0.0.1:1/%2f";
+    let err = AmqpTransport::connect(&Broker::new(url), "unused")
+        .await
+        .err()
+        .expect("no broker on port 1");
+    assert!(matches!(err, TransportError::Connect { .. }), "{err}");
+    assert!(err.to_string().contains(url), "{err}");
+}
+
+/// `amqps://` through a TLS front whose certificate a private authority signed: refused
+/// without that authority, working with it (`--amqp-ca`).
+#[tokio::test]
+async fn amqps_works_with_the_brokers_certificate_authority_and_only_with_it() {
+    broker::ensure_rabbitmq();
+    let (port, ca_pem) = broker::tls_front().await;
+    let url = format!("amqps://guest:guest@localhost:{port}/%2f");
+    let ns = broker::namespace("tls");
+
+    let err = AmqpTransport::connect(&Broker::new(&url), &ns)
+        .await
+        .err()
+        .expect("a certificate from an unknown authority is refused");
+    eprintln!("without the CA: {err}");
+    assert!(err.to_string().contains(&url), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let broker = Broker::new(&url).with_ca_file(&ca_file).unwrap();
+    let transport = within(AmqpTransport::connect(&broker, &ns)).await.unwrap();
+    transport.publish_tasks(&[task(7, 1)]).await.unwrap();
+    let mut inbox = transport.consume_tasks(1).await.unwrap();
+    let got = within(inbox.next()).await.unwrap();
+    assert_eq!(got.message, task(7, 1));
+    got.ack().await.unwrap();
+    transport.delete_queues().await.unwrap();
+    transport.close().await;
+
+    let missing = Broker::new(&url).with_ca_file(&dir.path().join("nope.pem"));
+    let err = missing.expect_err("a missing CA file is an error");
+    assert!(err.to_string().contains("nope.pem"), "{err}");
+}

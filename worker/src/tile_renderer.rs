@@ -1,0 +1,236 @@
+//! Rendering tasks: a thread of its own keeps the last scene it loaded and the last frame it
+//! prepared, so consecutive tiles of one frame share its BVH.
+//!
+//! Fault injection for tests and drills: `TESSERA_FAIL_FRAMES=2,5` makes a worker fail every
+//! task of those frames as if the renderer had failed.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
+
+use tessera_protocol::device::Device;
+use tessera_protocol::result::WorkerInfo;
+use tessera_protocol::scene::SceneHash;
+use tessera_protocol::task::TaskMessage;
+use tessera_renderer::backend::{Backend, DeviceInfo};
+use tessera_renderer::bvh::BvhStats;
+use tessera_renderer::film::{Tile, TileImage};
+use tessera_renderer::scene::{FrameScene, Scene};
+
+/// The environment variable naming frames whose tasks this worker fails on purpose.
+pub const FAIL_FRAMES_ENV: &str = "TESSERA_FAIL_FRAMES";
+
+/// Renders tasks on a thread of its own that keeps the last scene it loaded and the last frame
+/// it prepared: consecutive tasks are usually tiles of the same frame, and a prepared frame (its
+/// BVH) borrows the backend and the frame's scene, so it can only live on one stack.
+pub struct TileRenderer {
+    device: DeviceInfo,
+    fail_frames: Vec<u32>,
+    requests: mpsc::Sender<Request>,
+    preparations: Arc<Mutex<Vec<Preparation>>>,
+}
+
+/// One frame prepared for the backend, and what that cost.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Preparation {
+    pub frame: u32,
+    pub seconds: f64,
+    pub bvh: BvhStats,
+}
+
+type Rendered = Result<(TileImage, u64), String>;
+
+struct Request {
+    path: PathBuf,
+    task: TaskMessage,
+    tile: Tile,
+    reply: mpsc::SyncSender<Rendered>,
+}
+
+#[derive(Clone, PartialEq)]
+struct FrameKey {
+    scene: SceneHash,
+    time_bits: u32,
+    camera: Option<String>,
+}
+
+impl FrameKey {
+    fn of(task: &TaskMessage) -> Self {
+        Self {
+            scene: task.scene,
+            time_bits: task.time.to_bits(),
+            camera: task.camera.clone(),
+        }
+    }
+}
+
+impl TileRenderer {
+    pub fn new(backend: Box<dyn Backend>, fail_frames: Vec<u32>) -> Self {
+        Self::start(backend, fail_frames, None)
+    }
+
+    /// A renderer that already holds `scene`, loaded by the caller from its own folder.
+    pub fn with_scene(backend: Box<dyn Backend>, hash: SceneHash, scene: Arc<Scene>) -> Self {
+        Self::start(backend, Vec::new(), Some((hash, scene)))
+    }
+
+    fn start(
+        backend: Box<dyn Backend>,
+        fail_frames: Vec<u32>,
+        scene: Option<(SceneHash, Arc<Scene>)>,
+    ) -> Self {
+        let (requests, inbox) = mpsc::channel();
+        let preparations = Arc::new(Mutex::new(Vec::new()));
+        let device = backend.device().clone();
+        let log = preparations.clone();
+        // Ends when the renderer is dropped and the channel closes.
+        std::thread::spawn(move || serve(backend.as_ref(), scene, &inbox, &log));
+        Self {
+            device,
+            fail_frames,
+            requests,
+            preparations,
+        }
+    }
+
+    /// Frames listed in `TESSERA_FAIL_FRAMES` (comma-separated); none when unset.
+    pub fn fail_frames_from_env() -> Result<Vec<u32>, String> {
+        match std::env::var(FAIL_FRAMES_ENV) {
+            Err(_) => Ok(Vec::new()),
+            Ok(list) => list
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    s.trim()
+                        .parse()
+                        .map_err(|_| format!("{FAIL_FRAMES_ENV}: '{s}' is not a frame number"))
+                })
+                .collect(),
+        }
+    }
+
+    /// The device, as the renderer opened it.
+    pub fn device(&self) -> &DeviceInfo {
+        &self.device
+    }
+
+    /// This worker as its results name it.
+    pub fn worker_info(&self, name: &str) -> WorkerInfo {
+        WorkerInfo {
+            name: name.to_owned(),
+            device: Device::of(&self.device),
+        }
+    }
+
+    /// Every frame this renderer prepared so far, in order.
+    pub fn preparations(&self) -> Vec<Preparation> {
+        self.preparations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Renders one task, blocking; the error is the reason reported to the coordinator.
+    pub fn render(&self, path: &Path, task: &TaskMessage) -> Rendered {
+        if self.fail_frames.contains(&task.frame) {
+            return Err(format!(
+                "fault injected by {FAIL_FRAMES_ENV} for frame {}",
+                task.frame
+            ));
+        }
+        let tile = Tile::new(
+            task.tile.x(),
+            task.tile.y(),
+            task.tile.width(),
+            task.tile.height(),
+            task.resolution,
+        )
+        .map_err(|e| e.to_string())?;
+        let (reply, answer) = mpsc::sync_channel(1);
+        let request = Request {
+            path: path.to_owned(),
+            task: task.clone(),
+            tile,
+            reply,
+        };
+        let gone = || "the rendering thread stopped".to_owned();
+        self.requests.send(request).map_err(|_| gone())?;
+        answer.recv().map_err(|_| gone())?
+    }
+}
+
+/// The rendering thread: prepares a frame, then renders requests while they are for that frame.
+fn serve(
+    backend: &dyn Backend,
+    mut scene: Option<(SceneHash, Arc<Scene>)>,
+    inbox: &mpsc::Receiver<Request>,
+    preparations: &Mutex<Vec<Preparation>>,
+) {
+    let mut next = inbox.recv().ok();
+    while let Some(first) = next.take() {
+        let key = FrameKey::of(&first.task);
+        let started = Instant::now();
+        let frame_scene = match evaluate(&mut scene, &first) {
+            Ok(f) => f,
+            Err(reason) => {
+                let _ = first.reply.send(Err(reason));
+                next = inbox.recv().ok();
+                continue;
+            }
+        };
+        let prepared = match backend.prepare(&frame_scene) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = first.reply.send(Err(e.to_string()));
+                next = inbox.recv().ok();
+                continue;
+            }
+        };
+        preparations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Preparation {
+                frame: first.task.frame,
+                seconds: started.elapsed().as_secs_f64(),
+                bvh: prepared.bvh_stats(),
+            });
+        let mut request = first;
+        loop {
+            let task = &request.task;
+            let started = Instant::now();
+            let rendered = prepared
+                .render_tile(task.resolution, request.tile, task.frame, &task.settings)
+                .map(|image| (image, started.elapsed().as_micros() as u64))
+                .map_err(|e| e.to_string());
+            // The asker may have given up; the next request is served all the same.
+            let _ = request.reply.send(rendered);
+            match inbox.recv() {
+                Ok(r) if FrameKey::of(&r.task) == key => request = r,
+                other => {
+                    next = other.ok();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The frame a request is for, loading its scene unless it is the one already held.
+fn evaluate(
+    scene: &mut Option<(SceneHash, Arc<Scene>)>,
+    request: &Request,
+) -> Result<FrameScene, String> {
+    let task = &request.task;
+    let held = match scene {
+        Some((hash, held)) if *hash == task.scene => held.clone(),
+        _ => {
+            let loaded = Arc::new(
+                Scene::load(&request.path).map_err(|e| format!("cannot load scene: {e}"))?,
+            );
+            *scene = Some((task.scene, loaded.clone()));
+            loaded
+        }
+    };
+    held.frame(task.time, task.camera.as_deref())
+        .map_err(|e| format!("cannot evaluate frame {}: {e}", task.frame))
+}
