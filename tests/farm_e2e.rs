@@ -237,7 +237,11 @@ fn bad_submissions_get_a_clear_error_and_create_nothing() {
     // The server refuses the same things when a client skips the CLI's checks.
     let refused = |query: &str, body: &[u8]| {
         let url = format!("{}/api/jobs?{query}", farm.url);
-        match ureq::post(&url).send_bytes(body) {
+        let auth = format!("Bearer {}", farm.admin);
+        match ureq::post(&url)
+            .set("authorization", &auth)
+            .send_bytes(body)
+        {
             Err(ureq::Error::Status(code, response)) => {
                 let json: Value = serde_json::from_str(&response.into_string().unwrap()).unwrap();
                 (code, json["error"].as_str().unwrap().to_owned())
@@ -473,4 +477,267 @@ fn farm_programs_with_an_unreadable_ca_file_exit_with_one_clear_line() {
             "cannot read the CA certificates '/nonexistent/ca.pem'",
         );
     }
+}
+
+/// A worker frozen mid-tile (SIGSTOP) loses its lease within the coordinator's lease timeout;
+/// another worker renders its task, and the frozen one's late result, once it thaws, is refused
+/// and never billed.
+#[test]
+fn a_frozen_worker_loses_its_lease_and_its_late_result_is_not_billed() {
+    let mut farm = Farm::start_with("frozen", &["--lease-timeout", "3"]);
+    let frozen = farm.start_worker(&[]);
+    farm.wait_worker_ready(frozen, Duration::from_secs(30));
+    let cornell = scene("cornell-box.gltf");
+    let options = [
+        "--width", "128", "--height", "64", "--tile", "64", "--spp", "1024",
+    ];
+    let mut args = vec![cornell.to_str().unwrap()];
+    args.extend_from_slice(&options);
+    let job = farm.submit(&args);
+    // Long enough to claim a tile, too short to render it (about 2.5 s on one thread).
+    std::thread::sleep(Duration::from_millis(700));
+    farm.signal_worker(frozen, "STOP");
+    let stopped = std::time::Instant::now();
+    let thawed = farm.start_worker(&[]);
+    farm.wait_worker_ready(thawed, Duration::from_secs(30));
+    while !farm.read_log("coordinator").contains("lease expired") {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "no lease expired within 10 s of freezing a worker; coordinator log: {}",
+            farm.read_log("coordinator")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("lease lost {:?} after the worker froze", stopped.elapsed());
+    let status = farm.wait_done(&job, Duration::from_secs(120));
+    farm.signal_worker(frozen, "CONT");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !farm
+        .read_log("coordinator")
+        .contains("lease no longer active")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the thawed worker's result was not refused; coordinator log: {}",
+            farm.read_log("coordinator")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    check_bill(&farm, &job, tasks_total(&status));
+    // The task whose lease expired was billed to the worker that rendered it again.
+    let log = farm.read_log("coordinator");
+    let line = log.lines().find(|l| l.contains("lease expired")).unwrap();
+    let task: i64 = line
+        .split("task=")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bill = farm.json(&["bill", &job, "--format", "json"]);
+    let row = bill["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["task"] == task)
+        .unwrap();
+    assert_eq!(
+        row["worker"], "w2",
+        "the frozen worker's task was billed to it: {row}"
+    );
+    let local = render_locally(&farm.dir.path().join("local"), &cornell, &options, &[1]);
+    assert_same_exr(&farm.frame(&job, 1), &local[0]);
+}
+
+/// A dishonest worker with a valid worker token and broker credentials takes tasks from the
+/// queue and tries what it can: results for a task it never claimed, time, threads and class
+/// beyond its token, out-of-range numbers, a failed result for a task it does not hold, and a
+/// task taken and acknowledged without ever being claimed. It is paid for at most its own
+/// lease's time at its token's rate, fails nobody's job, the coordinator keeps serving, and the
+/// frames equal `tessera render`'s.
+#[test]
+fn a_dishonest_worker_is_never_paid_beyond_its_bound_nor_breaks_the_job() {
+    use tessera_protocol::client::Client;
+    use tessera_protocol::lease::Claim;
+    use tessera_protocol::pixels::EncodedPixels;
+    use tessera_protocol::result::{Outcome, ResultMessage};
+    use tessera_protocol::task::TaskMessage;
+    use tessera_renderer::backend::Backend;
+    use tessera_renderer::backend::cpu::CpuBackend;
+    use tessera_renderer::film::Pixels;
+    use tessera_renderer::scene::Scene;
+    use tessera_transport::{AmqpTransport, Broker, Inbox, Transport};
+
+    let mut farm = Farm::start_with("dishonest", &["--queue-timeout", "3"]);
+    let mallory = farm.token(&["--role", "worker", "--name", "mallory", "--threads", "1"]);
+    let cornell = scene("cornell-box.gltf");
+    let options = [
+        "--width", "64", "--height", "32", "--tile", "16", "--spp", "4",
+    ];
+    let mut args = vec![cornell.to_str().unwrap()];
+    args.extend_from_slice(&options);
+    let job = farm.submit(&args);
+
+    let forge = |task: &TaskMessage, lease: &str, key: &str, outcome: Outcome| {
+        let worker = serde_json::from_value(serde_json::json!({
+            "name": "w1",
+            "device": {"backend": "cuda", "name": "NVIDIA H100", "class": "h100", "threads": 64}
+        }))
+        .unwrap();
+        let mut r = ResultMessage {
+            task: task.task,
+            job: task.job,
+            frame: task.frame,
+            tile: task.tile,
+            attempt: task.attempt,
+            worker,
+            outcome,
+            lease: lease.into(),
+            signature: String::new(),
+        };
+        r.sign(key);
+        r
+    };
+    let black = |task: &TaskMessage, samples: u64, micros: u64| Outcome::Rendered {
+        render_micros: micros,
+        samples,
+        pixels: EncodedPixels::encode(&Pixels::zeroed(task.tile.pixel_count())),
+    };
+    // Mallory's pixels are right (checking them is the verifier's job); its claims are not.
+    let rendered = |task: &TaskMessage, micros: u64| {
+        let scene = Scene::load(&cornell).unwrap();
+        let frame = scene.frame(task.time, task.camera.as_deref()).unwrap();
+        let backend = CpuBackend::new(Some(1)).unwrap();
+        let prepared = backend.prepare(&frame).unwrap();
+        let image = prepared
+            .render_tile(task.resolution, task.tile, task.frame, &task.settings)
+            .unwrap();
+        Outcome::Rendered {
+            render_micros: micros,
+            samples: task.samples(),
+            pixels: EncodedPixels::encode(&image.pixels),
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = Client::new(&farm.url, Some(&mallory));
+    runtime.block_on(async {
+        let transport = AmqpTransport::connect(&Broker::new(farm::AMQP_URL), &farm.namespace)
+            .await
+            .unwrap();
+        let mut inbox = transport.consume_tasks(8).await.unwrap();
+        let mut took = Vec::new();
+        for _ in 0..4 {
+            let d = tokio::time::timeout(Duration::from_secs(30), inbox.next())
+                .await
+                .unwrap()
+                .unwrap();
+            took.push(d.message.clone());
+            // Taken and acknowledged: the coordinator must notice nobody claims them.
+            d.ack().await.unwrap();
+        }
+        let samples = |t: &TaskMessage| t.samples();
+        // Never claimed: a made-up lease, and a failure on its last attempt.
+        let unheld = &took[0];
+        let results = [
+            forge(
+                unheld,
+                "0badc0de",
+                "guess",
+                black(unheld, samples(unheld), 1),
+            ),
+            forge(
+                &TaskMessage {
+                    attempt: 3,
+                    ..unheld.clone()
+                },
+                "0badc0de",
+                "guess",
+                Outcome::Failed {
+                    reason: "sabotage".into(),
+                },
+            ),
+        ];
+        for r in &results {
+            transport.publish_result(r).await.unwrap();
+        }
+        // Claimed, then inflated: an endless render time, and out-of-range samples.
+        let claimed = |t: &TaskMessage| match client.claim(t.task, t.attempt).unwrap() {
+            Claim::Render { lease, key } => (lease, key),
+            Claim::Skip { reason } => panic!("mallory's claim refused: {reason}"),
+        };
+        let (lease, key) = claimed(&took[1]);
+        let inflated = forge(&took[1], &lease, &key, rendered(&took[1], u64::MAX));
+        transport.publish_result(&inflated).await.unwrap();
+        let (lease, key) = claimed(&took[2]);
+        let nonsense = forge(&took[2], &lease, &key, black(&took[2], u64::MAX, u64::MAX));
+        transport.publish_result(&nonsense).await.unwrap();
+        transport.close().await;
+    });
+
+    farm.start_worker(&[]);
+    farm.start_worker(&[]);
+    let status = farm.wait_done(&job, Duration::from_secs(120));
+    let bill = farm.json(&["bill", &job, "--format", "json"]);
+    let rows = bill["rows"].as_array().unwrap();
+    assert_eq!(rows.len() as u64, tasks_total(&status), "one row per task");
+    let mallorys: Vec<&Value> = rows.iter().filter(|r| r["worker"] == "mallory").collect();
+    assert!(mallorys.len() <= 1, "mallory billed for {mallorys:?}");
+    for row in &mallorys {
+        // Its token's class and one thread, for a few seconds at most.
+        assert_eq!(
+            (row["device_class"].as_str(), row["threads"].as_u64()),
+            (Some("cpu"), Some(1)),
+            "{row}"
+        );
+        assert!(row["seconds"].as_f64().unwrap() < 60.0, "{row}");
+    }
+    check_bill(&farm, &job, tasks_total(&status));
+    let log = farm.read_log("coordinator");
+    for refusal in [
+        "unknown lease",
+        "unusable result from worker 'mallory'",
+        "publishing again",
+    ] {
+        assert!(
+            log.contains(refusal),
+            "no '{refusal}' in the coordinator's log: {log}"
+        );
+    }
+    let local = render_locally(&farm.dir.path().join("local"), &cornell, &options, &[1]);
+    assert_same_exr(&farm.frame(&job, 1), &local[0]);
+}
+
+/// Escape sequences in names that others chose never reach a terminal raw, and logs carry no
+/// colour codes when they go to a file.
+#[test]
+fn escape_codes_in_names_never_reach_a_terminal_and_logs_have_no_colours() {
+    let farm = Farm::start("escapes");
+    let evil = farm
+        .dir
+        .path()
+        .join("evil\u{1b}]0;pwned\u{7}\u{1b}[31m.gltf");
+    std::fs::copy(scene("cornell-box.gltf"), &evil).unwrap();
+    let job = farm.submit(&[evil.to_str().unwrap(), "--width", "8", "--height", "8"]);
+    for args in [vec!["status"], vec!["status", job.as_str()]] {
+        let out = farm.tessera(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("evil"), "{text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+    }
+    let log = farm.read_log("coordinator");
+    assert!(log.contains("job submitted"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file: {log:?}"
+    );
 }

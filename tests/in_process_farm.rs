@@ -10,11 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_coordinator::billing::{self, PriceTable};
+use tessera_coordinator::store::Principal;
 use tessera_coordinator::{Farm, FarmConfig, Submission};
 use tessera_protocol::api::JobState;
 use tessera_protocol::device::Device;
 use tessera_protocol::id::JobId;
 use tessera_protocol::job::{JobOptions, SizeRequest};
+use tessera_protocol::lease::Claim;
+use tessera_protocol::money::Money;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
 use tessera_protocol::scene::{SceneHash, archive};
@@ -23,20 +26,44 @@ use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Pixels;
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 use tessera_transport::{InProcessTransport, Inbox, Transport, TransportError};
-use tessera_worker::{SceneSource, TileRenderer, run_worker};
+use tessera_worker::{DEFAULT_HEARTBEAT, Link, TileRenderer, run_worker};
 
-/// Workers read scenes and job states straight from the farm in this process.
-struct FarmScenes(Arc<Farm<InProcessTransport>>);
+/// Workers reach the farm in this process directly, each under its own worker identity.
+struct TestLink {
+    farm: Arc<Farm<InProcessTransport>>,
+    worker: Principal,
+}
 
-impl SceneSource for FarmScenes {
+impl Link for TestLink {
     fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String> {
-        self.0.scene_file(hash).map_err(|e| e.to_string())
+        self.farm.scene_file(hash).map_err(|e| e.to_string())
     }
-    fn job_is_running(&self, job: JobId) -> bool {
-        self.0.job_is_running(job)
+    fn claim(&self, task: &TaskMessage) -> Result<Claim, String> {
+        self.farm
+            .claim(&self.worker, task.task, task.attempt)
+            .map_err(|e| e.to_string())
+    }
+    fn heartbeat(&self) -> Result<(), String> {
+        let Principal::Worker { name, .. } = &self.worker else {
+            unreachable!("test links are workers")
+        };
+        self.farm
+            .store()
+            .heartbeat(name)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
     fn announce(&self, worker: &WorkerInfo) {
-        self.0.store().announce_worker(worker).unwrap();
+        self.farm.store().announce_worker(worker).unwrap();
+    }
+}
+
+/// A worker identity as a worker token would give it.
+fn cpu_worker(name: &str, threads: u32) -> Principal {
+    Principal::Worker {
+        name: name.into(),
+        device_class: "cpu".into(),
+        threads,
     }
 }
 
@@ -57,9 +84,22 @@ fn spawn_cpu_worker(
         Box::new(CpuBackend::new(Some(1)).unwrap()),
         Vec::new(),
     ));
-    let source: Arc<dyn SceneSource> = Arc::new(FarmScenes(farm.clone()));
+    let link: Arc<dyn Link> = Arc::new(TestLink {
+        farm: farm.clone(),
+        worker: cpu_worker(name, 1),
+    });
     let transport = transport.clone();
-    tokio::spawn(async move { run_worker(&transport, name, renderer, source, shutdown).await })
+    tokio::spawn(async move {
+        run_worker(
+            &transport,
+            name,
+            renderer,
+            link,
+            DEFAULT_HEARTBEAT,
+            shutdown,
+        )
+        .await
+    })
 }
 
 /// The job's state once it stops running, or after 60 s.
@@ -106,9 +146,11 @@ async fn in_process_farm_matches_the_local_pipeline() {
     let job = farm
         .submit(Submission {
             scene_name: "turntable.gltf".into(),
-            scene: std::fs::read(&scene).unwrap(),
+            scene: scene.clone(),
             options: options.clone(),
             priority: 0,
+            tenant: "studio".into(),
+            max_cost: None,
         })
         .await
         .unwrap();
@@ -169,11 +211,17 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
         tile_size: NonZeroU32::new(16).unwrap(),
         ..JobOptions::default()
     };
-    let submission = |scene: Vec<u8>| Submission {
-        scene_name: "cornell.gltf.tar".into(),
-        scene,
-        options: options.clone(),
-        priority: 0,
+    let upload = dir.path().join("upload.tar");
+    let submission = |scene: Vec<u8>| {
+        std::fs::write(&upload, scene).unwrap();
+        Submission {
+            scene_name: "cornell.gltf.tar".into(),
+            scene: upload.clone(),
+            options: options.clone(),
+            priority: 0,
+            tenant: "studio".into(),
+            max_cost: None,
+        }
     };
 
     let transport = InProcessTransport::new();
@@ -198,7 +246,7 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("../x.gltf"), "{err}");
-    assert!(farm.store().jobs().unwrap().is_empty());
+    assert!(farm.store().jobs(None).unwrap().is_empty());
 
     let job = farm.submit(submission(packed)).await.unwrap();
     let state = wait_finished(&farm, job).await;
@@ -216,7 +264,7 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
 fn one_tile_of_cornell(size: u32, spp: u32) -> Submission {
     Submission {
         scene_name: "cornell-box.gltf".into(),
-        scene: std::fs::read(scene("cornell-box.gltf")).unwrap(),
+        scene: scene("cornell-box.gltf"),
         options: JobOptions {
             size: SizeRequest::from_sides(Some(size), Some(size)).unwrap(),
             settings: RenderSettings {
@@ -228,6 +276,8 @@ fn one_tile_of_cornell(size: u32, spp: u32) -> Submission {
             ..JobOptions::default()
         },
         priority: 0,
+        tenant: "studio".into(),
+        max_cost: None,
     }
 }
 
@@ -254,23 +304,25 @@ async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
     assert!(err.to_string().contains("tiles"), "{err}");
 }
 
-/// A farm with no worker, the one-tile Cornell job submitted, and an inbox to take its task as
-/// a worker would.
-async fn farm_with_one_tile_job(
+/// A farm with no worker, a job of `tiles` tiles of 4x4 pixels of the Cornell box at 2 spp
+/// submitted, and an inbox to take its tasks as a worker would.
+async fn farm_with_job(
     dir: &Path,
+    tiles: u32,
+    config: impl FnOnce(&mut FarmConfig),
 ) -> (
     Arc<Farm<InProcessTransport>>,
     JobId,
     <InProcessTransport as Transport>::Tasks,
 ) {
     let transport = InProcessTransport::new();
-    let farm = Farm::open(
-        FarmConfig::new(dir.join("data"), PriceTable::default()),
-        transport.clone(),
-    )
-    .unwrap();
+    let mut settings = FarmConfig::new(dir.join("data"), PriceTable::default());
+    config(&mut settings);
+    let farm = Farm::open(settings, transport.clone()).unwrap();
     let tasks = transport.consume_tasks(1).await.unwrap();
-    let job = farm.submit(one_tile_of_cornell(4, 2)).await.unwrap();
+    let mut job = one_tile_of_cornell(4, 2);
+    job.options.size = SizeRequest::from_sides(Some(4 * tiles), Some(4)).unwrap();
+    let job = farm.submit(job).await.unwrap();
     (farm, job, tasks)
 }
 
@@ -285,21 +337,39 @@ async fn take(tasks: &mut <InProcessTransport as Transport>::Tasks) -> TaskMessa
     task
 }
 
-/// A result for `task` from the worker "mallory", whatever it says.
-fn forged(task: &TaskMessage, pixels: &Pixels, samples: u64, render_micros: u64) -> ResultMessage {
-    ResultMessage {
+/// A lease on `task` for `worker`: its id and key.
+fn lease(farm: &Farm<InProcessTransport>, task: &TaskMessage, worker: &str) -> (String, String) {
+    match farm
+        .claim(&cpu_worker(worker, 2), task.task, task.attempt)
+        .unwrap()
+    {
+        Claim::Render { lease, key } => (lease, key),
+        Claim::Skip { reason } => panic!("claim refused: {reason}"),
+    }
+}
+
+/// A result for `task` under `lease`, signed with `key`, claiming whatever its sender likes:
+/// here an H100 with 64 threads.
+fn result(
+    task: &TaskMessage,
+    pixels: &Pixels,
+    samples: u64,
+    render_micros: u64,
+    (lease, key): &(String, String),
+) -> ResultMessage {
+    let mut r = ResultMessage {
         task: task.task,
         job: task.job,
         frame: task.frame,
         tile: task.tile,
         attempt: task.attempt,
         worker: WorkerInfo {
-            name: "mallory".into(),
+            name: "somebody-else".into(),
             device: Device {
-                backend: "cpu".into(),
-                name: "cpu".into(),
-                class: "cpu".into(),
-                threads: 1,
+                backend: "cuda".into(),
+                name: "NVIDIA H100".into(),
+                class: "h100".into(),
+                threads: 64,
             },
         },
         outcome: Outcome::Rendered {
@@ -307,7 +377,11 @@ fn forged(task: &TaskMessage, pixels: &Pixels, samples: u64, render_micros: u64)
             samples,
             pixels: EncodedPixels::encode(pixels),
         },
-    }
+        lease: lease.clone(),
+        signature: String::new(),
+    };
+    r.sign(key);
+    r
 }
 
 /// Results a path tracer could not have produced (alpha above 1, a negative radiance, a wrong
@@ -315,7 +389,7 @@ fn forged(task: &TaskMessage, pixels: &Pixels, samples: u64, render_micros: u64)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn implausible_results_are_refused_and_the_task_sent_again() {
     let dir = tempfile::tempdir().unwrap();
-    let (farm, job, mut tasks) = farm_with_one_tile_job(dir.path()).await;
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |_| {}).await;
     let mut alpha = Pixels::zeroed(16);
     alpha.color[5][3] = 1.5;
     let mut negative = Pixels::zeroed(16);
@@ -326,7 +400,8 @@ async fn implausible_results_are_refused_and_the_task_sent_again() {
     {
         let task = take(&mut tasks).await;
         assert_eq!(task.attempt as usize, attempt + 1);
-        farm.handle_result(&forged(&task, &pixels, samples, 1_000_000))
+        let lease = lease(&farm, &task, "mallory");
+        farm.handle_result(&result(&task, &pixels, samples, 1_000_000, &lease))
             .await
             .unwrap();
         assert!(
@@ -344,28 +419,201 @@ async fn implausible_results_are_refused_and_the_task_sent_again() {
     );
 }
 
-/// A worker claiming an hour for a task it was handed moments ago is billed for the moments:
-/// no attempt can have rendered for longer than the task has been out.
+/// A worker is paid as its token says (class cpu, 2 threads, its own name), whatever its result
+/// claims, and for no longer than it held its lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_cannot_bill_more_time_than_its_task_was_out() {
+async fn a_worker_is_paid_for_its_token_and_its_lease_and_nothing_more() {
     let dir = tempfile::tempdir().unwrap();
-    let started = std::time::Instant::now();
-    let (farm, job, mut tasks) = farm_with_one_tile_job(dir.path()).await;
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |_| {}).await;
     let task = take(&mut tasks).await;
-    let hour = 3_600_000_000;
-    farm.handle_result(&forged(&task, &Pixels::zeroed(16), 32, hour))
+    let started = std::time::Instant::now();
+    let lease = lease(&farm, &task, "honest");
+    let forever = u64::MAX;
+    farm.handle_result(&result(&task, &Pixels::zeroed(16), 32, forever, &lease))
         .await
         .unwrap();
-    let out = started.elapsed().as_micros() as u64;
+    let held = started.elapsed().as_micros() as u64;
     let ledger = farm.store().ledger(job).unwrap();
     assert_eq!(ledger.len(), 1, "the result is accepted");
     let row = &ledger[0];
     assert!(
-        row.render_micros <= out,
-        "billed {} µs of render time for a task out {out} µs",
+        row.render_micros <= held,
+        "billed {} µs of render time for a lease held {held} µs",
         row.render_micros
     );
+    assert_eq!(
+        (row.worker.as_str(), row.device_class.as_str(), row.threads),
+        ("honest", "cpu", 2)
+    );
+    assert_eq!(row.hourly, PriceTable::default().hourly("cpu", 2));
     assert_eq!(row.charge, billing::charge(row.hourly, row.render_micros));
+    assert_eq!(farm.job(job).unwrap().state, JobState::Done);
+}
+
+/// Whoever reads the result queue learns lease ids, but not their keys: results under a made-up
+/// lease, with a stolen lease id and a forged signature, or for another task than the lease's,
+/// are refused once and never billed, a forged failure fails nobody's job, and the coordinator
+/// keeps serving; the honest result is then billed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_without_their_leases_key_are_refused_and_never_billed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 2, |_| {}).await;
+    let first = take(&mut tasks).await;
+    let second = take(&mut tasks).await;
+    let honest = lease(&farm, &first, "honest");
+    let black = Pixels::zeroed(16);
+    let made_up = ("0123456789abcdef".to_owned(), "guessed".to_owned());
+    let stolen = (honest.0.clone(), "guessed".to_owned());
+    let mut failed = result(&first, &black, 32, 1, &made_up);
+    failed.outcome = Outcome::Failed {
+        reason: "sabotage".into(),
+    };
+    failed.attempt = 3;
+    failed.sign(&made_up.1);
+    for forged in [
+        result(&first, &black, 32, 1, &made_up),
+        result(&first, &black, 32, 1, &stolen),
+        // The honest lease's key, but another task: the lease is for `first`.
+        result(&second, &black, 32, 1, &honest),
+        failed,
+    ] {
+        farm.handle_result(&forged).await.unwrap();
+    }
+    assert!(
+        farm.store().ledger(job).unwrap().is_empty(),
+        "nothing billed"
+    );
+    assert_eq!(farm.job(job).unwrap().state, JobState::Running);
+    let refusals = farm.refusals();
+    assert_eq!(refusals.get("unknown lease"), Some(&2), "{refusals:?}");
+    assert_eq!(refusals.get("bad signature"), Some(&1), "{refusals:?}");
+    assert_eq!(
+        refusals.get("not the leased task"),
+        Some(&1),
+        "{refusals:?}"
+    );
+
+    farm.handle_result(&result(&first, &black, 32, 1, &honest))
+        .await
+        .unwrap();
+    // Replayed: the lease is spent.
+    farm.handle_result(&result(&first, &black, 32, 1, &honest))
+        .await
+        .unwrap();
+    let ledger = farm.store().ledger(job).unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].worker, "honest");
+}
+
+/// A worker that stops heartbeating loses its lease within the lease timeout; its task goes to
+/// another worker, and its late result is not billed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_workers_lease_expires_and_its_late_result_is_not_billed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |c| {
+        c.lease_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown));
+    let task = take(&mut tasks).await;
+    let frozen = lease(&farm, &task, "frozen");
+    let started = std::time::Instant::now();
+    let again = take(&mut tasks).await;
+    let lost_after = started.elapsed();
+    assert!(
+        lost_after < Duration::from_secs(3),
+        "lease lost after {lost_after:?}"
+    );
+    assert_eq!((again.task, again.attempt), (task.task, 2));
+    let alive = lease(&farm, &again, "alive");
+    let black = Pixels::zeroed(16);
+    farm.handle_result(&result(&again, &black, 32, 1, &alive))
+        .await
+        .unwrap();
+    farm.handle_result(&result(&task, &black, 32, 1, &frozen))
+        .await
+        .unwrap();
+    let ledger = farm.store().ledger(job).unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].worker, "alive");
+    assert_eq!(farm.refusals().get("lease no longer active"), Some(&1));
+    assert_eq!(farm.job(job).unwrap().state, JobState::Done);
+    runner.abort();
+}
+
+/// A job with a cost limit stops before its invoice passes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_stops_at_its_cost_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = InProcessTransport::new();
+    let farm = Farm::open(
+        FarmConfig::new(dir.path().join("data"), PriceTable::default()),
+        transport.clone(),
+    )
+    .unwrap();
+    let mut tasks = transport.consume_tasks(1).await.unwrap();
+    let mut submission = one_tile_of_cornell(4, 2);
+    submission.options.size = SizeRequest::from_sides(Some(12), Some(4)).unwrap();
+    submission.max_cost = Some(Money::from_micros(1));
+    let job = farm.submit(submission).await.unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let task = take(&mut tasks).await;
+        let lease = lease(&farm, &task, "w");
+        held.push((task, lease));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for (task, lease) in &held {
+        farm.handle_result(&result(task, &Pixels::zeroed(16), 32, 60_000_000, lease))
+            .await
+            .unwrap();
+    }
+    let record = farm.job(job).unwrap();
+    assert_eq!(record.state, JobState::Failed);
+    assert!(record.reason.unwrap().contains("cost limit"));
+    assert!(farm.store().invoice_total(job).unwrap() <= Money::from_micros(1));
+    assert_eq!(farm.store().ledger(job).unwrap().len(), 1);
+}
+
+/// Jobs beyond the farm's limits are refused with a clear message before anything is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_beyond_the_limits_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
+    config.limits.tenant_scene_quota = 1024;
+    let farm = Farm::open(config, InProcessTransport::new()).unwrap();
+    let refused = |change: &dyn Fn(&mut Submission)| {
+        let mut s = one_tile_of_cornell(4, 1);
+        s.scene = scene("turntable.gltf");
+        change(&mut s);
+        s
+    };
+    type Change<'a> = &'a dyn Fn(&mut Submission);
+    let cases: [(Change, &str); 4] = [
+        (
+            &|s| s.options.frames = "1-10001".parse().unwrap(),
+            "at most 10000",
+        ),
+        (
+            &|s| s.options.size = SizeRequest::from_sides(Some(32768), Some(32768)).unwrap(),
+            "a frame may have at most",
+        ),
+        (
+            &|s| {
+                s.options.size = SizeRequest::from_sides(Some(1000), Some(1000)).unwrap();
+                s.options.tile_size = NonZeroU32::new(1).unwrap();
+            },
+            "a job may have at most 100000",
+        ),
+        // The turntable is larger than this farm's 1 KiB quota.
+        (&|_| {}, "quota"),
+    ];
+    for (change, phrase) in cases {
+        let err = farm.submit(refused(change)).await.unwrap_err();
+        assert!(err.to_string().contains(phrase), "{err}");
+    }
+    assert!(farm.store().jobs(None).unwrap().is_empty());
 }
 
 /// Renders `options` of `scene` as `tessera render` does, with `threads` CPU threads; returns

@@ -1,5 +1,6 @@
-//! Handing tasks to the transport: at most a window of them at a time, highest priority first,
-//! each counted as queued only once the transport confirmed it.
+//! Handing tasks to the transport: at most a window of each tenant's at a time (so no tenant's
+//! backlog holds back another's), highest priority first within a tenant, each counted as
+//! queued only once the transport confirmed it.
 
 use std::collections::HashMap;
 
@@ -16,11 +17,12 @@ impl<T: Transport> Farm<T> {
     pub async fn top_up(&self) -> Result<(), FarmError> {
         let _one_at_a_time = self.publishing.lock().await;
         loop {
-            let queued = self.store.queued_count()?;
-            if queued >= self.window {
-                return Ok(());
+            let mut batch = Vec::new();
+            for (tenant, queued) in self.store.waiting_tenants()? {
+                if queued < self.window {
+                    batch.extend(self.store.next_pending(&tenant, self.window - queued)?);
+                }
             }
-            let batch = self.store.next_pending(self.window - queued)?;
             if batch.is_empty() {
                 return Ok(());
             }
@@ -30,7 +32,7 @@ impl<T: Transport> Farm<T> {
                 if !jobs.contains_key(job) {
                     jobs.insert(*job, self.store.job(*job)?);
                 }
-                messages.push(task_message(&jobs[job], task, 1));
+                messages.push(task_message(&jobs[job], task, task.attempts + 1));
             }
             // Taken before publishing: a worker may start before the broker confirms.
             let published_at = store::now();

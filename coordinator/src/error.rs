@@ -17,6 +17,8 @@ pub enum FarmError {
     InvalidJob(String),
     #[error("{0}")]
     SceneRejected(String),
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("no job {0}")]
     UnknownJob(JobId),
     #[error("job {job} has no frame {frame}")]

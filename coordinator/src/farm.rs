@@ -6,13 +6,16 @@
 //! frames), so a coordinator killed at any point and started again on the same directory carries
 //! on: unacknowledged results are delivered again, duplicates are recognised by the store.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tessera_protocol::api::{JobState, LedgerRow};
-use tessera_protocol::id::JobId;
+use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::job::JobOptions;
+use tessera_protocol::lease::Claim;
+use tessera_protocol::money::Money;
 use tessera_protocol::scene::{SceneHash, SceneStore, SceneStoreError};
 use tessera_renderer::film::Resolution;
 use tessera_renderer::output::Durability;
@@ -20,25 +23,36 @@ use tessera_transport::{Inbox, Transport};
 use tokio::sync::watch;
 
 use crate::billing::PriceTable;
+use crate::dispatch::task_message;
 use crate::error::{FarmError, io};
 use crate::frame_paths::{DataDirFrames, FramePaths};
 use crate::job::JobSpec;
+use crate::limits::Limits;
 use crate::plan::TaskPlan;
-use crate::store::{JobRecord, Store};
+use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, NewJob, Principal, Store};
 use crate::validate::validate_scene;
 
 /// Attempts a task gets before it is dead-lettered and its job failed.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
-/// Tasks kept in the broker at once; the rest wait in the store, so a later job of higher
-/// priority overtakes them.
+/// Tasks of one tenant kept in the broker at once; the rest wait in the store, so a later job of
+/// higher priority overtakes them, and no tenant's backlog holds back another's.
 pub const DEFAULT_WINDOW: usize = 64;
+/// How long a worker may go unheard before its leases expire. Workers heartbeat every fifth of
+/// this.
+pub const DEFAULT_LEASE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a published task may wait unclaimed before it is published again.
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// A job as submitted: the scene's bytes, its render options and its priority.
+/// A job as submitted: the scene, its render options, and whose it is.
 pub struct Submission {
     pub scene_name: String,
-    pub scene: Vec<u8>,
+    /// The scene file (`.glb`, `.gltf` or scene archive), copied into the farm's scene store.
+    pub scene: PathBuf,
     pub options: JobOptions,
     pub priority: i32,
+    pub tenant: String,
+    /// The job stops before its invoice passes this.
+    pub max_cost: Option<Money>,
 }
 
 pub struct FarmConfig {
@@ -47,6 +61,12 @@ pub struct FarmConfig {
     pub max_attempts: u32,
     pub window: usize,
     pub durability: Durability,
+    pub limits: Limits,
+    /// A lease whose worker has not been heard from for this long expires, and its task goes
+    /// to someone else.
+    pub lease_timeout: Duration,
+    /// A task queued this long without being claimed is published again.
+    pub queue_timeout: Duration,
     pub events: Option<Arc<dyn FarmEvents>>,
     /// Where assembled frames are written; the data directory's `frames/` when `None`.
     pub frame_paths: Option<Arc<dyn FramePaths>>,
@@ -75,6 +95,9 @@ impl FarmConfig {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             window: DEFAULT_WINDOW,
             durability: Durability::CrashSafe,
+            limits: Limits::default(),
+            lease_timeout: DEFAULT_LEASE_TIMEOUT,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             events: None,
             frame_paths: None,
             record_retries: None,
@@ -91,9 +114,14 @@ pub struct Farm<T> {
     pub(crate) window: usize,
     pub(crate) transport: T,
     pub(crate) durability: Durability,
+    pub(crate) limits: Limits,
+    lease_timeout: Duration,
+    queue_timeout: Duration,
     pub(crate) events: Option<Arc<dyn FarmEvents>>,
     pub(crate) frame_paths: Arc<dyn FramePaths>,
     record_retries: Option<u32>,
+    /// Results refused for good, by reason.
+    refusals: Mutex<BTreeMap<&'static str, u64>>,
     /// One top-up at a time, so two never publish the same pending tasks.
     pub(crate) publishing: tokio::sync::Mutex<()>,
 }
@@ -117,9 +145,13 @@ impl<T: Transport> Farm<T> {
             window: config.window.max(1),
             transport,
             durability: config.durability,
+            limits: config.limits,
+            lease_timeout: config.lease_timeout,
+            queue_timeout: config.queue_timeout,
             events: config.events,
             frame_paths,
             record_retries: config.record_retries,
+            refusals: Mutex::default(),
             publishing: tokio::sync::Mutex::new(()),
         }))
     }
@@ -139,16 +171,13 @@ impl<T: Transport> Farm<T> {
     /// Validates the scene with the renderer's loader, stores it, and creates the job's tasks.
     /// Nothing is stored when the scene or the options are bad.
     pub async fn submit(&self, s: Submission) -> Result<JobId, FarmError> {
-        let scene_name = s.scene_name.clone();
-        let bytes = s.scene;
-        let options = s.options.clone();
-        let (bytes, resolution) = tokio::task::spawn_blocking(move || {
-            validate_scene(&scene_name, &bytes, &options).map(|r| (bytes, r))
-        })
-        .await
-        .map_err(|e| FarmError::SceneRejected(format!("scene validation failed: {e}")))??;
-        self.create_job(Submission { scene: bytes, ..s }, resolution)
-            .await
+        self.limits.check_options(&s.options)?;
+        let (name, path, options) = (s.scene_name.clone(), s.scene.clone(), s.options.clone());
+        let resolution =
+            tokio::task::spawn_blocking(move || validate_scene(&name, &path, &options))
+                .await
+                .map_err(|e| FarmError::SceneRejected(format!("scene validation failed: {e}")))??;
+        self.create_job(s, resolution).await
     }
 
     /// Submits a scene the caller has already loaded and sized from its own folder, so that its
@@ -162,13 +191,35 @@ impl<T: Transport> Farm<T> {
     }
 
     async fn create_job(&self, s: Submission, resolution: Resolution) -> Result<JobId, FarmError> {
+        self.limits.check_options(&s.options)?;
+        self.limits.check_size(&s.options, resolution)?;
+        let size = std::fs::metadata(&s.scene)
+            .map_err(io(format!("cannot read the scene '{}'", s.scene.display())))?
+            .len();
+        let stored = self.store.tenant_scene_bytes(&s.tenant)?;
+        if stored + size > self.limits.tenant_scene_quota {
+            return Err(FarmError::QuotaExceeded(format!(
+                "tenant '{}' stores {} MiB of scenes; this one ({} MiB) would pass its quota of {} MiB",
+                s.tenant,
+                stored >> 20,
+                size.div_ceil(1 << 20),
+                self.limits.tenant_scene_quota >> 20
+            )));
+        }
         // On disk before the job that needs it is recorded.
-        let hash = self.scenes.put(&s.scene)?;
+        let hash = self.scenes.put_file(&s.scene)?;
         let spec = JobSpec::new(s.options, resolution, self.max_attempts);
         let plan = TaskPlan::new(spec.frames.clone(), resolution, spec.tile_size);
-        let job = self
-            .store
-            .create_job(hash, &s.scene_name, &spec, s.priority, plan.tasks())?;
+        let new = NewJob {
+            scene: hash,
+            scene_bytes: size,
+            scene_name: &s.scene_name,
+            spec: &spec,
+            priority: s.priority,
+            tenant: &s.tenant,
+            max_cost: s.max_cost,
+        };
+        let job = self.store.create_job(&new, plan.tasks())?;
         tracing::info!(%job, tasks = plan.len(), "job submitted");
         if let Err(e) = self.top_up().await {
             // The tasks stay pending and go out with the next top-up.
@@ -196,9 +247,57 @@ impl<T: Transport> Farm<T> {
         self.store.job(job).map_err(FarmError::from_store)
     }
 
-    /// Whether workers should still render the job's tasks.
-    pub fn job_is_running(&self, job: JobId) -> bool {
-        matches!(self.store.job_state(job), Ok(JobState::Running))
+    /// Where uploads are received before they are checked: on the data directory's disk, so a
+    /// scene is never held whole in memory.
+    pub fn upload_dir(&self) -> std::io::Result<PathBuf> {
+        let dir = self.data_dir.join("uploads");
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    /// Grants `worker` a lease on attempt `attempt` of `task`, or says why not.
+    pub fn claim(
+        &self,
+        worker: &Principal,
+        task: TaskId,
+        attempt: u32,
+    ) -> Result<Claim, FarmError> {
+        let Principal::Worker {
+            name,
+            device_class,
+            threads,
+        } = worker
+        else {
+            return Err(FarmError::InvalidJob("only workers claim tasks".into()));
+        };
+        Ok(
+            match self
+                .store
+                .claim(task, attempt, name, device_class, *threads)?
+            {
+                LeaseClaim::Granted(lease) => Claim::Render {
+                    lease: lease.id,
+                    key: lease.key,
+                },
+                LeaseClaim::Refused(reason) => Claim::Skip { reason },
+            },
+        )
+    }
+
+    /// Results refused for good so far, by reason.
+    pub fn refusals(&self) -> BTreeMap<&'static str, u64> {
+        self.refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Counts a refusal; returns how many of its kind there were.
+    pub(crate) fn count_refusal(&self, why: &'static str) -> u64 {
+        let mut refusals = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        let count = refusals.entry(why).or_default();
+        *count += 1;
+        *count
     }
 
     /// The blob of a scene this farm stores.
@@ -230,6 +329,8 @@ impl<T: Transport> Farm<T> {
         self.recover()?;
         let mut results = self.transport.consume_results().await?;
         let mut top_up = tokio::time::interval(Duration::from_secs(2));
+        let mut leases =
+            tokio::time::interval((self.lease_timeout / 10).max(Duration::from_millis(100)));
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -240,6 +341,14 @@ impl<T: Transport> Farm<T> {
                     // Catches tasks left pending by a failed publish.
                     if let Err(e) = self.top_up().await {
                         tracing::warn!(error = %e, "cannot queue tasks");
+                    }
+                }
+                _ = leases.tick() => {
+                    if let Err(e) = self.expire_leases().await {
+                        tracing::warn!(error = %e, "cannot expire leases");
+                    }
+                    if let Err(e) = self.republish_unclaimed().await {
+                        tracing::warn!(error = %e, "cannot publish unclaimed tasks again");
                     }
                 }
                 delivery = results.next() => {
@@ -281,6 +390,64 @@ impl<T: Transport> Farm<T> {
                 }
             }
             self.finish_if_complete(job)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes again the tasks queued for longer than the queue timeout that nobody claimed:
+    /// their message may be gone (a purged queue, a consumer that took it without claiming).
+    /// A copy of a message still queued is harmless: its attempt can be claimed once.
+    async fn republish_unclaimed(&self) -> Result<(), FarmError> {
+        let before = store::now() - self.queue_timeout.as_secs_f64();
+        let stale = self.store.unclaimed_queued(before)?;
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let mut jobs = HashMap::new();
+        let mut messages = Vec::with_capacity(stale.len());
+        for (task, job) in &stale {
+            if !jobs.contains_key(job) {
+                jobs.insert(*job, self.store.job(*job)?);
+            }
+            messages.push(task_message(&jobs[job], task, task.attempts + 1));
+        }
+        tracing::warn!(
+            tasks = messages.len(),
+            "publishing again tasks nobody claimed"
+        );
+        let published_at = store::now();
+        self.transport.publish_tasks(&messages).await?;
+        let ids: Vec<TaskId> = stale.iter().map(|(t, _)| t.id).collect();
+        self.store.mark_queued(&ids, published_at)?;
+        Ok(())
+    }
+
+    /// Takes their tasks back from workers that stopped heartbeating: each such attempt counts
+    /// as failed, and the task goes out again (or its job fails on its last attempt).
+    async fn expire_leases(&self) -> Result<(), FarmError> {
+        let before = store::now() - self.lease_timeout.as_secs_f64();
+        for lease in self.store.stale_leases(before)? {
+            let Some(job) = self.store.task_job(lease.task)? else {
+                continue;
+            };
+            let record = self.store.job(job)?;
+            let Some(task) = self.store.task(lease.task, record.spec.resolution)? else {
+                continue;
+            };
+            let reason = format!(
+                "worker '{}' stopped responding (no heartbeat for {} s)",
+                lease.worker,
+                self.lease_timeout.as_secs()
+            );
+            tracing::warn!(task = %task.id, attempt = lease.attempt, %reason, "lease expired");
+            self.retry_or_give_up(
+                &record,
+                &task,
+                lease.attempt,
+                &reason,
+                Some((&lease.id, LeaseEnd::Expired)),
+            )
+            .await?;
         }
         Ok(())
     }

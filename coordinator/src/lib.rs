@@ -15,6 +15,7 @@ pub mod farm;
 pub mod frame_paths;
 pub mod frames;
 pub mod job;
+pub mod limits;
 pub mod merge;
 pub mod plan;
 pub mod results;

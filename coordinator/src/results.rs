@@ -1,25 +1,43 @@
-//! Recording a worker's result: checked against its task (workers are not trusted), the tile
-//! written to disk, the task marked done and billed in one transaction, and the frame written
-//! once its last tile is in. The coordinator alone decides whether a failed task is tried again.
+//! Recording a worker's result. Workers are not trusted: a result counts only under the active
+//! lease it names and with that lease's signature, and it is checked against its task before
+//! the tile is written, the task marked done and billed (in one transaction), and the frame
+//! written once its last tile is in. What the worker is paid comes from its lease (its token's
+//! device class and threads) and is bounded by how long it held the lease. A result that can
+//! never be recorded is refused once, counted and logged, and acknowledged; only failures of the
+//! coordinator's own disk or database are retried. The coordinator alone decides whether a
+//! failed task is tried again.
 
 use tessera_protocol::api::{JobState, LedgerRow};
+use tessera_protocol::device::Device;
+use tessera_protocol::money::Money;
 use tessera_protocol::pixels::EncodedPixels;
-use tessera_protocol::result::{Outcome, ResultMessage};
+use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
 use tessera_transport::Transport;
 
 use crate::billing;
 use crate::dispatch::task_message;
 use crate::error::FarmError;
 use crate::farm::Farm;
-use crate::store::{self, Acceptance, JobRecord, TaskRecord, TaskState};
+use crate::store::{self, Acceptance, JobRecord, Lease, LeaseEnd, TaskRecord, TaskState};
 
 impl<T: Transport> Farm<T> {
     /// Records one result. `Ok` means it may be acknowledged: accepted, a duplicate, or refused
     /// for good (with the task sent again where the worker's output was unusable).
     pub async fn handle_result(&self, r: &ResultMessage) -> Result<(), FarmError> {
+        let Some(lease) = self.store.lease(&r.lease)? else {
+            return self.refuse("unknown lease", r);
+        };
+        if !r.is_signed_by(&lease.key) {
+            return self.refuse("bad signature", r);
+        }
+        if lease.task != r.task || lease.attempt != r.attempt {
+            return self.refuse("not the leased task", r);
+        }
+        if !lease.active {
+            return self.refuse("lease no longer active", r);
+        }
         let Some(job) = self.store.task_job(r.task)? else {
-            tracing::warn!(task = %r.task, worker = %r.worker.name, "result for an unknown task ignored");
-            return Ok(());
+            return self.refuse("unknown task", r);
         };
         let record = self.store.job(job)?;
         if record.state != JobState::Running {
@@ -27,20 +45,20 @@ impl<T: Transport> Farm<T> {
             return Ok(());
         }
         let Some(task) = self.store.task(r.task, record.spec.resolution)? else {
-            return Ok(());
+            return self.refuse("unknown task", r);
         };
         if r.job != job || r.frame != task.task.frame || r.tile != task.task.tile {
-            tracing::warn!(task = %r.task, worker = %r.worker.name, "result does not match its task; ignored");
-            return Ok(());
+            return self.refuse("does not match its task", r);
         }
         if task.state == TaskState::Done {
             tracing::debug!(task = %r.task, "duplicate result ignored");
             return Ok(());
         }
+        let lease_done = Some((lease.id.as_str(), LeaseEnd::Done));
         match &r.outcome {
             Outcome::Failed { reason } => {
-                tracing::warn!(task = %r.task, attempt = r.attempt, worker = %r.worker.name, %reason, "task failed");
-                self.retry_or_give_up(&record, &task, r.attempt, reason)
+                tracing::warn!(task = %r.task, attempt = r.attempt, worker = %lease.worker, %reason, "task failed");
+                self.retry_or_give_up(&record, &task, r.attempt, reason, lease_done)
                     .await
             }
             Outcome::Rendered {
@@ -49,17 +67,24 @@ impl<T: Transport> Farm<T> {
                 pixels,
             } => match self.check_pixels(&record, &task, *samples, pixels) {
                 Ok(compressed) => {
-                    self.accept(&record, &task, r, *render_micros, *samples, &compressed)
+                    self.accept(&record, &task, r, &lease, *render_micros, &compressed)
                 }
                 Err(reason) => {
                     let reason =
-                        format!("unusable result from worker '{}': {reason}", r.worker.name);
+                        format!("unusable result from worker '{}': {reason}", lease.worker);
                     tracing::warn!(task = %task.id, attempt = r.attempt, %reason, "result refused");
-                    self.retry_or_give_up(&record, &task, r.attempt, &reason)
+                    self.retry_or_give_up(&record, &task, r.attempt, &reason, lease_done)
                         .await
                 }
             },
         }
+    }
+
+    /// A result that can never be recorded: counted, logged once, and acknowledged.
+    fn refuse(&self, why: &'static str, r: &ResultMessage) -> Result<(), FarmError> {
+        let count = self.count_refusal(why);
+        tracing::warn!(task = %r.task, attempt = r.attempt, reason = why, refused = count, "result refused");
+        Ok(())
     }
 
     /// Checks a result's pixels; returns their compressed form, as the tile is stored.
@@ -84,23 +109,25 @@ impl<T: Transport> Farm<T> {
         Ok(compressed)
     }
 
-    /// Attempt `attempt` of a task came to nothing: the task is sent again, or on its last
-    /// attempt dead-lettered and its job failed. A failure reported twice counts once.
-    async fn retry_or_give_up(
+    /// Attempt `attempt` of a task came to nothing: the task waits to be published again, or on
+    /// its last attempt is dead-lettered and its job failed. A failure reported twice counts
+    /// once.
+    pub(crate) async fn retry_or_give_up(
         &self,
         job: &JobRecord,
         task: &TaskRecord,
         attempt: u32,
         reason: &str,
+        lease: Option<(&str, LeaseEnd)>,
     ) -> Result<(), FarmError> {
         if attempt <= task.attempts {
             tracing::debug!(task = %task.id, attempt, "failure already recorded");
             return Ok(());
         }
-        // Published before the failure is recorded: should recording fail, the result comes
-        // back and the task is published again, which is harmless; the reverse would lose it.
         let last = attempt >= job.spec.max_attempts;
         let job_failure = if last {
+            // Kept for the operator before the failure is recorded; should recording fail, the
+            // result comes back and a second copy is harmless.
             self.transport
                 .dead_letter(&task_message(job, task, attempt))
                 .await?;
@@ -111,13 +138,15 @@ impl<T: Transport> Farm<T> {
             tracing::error!(job = %job.id, %why, "job failed");
             Some(why)
         } else {
-            self.transport
-                .publish_tasks(&[task_message(job, task, attempt + 1)])
-                .await?;
             None
         };
+        // The task is pending again: the next top-up publishes its next attempt, once its old
+        // lease has ended, so no claim of the new attempt can meet the old lease.
         self.store
-            .record_failure(task.id, attempt, reason, job_failure.as_deref())?;
+            .record_failure(task.id, attempt, reason, lease, job_failure.as_deref())?;
+        if !last && let Err(e) = self.top_up().await {
+            tracing::warn!(error = %e, "cannot queue tasks yet");
+        }
         Ok(())
     }
 
@@ -126,33 +155,67 @@ impl<T: Transport> Farm<T> {
         job: &JobRecord,
         task: &TaskRecord,
         r: &ResultMessage,
-        render_micros: u64,
-        samples: u64,
+        lease: &Lease,
+        reported_micros: u64,
         compressed: &[u8],
     ) -> Result<(), FarmError> {
         // The tile is on disk before the store says the task is done.
         self.write_tile(job.id, task.id, compressed)?;
-        let render_micros = self.billable_micros(task, r, render_micros)?;
-        let device = &r.worker.device;
-        let hourly = self.prices.hourly(&device.class, device.threads);
+        // Paid as the worker's token says, for no longer than it held the lease.
+        let held = ((store::now() - lease.started_at).max(0.0) * 1e6) as u64;
+        if reported_micros > held {
+            tracing::warn!(task = %task.id, worker = %lease.worker, reported_micros, held, "render time reported beyond the lease; billing the lease");
+        }
+        let render_micros = reported_micros.min(held);
+        let hourly = self.prices.hourly(&lease.device_class, lease.threads);
+        let mut charge = billing::charge(hourly, render_micros);
+        let mut over_budget = false;
+        if let Some(max) = job.max_cost {
+            let left = max.micros() - self.store.invoice_total(job.id)?.micros();
+            if charge.micros() >= left {
+                over_budget = true;
+                charge = Money::from_micros(left.max(0));
+            }
+        }
         let row = LedgerRow {
             task: task.id,
             job: job.id,
             frame: task.task.frame,
             tile: task.task.tile.to_string(),
-            worker: r.worker.name.clone(),
-            device_class: device.class.clone(),
-            threads: device.threads,
+            worker: lease.worker.clone(),
+            device_class: lease.device_class.clone(),
+            threads: lease.threads,
             render_micros,
-            samples,
+            samples: task.task.tile.pixel_count() as u64 * u64::from(job.spec.settings.spp.get()),
             hourly,
-            charge: billing::charge(hourly, render_micros),
+            charge,
         };
-        if self.store.accept(&row, &r.worker)? == Acceptance::Duplicate {
-            return Ok(());
+        // What the worker says of its device is kept for the workers list, never for billing.
+        let worker = WorkerInfo {
+            name: lease.worker.clone(),
+            device: Device {
+                class: lease.device_class.clone(),
+                threads: lease.threads,
+                ..r.worker.device.clone()
+            },
+        };
+        match self.store.accept(&row, &worker, &lease.id)? {
+            Acceptance::Duplicate => return Ok(()),
+            Acceptance::LeaseEnded => return self.refuse("lease no longer active", r),
+            Acceptance::Accepted => {}
         }
         if let Some(events) = &self.events {
             events.tile_accepted(&row);
+        }
+        if over_budget {
+            let why = format!(
+                "stopped at its cost limit of {}",
+                job.max_cost.unwrap_or_default()
+            );
+            tracing::warn!(job = %job.id, %why, "job stopped");
+            self.store
+                .finish_job(job.id, JobState::Failed, Some(&why))?;
+            return Ok(());
         }
         let frame = task.task.frame;
         let (done, total) = self.store.frame_tasks(job.id, frame, job.spec.resolution)?;
@@ -161,25 +224,5 @@ impl<T: Transport> Farm<T> {
             self.finish_if_complete(job.id)?;
         }
         Ok(())
-    }
-
-    /// The render time to bill: what the worker reports, but never more than has passed since
-    /// the task was first published, the one bound the coordinator can check on a worker it
-    /// does not control.
-    fn billable_micros(
-        &self,
-        task: &TaskRecord,
-        r: &ResultMessage,
-        reported: u64,
-    ) -> Result<u64, FarmError> {
-        let Some(published_at) = self.store.queued_at(task.id)? else {
-            return Ok(reported);
-        };
-        let elapsed = ((store::now() - published_at).max(0.0) * 1e6) as u64;
-        if reported > elapsed {
-            tracing::warn!(task = %task.id, worker = %r.worker.name, reported, elapsed, "render time reported beyond the time since publication; billing the latter");
-            return Ok(elapsed);
-        }
-        Ok(reported)
     }
 }

@@ -1,55 +1,213 @@
 //! The coordinator's HTTP server: the API's routes over the farm (JSON; errors as
-//! `{"error": "..."}`). The only place where the farm's errors become HTTP status codes. The
-//! routes are listed in the README; their request and answer types are the protocol's.
+//! `{"error": "..."}`). The only place where the farm's errors become HTTP status codes.
+//!
+//! Every route is in [`ROUTES`] with the roles that may call it, and the router is built from
+//! that table: a request without a valid bearer token gets 401, one with a token of another role
+//! 403, before any handler runs. A tenant's jobs are invisible (404) to other tenants.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Extension, Json, Router};
+use futures_lite::StreamExt;
 use tessera_protocol::api::{InvoiceView, JobState, JobStateView, JobView, Submitted, WorkerView};
-use tessera_protocol::id::JobId;
+use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView};
+use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::job::JobOptions;
+use tessera_protocol::lease::{Claim, ClaimRequest};
+use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::{BadSceneHash, SceneHash, SceneStoreError};
 use tessera_transport::Transport;
 
 use crate::error::FarmError;
 use crate::farm::{Farm, Submission};
-use crate::store::JobRecord;
+use crate::store::{JobRecord, Principal, TokenError};
 
-/// Largest scene accepted.
-const MAX_SCENE_BYTES: usize = 1 << 30;
+/// One route of the API and who may call it.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub method: Method,
+    /// axum's path syntax: `{id}` is a parameter.
+    pub path: &'static str,
+    pub roles: &'static [Role],
+    endpoint: Endpoint,
+}
 
-/// A submission from `POST /api/jobs`: the job's options and the scene's name and priority
-/// from the query, the scene from the body.
-fn submission(query: &HashMap<String, String>, scene: Vec<u8>) -> Result<Submission, FarmError> {
-    let invalid = |e: &dyn std::fmt::Display| FarmError::InvalidJob(e.to_string());
-    let options = JobOptions::from_query(query).map_err(|e| invalid(&e))?;
-    let scene_name = query.get("scene_name").map_or("", |s| s.trim());
-    if scene_name.is_empty() {
-        return Err(FarmError::InvalidJob("scene_name is missing".into()));
+#[derive(Clone, Copy, Debug)]
+enum Endpoint {
+    Submit,
+    ListJobs,
+    ShowJob,
+    Cancel,
+    Invoice,
+    Frame,
+    Scene,
+    ListWorkers,
+    Announce,
+    Heartbeat,
+    Claim,
+    CreateToken,
+    ListTokens,
+    RevokeToken,
+}
+
+const ADMIN: &[Role] = &[Role::Admin];
+const USERS: &[Role] = &[Role::Admin, Role::Submitter];
+const WORKERS: &[Role] = &[Role::Worker];
+const WORKERS_AND_ADMIN: &[Role] = &[Role::Admin, Role::Worker];
+
+const fn route(
+    method: Method,
+    path: &'static str,
+    roles: &'static [Role],
+    endpoint: Endpoint,
+) -> Route {
+    Route {
+        method,
+        path,
+        roles,
+        endpoint,
     }
-    let priority = match query.get("priority") {
-        Some(p) => p
-            .parse()
-            .map_err(|_| FarmError::InvalidJob(format!("invalid value '{p}' for 'priority'")))?,
-        None => 0,
+}
+
+/// Every route of the API.
+pub const ROUTES: [Route; 14] = [
+    route(Method::POST, "/api/jobs", USERS, Endpoint::Submit),
+    route(Method::GET, "/api/jobs", USERS, Endpoint::ListJobs),
+    route(Method::GET, "/api/jobs/{id}", USERS, Endpoint::ShowJob),
+    route(
+        Method::POST,
+        "/api/jobs/{id}/cancel",
+        USERS,
+        Endpoint::Cancel,
+    ),
+    route(
+        Method::GET,
+        "/api/jobs/{id}/invoice",
+        USERS,
+        Endpoint::Invoice,
+    ),
+    route(
+        Method::GET,
+        "/api/jobs/{id}/frames/{frame}",
+        USERS,
+        Endpoint::Frame,
+    ),
+    route(
+        Method::GET,
+        "/api/scenes/{hash}",
+        WORKERS_AND_ADMIN,
+        Endpoint::Scene,
+    ),
+    route(Method::GET, "/api/workers", ADMIN, Endpoint::ListWorkers),
+    route(Method::POST, "/api/workers", WORKERS, Endpoint::Announce),
+    route(
+        Method::POST,
+        "/api/workers/heartbeat",
+        WORKERS,
+        Endpoint::Heartbeat,
+    ),
+    route(
+        Method::POST,
+        "/api/tasks/{id}/claim",
+        WORKERS,
+        Endpoint::Claim,
+    ),
+    route(Method::POST, "/api/tokens", ADMIN, Endpoint::CreateToken),
+    route(Method::GET, "/api/tokens", ADMIN, Endpoint::ListTokens),
+    route(
+        Method::POST,
+        "/api/tokens/{id}/revoke",
+        ADMIN,
+        Endpoint::RevokeToken,
+    ),
+];
+
+type FarmState<T> = Arc<Farm<T>>;
+
+fn handler<T: Transport>(endpoint: Endpoint) -> MethodRouter<FarmState<T>> {
+    match endpoint {
+        Endpoint::Submit => post(submit::<T>),
+        Endpoint::ListJobs => get(list_jobs::<T>),
+        Endpoint::ShowJob => get(show_job::<T>),
+        Endpoint::Cancel => post(cancel::<T>),
+        Endpoint::Invoice => get(invoice::<T>),
+        Endpoint::Frame => get(frame::<T>),
+        Endpoint::Scene => get(scene::<T>),
+        Endpoint::ListWorkers => get(list_workers::<T>),
+        Endpoint::Announce => post(announce::<T>),
+        Endpoint::Heartbeat => post(heartbeat::<T>),
+        Endpoint::Claim => post(claim::<T>),
+        Endpoint::CreateToken => post(create_token::<T>),
+        Endpoint::ListTokens => get(list_tokens::<T>),
+        Endpoint::RevokeToken => post(revoke_token::<T>),
+    }
+}
+
+pub fn router<T: Transport>(farm: Arc<Farm<T>>) -> Router {
+    let mut router = Router::new();
+    for r in &ROUTES {
+        let roles = r.roles;
+        let guarded = handler::<T>(r.endpoint).route_layer(middleware::from_fn_with_state(
+            farm.clone(),
+            move |state, request, next| authorize::<T>(roles, state, request, next),
+        ));
+        router = router.route(r.path, guarded);
+    }
+    router
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route".into()) })
+        // Scenes are streamed to disk under the farm's own limit.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(farm)
+}
+
+/// Lets the request through with its [`Principal`] when its bearer token is valid and of one of
+/// `roles`.
+async fn authorize<T: Transport>(
+    roles: &'static [Role],
+    State(farm): State<FarmState<T>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let secret = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(secret) = secret else {
+        return ApiError(
+            StatusCode::UNAUTHORIZED,
+            "this request needs a token: Authorization: Bearer TOKEN (tessera ... --token)".into(),
+        )
+        .into_response();
     };
-    if scene.is_empty() {
-        return Err(FarmError::InvalidJob("the scene is empty".into()));
+    let principal = match farm.store().authenticate(secret) {
+        Ok(p) => p,
+        Err(TokenError::Invalid) => {
+            return ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into())
+                .into_response();
+        }
+        Err(e) => {
+            return ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+        }
+    };
+    if !roles.contains(&principal.role()) {
+        return ApiError(
+            StatusCode::FORBIDDEN,
+            format!("a {} token may not do this", principal.role().as_str()),
+        )
+        .into_response();
     }
-    Ok(Submission {
-        scene_name: scene_name.to_owned(),
-        scene,
-        options,
-        priority,
-    })
+    request.extensions_mut().insert(principal);
+    next.run(request).await
 }
 
 struct ApiError(StatusCode, String);
@@ -59,6 +217,7 @@ impl From<FarmError> for ApiError {
         let status = match &e {
             FarmError::InvalidJob(_) => StatusCode::BAD_REQUEST,
             FarmError::SceneRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            FarmError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             FarmError::UnknownJob(_) | FarmError::UnknownFrame { .. } => StatusCode::NOT_FOUND,
             FarmError::Scenes(SceneStoreError::Missing(_)) => StatusCode::NOT_FOUND,
             FarmError::JobNotRunning { .. } | FarmError::FrameNotFinished { .. } => {
@@ -76,6 +235,16 @@ impl From<FarmError> for ApiError {
     }
 }
 
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::BadRequest(m) => ApiError(StatusCode::BAD_REQUEST, m),
+            TokenError::Invalid => ApiError(StatusCode::NOT_FOUND, e.to_string()),
+            TokenError::Store(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
@@ -89,36 +258,128 @@ fn job_id(raw: &str) -> Result<JobId, ApiError> {
         .map_err(|e: String| ApiError(StatusCode::NOT_FOUND, e))
 }
 
-pub fn router<T: Transport>(farm: Arc<Farm<T>>) -> Router {
-    Router::new()
-        .route("/api/jobs", post(submit::<T>).get(list_jobs::<T>))
-        .route("/api/jobs/{id}", get(show_job::<T>))
-        .route("/api/jobs/{id}/state", get(job_state::<T>))
-        .route("/api/jobs/{id}/cancel", post(cancel::<T>))
-        .route("/api/jobs/{id}/invoice", get(invoice::<T>))
-        .route("/api/jobs/{id}/frames/{frame}", get(frame::<T>))
-        .route("/api/scenes/{hash}", get(scene::<T>))
-        .route("/api/workers", get(list_workers::<T>).post(announce::<T>))
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route".into()) })
-        .layer(DefaultBodyLimit::max(MAX_SCENE_BYTES))
-        .with_state(farm)
+/// The job, if `who` may see it: another tenant's job does not exist for them.
+fn visible_job<T: Transport>(
+    farm: &Farm<T>,
+    who: &Principal,
+    raw: &str,
+) -> Result<JobRecord, ApiError> {
+    let id = job_id(raw)?;
+    let job = farm.job(id)?;
+    if !who.sees_tenant(&job.tenant) {
+        return Err(FarmError::UnknownJob(id).into());
+    }
+    Ok(job)
+}
+
+/// Untrusted text shown to others (names in listings): printable, and not too long.
+fn printable(s: &str, max: usize) -> String {
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 async fn submit<T: Transport>(
-    State(farm): State<Arc<Farm<T>>>,
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<(StatusCode, Json<Submitted>)> {
     let Query(query) = query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let submission = submission(&query, body.to_vec())?;
-    let id = farm.submit(submission).await?;
+    let tenant = match &who {
+        Principal::Submitter { tenant, .. } => tenant.clone(),
+        _ => query
+            .get("tenant")
+            .cloned()
+            .unwrap_or_else(|| "operator".into()),
+    };
+    // The body is taken in before any refusal: a client still sending would otherwise see a
+    // broken connection instead of the reason.
+    let scene = receive_scene(&farm, body).await?;
+    let invalid = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
+    let options = JobOptions::from_query(&query).map_err(|e| invalid(e.to_string()))?;
+    let scene_name = printable(query.get("scene_name").map_or("", String::as_str), 200);
+    if scene_name.is_empty() {
+        return Err(invalid("scene_name is missing".into()));
+    }
+    let priority = match query.get("priority") {
+        Some(p) => p
+            .parse()
+            .map_err(|_| invalid(format!("invalid value '{p}' for 'priority'")))?,
+        None => 0,
+    };
+    let max_cost = query
+        .get("max_cost")
+        .map(|m| m.parse::<Money>())
+        .transpose()
+        .map_err(invalid)?;
+    let id = farm
+        .submit(Submission {
+            scene_name,
+            scene: scene.to_path_buf(),
+            options,
+            priority,
+            tenant,
+            max_cost,
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(Submitted { id })))
+}
+
+/// Streams a request body to a temporary file in the data directory, up to the farm's limit.
+async fn receive_scene<T: Transport>(
+    farm: &Farm<T>,
+    body: Body,
+) -> Result<tempfile::TempPath, ApiError> {
+    let internal = |e: std::io::Error| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let dir = farm.upload_dir().map_err(internal)?;
+    let file = tempfile::NamedTempFile::new_in(dir).map_err(internal)?;
+    let (file, path) = file.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut stream = body.into_data_stream();
+    let limit = farm.limits.max_scene_bytes;
+    let mut received: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+        received += chunk.len() as u64;
+        if received > limit {
+            // Read on (and drop) a while, so a client still sending gets the reason rather than
+            // a broken connection; not forever.
+            while received <= limit.saturating_mul(4) {
+                match stream.next().await {
+                    Some(Ok(more)) => received += more.len() as u64,
+                    _ => break,
+                }
+            }
+            return Err(ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the scene is larger than the limit of {} MiB", limit >> 20),
+            ));
+        }
+        tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+            .await
+            .map_err(internal)?;
+    }
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(internal)?;
+    if received == 0 {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "the scene is empty".into(),
+        ));
+    }
+    Ok(path)
 }
 
 fn view<T: Transport>(farm: &Farm<T>, job: JobRecord) -> Result<JobView, FarmError> {
     let store = farm.store();
     Ok(JobView {
         id: job.id,
+        tenant: job.tenant,
         state: job.state,
         reason: job.reason,
         scene_name: job.scene_name,
@@ -133,15 +394,21 @@ fn view<T: Transport>(farm: &Farm<T>, job: JobRecord) -> Result<JobView, FarmErr
         tasks_done: job.tasks_done,
         frame_progress: store.frame_progress(job.id)?,
         cost: store.invoice_total(job.id)?,
+        max_cost: job.max_cost,
         submitted_at: job.submitted_at,
         finished_at: job.finished_at,
     })
 }
 
 async fn list_jobs<T: Transport>(
-    State(farm): State<Arc<Farm<T>>>,
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
 ) -> ApiResult<Json<Vec<JobView>>> {
-    let jobs = farm.store().jobs().map_err(FarmError::from)?;
+    let tenant = match &who {
+        Principal::Submitter { tenant, .. } => Some(tenant.as_str()),
+        _ => None,
+    };
+    let jobs = farm.store().jobs(tenant).map_err(FarmError::from)?;
     let views = jobs
         .into_iter()
         .map(|j| view(&farm, j))
@@ -150,43 +417,33 @@ async fn list_jobs<T: Transport>(
 }
 
 async fn show_job<T: Transport>(
-    State(farm): State<Arc<Farm<T>>>,
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobView>> {
-    let job = farm.job(job_id(&id)?)?;
+    let job = visible_job(&farm, &who, &id)?;
     Ok(Json(view(&farm, job)?))
 }
 
-async fn job_state<T: Transport>(
-    State(farm): State<Arc<Farm<T>>>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<JobStateView>> {
-    let id = job_id(&id)?;
-    let state = farm
-        .store()
-        .job_state(id)
-        .map_err(|_| FarmError::UnknownJob(id))?;
-    Ok(Json(JobStateView { id, state }))
-}
-
 async fn cancel<T: Transport>(
-    State(farm): State<Arc<Farm<T>>>,
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobStateView>> {
-    let id = job_id(&id)?;
-    farm.cancel(id)?;
+    let job = visible_job(&farm, &who, &id)?;
+    farm.cancel(job.id)?;
     Ok(Json(JobStateView {
-        id,
+        id: job.id,
         state: JobState::Cancelled,
     }))
 }
 
 async fn invoice<T: Transport>(
-    State(farm): State<Arc<Farm<T>>>,
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<InvoiceView>> {
-    let id = job_id(&id)?;
-    farm.job(id)?;
+    let id = visible_job(&farm, &who, &id)?.id;
     let rows = farm.store().ledger(id).map_err(FarmError::from)?;
     let total = farm.store().invoice_total(id).map_err(FarmError::from)?;
     Ok(Json(InvoiceView {
@@ -197,50 +454,137 @@ async fn invoice<T: Transport>(
 }
 
 async fn frame<T: Transport>(
-    State(farm): State<Arc<Farm<T>>>,
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
     Path((id, frame)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id = job_id(&id)?;
+    let id = visible_job(&farm, &who, &id)?.id;
     let number = frame.trim_end_matches(".exr").parse::<u32>().map_err(|_| {
         ApiError(
             StatusCode::NOT_FOUND,
-            format!("'{frame}' is not a frame number"),
+            format!("'{}' is not a frame number", printable(&frame, 40)),
         )
     })?;
     let path = farm.frame_file(id, number)?;
-    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+    let file = tokio::fs::File::open(&path).await.map_err(|e| {
         ApiError(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot read frame: {e}"),
         )
     })?;
-    Ok(([(header::CONTENT_TYPE, "image/x-exr")], bytes).into_response())
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok(([(header::CONTENT_TYPE, "image/x-exr")], body).into_response())
 }
 
 async fn scene<T: Transport>(
-    State(farm): State<Arc<Farm<T>>>,
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
     Path(hash): Path<String>,
 ) -> ApiResult<Response> {
     let hash: SceneHash = hash
         .parse()
         .map_err(|e: BadSceneHash| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let bytes = farm.scenes().read(hash).map_err(FarmError::from)?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    if let Principal::Worker { name, .. } = &who {
+        // A worker gets the scenes of the tasks it holds, nothing else.
+        let holds = farm
+            .store()
+            .holds_scene(name, hash)
+            .map_err(FarmError::from)?;
+        if !holds {
+            return Err(FarmError::Scenes(SceneStoreError::Missing(hash)).into());
+        }
+    }
+    let path = farm.scenes().path(hash);
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| FarmError::Scenes(SceneStoreError::Missing(hash)))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
 }
 
 async fn list_workers<T: Transport>(
-    State(farm): State<Arc<Farm<T>>>,
+    State(farm): State<FarmState<T>>,
 ) -> ApiResult<Json<Vec<WorkerView>>> {
     Ok(Json(farm.store().workers().map_err(FarmError::from)?))
 }
 
+/// A worker says hello: its name, class and threads are its token's; backend and device name are
+/// what it says, for the workers list.
 async fn announce<T: Transport>(
-    State(farm): State<Arc<Farm<T>>>,
-    Json(worker): Json<WorkerInfo>,
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
+    Json(claimed): Json<WorkerInfo>,
 ) -> ApiResult<StatusCode> {
+    let Principal::Worker {
+        name,
+        device_class,
+        threads,
+    } = who
+    else {
+        return Err(ApiError(StatusCode::FORBIDDEN, "not a worker".into()));
+    };
+    let mut worker = claimed;
+    worker.name = name;
+    worker.device.class = device_class;
+    worker.device.threads = threads;
+    worker.device.backend = printable(&worker.device.backend, 16);
+    worker.device.name = printable(&worker.device.name, 100);
     tracing::info!(worker = %worker.name, device = %worker.device, "worker announced");
     farm.store()
         .announce_worker(&worker)
         .map_err(FarmError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn heartbeat<T: Transport>(
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<StatusCode> {
+    if let Principal::Worker { name, .. } = &who {
+        farm.store().heartbeat(name).map_err(FarmError::from)?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn claim<T: Transport>(
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
+    Path(task): Path<String>,
+    Json(request): Json<ClaimRequest>,
+) -> ApiResult<Json<Claim>> {
+    let task = task
+        .parse::<i64>()
+        .map(TaskId)
+        .map_err(|_| ApiError(StatusCode::NOT_FOUND, "not a task id".into()))?;
+    Ok(Json(farm.claim(&who, task, request.attempt)?))
+}
+
+async fn create_token<T: Transport>(
+    State(farm): State<FarmState<T>>,
+    Json(new): Json<NewToken>,
+) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
+    let (id, token) = farm.store().issue_token(&new)?;
+    Ok((StatusCode::CREATED, Json(IssuedToken { id, token })))
+}
+
+async fn list_tokens<T: Transport>(
+    State(farm): State<FarmState<T>>,
+) -> ApiResult<Json<Vec<TokenView>>> {
+    Ok(Json(farm.store().tokens().map_err(FarmError::from)?))
+}
+
+async fn revoke_token<T: Transport>(
+    State(farm): State<FarmState<T>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError(StatusCode::NOT_FOUND, "not a token id".into()))?;
+    if !farm.store().revoke_token(id).map_err(FarmError::from)? {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no active token {id}"),
+        ));
+    }
     Ok(StatusCode::NO_CONTENT)
 }

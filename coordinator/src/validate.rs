@@ -10,31 +10,38 @@ use tessera_renderer::scene::Scene;
 
 use crate::error::{FarmError, io};
 
-/// The resolution the job renders at, or why the scene or the options are refused.
+/// The resolution the job renders at, or why the scene or the options are refused. `scene` is
+/// the file as submitted, named `name` by its submitter.
 pub(crate) fn validate_scene(
     name: &str,
-    bytes: &[u8],
+    scene: &Path,
     options: &JobOptions,
 ) -> Result<Resolution, FarmError> {
     let dir = tempfile::tempdir().map_err(io("cannot create a temporary folder"))?;
     let bad = |e: &dyn std::fmt::Display| {
         FarmError::SceneRejected(format!("cannot load scene '{name}': {e}"))
     };
-    let path = if archive::is_archive(bytes) {
-        archive::unpack(bytes, dir.path()).map_err(|e| bad(&e))?
+    let mut head = [0u8; 512];
+    let read = std::fs::File::open(scene)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(io("cannot read the uploaded scene"))?;
+    let path = if archive::is_archive(&head[..read]) {
+        let bytes = std::fs::read(scene).map_err(io("cannot read the uploaded scene"))?;
+        archive::unpack(&bytes, dir.path()).map_err(|e| bad(&e))?
     } else {
+        // The loader reads the format from the file name.
         let file = Path::new(name)
             .file_name()
             .map(|f| f.to_owned())
             .unwrap_or_else(|| "scene.gltf".into());
         let path = dir.path().join(file);
-        std::fs::write(&path, bytes).map_err(io("cannot write the scene to a temporary file"))?;
+        std::fs::copy(scene, &path).map_err(io("cannot copy the scene to a temporary file"))?;
         path
     };
-    let scene = Scene::load(&path).map_err(|e| bad(&e))?;
+    let loaded = Scene::load(&path).map_err(|e| bad(&e))?;
     let first = options.frames.frames()[0];
     let time = options.fps.frame_time(first) as f32;
-    let frame = scene
+    let frame = loaded
         .frame(time, options.camera.as_deref())
         .map_err(|e| bad(&e))?;
     options

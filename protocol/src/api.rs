@@ -67,6 +67,8 @@ pub struct FrameProgress {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JobView {
     pub id: JobId,
+    /// The tenant the job belongs to.
+    pub tenant: String,
     pub state: JobState,
     pub reason: Option<String>,
     pub scene_name: String,
@@ -82,6 +84,8 @@ pub struct JobView {
     pub frame_progress: Vec<FrameProgress>,
     /// What the accepted tasks cost so far.
     pub cost: Money,
+    /// The most the job may cost; it stops before its invoice passes this.
+    pub max_cost: Option<Money>,
     pub submitted_at: f64,
     pub finished_at: Option<f64>,
 }

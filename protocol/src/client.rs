@@ -6,8 +6,11 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::api::{InvoiceView, JobState, JobStateView, JobView, Submitted, WorkerView};
-use crate::id::JobId;
+use crate::auth::{IssuedToken, NewToken, TokenView};
+use crate::id::{JobId, TaskId};
 use crate::job::JobOptions;
+use crate::lease::{Claim, ClaimRequest};
+use crate::money::Money;
 use crate::result::WorkerInfo;
 use crate::scene::SceneHash;
 
@@ -32,13 +35,16 @@ pub enum ClientError {
 #[derive(Clone)]
 pub struct Client {
     base: String,
+    /// Sent as `Authorization: Bearer ...` with every request.
+    token: Option<String>,
     agent: ureq::Agent,
 }
 
 impl Client {
-    pub fn new(base: &str) -> Self {
+    pub fn new(base: &str, token: Option<&str>) -> Self {
         Self {
             base: base.trim_end_matches('/').to_owned(),
+            token: token.map(str::to_owned),
             agent: ureq::AgentBuilder::new()
                 .timeout_connect(Duration::from_secs(5))
                 .timeout_read(Duration::from_secs(300))
@@ -55,6 +61,10 @@ impl Client {
         request: ureq::Request,
         body: Option<&[u8]>,
     ) -> Result<ureq::Response, ClientError> {
+        let request = match &self.token {
+            Some(token) => request.set("authorization", &format!("Bearer {token}")),
+            None => request,
+        };
         let result = match body {
             Some(bytes) => request.send_bytes(bytes),
             None => request.call(),
@@ -100,12 +110,14 @@ impl Client {
         Ok(out)
     }
 
-    /// Submits `scene` (named `scene_name` in listings) to be rendered with `options`.
+    /// Submits `scene` (named `scene_name` in listings) to be rendered with `options`, stopping
+    /// before its invoice passes `max_cost`.
     pub fn submit(
         &self,
         scene_name: &str,
         options: &JobOptions,
         priority: i32,
+        max_cost: Option<Money>,
         scene: &[u8],
     ) -> Result<JobId, ClientError> {
         let mut request = self
@@ -113,6 +125,9 @@ impl Client {
             .post(&self.url("/api/jobs"))
             .query("scene_name", scene_name)
             .query("priority", &priority.to_string());
+        if let Some(max) = max_cost {
+            request = request.query("max_cost", &max.usd_decimal());
+        }
         for (key, value) in options.to_query() {
             request = request.query(key, &value);
         }
@@ -183,6 +198,50 @@ impl Client {
             .post(&self.url("/api/workers"))
             .set("content-type", "application/json");
         self.call(request, Some(&body))?;
+        Ok(())
+    }
+
+    /// Claims a task taken from the queue, before rendering it.
+    pub fn claim(&self, task: TaskId, attempt: u32) -> Result<Claim, ClientError> {
+        let body = serde_json::to_vec(&ClaimRequest { attempt }).expect("claims serialize");
+        let request = self
+            .agent
+            .post(&self.url(&format!("/api/tasks/{task}/claim")))
+            .set("content-type", "application/json");
+        let response = self.call(request, Some(&body))?;
+        self.json(response)
+    }
+
+    /// Says this worker is alive, which keeps its leases.
+    pub fn heartbeat(&self) -> Result<(), ClientError> {
+        self.call(
+            self.agent.post(&self.url("/api/workers/heartbeat")),
+            Some(b""),
+        )?;
+        Ok(())
+    }
+
+    pub fn create_token(&self, token: &NewToken) -> Result<IssuedToken, ClientError> {
+        let body = serde_json::to_vec(token).expect("tokens serialize");
+        let request = self
+            .agent
+            .post(&self.url("/api/tokens"))
+            .set("content-type", "application/json");
+        let response = self.call(request, Some(&body))?;
+        self.json(response)
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenView>, ClientError> {
+        let response = self.call(self.agent.get(&self.url("/api/tokens")), None)?;
+        self.json(response)
+    }
+
+    pub fn revoke_token(&self, id: i64) -> Result<(), ClientError> {
+        self.call(
+            self.agent
+                .post(&self.url(&format!("/api/tokens/{id}/revoke"))),
+            Some(b""),
+        )?;
         Ok(())
     }
 }

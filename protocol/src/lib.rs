@@ -6,16 +6,19 @@
 //! - [`job`]: a job's render options ([`job::JobOptions`]), with their defaults.
 //! - [`task`] and [`result`]: the messages on the task and result queues; [`pixels`]: how a
 //!   result's pixels travel.
-//! - [`api`]: the HTTP API's requests and answers; [`money`]: amounts in micro-dollars.
+//! - [`api`]: the HTTP API's requests and answers; [`auth`]: roles and tokens; [`lease`]: how
+//!   a worker claims a task and signs its result; [`money`]: amounts in micro-dollars.
 //! - [`device`]: the device classes prices are keyed by.
 //! - [`scene`]: scenes named by their SHA-256, stored as blobs, and packed as archives.
 
 pub mod api;
+pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod device;
 pub mod id;
 pub mod job;
+pub mod lease;
 pub mod money;
 pub mod pixels;
 pub mod result;

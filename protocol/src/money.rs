@@ -28,6 +28,26 @@ impl Money {
     }
 }
 
+/// `12`, `12.5`, `0.000001`: an amount in USD as a person types it, read exactly.
+impl std::str::FromStr for Money {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not an amount in USD (e.g. 12.50)");
+        let (whole, fraction) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+        let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) || fraction.len() > 6 {
+            return Err(bad());
+        }
+        let whole: i64 = whole.parse().map_err(|_| bad())?;
+        let fraction: i64 = format!("{fraction:0<6}").parse().map_err(|_| bad())?;
+        whole
+            .checked_mul(1_000_000)
+            .and_then(|w| w.checked_add(fraction))
+            .map(Self)
+            .ok_or_else(bad)
+    }
+}
+
 impl std::iter::Sum for Money {
     fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
         Money(iter.map(|m| m.0).sum())
@@ -66,6 +86,20 @@ mod tests {
         assert_eq!(Money::from_micros(123).usd_decimal(), "0.000123");
         assert_eq!(Money::from_micros(-1_500_000).usd_decimal(), "-1.500000");
         let total: Money = [1, 2, 3].into_iter().map(Money::from_micros).sum();
+        assert_eq!("12.5".parse::<Money>(), Ok(Money::from_micros(12_500_000)));
+        assert_eq!("0.000001".parse::<Money>(), Ok(Money::from_micros(1)));
+        assert_eq!("7".parse::<Money>(), Ok(Money::from_micros(7_000_000)));
+        for bad in [
+            "",
+            "-1",
+            "1.2345678",
+            "1e3",
+            "abc",
+            ".5",
+            "99999999999999999",
+        ] {
+            assert!(bad.parse::<Money>().is_err(), "{bad}");
+        }
         assert_eq!(total, Money::from_micros(6));
     }
 }

@@ -7,6 +7,7 @@ use tessera_renderer::film::Tile;
 
 use crate::device::Device;
 use crate::id::{JobId, TaskId};
+use crate::lease;
 use crate::pixels::EncodedPixels;
 
 /// A worker as its results name it.
@@ -16,6 +17,8 @@ pub struct WorkerInfo {
     pub device: Device,
 }
 
+/// A result as it travels: everything in it is the sender's claim until the coordinator has
+/// checked it against the lease it names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResultMessage {
     pub task: TaskId,
@@ -25,6 +28,31 @@ pub struct ResultMessage {
     pub attempt: u32,
     pub worker: WorkerInfo,
     pub outcome: Outcome,
+    /// The lease the task was claimed under.
+    pub lease: String,
+    /// HMAC-SHA256 of the rest of the message under the lease's key: see [`crate::lease`].
+    pub signature: String,
+}
+
+impl ResultMessage {
+    /// The bytes the signature covers: the message with an empty signature.
+    fn signed_bytes(&self) -> Vec<u8> {
+        let unsigned = Self {
+            signature: String::new(),
+            ..self.clone()
+        };
+        serde_json::to_vec(&unsigned).expect("results serialize")
+    }
+
+    /// Signs the message with its lease's key.
+    pub fn sign(&mut self, key: &str) {
+        self.signature = lease::sign(key, &self.signed_bytes());
+    }
+
+    /// Whether the message was signed with `key` and not changed since.
+    pub fn is_signed_by(&self, key: &str) -> bool {
+        lease::verify(key, &self.signed_bytes(), &self.signature)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

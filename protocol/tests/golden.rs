@@ -105,14 +105,20 @@ fn result_messages() {
             samples: 65_536,
             pixels: EncodedPixels::encode(&pixels),
         },
+        lease: "9f86d081884c7d659a2feaa0c55ad015".into(),
+        signature: String::new(),
     };
+    let mut rendered = rendered;
+    rendered.sign("a lease key");
     check("result_rendered", &rendered);
-    let failed = ResultMessage {
+    let mut failed = ResultMessage {
         outcome: Outcome::Failed {
             reason: "cannot load scene: no such file".into(),
         },
         ..rendered
     };
+    failed.sign("a lease key");
+    assert!(failed.is_signed_by("a lease key"));
     check("result_failed", &failed);
 }
 
@@ -122,6 +128,7 @@ fn job_view() {
         "job_view",
         &JobView {
             id: JobId(7),
+            tenant: "studio-a".into(),
             state: JobState::Failed,
             reason: Some("task 42 (frame 3, tile 64x64+64+128) failed 3 time(s): boom".into()),
             scene_name: "turntable.gltf".into(),
@@ -149,6 +156,7 @@ fn job_view() {
                 },
             ],
             cost: Money::from_micros(1_067),
+            max_cost: Some(Money::from_micros(25_000_000)),
             submitted_at: 1_780_000_000.5,
             finished_at: Some(1_780_000_042.25),
         },

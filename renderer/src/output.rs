@@ -252,6 +252,23 @@ pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> Result<(
     })
 }
 
+/// Copies the file at `source` to `path` as [`write_file`] writes, without holding it in
+/// memory.
+pub fn copy_file(source: &Path, path: &Path, durability: Durability) -> Result<(), OutputError> {
+    let mut from = File::open(source).map_err(|e| OutputError::Io {
+        path: source.into(),
+        source: e,
+    })?;
+    write_atomically(path, durability, |file| {
+        std::io::copy(&mut from, file)
+            .map(drop)
+            .map_err(|source| OutputError::Io {
+                path: path.into(),
+                source,
+            })
+    })
+}
+
 fn write_atomically(
     path: &Path,
     durability: Durability,
@@ -450,6 +467,9 @@ mod tests {
         }
         let missing = dir.path().join("absent").join("tile.bin");
         assert!(write_file(&missing, b"x", Durability::CrashSafe).is_err());
+        let copy = dir.path().join("copy.bin");
+        copy_file(&path, &copy, Durability::CrashSafe).unwrap();
+        assert_eq!(std::fs::read(&copy).unwrap(), b"pixels");
     }
 
     #[test]

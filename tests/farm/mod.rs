@@ -57,6 +57,10 @@ pub struct Farm {
     pub namespace: String,
     pub url: String,
     port: u16,
+    /// The operator's token, which `tessera` commands use unless told otherwise.
+    pub admin: String,
+    /// Extra options of the coordinator (`--lease-timeout 3`).
+    coordinator_args: Vec<String>,
     coordinator: Option<Child>,
     /// Each worker's name (its log's too) and process.
     workers: Vec<(String, Child)>,
@@ -65,6 +69,11 @@ pub struct Farm {
 impl Farm {
     /// A coordinator, not yet any worker.
     pub fn start(test: &str) -> Farm {
+        Self::start_with(test, &[])
+    }
+
+    /// A coordinator with extra options, not yet any worker.
+    pub fn start_with(test: &str, coordinator_args: &[&str]) -> Farm {
         ensure_rabbitmq();
         static N: AtomicU32 = AtomicU32::new(0);
         let namespace = format!(
@@ -78,11 +87,30 @@ impl Farm {
             namespace,
             url: format!("http://127.0.0.1:{port}"),
             port,
+            admin: String::new(),
+            coordinator_args: coordinator_args.iter().map(|a| a.to_string()).collect(),
             coordinator: None,
             workers: Vec::new(),
         };
+        farm.admin = farm.token(&["--role", "admin", "--name", "ops"]);
         farm.start_coordinator();
         farm
+    }
+
+    /// Issues a token with `tessera token create` on the data directory.
+    pub fn token(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["token", "create", "--data"])
+            .arg(self.data_dir())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "token create {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -109,6 +137,7 @@ impl Farm {
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
             .arg("--data")
             .arg(self.data_dir())
+            .args(&self.coordinator_args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(self.log("coordinator"))
@@ -141,19 +170,15 @@ impl Farm {
     }
 
     /// Starts a worker with one thread and extra arguments (`--backend wgpu`); returns its
-    /// index. Workers are named `w1`, `w2`, ... in the order they start.
+    /// index. Workers are named `w1`, `w2`, ... in the order they start, by their tokens (CPU
+    /// class, one thread).
     pub fn start_worker_with(&mut self, args: &[&str], env: &[(&str, &str)]) -> usize {
         let name = format!("w{}", self.workers.len() + 1);
+        let token = self.token(&["--role", "worker", "--name", &name, "--threads", "1"]);
         let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(["worker", "--amqp", AMQP_URL, "--namespace", &self.namespace])
-            .args([
-                "--coordinator",
-                &self.url,
-                "--name",
-                &name,
-                "--threads",
-                "1",
-            ])
+            .args(["--coordinator", &self.url, "--threads", "1"])
+            .env("TESSERA_TOKEN", token)
             .arg("--cache")
             .arg(self.dir.path().join(format!("cache-{name}")))
             .args(args)
@@ -165,6 +190,16 @@ impl Farm {
             .expect("tessera worker starts");
         self.workers.push((name, child));
         self.workers.len() - 1
+    }
+
+    /// Sends a signal (`STOP`, `CONT`) to worker `index`.
+    pub fn signal_worker(&self, index: usize, signal: &str) {
+        let pid = self.workers[index].1.id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {pid}");
     }
 
     pub fn worker(&mut self, index: usize) -> &mut Child {
@@ -197,12 +232,18 @@ impl Farm {
         std::fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default()
     }
 
-    /// Runs a `tessera` client command against this farm.
+    /// Runs a `tessera` client command against this farm, as its operator.
     pub fn tessera(&self, args: &[&str]) -> Output {
+        self.tessera_as(&self.admin, args)
+    }
+
+    /// Runs a `tessera` client command against this farm with `token`.
+    pub fn tessera_as(&self, token: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(args)
             .current_dir(self.dir.path())
             .env("TESSERA_COORDINATOR", &self.url)
+            .env("TESSERA_TOKEN", token)
             .env_remove("RUST_LOG")
             .output()
             .unwrap()

@@ -1,8 +1,10 @@
 //! `tessera bill`: a job's invoice, one row per accepted task.
 
 use clap::{Args, ValueEnum};
-use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
 use tessera_protocol::id::JobId;
+
+use crate::farm_runtime::ApiArgs;
+use crate::terminal::clean;
 
 #[derive(Clone, Copy, ValueEnum)]
 enum BillFormat {
@@ -16,13 +18,12 @@ pub struct BillArgs {
     job: JobId,
     #[arg(long, value_enum, default_value = "table")]
     format: BillFormat,
-    /// The coordinator's HTTP address.
-    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
+    #[command(flatten)]
+    api: ApiArgs,
 }
 
 pub fn run(args: BillArgs) -> anyhow::Result<()> {
-    let invoice = Client::new(&args.coordinator).invoice(args.job)?;
+    let invoice = args.api.client().invoice(args.job)?;
     match args.format {
         BillFormat::Json => {
             let rows: Vec<serde_json::Value> = invoice
@@ -61,8 +62,8 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                     r.task,
                     r.frame,
                     r.tile,
-                    r.worker,
-                    r.device_class,
+                    clean(&r.worker),
+                    clean(&r.device_class),
                     r.threads,
                     r.render_micros as f64 / 1e6,
                     r.samples,
@@ -81,8 +82,8 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                     r.task.to_string(),
                     r.frame,
                     r.tile,
-                    r.worker,
-                    r.device_class,
+                    clean(&r.worker),
+                    clean(&r.device_class),
                     r.render_micros as f64 / 1e6,
                     r.samples,
                     r.charge.to_string()

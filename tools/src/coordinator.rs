@@ -2,11 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use tessera_coordinator::billing::PriceTable;
-use tessera_coordinator::farm::DEFAULT_MAX_ATTEMPTS;
+use tessera_coordinator::farm::{
+    DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT,
+};
+use tessera_coordinator::limits::Limits;
 use tessera_coordinator::{Farm, FarmConfig, server};
 use tessera_transport::AmqpTransport;
 use tessera_transport::amqp::DEFAULT_NAMESPACE;
@@ -32,6 +36,19 @@ pub struct CoordinatorArgs {
     /// Attempts a task gets before it is dead-lettered and its job failed.
     #[arg(long, default_value_t = DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]
     max_attempts: u32,
+    /// Seconds a worker may go unheard before its tasks go to another worker.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_LEASE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    lease_timeout: u64,
+    /// Seconds a published task may wait unclaimed before it is published again (its message
+    /// may have been lost to a purged queue or a dishonest consumer).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_QUEUE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    queue_timeout: u64,
+    /// Largest scene one submission may upload, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().max_scene_bytes >> 20)]
+    max_scene_mib: u64,
+    /// Scene storage each tenant may use, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = Limits::default().tenant_scene_quota >> 20)]
+    tenant_quota_mib: u64,
 }
 
 pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
@@ -41,6 +58,10 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     };
     let mut config = FarmConfig::new(&args.data, prices);
     config.max_attempts = args.max_attempts;
+    config.lease_timeout = Duration::from_secs(args.lease_timeout);
+    config.queue_timeout = Duration::from_secs(args.queue_timeout);
+    config.limits.max_scene_bytes = args.max_scene_mib << 20;
+    config.limits.tenant_scene_quota = args.tenant_quota_mib << 20;
     let broker = args.broker.broker()?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_signal()?;

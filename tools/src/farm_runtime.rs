@@ -1,9 +1,10 @@
-//! What the farm commands share: how they reach RabbitMQ, the async runtime and turning
-//! SIGINT/SIGTERM into a shutdown signal.
+//! What the farm commands share: how they reach RabbitMQ and the coordinator's API, the async
+//! runtime and turning SIGINT/SIGTERM into a shutdown signal.
 
 use std::path::PathBuf;
 
 use clap::Args;
+use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
 use tessera_transport::Broker;
 use tessera_transport::amqp::DEFAULT_AMQP_URL;
 use tokio::sync::watch;
@@ -25,6 +26,22 @@ impl BrokerArgs {
             Some(path) => broker.with_ca_file(path)?,
             None => broker,
         })
+    }
+}
+
+#[derive(Args)]
+pub struct ApiArgs {
+    /// The coordinator's HTTP address.
+    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+    /// API token (`tessera token create` prints one).
+    #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl ApiArgs {
+    pub fn client(&self) -> Client {
+        Client::new(&self.coordinator, self.token.as_deref())
     }
 }
 

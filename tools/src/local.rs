@@ -10,20 +10,24 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tessera_coordinator::billing::PriceTable;
 use tessera_coordinator::frame_paths::FramePaths;
+use tessera_coordinator::limits::Limits;
+use tessera_coordinator::store::Principal;
 use tessera_coordinator::{Farm, FarmConfig, FarmError, FarmEvents, Submission};
 use tessera_protocol::api::{JobState, LedgerRow};
 use tessera_protocol::device::Device;
 use tessera_protocol::id::JobId;
 use tessera_protocol::job::JobOptions;
+use tessera_protocol::lease::Claim;
 use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::SceneHash;
+use tessera_protocol::task::TaskMessage;
 use tessera_renderer::backend::Backend;
 use tessera_renderer::film::{FilmError, Resolution};
 use tessera_renderer::output::{self, Durability, OutputError};
 use tessera_renderer::scene::{Scene, SceneError};
 use tessera_transport::InProcessTransport;
-use tessera_worker::{Preparation, SceneSource, TileRenderer, run_worker};
+use tessera_worker::{DEFAULT_HEARTBEAT, Link, Preparation, TileRenderer, run_worker};
 
 use crate::output_pattern::OutputPattern;
 
@@ -164,24 +168,40 @@ impl FramePaths for UserFrames {
     }
 }
 
-/// The worker reads the scene and the job's state straight from the farm in this process.
-struct FarmScenes(Arc<Farm<InProcessTransport>>);
+/// The worker reaches the farm in this process directly, as the one worker `local`.
+struct LocalLink {
+    farm: Arc<Farm<InProcessTransport>>,
+    worker: Principal,
+}
 
-impl SceneSource for FarmScenes {
+impl Link for LocalLink {
     fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String> {
-        self.0.scene_file(hash).map_err(|e| e.to_string())
+        self.farm.scene_file(hash).map_err(|e| e.to_string())
     }
 
-    fn job_is_running(&self, job: JobId) -> bool {
-        self.0.job_is_running(job)
+    fn claim(&self, task: &TaskMessage) -> Result<Claim, String> {
+        self.farm
+            .claim(&self.worker, task.task, task.attempt)
+            .map_err(|e| e.to_string())
+    }
+
+    fn heartbeat(&self) -> Result<(), String> {
+        self.farm
+            .store()
+            .heartbeat(LOCAL_WORKER)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     fn announce(&self, worker: &WorkerInfo) {
-        if let Err(e) = self.0.store().announce_worker(worker) {
+        if let Err(e) = self.farm.store().announce_worker(worker) {
             tracing::warn!(error = %e, "cannot record worker");
         }
     }
 }
+
+/// The name of `tessera render`'s one worker.
+const LOCAL_WORKER: &str = "local";
 
 /// Renders every frame of `scene` as `job` says with `backend` and writes each to `output` as
 /// soon as it is complete. `on_progress` is called after every tile. Blocks: it runs the farm on
@@ -212,7 +232,7 @@ pub fn render_job(
             "not a file",
         )));
     }
-    let bytes = std::fs::read(scene_path).map_err(scene_error)?;
+    let hash = SceneHash::of_file(scene_path).map_err(scene_error)?;
     // Loaded from its own folder, so that its external files resolve; the worker is handed it.
     let scene = Scene::load(scene_path).map_err(|source| LocalError::Scene {
         path: scene_path.to_owned(),
@@ -243,6 +263,8 @@ pub fn render_job(
     config.record_retries = Some(2);
     config.events = Some(Arc::new(Follower { events: tell }));
     config.frame_paths = Some(Arc::new(UserFrames(output.clone())));
+    // One machine's own job: a farm's limits for strangers do not apply.
+    config.limits = Limits::unlimited();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -250,26 +272,40 @@ pub fn render_job(
         .map_err(LocalError::Start)?;
     let transport = InProcessTransport::new();
     let farm = Farm::open(config, transport.clone())?;
-    let renderer = Arc::new(TileRenderer::with_scene(
-        backend,
-        SceneHash::of(&bytes),
-        Arc::new(scene),
-    ));
+    let renderer = Arc::new(TileRenderer::with_scene(backend, hash, Arc::new(scene)));
     let device = Device::of(renderer.device());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let runner = runtime.spawn(farm.clone().run(shutdown.clone()));
     let worker = {
-        let source: Arc<dyn SceneSource> = Arc::new(FarmScenes(farm.clone()));
+        let link: Arc<dyn Link> = Arc::new(LocalLink {
+            farm: farm.clone(),
+            worker: Principal::Worker {
+                name: LOCAL_WORKER.into(),
+                device_class: device.class.clone(),
+                threads: device.threads,
+            },
+        });
         let renderer = renderer.clone();
         let transport = transport.clone();
-        runtime
-            .spawn(async move { run_worker(&transport, "local", renderer, source, shutdown).await })
+        runtime.spawn(async move {
+            run_worker(
+                &transport,
+                LOCAL_WORKER,
+                renderer,
+                link,
+                DEFAULT_HEARTBEAT,
+                shutdown,
+            )
+            .await
+        })
     };
     let submission = Submission {
         scene_name: scene_path.display().to_string(),
-        scene: bytes,
+        scene: scene_path.to_owned(),
         options: job.clone(),
         priority: 0,
+        tenant: LOCAL_WORKER.into(),
+        max_cost: None,
     };
     let followed = runtime
         .block_on(farm.submit_loaded(submission, resolution))

@@ -14,9 +14,12 @@ mod progress;
 mod render;
 mod status;
 mod submit;
+mod terminal;
+mod token;
 mod worker;
 mod workers;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -54,6 +57,8 @@ enum Command {
     Bill(bill::BillArgs),
     /// List every backend and device found here, with its billing class.
     Devices(devices::DevicesArgs),
+    /// Issue, list or revoke API tokens (on the coordinator's host).
+    Token(token::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         Command::Cancel(args) => cancel::run(args),
         Command::Bill(args) => bill::run(args),
         Command::Devices(args) => devices::run(args),
+        Command::Token(args) => token::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,8 +98,9 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// One line of printable text: errors quote what others sent (names, server messages).
 fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
+    terminal::clean(&message.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// clap's own errors span several lines (message, usage, tips); keep the message part, which
@@ -138,5 +145,7 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not for log files and CI.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -1,8 +1,10 @@
 //! `tessera status`: jobs and their progress.
 
 use clap::Args;
-use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
 use tessera_protocol::id::JobId;
+
+use crate::farm_runtime::ApiArgs;
+use crate::terminal::clean;
 
 #[derive(Args)]
 pub struct StatusArgs {
@@ -11,13 +13,12 @@ pub struct StatusArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-    /// The coordinator's HTTP address.
-    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
+    #[command(flatten)]
+    api: ApiArgs,
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<()> {
-    let client = Client::new(&args.coordinator);
+    let client = args.api.client();
     let jobs = match args.job {
         Some(id) => vec![client.job(id)?],
         None => client.jobs()?,
@@ -43,10 +44,10 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             j.tasks_total,
             j.frames,
             j.cost.to_string(),
-            j.scene_name
+            clean(&j.scene_name)
         );
         if let Some(reason) = &j.reason {
-            println!("       reason: {reason}");
+            println!("       reason: {}", clean(reason));
         }
     }
     if args.job.is_some() {

@@ -8,11 +8,13 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tessera_protocol::api::{JobState, JobView};
-use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
+use tessera_protocol::client::Client;
 use tessera_protocol::id::JobId;
+use tessera_protocol::money::Money;
 use tessera_protocol::scene::archive;
 use tessera_renderer::output::{self, Durability, Format};
 
+use crate::farm_runtime::ApiArgs;
 use crate::job_args::JobArgs;
 use crate::output_pattern::OutputPattern;
 
@@ -36,9 +38,11 @@ pub struct SubmitArgs {
     /// Wait for the job, showing progress, then download its frames to OUT.
     #[arg(long)]
     wait: bool,
-    /// The coordinator's HTTP address.
-    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
+    /// Stop the job before its invoice passes this many USD (e.g. 12.50).
+    #[arg(long, value_name = "USD")]
+    max_cost: Option<Money>,
+    #[command(flatten)]
+    api: ApiArgs,
 }
 
 pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
@@ -56,8 +60,8 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
     // Checked here too, so a mistake costs no upload.
     let options = args.options.options()?;
     let (scene_name, scene) = scene_upload(&args.scene)?;
-    let client = Client::new(&args.coordinator);
-    let job = client.submit(&scene_name, &options, args.priority, &scene)?;
+    let client = args.api.client();
+    let job = client.submit(&scene_name, &options, args.priority, args.max_cost, &scene)?;
     println!("{job}");
     let Some(output) = output else {
         return Ok(());

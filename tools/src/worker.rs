@@ -3,27 +3,29 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
-use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
 use tessera_protocol::scene::SceneStore;
 use tessera_renderer::backend::{self, BackendChoice};
 use tessera_transport::AmqpTransport;
 use tessera_transport::amqp::DEFAULT_NAMESPACE;
-use tessera_worker::{HttpSceneSource, TileRenderer, run_worker};
+use tessera_worker::{DEFAULT_HEARTBEAT, HttpLink, TileRenderer, run_worker};
 
-use crate::farm_runtime::{BrokerArgs, runtime, shutdown_signal};
+use crate::farm_runtime::{ApiArgs, BrokerArgs, runtime, shutdown_signal};
 
 #[derive(Args)]
 pub struct WorkerArgs {
     #[command(flatten)]
     broker: BrokerArgs,
-    /// The coordinator's HTTP address (scenes come from there).
-    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
-    /// This worker's name in logs, the workers list and the ledger [default: host-pid].
-    #[arg(long)]
-    name: Option<String>,
+    /// The coordinator (tasks are claimed and scenes fetched there) and this worker's token,
+    /// whose name, device class and threads the farm knows it by and pays it for.
+    #[command(flatten)]
+    api: ApiArgs,
+    /// How often to tell the coordinator this worker is alive, in seconds; a worker unheard for
+    /// the coordinator's --lease-timeout loses its tasks.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HEARTBEAT.as_secs_f64())]
+    heartbeat: f64,
     /// CPU threads [default: all cores].
     #[arg(long)]
     threads: Option<NonZeroUsize>,
@@ -39,7 +41,8 @@ pub struct WorkerArgs {
     cache: Option<PathBuf>,
 }
 
-fn default_name() -> String {
+/// This process in its own logs; the farm knows it by its token.
+fn log_name() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "worker".into());
@@ -54,13 +57,17 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         .cache
         .unwrap_or_else(|| std::env::temp_dir().join("tessera-scene-cache"));
     let cache = SceneStore::open(&cache_dir)?;
-    let source = Arc::new(HttpSceneSource::new(Client::new(&args.coordinator), cache));
-    let name = args.name.unwrap_or_else(default_name);
+    let link = Arc::new(HttpLink::new(args.api.client(), cache));
+    let name = log_name();
+    let heartbeat = Duration::try_from_secs_f64(args.heartbeat)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("--heartbeat must be a positive number of seconds"))?;
     let broker = args.broker.broker()?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_signal()?;
         let transport = AmqpTransport::connect(&broker, &args.namespace).await?;
-        run_worker(&transport, &name, renderer, source, shutdown).await?;
+        run_worker(&transport, &name, renderer, link, heartbeat, shutdown).await?;
         transport.close().await;
         Ok(())
     })

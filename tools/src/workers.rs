@@ -1,20 +1,21 @@
 //! `tessera workers`: the workers the coordinator has heard from.
 
 use clap::Args;
-use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
+
+use crate::farm_runtime::ApiArgs;
+use crate::terminal::clean;
 
 #[derive(Args)]
 pub struct WorkersArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-    /// The coordinator's HTTP address.
-    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
+    #[command(flatten)]
+    api: ApiArgs,
 }
 
 pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
-    let workers = Client::new(&args.coordinator).workers()?;
+    let workers = args.api.client().workers()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&workers)?);
         return Ok(());
@@ -26,7 +27,12 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
     for w in &workers {
         println!(
             "{:<24} {:<8} {:<8} {:>7} {:>6}  {}",
-            w.name, w.backend, w.device_class, w.threads, w.tasks_done, w.device
+            clean(&w.name),
+            clean(&w.backend),
+            clean(&w.device_class),
+            w.threads,
+            w.tasks_done,
+            clean(&w.device)
         );
     }
     Ok(())

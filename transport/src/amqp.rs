@@ -50,14 +50,36 @@ impl Broker {
         }
     }
 
+    /// The URL as it may be shown: with its password, if any, as `***`.
+    pub fn redacted_url(&self) -> String {
+        redact(&self.url)
+    }
+
     /// Also trusts the certificate authorities in the PEM file at `path`.
     pub fn with_ca_file(mut self, path: &std::path::Path) -> Result<Self, TransportError> {
         let pem = std::fs::read_to_string(path).map_err(|e| TransportError::Connect {
-            url: self.url.clone(),
+            url: self.redacted_url(),
             message: format!("cannot read the CA certificates '{}': {e}", path.display()),
         })?;
         self.ca_pem = Some(pem);
         Ok(self)
+    }
+}
+
+/// `amqp://user:secret@host/vhost` as `amqp://user:***@host/vhost`: credentials never reach logs
+/// or error messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -260,8 +282,8 @@ impl AmqpTransport {
 
 async fn open(to: &Broker) -> Result<(Connection, Channel), TransportError> {
     let failed = |message: String| TransportError::Connect {
-        url: to.url.clone(),
-        message,
+        url: to.redacted_url(),
+        message: message.replace(&to.url, &to.redacted_url()),
     };
     let tls = OwnedTLSConfig {
         identity: None,
@@ -449,5 +471,21 @@ impl Transport for AmqpTransport {
         let queue = self.shared.names.results.clone();
         // Results are small and handled one at a time; a few in flight hide the round trip.
         Ok(self.consume(&queue, 16).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redact("amqps://tessera:s3cr@t@broker:5671/%2f"),
+            "amqps://tessera:***@broker:5671/%2f"
+        );
+        assert_eq!(redact("amqp://guest@host"), "amqp://guest@host");
+        assert_eq!(redact("amqp://host:5672/%2f"), "amqp://host:5672/%2f");
+        assert_eq!(redact("not a url"), "not a url");
     }
 }

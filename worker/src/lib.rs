@@ -1,15 +1,16 @@
-//! Tessera's worker: takes tasks from the transport, renders them with the renderer library, and
-//! sends results back. It knows the farm only through its contract (`tessera-protocol`) and the
-//! transport; it never links the coordinator.
+//! Tessera's worker: takes tasks from the transport, claims each from the coordinator, renders
+//! it with the renderer library, and sends the result signed with its lease. It knows the farm
+//! only through its contract (`tessera-protocol`) and the transport; it never links the
+//! coordinator.
 //!
-//! - [`run`]: the loop from task to result.
+//! - [`run`]: the loop from task to result, and the heartbeat.
 //! - [`tile_renderer`]: the rendering thread, which keeps a frame prepared across its tiles.
-//! - [`scene_source`]: where scenes come from, and whether a job still runs.
+//! - [`link`]: the coordinator as the worker sees it: scenes, claims, heartbeats.
 
+pub mod link;
 pub mod run;
-pub mod scene_source;
 pub mod tile_renderer;
 
-pub use run::run_worker;
-pub use scene_source::{HttpSceneSource, SceneSource};
+pub use link::{HttpLink, Link};
+pub use run::{DEFAULT_HEARTBEAT, run_worker};
 pub use tile_renderer::{Preparation, TileRenderer};

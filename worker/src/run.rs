@@ -1,17 +1,23 @@
-//! The worker's loop: takes tasks one at a time, renders them on a blocking thread (so the
-//! connection's heartbeats never wait on rendering), sends the result, and only then
-//! acknowledges the task. A failure is reported like a result; retrying is the coordinator's call.
+//! The worker's loop: takes tasks one at a time, claims each from the coordinator, renders it on
+//! a blocking thread (so the connection's heartbeats never wait on rendering), sends the result
+//! signed with its lease's key, and only then acknowledges the task. A failure is reported like
+//! a result; retrying is the coordinator's call.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use tessera_protocol::lease::Claim;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
 use tessera_protocol::task::TaskMessage;
 use tessera_transport::{Delivery, Inbox, Transport, TransportError};
 use tokio::sync::watch;
 
-use crate::scene_source::SceneSource;
+use crate::link::Link;
 use crate::tile_renderer::TileRenderer;
+
+/// How often a worker says it is alive: well inside the coordinator's lease timeout.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// Takes and renders tasks until `shutdown` turns true; the task in hand is finished and
 /// acknowledged first.
@@ -19,14 +25,16 @@ pub async fn run_worker<T: Transport>(
     transport: &T,
     name: &str,
     renderer: Arc<TileRenderer>,
-    source: Arc<dyn SceneSource>,
+    link: Arc<dyn Link>,
+    heartbeat: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), TransportError> {
     let info = renderer.worker_info(name);
     {
-        let (source, info) = (source.clone(), info.clone());
-        let _ = tokio::task::spawn_blocking(move || source.announce(&info)).await;
+        let (link, info) = (link.clone(), info.clone());
+        let _ = tokio::task::spawn_blocking(move || link.announce(&info)).await;
     }
+    let beating = tokio::spawn(beat(link.clone(), heartbeat, shutdown.clone()));
     // One task in hand per rendering device.
     let mut inbox = transport.consume_tasks(1).await?;
     tracing::info!(worker = %info.name, device = %info.device, "worker ready");
@@ -41,35 +49,82 @@ pub async fn run_worker<T: Transport>(
                 None => break,
             },
         };
-        handle_task(transport, &info, &renderer, &source, delivery).await;
+        handle_task(transport, &info, &renderer, &link, delivery, &mut shutdown).await;
     }
+    beating.abort();
     tracing::info!(worker = %info.name, "worker stopped");
     Ok(())
+}
+
+/// Heartbeats until shutdown; a missed one is only logged (the next may get through).
+async fn beat(link: Arc<dyn Link>, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = ticks.tick() => {
+                let link = link.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || link.heartbeat()).await {
+                    tracing::warn!(error = %e, "heartbeat not delivered");
+                }
+            }
+        }
+    }
+}
+
+/// Claims the task, retrying while the coordinator cannot be reached; `None` on shutdown.
+async fn claim(
+    link: &Arc<dyn Link>,
+    task: &TaskMessage,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Claim> {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        let answer = {
+            let (link, task) = (link.clone(), task.clone());
+            tokio::task::spawn_blocking(move || link.claim(&task))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+        };
+        match answer {
+            Ok(claim) => return Some(claim),
+            Err(e) => {
+                tracing::warn!(task = %task.task, error = %e, retry_in = ?wait, "cannot claim the task; retrying");
+                tokio::select! {
+                    _ = shutdown.changed() => return None,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
 }
 
 async fn handle_task<T: Transport>(
     transport: &T,
     info: &WorkerInfo,
     renderer: &Arc<TileRenderer>,
-    source: &Arc<dyn SceneSource>,
+    link: &Arc<dyn Link>,
     delivery: Delivery<TaskMessage>,
+    shutdown: &mut watch::Receiver<bool>,
 ) {
     let task = delivery.message.clone();
-    let running = {
-        let source = source.clone();
-        tokio::task::spawn_blocking(move || source.job_is_running(task.job))
-            .await
-            .unwrap_or(true)
-    };
-    if !running {
-        tracing::debug!(task = %task.task, job = %task.job, "skipping a task of a finished job");
-        let _ = delivery.ack().await;
+    // Not acknowledged on shutdown: the broker hands the task to another worker.
+    let Some(claim) = claim(link, &task, shutdown).await else {
         return;
-    }
+    };
+    let (lease, key) = match claim {
+        Claim::Render { lease, key } => (lease, key),
+        Claim::Skip { reason } => {
+            tracing::debug!(task = %task.task, attempt = task.attempt, %reason, "not rendering a task");
+            let _ = delivery.ack().await;
+            return;
+        }
+    };
     let rendered = {
-        let (renderer, source, task) = (renderer.clone(), source.clone(), task.clone());
+        let (renderer, link, task) = (renderer.clone(), link.clone(), task.clone());
         tokio::task::spawn_blocking(move || {
-            let path = source.scene_path(task.scene)?;
+            let path = link.scene_path(task.scene)?;
             renderer.render(&path, &task)
         })
         .await
@@ -85,7 +140,7 @@ async fn handle_task<T: Transport>(
             reason: reason.clone(),
         },
     };
-    let result = ResultMessage {
+    let mut result = ResultMessage {
         task: task.task,
         job: task.job,
         frame: task.frame,
@@ -93,7 +148,10 @@ async fn handle_task<T: Transport>(
         attempt: task.attempt,
         worker: info.clone(),
         outcome,
+        lease,
+        signature: String::new(),
     };
+    result.sign(&key);
     if let Err(e) = transport.publish_result(&result).await {
         // Not acknowledged: the task is delivered again once the connection is back.
         tracing::warn!(task = %task.task, error = %e, "cannot send result");

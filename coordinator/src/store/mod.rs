@@ -18,6 +18,12 @@ use tessera_protocol::scene::SceneHash;
 use tessera_renderer::film::{Resolution, Tile};
 use tessera_renderer::output::Durability;
 
+mod leases;
+mod tokens;
+
+pub use leases::{Lease, LeaseClaim, LeaseEnd};
+pub use tokens::{Principal, TokenError};
+
 use crate::billing::ledger;
 use crate::job::JobSpec;
 use crate::plan::Task;
@@ -32,9 +38,23 @@ pub enum StoreError {
     UnknownJob(JobId),
 }
 
+/// A job to create.
+pub struct NewJob<'a> {
+    pub scene: SceneHash,
+    pub scene_bytes: u64,
+    pub scene_name: &'a str,
+    pub spec: &'a JobSpec,
+    pub priority: i32,
+    pub tenant: &'a str,
+    pub max_cost: Option<Money>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobRecord {
     pub id: JobId,
+    pub tenant: String,
+    /// The job stops before its invoice passes this.
+    pub max_cost: Option<Money>,
     pub scene: SceneHash,
     pub scene_name: String,
     pub spec: JobSpec,
@@ -84,6 +104,8 @@ pub enum Acceptance {
     Accepted,
     /// The task was already done: the result is a duplicate.
     Duplicate,
+    /// The lease ended (expired) before the result was recorded: nothing was recorded.
+    LeaseEnded,
 }
 
 pub struct Store {
@@ -100,7 +122,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed', 'cancelled')),
     reason TEXT,
     submitted_at REAL NOT NULL,
-    finished_at REAL
+    finished_at REAL,
+    tenant TEXT NOT NULL DEFAULT '',
+    max_cost_micros INTEGER CHECK (max_cost_micros >= 0)
 );
 CREATE TABLE IF NOT EXISTS tasks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -116,6 +140,13 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, job_id);
 CREATE INDEX IF NOT EXISTS tasks_by_frame ON tasks (job_id, frame);
+-- What each tenant's jobs keep in the scene store, for its quota.
+CREATE TABLE IF NOT EXISTS tenant_scenes (
+    tenant TEXT NOT NULL,
+    scene_hash TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (tenant, scene_hash)
+);
 CREATE TABLE IF NOT EXISTS frames_written (
     job_id INTEGER NOT NULL REFERENCES jobs(id),
     frame INTEGER NOT NULL,
@@ -141,6 +172,22 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Adds a column that data directories of earlier versions lack.
+fn add_column(db: &Connection, table: &str, column: &str, decl: &str) -> Result<(), StoreError> {
+    let present = db
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'"
+        ))?
+        .exists([])?;
+    if !present {
+        db.execute(
+            &format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"),
+            [],
+        )?;
+    }
+    Ok(())
+}
+
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
@@ -163,13 +210,12 @@ impl Store {
         db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.execute_batch(SCHEMA)?;
         db.execute_batch(ledger::SCHEMA)?;
-        // Data directories made before tasks had `queued_at`.
-        let has_queued_at = db
-            .prepare("SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'queued_at'")?
-            .exists([])?;
-        if !has_queued_at {
-            db.execute("ALTER TABLE tasks ADD COLUMN queued_at REAL", [])?;
-        }
+        db.execute_batch(tokens::SCHEMA)?;
+        db.execute_batch(leases::SCHEMA)?;
+        // Columns that data directories made by earlier versions lack.
+        add_column(&db, "tasks", "queued_at", "REAL")?;
+        add_column(&db, "jobs", "tenant", "TEXT NOT NULL DEFAULT ''")?;
+        add_column(&db, "jobs", "max_cost_micros", "INTEGER")?;
         Ok(Self { db: Mutex::new(db) })
     }
 
@@ -182,28 +228,38 @@ impl Store {
     /// Creates a job and its tasks (all pending) in one transaction.
     pub fn create_job(
         &self,
-        scene: SceneHash,
-        scene_name: &str,
-        spec: &JobSpec,
-        priority: i32,
+        job: &NewJob<'_>,
         tasks: impl Iterator<Item = Task>,
     ) -> Result<JobId, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        let spec_json = serde_json::to_string(spec).map_err(corrupt)?;
+        let spec_json = serde_json::to_string(job.spec).map_err(corrupt)?;
         tx.execute(
-            "INSERT INTO jobs (scene_hash, scene_name, spec, priority, state, submitted_at)
-             VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-            params![scene.to_string(), scene_name, spec_json, priority, now()],
+            "INSERT INTO jobs (scene_hash, scene_name, spec, priority, state, submitted_at,
+                               tenant, max_cost_micros)
+             VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
+            params![
+                job.scene.to_string(),
+                job.scene_name,
+                spec_json,
+                job.priority,
+                now(),
+                job.tenant,
+                job.max_cost.map(Money::micros)
+            ],
         )?;
-        let job = JobId(tx.last_insert_rowid());
+        let id = JobId(tx.last_insert_rowid());
+        tx.execute(
+            "INSERT OR IGNORE INTO tenant_scenes (tenant, scene_hash, bytes) VALUES (?1, ?2, ?3)",
+            params![job.tenant, job.scene.to_string(), job.scene_bytes as i64],
+        )?;
         {
             let mut insert = tx.prepare(
                 "INSERT INTO tasks (job_id, frame, x, y, w, h, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
             )?;
             for t in tasks {
                 insert.execute(params![
-                    job.0,
+                    id.0,
                     t.frame,
                     t.tile.x(),
                     t.tile.y(),
@@ -213,7 +269,17 @@ impl Store {
             }
         }
         tx.commit()?;
-        Ok(job)
+        Ok(id)
+    }
+
+    /// Bytes of scenes stored for `tenant`'s jobs.
+    pub fn tenant_scene_bytes(&self, tenant: &str) -> Result<u64, StoreError> {
+        let bytes: i64 = self.db().query_row(
+            "SELECT COALESCE(SUM(bytes), 0) FROM tenant_scenes WHERE tenant = ?1",
+            params![tenant],
+            |r| r.get(0),
+        )?;
+        Ok(bytes as u64)
     }
 
     fn read_job(row: &rusqlite::Row<'_>) -> Result<JobRecord, StoreError> {
@@ -222,6 +288,10 @@ impl Store {
         let state: String = row.get("state")?;
         Ok(JobRecord {
             id: JobId(row.get("id")?),
+            tenant: row.get("tenant")?,
+            max_cost: row
+                .get::<_, Option<i64>>("max_cost_micros")?
+                .map(Money::from_micros),
             scene: scene.parse().map_err(corrupt)?,
             scene_name: row.get("scene_name")?,
             spec: serde_json::from_str(&spec).map_err(corrupt)?,
@@ -251,10 +321,14 @@ impl Store {
         }
     }
 
-    pub fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+    /// Every job, or with `tenant` that tenant's.
+    pub fn jobs(&self, tenant: Option<&str>) -> Result<Vec<JobRecord>, StoreError> {
         let db = self.db();
-        let mut stmt = db.prepare(&format!("{} ORDER BY j.id", Self::JOB_QUERY))?;
-        let mut rows = stmt.query([])?;
+        let mut stmt = db.prepare(&format!(
+            "{} WHERE ?1 IS NULL OR j.tenant = ?1 ORDER BY j.id",
+            Self::JOB_QUERY
+        ))?;
+        let mut rows = stmt.query(params![tenant])?;
         let mut jobs = Vec::new();
         while let Some(row) = rows.next()? {
             jobs.push(Self::read_job(row)?);
@@ -357,29 +431,46 @@ impl Store {
             .optional()?)
     }
 
-    /// Tasks of running jobs in the broker and not yet done.
-    pub fn queued_count(&self) -> Result<usize, StoreError> {
-        let n: i64 = self.db().query_row(
-            "SELECT COUNT(*) FROM tasks t JOIN jobs j ON j.id = t.job_id
-             WHERE t.state = 'queued' AND j.state = 'running'",
-            [],
-            |r| r.get(0),
+    /// The tenants with tasks waiting to be published, and how many tasks of running jobs each
+    /// has in the broker, not yet done.
+    pub fn waiting_tenants(&self) -> Result<Vec<(String, usize)>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare(
+            "SELECT j.tenant,
+                    (SELECT COUNT(*) FROM tasks q JOIN jobs k ON k.id = q.job_id
+                     WHERE q.state = 'queued' AND k.state = 'running' AND k.tenant = j.tenant)
+             FROM jobs j WHERE j.state = 'running'
+               AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending')
+             GROUP BY j.tenant ORDER BY j.tenant",
         )?;
-        Ok(n as usize)
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Up to `limit` pending tasks of running jobs, highest priority first, then oldest job.
-    pub fn next_pending(&self, limit: usize) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
+    /// Up to `limit` pending tasks of `tenant`'s running jobs, highest priority first, then
+    /// oldest job.
+    pub fn next_pending(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
         let ids: Vec<(i64, i64)> = {
             let db = self.db();
             let mut stmt = db.prepare(
                 "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
-                 WHERE t.state = 'pending' AND j.state = 'running'
-                 ORDER BY j.priority DESC, j.id, t.id LIMIT ?1",
+                 WHERE t.state = 'pending' AND j.state = 'running' AND j.tenant = ?1
+                 ORDER BY j.priority DESC, j.id, t.id LIMIT ?2",
             )?;
-            stmt.query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
+            stmt.query_map(params![tenant, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?
         };
+        self.task_records(ids)
+    }
+
+    /// The records of (task, job) ids.
+    fn task_records(&self, ids: Vec<(i64, i64)>) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         let mut resolutions = std::collections::HashMap::new();
         for (task, job) in ids {
@@ -406,8 +497,8 @@ impl Store {
         let tx = db.transaction()?;
         for t in tasks {
             tx.execute(
-                "UPDATE tasks SET state = 'queued', queued_at = COALESCE(queued_at, ?2)
-                 WHERE id = ?1 AND state = 'pending'",
+                "UPDATE tasks SET state = 'queued', queued_at = ?2
+                 WHERE id = ?1 AND state IN ('pending', 'queued')",
                 params![t.0, published_at],
             )?;
         }
@@ -415,24 +506,39 @@ impl Store {
         Ok(())
     }
 
-    /// When the task was first published, if it was.
-    pub fn queued_at(&self, task: TaskId) -> Result<Option<f64>, StoreError> {
-        Ok(self
-            .db()
-            .query_row(
-                "SELECT queued_at FROM tasks WHERE id = ?1",
-                params![task.0],
-                |row| row.get(0),
-            )
-            .optional()?
-            .flatten())
+    /// Queued tasks of running jobs last published before `before` that nobody has claimed
+    /// since: their message may have been lost (a purged queue, a consumer that acknowledged
+    /// without claiming).
+    pub fn unclaimed_queued(&self, before: f64) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
+        let ids: Vec<(i64, i64)> = {
+            let db = self.db();
+            let mut stmt = db.prepare(
+                "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
+                 WHERE t.state = 'queued' AND j.state = 'running' AND t.queued_at < ?1
+                   AND NOT EXISTS (SELECT 1 FROM leases l
+                                   WHERE l.task_id = t.id AND l.attempt = t.attempts + 1)
+                 ORDER BY t.id",
+            )?;
+            stmt.query_map(params![before], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        self.task_records(ids)
     }
 
     /// Marks a task done and appends its ledger row, in one transaction; a task already done
     /// is left alone and reported as a duplicate.
-    pub fn accept(&self, row: &LedgerRow, worker: &WorkerInfo) -> Result<Acceptance, StoreError> {
+    pub fn accept(
+        &self,
+        row: &LedgerRow,
+        worker: &WorkerInfo,
+        lease: &str,
+    ) -> Result<Acceptance, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
+        // Racing an expiry: only a result under a lease still active counts.
+        if !leases::finish(&tx, lease, LeaseEnd::Done)? {
+            return Ok(Acceptance::LeaseEnded);
+        }
         let changed = tx.execute(
             "UPDATE tasks SET state = 'done' WHERE id = ?1 AND state != 'done'",
             params![row.task.0],
@@ -487,20 +593,26 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Records that attempt `attempt` of a task failed. With `job_failure`, the task is failed
-    /// for good and its job with it, for that reason, in the same transaction.
+    /// Records that attempt `attempt` of a task failed, ending its lease as `lease` says: the
+    /// task waits to be published again, or with `job_failure` is failed for good and its job
+    /// with it, for that reason. All in one transaction.
     pub fn record_failure(
         &self,
         task: TaskId,
         attempt: u32,
         reason: &str,
+        lease: Option<(&str, LeaseEnd)>,
         job_failure: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
+        if let Some((id, end)) = lease {
+            leases::finish(&tx, id, end)?;
+        }
         tx.execute(
             "UPDATE tasks SET attempts = MAX(attempts, ?2), last_error = ?3,
-                 state = CASE WHEN ?4 AND state != 'done' THEN 'failed' ELSE state END
+                 state = CASE WHEN state = 'done' THEN 'done'
+                              WHEN ?4 THEN 'failed' ELSE 'pending' END
              WHERE id = ?1",
             params![task.0, attempt, reason, job_failure.is_some()],
         )?;
@@ -577,6 +689,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::plan::TaskPlan;
+    use tessera_protocol::auth::{NewToken, Role};
     use tessera_protocol::device::Device;
     use tessera_protocol::job::Fps;
     use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
@@ -609,12 +722,39 @@ mod tests {
         }
     }
 
-    fn job(store: &Store, priority: i32) -> JobId {
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("farm.db")).unwrap();
+        (dir, store)
+    }
+
+    /// A job of four tasks (two frames of two tiles) for `tenant`, its scene `bytes` long.
+    fn job_of(store: &Store, tenant: &str, priority: i32, bytes: u64) -> JobId {
         let spec = spec();
         let plan = TaskPlan::new(spec.frames.clone(), spec.resolution, spec.tile_size);
-        store
-            .create_job(SceneHash::of(b"s"), "s.gltf", &spec, priority, plan.tasks())
-            .unwrap()
+        let new = NewJob {
+            scene: SceneHash::of(tenant.as_bytes()),
+            scene_bytes: bytes,
+            scene_name: "s.gltf",
+            spec: &spec,
+            priority,
+            tenant,
+            max_cost: None,
+        };
+        store.create_job(&new, plan.tasks()).unwrap()
+    }
+
+    fn job(store: &Store, priority: i32) -> JobId {
+        job_of(store, "", priority, 1)
+    }
+
+    /// The next pending task, claimed by worker "w1"; returns it and its lease.
+    fn claimed(store: &Store) -> (TaskRecord, Lease) {
+        let (task, _) = store.next_pending("", 1).unwrap().remove(0);
+        match store.claim(task.id, 1, "w1", "cpu", 2).unwrap() {
+            LeaseClaim::Granted(lease) => (task, lease),
+            LeaseClaim::Refused(why) => panic!("claim refused: {why}"),
+        }
     }
 
     fn row(task: TaskId, job: JobId) -> LedgerRow {
@@ -654,61 +794,85 @@ mod tests {
     }
 
     #[test]
-    fn a_data_directory_from_before_queued_at_is_upgraded() {
+    fn a_data_directory_from_an_earlier_version_is_upgraded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("farm.db");
         let id = {
             let store = Store::open(&path).unwrap();
             let id = job(&store, 0);
-            store
-                .db()
-                .execute("ALTER TABLE tasks DROP COLUMN queued_at", [])
-                .unwrap();
+            for (table, column) in [
+                ("tasks", "queued_at"),
+                ("jobs", "tenant"),
+                ("jobs", "max_cost_micros"),
+            ] {
+                store
+                    .db()
+                    .execute(&format!("ALTER TABLE {table} DROP COLUMN {column}"), [])
+                    .unwrap();
+            }
             id
         };
         let store = Store::open(&path).unwrap();
-        let next = store.next_pending(1).unwrap();
+        let next = store.next_pending("", 1).unwrap();
         assert_eq!(next[0].1, id);
         store.mark_queued(&[next[0].0.id], 5.0).unwrap();
-        assert_eq!(store.queued_at(next[0].0.id).unwrap(), Some(5.0));
+        let queued_at: f64 = store
+            .db()
+            .query_row(
+                "SELECT queued_at FROM tasks WHERE id = ?1",
+                params![next[0].0.id.0],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(queued_at, 5.0);
+        assert_eq!(store.job(id).unwrap().tenant, "");
     }
 
     #[test]
-    fn pending_tasks_come_by_priority_then_age() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("farm.db")).unwrap();
+    fn pending_tasks_come_by_priority_then_age_within_each_tenant() {
+        let (_dir, store) = store();
         let low = job(&store, 0);
         let high = job(&store, 5);
-        let next = store.next_pending(6).unwrap();
+        let other = job_of(&store, "b", 9, 1);
+        let next = store.next_pending("", 6).unwrap();
         let jobs: Vec<JobId> = next.iter().map(|(_, j)| *j).collect();
         assert_eq!(jobs, [high, high, high, high, low, low]);
         let ids: Vec<TaskId> = next.iter().map(|(t, _)| t.id).collect();
         store.mark_queued(&ids, 100.0).unwrap();
-        assert_eq!(store.queued_count().unwrap(), 6);
-        // The first publication's time stays.
-        store.mark_queued(&ids, 200.0).unwrap();
-        assert_eq!(store.queued_at(ids[0]).unwrap(), Some(100.0));
-        assert_eq!(store.next_pending(10).unwrap().len(), 2);
+        let waiting = store.waiting_tenants().unwrap();
+        assert_eq!(waiting, [(String::new(), 6), ("b".into(), 0)]);
+        assert_eq!(store.next_pending("b", 10).unwrap().len(), 4);
+        assert!(
+            store
+                .next_pending("b", 10)
+                .unwrap()
+                .iter()
+                .all(|(_, j)| *j == other)
+        );
+        assert_eq!(store.next_pending("", 10).unwrap().len(), 2);
         store
             .finish_job(low, JobState::Cancelled, Some("by user"))
             .unwrap();
-        assert_eq!(store.queued_count().unwrap(), 4);
-        assert!(store.next_pending(10).unwrap().is_empty());
+        assert_eq!(store.waiting_tenants().unwrap(), [("b".into(), 0)]);
+        assert!(store.next_pending("", 10).unwrap().is_empty());
     }
 
     #[test]
-    fn a_task_is_billed_once_and_ledger_rows_are_immutable() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("farm.db")).unwrap();
+    fn a_task_is_billed_once_under_its_lease_and_ledger_rows_are_immutable() {
+        let (_dir, store) = store();
         let id = job(&store, 0);
-        let (task, _) = store.next_pending(1).unwrap().remove(0);
+        let (task, lease) = claimed(&store);
         assert_eq!(
-            store.accept(&row(task.id, id), &worker()).unwrap(),
+            store
+                .accept(&row(task.id, id), &worker(), &lease.id)
+                .unwrap(),
             Acceptance::Accepted
         );
         assert_eq!(
-            store.accept(&row(task.id, id), &worker()).unwrap(),
-            Acceptance::Duplicate
+            store
+                .accept(&row(task.id, id), &worker(), &lease.id)
+                .unwrap(),
+            Acceptance::LeaseEnded
         );
         let ledger = store.ledger(id).unwrap();
         assert_eq!(ledger.len(), 1);
@@ -729,15 +893,165 @@ mod tests {
     }
 
     #[test]
-    fn progress_counts_done_tiles_per_frame() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("farm.db")).unwrap();
+    fn a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard() {
+        let (_dir, store) = store();
+        job(&store, 0);
+        let (task, lease) = claimed(&store);
+        let refused = |attempt| match store.claim(task.id, attempt, "w2", "h100", 1).unwrap() {
+            LeaseClaim::Refused(why) => why,
+            LeaseClaim::Granted(_) => panic!("a second lease on task {}", task.id),
+        };
+        assert!(refused(1).contains("holds it"), "{}", refused(1));
+        assert!(refused(2).contains("stale"), "{}", refused(2));
+        assert!(matches!(
+            store.claim(TaskId(999), 1, "w2", "cpu", 1).unwrap(),
+            LeaseClaim::Refused(_)
+        ));
+        assert_eq!(store.lease(&lease.id).unwrap().unwrap(), lease);
+        assert_eq!(store.heartbeat("w1").unwrap(), 1);
+        assert!(store.stale_leases(now() - 60.0).unwrap().is_empty());
+        let stale = store.stale_leases(now() + 1.0).unwrap();
+        assert_eq!(stale.len(), 1);
+        // Expired with the failure of its attempt: the late result is then refused.
+        store
+            .record_failure(
+                task.id,
+                1,
+                "gone",
+                Some((&lease.id, LeaseEnd::Expired)),
+                None,
+            )
+            .unwrap();
+        assert!(!store.lease(&lease.id).unwrap().unwrap().active);
+        assert_eq!(
+            store
+                .accept(
+                    &row(task.id, lease_job(&store, task.id)),
+                    &worker(),
+                    &lease.id
+                )
+                .unwrap(),
+            Acceptance::LeaseEnded
+        );
+        assert!(matches!(
+            store.claim(task.id, 2, "w2", "cpu", 1).unwrap(),
+            LeaseClaim::Granted(_)
+        ));
+    }
+
+    fn lease_job(store: &Store, task: TaskId) -> JobId {
+        store.task_job(task).unwrap().unwrap()
+    }
+
+    #[test]
+    fn tokens_are_stored_as_hashes_and_revocable() {
+        let (_dir, store) = store();
+        let new = |role, tenant: Option<&str>| NewToken {
+            role,
+            tenant: tenant.map(str::to_owned),
+            name: "ann".into(),
+            device_class: None,
+            threads: None,
+        };
+        let (id, secret) = store.issue_token(&new(Role::Submitter, Some("a"))).unwrap();
+        assert!(
+            secret.starts_with("tsr_") && secret.len() >= 4 + 32,
+            "{secret}"
+        );
+        let stored: String = store
+            .db()
+            .query_row("SELECT hash FROM tokens WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(!stored.contains(&secret[4..]));
+        assert_eq!(
+            store.authenticate(&secret).unwrap(),
+            Principal::Submitter {
+                name: "ann".into(),
+                tenant: "a".into()
+            }
+        );
+        assert!(matches!(
+            store.authenticate("tsr_nope"),
+            Err(TokenError::Invalid)
+        ));
+        assert!(store.revoke_token(id).unwrap());
+        assert!(!store.revoke_token(id).unwrap());
+        assert!(matches!(
+            store.authenticate(&secret),
+            Err(TokenError::Invalid)
+        ));
+        assert!(store.tokens().unwrap()[0].revoked);
+        for bad in [
+            new(Role::Submitter, None),
+            new(Role::Admin, Some("a")),
+            new(Role::Submitter, Some("a\u{1b}[31m")),
+            NewToken {
+                threads: Some(0),
+                ..new(Role::Worker, None)
+            },
+            NewToken {
+                device_class: Some("h100".into()),
+                ..new(Role::Admin, None)
+            },
+        ] {
+            assert!(
+                matches!(store.issue_token(&bad), Err(TokenError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+        let (_, worker) = store
+            .issue_token(&NewToken {
+                device_class: Some("H100".into()),
+                threads: Some(2),
+                ..new(Role::Worker, None)
+            })
+            .unwrap();
+        assert_eq!(
+            store.authenticate(&worker).unwrap(),
+            Principal::Worker {
+                name: "ann".into(),
+                device_class: "h100".into(),
+                threads: 2
+            }
+        );
+    }
+
+    #[test]
+    fn each_tenant_sees_its_jobs_and_pays_for_its_scenes() {
+        let (_dir, store) = store();
+        let a = job_of(&store, "a", 0, 1000);
+        job_of(&store, "a", 0, 1000);
+        let b = job_of(&store, "b", 0, 5);
+        assert_eq!(
+            store
+                .jobs(Some("b"))
+                .unwrap()
+                .iter()
+                .map(|j| j.id)
+                .collect::<Vec<_>>(),
+            [b]
+        );
+        assert_eq!(store.jobs(None).unwrap().len(), 3);
+        assert_eq!(store.job(a).unwrap().tenant, "a");
+        // The same scene twice counts once.
+        assert_eq!(store.tenant_scene_bytes("a").unwrap(), 1000);
+        assert_eq!(store.tenant_scene_bytes("b").unwrap(), 5);
+        assert_eq!(store.tenant_scene_bytes("c").unwrap(), 0);
+    }
+
+    #[test]
+    fn progress_counts_done_tiles_per_frame_and_failures_end_jobs() {
+        let (_dir, store) = store();
         let id = job(&store, 0);
         let res = spec().resolution;
         let (tasks, total) = store.frame_tasks(id, 2, res).unwrap();
         assert_eq!((tasks.len(), total), (0, 2));
-        let first = store.next_pending(1).unwrap().remove(0).0;
-        store.accept(&row(first.id, id), &worker()).unwrap();
+        let (first, lease) = claimed(&store);
+        store
+            .accept(&row(first.id, id), &worker(), &lease.id)
+            .unwrap();
         store.mark_frame_written(id, 1).unwrap();
         let progress = store.frame_progress(id).unwrap();
         assert_eq!(
@@ -750,13 +1064,15 @@ mod tests {
             }
         );
         assert_eq!(progress[1].tiles_done, 0);
-        store.record_failure(first.id, 1, "boom", None).unwrap();
+        store
+            .record_failure(first.id, 1, "boom", None, None)
+            .unwrap();
         let again = store.task(first.id, res).unwrap().unwrap();
         assert_eq!((again.state, again.attempts), (TaskState::Done, 1));
         assert_eq!(store.job_state(id).unwrap(), JobState::Running);
-        let second = store.next_pending(1).unwrap().remove(0).0;
+        let second = store.next_pending("", 1).unwrap().remove(0).0;
         store
-            .record_failure(second.id, 3, "boom", Some("given up"))
+            .record_failure(second.id, 3, "boom", None, Some("given up"))
             .unwrap();
         let failed = store.task(second.id, res).unwrap().unwrap();
         assert_eq!((failed.state, failed.attempts), (TaskState::Failed, 3));

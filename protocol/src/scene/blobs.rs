@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use tessera_renderer::output::{Durability, OutputError, write_file};
+use tessera_renderer::output::{Durability, OutputError, copy_file, write_file};
 
 use super::archive::{self, ArchiveError};
 use super::hash::SceneHash;
@@ -102,11 +102,18 @@ impl SceneStore {
         self.path(hash).is_file()
     }
 
-    /// Stores `bytes` and returns their hash. A blob under its hash is always complete, and on
-    /// disk before this returns: a job recorded after it can rely on its scene.
-    pub fn put(&self, bytes: &[u8]) -> Result<SceneHash, SceneStoreError> {
-        let hash = SceneHash::of(bytes);
-        self.put_verified(hash, bytes)?;
+    /// Stores the file at `source` and returns its hash, reading it in pieces. A blob under its
+    /// hash is always complete, and on disk before this returns: a job recorded after it can
+    /// rely on its scene.
+    pub fn put_file(&self, source: &Path) -> Result<SceneHash, SceneStoreError> {
+        let hash = SceneHash::of_file(source).map_err(|e| SceneStoreError::Io {
+            path: source.to_owned(),
+            source: e,
+        })?;
+        let path = self.path(hash);
+        if !path.is_file() {
+            copy_file(source, &path, Durability::CrashSafe)?;
+        }
         Ok(hash)
     }
 
@@ -144,7 +151,9 @@ mod tests {
     fn blobs_are_stored_under_their_sha256() {
         let dir = tempfile::tempdir().unwrap();
         let store = SceneStore::open(dir.path().join("scenes")).unwrap();
-        let hash = store.put(b"abc").unwrap();
+        let source = dir.path().join("abc.glb");
+        std::fs::write(&source, b"abc").unwrap();
+        let hash = store.put_file(&source).unwrap();
         assert_eq!(
             hash.to_string(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

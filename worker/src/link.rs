@@ -1,37 +1,38 @@
-//! Where a worker gets its scenes, and whom it asks whether a job still runs: the coordinator
-//! over HTTP, with scenes cached on disk by hash (or, for `tessera render`, the coordinator in the
-//! same process).
+//! The worker's link to its coordinator: where scenes come from, how a task taken from the
+//! queue is claimed, and the heartbeat that keeps its leases. Over HTTP with scenes cached on
+//! disk by hash, or (for `tessera render`) straight to the coordinator in the same process.
 
 use std::path::PathBuf;
 
-use tessera_protocol::api::JobState;
 use tessera_protocol::client::Client;
-use tessera_protocol::id::JobId;
+use tessera_protocol::lease::Claim;
 use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::{SceneHash, SceneStore};
+use tessera_protocol::task::TaskMessage;
 
-/// Where a worker gets scenes and asks whether a job still runs.
-pub trait SceneSource: Send + Sync + 'static {
+pub trait Link: Send + Sync + 'static {
     /// A local path holding the scene blob, checked against its hash.
     fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String>;
-    /// False for a job cancelled or failed: its remaining tasks are skipped.
-    fn job_is_running(&self, job: JobId) -> bool;
+    /// Asks to render `task`; `Err` when the coordinator could not be asked.
+    fn claim(&self, task: &TaskMessage) -> Result<Claim, String>;
+    /// Keeps this worker's leases alive.
+    fn heartbeat(&self) -> Result<(), String>;
     fn announce(&self, worker: &WorkerInfo);
 }
 
-/// Scenes over HTTP from the coordinator, cached on disk by hash.
-pub struct HttpSceneSource {
+/// The coordinator's HTTP API, with scenes cached on disk by hash.
+pub struct HttpLink {
     client: Client,
     cache: SceneStore,
 }
 
-impl HttpSceneSource {
+impl HttpLink {
     pub fn new(client: Client, cache: SceneStore) -> Self {
         Self { client, cache }
     }
 }
 
-impl SceneSource for HttpSceneSource {
+impl Link for HttpLink {
     fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String> {
         if !self.cache.contains(hash) {
             let bytes = self.client.scene(hash).map_err(|e| e.to_string())?;
@@ -42,11 +43,14 @@ impl SceneSource for HttpSceneSource {
         self.cache.scene_file(hash).map_err(|e| e.to_string())
     }
 
-    fn job_is_running(&self, job: JobId) -> bool {
-        // When the coordinator cannot be asked, render: a wasted tile is cheaper than a lost one.
+    fn claim(&self, task: &TaskMessage) -> Result<Claim, String> {
         self.client
-            .job_state(job)
-            .map_or(true, |state| state == JobState::Running)
+            .claim(task.task, task.attempt)
+            .map_err(|e| e.to_string())
+    }
+
+    fn heartbeat(&self) -> Result<(), String> {
+        self.client.heartbeat().map_err(|e| e.to_string())
     }
 
     fn announce(&self, worker: &WorkerInfo) {

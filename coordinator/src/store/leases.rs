@@ -1,0 +1,208 @@
+//! Leases: which worker holds which attempt of which task, since when, and whether it is still
+//! alive. A result counts only under an active lease; a lease whose worker stops heartbeating
+//! expires and its task goes to someone else.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tessera_protocol::id::TaskId;
+use tessera_protocol::scene::SceneHash;
+
+use super::tokens::random_hex;
+use super::{Store, StoreError, now};
+
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS leases (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    task_id INTEGER NOT NULL REFERENCES tasks(id),
+    attempt INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    device_class TEXT NOT NULL,
+    threads INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('active', 'done', 'expired'))
+);
+CREATE INDEX IF NOT EXISTS leases_by_state ON leases (state, heartbeat_at);
+CREATE INDEX IF NOT EXISTS leases_by_task ON leases (task_id, state);
+"#;
+
+/// One attempt of a task, held by one worker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lease {
+    pub id: String,
+    /// Signs the worker's result; handed out once, over the authenticated API.
+    pub key: String,
+    pub task: TaskId,
+    pub attempt: u32,
+    pub worker: String,
+    /// From the worker's token: what the work is priced as.
+    pub device_class: String,
+    pub threads: u32,
+    pub started_at: f64,
+    pub active: bool,
+}
+
+/// How a lease ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseEnd {
+    /// Its worker reported a result.
+    Done,
+    /// Its worker stopped heartbeating.
+    Expired,
+}
+
+/// Ends an active lease, inside the caller's transaction; false when it had ended already.
+pub(super) fn finish(db: &Connection, id: &str, end: LeaseEnd) -> Result<bool, StoreError> {
+    let state = match end {
+        LeaseEnd::Done => "done",
+        LeaseEnd::Expired => "expired",
+    };
+    let changed = db.execute(
+        "UPDATE leases SET state = ?2 WHERE id = ?1 AND state = 'active'",
+        params![id, state],
+    )?;
+    Ok(changed == 1)
+}
+
+/// What a claim came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LeaseClaim {
+    Granted(Lease),
+    Refused(String),
+}
+
+fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lease> {
+    Ok(Lease {
+        id: r.get("id")?,
+        key: r.get("key")?,
+        task: TaskId(r.get("task_id")?),
+        attempt: r.get("attempt")?,
+        worker: r.get("worker")?,
+        device_class: r.get("device_class")?,
+        threads: r.get("threads")?,
+        started_at: r.get("started_at")?,
+        active: r.get::<_, String>("state")? == "active",
+    })
+}
+
+impl Store {
+    /// Grants `worker` a lease on attempt `attempt` of `task`, unless the task is done, failed
+    /// or held under a live lease, its job ended, or the attempt is not the task's current one.
+    pub fn claim(
+        &self,
+        task: TaskId,
+        attempt: u32,
+        worker: &str,
+        device_class: &str,
+        threads: u32,
+    ) -> Result<LeaseClaim, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let row = tx
+            .query_row(
+                "SELECT t.state, t.attempts, j.state FROM tasks t JOIN jobs j ON j.id = t.job_id
+                 WHERE t.id = ?1",
+                params![task.0],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let refuse = |why: String| Ok(LeaseClaim::Refused(why));
+        let Some((task_state, failed_attempts, job_state)) = row else {
+            return refuse(format!("no task {task}"));
+        };
+        if job_state != "running" {
+            return refuse(format!("its job is {job_state}"));
+        }
+        if !matches!(task_state.as_str(), "pending" | "queued") {
+            return refuse(format!("the task is {task_state}"));
+        }
+        if attempt != failed_attempts + 1 {
+            return refuse(format!(
+                "attempt {attempt} is stale: the task is at attempt {}",
+                failed_attempts + 1
+            ));
+        }
+        let held: bool = tx
+            .prepare("SELECT 1 FROM leases WHERE task_id = ?1 AND state = 'active'")?
+            .exists(params![task.0])?;
+        if held {
+            return refuse("another worker holds it".into());
+        }
+        let at = now();
+        let lease = Lease {
+            id: random_hex(16),
+            key: random_hex(32),
+            task,
+            attempt,
+            worker: worker.to_owned(),
+            device_class: device_class.to_owned(),
+            threads,
+            started_at: at,
+            active: true,
+        };
+        tx.execute(
+            "INSERT INTO leases (id, key, task_id, attempt, worker, device_class, threads,
+                                 started_at, heartbeat_at, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'active')",
+            params![
+                lease.id,
+                lease.key,
+                task.0,
+                attempt,
+                worker,
+                device_class,
+                threads,
+                at
+            ],
+        )?;
+        tx.commit()?;
+        Ok(LeaseClaim::Granted(lease))
+    }
+
+    pub fn lease(&self, id: &str) -> Result<Option<Lease>, StoreError> {
+        Ok(self
+            .db()
+            .query_row("SELECT * FROM leases WHERE id = ?1", params![id], read)
+            .optional()?)
+    }
+
+    /// Keeps `worker`'s leases alive; returns how many it holds.
+    pub fn heartbeat(&self, worker: &str) -> Result<usize, StoreError> {
+        let at = now();
+        let db = self.db();
+        db.execute(
+            "UPDATE workers SET last_seen = ?2 WHERE name = ?1",
+            params![worker, at],
+        )?;
+        Ok(db.execute(
+            "UPDATE leases SET heartbeat_at = ?2 WHERE worker = ?1 AND state = 'active'",
+            params![worker, at],
+        )?)
+    }
+
+    /// Active leases whose worker has not been heard from since `before`.
+    pub fn stale_leases(&self, before: f64) -> Result<Vec<Lease>, StoreError> {
+        let db = self.db();
+        let mut stmt =
+            db.prepare("SELECT * FROM leases WHERE state = 'active' AND heartbeat_at < ?1")?;
+        let rows = stmt.query_map(params![before], read)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether `worker` holds a live lease on a task of a job that renders `scene`.
+    pub fn holds_scene(&self, worker: &str, scene: SceneHash) -> Result<bool, StoreError> {
+        Ok(self
+            .db()
+            .prepare(
+                "SELECT 1 FROM leases l JOIN tasks t ON t.id = l.task_id JOIN jobs j ON j.id = t.job_id
+                 WHERE l.worker = ?1 AND l.state = 'active' AND j.scene_hash = ?2",
+            )?
+            .exists(params![worker, scene.to_string()])?)
+    }
+}

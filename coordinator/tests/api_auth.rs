@@ -1,0 +1,272 @@
+//! The API's doors: every route in the router's own table refuses a missing, malformed, revoked
+//! or wrong-role token, and a tenant's jobs do not exist for another tenant.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+use tessera_coordinator::billing::PriceTable;
+use tessera_coordinator::server::{self, ROUTES};
+use tessera_coordinator::{Farm, FarmConfig};
+use tessera_protocol::auth::{NewToken, Role};
+use tessera_transport::InProcessTransport;
+use tower::ServiceExt;
+
+struct Api {
+    _dir: tempfile::TempDir,
+    router: Router,
+    farm: Arc<Farm<InProcessTransport>>,
+}
+
+impl Api {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let farm = Farm::open(
+            FarmConfig::new(dir.path().join("data"), PriceTable::default()),
+            InProcessTransport::new(),
+        )
+        .unwrap();
+        Self {
+            _dir: dir,
+            router: server::router(farm.clone()),
+            farm,
+        }
+    }
+
+    fn token(&self, role: Role, tenant: Option<&str>) -> String {
+        let new = NewToken {
+            role,
+            tenant: tenant.map(str::to_owned),
+            name: format!("{}-{}", role.as_str(), tenant.unwrap_or("x")),
+            device_class: None,
+            threads: None,
+        };
+        self.farm.store().issue_token(&new).unwrap().1
+    }
+
+    /// The status and JSON body of a request with `authorization` as its header.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        // The JSON routes want it; the others ignore it.
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn as_(&self, token: &str, method: &str, path: &str) -> StatusCode {
+        let bearer = format!("Bearer {token}");
+        self.call(method, path, Some(&bearer), Vec::new()).await.0
+    }
+}
+
+/// A concrete path for a route's template.
+fn concrete(template: &str) -> String {
+    template
+        .replace("{id}", "1")
+        .replace("{frame}", "1")
+        .replace("{hash}", &"0".repeat(64))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_missing_malformed_revoked_and_wrong_role_tokens() {
+    let api = Api::new();
+    let tokens = [
+        (Role::Admin, api.token(Role::Admin, None)),
+        (Role::Submitter, api.token(Role::Submitter, Some("a"))),
+        (Role::Worker, api.token(Role::Worker, None)),
+    ];
+    let revoked = api.token(Role::Admin, None);
+    let id = api.farm.store().tokens().unwrap().last().unwrap().id;
+    assert!(api.farm.store().revoke_token(id).unwrap());
+    assert_eq!(
+        ROUTES.len(),
+        14,
+        "a route was added: give it its row below too"
+    );
+    for route in &ROUTES {
+        let (method, path) = (route.method.as_str(), concrete(route.path));
+        let what = format!("{method} {}", route.path);
+        for header in [
+            None,
+            Some("Basic dXNlcjpwYXNz".to_owned()),
+            Some("Bearer".to_owned()),
+            Some("Bearer tsr_0000".to_owned()),
+            Some(format!("Bearer {revoked}")),
+        ] {
+            let (status, body) = api.call(method, &path, header.as_deref(), Vec::new()).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} with {header:?}");
+            assert!(body["error"].as_str().is_some(), "{what}: {body}");
+        }
+        for (role, token) in &tokens {
+            let status = api.as_(token, method, &path).await;
+            if route.roles.contains(role) {
+                assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "{what} refused a {} token: {status}",
+                    role.as_str()
+                );
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{what} as {}", role.as_str());
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_cannot_see_cancel_download_or_be_invoiced_for_another_tenants_job() {
+    let api = Api::new();
+    let (a, b) = (
+        api.token(Role::Submitter, Some("a")),
+        api.token(Role::Submitter, Some("b")),
+    );
+    let admin = api.token(Role::Admin, None);
+    let scene = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenes/cornell-box.gltf"
+    ))
+    .unwrap();
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1",
+            Some(&format!("Bearer {a}")),
+            scene,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let job = body["id"].as_i64().unwrap();
+
+    for path in [
+        format!("/api/jobs/{job}"),
+        format!("/api/jobs/{job}/invoice"),
+        format!("/api/jobs/{job}/frames/1"),
+    ] {
+        assert_eq!(
+            api.as_(&b, "GET", &path).await,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let cancel = format!("/api/jobs/{job}/cancel");
+    assert_eq!(api.as_(&b, "POST", &cancel).await, StatusCode::NOT_FOUND);
+    let (_, listed) = api
+        .call("GET", "/api/jobs", Some(&format!("Bearer {b}")), Vec::new())
+        .await;
+    assert_eq!(listed, serde_json::json!([]));
+
+    assert_eq!(
+        api.as_(&a, "GET", &format!("/api/jobs/{job}")).await,
+        StatusCode::OK
+    );
+    let (_, all) = api
+        .call(
+            "GET",
+            "/api/jobs",
+            Some(&format!("Bearer {admin}")),
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(all[0]["tenant"], "a");
+    // The job is still running: B's cancellation did nothing.
+    assert_eq!(all[0]["state"], "running");
+    assert_eq!(api.as_(&a, "POST", &cancel).await, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_gets_only_the_scenes_of_tasks_it_holds() {
+    let api = Api::new();
+    let submitter = api.token(Role::Submitter, Some("a"));
+    let worker = api.token(Role::Worker, None);
+    let admin = api.token(Role::Admin, None);
+    let scene = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenes/cornell-box.gltf"
+    ))
+    .unwrap();
+    let hash = tessera_protocol::scene::SceneHash::of(&scene);
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1",
+            Some(&format!("Bearer {submitter}")),
+            scene,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let path = format!("/api/scenes/{hash}");
+    assert_eq!(api.as_(&worker, "GET", &path).await, StatusCode::NOT_FOUND);
+    assert_eq!(api.as_(&admin, "GET", &path).await, StatusCode::OK);
+    // Once it holds a task of the job, it may fetch the scene.
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/tasks/1/claim",
+            Some(&format!("Bearer {worker}")),
+            br#"{"attempt":1}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["render"]["lease"].is_string(), "{body}");
+    assert_eq!(api.as_(&worker, "GET", &path).await, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_over_the_limit_is_refused_before_it_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
+    config.limits.max_scene_bytes = 1 << 10;
+    let farm = Farm::open(config, InProcessTransport::new()).unwrap();
+    let api = Api {
+        _dir: dir,
+        router: server::router(farm.clone()),
+        farm,
+    };
+    let token = api.token(Role::Submitter, Some("a"));
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/jobs?scene_name=big.glb",
+            Some(&format!("Bearer {token}")),
+            vec![0u8; 4 << 10],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than the limit"),
+        "{body}"
+    );
+    let uploads = api.farm.upload_dir().unwrap();
+    assert_eq!(
+        std::fs::read_dir(uploads).unwrap().count(),
+        0,
+        "nothing kept"
+    );
+}

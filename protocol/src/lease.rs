@@ -1,0 +1,72 @@
+//! Leases: a worker that takes a task from the queue claims it from the coordinator over the
+//! authenticated API before rendering. The claim answers with a lease: a public id, which the
+//! result carries, and a secret key, which never travels through the broker and signs the result
+//! (HMAC-SHA256). So only the worker that claimed a task can file its result, whoever else reads
+//! the queues, and the coordinator knows whose work it is paying for.
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// `POST /api/tasks/{task}/claim`: the attempt the worker took from the queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    pub attempt: u32,
+}
+
+/// The answer to a claim.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Claim {
+    /// Render it, and sign the result with `key`.
+    Render { lease: String, key: String },
+    /// Do not: the job ended, the task is done or held, or the attempt is stale.
+    Skip { reason: String },
+}
+
+/// The HMAC-SHA256 of `message` under `key`, in hex.
+pub fn sign(key: &str, message: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key");
+    mac.update(message);
+    hex(&mac.finalize().into_bytes())
+}
+
+/// Whether `signature` is `message`'s under `key`, compared in constant time.
+pub fn verify(key: &str, message: &[u8], signature: &str) -> bool {
+    let Some(bytes) = unhex(signature) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key");
+    mac.update(message);
+    mac.verify_slice(&bytes).is_ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || s.len() > 128 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_only_with_their_key_and_message() {
+        let sig = sign("key", b"result");
+        assert_eq!(sig.len(), 64);
+        assert!(verify("key", b"result", &sig));
+        assert!(!verify("other", b"result", &sig));
+        assert!(!verify("key", b"result!", &sig));
+        assert!(!verify("key", b"result", "zz"));
+        assert!(!verify("key", b"result", ""));
+    }
+}

@@ -1,0 +1,113 @@
+//! `tessera token`: issues, lists and revokes the farm's API tokens, writing the coordinator's
+//! store directly (so the first admin token needs no server); run it on the coordinator's host.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use tessera_coordinator::store::Store;
+use tessera_protocol::auth::{NewToken, Role};
+
+use crate::terminal::clean;
+
+#[derive(Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    command: TokenCommand,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issues a token and prints it (once: only its hash is kept).
+    Create {
+        /// The coordinator's data directory.
+        #[arg(long, default_value = "./tessera-data")]
+        data: PathBuf,
+        /// admin (the operator), submitter (one tenant's user) or worker (a provider's machine).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The tenant of a submitter token.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Who holds it; a worker's work is billed under this name.
+        #[arg(long)]
+        name: String,
+        /// A worker's device class, as in the price table [default: cpu].
+        #[arg(long)]
+        class: Option<String>,
+        /// A worker's CPU threads, which CPU work is paid by [default: 1].
+        #[arg(long)]
+        threads: Option<u32>,
+    },
+    /// Lists every token, without secrets.
+    List {
+        #[arg(long, default_value = "./tessera-data")]
+        data: PathBuf,
+    },
+    /// Revokes a token: requests with it are refused from now on.
+    Revoke {
+        #[arg(long, default_value = "./tessera-data")]
+        data: PathBuf,
+        id: i64,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::from_name(s)
+        .ok_or_else(|| format!("unknown role '{s}': expected admin, submitter or worker"))
+}
+
+fn open(data: &std::path::Path) -> anyhow::Result<Store> {
+    let db = data.join("farm.db");
+    if !data.is_dir() {
+        std::fs::create_dir_all(data)?;
+    }
+    Ok(Store::open(&db)?)
+}
+
+pub fn run(args: TokenArgs) -> anyhow::Result<()> {
+    match args.command {
+        TokenCommand::Create {
+            data,
+            role,
+            tenant,
+            name,
+            class,
+            threads,
+        } => {
+            let (id, token) = open(&data)?.issue_token(&NewToken {
+                role,
+                tenant,
+                name,
+                device_class: class,
+                threads,
+            })?;
+            eprintln!("token {id} issued; it is shown once, keep it secret");
+            println!("{token}");
+        }
+        TokenCommand::List { data } => {
+            println!(
+                "{:>4}  {:<9} {:<16} {:<20} {:<8} {:>7}  state",
+                "id", "role", "tenant", "name", "class", "threads"
+            );
+            for t in open(&data)?.tokens()? {
+                println!(
+                    "{:>4}  {:<9} {:<16} {:<20} {:<8} {:>7}  {}",
+                    t.id,
+                    t.role.as_str(),
+                    clean(t.tenant.as_deref().unwrap_or("-")),
+                    clean(&t.name),
+                    clean(t.device_class.as_deref().unwrap_or("-")),
+                    t.threads.map_or("-".into(), |n| n.to_string()),
+                    if t.revoked { "revoked" } else { "active" }
+                );
+            }
+        }
+        TokenCommand::Revoke { data, id } => {
+            if !open(&data)?.revoke_token(id)? {
+                anyhow::bail!("no active token {id}");
+            }
+            eprintln!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
