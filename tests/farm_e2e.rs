@@ -741,3 +741,59 @@ fn escape_codes_in_names_never_reach_a_terminal_and_logs_have_no_colours() {
         "colour codes in a log file: {log:?}"
     );
 }
+
+/// Coordinator and workers started before the broker wait for it, saying so, and then work.
+#[test]
+fn farm_programs_wait_for_a_broker_that_is_not_up_yet() {
+    use std::net::{TcpListener, TcpStream};
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let late = format!("amqp://guest:guest@127.0.0.1:{port}/%2f");
+    // The broker "comes up" after 3 s: a forwarder to the real one appears on the port.
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        for client in listener.incoming().flatten() {
+            let broker = TcpStream::connect("127.0.0.1:5672").unwrap();
+            let (mut from_client, mut to_broker) =
+                (client.try_clone().unwrap(), broker.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut from_client, &mut to_broker));
+            let (mut from_broker, mut to_client) = (broker, client);
+            std::thread::spawn(move || std::io::copy(&mut from_broker, &mut to_client));
+        }
+    });
+    let mut farm = Farm::start_with("late-broker", &["--amqp", &late]);
+    let log = farm.read_log("coordinator");
+    assert!(log.contains("waiting for RabbitMQ"), "{log}");
+    assert!(!log.contains("guest:guest"), "a password in the log: {log}");
+    farm.start_worker_with(&["--amqp", &late], &[]);
+    let job = farm.submit(&[
+        scene("cornell-box.gltf").to_str().unwrap(),
+        "--width",
+        "16",
+        "--height",
+        "16",
+        "--spp",
+        "1",
+    ]);
+    farm.wait_done(&job, Duration::from_secs(60));
+}
+
+/// A worker that joins while the coordinator is down waits for it instead of spending the
+/// task's attempts, and the job completes once the coordinator is back.
+#[test]
+fn a_worker_joining_while_the_coordinator_is_down_waits_for_it() {
+    let mut farm = Farm::start("coordinator-outage");
+    let job = submit_small(&farm);
+    farm.kill_coordinator();
+    let worker = farm.start_worker(&[]);
+    farm.wait_worker_ready(worker, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(3));
+    farm.start_coordinator();
+    let status = farm.wait_done(&job, Duration::from_secs(120));
+    check_against_local(&farm, &job);
+    check_bill(&farm, &job, tasks_total(&status));
+}

@@ -639,3 +639,37 @@ async fn render_locally(
     .await
     .unwrap()
 }
+
+/// A frame that cannot be written (here `frames` is a file, as a full disk would refuse it)
+/// keeps its job waiting, not stuck: once writing works again, the frame is written and the job
+/// completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_that_could_not_be_written_is_written_once_the_disk_works_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let transport = InProcessTransport::new();
+    let farm = Farm::open(
+        FarmConfig::new(&data, PriceTable::default()),
+        transport.clone(),
+    )
+    .unwrap();
+    std::fs::write(data.join("frames"), b"not a folder").unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
+    let worker = spawn_cpu_worker(&farm, &transport, "w", shutdown);
+    let job = farm.submit(one_tile_of_cornell(8, 1)).await.unwrap();
+    for _ in 0..100 {
+        if farm.job(job).unwrap().tasks_done == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let record = farm.job(job).unwrap();
+    assert_eq!((record.tasks_done, record.state), (1, JobState::Running));
+    std::fs::remove_file(data.join("frames")).unwrap();
+    assert_eq!(wait_finished(&farm, job).await, JobState::Done);
+    assert!(farm.frame_file(job, 1).unwrap().is_file());
+    stop.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+    worker.await.unwrap().unwrap();
+}

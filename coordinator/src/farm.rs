@@ -191,6 +191,10 @@ impl<T: Transport> Farm<T> {
     }
 
     async fn create_job(&self, s: Submission, resolution: Resolution) -> Result<JobId, FarmError> {
+        // No task may be one a worker cannot read.
+        s.options
+            .check()
+            .map_err(|e| FarmError::InvalidJob(e.to_string()))?;
         self.limits.check_options(&s.options)?;
         self.limits.check_size(&s.options, resolution)?;
         let size = std::fs::metadata(&s.scene)
@@ -326,7 +330,7 @@ impl<T: Transport> Farm<T> {
         self: Arc<Self>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), FarmError> {
-        self.recover()?;
+        self.write_pending_frames()?;
         let mut results = self.transport.consume_results().await?;
         let mut top_up = tokio::time::interval(Duration::from_secs(2));
         let mut leases =
@@ -338,9 +342,13 @@ impl<T: Transport> Farm<T> {
             tokio::select! {
                 _ = shutdown.changed() => return Ok(()),
                 _ = top_up.tick() => {
-                    // Catches tasks left pending by a failed publish.
+                    // Catches tasks left pending by a failed publish, and frames whose writing
+                    // failed (a full disk) once it works again.
                     if let Err(e) = self.top_up().await {
                         tracing::warn!(error = %e, "cannot queue tasks");
+                    }
+                    if let Err(e) = self.write_pending_frames() {
+                        tracing::warn!(error = %e, "cannot write frames yet");
                     }
                 }
                 _ = leases.tick() => {
@@ -379,14 +387,23 @@ impl<T: Transport> Farm<T> {
         }
     }
 
-    /// Writes the frames whose tiles were all accepted before a restart, and finishes the
-    /// jobs whose frames are all written.
-    fn recover(&self) -> Result<(), FarmError> {
+    /// Writes the frames whose tiles are all accepted but that are not written (before a
+    /// restart, or when writing failed), and finishes the jobs whose frames are all written.
+    /// Where failures are not retried (`record_retries`), a frame that cannot be written fails
+    /// its job instead.
+    fn write_pending_frames(&self) -> Result<(), FarmError> {
         for job in self.store.running_jobs()? {
             let record = self.store.job(job)?;
             for frame in self.store.frame_progress(job)? {
                 if frame.tiles_done == frame.tiles_total && !frame.written {
-                    self.write_frame(&record, frame.frame)?;
+                    match self.write_frame(&record, frame.frame) {
+                        Err(e) if self.record_retries.is_some() => {
+                            let why = format!("cannot write frame {}: {e}", frame.frame);
+                            self.store.finish_job(job, JobState::Failed, Some(&why))?;
+                            return Err(e);
+                        }
+                        written => written?,
+                    }
                 }
             }
             self.finish_if_complete(job)?;

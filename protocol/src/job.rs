@@ -39,6 +39,10 @@ pub enum JobError {
     BadFps(f64),
     #[error("tile size must be at least 1 pixel")]
     ZeroTile,
+    #[error(
+        "frame {frame} would be at {seconds} s at {fps} frames per second: too late to represent; use a higher --fps"
+    )]
+    FrameTimeOutOfRange { frame: u32, fps: f64, seconds: f64 },
     #[error("invalid value '{value}' for '{key}'")]
     BadParameter { key: &'static str, value: String },
     #[error(transparent)]
@@ -326,6 +330,24 @@ impl Default for JobOptions {
 }
 
 impl JobOptions {
+    /// What the types cannot check alone: every frame's time fits the task message (an f32).
+    pub fn check(&self) -> Result<(), JobError> {
+        let last = *self
+            .frames
+            .frames()
+            .last()
+            .expect("a frame set is never empty");
+        let seconds = self.fps.frame_time(last);
+        if !(seconds as f32).is_finite() {
+            return Err(JobError::FrameTimeOutOfRange {
+                frame: last,
+                fps: self.fps.get(),
+                seconds,
+            });
+        }
+        Ok(())
+    }
+
     /// As query pairs, leaving out what the defaults give.
     pub fn to_query(&self) -> Vec<(&'static str, String)> {
         let (width, height) = match self.size {
@@ -374,7 +396,7 @@ impl JobOptions {
             None => defaults.frames,
         };
         let tile = number::<u32>(query, "tile")?.unwrap_or(DEFAULT_TILE);
-        Ok(Self {
+        let options = Self {
             frames,
             size: SizeRequest::from_sides(number(query, "width")?, number(query, "height")?)?,
             settings: RenderSettings {
@@ -385,7 +407,9 @@ impl JobOptions {
             tile_size: NonZeroU32::new(tile).ok_or(JobError::ZeroTile)?,
             fps: Fps::new(number(query, "fps")?.unwrap_or(DEFAULT_FPS))?,
             camera: query.get("camera").cloned(),
-        })
+        };
+        options.check()?;
+        Ok(options)
     }
 }
 
@@ -557,5 +581,14 @@ mod tests {
         assert!(err("fps", "-1").contains("frames per second"));
         assert!(err("frames", "0").contains("start at 1"));
         assert!(err("width", "0").contains("width 0 is invalid"));
+        let tiny_fps = HashMap::from([
+            ("fps".to_owned(), "1e-300".to_owned()),
+            ("frames".to_owned(), "1-2".to_owned()),
+        ]);
+        let err = JobOptions::from_query(&tiny_fps).unwrap_err();
+        assert!(
+            matches!(err, JobError::FrameTimeOutOfRange { frame: 2, .. }),
+            "{err}"
+        );
     }
 }

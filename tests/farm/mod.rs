@@ -38,6 +38,15 @@ pub fn ensure_rabbitmq() {
     panic!("RabbitMQ was started but does not listen on 127.0.0.1:5672 after 90 s");
 }
 
+/// `--amqp` for the test broker, unless `args` name another.
+fn default_broker<S: AsRef<str>>(args: &[S]) -> Vec<&'static str> {
+    if args.iter().any(|a| a.as_ref() == "--amqp") {
+        Vec::new()
+    } else {
+        vec!["--amqp", AMQP_URL]
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -127,13 +136,8 @@ impl Farm {
 
     pub fn start_coordinator(&mut self) {
         let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args([
-                "coordinator",
-                "--amqp",
-                AMQP_URL,
-                "--namespace",
-                &self.namespace,
-            ])
+            .args(["coordinator", "--namespace", &self.namespace])
+            .args(default_broker(&self.coordinator_args))
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
             .arg("--data")
             .arg(self.data_dir())
@@ -176,7 +180,8 @@ impl Farm {
         let name = format!("w{}", self.workers.len() + 1);
         let token = self.token(&["--role", "worker", "--name", &name, "--threads", "1"]);
         let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["worker", "--amqp", AMQP_URL, "--namespace", &self.namespace])
+            .args(["worker", "--namespace", &self.namespace])
+            .args(default_broker(args))
             .args(["--coordinator", &self.url, "--threads", "1"])
             .env("TESSERA_TOKEN", token)
             .arg("--cache")

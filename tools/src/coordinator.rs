@@ -65,7 +65,11 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     let broker = args.broker.broker()?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_signal()?;
-        let transport = AmqpTransport::connect(&broker, &args.namespace).await?;
+        let mut stop = shutdown.clone();
+        let transport = tokio::select! {
+            transport = AmqpTransport::connect_when_up(&broker, &args.namespace) => transport?,
+            _ = stop.wait_for(|&stopped| stopped) => return Ok(()),
+        };
         let farm = Farm::open(config, transport)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

@@ -44,7 +44,7 @@ pub struct JobArgs {
 impl JobArgs {
     /// The options these arguments describe, every value checked before any scene is read.
     pub fn options(&self) -> anyhow::Result<JobOptions> {
-        Ok(JobOptions {
+        let options = JobOptions {
             frames: self.frames.clone(),
             size: SizeRequest::from_sides(self.width, self.height)?,
             settings: RenderSettings {
@@ -55,6 +55,8 @@ impl JobArgs {
             tile_size: self.tile,
             fps: Fps::new(self.fps)?,
             camera: self.camera.clone(),
-        })
+        };
+        options.check()?;
+        Ok(options)
     }
 }

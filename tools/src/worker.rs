@@ -66,7 +66,11 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let broker = args.broker.broker()?;
     runtime()?.block_on(async move {
         let shutdown = shutdown_signal()?;
-        let transport = AmqpTransport::connect(&broker, &args.namespace).await?;
+        let mut stop = shutdown.clone();
+        let transport = tokio::select! {
+            transport = AmqpTransport::connect_when_up(&broker, &args.namespace) => transport?,
+            _ = stop.wait_for(|&stopped| stopped) => return Ok(()),
+        };
         run_worker(&transport, &name, renderer, link, heartbeat, shutdown).await?;
         transport.close().await;
         Ok(())

@@ -135,6 +135,22 @@ impl AmqpTransport {
         Ok(transport)
     }
 
+    /// Connects, waiting with backoff (and saying so) while the broker cannot be reached:
+    /// services started together need not start in order.
+    pub async fn connect_when_up(broker: &Broker, namespace: &str) -> Result<Self, TransportError> {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match Self::connect(broker, namespace).await {
+                Err(TransportError::Connect { url, message }) => {
+                    tracing::warn!(%url, error = %message, retry_in = ?delay, "waiting for RabbitMQ");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
     pub fn names(&self) -> &QueueNames {
         &self.shared.names
     }

@@ -100,6 +100,25 @@ async fn claim(
     }
 }
 
+/// The task's scene, fetched again with backoff for about a minute while the coordinator
+/// cannot deliver it: an outage must not spend the task's attempts.
+fn fetch_scene(link: &dyn Link, task: &TaskMessage) -> Result<std::path::PathBuf, String> {
+    let mut wait = Duration::from_millis(250);
+    let mut waited = Duration::ZERO;
+    loop {
+        match link.scene_path(task.scene) {
+            Ok(path) => return Ok(path),
+            Err(e) if waited >= Duration::from_secs(60) => return Err(e),
+            Err(e) => {
+                tracing::warn!(task = %task.task, error = %e, retry_in = ?wait, "cannot fetch the scene; retrying");
+                std::thread::sleep(wait);
+                waited += wait;
+                wait = (wait * 2).min(Duration::from_secs(8));
+            }
+        }
+    }
+}
+
 async fn handle_task<T: Transport>(
     transport: &T,
     info: &WorkerInfo,
@@ -124,7 +143,7 @@ async fn handle_task<T: Transport>(
     let rendered = {
         let (renderer, link, task) = (renderer.clone(), link.clone(), task.clone());
         tokio::task::spawn_blocking(move || {
-            let path = link.scene_path(task.scene)?;
+            let path = fetch_scene(link.as_ref(), &task)?;
             renderer.render(&path, &task)
         })
         .await
