@@ -2,49 +2,10 @@
 
 mod farm;
 
-use std::collections::HashSet;
 use std::time::Duration;
 
-use farm::{Farm, assert_same_exr, render_locally, scene};
+use farm::{Farm, assert_same_exr, check_bill, render_locally, scene};
 use serde_json::Value;
-
-/// Default CPU price: USD 0.04 per core-hour, in micro-dollars.
-const CPU_CORE_HOUR_MICROS: u128 = 40_000;
-
-/// Checks the ledger invariants: one row per task, every field present, rows adding up to the
-/// invoice total, and each charge recomputed from the price table.
-fn check_bill(farm: &Farm, job: &str, tasks: u64) {
-    let bill = farm.json(&["bill", job, "--format", "json"]);
-    let rows = bill["rows"].as_array().unwrap();
-    assert_eq!(rows.len() as u64, tasks, "one ledger row per task");
-    let unique: HashSet<i64> = rows.iter().map(|r| r["task"].as_i64().unwrap()).collect();
-    assert_eq!(unique.len(), rows.len(), "no task has two ledger rows");
-    let mut sum = 0i64;
-    for row in rows {
-        assert!(
-            row["worker"].as_str().is_some_and(|w| !w.is_empty()),
-            "{row}"
-        );
-        assert_eq!(row["device_class"], "cpu", "{row}");
-        assert!(row["seconds"].as_f64().is_some_and(|s| s > 0.0), "{row}");
-        assert!(row["samples"].as_u64().is_some_and(|s| s > 0), "{row}");
-        let micros = u128::from(row["render_micros"].as_u64().unwrap());
-        let threads = u128::from(row["threads"].as_u64().unwrap());
-        let hourly = CPU_CORE_HOUR_MICROS * threads;
-        let expected = (hourly * micros + 1_800_000_000) / 3_600_000_000;
-        assert_eq!(
-            row["charge_micros"].as_i64().unwrap() as u128,
-            expected,
-            "{row}"
-        );
-        sum += row["charge_micros"].as_i64().unwrap();
-    }
-    assert_eq!(
-        bill["total_micros"].as_i64().unwrap(),
-        sum,
-        "rows add up to the total"
-    );
-}
 
 fn tasks_total(status: &Value) -> u64 {
     status["tasks_total"].as_u64().unwrap()

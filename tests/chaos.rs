@@ -1,0 +1,87 @@
+//! Chaos: one job through worker kills, a coordinator kill, a broker restart, a frozen worker
+//! and a coordinator outage while workers need it. It completes, its frames equal
+//! `tessera render`'s bit for bit, and each task is billed exactly once. A test binary of its
+//! own, as it restarts the broker the other farm tests share.
+
+mod farm;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use farm::{Farm, assert_same_exr, check_bill, render_locally, scene};
+
+const JOB: [&str; 10] = [
+    "--frames", "1-3", "--width", "128", "--height", "96", "--spp", "256", "--tile", "16",
+];
+
+fn rabbitmqctl(args: &[&str]) {
+    let out = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl runs");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_job_survives_kills_a_restart_a_freeze_and_an_outage() {
+    let started = Instant::now();
+    let mut farm = Farm::start_with("chaos", &["--lease-timeout", "4", "--queue-timeout", "20"]);
+    for _ in 0..3 {
+        farm.start_worker(&[]);
+    }
+    let turntable = scene("turntable.gltf");
+    let mut args = vec![turntable.to_str().unwrap()];
+    args.extend_from_slice(&JOB);
+    let job = farm.submit(&args);
+    let total = farm.status(&job)["tasks_total"].as_u64().unwrap();
+    let after = |farm: &Farm, share: u64, what: &str| {
+        let done = total * share / 100;
+        farm.wait_for(&job, Duration::from_secs(120), what, |s| {
+            s["tasks_done"].as_u64().unwrap_or(0) >= done
+        });
+        eprintln!("{:>6.1} s: {what}", started.elapsed().as_secs_f64());
+    };
+
+    after(&farm, 5, "killing worker 1");
+    farm.worker(0).kill().unwrap();
+    farm.start_worker(&[]);
+
+    after(
+        &farm,
+        20,
+        "killing the coordinator for 3 s while workers need it",
+    );
+    farm.kill_coordinator();
+    std::thread::sleep(Duration::from_secs(3));
+    farm.start_coordinator();
+
+    after(&farm, 35, "freezing worker 2");
+    farm.signal_worker(1, "STOP");
+
+    after(&farm, 50, "restarting the broker");
+    rabbitmqctl(&["stop_app"]);
+    rabbitmqctl(&["start_app"]);
+    rabbitmqctl(&["await_startup"]);
+
+    after(&farm, 70, "killing worker 3");
+    farm.worker(2).kill().unwrap();
+    farm.start_worker(&[]);
+
+    let status = farm.wait_done(&job, Duration::from_secs(150));
+    farm.signal_worker(1, "CONT");
+    eprintln!("{:>6.1} s: done", started.elapsed().as_secs_f64());
+    check_bill(&farm, &job, status["tasks_total"].as_u64().unwrap());
+    let local = render_locally(&farm.dir.path().join("local"), &turntable, &JOB, &[1, 2, 3]);
+    for (frame, local) in (1..=3).zip(&local) {
+        assert_same_exr(&farm.frame(&job, frame), local);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(180),
+        "chaos took {:?}",
+        started.elapsed()
+    );
+}
