@@ -758,3 +758,29 @@ fn a_worker_joining_while_the_coordinator_is_down_waits_for_it() {
     check_against_local(&farm, &job);
     check_bill(&farm, &job, tasks_total(&status));
 }
+
+/// A task that crashes every worker it reaches (the process dies mid-render) fails its job with
+/// a reason after its attempts, instead of leaving it running forever.
+#[test]
+fn a_task_that_crashes_every_worker_fails_its_job_with_a_reason() {
+    let mut farm = Farm::start_with("crash", &["--lease-timeout", "2"]);
+    for _ in 0..3 {
+        farm.start_worker(&[("TESSERA_CRASH_FRAMES", "1")]);
+    }
+    let job = farm.submit(&[
+        scene("cornell-box.gltf").to_str().unwrap(),
+        "--width",
+        "8",
+        "--height",
+        "8",
+    ]);
+    let status = farm.wait_for(&job, Duration::from_secs(60), "job ended", |s| {
+        s["state"] != "running"
+    });
+    assert_eq!(status["state"], "failed", "{status}");
+    let reason = status["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("3 time(s)") && reason.contains("stopped responding"),
+        "{reason}"
+    );
+}

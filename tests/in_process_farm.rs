@@ -26,7 +26,7 @@ use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Pixels;
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 use tessera_transport::{InProcessTransport, Inbox, Transport, TransportError};
-use tessera_worker::{DEFAULT_HEARTBEAT, Link, TileRenderer, run_worker};
+use tessera_worker::{DEFAULT_HEARTBEAT, Faults, Link, TileRenderer, run_worker};
 
 /// Workers reach the farm in this process directly, each under its own worker identity.
 struct TestLink {
@@ -82,7 +82,7 @@ fn spawn_cpu_worker(
 ) -> tokio::task::JoinHandle<Result<(), TransportError>> {
     let renderer = Arc::new(TileRenderer::new(
         Box::new(CpuBackend::new(Some(1)).unwrap()),
-        Vec::new(),
+        Faults::default(),
     ));
     let link: Arc<dyn Link> = Arc::new(TestLink {
         farm: farm.clone(),

@@ -10,7 +10,7 @@ use tessera_protocol::scene::SceneStore;
 use tessera_renderer::backend::{self, BackendChoice};
 use tessera_transport::AmqpTransport;
 use tessera_transport::amqp::DEFAULT_NAMESPACE;
-use tessera_worker::{DEFAULT_HEARTBEAT, HttpLink, TileRenderer, run_worker};
+use tessera_worker::{DEFAULT_HEARTBEAT, Faults, HttpLink, TileRenderer, run_worker};
 
 use crate::farm_runtime::{ApiArgs, BrokerArgs, runtime, shutdown_signal};
 
@@ -50,9 +50,9 @@ fn log_name() -> String {
 }
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    let fail_frames = TileRenderer::fail_frames_from_env().map_err(anyhow::Error::msg)?;
+    let faults = Faults::from_env().map_err(anyhow::Error::msg)?;
     let backend = backend::select(args.backend, args.threads.map(NonZeroUsize::get))?;
-    let renderer = Arc::new(TileRenderer::new(backend, fail_frames));
+    let renderer = Arc::new(TileRenderer::new(backend, faults));
     let cache_dir = args
         .cache
         .unwrap_or_else(|| std::env::temp_dir().join("tessera-scene-cache"));

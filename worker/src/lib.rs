@@ -13,4 +13,4 @@ pub mod tile_renderer;
 
 pub use link::{HttpLink, Link};
 pub use run::{DEFAULT_HEARTBEAT, run_worker};
-pub use tile_renderer::{Preparation, TileRenderer};
+pub use tile_renderer::{Faults, Preparation, TileRenderer};

@@ -2,7 +2,8 @@
 //! prepared, so consecutive tiles of one frame share its BVH.
 //!
 //! Fault injection for tests and drills: `TESSERA_FAIL_FRAMES=2,5` makes a worker fail every
-//! task of those frames as if the renderer had failed.
+//! task of those frames as if the renderer had failed; `TESSERA_CRASH_FRAMES=2` makes it abort
+//! (as a driver crash would) on a task of frame 2.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -19,13 +20,49 @@ use tessera_renderer::scene::{FrameScene, Scene};
 
 /// The environment variable naming frames whose tasks this worker fails on purpose.
 pub const FAIL_FRAMES_ENV: &str = "TESSERA_FAIL_FRAMES";
+/// The environment variable naming frames whose tasks make this worker abort.
+pub const CRASH_FRAMES_ENV: &str = "TESSERA_CRASH_FRAMES";
+
+/// Faults injected on purpose, for tests and drills.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Tasks of these frames fail as if the renderer had.
+    pub fail_frames: Vec<u32>,
+    /// Tasks of these frames abort the process.
+    pub crash_frames: Vec<u32>,
+}
+
+impl Faults {
+    /// From `TESSERA_FAIL_FRAMES` and `TESSERA_CRASH_FRAMES` (comma-separated); none when unset.
+    pub fn from_env() -> Result<Self, String> {
+        Ok(Self {
+            fail_frames: frames_from_env(FAIL_FRAMES_ENV)?,
+            crash_frames: frames_from_env(CRASH_FRAMES_ENV)?,
+        })
+    }
+}
+
+fn frames_from_env(name: &str) -> Result<Vec<u32>, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(Vec::new()),
+        Ok(list) => list
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .map_err(|_| format!("{name}: '{s}' is not a frame number"))
+            })
+            .collect(),
+    }
+}
 
 /// Renders tasks on a thread of its own that keeps the last scene it loaded and the last frame
 /// it prepared: consecutive tasks are usually tiles of the same frame, and a prepared frame (its
 /// BVH) borrows the backend and the frame's scene, so it can only live on one stack.
 pub struct TileRenderer {
     device: DeviceInfo,
-    fail_frames: Vec<u32>,
+    faults: Faults,
     requests: mpsc::Sender<Request>,
     preparations: Arc<Mutex<Vec<Preparation>>>,
 }
@@ -65,18 +102,18 @@ impl FrameKey {
 }
 
 impl TileRenderer {
-    pub fn new(backend: Box<dyn Backend>, fail_frames: Vec<u32>) -> Self {
-        Self::start(backend, fail_frames, None)
+    pub fn new(backend: Box<dyn Backend>, faults: Faults) -> Self {
+        Self::start(backend, faults, None)
     }
 
     /// A renderer that already holds `scene`, loaded by the caller from its own folder.
     pub fn with_scene(backend: Box<dyn Backend>, hash: SceneHash, scene: Arc<Scene>) -> Self {
-        Self::start(backend, Vec::new(), Some((hash, scene)))
+        Self::start(backend, Faults::default(), Some((hash, scene)))
     }
 
     fn start(
         backend: Box<dyn Backend>,
-        fail_frames: Vec<u32>,
+        faults: Faults,
         scene: Option<(SceneHash, Arc<Scene>)>,
     ) -> Self {
         let (requests, inbox) = mpsc::channel();
@@ -87,25 +124,9 @@ impl TileRenderer {
         std::thread::spawn(move || serve(backend.as_ref(), scene, &inbox, &log));
         Self {
             device,
-            fail_frames,
+            faults,
             requests,
             preparations,
-        }
-    }
-
-    /// Frames listed in `TESSERA_FAIL_FRAMES` (comma-separated); none when unset.
-    pub fn fail_frames_from_env() -> Result<Vec<u32>, String> {
-        match std::env::var(FAIL_FRAMES_ENV) {
-            Err(_) => Ok(Vec::new()),
-            Ok(list) => list
-                .split(',')
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| {
-                    s.trim()
-                        .parse()
-                        .map_err(|_| format!("{FAIL_FRAMES_ENV}: '{s}' is not a frame number"))
-                })
-                .collect(),
         }
     }
 
@@ -132,7 +153,14 @@ impl TileRenderer {
 
     /// Renders one task, blocking; the error is the reason reported to the coordinator.
     pub fn render(&self, path: &Path, task: &TaskMessage) -> Rendered {
-        if self.fail_frames.contains(&task.frame) {
+        if self.faults.crash_frames.contains(&task.frame) {
+            eprintln!(
+                "fault injected by {CRASH_FRAMES_ENV}: aborting on frame {}",
+                task.frame
+            );
+            std::process::abort();
+        }
+        if self.faults.fail_frames.contains(&task.frame) {
             return Err(format!(
                 "fault injected by {FAIL_FRAMES_ENV} for frame {}",
                 task.frame
