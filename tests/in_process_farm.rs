@@ -673,3 +673,74 @@ async fn a_frame_that_could_not_be_written_is_written_once_the_disk_works_again(
     runner.await.unwrap().unwrap();
     worker.await.unwrap().unwrap();
 }
+
+/// The pixels an honest CPU worker returns for `task`.
+fn true_pixels(task: &TaskMessage) -> Pixels {
+    use tessera_renderer::backend::Backend;
+    let scene = tessera_renderer::scene::Scene::load(&scene("cornell-box.gltf")).unwrap();
+    let frame = scene.frame(task.time, task.camera.as_deref()).unwrap();
+    let backend = CpuBackend::new(Some(1)).unwrap();
+    let prepared = backend.prepare(&frame).unwrap();
+    prepared
+        .render_tile(task.resolution, task.tile, task.frame, &task.settings)
+        .unwrap()
+        .pixels
+}
+
+/// `r` as sent from a worker's CPU backend, signed again.
+fn from_cpu(mut r: ResultMessage, (_, key): &(String, String)) -> ResultMessage {
+    r.worker.device.backend = "cpu".into();
+    r.sign(key);
+    r
+}
+
+/// A worker whose pixels are not what the scene renders to is caught by a spot check: its
+/// result is refused and its task rendered again elsewhere, it is blocked, and its charges that
+/// no check verified are reversed. An honest worker's results pass their checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cheater_is_caught_blocked_and_its_unverified_charges_reversed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 2, |_| {}).await;
+    // An honest-looking result from a backend the verifier cannot check yet: unverified.
+    let first = take(&mut tasks).await;
+    let unverified = lease(&farm, &first, "cheat");
+    farm.handle_result(&result(&first, &true_pixels(&first), 32, 1, &unverified))
+        .await
+        .unwrap();
+    assert_eq!(farm.store().ledger(job).unwrap().len(), 1);
+    // Then black pixels, claimed from the CPU backend: checked, and caught.
+    let second = take(&mut tasks).await;
+    let cheat = lease(&farm, &second, "cheat");
+    let black = result(&second, &Pixels::zeroed(16), 32, 1, &cheat);
+    farm.handle_result(&from_cpu(black, &cheat)).await.unwrap();
+
+    let record = farm.store().reputation("cheat").unwrap();
+    assert_eq!(record.checks_failed, 1);
+    assert!(record.blocked.is_some(), "{record:?}");
+    let reversals = farm.store().reversals(job).unwrap();
+    assert_eq!(reversals.len(), 1, "{reversals:?}");
+    assert_eq!(reversals[0].task, first.task);
+    assert_eq!(farm.store().invoice_total(job).unwrap(), Money::ZERO);
+
+    // The task goes out again; the blocked worker may not claim it, an honest one renders it.
+    let again = take(&mut tasks).await;
+    assert_eq!((again.task, again.attempt), (second.task, 2));
+    let refused = farm
+        .claim(&cpu_worker("cheat", 2), again.task, again.attempt)
+        .unwrap();
+    assert!(matches!(refused, Claim::Skip { .. }), "{refused:?}");
+    let honest = lease(&farm, &again, "honest");
+    let good = result(&again, &true_pixels(&again), 32, 1, &honest);
+    farm.handle_result(&from_cpu(good, &honest)).await.unwrap();
+    assert_eq!(farm.store().reputation("honest").unwrap().checks_passed, 1);
+    assert_eq!(farm.job(job).unwrap().state, JobState::Done);
+    let total: i64 = farm
+        .store()
+        .ledger(job)
+        .unwrap()
+        .iter()
+        .filter(|r| r.worker == "honest")
+        .map(|r| r.charge.micros())
+        .sum();
+    assert_eq!(farm.store().invoice_total(job).unwrap().micros(), total);
+}

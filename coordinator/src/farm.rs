@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tessera_protocol::api::{JobState, LedgerRow};
+use tessera_protocol::api::{JobState, LedgerRow, WorkerView};
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::Claim;
@@ -31,6 +31,7 @@ use crate::limits::Limits;
 use crate::plan::TaskPlan;
 use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, NewJob, Principal, Store};
 use crate::validate::validate_scene;
+use crate::verify::Verifier;
 
 /// Attempts a task gets before it is dead-lettered and its job failed.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -124,6 +125,7 @@ pub struct Farm<T> {
     refusals: Mutex<BTreeMap<&'static str, u64>>,
     /// One top-up at a time, so two never publish the same pending tasks.
     pub(crate) publishing: tokio::sync::Mutex<()>,
+    pub(crate) verifier: Arc<Verifier>,
 }
 
 impl<T: Transport> Farm<T> {
@@ -153,6 +155,7 @@ impl<T: Transport> Farm<T> {
             record_retries: config.record_retries,
             refusals: Mutex::default(),
             publishing: tokio::sync::Mutex::new(()),
+            verifier: Arc::new(Verifier::start()),
         }))
     }
 
@@ -274,6 +277,11 @@ impl<T: Transport> Farm<T> {
         else {
             return Err(FarmError::InvalidJob("only workers claim tasks".into()));
         };
+        if let Some(why) = self.store.reputation(name)?.blocked {
+            return Ok(Claim::Skip {
+                reason: format!("worker '{name}' is blocked: {why}"),
+            });
+        }
         Ok(
             match self
                 .store
@@ -286,6 +294,12 @@ impl<T: Transport> Farm<T> {
                 LeaseClaim::Refused(reason) => Claim::Skip { reason },
             },
         )
+    }
+
+    /// Every worker heard from; alive when heard from within the lease timeout.
+    pub fn workers(&self) -> Result<Vec<WorkerView>, FarmError> {
+        let alive_after = store::now() - self.lease_timeout.as_secs_f64();
+        Ok(self.store.workers(alive_after)?)
     }
 
     /// Results refused for good so far, by reason.

@@ -22,6 +22,7 @@ pub mod results;
 pub mod server;
 pub mod store;
 pub mod validate;
+pub mod verify;
 
 pub use error::FarmError;
 pub use farm::{Farm, FarmConfig, FarmEvents, Submission};

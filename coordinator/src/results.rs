@@ -12,6 +12,7 @@ use tessera_protocol::device::Device;
 use tessera_protocol::money::Money;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
+use tessera_renderer::film::Pixels;
 use tessera_transport::Transport;
 
 use crate::billing;
@@ -19,6 +20,20 @@ use crate::dispatch::task_message;
 use crate::error::FarmError;
 use crate::farm::Farm;
 use crate::store::{self, Acceptance, JobRecord, Lease, LeaseEnd, TaskRecord, TaskState};
+use crate::verify::{PIXELS_PER_CHECK, Verdict};
+
+/// Passed checks in a row after which a worker is checked less than every time.
+const TRUSTED_AFTER: u64 = 10;
+/// However trusted a worker, at least this share of its results is checked.
+const MIN_CHECK_RATE: f64 = 0.05;
+
+/// A uniform random number in [0, 1) from the operating system: a worker must not be able to
+/// predict which results or pixels are checked.
+fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes).expect("the operating system's random number generator");
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
 
 impl<T: Transport> Farm<T> {
     /// Records one result. `Ok` means it may be acknowledged: accepted, a duplicate, or refused
@@ -66,8 +81,26 @@ impl<T: Transport> Farm<T> {
                 samples,
                 pixels,
             } => match self.check_pixels(&record, &task, *samples, pixels) {
-                Ok(compressed) => {
-                    self.accept(&record, &task, r, &lease, *render_micros, &compressed)
+                Ok((compressed, decoded)) => {
+                    match self.spot_check(&record, &task, r, &lease, &decoded).await? {
+                        Some(Verdict::Failed(why)) => {
+                            let reversed = self.store.block_worker(&lease.worker, &why)?;
+                            let reason = format!(
+                                "result of worker '{}' failed a spot check: {why}",
+                                lease.worker
+                            );
+                            tracing::error!(task = %task.id, reversed, %reason, "worker blocked; its unverified charges reversed");
+                            self.retry_or_give_up(&record, &task, r.attempt, &reason, lease_done)
+                                .await
+                        }
+                        checked => {
+                            self.accept(&record, &task, r, &lease, *render_micros, &compressed)?;
+                            if checked == Some(Verdict::Passed) {
+                                self.store.record_passed_check(&lease.worker, task.id)?;
+                            }
+                            Ok(())
+                        }
+                    }
                 }
                 Err(reason) => {
                     let reason =
@@ -94,7 +127,7 @@ impl<T: Transport> Farm<T> {
         task: &TaskRecord,
         samples: u64,
         pixels: &EncodedPixels,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<(Vec<u8>, Pixels), String> {
         let expected = task.task.tile.pixel_count() as u64 * u64::from(job.spec.settings.spp.get());
         if samples != expected {
             return Err(format!(
@@ -102,11 +135,59 @@ impl<T: Transport> Farm<T> {
             ));
         }
         let compressed = pixels.compressed().map_err(|e| e.to_string())?;
-        EncodedPixels::decode_compressed(&compressed, task.task.tile.pixel_count())
-            .map_err(|e| e.to_string())?
-            .check_plausible()
+        let decoded = EncodedPixels::decode_compressed(&compressed, task.task.tile.pixel_count())
             .map_err(|e| e.to_string())?;
-        Ok(compressed)
+        decoded.check_plausible().map_err(|e| e.to_string())?;
+        Ok((compressed, decoded))
+    }
+
+    /// Renders a few pixels of the result again, when this worker's record calls for a check:
+    /// every result of a new worker, then fewer as it passes checks (1 in the number passed in a
+    /// row, never fewer than 1 in 20). `None` when not checked. Exact comparison needs the
+    /// verifier's determinism class, the CPU backend's, so results from other backends are not
+    /// checked yet.
+    async fn spot_check(
+        &self,
+        job: &JobRecord,
+        task: &TaskRecord,
+        r: &ResultMessage,
+        lease: &Lease,
+        pixels: &Pixels,
+    ) -> Result<Option<Verdict>, FarmError> {
+        if r.worker.device.backend != "cpu" {
+            tracing::debug!(task = %task.id, backend = %r.worker.device.backend, "result not spot-checked: no verifier for its backend");
+            return Ok(None);
+        }
+        let record = self.store.reputation(&lease.worker)?;
+        let streak = record.consecutive_valid;
+        let roll = random_fraction();
+        if streak >= TRUSTED_AFTER && roll >= (1.0 / streak as f64).max(MIN_CHECK_RATE) {
+            return Ok(None);
+        }
+        let tile = task.task.tile;
+        let chosen: Vec<(u32, u32)> = (0..PIXELS_PER_CHECK)
+            .map(|_| {
+                let at = (random_fraction() * tile.pixel_count() as f64) as u32;
+                let at = at.min(tile.pixel_count() as u32 - 1);
+                (tile.x() + at % tile.width(), tile.y() + at / tile.width())
+            })
+            .collect();
+        let scene = self.scene_file(job.scene)?;
+        let message = task_message(job, task, r.attempt);
+        let verifier = self.verifier.clone();
+        let reported = pixels.clone();
+        let verdict =
+            tokio::task::spawn_blocking(move || verifier.check(scene, &message, chosen, &reported))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+        match verdict {
+            Ok(verdict) => Ok(Some(verdict)),
+            // The verifier's own trouble says nothing of the worker: unchecked, not refused.
+            Err(e) => {
+                tracing::warn!(task = %task.id, error = %e, "cannot spot-check a result");
+                Ok(None)
+            }
+        }
     }
 
     /// Attempt `attempt` of a task came to nothing: the task waits to be published again, or on

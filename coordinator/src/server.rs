@@ -444,12 +444,12 @@ async fn invoice<T: Transport>(
     Path(id): Path<String>,
 ) -> ApiResult<Json<InvoiceView>> {
     let id = visible_job(&farm, &who, &id)?.id;
-    let rows = farm.store().ledger(id).map_err(FarmError::from)?;
-    let total = farm.store().invoice_total(id).map_err(FarmError::from)?;
+    let store = farm.store();
     Ok(Json(InvoiceView {
         job: id,
-        rows,
-        total,
+        rows: store.ledger(id).map_err(FarmError::from)?,
+        reversals: store.reversals(id).map_err(FarmError::from)?,
+        total: store.invoice_total(id).map_err(FarmError::from)?,
     }))
 }
 
@@ -505,7 +505,7 @@ async fn scene<T: Transport>(
 async fn list_workers<T: Transport>(
     State(farm): State<FarmState<T>>,
 ) -> ApiResult<Json<Vec<WorkerView>>> {
-    Ok(Json(farm.store().workers().map_err(FarmError::from)?))
+    Ok(Json(farm.workers()?))
 }
 
 /// A worker says hello: its name, class and threads are its token's; backend and device name are

@@ -107,11 +107,21 @@ pub struct LedgerRow {
     pub charge: Money,
 }
 
-/// A job's invoice: its ledger rows and their sum.
+/// A charge taken back: its worker failed a spot check, and this charge was never verified.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reversal {
+    pub task: TaskId,
+    pub worker: String,
+    pub amount: Money,
+    pub reason: String,
+}
+
+/// A job's invoice: its charges, their reversals, and the charges less the reversals.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InvoiceView {
     pub job: JobId,
     pub rows: Vec<LedgerRow>,
+    pub reversals: Vec<Reversal>,
     pub total: Money,
 }
 
@@ -126,6 +136,12 @@ pub struct WorkerView {
     pub first_seen: f64,
     pub last_seen: f64,
     pub tasks_done: u64,
+    /// Heard from within the coordinator's lease timeout.
+    pub alive: bool,
+    pub checks_passed: u64,
+    pub checks_failed: u64,
+    /// Why the worker may claim no more tasks, if it may not.
+    pub blocked: Option<String>,
 }
 
 #[cfg(test)]

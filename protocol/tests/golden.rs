@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tessera_protocol::api::{FrameProgress, InvoiceView, JobState, JobView, LedgerRow};
+use tessera_protocol::api::{FrameProgress, InvoiceView, JobState, JobView, LedgerRow, Reversal};
 use tessera_protocol::device::Device;
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
@@ -183,6 +183,12 @@ fn invoice() {
         &InvoiceView {
             job: JobId(7),
             rows: vec![row],
+            reversals: vec![Reversal {
+                task: TaskId(41),
+                worker: "mallory".into(),
+                amount: Money::from_micros(12),
+                reason: "failed a spot check".into(),
+            }],
             total: Money::from_micros(1_067),
         },
     );

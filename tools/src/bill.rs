@@ -49,6 +49,7 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
             let out = serde_json::json!({
                 "job": invoice.job,
                 "rows": rows,
+                "reversals": invoice.reversals,
                 "total_micros": invoice.total,
                 "total": invoice.total.to_string(),
             });
@@ -89,11 +90,25 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                     r.charge.to_string()
                 );
             }
+            for r in &invoice.reversals {
+                println!(
+                    "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10} {:>10} {:>12}",
+                    r.task.to_string(),
+                    "",
+                    "reversed",
+                    clean(&r.worker),
+                    "",
+                    "",
+                    "",
+                    format!("-{}", r.amount)
+                );
+            }
             println!(
-                "total for job {}: {} ({} tasks)",
+                "total for job {}: {} ({} tasks, {} charges reversed)",
                 invoice.job,
                 invoice.total,
-                invoice.rows.len()
+                invoice.rows.len(),
+                invoice.reversals.len()
             );
         }
     }

@@ -21,19 +21,29 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<24} {:<8} {:<8} {:>7} {:>6}  device",
-        "name", "backend", "class", "threads", "tasks"
+        "{:<24} {:<6} {:<8} {:<8} {:>7} {:>6} {:>8}  device",
+        "name", "state", "backend", "class", "threads", "tasks", "checks"
     );
     for w in &workers {
+        let state = match (&w.blocked, w.alive) {
+            (Some(_), _) => "blocked",
+            (None, true) => "alive",
+            (None, false) => "gone",
+        };
         println!(
-            "{:<24} {:<8} {:<8} {:>7} {:>6}  {}",
+            "{:<24} {:<6} {:<8} {:<8} {:>7} {:>6} {:>8}  {}",
             clean(&w.name),
+            state,
             clean(&w.backend),
             clean(&w.device_class),
             w.threads,
             w.tasks_done,
+            format!("{}/{}", w.checks_passed, w.checks_passed + w.checks_failed),
             clean(&w.device)
         );
+        if let Some(why) = &w.blocked {
+            println!("{:<24} blocked: {}", "", clean(why));
+        }
     }
     Ok(())
 }

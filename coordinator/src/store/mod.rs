@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use tessera_protocol::api::{FrameProgress, JobState, LedgerRow, WorkerView};
+use tessera_protocol::api::{FrameProgress, JobState, LedgerRow, Reversal, WorkerView};
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
@@ -19,9 +19,11 @@ use tessera_renderer::film::{Resolution, Tile};
 use tessera_renderer::output::Durability;
 
 mod leases;
+mod reputation;
 mod tokens;
 
 pub use leases::{Lease, LeaseClaim, LeaseEnd};
+pub use reputation::Reputation;
 pub use tokens::{Principal, TokenError};
 
 use crate::billing::ledger;
@@ -212,6 +214,7 @@ impl Store {
         db.execute_batch(ledger::SCHEMA)?;
         db.execute_batch(tokens::SCHEMA)?;
         db.execute_batch(leases::SCHEMA)?;
+        db.execute_batch(reputation::SCHEMA)?;
         // Columns that data directories made by earlier versions lack.
         add_column(&db, "tasks", "queued_at", "REAL")?;
         add_column(&db, "jobs", "tenant", "TEXT NOT NULL DEFAULT ''")?;
@@ -575,10 +578,16 @@ impl Store {
         Self::upsert_worker(&self.db(), worker, now(), 0)
     }
 
-    pub fn workers(&self) -> Result<Vec<WorkerView>, StoreError> {
+    /// Every worker heard from, alive when heard from since `alive_after`.
+    pub fn workers(&self, alive_after: f64) -> Result<Vec<WorkerView>, StoreError> {
         let db = self.db();
-        let mut stmt = db.prepare("SELECT * FROM workers ORDER BY name")?;
+        let mut stmt = db.prepare(
+            "SELECT w.*, COALESCE(r.checks_passed, 0) AS passed,
+                    COALESCE(r.checks_failed, 0) AS failed, r.blocked_reason
+             FROM workers w LEFT JOIN reputation r ON r.worker = w.name ORDER BY w.name",
+        )?;
         let rows = stmt.query_map([], |r| {
+            let last_seen: f64 = r.get("last_seen")?;
             Ok(WorkerView {
                 name: r.get("name")?,
                 backend: r.get("backend")?,
@@ -586,8 +595,12 @@ impl Store {
                 device_class: r.get("device_class")?,
                 threads: r.get("threads")?,
                 first_seen: r.get("first_seen")?,
-                last_seen: r.get("last_seen")?,
+                last_seen,
                 tasks_done: r.get::<_, i64>("tasks_done")? as u64,
+                alive: last_seen >= alive_after,
+                checks_passed: r.get::<_, i64>("passed")? as u64,
+                checks_failed: r.get::<_, i64>("failed")? as u64,
+                blocked: r.get("blocked_reason")?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -671,7 +684,12 @@ impl Store {
         Ok(ledger::rows(&self.db(), job)?)
     }
 
-    /// A job's invoice total: the sum of its ledger rows.
+    /// A job's reversed charges.
+    pub fn reversals(&self, job: JobId) -> Result<Vec<Reversal>, StoreError> {
+        Ok(ledger::reversals(&self.db(), job)?)
+    }
+
+    /// A job's invoice total: its charges less its reversals.
     pub fn invoice_total(&self, job: JobId) -> Result<Money, StoreError> {
         Ok(ledger::total(&self.db(), job)?)
     }
@@ -878,7 +896,7 @@ mod tests {
         assert_eq!(ledger.len(), 1);
         assert_eq!(ledger[0].tile, "4x4+0+0");
         assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(22));
-        assert_eq!(store.workers().unwrap()[0].tasks_done, 1);
+        assert_eq!(store.workers(0.0).unwrap()[0].tasks_done, 1);
         let db = store.db();
         let update = db.execute("UPDATE ledger SET charge_micros = 0", []);
         assert!(update.unwrap_err().to_string().contains("never updated"));

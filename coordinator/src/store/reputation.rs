@@ -1,0 +1,91 @@
+//! Each worker's record of spot checks: how many it passed and failed, how many in a row it has
+//! passed (which sets how often it is checked), and whether it is blocked.
+
+use rusqlite::{OptionalExtension, params};
+use tessera_protocol::id::TaskId;
+
+use super::{Store, StoreError, now};
+use crate::billing::ledger;
+
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS reputation (
+    worker TEXT PRIMARY KEY,
+    checks_passed INTEGER NOT NULL DEFAULT 0,
+    checks_failed INTEGER NOT NULL DEFAULT 0,
+    consecutive_valid INTEGER NOT NULL DEFAULT 0,
+    blocked_reason TEXT
+);
+-- The tasks whose result passed a spot check: their charges are verified.
+CREATE TABLE IF NOT EXISTS checked_tasks (
+    task_id INTEGER PRIMARY KEY REFERENCES tasks(id),
+    worker TEXT NOT NULL,
+    checked_at REAL NOT NULL
+);
+"#;
+
+/// What the farm knows of a worker's honesty.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reputation {
+    pub checks_passed: u64,
+    pub checks_failed: u64,
+    /// Checks passed since the last failure.
+    pub consecutive_valid: u64,
+    /// Why the worker may not claim tasks any more, if it may not.
+    pub blocked: Option<String>,
+}
+
+impl Store {
+    pub fn reputation(&self, worker: &str) -> Result<Reputation, StoreError> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT checks_passed, checks_failed, consecutive_valid, blocked_reason
+                 FROM reputation WHERE worker = ?1",
+                params![worker],
+                |r| {
+                    Ok(Reputation {
+                        checks_passed: r.get::<_, i64>(0)? as u64,
+                        checks_failed: r.get::<_, i64>(1)? as u64,
+                        consecutive_valid: r.get::<_, i64>(2)? as u64,
+                        blocked: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Records that `worker`'s result for `task` passed a spot check.
+    pub fn record_passed_check(&self, worker: &str, task: TaskId) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        tx.execute(
+            "INSERT INTO reputation (worker, checks_passed, consecutive_valid) VALUES (?1, 1, 1)
+             ON CONFLICT (worker) DO UPDATE SET checks_passed = checks_passed + 1,
+                 consecutive_valid = consecutive_valid + 1",
+            params![worker],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO checked_tasks (task_id, worker, checked_at) VALUES (?1, ?2, ?3)",
+            params![task.0, worker, now()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A failed spot check: `worker` is blocked, and each of its charges that no check verified
+    /// is reversed, in one transaction. Returns how many charges were reversed.
+    pub fn block_worker(&self, worker: &str, reason: &str) -> Result<usize, StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        tx.execute(
+            "INSERT INTO reputation (worker, checks_failed, blocked_reason) VALUES (?1, 1, ?2)
+             ON CONFLICT (worker) DO UPDATE SET checks_failed = checks_failed + 1,
+                 consecutive_valid = 0, blocked_reason = ?2",
+            params![worker, reason],
+        )?;
+        let reversed = ledger::reverse_unverified(&tx, worker, reason, now())?;
+        tx.commit()?;
+        Ok(reversed)
+    }
+}
