@@ -446,7 +446,8 @@ async fn a_worker_is_paid_for_its_token_and_its_lease_and_nothing_more() {
         ("honest", "cpu", 2)
     );
     assert_eq!(row.hourly, PriceTable::default().hourly("cpu", 2));
-    assert_eq!(row.charge, billing::charge(row.hourly, row.render_micros));
+    let (exact, _) = billing::charge_carried(row.hourly, row.render_micros, Default::default());
+    assert_eq!(row.charge, exact);
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
 }
 
@@ -743,4 +744,36 @@ async fn a_cheater_is_caught_blocked_and_its_unverified_charges_reversed() {
         .map(|r| r.charge.micros())
         .sum();
     assert_eq!(farm.store().invoice_total(job).unwrap().micros(), total);
+}
+
+/// Each tenant has its own window of queued tasks: one tenant's backlog does not hold back
+/// another tenant's job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenants_backlog_does_not_hold_back_anothers_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = InProcessTransport::new();
+    let mut config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
+    config.window = 4;
+    let farm = Farm::open(config, transport.clone()).unwrap();
+    let mut tasks = transport.consume_tasks(1).await.unwrap();
+    let mut backlog = one_tile_of_cornell(4, 1);
+    backlog.options.size = SizeRequest::from_sides(Some(64), Some(4)).unwrap();
+    backlog.tenant = "a".into();
+    backlog.priority = 100;
+    let backlog = farm.submit(backlog).await.unwrap();
+    let mut small = one_tile_of_cornell(4, 1);
+    small.tenant = "b".into();
+    let small = farm.submit(small).await.unwrap();
+    let mut published = Vec::new();
+    for _ in 0..5 {
+        published.push(take(&mut tasks).await.job);
+    }
+    assert_eq!(published.iter().filter(|j| **j == backlog).count(), 4);
+    assert!(published.contains(&small), "{published:?}");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), tasks.next())
+            .await
+            .is_err(),
+        "tenant a got more than its window"
+    );
 }

@@ -249,7 +249,8 @@ impl<T: Transport> Farm<T> {
         }
         let render_micros = reported_micros.min(held);
         let hourly = self.prices.hourly(&lease.device_class, lease.threads);
-        let mut charge = billing::charge(hourly, render_micros);
+        let (mut charge, carry) =
+            billing::charge_carried(hourly, render_micros, self.store.carry(job.id)?);
         let mut over_budget = false;
         if let Some(max) = job.max_cost {
             let left = max.micros() - self.store.invoice_total(job.id)?.micros();
@@ -280,7 +281,7 @@ impl<T: Transport> Farm<T> {
                 ..r.worker.device.clone()
             },
         };
-        match self.store.accept(&row, &worker, &lease.id)? {
+        match self.store.accept(&row, &worker, &lease.id, carry)? {
             Acceptance::Duplicate => return Ok(()),
             Acceptance::LeaseEnded => return self.refuse("lease no longer active", r),
             Acceptance::Accepted => {}

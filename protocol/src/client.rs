@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::{InvoiceView, JobState, JobStateView, JobView, Submitted, WorkerView};
+use crate::api::{InvoiceView, JobView, Submitted, WorkerView};
 use crate::auth::{IssuedToken, NewToken, TokenView};
 use crate::id::{JobId, TaskId};
 use crate::job::JobOptions;
@@ -143,15 +143,6 @@ impl Client {
     pub fn job(&self, job: JobId) -> Result<JobView, ClientError> {
         let response = self.call(self.agent.get(&self.url(&format!("/api/jobs/{job}"))), None)?;
         self.json(response)
-    }
-
-    /// Where the job is; workers ask before rendering one of its tasks.
-    pub fn job_state(&self, job: JobId) -> Result<JobState, ClientError> {
-        let response = self.call(
-            self.agent.get(&self.url(&format!("/api/jobs/{job}/state"))),
-            None,
-        )?;
-        Ok(self.json::<JobStateView>(response)?.state)
     }
 
     pub fn cancel(&self, job: JobId) -> Result<(), ClientError> {

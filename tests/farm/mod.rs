@@ -440,6 +440,9 @@ pub fn check_bill(farm: &Farm, job: &str, tasks: u64) {
     let unique: HashSet<i64> = rows.iter().map(|r| r["task"].as_i64().unwrap()).collect();
     assert_eq!(unique.len(), rows.len(), "no task has two ledger rows");
     let mut sum = 0i64;
+    // The exact cost, in micro-dollars x 3.6e9: the rows carry what each falls short of a whole
+    // micro-dollar to the next, so they add up to it rounded down.
+    let mut exact: u128 = 0;
     for row in rows {
         assert!(
             row["worker"].as_str().is_some_and(|w| !w.is_empty()),
@@ -451,14 +454,19 @@ pub fn check_bill(farm: &Farm, job: &str, tasks: u64) {
         let micros = u128::from(row["render_micros"].as_u64().unwrap());
         let threads = u128::from(row["threads"].as_u64().unwrap());
         let hourly = CPU_CORE_HOUR_MICROS * threads;
-        let expected = (hourly * micros + 1_800_000_000) / 3_600_000_000;
         assert_eq!(
-            row["charge_micros"].as_i64().unwrap() as u128,
-            expected,
+            row["hourly_micros"].as_u64().unwrap() as u128,
+            hourly,
             "{row}"
         );
+        exact += hourly * micros;
         sum += row["charge_micros"].as_i64().unwrap();
     }
+    assert_eq!(
+        sum as u128,
+        exact / 3_600_000_000,
+        "charges add up to the exact cost"
+    );
     assert_eq!(
         bill["total_micros"].as_i64().unwrap(),
         sum,

@@ -5,4 +5,4 @@
 pub mod ledger;
 pub mod prices;
 
-pub use prices::{PriceError, PriceTable, charge};
+pub use prices::{Carry, PriceError, PriceTable, charge, charge_carried};

@@ -137,13 +137,42 @@ impl PriceTable {
     }
 }
 
+const MICROS_PER_HOUR: u128 = 3_600_000_000;
+
+/// `hourly * micros`: a cost in units of a micro-dollar / 3.6e9.
+fn units(hourly: Money, render_micros: u64) -> u128 {
+    u128::try_from(hourly.micros().max(0)).unwrap_or(0) * u128::from(render_micros)
+}
+
 /// `hourly * micros / 3.6e9`, rounded half up, in integers.
 pub fn charge(hourly: Money, render_micros: u64) -> Money {
-    const MICROS_PER_HOUR: u128 = 3_600_000_000;
-    let rate = u128::try_from(hourly.micros().max(0)).unwrap_or(0);
-    let numerator = rate * u128::from(render_micros);
-    let rounded = (numerator + MICROS_PER_HOUR / 2) / MICROS_PER_HOUR;
+    let rounded = (units(hourly, render_micros) + MICROS_PER_HOUR / 2) / MICROS_PER_HOUR;
     Money::from_micros(i64::try_from(rounded).unwrap_or(i64::MAX))
+}
+
+/// What a job's charges so far fell short of whole micro-dollars, in units of a micro-dollar /
+/// 3.6e9 (below one micro-dollar).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Carry(u64);
+
+impl Carry {
+    pub fn from_units(units: u64) -> Self {
+        Self(units % MICROS_PER_HOUR as u64)
+    }
+    pub fn units(self) -> u64 {
+        self.0
+    }
+}
+
+/// A task's charge when the job's earlier charges left `carry`: whole micro-dollars of the exact
+/// cost plus the carry, with what remains carried on. A job's charges thus add up to its exact
+/// cost rounded down, however small its tasks (rounding each alone would bill a job of many
+/// small tiles nothing).
+pub fn charge_carried(hourly: Money, render_micros: u64, carry: Carry) -> (Money, Carry) {
+    let total = units(hourly, render_micros) + u128::from(carry.0);
+    let whole = i64::try_from(total / MICROS_PER_HOUR).unwrap_or(i64::MAX);
+    let rest = (total % MICROS_PER_HOUR) as u64;
+    (Money::from_micros(whole), Carry(rest))
 }
 
 #[cfg(test)]
@@ -182,6 +211,32 @@ mod tests {
         let hourly = Money::from_micros(1_800_000);
         assert_eq!(charge(hourly, 1_000), Money::from_micros(1)); // 0.5 -> 1
         assert_eq!(charge(hourly, 999), Money::ZERO); // 0.4995 -> 0
+    }
+
+    #[test]
+    fn small_tiles_are_billed_what_they_cost_together() {
+        // 576 tiles of 20 ms on one core at 0.04 USD/h: 0.22 micro-dollars each.
+        let hourly = Money::from_micros(40_000);
+        assert_eq!(charge(hourly, 20_000), Money::ZERO);
+        let mut carry = Carry::default();
+        let mut total = Money::ZERO;
+        for _ in 0..576 {
+            let (charge, next) = charge_carried(hourly, 20_000, carry);
+            total = Money::from_micros(total.micros() + charge.micros());
+            carry = next;
+        }
+        // Exactly 128 micro-dollars: 576 x 40000 x 20000 / 3.6e9.
+        assert_eq!(total, Money::from_micros(128));
+        assert_eq!(carry, Carry::default());
+        let (one, rest) = charge_carried(
+            Money::from_micros(3_600_000),
+            1,
+            Carry::from_units(3_599_999_999),
+        );
+        assert_eq!(
+            (one, rest),
+            (Money::from_micros(1), Carry::from_units(3_599_999))
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use leases::{Lease, LeaseClaim, LeaseEnd};
 pub use reputation::Reputation;
 pub use tokens::{Principal, TokenError};
 
-use crate::billing::ledger;
+use crate::billing::{Carry, ledger};
 use crate::job::JobSpec;
 use crate::plan::Task;
 
@@ -142,6 +142,11 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, job_id);
 CREATE INDEX IF NOT EXISTS tasks_by_frame ON tasks (job_id, frame);
+-- What each job's charges so far fell short of whole micro-dollars (billing::Carry).
+CREATE TABLE IF NOT EXISTS job_carry (
+    job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+    units INTEGER NOT NULL CHECK (units >= 0)
+);
 -- What each tenant's jobs keep in the scene store, for its quota.
 CREATE TABLE IF NOT EXISTS tenant_scenes (
     tenant TEXT NOT NULL,
@@ -339,19 +344,6 @@ impl Store {
         Ok(jobs)
     }
 
-    pub fn job_state(&self, job: JobId) -> Result<JobState, StoreError> {
-        let state: Option<String> = self
-            .db()
-            .query_row(
-                "SELECT state FROM jobs WHERE id = ?1",
-                params![job.0],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let state = state.ok_or(StoreError::UnknownJob(job))?;
-        JobState::from_name(&state).ok_or_else(|| corrupt(format!("job state '{state}'")))
-    }
-
     /// Ends a running job; returns false when it was not running.
     pub fn finish_job(
         &self,
@@ -535,6 +527,7 @@ impl Store {
         row: &LedgerRow,
         worker: &WorkerInfo,
         lease: &str,
+        carry: Carry,
     ) -> Result<Acceptance, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
@@ -551,6 +544,11 @@ impl Store {
         }
         let t = now();
         ledger::insert(&tx, row, t)?;
+        tx.execute(
+            "INSERT INTO job_carry (job_id, units) VALUES (?1, ?2)
+             ON CONFLICT (job_id) DO UPDATE SET units = ?2",
+            params![row.job.0, carry.units() as i64],
+        )?;
         Self::upsert_worker(&tx, worker, t, 1)?;
         tx.commit()?;
         Ok(Acceptance::Accepted)
@@ -682,6 +680,19 @@ impl Store {
     /// A job's ledger rows, oldest first.
     pub fn ledger(&self, job: JobId) -> Result<Vec<LedgerRow>, StoreError> {
         Ok(ledger::rows(&self.db(), job)?)
+    }
+
+    /// What the job's charges so far fell short of whole micro-dollars.
+    pub fn carry(&self, job: JobId) -> Result<Carry, StoreError> {
+        let units: Option<i64> = self
+            .db()
+            .query_row(
+                "SELECT units FROM job_carry WHERE job_id = ?1",
+                params![job.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(Carry::from_units(units.unwrap_or(0) as u64))
     }
 
     /// A job's reversed charges.
@@ -882,13 +893,13 @@ mod tests {
         let (task, lease) = claimed(&store);
         assert_eq!(
             store
-                .accept(&row(task.id, id), &worker(), &lease.id)
+                .accept(&row(task.id, id), &worker(), &lease.id, Carry::default())
                 .unwrap(),
             Acceptance::Accepted
         );
         assert_eq!(
             store
-                .accept(&row(task.id, id), &worker(), &lease.id)
+                .accept(&row(task.id, id), &worker(), &lease.id, Carry::default())
                 .unwrap(),
             Acceptance::LeaseEnded
         );
@@ -946,7 +957,8 @@ mod tests {
                 .accept(
                     &row(task.id, lease_job(&store, task.id)),
                     &worker(),
-                    &lease.id
+                    &lease.id,
+                    Carry::default()
                 )
                 .unwrap(),
             Acceptance::LeaseEnded
@@ -1068,7 +1080,7 @@ mod tests {
         assert_eq!((tasks.len(), total), (0, 2));
         let (first, lease) = claimed(&store);
         store
-            .accept(&row(first.id, id), &worker(), &lease.id)
+            .accept(&row(first.id, id), &worker(), &lease.id, Carry::default())
             .unwrap();
         store.mark_frame_written(id, 1).unwrap();
         let progress = store.frame_progress(id).unwrap();
@@ -1087,7 +1099,7 @@ mod tests {
             .unwrap();
         let again = store.task(first.id, res).unwrap().unwrap();
         assert_eq!((again.state, again.attempts), (TaskState::Done, 1));
-        assert_eq!(store.job_state(id).unwrap(), JobState::Running);
+        assert_eq!(store.job(id).unwrap().state, JobState::Running);
         let second = store.next_pending("", 1).unwrap().remove(0).0;
         store
             .record_failure(second.id, 3, "boom", None, Some("given up"))

@@ -133,14 +133,6 @@ impl SceneStore {
         }
         Ok(write_file(&path, bytes, Durability::CrashSafe)?)
     }
-
-    pub fn read(&self, hash: SceneHash) -> Result<Vec<u8>, SceneStoreError> {
-        let path = self.path(hash);
-        std::fs::read(&path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => SceneStoreError::Missing(hash),
-            _ => SceneStoreError::Io { path, source },
-        })
-    }
 }
 
 #[cfg(test)]
@@ -159,12 +151,9 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(hash.to_string().parse::<SceneHash>().unwrap(), hash);
-        assert_eq!(store.read(hash).unwrap(), b"abc");
+        assert_eq!(std::fs::read(store.path(hash)).unwrap(), b"abc");
         assert!(store.contains(hash));
-        assert!(matches!(
-            store.read(SceneHash::of(b"other")),
-            Err(SceneStoreError::Missing(_))
-        ));
+        assert!(!store.contains(SceneHash::of(b"other")));
     }
 
     #[test]
