@@ -777,3 +777,43 @@ async fn one_tenants_backlog_does_not_hold_back_anothers_job() {
         "tenant a got more than its window"
     );
 }
+
+/// A job of 100,000 tasks goes into the store a few thousand tasks at a time: readers (the API,
+/// the results) are never held up for long while it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_of_many_tasks_is_created_without_holding_up_the_store() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let farm = Farm::open(
+        FarmConfig::new(dir.path().join("data"), PriceTable::default()),
+        InProcessTransport::new(),
+    )
+    .unwrap();
+    let creating = Arc::new(AtomicBool::new(true));
+    let reader = {
+        let (farm, creating) = (farm.clone(), creating.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut worst = Duration::ZERO;
+            while creating.load(Ordering::SeqCst) {
+                let asked = std::time::Instant::now();
+                farm.store().jobs(None).unwrap();
+                worst = worst.max(asked.elapsed());
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            worst
+        })
+    };
+    let mut big = one_tile_of_cornell(1, 1);
+    big.options.size = SizeRequest::from_sides(Some(1000), Some(100)).unwrap();
+    let started = std::time::Instant::now();
+    let job = farm.submit(big).await.unwrap();
+    let took = started.elapsed();
+    creating.store(false, Ordering::SeqCst);
+    let worst = reader.await.unwrap();
+    eprintln!("created 100000 tasks in {took:?}; the longest read meanwhile took {worst:?}");
+    assert_eq!(farm.job(job).unwrap().tasks_total, 100_000);
+    assert!(
+        worst < Duration::from_millis(250),
+        "a read waited {worst:?}"
+    );
+}

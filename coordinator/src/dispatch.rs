@@ -41,6 +41,34 @@ impl<T: Transport> Farm<T> {
             self.store.mark_queued(&ids, published_at)?;
         }
     }
+
+    /// Publishes again the tasks queued for longer than the queue timeout that nobody claimed:
+    /// their message may be gone (a purged queue, a consumer that took it without claiming).
+    /// A copy of a message still queued is harmless: its attempt can be claimed once.
+    pub(crate) async fn republish_unclaimed(&self) -> Result<(), FarmError> {
+        let before = store::now() - self.queue_timeout.as_secs_f64();
+        let stale = self.store.unclaimed_queued(before)?;
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let mut jobs = HashMap::new();
+        let mut messages = Vec::with_capacity(stale.len());
+        for (task, job) in &stale {
+            if !jobs.contains_key(job) {
+                jobs.insert(*job, self.store.job(*job)?);
+            }
+            messages.push(task_message(&jobs[job], task, task.attempts + 1));
+        }
+        tracing::warn!(
+            tasks = messages.len(),
+            "publishing again tasks nobody claimed"
+        );
+        let published_at = store::now();
+        self.transport.publish_tasks(&messages).await?;
+        let ids: Vec<TaskId> = stale.iter().map(|(t, _)| t.id).collect();
+        self.store.mark_queued(&ids, published_at)?;
+        Ok(())
+    }
 }
 
 /// The message for attempt `attempt` of a stored task.

@@ -6,7 +6,7 @@
 //! frames), so a coordinator killed at any point and started again on the same directory carries
 //! on: unacknowledged results are delivered again, duplicates are recognised by the store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +23,6 @@ use tessera_transport::{Inbox, Transport};
 use tokio::sync::watch;
 
 use crate::billing::PriceTable;
-use crate::dispatch::task_message;
 use crate::error::{FarmError, io};
 use crate::frame_paths::{DataDirFrames, FramePaths};
 use crate::job::JobSpec;
@@ -117,7 +116,7 @@ pub struct Farm<T> {
     pub(crate) durability: Durability,
     pub(crate) limits: Limits,
     lease_timeout: Duration,
-    queue_timeout: Duration,
+    pub(crate) queue_timeout: Duration,
     pub(crate) events: Option<Arc<dyn FarmEvents>>,
     pub(crate) frame_paths: Arc<dyn FramePaths>,
     record_retries: Option<u32>,
@@ -422,34 +421,6 @@ impl<T: Transport> Farm<T> {
             }
             self.finish_if_complete(job)?;
         }
-        Ok(())
-    }
-
-    /// Publishes again the tasks queued for longer than the queue timeout that nobody claimed:
-    /// their message may be gone (a purged queue, a consumer that took it without claiming).
-    /// A copy of a message still queued is harmless: its attempt can be claimed once.
-    async fn republish_unclaimed(&self) -> Result<(), FarmError> {
-        let before = store::now() - self.queue_timeout.as_secs_f64();
-        let stale = self.store.unclaimed_queued(before)?;
-        if stale.is_empty() {
-            return Ok(());
-        }
-        let mut jobs = HashMap::new();
-        let mut messages = Vec::with_capacity(stale.len());
-        for (task, job) in &stale {
-            if !jobs.contains_key(job) {
-                jobs.insert(*job, self.store.job(*job)?);
-            }
-            messages.push(task_message(&jobs[job], task, task.attempts + 1));
-        }
-        tracing::warn!(
-            tasks = messages.len(),
-            "publishing again tasks nobody claimed"
-        );
-        let published_at = store::now();
-        self.transport.publish_tasks(&messages).await?;
-        let ids: Vec<TaskId> = stale.iter().map(|(t, _)| t.id).collect();
-        self.store.mark_queued(&ids, published_at)?;
         Ok(())
     }
 

@@ -224,6 +224,14 @@ impl Store {
         add_column(&db, "tasks", "queued_at", "REAL")?;
         add_column(&db, "jobs", "tenant", "TEXT NOT NULL DEFAULT ''")?;
         add_column(&db, "jobs", "max_cost_micros", "INTEGER")?;
+        add_column(&db, "jobs", "ready", "INTEGER NOT NULL DEFAULT 1")?;
+        // A job whose tasks were still being created when the coordinator stopped.
+        db.execute(
+            "UPDATE jobs SET state = 'failed', finished_at = ?1,
+                 reason = 'the coordinator stopped while creating this job; submit it again'
+             WHERE ready = 0 AND state = 'running'",
+            params![now()],
+        )?;
         Ok(Self { db: Mutex::new(db) })
     }
 
@@ -233,50 +241,67 @@ impl Store {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Creates a job and its tasks (all pending) in one transaction.
+    /// Creates a job and its tasks (all pending). The tasks go in by the few thousand, the store
+    /// free for others in between, so a job of many tasks holds back neither the API nor the
+    /// results; the job is left alone (not published, not resumed) until they are all in.
     pub fn create_job(
         &self,
         job: &NewJob<'_>,
         tasks: impl Iterator<Item = Task>,
     ) -> Result<JobId, StoreError> {
-        let mut db = self.db();
-        let tx = db.transaction()?;
+        const CHUNK: usize = 2_000;
         let spec_json = serde_json::to_string(job.spec).map_err(corrupt)?;
-        tx.execute(
-            "INSERT INTO jobs (scene_hash, scene_name, spec, priority, state, submitted_at,
-                               tenant, max_cost_micros)
-             VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)",
-            params![
-                job.scene.to_string(),
-                job.scene_name,
-                spec_json,
-                job.priority,
-                now(),
-                job.tenant,
-                job.max_cost.map(Money::micros)
-            ],
-        )?;
-        let id = JobId(tx.last_insert_rowid());
-        tx.execute(
-            "INSERT OR IGNORE INTO tenant_scenes (tenant, scene_hash, bytes) VALUES (?1, ?2, ?3)",
-            params![job.tenant, job.scene.to_string(), job.scene_bytes as i64],
-        )?;
-        {
-            let mut insert = tx.prepare(
-                "INSERT INTO tasks (job_id, frame, x, y, w, h, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+        let id = {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            tx.execute(
+                "INSERT INTO jobs (scene_hash, scene_name, spec, priority, state, submitted_at,
+                                   tenant, max_cost_micros, ready)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, 0)",
+                params![
+                    job.scene.to_string(),
+                    job.scene_name,
+                    spec_json,
+                    job.priority,
+                    now(),
+                    job.tenant,
+                    job.max_cost.map(Money::micros)
+                ],
             )?;
-            for t in tasks {
-                insert.execute(params![
-                    id.0,
-                    t.frame,
-                    t.tile.x(),
-                    t.tile.y(),
-                    t.tile.width(),
-                    t.tile.height()
-                ])?;
+            let id = JobId(tx.last_insert_rowid());
+            tx.execute(
+                "INSERT OR IGNORE INTO tenant_scenes (tenant, scene_hash, bytes) VALUES (?1, ?2, ?3)",
+                params![job.tenant, job.scene.to_string(), job.scene_bytes as i64],
+            )?;
+            tx.commit()?;
+            id
+        };
+        let mut tasks = tasks.peekable();
+        while tasks.peek().is_some() {
+            let mut db = self.db();
+            let tx = db.transaction()?;
+            {
+                let mut insert = tx.prepare(
+                    "INSERT INTO tasks (job_id, frame, x, y, w, h, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+                )?;
+                for t in tasks.by_ref().take(CHUNK) {
+                    insert.execute(params![
+                        id.0,
+                        t.frame,
+                        t.tile.x(),
+                        t.tile.y(),
+                        t.tile.width(),
+                        t.tile.height()
+                    ])?;
+                }
             }
+            tx.commit()?;
+            drop(db);
+            // The lock is not fair: without a pause, this loop would take it straight back.
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        tx.commit()?;
+        self.db()
+            .execute("UPDATE jobs SET ready = 1 WHERE id = ?1", params![id.0])?;
         Ok(id)
     }
 
@@ -434,7 +459,7 @@ impl Store {
             "SELECT j.tenant,
                     (SELECT COUNT(*) FROM tasks q JOIN jobs k ON k.id = q.job_id
                      WHERE q.state = 'queued' AND k.state = 'running' AND k.tenant = j.tenant)
-             FROM jobs j WHERE j.state = 'running'
+             FROM jobs j WHERE j.state = 'running' AND j.ready = 1
                AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending')
              GROUP BY j.tenant ORDER BY j.tenant",
         )?;
@@ -453,7 +478,7 @@ impl Store {
             let db = self.db();
             let mut stmt = db.prepare(
                 "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
-                 WHERE t.state = 'pending' AND j.state = 'running' AND j.tenant = ?1
+                 WHERE t.state = 'pending' AND j.state = 'running' AND j.ready = 1 AND j.tenant = ?1
                  ORDER BY j.priority DESC, j.id, t.id LIMIT ?2",
             )?;
             stmt.query_map(params![tenant, limit as i64], |r| {
@@ -708,7 +733,8 @@ impl Store {
     /// Jobs still running (to resume after a restart).
     pub fn running_jobs(&self) -> Result<Vec<JobId>, StoreError> {
         let db = self.db();
-        let mut stmt = db.prepare("SELECT id FROM jobs WHERE state = 'running' ORDER BY id")?;
+        let mut stmt =
+            db.prepare("SELECT id FROM jobs WHERE state = 'running' AND ready = 1 ORDER BY id")?;
         let rows = stmt.query_map([], |r| r.get(0).map(JobId))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
