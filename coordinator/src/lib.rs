@@ -17,6 +17,7 @@ pub mod frames;
 pub mod job;
 pub mod limits;
 pub mod merge;
+pub mod metrics;
 pub mod plan;
 pub mod results;
 pub mod server;

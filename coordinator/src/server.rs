@@ -56,6 +56,7 @@ enum Endpoint {
     CreateToken,
     ListTokens,
     RevokeToken,
+    Metrics,
 }
 
 const ADMIN: &[Role] = &[Role::Admin];
@@ -78,7 +79,7 @@ const fn route(
 }
 
 /// Every route of the API.
-pub const ROUTES: [Route; 14] = [
+pub const ROUTES: [Route; 15] = [
     route(Method::POST, "/api/jobs", USERS, Endpoint::Submit),
     route(Method::GET, "/api/jobs", USERS, Endpoint::ListJobs),
     route(Method::GET, "/api/jobs/{id}", USERS, Endpoint::ShowJob),
@@ -128,6 +129,7 @@ pub const ROUTES: [Route; 14] = [
         ADMIN,
         Endpoint::RevokeToken,
     ),
+    route(Method::GET, "/metrics", ADMIN, Endpoint::Metrics),
 ];
 
 type FarmState<T> = Arc<Farm<T>>;
@@ -148,6 +150,7 @@ fn handler<T: Transport>(endpoint: Endpoint) -> MethodRouter<FarmState<T>> {
         Endpoint::CreateToken => post(create_token::<T>),
         Endpoint::ListTokens => get(list_tokens::<T>),
         Endpoint::RevokeToken => post(revoke_token::<T>),
+        Endpoint::Metrics => get(metrics::<T>),
     }
 }
 
@@ -587,4 +590,9 @@ async fn revoke_token<T: Transport>(
         ));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn metrics<T: Transport>(State(farm): State<FarmState<T>>) -> ApiResult<Response> {
+    let text = farm.metrics()?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

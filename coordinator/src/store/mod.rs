@@ -18,10 +18,12 @@ use tessera_protocol::scene::SceneHash;
 use tessera_renderer::film::{Resolution, Tile};
 use tessera_renderer::output::Durability;
 
+mod counts;
 mod leases;
 mod reputation;
 mod tokens;
 
+pub use counts::Counts;
 pub use leases::{Lease, LeaseClaim, LeaseEnd};
 pub use reputation::Reputation;
 pub use tokens::{Principal, TokenError};

@@ -1,0 +1,61 @@
+//! Counts over the whole store, for the coordinator's metrics.
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+
+use super::{Store, StoreError};
+
+/// What the store holds, counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Jobs by state.
+    pub jobs: BTreeMap<String, u64>,
+    /// Tasks by state.
+    pub tasks: BTreeMap<String, u64>,
+    /// Accepted tasks by device class.
+    pub accepted: BTreeMap<String, u64>,
+    /// Micro-dollars charged, by device class.
+    pub billed: BTreeMap<String, i64>,
+    /// Micro-dollars reversed, by device class.
+    pub reversed: BTreeMap<String, i64>,
+    /// Leases held now.
+    pub active_leases: u64,
+}
+
+fn grouped<V: rusqlite::types::FromSql>(
+    db: &Connection,
+    sql: &str,
+) -> rusqlite::Result<BTreeMap<String, V>> {
+    let mut stmt = db.prepare(sql)?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+impl Store {
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let db = self.db();
+        Ok(Counts {
+            jobs: grouped(&db, "SELECT state, COUNT(*) FROM jobs GROUP BY state")?,
+            tasks: grouped(&db, "SELECT state, COUNT(*) FROM tasks GROUP BY state")?,
+            accepted: grouped(
+                &db,
+                "SELECT device_class, COUNT(*) FROM ledger GROUP BY device_class",
+            )?,
+            billed: grouped(
+                &db,
+                "SELECT device_class, SUM(charge_micros) FROM ledger GROUP BY device_class",
+            )?,
+            reversed: grouped(
+                &db,
+                "SELECT l.device_class, SUM(r.amount_micros) FROM ledger_reversals r
+                 JOIN ledger l ON l.id = r.ledger_id GROUP BY l.device_class",
+            )?,
+            active_leases: db.query_row(
+                "SELECT COUNT(*) FROM leases WHERE state = 'active'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64,
+        })
+    }
+}
