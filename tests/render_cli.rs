@@ -482,3 +482,41 @@ fn summary_bills_the_render_time_and_reports_the_bvh() {
         "{line}"
     );
 }
+
+/// Most exported assets have no camera: such a scene renders from a default view that frames
+/// it, with one note on stderr, instead of failing.
+#[test]
+fn a_scene_without_a_camera_renders_from_a_default_view() {
+    let ws = Workspace::new();
+    let mut doc: Value = serde_json::from_str(&scene_gltf(Breakage::default())).unwrap();
+    doc.as_object_mut().unwrap().remove("cameras");
+    for node in doc["nodes"].as_array_mut().unwrap() {
+        node.as_object_mut().unwrap().remove("camera");
+    }
+    ws.write("nocam.gltf", doc.to_string().as_bytes());
+    let out = ws.run(&[
+        "render",
+        "nocam.gltf",
+        "-o",
+        "out/nocam.exr",
+        "--width",
+        "32",
+        "--height",
+        "24",
+        "--spp",
+        "2",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("no camera")).collect();
+    assert_eq!(notes.len(), 1, "{stderr}");
+    assert!(notes[0].contains("default view"), "{stderr}");
+    let (_, _, channels) = read_exr(&ws.out().join("nocam.exr"));
+    let alpha = &channels.iter().find(|(name, _)| name == "A").unwrap().1;
+    let covered = alpha.iter().filter(|a| **a > 0.0).count();
+    assert!(
+        covered * 10 > alpha.len(),
+        "the scene fills {covered} of {} pixels",
+        alpha.len()
+    );
+}

@@ -67,6 +67,9 @@ pub struct FarmConfig {
     pub lease_timeout: Duration,
     /// A task queued this long without being claimed is published again.
     pub queue_timeout: Duration,
+    /// Whether results are spot-checked; off only where the farm's one worker is trusted, as
+    /// `tessera render`'s own.
+    pub spot_checks: bool,
     pub events: Option<Arc<dyn FarmEvents>>,
     /// Where assembled frames are written; the data directory's `frames/` when `None`.
     pub frame_paths: Option<Arc<dyn FramePaths>>,
@@ -98,6 +101,7 @@ impl FarmConfig {
             limits: Limits::default(),
             lease_timeout: DEFAULT_LEASE_TIMEOUT,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            spot_checks: true,
             events: None,
             frame_paths: None,
             record_retries: None,
@@ -117,6 +121,7 @@ pub struct Farm<T> {
     pub(crate) limits: Limits,
     lease_timeout: Duration,
     pub(crate) queue_timeout: Duration,
+    pub(crate) spot_checks: bool,
     pub(crate) events: Option<Arc<dyn FarmEvents>>,
     pub(crate) frame_paths: Arc<dyn FramePaths>,
     record_retries: Option<u32>,
@@ -149,6 +154,7 @@ impl<T: Transport> Farm<T> {
             limits: config.limits,
             lease_timeout: config.lease_timeout,
             queue_timeout: config.queue_timeout,
+            spot_checks: config.spot_checks,
             events: config.events,
             frame_paths,
             record_retries: config.record_retries,

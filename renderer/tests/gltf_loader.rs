@@ -357,12 +357,39 @@ fn unknown_camera_lists_the_available_ones() {
 }
 
 #[test]
-fn missing_and_orthographic_cameras_are_errors() {
+fn a_scene_without_a_camera_is_framed_and_orthographic_cameras_are_errors() {
     let mut b = Builder::new();
     let mesh = b.mesh(&TRIANGLE, json!({}), None);
     b.node(json!({ "mesh": mesh }));
     let scene = Scene::from_slice(&b.gltf(), None).unwrap();
-    let err = scene.frame(0.0, None).unwrap_err().to_string();
+    let frame = scene.frame(0.0, None).unwrap();
+    let camera = &frame.camera;
+    assert_eq!(camera.name, "default view");
+    // It looks at the middle of the mesh, from the front right and above, at 40 degrees.
+    let positions = &frame.mesh.positions;
+    let center = positions.iter().copied().sum::<glam::Vec3>() / positions.len() as f32;
+    let eye = glam::Vec3::from(camera.to_world.translation);
+    let forward = -glam::Vec3::from(camera.to_world.matrix3.z_axis).normalize();
+    let toward = (center - eye).normalize();
+    assert!(forward.dot(toward) > 0.99, "{forward} vs {toward}");
+    assert!(
+        eye.x > center.x && eye.y > center.y && eye.z > center.z,
+        "{eye}"
+    );
+    assert!((camera.yfov.to_degrees() - 40.0).abs() < 1e-3);
+    // Every vertex is in view.
+    for p in positions {
+        let to = (*p - eye).normalize();
+        assert!(
+            to.dot(forward) > (camera.yfov * 0.5).cos(),
+            "{p} is outside the view"
+        );
+    }
+    // A camera asked for by name must still exist.
+    assert!(scene.frame(0.0, Some("cam")).is_err());
+    // Nothing to frame: still an error.
+    let empty = Scene::from_slice(&Builder::new().gltf(), None).unwrap();
+    let err = empty.frame(0.0, None).unwrap_err().to_string();
     assert_eq!(err, "scene blob: scene has no camera");
 
     let mut b = Builder::new();

@@ -263,8 +263,9 @@ pub fn render_job(
     config.record_retries = Some(2);
     config.events = Some(Arc::new(Follower { events: tell }));
     config.frame_paths = Some(Arc::new(UserFrames(output.clone())));
-    // One machine's own job: a farm's limits for strangers do not apply.
+    // One machine's own job and worker: a farm's limits and checks for strangers do not apply.
     config.limits = Limits::unlimited();
+    config.spot_checks = false;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

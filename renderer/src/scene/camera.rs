@@ -1,6 +1,6 @@
 //! glTF cameras and which one a frame is seen through.
 
-use glam::{Affine3A, Mat4};
+use glam::{Affine3A, Mat4, Vec3};
 use gltf::json::camera::Type as CameraType;
 use gltf::json::validation::Checked;
 
@@ -8,6 +8,10 @@ use super::SceneError;
 use super::document::Document;
 use super::node::Hierarchy;
 use crate::camera::Camera;
+use crate::geometry::Aabb;
+
+/// The name of the camera a scene without one is seen through.
+pub const DEFAULT_VIEW: &str = "default view";
 
 pub enum Projection {
     Perspective {
@@ -134,4 +138,34 @@ pub fn select(
             name: chosen.label.clone(),
         }),
     }
+}
+
+/// The camera for a scene that has none, as a viewer frames an asset: a three-quarter view from
+/// the front right and above, at a 40 degree vertical field of view, far enough that the
+/// bounding sphere of `positions` fits the height of the image (and so a wider image too).
+/// `None` when there is nothing to frame.
+pub fn framing(positions: &[Vec3]) -> Option<Camera> {
+    let mut bounds = Aabb::EMPTY;
+    for p in positions.iter().filter(|p| p.is_finite()) {
+        bounds.grow(*p);
+    }
+    if bounds.min.x > bounds.max.x {
+        return None;
+    }
+    let center = bounds.centroid();
+    let radius = ((bounds.max - bounds.min).length() * 0.5).max(1e-3);
+    let yfov = 40f32.to_radians();
+    let distance = radius / (yfov * 0.5).sin() * 1.05;
+    // glTF's front is +Z and its up +Y.
+    let eye = center + Vec3::new(1.0, 0.6, 1.3).normalize() * distance;
+    // glTF cameras look down their -Z axis with +Y up.
+    let forward = (center - eye).normalize();
+    let right = forward.cross(Vec3::Y).normalize();
+    let up = right.cross(forward);
+    Some(Camera {
+        name: DEFAULT_VIEW.to_owned(),
+        to_world: Affine3A::from_cols(right.into(), up.into(), (-forward).into(), eye.into()),
+        yfov,
+        aspect_ratio: None,
+    })
 }

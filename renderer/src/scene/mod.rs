@@ -21,6 +21,7 @@ mod world;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use error::SceneError;
 pub use frame::{FrameScene, Mesh};
@@ -47,6 +48,8 @@ pub struct Scene {
     cameras: Vec<camera::CameraDef>,
     lights: Vec<light::LightDef>,
     channels: Vec<animation::Channel>,
+    /// Whether the default view was announced: once per scene, not per frame.
+    noted_default_view: AtomicBool,
 }
 
 impl Scene {
@@ -90,6 +93,7 @@ impl Scene {
             cameras: camera::load_cameras(&doc)?,
             lights: light::load_lights(&doc)?,
             channels: animation::load_channels(&doc)?,
+            noted_default_view: AtomicBool::new(false),
         })
     }
 
@@ -119,12 +123,13 @@ impl Scene {
     }
 
     /// The scene at `time` seconds (clamped to the animation), seen through the camera whose
-    /// camera or node name is `camera`, or the first camera in node order.
+    /// camera or node name is `camera`, or the first camera in node order; a scene without a
+    /// camera is framed from a default view ([`camera::framing`]).
     pub fn frame(&self, time: f32, camera: Option<&str>) -> Result<FrameScene, SceneError> {
         let mut pose = self.hierarchy.rest_pose();
         animation::apply(&self.channels, time, &mut pose);
         let world = self.hierarchy.world_transforms(&pose);
-        let camera = camera::select(&self.file, &self.hierarchy, &self.cameras, &world, camera)?;
+        let chosen = camera::select(&self.file, &self.hierarchy, &self.cameras, &world, camera);
         let lights = self
             .hierarchy
             .order
@@ -142,6 +147,19 @@ impl Scene {
             file: self.file.clone(),
             detail: "the scene has more than 2^32 vertices".to_owned(),
         })?;
+        let camera = match chosen {
+            Err(no_camera @ SceneError::NoCamera { .. }) if camera.is_none() => {
+                let framed = camera::framing(&mesh.positions).ok_or(no_camera)?;
+                if !self.noted_default_view.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "{}: the scene has no camera; rendering it from a default view that frames it",
+                        self.file
+                    );
+                }
+                framed
+            }
+            chosen => chosen?,
+        };
         Ok(FrameScene {
             camera,
             mesh,
