@@ -128,11 +128,21 @@ impl Store {
                 failed_attempts + 1
             ));
         }
-        let held: bool = tx
-            .prepare("SELECT 1 FROM leases WHERE task_id = ?1 AND state = 'active'")?
-            .exists(params![task.0])?;
-        if held {
-            return refuse("another worker holds it".into());
+        let held = tx
+            .query_row(
+                "SELECT * FROM leases WHERE task_id = ?1 AND state = 'active'",
+                params![task.0],
+                read,
+            )
+            .optional()?;
+        match held {
+            // The same worker asking again (its first answer was lost, or it restarted): the
+            // same lease, or its heartbeats would keep an orphan alive and the task stuck.
+            Some(lease) if lease.worker == worker && lease.attempt == attempt => {
+                return Ok(LeaseClaim::Granted(lease));
+            }
+            Some(_) => return refuse("another worker holds it".into()),
+            None => {}
         }
         let at = now();
         let lease = Lease {

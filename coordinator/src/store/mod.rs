@@ -959,6 +959,11 @@ mod tests {
             LeaseClaim::Granted(_) => panic!("a second lease on task {}", task.id),
         };
         assert!(refused(1).contains("holds it"), "{}", refused(1));
+        // The holder asking again (its answer lost) gets its own lease back.
+        assert_eq!(
+            store.claim(task.id, 1, "w1", "cpu", 2).unwrap(),
+            LeaseClaim::Granted(lease.clone())
+        );
         assert!(refused(2).contains("stale"), "{}", refused(2));
         assert!(matches!(
             store.claim(TaskId(999), 1, "w2", "cpu", 1).unwrap(),
