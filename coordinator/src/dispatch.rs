@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use tessera_protocol::id::TaskId;
+use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::task::TaskMessage;
 use tessera_transport::Transport;
 
@@ -26,19 +26,7 @@ impl<T: Transport> Farm<T> {
             if batch.is_empty() {
                 return Ok(());
             }
-            let mut messages = Vec::with_capacity(batch.len());
-            let mut jobs = HashMap::new();
-            for (task, job) in &batch {
-                if !jobs.contains_key(job) {
-                    jobs.insert(*job, self.store.job(*job)?);
-                }
-                messages.push(task_message(&jobs[job], task, task.attempts + 1));
-            }
-            // Taken before publishing: a worker may start before the broker confirms.
-            let published_at = store::now();
-            self.transport.publish_tasks(&messages).await?;
-            let ids: Vec<TaskId> = batch.iter().map(|(t, _)| t.id).collect();
-            self.store.mark_queued(&ids, published_at)?;
+            self.publish(&batch).await?;
         }
     }
 
@@ -51,21 +39,25 @@ impl<T: Transport> Farm<T> {
         if stale.is_empty() {
             return Ok(());
         }
+        tracing::warn!(tasks = stale.len(), "publishing again tasks nobody claimed");
+        self.publish(&stale).await
+    }
+
+    /// Publishes the current attempt of each task and marks them queued once the transport
+    /// confirmed them.
+    async fn publish(&self, tasks: &[(TaskRecord, JobId)]) -> Result<(), FarmError> {
         let mut jobs = HashMap::new();
-        let mut messages = Vec::with_capacity(stale.len());
-        for (task, job) in &stale {
+        let mut messages = Vec::with_capacity(tasks.len());
+        for (task, job) in tasks {
             if !jobs.contains_key(job) {
                 jobs.insert(*job, self.store.job(*job)?);
             }
             messages.push(task_message(&jobs[job], task, task.attempts + 1));
         }
-        tracing::warn!(
-            tasks = messages.len(),
-            "publishing again tasks nobody claimed"
-        );
+        // Taken before publishing: a worker may start before the broker confirms.
         let published_at = store::now();
         self.transport.publish_tasks(&messages).await?;
-        let ids: Vec<TaskId> = stale.iter().map(|(t, _)| t.id).collect();
+        let ids: Vec<TaskId> = tasks.iter().map(|(t, _)| t.id).collect();
         self.store.mark_queued(&ids, published_at)?;
         Ok(())
     }

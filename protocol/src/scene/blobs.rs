@@ -123,15 +123,11 @@ impl SceneStore {
         if actual != expected {
             return Err(SceneStoreError::HashMismatch { expected, actual });
         }
-        self.put_verified(expected, bytes)
-    }
-
-    fn put_verified(&self, hash: SceneHash, bytes: &[u8]) -> Result<(), SceneStoreError> {
-        let path = self.path(hash);
-        if path.is_file() {
-            return Ok(());
+        let path = self.path(expected);
+        if !path.is_file() {
+            write_file(&path, bytes, Durability::CrashSafe)?;
         }
-        Ok(write_file(&path, bytes, Durability::CrashSafe)?)
+        Ok(())
     }
 }
 
