@@ -14,8 +14,12 @@ fn tasks_total(status: &Value) -> u64 {
 #[test]
 fn two_workers_render_the_turntable_bit_identically_to_tessera_render_and_bill_each_task_once() {
     let mut farm = Farm::start("e2e");
-    farm.start_worker(&[]);
-    farm.start_worker(&[]);
+    let metrics: Vec<String> = (0..2)
+        .map(|_| format!("127.0.0.1:{}", farm::free_port()))
+        .collect();
+    for addr in &metrics {
+        farm.start_worker_with(&["--metrics", addr], &[]);
+    }
     let options = [
         "--frames", "1-3", "--width", "128", "--height", "96", "--spp", "16", "--tile", "32",
     ];
@@ -47,6 +51,29 @@ fn two_workers_render_the_turntable_bit_identically_to_tessera_render_and_bill_e
     check_bill(&farm, &job, tasks_total(&status));
     let workers = farm.json(&["workers", "--json"]);
     assert_eq!(workers.as_array().unwrap().len(), 2, "{workers}");
+
+    // Each worker counts what it rendered; together, every task at least once.
+    let sample = |page: &str, name: &str| -> f64 {
+        page.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{page}"))
+    };
+    let mut rendered = 0.0;
+    for addr in &metrics {
+        let page = ureq::get(&format!("http://{addr}/metrics"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let n = sample(&page, "tessera_worker_tasks_total{outcome=\"rendered\"}");
+        assert_eq!(sample(&page, "tessera_worker_render_seconds_count"), n);
+        assert_eq!(sample(&page, "tessera_worker_busy"), 0.0);
+        rendered += n;
+    }
+    assert!(
+        rendered >= tasks_total(&status) as f64,
+        "{rendered} tiles rendered"
+    );
 }
 
 /// A small job with many tasks, long enough to interrupt.

@@ -96,6 +96,7 @@ fn spawn_cpu_worker(
             renderer,
             link,
             DEFAULT_HEARTBEAT,
+            Arc::default(),
             shutdown,
         )
         .await
@@ -246,7 +247,7 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("../x.gltf"), "{err}");
-    assert!(farm.store().jobs(None).unwrap().is_empty());
+    assert!(farm.store().jobs(None, None).unwrap().is_empty());
 
     let job = farm.submit(submission(packed)).await.unwrap();
     let state = wait_finished(&farm, job).await;
@@ -614,7 +615,7 @@ async fn jobs_beyond_the_limits_are_refused_clearly() {
         let err = farm.submit(refused(change)).await.unwrap_err();
         assert!(err.to_string().contains(phrase), "{err}");
     }
-    assert!(farm.store().jobs(None).unwrap().is_empty());
+    assert!(farm.store().jobs(None, None).unwrap().is_empty());
 }
 
 /// Renders `options` of `scene` as `tessera render` does, with `threads` CPU threads; returns
@@ -796,7 +797,7 @@ async fn a_job_of_many_tasks_is_created_without_holding_up_the_store() {
             let mut worst = Duration::ZERO;
             while creating.load(Ordering::SeqCst) {
                 let asked = std::time::Instant::now();
-                farm.store().jobs(None).unwrap();
+                farm.store().jobs(None, None).unwrap();
                 worst = worst.max(asked.elapsed());
                 std::thread::sleep(Duration::from_millis(2));
             }

@@ -27,6 +27,8 @@ use crate::error::{FarmError, io};
 use crate::frame_paths::{DataDirFrames, FramePaths};
 use crate::job::JobSpec;
 use crate::limits::Limits;
+use crate::live::{self, LiveEvent};
+use crate::measured::Measured;
 use crate::plan::TaskPlan;
 use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, NewJob, Principal, Store};
 use crate::validate::validate_scene;
@@ -130,6 +132,10 @@ pub struct Farm<T> {
     /// One top-up at a time, so two never publish the same pending tasks.
     pub(crate) publishing: tokio::sync::Mutex<()>,
     pub(crate) verifier: Arc<Verifier>,
+    /// Accepted tiles and written frames, for whoever watches.
+    pub(crate) live: tokio::sync::broadcast::Sender<LiveEvent>,
+    /// Durations and rates measured since the coordinator started, for `/metrics`.
+    pub(crate) measured: Measured,
 }
 
 impl<T: Transport> Farm<T> {
@@ -161,6 +167,8 @@ impl<T: Transport> Farm<T> {
             refusals: Mutex::default(),
             publishing: tokio::sync::Mutex::new(()),
             verifier: Arc::new(Verifier::start()),
+            live: tokio::sync::broadcast::channel(live::BACKLOG).0,
+            measured: Measured::default(),
         }))
     }
 
@@ -329,6 +337,19 @@ impl<T: Transport> Farm<T> {
             return Err(SceneStoreError::Missing(hash).into());
         }
         Ok(self.scenes.scene_file(hash)?)
+    }
+
+    /// Accepted tiles and written frames from now on.
+    pub fn watch(&self) -> tokio::sync::broadcast::Receiver<LiveEvent> {
+        self.live.subscribe()
+    }
+
+    /// Where a finished frame's PNG preview is.
+    pub fn frame_preview(&self, job: JobId, frame: u32) -> Result<PathBuf, FarmError> {
+        self.frame_file(job, frame)?;
+        self.frame_paths
+            .preview_path(job, frame)
+            .ok_or(FarmError::FrameNotFinished { job, frame })
     }
 
     /// Where a finished frame is.

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::pixels::EncodedPixels;
-use tessera_renderer::film::TileImage;
+use tessera_renderer::film::{Tile, TileImage};
 use tessera_renderer::output;
 use tessera_transport::Transport;
 
 use crate::error::{FarmError, io};
 use crate::farm::Farm;
+use crate::live::LiveEvent;
 use crate::merge::FrameMerger;
 use crate::store::JobRecord;
 
@@ -33,6 +34,33 @@ impl<T: Transport> Farm<T> {
         create_parent(&path)?;
         output::write_file(&path, compressed, self.durability)?;
         Ok(())
+    }
+
+    /// The accepted tiles of a job's frames not yet written, with their colours, for a new
+    /// watcher. A tile that cannot be read now is left out: this is a preview.
+    pub fn accepted_tiles(&self, job: JobId) -> Vec<(u32, Tile, Vec<[f32; 4]>)> {
+        let Ok(record) = self.job(job) else {
+            return Vec::new();
+        };
+        let mut tiles = Vec::new();
+        for &frame in record.spec.frames.frames() {
+            if self.store.frame_written(job, frame).unwrap_or(true) {
+                continue;
+            }
+            let Ok((done, _)) = self.store.frame_tasks(job, frame, record.spec.resolution) else {
+                continue;
+            };
+            for task in done {
+                let tile = task.task.tile;
+                let pixels = std::fs::read(self.tile_path(job, task.id))
+                    .ok()
+                    .and_then(|c| EncodedPixels::decode_compressed(&c, tile.pixel_count()).ok());
+                if let Some(pixels) = pixels {
+                    tiles.push((frame, tile, pixels.color));
+                }
+            }
+        }
+        tiles
     }
 
     /// Assembles a frame from its accepted tiles and writes it.
@@ -63,10 +91,17 @@ impl<T: Transport> Farm<T> {
         let path = self.frame_paths.frame_path(job.id, frame);
         create_parent(&path)?;
         output::write_frame(&path, &image)?;
+        if let Some(preview) = self.frame_paths.preview_path(job.id, frame)
+            && let Err(e) = output::write_png(&preview, &image)
+        {
+            // The frame itself is safe; only the dashboard's picture is missing.
+            tracing::warn!(job = %job.id, frame, error = %e, "cannot write the frame's preview");
+        }
         if let Some(events) = &self.events {
             events.frame_written(job.id, frame, &path);
         }
         self.store.mark_frame_written(job.id, frame)?;
+        let _ = self.live.send(LiveEvent::Frame { job: job.id, frame });
         tracing::info!(job = %job.id, frame, path = %path.display(), "frame written");
         for task in &done {
             // The frame holds them now; a leftover tile only costs disk space.

@@ -6,9 +6,10 @@
 //! ([`validate`]), stores it ([`store`]) and cuts it into tasks ([`plan`]); [`dispatch`]
 //! publishes them; [`results`] checks and accepts a worker's tile, writing it ([`frames`]) and
 //! billing it ([`billing`]) in one transaction; [`frames`] assembles the frame ([`merge`]) once
-//! its last tile is in.
+//! its last tile is in, and [`live`] shows the tile to whoever watches the job.
 
 pub mod billing;
+pub mod dashboard;
 pub mod dispatch;
 pub mod error;
 pub mod farm;
@@ -16,10 +17,14 @@ pub mod frame_paths;
 pub mod frames;
 pub mod job;
 pub mod limits;
+pub mod live;
+pub mod measured;
 pub mod merge;
 pub mod metrics;
+pub mod openapi;
 pub mod plan;
 pub mod results;
+pub mod routes;
 pub mod server;
 pub mod store;
 pub mod validate;

@@ -1,38 +1,14 @@
-//! `GET /metrics`: the farm in Prometheus' text format. Names follow Prometheus' conventions:
-//! `tessera_` first, `_total` for counters, base units (micro-dollars are the farm's unit of
-//! money, named in the metric).
+//! `GET /metrics`: the farm in Prometheus' text format. Counts come from the store, so they
+//! survive restarts; durations and rates are this process's since it started
+//! ([`Measured`](crate::measured::Measured)).
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
+use tessera_protocol::metrics::Exposition;
 use tessera_transport::Transport;
 
 use crate::error::FarmError;
 use crate::farm::Farm;
-
-/// One metric family: its help, its type, and its samples by one label.
-fn family<V: std::fmt::Display>(
-    out: &mut String,
-    name: &str,
-    kind: &str,
-    help: &str,
-    label: &str,
-    samples: &BTreeMap<String, V>,
-) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    for (value, sample) in samples {
-        let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {sample}", escape(value));
-    }
-}
-
-/// Label values as the text format wants them.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
 
 impl<T: Transport> Farm<T> {
     pub fn metrics(&self) -> Result<String, FarmError> {
@@ -48,69 +24,90 @@ impl<T: Transport> Farm<T> {
             .into_iter()
             .map(|(why, n)| (why.to_owned(), n))
             .collect();
-        let mut out = String::new();
-        family(
-            &mut out,
+        let queued = counts.tasks.get("queued").copied().unwrap_or(0);
+        let mut page = Exposition::default();
+        page.family(
             "tessera_jobs",
             "gauge",
             "Jobs by state.",
             "state",
             &counts.jobs,
         );
-        family(
-            &mut out,
+        page.family(
             "tessera_tasks",
             "gauge",
             "Tasks by state.",
             "state",
             &counts.tasks,
         );
-        family(
-            &mut out,
+        page.single(
+            "tessera_queue_depth",
+            "gauge",
+            "Tasks handed to the broker and not yet claimed by a worker.",
+            queued.saturating_sub(counts.active_leases),
+        );
+        page.family(
             "tessera_tasks_accepted_total",
             "counter",
             "Results accepted and billed, by device class.",
             "class",
             &counts.accepted,
         );
-        family(
-            &mut out,
+        page.single(
+            "tessera_tiles_per_second",
+            "gauge",
+            "Tiles accepted per second, averaged over the last minute.",
+            self.measured.tiles_per_second(crate::store::now()),
+        );
+        page.histogram(
+            "tessera_task_latency_seconds",
+            "From a task's first queueing to its accepted result.",
+            &self.measured.task_latency,
+        );
+        page.histogram(
+            "tessera_task_render_seconds",
+            "Render time of accepted tasks as billed, by device class.",
+            &self.measured.render,
+        );
+        page.family(
             "tessera_billed_micro_usd_total",
             "counter",
             "Micro-dollars charged, by device class.",
             "class",
             &counts.billed,
         );
-        family(
-            &mut out,
+        page.family(
             "tessera_reversed_micro_usd_total",
             "counter",
             "Micro-dollars of charges reversed after failed spot checks, by device class.",
             "class",
             &counts.reversed,
         );
-        family(
-            &mut out,
+        page.family(
             "tessera_results_refused_total",
             "counter",
             "Results refused for good since the coordinator started, by reason.",
             "reason",
             &refused,
         );
-        family(
-            &mut out,
+        page.family(
             "tessera_workers_alive",
             "gauge",
             "Workers heard from within the lease timeout and not blocked, by device class.",
             "class",
             &alive,
         );
-        let _ = writeln!(
-            out,
-            "# HELP tessera_leases_active Tasks held by a worker now."
+        page.single(
+            "tessera_leases_active",
+            "gauge",
+            "Tasks held by a worker now.",
+            counts.active_leases,
         );
-        let _ = writeln!(out, "# TYPE tessera_leases_active gauge");
-        let _ = writeln!(out, "tessera_leases_active {}", counts.active_leases);
-        Ok(out)
+        page.histogram(
+            "tessera_api_request_duration_seconds",
+            "API requests by route, from arrival to the answer's headers.",
+            &self.measured.api,
+        );
+        Ok(page.finish())
     }
 }

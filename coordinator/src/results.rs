@@ -7,7 +7,9 @@
 //! coordinator's own disk or database are retried. The coordinator alone decides whether a
 //! failed task is tried again.
 
-use tessera_protocol::api::{JobState, LedgerRow};
+use std::sync::Arc;
+
+use tessera_protocol::api::{JobState, LedgerRow, TaskState};
 use tessera_protocol::device::Device;
 use tessera_protocol::money::Money;
 use tessera_protocol::pixels::EncodedPixels;
@@ -19,7 +21,8 @@ use crate::billing;
 use crate::dispatch::task_message;
 use crate::error::FarmError;
 use crate::farm::Farm;
-use crate::store::{self, Acceptance, JobRecord, Lease, LeaseEnd, TaskRecord, TaskState};
+use crate::live::LiveEvent;
+use crate::store::{self, Acceptance, JobRecord, Lease, LeaseEnd, TaskRecord};
 use crate::verify::{PIXELS_PER_CHECK, Verdict};
 
 /// Passed checks in a row after which a worker is checked less than every time.
@@ -33,6 +36,13 @@ fn random_fraction() -> f64 {
     let mut bytes = [0u8; 8];
     getrandom::getrandom(&mut bytes).expect("the operating system's random number generator");
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A result's pixels that passed [`Farm::check_pixels`]: compressed as the tile is stored, and
+/// decoded.
+struct CheckedPixels {
+    compressed: Vec<u8>,
+    decoded: Pixels,
 }
 
 impl<T: Transport> Farm<T> {
@@ -81,8 +91,11 @@ impl<T: Transport> Farm<T> {
                 samples,
                 pixels,
             } => match self.check_pixels(&record, &task, *samples, pixels) {
-                Ok((compressed, decoded)) => {
-                    match self.spot_check(&record, &task, r, &lease, &decoded).await? {
+                Ok(checked) => {
+                    match self
+                        .spot_check(&record, &task, r, &lease, &checked.decoded)
+                        .await?
+                    {
                         Some(Verdict::Failed(why)) => {
                             let reversed = self.store.block_worker(&lease.worker, &why)?;
                             let reason = format!(
@@ -93,9 +106,9 @@ impl<T: Transport> Farm<T> {
                             self.retry_or_give_up(&record, &task, r.attempt, &reason, lease_done)
                                 .await
                         }
-                        checked => {
-                            self.accept(&record, &task, r, &lease, *render_micros, &compressed)?;
-                            if checked == Some(Verdict::Passed) {
+                        verdict => {
+                            self.accept(&record, &task, r, &lease, *render_micros, &checked)?;
+                            if verdict == Some(Verdict::Passed) {
                                 self.store.record_passed_check(&lease.worker, task.id)?;
                             }
                             Ok(())
@@ -120,14 +133,14 @@ impl<T: Transport> Farm<T> {
         Ok(())
     }
 
-    /// Checks a result's pixels; returns their compressed form, as the tile is stored.
+    /// Checks a result's pixels.
     fn check_pixels(
         &self,
         job: &JobRecord,
         task: &TaskRecord,
         samples: u64,
         pixels: &EncodedPixels,
-    ) -> Result<(Vec<u8>, Pixels), String> {
+    ) -> Result<CheckedPixels, String> {
         let expected = task.task.tile.pixel_count() as u64 * u64::from(job.spec.settings.spp.get());
         if samples != expected {
             return Err(format!(
@@ -138,7 +151,10 @@ impl<T: Transport> Farm<T> {
         let decoded = EncodedPixels::decode_compressed(&compressed, task.task.tile.pixel_count())
             .map_err(|e| e.to_string())?;
         decoded.check_plausible().map_err(|e| e.to_string())?;
-        Ok((compressed, decoded))
+        Ok(CheckedPixels {
+            compressed,
+            decoded,
+        })
     }
 
     /// Renders a few pixels of the result again, when this worker's record calls for a check:
@@ -241,10 +257,10 @@ impl<T: Transport> Farm<T> {
         r: &ResultMessage,
         lease: &Lease,
         reported_micros: u64,
-        compressed: &[u8],
+        pixels: &CheckedPixels,
     ) -> Result<(), FarmError> {
         // The tile is on disk before the store says the task is done.
-        self.write_tile(job.id, task.id, compressed)?;
+        self.write_tile(job.id, task.id, &pixels.compressed)?;
         // Paid as the worker's token says, for no longer than it held the lease.
         let held = ((store::now() - lease.started_at).max(0.0) * 1e6) as u64;
         if reported_micros > held {
@@ -291,6 +307,21 @@ impl<T: Transport> Farm<T> {
         }
         if let Some(events) = &self.events {
             events.tile_accepted(&row);
+        }
+        let now = store::now();
+        self.measured.tile_accepted(
+            now,
+            task.queued_at.map(|q| now - q),
+            &lease.device_class,
+            render_micros as f64 / 1e6,
+        );
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(LiveEvent::Tile {
+                job: job.id,
+                frame: task.task.frame,
+                tile: task.task.tile,
+                color: Arc::new(pixels.decoded.color.clone()),
+            });
         }
         if over_budget {
             let why = format!(

@@ -9,18 +9,23 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Json, Router};
 use futures_lite::StreamExt;
-use tessera_protocol::api::{InvoiceView, JobState, JobStateView, JobView, Submitted, WorkerView};
+use tessera_protocol::api::{
+    ErrorView, FrameEvent, InvoiceView, JobState, JobStateView, JobView, Me, Submitted, TaskState,
+    TaskView, WorkerView,
+};
 use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView};
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::{Claim, ClaimRequest};
+use tessera_protocol::metrics;
 use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::{BadSceneHash, SceneHash, SceneStoreError};
@@ -28,124 +33,34 @@ use tessera_transport::Transport;
 
 use crate::error::FarmError;
 use crate::farm::{Farm, Submission};
+use crate::live::{self, LiveEvent};
+use crate::openapi;
+use crate::routes::{Access, Endpoint, ROUTES};
 use crate::store::{JobRecord, Principal, TokenError};
-
-/// One route of the API and who may call it.
-#[derive(Clone, Debug)]
-pub struct Route {
-    pub method: Method,
-    /// axum's path syntax: `{id}` is a parameter.
-    pub path: &'static str,
-    pub roles: &'static [Role],
-    endpoint: Endpoint,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Endpoint {
-    Submit,
-    ListJobs,
-    ShowJob,
-    Cancel,
-    Invoice,
-    Frame,
-    Scene,
-    ListWorkers,
-    Announce,
-    Heartbeat,
-    Claim,
-    CreateToken,
-    ListTokens,
-    RevokeToken,
-    Metrics,
-}
-
-const ADMIN: &[Role] = &[Role::Admin];
-const USERS: &[Role] = &[Role::Admin, Role::Submitter];
-const WORKERS: &[Role] = &[Role::Worker];
-const WORKERS_AND_ADMIN: &[Role] = &[Role::Admin, Role::Worker];
-
-const fn route(
-    method: Method,
-    path: &'static str,
-    roles: &'static [Role],
-    endpoint: Endpoint,
-) -> Route {
-    Route {
-        method,
-        path,
-        roles,
-        endpoint,
-    }
-}
-
-/// Every route of the API.
-pub const ROUTES: [Route; 15] = [
-    route(Method::POST, "/api/jobs", USERS, Endpoint::Submit),
-    route(Method::GET, "/api/jobs", USERS, Endpoint::ListJobs),
-    route(Method::GET, "/api/jobs/{id}", USERS, Endpoint::ShowJob),
-    route(
-        Method::POST,
-        "/api/jobs/{id}/cancel",
-        USERS,
-        Endpoint::Cancel,
-    ),
-    route(
-        Method::GET,
-        "/api/jobs/{id}/invoice",
-        USERS,
-        Endpoint::Invoice,
-    ),
-    route(
-        Method::GET,
-        "/api/jobs/{id}/frames/{frame}",
-        USERS,
-        Endpoint::Frame,
-    ),
-    route(
-        Method::GET,
-        "/api/scenes/{hash}",
-        WORKERS_AND_ADMIN,
-        Endpoint::Scene,
-    ),
-    route(Method::GET, "/api/workers", ADMIN, Endpoint::ListWorkers),
-    route(Method::POST, "/api/workers", WORKERS, Endpoint::Announce),
-    route(
-        Method::POST,
-        "/api/workers/heartbeat",
-        WORKERS,
-        Endpoint::Heartbeat,
-    ),
-    route(
-        Method::POST,
-        "/api/tasks/{id}/claim",
-        WORKERS,
-        Endpoint::Claim,
-    ),
-    route(Method::POST, "/api/tokens", ADMIN, Endpoint::CreateToken),
-    route(Method::GET, "/api/tokens", ADMIN, Endpoint::ListTokens),
-    route(
-        Method::POST,
-        "/api/tokens/{id}/revoke",
-        ADMIN,
-        Endpoint::RevokeToken,
-    ),
-    route(Method::GET, "/metrics", ADMIN, Endpoint::Metrics),
-];
 
 type FarmState<T> = Arc<Farm<T>>;
 
 fn handler<T: Transport>(endpoint: Endpoint) -> MethodRouter<FarmState<T>> {
     match endpoint {
+        Endpoint::Dashboard(asset) => get(move || async move {
+            let (kind, text) = asset.file();
+            ([(header::CONTENT_TYPE, kind)], text)
+        }),
+        Endpoint::OpenApi => get(|| async { Json(openapi::document()) }),
+        Endpoint::Me => get(me),
         Endpoint::Submit => post(submit::<T>),
         Endpoint::ListJobs => get(list_jobs::<T>),
         Endpoint::ShowJob => get(show_job::<T>),
         Endpoint::Cancel => post(cancel::<T>),
         Endpoint::Invoice => get(invoice::<T>),
+        Endpoint::Tasks => get(tasks::<T>),
+        Endpoint::Events => get(events::<T>),
         Endpoint::Frame => get(frame::<T>),
         Endpoint::Scene => get(scene::<T>),
         Endpoint::ListWorkers => get(list_workers::<T>),
         Endpoint::Announce => post(announce::<T>),
         Endpoint::Heartbeat => post(heartbeat::<T>),
+        Endpoint::Drain => post(drain::<T>),
         Endpoint::Claim => post(claim::<T>),
         Endpoint::CreateToken => post(create_token::<T>),
         Endpoint::ListTokens => get(list_tokens::<T>),
@@ -157,18 +72,40 @@ fn handler<T: Transport>(endpoint: Endpoint) -> MethodRouter<FarmState<T>> {
 pub fn router<T: Transport>(farm: Arc<Farm<T>>) -> Router {
     let mut router = Router::new();
     for r in &ROUTES {
-        let roles = r.roles;
-        let guarded = handler::<T>(r.endpoint).route_layer(middleware::from_fn_with_state(
-            farm.clone(),
-            move |state, request, next| authorize::<T>(roles, state, request, next),
-        ));
-        router = router.route(r.path, guarded);
+        let mut method_router = handler::<T>(r.endpoint);
+        if let Access::Roles(roles) = r.access {
+            method_router = method_router.route_layer(middleware::from_fn_with_state(
+                farm.clone(),
+                move |state, request, next| authorize::<T>(roles, state, request, next),
+            ));
+        }
+        router = router.route(r.path, method_router);
     }
     router
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route".into()) })
+        .layer(middleware::from_fn_with_state(farm.clone(), timed::<T>))
         // Scenes are streamed to disk under the farm's own limit.
         .layer(DefaultBodyLimit::disable())
         .with_state(farm)
+}
+
+/// Measures each request, by its route, for `/metrics`.
+async fn timed<T: Transport>(
+    State(farm): State<FarmState<T>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    farm.measured
+        .api
+        .observe_for(&route, started.elapsed().as_secs_f64());
+    response
 }
 
 /// Lets the request through with its [`Principal`] when its bearer token is valid and of one of
@@ -250,11 +187,29 @@ impl From<TokenError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+        (self.0, Json(ErrorView { error: self.1 })).into_response()
     }
 }
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body whose refusal (malformed, wrong content type) is answered as every other error.
+struct JsonBody<T>(T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    Json<T>: axum::extract::FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(e) => Err(ApiError(e.status(), e.body_text())),
+        }
+    }
+}
 
 fn job_id(raw: &str) -> Result<JobId, ApiError> {
     raw.parse()
@@ -403,15 +358,42 @@ fn view<T: Transport>(farm: &Farm<T>, job: JobRecord) -> Result<JobView, FarmErr
     })
 }
 
+/// The state a listing is filtered by, if its query names one.
+fn state_filter<S>(
+    raw: Option<String>,
+    parse: fn(&str) -> Option<S>,
+    what: &str,
+) -> Result<Option<S>, ApiError> {
+    raw.map(|s| {
+        parse(&s).ok_or_else(|| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("'{}' is not a {what} state", printable(&s, 40)),
+            )
+        })
+    })
+    .transpose()
+}
+
+#[derive(serde::Deserialize)]
+struct JobFilter {
+    state: Option<String>,
+    tenant: Option<String>,
+}
+
 async fn list_jobs<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
+    filter: Result<Query<JobFilter>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Vec<JobView>>> {
+    let Query(filter) = filter.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let state = state_filter(filter.state, JobState::from_name, "job")?;
     let tenant = match &who {
+        // A submitter sees its own tenant, whatever it asks for.
         Principal::Submitter { tenant, .. } => Some(tenant.as_str()),
-        _ => None,
+        _ => filter.tenant.as_deref(),
     };
-    let jobs = farm.store().jobs(tenant).map_err(FarmError::from)?;
+    let jobs = farm.store().jobs(tenant, state).map_err(FarmError::from)?;
     let views = jobs
         .into_iter()
         .map(|j| view(&farm, j))
@@ -462,13 +444,21 @@ async fn frame<T: Transport>(
     Path((id, frame)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let id = visible_job(&farm, &who, &id)?.id;
-    let number = frame.trim_end_matches(".exr").parse::<u32>().map_err(|_| {
+    let (number, png) = match frame.strip_suffix(".png") {
+        Some(number) => (number, true),
+        None => (frame.strip_suffix(".exr").unwrap_or(&frame), false),
+    };
+    let number = number.parse::<u32>().map_err(|_| {
         ApiError(
             StatusCode::NOT_FOUND,
             format!("'{}' is not a frame number", printable(&frame, 40)),
         )
     })?;
-    let path = farm.frame_file(id, number)?;
+    let (path, kind) = if png {
+        (farm.frame_preview(id, number)?, "image/png")
+    } else {
+        (farm.frame_file(id, number)?, "image/x-exr")
+    };
     let file = tokio::fs::File::open(&path).await.map_err(|e| {
         ApiError(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -476,7 +466,7 @@ async fn frame<T: Transport>(
         )
     })?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    Ok(([(header::CONTENT_TYPE, "image/x-exr")], body).into_response())
+    Ok(([(header::CONTENT_TYPE, kind)], body).into_response())
 }
 
 async fn scene<T: Transport>(
@@ -516,7 +506,7 @@ async fn list_workers<T: Transport>(
 async fn announce<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
-    Json(claimed): Json<WorkerInfo>,
+    JsonBody(claimed): JsonBody<WorkerInfo>,
 ) -> ApiResult<StatusCode> {
     let Principal::Worker {
         name,
@@ -539,6 +529,22 @@ async fn announce<T: Transport>(
     Ok(StatusCode::NO_CONTENT)
 }
 
+async fn drain<T: Transport>(
+    State(farm): State<FarmState<T>>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !farm.workers()?.iter().any(|w| w.name == name) {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no worker '{}'", printable(&name, 100)),
+        ));
+    }
+    if farm.store().drain_worker(&name).map_err(FarmError::from)? {
+        tracing::info!(worker = %name, "worker drained by an operator");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn heartbeat<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
@@ -553,7 +559,7 @@ async fn claim<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
     Path(task): Path<String>,
-    Json(request): Json<ClaimRequest>,
+    JsonBody(request): JsonBody<ClaimRequest>,
 ) -> ApiResult<Json<Claim>> {
     let task = task
         .parse::<i64>()
@@ -564,7 +570,7 @@ async fn claim<T: Transport>(
 
 async fn create_token<T: Transport>(
     State(farm): State<FarmState<T>>,
-    Json(new): Json<NewToken>,
+    JsonBody(new): JsonBody<NewToken>,
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     let (id, token) = farm.store().issue_token(&new)?;
     Ok((StatusCode::CREATED, Json(IssuedToken { id, token })))
@@ -594,5 +600,133 @@ async fn revoke_token<T: Transport>(
 
 async fn metrics<T: Transport>(State(farm): State<FarmState<T>>) -> ApiResult<Response> {
     let text = farm.metrics()?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
+}
+
+async fn me(Extension(who): Extension<Principal>) -> Json<Me> {
+    Json(Me {
+        role: who.role(),
+        name: who.name().to_owned(),
+        tenant: match &who {
+            Principal::Submitter { tenant, .. } => Some(tenant.clone()),
+            _ => None,
+        },
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct TaskFilter {
+    state: Option<String>,
+}
+
+async fn tasks<T: Transport>(
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    filter: Result<Query<TaskFilter>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<TaskView>>> {
+    let id = visible_job(&farm, &who, &id)?.id;
+    let Query(filter) = filter.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let state = state_filter(filter.state, TaskState::from_name, "task")?;
+    Ok(Json(
+        farm.store().tasks(id, state).map_err(FarmError::from)?,
+    ))
+}
+
+/// Server-sent events while a job runs: the job as it changes, each accepted tile's preview
+/// (those accepted before the watcher came first), and each frame as it is written. The stream
+/// ends with the job.
+async fn events<T: Transport>(
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let job = visible_job(&farm, &who, &id)?;
+    // Subscribed before the tiles so far are read: a tile accepted between the two is sent
+    // twice (harmless), never missed.
+    let live = farm.watch();
+    let (sender, receiver) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(watch_job(farm.clone(), job.id, live, sender));
+    let stream = tokio_stream::wrappers::ReceiverStream::new(receiver)
+        .map(Ok::<_, std::convert::Infallible>);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// Feeds one watcher of `job` until the job ends or the watcher leaves.
+async fn watch_job<T: Transport>(
+    farm: Arc<Farm<T>>,
+    job: JobId,
+    mut live: tokio::sync::broadcast::Receiver<LiveEvent>,
+    out: tokio::sync::mpsc::Sender<Event>,
+) {
+    let job_event = |farm: &Farm<T>| -> Option<(Event, JobView)> {
+        let record = farm.job(job).ok()?;
+        let view = view(farm, record).ok()?;
+        Some((sse_event("job", &view), view))
+    };
+    let Some((first, mut last)) = job_event(&farm) else {
+        return;
+    };
+    if out.send(first).await.is_err() {
+        return;
+    }
+    let earlier = {
+        let farm = farm.clone();
+        tokio::task::spawn_blocking(move || farm.accepted_tiles(job))
+            .await
+            .unwrap_or_default()
+    };
+    for (frame, tile, color) in earlier {
+        if let Ok(preview) = live::tile_preview(frame, tile, &color)
+            && out.send(sse_event("tile", &preview)).await.is_err()
+        {
+            return;
+        }
+    }
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        let event = tokio::select! {
+            received = live.recv() => match received {
+                Ok(e) if e.job() != job => continue,
+                Ok(LiveEvent::Tile { frame, tile, color, .. }) => {
+                    match live::tile_preview(frame, tile, &color) {
+                        Ok(preview) => sse_event("tile", &preview),
+                        Err(_) => continue,
+                    }
+                }
+                Ok(LiveEvent::Frame { frame, .. }) => sse_event("frame", &FrameEvent { frame }),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    Event::default().comment(format!("{missed} events missed"))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {
+                let Some((event, view)) = job_event(&farm) else { return };
+                let changed = view.tasks_done != last.tasks_done
+                    || view.state != last.state
+                    || view.cost != last.cost
+                    || view.frame_progress != last.frame_progress;
+                let ended = view.state != JobState::Running;
+                last = view;
+                if changed && out.send(event).await.is_err() {
+                    return;
+                }
+                if ended {
+                    return;
+                }
+                continue;
+            }
+        };
+        if out.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn sse_event(name: &str, value: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .data(serde_json::to_string(value).expect("API types serialize"))
 }

@@ -20,7 +20,7 @@ use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 use tessera_transport::{InProcessTransport, Inbox, Transport};
 use tower::ServiceExt;
 
-/// Every sample as `name{label="value"}` → value.
+/// Every sample as `name{label="value"}` → value; a histogram's value is its count.
 async fn scrape(router: &axum::Router, token: &str) -> HashMap<String, f64> {
     let request = Request::builder()
         .uri("/metrics")
@@ -48,6 +48,9 @@ async fn scrape(router: &axum::Router, token: &str) -> HashMap<String, f64> {
                 prometheus_parse::Value::Counter(v)
                 | prometheus_parse::Value::Gauge(v)
                 | prometheus_parse::Value::Untyped(v) => v,
+                prometheus_parse::Value::Histogram(buckets) => {
+                    buckets.iter().map(|b| b.count).fold(0.0, f64::max)
+                }
                 other => panic!("unexpected {other:?}"),
             };
             (format!("{}{{{}}}", s.metric, labels.join(",")), value)
@@ -103,6 +106,8 @@ async fn metrics_move_as_a_job_runs() {
     let before = scrape(&router, &admin).await;
     assert_eq!(before["tessera_jobs{state=\"running\"}"], 1.0);
     assert_eq!(before["tessera_tasks{state=\"queued\"}"], 2.0);
+    assert_eq!(before["tessera_queue_depth{}"], 2.0);
+    assert_eq!(before["tessera_tiles_per_second{}"], 0.0);
     assert!(!before.contains_key("tessera_tasks_accepted_total{class=\"h100\"}"));
 
     let worker = Principal::Worker {
@@ -158,4 +163,10 @@ async fn metrics_move_as_a_job_runs() {
     let invoice = farm.store().invoice_total(job).unwrap().micros() as f64;
     assert_eq!(billed, invoice);
     assert_eq!(after["tessera_leases_active{}"], 0.0);
+    assert_eq!(after["tessera_queue_depth{}"], 0.0);
+    assert_eq!(after["tessera_tiles_per_second{}"], 2.0 / 60.0);
+    assert_eq!(after["tessera_task_latency_seconds{}"], 2.0);
+    assert_eq!(after["tessera_task_render_seconds{class=\"h100\"}"], 2.0);
+    // The first scrape was measured by the time the second ran.
+    assert!(after["tessera_api_request_duration_seconds{route=\"/metrics\"}"] >= 1.0);
 }

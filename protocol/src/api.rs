@@ -10,6 +10,7 @@ use crate::money::Money;
 /// Where a job is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobState {
     Running,
     Done,
@@ -43,12 +44,14 @@ impl JobState {
 
 /// `201` answer to a submission.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Submitted {
     pub id: JobId,
 }
 
 /// `GET /api/jobs/{id}/state` (and the answer to a cancellation).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobStateView {
     pub id: JobId,
     pub state: JobState,
@@ -56,6 +59,7 @@ pub struct JobStateView {
 
 /// How far one frame of a job has got.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FrameProgress {
     pub frame: u32,
     pub tiles_done: u64,
@@ -65,6 +69,7 @@ pub struct FrameProgress {
 
 /// A job as the API shows it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobView {
     pub id: JobId,
     /// The tenant the job belongs to.
@@ -92,6 +97,7 @@ pub struct JobView {
 
 /// One accepted task's charge: a row of the coordinator's ledger.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LedgerRow {
     pub task: TaskId,
     pub job: JobId,
@@ -109,6 +115,7 @@ pub struct LedgerRow {
 
 /// A charge taken back: its worker failed a spot check, and this charge was never verified.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reversal {
     pub task: TaskId,
     pub worker: String,
@@ -118,6 +125,7 @@ pub struct Reversal {
 
 /// A job's invoice: its charges, their reversals, and the charges less the reversals.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvoiceView {
     pub job: JobId,
     pub rows: Vec<LedgerRow>,
@@ -127,6 +135,7 @@ pub struct InvoiceView {
 
 /// A worker the coordinator has heard from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerView {
     pub name: String,
     pub backend: String,
@@ -142,6 +151,100 @@ pub struct WorkerView {
     pub checks_failed: u64,
     /// Why the worker may claim no more tasks, if it may not.
     pub blocked: Option<String>,
+    /// The task it holds a lease on, if any.
+    pub current_task: Option<TaskId>,
+}
+
+/// `GET /api/me`: whose token this is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Me {
+    pub role: crate::auth::Role,
+    pub name: String,
+    /// A submitter's tenant.
+    pub tenant: Option<String>,
+}
+
+/// Where a task is: waiting to be queued, queued (or being rendered), done, or failed for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum TaskState {
+    Pending,
+    Queued,
+    Done,
+    Failed,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 4] = [
+        TaskState::Pending,
+        TaskState::Queued,
+        TaskState::Done,
+        TaskState::Failed,
+    ];
+
+    /// The name used in JSON and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Queued => "queued",
+            TaskState::Done => "done",
+            TaskState::Failed => "failed",
+        }
+    }
+
+    /// The state named `name`, as [`as_str`](Self::as_str) writes it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// `GET /api/jobs/{id}/tasks`: one task of a job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskView {
+    pub id: TaskId,
+    pub frame: u32,
+    /// `WxH+X+Y`.
+    pub tile: String,
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    pub state: TaskState,
+    pub attempts: u32,
+    /// Why its last attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// A `tile` event of `GET /api/jobs/{id}/events`: an accepted tile's preview, to draw at (x, y)
+/// of its frame (origin top left).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TileEvent {
+    pub frame: u32,
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    /// The tile as a PNG (clamped sRGB), in base64.
+    pub png: String,
+}
+
+/// A `frame` event of `GET /api/jobs/{id}/events`: the frame is written, and its PNG preview is
+/// at `/api/jobs/{id}/frames/{frame}.png`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FrameEvent {
+    pub frame: u32,
+}
+
+/// Every error answer of the API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorView {
+    pub error: String,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// What a token lets its holder do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// The operator: everything, across tenants, including issuing tokens.
     Admin,
@@ -35,6 +36,7 @@ impl Role {
 /// A token to issue (`POST /api/tokens`). What a worker token states about its machine bounds
 /// what the machine is paid: its device class and threads.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewToken {
     pub role: Role,
     /// A submitter's tenant.
@@ -49,6 +51,7 @@ pub struct NewToken {
 
 /// A token just issued: the secret is shown once and stored only as a hash.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuedToken {
     pub id: i64,
     pub token: String,
@@ -56,6 +59,7 @@ pub struct IssuedToken {
 
 /// A token as the operator lists it, without its secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenView {
     pub id: i64,
     pub role: Role,

@@ -12,6 +12,7 @@ pub const CPU_CLASS: &str = "cpu";
 
 /// A worker's rendering device, as its results name it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Device {
     pub backend: String,
     pub name: String,

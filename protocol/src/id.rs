@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// A job's number in the coordinator's store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobId(pub i64);
 
 impl fmt::Display for JobId {
@@ -29,6 +30,7 @@ impl std::str::FromStr for JobId {
 /// A task's number in the coordinator's store, unique across jobs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskId(pub i64);
 
 impl fmt::Display for TaskId {

@@ -10,6 +10,7 @@ use sha2::Sha256;
 
 /// `POST /api/tasks/{task}/claim`: the attempt the worker took from the queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimRequest {
     pub attempt: u32,
 }
@@ -17,6 +18,7 @@ pub struct ClaimRequest {
 /// The answer to a claim.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Claim {
     /// Render it, and sign the result with `key`.
     Render { lease: String, key: String },

@@ -8,7 +8,7 @@
 //!   result's pixels travel.
 //! - [`api`]: the HTTP API's requests and answers; [`auth`]: roles and tokens; [`lease`]: how
 //!   a worker claims a task and signs its result; [`money`]: amounts in micro-dollars.
-//! - [`device`]: the device classes prices are keyed by.
+//! - [`device`]: the device classes prices are keyed by; [`metrics`]: the `/metrics` format.
 //! - [`scene`]: scenes named by their SHA-256, stored as blobs, and packed as archives.
 
 pub mod api;
@@ -19,6 +19,7 @@ pub mod device;
 pub mod id;
 pub mod job;
 pub mod lease;
+pub mod metrics;
 pub mod money;
 pub mod pixels;
 pub mod result;

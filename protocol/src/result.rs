@@ -12,6 +12,7 @@ use crate::pixels::EncodedPixels;
 
 /// A worker as its results name it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerInfo {
     pub name: String,
     pub device: Device,

@@ -143,21 +143,30 @@ pub fn write_exr(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
 /// function; alpha is opaque so viewers do not show the background through misses.
 pub fn write_png(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
     check_buffers(path, frame)?;
-    let bytes: Vec<u8> = frame
-        .pixels
-        .color
+    let res = frame.resolution();
+    write_atomically(path, Durability::CrashSafe, |file| {
+        encode_png(file, res.width(), res.height(), &frame.pixels.color).map_err(|source| {
+            OutputError::Png {
+                path: path.into(),
+                source,
+            }
+        })
+    })
+}
+
+/// Linear colours, row by row, as an 8-bit sRGB PNG (clamped, opaque): what `.png` outputs and
+/// previews show.
+pub fn encode_png(
+    out: impl std::io::Write,
+    width: u32,
+    height: u32,
+    color: &[[f32; 4]],
+) -> Result<(), image::ImageError> {
+    let bytes: Vec<u8> = color
         .iter()
         .flat_map(|c| [srgb_8bit(c[0]), srgb_8bit(c[1]), srgb_8bit(c[2]), 255])
         .collect();
-    let res = frame.resolution();
-    write_atomically(path, Durability::CrashSafe, |file| {
-        PngEncoder::new(file)
-            .write_image(&bytes, res.width(), res.height(), ExtendedColorType::Rgba8)
-            .map_err(|source| OutputError::Png {
-                path: path.into(),
-                source,
-            })
-    })
+    PngEncoder::new(out).write_image(&bytes, width, height, ExtendedColorType::Rgba8)
 }
 
 /// Linear radiance to an 8-bit sRGB code value. NaN (a numerical accident upstream) maps to 0

@@ -48,7 +48,7 @@ fn default_broker<S: AsRef<str>>(args: &[S]) -> Vec<&'static str> {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -167,6 +167,33 @@ impl Farm {
             c.kill().unwrap();
             c.wait().unwrap();
         }
+    }
+
+    /// The command line of a worker named `name` (one thread, CPU class) and its token, for a
+    /// test that starts it itself.
+    pub fn worker_command(&self, name: &str) -> (Vec<String>, String) {
+        let token = self.token(&["--role", "worker", "--name", name, "--threads", "1"]);
+        let mut command = vec![
+            env!("CARGO_BIN_EXE_tessera").to_owned(),
+            "worker".into(),
+            "--namespace".into(),
+            self.namespace.clone(),
+            "--amqp".into(),
+            AMQP_URL.into(),
+            "--coordinator".into(),
+            self.url.clone(),
+            "--threads".into(),
+            "1".into(),
+            "--cache".into(),
+        ];
+        command.push(
+            self.dir
+                .path()
+                .join(format!("cache-{name}"))
+                .display()
+                .to_string(),
+        );
+        (command, token)
     }
 
     /// Starts a worker with one thread; returns its index.

@@ -295,6 +295,7 @@ pub fn render_job(
                 renderer,
                 link,
                 DEFAULT_HEARTBEAT,
+                Arc::default(),
                 shutdown,
             )
             .await

@@ -1,5 +1,6 @@
 //! `tessera worker`: renders tasks from the farm's queue.
 
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use tessera_protocol::scene::SceneStore;
 use tessera_renderer::backend::{self, BackendChoice};
 use tessera_transport::AmqpTransport;
 use tessera_transport::amqp::DEFAULT_NAMESPACE;
-use tessera_worker::{DEFAULT_HEARTBEAT, Faults, HttpLink, TileRenderer, run_worker};
+use tessera_worker::{
+    DEFAULT_HEARTBEAT, Faults, HttpLink, TileRenderer, WorkerMetrics, run_worker,
+};
 
 use crate::farm_runtime::{ApiArgs, BrokerArgs, runtime, shutdown_signal};
 
@@ -39,6 +42,9 @@ pub struct WorkerArgs {
     /// Scene cache folder [default: tessera-scene-cache in the temporary folder].
     #[arg(long, value_name = "DIR")]
     cache: Option<PathBuf>,
+    /// Serve this worker's metrics at http://ADDR/metrics, in Prometheus' text format.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
 }
 
 /// This process in its own logs; the farm knows it by its token.
@@ -67,12 +73,45 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let shutdown = shutdown_signal()?;
         let mut stop = shutdown.clone();
+        let metrics = Arc::new(WorkerMetrics::default());
+        if let Some(addr) = args.metrics {
+            serve_metrics(addr, metrics.clone()).await?;
+        }
         let transport = tokio::select! {
             transport = AmqpTransport::connect_when_up(&broker, &args.namespace) => transport?,
             _ = stop.wait_for(|&stopped| stopped) => return Ok(()),
         };
-        run_worker(&transport, &name, renderer, link, heartbeat, shutdown).await?;
+        run_worker(
+            &transport, &name, renderer, link, heartbeat, metrics, shutdown,
+        )
+        .await?;
         transport.close().await;
         Ok(())
     })
+}
+
+/// `GET /metrics` on `addr`, in the background, for as long as the worker runs.
+async fn serve_metrics(addr: SocketAddr, metrics: Arc<WorkerMetrics>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || async move {
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    tessera_protocol::metrics::CONTENT_TYPE,
+                )],
+                metrics.exposition(),
+            )
+        }),
+    );
+    tracing::info!(%addr, "serving metrics at /metrics");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "metrics server stopped");
+        }
+    });
+    Ok(())
 }

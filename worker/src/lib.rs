@@ -6,11 +6,14 @@
 //! - [`run`]: the loop from task to result, and the heartbeat.
 //! - [`tile_renderer`]: the rendering thread, which keeps a frame prepared across its tiles.
 //! - [`link`]: the coordinator as the worker sees it: scenes, claims, heartbeats.
+//! - [`metrics`]: what it counts, for `tessera worker --metrics`.
 
 pub mod link;
+pub mod metrics;
 pub mod run;
 pub mod tile_renderer;
 
 pub use link::{HttpLink, Link};
+pub use metrics::WorkerMetrics;
 pub use run::{DEFAULT_HEARTBEAT, run_worker};
 pub use tile_renderer::{Faults, Preparation, TileRenderer};

@@ -14,6 +14,7 @@ use tessera_transport::{Delivery, Inbox, Transport, TransportError};
 use tokio::sync::watch;
 
 use crate::link::Link;
+use crate::metrics::{TaskOutcome, WorkerMetrics};
 use crate::tile_renderer::TileRenderer;
 
 /// How often a worker says it is alive: well inside the coordinator's lease timeout.
@@ -27,6 +28,7 @@ pub async fn run_worker<T: Transport>(
     renderer: Arc<TileRenderer>,
     link: Arc<dyn Link>,
     heartbeat: Duration,
+    metrics: Arc<WorkerMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), TransportError> {
     let info = renderer.worker_info(name);
@@ -34,7 +36,12 @@ pub async fn run_worker<T: Transport>(
         let (link, info) = (link.clone(), info.clone());
         let _ = tokio::task::spawn_blocking(move || link.announce(&info)).await;
     }
-    let beating = tokio::spawn(beat(link.clone(), heartbeat, shutdown.clone()));
+    let beating = tokio::spawn(beat(
+        link.clone(),
+        heartbeat,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     // One task in hand per rendering device.
     let mut inbox = transport.consume_tasks(1).await?;
     tracing::info!(worker = %info.name, device = %info.device, "worker ready");
@@ -49,7 +56,13 @@ pub async fn run_worker<T: Transport>(
                 None => break,
             },
         };
-        handle_task(transport, &info, &renderer, &link, delivery, &mut shutdown).await;
+        let worker = Worker {
+            info: &info,
+            renderer: &renderer,
+            link: &link,
+            metrics: &metrics,
+        };
+        handle_task(transport, worker, delivery, &mut shutdown).await;
     }
     beating.abort();
     tracing::info!(worker = %info.name, "worker stopped");
@@ -57,7 +70,12 @@ pub async fn run_worker<T: Transport>(
 }
 
 /// Heartbeats until shutdown; a missed one is only logged (the next may get through).
-async fn beat(link: Arc<dyn Link>, every: Duration, mut shutdown: watch::Receiver<bool>) {
+async fn beat(
+    link: Arc<dyn Link>,
+    every: Duration,
+    metrics: Arc<WorkerMetrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut ticks = tokio::time::interval(every);
     loop {
         tokio::select! {
@@ -65,6 +83,7 @@ async fn beat(link: Arc<dyn Link>, every: Duration, mut shutdown: watch::Receive
             _ = ticks.tick() => {
                 let link = link.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || link.heartbeat()).await {
+                    metrics.heartbeat_missed();
                     tracing::warn!(error = %e, "heartbeat not delivered");
                 }
             }
@@ -76,6 +95,7 @@ async fn beat(link: Arc<dyn Link>, every: Duration, mut shutdown: watch::Receive
 async fn claim(
     link: &Arc<dyn Link>,
     task: &TaskMessage,
+    metrics: &WorkerMetrics,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<Claim> {
     let mut wait = Duration::from_millis(200);
@@ -89,6 +109,7 @@ async fn claim(
         match answer {
             Ok(claim) => return Some(claim),
             Err(e) => {
+                metrics.claim_retried();
                 tracing::warn!(task = %task.task, error = %e, retry_in = ?wait, "cannot claim the task; retrying");
                 tokio::select! {
                     _ = shutdown.changed() => return None,
@@ -119,27 +140,42 @@ fn fetch_scene(link: &dyn Link, task: &TaskMessage) -> Result<std::path::PathBuf
     }
 }
 
+/// What a task is handled with.
+#[derive(Clone, Copy)]
+struct Worker<'a> {
+    info: &'a WorkerInfo,
+    renderer: &'a Arc<TileRenderer>,
+    link: &'a Arc<dyn Link>,
+    metrics: &'a Arc<WorkerMetrics>,
+}
+
 async fn handle_task<T: Transport>(
     transport: &T,
-    info: &WorkerInfo,
-    renderer: &Arc<TileRenderer>,
-    link: &Arc<dyn Link>,
+    worker: Worker<'_>,
     delivery: Delivery<TaskMessage>,
     shutdown: &mut watch::Receiver<bool>,
 ) {
+    let Worker {
+        info,
+        renderer,
+        link,
+        metrics,
+    } = worker;
     let task = delivery.message.clone();
     // Not acknowledged on shutdown: the broker hands the task to another worker.
-    let Some(claim) = claim(link, &task, shutdown).await else {
+    let Some(claim) = claim(link, &task, metrics, shutdown).await else {
         return;
     };
     let (lease, key) = match claim {
         Claim::Render { lease, key } => (lease, key),
         Claim::Skip { reason } => {
             tracing::debug!(task = %task.task, attempt = task.attempt, %reason, "not rendering a task");
+            metrics.task_ended(TaskOutcome::Skipped, None);
             let _ = delivery.ack().await;
             return;
         }
     };
+    metrics.set_busy(true);
     let rendered = {
         let (renderer, link, task) = (renderer.clone(), link.clone(), task.clone());
         tokio::task::spawn_blocking(move || {
@@ -149,6 +185,7 @@ async fn handle_task<T: Transport>(
         .await
         .unwrap_or_else(|e| Err(format!("renderer crashed: {e}")))
     };
+    metrics.set_busy(false);
     let outcome = match &rendered {
         Ok((image, render_micros)) => Outcome::Rendered {
             render_micros: *render_micros,
@@ -172,9 +209,14 @@ async fn handle_task<T: Transport>(
     };
     result.sign(&key);
     if let Err(e) = transport.publish_result(&result).await {
+        metrics.result_unsent();
         // Not acknowledged: the task is delivered again once the connection is back.
         tracing::warn!(task = %task.task, error = %e, "cannot send result");
         return;
+    }
+    match &rendered {
+        Ok((_, micros)) => metrics.task_ended(TaskOutcome::Rendered, Some(*micros as f64 / 1e6)),
+        Err(_) => metrics.task_ended(TaskOutcome::Failed, None),
     }
     if let Err(reason) = &rendered {
         // The coordinator decides whether the task is tried again.

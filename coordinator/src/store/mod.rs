@@ -10,7 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use tessera_protocol::api::{FrameProgress, JobState, LedgerRow, Reversal, WorkerView};
+use tessera_protocol::api::{
+    FrameProgress, JobState, LedgerRow, Reversal, TaskState, TaskView, WorkerView,
+};
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
@@ -72,24 +74,8 @@ pub struct JobRecord {
     pub finished_at: Option<f64>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TaskState {
-    Pending,
-    Queued,
-    Done,
-    Failed,
-}
-
-impl TaskState {
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        Ok(match s {
-            "pending" => TaskState::Pending,
-            "queued" => TaskState::Queued,
-            "done" => TaskState::Done,
-            "failed" => TaskState::Failed,
-            other => return Err(StoreError::Corrupt(format!("task state '{other}'"))),
-        })
-    }
+fn task_state(s: &str) -> Result<TaskState, StoreError> {
+    TaskState::from_name(s).ok_or_else(|| StoreError::Corrupt(format!("task state '{s}'")))
 }
 
 /// A task as stored, with what its result is checked against.
@@ -100,6 +86,8 @@ pub struct TaskRecord {
     pub task: Task,
     pub state: TaskState,
     pub attempts: u32,
+    /// When it was first handed to the broker.
+    pub queued_at: Option<f64>,
 }
 
 /// What accepting a result did.
@@ -357,13 +345,18 @@ impl Store {
     }
 
     /// Every job, or with `tenant` that tenant's.
-    pub fn jobs(&self, tenant: Option<&str>) -> Result<Vec<JobRecord>, StoreError> {
+    /// Jobs, of one tenant and in one state where given.
+    pub fn jobs(
+        &self,
+        tenant: Option<&str>,
+        state: Option<JobState>,
+    ) -> Result<Vec<JobRecord>, StoreError> {
         let db = self.db();
         let mut stmt = db.prepare(&format!(
-            "{} WHERE ?1 IS NULL OR j.tenant = ?1 ORDER BY j.id",
+            "{} WHERE (?1 IS NULL OR j.tenant = ?1) AND (?2 IS NULL OR j.state = ?2) ORDER BY j.id",
             Self::JOB_QUERY
         ))?;
-        let mut rows = stmt.query(params![tenant])?;
+        let mut rows = stmt.query(params![tenant, state.map(JobState::as_str)])?;
         let mut jobs = Vec::new();
         while let Some(row) = rows.next()? {
             jobs.push(Self::read_job(row)?);
@@ -423,9 +416,38 @@ impl Store {
                 frame: row.get("frame")?,
                 tile,
             },
-            state: TaskState::parse(&state)?,
+            state: task_state(&state)?,
             attempts: row.get("attempts")?,
+            queued_at: row.get("queued_at")?,
         })
+    }
+
+    /// A job's tasks, in one state where given, in frame and tile order.
+    pub fn tasks(&self, job: JobId, state: Option<TaskState>) -> Result<Vec<TaskView>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare(
+            "SELECT id, frame, x, y, w, h, state, attempts, last_error FROM tasks
+             WHERE job_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY frame, y, x",
+        )?;
+        let mut rows = stmt.query(params![job.0, state.map(TaskState::as_str)])?;
+        let mut tasks = Vec::new();
+        while let Some(r) = rows.next()? {
+            let (x, y, width, height): (u32, u32, u32, u32) =
+                (r.get("x")?, r.get("y")?, r.get("w")?, r.get("h")?);
+            tasks.push(TaskView {
+                id: TaskId(r.get("id")?),
+                frame: r.get("frame")?,
+                tile: format!("{width}x{height}+{x}+{y}"),
+                x,
+                y,
+                width,
+                height,
+                state: task_state(&r.get::<_, String>("state")?)?,
+                attempts: r.get("attempts")?,
+                last_error: r.get("last_error")?,
+            });
+        }
+        Ok(tasks)
     }
 
     pub fn task(
@@ -608,7 +630,9 @@ impl Store {
         let db = self.db();
         let mut stmt = db.prepare(
             "SELECT w.*, COALESCE(r.checks_passed, 0) AS passed,
-                    COALESCE(r.checks_failed, 0) AS failed, r.blocked_reason
+                    COALESCE(r.checks_failed, 0) AS failed, r.blocked_reason,
+                    (SELECT MAX(l.task_id) FROM leases l
+                     WHERE l.worker = w.name AND l.state = 'active') AS current_task
              FROM workers w LEFT JOIN reputation r ON r.worker = w.name ORDER BY w.name",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -626,6 +650,7 @@ impl Store {
                 checks_passed: r.get::<_, i64>("passed")? as u64,
                 checks_failed: r.get::<_, i64>("failed")? as u64,
                 blocked: r.get("blocked_reason")?,
+                current_task: r.get::<_, Option<i64>>("current_task")?.map(TaskId),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -1082,6 +1107,36 @@ mod tests {
     }
 
     #[test]
+    fn a_jobs_tasks_are_listed_by_state_and_a_worker_is_drained_once() {
+        let (_dir, store) = store();
+        let id = job(&store, 0);
+        let all = store.tasks(id, None).unwrap();
+        assert!(!all.is_empty());
+        assert!(all.iter().all(|t| t.state == TaskState::Pending));
+        assert_eq!(store.tasks(id, Some(TaskState::Pending)).unwrap(), all);
+        assert!(store.tasks(id, Some(TaskState::Failed)).unwrap().is_empty());
+        let (task, _) = claimed(&store);
+        let worker = WorkerInfo {
+            name: "w1".into(),
+            device: tessera_protocol::device::Device {
+                backend: "cpu".into(),
+                name: "CPU".into(),
+                class: "cpu".into(),
+                threads: 2,
+            },
+        };
+        store.announce_worker(&worker).unwrap();
+        assert_eq!(store.workers(0.0).unwrap()[0].current_task, Some(task.id));
+
+        assert!(store.drain_worker("w1").unwrap());
+        assert!(!store.drain_worker("w1").unwrap(), "drained twice");
+        assert_eq!(
+            store.reputation("w1").unwrap().blocked.as_deref(),
+            Some(reputation::DRAINED)
+        );
+    }
+
+    #[test]
     fn each_tenant_sees_its_jobs_and_pays_for_its_scenes() {
         let (_dir, store) = store();
         let a = job_of(&store, "a", 0, 1000);
@@ -1089,14 +1144,16 @@ mod tests {
         let b = job_of(&store, "b", 0, 5);
         assert_eq!(
             store
-                .jobs(Some("b"))
+                .jobs(Some("b"), None)
                 .unwrap()
                 .iter()
                 .map(|j| j.id)
                 .collect::<Vec<_>>(),
             [b]
         );
-        assert_eq!(store.jobs(None).unwrap().len(), 3);
+        assert_eq!(store.jobs(None, None).unwrap().len(), 3);
+        assert_eq!(store.jobs(None, Some(JobState::Running)).unwrap().len(), 3);
+        assert!(store.jobs(None, Some(JobState::Done)).unwrap().is_empty());
         assert_eq!(store.job(a).unwrap().tenant, "a");
         // The same scene twice counts once.
         assert_eq!(store.tenant_scene_bytes("a").unwrap(), 1000);

@@ -88,4 +88,19 @@ impl Store {
         tx.commit()?;
         Ok(reversed)
     }
+
+    /// An operator drains `worker`: it claims no more tasks, and the one it holds may finish.
+    /// Nothing is reversed. Returns false when it was already blocked or drained.
+    pub fn drain_worker(&self, worker: &str) -> Result<bool, StoreError> {
+        let changed = self.db().execute(
+            "INSERT INTO reputation (worker, blocked_reason) VALUES (?1, ?2)
+             ON CONFLICT (worker) DO UPDATE SET blocked_reason = ?2
+                 WHERE blocked_reason IS NULL",
+            params![worker, DRAINED],
+        )?;
+        Ok(changed == 1)
+    }
 }
+
+/// What a drained worker's record says.
+pub const DRAINED: &str = "drained by an operator";

@@ -43,6 +43,15 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// Who holds the token: a person, or a worker's billing name.
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Admin { name }
+            | Principal::Submitter { name, .. }
+            | Principal::Worker { name, .. } => name,
+        }
+    }
+
     pub fn role(&self) -> Role {
         match self {
             Principal::Admin { .. } => Role::Admin,
