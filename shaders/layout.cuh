@@ -105,6 +105,7 @@ struct GpuParams {
     u32 emitters;
     u32 triangles;
     u32 mesh_flags;
+    float environment[3];
 };
 
 struct GpuPixel {

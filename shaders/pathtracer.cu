@@ -834,7 +834,11 @@ __device__ PathResult radiance(const Scene& s, V3 o, V3 d, Rng& rng) {
         float draws[DRAWS_PER_BOUNCE];
         for (int i = 0; i < DRAWS_PER_BOUNCE; i++) draws[i] = rng_f32(rng);
         Hit hit = intersect(s, o, d);
-        if (hit.triangle == NO_HIT) break;
+        if (hit.triangle == NO_HIT) {
+            // Only BSDF sampling finds the (uniform) environment: its light counts in full.
+            result.l = result.l + beta * v3a(s.params->environment);
+            break;
+        }
         Surface surf = surface_at(s, o, d, hit);
         V3 wo = -d;
         if (depth == 1u) {

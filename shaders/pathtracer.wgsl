@@ -107,6 +107,7 @@ struct GpuParams {
     emitters: u32,
     triangles: u32,
     mesh_flags: u32,
+    environment: array<f32, 3>,
 }
 
 struct GpuPixel {
@@ -1252,6 +1253,8 @@ fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathR
         let rr_u = rng_f32(rng);
         let hit = intersect(o, d);
         if hit.triangle == NO_HIT {
+            // Only BSDF sampling finds the (uniform) environment: its light counts in full.
+            result.l += beta * v3(params.environment);
             break;
         }
         let s = surface_at(o, d, hit);

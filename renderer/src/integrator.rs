@@ -121,6 +121,10 @@ impl<'a> PathTracer<'a> {
                 *d = rng.next_f32();
             }
             let Some(hit) = self.bvh.intersect(&ray, 0.0, f32::INFINITY) else {
+                // Only BSDF sampling finds the environment, so its light counts in full.
+                if let Some(env) = &self.scene.environment {
+                    l += beta * env.radiance(ray.dir);
+                }
                 break;
             };
             let surface = self.surface(&ray, &hit);

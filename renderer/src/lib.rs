@@ -11,6 +11,7 @@ pub mod backend;
 pub mod bsdf;
 pub mod bvh;
 pub mod camera;
+pub mod environment;
 pub mod film;
 pub mod geometry;
 pub mod integrator;

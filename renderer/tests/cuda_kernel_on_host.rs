@@ -250,6 +250,24 @@ fn same_seed_gives_nearly_the_same_image_as_the_cpu() {
     assert_same_seed_agrees(&common::scenes::materials());
 }
 
+/// The same with the environment as well as lights.
+#[test]
+fn same_seed_with_the_environment() {
+    assert_same_seed_agrees(&common::scenes::materials_in_the_environment());
+}
+
+/// The white furnace ([`common::scenes::furnace`]): the uniform environment reaches the kernel.
+#[test]
+fn a_diffuse_cube_in_the_neutral_environment_shows_its_albedo() {
+    let image = on_host(
+        &common::scenes::furnace(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 4, 1),
+    );
+    common::assert_furnace(&image);
+}
+
 /// The same with the attributes the materials scene lacks: tangents and a second UV set.
 #[test]
 fn same_seed_with_tangents_and_a_second_uv_set() {

@@ -7,6 +7,7 @@ use std::f32::consts::{FRAC_1_SQRT_2, FRAC_PI_2, FRAC_PI_4};
 use base64::Engine;
 use glam::{Vec2, Vec3, Vec4};
 use serde_json::{Value, json};
+use tessera_renderer::environment::Environment;
 use tessera_renderer::scene::{FrameScene, PunctualLight, Scene, SceneError};
 use tessera_renderer::texture::{Filter, Wrap};
 
@@ -635,6 +636,27 @@ fn punctual_lights_in_world_space() {
     };
     assert!(close(direction, Vec3::NEG_Z));
     assert_eq!(irradiance, Vec3::splat(3.0));
+}
+
+/// A scene with no light of its own is lit by the neutral environment; one with a punctual
+/// light or an emissive surface keeps its own lighting only.
+#[test]
+fn only_a_scene_without_lights_gets_the_neutral_environment() {
+    let unlit = frame(&triangle_scene(json!({})).glb());
+    assert_eq!(unlit.environment, Some(Environment::NEUTRAL));
+
+    let mut lit = triangle_scene(json!({}));
+    lit.root["extensionsUsed"] = json!(["KHR_lights_punctual"]);
+    lit.root["extensions"] = json!({ "KHR_lights_punctual": { "lights": [
+        { "type": "point", "intensity": 8.0 } ] } });
+    lit.node(json!({ "extensions": { "KHR_lights_punctual": { "light": 0 } } }));
+    assert_eq!(frame(&lit.glb()).environment, None);
+
+    let mut glowing = Builder::new();
+    let material = glowing.push("materials", json!({ "emissiveFactor": [1.0, 1.0, 1.0] }));
+    let mesh = glowing.mesh(&TRIANGLE, json!({}), Some(material));
+    glowing.node(json!({ "mesh": mesh }));
+    assert_eq!(frame(&glowing.glb()).environment, None);
 }
 
 // --- Animation -----------------------------------------------------------------------------

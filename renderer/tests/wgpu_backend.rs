@@ -78,6 +78,37 @@ fn same_seed_gives_nearly_the_same_image() {
     );
 }
 
+/// The white furnace ([`common::scenes::furnace`]): the uniform environment reaches wgpu.
+#[test]
+fn a_diffuse_cube_in_the_neutral_environment_shows_its_albedo() {
+    let image = render(
+        &wgpu_backend(),
+        &common::scenes::furnace(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 4, 1),
+    );
+    common::assert_furnace(&image);
+}
+
+/// The same seed with the environment as well as lights: the environment is met where the
+/// CPU meets it.
+#[test]
+fn same_seed_with_the_environment_gives_nearly_the_same_image() {
+    let backend = wgpu_backend();
+    let cpu = CpuBackend::new(None).unwrap();
+    let scene = common::scenes::materials_in_the_environment();
+    let res = Resolution::new(96, 64).unwrap();
+    let s = settings(4, 8, 7);
+    let gpu = stats::channels(&render(&backend, &scene, res, 32, &s).pixels);
+    let reference = stats::channels(&render(&cpu, &scene, res, 32, &s).pixels);
+    let failures = stats::same_seed_disagreements(&gpu, &reference);
+    assert!(
+        failures.is_empty(),
+        "same seed, different images: {failures:?}"
+    );
+}
+
 /// Tiles of one frame rendered at the same time by the CPU and wgpu, in a checkerboard: the
 /// jumps across tile borders must look like the steps between neighbours inside tiles, as they
 /// do in a CPU-only render of the same frame.

@@ -7,6 +7,7 @@ use glam::{Vec2, Vec3, Vec4};
 
 use super::light::PunctualLight;
 use crate::camera::Camera;
+use crate::environment::Environment;
 use crate::material::Material;
 use crate::texture::Texture;
 
@@ -19,6 +20,8 @@ pub struct FrameScene {
     /// Shared by every frame of a scene: textures are often its biggest part and never animate.
     pub textures: Arc<Vec<Texture>>,
     pub lights: Vec<PunctualLight>,
+    /// What a path leaving the scene sees; `None` is black.
+    pub environment: Option<Environment>,
 }
 
 /// All triangles of a frame in world space, sharing one vertex array.

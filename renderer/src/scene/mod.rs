@@ -28,6 +28,7 @@ pub use frame::{FrameScene, Mesh};
 pub use light::PunctualLight;
 pub use resource::{relative_path, uri_relative_path};
 
+use crate::environment::Environment;
 use crate::material::Material;
 use crate::texture::Texture;
 use document::Document;
@@ -50,6 +51,8 @@ pub struct Scene {
     channels: Vec<animation::Channel>,
     /// Whether the default view was announced: once per scene, not per frame.
     noted_default_view: AtomicBool,
+    /// Whether the default lighting was announced, likewise.
+    noted_default_light: AtomicBool,
 }
 
 impl Scene {
@@ -94,6 +97,7 @@ impl Scene {
             lights: light::load_lights(&doc)?,
             channels: animation::load_channels(&doc)?,
             noted_default_view: AtomicBool::new(false),
+            noted_default_light: AtomicBool::new(false),
         })
     }
 
@@ -130,7 +134,7 @@ impl Scene {
         animation::apply(&self.channels, time, &mut pose);
         let world = self.hierarchy.world_transforms(&pose);
         let chosen = camera::select(&self.file, &self.hierarchy, &self.cameras, &world, camera);
-        let lights = self
+        let lights: Vec<PunctualLight> = self
             .hierarchy
             .order
             .iter()
@@ -160,12 +164,33 @@ impl Scene {
             }
             chosen => chosen?,
         };
+        let environment = self.default_environment(&lights, &mesh);
         Ok(FrameScene {
             camera,
             mesh,
             materials: self.materials.clone(),
             textures: self.textures.clone(),
             lights,
+            environment,
         })
+    }
+
+    /// A frame with neither a light nor an emissive surface is lit by the neutral environment
+    /// (with one note per scene) rather than rendered black.
+    fn default_environment(&self, lights: &[PunctualLight], mesh: &Mesh) -> Option<Environment> {
+        let emissive = mesh
+            .triangle_materials
+            .iter()
+            .any(|&m| self.materials[m as usize].is_emissive());
+        if !lights.is_empty() || emissive {
+            return None;
+        }
+        if !self.noted_default_light.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "{}: the scene has no lights; lighting it with a uniform white environment",
+                self.file
+            );
+        }
+        Some(Environment::NEUTRAL)
     }
 }

@@ -44,3 +44,25 @@ pub fn render(
     }
     image
 }
+
+/// The white furnace ([`scenes::furnace`]) as every backend must render it: the cube's centre
+/// is its albedo, a corner the environment, and the corner's alpha says nothing was hit there.
+pub fn assert_furnace(image: &FrameImage) {
+    let res = image.resolution();
+    let at = |x: u32, y: u32| image.pixels.color[(y * res.width() + x) as usize];
+    let centre = at(res.width() / 2, res.height() / 2);
+    for c in &centre[..3] {
+        assert!(
+            (c - scenes::FURNACE_ALBEDO).abs() < 1e-3,
+            "the cube's centre is {centre:?}, not its albedo {}",
+            scenes::FURNACE_ALBEDO
+        );
+    }
+    assert_eq!(centre[3], 1.0, "the centre's coverage");
+    let corner = at(0, 0);
+    assert_eq!(
+        corner,
+        [1.0, 1.0, 1.0, 0.0],
+        "a corner sees the environment"
+    );
+}

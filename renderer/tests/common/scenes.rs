@@ -1,8 +1,10 @@
-//! The Cornell box of `shared/reference/cornell-box/README.md`, number for number, and a scene
-//! with every material lobe, textures and every light kind, built directly as `FrameScene`s.
+//! The Cornell box of `shared/reference/cornell-box/README.md`, number for number, a scene
+//! with every material lobe, textures and every light kind, and a white furnace, built directly
+//! as `FrameScene`s.
 
 use glam::{Affine3A, Mat3, Vec2, Vec3, Vec4};
 use tessera_renderer::camera::Camera;
+use tessera_renderer::environment::Environment;
 use tessera_renderer::material::Material;
 use tessera_renderer::scene::{FrameScene, Mesh, PunctualLight};
 use tessera_renderer::texture::{Filter, Texture, TextureRef, UvTransform, Wrap};
@@ -165,6 +167,7 @@ pub fn cornell_box() -> FrameScene {
         materials,
         textures: Default::default(),
         lights: Vec::new(),
+        environment: None,
     }
 }
 
@@ -380,6 +383,7 @@ pub fn materials() -> FrameScene {
         materials,
         textures: textures.into(),
         lights,
+        environment: None,
     }
 }
 
@@ -415,4 +419,37 @@ pub fn materials_with_tangents_and_uv1() -> FrameScene {
         transform: UvTransform::default(),
     });
     scene
+}
+
+/// Albedo of the furnace's cube.
+pub const FURNACE_ALBEDO: f32 = 0.5;
+
+/// A white furnace: a Lambertian cube (convex, so it never sees itself) of albedo
+/// [`FURNACE_ALBEDO`] in the neutral environment (radiance 1), seen face on, with no light.
+/// Every pixel on the cube is its albedo exactly (cosine sampling's weight is the albedo), and
+/// every pixel beside it the environment's 1.
+pub fn furnace() -> FrameScene {
+    let mut mesh = Mesh::default();
+    let identity = [
+        [1.0, 0.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 0.0],
+    ];
+    cube(&mut mesh, identity, 0, false);
+    FrameScene {
+        camera: camera(Vec3::new(0.0, 0.0, 6.0), Vec3::ZERO, 30.0, 1.0),
+        mesh,
+        materials: vec![lambertian("grey", [FURNACE_ALBEDO; 3])],
+        textures: Default::default(),
+        lights: Vec::new(),
+        environment: Some(Environment::NEUTRAL),
+    }
+}
+
+/// The materials scene lit by the neutral environment as well as its lights.
+pub fn materials_in_the_environment() -> FrameScene {
+    FrameScene {
+        environment: Some(Environment::NEUTRAL),
+        ..materials()
+    }
 }

@@ -154,6 +154,8 @@ pub struct GpuParams {
     pub triangles: u32,
     /// [`MESH_HAS_TANGENTS`], [`MESH_HAS_UV0`], [`MESH_HAS_UV1`].
     pub mesh_flags: u32,
+    /// The uniform environment's radiance; zero without one.
+    pub environment: [f32; 3],
 }
 
 /// A pixel's running sums over the samples taken so far; normalised once on the CPU.
@@ -297,6 +299,7 @@ pub fn layouts() -> Vec<StructLayout> {
             emitters: u32,
             triangles: u32,
             mesh_flags: u32,
+            environment: [f32; 3],
         }),
         layout!(GpuPixel {
             color: [f32; 3],

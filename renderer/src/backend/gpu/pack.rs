@@ -25,6 +25,8 @@ pub struct GpuScene {
     /// Emissive triangles with their cumulative distribution (empty when none emit).
     pub emitters: Vec<GpuEmitter>,
     pub mesh_flags: u32,
+    /// The uniform environment's radiance; zero without one.
+    pub environment: [f32; 3],
     pub bvh_stats: BvhStats,
 }
 
@@ -35,6 +37,7 @@ pub struct SceneCounts {
     emitters: u32,
     triangles: u32,
     mesh_flags: u32,
+    environment: [f32; 3],
 }
 
 impl SceneCounts {
@@ -44,6 +47,7 @@ impl SceneCounts {
             emitters: scene.emitters.len() as u32,
             triangles: scene.triangles.len() as u32,
             mesh_flags: scene.mesh_flags,
+            environment: scene.environment,
         }
     }
 
@@ -71,6 +75,7 @@ impl SceneCounts {
             emitters: self.emitters,
             triangles: self.triangles,
             mesh_flags: self.mesh_flags,
+            environment: self.environment,
         }
     }
 }
@@ -151,6 +156,9 @@ impl GpuScene {
             lights: scene.lights.iter().map(light).collect(),
             emitters,
             mesh_flags,
+            environment: scene
+                .environment
+                .map_or([0.0; 3], |e| e.radiance.to_array()),
         }
     }
 }
@@ -310,6 +318,7 @@ mod tests {
             ],
             textures: Default::default(),
             lights: Vec::new(),
+            environment: None,
         }
     }
 

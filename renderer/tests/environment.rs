@@ -1,0 +1,40 @@
+//! The environment on the CPU backend: a white furnace renders to its albedo, and the
+//! environment lights a scene with lights as well (same figures checked on wgpu and on the CUDA
+//! kernel in their own tests).
+
+mod common;
+
+use common::{assert_furnace, render, settings};
+use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::film::Resolution;
+
+#[test]
+fn a_diffuse_cube_in_the_neutral_environment_shows_its_albedo() {
+    let cpu = CpuBackend::new(None).unwrap();
+    let image = render(
+        &cpu,
+        &common::scenes::furnace(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 4, 1),
+    );
+    assert_furnace(&image);
+}
+
+#[test]
+fn the_environment_adds_to_a_scenes_own_lights() {
+    let cpu = CpuBackend::new(None).unwrap();
+    let res = Resolution::new(48, 32).unwrap();
+    let s = settings(8, 6, 3);
+    let mean = |scene| {
+        let image = render(&cpu, &scene, res, 16, &s);
+        let c = &image.pixels.color;
+        c.iter().map(|p| f64::from(p[0] + p[1] + p[2])).sum::<f64>() / c.len() as f64
+    };
+    let alone = mean(common::scenes::materials());
+    let lit = mean(common::scenes::materials_in_the_environment());
+    assert!(
+        lit > alone + 0.5,
+        "{lit} with the environment, {alone} without"
+    );
+}
