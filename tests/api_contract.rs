@@ -63,8 +63,13 @@ fn the_api_keeps_to_its_openapi_document() {
             "/api/tokens/{id}/revoke",
             "--max-examples",
             "40",
+            // One thread: hypothesis' source inspection is not thread-safe on Python 3.11
+            // ("AST constructor recursion depth mismatch"), and a fixed seed makes a failure
+            // here one that can be replayed.
             "--workers",
-            "2",
+            "1",
+            "--seed",
+            "1",
         ]),
         "schemathesis as an admin",
     );
@@ -81,6 +86,8 @@ fn the_api_keeps_to_its_openapi_document() {
             "^/api/(workers|workers/heartbeat|tasks/\\{id\\}/claim)$",
             "--max-examples",
             "40",
+            "--seed",
+            "1",
         ]),
         "schemathesis as a worker",
     );

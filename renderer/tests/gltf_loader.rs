@@ -297,8 +297,95 @@ fn u8_indices_and_normalized_u16_uvs() {
     assert!(f.mesh.uv1.is_empty());
 }
 
+/// Strips and fans become triangles that all keep the first one's winding (every normal +Z
+/// here), as the glTF specification orders their vertices.
 #[test]
-fn non_triangle_primitives_are_skipped() {
+fn triangle_strips_and_fans_are_triangulated_with_one_winding() {
+    let mut b = triangle_scene(json!({}));
+    // A zigzag strip of 5 vertices (3 triangles) and a fan of 5 (3 triangles), both in z = 0.
+    let strip = [
+        0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 2.0, 1.0, 0.0f32,
+    ];
+    let fan = [
+        0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, -1.0, 1.0, 0.0f32,
+    ];
+    for (positions, mode) in [(&strip[..], 5), (&fan[..], 6)] {
+        let position = b.floats(positions, "VEC3");
+        let mesh = b.push(
+            "meshes",
+            json!({ "primitives": [{ "attributes": { "POSITION": position }, "mode": mode }] }),
+        );
+        b.node(json!({ "mesh": mesh }));
+    }
+    let f = frame(&b.gltf());
+    // The scene's own triangle, then the strip's and the fan's.
+    assert_eq!(f.mesh.triangles.len(), 1 + 3 + 3);
+    let p = &f.mesh.positions;
+    for (i, &[a, b, c]) in f.mesh.triangles.iter().enumerate() {
+        let n = (p[b as usize] - p[a as usize]).cross(p[c as usize] - p[a as usize]);
+        assert!(n.z > 0.0, "triangle {i} faces {n}");
+    }
+    // The fan's triangles all end at its first vertex.
+    assert!(
+        f.mesh.triangles[4..]
+            .iter()
+            .all(|t| p[t[2] as usize] == Vec3::ZERO)
+    );
+}
+
+/// `KHR_mesh_quantization`: integer positions (scaled by their node), normalised integer
+/// normals and texture coordinates.
+#[test]
+fn quantized_attributes_are_read_as_their_floats() {
+    let mut b = Builder::new();
+    b.root["extensionsUsed"] = json!(["KHR_mesh_quantization"]);
+    b.root["extensionsRequired"] = json!(["KHR_mesh_quantization"]);
+    let shorts: Vec<u8> = [0i16, 0, 0, 100, 0, 0, 0, 100, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let view = b.view(&shorts[..18]);
+    let position = b.push(
+        "accessors",
+        json!({ "bufferView": view, "componentType": 5122, "count": 3, "type": "VEC3",
+                "min": [0, 0, 0], "max": [100, 100, 0] }),
+    );
+    let normal_bytes: Vec<u8> = [0i8, 0, 127, 0]
+        .repeat(3)
+        .iter()
+        .map(|&v| v as u8)
+        .collect();
+    let view = b.view(&normal_bytes);
+    let normal = b.push(
+        "accessors",
+        json!({ "bufferView": view, "byteStride": 4, "componentType": 5120, "normalized": true,
+                "count": 3, "type": "VEC3" }),
+    );
+    b.root["bufferViews"][view]["byteStride"] = json!(4);
+    let uv = b.u16s(&[0, 0, 65535, 0, 0, 65535], "VEC2", true);
+    let mesh = b.push(
+        "meshes",
+        json!({ "primitives": [{ "attributes":
+            { "POSITION": position, "NORMAL": normal, "TEXCOORD_0": uv } }] }),
+    );
+    b.node(json!({ "mesh": mesh, "scale": [0.01, 0.01, 0.01] }));
+    let f = frame(&b.glb());
+    assert!(
+        close(f.mesh.positions[1], Vec3::new(1.0, 0.0, 0.0)),
+        "{:?}",
+        f.mesh.positions
+    );
+    assert!(close(f.mesh.positions[2], Vec3::new(0.0, 1.0, 0.0)));
+    assert!(
+        f.mesh.normals.iter().all(|n| close(*n, Vec3::Z)),
+        "{:?}",
+        f.mesh.normals
+    );
+    assert_eq!(f.mesh.uv0[1], Vec2::new(1.0, 0.0));
+}
+
+#[test]
+fn point_and_line_primitives_are_skipped() {
     let mut b = triangle_scene(json!({}));
     let position = b.floats(&TRIANGLE, "VEC3");
     let lines = b.push(

@@ -26,7 +26,10 @@ pub fn load_meshes(doc: &Document) -> Result<Vec<Vec<Primitive>>, SceneError> {
     for mesh in doc.gltf.meshes() {
         let mut primitives = Vec::with_capacity(mesh.primitives().len());
         for primitive in mesh.primitives() {
-            if primitive.mode() != Mode::Triangles {
+            if !matches!(
+                primitive.mode(),
+                Mode::Triangles | Mode::TriangleStrip | Mode::TriangleFan
+            ) {
                 skipped_modes += 1;
                 continue;
             }
@@ -39,7 +42,7 @@ pub fn load_meshes(doc: &Document) -> Result<Vec<Vec<Primitive>>, SceneError> {
     }
     if skipped_modes > 0 {
         tracing::warn!(
-            "{}: skipped {skipped_modes} primitives that are not TRIANGLES (points, lines, strips, fans)",
+            "{}: skipped {skipped_modes} primitives of points or lines (they have no surface to render)",
             doc.file
         );
     }
@@ -111,16 +114,22 @@ fn load_primitive(
         Some(a) => doc.read_indices(&a, count)?,
         None => (0..count as u32).collect(),
     };
-    if indices.len() % 3 != 0 {
-        return Err(doc.invalid(format!(
-            "{where_} has {} indices, not a multiple of 3",
-            indices.len()
-        )));
-    }
-    let triangles = indices
-        .chunks_exact(3)
-        .map(|t| [t[0], t[1], t[2]])
-        .collect();
+    let triangles = match primitive.mode() {
+        Mode::TriangleStrip => strip(&indices),
+        Mode::TriangleFan => fan(&indices),
+        _ => {
+            if indices.len() % 3 != 0 {
+                return Err(doc.invalid(format!(
+                    "{where_} has {} indices, not a multiple of 3",
+                    indices.len()
+                )));
+            }
+            indices
+                .chunks_exact(3)
+                .map(|t| [t[0], t[1], t[2]])
+                .collect()
+        }
+    };
     let [uv0, uv1] = uvs;
     let mut primitive = Primitive {
         positions,
@@ -140,6 +149,21 @@ fn load_primitive(
         primitive.make_flat();
     }
     Ok(Some(primitive))
+}
+
+/// A triangle strip's triangles, every other one turned so all keep the first's winding
+/// (glTF: triangle i is v_i, v_{i+1+i%2}, v_{i+2-i%2}).
+fn strip(v: &[u32]) -> Vec<[u32; 3]> {
+    (0..v.len().saturating_sub(2))
+        .map(|i| [v[i], v[i + 1 + i % 2], v[i + 2 - i % 2]])
+        .collect()
+}
+
+/// A triangle fan's triangles (glTF: triangle i is v_{i+1}, v_{i+2}, v_0).
+fn fan(v: &[u32]) -> Vec<[u32; 3]> {
+    (0..v.len().saturating_sub(2))
+        .map(|i| [v[i + 1], v[i + 2], v[0]])
+        .collect()
 }
 
 impl Primitive {
