@@ -191,6 +191,11 @@ fn frame(bytes: &[u8]) -> FrameScene {
     scene.frame(0.0, None).unwrap_or_else(|e| panic!("{e}"))
 }
 
+fn frame_at(bytes: &[u8], time: f32) -> FrameScene {
+    let scene = Scene::from_slice(bytes, None).unwrap_or_else(|e| panic!("{e}"));
+    scene.frame(time, None).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn load_error(bytes: &[u8]) -> String {
     match Scene::from_slice(bytes, None) {
         Ok(_) => panic!("expected an error"),
@@ -746,6 +751,118 @@ fn only_a_scene_without_lights_gets_the_neutral_environment() {
     assert_eq!(frame(&glowing.glb()).environment, None);
 }
 
+// --- Morph targets and skins ---------------------------------------------------------------
+
+/// A triangle with one morph target that lifts its top corner by 1 in y.
+fn morphed_triangle(weights: Value) -> (Builder, usize) {
+    let mut b = Builder::new();
+    let position = b.floats(&TRIANGLE, "VEC3");
+    let lift = b.floats(&[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0], "VEC3");
+    let mesh = b.push(
+        "meshes",
+        json!({ "primitives": [{ "attributes": { "POSITION": position },
+                                 "targets": [{ "POSITION": lift }] }],
+                "weights": weights }),
+    );
+    let node = b.node(json!({ "mesh": mesh }));
+    (b, node)
+}
+
+#[test]
+fn morph_targets_blend_by_the_mesh_node_and_animated_weights() {
+    let top = |f: &FrameScene| f.mesh.positions[2].y;
+    let (b, _) = morphed_triangle(json!([0.5]));
+    assert!((top(&frame(&b.glb())) - 1.5).abs() < 1e-6);
+
+    // A node's weights replace the mesh's.
+    let (mut b, node) = morphed_triangle(json!([0.5]));
+    b.root["nodes"][node]["weights"] = json!([0.25]);
+    assert!((top(&frame(&b.glb())) - 1.25).abs() < 1e-6);
+
+    // An animation drives them: 0 at t = 0 to 1 at t = 2, linearly.
+    let (mut b, node) = morphed_triangle(json!([0.0]));
+    let input = b.floats(&[0.0, 2.0], "SCALAR");
+    let output = b.floats(&[0.0, 1.0], "SCALAR");
+    b.push(
+        "animations",
+        json!({ "samplers": [{ "input": input, "output": output }],
+                "channels": [{ "sampler": 0, "target": { "node": node, "path": "weights" } }] }),
+    );
+    let scene = Scene::from_slice(&b.glb(), None).unwrap();
+    let at = |t: f32| scene.frame(t, None).unwrap().mesh.positions[2].y;
+    assert!((at(0.0) - 1.0).abs() < 1e-6);
+    assert!((at(0.5) - 1.25).abs() < 1e-6);
+    assert!((at(2.0) - 2.0).abs() < 1e-6);
+}
+
+/// Two joints, the second a child of the first; the triangle's top corner follows the second
+/// joint, the others the first. The mesh node's own transform does not apply to a skinned mesh.
+fn skinned_triangle(inverse_bind: bool) -> Builder {
+    let mut b = Builder::new();
+    let position = b.floats(&TRIANGLE, "VEC3");
+    let joints: Vec<u8> = [0u8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0].to_vec();
+    let view = b.view(&joints);
+    let joints = b.push(
+        "accessors",
+        json!({ "bufferView": view, "componentType": 5121, "count": 3, "type": "VEC4" }),
+    );
+    let weights = b.floats(
+        &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+        "VEC4",
+    );
+    let mesh = b.push(
+        "meshes",
+        json!({ "primitives": [{ "attributes":
+            { "POSITION": position, "JOINTS_0": joints, "WEIGHTS_0": weights } }] }),
+    );
+    let root = b.node(json!({ "translation": [1.0, 0.0, 0.0] }));
+    let child = b.node(json!({ "translation": [0.0, 2.0, 0.0] }));
+    b.root["nodes"][root]["children"] = json!([child]);
+    let mut skin = json!({ "joints": [root, child] });
+    if inverse_bind {
+        // The child joint was bound where it stands at rest (0, 2, 0 below the root's 1, 0, 0).
+        let mut matrices = Vec::new();
+        for t in [[-1.0, 0.0, 0.0], [-1.0, -2.0, 0.0f32]] {
+            matrices.extend(glam::Mat4::from_translation(t.into()).to_cols_array());
+        }
+        let accessor = b.floats(&matrices, "MAT4");
+        b.root["accessors"][accessor]["type"] = json!("MAT4");
+        b.root["accessors"][accessor]["count"] = json!(2);
+        skin["inverseBindMatrices"] = json!(accessor);
+    }
+    let skin = b.push("skins", skin);
+    b.node(json!({ "mesh": mesh, "skin": skin, "translation": [100.0, 0.0, 0.0] }));
+    b
+}
+
+#[test]
+fn skinned_vertices_follow_their_joints_through_nested_skeletons() {
+    // Without inverse bind matrices the joints' world transforms move the bind pose: the root
+    // joint by (1, 0, 0), the child by (1, 2, 0).
+    let f = frame(&skinned_triangle(false).glb());
+    assert!(
+        close(f.mesh.positions[0], Vec3::new(1.0, 0.0, 0.0)),
+        "{:?}",
+        f.mesh.positions
+    );
+    assert!(close(f.mesh.positions[1], Vec3::new(2.0, 0.0, 0.0)));
+    assert!(close(f.mesh.positions[2], Vec3::new(1.0, 3.0, 0.0)));
+    // With the rest pose as the bind pose, the mesh stays where its file put it.
+    let f = frame(&skinned_triangle(true).glb());
+    for (p, q) in f.mesh.positions.iter().zip(TRIANGLE.chunks(3)) {
+        assert!(close(*p, Vec3::from_slice(q)), "{:?}", f.mesh.positions);
+    }
+    assert!(f.mesh.normals.iter().all(|n| close(*n, Vec3::Z)));
+}
+
+#[test]
+fn a_vertex_naming_a_joint_its_skin_lacks_is_refused() {
+    let mut b = skinned_triangle(false);
+    b.root["skins"][0]["joints"] = json!([0]);
+    let e = load_error(&b.glb());
+    assert!(e.contains("names joint 1 but its skin has 1"), "{e}");
+}
+
 // --- Animation -----------------------------------------------------------------------------
 
 /// A triangle under an animated node; the channel drives `path` with `values` at `times`.
@@ -841,6 +958,30 @@ fn animated_camera_moves() {
         camera.to_world.translation.into(),
         Vec3::new(0.0, 0.0, 5.5)
     ));
+}
+
+/// Clips of one character drive the same joints: the first plays. Animations of different
+/// nodes all play.
+#[test]
+fn a_later_animation_does_not_override_an_earlier_ones_target() {
+    let mut b = triangle_scene(json!({}));
+    let other = b.node(json!({ "mesh": 0 }));
+    let input = b.floats(&[0.0, 1.0], "SCALAR");
+    let clip = |b: &mut Builder, node: usize, to: f32| {
+        let output = b.floats(&[0.0, 0.0, 0.0, to, 0.0, 0.0], "VEC3");
+        b.push(
+            "animations",
+            json!({ "samplers": [{ "input": input, "output": output }],
+                    "channels": [{ "sampler": 0,
+                                   "target": { "node": node, "path": "translation" } }] }),
+        );
+    };
+    clip(&mut b, 0, 1.0);
+    clip(&mut b, 0, 5.0);
+    clip(&mut b, other, 3.0);
+    let f = frame_at(&b.glb(), 1.0);
+    let xs: Vec<f32> = f.mesh.positions.iter().step_by(3).map(|p| p.x).collect();
+    assert_eq!(xs, [1.0, 3.0]);
 }
 
 // --- Extensions, files and refusals --------------------------------------------------------

@@ -1,5 +1,5 @@
-//! Node animations: translation, rotation and scale channels with STEP, LINEAR and CUBICSPLINE
-//! interpolation, evaluated at a frame's time.
+//! Node animations: translation, rotation, scale and morph weight channels with STEP, LINEAR
+//! and CUBICSPLINE interpolation, evaluated at a frame's time.
 
 use glam::{Quat, Vec4};
 use gltf::animation::{Interpolation, Property as GltfProperty};
@@ -9,9 +9,31 @@ use super::SceneError;
 use super::document::Document;
 use super::node::{Local, Property};
 
+/// What a channel animates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Transform(Property),
+    /// Up to four morph weights of the node's mesh, from this index on.
+    Weights {
+        first: usize,
+    },
+}
+
+impl Target {
+    /// The glTF target path this came from.
+    fn path(self) -> Checked<GltfProperty> {
+        Checked::Valid(match self {
+            Target::Transform(Property::Translation) => GltfProperty::Translation,
+            Target::Transform(Property::Rotation) => GltfProperty::Rotation,
+            Target::Transform(Property::Scale) => GltfProperty::Scale,
+            Target::Weights { .. } => GltfProperty::MorphTargetWeights,
+        })
+    }
+}
+
 pub struct Channel {
     node: usize,
-    property: Property,
+    target: Target,
     interpolation: Interpolation,
     /// Key times in seconds, non-decreasing.
     times: Vec<f32>,
@@ -20,24 +42,24 @@ pub struct Channel {
     values: Vec<Vec4>,
 }
 
-/// Every supported channel of every animation (all animations play together).
+/// Every channel of every animation: all animations play together, except that a node's
+/// property already driven by an earlier animation keeps it (a character's clips, like a fox's
+/// survey, walk and run, drive the same joints; the first clip plays, as viewers show it).
 ///
 /// Channels are read from the JSON: gltf-json does not validate channel targets, and the gltf
 /// crate's accessors for them unwrap.
 pub fn load_channels(doc: &Document) -> Result<Vec<Channel>, SceneError> {
-    let mut channels = Vec::new();
-    let mut skipped_weights = 0usize;
+    let mut channels: Vec<Channel> = Vec::new();
+    let mut shadowed = 0usize;
     for (a, animation) in doc.gltf.as_json().animations.iter().enumerate() {
+        let earlier = channels.len();
         for (c, channel) in animation.channels.iter().enumerate() {
             let where_ = format!("animation {a} channel {c}");
             let property = match channel.target.path {
-                Checked::Valid(GltfProperty::Translation) => Property::Translation,
-                Checked::Valid(GltfProperty::Rotation) => Property::Rotation,
-                Checked::Valid(GltfProperty::Scale) => Property::Scale,
-                Checked::Valid(GltfProperty::MorphTargetWeights) => {
-                    skipped_weights += 1;
-                    continue;
-                }
+                Checked::Valid(GltfProperty::Translation) => Some(Property::Translation),
+                Checked::Valid(GltfProperty::Rotation) => Some(Property::Rotation),
+                Checked::Valid(GltfProperty::Scale) => Some(Property::Scale),
+                Checked::Valid(GltfProperty::MorphTargetWeights) => None,
                 Checked::Invalid => {
                     return Err(doc.invalid(format!("{where_} has an unknown target path")));
                 }
@@ -52,25 +74,90 @@ pub fn load_channels(doc: &Document) -> Result<Vec<Channel>, SceneError> {
                 .samplers
                 .get(channel.sampler.value())
                 .ok_or_else(|| doc.invalid(format!("{where_} has no sampler")))?;
-            channels.push(load_channel(doc, &where_, sampler, property, node)?);
+            let path = channel.target.path;
+            if channels[..earlier]
+                .iter()
+                .any(|e| e.node == node && e.target.path() == path)
+            {
+                shadowed += 1;
+                continue;
+            }
+            match property {
+                Some(property) => {
+                    channels.push(load_channel(doc, &where_, sampler, property, node)?);
+                }
+                None => channels.extend(load_weights(doc, &where_, sampler, node)?),
+            }
         }
     }
-    if skipped_weights > 0 {
+    if shadowed > 0 {
         tracing::warn!(
-            "{}: ignoring {skipped_weights} morph target weight animation channels",
+            "{}: {shadowed} animation channels drive what an earlier animation drives; playing the earlier",
             doc.file
         );
     }
     Ok(channels)
 }
 
-fn load_channel(
+/// A morph weight channel, as channels of up to four weights each (so they interpolate as the
+/// other channels' vectors do).
+fn load_weights(
     doc: &Document,
     where_: &str,
     sampler: &gltf::json::animation::Sampler,
-    property: Property,
     node: usize,
-) -> Result<Channel, SceneError> {
+) -> Result<Vec<Channel>, SceneError> {
+    let (interpolation, times, output) = read_sampler(doc, where_, sampler)?;
+    let flat: Vec<f32> = doc
+        .read_floats::<1>(&output, "weights output")?
+        .into_iter()
+        .map(|[w]| w)
+        .collect();
+    let values = times.len() * per_key(interpolation);
+    if values == 0 || !flat.len().is_multiple_of(values) {
+        return Err(doc.invalid(format!(
+            "{where_} has {} weights for {} key times",
+            flat.len(),
+            times.len()
+        )));
+    }
+    let targets = flat.len() / values;
+    Ok((0..targets.div_ceil(4))
+        .map(|group| {
+            let first = 4 * group;
+            let values = flat
+                .chunks_exact(targets)
+                .map(|v| {
+                    Vec4::from_array(std::array::from_fn(|i| {
+                        v.get(first + i).copied().unwrap_or(0.0)
+                    }))
+                })
+                .collect();
+            Channel {
+                node,
+                target: Target::Weights { first },
+                interpolation,
+                times: times.clone(),
+                values,
+            }
+        })
+        .collect())
+}
+
+fn per_key(interpolation: Interpolation) -> usize {
+    if interpolation == Interpolation::CubicSpline {
+        3
+    } else {
+        1
+    }
+}
+
+/// A sampler's interpolation, key times (checked) and output accessor.
+fn read_sampler<'d>(
+    doc: &'d Document,
+    where_: &str,
+    sampler: &gltf::json::animation::Sampler,
+) -> Result<(Interpolation, Vec<f32>, gltf::Accessor<'d>), SceneError> {
     let accessor = |index: usize| {
         doc.gltf
             .accessors()
@@ -94,7 +181,17 @@ fn load_channel(
     if times.windows(2).any(|w| w[1] < w[0]) {
         return Err(doc.invalid(format!("{where_} has decreasing key times")));
     }
-    let output = accessor(sampler.output.value())?;
+    Ok((interpolation, times, accessor(sampler.output.value())?))
+}
+
+fn load_channel(
+    doc: &Document,
+    where_: &str,
+    sampler: &gltf::json::animation::Sampler,
+    property: Property,
+    node: usize,
+) -> Result<Channel, SceneError> {
+    let (interpolation, times, output) = read_sampler(doc, where_, sampler)?;
     let values: Vec<Vec4> = match property {
         Property::Rotation => doc
             .read_floats::<4>(&output, "rotation output")?
@@ -107,11 +204,7 @@ fn load_channel(
             .map(|v| glam::Vec3::from(v).extend(0.0))
             .collect(),
     };
-    let per_key = if interpolation == Interpolation::CubicSpline {
-        3
-    } else {
-        1
-    };
+    let per_key = per_key(interpolation);
     if values.len() != times.len() * per_key {
         return Err(doc.invalid(format!(
             "{where_} has {} output values for {} key times ({interpolation:?} needs {})",
@@ -122,7 +215,7 @@ fn load_channel(
     }
     Ok(Channel {
         node,
-        property,
+        target: Target::Transform(property),
         interpolation,
         times,
         values,
@@ -137,11 +230,24 @@ pub fn duration(channels: &[Channel]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Overrides the animated components of `pose` with their values at `time`.
-pub fn apply(channels: &[Channel], time: f32, pose: &mut [Local]) {
+/// Overrides the animated components of `pose`, and the animated morph weights of each node's
+/// mesh in `weights`, with their values at `time`.
+pub fn apply(channels: &[Channel], time: f32, pose: &mut [Local], weights: &mut [Vec<f32>]) {
     for channel in channels {
-        if let Some(local) = pose.get_mut(channel.node) {
-            local.set(channel.property, channel.sample(time));
+        match channel.target {
+            Target::Transform(property) => {
+                if let Some(local) = pose.get_mut(channel.node) {
+                    local.set(property, channel.sample(time));
+                }
+            }
+            Target::Weights { first } => {
+                let value = channel.sample(time);
+                if let Some(weights) = weights.get_mut(channel.node) {
+                    for (w, v) in weights.iter_mut().skip(first).zip(value.to_array()) {
+                        *w = v;
+                    }
+                }
+            }
         }
     }
 }
@@ -149,7 +255,7 @@ pub fn apply(channels: &[Channel], time: f32, pose: &mut [Local]) {
 impl Channel {
     fn sample(&self, time: f32) -> Vec4 {
         let value = self.interpolate(time);
-        if self.property == Property::Rotation {
+        if self.target == Target::Transform(Property::Rotation) {
             let q = Quat::from_vec4(value);
             let length = q.length();
             // Interpolated quaternions drift off unit length; a zero one means "no rotation".
@@ -187,8 +293,8 @@ impl Channel {
         let s = (time - self.times[k]) / dt;
         match self.interpolation {
             Interpolation::Step => self.key(k),
-            Interpolation::Linear => match self.property {
-                Property::Rotation => {
+            Interpolation::Linear => match self.target {
+                Target::Transform(Property::Rotation) => {
                     let a = Quat::from_vec4(self.key(k)).normalize();
                     let b = Quat::from_vec4(self.key(k + 1)).normalize();
                     Vec4::from(a.slerp(b, s))

@@ -13,9 +13,28 @@ pub struct Primitive {
     pub tangents: Vec<Vec4>,
     pub uv0: Vec<Vec2>,
     pub uv1: Vec<Vec2>,
+    /// `JOINTS_0` and `WEIGHTS_0`: the four joints of the node's skin that move each vertex,
+    /// and how much.
+    pub joints: Vec<[u16; 4]>,
+    pub weights: Vec<[f32; 4]>,
+    /// Morph targets: displacements of each vertex, blended by the mesh's weights.
+    pub targets: Vec<MorphTarget>,
+    /// The mesh's default morph weights (a node's own, or an animation's, replace them).
+    pub default_weights: Vec<f32>,
+    /// The file gave no normals: each triangle is flat, its normal computed from its corners
+    /// (again after morphing and skinning).
+    pub flat: bool,
     pub triangles: Vec<[u32; 3]>,
     /// glTF material index; `None` for glTF's default material.
     pub material: Option<usize>,
+}
+
+/// One morph target: per-vertex displacements (empty where the target moves no such
+/// attribute).
+pub struct MorphTarget {
+    pub positions: Vec<Vec3>,
+    pub normals: Vec<Vec3>,
+    pub tangents: Vec<Vec3>,
 }
 
 /// The triangle primitives of each glTF mesh, by mesh index.
@@ -131,12 +150,57 @@ fn load_primitive(
         }
     };
     let [uv0, uv1] = uvs;
+    let (joints, weights) = match (
+        attribute(Semantic::Joints(0), "JOINTS_0")?,
+        attribute(Semantic::Weights(0), "WEIGHTS_0")?,
+    ) {
+        (Some(j), Some(w)) => {
+            let joints = doc
+                .read_floats::<4>(&j, "JOINTS_0")?
+                .into_iter()
+                .map(|j| j.map(|i| i as u16))
+                .collect();
+            (joints, doc.read_floats::<4>(&w, "WEIGHTS_0")?)
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let mut targets = Vec::new();
+    for (t, target) in primitive.morph_targets().enumerate() {
+        let name = |what: &str| format!("morph target {t} {what}");
+        let read = |a: Option<gltf::Accessor>, what: &str| -> Result<Vec<Vec3>, SceneError> {
+            match a {
+                Some(a) if a.count() != count => Err(doc.invalid(format!(
+                    "{where_}: {} has {} elements but POSITION has {count}",
+                    name(what),
+                    a.count()
+                ))),
+                Some(a) => Ok(doc
+                    .read_floats::<3>(&a, &name(what))?
+                    .into_iter()
+                    .map(Vec3::from)
+                    .collect()),
+                None => Ok(Vec::new()),
+            }
+        };
+        targets.push(MorphTarget {
+            positions: read(target.positions(), "POSITION")?,
+            normals: read(target.normals(), "NORMAL")?,
+            tangents: read(target.tangents(), "TANGENT")?,
+        });
+    }
+    let mut default_weights = mesh.weights().map(<[f32]>::to_vec).unwrap_or_default();
+    default_weights.resize(targets.len(), 0.0);
     let mut primitive = Primitive {
         positions,
         normals,
         tangents,
         uv0,
         uv1,
+        joints,
+        weights,
+        targets,
+        default_weights,
+        flat: false,
         triangles,
         material: primitive.material().index(),
     };
@@ -178,21 +242,33 @@ impl Primitive {
             out.extend(triangles.iter().flatten().map(|&i| values[i as usize]));
             out
         }
-        let positions = unweld(&self.positions, &self.triangles);
-        let mut normals = Vec::with_capacity(positions.len());
-        for corners in positions.chunks_exact(3) {
-            let n = (corners[1] - corners[0]).cross(corners[2] - corners[0]);
-            // Degenerate triangles have no area, so no ray hits them: any unit normal will do.
-            let n = n.normalize_or(Vec3::Z);
-            normals.extend([n, n, n]);
-        }
+        self.positions = unweld(&self.positions, &self.triangles);
         self.tangents = unweld(&self.tangents, &self.triangles);
         self.uv0 = unweld(&self.uv0, &self.triangles);
         self.uv1 = unweld(&self.uv1, &self.triangles);
+        self.joints = unweld(&self.joints, &self.triangles);
+        self.weights = unweld(&self.weights, &self.triangles);
+        for target in &mut self.targets {
+            target.positions = unweld(&target.positions, &self.triangles);
+            target.normals = unweld(&target.normals, &self.triangles);
+            target.tangents = unweld(&target.tangents, &self.triangles);
+        }
         self.triangles = (0..self.triangles.len() as u32)
             .map(|t| [3 * t, 3 * t + 1, 3 * t + 2])
             .collect();
-        self.positions = positions;
-        self.normals = normals;
+        self.normals = flat_normals(&self.positions);
+        self.flat = true;
     }
+}
+
+/// Each unwelded triangle's face normal, on its three corners.
+pub fn flat_normals(positions: &[Vec3]) -> Vec<Vec3> {
+    let mut normals = Vec::with_capacity(positions.len());
+    for corners in positions.chunks_exact(3) {
+        let n = (corners[1] - corners[0]).cross(corners[2] - corners[0]);
+        // Degenerate triangles have no area, so no ray hits them: any unit normal will do.
+        let n = n.normalize_or(Vec3::Z);
+        normals.extend([n, n, n]);
+    }
+    normals
 }

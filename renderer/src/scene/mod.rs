@@ -16,6 +16,7 @@ mod material;
 mod mesh;
 mod node;
 mod resource;
+mod skin;
 mod texture;
 mod world;
 
@@ -27,6 +28,8 @@ pub use error::SceneError;
 pub use frame::{FrameScene, Mesh};
 pub use light::PunctualLight;
 pub use resource::{relative_path, uri_relative_path};
+
+use glam::Mat4;
 
 use crate::environment::Environment;
 use crate::material::Material;
@@ -48,6 +51,7 @@ pub struct Scene {
     textures: Arc<Vec<Texture>>,
     cameras: Vec<camera::CameraDef>,
     lights: Vec<light::LightDef>,
+    skins: Vec<skin::Skin>,
     channels: Vec<animation::Channel>,
     /// Whether the default view was announced: once per scene, not per frame.
     noted_default_view: AtomicBool,
@@ -87,6 +91,8 @@ impl Scene {
         if meshes.iter().flatten().any(|p| p.material.is_none()) {
             materials.push(Material::default());
         }
+        let skins = skin::load_skins(&doc)?;
+        check_skinned_meshes(&doc, &hierarchy, &meshes, &skins)?;
         Ok(Scene {
             file: file.to_owned(),
             hierarchy,
@@ -95,6 +101,7 @@ impl Scene {
             textures,
             cameras: camera::load_cameras(&doc)?,
             lights: light::load_lights(&doc)?,
+            skins,
             channels: animation::load_channels(&doc)?,
             noted_default_view: AtomicBool::new(false),
             noted_default_light: AtomicBool::new(false),
@@ -131,8 +138,14 @@ impl Scene {
     /// camera is framed from a default view ([`camera::framing`]).
     pub fn frame(&self, time: f32, camera: Option<&str>) -> Result<FrameScene, SceneError> {
         let mut pose = self.hierarchy.rest_pose();
-        animation::apply(&self.channels, time, &mut pose);
+        let mut weights = self.rest_weights();
+        animation::apply(&self.channels, time, &mut pose, &mut weights);
         let world = self.hierarchy.world_transforms(&pose);
+        let skins: Vec<Vec<Mat4>> = self
+            .skins
+            .iter()
+            .map(|s| s.joint_matrices(&world))
+            .collect();
         let chosen = camera::select(&self.file, &self.hierarchy, &self.cameras, &world, camera);
         let lights: Vec<PunctualLight> = self
             .hierarchy
@@ -144,7 +157,12 @@ impl Scene {
             })
             .collect();
         let default_material = self.materials.len().saturating_sub(1) as u32;
-        let mesh = world::flatten(&self.hierarchy, &self.meshes, &world, |m| {
+        let posed = world::Posed {
+            world: &world,
+            weights: &weights,
+            skins: &skins,
+        };
+        let mesh = world::flatten(&self.hierarchy, &self.meshes, &posed, |m| {
             m.map_or(default_material, |m| m as u32)
         })
         .ok_or_else(|| SceneError::Invalid {
@@ -175,6 +193,29 @@ impl Scene {
         })
     }
 
+    /// Each node's morph weights before animation: its own, else its mesh's.
+    fn rest_weights(&self) -> Vec<Vec<f32>> {
+        self.hierarchy
+            .nodes
+            .iter()
+            .map(|node| {
+                let defaults = node
+                    .mesh
+                    .and_then(|m| self.meshes.get(m)?.first())
+                    .map(|p| p.default_weights.clone())
+                    .unwrap_or_default();
+                match &node.weights {
+                    Some(own) => {
+                        let mut own = own.clone();
+                        own.resize(defaults.len().max(own.len()), 0.0);
+                        own
+                    }
+                    None => defaults,
+                }
+            })
+            .collect()
+    }
+
     /// A frame with neither a light nor an emissive surface is lit by the neutral environment
     /// (with one note per scene) rather than rendered black.
     fn default_environment(&self, lights: &[PunctualLight], mesh: &Mesh) -> Option<Environment> {
@@ -193,4 +234,30 @@ impl Scene {
         }
         Some(Environment::NEUTRAL)
     }
+}
+
+/// Every vertex of a skinned mesh names joints its node's skin has: checked once here so that
+/// posing never indexes out of range.
+fn check_skinned_meshes(
+    doc: &Document,
+    hierarchy: &Hierarchy,
+    meshes: &[Vec<mesh::Primitive>],
+    skins: &[skin::Skin],
+) -> Result<(), SceneError> {
+    for (index, node) in hierarchy.nodes.iter().enumerate() {
+        let (Some(skin), Some(mesh)) = (node.skin, node.mesh) else {
+            continue;
+        };
+        let joints = skins[skin].joint_count();
+        for primitive in meshes.get(mesh).into_iter().flatten() {
+            let most = primitive.joints.iter().flatten().max().copied();
+            if most.is_some_and(|j| usize::from(j) >= joints) {
+                return Err(doc.invalid(format!(
+                    "node {index}'s mesh names joint {} but its skin has {joints}",
+                    most.unwrap_or_default()
+                )));
+            }
+        }
+    }
+    Ok(())
 }

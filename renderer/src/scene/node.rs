@@ -66,6 +66,10 @@ pub struct Node {
     pub name: Option<String>,
     pub local: Local,
     pub mesh: Option<usize>,
+    /// The skin that moves the node's mesh (then the node's own transform does not).
+    pub skin: Option<usize>,
+    /// Morph weights of the node's mesh, overriding the mesh's defaults.
+    pub weights: Option<Vec<f32>>,
     pub camera: Option<usize>,
     pub light: Option<usize>,
 }
@@ -85,6 +89,8 @@ impl Hierarchy {
                 name: node.name().map(str::to_owned),
                 local: local_transform(doc, &node)?,
                 mesh: node.mesh().map(|m| m.index()),
+                skin: node.skin().map(|s| s.index()),
+                weights: node.weights().map(<[f32]>::to_vec),
                 camera: node.camera().map(|c| c.index()),
                 light: node.light().map(|l| l.index()),
             });

@@ -1,24 +1,37 @@
-//! Flattening mesh instances into one world-space [`Mesh`] for a frame.
+//! Flattening mesh instances into one world-space [`Mesh`] for a frame: each primitive morphed
+//! by its node's weights, then skinned by its skin's joints or placed by its node.
 
 use glam::{Mat3, Mat4, Vec2, Vec3, Vec4};
 
-use super::mesh::Primitive;
+use super::mesh::{Primitive, flat_normals};
 use super::node::Hierarchy;
 use crate::scene::Mesh;
+
+/// The scene's pose at a frame's time, by node index (skins by skin index).
+pub struct Posed<'a> {
+    pub world: &'a [Mat4],
+    /// Morph weights of each node's mesh.
+    pub weights: &'a [Vec<f32>],
+    /// Each skin's joint matrices.
+    pub skins: &'a [Vec<Mat4>],
+}
 
 /// A primitive placed in the world by a node.
 struct Instance<'a> {
     primitive: &'a Primitive,
     world: Mat4,
+    weights: &'a [f32],
+    /// The joint matrices when the node is skinned (its own transform then does not apply).
+    joints: Option<&'a [Mat4]>,
     material: u32,
 }
 
-/// Every primitive of every mesh node, transformed by `world`; `None` when the frame would need
-/// more than 2^32 vertices. `material_of` maps a primitive's glTF material to a frame index.
+/// Every primitive of every mesh node, posed; `None` when the frame would need more than 2^32
+/// vertices. `material_of` maps a primitive's glTF material to a frame index.
 pub fn flatten(
     hierarchy: &Hierarchy,
     meshes: &[Vec<Primitive>],
-    world: &[Mat4],
+    posed: &Posed,
     material_of: impl Fn(Option<usize>) -> u32,
 ) -> Option<Mesh> {
     let material_of = &material_of;
@@ -27,14 +40,20 @@ pub fn flatten(
         .iter()
         .filter_map(|&(node, _)| Some((node, meshes.get(hierarchy.nodes[node].mesh?)?)))
         .flat_map(|(node, primitives)| {
+            let skin = hierarchy.nodes[node].skin;
             primitives.iter().map(move |primitive| Instance {
                 primitive,
-                world: world[node],
+                world: posed.world[node],
+                weights: &posed.weights[node],
+                joints: skin
+                    .and_then(|s| posed.skins.get(s))
+                    .filter(|_| !primitive.joints.is_empty())
+                    .map(Vec::as_slice),
                 material: material_of(primitive.material),
             })
         })
         // A zero scale hides an object (animations do this); its triangles have no area.
-        .filter(|i| i.world.determinant().is_normal())
+        .filter(|i| i.joints.is_some() || i.world.determinant().is_normal())
         .collect();
 
     let vertices: usize = instances.iter().map(|i| i.primitive.positions.len()).sum();
@@ -64,39 +83,51 @@ pub fn flatten(
 
 fn append(mesh: &mut Mesh, instance: &Instance, tangents: bool, uv0: bool, uv1: bool) {
     let p = instance.primitive;
-    let m = instance.world;
-    let linear = Mat3::from_mat4(m);
-    // Normals need the inverse transpose to stay perpendicular under non-uniform scale.
-    let normal_matrix = linear.inverse().transpose();
-    let mirrored = linear.determinant() < 0.0;
     let base = mesh.positions.len() as u32;
-
-    mesh.positions
-        .extend(p.positions.iter().map(|&v| m.transform_point3(v)));
-    mesh.normals.extend(
-        p.normals
-            .iter()
-            .map(|&n| (normal_matrix * n).normalize_or(Vec3::Z)),
-    );
-    if tangents {
-        if p.tangents.is_empty() {
-            // w == 0: the renderer derives the tangent from the UVs.
-            mesh.tangents
-                .extend(std::iter::repeat_n(Vec4::ZERO, p.positions.len()));
-        } else {
-            mesh.tangents.extend(p.tangents.iter().map(|t| {
-                let xyz = (linear * t.truncate()).normalize_or_zero();
-                // A mirror flips handedness: the bitangent must follow the mirrored surface.
-                let w = if xyz == Vec3::ZERO {
-                    0.0
-                } else if mirrored {
-                    -t.w
-                } else {
-                    t.w
-                };
-                xyz.extend(w)
-            }));
+    let morphed = Morphed::of(p, instance.weights);
+    // A node places all its vertices alike; a skin places each as its joints blend.
+    let node = instance
+        .joints
+        .is_none()
+        .then(|| Placement::of(instance.world));
+    let mirrored = node.is_some_and(|n| n.linear.determinant() < 0.0);
+    for v in 0..p.positions.len() {
+        let Placement {
+            matrix: m,
+            linear,
+            normal_matrix,
+        } = node.unwrap_or_else(|| {
+            let joints = instance.joints.unwrap_or_default();
+            let (j, w) = (p.joints[v], p.weights[v]);
+            Placement::of((0..4).fold(Mat4::ZERO, |m, k| m + joints[usize::from(j[k])] * w[k]))
+        });
+        mesh.positions.push(m.transform_point3(morphed.position(v)));
+        mesh.normals
+            .push((normal_matrix * morphed.normal(v)).normalize_or(Vec3::Z));
+        if tangents {
+            mesh.tangents.push(match morphed.tangent(v) {
+                // w == 0: the renderer derives the tangent from the UVs.
+                None => Vec4::ZERO,
+                Some(t) => {
+                    let xyz = (linear * t.truncate()).normalize_or_zero();
+                    // A mirror flips handedness: the bitangent must follow the mirrored surface.
+                    let w = if xyz == Vec3::ZERO {
+                        0.0
+                    } else if mirrored {
+                        -t.w
+                    } else {
+                        t.w
+                    };
+                    xyz.extend(w)
+                }
+            });
         }
+    }
+    if p.flat && (instance.joints.is_some() || !p.targets.is_empty()) {
+        // Flat faces stay flat: their normals follow the deformed corners.
+        let start = base as usize;
+        let normals = flat_normals(&mesh.positions[start..]);
+        mesh.normals[start..].copy_from_slice(&normals);
     }
     for (wanted, out, src) in [(uv0, &mut mesh.uv0, &p.uv0), (uv1, &mut mesh.uv1, &p.uv1)] {
         if wanted {
@@ -118,4 +149,70 @@ fn append(mesh: &mut Mesh, instance: &Instance, tangents: bool, uv0: bool, uv1: 
     }));
     mesh.triangle_materials
         .extend(std::iter::repeat_n(instance.material, p.triangles.len()));
+}
+
+/// How a matrix moves points, directions and normals.
+#[derive(Clone, Copy)]
+struct Placement {
+    matrix: Mat4,
+    linear: Mat3,
+    /// Normals need the inverse transpose to stay perpendicular under non-uniform scale.
+    normal_matrix: Mat3,
+}
+
+impl Placement {
+    fn of(matrix: Mat4) -> Self {
+        let linear = Mat3::from_mat4(matrix);
+        Self {
+            matrix,
+            linear,
+            normal_matrix: linear.inverse().transpose(),
+        }
+    }
+}
+
+/// A primitive's attributes with its morph targets blended in by `weights`.
+struct Morphed<'a> {
+    primitive: &'a Primitive,
+    /// Targets with a non-zero weight.
+    active: Vec<(usize, f32)>,
+}
+
+impl<'a> Morphed<'a> {
+    fn of(primitive: &'a Primitive, weights: &[f32]) -> Self {
+        let active = weights
+            .iter()
+            .enumerate()
+            .filter(|&(t, &w)| w != 0.0 && w.is_finite() && t < primitive.targets.len())
+            .map(|(t, &w)| (t, w))
+            .collect();
+        Self { primitive, active }
+    }
+
+    /// `base` plus each active target's displacement (where it has one), times its weight.
+    fn blend(&self, base: Vec3, delta: impl Fn(usize) -> Option<Vec3>) -> Vec3 {
+        let blended = self.active.iter().fold(base, |acc, &(t, w)| {
+            acc + delta(t).map_or(Vec3::ZERO, |d| d * w)
+        });
+        // Huge weights times huge displacements must not put infinities in the BVH.
+        if blended.is_finite() { blended } else { base }
+    }
+
+    fn position(&self, v: usize) -> Vec3 {
+        let p = self.primitive;
+        self.blend(p.positions[v], |t| p.targets[t].positions.get(v).copied())
+    }
+
+    fn normal(&self, v: usize) -> Vec3 {
+        let p = self.primitive;
+        self.blend(p.normals[v], |t| p.targets[t].normals.get(v).copied())
+    }
+
+    /// `None` where the primitive has no tangents.
+    fn tangent(&self, v: usize) -> Option<Vec4> {
+        let p = self.primitive;
+        let t = *p.tangents.get(v)?;
+        let xyz = self.blend(t.truncate(), |k| p.targets[k].tangents.get(v).copied());
+        Some(xyz.extend(t.w))
+    }
 }
