@@ -102,6 +102,62 @@ fn required_unsupported_extension() {
     assert_fails_cleanly(&out, &["KHR_draco_mesh_compression"], &ws.out());
 }
 
+/// `--look-from` and `--look-at` replace the camera: looking straight down on the floor (beside
+/// the light), the centre pixel's depth is the height looked from.
+#[test]
+fn the_view_options_move_the_camera() {
+    let ws = Workspace::new();
+    for height in [5.0f32, 3.0] {
+        let from = format!("0.9,{height},0.9");
+        let out = ws.run(&[
+            "render",
+            "scene.gltf",
+            "-o",
+            "out/v.exr",
+            "--width",
+            "9",
+            "--height",
+            "9",
+            "--spp",
+            "1",
+            "--look-from",
+            &from,
+            "--look-at",
+            "0.9,0,0.9",
+            "--fov",
+            "20",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (width, _, channels) = read_exr(&ws.out().join("v.exr"));
+        let depth = &channels.iter().find(|(n, _)| n == "depth.Z").unwrap().1;
+        let centre = depth[4 * width + 4];
+        assert!(
+            (centre - height).abs() < 1e-3,
+            "centre depth {centre} from {height}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_view_is_refused_by_name() {
+    let ws = Workspace::new();
+    let out = ws.run(&["render", "scene.gltf", "-o", "out/x.exr", "--fov", "180"]);
+    assert_fails_cleanly(&out, &["field of view '180'"], &ws.out());
+    let out = ws.run(&[
+        "render",
+        "scene.gltf",
+        "-o",
+        "out/x.exr",
+        "--look-at",
+        "1,2",
+    ]);
+    assert_fails_cleanly(&out, &["invalid point '1,2'"], &ws.out());
+}
+
 #[test]
 fn zero_resolution() {
     let ws = Workspace::new();

@@ -4,6 +4,7 @@ use std::num::NonZeroU32;
 
 use serde::{Deserialize, Serialize};
 use tessera_protocol::job::{Fps, FrameSet, JobOptions};
+use tessera_renderer::camera::View;
 use tessera_renderer::film::Resolution;
 use tessera_renderer::settings::RenderSettings;
 
@@ -17,6 +18,8 @@ pub struct JobSpec {
     pub tile_size: NonZeroU32,
     pub fps: Fps,
     pub camera: Option<String>,
+    #[serde(default, skip_serializing_if = "View::is_empty")]
+    pub view: View,
     pub max_attempts: u32,
 }
 
@@ -29,6 +32,7 @@ impl JobSpec {
             tile_size: options.tile_size,
             fps: options.fps,
             camera: options.camera,
+            view: options.view,
             max_attempts,
         }
     }

@@ -42,7 +42,7 @@ pub(crate) fn validate_scene(
     let first = options.frames.frames()[0];
     let time = options.fps.frame_time(first) as f32;
     let frame = loaded
-        .frame(time, options.camera.as_deref())
+        .frame_from(time, options.camera.as_deref(), &options.view)
         .map_err(|e| bad(&e))?;
     options
         .size

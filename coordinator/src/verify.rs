@@ -124,7 +124,7 @@ fn render(
         }
     };
     let frame = scene
-        .frame(task.time, task.camera.as_deref())
+        .frame_from(task.time, task.camera.as_deref(), &task.view)
         .map_err(|e| e.to_string())?;
     let prepared = backend.prepare(&frame).map_err(|e| e.to_string())?;
     let mut out = Pixels::zeroed(request.pixels.len());

@@ -23,6 +23,7 @@ fn stored_job_spec() {
         tile_size: NonZeroU32::new(64).unwrap(),
         fps: Fps::new(24.0).unwrap(),
         camera: None,
+        view: Default::default(),
         max_attempts: 3,
     };
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/stored_job_spec.json");

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use tessera_renderer::camera::{Camera, DEFAULT_HEIGHT, DEFAULT_WIDTH};
+use tessera_renderer::camera::{Camera, DEFAULT_HEIGHT, DEFAULT_WIDTH, View, ViewError};
 use tessera_renderer::film::{FilmError, MAX_IMAGE_SIDE, Resolution};
 use tessera_renderer::settings::{MaxDepth, RenderSettings, SettingsError, Spp};
 
@@ -47,6 +47,8 @@ pub enum JobError {
     BadParameter { key: &'static str, value: String },
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    #[error(transparent)]
+    View(#[from] ViewError),
     #[error(transparent)]
     Film(#[from] FilmError),
 }
@@ -308,6 +310,9 @@ pub struct JobOptions {
     pub fps: Fps,
     /// The camera to look through; the scene's first when `None`.
     pub camera: Option<String>,
+    /// Where to look from, at and how wide, overriding the camera as far as it says.
+    #[serde(default, skip_serializing_if = "View::is_empty")]
+    pub view: View,
 }
 
 impl Default for JobOptions {
@@ -325,6 +330,7 @@ impl Default for JobOptions {
             tile_size: NonZeroU32::new(DEFAULT_TILE).expect("the default tile is valid"),
             fps: Fps(DEFAULT_FPS),
             camera: None,
+            view: View::default(),
         }
     }
 }
@@ -367,6 +373,9 @@ impl JobOptions {
             ("seed", Some(s.seed.to_string())),
             ("fps", Some(self.fps.get().to_string())),
             ("camera", self.camera.clone()),
+            ("look_from", self.view.look_from.map(|p| p.to_string())),
+            ("look_at", self.view.look_at.map(|p| p.to_string())),
+            ("fov", self.view.fov.map(|f| f.to_string())),
         ]
         .into_iter()
         .filter_map(|(k, v)| Some((k, v?)))
@@ -407,6 +416,11 @@ impl JobOptions {
             tile_size: NonZeroU32::new(tile).ok_or(JobError::ZeroTile)?,
             fps: Fps::new(number(query, "fps")?.unwrap_or(DEFAULT_FPS))?,
             camera: query.get("camera").cloned(),
+            view: View {
+                look_from: query.get("look_from").map(|p| p.parse()).transpose()?,
+                look_at: query.get("look_at").map(|p| p.parse()).transpose()?,
+                fov: query.get("fov").map(|f| f.parse()).transpose()?,
+            },
         };
         options.check()?;
         Ok(options)
@@ -540,6 +554,11 @@ mod tests {
             tile_size: NonZeroU32::new(32).unwrap(),
             fps: Fps::new(24.0).unwrap(),
             camera: Some("Camera".into()),
+            view: View {
+                look_from: Some("0,1.5,-4".parse().unwrap()),
+                look_at: None,
+                fov: Some("35".parse().unwrap()),
+            },
         };
         let json = serde_json::to_string(&options).unwrap();
         assert_eq!(serde_json::from_str::<JobOptions>(&json).unwrap(), options);
@@ -579,6 +598,17 @@ mod tests {
         assert!(err("spp", "0").contains("samples per pixel"));
         assert!(err("tile", "0").contains("tile"), "{}", err("tile", "0"));
         assert!(err("fps", "-1").contains("frames per second"));
+        assert!(
+            err("look_from", "1,2").contains("X,Y,Z"),
+            "{}",
+            err("look_from", "1,2")
+        );
+        assert!(err("look_at", "1,nan,2").contains("X,Y,Z"));
+        assert!(
+            err("fov", "180").contains("field of view"),
+            "{}",
+            err("fov", "180")
+        );
         assert!(err("frames", "0").contains("start at 1"));
         assert!(err("width", "0").contains("width 0 is invalid"));
         let tiny_fps = HashMap::from([

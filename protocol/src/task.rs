@@ -2,6 +2,7 @@
 //! must look up or guess.
 
 use serde::{Deserialize, Serialize};
+use tessera_renderer::camera::View;
 use tessera_renderer::film::{Resolution, Tile};
 use tessera_renderer::settings::RenderSettings;
 
@@ -17,6 +18,9 @@ pub struct TaskMessage {
     /// Animation time of the frame in seconds, computed once by the coordinator.
     pub time: f32,
     pub camera: Option<String>,
+    /// The job's view, overriding the camera as far as it says.
+    #[serde(default, skip_serializing_if = "View::is_empty")]
+    pub view: View,
     pub resolution: Resolution,
     pub tile: Tile,
     pub settings: RenderSettings,

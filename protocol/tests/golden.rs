@@ -77,6 +77,7 @@ fn task_message() {
             frame: 3,
             time: 2.0 / 24.0,
             camera: Some("Camera".into()),
+            view: Default::default(),
             resolution: resolution(),
             tile: tile(),
             settings: settings(),

@@ -1,6 +1,10 @@
 //! The perspective pinhole camera of glTF: it looks down its local -Z axis with +Y up.
 
-use glam::{Affine3A, Vec3};
+use std::fmt;
+use std::str::FromStr;
+
+use glam::{Affine3A, Mat3, Vec3};
+use serde::{Deserialize, Serialize};
 
 use crate::film::Resolution;
 use crate::geometry::Ray;
@@ -54,6 +58,147 @@ impl Camera {
     }
 }
 
+/// A viewpoint given with the job, overriding the scene's camera (or the default view) in part:
+/// where from, where to, how wide. What it leaves out stays the camera's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look_from: Option<Point>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look_at: Option<Point>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fov: Option<FieldOfView>,
+}
+
+impl View {
+    pub fn is_empty(&self) -> bool {
+        *self == View::default()
+    }
+
+    /// `camera` moved to `look_from`, turned towards `look_at` (keeping +Y up) and widened to
+    /// `fov`, as far as each is given.
+    pub fn apply(&self, camera: &Camera) -> Camera {
+        let m = camera.to_world.matrix3;
+        let eye = self
+            .look_from
+            .map_or(Vec3::from(camera.to_world.translation), |p| p.0);
+        let own_forward = (-Vec3::from(m.z_axis)).normalize_or(Vec3::NEG_Z);
+        let forward = match self.look_at {
+            Some(at) => (at.0 - eye).normalize_or(own_forward),
+            None => own_forward,
+        };
+        // Looking straight up or down, +Y cannot be up: the camera's own up (or -Z) serves.
+        let up_hint = if forward.cross(Vec3::Y).length() > 1e-4 {
+            Vec3::Y
+        } else {
+            Vec3::from(m.y_axis).normalize_or(Vec3::NEG_Z)
+        };
+        let right = forward.cross(up_hint).normalize_or(Vec3::X);
+        let up = right.cross(forward);
+        Camera {
+            name: camera.name.clone(),
+            to_world: Affine3A::from_mat3_translation(Mat3::from_cols(right, up, -forward), eye),
+            yfov: self.fov.map_or(camera.yfov, |f| f.0.to_radians()),
+            aspect_ratio: camera.aspect_ratio,
+        }
+    }
+}
+
+/// What a view's parts may not be.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ViewError {
+    #[error("invalid point '{0}': expected X,Y,Z with three finite numbers (e.g. 0,1.5,4)")]
+    BadPoint(String),
+    #[error("invalid field of view '{0}': expected degrees above 0 and below 180")]
+    BadFov(String),
+}
+
+/// A finite point in world space, written `x,y,z`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "[f32; 3]", into = "[f32; 3]")]
+pub struct Point(Vec3);
+
+impl TryFrom<[f32; 3]> for Point {
+    type Error = ViewError;
+
+    fn try_from(xyz: [f32; 3]) -> Result<Self, ViewError> {
+        let p = Vec3::from(xyz);
+        if p.is_finite() {
+            Ok(Point(p))
+        } else {
+            Err(ViewError::BadPoint(format!(
+                "{},{},{}",
+                xyz[0], xyz[1], xyz[2]
+            )))
+        }
+    }
+}
+
+impl From<Point> for [f32; 3] {
+    fn from(p: Point) -> Self {
+        p.0.to_array()
+    }
+}
+
+impl FromStr for Point {
+    type Err = ViewError;
+
+    fn from_str(s: &str) -> Result<Self, ViewError> {
+        let bad = || ViewError::BadPoint(s.chars().take(60).collect());
+        let parts: Vec<f32> = s
+            .split(',')
+            .map(|p| p.trim().parse().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?;
+        let xyz: [f32; 3] = parts.try_into().map_err(|_| bad())?;
+        Point::try_from(xyz).map_err(|_| bad())
+    }
+}
+
+impl fmt::Display for Point {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{},{},{}", self.0.x, self.0.y, self.0.z)
+    }
+}
+
+/// A vertical field of view in degrees, above 0 and below 180.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "f32", into = "f32")]
+pub struct FieldOfView(f32);
+
+impl TryFrom<f32> for FieldOfView {
+    type Error = ViewError;
+
+    fn try_from(degrees: f32) -> Result<Self, ViewError> {
+        if degrees > 0.0 && degrees < 180.0 {
+            Ok(FieldOfView(degrees))
+        } else {
+            Err(ViewError::BadFov(degrees.to_string()))
+        }
+    }
+}
+
+impl From<FieldOfView> for f32 {
+    fn from(f: FieldOfView) -> Self {
+        f.0
+    }
+}
+
+impl FromStr for FieldOfView {
+    type Err = ViewError;
+
+    fn from_str(s: &str) -> Result<Self, ViewError> {
+        let bad = || ViewError::BadFov(s.chars().take(40).collect());
+        let degrees: f32 = s.trim().parse().map_err(|_| bad())?;
+        FieldOfView::try_from(degrees).map_err(|_| bad())
+    }
+}
+
+impl fmt::Display for FieldOfView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// A camera bound to an image size: maps film positions (in pixels, y down) to rays.
 #[derive(Clone, Copy, Debug)]
 pub struct RasterCamera {
@@ -72,5 +217,70 @@ impl RasterCamera {
         let ndc_y = 1.0 - 2.0 * film_y * self.inv_height;
         let dir = (self.forward + self.right * ndc_x + self.up * ndc_y).normalize();
         Ray::new(self.origin, dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn camera() -> Camera {
+        Camera {
+            name: "c".into(),
+            to_world: Affine3A::from_translation(Vec3::new(0.0, 1.0, 0.0)),
+            yfov: 1.0,
+            aspect_ratio: Some(2.0),
+        }
+    }
+
+    #[test]
+    fn a_view_replaces_only_what_it_gives() {
+        let c = camera();
+        let same = View::default().apply(&c);
+        assert_eq!(same.to_world, c.to_world);
+        let view = View {
+            look_from: Some("0,0,5".parse().unwrap()),
+            look_at: Some("0,0,0".parse().unwrap()),
+            fov: Some("90".parse().unwrap()),
+        };
+        let moved = view.apply(&c);
+        assert_eq!(
+            Vec3::from(moved.to_world.translation),
+            Vec3::new(0.0, 0.0, 5.0)
+        );
+        // Looking down -Z with +Y up, as glTF cameras do.
+        assert!((Vec3::from(moved.to_world.matrix3.z_axis) - Vec3::Z).length() < 1e-6);
+        assert!((Vec3::from(moved.to_world.matrix3.y_axis) - Vec3::Y).length() < 1e-6);
+        assert!((moved.yfov - std::f32::consts::FRAC_PI_2).abs() < 1e-6);
+        assert_eq!(moved.aspect_ratio, Some(2.0));
+        // Only a point to look at: the camera stays where it is and turns.
+        let turned = View {
+            look_at: Some("3,1,0".parse().unwrap()),
+            ..View::default()
+        }
+        .apply(&c);
+        assert_eq!(Vec3::from(turned.to_world.translation), Vec3::Y);
+        assert!((Vec3::from(turned.to_world.matrix3.z_axis) + Vec3::X).length() < 1e-6);
+        // Straight down still gives a valid frame.
+        let down = View {
+            look_at: Some("0,-5,0".parse().unwrap()),
+            ..View::default()
+        }
+        .apply(&c);
+        assert!(down.to_world.matrix3.determinant() > 0.99);
+    }
+
+    #[test]
+    fn views_parse_and_refuse_by_value() {
+        assert_eq!(
+            "1, 2.5,-3".parse::<Point>().unwrap().to_string(),
+            "1,2.5,-3"
+        );
+        assert!("1,2".parse::<Point>().is_err());
+        assert!("1,2,inf".parse::<Point>().is_err());
+        assert!("0".parse::<FieldOfView>().is_err());
+        assert!("179.5".parse::<FieldOfView>().is_ok());
+        assert!(serde_json::from_str::<FieldOfView>("180").is_err());
+        assert!(serde_json::from_str::<Point>("[1, 2, 3]").is_ok());
     }
 }

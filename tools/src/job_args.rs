@@ -8,6 +8,7 @@ use tessera_protocol::job::{
     DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_MAX_DEPTH, DEFAULT_SEED, DEFAULT_SPP, DEFAULT_TILE, Fps,
     FrameSet, JobOptions, SizeRequest,
 };
+use tessera_renderer::camera::{FieldOfView, Point, View};
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
 #[derive(Args)]
@@ -39,6 +40,15 @@ pub struct JobArgs {
     /// Camera to render through [default: the scene's first].
     #[arg(long, value_name = "NAME")]
     pub camera: Option<String>,
+    /// Look from this point instead of the camera's position.
+    #[arg(long, value_name = "X,Y,Z")]
+    pub look_from: Option<Point>,
+    /// Look at this point instead of along the camera's direction (+Y stays up).
+    #[arg(long, value_name = "X,Y,Z")]
+    pub look_at: Option<Point>,
+    /// Vertical field of view in degrees instead of the camera's.
+    #[arg(long, value_name = "DEG")]
+    pub fov: Option<FieldOfView>,
 }
 
 impl JobArgs {
@@ -55,6 +65,11 @@ impl JobArgs {
             tile_size: self.tile,
             fps: Fps::new(self.fps)?,
             camera: self.camera.clone(),
+            view: View {
+                look_from: self.look_from,
+                look_at: self.look_at,
+                fov: self.fov,
+            },
         };
         options.check()?;
         Ok(options)

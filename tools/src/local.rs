@@ -240,7 +240,11 @@ pub fn render_job(
     })?;
     tracing::info!(scene = %scene_path.display(), seconds = started.elapsed().as_secs_f64(), "scene loaded");
     let first = scene
-        .frame(job.fps.frame_time(frames[0]) as f32, job.camera.as_deref())
+        .frame_from(
+            job.fps.frame_time(frames[0]) as f32,
+            job.camera.as_deref(),
+            &job.view,
+        )
         .map_err(|source| LocalError::Frame {
             path: scene_path.to_owned(),
             frame: frames[0],
@@ -446,6 +450,7 @@ mod tests {
     use tessera_protocol::job::{Fps, SizeRequest};
     use tessera_renderer::backend::{DeviceInfo, PreparedFrame, RenderError};
     use tessera_renderer::bvh::BvhStats;
+    use tessera_renderer::camera::View;
     use tessera_renderer::film::{Pixels, Tile, TileImage};
     use tessera_renderer::scene::FrameScene;
     use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
@@ -533,6 +538,7 @@ mod tests {
             tile_size: NonZeroU32::new(4).unwrap(),
             fps: Fps::new(24.0).unwrap(),
             camera: None,
+            view: View::default(),
         }
     }
 

@@ -23,6 +23,7 @@ fn task(id: i64, attempt: u32) -> TaskMessage {
         frame: 1,
         time: 0.0,
         camera: None,
+        view: Default::default(),
         resolution,
         tile: resolution.full_tile(),
         settings: RenderSettings {

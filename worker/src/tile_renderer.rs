@@ -15,6 +15,7 @@ use tessera_protocol::scene::SceneHash;
 use tessera_protocol::task::TaskMessage;
 use tessera_renderer::backend::{Backend, DeviceInfo};
 use tessera_renderer::bvh::BvhStats;
+use tessera_renderer::camera::View;
 use tessera_renderer::film::{Tile, TileImage};
 use tessera_renderer::scene::{FrameScene, Scene};
 
@@ -89,6 +90,7 @@ struct FrameKey {
     scene: SceneHash,
     time_bits: u32,
     camera: Option<String>,
+    view: View,
 }
 
 impl FrameKey {
@@ -97,6 +99,7 @@ impl FrameKey {
             scene: task.scene,
             time_bits: task.time.to_bits(),
             camera: task.camera.clone(),
+            view: task.view,
         }
     }
 }
@@ -259,6 +262,6 @@ fn evaluate(
             loaded
         }
     };
-    held.frame(task.time, task.camera.as_deref())
+    held.frame_from(task.time, task.camera.as_deref(), &task.view)
         .map_err(|e| format!("cannot evaluate frame {}: {e}", task.frame))
 }

@@ -788,6 +788,7 @@ mod tests {
             tile_size: std::num::NonZeroU32::new(4).unwrap(),
             fps: Fps::new(24.0).unwrap(),
             camera: None,
+            view: Default::default(),
             max_attempts: 3,
         }
     }

@@ -31,6 +31,7 @@ pub use resource::{relative_path, uri_relative_path};
 
 use glam::Mat4;
 
+use crate::camera::View;
 use crate::environment::Environment;
 use crate::material::Material;
 use crate::texture::Texture;
@@ -137,6 +138,16 @@ impl Scene {
     /// camera or node name is `camera`, or the first camera in node order; a scene without a
     /// camera is framed from a default view ([`camera::framing`]).
     pub fn frame(&self, time: f32, camera: Option<&str>) -> Result<FrameScene, SceneError> {
+        self.frame_from(time, camera, &View::default())
+    }
+
+    /// [`Scene::frame`], with the camera then overridden by `view` as far as it says.
+    pub fn frame_from(
+        &self,
+        time: f32,
+        camera: Option<&str>,
+        view: &View,
+    ) -> Result<FrameScene, SceneError> {
         let mut pose = self.hierarchy.rest_pose();
         let mut weights = self.rest_weights();
         animation::apply(&self.channels, time, &mut pose, &mut weights);
@@ -181,6 +192,11 @@ impl Scene {
                 framed
             }
             chosen => chosen?,
+        };
+        let camera = if view.is_empty() {
+            camera
+        } else {
+            view.apply(&camera)
         };
         let environment = self.default_environment(&lights, &mesh);
         Ok(FrameScene {
