@@ -12,6 +12,7 @@
 #define NO_TEXTURE 0xffffffffu
 #define NO_HIT 0xffffffffu
 #define MATERIAL_THIN_WALLED 1u
+#define MATERIAL_UNLIT 2u
 #define LIGHT_SPOT 1u
 #define LIGHT_DIRECTIONAL 2u
 #define MESH_HAS_TANGENTS 1u
@@ -610,7 +611,7 @@ __device__ BsdfSample bsdf_sample(const Bsdf& f, V3 wo_world, float lobe, float 
 
 // ---- surfaces (integrator.rs) ----
 
-struct Surface { V3 p, ng; Bsdf bsdf; V3 emitted, base_color; };
+struct Surface { V3 p, ng; Bsdf bsdf; V3 emitted, base_color; bool unlit; };
 
 __device__ inline V2 vertex_uv(const GpuVertex& v, u32 uv_set) { return uv_set == 0u ? v2a(v.uv0) : v2a(v.uv1); }
 
@@ -699,6 +700,7 @@ __device__ Surface surface_at(const Scene& s, V3 o, V3 d, const Hit& hit) {
                         transmission, m.ior, thin_walled, ns, ng);
     out.emitted = emitted;
     out.base_color = xyz(base);
+    out.unlit = (m.flags & MATERIAL_UNLIT) != 0u;
     return out;
 }
 
@@ -846,6 +848,10 @@ __device__ PathResult radiance(const Scene& s, V3 o, V3 d, Rng& rng) {
             result.albedo = surf.base_color;
             result.normal = surf.bsdf.n;
             result.depth = hit.t;
+        }
+        if (surf.unlit) {
+            result.l = result.l + beta * surf.base_color;
+            break;
         }
         if (!is_zero(surf.emitted)) {
             float weight = specular_bounce ? 1.0f : power_heuristic(prev_pdf, pdf_of_hit(s, hit.triangle, d, hit.t));

@@ -130,6 +130,7 @@ const ONE_MINUS_EPSILON: f32 = 0.99999988;
 const NO_TEXTURE: u32 = 0xffffffffu;
 const NO_HIT: u32 = 0xffffffffu;
 const MATERIAL_THIN_WALLED: u32 = 1u;
+const MATERIAL_UNLIT: u32 = 2u;
 const LIGHT_SPOT: u32 = 1u;
 const LIGHT_DIRECTIONAL: u32 = 2u;
 const MESH_HAS_TANGENTS: u32 = 1u;
@@ -935,6 +936,7 @@ struct Surface {
     bsdf: Bsdf,
     emitted: vec3<f32>,
     base_color: vec3<f32>,
+    unlit: bool,
 }
 
 fn vertex_uv(v: GpuVertex, uv_set: u32) -> vec2<f32> {
@@ -1063,7 +1065,8 @@ fn surface_at(o: vec3<f32>, d: vec3<f32>, hit: Hit) -> Surface {
     }
     let bsdf = bsdf_new(base.xyz, metallic, roughness, (*m).specular, v3((*m).specular_color),
         transmission, (*m).ior, thin_walled, ns, ng);
-    return Surface(o + d * hit.t, ng, bsdf, emitted, base.xyz);
+    let unlit = ((*m).flags & MATERIAL_UNLIT) != 0u;
+    return Surface(o + d * hit.t, ng, bsdf, emitted, base.xyz, unlit);
 }
 
 // ---- lights (light.rs) ----
@@ -1264,6 +1267,10 @@ fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathR
             result.albedo = s.base_color;
             result.normal = s.bsdf.n;
             result.depth = hit.t;
+        }
+        if s.unlit {
+            result.l += beta * s.base_color;
+            break;
         }
         if any(s.emitted != vec3<f32>(0.0)) {
             var weight = 1.0;

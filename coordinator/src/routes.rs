@@ -285,9 +285,15 @@ const SUBMIT_PARAMETERS: [Param; 16] = [
     Param::new("seed", "The random sequence's seed.").integer(),
     Param::new("fps", "Frames per second of the animation."),
     Param::new("camera", "The scene's camera to render through, by name."),
-    Param::new("look_from", "Look from this point (`x,y,z`) instead of the camera's."),
+    Param::new(
+        "look_from",
+        "Look from this point (`x,y,z`) instead of the camera's.",
+    ),
     Param::new("look_at", "Look at this point (`x,y,z`); +Y stays up."),
-    Param::new("fov", "Vertical field of view in degrees, above 0 and below 180."),
+    Param::new(
+        "fov",
+        "Vertical field of view in degrees, above 0 and below 180.",
+    ),
     Param::new("priority", "Higher runs first within a tenant.").integer(),
     Param::new("max_cost", "The most the job may cost, in USD (`1.50`)."),
     Param::new("tenant", "The tenant an admin submits for."),

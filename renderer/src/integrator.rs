@@ -44,6 +44,8 @@ struct Surface {
     /// Radiance emitted towards the ray's origin (zero from the back face).
     emitted: Vec3,
     base_color: Vec3,
+    /// Shows its base colour and ends the path (`KHR_materials_unlit`).
+    unlit: bool,
 }
 
 impl<'a> PathTracer<'a> {
@@ -135,6 +137,10 @@ impl<'a> PathTracer<'a> {
                     normal: surface.bsdf.shading_normal(),
                     depth: hit.t,
                 });
+            }
+            if surface.unlit {
+                l += beta * surface.base_color;
+                break;
             }
             if surface.emitted != Vec3::ZERO {
                 let weight = if specular_bounce {
@@ -231,6 +237,7 @@ impl<'a> PathTracer<'a> {
             bsdf: Bsdf::new(params, ns, ng),
             emitted,
             base_color: params.base_color,
+            unlit: shading.is_unlit(),
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct Material {
     pub specular: f32,
     pub specular_color: Vec3,
     pub double_sided: bool,
+    /// `KHR_materials_unlit`: the surface shows its base colour as it is, lit by nothing and
+    /// lighting nothing.
+    pub unlit: bool,
 }
 
 impl Default for Material {
@@ -57,6 +60,7 @@ impl Default for Material {
             specular: 1.0,
             specular_color: Vec3::ONE,
             double_sided: false,
+            unlit: false,
         }
     }
 }

@@ -36,6 +36,11 @@ impl<'a> SurfaceShading<'a> {
         }
     }
 
+    /// Whether the surface shows its base colour unlit (`KHR_materials_unlit`).
+    pub fn is_unlit(&self) -> bool {
+        self.material.unlit
+    }
+
     /// The BSDF's parameters: the material's factors times its textures.
     pub fn params(&self) -> SurfaceParams {
         let material = self.material;

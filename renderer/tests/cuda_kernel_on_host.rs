@@ -268,6 +268,18 @@ fn a_diffuse_cube_in_the_neutral_environment_shows_its_albedo() {
     common::assert_furnace(&image);
 }
 
+/// An unlit surface ([`common::scenes::unlit`]) shows its base colour in the kernel.
+#[test]
+fn an_unlit_surface_shows_its_base_colour() {
+    let image = on_host(
+        &common::scenes::unlit(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 4, 1),
+    );
+    common::assert_unlit(&image);
+}
+
 /// The same with the attributes the materials scene lacks: tangents and a second UV set.
 #[test]
 fn same_seed_with_tangents_and_a_second_uv_set() {

@@ -673,6 +673,20 @@ fn image_from_glb_buffer_view() {
     assert_eq!(t.texels[1], [0.0, 0.0, 0.0, 1.0]);
 }
 
+#[test]
+fn unlit_materials_are_read() {
+    let mut b = triangle_scene(json!({}));
+    b.root["extensionsUsed"] = json!(["KHR_materials_unlit"]);
+    b.root["extensionsRequired"] = json!(["KHR_materials_unlit"]);
+    let material = b.push(
+        "materials",
+        json!({ "extensions": { "KHR_materials_unlit": {} } }),
+    );
+    b.root["meshes"][0]["primitives"][0]["material"] = json!(material);
+    let f = frame(&b.glb());
+    assert!(f.materials[0].unlit);
+}
+
 // --- Lights --------------------------------------------------------------------------------
 
 #[test]

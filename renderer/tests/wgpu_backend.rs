@@ -91,6 +91,19 @@ fn a_diffuse_cube_in_the_neutral_environment_shows_its_albedo() {
     common::assert_furnace(&image);
 }
 
+/// An unlit surface ([`common::scenes::unlit`]) shows its base colour on wgpu.
+#[test]
+fn an_unlit_surface_shows_its_base_colour() {
+    let image = render(
+        &wgpu_backend(),
+        &common::scenes::unlit(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 4, 1),
+    );
+    common::assert_unlit(&image);
+}
+
 /// The same seed with the environment as well as lights: the environment is met where the
 /// CPU meets it.
 #[test]

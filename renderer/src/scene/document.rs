@@ -13,6 +13,7 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "KHR_materials_ior",
     "KHR_materials_specular",
     "KHR_materials_transmission",
+    "KHR_materials_unlit",
     "KHR_materials_volume",
     // Integer attributes, normalised or not: the accessor reader handles every component type.
     "KHR_mesh_quantization",

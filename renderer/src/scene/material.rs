@@ -62,6 +62,7 @@ fn convert(
     if let Some(ior) = material.ior() {
         out.ior = ior;
     }
+    out.unlit = material.unlit();
     if let Some(volume) = material.volume() {
         out.thin_walled = volume.thickness_factor() <= 0.0;
     }

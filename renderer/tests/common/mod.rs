@@ -66,3 +66,18 @@ pub fn assert_furnace(image: &FrameImage) {
         "a corner sees the environment"
     );
 }
+
+/// The unlit cube ([`scenes::unlit`]) as every backend must render it: its base colour at the
+/// centre, black beside it.
+pub fn assert_unlit(image: &FrameImage) {
+    let res = image.resolution();
+    let at = |x: u32, y: u32| image.pixels.color[(y * res.width() + x) as usize];
+    let centre = at(res.width() / 2, res.height() / 2);
+    for (c, expected) in centre[..3].iter().zip(scenes::UNLIT_COLOR) {
+        assert!(
+            (c - expected).abs() < 1e-6,
+            "the unlit cube's centre is {centre:?}"
+        );
+    }
+    assert_eq!(at(0, 0), [0.0; 4], "a corner of the dark background");
+}

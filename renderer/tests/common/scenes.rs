@@ -453,3 +453,18 @@ pub fn materials_in_the_environment() -> FrameScene {
         ..materials()
     }
 }
+
+/// Base colour of the unlit cube.
+pub const UNLIT_COLOR: [f32; 3] = [0.25, 0.5, 0.75];
+
+/// The furnace's cube with an unlit material, in darkness: it shows [`UNLIT_COLOR`] exactly,
+/// lit by nothing.
+pub fn unlit() -> FrameScene {
+    let mut scene = furnace();
+    scene.materials = vec![Material {
+        unlit: true,
+        ..lambertian("unlit", UNLIT_COLOR)
+    }];
+    scene.environment = None;
+    scene
+}

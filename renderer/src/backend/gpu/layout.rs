@@ -14,6 +14,8 @@ pub const NO_TEXTURE: u32 = u32::MAX;
 
 /// [`GpuMaterial::flags`]: the surface is a thin sheet (`KHR_materials_volume` absent).
 pub const MATERIAL_THIN_WALLED: u32 = 1;
+/// [`GpuMaterial::flags`]: the surface shows its base colour unlit (`KHR_materials_unlit`).
+pub const MATERIAL_UNLIT: u32 = 2;
 
 /// [`GpuLight::kind`] values.
 pub const LIGHT_POINT: u32 = 0;

@@ -226,7 +226,7 @@ fn material(m: &Material) -> GpuMaterial {
             MATERIAL_THIN_WALLED
         } else {
             0
-        },
+        } | if m.unlit { MATERIAL_UNLIT } else { 0 },
         base_color_texture: texture_ref(&m.base_color_texture),
         metallic_roughness_texture: texture_ref(&m.metallic_roughness_texture),
         emissive_texture: texture_ref(&m.emissive_texture),

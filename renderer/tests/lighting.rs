@@ -1,10 +1,10 @@
-//! The environment on the CPU backend: a white furnace renders to its albedo, and the
-//! environment lights a scene with lights as well (same figures checked on wgpu and on the CUDA
-//! kernel in their own tests).
+//! How surfaces are lit, on the CPU backend: a white furnace renders to its albedo, the
+//! environment lights a scene with lights as well, and an unlit surface shows its base colour
+//! (the same figures are checked on wgpu and on the CUDA kernel in their own tests).
 
 mod common;
 
-use common::{assert_furnace, render, settings};
+use common::{assert_furnace, assert_unlit, render, settings};
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Resolution;
 
@@ -37,4 +37,17 @@ fn the_environment_adds_to_a_scenes_own_lights() {
         lit > alone + 0.5,
         "{lit} with the environment, {alone} without"
     );
+}
+
+#[test]
+fn an_unlit_surface_shows_its_base_colour() {
+    let cpu = CpuBackend::new(None).unwrap();
+    let image = render(
+        &cpu,
+        &common::scenes::unlit(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 4, 1),
+    );
+    assert_unlit(&image);
 }
