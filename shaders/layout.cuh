@@ -87,6 +87,8 @@ struct GpuCamera {
     float up[3];
     float inv_width;
     float inv_height;
+    u32 orthographic;
+    float znear;
 };
 
 struct GpuParams {

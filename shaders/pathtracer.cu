@@ -905,14 +905,23 @@ extern "C" __global__ void render(
         float jy = rng_f32(rng);
         float ndc_x = 2.0f * ((float)x + jx) * cam.inv_width - 1.0f;
         float ndc_y = 1.0f - 2.0f * ((float)y + jy) * cam.inv_height;
-        V3 dir = normalize(v3a(cam.forward) + v3a(cam.right) * ndc_x + v3a(cam.up) * ndc_y);
-        PathResult r = radiance(s, v3a(cam.origin), dir, rng);
+        // As RasterCamera::ray: parallel or from the origin, starting on the near plane.
+        V3 offset = v3a(cam.right) * ndc_x + v3a(cam.up) * ndc_y;
+        V3 origin = v3a(cam.origin);
+        V3 dir = v3a(cam.forward);
+        if (cam.orthographic != 0u) {
+            origin = origin + offset;
+        } else {
+            dir = normalize(dir + offset);
+        }
+        float near = cam.znear / dot(dir, v3a(cam.forward));
+        PathResult r = radiance(s, origin + dir * near, dir, rng);
         if (finite3(r.l)) color = color + r.l;
         if (r.hit) {
             px.hits += 1.0f;
             albedo = albedo + r.albedo;
             normal = normal + r.normal;
-            px.depth += r.depth;
+            px.depth += r.depth + near;
         }
     }
     px.color[0] = color.x; px.color[1] = color.y; px.color[2] = color.z;

@@ -89,6 +89,8 @@ struct GpuCamera {
     up: array<f32, 3>,
     inv_width: f32,
     inv_height: f32,
+    orthographic: u32,
+    znear: f32,
 }
 
 struct GpuParams {
@@ -1327,8 +1329,17 @@ fn render(@builtin(global_invocation_id) gid: vec3<u32>) {
         let jy = rng_f32(&rng);
         let ndc_x = 2.0 * (f32(x) + jx) * cam.inv_width - 1.0;
         let ndc_y = 1.0 - 2.0 * (f32(y) + jy) * cam.inv_height;
-        let dir = normalize(v3(cam.forward) + v3(cam.right) * ndc_x + v3(cam.up) * ndc_y);
-        let r = radiance(v3(cam.origin), dir, &rng);
+        // As RasterCamera::ray: parallel or from the origin, starting on the near plane.
+        let offset = v3(cam.right) * ndc_x + v3(cam.up) * ndc_y;
+        var origin = v3(cam.origin);
+        var dir = v3(cam.forward);
+        if cam.orthographic != 0u {
+            origin += offset;
+        } else {
+            dir = normalize(dir + offset);
+        }
+        let near = cam.znear / dot(dir, v3(cam.forward));
+        let r = radiance(origin + dir * near, dir, &rng);
         if finite3(r.l) {
             color += r.l;
         }
@@ -1336,7 +1347,7 @@ fn render(@builtin(global_invocation_id) gid: vec3<u32>) {
             px.hits += 1.0;
             albedo += r.albedo;
             normal += r.normal;
-            px.depth += r.depth;
+            px.depth += r.depth + near;
         }
     }
     px.color = array<f32, 3>(color.x, color.y, color.z);

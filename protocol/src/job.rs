@@ -431,6 +431,7 @@ impl JobOptions {
 mod tests {
     use super::*;
     use glam::Affine3A;
+    use tessera_renderer::camera::Projection;
 
     fn frames(spec: &str) -> Vec<u32> {
         spec.parse::<FrameSet>().unwrap().frames().to_vec()
@@ -494,8 +495,9 @@ mod tests {
         Camera {
             name: "cam".into(),
             to_world: Affine3A::IDENTITY,
-            yfov: 0.8,
+            projection: Projection::Perspective { yfov: 0.8 },
             aspect_ratio,
+            znear: 0.0,
         }
     }
 

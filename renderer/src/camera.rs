@@ -1,4 +1,5 @@
-//! The perspective pinhole camera of glTF: it looks down its local -Z axis with +Y up.
+//! glTF's cameras, perspective (a pinhole) or orthographic: each looks down its local -Z axis
+//! with +Y up, and sees nothing nearer than its near plane.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,10 +20,21 @@ pub struct Camera {
     pub name: String,
     /// Camera-to-world transform; any scale in it is ignored.
     pub to_world: Affine3A,
-    /// Vertical field of view, radians.
-    pub yfov: f32,
+    pub projection: Projection,
     /// Width / height, when the file fixes it.
     pub aspect_ratio: Option<f32>,
+    /// Distance of the near clipping plane: nothing nearer is seen.
+    pub znear: f32,
+}
+
+/// How a camera maps its film to rays.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Projection {
+    /// Rays from one point; `yfov` is the vertical field of view in radians.
+    Perspective { yfov: f32 },
+    /// Parallel rays; `ymag` is half the film's height in world units (its width follows the
+    /// image's aspect ratio).
+    Orthographic { ymag: f32 },
 }
 
 impl Camera {
@@ -45,15 +57,20 @@ impl Camera {
         let up0 = Vec3::from(self.to_world.matrix3.y_axis);
         let right = forward.cross(up0).normalize();
         let up = right.cross(forward);
-        let tan_half = (self.yfov * 0.5).tan();
+        let (half_height, orthographic) = match self.projection {
+            Projection::Perspective { yfov } => ((yfov * 0.5).tan(), false),
+            Projection::Orthographic { ymag } => (ymag, true),
+        };
         let aspect = resolution.width() as f32 / resolution.height() as f32;
         RasterCamera {
             origin,
             forward,
-            right: right * (tan_half * aspect),
-            up: up * tan_half,
+            right: right * (half_height * aspect),
+            up: up * half_height,
             inv_width: 1.0 / resolution.width() as f32,
             inv_height: 1.0 / resolution.height() as f32,
+            orthographic,
+            znear: self.znear,
         }
     }
 }
@@ -98,8 +115,13 @@ impl View {
         Camera {
             name: camera.name.clone(),
             to_world: Affine3A::from_mat3_translation(Mat3::from_cols(right, up, -forward), eye),
-            yfov: self.fov.map_or(camera.yfov, |f| f.0.to_radians()),
+            projection: self
+                .fov
+                .map_or(camera.projection, |f| Projection::Perspective {
+                    yfov: f.0.to_radians(),
+                }),
             aspect_ratio: camera.aspect_ratio,
+            znear: camera.znear,
         }
     }
 }
@@ -204,19 +226,30 @@ impl fmt::Display for FieldOfView {
 pub struct RasterCamera {
     pub origin: Vec3,
     pub forward: Vec3,
-    /// Right and up vectors scaled to the image plane's half extents at distance 1.
+    /// Right and up vectors scaled to the film's half extents: at distance 1 for a perspective
+    /// camera, in world units for an orthographic one.
     pub right: Vec3,
     pub up: Vec3,
     pub inv_width: f32,
     pub inv_height: f32,
+    pub orthographic: bool,
+    pub znear: f32,
 }
 
 impl RasterCamera {
-    pub fn ray(&self, film_x: f32, film_y: f32) -> Ray {
+    /// The ray through a film position, starting on the near plane, and how far that start is
+    /// from the camera along the ray (which depth counts from).
+    pub fn ray(&self, film_x: f32, film_y: f32) -> (Ray, f32) {
         let ndc_x = 2.0 * film_x * self.inv_width - 1.0;
         let ndc_y = 1.0 - 2.0 * film_y * self.inv_height;
-        let dir = (self.forward + self.right * ndc_x + self.up * ndc_y).normalize();
-        Ray::new(self.origin, dir)
+        let offset = self.right * ndc_x + self.up * ndc_y;
+        let (origin, dir) = if self.orthographic {
+            (self.origin + offset, self.forward)
+        } else {
+            (self.origin, (self.forward + offset).normalize())
+        };
+        let near = self.znear / dir.dot(self.forward);
+        (Ray::new(origin + dir * near, dir), near)
     }
 }
 
@@ -228,8 +261,9 @@ mod tests {
         Camera {
             name: "c".into(),
             to_world: Affine3A::from_translation(Vec3::new(0.0, 1.0, 0.0)),
-            yfov: 1.0,
+            projection: Projection::Perspective { yfov: 1.0 },
             aspect_ratio: Some(2.0),
+            znear: 0.0,
         }
     }
 
@@ -251,7 +285,12 @@ mod tests {
         // Looking down -Z with +Y up, as glTF cameras do.
         assert!((Vec3::from(moved.to_world.matrix3.z_axis) - Vec3::Z).length() < 1e-6);
         assert!((Vec3::from(moved.to_world.matrix3.y_axis) - Vec3::Y).length() < 1e-6);
-        assert!((moved.yfov - std::f32::consts::FRAC_PI_2).abs() < 1e-6);
+        assert_eq!(
+            moved.projection,
+            Projection::Perspective {
+                yfov: 90f32.to_radians()
+            }
+        );
         assert_eq!(moved.aspect_ratio, Some(2.0));
         // Only a point to look at: the camera stays where it is and turns.
         let turned = View {

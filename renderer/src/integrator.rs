@@ -82,7 +82,7 @@ impl<'a> PathTracer<'a> {
             for s in 0..spp {
                 let mut rng = SampleStream::new(settings.seed, frame, x, y, s);
                 let (jx, jy) = (rng.next_f32(), rng.next_f32());
-                let ray = camera.ray(x as f32 + jx, y as f32 + jy);
+                let (ray, near) = camera.ray(x as f32 + jx, y as f32 + jy);
                 let (l, first) = self.radiance(ray, &mut rng, settings.max_depth.get());
                 if l.is_finite() {
                     color += l;
@@ -91,7 +91,7 @@ impl<'a> PathTracer<'a> {
                     hits += 1;
                     albedo += h.albedo;
                     normal += h.normal;
-                    depth += h.depth;
+                    depth += h.depth + near;
                 }
             }
             let c = color * inv_spp;

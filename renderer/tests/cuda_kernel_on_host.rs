@@ -280,6 +280,20 @@ fn an_unlit_surface_shows_its_base_colour() {
     common::assert_unlit(&image);
 }
 
+/// An orthographic camera and its near plane ([`common::scenes::orthographic`]) in the kernel.
+#[test]
+fn orthographic_rays_are_parallel_and_start_on_the_near_plane() {
+    for znear in [0.0, 5.5] {
+        let image = on_host(
+            &common::scenes::orthographic(znear),
+            Resolution::new(32, 32).unwrap(),
+            16,
+            &settings(1, 2, 1),
+        );
+        common::assert_orthographic(&image, znear);
+    }
+}
+
 /// The same with the attributes the materials scene lacks: tangents and a second UV set.
 #[test]
 fn same_seed_with_tangents_and_a_second_uv_set() {

@@ -7,6 +7,7 @@ use std::f32::consts::{FRAC_1_SQRT_2, FRAC_PI_2, FRAC_PI_4};
 use base64::Engine;
 use glam::{Vec2, Vec3, Vec4};
 use serde_json::{Value, json};
+use tessera_renderer::camera::Projection;
 use tessera_renderer::environment::Environment;
 use tessera_renderer::scene::{FrameScene, PunctualLight, Scene, SceneError};
 use tessera_renderer::texture::{Filter, Wrap};
@@ -428,8 +429,9 @@ fn first_camera_by_default_and_by_name() {
         first.to_world.translation.into(),
         Vec3::new(0.0, 0.0, 5.0)
     ));
-    assert_eq!(first.yfov, 0.8);
+    assert_eq!(first.projection, Projection::Perspective { yfov: 0.8 });
     assert_eq!(first.aspect_ratio, Some(2.0));
+    assert_eq!(first.znear, 0.1);
     let by_node = scene.frame(0.0, Some("closeUpNode")).unwrap().camera;
     assert!(close(
         by_node.to_world.translation.into(),
@@ -450,7 +452,7 @@ fn unknown_camera_lists_the_available_ones() {
 }
 
 #[test]
-fn a_scene_without_a_camera_is_framed_and_orthographic_cameras_are_errors() {
+fn a_scene_without_a_camera_is_framed() {
     let mut b = Builder::new();
     let mesh = b.mesh(&TRIANGLE, json!({}), None);
     b.node(json!({ "mesh": mesh }));
@@ -469,12 +471,15 @@ fn a_scene_without_a_camera_is_framed_and_orthographic_cameras_are_errors() {
         eye.x > center.x && eye.y > center.y && eye.z > center.z,
         "{eye}"
     );
-    assert!((camera.yfov.to_degrees() - 40.0).abs() < 1e-3);
+    let Projection::Perspective { yfov } = camera.projection else {
+        panic!("{:?}", camera.projection)
+    };
+    assert!((yfov.to_degrees() - 40.0).abs() < 1e-3);
     // Every vertex is in view.
     for p in positions {
         let to = (*p - eye).normalize();
         assert!(
-            to.dot(forward) > (camera.yfov * 0.5).cos(),
+            to.dot(forward) > (yfov * 0.5).cos(),
             "{p} is outside the view"
         );
     }
@@ -484,17 +489,26 @@ fn a_scene_without_a_camera_is_framed_and_orthographic_cameras_are_errors() {
     let empty = Scene::from_slice(&Builder::new().gltf(), None).unwrap();
     let err = empty.frame(0.0, None).unwrap_err().to_string();
     assert_eq!(err, "scene blob: scene has no camera");
+}
 
-    let mut b = Builder::new();
-    let ortho = b.push(
-        "cameras",
-        json!({ "name": "top", "type": "orthographic",
-                "orthographic": { "xmag": 1.0, "ymag": 1.0, "znear": 0.1, "zfar": 10.0 } }),
-    );
-    b.node(json!({ "camera": ortho }));
-    let scene = Scene::from_slice(&b.gltf(), None).unwrap();
-    let err = scene.frame(0.0, None).unwrap_err().to_string();
-    assert!(err.contains("\"top\" is orthographic"), "{err}");
+#[test]
+fn orthographic_cameras_keep_their_magnification_and_near_plane() {
+    let scene = |ymag: f32| {
+        let mut b = Builder::new();
+        let ortho = b.push(
+            "cameras",
+            json!({ "name": "top", "type": "orthographic",
+                    "orthographic": { "xmag": 2.0, "ymag": ymag, "znear": 0.5, "zfar": 10.0 } }),
+        );
+        b.node(json!({ "camera": ortho }));
+        b.gltf()
+    };
+    let camera = frame(&scene(1.0)).camera;
+    assert_eq!(camera.projection, Projection::Orthographic { ymag: 1.0 });
+    assert_eq!(camera.aspect_ratio, Some(2.0));
+    assert_eq!(camera.znear, 0.5);
+    let err = load_error(&scene(0.0));
+    assert!(err.contains("both must be non-zero"), "{err}");
 }
 
 // --- Materials and textures ----------------------------------------------------------------

@@ -104,6 +104,21 @@ fn an_unlit_surface_shows_its_base_colour() {
     common::assert_unlit(&image);
 }
 
+/// An orthographic camera and its near plane ([`common::scenes::orthographic`]) on wgpu.
+#[test]
+fn orthographic_rays_are_parallel_and_start_on_the_near_plane() {
+    for znear in [0.0, 5.5] {
+        let image = render(
+            &wgpu_backend(),
+            &common::scenes::orthographic(znear),
+            Resolution::new(32, 32).unwrap(),
+            16,
+            &settings(1, 2, 1),
+        );
+        common::assert_orthographic(&image, znear);
+    }
+}
+
 /// The same seed with the environment as well as lights: the environment is met where the
 /// CPU meets it.
 #[test]

@@ -195,7 +195,17 @@ struct RaySimd {
 
 impl RaySimd {
     fn new(ray: &Ray) -> Self {
-        let inv = ray.dir.recip();
+        // An axis-parallel ray (all of an orthographic camera's) has zero components, whose
+        // infinite reciprocals make `max * inv - origin * inv` inf - inf = NaN and lose every
+        // box; a component of 1e-30 is the same ray in effect and keeps the test finite.
+        let away_from_zero = |d: f32| {
+            if d.abs() < 1e-30 {
+                1e-30f32.copysign(d)
+            } else {
+                d
+            }
+        };
+        let inv = ray.dir.map(away_from_zero).recip();
         let oi = ray.origin * inv;
         Self {
             inv: [Vec4::splat(inv.x), Vec4::splat(inv.y), Vec4::splat(inv.z)],

@@ -7,23 +7,17 @@ use gltf::json::validation::Checked;
 use super::SceneError;
 use super::document::Document;
 use super::node::Hierarchy;
-use crate::camera::Camera;
+use crate::camera::{Camera, Projection};
 use crate::geometry::Aabb;
 
 /// The name of the camera a scene without one is seen through.
 pub const DEFAULT_VIEW: &str = "default view";
 
-pub enum Projection {
-    Perspective {
-        yfov: f32,
-        aspect_ratio: Option<f32>,
-    },
-    Orthographic,
-}
-
 pub struct CameraDef {
     pub name: Option<String>,
     pub projection: Projection,
+    pub aspect_ratio: Option<f32>,
+    pub znear: f32,
 }
 
 /// Read from the JSON: the gltf crate unwraps a perspective block that validation does not
@@ -32,28 +26,54 @@ pub fn load_cameras(doc: &Document) -> Result<Vec<CameraDef>, SceneError> {
     let json = &doc.gltf.as_json().cameras;
     let mut cameras = Vec::with_capacity(json.len());
     for (index, camera) in json.iter().enumerate() {
-        let projection = match (&camera.type_, &camera.perspective) {
-            (Checked::Valid(CameraType::Perspective), Some(p)) => {
-                let yfov = p.yfov;
-                if !(yfov > 0.0 && yfov < std::f32::consts::PI) {
-                    return Err(doc.invalid(format!(
-                        "camera {index} has yfov {yfov}, which is not between 0 and pi"
-                    )));
-                }
-                Projection::Perspective {
-                    yfov,
-                    // A broken aspect ratio only loses the default image shape.
-                    aspect_ratio: p.aspect_ratio.filter(|a| a.is_finite() && *a > 0.0),
-                }
-            }
-            (Checked::Valid(CameraType::Orthographic), _) => Projection::Orthographic,
-            _ => {
-                return Err(doc.invalid(format!("camera {index} has no valid type and projection")));
+        let near = |znear: f32| {
+            if znear.is_finite() && znear >= 0.0 {
+                Ok(znear)
+            } else {
+                Err(doc.invalid(format!("camera {index} has znear {znear}")))
             }
         };
+        let (projection, aspect_ratio, znear) =
+            match (&camera.type_, &camera.perspective, &camera.orthographic) {
+                (Checked::Valid(CameraType::Perspective), Some(p), _) => {
+                    let yfov = p.yfov;
+                    if !(yfov > 0.0 && yfov < std::f32::consts::PI) {
+                        return Err(doc.invalid(format!(
+                            "camera {index} has yfov {yfov}, which is not between 0 and pi"
+                        )));
+                    }
+                    (
+                        Projection::Perspective { yfov },
+                        // A broken aspect ratio only loses the default image shape.
+                        p.aspect_ratio.filter(|a| a.is_finite() && *a > 0.0),
+                        near(p.znear)?,
+                    )
+                }
+                (Checked::Valid(CameraType::Orthographic), _, Some(o)) => {
+                    let (xmag, ymag) = (o.xmag.abs(), o.ymag.abs());
+                    if !(xmag.is_normal() && ymag.is_normal()) {
+                        return Err(doc.invalid(format!(
+                            "camera {index} has xmag {} and ymag {}: both must be non-zero",
+                            o.xmag, o.ymag
+                        )));
+                    }
+                    (
+                        Projection::Orthographic { ymag },
+                        Some(xmag / ymag),
+                        near(o.znear)?,
+                    )
+                }
+                _ => {
+                    return Err(
+                        doc.invalid(format!("camera {index} has no valid type and projection"))
+                    );
+                }
+            };
         cameras.push(CameraDef {
             name: camera.name.clone(),
             projection,
+            aspect_ratio,
+            znear,
         });
     }
     Ok(cameras)
@@ -126,18 +146,14 @@ pub fn select(
             },
         });
     };
-    match cameras.get(chosen.camera).map(|c| &c.projection) {
-        Some(&Projection::Perspective { yfov, aspect_ratio }) => Ok(Camera {
-            name: chosen.label.clone(),
-            to_world: Affine3A::from_mat4(world[chosen.node]),
-            yfov,
-            aspect_ratio,
-        }),
-        _ => Err(SceneError::OrthographicCamera {
-            file: file.to_owned(),
-            name: chosen.label.clone(),
-        }),
-    }
+    let def = &cameras[chosen.camera];
+    Ok(Camera {
+        name: chosen.label.clone(),
+        to_world: Affine3A::from_mat4(world[chosen.node]),
+        projection: def.projection,
+        aspect_ratio: def.aspect_ratio,
+        znear: def.znear,
+    })
 }
 
 /// The camera for a scene that has none, as a viewer frames an asset: a three-quarter view from
@@ -165,7 +181,8 @@ pub fn framing(positions: &[Vec3]) -> Option<Camera> {
     Some(Camera {
         name: DEFAULT_VIEW.to_owned(),
         to_world: Affine3A::from_cols(right.into(), up.into(), (-forward).into(), eye.into()),
-        yfov,
+        projection: Projection::Perspective { yfov },
         aspect_ratio: None,
+        znear: 0.0,
     })
 }

@@ -53,7 +53,4 @@ pub enum SceneError {
         name: String,
         available: String,
     },
-
-    #[error("{file}: camera \"{name}\" is orthographic; only perspective cameras are supported")]
-    OrthographicCamera { file: String, name: String },
 }

@@ -81,3 +81,24 @@ pub fn assert_unlit(image: &FrameImage) {
     }
     assert_eq!(at(0, 0), [0.0; 4], "a corner of the dark background");
 }
+
+/// The orthographic view of the cube ([`scenes::orthographic`]): parallel rays meet its front
+/// face at the same depth everywhere (5), or, with the near plane inside the cube (5.5), its
+/// back face (7); depth still counts from the camera. Beside the cube nothing is hit.
+pub fn assert_orthographic(image: &FrameImage, znear: f32) {
+    let res = image.resolution();
+    let expected = if znear > 5.0 { 7.0 } else { 5.0 };
+    let (w, h) = (res.width(), res.height());
+    // The film spans [-2, 2]: the centre and points about 0.8 out (the cube's face spans
+    // [-1, 1]) all see the cube.
+    for (x, y) in [(w / 2, h / 2), (w * 11 / 16, h / 2), (w / 2, h * 5 / 16)] {
+        let i = (y * w + x) as usize;
+        let depth = image.pixels.depth[i];
+        assert!(
+            (depth - expected).abs() < 1e-4,
+            "pixel ({x}, {y}) at depth {depth}, not {expected}"
+        );
+        assert_eq!(image.pixels.color[i][3], 1.0, "pixel ({x}, {y}) coverage");
+    }
+    assert_eq!(image.pixels.color[0][3], 0.0, "a corner sees no cube");
+}

@@ -3,7 +3,7 @@
 //! as `FrameScene`s.
 
 use glam::{Affine3A, Mat3, Vec2, Vec3, Vec4};
-use tessera_renderer::camera::Camera;
+use tessera_renderer::camera::{Camera, Projection};
 use tessera_renderer::environment::Environment;
 use tessera_renderer::material::Material;
 use tessera_renderer::scene::{FrameScene, Mesh, PunctualLight};
@@ -83,8 +83,11 @@ fn camera(eye: Vec3, target: Vec3, yfov_degrees: f32, aspect: f32) -> Camera {
     Camera {
         name: "camera".into(),
         to_world: Affine3A::from_mat3_translation(Mat3::from_cols(right, up, -forward), eye),
-        yfov: yfov_degrees.to_radians(),
+        projection: Projection::Perspective {
+            yfov: yfov_degrees.to_radians(),
+        },
         aspect_ratio: Some(aspect),
+        znear: 0.0,
     }
 }
 
@@ -466,5 +469,14 @@ pub fn unlit() -> FrameScene {
         ..lambertian("unlit", UNLIT_COLOR)
     }];
     scene.environment = None;
+    scene
+}
+
+/// The furnace's cube seen through an orthographic camera 6 in front of it (its front face 5
+/// away), 4 units high, with its near plane at `znear`.
+pub fn orthographic(znear: f32) -> FrameScene {
+    let mut scene = furnace();
+    scene.camera.projection = Projection::Orthographic { ymag: 2.0 };
+    scene.camera.znear = znear;
     scene
 }

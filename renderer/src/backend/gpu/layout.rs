@@ -132,6 +132,9 @@ pub struct GpuCamera {
     pub up: [f32; 3],
     pub inv_width: f32,
     pub inv_height: f32,
+    /// 1 for parallel rays, 0 for rays from `origin`.
+    pub orthographic: u32,
+    pub znear: f32,
 }
 
 /// What one dispatch renders: a batch of samples of a tile.
@@ -284,6 +287,8 @@ pub fn layouts() -> Vec<StructLayout> {
             up: [f32; 3],
             inv_width: f32,
             inv_height: f32,
+            orthographic: u32,
+            znear: f32,
         }),
         layout!(GpuParams {
             camera: GpuCamera,

@@ -172,6 +172,8 @@ impl From<&RasterCamera> for GpuCamera {
             up: c.up.into(),
             inv_width: c.inv_width,
             inv_height: c.inv_height,
+            orthographic: u32::from(c.orthographic),
+            znear: c.znear,
         }
     }
 }
@@ -283,7 +285,7 @@ mod tests {
     use glam::{Affine3A, Vec4};
 
     use super::*;
-    use crate::camera::Camera;
+    use crate::camera::{Camera, Projection};
     use crate::scene::Mesh;
 
     /// Ten triangles in a row; every third one emits.
@@ -304,8 +306,9 @@ mod tests {
             camera: Camera {
                 name: String::new(),
                 to_world: Affine3A::IDENTITY,
-                yfov: 1.0,
+                projection: Projection::Perspective { yfov: 1.0 },
                 aspect_ratio: None,
+                znear: 0.0,
             },
             mesh,
             materials: vec![
