@@ -72,6 +72,22 @@ fn index_out_of_range() {
     assert_fails_cleanly(&out, &["index", "out of range", "bounds"], &ws.out());
 }
 
+/// A missing texture is named as a file (percent-decoded), with the system's reason once.
+#[test]
+fn missing_texture_is_named_as_a_file() {
+    let ws = Workspace::new();
+    let mut doc: Value = serde_json::from_str(&scene_gltf(Breakage::default())).unwrap();
+    doc["images"] = serde_json::json!([{"uri": "My%20Texture.png"}]);
+    doc["textures"] = serde_json::json!([{"source": 0}]);
+    doc["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"] =
+        serde_json::json!({"index": 0});
+    ws.write("s7.gltf", doc.to_string().as_bytes());
+    let out = ws.run(&["render", "s7.gltf", "-o", "out/x.exr"]);
+    assert_fails_cleanly(&out, &["cannot read \"My Texture.png\""], &ws.out());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+}
+
 #[test]
 fn texture_path_escaping_the_scene_folder() {
     let ws = Workspace::new();

@@ -1,14 +1,11 @@
 //! Why a scene could not be loaded or framed. Every message names the file and fits on one line,
-//! since it is what a user sees when a job is refused.
+//! since it is what a user sees when a job is refused. The operating system's reason is part of
+//! the message, not a separate source, so an error chain does not print it twice.
 
 #[derive(Debug, thiserror::Error)]
 pub enum SceneError {
-    #[error("{file}: cannot read: {source}")]
-    Read {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{file}: cannot read: {error}")]
+    Read { file: String, error: std::io::Error },
 
     /// The JSON, the GLB container or the glTF schema is broken.
     #[error("{file}: not a valid glTF 2.0 file: {detail}")]
@@ -29,12 +26,12 @@ pub enum SceneError {
         reason: &'static str,
     },
 
-    #[error("{file}: cannot read \"{uri}\": {source}")]
+    /// `path` is the URI as a file name (percent-decoded).
+    #[error("{file}: cannot read \"{path}\": {error}")]
     ReadResource {
         file: String,
-        uri: String,
-        #[source]
-        source: std::io::Error,
+        path: String,
+        error: std::io::Error,
     },
 
     #[error("{file}: image {index}: {detail}")]

@@ -65,9 +65,9 @@ impl Scene {
     /// in the file's folder.
     pub fn load(path: &Path) -> Result<Scene, SceneError> {
         let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| SceneError::Read {
+        let bytes = std::fs::read(path).map_err(|error| SceneError::Read {
             file: file.clone(),
-            source,
+            error,
         })?;
         let base_dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,

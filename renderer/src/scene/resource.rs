@@ -21,12 +21,12 @@ pub fn read_uri(file: &str, base_dir: Option<&Path>, uri: &str) -> Result<Vec<u8
             "external files are not allowed in a scene blob",
         ));
     };
-    let path = base_dir.join(relative);
+    let path = base_dir.join(&relative);
     // Symbolic links could still point outside the folder: compare the resolved paths.
-    let read_error = |source| SceneError::ReadResource {
+    let read_error = |error| SceneError::ReadResource {
         file: file.to_owned(),
-        uri: uri.to_owned(),
-        source,
+        path: relative.display().to_string(),
+        error,
     };
     let resolved = path.canonicalize().map_err(read_error)?;
     let root = base_dir.canonicalize().map_err(read_error)?;
