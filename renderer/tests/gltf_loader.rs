@@ -891,6 +891,29 @@ fn a_vertex_naming_a_joint_its_skin_lacks_is_refused() {
     assert!(e.contains("names joint 1 but its skin has 1"), "{e}");
 }
 
+/// `EXT_mesh_gpu_instancing`: the node's mesh once per instance, each placed by its own
+/// transform after the node's.
+#[test]
+fn instanced_meshes_are_drawn_once_per_instance() {
+    let mut b = Builder::new();
+    b.root["extensionsUsed"] = json!(["EXT_mesh_gpu_instancing"]);
+    let mesh = b.mesh(&TRIANGLE, json!({}), None);
+    let translations = b.floats(&[0.0, 0.0, 0.0, 10.0, 0.0, 0.0, 0.0, 20.0, 0.0], "VEC3");
+    let scales = b.floats(&[1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0], "VEC3");
+    b.node(json!({ "mesh": mesh, "translation": [0.0, 0.0, -1.0],
+        "extensions": { "EXT_mesh_gpu_instancing": { "attributes":
+            { "TRANSLATION": translations, "SCALE": scales } } } }));
+    let bytes = b.glb();
+    assert_eq!(Scene::from_slice(&bytes, None).unwrap().triangle_count(), 3);
+    let f = frame(&bytes);
+    let p = &f.mesh.positions;
+    assert_eq!(f.mesh.triangles.len(), 3);
+    // Each instance's second corner, (1, 0, 0) in the mesh.
+    assert!(close(p[1], Vec3::new(1.0, 0.0, -1.0)), "{p:?}");
+    assert!(close(p[4], Vec3::new(12.0, 0.0, -1.0)), "{p:?}");
+    assert!(close(p[7], Vec3::new(1.0, 20.0, -1.0)), "{p:?}");
+}
+
 // --- Animation -----------------------------------------------------------------------------
 
 /// A triangle under an animated node; the channel drives `path` with `values` at `times`.

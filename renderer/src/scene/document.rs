@@ -17,6 +17,7 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "KHR_materials_volume",
     // Integer attributes, normalised or not: the accessor reader handles every component type.
     "KHR_mesh_quantization",
+    "EXT_mesh_gpu_instancing",
     "KHR_texture_transform",
 ];
 

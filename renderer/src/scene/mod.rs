@@ -128,9 +128,14 @@ impl Scene {
         self.hierarchy
             .order
             .iter()
-            .filter_map(|&(node, _)| self.meshes.get(self.hierarchy.nodes[node].mesh?))
-            .flatten()
-            .map(|p| p.triangles.len())
+            .filter_map(|&(node, _)| {
+                let node = &self.hierarchy.nodes[node];
+                let copies = node.instances.len().max(1);
+                Some((self.meshes.get(node.mesh?)?, copies))
+            })
+            .flat_map(|(primitives, copies)| {
+                primitives.iter().map(move |p| p.triangles.len() * copies)
+            })
             .sum()
     }
 

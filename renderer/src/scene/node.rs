@@ -70,6 +70,9 @@ pub struct Node {
     pub skin: Option<usize>,
     /// Morph weights of the node's mesh, overriding the mesh's defaults.
     pub weights: Option<Vec<f32>>,
+    /// `EXT_mesh_gpu_instancing`: the node's mesh is drawn once per transform here, each
+    /// relative to the node; empty for a plain node.
+    pub instances: Vec<Mat4>,
     pub camera: Option<usize>,
     pub light: Option<usize>,
 }
@@ -91,6 +94,7 @@ impl Hierarchy {
                 mesh: node.mesh().map(|m| m.index()),
                 skin: node.skin().map(|s| s.index()),
                 weights: node.weights().map(<[f32]>::to_vec),
+                instances: instances(doc, &node)?,
                 camera: node.camera().map(|c| c.index()),
                 light: node.light().map(|l| l.index()),
             });
@@ -114,6 +118,69 @@ impl Hierarchy {
     pub fn rest_pose(&self) -> Vec<Local> {
         self.nodes.iter().map(|n| n.local).collect()
     }
+}
+
+/// The transforms of `EXT_mesh_gpu_instancing`: per-instance TRANSLATION, ROTATION and SCALE
+/// accessors, each optional, all of one length.
+fn instances(doc: &Document, node: &gltf::Node) -> Result<Vec<Mat4>, SceneError> {
+    let Some(ext) = node.extension_value("EXT_mesh_gpu_instancing") else {
+        return Ok(Vec::new());
+    };
+    let invalid = |what: String| {
+        doc.invalid(format!(
+            "node {} EXT_mesh_gpu_instancing: {what}",
+            node.index()
+        ))
+    };
+    let accessor = |name: &str| -> Result<Option<gltf::Accessor>, SceneError> {
+        match ext["attributes"].get(name) {
+            None => Ok(None),
+            Some(index) => {
+                let index = index
+                    .as_u64()
+                    .ok_or_else(|| invalid(format!("{name} is not an accessor index")))?;
+                doc.gltf
+                    .accessors()
+                    .nth(index as usize)
+                    .map(Some)
+                    .ok_or_else(|| invalid(format!("{name} names missing accessor {index}")))
+            }
+        }
+    };
+    let translations = match accessor("TRANSLATION")? {
+        Some(a) => doc.read_floats::<3>(&a, "instance TRANSLATION")?,
+        None => Vec::new(),
+    };
+    let rotations = match accessor("ROTATION")? {
+        Some(a) => doc.read_floats::<4>(&a, "instance ROTATION")?,
+        None => Vec::new(),
+    };
+    let scales = match accessor("SCALE")? {
+        Some(a) => doc.read_floats::<3>(&a, "instance SCALE")?,
+        None => Vec::new(),
+    };
+    let count = translations.len().max(rotations.len()).max(scales.len());
+    for (name, len) in [
+        ("TRANSLATION", translations.len()),
+        ("ROTATION", rotations.len()),
+        ("SCALE", scales.len()),
+    ] {
+        if len != 0 && len != count {
+            return Err(invalid(format!(
+                "{name} has {len} instances, others {count}"
+            )));
+        }
+    }
+    Ok((0..count)
+        .map(|i| {
+            let t = translations.get(i).map_or(Vec3::ZERO, |&t| Vec3::from(t));
+            let r = rotations
+                .get(i)
+                .map_or(Quat::IDENTITY, |&r| Quat::from_array(r).normalize());
+            let s = scales.get(i).map_or(Vec3::ONE, |&s| Vec3::from(s));
+            Mat4::from_scale_rotation_translation(s, r, t)
+        })
+        .collect())
 }
 
 fn local_transform(doc: &Document, node: &gltf::Node) -> Result<Local, SceneError> {

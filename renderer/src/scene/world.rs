@@ -41,15 +41,22 @@ pub fn flatten(
         .filter_map(|&(node, _)| Some((node, meshes.get(hierarchy.nodes[node].mesh?)?)))
         .flat_map(|(node, primitives)| {
             let skin = hierarchy.nodes[node].skin;
-            primitives.iter().map(move |primitive| Instance {
-                primitive,
-                world: posed.world[node],
-                weights: &posed.weights[node],
-                joints: skin
-                    .and_then(|s| posed.skins.get(s))
-                    .filter(|_| !primitive.joints.is_empty())
-                    .map(Vec::as_slice),
-                material: material_of(primitive.material),
+            // A plain node places its mesh once; an instancing one once per instance.
+            let placements: Vec<Mat4> = match hierarchy.nodes[node].instances.as_slice() {
+                [] => vec![posed.world[node]],
+                instances => instances.iter().map(|i| posed.world[node] * *i).collect(),
+            };
+            placements.into_iter().flat_map(move |world| {
+                primitives.iter().map(move |primitive| Instance {
+                    primitive,
+                    world,
+                    weights: &posed.weights[node],
+                    joints: skin
+                        .and_then(|s| posed.skins.get(s))
+                        .filter(|_| !primitive.joints.is_empty())
+                        .map(Vec::as_slice),
+                    material: material_of(primitive.material),
+                })
             })
         })
         // A zero scale hides an object (animations do this); its triangles have no area.
