@@ -23,6 +23,7 @@ struct GpuVertex {
     float tangent[4];
     float uv0[2];
     float uv1[2];
+    float color[4];
 };
 
 struct GpuTriangle {

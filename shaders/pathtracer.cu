@@ -18,6 +18,7 @@
 #define MESH_HAS_TANGENTS 1u
 #define MESH_HAS_UV0 2u
 #define MESH_HAS_UV1 4u
+#define MESH_HAS_COLORS 8u
 #define STACK_SIZE 64
 #define DRAWS_PER_BOUNCE 7
 
@@ -666,7 +667,11 @@ __device__ Surface surface_at(const Scene& s, V3 o, V3 d, const Hit& hit) {
     bool front = dot(d, ng_raw) < 0.0f;
     V3 ns = normalize_or(v3a(k.a.normal) * w + v3a(k.b.normal) * hit.u + v3a(k.c.normal) * hit.v, ng_raw);
     const GpuMaterial& m = s.materials[data.material];
+    // COLOR_0 multiplies only where the mesh has it, as on the CPU (1 * x is exact).
     V4 base = lookup(s, m.base_color_texture, k, v4(1.0f, 1.0f, 1.0f, 1.0f)) * v4a(m.base_color);
+    if ((s.params->mesh_flags & MESH_HAS_COLORS) != 0u) {
+        base = base * (v4a(k.a.color) * w + v4a(k.b.color) * hit.u + v4a(k.c.color) * hit.v);
+    }
     float metallic = m.metallic, roughness = m.roughness;
     if (m.metallic_roughness_texture.texture != NO_TEXTURE) {
         V4 mr = lookup(s, m.metallic_roughness_texture, k, v4(1.0f, 1.0f, 1.0f, 1.0f));

@@ -25,6 +25,7 @@ struct GpuVertex {
     tangent: array<f32, 4>,
     uv0: array<f32, 2>,
     uv1: array<f32, 2>,
+    color: array<f32, 4>,
 }
 
 struct GpuTriangle {
@@ -138,6 +139,7 @@ const LIGHT_DIRECTIONAL: u32 = 2u;
 const MESH_HAS_TANGENTS: u32 = 1u;
 const MESH_HAS_UV0: u32 = 2u;
 const MESH_HAS_UV1: u32 = 4u;
+const MESH_HAS_COLORS: u32 = 8u;
 const STACK_SIZE: u32 = 64u;
 
 // ---- small helpers ----
@@ -1029,7 +1031,11 @@ fn surface_at(o: vec3<f32>, d: vec3<f32>, hit: Hit) -> Surface {
         ng_raw,
     );
     let m = &materials[data.material];
-    let base = lookup((*m).base_color_texture, k, vec4<f32>(1.0)) * v4((*m).base_color);
+    // COLOR_0 multiplies only where the mesh has it, as on the CPU (1 * x is exact).
+    var base = lookup((*m).base_color_texture, k, vec4<f32>(1.0)) * v4((*m).base_color);
+    if (params.mesh_flags & MESH_HAS_COLORS) != 0u {
+        base *= v4(k.a.color) * w + v4(k.b.color) * hit.u + v4(k.c.color) * hit.v;
+    }
     var metallic = (*m).metallic;
     var roughness = (*m).roughness;
     if (*m).metallic_roughness_texture.texture != NO_TEXTURE {

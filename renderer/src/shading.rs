@@ -47,7 +47,8 @@ impl<'a> SurfaceShading<'a> {
         let base = material
             .base_color_texture
             .map(|r| self.sample(r))
-            .map_or(material.base_color, |t| t * material.base_color);
+            .map_or(material.base_color, |t| t * material.base_color)
+            * self.vertex_color();
         let (mut metallic, mut roughness) = (material.metallic, material.roughness);
         if let Some(mr) = material.metallic_roughness_texture.map(|r| self.sample(r)) {
             roughness *= mr.y;
@@ -120,6 +121,16 @@ impl<'a> SurfaceShading<'a> {
             let [i0, i1, i2] = self.vertices;
             uvs[i0] * self.w + uvs[i1] * self.hit.u + uvs[i2] * self.hit.v
         }
+    }
+
+    /// `COLOR_0` at the hit point; white without one.
+    fn vertex_color(&self) -> Vec4 {
+        let colors = &self.scene.mesh.colors;
+        if colors.is_empty() {
+            return Vec4::ONE;
+        }
+        let [i0, i1, i2] = self.vertices;
+        colors[i0] * self.w + colors[i1] * self.hit.u + colors[i2] * self.hit.v
     }
 
     fn sample(&self, r: TextureRef) -> Vec4 {

@@ -277,7 +277,7 @@ fn an_unlit_surface_shows_its_base_colour() {
         16,
         &settings(4, 4, 1),
     );
-    common::assert_unlit(&image);
+    common::assert_unlit(&image, [1.0; 3]);
 }
 
 /// An orthographic camera and its near plane ([`common::scenes::orthographic`]) in the kernel.
@@ -292,6 +292,19 @@ fn orthographic_rays_are_parallel_and_start_on_the_near_plane() {
         );
         common::assert_orthographic(&image, znear);
     }
+}
+
+/// Vertex colours ([`common::scenes::vertex_colored`]) multiply the base colour in the kernel.
+#[test]
+fn vertex_colours_multiply_the_base_colour() {
+    let image = on_host(
+        &common::scenes::vertex_colored(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 4, 1),
+    );
+    let [r, g, b, _] = common::scenes::VERTEX_COLOR;
+    common::assert_unlit(&image, [r, g, b]);
 }
 
 /// The same with the attributes the materials scene lacks: tangents and a second UV set.

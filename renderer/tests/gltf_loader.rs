@@ -687,6 +687,47 @@ fn image_from_glb_buffer_view() {
     assert_eq!(t.texels[1], [0.0, 0.0, 0.0, 1.0]);
 }
 
+/// `COLOR_0` as normalised bytes (RGBA) and as floats (RGB, alpha 1); a primitive without one
+/// is white beside one that has it.
+#[test]
+fn vertex_colours_are_read_in_either_form() {
+    let mut b = Builder::new();
+    let bytes: Vec<u8> = [255u8, 0, 0, 255, 0, 255, 0, 128, 0, 0, 255, 0].to_vec();
+    let view = b.view(&bytes);
+    let rgba = b.push(
+        "accessors",
+        json!({ "bufferView": view, "componentType": 5121, "normalized": true,
+                "count": 3, "type": "VEC4" }),
+    );
+    let rgb = b.floats(
+        &[0.5, 0.25, 0.125, 0.5, 0.25, 0.125, 0.5, 0.25, 0.125],
+        "VEC3",
+    );
+    b.root["accessors"][rgb]
+        .as_object_mut()
+        .unwrap()
+        .remove("min");
+    b.root["accessors"][rgb]
+        .as_object_mut()
+        .unwrap()
+        .remove("max");
+    for extra in [
+        json!({ "COLOR_0": rgba }),
+        json!({ "COLOR_0": rgb }),
+        json!({}),
+    ] {
+        let mesh = b.mesh(&TRIANGLE, extra, None);
+        b.node(json!({ "mesh": mesh }));
+    }
+    let f = frame(&b.glb());
+    let c = &f.mesh.colors;
+    assert_eq!(c.len(), 9);
+    assert_eq!(c[0], Vec4::new(1.0, 0.0, 0.0, 1.0));
+    assert!((c[1].w - 128.0 / 255.0).abs() < 1e-6);
+    assert_eq!(c[3], Vec4::new(0.5, 0.25, 0.125, 1.0));
+    assert_eq!(c[6], Vec4::ONE);
+}
+
 #[test]
 fn unlit_materials_are_read() {
     let mut b = triangle_scene(json!({}));

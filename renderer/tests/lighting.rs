@@ -1,6 +1,7 @@
-//! How surfaces are lit, on the CPU backend: a white furnace renders to its albedo, the
-//! environment lights a scene with lights as well, and an unlit surface shows its base colour
-//! (the same figures are checked on wgpu and on the CUDA kernel in their own tests).
+//! How surfaces are lit and coloured, on the CPU backend: a white furnace renders to its albedo,
+//! the environment lights a scene with lights as well, an unlit surface shows its base colour,
+//! and vertex colours multiply it (the same figures are checked on wgpu and on the CUDA kernel
+//! in their own tests).
 
 mod common;
 
@@ -49,5 +50,19 @@ fn an_unlit_surface_shows_its_base_colour() {
         16,
         &settings(4, 4, 1),
     );
-    assert_unlit(&image);
+    assert_unlit(&image, [1.0; 3]);
+}
+
+#[test]
+fn vertex_colours_multiply_the_base_colour() {
+    let cpu = CpuBackend::new(None).unwrap();
+    let image = render(
+        &cpu,
+        &common::scenes::vertex_colored(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 4, 1),
+    );
+    let [r, g, b, _] = common::scenes::VERTEX_COLOR;
+    assert_unlit(&image, [r, g, b]);
 }

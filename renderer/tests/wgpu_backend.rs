@@ -101,7 +101,7 @@ fn an_unlit_surface_shows_its_base_colour() {
         16,
         &settings(4, 4, 1),
     );
-    common::assert_unlit(&image);
+    common::assert_unlit(&image, [1.0; 3]);
 }
 
 /// An orthographic camera and its near plane ([`common::scenes::orthographic`]) on wgpu.
@@ -117,6 +117,20 @@ fn orthographic_rays_are_parallel_and_start_on_the_near_plane() {
         );
         common::assert_orthographic(&image, znear);
     }
+}
+
+/// Vertex colours ([`common::scenes::vertex_colored`]) multiply the base colour on wgpu.
+#[test]
+fn vertex_colours_multiply_the_base_colour() {
+    let image = render(
+        &wgpu_backend(),
+        &common::scenes::vertex_colored(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 4, 1),
+    );
+    let [r, g, b, _] = common::scenes::VERTEX_COLOR;
+    common::assert_unlit(&image, [r, g, b]);
 }
 
 /// The same seed with the environment as well as lights: the environment is met where the

@@ -27,8 +27,8 @@ pub struct FrameScene {
 /// All triangles of a frame in world space, sharing one vertex array.
 ///
 /// `normals` always has one entry per position (computed by the loader where the file has
-/// none). `tangents`, `uv0` and `uv1` are either empty or one per position; a tangent with
-/// `w == 0` means "derive from the UVs at the hit point".
+/// none). `tangents`, `uv0`, `uv1` and `colors` are either empty or one per position; a tangent
+/// with `w == 0` means "derive from the UVs at the hit point".
 #[derive(Clone, Debug, Default)]
 pub struct Mesh {
     pub positions: Vec<Vec3>,
@@ -36,6 +36,8 @@ pub struct Mesh {
     pub tangents: Vec<Vec4>,
     pub uv0: Vec<Vec2>,
     pub uv1: Vec<Vec2>,
+    /// `COLOR_0`, linear RGBA, multiplying the base colour (white where a primitive has none).
+    pub colors: Vec<Vec4>,
     pub triangles: Vec<[u32; 3]>,
     /// Index into [`FrameScene::materials`] for each triangle.
     pub triangle_materials: Vec<u32>,

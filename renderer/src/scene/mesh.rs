@@ -13,6 +13,8 @@ pub struct Primitive {
     pub tangents: Vec<Vec4>,
     pub uv0: Vec<Vec2>,
     pub uv1: Vec<Vec2>,
+    /// `COLOR_0` as linear RGBA (alpha 1 for an RGB accessor).
+    pub colors: Vec<Vec4>,
     /// `JOINTS_0` and `WEIGHTS_0`: the four joints of the node's skin that move each vertex,
     /// and how much.
     pub joints: Vec<[u16; 4]>,
@@ -150,6 +152,19 @@ fn load_primitive(
         }
     };
     let [uv0, uv1] = uvs;
+    let colors = match attribute(Semantic::Colors(0), "COLOR_0")? {
+        Some(a) if a.dimensions() == gltf::accessor::Dimensions::Vec3 => doc
+            .read_floats::<3>(&a, "COLOR_0")?
+            .into_iter()
+            .map(|c| Vec3::from(c).extend(1.0))
+            .collect(),
+        Some(a) => doc
+            .read_floats::<4>(&a, "COLOR_0")?
+            .into_iter()
+            .map(Vec4::from)
+            .collect(),
+        None => Vec::new(),
+    };
     let (joints, weights) = match (
         attribute(Semantic::Joints(0), "JOINTS_0")?,
         attribute(Semantic::Weights(0), "WEIGHTS_0")?,
@@ -196,6 +211,7 @@ fn load_primitive(
         tangents,
         uv0,
         uv1,
+        colors,
         joints,
         weights,
         targets,
@@ -246,6 +262,7 @@ impl Primitive {
         self.tangents = unweld(&self.tangents, &self.triangles);
         self.uv0 = unweld(&self.uv0, &self.triangles);
         self.uv1 = unweld(&self.uv1, &self.triangles);
+        self.colors = unweld(&self.colors, &self.triangles);
         self.joints = unweld(&self.joints, &self.triangles);
         self.weights = unweld(&self.weights, &self.triangles);
         for target in &mut self.targets {

@@ -68,27 +68,37 @@ pub fn flatten(
     u32::try_from(vertices).ok()?;
     let any = |f: fn(&Primitive) -> bool| instances.iter().any(|i| f(i.primitive));
     let with = |present: bool| if present { vertices } else { 0 };
-    let (has_tangents, has_uv0, has_uv1) = (
-        any(|p| !p.tangents.is_empty()),
-        any(|p| !p.uv0.is_empty()),
-        any(|p| !p.uv1.is_empty()),
-    );
+    let present = Present {
+        tangents: any(|p| !p.tangents.is_empty()),
+        uv0: any(|p| !p.uv0.is_empty()),
+        uv1: any(|p| !p.uv1.is_empty()),
+        colors: any(|p| !p.colors.is_empty()),
+    };
     let mut mesh = Mesh {
         positions: Vec::with_capacity(vertices),
         normals: Vec::with_capacity(vertices),
-        tangents: Vec::with_capacity(with(has_tangents)),
-        uv0: Vec::with_capacity(with(has_uv0)),
-        uv1: Vec::with_capacity(with(has_uv1)),
+        tangents: Vec::with_capacity(with(present.tangents)),
+        uv0: Vec::with_capacity(with(present.uv0)),
+        uv1: Vec::with_capacity(with(present.uv1)),
+        colors: Vec::with_capacity(with(present.colors)),
         triangles: Vec::with_capacity(triangles),
         triangle_materials: Vec::with_capacity(triangles),
     };
     for instance in &instances {
-        append(&mut mesh, instance, has_tangents, has_uv0, has_uv1);
+        append(&mut mesh, instance, &present);
     }
     Some(mesh)
 }
 
-fn append(mesh: &mut Mesh, instance: &Instance, tangents: bool, uv0: bool, uv1: bool) {
+/// Which optional attributes some primitive of the frame has, so all get them.
+struct Present {
+    tangents: bool,
+    uv0: bool,
+    uv1: bool,
+    colors: bool,
+}
+
+fn append(mesh: &mut Mesh, instance: &Instance, present: &Present) {
     let p = instance.primitive;
     let base = mesh.positions.len() as u32;
     let morphed = Morphed::of(p, instance.weights);
@@ -111,7 +121,7 @@ fn append(mesh: &mut Mesh, instance: &Instance, tangents: bool, uv0: bool, uv1: 
         mesh.positions.push(m.transform_point3(morphed.position(v)));
         mesh.normals
             .push((normal_matrix * morphed.normal(v)).normalize_or(Vec3::Z));
-        if tangents {
+        if present.tangents {
             mesh.tangents.push(match morphed.tangent(v) {
                 // w == 0: the renderer derives the tangent from the UVs.
                 None => Vec4::ZERO,
@@ -136,13 +146,24 @@ fn append(mesh: &mut Mesh, instance: &Instance, tangents: bool, uv0: bool, uv1: 
         let normals = flat_normals(&mesh.positions[start..]);
         mesh.normals[start..].copy_from_slice(&normals);
     }
-    for (wanted, out, src) in [(uv0, &mut mesh.uv0, &p.uv0), (uv1, &mut mesh.uv1, &p.uv1)] {
+    for (wanted, out, src) in [
+        (present.uv0, &mut mesh.uv0, &p.uv0),
+        (present.uv1, &mut mesh.uv1, &p.uv1),
+    ] {
         if wanted {
             if src.is_empty() {
                 out.extend(std::iter::repeat_n(Vec2::ZERO, p.positions.len()));
             } else {
                 out.extend_from_slice(src);
             }
+        }
+    }
+    if present.colors {
+        if p.colors.is_empty() {
+            mesh.colors
+                .extend(std::iter::repeat_n(Vec4::ONE, p.positions.len()));
+        } else {
+            mesh.colors.extend_from_slice(&p.colors);
         }
     }
     // glTF: a negative determinant makes clockwise faces the front; flip the winding so the

@@ -67,13 +67,14 @@ pub fn assert_furnace(image: &FrameImage) {
     );
 }
 
-/// The unlit cube ([`scenes::unlit`]) as every backend must render it: its base colour at the
-/// centre, black beside it.
-pub fn assert_unlit(image: &FrameImage) {
+/// The unlit cube ([`scenes::unlit`]) as every backend must render it: its base colour (times
+/// `tint`, its vertex colour) at the centre, black beside it.
+pub fn assert_unlit(image: &FrameImage, tint: [f32; 3]) {
     let res = image.resolution();
     let at = |x: u32, y: u32| image.pixels.color[(y * res.width() + x) as usize];
     let centre = at(res.width() / 2, res.height() / 2);
-    for (c, expected) in centre[..3].iter().zip(scenes::UNLIT_COLOR) {
+    let expected = [0, 1, 2].map(|c| scenes::UNLIT_COLOR[c] * tint[c]);
+    for (c, expected) in centre[..3].iter().zip(expected) {
         assert!(
             (c - expected).abs() < 1e-6,
             "the unlit cube's centre is {centre:?}"

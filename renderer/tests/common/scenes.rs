@@ -480,3 +480,14 @@ pub fn orthographic(znear: f32) -> FrameScene {
     scene.camera.znear = znear;
     scene
 }
+
+/// Vertex colour of the coloured unlit cube.
+pub const VERTEX_COLOR: [f32; 4] = [0.5, 1.0, 0.25, 1.0];
+
+/// The unlit cube with a `COLOR_0` of [`VERTEX_COLOR`] on every vertex: it shows
+/// [`UNLIT_COLOR`] times that colour.
+pub fn vertex_colored() -> FrameScene {
+    let mut scene = unlit();
+    scene.mesh.colors = vec![Vec4::from(VERTEX_COLOR); scene.mesh.positions.len()];
+    scene
+}

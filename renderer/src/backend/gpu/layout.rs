@@ -26,6 +26,7 @@ pub const LIGHT_DIRECTIONAL: u32 = 2;
 pub const MESH_HAS_TANGENTS: u32 = 1;
 pub const MESH_HAS_UV0: u32 = 2;
 pub const MESH_HAS_UV1: u32 = 4;
+pub const MESH_HAS_COLORS: u32 = 8;
 
 /// One mesh vertex with all its attributes (absent ones are zero, see [`GpuParams::mesh_flags`]).
 #[repr(C)]
@@ -36,6 +37,8 @@ pub struct GpuVertex {
     pub tangent: [f32; 4],
     pub uv0: [f32; 2],
     pub uv1: [f32; 2],
+    /// `COLOR_0`, white where the mesh has none.
+    pub color: [f32; 4],
 }
 
 /// Shading data of a triangle, in BVH leaf order (the order of [`BvhTriangle`]s), so a hit's
@@ -157,7 +160,7 @@ pub struct GpuParams {
     pub emitters: u32,
     /// Triangles in the BVH (a frame with none traces no ray).
     pub triangles: u32,
-    /// [`MESH_HAS_TANGENTS`], [`MESH_HAS_UV0`], [`MESH_HAS_UV1`].
+    /// [`MESH_HAS_TANGENTS`], [`MESH_HAS_UV0`], [`MESH_HAS_UV1`], [`MESH_HAS_COLORS`].
     pub mesh_flags: u32,
     /// The uniform environment's radiance; zero without one.
     pub environment: [f32; 3],
@@ -230,6 +233,7 @@ pub fn layouts() -> Vec<StructLayout> {
             tangent: [f32; 4],
             uv0: [f32; 2],
             uv1: [f32; 2],
+            color: [f32; 4],
         }),
         layout!(GpuTriangle {
             vertices: [u32; 3],

@@ -109,6 +109,7 @@ impl GpuScene {
                 tangent: mesh.tangents.get(i).map_or([0.0; 4], |t| (*t).into()),
                 uv0: attr(&mesh.uv0, i),
                 uv1: attr(&mesh.uv1, i),
+                color: mesh.colors.get(i).map_or([1.0; 4], |c| (*c).into()),
             })
             .collect();
         let mut mesh_flags = 0;
@@ -120,6 +121,9 @@ impl GpuScene {
         }
         if !mesh.uv1.is_empty() {
             mesh_flags |= MESH_HAS_UV1;
+        }
+        if !mesh.colors.is_empty() {
+            mesh_flags |= MESH_HAS_COLORS;
         }
         let mut textures = Vec::with_capacity(scene.textures.len());
         let mut texels = Vec::new();

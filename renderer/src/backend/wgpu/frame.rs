@@ -8,7 +8,9 @@ use bytemuck::Pod;
 
 use super::WgpuBackend;
 use super::bindings::{self, SplitArray};
-use crate::backend::gpu::layout::{GpuParams, GpuPixel};
+use crate::backend::gpu::layout::{
+    BvhNode, BvhTriangle, GpuParams, GpuPixel, GpuTriangle, GpuVertex,
+};
 use crate::backend::gpu::pack::{GpuScene, SceneCounts};
 use crate::backend::gpu::{Batches, finish_pixels};
 use crate::backend::{PreparedFrame, RenderError};
@@ -75,16 +77,37 @@ impl<'a> WgpuFrame<'a> {
                 chunks,
             });
         };
-        split("node", "BvhNode", padded(&packed.nodes), 32);
-        split("triangle", "BvhTriangle", padded(&packed.triangles), 36);
+        // Element sizes from the types, so a field added to one cannot skew its chunks.
+        split(
+            "node",
+            "BvhNode",
+            padded(&packed.nodes),
+            size_of::<BvhNode>(),
+        );
+        split(
+            "triangle",
+            "BvhTriangle",
+            padded(&packed.triangles),
+            size_of::<BvhTriangle>(),
+        );
         split(
             "triangle_data",
             "GpuTriangle",
             padded(&packed.triangle_data),
-            20,
+            size_of::<GpuTriangle>(),
         );
-        split("vertex", "GpuVertex", padded(&packed.vertices), 56);
-        split("texel", "vec4<f32>", padded(&packed.texels), 16);
+        split(
+            "vertex",
+            "GpuVertex",
+            padded(&packed.vertices),
+            size_of::<GpuVertex>(),
+        );
+        split(
+            "texel",
+            "vec4<f32>",
+            padded(&packed.texels),
+            size_of::<[f32; 4]>(),
+        );
         let storage = bindings::FIXED_BINDINGS + arrays.iter().map(|a| a.chunks).sum::<u32>();
         if storage > limits.max_storage_buffers_per_shader_stage {
             return Err(failed(format!(
