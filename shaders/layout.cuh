@@ -56,6 +56,7 @@ struct GpuMaterial {
     GpuTextureRef emissive_texture;
     GpuTextureRef normal_texture;
     GpuTextureRef transmission_texture;
+    float alpha_cutoff;
 };
 
 struct GpuTexture {

@@ -13,12 +13,18 @@
 #define NO_HIT 0xffffffffu
 #define MATERIAL_THIN_WALLED 1u
 #define MATERIAL_UNLIT 2u
+#define MATERIAL_MASK 4u
+#define MATERIAL_BLEND 8u
 #define LIGHT_SPOT 1u
 #define LIGHT_DIRECTIONAL 2u
 #define MESH_HAS_TANGENTS 1u
 #define MESH_HAS_UV0 2u
 #define MESH_HAS_UV1 4u
 #define MESH_HAS_COLORS 8u
+#define MESH_SEE_THROUGH 16u
+// As integrator.rs: crossings of see-through surfaces per ray, decided by one rotated number.
+#define MAX_CROSSINGS 16u
+#define GOLDEN 0.618034f
 #define STACK_SIZE 64
 #define DRAWS_PER_BOUNCE 7
 
@@ -711,6 +717,49 @@ __device__ Surface surface_at(const Scene& s, V3 o, V3 d, const Hit& hit) {
 
 // ---- lights (light.rs) ----
 
+// Whether a ray passes the surface it hit (`alphaMode`; AlphaMode::passes); u decides blending.
+__device__ bool passes(const Scene& s, const Hit& hit, float u) {
+    const GpuTriangle data = s.triangle_data[hit.triangle];
+    const GpuMaterial& m = s.materials[data.material];
+    u32 mode = m.flags & (MATERIAL_MASK | MATERIAL_BLEND);
+    if (mode == 0u) return false;
+    float w = 1.0f - hit.u - hit.v;
+    Corners k = {s.vertices[data.vertices[0]], s.vertices[data.vertices[1]], s.vertices[data.vertices[2]], v3(w, hit.u, hit.v)};
+    float alpha = lookup(s, m.base_color_texture, k, v4(1.0f, 1.0f, 1.0f, 1.0f)).w * m.base_color[3];
+    if ((s.params->mesh_flags & MESH_HAS_COLORS) != 0u) {
+        alpha *= k.a.color[3] * w + k.b.color[3] * hit.u + k.c.color[3] * hit.v;
+    }
+    if (mode == MATERIAL_MASK) return alpha < m.alpha_cutoff;
+    return u >= alpha;
+}
+
+__device__ inline float fract(float x) { return x - floorf(x); }
+
+// The origin just past a hit at t (as far as offset_origin moves off a surface); w: the distance.
+__device__ inline V4 beyond(V3 o, V3 d, float t) {
+    V3 p = o + d * t;
+    float eps = 1e-4f * (1.0f + max3(v3(fabsf(p.x), fabsf(p.y), fabsf(p.z))));
+    V3 q = p + d * eps;
+    return v4(q.x, q.y, q.z, t + eps);
+}
+
+// Whether anything stops the ray before t_max, see-through surfaces passed (PathTracer::blocked).
+__device__ bool blocked(const Scene& s, V3 origin, V3 d, float t_max, float u) {
+    if ((s.params->mesh_flags & MESH_SEE_THROUGH) == 0u) return occluded(s, origin, d, t_max);
+    V3 o = origin;
+    float left = t_max;
+    for (u32 k = 0u; k <= MAX_CROSSINGS; k++) {
+        Hit hit = intersect(s, o, d);
+        if (hit.triangle == NO_HIT || hit.t >= left) return false;
+        if (k == MAX_CROSSINGS || !passes(s, hit, fract(u + (float)k * GOLDEN))) return true;
+        V4 next = beyond(o, d, hit.t);
+        o = xyz(next);
+        left -= next.w;
+        if (left <= 0.0f) return false;
+    }
+    return true;
+}
+
 struct LightSample { bool ok; V3 wi; float dist; V3 radiance; float pdf; bool delta; };
 
 __device__ inline LightSample no_light() {
@@ -824,7 +873,7 @@ __device__ V3 direct_light(const Scene& s, const Surface& surf, V3 wo, float pic
     V3 f = bsdf_eval(surf.bsdf, wo, ls.wi);
     if (is_zero(f)) return v3s(0.0f);
     V3 origin = offset_origin(surf.p, surf.ng, ls.wi);
-    if (occluded(s, origin, ls.wi, ls.dist * (1.0f - SHADOW_EPSILON))) return v3s(0.0f);
+    if (blocked(s, origin, ls.wi, ls.dist * (1.0f - SHADOW_EPSILON), pick)) return v3s(0.0f);
     float weight = ls.delta ? 1.0f : power_heuristic(ls.pdf, bsdf_pdf(surf.bsdf, wo, ls.wi));
     return f * ls.radiance * (weight / ls.pdf);
 }
@@ -841,6 +890,18 @@ __device__ PathResult radiance(const Scene& s, V3 o, V3 d, Rng& rng) {
         float draws[DRAWS_PER_BOUNCE];
         for (int i = 0; i < DRAWS_PER_BOUNCE; i++) draws[i] = rng_f32(rng);
         Hit hit = intersect(s, o, d);
+        // See-through surfaces are passed (PathTracer::trace), each crossing decided by
+        // draws[6] rotated.
+        float travelled = 0.0f;
+        if ((s.params->mesh_flags & MESH_SEE_THROUGH) != 0u) {
+            for (u32 k = 0u; k < MAX_CROSSINGS && hit.triangle != NO_HIT
+                 && passes(s, hit, fract(draws[6] + (float)k * GOLDEN)); k++) {
+                V4 next = beyond(o, d, hit.t);
+                o = xyz(next);
+                travelled += next.w;
+                hit = intersect(s, o, d);
+            }
+        }
         if (hit.triangle == NO_HIT) {
             // Only BSDF sampling finds the (uniform) environment: its light counts in full.
             result.l = result.l + beta * v3a(s.params->environment);
@@ -852,7 +913,7 @@ __device__ PathResult radiance(const Scene& s, V3 o, V3 d, Rng& rng) {
             result.hit = true;
             result.albedo = surf.base_color;
             result.normal = surf.bsdf.n;
-            result.depth = hit.t;
+            result.depth = hit.t + travelled;
         }
         if (surf.unlit) {
             result.l = result.l + beta * surf.base_color;

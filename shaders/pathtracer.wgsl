@@ -58,6 +58,7 @@ struct GpuMaterial {
     emissive_texture: GpuTextureRef,
     normal_texture: GpuTextureRef,
     transmission_texture: GpuTextureRef,
+    alpha_cutoff: f32,
 }
 
 struct GpuTexture {
@@ -134,12 +135,18 @@ const NO_TEXTURE: u32 = 0xffffffffu;
 const NO_HIT: u32 = 0xffffffffu;
 const MATERIAL_THIN_WALLED: u32 = 1u;
 const MATERIAL_UNLIT: u32 = 2u;
+const MATERIAL_MASK: u32 = 4u;
+const MATERIAL_BLEND: u32 = 8u;
 const LIGHT_SPOT: u32 = 1u;
 const LIGHT_DIRECTIONAL: u32 = 2u;
 const MESH_HAS_TANGENTS: u32 = 1u;
 const MESH_HAS_UV0: u32 = 2u;
 const MESH_HAS_UV1: u32 = 4u;
 const MESH_HAS_COLORS: u32 = 8u;
+const MESH_SEE_THROUGH: u32 = 16u;
+// As integrator.rs: crossings of see-through surfaces per ray, decided by one rotated number.
+const MAX_CROSSINGS: u32 = 16u;
+const GOLDEN: f32 = 0.618034;
 const STACK_SIZE: u32 = 64u;
 
 // ---- small helpers ----
@@ -1077,6 +1084,63 @@ fn surface_at(o: vec3<f32>, d: vec3<f32>, hit: Hit) -> Surface {
     return Surface(o + d * hit.t, ng, bsdf, emitted, base.xyz, unlit);
 }
 
+// Whether a ray passes the surface it hit (`alphaMode`; AlphaMode::passes); u decides blending.
+fn passes(hit: Hit, u: f32) -> bool {
+    let data = load_triangle_data(hit.triangle);
+    let m = &materials[data.material];
+    let mode = (*m).flags & (MATERIAL_MASK | MATERIAL_BLEND);
+    if mode == 0u {
+        return false;
+    }
+    let w = 1.0 - hit.u - hit.v;
+    let k = Corners(
+        load_vertex(data.vertices[0]),
+        load_vertex(data.vertices[1]),
+        load_vertex(data.vertices[2]),
+        vec3<f32>(w, hit.u, hit.v),
+    );
+    var alpha = lookup((*m).base_color_texture, k, vec4<f32>(1.0)).w * (*m).base_color[3];
+    if (params.mesh_flags & MESH_HAS_COLORS) != 0u {
+        alpha *= k.a.color[3] * w + k.b.color[3] * hit.u + k.c.color[3] * hit.v;
+    }
+    if mode == MATERIAL_MASK {
+        return alpha < (*m).alpha_cutoff;
+    }
+    return u >= alpha;
+}
+
+// The origin just past a hit at t (as far as offset_origin moves off a surface).
+fn beyond(o: vec3<f32>, d: vec3<f32>, t: f32) -> vec4<f32> {
+    let p = o + d * t;
+    let eps = 1e-4 * (1.0 + max3(abs(p)));
+    return vec4<f32>(p + d * eps, t + eps);
+}
+
+// Whether anything stops the ray before t_max, see-through surfaces passed (PathTracer::blocked).
+fn blocked(origin: vec3<f32>, d: vec3<f32>, t_max: f32, u: f32) -> bool {
+    if (params.mesh_flags & MESH_SEE_THROUGH) == 0u {
+        return occluded(origin, d, t_max);
+    }
+    var o = origin;
+    var left = t_max;
+    for (var k = 0u; k <= MAX_CROSSINGS; k++) {
+        let hit = intersect(o, d);
+        if hit.triangle == NO_HIT || hit.t >= left {
+            return false;
+        }
+        if k == MAX_CROSSINGS || !passes(hit, fract(u + f32(k) * GOLDEN)) {
+            return true;
+        }
+        let next = beyond(o, d, hit.t);
+        o = next.xyz;
+        left -= next.w;
+        if left <= 0.0 {
+            return false;
+        }
+    }
+    return true;
+}
+
 // ---- lights (light.rs) ----
 
 struct LightSample {
@@ -1226,7 +1290,7 @@ fn direct_light(s: Surface, wo: vec3<f32>, pick: f32, u: f32, v: f32) -> vec3<f3
         return vec3<f32>(0.0);
     }
     let origin = offset_origin(s.p, s.ng, ls.wi);
-    if occluded(origin, ls.wi, ls.dist * (1.0 - SHADOW_EPSILON)) {
+    if blocked(origin, ls.wi, ls.dist * (1.0 - SHADOW_EPSILON), pick) {
         return vec3<f32>(0.0);
     }
     var weight = 1.0;
@@ -1262,7 +1326,19 @@ fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathR
         let bsdf_u = rng_f32(rng);
         let bsdf_v = rng_f32(rng);
         let rr_u = rng_f32(rng);
-        let hit = intersect(o, d);
+        var hit = intersect(o, d);
+        // See-through surfaces are passed (PathTracer::trace), each crossing decided by rr_u
+        // rotated.
+        var travelled = 0.0;
+        if (params.mesh_flags & MESH_SEE_THROUGH) != 0u {
+            for (var k = 0u; k < MAX_CROSSINGS && hit.triangle != NO_HIT
+                && passes(hit, fract(rr_u + f32(k) * GOLDEN)); k++) {
+                let next = beyond(o, d, hit.t);
+                o = next.xyz;
+                travelled += next.w;
+                hit = intersect(o, d);
+            }
+        }
         if hit.triangle == NO_HIT {
             // Only BSDF sampling finds the (uniform) environment: its light counts in full.
             result.l += beta * v3(params.environment);
@@ -1274,7 +1350,7 @@ fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathR
             result.hit = true;
             result.albedo = s.base_color;
             result.normal = s.bsdf.n;
-            result.depth = hit.t;
+            result.depth = hit.t + travelled;
         }
         if s.unlit {
             result.l += beta * s.base_color;

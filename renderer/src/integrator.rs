@@ -8,6 +8,7 @@ use crate::camera::RasterCamera;
 use crate::film::Tile;
 use crate::geometry::Ray;
 use crate::light::LightSampler;
+use crate::material::AlphaMode;
 use crate::sampler::SampleStream;
 use crate::scene::FrameScene;
 use crate::settings::RenderSettings;
@@ -21,7 +22,15 @@ pub struct PathTracer<'a> {
     scene: &'a FrameScene,
     bvh: Bvh,
     lights: LightSampler,
+    /// Whether any material lets rays through (`alphaMode`): only then are hits tested for it.
+    see_through: bool,
 }
+
+/// A ray passes at most this many see-through surfaces; the next one stops it.
+pub const MAX_CROSSINGS: u32 = 16;
+/// Successive crossings of one ray decide with one random number rotated by the golden ratio's
+/// fraction, so that the stream's draws per bounce stay fixed.
+const GOLDEN: f32 = 0.618_034;
 
 /// Random numbers drawn per bounce, in this order, whichever branches the path takes, so every
 /// backend consumes the stream identically.
@@ -52,7 +61,63 @@ impl<'a> PathTracer<'a> {
     pub fn new(scene: &'a FrameScene) -> Self {
         let bvh = Bvh::build(&scene.mesh);
         let lights = LightSampler::new(scene);
-        Self { scene, bvh, lights }
+        let see_through = scene
+            .materials
+            .iter()
+            .any(|m| m.alpha_mode != AlphaMode::Opaque);
+        Self {
+            scene,
+            bvh,
+            lights,
+            see_through,
+        }
+    }
+
+    /// The first surface `ray` stops at, passing see-through ones (each crossing decided by `u`
+    /// rotated); with the ray that reached it and the distance that ray's origin lies along
+    /// the original one.
+    fn trace(&self, ray: Ray, u: f32) -> Option<(Hit, Ray, f32)> {
+        let mut ray = ray;
+        let mut travelled = 0.0;
+        for k in 0..=MAX_CROSSINGS {
+            let hit = self.bvh.intersect(&ray, 0.0, f32::INFINITY)?;
+            let u = (u + k as f32 * GOLDEN).fract();
+            if !self.see_through
+                || k == MAX_CROSSINGS
+                || !SurfaceShading::new(self.scene, &hit).passes(u)
+            {
+                return Some((hit, ray, travelled));
+            }
+            let (next, step) = beyond(&ray, hit.t);
+            travelled += step;
+            ray = next;
+        }
+        None
+    }
+
+    /// Whether anything stops `ray` before `t_max`, see-through surfaces passed as in
+    /// [`trace`](Self::trace).
+    fn blocked(&self, ray: Ray, t_max: f32, u: f32) -> bool {
+        if !self.see_through {
+            return self.bvh.occluded(&ray, 0.0, t_max);
+        }
+        let (mut ray, mut left) = (ray, t_max);
+        for k in 0..=MAX_CROSSINGS {
+            let Some(hit) = self.bvh.intersect(&ray, 0.0, left) else {
+                return false;
+            };
+            let u = (u + k as f32 * GOLDEN).fract();
+            if k == MAX_CROSSINGS || !SurfaceShading::new(self.scene, &hit).passes(u) {
+                return true;
+            }
+            let (next, step) = beyond(&ray, hit.t);
+            left -= step;
+            ray = next;
+            if left <= 0.0 {
+                return false;
+            }
+        }
+        true
     }
 
     pub fn bvh_stats(&self) -> BvhStats {
@@ -122,20 +187,21 @@ impl<'a> PathTracer<'a> {
             for d in &mut draws {
                 *d = rng.next_f32();
             }
-            let Some(hit) = self.bvh.intersect(&ray, 0.0, f32::INFINITY) else {
+            let Some((hit, reached, travelled)) = self.trace(ray, draws[6]) else {
                 // Only BSDF sampling finds the environment, so its light counts in full.
                 if let Some(env) = &self.scene.environment {
                     l += beta * env.radiance(ray.dir);
                 }
                 break;
             };
+            ray = reached;
             let surface = self.surface(&ray, &hit);
             let wo = -ray.dir;
             if depth == 1 {
                 first = Some(FirstHit {
                     albedo: surface.base_color,
                     normal: surface.bsdf.shading_normal(),
-                    depth: hit.t,
+                    depth: hit.t + travelled,
                 });
             }
             if surface.unlit {
@@ -196,7 +262,7 @@ impl<'a> PathTracer<'a> {
         }
         let origin = offset_origin(surface.p, surface.ng, sample.wi);
         let t_max = sample.distance * (1.0 - SHADOW_EPSILON);
-        if self.bvh.occluded(&Ray::new(origin, sample.wi), 0.0, t_max) {
+        if self.blocked(Ray::new(origin, sample.wi), t_max, pick) {
             return Vec3::ZERO;
         }
         let weight = if sample.delta {
@@ -262,6 +328,14 @@ fn offset_origin(p: Vec3, ng: Vec3, dir: Vec3) -> Vec3 {
     } else {
         p - ng * eps
     }
+}
+
+/// The ray continued just past its hit at `t` (as far past as [`offset_origin`] moves off a
+/// surface), and how far along it the new origin lies.
+fn beyond(ray: &Ray, t: f32) -> (Ray, f32) {
+    let p = ray.at(t);
+    let eps = 1e-4 * (1.0 + p.abs().max_element());
+    (Ray::new(p + ray.dir * eps, ray.dir), t + eps)
 }
 
 fn power_heuristic(a: f32, b: f32) -> f32 {

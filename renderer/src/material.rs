@@ -37,6 +37,32 @@ pub struct Material {
     /// `KHR_materials_unlit`: the surface shows its base colour as it is, lit by nothing and
     /// lighting nothing.
     pub unlit: bool,
+    /// How the base colour's alpha (factor, texture and vertex colour) lets rays through.
+    pub alpha_mode: AlphaMode,
+}
+
+/// glTF's `alphaMode`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AlphaMode {
+    /// Alpha is ignored.
+    Opaque,
+    /// Fully see-through where alpha is below `cutoff`, opaque elsewhere (cut-out leaves,
+    /// labels).
+    Mask { cutoff: f32 },
+    /// A ray passes with probability 1 - alpha, decided per sample (stochastic transparency):
+    /// glass panes, fades.
+    Blend,
+}
+
+impl AlphaMode {
+    /// Whether a ray passes through a point of alpha `alpha`; `u` in [0, 1) decides blending.
+    pub fn passes(self, alpha: f32, u: f32) -> bool {
+        match self {
+            AlphaMode::Opaque => false,
+            AlphaMode::Mask { cutoff } => alpha < cutoff,
+            AlphaMode::Blend => u >= alpha,
+        }
+    }
 }
 
 impl Default for Material {
@@ -61,6 +87,7 @@ impl Default for Material {
             specular_color: Vec3::ONE,
             double_sided: false,
             unlit: false,
+            alpha_mode: AlphaMode::Opaque,
         }
     }
 }

@@ -7,7 +7,7 @@ use glam::{Vec2, Vec3, Vec4};
 
 use crate::bsdf::SurfaceParams;
 use crate::bvh::Hit;
-use crate::material::Material;
+use crate::material::{AlphaMode, Material};
 use crate::scene::FrameScene;
 use crate::texture::TextureRef;
 
@@ -34,6 +34,21 @@ impl<'a> SurfaceShading<'a> {
             vertices,
             w: 1.0 - hit.u - hit.v,
         }
+    }
+
+    /// Whether a ray passes through here (`alphaMode`); `u` decides blending.
+    pub fn passes(&self, u: f32) -> bool {
+        let mode = self.material.alpha_mode;
+        if mode == AlphaMode::Opaque {
+            return false;
+        }
+        let alpha = self
+            .material
+            .base_color_texture
+            .map_or(1.0, |r| self.sample(r).w)
+            * self.material.base_color.w
+            * self.vertex_color().w;
+        mode.passes(alpha, u)
     }
 
     /// Whether the surface shows its base colour unlit (`KHR_materials_unlit`).

@@ -307,6 +307,25 @@ fn vertex_colours_multiply_the_base_colour() {
     common::assert_unlit(&image, [r, g, b]);
 }
 
+/// Alpha MASK and BLEND ([`common::assert_panes`]) in the kernel.
+#[test]
+fn masked_panes_cut_out_and_blended_ones_let_light_through_in_proportion() {
+    common::assert_panes(|scene, spp| {
+        on_host(
+            scene,
+            Resolution::new(32, 32).unwrap(),
+            16,
+            &settings(spp, 4, 1),
+        )
+    });
+}
+
+/// The same seed through see-through surfaces.
+#[test]
+fn same_seed_through_see_through_surfaces() {
+    assert_same_seed_agrees(&common::scenes::materials_half_see_through());
+}
+
 /// The same with the attributes the materials scene lacks: tangents and a second UV set.
 #[test]
 fn same_seed_with_tangents_and_a_second_uv_set() {

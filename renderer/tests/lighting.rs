@@ -66,3 +66,17 @@ fn vertex_colours_multiply_the_base_colour() {
     let [r, g, b, _] = common::scenes::VERTEX_COLOR;
     assert_unlit(&image, [r, g, b]);
 }
+
+#[test]
+fn masked_panes_cut_out_and_blended_ones_let_light_through_in_proportion() {
+    let cpu = CpuBackend::new(None).unwrap();
+    common::assert_panes(|scene, spp| {
+        render(
+            &cpu,
+            scene,
+            Resolution::new(32, 32).unwrap(),
+            16,
+            &settings(spp, 4, 1),
+        )
+    });
+}

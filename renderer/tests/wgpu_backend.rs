@@ -133,6 +133,39 @@ fn vertex_colours_multiply_the_base_colour() {
     common::assert_unlit(&image, [r, g, b]);
 }
 
+/// Alpha MASK and BLEND ([`common::assert_panes`]) on wgpu.
+#[test]
+fn masked_panes_cut_out_and_blended_ones_let_light_through_in_proportion() {
+    let backend = wgpu_backend();
+    common::assert_panes(|scene, spp| {
+        render(
+            &backend,
+            scene,
+            Resolution::new(32, 32).unwrap(),
+            16,
+            &settings(spp, 4, 1),
+        )
+    });
+}
+
+/// The same seed through see-through surfaces: camera, bounce and shadow rays cross them
+/// where the CPU's do.
+#[test]
+fn same_seed_through_see_through_surfaces_gives_nearly_the_same_image() {
+    let backend = wgpu_backend();
+    let cpu = CpuBackend::new(None).unwrap();
+    let scene = common::scenes::materials_half_see_through();
+    let res = Resolution::new(96, 64).unwrap();
+    let s = settings(4, 8, 7);
+    let gpu = stats::channels(&render(&backend, &scene, res, 32, &s).pixels);
+    let reference = stats::channels(&render(&cpu, &scene, res, 32, &s).pixels);
+    let failures = stats::same_seed_disagreements(&gpu, &reference);
+    assert!(
+        failures.is_empty(),
+        "same seed, different images: {failures:?}"
+    );
+}
+
 /// The same seed with the environment as well as lights: the environment is met where the
 /// CPU meets it.
 #[test]

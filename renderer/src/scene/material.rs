@@ -6,7 +6,7 @@ use glam::{Vec3, Vec4};
 use super::SceneError;
 use super::document::Document;
 use super::texture::{ColorSpace, TextureSet, TextureUse};
-use crate::material::Material;
+use crate::material::{AlphaMode, Material};
 
 /// Every material of the document, by glTF index, with the textures they use.
 pub fn load_materials(
@@ -37,6 +37,13 @@ fn convert(
         emissive: Vec3::from(material.emissive_factor())
             * material.emissive_strength().unwrap_or(1.0),
         double_sided: material.double_sided(),
+        alpha_mode: match material.alpha_mode() {
+            gltf::material::AlphaMode::Opaque => AlphaMode::Opaque,
+            gltf::material::AlphaMode::Mask => AlphaMode::Mask {
+                cutoff: material.alpha_cutoff().unwrap_or(0.5),
+            },
+            gltf::material::AlphaMode::Blend => AlphaMode::Blend,
+        },
         ..Material::default()
     };
     if let Some(info) = pbr.base_color_texture() {

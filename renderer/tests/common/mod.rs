@@ -103,3 +103,47 @@ pub fn assert_orthographic(image: &FrameImage, znear: f32) {
     }
     assert_eq!(image.pixels.color[0][3], 0.0, "a corner sees no cube");
 }
+
+/// The pane in front of the unlit cube ([`scenes::behind_a_pane`]): the mean of the centre
+/// pixels, which all look through the pane at the cube.
+pub fn centre_mean(image: &FrameImage) -> [f32; 3] {
+    let res = image.resolution();
+    let (w, h) = (res.width(), res.height());
+    let mut sum = [0.0f32; 3];
+    let mut n = 0.0;
+    for y in h / 2 - 4..h / 2 + 4 {
+        for x in w / 2 - 4..w / 2 + 4 {
+            let c = image.pixels.color[(y * w + x) as usize];
+            for k in 0..3 {
+                sum[k] += c[k];
+            }
+            n += 1.0;
+        }
+    }
+    sum.map(|s| s / n)
+}
+
+/// A MASK pane hides the cube where alpha reaches the cutoff and vanishes below it; a BLEND pane
+/// of alpha 0.25 lets three quarters of the samples through.
+pub fn assert_panes(render: impl Fn(&FrameScene, u32) -> FrameImage) {
+    use tessera_renderer::material::AlphaMode;
+    let mask = AlphaMode::Mask { cutoff: 0.5 };
+    let cube = scenes::UNLIT_COLOR;
+    let near = |a: [f32; 3], b: [f32; 3], tol: f32| (0..3).all(|k| (a[k] - b[k]).abs() < tol);
+    let seen = centre_mean(&render(&scenes::behind_a_pane(mask, 0.25), 4));
+    assert!(
+        near(seen, cube, 1e-6),
+        "a cut-out pane hid the cube: {seen:?}"
+    );
+    let seen = centre_mean(&render(&scenes::behind_a_pane(mask, 0.75), 4));
+    assert!(
+        near(seen, [1.0, 0.0, 0.0], 1e-6),
+        "an opaque pane let light through: {seen:?}"
+    );
+    let seen = centre_mean(&render(&scenes::behind_a_pane(AlphaMode::Blend, 0.25), 64));
+    let expected = [0, 1, 2].map(|k| 0.25 * [1.0, 0.0, 0.0][k] + 0.75 * cube[k]);
+    assert!(
+        near(seen, expected, 0.03),
+        "blended {seen:?}, expected {expected:?}"
+    );
+}

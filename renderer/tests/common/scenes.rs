@@ -5,7 +5,7 @@
 use glam::{Affine3A, Mat3, Vec2, Vec3, Vec4};
 use tessera_renderer::camera::{Camera, Projection};
 use tessera_renderer::environment::Environment;
-use tessera_renderer::material::Material;
+use tessera_renderer::material::{AlphaMode, Material};
 use tessera_renderer::scene::{FrameScene, Mesh, PunctualLight};
 use tessera_renderer::texture::{Filter, Texture, TextureRef, UvTransform, Wrap};
 
@@ -489,5 +489,32 @@ pub const VERTEX_COLOR: [f32; 4] = [0.5, 1.0, 0.25, 1.0];
 pub fn vertex_colored() -> FrameScene {
     let mut scene = unlit();
     scene.mesh.colors = vec![Vec4::from(VERTEX_COLOR); scene.mesh.positions.len()];
+    scene
+}
+
+/// The unlit cube behind a red unlit pane of alpha `alpha` in `mode`, both lit by nothing.
+pub fn behind_a_pane(mode: AlphaMode, alpha: f32) -> FrameScene {
+    let mut scene = unlit();
+    let pane = [
+        [1.5, 0.0, 0.0, 0.0],
+        [0.0, 1.5, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 2.0],
+    ];
+    rectangle(&mut scene.mesh, pane, 1, false);
+    scene.materials.push(Material {
+        unlit: true,
+        alpha_mode: mode,
+        base_color: Vec4::new(1.0, 0.0, 0.0, alpha),
+        ..lambertian("pane", [1.0, 0.0, 0.0])
+    });
+    scene
+}
+
+/// The materials scene with its first material half see-through (BLEND, alpha 0.5): camera,
+/// bounce and shadow rays all cross it.
+pub fn materials_half_see_through() -> FrameScene {
+    let mut scene = materials();
+    scene.materials[0].alpha_mode = AlphaMode::Blend;
+    scene.materials[0].base_color.w = 0.5;
     scene
 }

@@ -16,6 +16,10 @@ pub const NO_TEXTURE: u32 = u32::MAX;
 pub const MATERIAL_THIN_WALLED: u32 = 1;
 /// [`GpuMaterial::flags`]: the surface shows its base colour unlit (`KHR_materials_unlit`).
 pub const MATERIAL_UNLIT: u32 = 2;
+/// [`GpuMaterial::flags`]: `alphaMode` MASK (see-through below [`GpuMaterial::alpha_cutoff`]).
+pub const MATERIAL_MASK: u32 = 4;
+/// [`GpuMaterial::flags`]: `alphaMode` BLEND (passed with probability 1 - alpha).
+pub const MATERIAL_BLEND: u32 = 8;
 
 /// [`GpuLight::kind`] values.
 pub const LIGHT_POINT: u32 = 0;
@@ -27,6 +31,8 @@ pub const MESH_HAS_TANGENTS: u32 = 1;
 pub const MESH_HAS_UV0: u32 = 2;
 pub const MESH_HAS_UV1: u32 = 4;
 pub const MESH_HAS_COLORS: u32 = 8;
+/// Some material lets rays through (`alphaMode`): hits are tested for it.
+pub const MESH_SEE_THROUGH: u32 = 16;
 
 /// One mesh vertex with all its attributes (absent ones are zero, see [`GpuParams::mesh_flags`]).
 #[repr(C)]
@@ -84,6 +90,8 @@ pub struct GpuMaterial {
     pub emissive_texture: GpuTextureRef,
     pub normal_texture: GpuTextureRef,
     pub transmission_texture: GpuTextureRef,
+    /// [`MATERIAL_MASK`]: alpha below this is see-through.
+    pub alpha_cutoff: f32,
 }
 
 /// A texture's place in the texel array and its sampler state.
@@ -263,6 +271,7 @@ pub fn layouts() -> Vec<StructLayout> {
             emissive_texture: GpuTextureRef,
             normal_texture: GpuTextureRef,
             transmission_texture: GpuTextureRef,
+            alpha_cutoff: f32,
         }),
         layout!(GpuTexture {
             width: u32,

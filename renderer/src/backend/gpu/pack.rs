@@ -7,7 +7,7 @@ use crate::bvh::{Bvh, BvhStats};
 use crate::camera::RasterCamera;
 use crate::film::Tile;
 use crate::light::LightSampler;
-use crate::material::Material;
+use crate::material::{AlphaMode, Material};
 use crate::scene::{FrameScene, PunctualLight};
 use crate::settings::RenderSettings;
 use crate::texture::{Filter, TextureRef, Wrap};
@@ -125,6 +125,13 @@ impl GpuScene {
         if !mesh.colors.is_empty() {
             mesh_flags |= MESH_HAS_COLORS;
         }
+        if scene
+            .materials
+            .iter()
+            .any(|m| m.alpha_mode != AlphaMode::Opaque)
+        {
+            mesh_flags |= MESH_SEE_THROUGH;
+        }
         let mut textures = Vec::with_capacity(scene.textures.len());
         let mut texels = Vec::new();
         for t in scene.textures.iter() {
@@ -232,7 +239,16 @@ fn material(m: &Material) -> GpuMaterial {
             MATERIAL_THIN_WALLED
         } else {
             0
-        } | if m.unlit { MATERIAL_UNLIT } else { 0 },
+        } | if m.unlit { MATERIAL_UNLIT } else { 0 }
+            | match m.alpha_mode {
+                AlphaMode::Opaque => 0,
+                AlphaMode::Mask { .. } => MATERIAL_MASK,
+                AlphaMode::Blend => MATERIAL_BLEND,
+            },
+        alpha_cutoff: match m.alpha_mode {
+            AlphaMode::Mask { cutoff } => cutoff,
+            _ => 0.0,
+        },
         base_color_texture: texture_ref(&m.base_color_texture),
         metallic_roughness_texture: texture_ref(&m.metallic_roughness_texture),
         emissive_texture: texture_ref(&m.emissive_texture),
