@@ -57,6 +57,7 @@ struct GpuMaterial {
     GpuTextureRef normal_texture;
     GpuTextureRef transmission_texture;
     float alpha_cutoff;
+    float absorption[3];
 };
 
 struct GpuTexture {

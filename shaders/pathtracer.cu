@@ -618,7 +618,7 @@ __device__ BsdfSample bsdf_sample(const Bsdf& f, V3 wo_world, float lobe, float 
 
 // ---- surfaces (integrator.rs) ----
 
-struct Surface { V3 p, ng; Bsdf bsdf; V3 emitted, base_color; bool unlit; };
+struct Surface { V3 p, ng; Bsdf bsdf; V3 emitted, base_color; bool unlit; V3 transmittance; };
 
 __device__ inline V2 vertex_uv(const GpuVertex& v, u32 uv_set) { return uv_set == 0u ? v2a(v.uv0) : v2a(v.uv1); }
 
@@ -712,6 +712,12 @@ __device__ Surface surface_at(const Scene& s, V3 o, V3 d, const Hit& hit) {
     out.emitted = emitted;
     out.base_color = xyz(base);
     out.unlit = (m.flags & MATERIAL_UNLIT) != 0u;
+    // What the segment that reached this point kept, when it ran inside an absorbing solid.
+    out.transmittance = v3s(1.0f);
+    if (!front && !thin_walled) {
+        V3 a = v3a(m.absorption);
+        out.transmittance = v3(expf(-a.x * hit.t), expf(-a.y * hit.t), expf(-a.z * hit.t));
+    }
     return out;
 }
 
@@ -908,6 +914,7 @@ __device__ PathResult radiance(const Scene& s, V3 o, V3 d, Rng& rng) {
             break;
         }
         Surface surf = surface_at(s, o, d, hit);
+        beta = beta * surf.transmittance;
         V3 wo = -d;
         if (depth == 1u) {
             result.hit = true;

@@ -59,6 +59,7 @@ struct GpuMaterial {
     normal_texture: GpuTextureRef,
     transmission_texture: GpuTextureRef,
     alpha_cutoff: f32,
+    absorption: array<f32, 3>,
 }
 
 struct GpuTexture {
@@ -948,6 +949,8 @@ struct Surface {
     emitted: vec3<f32>,
     base_color: vec3<f32>,
     unlit: bool,
+    // What the segment that reached this point kept, when it ran inside an absorbing solid.
+    transmittance: vec3<f32>,
 }
 
 fn vertex_uv(v: GpuVertex, uv_set: u32) -> vec2<f32> {
@@ -1081,7 +1084,11 @@ fn surface_at(o: vec3<f32>, d: vec3<f32>, hit: Hit) -> Surface {
     let bsdf = bsdf_new(base.xyz, metallic, roughness, (*m).specular, v3((*m).specular_color),
         transmission, (*m).ior, thin_walled, ns, ng);
     let unlit = ((*m).flags & MATERIAL_UNLIT) != 0u;
-    return Surface(o + d * hit.t, ng, bsdf, emitted, base.xyz, unlit);
+    var transmittance = vec3<f32>(1.0);
+    if !front && !thin_walled {
+        transmittance = exp(-v3((*m).absorption) * hit.t);
+    }
+    return Surface(o + d * hit.t, ng, bsdf, emitted, base.xyz, unlit, transmittance);
 }
 
 // Whether a ray passes the surface it hit (`alphaMode`; AlphaMode::passes); u decides blending.
@@ -1345,6 +1352,7 @@ fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathR
             break;
         }
         let s = surface_at(o, d, hit);
+        beta *= s.transmittance;
         let wo = -d;
         if depth == 1u {
             result.hit = true;

@@ -55,6 +55,9 @@ struct Surface {
     base_color: Vec3,
     /// Shows its base colour and ends the path (`KHR_materials_unlit`).
     unlit: bool,
+    /// What the segment that reached this point kept, when it ran inside an absorbing solid
+    /// (it hit the solid's surface from within).
+    transmittance: Vec3,
 }
 
 impl<'a> PathTracer<'a> {
@@ -196,6 +199,7 @@ impl<'a> PathTracer<'a> {
             };
             ray = reached;
             let surface = self.surface(&ray, &hit);
+            beta *= surface.transmittance;
             let wo = -ray.dir;
             if depth == 1 {
                 first = Some(FirstHit {
@@ -304,6 +308,11 @@ impl<'a> PathTracer<'a> {
             emitted,
             base_color: params.base_color,
             unlit: shading.is_unlit(),
+            transmittance: if front || params.thin_walled {
+                Vec3::ONE
+            } else {
+                (-shading.absorption() * hit.t).exp()
+            },
         }
     }
 }

@@ -39,6 +39,9 @@ pub struct Material {
     pub unlit: bool,
     /// How the base colour's alpha (factor, texture and vertex colour) lets rays through.
     pub alpha_mode: AlphaMode,
+    /// `KHR_materials_volume`: what the solid absorbs per unit of length travelled inside it
+    /// (Beer-Lambert: -ln(attenuationColor) / attenuationDistance); zero for none.
+    pub absorption: Vec3,
 }
 
 /// glTF's `alphaMode`.
@@ -88,6 +91,7 @@ impl Default for Material {
             double_sided: false,
             unlit: false,
             alpha_mode: AlphaMode::Opaque,
+            absorption: Vec3::ZERO,
         }
     }
 }

@@ -51,6 +51,11 @@ impl<'a> SurfaceShading<'a> {
         mode.passes(alpha, u)
     }
 
+    /// Absorption per unit length inside the solid this surface bounds (`KHR_materials_volume`).
+    pub fn absorption(&self) -> Vec3 {
+        self.material.absorption
+    }
+
     /// Whether the surface shows its base colour unlit (`KHR_materials_unlit`).
     pub fn is_unlit(&self) -> bool {
         self.material.unlit

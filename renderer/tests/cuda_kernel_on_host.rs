@@ -326,6 +326,18 @@ fn same_seed_through_see_through_surfaces() {
     assert_same_seed_agrees(&common::scenes::materials_half_see_through());
 }
 
+/// Beer-Lambert absorption inside a solid ([`common::scenes::absorbing_cube`]) in the kernel.
+#[test]
+fn a_solid_absorbs_along_the_path_inside_it() {
+    let image = on_host(
+        &common::scenes::absorbing_cube(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 6, 1),
+    );
+    common::assert_absorbed(&image);
+}
+
 /// The same with the attributes the materials scene lacks: tangents and a second UV set.
 #[test]
 fn same_seed_with_tangents_and_a_second_uv_set() {

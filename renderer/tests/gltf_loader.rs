@@ -545,7 +545,8 @@ fn material_factors_and_extensions() {
                 "KHR_materials_emissive_strength": { "emissiveStrength": 4.0 },
                 "KHR_materials_transmission": { "transmissionFactor": 0.9 },
                 "KHR_materials_ior": { "ior": 1.33 },
-                "KHR_materials_volume": { "thicknessFactor": 0.1 },
+                "KHR_materials_volume": { "thicknessFactor": 0.1, "attenuationDistance": 2.0,
+                                          "attenuationColor": [0.5, 1.0, 0.25] },
                 "KHR_materials_specular": { "specularFactor": 0.5, "specularColorFactor": [1.0, 0.5, 0.25] }
             }
         }),
@@ -568,6 +569,13 @@ fn material_factors_and_extensions() {
     assert_eq!(m.transmission, 0.9);
     assert_eq!(m.ior, 1.33);
     assert!(!m.thin_walled);
+    // Beer-Lambert: -ln(colour) / distance.
+    let expected = Vec3::new(std::f32::consts::LN_2 / 2.0, 0.0, std::f32::consts::LN_2);
+    assert!(
+        (m.absorption - expected).length() < 1e-6,
+        "{}",
+        m.absorption
+    );
     assert_eq!(m.specular, 0.5);
     assert_eq!(m.specular_color, Vec3::new(1.0, 0.5, 0.25));
     assert!(m.double_sided);

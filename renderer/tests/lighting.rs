@@ -80,3 +80,16 @@ fn masked_panes_cut_out_and_blended_ones_let_light_through_in_proportion() {
         )
     });
 }
+
+#[test]
+fn a_solid_absorbs_along_the_path_inside_it() {
+    let cpu = CpuBackend::new(None).unwrap();
+    let image = render(
+        &cpu,
+        &common::scenes::absorbing_cube(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 6, 1),
+    );
+    common::assert_absorbed(&image);
+}

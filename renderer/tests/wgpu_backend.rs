@@ -166,6 +166,19 @@ fn same_seed_through_see_through_surfaces_gives_nearly_the_same_image() {
     );
 }
 
+/// Beer-Lambert absorption inside a solid ([`common::scenes::absorbing_cube`]) on wgpu.
+#[test]
+fn a_solid_absorbs_along_the_path_inside_it() {
+    let image = render(
+        &wgpu_backend(),
+        &common::scenes::absorbing_cube(),
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(4, 6, 1),
+    );
+    common::assert_absorbed(&image);
+}
+
 /// The same seed with the environment as well as lights: the environment is met where the
 /// CPU meets it.
 #[test]

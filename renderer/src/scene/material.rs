@@ -72,6 +72,16 @@ fn convert(
     out.unlit = material.unlit();
     if let Some(volume) = material.volume() {
         out.thin_walled = volume.thickness_factor() <= 0.0;
+        let (color, distance) = (
+            Vec3::from(volume.attenuation_color()),
+            volume.attenuation_distance(),
+        );
+        // An infinite distance (glTF's default) absorbs nothing; a black colour, everything
+        // but what a huge coefficient lets through.
+        if distance.is_finite() && distance > 0.0 {
+            out.absorption = (-color.max(Vec3::splat(1e-6)).min(Vec3::ONE).ln() / distance)
+                .min(Vec3::splat(1e6));
+        }
     }
     if let Some(specular) = material.specular() {
         out.specular = specular.specular_factor();

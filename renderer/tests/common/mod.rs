@@ -147,3 +147,20 @@ pub fn assert_panes(render: impl Fn(&FrameScene, u32) -> FrameImage) {
         "blended {seen:?}, expected {expected:?}"
     );
 }
+
+/// The absorbing cube ([`scenes::absorbing_cube`]): its centre keeps a quarter of the
+/// environment's light (2 units at half per unit), the background all of it.
+pub fn assert_absorbed(image: &FrameImage) {
+    let seen = centre_mean(image);
+    for c in seen {
+        assert!(
+            (c - 0.25).abs() < 1e-3,
+            "through the cube: {seen:?}, not 0.25"
+        );
+    }
+    assert_eq!(
+        image.pixels.color[0],
+        [1.0, 1.0, 1.0, 0.0],
+        "the background"
+    );
+}

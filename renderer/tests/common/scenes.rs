@@ -518,3 +518,22 @@ pub fn materials_half_see_through() -> FrameScene {
     scene.materials[0].base_color.w = 0.5;
     scene
 }
+
+/// Absorption of the absorbing cube per unit length: half the light per unit.
+pub const HALF_PER_UNIT: f32 = std::f32::consts::LN_2;
+
+/// The furnace's cube made of a clear solid that neither bends nor reflects light (ior 1) but
+/// absorbs half of it per unit length: a ray straight through its 2 units keeps a quarter.
+pub fn absorbing_cube() -> FrameScene {
+    let mut scene = furnace();
+    scene.materials = vec![Material {
+        transmission: 1.0,
+        ior: 1.0,
+        roughness: 0.0,
+        metallic: 0.0,
+        thin_walled: false,
+        absorption: Vec3::splat(HALF_PER_UNIT),
+        ..lambertian("absorbing", [1.0; 3])
+    }];
+    scene
+}

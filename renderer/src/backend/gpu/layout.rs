@@ -92,6 +92,8 @@ pub struct GpuMaterial {
     pub transmission_texture: GpuTextureRef,
     /// [`MATERIAL_MASK`]: alpha below this is see-through.
     pub alpha_cutoff: f32,
+    /// Absorption per unit length inside the solid (`KHR_materials_volume`); zero for none.
+    pub absorption: [f32; 3],
 }
 
 /// A texture's place in the texel array and its sampler state.
@@ -272,6 +274,7 @@ pub fn layouts() -> Vec<StructLayout> {
             normal_texture: GpuTextureRef,
             transmission_texture: GpuTextureRef,
             alpha_cutoff: f32,
+            absorption: [f32; 3],
         }),
         layout!(GpuTexture {
             width: u32,

@@ -249,6 +249,7 @@ fn material(m: &Material) -> GpuMaterial {
             AlphaMode::Mask { cutoff } => cutoff,
             _ => 0.0,
         },
+        absorption: m.absorption.into(),
         base_color_texture: texture_ref(&m.base_color_texture),
         metallic_roughness_texture: texture_ref(&m.metallic_roughness_texture),
         emissive_texture: texture_ref(&m.emissive_texture),
