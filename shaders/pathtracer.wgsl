@@ -1024,16 +1024,21 @@ fn v4(a: array<f32, 4>) -> vec4<f32> {
     return vec4<f32>(a[0], a[1], a[2], a[3]);
 }
 
+// The hit triangle's vertices with the hit's barycentric weights.
+fn corners(data: GpuTriangle, hit: Hit) -> Corners {
+    return Corners(
+        load_vertex(data.vertices[0]),
+        load_vertex(data.vertices[1]),
+        load_vertex(data.vertices[2]),
+        vec3<f32>(1.0 - hit.u - hit.v, hit.u, hit.v),
+    );
+}
+
 fn surface_at(o: vec3<f32>, d: vec3<f32>, hit: Hit) -> Surface {
     let tri = load_triangle(hit.triangle);
     let data = load_triangle_data(hit.triangle);
     let w = 1.0 - hit.u - hit.v;
-    let k = Corners(
-        load_vertex(data.vertices[0]),
-        load_vertex(data.vertices[1]),
-        load_vertex(data.vertices[2]),
-        vec3<f32>(w, hit.u, hit.v),
-    );
+    let k = corners(data, hit);
     let ng_raw = normalize_or(cross(v3(tri.e1), v3(tri.e2)), vec3<f32>(0.0, 0.0, 1.0));
     let front = dot(d, ng_raw) < 0.0;
     var ns = normalize_or(
@@ -1100,12 +1105,7 @@ fn passes(hit: Hit, u: f32) -> bool {
         return false;
     }
     let w = 1.0 - hit.u - hit.v;
-    let k = Corners(
-        load_vertex(data.vertices[0]),
-        load_vertex(data.vertices[1]),
-        load_vertex(data.vertices[2]),
-        vec3<f32>(w, hit.u, hit.v),
-    );
+    let k = corners(data, hit);
     var alpha = lookup((*m).base_color_texture, k, vec4<f32>(1.0)).w * (*m).base_color[3];
     if (params.mesh_flags & MESH_HAS_COLORS) != 0u {
         alpha *= k.a.color[3] * w + k.b.color[3] * hit.u + k.c.color[3] * hit.v;

@@ -250,92 +250,28 @@ fn same_seed_gives_nearly_the_same_image_as_the_cpu() {
     assert_same_seed_agrees(&common::scenes::materials());
 }
 
+/// The kernel on the host, at 32x32 through [`common::features`].
+fn render_small(scene: &FrameScene, spp: u32) -> FrameImage {
+    on_host(
+        scene,
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(spp, 6, 1),
+    )
+}
+
+feature_tests!(render_small);
+
 /// The same with the environment as well as lights.
 #[test]
 fn same_seed_with_the_environment() {
     assert_same_seed_agrees(&common::scenes::materials_in_the_environment());
 }
 
-/// The white furnace ([`common::scenes::furnace`]): the uniform environment reaches the kernel.
-#[test]
-fn a_diffuse_cube_in_the_neutral_environment_shows_its_albedo() {
-    let image = on_host(
-        &common::scenes::furnace(),
-        Resolution::new(32, 32).unwrap(),
-        16,
-        &settings(4, 4, 1),
-    );
-    common::assert_furnace(&image);
-}
-
-/// An unlit surface ([`common::scenes::unlit`]) shows its base colour in the kernel.
-#[test]
-fn an_unlit_surface_shows_its_base_colour() {
-    let image = on_host(
-        &common::scenes::unlit(),
-        Resolution::new(32, 32).unwrap(),
-        16,
-        &settings(4, 4, 1),
-    );
-    common::assert_unlit(&image, [1.0; 3]);
-}
-
-/// An orthographic camera and its near plane ([`common::scenes::orthographic`]) in the kernel.
-#[test]
-fn orthographic_rays_are_parallel_and_start_on_the_near_plane() {
-    for znear in [0.0, 5.5] {
-        let image = on_host(
-            &common::scenes::orthographic(znear),
-            Resolution::new(32, 32).unwrap(),
-            16,
-            &settings(1, 2, 1),
-        );
-        common::assert_orthographic(&image, znear);
-    }
-}
-
-/// Vertex colours ([`common::scenes::vertex_colored`]) multiply the base colour in the kernel.
-#[test]
-fn vertex_colours_multiply_the_base_colour() {
-    let image = on_host(
-        &common::scenes::vertex_colored(),
-        Resolution::new(32, 32).unwrap(),
-        16,
-        &settings(4, 4, 1),
-    );
-    let [r, g, b, _] = common::scenes::VERTEX_COLOR;
-    common::assert_unlit(&image, [r, g, b]);
-}
-
-/// Alpha MASK and BLEND ([`common::assert_panes`]) in the kernel.
-#[test]
-fn masked_panes_cut_out_and_blended_ones_let_light_through_in_proportion() {
-    common::assert_panes(|scene, spp| {
-        on_host(
-            scene,
-            Resolution::new(32, 32).unwrap(),
-            16,
-            &settings(spp, 4, 1),
-        )
-    });
-}
-
 /// The same seed through see-through surfaces.
 #[test]
 fn same_seed_through_see_through_surfaces() {
     assert_same_seed_agrees(&common::scenes::materials_half_see_through());
-}
-
-/// Beer-Lambert absorption inside a solid ([`common::scenes::absorbing_cube`]) in the kernel.
-#[test]
-fn a_solid_absorbs_along_the_path_inside_it() {
-    let image = on_host(
-        &common::scenes::absorbing_cube(),
-        Resolution::new(32, 32).unwrap(),
-        16,
-        &settings(4, 6, 1),
-    );
-    common::assert_absorbed(&image);
 }
 
 /// The same with the attributes the materials scene lacks: tangents and a second UV set.

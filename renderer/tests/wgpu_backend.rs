@@ -64,137 +64,43 @@ fn materials_gltf_agrees_with_the_cpu() {
 /// operations, not only of its mean.
 #[test]
 fn same_seed_gives_nearly_the_same_image() {
+    assert_same_seed_agrees(&common::scenes::materials());
+}
+
+fn assert_same_seed_agrees(scene: &FrameScene) {
     let backend = wgpu_backend();
     let cpu = CpuBackend::new(None).unwrap();
-    let scene = common::scenes::materials();
     let res = Resolution::new(96, 64).unwrap();
     let s = settings(4, 8, 7);
-    let gpu = stats::channels(&render(&backend, &scene, res, 32, &s).pixels);
-    let reference = stats::channels(&render(&cpu, &scene, res, 32, &s).pixels);
+    let gpu = stats::channels(&render(&backend, scene, res, 32, &s).pixels);
+    let reference = stats::channels(&render(&cpu, scene, res, 32, &s).pixels);
     let failures = stats::same_seed_disagreements(&gpu, &reference);
     assert!(
         failures.is_empty(),
         "same seed, different images: {failures:?}"
     );
-}
-
-/// The white furnace ([`common::scenes::furnace`]): the uniform environment reaches wgpu.
-#[test]
-fn a_diffuse_cube_in_the_neutral_environment_shows_its_albedo() {
-    let image = render(
-        &wgpu_backend(),
-        &common::scenes::furnace(),
-        Resolution::new(32, 32).unwrap(),
-        16,
-        &settings(4, 4, 1),
-    );
-    common::assert_furnace(&image);
-}
-
-/// An unlit surface ([`common::scenes::unlit`]) shows its base colour on wgpu.
-#[test]
-fn an_unlit_surface_shows_its_base_colour() {
-    let image = render(
-        &wgpu_backend(),
-        &common::scenes::unlit(),
-        Resolution::new(32, 32).unwrap(),
-        16,
-        &settings(4, 4, 1),
-    );
-    common::assert_unlit(&image, [1.0; 3]);
-}
-
-/// An orthographic camera and its near plane ([`common::scenes::orthographic`]) on wgpu.
-#[test]
-fn orthographic_rays_are_parallel_and_start_on_the_near_plane() {
-    for znear in [0.0, 5.5] {
-        let image = render(
-            &wgpu_backend(),
-            &common::scenes::orthographic(znear),
-            Resolution::new(32, 32).unwrap(),
-            16,
-            &settings(1, 2, 1),
-        );
-        common::assert_orthographic(&image, znear);
-    }
-}
-
-/// Vertex colours ([`common::scenes::vertex_colored`]) multiply the base colour on wgpu.
-#[test]
-fn vertex_colours_multiply_the_base_colour() {
-    let image = render(
-        &wgpu_backend(),
-        &common::scenes::vertex_colored(),
-        Resolution::new(32, 32).unwrap(),
-        16,
-        &settings(4, 4, 1),
-    );
-    let [r, g, b, _] = common::scenes::VERTEX_COLOR;
-    common::assert_unlit(&image, [r, g, b]);
-}
-
-/// Alpha MASK and BLEND ([`common::assert_panes`]) on wgpu.
-#[test]
-fn masked_panes_cut_out_and_blended_ones_let_light_through_in_proportion() {
-    let backend = wgpu_backend();
-    common::assert_panes(|scene, spp| {
-        render(
-            &backend,
-            scene,
-            Resolution::new(32, 32).unwrap(),
-            16,
-            &settings(spp, 4, 1),
-        )
-    });
 }
 
 /// The same seed through see-through surfaces: camera, bounce and shadow rays cross them
 /// where the CPU's do.
 #[test]
 fn same_seed_through_see_through_surfaces_gives_nearly_the_same_image() {
-    let backend = wgpu_backend();
-    let cpu = CpuBackend::new(None).unwrap();
-    let scene = common::scenes::materials_half_see_through();
-    let res = Resolution::new(96, 64).unwrap();
-    let s = settings(4, 8, 7);
-    let gpu = stats::channels(&render(&backend, &scene, res, 32, &s).pixels);
-    let reference = stats::channels(&render(&cpu, &scene, res, 32, &s).pixels);
-    let failures = stats::same_seed_disagreements(&gpu, &reference);
-    assert!(
-        failures.is_empty(),
-        "same seed, different images: {failures:?}"
-    );
+    assert_same_seed_agrees(&common::scenes::materials_half_see_through());
 }
 
-/// Beer-Lambert absorption inside a solid ([`common::scenes::absorbing_cube`]) on wgpu.
-#[test]
-fn a_solid_absorbs_along_the_path_inside_it() {
-    let image = render(
-        &wgpu_backend(),
-        &common::scenes::absorbing_cube(),
-        Resolution::new(32, 32).unwrap(),
-        16,
-        &settings(4, 6, 1),
-    );
-    common::assert_absorbed(&image);
+/// The wgpu backend, at 32x32 through [`common::features`].
+fn render_small(scene: &FrameScene, spp: u32) -> FrameImage {
+    let res = Resolution::new(32, 32).unwrap();
+    render(&wgpu_backend(), scene, res, 16, &settings(spp, 6, 1))
 }
+
+feature_tests!(render_small);
 
 /// The same seed with the environment as well as lights: the environment is met where the
 /// CPU meets it.
 #[test]
 fn same_seed_with_the_environment_gives_nearly_the_same_image() {
-    let backend = wgpu_backend();
-    let cpu = CpuBackend::new(None).unwrap();
-    let scene = common::scenes::materials_in_the_environment();
-    let res = Resolution::new(96, 64).unwrap();
-    let s = settings(4, 8, 7);
-    let gpu = stats::channels(&render(&backend, &scene, res, 32, &s).pixels);
-    let reference = stats::channels(&render(&cpu, &scene, res, 32, &s).pixels);
-    let failures = stats::same_seed_disagreements(&gpu, &reference);
-    assert!(
-        failures.is_empty(),
-        "same seed, different images: {failures:?}"
-    );
+    assert_same_seed_agrees(&common::scenes::materials_in_the_environment());
 }
 
 /// Tiles of one frame rendered at the same time by the CPU and wgpu, in a checkerboard: the

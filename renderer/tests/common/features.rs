@@ -1,0 +1,175 @@
+//! Scene features every backend must render alike, each checked by a figure: a backend's test
+//! passes its own way of rendering (`Render`) and the check builds the scene and asserts.
+
+use tessera_renderer::film::FrameImage;
+use tessera_renderer::material::AlphaMode;
+use tessera_renderer::scene::FrameScene;
+
+use super::scenes;
+
+/// A backend rendering a scene at 32x32 with this many samples per pixel.
+pub type Render<'a> = &'a dyn Fn(&FrameScene, u32) -> FrameImage;
+
+/// One test per feature for a backend whose `render_small` follows [`Render`]: the same named
+/// tests in every backend's test file.
+#[macro_export]
+macro_rules! feature_tests {
+    ($render:path) => {
+        #[test]
+        fn a_diffuse_cube_in_the_neutral_environment_shows_its_albedo() {
+            common::features::furnace(&$render);
+        }
+        #[test]
+        fn an_unlit_surface_shows_its_base_colour() {
+            common::features::unlit(&$render);
+        }
+        #[test]
+        fn vertex_colours_multiply_the_base_colour() {
+            common::features::vertex_colours(&$render);
+        }
+        #[test]
+        fn orthographic_rays_are_parallel_and_start_on_the_near_plane() {
+            common::features::orthographic(&$render);
+        }
+        #[test]
+        fn masked_panes_cut_out_and_blended_ones_let_light_through_in_proportion() {
+            common::features::panes(&$render);
+        }
+        #[test]
+        fn a_solid_absorbs_along_the_path_inside_it() {
+            common::features::absorption(&$render);
+        }
+    };
+}
+
+/// The white furnace ([`scenes::furnace`]): the cube's centre is its albedo, a corner the
+/// environment, and the corner's alpha says nothing was hit there.
+pub fn furnace(render: Render) {
+    let image = render(&scenes::furnace(), 4);
+    let res = image.resolution();
+    let at = |x: u32, y: u32| image.pixels.color[(y * res.width() + x) as usize];
+    let centre = at(res.width() / 2, res.height() / 2);
+    for c in &centre[..3] {
+        assert!(
+            (c - scenes::FURNACE_ALBEDO).abs() < 1e-3,
+            "the cube's centre is {centre:?}, not its albedo {}",
+            scenes::FURNACE_ALBEDO
+        );
+    }
+    assert_eq!(centre[3], 1.0, "the centre's coverage");
+    assert_eq!(
+        at(0, 0),
+        [1.0, 1.0, 1.0, 0.0],
+        "a corner sees the environment"
+    );
+}
+
+/// The unlit cube ([`scenes::unlit`]) shows its base colour, black beside it.
+pub fn unlit(render: Render) {
+    assert_unlit(&render(&scenes::unlit(), 4), [1.0; 3]);
+}
+
+/// Vertex colours ([`scenes::vertex_colored`]) multiply the base colour.
+pub fn vertex_colours(render: Render) {
+    let [r, g, b, _] = scenes::VERTEX_COLOR;
+    assert_unlit(&render(&scenes::vertex_colored(), 4), [r, g, b]);
+}
+
+/// The unlit cube's base colour (times `tint`) at the centre, black beside it.
+fn assert_unlit(image: &FrameImage, tint: [f32; 3]) {
+    let res = image.resolution();
+    let at = |x: u32, y: u32| image.pixels.color[(y * res.width() + x) as usize];
+    let centre = at(res.width() / 2, res.height() / 2);
+    let expected = [0, 1, 2].map(|c| scenes::UNLIT_COLOR[c] * tint[c]);
+    for (c, expected) in centre[..3].iter().zip(expected) {
+        assert!(
+            (c - expected).abs() < 1e-6,
+            "the unlit cube's centre is {centre:?}"
+        );
+    }
+    assert_eq!(at(0, 0), [0.0; 4], "a corner of the dark background");
+}
+
+/// The orthographic view of the cube ([`scenes::orthographic`]): parallel rays meet its front
+/// face at the same depth everywhere (5), or, with the near plane inside the cube (5.5), its
+/// back face (7); depth still counts from the camera. Beside the cube nothing is hit.
+pub fn orthographic(render: Render) {
+    for znear in [0.0, 5.5] {
+        let image = render(&scenes::orthographic(znear), 1);
+        let res = image.resolution();
+        let expected = if znear > 5.0 { 7.0 } else { 5.0 };
+        let (w, h) = (res.width(), res.height());
+        // The film spans [-2, 2]: the centre and points about 0.8 out (the cube's face spans
+        // [-1, 1]) all see the cube.
+        for (x, y) in [(w / 2, h / 2), (w * 11 / 16, h / 2), (w / 2, h * 5 / 16)] {
+            let i = (y * w + x) as usize;
+            let depth = image.pixels.depth[i];
+            assert!(
+                (depth - expected).abs() < 1e-4,
+                "pixel ({x}, {y}) at depth {depth}, not {expected}"
+            );
+            assert_eq!(image.pixels.color[i][3], 1.0, "pixel ({x}, {y}) coverage");
+        }
+        assert_eq!(image.pixels.color[0][3], 0.0, "a corner sees no cube");
+    }
+}
+
+/// The mean of the centre pixels, which all see the cube (through a pane where there is one).
+fn centre_mean(image: &FrameImage) -> [f32; 3] {
+    let res = image.resolution();
+    let (w, h) = (res.width(), res.height());
+    let mut sum = [0.0f32; 3];
+    let mut n = 0.0;
+    for y in h / 2 - 4..h / 2 + 4 {
+        for x in w / 2 - 4..w / 2 + 4 {
+            let c = image.pixels.color[(y * w + x) as usize];
+            for k in 0..3 {
+                sum[k] += c[k];
+            }
+            n += 1.0;
+        }
+    }
+    sum.map(|s| s / n)
+}
+
+/// A MASK pane ([`scenes::behind_a_pane`]) hides the cube where alpha reaches the cutoff and
+/// vanishes below it; a BLEND pane of alpha 0.25 lets three quarters of the samples through.
+pub fn panes(render: Render) {
+    let mask = AlphaMode::Mask { cutoff: 0.5 };
+    let cube = scenes::UNLIT_COLOR;
+    let near = |a: [f32; 3], b: [f32; 3], tol: f32| (0..3).all(|k| (a[k] - b[k]).abs() < tol);
+    let seen = centre_mean(&render(&scenes::behind_a_pane(mask, 0.25), 4));
+    assert!(
+        near(seen, cube, 1e-6),
+        "a cut-out pane hid the cube: {seen:?}"
+    );
+    let seen = centre_mean(&render(&scenes::behind_a_pane(mask, 0.75), 4));
+    assert!(
+        near(seen, [1.0, 0.0, 0.0], 1e-6),
+        "an opaque pane let light through: {seen:?}"
+    );
+    let seen = centre_mean(&render(&scenes::behind_a_pane(AlphaMode::Blend, 0.25), 64));
+    let expected = [0, 1, 2].map(|k| 0.25 * [1.0, 0.0, 0.0][k] + 0.75 * cube[k]);
+    assert!(
+        near(seen, expected, 0.03),
+        "blended {seen:?}, expected {expected:?}"
+    );
+}
+
+/// The absorbing cube ([`scenes::absorbing_cube`]): its centre keeps a quarter of the
+/// environment's light (2 units at half per unit), the background all of it.
+pub fn absorption(render: Render) {
+    let image = render(&scenes::absorbing_cube(), 4);
+    let seen = centre_mean(&image);
+    for c in seen {
+        assert!(
+            (c - 0.25).abs() < 1e-3,
+            "through the cube: {seen:?}, not 0.25"
+        );
+    }
+    assert_eq!(
+        image.pixels.color[0],
+        [1.0, 1.0, 1.0, 0.0],
+        "the background"
+    );
+}

@@ -1,0 +1,42 @@
+//! Scene features on the CPU backend, each checked by a figure ([`common::features`]; wgpu and
+//! the CUDA kernel run the same checks in their own tests): the neutral environment, unlit
+//! surfaces, vertex colours, orthographic cameras and the near plane, alpha, and absorption.
+
+mod common;
+
+use common::{render, settings};
+use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::film::{FrameImage, Resolution};
+use tessera_renderer::scene::FrameScene;
+
+/// The CPU backend, at 32x32 through [`common::features`].
+fn render_small(scene: &FrameScene, spp: u32) -> FrameImage {
+    let cpu = CpuBackend::new(None).unwrap();
+    render(
+        &cpu,
+        scene,
+        Resolution::new(32, 32).unwrap(),
+        16,
+        &settings(spp, 6, 1),
+    )
+}
+
+feature_tests!(render_small);
+
+#[test]
+fn the_environment_adds_to_a_scenes_own_lights() {
+    let cpu = CpuBackend::new(None).unwrap();
+    let res = Resolution::new(48, 32).unwrap();
+    let s = settings(8, 6, 3);
+    let mean = |scene| {
+        let image = render(&cpu, &scene, res, 16, &s);
+        let c = &image.pixels.color;
+        c.iter().map(|p| f64::from(p[0] + p[1] + p[2])).sum::<f64>() / c.len() as f64
+    };
+    let alone = mean(common::scenes::materials());
+    let lit = mean(common::scenes::materials_in_the_environment());
+    assert!(
+        lit > alone + 0.5,
+        "{lit} with the environment, {alone} without"
+    );
+}
