@@ -664,6 +664,23 @@ __device__ V4 shading_tangent(const Scene& s, const Corners& k, V3 n, u32 uv_set
     return v4(t3.x, t3.y, t3.z, dot(cross(n, t3), b) < 0.0f ? -1.0f : 1.0f);
 }
 
+// As shading.rs: ns bent towards ng just enough that wo's mirror reflection stays above the
+// surface, by the same bisection.
+#define BEND_STEPS 12u
+__device__ V3 reflection_safe_normal(V3 ns, V3 ng, V3 wo) {
+    float cos_o = dot(wo, ng);
+    if (cos_o <= 0.0f) return ns;
+    float threshold = fminf(0.9f * cos_o, 0.01f);
+    if (dot(ns * (2.0f * dot(wo, ns)) - wo, ng) >= threshold) return ns;
+    float lo = 0.0f, hi = 1.0f;
+    for (u32 i = 0u; i < BEND_STEPS; i++) {
+        float mid = 0.5f * (lo + hi);
+        V3 n = normalize(ns + (ng - ns) * mid);
+        if (dot(n * (2.0f * dot(wo, n)) - wo, ng) >= threshold) hi = mid; else lo = mid;
+    }
+    return normalize(ns + (ng - ns) * hi);
+}
+
 __device__ Surface surface_at(const Scene& s, V3 o, V3 d, const Hit& hit) {
     const BvhTriangle tri = s.triangles[hit.triangle];
     const GpuTriangle data = s.triangle_data[hit.triangle];
@@ -699,6 +716,7 @@ __device__ Surface surface_at(const Scene& s, V3 o, V3 d, const Hit& hit) {
     V3 ng = ng_raw;
     if (two_sided && dot(ng, d) > 0.0f) ng = -ng;
     if (dot(ns, ng) < 0.0f) ns = -ns;
+    ns = reflection_safe_normal(ns, ng, -d);
     V3 emitted = v3s(0.0f);
     V3 emissive = v3a(m.emissive);
     if (front && max3(emissive) > 0.0f) {

@@ -1024,6 +1024,33 @@ fn v4(a: array<f32, 4>) -> vec4<f32> {
     return vec4<f32>(a[0], a[1], a[2], a[3]);
 }
 
+// As shading.rs: ns bent towards ng just enough that wo's mirror reflection stays above the
+// surface, by the same bisection.
+const BEND_STEPS: u32 = 12u;
+
+fn reflection_safe_normal(ns: vec3<f32>, ng: vec3<f32>, wo: vec3<f32>) -> vec3<f32> {
+    let cos_o = dot(wo, ng);
+    if cos_o <= 0.0 {
+        return ns;
+    }
+    let threshold = min(0.9 * cos_o, 0.01);
+    if dot(ns * (2.0 * dot(wo, ns)) - wo, ng) >= threshold {
+        return ns;
+    }
+    var lo = 0.0;
+    var hi = 1.0;
+    for (var i = 0u; i < BEND_STEPS; i++) {
+        let mid = 0.5 * (lo + hi);
+        let n = normalize(ns + (ng - ns) * mid);
+        if dot(n * (2.0 * dot(wo, n)) - wo, ng) >= threshold {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    return normalize(ns + (ng - ns) * hi);
+}
+
 // The hit triangle's vertices with the hit's barycentric weights.
 fn corners(data: GpuTriangle, hit: Hit) -> Corners {
     return Corners(
@@ -1081,6 +1108,7 @@ fn surface_at(o: vec3<f32>, d: vec3<f32>, hit: Hit) -> Surface {
     if dot(ns, ng) < 0.0 {
         ns = -ns;
     }
+    ns = reflection_safe_normal(ns, ng, -d);
     var emitted = vec3<f32>(0.0);
     let emissive = v3((*m).emissive);
     if front && max3(emissive) > 0.0 {

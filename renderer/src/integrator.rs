@@ -12,7 +12,7 @@ use crate::material::AlphaMode;
 use crate::sampler::SampleStream;
 use crate::scene::FrameScene;
 use crate::settings::RenderSettings;
-use crate::shading::SurfaceShading;
+use crate::shading::{SurfaceShading, reflection_safe_normal};
 
 /// Russian roulette starts once a path has this many segments (as in Mitsuba and pbrt).
 pub const RR_DEPTH: u32 = 5;
@@ -296,6 +296,7 @@ impl<'a> PathTracer<'a> {
         if ns.dot(ng) < 0.0 {
             ns = -ns;
         }
+        let ns = reflection_safe_normal(ns, ng, -ray.dir);
         let emitted = if front {
             shading.emission()
         } else {

@@ -11,6 +11,37 @@ use crate::material::{AlphaMode, Material};
 use crate::scene::FrameScene;
 use crate::texture::TextureRef;
 
+/// Bisection steps of [`reflection_safe_normal`]: the bend is found to 1/4096 of the way.
+const BEND_STEPS: u32 = 12;
+
+/// The shading normal `ns` bent towards the geometric normal `ng`, just enough that the mirror
+/// reflection of `wo` (towards the viewer) about it leaves above the surface. Interpolated and
+/// normal-mapped normals can tilt so far that reflections point into the surface, where they
+/// are lost: the black rings of shiny normal-mapped metal. Cycles and pbrt-v4 bend the normal
+/// likewise; the backends share this bisection step for step.
+pub fn reflection_safe_normal(ns: Vec3, ng: Vec3, wo: Vec3) -> Vec3 {
+    let cos_o = wo.dot(ng);
+    if cos_o <= 0.0 {
+        return ns;
+    }
+    let threshold = (0.9 * cos_o).min(0.01);
+    let valid = |n: Vec3| (n * (2.0 * wo.dot(n)) - wo).dot(ng) >= threshold;
+    if valid(ns) {
+        return ns;
+    }
+    // ns (t = 0) reflects below the surface, ng (t = 1) above: find the least bend that works.
+    let (mut lo, mut hi) = (0.0f32, 1.0f32);
+    for _ in 0..BEND_STEPS {
+        let mid = 0.5 * (lo + hi);
+        if valid((ns + (ng - ns) * mid).normalize()) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    (ns + (ng - ns) * hi).normalize()
+}
+
 /// The material of the triangle a ray hit, ready to be read at the hit point.
 pub struct SurfaceShading<'a> {
     scene: &'a FrameScene,
@@ -189,5 +220,31 @@ impl<'a> SurfaceShading<'a> {
         }
         let handedness = if n.cross(t3).dot(b) < 0.0 { -1.0 } else { 1.0 };
         Some(t3.extend(handedness))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bent_normal_reflects_just_above_the_surface_and_a_fine_one_is_kept() {
+        let ng = Vec3::Z;
+        let wo = Vec3::new(0.0, -0.6, 0.8);
+        let fine = Vec3::new(0.0, 0.1, 1.0).normalize();
+        assert_eq!(reflection_safe_normal(fine, ng, wo), fine);
+        let leaning = Vec3::new(0.0, 0.94, 0.34).normalize();
+        let reflect = |n: Vec3| n * (2.0 * wo.dot(n)) - wo;
+        assert!(
+            reflect(leaning).z < 0.0,
+            "the test normal must reflect into the surface"
+        );
+        let bent = reflection_safe_normal(leaning, ng, wo);
+        let z = reflect(bent).z;
+        assert!(
+            (0.01..0.02).contains(&z),
+            "reflection {z} above the surface"
+        );
+        assert!((bent.length() - 1.0).abs() < 1e-6);
     }
 }

@@ -36,6 +36,10 @@ macro_rules! feature_tests {
             common::features::panes(&$render);
         }
         #[test]
+        fn shading_normals_leaning_away_never_reflect_into_the_surface() {
+            common::features::leaning_normals(&$render);
+        }
+        #[test]
         fn a_solid_absorbs_along_the_path_inside_it() {
             common::features::absorption(&$render);
         }
@@ -172,4 +176,16 @@ pub fn absorption(render: Render) {
         [1.0, 1.0, 1.0, 0.0],
         "the background"
     );
+}
+
+/// The mirror square with normals leaning away ([`scenes::leaning_normals`]) stays bright:
+/// without bent shading normals its centre is black.
+pub fn leaning_normals(render: Render) {
+    let seen = centre_mean(&render(&scenes::leaning_normals(), 16));
+    for c in seen {
+        assert!(
+            c > 0.8,
+            "the mirror's centre is {seen:?}: reflections went into it"
+        );
+    }
 }

@@ -537,3 +537,26 @@ pub fn absorbing_cube() -> FrameScene {
     }];
     scene
 }
+
+/// A mirror-like metal square facing the camera, lit by the neutral environment, whose vertex
+/// normals lean 70 degrees away: reflections about them point into the square. Bent shading
+/// normals keep it bright (nearly the environment's 1) where it would be black.
+pub fn leaning_normals() -> FrameScene {
+    let mut scene = furnace();
+    scene.mesh = Mesh::default();
+    let square = [
+        [1.5, 0.0, 0.0, 0.0],
+        [0.0, 1.5, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 0.0],
+    ];
+    rectangle(&mut scene.mesh, square, 0, false);
+    let lean = 70f32.to_radians();
+    let normal = Vec3::new(0.0, lean.sin(), lean.cos());
+    scene.mesh.normals = vec![normal; scene.mesh.positions.len()];
+    scene.materials = vec![Material {
+        metallic: 1.0,
+        roughness: 0.05,
+        ..lambertian("mirror", [1.0; 3])
+    }];
+    scene
+}
