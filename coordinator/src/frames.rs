@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::pixels::EncodedPixels;
-use tessera_renderer::film::{Tile, TileImage};
+use tessera_renderer::film::{Pixels, Tile, TileImage};
 use tessera_renderer::output;
 use tessera_transport::Transport;
 
@@ -13,7 +13,7 @@ use crate::error::{FarmError, io};
 use crate::farm::Farm;
 use crate::live::LiveEvent;
 use crate::merge::FrameMerger;
-use crate::store::JobRecord;
+use crate::store::{JobRecord, TaskRecord};
 
 impl<T: Transport> Farm<T> {
     fn tile_path(&self, job: JobId, task: TaskId) -> PathBuf {
@@ -36,6 +36,19 @@ impl<T: Transport> Farm<T> {
         Ok(())
     }
 
+    /// An accepted tile's pixels, as [`write_tile`](Self::write_tile) kept them.
+    fn read_tile(&self, task: &TaskRecord) -> Result<Pixels, FarmError> {
+        let path = self.tile_path(task.job, task.id);
+        let compressed =
+            std::fs::read(&path).map_err(io(format!("cannot read tile '{}'", path.display())))?;
+        EncodedPixels::decode_compressed(&compressed, task.task.tile.pixel_count()).map_err(|e| {
+            FarmError::CorruptTile {
+                path,
+                reason: e.to_string(),
+            }
+        })
+    }
+
     /// The accepted tiles of a job's frames not yet written, with their colours, for a new
     /// watcher. A tile that cannot be read now is left out: this is a preview.
     pub fn accepted_tiles(&self, job: JobId) -> Vec<(u32, Tile, Vec<[f32; 4]>)> {
@@ -51,12 +64,8 @@ impl<T: Transport> Farm<T> {
                 continue;
             };
             for task in done {
-                let tile = task.task.tile;
-                let pixels = std::fs::read(self.tile_path(job, task.id))
-                    .ok()
-                    .and_then(|c| EncodedPixels::decode_compressed(&c, tile.pixel_count()).ok());
-                if let Some(pixels) = pixels {
-                    tiles.push((frame, tile, pixels.color));
+                if let Ok(pixels) = self.read_tile(&task) {
+                    tiles.push((frame, task.task.tile, pixels.color));
                 }
             }
         }
@@ -69,21 +78,14 @@ impl<T: Transport> Farm<T> {
         let (done, _) = self.store.frame_tasks(job.id, frame, spec.resolution)?;
         let mut merger = FrameMerger::new(spec.resolution, spec.tile_size);
         for task in &done {
-            let path = self.tile_path(job.id, task.id);
-            let corrupt = |reason: String| FarmError::CorruptTile {
-                path: path.clone(),
-                reason,
-            };
-            let compressed = std::fs::read(&path)
-                .map_err(io(format!("cannot read tile '{}'", path.display())))?;
-            let pixels =
-                EncodedPixels::decode_compressed(&compressed, task.task.tile.pixel_count())
-                    .map_err(|e| corrupt(e.to_string()))?;
             let tile = TileImage {
                 tile: task.task.tile,
-                pixels,
+                pixels: self.read_tile(task)?,
             };
-            merger.add(&tile).map_err(|e| corrupt(e.to_string()))?;
+            merger.add(&tile).map_err(|e| FarmError::CorruptTile {
+                path: self.tile_path(job.id, task.id),
+                reason: e.to_string(),
+            })?;
         }
         let image = merger
             .finish()
