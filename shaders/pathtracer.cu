@@ -914,7 +914,7 @@ __device__ PathResult radiance(const Scene& s, V3 o, V3 d, Rng& rng) {
         float draws[DRAWS_PER_BOUNCE];
         for (int i = 0; i < DRAWS_PER_BOUNCE; i++) draws[i] = rng_f32(rng);
         Hit hit = intersect(s, o, d);
-        // See-through surfaces are passed (PathTracer::trace), each crossing decided by
+        // See-through surfaces are passed (PathTracer::first_stop), each crossing decided by
         // draws[6] rotated.
         float travelled = 0.0f;
         if ((s.params->mesh_flags & MESH_SEE_THROUGH) != 0u) {

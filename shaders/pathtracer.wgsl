@@ -1362,7 +1362,7 @@ fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathR
         let bsdf_v = rng_f32(rng);
         let rr_u = rng_f32(rng);
         var hit = intersect(o, d);
-        // See-through surfaces are passed (PathTracer::trace), each crossing decided by rr_u
+        // See-through surfaces are passed (PathTracer::first_stop), each crossing decided by rr_u
         // rotated.
         var travelled = 0.0;
         if (params.mesh_flags & MESH_SEE_THROUGH) != 0u {

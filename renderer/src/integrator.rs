@@ -76,51 +76,36 @@ impl<'a> PathTracer<'a> {
         }
     }
 
-    /// The first surface `ray` stops at, passing see-through ones (each crossing decided by `u`
-    /// rotated); with the ray that reached it and the distance that ray's origin lies along
-    /// the original one.
-    fn trace(&self, ray: Ray, u: f32) -> Option<(Hit, Ray, f32)> {
-        let mut ray = ray;
-        let mut travelled = 0.0;
+    /// The first surface `ray` stops at before `t_max`, passing see-through ones (each crossing
+    /// decided by `u` rotated); with the ray that reached it and the distance that ray's origin
+    /// lies along the original one.
+    fn first_stop(&self, ray: Ray, t_max: f32, u: f32) -> Option<(Hit, Ray, f32)> {
+        let (mut ray, mut left, mut travelled) = (ray, t_max, 0.0);
         for k in 0..=MAX_CROSSINGS {
-            let hit = self.bvh.intersect(&ray, 0.0, f32::INFINITY)?;
-            let u = (u + k as f32 * GOLDEN).fract();
+            let hit = self.bvh.intersect(&ray, 0.0, left)?;
             if !self.see_through
                 || k == MAX_CROSSINGS
-                || !SurfaceShading::new(self.scene, &hit).passes(u)
+                || !SurfaceShading::new(self.scene, &hit).passes((u + k as f32 * GOLDEN).fract())
             {
                 return Some((hit, ray, travelled));
             }
             let (next, step) = beyond(&ray, hit.t);
-            travelled += step;
-            ray = next;
+            (ray, left, travelled) = (next, left - step, travelled + step);
+            if left <= 0.0 {
+                return None;
+            }
         }
         None
     }
 
     /// Whether anything stops `ray` before `t_max`, see-through surfaces passed as in
-    /// [`trace`](Self::trace).
+    /// [`first_stop`](Self::first_stop).
     fn blocked(&self, ray: Ray, t_max: f32, u: f32) -> bool {
-        if !self.see_through {
-            return self.bvh.occluded(&ray, 0.0, t_max);
+        if self.see_through {
+            self.first_stop(ray, t_max, u).is_some()
+        } else {
+            self.bvh.occluded(&ray, 0.0, t_max)
         }
-        let (mut ray, mut left) = (ray, t_max);
-        for k in 0..=MAX_CROSSINGS {
-            let Some(hit) = self.bvh.intersect(&ray, 0.0, left) else {
-                return false;
-            };
-            let u = (u + k as f32 * GOLDEN).fract();
-            if k == MAX_CROSSINGS || !SurfaceShading::new(self.scene, &hit).passes(u) {
-                return true;
-            }
-            let (next, step) = beyond(&ray, hit.t);
-            left -= step;
-            ray = next;
-            if left <= 0.0 {
-                return false;
-            }
-        }
-        true
     }
 
     pub fn bvh_stats(&self) -> BvhStats {
@@ -190,7 +175,8 @@ impl<'a> PathTracer<'a> {
             for d in &mut draws {
                 *d = rng.next_f32();
             }
-            let Some((hit, reached, travelled)) = self.trace(ray, draws[6]) else {
+            let Some((hit, reached, travelled)) = self.first_stop(ray, f32::INFINITY, draws[6])
+            else {
                 // Only BSDF sampling finds the environment, so its light counts in full.
                 if let Some(env) = &self.scene.environment {
                     l += beta * env.radiance(ray.dir);
