@@ -159,29 +159,35 @@ __device__ inline float slab(const BvhNode& n, V3 o, V3 inv_dir, float t_max) {
 
 struct Hit { float t, u, v; u32 triangle; };
 
+// Hits closer than this fraction of their distance tie; the lower leaf-order index wins
+// (bvh.rs, TIE_WINDOW).
+#define TIE_WINDOW 1e-5f
+
 __device__ Hit intersect(const Scene& s, V3 o, V3 d) {
     Hit best = {FAR, 0.0f, 0.0f, NO_HIT};
     if (s.params->triangles == 0u) return best;
-    float t_max = FAR;
+    // How far a hit may lie and still be taken: FAR, then the end of the best hit's tie window.
+    float reach = FAR;
     V3 inv_dir = v3(1.0f / d.x, 1.0f / d.y, 1.0f / d.z);
     u32 stack[STACK_SIZE];
     u32 sp = 0;
-    if (slab(s.nodes[0], o, inv_dir, t_max) < 0.0f) return best;
+    if (slab(s.nodes[0], o, inv_dir, reach) < 0.0f) return best;
     u32 node = 0;
     for (;;) {
         const BvhNode n = s.nodes[node];
         if (n.count > 0u) {
             for (u32 i = n.offset; i < n.offset + n.count; i++) {
-                V3 h = intersect_triangle(o, d, s.triangles[i], 0.0f, t_max);
-                if (h.x >= 0.0f) {
-                    t_max = h.x;
+                V3 h = intersect_triangle(o, d, s.triangles[i], 0.0f, reach);
+                if (h.x >= 0.0f && (best.triangle == NO_HIT
+                        || h.x < best.t - best.t * TIE_WINDOW || i < best.triangle)) {
+                    reach = fminf(FAR, h.x + h.x * TIE_WINDOW);
                     best.t = h.x; best.u = h.y; best.v = h.z; best.triangle = i;
                 }
             }
         } else {
             u32 l = node + 1u, r = n.offset;
-            float tl = slab(s.nodes[l], o, inv_dir, t_max);
-            float tr = slab(s.nodes[r], o, inv_dir, t_max);
+            float tl = slab(s.nodes[l], o, inv_dir, reach);
+            float tr = slab(s.nodes[r], o, inv_dir, reach);
             if (tl >= 0.0f && tr >= 0.0f) {
                 if (tl <= tr) { stack[sp] = r; node = l; } else { stack[sp] = l; node = r; }
                 sp++;
@@ -195,7 +201,7 @@ __device__ Hit intersect(const Scene& s, V3 o, V3 d) {
         while (sp > 0u) {
             sp--;
             u32 c = stack[sp];
-            if (slab(s.nodes[c], o, inv_dir, t_max) >= 0.0f) { node = c; popped = true; break; }
+            if (slab(s.nodes[c], o, inv_dir, reach) >= 0.0f) { node = c; popped = true; break; }
         }
         if (!popped) break;
     }

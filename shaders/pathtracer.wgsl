@@ -288,16 +288,21 @@ struct Hit {
     triangle: u32,
 }
 
+// Hits closer than this fraction of their distance tie; the lower leaf-order index wins
+// (bvh.rs, TIE_WINDOW).
+const TIE_WINDOW: f32 = 1e-5;
+
 fn intersect(o: vec3<f32>, d: vec3<f32>) -> Hit {
     var best = Hit(FAR, 0.0, 0.0, NO_HIT);
     if params.triangles == 0u {
         return best;
     }
-    var t_max = FAR;
+    // How far a hit may lie and still be taken: FAR, then the end of the best hit's tie window.
+    var reach = FAR;
     let inv_dir = 1.0 / d;
     var stack: array<u32, STACK_SIZE>;
     var sp = 0u;
-    if slab(load_node(0u), o, inv_dir, t_max) < 0.0 {
+    if slab(load_node(0u), o, inv_dir, reach) < 0.0 {
         return best;
     }
     var node = 0u;
@@ -305,17 +310,17 @@ fn intersect(o: vec3<f32>, d: vec3<f32>) -> Hit {
         let n = load_node(node);
         if n.count > 0u {
             for (var i = n.offset; i < n.offset + n.count; i++) {
-                let h = intersect_triangle(o, d, load_triangle(i), 0.0, t_max);
-                if h.x >= 0.0 {
-                    t_max = h.x;
+                let h = intersect_triangle(o, d, load_triangle(i), 0.0, reach);
+                if h.x >= 0.0 && (best.triangle == NO_HIT || h.x < best.t - best.t * TIE_WINDOW || i < best.triangle) {
+                    reach = min(FAR, h.x + h.x * TIE_WINDOW);
                     best = Hit(h.x, h.y, h.z, i);
                 }
             }
         } else {
             let l = node + 1u;
             let r = n.offset;
-            let tl = slab(load_node(l), o, inv_dir, t_max);
-            let tr = slab(load_node(r), o, inv_dir, t_max);
+            let tl = slab(load_node(l), o, inv_dir, reach);
+            let tr = slab(load_node(r), o, inv_dir, reach);
             if tl >= 0.0 && tr >= 0.0 {
                 if tl <= tr {
                     stack[sp] = r;
@@ -341,7 +346,7 @@ fn intersect(o: vec3<f32>, d: vec3<f32>) -> Hit {
         while sp > 0u {
             sp--;
             let c = stack[sp];
-            if slab(load_node(c), o, inv_dir, t_max) >= 0.0 {
+            if slab(load_node(c), o, inv_dir, reach) >= 0.0 {
                 node = c;
                 popped = true;
                 break;

@@ -340,7 +340,8 @@ fn parse_tile(tile: &str) -> (usize, usize, usize, usize) {
 /// the steps inside tiles, as they do in `tessera render`'s CPU-only frame; the wgpu tiles must
 /// have the CPU's level, and the CPU worker's tiles must be bit-identical to the local render.
 /// Both renders use the same seed, so wgpu draws the CPU's random numbers and its pixels match
-/// to rounding: the comparison is not drowned in sampling noise.
+/// to rounding: the comparison is not drowned in sampling noise. The wgpu tiles pass the
+/// coordinator's spot checks within noise.
 #[test]
 fn a_cpu_worker_and_a_wgpu_worker_share_a_frame_without_seams() {
     const SIZE: usize = 256;
@@ -394,6 +395,21 @@ fn a_cpu_worker_and_a_wgpu_worker_share_a_frame_without_seams() {
         }
     }
     eprintln!("wgpu rendered {gpu_tiles} of {} tiles", rows.len());
+    // Every wgpu result of a new worker is spot-checked within noise against the CPU, and an
+    // honest one passes.
+    for w in workers.as_array().unwrap() {
+        eprintln!(
+            "worker {} ({}): checks passed {}, failed {}",
+            w["name"], w["backend"], w["checks_passed"], w["checks_failed"]
+        );
+        assert_eq!(
+            w["checks_failed"], 0,
+            "an honest worker failed a check: {w}"
+        );
+        if w["backend"] == "wgpu" {
+            assert!(w["checks_passed"].as_u64().unwrap() >= 3, "{w}");
+        }
+    }
     assert!(
         gpu_tiles >= 3 && gpu_tiles < rows.len(),
         "both workers must render several tiles: wgpu did {gpu_tiles} of {}",

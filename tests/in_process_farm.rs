@@ -430,7 +430,7 @@ async fn a_worker_is_paid_for_its_token_and_its_lease_and_nothing_more() {
     let started = std::time::Instant::now();
     let lease = lease(&farm, &task, "honest");
     let forever = u64::MAX;
-    farm.handle_result(&result(&task, &Pixels::zeroed(16), 32, forever, &lease))
+    farm.handle_result(&result(&task, &true_pixels(&task), 32, forever, &lease))
         .await
         .unwrap();
     let held = started.elapsed().as_micros() as u64;
@@ -495,11 +495,12 @@ async fn results_without_their_leases_key_are_refused_and_never_billed() {
         "{refusals:?}"
     );
 
-    farm.handle_result(&result(&first, &black, 32, 1, &honest))
+    let rendered = true_pixels(&first);
+    farm.handle_result(&result(&first, &rendered, 32, 1, &honest))
         .await
         .unwrap();
     // Replayed: the lease is spent.
-    farm.handle_result(&result(&first, &black, 32, 1, &honest))
+    farm.handle_result(&result(&first, &rendered, 32, 1, &honest))
         .await
         .unwrap();
     let ledger = farm.store().ledger(job).unwrap();
@@ -529,11 +530,11 @@ async fn a_silent_workers_lease_expires_and_its_late_result_is_not_billed() {
     );
     assert_eq!((again.task, again.attempt), (task.task, 2));
     let alive = lease(&farm, &again, "alive");
-    let black = Pixels::zeroed(16);
-    farm.handle_result(&result(&again, &black, 32, 1, &alive))
+    let rendered = true_pixels(&again);
+    farm.handle_result(&result(&again, &rendered, 32, 1, &alive))
         .await
         .unwrap();
-    farm.handle_result(&result(&task, &black, 32, 1, &frozen))
+    farm.handle_result(&result(&task, &rendered, 32, 1, &frozen))
         .await
         .unwrap();
     let ledger = farm.store().ledger(job).unwrap();
@@ -698,53 +699,111 @@ fn from_cpu(mut r: ResultMessage, (_, key): &(String, String)) -> ResultMessage 
 
 /// A worker whose pixels are not what the scene renders to is caught by a spot check: its
 /// result is refused and its task rendered again elsewhere, it is blocked, and its charges that
-/// no check verified are reversed. An honest worker's results pass their checks.
+/// no check verified are reversed. An honest worker's results pass their checks. Whichever
+/// backend a result names is checked: a GPU's within its noise, the CPU's exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cheater_is_caught_blocked_and_its_unverified_charges_reversed() {
+async fn a_gpu_cheater_is_caught_within_noise_and_blocked() {
     let dir = tempfile::tempdir().unwrap();
     let (farm, job, mut tasks) = farm_with_job(dir.path(), 2, |_| {}).await;
-    // An honest-looking result from a backend the verifier cannot check yet: unverified.
+    // An honest result claimed from CUDA: checked within noise, and passed.
     let first = take(&mut tasks).await;
-    let unverified = lease(&farm, &first, "cheat");
-    farm.handle_result(&result(&first, &true_pixels(&first), 32, 1, &unverified))
+    let verified = lease(&farm, &first, "cheat");
+    farm.handle_result(&result(&first, &true_pixels(&first), 32, 1, &verified))
         .await
         .unwrap();
-    assert_eq!(farm.store().ledger(job).unwrap().len(), 1);
-    // Then black pixels, claimed from the CPU backend: checked, and caught.
+    assert_eq!(farm.store().reputation("cheat").unwrap().checks_passed, 1);
+    // Then half the samples claimed as all of them, from CUDA: caught within noise.
     let second = take(&mut tasks).await;
     let cheat = lease(&farm, &second, "cheat");
-    let black = result(&second, &Pixels::zeroed(16), 32, 1, &cheat);
-    farm.handle_result(&from_cpu(black, &cheat)).await.unwrap();
-
+    let mut halved = second.clone();
+    halved.settings.spp = tessera_renderer::settings::Spp::new(1).unwrap();
+    let halved = result(&second, &true_pixels(&halved), 32, 1, &cheat);
+    farm.handle_result(&halved).await.unwrap();
     let record = farm.store().reputation("cheat").unwrap();
-    assert_eq!(record.checks_failed, 1);
+    assert_eq!(record.checks_failed, 1, "{record:?}");
     assert!(record.blocked.is_some(), "{record:?}");
-    let reversals = farm.store().reversals(job).unwrap();
-    assert_eq!(reversals.len(), 1, "{reversals:?}");
-    assert_eq!(reversals[0].task, first.task);
-    assert_eq!(farm.store().invoice_total(job).unwrap(), Money::ZERO);
-
-    // The task goes out again; the blocked worker may not claim it, an honest one renders it.
+    // Its verified charge stands; a charge that no check verified would be reversed.
+    assert!(farm.store().reversals(job).unwrap().is_empty());
+    assert_eq!(farm.store().ledger(job).unwrap().len(), 1);
+    farm.handle_result(&result(&second, &true_pixels(&second), 32, 1, &cheat))
+        .await
+        .unwrap();
+    assert_eq!(farm.refusals().get("lease no longer active"), Some(&1));
+    // The task goes out again, to an honest worker.
     let again = take(&mut tasks).await;
     assert_eq!((again.task, again.attempt), (second.task, 2));
-    let refused = farm
-        .claim(&cpu_worker("cheat", 2), again.task, again.attempt)
-        .unwrap();
-    assert!(matches!(refused, Claim::Skip { .. }), "{refused:?}");
     let honest = lease(&farm, &again, "honest");
-    let good = result(&again, &true_pixels(&again), 32, 1, &honest);
-    farm.handle_result(&from_cpu(good, &honest)).await.unwrap();
+    farm.handle_result(&from_cpu(
+        result(&again, &true_pixels(&again), 32, 1, &honest),
+        &honest,
+    ))
+    .await
+    .unwrap();
     assert_eq!(farm.store().reputation("honest").unwrap().checks_passed, 1);
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
-    let total: i64 = farm
+}
+
+/// A worker trusted after 10 passed checks is checked less often; wrong pixels it then claims
+/// from the CPU backend are accepted unchecked until a check, exact for the CPU, catches them.
+/// Every charge of it that no check verified is then reversed, and its verified ones stand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_cheater_is_caught_and_its_unverified_charges_reversed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 64, |_| {}).await;
+    for _ in 0..10 {
+        let task = take(&mut tasks).await;
+        let honest = lease(&farm, &task, "cheat");
+        let r = result(&task, &true_pixels(&task), 32, 1, &honest);
+        farm.handle_result(&from_cpu(r, &honest)).await.unwrap();
+    }
+    assert_eq!(
+        farm.store().reputation("cheat").unwrap().consecutive_valid,
+        10
+    );
+    // At least one result in three is checked: 50 cheats all unchecked has odds of 1.6e-9.
+    let mut unverified = Vec::new();
+    for _ in 0..50 {
+        let task = take(&mut tasks).await;
+        let cheat = lease(&farm, &task, "cheat");
+        let mut wrong = true_pixels(&task);
+        for c in &mut wrong.color {
+            c[0] += 0.1;
+        }
+        let wrong = result(&task, &wrong, 32, 1, &cheat);
+        farm.handle_result(&from_cpu(wrong, &cheat)).await.unwrap();
+        if farm.store().reputation("cheat").unwrap().blocked.is_some() {
+            break;
+        }
+        unverified.push(task.task);
+    }
+    let record = farm.store().reputation("cheat").unwrap();
+    assert_eq!(
+        (record.checks_passed, record.checks_failed),
+        (10, 1),
+        "{record:?}"
+    );
+    let reversed: Vec<_> = farm
         .store()
-        .ledger(job)
+        .reversals(job)
         .unwrap()
         .iter()
-        .filter(|r| r.worker == "honest")
+        .map(|r| r.task)
+        .collect();
+    assert_eq!(reversed, unverified);
+    let ledger = farm.store().ledger(job).unwrap();
+    assert_eq!(ledger.len(), 10 + unverified.len());
+    let verified: i64 = ledger
+        .iter()
+        .filter(|r| !unverified.contains(&r.task))
         .map(|r| r.charge.micros())
         .sum();
-    assert_eq!(farm.store().invoice_total(job).unwrap().micros(), total);
+    assert_eq!(farm.store().invoice_total(job).unwrap().micros(), verified);
+    // The blocked worker may claim nothing more.
+    let next = take(&mut tasks).await;
+    let refused = farm
+        .claim(&cpu_worker("cheat", 2), next.task, next.attempt)
+        .unwrap();
+    assert!(matches!(refused, Claim::Skip { .. }), "{refused:?}");
 }
 
 /// Each tenant has its own window of queued tasks: one tenant's backlog does not hold back

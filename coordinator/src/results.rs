@@ -14,7 +14,7 @@ use tessera_protocol::device::Device;
 use tessera_protocol::money::Money;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
-use tessera_renderer::film::Pixels;
+use tessera_renderer::film::{Pixels, Tile};
 use tessera_transport::Transport;
 
 use crate::billing;
@@ -23,12 +23,13 @@ use crate::error::FarmError;
 use crate::farm::Farm;
 use crate::live::LiveEvent;
 use crate::store::{self, Acceptance, JobRecord, Lease, LeaseEnd, TaskRecord};
-use crate::verify::{PIXELS_PER_CHECK, Verdict};
+use crate::verify::{Comparison, Verdict};
 
 /// Passed checks in a row after which a worker is checked less than every time.
 const TRUSTED_AFTER: u64 = 10;
-/// However trusted a worker, at least this share of its results is checked.
-const MIN_CHECK_RATE: f64 = 0.05;
+/// The share of a trusted worker's results that is checked: a cheater escapes its first 20
+/// cheating results with odds (2/3)^20 = 3e-4, and its first 40 with 9e-8.
+const TRUSTED_CHECK_RATE: f64 = 1.0 / 3.0;
 
 /// A uniform random number in [0, 1) from the operating system: a worker must not be able to
 /// predict which results or pixels are checked.
@@ -36,6 +37,22 @@ fn random_fraction() -> f64 {
     let mut bytes = [0u8; 8];
     getrandom::getrandom(&mut bytes).expect("the operating system's random number generator");
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Distinct pixels of `tile` (frame coordinates) for a check, drawn here after the result
+/// arrived.
+fn choose_pixels(tile: Tile, comparison: Comparison) -> Vec<(u32, u32)> {
+    let count = tile.pixel_count();
+    let wanted = comparison.pixels(count).min(count);
+    let mut chosen = std::collections::BTreeSet::new();
+    while chosen.len() < wanted {
+        let at = ((random_fraction() * count as f64) as usize).min(count - 1) as u32;
+        chosen.insert(at);
+    }
+    chosen
+        .into_iter()
+        .map(|at| (tile.x() + at % tile.width(), tile.y() + at / tile.width()))
+        .collect()
 }
 
 /// A result's pixels that passed [`Farm::check_pixels`]: compressed as the tile is stored, and
@@ -158,10 +175,9 @@ impl<T: Transport> Farm<T> {
     }
 
     /// Renders a few pixels of the result again, when this worker's record calls for a check:
-    /// every result of a new worker, then fewer as it passes checks (1 in the number passed in a
-    /// row, never fewer than 1 in 20). `None` when not checked. Exact comparison needs the
-    /// verifier's determinism class, the CPU backend's, so results from other backends are not
-    /// checked yet.
+    /// every result of a new worker, then, once it has passed 10 in a row, one in three. `None`
+    /// when not checked. How the pixels are compared
+    /// follows the backend the worker names ([`Comparison`]).
     async fn spot_check(
         &self,
         job: &JobRecord,
@@ -173,32 +189,23 @@ impl<T: Transport> Farm<T> {
         if !self.spot_checks {
             return Ok(None);
         }
-        if r.worker.device.backend != "cpu" {
-            tracing::debug!(task = %task.id, backend = %r.worker.device.backend, "result not spot-checked: no verifier for its backend");
-            return Ok(None);
-        }
         let record = self.store.reputation(&lease.worker)?;
         let streak = record.consecutive_valid;
         let roll = random_fraction();
-        if streak >= TRUSTED_AFTER && roll >= (1.0 / streak as f64).max(MIN_CHECK_RATE) {
+        if streak >= TRUSTED_AFTER && roll >= TRUSTED_CHECK_RATE {
             return Ok(None);
         }
-        let tile = task.task.tile;
-        let chosen: Vec<(u32, u32)> = (0..PIXELS_PER_CHECK)
-            .map(|_| {
-                let at = (random_fraction() * tile.pixel_count() as f64) as u32;
-                let at = at.min(tile.pixel_count() as u32 - 1);
-                (tile.x() + at % tile.width(), tile.y() + at / tile.width())
-            })
-            .collect();
+        let comparison = Comparison::for_backend(&r.worker.device.backend);
+        let chosen = choose_pixels(task.task.tile, comparison);
         let scene = self.scene_file(job.scene)?;
         let message = task_message(job, task, r.attempt);
         let verifier = self.verifier.clone();
         let reported = pixels.clone();
-        let verdict =
-            tokio::task::spawn_blocking(move || verifier.check(scene, &message, chosen, &reported))
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
+        let verdict = tokio::task::spawn_blocking(move || {
+            verifier.check(scene, &message, chosen, &reported, comparison)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
         match verdict {
             Ok(verdict) => Ok(Some(verdict)),
             // The verifier's own trouble says nothing of the worker: unchecked, not refused.

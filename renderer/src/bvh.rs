@@ -139,7 +139,8 @@ impl Bvh {
         }
     }
 
-    /// The closest hit with `t` in `(t_min, t_max)`.
+    /// The closest hit with `t` in `(t_min, t_max)`; of hits in one tie window
+    /// ([`TIE_WINDOW`]), the lowest leaf-order index.
     pub fn intersect(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
         self.wide
             .intersect(&self.triangles, &self.triangle_ids, ray, t_min, t_max)
@@ -149,6 +150,25 @@ impl Bvh {
     pub fn occluded(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
         self.wide.occluded(&self.triangles, ray, t_min, t_max)
     }
+}
+
+/// Hits closer than this fraction of their distance count as one tie, which the lower
+/// leaf-order index wins, on every backend. Coplanar surfaces (a box standing on a floor) give
+/// distances that differ in their last bits, and differently in each backend's arithmetic; a
+/// tie broken by traversal order or by those bits would send their paths different ways.
+pub const TIE_WINDOW: f32 = 1e-5;
+
+/// The farthest distance that still ties with a hit at `t`.
+#[inline(always)]
+fn tie_reach(t: f32) -> f32 {
+    t + t * TIE_WINDOW
+}
+
+/// Whether a hit at `t` on leaf-order triangle `k`, found within the tie window of the best
+/// hit so far (`best_t`, `best_k`) or before it, replaces it.
+#[inline(always)]
+fn beats(t: f32, k: usize, best_t: f32, best_k: usize) -> bool {
+    t < best_t - best_t * TIE_WINDOW || k < best_k
 }
 
 /// Builds the subtree over `order` (a slice of primitive indices it may reorder), returning its

@@ -184,6 +184,15 @@ pub struct Pixels {
 /// Depth written where no camera sample hit anything (Blender's convention for "far").
 pub const NO_HIT_DEPTH: f32 = 1.0e10;
 
+/// One pixel of [`Pixels`], every output together.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pixel {
+    pub color: [f32; 4],
+    pub albedo: [f32; 3],
+    pub normal: [f32; 3],
+    pub depth: f32,
+}
+
 impl Pixels {
     pub fn zeroed(count: usize) -> Self {
         Self {
@@ -195,6 +204,15 @@ impl Pixels {
     }
     pub fn len(&self) -> usize {
         self.color.len()
+    }
+    /// Pixel `i`, in row-major order. Panics when out of range, like indexing.
+    pub fn get(&self, i: usize) -> Pixel {
+        Pixel {
+            color: self.color[i],
+            albedo: self.albedo[i],
+            normal: self.normal[i],
+            depth: self.depth[i],
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.color.is_empty()

@@ -5,7 +5,7 @@ use glam::Vec3;
 use crate::bsdf::{Bsdf, BsdfRandom};
 use crate::bvh::{Bvh, BvhStats, Hit};
 use crate::camera::RasterCamera;
-use crate::film::Tile;
+use crate::film::{NO_HIT_DEPTH, Pixel, Tile};
 use crate::geometry::Ray;
 use crate::light::LightSampler;
 use crate::material::AlphaMode;
@@ -123,39 +123,62 @@ impl<'a> PathTracer<'a> {
         out: RowOut<'_>,
     ) {
         let y = tile.y() + row;
+        for i in 0..tile.width() as usize {
+            let pixel = self.pixel(camera, tile.x() + i as u32, y, frame, settings, |_, _| {});
+            out.color[i] = pixel.color;
+            out.albedo[i] = pixel.albedo;
+            out.normal[i] = pixel.normal;
+            out.depth[i] = pixel.depth;
+        }
+    }
+
+    /// Estimates pixel (`x`, `y`) of the frame, showing `each_sample` every sample's radiance
+    /// and whether the camera ray hit anything.
+    pub fn pixel(
+        &self,
+        camera: &RasterCamera,
+        x: u32,
+        y: u32,
+        frame: u32,
+        settings: &RenderSettings,
+        mut each_sample: impl FnMut(Vec3, bool),
+    ) -> Pixel {
         let spp = settings.spp.get();
         let inv_spp = 1.0 / spp as f32;
-        for i in 0..tile.width() as usize {
-            let x = tile.x() + i as u32;
-            let mut color = Vec3::ZERO;
-            let mut hits = 0u32;
-            let mut albedo = Vec3::ZERO;
-            let mut normal = Vec3::ZERO;
-            let mut depth = 0.0f32;
-            for s in 0..spp {
-                let mut rng = SampleStream::new(settings.seed, frame, x, y, s);
-                let (jx, jy) = (rng.next_f32(), rng.next_f32());
-                let (ray, near) = camera.ray(x as f32 + jx, y as f32 + jy);
-                let (l, first) = self.radiance(ray, &mut rng, settings.max_depth.get());
-                if l.is_finite() {
-                    color += l;
-                }
-                if let Some(h) = first {
-                    hits += 1;
-                    albedo += h.albedo;
-                    normal += h.normal;
-                    depth += h.depth + near;
-                }
+        let mut color = Vec3::ZERO;
+        let mut hits = 0u32;
+        let mut albedo = Vec3::ZERO;
+        let mut normal = Vec3::ZERO;
+        let mut depth = 0.0f32;
+        for s in 0..spp {
+            let mut rng = SampleStream::new(settings.seed, frame, x, y, s);
+            let (jx, jy) = (rng.next_f32(), rng.next_f32());
+            let (ray, near) = camera.ray(x as f32 + jx, y as f32 + jy);
+            let (l, first) = self.radiance(ray, &mut rng, settings.max_depth.get());
+            let l = if l.is_finite() { l } else { Vec3::ZERO };
+            color += l;
+            if let Some(h) = first {
+                hits += 1;
+                albedo += h.albedo;
+                normal += h.normal;
+                depth += h.depth + near;
             }
-            let c = color * inv_spp;
-            out.color[i] = [c.x, c.y, c.z, hits as f32 * inv_spp];
-            if hits > 0 {
-                let inv_hits = 1.0 / hits as f32;
-                out.albedo[i] = (albedo * inv_hits).into();
-                out.normal[i] = normal.normalize_or_zero().into();
-                out.depth[i] = depth * inv_hits;
-            }
+            each_sample(l, first.is_some());
         }
+        let c = color * inv_spp;
+        let mut pixel = Pixel {
+            color: [c.x, c.y, c.z, hits as f32 * inv_spp],
+            albedo: [0.0; 3],
+            normal: [0.0; 3],
+            depth: NO_HIT_DEPTH,
+        };
+        if hits > 0 {
+            let inv_hits = 1.0 / hits as f32;
+            pixel.albedo = (albedo * inv_hits).into();
+            pixel.normal = normal.normalize_or_zero().into();
+            pixel.depth = depth * inv_hits;
+        }
+        pixel
     }
 
     /// Radiance along a camera ray, and what its first hit saw.

@@ -12,6 +12,7 @@ pub mod bsdf;
 pub mod bvh;
 pub mod camera;
 pub mod environment;
+pub mod estimate;
 pub mod film;
 pub mod geometry;
 pub mod integrator;

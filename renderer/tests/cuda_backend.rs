@@ -95,3 +95,14 @@ fn materials_scene_agrees_with_the_cpu_on_cuda() {
         "CUDA and CPU differ beyond noise: {failures:?}"
     );
 }
+
+/// The farm's spot check judges the GPU's pixels against the CPU's estimates: honest frames
+/// pass, frames of half the samples do not ([`common::spot_checks`]).
+#[test]
+#[ignore = "needs a CUDA device; tools/gpu-check.sh runs it"]
+fn spot_checks_pass_honest_pixels_and_catch_half_the_samples_on_cuda() {
+    let backend = cuda_backend();
+    common::spot_checks::honest_pixels_agree_and_halved_samples_do_not(&|scene, res, s| {
+        render(&backend, scene, res, 64, s)
+    });
+}

@@ -262,6 +262,15 @@ fn render_small(scene: &FrameScene, spp: u32) -> FrameImage {
 
 feature_tests!(render_small);
 
+/// The farm's spot check judges the kernel's pixels against the CPU's estimates: honest frames
+/// pass, frames of half the samples do not ([`common::spot_checks`]).
+#[test]
+fn spot_checks_pass_honest_pixels_and_catch_half_the_samples() {
+    common::spot_checks::honest_pixels_agree_and_halved_samples_do_not(&|scene, res, s| {
+        on_host(scene, res, 16, s)
+    });
+}
+
 /// The same with the environment as well as lights.
 #[test]
 fn same_seed_with_the_environment() {

@@ -40,3 +40,30 @@ fn the_environment_adds_to_a_scenes_own_lights() {
         "{lit} with the environment, {alone} without"
     );
 }
+
+/// The estimates a spot check makes are the pixels of the tile, bit for bit, whatever the
+/// tiling: a verifier on the CPU can compare a CPU worker's pixels exactly.
+#[test]
+fn estimated_pixels_are_the_pixels_of_any_tile_that_holds_them() {
+    let cpu = CpuBackend::new(Some(2)).unwrap();
+    let scene = common::scenes::materials_half_see_through();
+    let res = Resolution::new(40, 24).unwrap();
+    let s = settings(8, 6, 5);
+    let image = render(&cpu, &scene, res, 16, &s);
+    let pixels = [(0, 0), (39, 23), (17, 5), (20, 12), (3, 22)];
+    let estimates = cpu.estimate_pixels(&scene, res, &pixels, 0, &s).unwrap();
+    for (&(x, y), e) in pixels.iter().zip(&estimates) {
+        let tiled = image.pixels.get((y * 40 + x) as usize);
+        assert_eq!(
+            format!("{:?}", e.pixel),
+            format!("{tiled:?}"),
+            "pixel ({x}, {y})"
+        );
+        assert!(e.agrees(&tiled));
+        assert_eq!(e.spp, 8);
+    }
+    assert!(
+        cpu.estimate_pixels(&scene, res, &[(40, 0)], 0, &s).is_err(),
+        "a pixel outside the frame is an error"
+    );
+}

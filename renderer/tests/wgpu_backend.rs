@@ -96,6 +96,16 @@ fn render_small(scene: &FrameScene, spp: u32) -> FrameImage {
 
 feature_tests!(render_small);
 
+/// The farm's spot check judges lavapipe's pixels against the CPU's estimates: honest frames
+/// pass, frames of half the samples do not ([`common::spot_checks`]).
+#[test]
+fn spot_checks_pass_honest_pixels_and_catch_half_the_samples() {
+    let backend = wgpu_backend();
+    common::spot_checks::honest_pixels_agree_and_halved_samples_do_not(&|scene, res, s| {
+        render(&backend, scene, res, 32, s)
+    });
+}
+
 /// The same seed with the environment as well as lights: the environment is met where the
 /// CPU meets it.
 #[test]

@@ -4,6 +4,7 @@ use rayon::prelude::*;
 
 use super::{Backend, DeviceInfo, PreparedFrame, RenderError};
 use crate::bvh::BvhStats;
+use crate::estimate::{Estimate, Moments};
 use crate::film::{Pixels, Resolution, Tile, TileImage};
 use crate::integrator::{PathTracer, RowOut};
 use crate::scene::FrameScene;
@@ -38,6 +39,42 @@ impl CpuBackend {
                 software: true,
             },
             pool,
+        })
+    }
+}
+
+impl CpuBackend {
+    /// Estimates the given pixels (frame coordinates) of a frame one by one, each with the
+    /// spread of its samples: exactly the pixels a tile holding them would have.
+    pub fn estimate_pixels(
+        &self,
+        scene: &FrameScene,
+        resolution: Resolution,
+        pixels: &[(u32, u32)],
+        frame: u32,
+        settings: &RenderSettings,
+    ) -> Result<Vec<Estimate>, RenderError> {
+        if let Some(&(x, y)) = pixels
+            .iter()
+            .find(|&&(x, y)| x >= resolution.width() || y >= resolution.height())
+        {
+            return Err(RenderError::Failed {
+                backend: "cpu".into(),
+                reason: format!("pixel ({x}, {y}) lies outside the {resolution} frame"),
+            });
+        }
+        let camera = scene.camera.raster(resolution);
+        self.pool.install(|| {
+            let tracer = PathTracer::new(scene);
+            Ok(pixels
+                .par_iter()
+                .map(|&(x, y)| {
+                    let mut moments = Moments::default();
+                    let pixel =
+                        tracer.pixel(&camera, x, y, frame, settings, |l, hit| moments.add(l, hit));
+                    moments.estimate(pixel)
+                })
+                .collect())
         })
     }
 }

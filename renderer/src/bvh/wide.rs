@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 
 use glam::{BVec4A, Vec3, Vec4};
 
-use super::{BvhNode, BvhTriangle, Hit};
+use super::{BvhNode, BvhTriangle, Hit, beats, tie_reach};
 use crate::geometry::{Ray, intersect_triangle};
 
 /// Enough for any tree the builder makes: it caps binary depth (see `MAX_DEPTH` there) and a
@@ -81,15 +81,18 @@ impl WideBvh {
         ids: &[u32],
         ray: &Ray,
         t_min: f32,
-        mut t_max: f32,
+        t_max: f32,
     ) -> Option<Hit> {
         let rays = RaySimd::new(ray);
         let mut best: Option<(f32, f32, f32, usize)> = None;
+        // How far a hit may lie and still be taken: `t_max` until a hit, then the end of that
+        // hit's tie window.
+        let mut reach = t_max;
         let mut stack = Stack::new();
         let mut node = 0usize;
         loop {
             let n = &self.nodes[node];
-            let (hit, near) = rays.slabs(n, t_max);
+            let (hit, near) = rays.slabs(n, reach);
             let mut mask = hit.bitmask() & ((1u32 << n.slots) - 1);
             // Interior children to visit, nearest kept in `next`.
             let mut next: Option<(u32, f32)> = None;
@@ -106,9 +109,10 @@ impl WideBvh {
                             tri.e1.into(),
                             tri.e2.into(),
                             t_min,
-                            t_max,
-                        ) {
-                            t_max = t;
+                            reach,
+                        ) && best.is_none_or(|b| beats(t, k, b.0, b.3))
+                        {
+                            reach = t_max.min(tie_reach(t));
                             best = Some((t, u, v, k));
                         }
                     }
@@ -125,7 +129,7 @@ impl WideBvh {
                 }
             }
             if let Some((child, entry)) = next
-                && entry <= t_max
+                && entry <= reach
             {
                 node = child as usize;
                 continue;
@@ -140,7 +144,7 @@ impl WideBvh {
                         triangle: ids[k],
                     });
                 };
-                if entry <= t_max {
+                if entry <= reach {
                     node = candidate as usize;
                     break;
                 }

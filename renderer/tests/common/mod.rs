@@ -3,6 +3,7 @@
 
 pub mod features;
 pub mod scenes;
+pub mod spot_checks;
 pub mod stats;
 
 use std::path::PathBuf;
