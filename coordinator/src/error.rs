@@ -27,6 +27,8 @@ pub enum FarmError {
     JobNotRunning { job: JobId, state: JobState },
     #[error("frame {frame} of job {job} is not finished")]
     FrameNotFinished { job: JobId, frame: u32 },
+    #[error("at most {limit} event streams may be open at once with one token; close one first")]
+    TooManyWatchers { limit: usize },
     #[error("stored tile '{}' is unusable: {reason}", .path.display())]
     CorruptTile { path: PathBuf, reason: String },
     #[error("frame {frame} of job {job} is missing tiles in the store")]

@@ -27,7 +27,7 @@ use crate::error::{FarmError, io};
 use crate::frame_paths::{DataDirFrames, FramePaths};
 use crate::job::JobSpec;
 use crate::limits::Limits;
-use crate::live::{self, LiveEvent};
+use crate::live::{self, LiveEvent, WATCHERS_PER_HOLDER, Watchers, Watching};
 use crate::measured::Measured;
 use crate::plan::TaskPlan;
 use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, NewJob, Principal, Store};
@@ -134,6 +134,7 @@ pub struct Farm<T> {
     pub(crate) verifier: Arc<Verifier>,
     /// Accepted tiles and written frames, for whoever watches.
     pub(crate) live: tokio::sync::broadcast::Sender<LiveEvent>,
+    watchers: Arc<Watchers>,
     /// Durations and rates measured since the coordinator started, for `/metrics`.
     pub(crate) measured: Measured,
 }
@@ -168,6 +169,7 @@ impl<T: Transport> Farm<T> {
             publishing: tokio::sync::Mutex::new(()),
             verifier: Arc::new(Verifier::start()),
             live: tokio::sync::broadcast::channel(live::BACKLOG).0,
+            watchers: Arc::default(),
             measured: Measured::default(),
         }))
     }
@@ -339,9 +341,19 @@ impl<T: Transport> Farm<T> {
         Ok(self.scenes.scene_file(hash)?)
     }
 
-    /// Accepted tiles and written frames from now on.
-    pub fn watch(&self) -> tokio::sync::broadcast::Receiver<LiveEvent> {
-        self.live.subscribe()
+    /// Accepted tiles and written frames from now on, for one of `holder`'s event streams,
+    /// which counts against its limit until the [`Watching`] is dropped.
+    pub fn watch(
+        &self,
+        holder: &str,
+    ) -> Result<(tokio::sync::broadcast::Receiver<LiveEvent>, Watching), FarmError> {
+        let watching = self
+            .watchers
+            .admit(holder)
+            .ok_or(FarmError::TooManyWatchers {
+                limit: WATCHERS_PER_HOLDER,
+            })?;
+        Ok((self.live.subscribe(), watching))
     }
 
     /// Where a finished frame's PNG preview is.

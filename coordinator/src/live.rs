@@ -2,7 +2,8 @@
 //! frames. Nothing waits for a watcher: one that falls behind misses events and is told so, and
 //! with nobody watching a tile costs nothing more than a check of the watcher count.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use tessera_protocol::api::TileEvent;
@@ -12,6 +13,48 @@ use tessera_renderer::output;
 
 /// How many events a slow watcher may be behind before it misses some.
 pub(crate) const BACKLOG: usize = 1024;
+
+/// Event streams one token holder may have open at once: each costs a task and a look at the
+/// job every half second, so a client must not open them without end.
+pub const WATCHERS_PER_HOLDER: usize = 8;
+
+/// Open event streams, counted per token holder.
+#[derive(Default)]
+pub struct Watchers(Mutex<HashMap<String, usize>>);
+
+/// One open stream, counted until dropped.
+pub struct Watching {
+    watchers: Arc<Watchers>,
+    holder: String,
+}
+
+impl Watchers {
+    /// Counts one more stream for `holder`, unless it has [`WATCHERS_PER_HOLDER`] open.
+    pub fn admit(self: &Arc<Self>, holder: &str) -> Option<Watching> {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(holder.to_owned()).or_default();
+        if *count >= WATCHERS_PER_HOLDER {
+            return None;
+        }
+        *count += 1;
+        Some(Watching {
+            watchers: self.clone(),
+            holder: holder.to_owned(),
+        })
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let mut open = self.watchers.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.holder) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.holder);
+            }
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub enum LiveEvent {

@@ -163,6 +163,7 @@ impl From<FarmError> for ApiError {
             FarmError::JobNotRunning { .. } | FarmError::FrameNotFinished { .. } => {
                 StatusCode::CONFLICT
             }
+            FarmError::TooManyWatchers { .. } => StatusCode::TOO_MANY_REQUESTS,
             FarmError::Transport(_) => StatusCode::SERVICE_UNAVAILABLE,
             FarmError::CorruptTile { .. }
             | FarmError::IncompleteFrame { .. }
@@ -635,7 +636,7 @@ async fn tasks<T: Transport>(
 
 /// Server-sent events while a job runs: the job as it changes, each accepted tile's preview
 /// (those accepted before the watcher came first), and each frame as it is written. The stream
-/// ends with the job.
+/// ends with the job or when the client leaves; a token may hold a few open at once.
 async fn events<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
@@ -644,9 +645,13 @@ async fn events<T: Transport>(
     let job = visible_job(&farm, &who, &id)?;
     // Subscribed before the tiles so far are read: a tile accepted between the two is sent
     // twice (harmless), never missed.
-    let live = farm.watch();
+    let holder = format!("{}:{}", who.role().as_str(), who.name());
+    let (live, watching) = farm.watch(&holder)?;
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(watch_job(farm.clone(), job.id, live, sender));
+    tokio::spawn(async move {
+        watch_job(farm, job.id, live, sender).await;
+        drop(watching);
+    });
     let stream = tokio_stream::wrappers::ReceiverStream::new(receiver)
         .map(Ok::<_, std::convert::Infallible>);
     Ok(Sse::new(stream)
@@ -702,6 +707,7 @@ async fn watch_job<T: Transport>(
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
+            () = out.closed() => return,
             _ = tick.tick() => {
                 let Some((event, view)) = job_event(&farm) else { return };
                 let changed = view.tasks_done != last.tasks_done

@@ -281,3 +281,69 @@ async fn an_upload_over_the_limit_is_refused_before_it_is_stored() {
         "nothing kept"
     );
 }
+
+/// One token holder may keep a few event streams open, not thousands: the next one is refused
+/// with 429 and a reason, another holder is not affected, and closing a stream frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_are_limited_per_token_holder() {
+    use tessera_coordinator::live::WATCHERS_PER_HOLDER;
+    let api = Api::new();
+    let (a, admin) = (
+        api.token(Role::Submitter, Some("a")),
+        api.token(Role::Admin, None),
+    );
+    let scene = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenes/cornell-box.gltf"
+    ))
+    .unwrap();
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1",
+            Some(&format!("Bearer {a}")),
+            scene,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let events = format!("/api/jobs/{}/events", body["id"]);
+    let open = |token: &str| {
+        let request = Request::builder()
+            .uri(&events)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        api.router.clone().oneshot(request)
+    };
+    let mut streams = Vec::new();
+    for _ in 0..WATCHERS_PER_HOLDER {
+        let response = open(&a).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        streams.push(response);
+    }
+    let refused = open(&a).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = axum::body::to_bytes(refused.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let error: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("event streams"),
+        "{error}"
+    );
+    assert_eq!(open(&admin).await.unwrap().status(), StatusCode::OK);
+
+    drop(streams.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let response = open(&a).await.unwrap();
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a closed stream's place was not freed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
