@@ -26,6 +26,15 @@ fn two_workers_render_the_turntable_bit_identically_to_tessera_render_and_bill_e
     let turntable = scene("turntable.gltf");
     let mut args = vec!["submit", turntable.to_str().unwrap()];
     args.extend_from_slice(&options);
+    // A quote first: priced and timed on the farm as it is, and nothing queued.
+    let mut quote_args = args.clone();
+    quote_args.extend_from_slice(&["--quote", "--json"]);
+    let quote = farm.json(&quote_args);
+    let samples = 128 * 96 * 16 * 3;
+    assert_eq!(quote["samples"], samples, "{quote}");
+    assert!(quote["quote_micro_usd"].as_i64().unwrap() > 0, "{quote}");
+    assert!(quote["seconds"].as_f64().unwrap() > 0.0, "{quote}");
+    assert_eq!(farm.json(&["status", "--json"]), serde_json::json!([]));
     args.extend_from_slice(&["--wait", "-o", "farm/frame_####.exr"]);
     let out = farm.tessera(&args);
     assert!(
@@ -48,6 +57,12 @@ fn two_workers_render_the_turntable_bit_identically_to_tessera_render_and_bill_e
     let status = farm.status(&job);
     assert_eq!(status["state"], "done");
     assert_eq!(tasks_total(&status), 3 * 4 * 3);
+    // The job was quoted as it was submitted; both quotes are reported beside the invoice.
+    assert_eq!(status["quote"]["samples"], samples, "{status}");
+    eprintln!(
+        "quoted {} µ$ before submitting and {} µ$ on submission; invoiced {} µ$",
+        quote["quote_micro_usd"], status["quote"]["cost"], status["cost"]
+    );
     check_bill(&farm, &job, tasks_total(&status));
     let workers = farm.json(&["workers", "--json"]);
     assert_eq!(workers.as_array().unwrap().len(), 2, "{workers}");

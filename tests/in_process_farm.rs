@@ -144,18 +144,27 @@ async fn in_process_farm_matches_the_local_pipeline() {
         .into_iter()
         .map(|name| spawn_cpu_worker(&farm, &transport, name, shutdown.clone()))
         .collect();
-    let job = farm
-        .submit(Submission {
-            scene_name: "turntable.gltf".into(),
-            scene: scene.clone(),
-            options: options.clone(),
-            priority: 0,
-            tenant: "studio".into(),
-            max_cost: None,
-        })
-        .await
-        .unwrap();
+    let submission = || Submission {
+        scene_name: "turntable.gltf".into(),
+        scene: scene.clone(),
+        options: options.clone(),
+        priority: 0,
+        tenant: "studio".into(),
+        max_cost: None,
+    };
+    let job = farm.submit(submission()).await.unwrap();
     assert_eq!(wait_finished(&farm, job).await, JobState::Done);
+    // Quoted on submission, from a pre-pass over both frames.
+    let quote = farm.job(job).unwrap().quote.expect("a quote");
+    assert_eq!(quote.samples, 40 * 30 * 2 * 2);
+    assert!(quote.cost.micros() >= 0 && quote.probe_seconds_per_sample > 0.0);
+    // Asking for a quote queues nothing; now the ledger holds this job's charges, the price
+    // of a probe second comes from them.
+    let jobs = farm.store().jobs(None, None).unwrap().len();
+    let again = farm.quote(&submission()).await.unwrap();
+    assert_eq!(again.samples, quote.samples);
+    assert_eq!(farm.store().jobs(None, None).unwrap().len(), jobs);
+    assert!(farm.store().probe_history().unwrap().probe_seconds > 0.0);
     stop.send(true).unwrap();
     runner.await.unwrap().unwrap();
     for w in workers {

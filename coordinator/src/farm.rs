@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tessera_protocol::api::{JobState, LedgerRow, WorkerView};
+use tessera_protocol::api::{JobState, LedgerRow, Quote, WorkerView};
+use tessera_protocol::device::CPU_CLASS;
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::Claim;
@@ -30,6 +31,7 @@ use crate::limits::Limits;
 use crate::live::{self, LiveEvent, WATCHERS_PER_HOLDER, Watchers, Watching};
 use crate::measured::Measured;
 use crate::plan::TaskPlan;
+use crate::quote::{self, AliveWorker, Probe};
 use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, NewJob, Principal, Store};
 use crate::validate::validate_scene;
 use crate::verify::Verifier;
@@ -186,29 +188,82 @@ impl<T: Transport> Farm<T> {
         &self.prices
     }
 
-    /// Validates the scene with the renderer's loader, stores it, and creates the job's tasks.
-    /// Nothing is stored when the scene or the options are bad.
+    /// Validates the scene with the renderer's loader, quotes it, stores it, and creates the
+    /// job's tasks. Nothing is stored when the scene or the options are bad.
     pub async fn submit(&self, s: Submission) -> Result<JobId, FarmError> {
-        self.limits.check_options(&s.options)?;
-        let (name, path, options) = (s.scene_name.clone(), s.scene.clone(), s.options.clone());
-        let resolution =
-            tokio::task::spawn_blocking(move || validate_scene(&name, &path, &options))
-                .await
-                .map_err(|e| FarmError::SceneRejected(format!("scene validation failed: {e}")))??;
-        self.create_job(s, resolution).await
+        let (resolution, probe) = self.validate(&s).await?;
+        self.create_job(s, resolution, Some(probe)).await
+    }
+
+    /// What a submission would cost and take on the farm as it is now; nothing is stored or
+    /// queued.
+    pub async fn quote(&self, s: &Submission) -> Result<Quote, FarmError> {
+        let (resolution, probe) = self.validate(s).await?;
+        self.quote_probed(&s.options, resolution, probe)
     }
 
     /// Submits a scene the caller has already loaded and sized from its own folder, so that its
-    /// external files resolve: `tessera render` does, with the workers in this process.
+    /// external files resolve: `tessera render` does, with the workers in this process. It is
+    /// quoted when the caller has probed it.
     pub async fn submit_loaded(
         &self,
         s: Submission,
         resolution: Resolution,
+        probe: Option<Probe>,
     ) -> Result<JobId, FarmError> {
-        self.create_job(s, resolution).await
+        self.create_job(s, resolution, probe).await
     }
 
-    async fn create_job(&self, s: Submission, resolution: Resolution) -> Result<JobId, FarmError> {
+    async fn validate(&self, s: &Submission) -> Result<(Resolution, Probe), FarmError> {
+        self.limits.check_options(&s.options)?;
+        let (name, path, options) = (s.scene_name.clone(), s.scene.clone(), s.options.clone());
+        tokio::task::spawn_blocking(move || validate_scene(&name, &path, &options))
+            .await
+            .map_err(|e| FarmError::SceneRejected(format!("scene validation failed: {e}")))?
+    }
+
+    /// The quote for a job of `options` at `resolution` whose work `probe` measured, priced
+    /// from the ledger and timed on the workers alive now ([`quote`]).
+    pub fn quote_probed(
+        &self,
+        options: &JobOptions,
+        resolution: Resolution,
+        probe: Probe,
+    ) -> Result<Quote, FarmError> {
+        let samples = resolution.pixel_count() as u64
+            * u64::from(options.settings.spp.get())
+            * options.frames.len() as u64;
+        let speeds = self.store.probe_speeds()?;
+        let fleet: Vec<AliveWorker> = self
+            .workers()?
+            .into_iter()
+            .filter(|w| w.alive && w.blocked.is_none())
+            .map(|w| {
+                let (probe_seconds, render_seconds) =
+                    speeds.get(&w.name).copied().unwrap_or_default();
+                AliveWorker {
+                    class: w.device_class,
+                    threads: w.threads,
+                    probe_seconds,
+                    render_seconds,
+                }
+            })
+            .collect();
+        Ok(quote::quote(
+            probe,
+            samples,
+            self.store.probe_history()?,
+            self.prices.hourly(CPU_CLASS, probe.threads),
+            &fleet,
+        ))
+    }
+
+    async fn create_job(
+        &self,
+        s: Submission,
+        resolution: Resolution,
+        probe: Option<Probe>,
+    ) -> Result<JobId, FarmError> {
         // No task may be one a worker cannot read.
         s.options
             .check()
@@ -228,6 +283,9 @@ impl<T: Transport> Farm<T> {
                 self.limits.tenant_scene_quota >> 20
             )));
         }
+        let quote = probe
+            .map(|p| self.quote_probed(&s.options, resolution, p))
+            .transpose()?;
         // On disk before the job that needs it is recorded.
         let hash = self.scenes.put_file(&s.scene)?;
         let spec = JobSpec::new(s.options, resolution, self.max_attempts);
@@ -240,6 +298,7 @@ impl<T: Transport> Farm<T> {
             priority: s.priority,
             tenant: &s.tenant,
             max_cost: s.max_cost,
+            quote: quote.as_ref(),
         };
         let job = self.store.create_job(&new, plan.tasks())?;
         tracing::info!(%job, tasks = plan.len(), "job submitted");

@@ -23,6 +23,7 @@ pub mod merge;
 pub mod metrics;
 pub mod openapi;
 pub mod plan;
+pub mod quote;
 pub mod results;
 pub mod routes;
 pub mod server;

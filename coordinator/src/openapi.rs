@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 use tessera_protocol::api::{
     ErrorView, FrameEvent, FrameProgress, InvoiceView, JobState, JobStateView, JobView, LedgerRow,
-    Me, Reversal, Submitted, TaskState, TaskView, TileEvent, WorkerView,
+    Me, Quote, Reversal, Submitted, TaskState, TaskView, TileEvent, WorkerView,
 };
 use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView};
 use tessera_protocol::device::Device;
@@ -95,6 +95,7 @@ pub fn document() -> Value {
         .schema_from::<Me>()
         .schema_from::<Role>()
         .schema_from::<Submitted>()
+        .schema_from::<Quote>()
         .schema_from::<JobState>()
         .schema_from::<JobStateView>()
         .schema_from::<FrameProgress>()

@@ -35,6 +35,7 @@ pub(crate) enum Endpoint {
     Submit,
     ListJobs,
     ShowJob,
+    Quote,
     Cancel,
     Invoice,
     Tasks,
@@ -82,7 +83,7 @@ const STATE_FILTER: Param = Param::new("state", "Only jobs in this state.").one_
 ]);
 
 /// Every route: the router and the OpenAPI document are both built from this table.
-pub const ROUTES: [Route; 23] = [
+pub const ROUTES: [Route; 24] = [
     route(
         Method::GET,
         "/",
@@ -127,6 +128,20 @@ pub const ROUTES: [Route; 23] = [
             .query(&SUBMIT_PARAMETERS)
             .takes(Body::Binary("application/octet-stream"))
             .answers_with(201, Body::Json("Submitted")),
+    ),
+    route(
+        Method::POST,
+        "/api/quotes",
+        USERS,
+        Endpoint::Quote,
+        Doc::new(
+            "What a job would cost and take on the farm as it is now, from a pre-pass over a \
+             sparse sample of its pixels; takes what POST /api/jobs takes, and stores or queues \
+             nothing.",
+        )
+        .query(&SUBMIT_PARAMETERS)
+        .takes(Body::Binary("application/octet-stream"))
+        .answers(Body::Json("Quote")),
     ),
     route(
         Method::GET,

@@ -18,8 +18,8 @@ use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Json, Router};
 use futures_lite::StreamExt;
 use tessera_protocol::api::{
-    ErrorView, FrameEvent, InvoiceView, JobState, JobStateView, JobView, Me, Submitted, TaskState,
-    TaskView, WorkerView,
+    ErrorView, FrameEvent, InvoiceView, JobState, JobStateView, JobView, Me, Quote, Submitted,
+    TaskState, TaskView, WorkerView,
 };
 use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView};
 use tessera_protocol::id::{JobId, TaskId};
@@ -49,6 +49,7 @@ fn handler<T: Transport>(endpoint: Endpoint) -> MethodRouter<FarmState<T>> {
         Endpoint::OpenApi => get(|| async { Json(openapi::document()) }),
         Endpoint::Me => get(me),
         Endpoint::Submit => post(submit::<T>),
+        Endpoint::Quote => post(quote::<T>),
         Endpoint::ListJobs => get(list_jobs::<T>),
         Endpoint::ShowJob => get(show_job::<T>),
         Endpoint::Cancel => post(cancel::<T>),
@@ -247,8 +248,31 @@ async fn submit<T: Transport>(
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Submitted>)> {
+    let (submission, _upload) = submission(&farm, &who, query, body).await?;
+    let id = farm.submit(submission).await?;
+    Ok((StatusCode::CREATED, Json(Submitted { id })))
+}
+
+async fn quote<T: Transport>(
+    State(farm): State<FarmState<T>>,
+    Extension(who): Extension<Principal>,
+    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+    body: Body,
+) -> ApiResult<Json<Quote>> {
+    let (submission, _upload) = submission(&farm, &who, query, body).await?;
+    Ok(Json(farm.quote(&submission).await?))
+}
+
+/// A submission from a request: the scene its body (received into the returned temporary
+/// file, removed when that is dropped), the options its query.
+async fn submission<T: Transport>(
+    farm: &Farm<T>,
+    who: &Principal,
+    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+    body: Body,
+) -> ApiResult<(Submission, tempfile::TempPath)> {
     let Query(query) = query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let tenant = match &who {
+    let tenant = match who {
         Principal::Submitter { tenant, .. } => tenant.clone(),
         _ => query
             .get("tenant")
@@ -257,7 +281,7 @@ async fn submit<T: Transport>(
     };
     // The body is taken in before any refusal: a client still sending would otherwise see a
     // broken connection instead of the reason.
-    let scene = receive_scene(&farm, body).await?;
+    let scene = receive_scene(farm, body).await?;
     let invalid = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
     let options = JobOptions::from_query(&query).map_err(|e| invalid(e.to_string()))?;
     let scene_name = printable(query.get("scene_name").map_or("", String::as_str), 200);
@@ -275,17 +299,15 @@ async fn submit<T: Transport>(
         .map(|m| m.parse::<Money>())
         .transpose()
         .map_err(invalid)?;
-    let id = farm
-        .submit(Submission {
-            scene_name,
-            scene: scene.to_path_buf(),
-            options,
-            priority,
-            tenant,
-            max_cost,
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(Submitted { id })))
+    let submission = Submission {
+        scene_name,
+        scene: scene.to_path_buf(),
+        options,
+        priority,
+        tenant,
+        max_cost,
+    };
+    Ok((submission, scene))
 }
 
 /// Streams a request body to a temporary file in the data directory, up to the farm's limit.
@@ -354,6 +376,7 @@ fn view<T: Transport>(farm: &Farm<T>, job: JobRecord) -> Result<JobView, FarmErr
         frame_progress: store.frame_progress(job.id)?,
         cost: store.invoice_total(job.id)?,
         max_cost: job.max_cost,
+        quote: job.quote,
         submitted_at: job.submitted_at,
         finished_at: job.finished_at,
     })

@@ -1,22 +1,25 @@
 //! Checking a submitted scene before anything is stored: the renderer's own loader loads it and
-//! evaluates its first frame, which also gives the camera that sizes the image.
+//! evaluates its first frame, which also gives the camera that sizes the image; the quote's
+//! pre-pass then renders a sparse sample of its first and last frames.
 
 use std::path::Path;
 
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::scene::archive;
+use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Resolution;
 use tessera_renderer::scene::Scene;
 
 use crate::error::{FarmError, io};
+use crate::quote::{self, Probe};
 
-/// The resolution the job renders at, or why the scene or the options are refused. `scene` is
-/// the file as submitted, named `name` by its submitter.
+/// The resolution the job renders at and the pre-pass's measure of its work, or why the scene
+/// or the options are refused. `scene` is the file as submitted, named `name` by its submitter.
 pub(crate) fn validate_scene(
     name: &str,
     scene: &Path,
     options: &JobOptions,
-) -> Result<Resolution, FarmError> {
+) -> Result<(Resolution, Probe), FarmError> {
     let dir = tempfile::tempdir().map_err(io("cannot create a temporary folder"))?;
     let bad = |e: &dyn std::fmt::Display| {
         FarmError::SceneRejected(format!("cannot load scene '{name}': {e}"))
@@ -39,13 +42,24 @@ pub(crate) fn validate_scene(
         path
     };
     let loaded = Scene::load(&path).map_err(|e| bad(&e))?;
-    let first = options.frames.frames()[0];
-    let time = options.fps.frame_time(first) as f32;
-    let frame = loaded
-        .frame_from(time, options.camera.as_deref(), &options.view)
-        .map_err(|e| bad(&e))?;
-    options
+    let frames = options.frames.frames();
+    let evaluate = |number: u32| {
+        let time = options.fps.frame_time(number) as f32;
+        loaded
+            .frame_from(time, options.camera.as_deref(), &options.view)
+            .map_err(|e| bad(&e))
+    };
+    let first = evaluate(frames[0])?;
+    let resolution = options
         .size
-        .resolve(&frame.camera)
-        .map_err(|e| FarmError::InvalidJob(e.to_string()))
+        .resolve(&first.camera)
+        .map_err(|e| FarmError::InvalidJob(e.to_string()))?;
+    let mut probed = vec![(frames[0], first)];
+    if let Some(&last) = frames.last().filter(|&&last| last != frames[0]) {
+        probed.push((last, evaluate(last)?));
+    }
+    let backend = CpuBackend::new(None).map_err(|e| bad(&e))?;
+    let probe =
+        quote::probe(&backend, &probed, resolution, &options.settings).map_err(|e| bad(&e))?;
+    Ok((resolution, probe))
 }

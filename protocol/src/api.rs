@@ -91,8 +91,26 @@ pub struct JobView {
     pub cost: Money,
     /// The most the job may cost; it stops before its invoice passes this.
     pub max_cost: Option<Money>,
+    /// What the job was expected to cost and take when it was submitted.
+    pub quote: Option<Quote>,
     pub submitted_at: f64,
     pub finished_at: Option<f64>,
+}
+
+/// What a job is expected to cost and take, from a pre-pass over a sparse sample of its pixels
+/// before anything is queued.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Quote {
+    pub cost: Money,
+    /// Seconds of rendering with every worker alive when quoted on the job; none when no
+    /// worker was alive.
+    pub seconds: Option<f64>,
+    /// Camera samples: pixels x spp x frames.
+    pub samples: u64,
+    /// Seconds per sample on the quoting machine's CPU, all its cores: the pre-pass's measure of
+    /// the job's work.
+    pub probe_seconds_per_sample: f64,
 }
 
 /// One accepted task's charge: a row of the coordinator's ledger.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::{InvoiceView, JobView, Submitted, WorkerView};
+use crate::api::{InvoiceView, JobView, Quote, Submitted, WorkerView};
 use crate::auth::{IssuedToken, NewToken, TokenView};
 use crate::id::{JobId, TaskId};
 use crate::job::JobOptions;
@@ -120,9 +120,23 @@ impl Client {
         max_cost: Option<Money>,
         scene: &[u8],
     ) -> Result<JobId, ClientError> {
+        let request = self.job_request("/api/jobs", scene_name, options, priority, max_cost);
+        let response = self.call(request, Some(scene))?;
+        Ok(self.json::<Submitted>(response)?.id)
+    }
+
+    /// A POST of a job's options to `path`, its scene to follow as the body.
+    fn job_request(
+        &self,
+        path: &str,
+        scene_name: &str,
+        options: &JobOptions,
+        priority: i32,
+        max_cost: Option<Money>,
+    ) -> ureq::Request {
         let mut request = self
             .agent
-            .post(&self.url("/api/jobs"))
+            .post(&self.url(path))
             .query("scene_name", scene_name)
             .query("priority", &priority.to_string());
         if let Some(max) = max_cost {
@@ -131,8 +145,23 @@ impl Client {
         for (key, value) in options.to_query() {
             request = request.query(key, &value);
         }
-        let response = self.call(request, Some(scene))?;
-        Ok(self.json::<Submitted>(response)?.id)
+        request
+    }
+
+    /// What a job would cost and take on the farm now; nothing is queued.
+    pub fn quote(
+        &self,
+        scene_name: &str,
+        options: &JobOptions,
+        priority: i32,
+        max_cost: Option<Money>,
+        scene: &[u8],
+    ) -> Result<Quote, ClientError> {
+        let response = self.call(
+            self.job_request("/api/quotes", scene_name, options, priority, max_cost),
+            Some(scene),
+        )?;
+        self.json(response)
     }
 
     pub fn jobs(&self) -> Result<Vec<JobView>, ClientError> {

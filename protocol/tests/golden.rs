@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tessera_protocol::api::{FrameProgress, InvoiceView, JobState, JobView, LedgerRow, Reversal};
+use tessera_protocol::api::{
+    FrameProgress, InvoiceView, JobState, JobView, LedgerRow, Quote, Reversal,
+};
 use tessera_protocol::device::Device;
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
@@ -158,6 +160,12 @@ fn job_view() {
             ],
             cost: Money::from_micros(1_067),
             max_cost: Some(Money::from_micros(25_000_000)),
+            quote: Some(Quote {
+                cost: Money::from_micros(1_200),
+                seconds: Some(41.5),
+                samples: 2_359_296,
+                probe_seconds_per_sample: 1.75e-6,
+            }),
             submitted_at: 1_780_000_000.5,
             finished_at: Some(1_780_000_042.25),
         },

@@ -11,10 +11,11 @@ use serde::Serialize;
 use tessera_coordinator::billing::PriceTable;
 use tessera_coordinator::frame_paths::FramePaths;
 use tessera_coordinator::limits::Limits;
+use tessera_coordinator::quote::{self, AliveWorker, History};
 use tessera_coordinator::store::Principal;
 use tessera_coordinator::{Farm, FarmConfig, FarmError, FarmEvents, Submission};
-use tessera_protocol::api::{JobState, LedgerRow};
-use tessera_protocol::device::Device;
+use tessera_protocol::api::{JobState, LedgerRow, Quote};
+use tessera_protocol::device::{CPU_CLASS, Device};
 use tessera_protocol::id::JobId;
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::Claim;
@@ -23,9 +24,10 @@ use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::SceneHash;
 use tessera_protocol::task::TaskMessage;
 use tessera_renderer::backend::Backend;
+use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::{FilmError, Resolution};
 use tessera_renderer::output::{self, Durability, OutputError};
-use tessera_renderer::scene::{Scene, SceneError};
+use tessera_renderer::scene::{FrameScene, Scene, SceneError};
 use tessera_transport::InProcessTransport;
 use tessera_worker::{DEFAULT_HEARTBEAT, Link, Preparation, TileRenderer, run_worker};
 
@@ -67,6 +69,8 @@ pub enum LocalError {
     Farm(#[from] FarmError),
     #[error("{0}")]
     JobFailed(String),
+    #[error("cannot quote the job: {0}")]
+    Quote(String),
     #[error("the local coordinator stopped before the job finished")]
     Stopped,
     #[error(transparent)]
@@ -200,6 +204,94 @@ impl Link for LocalLink {
     }
 }
 
+/// Loads a scene from its own folder, so that its external files resolve, and evaluates the
+/// job's first frame, which sizes the image.
+fn load(
+    scene_path: &Path,
+    job: &JobOptions,
+) -> Result<(Scene, FrameScene, Resolution), LocalError> {
+    let scene_error = |source| LocalError::SceneUnreadable {
+        path: scene_path.to_owned(),
+        source,
+    };
+    if !std::fs::metadata(scene_path)
+        .map_err(scene_error)?
+        .is_file()
+    {
+        return Err(scene_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file",
+        )));
+    }
+    let scene = Scene::load(scene_path).map_err(|source| LocalError::Scene {
+        path: scene_path.to_owned(),
+        source,
+    })?;
+    let first = evaluate(&scene, scene_path, job, job.frames.frames()[0])?;
+    let resolution = job
+        .size
+        .resolve(&first.camera)
+        .map_err(|source| LocalError::Size {
+            frame: job.frames.frames()[0],
+            source,
+        })?;
+    Ok((scene, first, resolution))
+}
+
+fn evaluate(
+    scene: &Scene,
+    scene_path: &Path,
+    job: &JobOptions,
+    frame: u32,
+) -> Result<FrameScene, LocalError> {
+    scene
+        .frame_from(
+            job.fps.frame_time(frame) as f32,
+            job.camera.as_deref(),
+            &job.view,
+        )
+        .map_err(|source| LocalError::Frame {
+            path: scene_path.to_owned(),
+            frame,
+            source,
+        })
+}
+
+/// What `render_job` would bill for `job` on this machine's CPU with `threads` threads (all
+/// cores when `None`), from the farm's pre-pass over a sparse sample of its first and last
+/// frames; nothing is rendered in full.
+pub fn quote_job(
+    scene_path: &Path,
+    job: &JobOptions,
+    prices: &PriceTable,
+    threads: Option<usize>,
+) -> Result<Quote, LocalError> {
+    let (scene, first, resolution) = load(scene_path, job)?;
+    let frames = job.frames.frames();
+    let mut probed = vec![(frames[0], first)];
+    if let Some(&last) = frames.last().filter(|&&last| last != frames[0]) {
+        probed.push((last, evaluate(&scene, scene_path, job, last)?));
+    }
+    let backend = CpuBackend::new(threads).map_err(|e| LocalError::Quote(e.to_string()))?;
+    let probe =
+        quote::probe(&backend, &probed, resolution, &job.settings).map_err(LocalError::Quote)?;
+    let samples =
+        resolution.pixel_count() as u64 * u64::from(job.settings.spp.get()) * frames.len() as u64;
+    let this_machine = AliveWorker {
+        class: CPU_CLASS.into(),
+        threads: probe.threads,
+        probe_seconds: 0.0,
+        render_seconds: 0.0,
+    };
+    Ok(quote::quote(
+        probe,
+        samples,
+        History::default(),
+        prices.hourly(CPU_CLASS, probe.threads),
+        &[this_machine],
+    ))
+}
+
 /// The name of `tessera render`'s one worker.
 const LOCAL_WORKER: &str = "local";
 
@@ -219,44 +311,12 @@ pub fn render_job(
     // Fail before loading anything, let alone rendering, when the frames could not be saved.
     output::check_writable(&output.path_for(frames[0]))?;
 
-    let scene_error = |source| LocalError::SceneUnreadable {
-        path: scene_path.to_owned(),
-        source,
-    };
-    if !std::fs::metadata(scene_path)
-        .map_err(scene_error)?
-        .is_file()
-    {
-        return Err(scene_error(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file",
-        )));
-    }
-    let hash = SceneHash::of_file(scene_path).map_err(scene_error)?;
-    // Loaded from its own folder, so that its external files resolve; the worker is handed it.
-    let scene = Scene::load(scene_path).map_err(|source| LocalError::Scene {
+    let (scene, _, resolution) = load(scene_path, job)?;
+    let hash = SceneHash::of_file(scene_path).map_err(|source| LocalError::SceneUnreadable {
         path: scene_path.to_owned(),
         source,
     })?;
     tracing::info!(scene = %scene_path.display(), seconds = started.elapsed().as_secs_f64(), "scene loaded");
-    let first = scene
-        .frame_from(
-            job.fps.frame_time(frames[0]) as f32,
-            job.camera.as_deref(),
-            &job.view,
-        )
-        .map_err(|source| LocalError::Frame {
-            path: scene_path.to_owned(),
-            frame: frames[0],
-            source,
-        })?;
-    let resolution = job
-        .size
-        .resolve(&first.camera)
-        .map_err(|source| LocalError::Size {
-            frame: frames[0],
-            source,
-        })?;
 
     let data = tempfile::tempdir().map_err(LocalError::Start)?;
     let (tell, events) = mpsc::channel();
@@ -314,7 +374,7 @@ pub fn render_job(
         max_cost: None,
     };
     let followed = runtime
-        .block_on(farm.submit_loaded(submission, resolution))
+        .block_on(farm.submit_loaded(submission, resolution, None))
         .map_err(LocalError::from)
         .and_then(|id| {
             let spp = u64::from(job.settings.spp.get());

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use tessera_coordinator::billing::PriceTable;
+use tessera_protocol::api::Quote;
 use tessera_renderer::backend::{self, BackendChoice};
 
 use crate::job_args::JobArgs;
@@ -32,12 +33,25 @@ pub struct RenderArgs {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
+    /// Only estimate what the render would cost and take on this machine's CPU, from a short
+    /// pre-pass over a sparse sample of pixels, and render nothing.
+    #[arg(long)]
+    quote: bool,
 }
 
 pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     // Validate everything the user typed before touching the scene.
     let job = args.options.options()?;
     let output = OutputPattern::new(args.output, &job.frames)?;
+    if args.quote {
+        let threads = args.threads.map(NonZeroUsize::get);
+        let quote = local::quote_job(&args.scene, &job, &PriceTable::default(), threads)?;
+        eprintln!("{}", quote_line(&quote));
+        if args.json {
+            println!("{}", quote_json(&quote));
+        }
+        return Ok(());
+    }
     let backend = backend::select(args.backend, args.threads.map(NonZeroUsize::get))?;
 
     let mut report = ProgressReport::new();
@@ -58,6 +72,30 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         println!("{}", summary_json(&summary));
     }
     Ok(())
+}
+
+/// The quote in words, as `tessera submit --quote` says it too.
+pub fn quote_line(q: &Quote) -> String {
+    let time = match q.seconds {
+        Some(seconds) => format!("about {seconds:.1} s of rendering"),
+        None => "no worker alive to render it".to_owned(),
+    };
+    format!(
+        "quote: {} USD for {} samples, {time} ({:.3} µs a sample on the quoting CPU)",
+        q.cost.usd_decimal(),
+        q.samples,
+        q.probe_seconds_per_sample * 1e6
+    )
+}
+
+pub fn quote_json(q: &Quote) -> serde_json::Value {
+    serde_json::json!({
+        "quote_micro_usd": q.cost.micros(),
+        "quote_usd": q.cost.usd_decimal(),
+        "seconds": q.seconds,
+        "samples": q.samples,
+        "probe_seconds_per_sample": q.probe_seconds_per_sample,
+    })
 }
 
 fn summary_line(s: &RenderSummary) -> String {

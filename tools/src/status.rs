@@ -32,18 +32,21 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:>5}  {:<10} {:>11}  {:<9} {:>14}  scene",
-        "job", "state", "tiles", "frames", "cost"
+        "{:>5}  {:<10} {:>11}  {:<9} {:>14} {:>14}  scene",
+        "job", "state", "tiles", "frames", "cost", "quote"
     );
     for j in &jobs {
         println!(
-            "{:>5}  {:<10} {:>5}/{:<5}  {:<9} {:>14}  {}",
+            "{:>5}  {:<10} {:>5}/{:<5}  {:<9} {:>14} {:>14}  {}",
             j.id.to_string(),
             j.state.as_str(),
             j.tasks_done,
             j.tasks_total,
             j.frames,
             j.cost.to_string(),
+            j.quote
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |q| q.cost.to_string()),
             clean(&j.scene_name)
         );
         if let Some(reason) = &j.reason {

@@ -41,6 +41,13 @@ pub struct SubmitArgs {
     /// Stop the job before its invoice passes this many USD (e.g. 12.50).
     #[arg(long, value_name = "USD")]
     max_cost: Option<Money>,
+    /// Only ask what the job would cost and take on the farm as it is now (a short pre-pass on
+    /// the coordinator); nothing is queued.
+    #[arg(long, conflicts_with_all = ["wait", "output"])]
+    quote: bool,
+    /// With --quote, print the quote as JSON on stdout.
+    #[arg(long, requires = "quote")]
+    json: bool,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -61,6 +68,14 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
     let options = args.options.options()?;
     let (scene_name, scene) = scene_upload(&args.scene)?;
     let client = args.api.client();
+    if args.quote {
+        let quote = client.quote(&scene_name, &options, args.priority, args.max_cost, &scene)?;
+        eprintln!("{}", crate::render::quote_line(&quote));
+        if args.json {
+            println!("{}", crate::render::quote_json(&quote));
+        }
+        return Ok(());
+    }
     let job = client.submit(&scene_name, &options, args.priority, args.max_cost, &scene)?;
     println!("{job}");
     let Some(output) = output else {

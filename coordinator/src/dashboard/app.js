@@ -261,6 +261,7 @@ function jobRowHtml(j) {
     `<td class="col-state">${stateBadge(j.state)}</td>` +
     `<td class="col-progress">${progressHtml(j.tasks_done, j.tasks_total)}</td>` +
     `<td class="col-cost num">${esc(usd(j.cost))}</td>` +
+    `<td class="col-quote num">${esc(j.quote ? usd(j.quote.cost) : '')}</td>` +
     `<td class="col-max-cost num">${esc(usd(j.max_cost))}</td>` +
     `<td class="col-submitted">${esc(when(j.submitted_at))}</td></tr>`;
 }
@@ -327,7 +328,7 @@ function showJob(id) {
 
 function clearJobView() {
   for (const el of ['job-title', 'job-state', 'job-reason', 'job-progress', 'job-cost',
-    'job-max-cost', 'job-tenant', 'job-frames', 'job-size', 'job-submitted', 'job-finished',
+    'job-quote', 'job-max-cost', 'job-tenant', 'job-frames', 'job-size', 'job-submitted', 'job-finished',
     'stream-status', 'invoice-total']) {
     $(el).textContent = '';
   }
@@ -336,6 +337,13 @@ function clearJobView() {
   $('cancel-button').hidden = true;
   $('frame-list').replaceChildren();
   for (const t of ['failed-tasks-table', 'invoice-table', 'reversals-table']) $(t).tBodies[0].replaceChildren();
+}
+
+// The quote made at submission: its cost, and its time while no worker was alive.
+function quoteText(q) {
+  if (!q) return 'none';
+  const time = q.seconds === null ? 'no worker was alive' : `about ${duration(q.seconds)}`;
+  return `${usd(q.cost)} (${time})`;
 }
 
 function renderJob(v, job) {
@@ -349,6 +357,7 @@ function renderJob(v, job) {
   $('job-bar').style.width = `${pct.toFixed(1)}%`;
   $('job-progress').textContent = `${job.tasks_done}/${job.tasks_total} tasks`;
   $('job-cost').textContent = usd(job.cost);
+  $('job-quote').textContent = quoteText(job.quote);
   $('job-max-cost').textContent = job.max_cost === null ? 'no limit' : usd(job.max_cost);
   $('job-tenant').textContent = job.tenant;
   $('job-frames').textContent = job.frames;

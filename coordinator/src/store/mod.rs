@@ -5,13 +5,14 @@
 //! marks the task done and appends its ledger row at once, so a task is billed exactly when it is
 //! done.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tessera_protocol::api::{
-    FrameProgress, JobState, LedgerRow, Reversal, TaskState, TaskView, WorkerView,
+    FrameProgress, JobState, LedgerRow, Quote, Reversal, TaskState, TaskView, WorkerView,
 };
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
@@ -33,6 +34,7 @@ pub use tokens::{Principal, TokenError};
 use crate::billing::{Carry, ledger};
 use crate::job::JobSpec;
 use crate::plan::Task;
+use crate::quote::History;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -53,6 +55,7 @@ pub struct NewJob<'a> {
     pub priority: i32,
     pub tenant: &'a str,
     pub max_cost: Option<Money>,
+    pub quote: Option<&'a Quote>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +64,7 @@ pub struct JobRecord {
     pub tenant: String,
     /// The job stops before its invoice passes this.
     pub max_cost: Option<Money>,
+    pub quote: Option<Quote>,
     pub scene: SceneHash,
     pub scene_name: String,
     pub spec: JobSpec,
@@ -116,7 +120,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     submitted_at REAL NOT NULL,
     finished_at REAL,
     tenant TEXT NOT NULL DEFAULT '',
-    max_cost_micros INTEGER CHECK (max_cost_micros >= 0)
+    max_cost_micros INTEGER CHECK (max_cost_micros >= 0),
+    -- The Quote made at submission, as JSON.
+    quote TEXT
 );
 CREATE TABLE IF NOT EXISTS tasks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -160,6 +166,9 @@ CREATE TABLE IF NOT EXISTS workers (
     tasks_done INTEGER NOT NULL DEFAULT 0
 );
 "#;
+
+/// A job's probe seconds per sample, from its quote.
+const PROBED: &str = "json_extract(j.quote, '$.probe_seconds_per_sample')";
 
 /// The store's clock: seconds since the Unix epoch.
 pub fn now() -> f64 {
@@ -215,6 +224,7 @@ impl Store {
         add_column(&db, "jobs", "tenant", "TEXT NOT NULL DEFAULT ''")?;
         add_column(&db, "jobs", "max_cost_micros", "INTEGER")?;
         add_column(&db, "jobs", "ready", "INTEGER NOT NULL DEFAULT 1")?;
+        add_column(&db, "jobs", "quote", "TEXT")?;
         // A job whose tasks were still being created when the coordinator stopped.
         db.execute(
             "UPDATE jobs SET state = 'failed', finished_at = ?1,
@@ -241,13 +251,18 @@ impl Store {
     ) -> Result<JobId, StoreError> {
         const CHUNK: usize = 2_000;
         let spec_json = serde_json::to_string(job.spec).map_err(corrupt)?;
+        let quote_json = job
+            .quote
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(corrupt)?;
         let id = {
             let mut db = self.db();
             let tx = db.transaction()?;
             tx.execute(
                 "INSERT INTO jobs (scene_hash, scene_name, spec, priority, state, submitted_at,
-                                   tenant, max_cost_micros, ready)
-                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, 0)",
+                                   tenant, max_cost_micros, ready, quote)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, 0, ?8)",
                 params![
                     job.scene.to_string(),
                     job.scene_name,
@@ -255,7 +270,8 @@ impl Store {
                     job.priority,
                     now(),
                     job.tenant,
-                    job.max_cost.map(Money::micros)
+                    job.max_cost.map(Money::micros),
+                    quote_json
                 ],
             )?;
             let id = JobId(tx.last_insert_rowid());
@@ -305,6 +321,35 @@ impl Store {
         Ok(bytes as u64)
     }
 
+    /// What the ledger's charges for probed jobs add up to, and the probe seconds they paid for
+    /// ([`crate::quote`]).
+    pub fn probe_history(&self) -> Result<History, StoreError> {
+        let (charged, probe_seconds): (i64, f64) = self.db().query_row(
+            &format!(
+                "SELECT COALESCE(SUM(l.charge_micros), 0), COALESCE(SUM(l.samples * {PROBED}), 0.0)
+                 FROM ledger l JOIN jobs j ON j.id = l.job_id WHERE {PROBED} IS NOT NULL"
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(History {
+            charged: Money::from_micros(charged),
+            probe_seconds,
+        })
+    }
+
+    /// Probe seconds and render seconds each worker was charged for, by name.
+    pub fn probe_speeds(&self) -> Result<HashMap<String, (f64, f64)>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare(&format!(
+            "SELECT l.worker, SUM(l.samples * {PROBED}), SUM(l.render_micros) / 1e6
+             FROM ledger l JOIN jobs j ON j.id = l.job_id WHERE {PROBED} IS NOT NULL
+             GROUP BY l.worker"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn read_job(row: &rusqlite::Row<'_>) -> Result<JobRecord, StoreError> {
         let scene: String = row.get("scene_hash")?;
         let spec: String = row.get("spec")?;
@@ -315,6 +360,11 @@ impl Store {
             max_cost: row
                 .get::<_, Option<i64>>("max_cost_micros")?
                 .map(Money::from_micros),
+            quote: row
+                .get::<_, Option<String>>("quote")?
+                .map(|q| serde_json::from_str(&q))
+                .transpose()
+                .map_err(corrupt)?,
             scene: scene.parse().map_err(corrupt)?,
             scene_name: row.get("scene_name")?,
             spec: serde_json::from_str(&spec).map_err(corrupt)?,
@@ -823,6 +873,7 @@ mod tests {
             priority,
             tenant,
             max_cost: None,
+            quote: None,
         };
         store.create_job(&new, plan.tasks()).unwrap()
     }
@@ -887,6 +938,7 @@ mod tests {
                 ("tasks", "queued_at"),
                 ("jobs", "tenant"),
                 ("jobs", "max_cost_micros"),
+                ("jobs", "quote"),
             ] {
                 store
                     .db()

@@ -44,11 +44,41 @@ impl CpuBackend {
 }
 
 impl CpuBackend {
-    /// Estimates the given pixels (frame coordinates) of a frame one by one, each with the
-    /// spread of its samples: exactly the pixels a tile holding them would have.
+    /// Prepares `scene` for estimating single pixels ([`PixelEstimator`]).
+    pub fn estimator<'a>(&'a self, scene: &'a FrameScene) -> PixelEstimator<'a> {
+        PixelEstimator {
+            tracer: self.pool.install(|| PathTracer::new(scene)),
+            pool: &self.pool,
+            scene,
+        }
+    }
+
+    /// Estimates the given pixels (frame coordinates) of a frame, as [`PixelEstimator::estimate`].
     pub fn estimate_pixels(
         &self,
         scene: &FrameScene,
+        resolution: Resolution,
+        pixels: &[(u32, u32)],
+        frame: u32,
+        settings: &RenderSettings,
+    ) -> Result<Vec<Estimate>, RenderError> {
+        self.estimator(scene)
+            .estimate(resolution, pixels, frame, settings)
+    }
+}
+
+/// A frame ready for estimating pixels one by one, its BVH built once.
+pub struct PixelEstimator<'a> {
+    tracer: PathTracer<'a>,
+    pool: &'a rayon::ThreadPool,
+    scene: &'a FrameScene,
+}
+
+impl PixelEstimator<'_> {
+    /// Estimates the given pixels (frame coordinates), each with the spread of its samples:
+    /// exactly the pixels a tile holding them would have.
+    pub fn estimate(
+        &self,
         resolution: Resolution,
         pixels: &[(u32, u32)],
         frame: u32,
@@ -63,19 +93,19 @@ impl CpuBackend {
                 reason: format!("pixel ({x}, {y}) lies outside the {resolution} frame"),
             });
         }
-        let camera = scene.camera.raster(resolution);
-        self.pool.install(|| {
-            let tracer = PathTracer::new(scene);
-            Ok(pixels
+        let camera = self.scene.camera.raster(resolution);
+        Ok(self.pool.install(|| {
+            pixels
                 .par_iter()
                 .map(|&(x, y)| {
                     let mut moments = Moments::default();
-                    let pixel =
-                        tracer.pixel(&camera, x, y, frame, settings, |l, hit| moments.add(l, hit));
+                    let pixel = self
+                        .tracer
+                        .pixel(&camera, x, y, frame, settings, |l, hit| moments.add(l, hit));
                     moments.estimate(pixel)
                 })
-                .collect())
-        })
+                .collect()
+        }))
     }
 }
 
