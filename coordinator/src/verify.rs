@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use tessera_protocol::scene::SceneHash;
 use tessera_protocol::task::TaskMessage;
 use tessera_renderer::backend::cpu::CpuBackend;
-use tessera_renderer::estimate::{Estimate, honest_disagreement};
+use tessera_renderer::estimate::{self, Estimate};
 use tessera_renderer::film::{Pixel, Pixels, Tile};
 use tessera_renderer::scene::Scene;
 
@@ -57,27 +57,10 @@ impl Comparison {
     }
 }
 
-/// The most pixels out of `checked` (of `spp` samples) that may disagree within noise: an
-/// honest backend, whose pixels disagree independently with probability at most
-/// [`honest_disagreement`], exceeds it with probability below [`FALSE_ALARM`] (the binomial
-/// tail).
+/// The most pixels out of `checked` (of `spp` samples) that may disagree within noise, so that
+/// an honest backend fails a check with probability below [`FALSE_ALARM`].
 pub fn allowed_disagreements(checked: usize, spp: u32) -> usize {
-    let p = honest_disagreement(spp);
-    if p >= 1.0 {
-        return checked;
-    }
-    let n = checked as i32;
-    // P(X = k) for k = 0..=n, built up by the ratio of successive terms.
-    let mut term = (1.0 - p).powi(n);
-    let mut at_most = 0.0;
-    for k in 0..=n {
-        at_most += term;
-        if 1.0 - at_most < FALSE_ALARM {
-            return k as usize;
-        }
-        term *= f64::from(n - k) / f64::from(k + 1) * p / (1.0 - p);
-    }
-    checked
+    estimate::allowed_disagreements(checked, spp, FALSE_ALARM)
 }
 
 /// What a spot check found.
@@ -248,6 +231,7 @@ fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_renderer::estimate::honest_disagreement;
 
     /// P(X > allowed) for X ~ Binomial(n, p), summed term by term.
     fn tail(n: u64, allowed: u64, p: f64) -> f64 {

@@ -32,6 +32,29 @@ pub fn honest_disagreement(spp: u32) -> f64 {
     (DIVERGED_PER_SAMPLE * f64::from(spp)).min(1.0)
 }
 
+/// The most pixels out of `checked` (of `spp` samples each) that may disagree with the CPU's
+/// estimates, when an honest backend may exceed it with probability at most `false_alarm`: its
+/// pixels disagree independently with probability at most [`honest_disagreement`], so this is
+/// the binomial tail.
+pub fn allowed_disagreements(checked: usize, spp: u32, false_alarm: f64) -> usize {
+    let p = honest_disagreement(spp);
+    if p >= 1.0 {
+        return checked;
+    }
+    let n = checked as i32;
+    // P(X = k) for k = 0..=n, built up by the ratio of successive terms.
+    let mut term = (1.0 - p).powi(n);
+    let mut at_most = 0.0;
+    for k in 0..=n {
+        at_most += term;
+        if 1.0 - at_most < false_alarm {
+            return k as usize;
+        }
+        term *= f64::from(n - k) / f64::from(k + 1) * p / (1.0 - p);
+    }
+    checked
+}
+
 /// A pixel as the CPU backend estimates it, with what its samples tell of their spread.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Estimate {

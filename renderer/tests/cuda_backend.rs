@@ -106,3 +106,13 @@ fn spot_checks_pass_honest_pixels_and_catch_half_the_samples_on_cuda() {
         render(&backend, scene, res, 64, s)
     });
 }
+
+/// 2,000 honest tiles from the GPU pass the farm's spot checks ([`common::spot_checks`]).
+#[test]
+#[ignore = "needs a CUDA device; tools/gpu-check.sh runs it"]
+fn two_thousand_honest_tiles_pass_their_spot_checks_on_cuda() {
+    let backend = cuda_backend();
+    common::spot_checks::two_thousand_honest_tiles_pass_their_checks(&|scene, res, s| {
+        render(&backend, scene, res, 40, s)
+    });
+}

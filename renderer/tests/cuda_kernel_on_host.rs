@@ -305,3 +305,11 @@ fn materials_scene_agrees_with_the_cpu() {
         "the CUDA kernel on the host and the CPU differ beyond noise: {failures:?}"
     );
 }
+
+/// 2,000 honest tiles from the kernel pass the farm's spot checks ([`common::spot_checks`]).
+#[test]
+fn two_thousand_honest_tiles_pass_their_spot_checks() {
+    common::spot_checks::two_thousand_honest_tiles_pass_their_checks(&|scene, res, s| {
+        on_host(scene, res, 40, s)
+    });
+}

@@ -67,3 +67,13 @@ fn estimated_pixels_are_the_pixels_of_any_tile_that_holds_them() {
         "a pixel outside the frame is an error"
     );
 }
+
+/// 2,000 honest CPU tiles pass the farm's spot checks within noise too (they also match
+/// exactly, which is how the farm checks CPU tiles).
+#[test]
+fn two_thousand_honest_tiles_pass_their_spot_checks() {
+    let cpu = CpuBackend::new(None).unwrap();
+    common::spot_checks::two_thousand_honest_tiles_pass_their_checks(&|scene, res, s| {
+        render(&cpu, scene, res, 40, s)
+    });
+}

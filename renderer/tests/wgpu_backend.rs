@@ -247,3 +247,12 @@ fn arrays_split_over_several_bindings_render_the_same_image() {
         );
     }
 }
+
+/// 2,000 honest lavapipe tiles pass the farm's spot checks ([`common::spot_checks`]).
+#[test]
+fn two_thousand_honest_tiles_pass_their_spot_checks() {
+    let backend = wgpu_backend();
+    common::spot_checks::two_thousand_honest_tiles_pass_their_checks(&|scene, res, s| {
+        render(&backend, scene, res, 40, s)
+    });
+}

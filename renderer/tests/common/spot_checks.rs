@@ -4,7 +4,7 @@
 //! mostly disagree.
 
 use tessera_renderer::backend::cpu::CpuBackend;
-use tessera_renderer::estimate::{Estimate, honest_disagreement};
+use tessera_renderer::estimate::{Estimate, allowed_disagreements, honest_disagreement};
 use tessera_renderer::film::{FrameImage, Resolution};
 use tessera_renderer::scene::FrameScene;
 use tessera_renderer::settings::RenderSettings;
@@ -72,4 +72,49 @@ pub fn honest_pixels_agree_and_halved_samples_do_not(render: RenderFrame) {
         }
     }
     assert!(failures.is_empty(), "{failures:?}");
+}
+
+/// How often the farm lets an honest tile fail a check (coordinator/src/verify.rs).
+const FALSE_ALARM: f64 = 1e-6;
+
+/// 2,000 honest tiles of 4x4 pixels (a 200x160 frame of the materials scene, the one whose
+/// paths diverge most), each checked in every pixel as the farm checks a tile within noise:
+/// none fails.
+pub fn two_thousand_honest_tiles_pass_their_checks(render: RenderFrame) {
+    const TILE: u32 = 4;
+    let res = Resolution::new(200, 160).unwrap();
+    let s = settings(16, 8, 11);
+    let scene = scenes::materials();
+    let image = render(&scene, res, &s);
+    let pixels: Vec<(u32, u32)> = (0..res.height())
+        .flat_map(|y| (0..res.width()).map(move |x| (x, y)))
+        .collect();
+    let estimates = CpuBackend::new(None)
+        .unwrap()
+        .estimate_pixels(&scene, res, &pixels, 0, &s)
+        .expect("the CPU estimates every pixel");
+    let allowed = allowed_disagreements((TILE * TILE) as usize, 16, FALSE_ALARM);
+    let (mut tiles, mut failed, mut disagreeing) = (0, Vec::new(), 0);
+    for ty in (0..res.height()).step_by(TILE as usize) {
+        for tx in (0..res.width()).step_by(TILE as usize) {
+            let count = (ty..ty + TILE)
+                .flat_map(|y| (tx..tx + TILE).map(move |x| (y * res.width() + x) as usize))
+                .filter(|&i| !estimates[i].agrees(&image.pixels.get(i)))
+                .count();
+            tiles += 1;
+            disagreeing += count;
+            if count > allowed {
+                failed.push((tx, ty, count));
+            }
+        }
+    }
+    eprintln!(
+        "{tiles} tiles checked: {} failed; {disagreeing} of {} pixels disagree (a tile fails \
+         beyond {allowed} of {})",
+        failed.len(),
+        pixels.len(),
+        TILE * TILE
+    );
+    assert_eq!(tiles, 2000);
+    assert!(failed.is_empty(), "honest tiles failed: {failed:?}");
 }
