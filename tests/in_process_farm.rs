@@ -886,3 +886,155 @@ async fn a_job_of_many_tasks_is_created_without_holding_up_the_store() {
         "a read waited {worst:?}"
     );
 }
+
+/// How a cheater makes up a tile's pixels.
+#[derive(Clone, Copy, Debug)]
+enum Cheat {
+    /// Half the samples, claimed as all of them.
+    HalfTheSamples,
+    /// The pixels of another tile of the frame.
+    AnotherTile,
+    Black,
+    /// Plausible values, at random.
+    Noise,
+}
+
+impl Cheat {
+    const ALL: [Cheat; 4] = [
+        Cheat::HalfTheSamples,
+        Cheat::AnotherTile,
+        Cheat::Black,
+        Cheat::Noise,
+    ];
+
+    /// The made-up pixels of `task`, whose neighbour in the plan is `other`.
+    fn pixels(self, task: &TaskMessage, other: &TaskMessage) -> Pixels {
+        let n = task.tile.pixel_count();
+        match self {
+            Cheat::HalfTheSamples => {
+                let mut halved = task.clone();
+                halved.settings.spp = Spp::new(task.settings.spp.get() / 2).unwrap();
+                true_pixels(&halved)
+            }
+            Cheat::AnotherTile => true_pixels(other),
+            Cheat::Black => Pixels::zeroed(n),
+            Cheat::Noise => {
+                let mut p = true_pixels(task);
+                let mut state = u64::from(task.task.0.unsigned_abs() as u32) | 1;
+                for c in &mut p.color {
+                    for v in &mut c[..3] {
+                        // xorshift: noise the worker need not even pay a random source for.
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        *v = (state >> 40) as f32 / (1u64 << 24) as f32;
+                    }
+                }
+                p
+            }
+        }
+    }
+}
+
+/// A farm with a job of 256 tiles of 4x4 pixels of the Cornell box (64x64, 8 spp) and an inbox
+/// of its tasks; results are kept without syncs, for speed.
+async fn farm_with_cornell_tiles(
+    dir: &Path,
+) -> (
+    Arc<Farm<InProcessTransport>>,
+    JobId,
+    <InProcessTransport as Transport>::Tasks,
+) {
+    let transport = InProcessTransport::new();
+    let mut config = FarmConfig::new(dir.join("data"), PriceTable::default());
+    config.durability = tessera_renderer::output::Durability::Throwaway;
+    config.window = 256;
+    let farm = Farm::open(config, transport.clone()).unwrap();
+    let tasks = transport.consume_tasks(1).await.unwrap();
+    let mut job = one_tile_of_cornell(64, 8);
+    job.options.tile_size = NonZeroU32::new(4).unwrap();
+    job.options.settings.max_depth = MaxDepth::new(4).unwrap();
+    let job = farm.submit(job).await.unwrap();
+    (farm, job, tasks)
+}
+
+/// Every kind of cheater, claiming the CPU (checked exactly) or CUDA (checked within noise), is
+/// caught at its first made-up result: a new worker's results are all checked, and one check
+/// finds a made-up tile but for odds below one in a million (coordinator/src/verify.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_cheater_is_caught_at_its_first_made_up_result() {
+    for cheat in Cheat::ALL {
+        for backend in ["cpu", "cuda"] {
+            let dir = tempfile::tempdir().unwrap();
+            let (farm, _, mut tasks) = farm_with_cornell_tiles(dir.path()).await;
+            let task = take(&mut tasks).await;
+            let other = take(&mut tasks).await;
+            let held = lease(&farm, &task, "cheat");
+            let mut r = result(
+                &task,
+                &cheat.pixels(&task, &other),
+                task.samples(),
+                1,
+                &held,
+            );
+            r.worker.device.backend = backend.into();
+            r.sign(&held.1);
+            farm.handle_result(&r).await.unwrap();
+            let record = farm.store().reputation("cheat").unwrap();
+            assert!(
+                record.blocked.is_some(),
+                "{cheat:?} claimed from {backend} was not caught: {record:?}"
+            );
+        }
+    }
+}
+
+/// A worker that is honest for its first 10 tasks, while every result is checked, then makes up
+/// one result in five (half the samples, claimed from CUDA) is checked one time in three: it
+/// escapes its first 20 made-up results with odds (2/3)^20 = 3e-4, and 40 with 9e-8. Over
+/// repeated runs every such cheater is caught within 40 made-up results, and the runs' figures
+/// are reported beside the formula.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cheater_that_waits_then_cheats_one_time_in_five_is_caught() {
+    const RUNS: usize = 30;
+    let mut made_up_until_caught = Vec::new();
+    for run in 0..RUNS {
+        let dir = tempfile::tempdir().unwrap();
+        let (farm, _, mut tasks) = farm_with_cornell_tiles(dir.path()).await;
+        let mut made_up = 0;
+        for n in 0.. {
+            assert!(
+                n < 256,
+                "run {run}: the job ran out of tasks before the cheater was caught"
+            );
+            let task = take(&mut tasks).await;
+            let held = lease(&farm, &task, "cheat");
+            // After its 10 honest tasks, every fifth task, as a cheater picking at random would.
+            let cheating = n >= 10 && (n * 7 + run) % 5 == 0;
+            let truth = true_pixels(&task);
+            let pixels = if cheating {
+                Cheat::HalfTheSamples.pixels(&task, &task)
+            } else {
+                truth.clone()
+            };
+            if pixels != truth {
+                made_up += 1;
+            }
+            farm.handle_result(&result(&task, &pixels, task.samples(), 1, &held))
+                .await
+                .unwrap();
+            if farm.store().reputation("cheat").unwrap().blocked.is_some() {
+                break;
+            }
+        }
+        made_up_until_caught.push(made_up);
+    }
+    made_up_until_caught.sort_unstable();
+    let within_20 = made_up_until_caught.iter().filter(|&&m| m <= 20).count();
+    eprintln!(
+        "made-up results until caught over {RUNS} runs: {made_up_until_caught:?}; caught within 20: \
+         {within_20} of {RUNS} (formula: 1 - (2/3)^20 = {:.5})",
+        1.0 - (2.0f64 / 3.0).powi(20)
+    );
+    assert!(made_up_until_caught.iter().all(|&m| (1..=40).contains(&m)));
+}
