@@ -425,6 +425,32 @@ fn a_cpu_worker_and_a_wgpu_worker_share_a_frame_without_seams() {
             assert!(w["checks_passed"].as_u64().unwrap() >= 3, "{w}");
         }
     }
+    // What the checks cost the coordinator, against what the workers rendered.
+    let metrics = ureq::get(&format!("{}/metrics", farm.url))
+        .set("Authorization", &format!("Bearer {}", farm.admin))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let sum = |prefix: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let (checking, rendering) = (
+        sum("tessera_spot_check_seconds_sum"),
+        sum("tessera_task_render_seconds_sum"),
+    );
+    eprintln!(
+        "spot checks took {checking:.3} s of the verifier's one thread for {rendering:.1} s of \
+         rendering: {:.2} %",
+        100.0 * checking / rendering
+    );
+    // 3.7 % when measured (16x16 tiles, so 32 checked pixels are an eighth of a wgpu tile);
+    // the bound leaves room for a busier machine.
+    assert!(checking > 0.0 && checking < 0.1 * rendering);
     assert!(
         gpu_tiles >= 3 && gpu_tiles < rows.len(),
         "both workers must render several tiles: wgpu did {gpu_tiles} of {}",

@@ -1,5 +1,5 @@
 //! What the coordinator measures as it runs, for `/metrics`: task latency and render time,
-//! API request durations, and tiles per second. Kept in memory, since this process started.
+//! API request durations, spot checks' time, and tiles per second. Kept in memory, since this process started.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -17,6 +17,8 @@ pub struct Measured {
     pub(crate) render: Histogram,
     /// API requests by route.
     pub(crate) api: Histogram,
+    /// The verifier's time per spot check, by comparison (exact or within noise).
+    pub(crate) spot_checks: Histogram,
     /// When tiles were accepted, over the last window.
     accepted_at: Mutex<VecDeque<f64>>,
 }
@@ -27,6 +29,7 @@ impl Default for Measured {
             task_latency: Histogram::new(SECONDS_BUCKETS),
             render: Histogram::by("class", SECONDS_BUCKETS),
             api: Histogram::by("route", SECONDS_BUCKETS),
+            spot_checks: Histogram::by("comparison", SECONDS_BUCKETS),
             accepted_at: Mutex::default(),
         }
     }

@@ -69,6 +69,11 @@ impl<T: Transport> Farm<T> {
             "Render time of accepted tasks as billed, by device class.",
             &self.measured.render,
         );
+        page.histogram(
+            "tessera_spot_check_seconds",
+            "The verifier's time per spot check, by comparison (exact or within noise).",
+            &self.measured.spot_checks,
+        );
         page.family(
             "tessera_billed_micro_usd_total",
             "counter",

@@ -207,7 +207,14 @@ impl<T: Transport> Farm<T> {
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
         match verdict {
-            Ok(verdict) => Ok(Some(verdict)),
+            Ok((verdict, seconds)) => {
+                let name = match comparison {
+                    Comparison::Exact => "exact",
+                    Comparison::WithinNoise => "within_noise",
+                };
+                self.measured.spot_checks.observe_for(name, seconds);
+                Ok(Some(verdict))
+            }
             // The verifier's own trouble says nothing of the worker: unchecked, not refused.
             Err(e) => {
                 tracing::warn!(task = %task.id, error = %e, "cannot spot-check a result");

@@ -74,7 +74,8 @@ struct Request {
     scene: PathBuf,
     task: TaskMessage,
     pixels: Vec<(u32, u32)>,
-    reply: mpsc::SyncSender<Result<Vec<Estimate>, String>>,
+    /// The estimates, and the seconds the verifier spent on them.
+    reply: mpsc::SyncSender<Result<(Vec<Estimate>, f64), String>>,
 }
 
 pub struct Verifier {
@@ -92,7 +93,8 @@ impl Verifier {
     }
 
     /// Renders `pixels` (frame coordinates) of `task` again and compares them with the worker's
-    /// `reported` pixels of the whole tile. Blocking.
+    /// `reported` pixels of the whole tile, also saying how many seconds the verifier rendered
+    /// (not counting the wait for its turn). Blocking.
     pub fn check(
         &self,
         scene: PathBuf,
@@ -100,7 +102,7 @@ impl Verifier {
         pixels: Vec<(u32, u32)>,
         reported: &Pixels,
         comparison: Comparison,
-    ) -> Result<Verdict, String> {
+    ) -> Result<(Verdict, f64), String> {
         let (reply, answer) = mpsc::sync_channel(1);
         let request = Request {
             scene,
@@ -114,15 +116,16 @@ impl Verifier {
             .unwrap_or_else(|p| p.into_inner())
             .send(request)
             .map_err(|_| gone())?;
-        let truth = answer.recv().map_err(|_| gone())??;
-        Ok(compare(
+        let (truth, seconds) = answer.recv().map_err(|_| gone())??;
+        let verdict = compare(
             task.tile,
             &pixels,
             reported,
             &truth,
             comparison,
             task.settings.spp.get(),
-        ))
+        );
+        Ok((verdict, seconds))
     }
 }
 
@@ -196,7 +199,10 @@ fn serve(inbox: &mpsc::Receiver<Request>) {
     };
     let mut held: Option<(SceneHash, Arc<Scene>)> = None;
     for request in inbox {
-        let _ = request.reply.send(render(&backend, &mut held, &request));
+        let started = std::time::Instant::now();
+        let estimates = render(&backend, &mut held, &request);
+        let seconds = started.elapsed().as_secs_f64();
+        let _ = request.reply.send(estimates.map(|e| (e, seconds)));
     }
 }
 
