@@ -98,8 +98,16 @@ async function live() {
     const job = await submit(tenantA, 'width=192&height=192&spp=48&tile=32&frames=1-2');
     await login(page, tenantA);
     await page.waitForSelector(`#jobs-table tr[data-job="${job}"]`);
+    // The quote made at submission shows beside the cost, in the list and on the job's page.
+    const quoted = (await api(tenantA, 'GET', `/api/jobs/${job}`)).quote;
+    check(quoted && quoted.samples === 192 * 192 * 48 * 2, `quote ${JSON.stringify(quoted)}`);
+    const dollars = `$${Math.floor(quoted.cost / 1e6)}.${String(quoted.cost % 1e6).padStart(6, '0')}`;
+    const listed = await page.textContent(`#jobs-table tr[data-job="${job}"] td.col-quote`);
+    check(listed === dollars, `the jobs list shows the quote as '${listed}', not ${dollars}`);
     await page.goto(`${URL_}/#/jobs/${job}`);
     await page.waitForSelector('canvas.frame-canvas[data-frame="1"]');
+    const onPage = await page.textContent('#job-quote');
+    check(onPage.startsWith(dollars), `the job page shows the quote as '${onPage}'`);
     const command = JSON.parse(env('WORKER_COMMAND'));
     worker = spawn(command[0], command.slice(1), { stdio: 'ignore' });
 
