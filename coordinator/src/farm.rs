@@ -230,9 +230,6 @@ impl<T: Transport> Farm<T> {
         resolution: Resolution,
         probe: Probe,
     ) -> Result<Quote, FarmError> {
-        let samples = resolution.pixel_count() as u64
-            * u64::from(options.settings.spp.get())
-            * options.frames.len() as u64;
         let speeds = self.store.probe_speeds()?;
         let fleet: Vec<AliveWorker> = self
             .workers()?
@@ -251,7 +248,7 @@ impl<T: Transport> Farm<T> {
             .collect();
         Ok(quote::quote(
             probe,
-            samples,
+            options.samples(resolution),
             self.store.probe_history()?,
             self.prices.hourly(CPU_CLASS, probe.threads),
             &fleet,

@@ -10,12 +10,15 @@
 use std::time::{Duration, Instant};
 
 use tessera_protocol::api::Quote;
+use tessera_protocol::device::CPU_CLASS;
 use tessera_protocol::money::Money;
 use tessera_renderer::backend::Backend;
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Resolution;
 use tessera_renderer::scene::FrameScene;
 use tessera_renderer::settings::{RenderSettings, Spp};
+
+use crate::billing::PriceTable;
 
 /// How long the pre-pass renders: long enough that the timer and the pixels sampled err by a
 /// few per cent, short enough for a submission to wait on.
@@ -52,9 +55,9 @@ pub fn probe(
         spp: Spp::new(settings.spp.get().min(PROBE_SPP)).map_err(|e| e.to_string())?,
         ..*settings
     };
-    let estimators: Vec<_> = frames
+    let prepared: Vec<_> = frames
         .iter()
-        .map(|(number, scene)| (*number, backend.estimator(scene)))
+        .map(|(number, scene)| (*number, backend.prepare_cpu(scene)))
         .collect();
     let (w, h) = (resolution.width(), resolution.height());
     let (bw, bh) = (BLOCK.min(w), BLOCK.min(h));
@@ -77,9 +80,9 @@ pub fn probe(
             let y0 = ((v * f64::from(h - bh + 1)) as u32).min(h - bh);
             pixels.extend((y0..y0 + bh).flat_map(|y| (x0..x0 + bw).map(move |x| (x, y))));
         }
-        let (number, estimator) = &estimators[call % estimators.len()];
+        let (number, frame) = &prepared[call % prepared.len()];
         let started = Instant::now();
-        estimator
+        frame
             .estimate(resolution, &pixels, *number, &settings)
             .map_err(|e| e.to_string())?;
         if call > 0 || pixels.len() >= resolution.pixel_count() {
@@ -96,6 +99,20 @@ pub fn probe(
         seconds_per_sample: rates[rates.len() / 2],
         threads: backend.device().threads,
     })
+}
+
+/// The frames a pre-pass samples: the job's first, already evaluated, and its last when that
+/// is another, evaluated by `evaluate`.
+pub fn probed_frames<E>(
+    frames: &[u32],
+    first: FrameScene,
+    evaluate: impl FnOnce(u32) -> Result<FrameScene, E>,
+) -> Result<Vec<(u32, FrameScene)>, E> {
+    let mut probed = vec![(frames[0], first)];
+    if let Some(&last) = frames.last().filter(|&&last| last != frames[0]) {
+        probed.push((last, evaluate(last)?));
+    }
+    Ok(probed)
 }
 
 /// Point `i` of the R2 sequence in the unit square: evenly spread for any prefix.
@@ -145,7 +162,7 @@ pub fn quote(
             } else {
                 // Unmeasured: a CPU worker as its share of this machine's threads, a GPU as
                 // this whole machine.
-                let threads = if w.class.eq_ignore_ascii_case("cpu") {
+                let threads = if w.class.eq_ignore_ascii_case(CPU_CLASS) {
                     w.threads
                 } else {
                     probe.threads
@@ -160,6 +177,24 @@ pub fn quote(
         samples,
         probe_seconds_per_sample: probe.seconds_per_sample,
     }
+}
+
+/// The quote for `samples` samples rendered by this machine's CPU alone, priced by `prices`
+/// (`tessera render --quote`).
+pub fn on_this_machine(probe: Probe, samples: u64, prices: &PriceTable) -> Quote {
+    let this_machine = AliveWorker {
+        class: CPU_CLASS.into(),
+        threads: probe.threads,
+        probe_seconds: 0.0,
+        render_seconds: 0.0,
+    };
+    quote(
+        probe,
+        samples,
+        History::default(),
+        prices.hourly(CPU_CLASS, probe.threads),
+        &[this_machine],
+    )
 }
 
 #[cfg(test)]

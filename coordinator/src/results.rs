@@ -39,11 +39,11 @@ fn random_fraction() -> f64 {
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Distinct pixels of `tile` (frame coordinates) for a check, drawn here after the result
-/// arrived.
+/// Distinct pixels of `tile` (frame coordinates) for a check (all of a tile smaller than the
+/// check), drawn here after the result arrived.
 fn choose_pixels(tile: Tile, comparison: Comparison) -> Vec<(u32, u32)> {
     let count = tile.pixel_count();
-    let wanted = comparison.pixels(count).min(count);
+    let wanted = comparison.pixels(count);
     let mut chosen = std::collections::BTreeSet::new();
     while chosen.len() < wanted {
         let at = ((random_fraction() * count as f64) as usize).min(count - 1) as u32;
@@ -208,11 +208,9 @@ impl<T: Transport> Farm<T> {
         .unwrap_or_else(|e| Err(e.to_string()));
         match verdict {
             Ok((verdict, seconds)) => {
-                let name = match comparison {
-                    Comparison::Exact => "exact",
-                    Comparison::WithinNoise => "within_noise",
-                };
-                self.measured.spot_checks.observe_for(name, seconds);
+                self.measured
+                    .spot_checks
+                    .observe_for(comparison.as_str(), seconds);
                 Ok(Some(verdict))
             }
             // The verifier's own trouble says nothing of the worker: unchecked, not refused.

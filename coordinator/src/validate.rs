@@ -54,10 +54,7 @@ pub(crate) fn validate_scene(
         .size
         .resolve(&first.camera)
         .map_err(|e| FarmError::InvalidJob(e.to_string()))?;
-    let mut probed = vec![(frames[0], first)];
-    if let Some(&last) = frames.last().filter(|&&last| last != frames[0]) {
-        probed.push((last, evaluate(last)?));
-    }
+    let probed = quote::probed_frames(frames, first, evaluate)?;
     let backend = CpuBackend::new(None).map_err(|e| bad(&e))?;
     let probe =
         quote::probe(&backend, &probed, resolution, &options.settings).map_err(|e| bad(&e))?;

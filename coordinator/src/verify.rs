@@ -33,8 +33,8 @@ pub enum Comparison {
 
 /// Pixels checked in a tile compared exactly: one wrong pixel is enough.
 const EXACT_PIXELS: usize = 4;
-/// Pixels checked in a tile compared within noise (all of a smaller tile's): enough that a
-/// few honest divergences stay far below the count that fails.
+/// Pixels checked in a tile compared within noise: enough that a few honest divergences stay
+/// far below the count that fails.
 const WITHIN_NOISE_PIXELS: usize = 32;
 /// How often an honest tile may fail a check compared within noise.
 const FALSE_ALARM: f64 = 1e-6;
@@ -50,9 +50,18 @@ impl Comparison {
 
     /// How many pixels to check in a tile of `pixel_count` pixels.
     pub fn pixels(self, pixel_count: usize) -> usize {
-        match self {
+        let wanted = match self {
             Self::Exact => EXACT_PIXELS,
-            Self::WithinNoise => WITHIN_NOISE_PIXELS.min(pixel_count),
+            Self::WithinNoise => WITHIN_NOISE_PIXELS,
+        };
+        wanted.min(pixel_count)
+    }
+
+    /// Its name in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::WithinNoise => "within_noise",
         }
     }
 }

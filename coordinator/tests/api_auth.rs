@@ -47,6 +47,25 @@ impl Api {
         self.farm.store().issue_token(&new).unwrap().1
     }
 
+    /// Submits an 8x8 Cornell box at 1 spp with `token`; returns the job's id.
+    async fn submit_small_job(&self, token: &str) -> i64 {
+        let scene = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenes/cornell-box.gltf"
+        ))
+        .unwrap();
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1",
+                Some(&format!("Bearer {token}")),
+                scene,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
     /// The status and JSON body of a request with `authorization` as its header.
     async fn call(
         &self,
@@ -156,21 +175,7 @@ async fn a_tenant_cannot_see_cancel_download_or_be_invoiced_for_another_tenants_
         api.token(Role::Submitter, Some("b")),
     );
     let admin = api.token(Role::Admin, None);
-    let scene = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenes/cornell-box.gltf"
-    ))
-    .unwrap();
-    let (status, body) = api
-        .call(
-            "POST",
-            "/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1",
-            Some(&format!("Bearer {a}")),
-            scene,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let job = body["id"].as_i64().unwrap();
+    let job = api.submit_small_job(&a).await;
 
     for path in [
         format!("/api/jobs/{job}"),
@@ -292,21 +297,7 @@ async fn event_streams_are_limited_per_token_holder() {
         api.token(Role::Submitter, Some("a")),
         api.token(Role::Admin, None),
     );
-    let scene = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenes/cornell-box.gltf"
-    ))
-    .unwrap();
-    let (status, body) = api
-        .call(
-            "POST",
-            "/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1",
-            Some(&format!("Bearer {a}")),
-            scene,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let events = format!("/api/jobs/{}/events", body["id"]);
+    let events = format!("/api/jobs/{}/events", api.submit_small_job(&a).await);
     let open = |token: &str| {
         let request = Request::builder()
             .uri(&events)

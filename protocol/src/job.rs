@@ -336,6 +336,13 @@ impl Default for JobOptions {
 }
 
 impl JobOptions {
+    /// Camera samples of the whole job at `resolution`: pixels x spp x frames.
+    pub fn samples(&self, resolution: Resolution) -> u64 {
+        resolution.pixel_count() as u64
+            * u64::from(self.settings.spp.get())
+            * self.frames.len() as u64
+    }
+
     /// What the types cannot check alone: every frame's time fits the task message (an f32).
     pub fn check(&self) -> Result<(), JobError> {
         let last = *self

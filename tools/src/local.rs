@@ -11,11 +11,11 @@ use serde::Serialize;
 use tessera_coordinator::billing::PriceTable;
 use tessera_coordinator::frame_paths::FramePaths;
 use tessera_coordinator::limits::Limits;
-use tessera_coordinator::quote::{self, AliveWorker, History};
+use tessera_coordinator::quote;
 use tessera_coordinator::store::Principal;
 use tessera_coordinator::{Farm, FarmConfig, FarmError, FarmEvents, Submission};
 use tessera_protocol::api::{JobState, LedgerRow, Quote};
-use tessera_protocol::device::{CPU_CLASS, Device};
+use tessera_protocol::device::Device;
 use tessera_protocol::id::JobId;
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::Claim;
@@ -267,28 +267,16 @@ pub fn quote_job(
     threads: Option<usize>,
 ) -> Result<Quote, LocalError> {
     let (scene, first, resolution) = load(scene_path, job)?;
-    let frames = job.frames.frames();
-    let mut probed = vec![(frames[0], first)];
-    if let Some(&last) = frames.last().filter(|&&last| last != frames[0]) {
-        probed.push((last, evaluate(&scene, scene_path, job, last)?));
-    }
+    let probed = quote::probed_frames(job.frames.frames(), first, |last| {
+        evaluate(&scene, scene_path, job, last)
+    })?;
     let backend = CpuBackend::new(threads).map_err(|e| LocalError::Quote(e.to_string()))?;
     let probe =
         quote::probe(&backend, &probed, resolution, &job.settings).map_err(LocalError::Quote)?;
-    let samples =
-        resolution.pixel_count() as u64 * u64::from(job.settings.spp.get()) * frames.len() as u64;
-    let this_machine = AliveWorker {
-        class: CPU_CLASS.into(),
-        threads: probe.threads,
-        probe_seconds: 0.0,
-        render_seconds: 0.0,
-    };
-    Ok(quote::quote(
+    Ok(quote::on_this_machine(
         probe,
-        samples,
-        History::default(),
-        prices.hourly(CPU_CLASS, probe.threads),
-        &[this_machine],
+        job.samples(resolution),
+        prices,
     ))
 }
 
@@ -377,14 +365,13 @@ pub fn render_job(
         .block_on(farm.submit_loaded(submission, resolution, None))
         .map_err(LocalError::from)
         .and_then(|id| {
-            let spp = u64::from(job.settings.spp.get());
             let tiles_per_frame = resolution.tiles(job.tile_size).len() as u64;
             let totals = Progress {
                 frame: frames[0],
                 tiles_done: 0,
                 tiles_total: tiles_per_frame * frames.len() as u64,
                 samples_done: 0,
-                samples_total: resolution.pixel_count() as u64 * spp * frames.len() as u64,
+                samples_total: job.samples(resolution),
             };
             follow(
                 &farm,

@@ -169,6 +169,9 @@ CREATE TABLE IF NOT EXISTS workers (
 
 /// A job's probe seconds per sample, from its quote.
 const PROBED: &str = "json_extract(j.quote, '$.probe_seconds_per_sample')";
+/// The ledger rows quotes learn from: the latest, so that a quote reads a bounded part of a
+/// ledger that only grows, and follows the farm as it changes.
+const RECENT_LEDGER: &str = "(SELECT * FROM ledger ORDER BY id DESC LIMIT 20000)";
 
 /// The store's clock: seconds since the Unix epoch.
 pub fn now() -> f64 {
@@ -321,13 +324,13 @@ impl Store {
         Ok(bytes as u64)
     }
 
-    /// What the ledger's charges for probed jobs add up to, and the probe seconds they paid for
-    /// ([`crate::quote`]).
+    /// What the latest ledger charges for probed jobs add up to, and the probe seconds they
+    /// paid for ([`crate::quote`]).
     pub fn probe_history(&self) -> Result<History, StoreError> {
         let (charged, probe_seconds): (i64, f64) = self.db().query_row(
             &format!(
                 "SELECT COALESCE(SUM(l.charge_micros), 0), COALESCE(SUM(l.samples * {PROBED}), 0.0)
-                 FROM ledger l JOIN jobs j ON j.id = l.job_id WHERE {PROBED} IS NOT NULL"
+                 FROM {RECENT_LEDGER} l JOIN jobs j ON j.id = l.job_id WHERE {PROBED} IS NOT NULL"
             ),
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
@@ -338,12 +341,13 @@ impl Store {
         })
     }
 
-    /// Probe seconds and render seconds each worker was charged for, by name.
+    /// Probe seconds and render seconds each worker was charged for in the latest ledger rows,
+    /// by name.
     pub fn probe_speeds(&self) -> Result<HashMap<String, (f64, f64)>, StoreError> {
         let db = self.db();
         let mut stmt = db.prepare(&format!(
             "SELECT l.worker, SUM(l.samples * {PROBED}), SUM(l.render_micros) / 1e6
-             FROM ledger l JOIN jobs j ON j.id = l.job_id WHERE {PROBED} IS NOT NULL
+             FROM {RECENT_LEDGER} l JOIN jobs j ON j.id = l.job_id WHERE {PROBED} IS NOT NULL
              GROUP BY l.worker"
         ))?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;

@@ -44,16 +44,17 @@ impl CpuBackend {
 }
 
 impl CpuBackend {
-    /// Prepares `scene` for estimating single pixels ([`PixelEstimator`]).
-    pub fn estimator<'a>(&'a self, scene: &'a FrameScene) -> PixelEstimator<'a> {
-        PixelEstimator {
+    /// Prepares `scene` for rendering tiles ([`PreparedFrame`]) and estimating single pixels
+    /// ([`CpuFrame::estimate`]).
+    pub fn prepare_cpu<'a>(&'a self, scene: &'a FrameScene) -> CpuFrame<'a> {
+        CpuFrame {
             tracer: self.pool.install(|| PathTracer::new(scene)),
             pool: &self.pool,
             scene,
         }
     }
 
-    /// Estimates the given pixels (frame coordinates) of a frame, as [`PixelEstimator::estimate`].
+    /// Estimates the given pixels (frame coordinates) of a frame, as [`CpuFrame::estimate`].
     pub fn estimate_pixels(
         &self,
         scene: &FrameScene,
@@ -62,19 +63,45 @@ impl CpuBackend {
         frame: u32,
         settings: &RenderSettings,
     ) -> Result<Vec<Estimate>, RenderError> {
-        self.estimator(scene)
+        self.prepare_cpu(scene)
             .estimate(resolution, pixels, frame, settings)
     }
 }
 
-/// A frame ready for estimating pixels one by one, its BVH built once.
-pub struct PixelEstimator<'a> {
+/// The processor's model name, from /proc/cpuinfo where there is one.
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+impl Backend for CpuBackend {
+    fn device(&self) -> &DeviceInfo {
+        &self.device
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        scene: &'a FrameScene,
+    ) -> Result<Box<dyn PreparedFrame + 'a>, RenderError> {
+        Ok(Box::new(self.prepare_cpu(scene)))
+    }
+}
+
+/// A frame ready for the CPU: its BVH built once, for tiles and for single pixels.
+pub struct CpuFrame<'a> {
     tracer: PathTracer<'a>,
     pool: &'a rayon::ThreadPool,
     scene: &'a FrameScene,
 }
 
-impl PixelEstimator<'_> {
+impl CpuFrame<'_> {
     /// Estimates the given pixels (frame coordinates), each with the spread of its samples:
     /// exactly the pixels a tile holding them would have.
     pub fn estimate(
@@ -107,43 +134,6 @@ impl PixelEstimator<'_> {
                 .collect()
         }))
     }
-}
-
-/// The processor's model name, from /proc/cpuinfo where there is one.
-fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
-}
-
-impl Backend for CpuBackend {
-    fn device(&self) -> &DeviceInfo {
-        &self.device
-    }
-
-    fn prepare<'a>(
-        &'a self,
-        scene: &'a FrameScene,
-    ) -> Result<Box<dyn PreparedFrame + 'a>, RenderError> {
-        let tracer = self.pool.install(|| PathTracer::new(scene));
-        Ok(Box::new(CpuFrame {
-            tracer,
-            pool: &self.pool,
-            scene,
-        }))
-    }
-}
-
-struct CpuFrame<'a> {
-    tracer: PathTracer<'a>,
-    pool: &'a rayon::ThreadPool,
-    scene: &'a FrameScene,
 }
 
 impl PreparedFrame for CpuFrame<'_> {
