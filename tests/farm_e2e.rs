@@ -599,9 +599,9 @@ fn a_frozen_worker_loses_its_lease_and_its_late_result_is_not_billed() {
 /// A dishonest worker with a valid worker token and broker credentials takes tasks from the
 /// queue and tries what it can: results for a task it never claimed, time, threads and class
 /// beyond its token, out-of-range numbers, a failed result for a task it does not hold, and a
-/// task taken and acknowledged without ever being claimed. It is paid for at most its own
-/// lease's time at its token's rate, fails nobody's job, the coordinator keeps serving, and the
-/// frames equal `tessera render`'s.
+/// task taken and acknowledged without ever being claimed. The time beyond its lease blocks it,
+/// it is paid nothing, fails nobody's job, the coordinator keeps serving, and the frames equal
+/// `tessera render`'s.
 #[test]
 fn a_dishonest_worker_is_never_paid_beyond_its_bound_nor_breaks_the_job() {
     use tessera_protocol::client::Client;
@@ -712,12 +712,17 @@ fn a_dishonest_worker_is_never_paid_beyond_its_bound_nor_breaks_the_job() {
             Claim::Render { lease, key } => (lease, key),
             Claim::Skip { reason } => panic!("mallory's claim refused: {reason}"),
         };
-        let (lease, key) = claimed(&took[1]);
-        let inflated = forge(&took[1], &lease, &key, rendered(&took[1], u64::MAX));
-        transport.publish_result(&inflated).await.unwrap();
+        let (inflated_lease, inflated_key) = claimed(&took[1]);
         let (lease, key) = claimed(&took[2]);
         let nonsense = forge(&took[2], &lease, &key, black(&took[2], u64::MAX, u64::MAX));
         transport.publish_result(&nonsense).await.unwrap();
+        let inflated = forge(
+            &took[1],
+            &inflated_lease,
+            &inflated_key,
+            rendered(&took[1], u64::MAX),
+        );
+        transport.publish_result(&inflated).await.unwrap();
         transport.close().await;
     });
 
@@ -728,22 +733,14 @@ fn a_dishonest_worker_is_never_paid_beyond_its_bound_nor_breaks_the_job() {
     let rows = bill["rows"].as_array().unwrap();
     assert_eq!(rows.len() as u64, tasks_total(&status), "one row per task");
     let mallorys: Vec<&Value> = rows.iter().filter(|r| r["worker"] == "mallory").collect();
-    assert!(mallorys.len() <= 1, "mallory billed for {mallorys:?}");
-    for row in &mallorys {
-        // Its token's class and one thread, for a few seconds at most.
-        assert_eq!(
-            (row["device_class"].as_str(), row["threads"].as_u64()),
-            (Some("cpu"), Some(1)),
-            "{row}"
-        );
-        assert!(row["seconds"].as_f64().unwrap() < 60.0, "{row}");
-    }
+    assert!(mallorys.is_empty(), "mallory billed for {mallorys:?}");
     check_bill(&farm, &job, tasks_total(&status));
     let log = farm.read_log("coordinator");
     for refusal in [
         "unknown lease",
         "unusable result from worker 'mallory'",
         "publishing again",
+        "of rendering for a task it held for",
     ] {
         assert!(
             log.contains(refusal),

@@ -158,13 +158,19 @@ async fn in_process_farm_matches_the_local_pipeline() {
     let quote = farm.job(job).unwrap().quote.expect("a quote");
     assert_eq!(quote.samples, 40 * 30 * 2 * 2);
     assert!(quote.cost.micros() >= 0 && quote.probe_seconds_per_sample > 0.0);
-    // Asking for a quote queues nothing; now the ledger holds this job's charges, the price
-    // of a probe second comes from them.
+    // The invoice is the quoted work at the quoted price.
+    let invoice = farm.store().invoice_total(job).unwrap().micros();
+    assert!(
+        (invoice - quote.cost.micros()).abs() <= 1,
+        "{invoice} {quote:?}"
+    );
+    // Asking for a quote queues nothing; now the ledger holds this job's charges, the
+    // workers' speeds come from them.
     let jobs = farm.store().jobs(None, None).unwrap().len();
     let again = farm.quote(&submission()).await.unwrap();
     assert_eq!(again.samples, quote.samples);
     assert_eq!(farm.store().jobs(None, None).unwrap().len(), jobs);
-    assert!(farm.store().probe_history().unwrap().probe_seconds > 0.0);
+    assert_eq!(farm.store().work_done().unwrap().len(), 2);
     stop.send(true).unwrap();
     runner.await.unwrap().unwrap();
     for w in workers {
@@ -429,35 +435,36 @@ async fn implausible_results_are_refused_and_the_task_sent_again() {
     );
 }
 
-/// A worker is paid as its token says (class cpu, 2 threads, its own name), whatever its result
-/// claims, and for no longer than it held its lease.
+/// A task is charged for its work (its samples at the job's measured seconds per sample) at the
+/// job's price for the class of the worker's token (cpu, 2 threads, its own name), whatever the
+/// result claims of its device or its time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_is_paid_for_its_token_and_its_lease_and_nothing_more() {
+async fn a_task_is_charged_for_its_work_at_the_price_of_the_workers_token() {
     let dir = tempfile::tempdir().unwrap();
     let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |_| {}).await;
     let task = take(&mut tasks).await;
-    let started = std::time::Instant::now();
     let lease = lease(&farm, &task, "honest");
-    let forever = u64::MAX;
-    farm.handle_result(&result(&task, &true_pixels(&task), 32, forever, &lease))
+    farm.handle_result(&result(&task, &true_pixels(&task), 32, 1_000, &lease))
         .await
         .unwrap();
-    let held = started.elapsed().as_micros() as u64;
     let ledger = farm.store().ledger(job).unwrap();
     assert_eq!(ledger.len(), 1, "the result is accepted");
     let row = &ledger[0];
-    assert!(
-        row.render_micros <= held,
-        "billed {} µs of render time for a lease held {held} µs",
-        row.render_micros
-    );
     assert_eq!(
         (row.worker.as_str(), row.device_class.as_str(), row.threads),
         ("honest", "cpu", 2)
     );
-    assert_eq!(row.hourly, PriceTable::default().hourly("cpu", 2));
-    let (exact, _) = billing::charge_carried(row.hourly, row.render_micros, Default::default());
+    assert_eq!(row.render_micros, 1_000);
+    let quote = farm.job(job).unwrap().quote.unwrap();
+    assert_eq!(
+        row.work_micros,
+        (32.0 * quote.probe_seconds_per_sample * 1e6).round() as u64
+    );
+    assert_eq!(row.hourly, quote.work_hour_prices["cpu"]);
+    let (exact, _) = billing::charge_carried(row.hourly, row.work_micros, Default::default());
     assert_eq!(row.charge, exact);
+    // The invoice is what was quoted, to the micro-dollar.
+    assert!((row.charge.micros() - quote.cost.micros()).abs() <= 1);
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
 }
 
@@ -554,13 +561,15 @@ async fn a_silent_workers_lease_expires_and_its_late_result_is_not_billed() {
     runner.abort();
 }
 
-/// A job with a cost limit stops before its invoice passes it.
+/// A job with a cost limit stops before its invoice passes it (here the CPU costs a million
+/// dollars a core-hour, so that one tile's work passes a limit of one micro-dollar).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_stops_at_its_cost_limit() {
     let dir = tempfile::tempdir().unwrap();
     let transport = InProcessTransport::new();
+    let dear = PriceTable::parse("cpu_core_hour = 1000000.0", "test prices").unwrap();
     let farm = Farm::open(
-        FarmConfig::new(dir.path().join("data"), PriceTable::default()),
+        FarmConfig::new(dir.path().join("data"), dear),
         transport.clone(),
     )
     .unwrap();
@@ -575,9 +584,8 @@ async fn a_job_stops_at_its_cost_limit() {
         let lease = lease(&farm, &task, "w");
         held.push((task, lease));
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     for (task, lease) in &held {
-        farm.handle_result(&result(task, &Pixels::zeroed(16), 32, 60_000_000, lease))
+        farm.handle_result(&result(task, &Pixels::zeroed(16), 32, 1_000, lease))
             .await
             .unwrap();
     }
@@ -754,9 +762,11 @@ async fn a_gpu_cheater_is_caught_within_noise_and_blocked() {
 
 /// A worker trusted after 10 passed checks is checked less often; wrong pixels it then claims
 /// from the CPU backend are accepted unchecked until a check, exact for the CPU, catches them.
-/// Every charge of it that no check verified is then reversed, and its verified ones stand.
+/// Every charge of it that no check verified is then reversed, and its verified ones stand;
+/// the tiles of the reversed charges are rendered again by an honest worker, and the job
+/// completes with the frame `tessera render` writes and an invoice of the honest work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trusted_cheater_is_caught_and_its_unverified_charges_reversed() {
+async fn a_trusted_cheater_is_caught_its_charges_reversed_and_its_tiles_rendered_again() {
     let dir = tempfile::tempdir().unwrap();
     let (farm, job, mut tasks) = farm_with_job(dir.path(), 64, |_| {}).await;
     for _ in 0..10 {
@@ -799,20 +809,48 @@ async fn a_trusted_cheater_is_caught_and_its_unverified_charges_reversed() {
         .map(|r| r.task)
         .collect();
     assert_eq!(reversed, unverified);
-    let ledger = farm.store().ledger(job).unwrap();
-    assert_eq!(ledger.len(), 10 + unverified.len());
-    let verified: i64 = ledger
-        .iter()
-        .filter(|r| !unverified.contains(&r.task))
-        .map(|r| r.charge.micros())
-        .sum();
-    assert_eq!(farm.store().invoice_total(job).unwrap().micros(), verified);
     // The blocked worker may claim nothing more.
     let next = take(&mut tasks).await;
     let refused = farm
         .claim(&cpu_worker("cheat", 2), next.task, next.attempt)
         .unwrap();
     assert!(matches!(refused, Claim::Skip { .. }), "{refused:?}");
+    // An honest worker renders the rest, the reversed tiles again among them.
+    let mut first = Some(next);
+    while farm.job(job).unwrap().state == JobState::Running {
+        let task = match first.take() {
+            Some(task) => task,
+            None => take(&mut tasks).await,
+        };
+        let honest = lease(&farm, &task, "honest");
+        let r = result(&task, &true_pixels(&task), 32, 1, &honest);
+        farm.handle_result(&from_cpu(r, &honest)).await.unwrap();
+    }
+    assert_eq!(farm.job(job).unwrap().state, JobState::Done);
+    let ledger = farm.store().ledger(job).unwrap();
+    assert_eq!(ledger.len(), 64 + unverified.len(), "one row per result");
+    let honest: i64 = ledger
+        .iter()
+        .filter(|r| !(r.worker == "cheat" && unverified.contains(&r.task)))
+        .map(|r| r.charge.micros())
+        .sum();
+    let invoice = farm.store().invoice_total(job).unwrap().micros();
+    assert_eq!(invoice, honest);
+    // 64 tasks' work at the job's price, but for the rounding of the charges reversed.
+    let quote = farm.job(job).unwrap().quote.unwrap();
+    assert!(
+        (invoice - quote.cost.micros()).abs() <= 1 + unverified.len() as i64,
+        "invoice {invoice}, quoted {}",
+        quote.cost
+    );
+    let mut options = one_tile_of_cornell(4, 2).options;
+    options.size = SizeRequest::from_sides(Some(256), Some(4)).unwrap();
+    let local = render_locally(dir.path(), &scene("cornell-box.gltf"), &options, "1").await;
+    assert!(
+        std::fs::read(farm.frame_file(job, 1).unwrap()).unwrap()
+            == std::fs::read(&local[0]).unwrap(),
+        "the frame differs from tessera render's"
+    );
 }
 
 /// Each tenant has its own window of queued tasks: one tenant's backlog does not hold back
@@ -897,15 +935,26 @@ enum Cheat {
     Black,
     /// Plausible values, at random.
     Noise,
+    /// The true pixels, with an hour of rendering claimed for them.
+    InflatedWork,
 }
 
 impl Cheat {
-    const ALL: [Cheat; 4] = [
+    const ALL: [Cheat; 5] = [
         Cheat::HalfTheSamples,
         Cheat::AnotherTile,
         Cheat::Black,
         Cheat::Noise,
+        Cheat::InflatedWork,
     ];
+
+    /// The render time the cheater reports.
+    fn render_micros(self) -> u64 {
+        match self {
+            Cheat::InflatedWork => 3_600_000_000,
+            _ => 1,
+        }
+    }
 
     /// The made-up pixels of `task`, whose neighbour in the plan is `other`.
     fn pixels(self, task: &TaskMessage, other: &TaskMessage) -> Pixels {
@@ -918,6 +967,7 @@ impl Cheat {
             }
             Cheat::AnotherTile => true_pixels(other),
             Cheat::Black => Pixels::zeroed(n),
+            Cheat::InflatedWork => true_pixels(task),
             Cheat::Noise => {
                 let mut p = true_pixels(task);
                 let mut state = u64::from(task.task.0.unsigned_abs() as u32) | 1;
@@ -960,7 +1010,9 @@ async fn farm_with_cornell_tiles(
 
 /// Every kind of cheater, claiming the CPU (checked exactly) or CUDA (checked within noise), is
 /// caught at its first made-up result: a new worker's results are all checked, and one check
-/// finds a made-up tile but for odds below one in a million (coordinator/src/verify.rs).
+/// finds a made-up tile but for odds below one in a million (coordinator/src/verify.rs). A
+/// render time beyond the lease is caught at every result; inflated less, it would earn
+/// nothing, as time is never charged for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_of_cheater_is_caught_at_its_first_made_up_result() {
     for cheat in Cheat::ALL {
@@ -974,7 +1026,7 @@ async fn every_kind_of_cheater_is_caught_at_its_first_made_up_result() {
                 &task,
                 &cheat.pixels(&task, &other),
                 task.samples(),
-                1,
+                cheat.render_micros(),
                 &held,
             );
             r.worker.device.backend = backend.into();

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tessera_protocol::api::{JobState, LedgerRow, Quote, WorkerView};
-use tessera_protocol::device::CPU_CLASS;
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::Claim;
@@ -24,6 +23,7 @@ use tessera_transport::{Inbox, Transport};
 use tokio::sync::watch;
 
 use crate::billing::PriceTable;
+use crate::billing::work::{self, Throughput, WorkDone};
 use crate::error::{FarmError, io};
 use crate::frame_paths::{DataDirFrames, FramePaths};
 use crate::job::JobSpec;
@@ -35,6 +35,9 @@ use crate::quote::{self, AliveWorker, Probe};
 use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, NewJob, Principal, Store};
 use crate::validate::validate_scene;
 use crate::verify::Verifier;
+
+/// How often workers' throughput is compared with their classes'.
+const MISFITS_EVERY: Duration = Duration::from_secs(60);
 
 /// Attempts a task gets before it is dead-lettered and its job failed.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -222,35 +225,47 @@ impl<T: Transport> Farm<T> {
             .map_err(|e| FarmError::SceneRejected(format!("scene validation failed: {e}")))?
     }
 
-    /// The quote for a job of `options` at `resolution` whose work `probe` measured, priced
-    /// from the ledger and timed on the workers alive now ([`quote`]).
+    /// The quote for a job of `options` at `resolution` whose work `probe` measured, at the
+    /// prices of work measured from the ledger, and timed on the workers alive now
+    /// ([`quote`]).
     pub fn quote_probed(
         &self,
         options: &JobOptions,
         resolution: Resolution,
         probe: Probe,
     ) -> Result<Quote, FarmError> {
-        let speeds = self.store.probe_speeds()?;
+        let done = self.store.work_done()?;
+        let verified: Vec<WorkDone> = done.iter().map(|(_, _, v)| v.clone()).collect();
+        let throughput = Throughput::measure(&verified);
         let fleet: Vec<AliveWorker> = self
             .workers()?
             .into_iter()
             .filter(|w| w.alive && w.blocked.is_none())
             .map(|w| {
-                let (probe_seconds, render_seconds) =
-                    speeds.get(&w.name).copied().unwrap_or_default();
+                let all = done
+                    .iter()
+                    .find(|(name, _, _)| *name == w.name)
+                    .map(|(_, all, _)| all.clone())
+                    .unwrap_or_default();
                 AliveWorker {
                     class: w.device_class,
                     threads: w.threads,
-                    probe_seconds,
-                    render_seconds,
+                    work_seconds: all.work_seconds,
+                    render_seconds: all.render_seconds,
                 }
             })
             .collect();
+        let prices = work::hour_prices(
+            &self.prices,
+            &throughput,
+            probe.threads,
+            fleet.iter().map(|w| w.class.as_str()),
+        );
         Ok(quote::quote(
             probe,
             options.samples(resolution),
-            self.store.probe_history()?,
-            self.prices.hourly(CPU_CLASS, probe.threads),
+            prices,
+            &throughput,
             &fleet,
         ))
     }
@@ -370,7 +385,19 @@ impl<T: Transport> Farm<T> {
     /// Every worker heard from; alive when heard from within the lease timeout.
     pub fn workers(&self) -> Result<Vec<WorkerView>, FarmError> {
         let alive_after = store::now() - self.lease_timeout.as_secs_f64();
-        Ok(self.store.workers(alive_after)?)
+        let done = self.store.work_done()?;
+        let mut workers = self.store.workers(alive_after)?;
+        for w in &mut workers {
+            let (work, render) = done.iter().filter(|(name, _, _)| *name == w.name).fold(
+                (0.0, 0.0),
+                |(work, render), (_, all, _)| {
+                    (work + all.work_seconds, render + all.render_seconds)
+                },
+            );
+            w.throughput = (render > 0.0).then(|| work / render);
+            w.check_rate = crate::results::check_rate(w.consecutive_valid);
+        }
+        Ok(workers)
     }
 
     /// Results refused for good so far, by reason.
@@ -443,6 +470,7 @@ impl<T: Transport> Farm<T> {
         let mut top_up = tokio::time::interval(Duration::from_secs(2));
         let mut leases =
             tokio::time::interval((self.lease_timeout / 10).max(Duration::from_millis(100)));
+        let mut misfits = tokio::time::interval(MISFITS_EVERY);
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -465,6 +493,11 @@ impl<T: Transport> Farm<T> {
                     }
                     if let Err(e) = self.republish_unclaimed().await {
                         tracing::warn!(error = %e, "cannot publish unclaimed tasks again");
+                    }
+                }
+                _ = misfits.tick() => {
+                    if let Err(e) = self.block_misfits() {
+                        tracing::warn!(error = %e, "cannot compare workers with their classes");
                     }
                 }
                 delivery = results.next() => {
@@ -549,10 +582,28 @@ impl<T: Transport> Farm<T> {
         Ok(())
     }
 
+    /// Stops the claims of workers whose verified throughput contradicts their token's device
+    /// class ([`work::misfits`]): their work was right and stays paid (by its work), but they
+    /// hold tasks for far longer than their class should.
+    fn block_misfits(&self) -> Result<(), FarmError> {
+        let verified: Vec<(String, WorkDone)> = self
+            .store
+            .work_done()?
+            .into_iter()
+            .map(|(name, _, verified)| (name, verified))
+            .collect();
+        for (worker, why) in work::misfits(&verified) {
+            if self.store.stop_claims(&worker, &why)? {
+                tracing::warn!(%worker, %why, "worker blocked: its throughput contradicts its class");
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn finish_if_complete(&self, job: JobId) -> Result<(), FarmError> {
         let frames = self.store.frame_progress(job)?;
-        if frames.iter().all(|f| f.written) {
-            self.store.finish_job(job, JobState::Done, None)?;
+        if frames.iter().all(|f| f.written) && self.store.finish_job(job, JobState::Done, None)? {
+            self.remove_tiles(job);
             tracing::info!(%job, "job done");
         }
         Ok(())

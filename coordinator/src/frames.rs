@@ -1,5 +1,6 @@
-//! Tiles and frames on disk: an accepted tile is kept under the data directory until its frame
-//! is assembled and written, then removed.
+//! Tiles and frames on disk: an accepted tile is kept under the data directory until its job is
+//! done, so that a frame can be assembled again when a tile of it is rendered again (its worker
+//! was caught cheating later).
 
 use std::path::{Path, PathBuf};
 
@@ -105,11 +106,12 @@ impl<T: Transport> Farm<T> {
         self.store.mark_frame_written(job.id, frame)?;
         let _ = self.live.send(LiveEvent::Frame { job: job.id, frame });
         tracing::info!(job = %job.id, frame, path = %path.display(), "frame written");
-        for task in &done {
-            // The frame holds them now; a leftover tile only costs disk space.
-            let _ = std::fs::remove_file(self.tile_path(job.id, task.id));
-        }
         Ok(())
+    }
+
+    /// Removes a done job's tiles: its frames hold them now. Leftovers only cost disk space.
+    pub(crate) fn remove_tiles(&self, job: JobId) {
+        let _ = std::fs::remove_dir_all(self.data_dir.join("tiles").join(job.to_string()));
     }
 }
 

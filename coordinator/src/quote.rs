@@ -2,11 +2,12 @@
 //!
 //! A pre-pass ([`probe`]) renders blocks of pixels spread evenly over the job's frames on this
 //! machine's CPU, all its cores, and times it: the job's work in this machine's seconds ("probe
-//! seconds"). The farm's ledger says what a probe second has cost on its workers (charges over
-//! the probe seconds of the tasks charged) and how many probe seconds each worker renders per
-//! second; until it has seen some, a probe second costs what this machine's CPU would charge as
-//! a worker, and a worker's speed is its share of this machine's threads.
+//! seconds"), which is also what its tasks are charged for ([`crate::billing::work`]). The cost
+//! is that work at the price of an hour of work on the workers alive now, each weighted by its
+//! speed (the share of the tasks it will take); the time is that work over their speeds. A
+//! worker's speed is what the ledger measured of it, or its class's.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use tessera_protocol::api::Quote;
@@ -19,6 +20,7 @@ use tessera_renderer::scene::FrameScene;
 use tessera_renderer::settings::{RenderSettings, Spp};
 
 use crate::billing::PriceTable;
+use crate::billing::work::{self, Throughput};
 
 /// How long the pre-pass renders: long enough that the timer and the pixels sampled err by a
 /// few per cent, short enough for a submission to wait on.
@@ -30,9 +32,6 @@ const BLOCK: u32 = 8;
 const BLOCKS_PER_CALL: usize = 128;
 /// Samples per pixel in the pre-pass: a sample costs the same whichever its index.
 const PROBE_SPP: u32 = 8;
-/// Probe seconds the ledger must hold before its price replaces the default.
-const HISTORY: f64 = 1.0;
-
 /// A job's work as the pre-pass measured it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Probe {
@@ -44,7 +43,8 @@ pub struct Probe {
 /// Times the CPU backend on blocks of pixels spread evenly over `frames` (a few of the job's
 /// frames, evaluated): blocks at the points of an R2 low-discrepancy sequence, alternating
 /// frames from call to call, until [`PROBE_TIME`] has passed or as many pixels as a frame holds
-/// are done. The work is the median call's seconds per sample.
+/// are done. The work is the mean over the frames of each frame's median call's seconds per
+/// sample (one median over calls of frames that differ would jump between them).
 pub fn probe(
     backend: &CpuBackend,
     frames: &[(u32, FrameScene)],
@@ -64,12 +64,12 @@ pub fn probe(
     let mut pixels = Vec::new();
     let mut done = 0usize;
     let mut rendering = Duration::ZERO;
-    // Seconds per sample of each timed call; their median is robust to a call that the
-    // operating system or a neighbour stalled.
-    let mut rates = Vec::new();
+    // Seconds per sample of each frame's timed calls; their median is robust to a call that
+    // the operating system or a neighbour stalled.
+    let mut rates = vec![Vec::new(); prepared.len()];
     let mut block = 0usize;
-    // Call 0 warms up (threads waking, the scene's memory first touched) and is not timed: it
-    // made short pre-passes err by 10-20 % high.
+    // Each frame's first call warms up (threads waking, the scene's memory first touched) and
+    // is not timed: it made short pre-passes err by 10-20 % high.
     let mut call = 0usize;
     while rendering < PROBE_TIME && done < resolution.pixel_count() {
         pixels.clear();
@@ -80,23 +80,31 @@ pub fn probe(
             let y0 = ((v * f64::from(h - bh + 1)) as u32).min(h - bh);
             pixels.extend((y0..y0 + bh).flat_map(|y| (x0..x0 + bw).map(move |x| (x, y))));
         }
-        let (number, frame) = &prepared[call % prepared.len()];
+        let which = call % prepared.len();
+        let (number, frame) = &prepared[which];
         let started = Instant::now();
         frame
             .estimate(resolution, &pixels, *number, &settings)
             .map_err(|e| e.to_string())?;
-        if call > 0 || pixels.len() >= resolution.pixel_count() {
+        if call >= prepared.len() || pixels.len() >= resolution.pixel_count() {
             let elapsed = started.elapsed();
             rendering += elapsed;
             done += pixels.len();
             let samples = pixels.len() as f64 * f64::from(settings.spp.get());
-            rates.push(elapsed.as_secs_f64() / samples);
+            rates[which].push(elapsed.as_secs_f64() / samples);
         }
         call += 1;
     }
-    rates.sort_by(f64::total_cmp);
+    let medians: Vec<f64> = rates
+        .iter_mut()
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            r.sort_by(f64::total_cmp);
+            r[r.len() / 2]
+        })
+        .collect();
     Ok(Probe {
-        seconds_per_sample: rates[rates.len() / 2],
+        seconds_per_sample: medians.iter().sum::<f64>() / medians.len() as f64,
         threads: backend.device().threads,
     })
 }
@@ -122,60 +130,65 @@ fn r2(i: usize) -> (f64, f64) {
     ((0.5 + A1 * i as f64).fract(), (0.5 + A2 * i as f64).fract())
 }
 
-/// What the farm's ledger says of probe seconds: what they cost, and how fast each worker
-/// renders them. Sums over charged tasks of jobs that were probed.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct History {
-    pub charged: Money,
-    pub probe_seconds: f64,
-}
-
-/// A worker alive now, with the probe seconds and render seconds of the tasks it was charged.
+/// A worker alive now, with the work of the tasks it was charged and the time it reported for
+/// them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AliveWorker {
     pub class: String,
     pub threads: u32,
-    pub probe_seconds: f64,
+    pub work_seconds: f64,
     pub render_seconds: f64,
 }
 
-/// The quote for `samples` samples of work measured by `probe`, priced from `history` (or, with
-/// too little of it, at `default_hourly` per hour of this machine's CPU) and timed on `fleet`.
+impl AliveWorker {
+    /// Probe seconds it renders per second: measured, or its class's.
+    fn speed(&self, throughput: &Throughput, probe_threads: u32) -> f64 {
+        if self.render_seconds > 0.0 && self.work_seconds >= work::MEASURED_AFTER {
+            self.work_seconds / self.render_seconds
+        } else {
+            throughput.per_unit(&self.class, probe_threads)
+                * f64::from(work::units(&self.class, self.threads))
+        }
+    }
+}
+
+/// The quote for `samples` samples of work measured by `probe`, at `prices` (an hour of work
+/// on each class) and timed on `fleet`, whose classes `throughput` measured. With nobody alive
+/// the work is priced as on the CPU.
 pub fn quote(
     probe: Probe,
     samples: u64,
-    history: History,
-    default_hourly: Money,
+    prices: BTreeMap<String, Money>,
+    throughput: &Throughput,
     fleet: &[AliveWorker],
 ) -> Quote {
     let work = probe.seconds_per_sample * samples as f64;
-    let micros_per_probe_second = if history.probe_seconds >= HISTORY {
-        history.charged.micros() as f64 / history.probe_seconds
-    } else {
-        default_hourly.micros() as f64 / 3600.0
+    let price = |class: &str| {
+        prices
+            .get(&class.to_lowercase())
+            .map_or(0.0, |m| m.micros() as f64)
     };
-    let speed: f64 = fleet
+    let speeds: Vec<f64> = fleet
         .iter()
-        .map(|w| {
-            if w.render_seconds > 0.0 && w.probe_seconds >= HISTORY {
-                w.probe_seconds / w.render_seconds
-            } else {
-                // Unmeasured: a CPU worker as its share of this machine's threads, a GPU as
-                // this whole machine.
-                let threads = if w.class.eq_ignore_ascii_case(CPU_CLASS) {
-                    w.threads
-                } else {
-                    probe.threads
-                };
-                f64::from(threads) / f64::from(probe.threads.max(1))
-            }
-        })
-        .sum();
+        .map(|w| w.speed(throughput, probe.threads))
+        .collect();
+    let speed: f64 = speeds.iter().sum();
+    let micros_per_hour = if speed > 0.0 {
+        fleet
+            .iter()
+            .zip(&speeds)
+            .map(|(w, s)| s * price(&w.class))
+            .sum::<f64>()
+            / speed
+    } else {
+        price(CPU_CLASS)
+    };
     Quote {
-        cost: Money::from_micros((work * micros_per_probe_second).round() as i64),
+        cost: Money::from_micros((work * micros_per_hour / 3600.0).round() as i64),
         seconds: (speed > 0.0).then(|| work / speed),
         samples,
         probe_seconds_per_sample: probe.seconds_per_sample,
+        work_hour_prices: prices,
     }
 }
 
@@ -185,14 +198,15 @@ pub fn on_this_machine(probe: Probe, samples: u64, prices: &PriceTable) -> Quote
     let this_machine = AliveWorker {
         class: CPU_CLASS.into(),
         threads: probe.threads,
-        probe_seconds: 0.0,
+        work_seconds: 0.0,
         render_seconds: 0.0,
     };
+    let none = Throughput::default();
     quote(
         probe,
         samples,
-        History::default(),
-        prices.hourly(CPU_CLASS, probe.threads),
+        work::hour_prices(prices, &none, probe.threads, []),
+        &none,
         &[this_machine],
     )
 }
@@ -206,40 +220,39 @@ mod tests {
         threads: 4,
     };
 
-    #[test]
-    fn without_history_a_probe_second_costs_this_machine_as_a_worker() {
-        let hourly = Money::from_micros(3_600_000);
-        let fleet = [AliveWorker {
-            class: "cpu".into(),
-            threads: 2,
-            probe_seconds: 0.0,
-            render_seconds: 0.0,
-        }];
-        let q = quote(PROBE, 10_000_000, History::default(), hourly, &fleet);
-        // 10 probe seconds at 1,000 µ$ a second.
-        assert_eq!(q.cost, Money::from_micros(10_000));
-        // Half this machine's threads: twice the probe's time.
-        assert_eq!(q.seconds, Some(20.0));
-        assert_eq!(
-            quote(PROBE, 1, History::default(), hourly, &[]).seconds,
-            None
-        );
+    fn worker(class: &str, threads: u32, work_seconds: f64, render_seconds: f64) -> AliveWorker {
+        AliveWorker {
+            class: class.into(),
+            threads,
+            work_seconds,
+            render_seconds,
+        }
     }
 
     #[test]
-    fn history_prices_probe_seconds_and_times_the_workers_that_rendered_them() {
-        let history = History {
-            charged: Money::from_micros(500),
-            probe_seconds: 10.0,
-        };
-        let fleet = [AliveWorker {
-            class: "h100".into(),
-            threads: 1,
-            probe_seconds: 100.0,
-            render_seconds: 10.0,
-        }];
-        let q = quote(PROBE, 10_000_000, history, Money::ZERO, &fleet);
-        assert_eq!(q.cost, Money::from_micros(500));
+    fn unmeasured_the_work_costs_this_machines_cpu_and_a_worker_its_share_of_its_threads() {
+        let prices = PriceTable::default();
+        let none = Throughput::default();
+        let table = work::hour_prices(&prices, &none, PROBE.threads, []);
+        let fleet = [worker("cpu", 2, 0.0, 0.0)];
+        let q = quote(PROBE, 10_000_000, table.clone(), &none, &fleet);
+        // 10 probe seconds at 4 cores x 0.04 USD per hour.
+        assert_eq!(q.cost, Money::from_micros(444));
+        // Half this machine's threads: twice the probe's time.
+        assert_eq!(q.seconds, Some(20.0));
+        let alone = quote(PROBE, 10_000_000, table, &none, &[]);
+        assert_eq!((alone.cost, alone.seconds), (q.cost, None));
+    }
+
+    #[test]
+    fn the_price_of_a_mixed_fleet_follows_the_share_each_worker_renders() {
+        let mut table = BTreeMap::new();
+        table.insert("cpu".to_string(), Money::from_micros(3_600_000));
+        table.insert("h100".to_string(), Money::from_micros(360_000));
+        // The GPU renders 9 probe seconds a second, the CPU 1: 90 % of the work at its price.
+        let fleet = [worker("h100", 1, 90.0, 10.0), worker("cpu", 4, 0.0, 0.0)];
+        let q = quote(PROBE, 10_000_000, table, &Throughput::default(), &fleet);
+        assert_eq!(q.cost, Money::from_micros(900 + 1_000));
         assert_eq!(q.seconds, Some(1.0));
     }
 

@@ -1,8 +1,10 @@
 //! Recording a worker's result. Workers are not trusted: a result counts only under the active
 //! lease it names and with that lease's signature, and it is checked against its task before
 //! the tile is written, the task marked done and billed (in one transaction), and the frame
-//! written once its last tile is in. What the worker is paid comes from its lease (its token's
-//! device class and threads) and is bounded by how long it held the lease. A result that can
+//! written once its last tile is in. What is charged is the task's work at the job's price for
+//! the device class of the worker's token ([`billing::work`]), never the time the worker
+//! reports; a worker that fails a check is blocked, its unverified charges reversed and their
+//! tiles rendered again. A result that can
 //! never be recorded is refused once, counted and logged, and acknowledged; only failures of the
 //! coordinator's own disk or database are retried. The coordinator alone decides whether a
 //! failed task is tried again.
@@ -18,6 +20,7 @@ use tessera_renderer::film::{Pixels, Tile};
 use tessera_transport::Transport;
 
 use crate::billing;
+use crate::billing::work::{self, Throughput};
 use crate::dispatch::task_message;
 use crate::error::FarmError;
 use crate::farm::Farm;
@@ -30,6 +33,16 @@ const TRUSTED_AFTER: u64 = 10;
 /// The share of a trusted worker's results that is checked: a cheater escapes its first 20
 /// cheating results with odds (2/3)^20 = 3e-4, and its first 40 with 9e-8.
 const TRUSTED_CHECK_RATE: f64 = 1.0 / 3.0;
+
+/// The share of a worker's results that is checked once it has passed `streak` checks in a
+/// row.
+pub(crate) fn check_rate(streak: u64) -> f64 {
+    if streak >= TRUSTED_AFTER {
+        TRUSTED_CHECK_RATE
+    } else {
+        1.0
+    }
+}
 
 /// A uniform random number in [0, 1) from the operating system: a worker must not be able to
 /// predict which results or pixels are checked.
@@ -53,6 +66,33 @@ fn choose_pixels(tile: Tile, comparison: Comparison) -> Vec<(u32, u32)> {
         .into_iter()
         .map(|at| (tile.x() + at % tile.width(), tile.y() + at / tile.width()))
         .collect()
+}
+
+/// Time a worker may report beyond how long it held the task, for the two clocks' rounding.
+const CLOCK_SLACK_MICROS: u64 = 1_000_000;
+
+/// Microseconds since the lease was granted.
+fn held_micros(lease: &Lease) -> u64 {
+    ((store::now() - lease.started_at).max(0.0) * 1e6) as u64
+}
+
+/// A worker renders only while it holds its lease: a render time reported beyond that is made
+/// up, and fails the result as a wrong pixel would. (Reported time is never charged for; this
+/// catches the worker that inflates it.)
+fn claimed_beyond_lease(lease: &Lease, reported_micros: u64) -> Option<Verdict> {
+    let held = held_micros(lease);
+    (reported_micros > held + CLOCK_SLACK_MICROS).then(|| {
+        Verdict::Failed(format!(
+            "it reported {:.1} s of rendering for a task it held for {:.1} s",
+            reported_micros as f64 / 1e6,
+            held as f64 / 1e6
+        ))
+    })
+}
+
+/// The camera samples a task renders.
+fn task_samples(job: &JobRecord, task: &TaskRecord) -> u64 {
+    task.task.tile.pixel_count() as u64 * u64::from(job.spec.settings.spp.get())
 }
 
 /// A result's pixels that passed [`Farm::check_pixels`]: compressed as the tile is stored, and
@@ -109,17 +149,21 @@ impl<T: Transport> Farm<T> {
                 pixels,
             } => match self.check_pixels(&record, &task, *samples, pixels) {
                 Ok(checked) => {
-                    match self
-                        .spot_check(&record, &task, r, &lease, &checked.decoded)
-                        .await?
-                    {
+                    let verdict = match claimed_beyond_lease(&lease, *render_micros) {
+                        Some(failed) => Some(failed),
+                        None => {
+                            self.spot_check(&record, &task, r, &lease, &checked.decoded)
+                                .await?
+                        }
+                    };
+                    match verdict {
                         Some(Verdict::Failed(why)) => {
-                            let reversed = self.store.block_worker(&lease.worker, &why)?;
+                            let (reversed, again) = self.store.block_worker(&lease.worker, &why)?;
                             let reason = format!(
                                 "result of worker '{}' failed a spot check: {why}",
                                 lease.worker
                             );
-                            tracing::error!(task = %task.id, reversed, %reason, "worker blocked; its unverified charges reversed");
+                            tracing::error!(task = %task.id, reversed, rendered_again = again, %reason, "worker blocked; its unverified charges reversed and their tiles rendered again");
                             self.retry_or_give_up(&record, &task, r.attempt, &reason, lease_done)
                                 .await
                         }
@@ -158,7 +202,7 @@ impl<T: Transport> Farm<T> {
         samples: u64,
         pixels: &EncodedPixels,
     ) -> Result<CheckedPixels, String> {
-        let expected = task.task.tile.pixel_count() as u64 * u64::from(job.spec.settings.spp.get());
+        let expected = task_samples(job, task);
         if samples != expected {
             return Err(format!(
                 "{samples} samples reported, the task has {expected}"
@@ -190,9 +234,7 @@ impl<T: Transport> Farm<T> {
             return Ok(None);
         }
         let record = self.store.reputation(&lease.worker)?;
-        let streak = record.consecutive_valid;
-        let roll = random_fraction();
-        if streak >= TRUSTED_AFTER && roll >= TRUSTED_CHECK_RATE {
+        if random_fraction() >= check_rate(record.consecutive_valid) {
             return Ok(None);
         }
         let comparison = Comparison::for_backend(&r.worker.device.backend);
@@ -262,6 +304,46 @@ impl<T: Transport> Farm<T> {
         Ok(())
     }
 
+    /// What a task's result is charged for, in microseconds, and the price of an hour of it:
+    /// the task's samples at the job's measured seconds per sample, at the job's price for the
+    /// worker's class ([`billing::work`]); for a job nobody measured (a local render, its only
+    /// worker this process), the render time at the class's hourly price.
+    fn work_and_price(
+        &self,
+        job: &JobRecord,
+        lease: &Lease,
+        samples: u64,
+        render_micros: u64,
+    ) -> Result<(u64, Money), FarmError> {
+        let Some(quote) = job
+            .quote
+            .as_ref()
+            .filter(|q| !q.work_hour_prices.is_empty())
+        else {
+            return Ok((
+                render_micros,
+                self.prices.hourly(&lease.device_class, lease.threads),
+            ));
+        };
+        let work = work::work_micros(samples, quote.probe_seconds_per_sample);
+        let class = lease.device_class.to_lowercase();
+        let price = match quote.work_hour_prices.get(&class) {
+            Some(&price) => price,
+            // A class the job's prices did not foresee: neither the CPU nor in the price table,
+            // so priced as a GPU, at what its class is measured to render now.
+            None => {
+                let verified: Vec<_> = self
+                    .store
+                    .work_done()?
+                    .into_iter()
+                    .map(|(_, _, v)| v)
+                    .collect();
+                work::hour_price(&self.prices, &Throughput::measure(&verified), &class, 1)
+            }
+        };
+        Ok((work, price))
+    }
+
     fn accept(
         &self,
         job: &JobRecord,
@@ -273,15 +355,13 @@ impl<T: Transport> Farm<T> {
     ) -> Result<(), FarmError> {
         // The tile is on disk before the store says the task is done.
         self.write_tile(job.id, task.id, &pixels.compressed)?;
-        // Paid as the worker's token says, for no longer than it held the lease.
-        let held = ((store::now() - lease.started_at).max(0.0) * 1e6) as u64;
-        if reported_micros > held {
-            tracing::warn!(task = %task.id, worker = %lease.worker, reported_micros, held, "render time reported beyond the lease; billing the lease");
-        }
-        let render_micros = reported_micros.min(held);
-        let hourly = self.prices.hourly(&lease.device_class, lease.threads);
+        // The reported time is kept for measuring the worker, bounded by the lease; what is
+        // charged is the task's work.
+        let render_micros = reported_micros.min(held_micros(lease));
+        let samples = task_samples(job, task);
+        let (work_micros, hourly) = self.work_and_price(job, lease, samples, render_micros)?;
         let (mut charge, carry) =
-            billing::charge_carried(hourly, render_micros, self.store.carry(job.id)?);
+            billing::charge_carried(hourly, work_micros, self.store.carry(job.id)?);
         let mut over_budget = false;
         if let Some(max) = job.max_cost {
             let left = max.micros() - self.store.invoice_total(job.id)?.micros();
@@ -299,7 +379,8 @@ impl<T: Transport> Farm<T> {
             device_class: lease.device_class.clone(),
             threads: lease.threads,
             render_micros,
-            samples: task.task.tile.pixel_count() as u64 * u64::from(job.spec.settings.spp.get()),
+            samples,
+            work_micros,
             hourly,
             charge,
         };

@@ -2,6 +2,8 @@
 //! `{"error": "..."}`). The routes are listed in the README; a job's options travel as the query
 //! parameters of [`JobOptions::to_query`](crate::job::JobOptions::to_query).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::id::{JobId, TaskId};
@@ -111,6 +113,10 @@ pub struct Quote {
     /// Seconds per sample on the quoting machine's CPU, all its cores: the pre-pass's measure of
     /// the job's work.
     pub probe_seconds_per_sample: f64,
+    /// What an hour of that work costs on each device class: a job's prices, fixed when it is
+    /// submitted. Each task is charged its samples' work at its worker's class's price.
+    #[serde(default)]
+    pub work_hour_prices: BTreeMap<String, Money>,
 }
 
 /// One accepted task's charge: a row of the coordinator's ledger.
@@ -124,9 +130,13 @@ pub struct LedgerRow {
     pub worker: String,
     pub device_class: String,
     pub threads: u32,
+    /// The render time the worker reported, bounded by how long it held the task.
     pub render_micros: u64,
     pub samples: u64,
-    /// The price per hour the charge was computed from.
+    /// What is charged for, in microseconds: the task's samples at the job's measured seconds
+    /// per sample, or for a job nobody measured (a local render) the render time.
+    pub work_micros: u64,
+    /// The price of an hour of that work on the worker's device class.
     pub hourly: Money,
     pub charge: Money,
 }
@@ -167,6 +177,13 @@ pub struct WorkerView {
     pub alive: bool,
     pub checks_passed: u64,
     pub checks_failed: u64,
+    /// Checks passed in a row.
+    pub consecutive_valid: u64,
+    /// The share of its results that is checked, which its record sets: all of a new worker's.
+    pub check_rate: f64,
+    /// Work it renders per second (probe seconds per second of the render time it reported),
+    /// over its latest charged results; none before any.
+    pub throughput: Option<f64>,
     /// Why the worker may claim no more tasks, if it may not.
     pub blocked: Option<String>,
     /// The task it holds a lease on, if any.

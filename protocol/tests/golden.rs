@@ -165,6 +165,11 @@ fn job_view() {
                 seconds: Some(41.5),
                 samples: 2_359_296,
                 probe_seconds_per_sample: 1.75e-6,
+                work_hour_prices: [
+                    ("cpu".to_string(), Money::from_micros(80_000)),
+                    ("h100".to_string(), Money::from_micros(102_400)),
+                ]
+                .into(),
             }),
             submitted_at: 1_780_000_000.5,
             finished_at: Some(1_780_000_042.25),
@@ -182,8 +187,9 @@ fn invoice() {
         worker: "render-07".into(),
         device_class: "h100".into(),
         threads: 1,
-        render_micros: 1_500_000,
+        render_micros: 1_400_000,
         samples: 65_536,
+        work_micros: 1_500_000,
         hourly: Money::from_micros(2_560_000),
         charge: Money::from_micros(1_067),
     };

@@ -455,13 +455,13 @@ pub fn render_locally(dir: &Path, scene: &Path, options: &[&str], frames: &[u32]
         .collect()
 }
 
-/// Default CPU price: USD 0.04 per core-hour, in micro-dollars.
-const CPU_CORE_HOUR_MICROS: u128 = 40_000;
-
 /// Checks the ledger invariants: one row per task, every field present, rows adding up to the
-/// invoice total, and each charge recomputed from the price table.
+/// invoice total, and each charge recomputed from its work at the job's quoted CPU price.
 pub fn check_bill(farm: &Farm, job: &str, tasks: u64) {
     let bill = farm.json(&["bill", job, "--format", "json"]);
+    let quote = &farm.status(job)["quote"];
+    let hourly = u128::from(quote["work_hour_prices"]["cpu"].as_u64().unwrap());
+    let per_sample = quote["probe_seconds_per_sample"].as_f64().unwrap();
     let rows = bill["rows"].as_array().unwrap();
     assert_eq!(rows.len() as u64, tasks, "one ledger row per task");
     let unique: HashSet<i64> = rows.iter().map(|r| r["task"].as_i64().unwrap()).collect();
@@ -478,9 +478,13 @@ pub fn check_bill(farm: &Farm, job: &str, tasks: u64) {
         assert_eq!(row["device_class"], "cpu", "{row}");
         assert!(row["seconds"].as_f64().is_some_and(|s| s > 0.0), "{row}");
         assert!(row["samples"].as_u64().is_some_and(|s| s > 0), "{row}");
-        let micros = u128::from(row["render_micros"].as_u64().unwrap());
-        let threads = u128::from(row["threads"].as_u64().unwrap());
-        let hourly = CPU_CORE_HOUR_MICROS * threads;
+        let samples = row["samples"].as_u64().unwrap();
+        let micros = u128::from(row["work_micros"].as_u64().unwrap());
+        assert_eq!(
+            micros,
+            (samples as f64 * per_sample * 1e6).round() as u128,
+            "{row}"
+        );
         assert_eq!(
             row["hourly_micros"].as_u64().unwrap() as u128,
             hourly,

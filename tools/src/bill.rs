@@ -1,4 +1,5 @@
-//! `tessera bill`: a job's invoice, one row per accepted task.
+//! `tessera bill`: a job's invoice, one row per accepted result: the render time its worker
+//! reported, and the work it is charged for at the job's price of an hour of that work.
 
 use clap::{Args, ValueEnum};
 use tessera_protocol::id::JobId;
@@ -40,6 +41,8 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                         "seconds": r.render_micros as f64 / 1e6,
                         "render_micros": r.render_micros,
                         "samples": r.samples,
+                        "work_seconds": r.work_micros as f64 / 1e6,
+                        "work_micros": r.work_micros,
                         "hourly_micros": r.hourly,
                         "charge_micros": r.charge,
                         "charge": r.charge.to_string(),
@@ -56,10 +59,12 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         BillFormat::Csv => {
-            println!("task,frame,tile,worker,device_class,threads,seconds,samples,charge_usd");
+            println!(
+                "task,frame,tile,worker,device_class,threads,seconds,samples,work_seconds,charge_usd"
+            );
             for r in &invoice.rows {
                 println!(
-                    "{},{},{},{},{},{},{:.6},{},{}",
+                    "{},{},{},{},{},{},{:.6},{},{:.6},{}",
                     r.task,
                     r.frame,
                     r.tile,
@@ -68,18 +73,27 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                     r.threads,
                     r.render_micros as f64 / 1e6,
                     r.samples,
+                    r.work_micros as f64 / 1e6,
                     r.charge.to_string().trim_start_matches('$')
                 );
             }
         }
         BillFormat::Table => {
             println!(
-                "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10} {:>10} {:>12}",
-                "task", "frame", "tile", "worker", "class", "seconds", "samples", "charge"
+                "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10} {:>10} {:>10} {:>12}",
+                "task",
+                "frame",
+                "tile",
+                "worker",
+                "class",
+                "seconds",
+                "samples",
+                "work s",
+                "charge"
             );
             for r in &invoice.rows {
                 println!(
-                    "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10.3} {:>10} {:>12}",
+                    "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10.3} {:>10} {:>10.3} {:>12}",
                     r.task.to_string(),
                     r.frame,
                     r.tile,
@@ -87,16 +101,18 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                     clean(&r.device_class),
                     r.render_micros as f64 / 1e6,
                     r.samples,
+                    r.work_micros as f64 / 1e6,
                     r.charge.to_string()
                 );
             }
             for r in &invoice.reversals {
                 println!(
-                    "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10} {:>10} {:>12}",
+                    "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10} {:>10} {:>10} {:>12}",
                     r.task.to_string(),
                     "",
                     "reversed",
                     clean(&r.worker),
+                    "",
                     "",
                     "",
                     "",

@@ -21,8 +21,17 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<24} {:<6} {:<8} {:<8} {:>7} {:>6} {:>8}  device",
-        "name", "state", "backend", "class", "threads", "tasks", "checks"
+        "{:<24} {:<7} {:<8} {:<8} {:>7} {:>6} {:>8} {:<8} {:>9} {:>8}  device",
+        "name",
+        "state",
+        "backend",
+        "class",
+        "threads",
+        "tasks",
+        "checks",
+        "checked",
+        "uptime",
+        "speed"
     );
     for w in &workers {
         let state = match (&w.blocked, w.alive) {
@@ -30,8 +39,14 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
             (None, true) => "alive",
             (None, false) => "gone",
         };
+        // How often its results are checked: every one of a new worker's.
+        let trust = if w.check_rate >= 1.0 {
+            "new".to_owned()
+        } else {
+            format!("1 in {:.0}", 1.0 / w.check_rate)
+        };
         println!(
-            "{:<24} {:<6} {:<8} {:<8} {:>7} {:>6} {:>8}  {}",
+            "{:<24} {:<7} {:<8} {:<8} {:>7} {:>6} {:>8} {:<8} {:>9} {:>8}  {}",
             clean(&w.name),
             state,
             clean(&w.backend),
@@ -39,6 +54,9 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
             w.threads,
             w.tasks_done,
             format!("{}/{}", w.checks_passed, w.checks_passed + w.checks_failed),
+            trust,
+            duration((w.last_seen - w.first_seen).max(0.0)),
+            w.throughput.map_or("-".into(), |t| format!("{t:.2}x")),
             clean(&w.device)
         );
         if let Some(why) = &w.blocked {
@@ -46,4 +64,14 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `90 s`, `12 min`, `3.5 h`, `2.0 d`.
+fn duration(seconds: f64) -> String {
+    match seconds {
+        s if s < 120.0 => format!("{s:.0} s"),
+        s if s < 7200.0 => format!("{:.0} min", s / 60.0),
+        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} d", s / 86400.0),
+    }
 }

@@ -1,32 +1,33 @@
-//! The ledger: one row per accepted task, in the store's database, and the reversals of charges
-//! found unearned (the worker failed a spot check). Rows are only ever inserted: charges are
-//! unique per task, reversals per charge, and triggers refuse any update or deletion. An invoice
-//! is the sum of a job's charges less its reversals.
+//! The ledger: one row per accepted result, in the store's database, and the reversals of
+//! charges found unearned (the worker failed a spot check). Rows are only ever inserted:
+//! triggers refuse any update or deletion, a charge is reversed at most once, and a task holds at
+//! most one charge that is not reversed (a reversed task rendered again is charged again). An
+//! invoice is the sum of a job's charges less its reversals.
 
 use rusqlite::{Connection, params};
 use tessera_protocol::api::{LedgerRow, Reversal};
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
 
-pub(crate) const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS ledger (
+/// The ledger's columns. Its indexes and triggers are [`RULES`].
+const COLUMNS: &str = r#"(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    task_id INTEGER NOT NULL UNIQUE REFERENCES tasks(id),
+    task_id INTEGER NOT NULL REFERENCES tasks(id),
     job_id INTEGER NOT NULL REFERENCES jobs(id),
     worker TEXT NOT NULL,
     device_class TEXT NOT NULL,
     threads INTEGER NOT NULL,
     render_micros INTEGER NOT NULL CHECK (render_micros >= 0),
     samples INTEGER NOT NULL CHECK (samples >= 0),
+    -- What is charged for: the task's work (billing::work), in microseconds.
+    work_micros INTEGER NOT NULL CHECK (work_micros >= 0),
+    -- The price of an hour of that work.
     hourly_micros INTEGER NOT NULL CHECK (hourly_micros >= 0),
     charge_micros INTEGER NOT NULL CHECK (charge_micros >= 0),
     recorded_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ledger_by_job ON ledger (job_id);
-CREATE TRIGGER IF NOT EXISTS ledger_rows_are_never_updated BEFORE UPDATE ON ledger
-BEGIN SELECT RAISE(ABORT, 'ledger rows are never updated'); END;
-CREATE TRIGGER IF NOT EXISTS ledger_rows_are_never_deleted BEFORE DELETE ON ledger
-BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted'); END;
+)"#;
+
+const REVERSALS: &str = r#"
 CREATE TABLE IF NOT EXISTS ledger_reversals (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ledger_id INTEGER NOT NULL UNIQUE REFERENCES ledger(id),
@@ -35,6 +36,19 @@ CREATE TABLE IF NOT EXISTS ledger_reversals (
     reason TEXT NOT NULL,
     recorded_at REAL NOT NULL
 );
+"#;
+
+const RULES: &str = r#"
+CREATE INDEX IF NOT EXISTS ledger_by_job ON ledger (job_id);
+CREATE INDEX IF NOT EXISTS ledger_by_task ON ledger (task_id);
+CREATE TRIGGER IF NOT EXISTS one_charge_per_task BEFORE INSERT ON ledger
+WHEN EXISTS (SELECT 1 FROM ledger l WHERE l.task_id = NEW.task_id
+             AND NOT EXISTS (SELECT 1 FROM ledger_reversals r WHERE r.ledger_id = l.id))
+BEGIN SELECT RAISE(ABORT, 'a task holds one charge that is not reversed'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_rows_are_never_updated BEFORE UPDATE ON ledger
+BEGIN SELECT RAISE(ABORT, 'ledger rows are never updated'); END;
+CREATE TRIGGER IF NOT EXISTS ledger_rows_are_never_deleted BEFORE DELETE ON ledger
+BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted'); END;
 CREATE INDEX IF NOT EXISTS reversals_by_job ON ledger_reversals (job_id);
 CREATE TRIGGER IF NOT EXISTS reversals_are_never_updated BEFORE UPDATE ON ledger_reversals
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never updated'); END;
@@ -42,22 +56,65 @@ CREATE TRIGGER IF NOT EXISTS reversals_are_never_deleted BEFORE DELETE ON ledger
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted'); END;
 "#;
 
+/// Creates the ledger, or brings one made by an earlier version up to date: it allowed one row
+/// per task, ever, and had no work column. The old rows are copied, unchanged, into the new
+/// table (their work is their render time, which is what they charged for), as SQLite's
+/// documented way of changing a table's constraints does.
+pub(crate) fn create(db: &Connection) -> rusqlite::Result<()> {
+    let column = |name: &str| {
+        db.prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('ledger') WHERE name = '{name}'"
+        ))?
+        .exists([])
+    };
+    if column("task_id")? && !column("work_micros")? {
+        db.pragma_update(None, "foreign_keys", "OFF")?;
+        db.execute_batch(&format!(
+            "BEGIN;
+             CREATE TABLE ledger_new {COLUMNS};
+             INSERT INTO ledger_new (id, task_id, job_id, worker, device_class, threads,
+                 render_micros, samples, work_micros, hourly_micros, charge_micros, recorded_at)
+             SELECT id, task_id, job_id, worker, device_class, threads, render_micros, samples,
+                 render_micros, hourly_micros, charge_micros, recorded_at FROM ledger;
+             DROP TABLE ledger;
+             ALTER TABLE ledger_new RENAME TO ledger;
+             COMMIT;"
+        ))?;
+        db.pragma_update(None, "foreign_keys", "ON")?;
+    }
+    db.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS ledger {COLUMNS};{REVERSALS}{RULES}"
+    ))
+}
+
 /// Reverses every charge of `worker` that no spot check verified and that is not reversed yet;
-/// run inside the caller's transaction. Returns how many.
+/// run inside the caller's transaction. Returns the tasks of the charges reversed.
 pub(crate) fn reverse_unverified(
     db: &Connection,
     worker: &str,
     reason: &str,
     at: f64,
-) -> rusqlite::Result<usize> {
-    db.execute(
-        "INSERT INTO ledger_reversals (ledger_id, job_id, amount_micros, reason, recorded_at)
-         SELECT l.id, l.job_id, l.charge_micros, ?2, ?3 FROM ledger l
-         WHERE l.worker = ?1
-           AND NOT EXISTS (SELECT 1 FROM checked_tasks c WHERE c.task_id = l.task_id)
-           AND NOT EXISTS (SELECT 1 FROM ledger_reversals r WHERE r.ledger_id = l.id)",
-        params![worker, reason, at],
-    )
+) -> rusqlite::Result<Vec<TaskId>> {
+    let unverified: Vec<(i64, i64)> = db
+        .prepare(
+            "SELECT l.id, l.task_id FROM ledger l
+             WHERE l.worker = ?1
+               AND NOT EXISTS (SELECT 1 FROM checked_tasks c WHERE c.task_id = l.task_id)
+               AND NOT EXISTS (SELECT 1 FROM ledger_reversals r WHERE r.ledger_id = l.id)",
+        )?
+        .query_map(params![worker], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (charge, _) in &unverified {
+        db.execute(
+            "INSERT INTO ledger_reversals (ledger_id, job_id, amount_micros, reason, recorded_at)
+             SELECT id, job_id, charge_micros, ?2, ?3 FROM ledger WHERE id = ?1",
+            params![charge, reason, at],
+        )?;
+    }
+    Ok(unverified
+        .into_iter()
+        .map(|(_, task)| TaskId(task))
+        .collect())
 }
 
 /// A job's reversals, oldest first.
@@ -81,8 +138,8 @@ pub(crate) fn reversals(db: &Connection, job: JobId) -> rusqlite::Result<Vec<Rev
 pub(crate) fn insert(db: &Connection, row: &LedgerRow, at: f64) -> rusqlite::Result<()> {
     db.execute(
         "INSERT INTO ledger (task_id, job_id, worker, device_class, threads, render_micros,
-                             samples, hourly_micros, charge_micros, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                             samples, work_micros, hourly_micros, charge_micros, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             row.task.0,
             row.job.0,
@@ -91,6 +148,7 @@ pub(crate) fn insert(db: &Connection, row: &LedgerRow, at: f64) -> rusqlite::Res
             row.threads,
             row.render_micros as i64,
             row.samples as i64,
+            row.work_micros as i64,
             row.hourly.micros(),
             row.charge.micros(),
             at
@@ -118,6 +176,7 @@ pub(crate) fn rows(db: &Connection, job: JobId) -> rusqlite::Result<Vec<LedgerRo
             threads: r.get("threads")?,
             render_micros: r.get::<_, i64>("render_micros")? as u64,
             samples: r.get::<_, i64>("samples")? as u64,
+            work_micros: r.get::<_, i64>("work_micros")? as u64,
             hourly: Money::from_micros(r.get("hourly_micros")?),
             charge: Money::from_micros(r.get("charge_micros")?),
         })

@@ -465,8 +465,9 @@ async function refreshExtras(v) {
   $('invoice-table').tBodies[0].innerHTML = invoice.rows.length
     ? invoice.rows.map((r) => `<tr data-task="${esc(r.task)}"><td>${esc(r.task)}</td><td>${esc(r.frame)}</td>` +
       `<td>${esc(r.tile)}</td><td>${esc(r.worker)}</td><td>${esc(r.device_class)}</td>` +
-      `<td class="num">${esc(renderTime(r.render_micros))}</td><td class="num">${esc(usd(r.charge))}</td></tr>`).join('')
-    : '<tr class="empty"><td colspan="7">Nothing billed yet.</td></tr>';
+      `<td class="num">${esc(renderTime(r.render_micros))}</td><td class="num">${esc(renderTime(r.work_micros))}</td>` +
+      `<td class="num">${esc(usd(r.charge))}</td></tr>`).join('')
+    : '<tr class="empty"><td colspan="8">Nothing billed yet.</td></tr>';
   $('reversals-table').tBodies[0].innerHTML = invoice.reversals.length
     ? invoice.reversals.map((r) => `<tr data-task="${esc(r.task)}"><td>${esc(r.task)}</td><td>${esc(r.worker)}</td>` +
       `<td class="num">${esc(usd(r.amount))}</td><td>${esc(r.reason)}</td></tr>`).join('')
@@ -617,6 +618,10 @@ function workerRowHtml(w) {
     `<td class="num">${esc(w.threads)}</td><td class="num col-task">${esc(w.current_task ?? '—')}</td>` +
     `<td class="num">${esc(w.tasks_done)}</td><td class="num">${esc(w.checks_passed)}</td>` +
     `<td class="num${w.checks_failed ? ' bad' : ''}">${esc(w.checks_failed)}</td>` +
+    // How often its results are checked (all of a new worker's), and the work it renders per
+    // second, in seconds of the coordinator's CPU.
+    `<td class="num">${esc(w.check_rate >= 1 ? 'all' : `1 in ${Math.round(1 / w.check_rate)}`)}</td>` +
+    `<td class="num">${esc(w.throughput == null ? '—' : `${w.throughput.toFixed(2)}x`)}</td>` +
     `<td class="col-uptime">${esc(duration(w.last_seen - w.first_seen))}</td>` +
     `<td class="col-last-seen">${esc(when(w.last_seen))}</td><td>${drain}</td></tr>`;
 }

@@ -5,7 +5,6 @@
 //! marks the task done and appends its ledger row at once, so a task is billed exactly when it is
 //! done.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,10 +30,10 @@ pub use leases::{Lease, LeaseClaim, LeaseEnd};
 pub use reputation::Reputation;
 pub use tokens::{Principal, TokenError};
 
+use crate::billing::work::WorkDone;
 use crate::billing::{Carry, ledger};
 use crate::job::JobSpec;
 use crate::plan::Task;
-use crate::quote::History;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -167,8 +166,6 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 "#;
 
-/// A job's probe seconds per sample, from its quote.
-const PROBED: &str = "json_extract(j.quote, '$.probe_seconds_per_sample')";
 /// The ledger rows quotes learn from: the latest, so that a quote reads a bounded part of a
 /// ledger that only grows, and follows the farm as it changes.
 const RECENT_LEDGER: &str = "(SELECT * FROM ledger ORDER BY id DESC LIMIT 20000)";
@@ -218,7 +215,7 @@ impl Store {
         db.pragma_update(None, "foreign_keys", "ON")?;
         db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.execute_batch(SCHEMA)?;
-        db.execute_batch(ledger::SCHEMA)?;
+        ledger::create(&db)?;
         db.execute_batch(tokens::SCHEMA)?;
         db.execute_batch(leases::SCHEMA)?;
         db.execute_batch(reputation::SCHEMA)?;
@@ -324,33 +321,34 @@ impl Store {
         Ok(bytes as u64)
     }
 
-    /// What the latest ledger charges for probed jobs add up to, and the probe seconds they
-    /// paid for ([`crate::quote`]).
-    pub fn probe_history(&self) -> Result<History, StoreError> {
-        let (charged, probe_seconds): (i64, f64) = self.db().query_row(
-            &format!(
-                "SELECT COALESCE(SUM(l.charge_micros), 0), COALESCE(SUM(l.samples * {PROBED}), 0.0)
-                 FROM {RECENT_LEDGER} l JOIN jobs j ON j.id = l.job_id WHERE {PROBED} IS NOT NULL"
-            ),
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok(History {
-            charged: Money::from_micros(charged),
-            probe_seconds,
-        })
-    }
-
-    /// Probe seconds and render seconds each worker was charged for in the latest ledger rows,
-    /// by name.
-    pub fn probe_speeds(&self) -> Result<HashMap<String, (f64, f64)>, StoreError> {
+    /// Each worker's results in the latest ledger rows of jobs charged for their work: all of
+    /// them, and those that passed a spot check ([`crate::billing::work`]).
+    pub fn work_done(&self) -> Result<Vec<(String, WorkDone, WorkDone)>, StoreError> {
         let db = self.db();
         let mut stmt = db.prepare(&format!(
-            "SELECT l.worker, SUM(l.samples * {PROBED}), SUM(l.render_micros) / 1e6
-             FROM {RECENT_LEDGER} l JOIN jobs j ON j.id = l.job_id WHERE {PROBED} IS NOT NULL
-             GROUP BY l.worker"
+            "SELECT l.worker, l.device_class, l.threads,
+                    SUM(l.work_micros) / 1e6, SUM(l.render_micros) / 1e6,
+                    SUM(CASE WHEN c.task_id IS NULL THEN 0 ELSE l.work_micros END) / 1e6,
+                    SUM(CASE WHEN c.task_id IS NULL THEN 0 ELSE l.render_micros END) / 1e6
+             FROM {RECENT_LEDGER} l JOIN jobs j ON j.id = l.job_id
+                 LEFT JOIN checked_tasks c ON c.task_id = l.task_id
+             WHERE json_extract(j.quote, '$.work_hour_prices') IS NOT NULL
+             GROUP BY l.worker, l.device_class, l.threads"
         ))?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+        let rows = stmt.query_map([], |r| {
+            let (class, threads): (String, u32) = (r.get(1)?, r.get(2)?);
+            let done = |work: f64, render: f64| WorkDone {
+                class: class.clone(),
+                threads,
+                work_seconds: work,
+                render_seconds: render,
+            };
+            Ok((
+                r.get(0)?,
+                done(r.get(3)?, r.get(4)?),
+                done(r.get(5)?, r.get(6)?),
+            ))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -425,8 +423,12 @@ impl Store {
         state: JobState,
         reason: Option<&str>,
     ) -> Result<bool, StoreError> {
+        // Done only with every task done: a task may have gone out again since its frame was
+        // written (its worker was caught cheating).
         let changed = self.db().execute(
-            "UPDATE jobs SET state = ?2, reason = ?3, finished_at = ?4 WHERE id = ?1 AND state = 'running'",
+            "UPDATE jobs SET state = ?2, reason = ?3, finished_at = ?4 WHERE id = ?1 AND state = 'running'
+                 AND (?2 != 'done'
+                      OR NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ?1 AND state != 'done'))",
             params![job.0, state.as_str(), reason, now()],
         )?;
         Ok(changed == 1)
@@ -684,7 +686,8 @@ impl Store {
         let db = self.db();
         let mut stmt = db.prepare(
             "SELECT w.*, COALESCE(r.checks_passed, 0) AS passed,
-                    COALESCE(r.checks_failed, 0) AS failed, r.blocked_reason,
+                    COALESCE(r.checks_failed, 0) AS failed,
+                    COALESCE(r.consecutive_valid, 0) AS streak, r.blocked_reason,
                     (SELECT MAX(l.task_id) FROM leases l
                      WHERE l.worker = w.name AND l.state = 'active') AS current_task
              FROM workers w LEFT JOIN reputation r ON r.worker = w.name ORDER BY w.name",
@@ -703,6 +706,10 @@ impl Store {
                 alive: last_seen >= alive_after,
                 checks_passed: r.get::<_, i64>("passed")? as u64,
                 checks_failed: r.get::<_, i64>("failed")? as u64,
+                consecutive_valid: r.get::<_, i64>("streak")? as u64,
+                // The farm's policy and billing's measure, which the farm adds.
+                check_rate: 1.0,
+                throughput: None,
                 blocked: r.get("blocked_reason")?,
                 current_task: r.get::<_, Option<i64>>("current_task")?.map(TaskId),
             })
@@ -906,6 +913,7 @@ mod tests {
             threads: 2,
             render_micros: 1000,
             samples: 32,
+            work_micros: 1000,
             hourly: Money::from_micros(80_000),
             charge: Money::from_micros(22),
         }
@@ -949,6 +957,27 @@ mod tests {
                     .execute(&format!("ALTER TABLE {table} DROP COLUMN {column}"), [])
                     .unwrap();
             }
+            // The ledger as it was: one row per task, ever, and no work column.
+            store
+                .db()
+                .execute_batch(
+                    "PRAGMA foreign_keys = OFF;
+                     DROP TABLE ledger_reversals; DROP TABLE ledger;
+                     CREATE TABLE ledger (
+                         id INTEGER PRIMARY KEY AUTOINCREMENT,
+                         task_id INTEGER NOT NULL UNIQUE REFERENCES tasks(id),
+                         job_id INTEGER NOT NULL REFERENCES jobs(id),
+                         worker TEXT NOT NULL, device_class TEXT NOT NULL,
+                         threads INTEGER NOT NULL, render_micros INTEGER NOT NULL,
+                         samples INTEGER NOT NULL, hourly_micros INTEGER NOT NULL,
+                         charge_micros INTEGER NOT NULL, recorded_at REAL NOT NULL);
+                     INSERT INTO ledger (task_id, job_id, worker, device_class, threads,
+                         render_micros, samples, hourly_micros, charge_micros, recorded_at)
+                     SELECT id, job_id, 'w0', 'cpu', 2, 1500, 32, 80000, 33, 0
+                     FROM tasks ORDER BY id DESC LIMIT 1;
+                     PRAGMA foreign_keys = ON;",
+                )
+                .unwrap();
             id
         };
         let store = Store::open(&path).unwrap();
@@ -965,6 +994,14 @@ mod tests {
             .unwrap();
         assert_eq!(queued_at, 5.0);
         assert_eq!(store.job(id).unwrap().tenant, "");
+        // The old charge stands, its work its render time.
+        let ledger = store.ledger(id).unwrap();
+        assert_eq!(ledger.len(), 1);
+        assert_eq!(
+            (ledger[0].work_micros, ledger[0].charge),
+            (1500, Money::from_micros(33))
+        );
+        assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(33));
     }
 
     #[test]
@@ -1024,11 +1061,59 @@ mod tests {
         let delete = db.execute("DELETE FROM ledger", []);
         assert!(delete.unwrap_err().to_string().contains("never deleted"));
         let second_row = db.execute(
-            "INSERT INTO ledger (task_id, job_id, worker, device_class, threads, render_micros, samples, hourly_micros, charge_micros, recorded_at)
-             VALUES (?1, ?2, 'x', 'cpu', 1, 1, 1, 1, 1, 0)",
+            "INSERT INTO ledger (task_id, job_id, worker, device_class, threads, render_micros,
+                                 samples, work_micros, hourly_micros, charge_micros, recorded_at)
+             VALUES (?1, ?2, 'x', 'cpu', 1, 1, 1, 1, 1, 1, 0)",
             params![task.id.0, id.0],
         );
-        assert!(second_row.is_err(), "a second ledger row for one task");
+        let refused = second_row.unwrap_err().to_string();
+        assert!(refused.contains("one charge"), "{refused}");
+    }
+
+    #[test]
+    fn a_blocked_workers_unverified_tasks_go_out_again_and_are_charged_once_more() {
+        let (_dir, store) = store();
+        let id = job(&store, 0);
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let (task, lease) = claimed(&store);
+            store
+                .accept(&row(task.id, id), &worker(), &lease.id, Carry::default())
+                .unwrap();
+            tasks.push(task);
+        }
+        store.record_passed_check("w1", tasks[0].id).unwrap();
+        for frame in [1, 2] {
+            store.mark_frame_written(id, frame).unwrap();
+        }
+        assert_eq!(store.block_worker("w1", "made up").unwrap(), (3, 3));
+        assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(22));
+        // Both frames hold a tile that goes out again: neither counts as written.
+        for frame in [1, 2] {
+            assert!(!store.frame_written(id, frame).unwrap());
+        }
+        assert!(!store.finish_job(id, JobState::Done, None).unwrap());
+        let again: Vec<TaskId> = store
+            .next_pending("", 10)
+            .unwrap()
+            .iter()
+            .map(|(t, _)| t.id)
+            .collect();
+        assert_eq!(again, [tasks[1].id, tasks[2].id, tasks[3].id]);
+        // The next attempt follows the blocked worker's.
+        let lease = match store.claim(tasks[1].id, 2, "w2", "cpu", 2).unwrap() {
+            LeaseClaim::Granted(lease) => lease,
+            LeaseClaim::Refused(why) => panic!("{why}"),
+        };
+        let mut honest = row(tasks[1].id, id);
+        honest.worker = "w2".into();
+        store
+            .accept(&honest, &worker(), &lease.id, Carry::default())
+            .unwrap();
+        assert_eq!(store.ledger(id).unwrap().len(), 5);
+        assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(44));
+        // A second block reverses nothing twice.
+        assert_eq!(store.block_worker("w1", "again").unwrap(), (0, 0));
     }
 
     #[test]

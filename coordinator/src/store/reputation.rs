@@ -73,9 +73,11 @@ impl Store {
         Ok(())
     }
 
-    /// A failed spot check: `worker` is blocked, and each of its charges that no check verified
-    /// is reversed, in one transaction. Returns how many charges were reversed.
-    pub fn block_worker(&self, worker: &str, reason: &str) -> Result<usize, StoreError> {
+    /// A failed spot check: `worker` is blocked, each of its charges that no check verified
+    /// is reversed, and the tasks of those charges in jobs still running are rendered again
+    /// (their frames are written again once they are in), all in one transaction. Returns how
+    /// many charges were reversed and how many tasks go out again.
+    pub fn block_worker(&self, worker: &str, reason: &str) -> Result<(usize, usize), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         tx.execute(
@@ -85,18 +87,40 @@ impl Store {
             params![worker, reason],
         )?;
         let reversed = ledger::reverse_unverified(&tx, worker, reason, now())?;
+        let mut again = 0;
+        for task in &reversed {
+            // Its last lease is the blocked worker's: the next attempt follows it.
+            again += tx.execute(
+                "UPDATE tasks SET state = 'pending', last_error = ?2,
+                     attempts = (SELECT MAX(attempt) FROM leases WHERE task_id = ?1)
+                 WHERE id = ?1 AND state = 'done'
+                   AND job_id IN (SELECT id FROM jobs WHERE state = 'running')",
+                params![task.0, format!("rendered again: {reason}")],
+            )?;
+            tx.execute(
+                "DELETE FROM frames_written WHERE (job_id, frame) =
+                     (SELECT job_id, frame FROM tasks WHERE id = ?1 AND state = 'pending')",
+                params![task.0],
+            )?;
+        }
         tx.commit()?;
-        Ok(reversed)
+        Ok((reversed.len(), again))
     }
 
     /// An operator drains `worker`: it claims no more tasks, and the one it holds may finish.
     /// Nothing is reversed. Returns false when it was already blocked or drained.
     pub fn drain_worker(&self, worker: &str) -> Result<bool, StoreError> {
+        self.stop_claims(worker, DRAINED)
+    }
+
+    /// `worker` claims no more tasks, for `reason`, and the one it holds may finish; nothing is
+    /// reversed (its work was not found wrong). Returns false when it was already blocked.
+    pub fn stop_claims(&self, worker: &str, reason: &str) -> Result<bool, StoreError> {
         let changed = self.db().execute(
             "INSERT INTO reputation (worker, blocked_reason) VALUES (?1, ?2)
              ON CONFLICT (worker) DO UPDATE SET blocked_reason = ?2
                  WHERE blocked_reason IS NULL",
-            params![worker, DRAINED],
+            params![worker, reason],
         )?;
         Ok(changed == 1)
     }
