@@ -1,0 +1,309 @@
+//! Honest and dishonest workers side by side on a real RabbitMQ. Honest `tessera worker`
+//! processes render a job while six cheaters, driven by this test with worker tokens of their
+//! own and the broker's credentials, take tasks from the same queue, claim them, and make up
+//! their results: half the samples, another tile's pixels, black, noise, the true pixels with an
+//! hour of rendering claimed, and a cheater honest for 10 tasks that then makes up one result in
+//! five. Each is caught and blocked, its unverified charges reversed and its tiles rendered
+//! again; the job completes with the frame `tessera render` writes, and its invoice is the
+//! honest work.
+
+mod farm;
+
+use std::time::{Duration, Instant};
+
+use farm::{Farm, assert_same_exr, render_locally, scene};
+use tessera_protocol::api::WorkerView;
+use tessera_protocol::client::Client;
+use tessera_protocol::device::Device;
+use tessera_protocol::lease::Claim;
+use tessera_protocol::pixels::EncodedPixels;
+use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
+use tessera_protocol::task::TaskMessage;
+use tessera_renderer::backend::Backend;
+use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::film::Pixels;
+use tessera_renderer::scene::Scene;
+use tessera_renderer::settings::Spp;
+use tessera_transport::{AmqpTransport, Broker, Inbox, Transport};
+
+/// How a cheater makes up a result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Cheat {
+    HalfTheSamples,
+    AnotherTile,
+    Black,
+    Noise,
+    InflatedWork,
+    /// Honest for its first 10 tasks, then one made-up result (half the samples) in five.
+    WaitThenOneInFive,
+}
+
+struct Cheater {
+    cheat: Cheat,
+    name: String,
+    client: Client,
+    tasks: u32,
+    made_up: u32,
+    caught: bool,
+}
+
+impl Cheater {
+    /// Whether this task's result is made up.
+    fn cheats_now(&self) -> bool {
+        match self.cheat {
+            Cheat::WaitThenOneInFive => self.tasks >= 10 && self.tasks % 5 == 2,
+            _ => true,
+        }
+    }
+}
+
+/// The true pixels of `task`, as an honest CPU worker renders them.
+fn render(backend: &impl Backend, scene: &Scene, task: &TaskMessage) -> Pixels {
+    let frame = scene.frame(task.time, task.camera.as_deref()).unwrap();
+    backend
+        .prepare(&frame)
+        .unwrap()
+        .render_tile(task.resolution, task.tile, task.frame, &task.settings)
+        .unwrap()
+        .pixels
+}
+
+/// The cheater's record as the coordinator lists it.
+fn record(admin: &Client, name: &str) -> WorkerView {
+    admin
+        .workers()
+        .unwrap()
+        .into_iter()
+        .find(|w| w.name == name)
+        .expect("the cheater announced itself")
+}
+
+#[test]
+fn cheaters_beside_honest_workers_are_caught_and_the_job_is_rendered_honestly() {
+    let mut farm = Farm::start_with("cheaters", &["--queue-timeout", "3"]);
+    let admin = Client::new(&farm.url, Some(&farm.admin));
+    let cornell = scene("cornell-box.gltf");
+    let options = [
+        "--width",
+        "256",
+        "--height",
+        "256",
+        "--tile",
+        "4",
+        "--spp",
+        "8",
+        "--max-depth",
+        "3",
+    ];
+    let mut args = vec![cornell.to_str().unwrap()];
+    args.extend_from_slice(&options);
+    let job = farm.submit(&args);
+    let honest = farm.start_worker(&[]);
+    farm.wait_worker_ready(honest, Duration::from_secs(60));
+
+    let cheats = [
+        Cheat::HalfTheSamples,
+        Cheat::Black,
+        Cheat::AnotherTile,
+        Cheat::Noise,
+        Cheat::InflatedWork,
+        Cheat::WaitThenOneInFive,
+    ];
+    let mut cheaters: Vec<Cheater> = cheats
+        .iter()
+        .enumerate()
+        .map(|(i, &cheat)| {
+            let name = format!("cheater-{i}");
+            let token = farm.token(&["--role", "worker", "--name", &name, "--threads", "1"]);
+            let client = Client::new(&farm.url, Some(&token));
+            client
+                .announce(&WorkerInfo {
+                    name: name.clone(),
+                    device: Device {
+                        backend: "cpu".into(),
+                        name: "a CPU".into(),
+                        class: "cpu".into(),
+                        threads: 1,
+                    },
+                })
+                .unwrap();
+            Cheater {
+                cheat,
+                name,
+                client,
+                tasks: 0,
+                made_up: 0,
+                caught: false,
+            }
+        })
+        .collect();
+
+    let scene = Scene::load(&cornell).unwrap();
+    let backend = CpuBackend::new(Some(1)).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let started = Instant::now();
+    runtime.block_on(async {
+        let transport = AmqpTransport::connect(&Broker::new(farm::AMQP_URL), &farm.namespace)
+            .await
+            .unwrap();
+        let mut inbox = transport.consume_tasks(1).await.unwrap();
+        let mut previous: Option<Pixels> = None;
+        let mut turn = 0;
+        while cheaters.iter().any(|c| !c.caught) {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "cheaters not caught within 2 minutes: {:?}",
+                cheaters
+                    .iter()
+                    .map(|c| (c.cheat, c.tasks, c.made_up, c.caught))
+                    .collect::<Vec<_>>()
+            );
+            let delivery = tokio::time::timeout(Duration::from_secs(30), inbox.next())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no task within 30 s (the job is done?) with cheaters not caught: {:?}",
+                        cheaters
+                            .iter()
+                            .map(|c| (c.cheat, c.tasks, c.made_up, c.caught))
+                            .collect::<Vec<_>>()
+                    )
+                })
+                .unwrap();
+            let task = delivery.message.clone();
+            delivery.ack().await.unwrap();
+            // The next cheater not caught yet takes it.
+            let count = cheaters.len();
+            while cheaters[turn % count].caught {
+                turn += 1;
+            }
+            let cheater = &mut cheaters[turn % count];
+            turn += 1;
+            let (lease, key) = match cheater.client.claim(task.task, task.attempt).unwrap() {
+                Claim::Render { lease, key } => (lease, key),
+                // Stale (a task published again): another will come.
+                Claim::Skip { .. } => continue,
+            };
+            let truth = render(&backend, &scene, &task);
+            let (pixels, render_micros) = if !cheater.cheats_now() {
+                (truth.clone(), 5_000)
+            } else {
+                match cheater.cheat {
+                    Cheat::HalfTheSamples | Cheat::WaitThenOneInFive => {
+                        let mut halved = task.clone();
+                        halved.settings.spp = Spp::new(task.settings.spp.get() / 2).unwrap();
+                        (render(&backend, &scene, &halved), 5_000)
+                    }
+                    Cheat::AnotherTile => (previous.clone().expect("a tile before"), 5_000),
+                    Cheat::Black => (Pixels::zeroed(task.tile.pixel_count()), 5_000),
+                    Cheat::Noise => {
+                        let mut noise = truth.clone();
+                        for (i, c) in noise.color.iter_mut().enumerate() {
+                            c[0] = (i as f32 * 0.618).fract();
+                        }
+                        (noise, 5_000)
+                    }
+                    Cheat::InflatedWork => (truth.clone(), 3_600_000_000),
+                }
+            };
+            // Black on a black tile, or another tile just like this one, is no lie.
+            let made_up = pixels != truth || render_micros > 5_000;
+            previous = Some(truth);
+            let before = record(&admin, &cheater.name);
+            let mut result = ResultMessage {
+                task: task.task,
+                job: task.job,
+                frame: task.frame,
+                tile: task.tile,
+                attempt: task.attempt,
+                worker: WorkerInfo {
+                    name: cheater.name.clone(),
+                    device: Device {
+                        backend: "cpu".into(),
+                        name: "a CPU".into(),
+                        class: "cpu".into(),
+                        threads: 1,
+                    },
+                },
+                outcome: Outcome::Rendered {
+                    render_micros,
+                    samples: task.samples(),
+                    pixels: EncodedPixels::encode(&pixels),
+                },
+                lease,
+                signature: String::new(),
+            };
+            result.sign(&key);
+            transport.publish_result(&result).await.unwrap();
+            cheater.tasks += 1;
+            cheater.made_up += u32::from(made_up);
+            // Until the coordinator has recorded the result: accepted or caught.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let after = loop {
+                let now = record(&admin, &cheater.name);
+                if now.tasks_done != before.tasks_done || now.blocked.is_some() {
+                    break now;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "result of {} not recorded",
+                    cheater.name
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            if let Some(why) = after.blocked {
+                assert!(made_up, "{} blocked for an honest result", cheater.name);
+                cheater.caught = true;
+                eprintln!(
+                    "{:?} caught after {} made-up result(s) in {} tasks: {why}",
+                    cheater.cheat, cheater.made_up, cheater.tasks,
+                );
+            }
+        }
+        transport.close().await;
+    });
+    for c in &cheaters {
+        // A new worker is checked every time; a trusted one, one time in three: it escapes 20
+        // made-up results with odds (2/3)^20 = 3e-4.
+        let within = if c.cheat == Cheat::WaitThenOneInFive {
+            20
+        } else {
+            1
+        };
+        assert!(
+            (1..=within).contains(&c.made_up),
+            "{:?}: {} made-up results before caught",
+            c.cheat,
+            c.made_up
+        );
+    }
+
+    farm.start_worker(&[]);
+    let status = farm.wait_done(&job, Duration::from_secs(300));
+    let invoice = admin.invoice(job.parse().unwrap()).unwrap();
+    // Only cheaters' charges are reversed, and what stands is honest work: the honest workers'
+    // results and the cheaters' that passed a check, one charge standing per task.
+    let reversed: Vec<_> = invoice
+        .reversals
+        .iter()
+        .map(|r| (r.task, r.worker.clone()))
+        .collect();
+    assert!(reversed.iter().all(|(_, w)| w.starts_with("cheater-")));
+    let standing: Vec<_> = invoice
+        .rows
+        .iter()
+        .filter(|r| !reversed.contains(&(r.task, r.worker.clone())))
+        .collect();
+    let tasks = status["tasks_total"].as_u64().unwrap();
+    assert_eq!(standing.len() as u64, tasks, "one standing charge per task");
+    let total: i64 = standing.iter().map(|r| r.charge.micros()).sum();
+    assert_eq!(invoice.total.micros(), total);
+    // The job's work at its quoted price, but for the rounding of the charges reversed.
+    let quoted = status["quote"]["cost"].as_i64().unwrap();
+    assert!(
+        (total - quoted).abs() <= 1 + reversed.len() as i64,
+        "invoice {total} µ$, quoted {quoted} µ$"
+    );
+    let local = render_locally(&farm.dir.path().join("local"), &cornell, &options, &[1]);
+    assert_same_exr(&farm.frame(&job, 1), &local[0]);
+}
