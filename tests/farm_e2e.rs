@@ -596,6 +596,37 @@ fn a_frozen_worker_loses_its_lease_and_its_late_result_is_not_billed() {
     assert_same_exr(&farm.frame(&job, 1), &local[0]);
 }
 
+/// A job submitted with `--trust verified` waits for a verified worker: a worker whose token is
+/// not verified renders the other job and nothing of it; one whose token the operator issued
+/// with `--verified` renders it.
+#[test]
+fn a_verified_job_waits_for_a_verified_worker() {
+    let mut farm = Farm::start("verified");
+    let cornell = scene("cornell-box.gltf");
+    let cornell = cornell.to_str().unwrap();
+    let small = [
+        "--width", "32", "--height", "32", "--tile", "16", "--spp", "4",
+    ];
+    let verified = farm.submit(&[&[cornell][..], &small, &["--trust", "verified"]].concat());
+    let open = farm.submit(&[&[cornell][..], &small].concat());
+    assert_eq!(farm.status(&verified)["trust"], "verified");
+    let stranger = farm.start_worker(&[]);
+    farm.wait_worker_ready(stranger, Duration::from_secs(60));
+    farm.wait_done(&open, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(tasks_done(&farm.status(&verified)), 0);
+    farm.start_verified_worker();
+    farm.wait_done(&verified, Duration::from_secs(60));
+    let bill = farm.json(&["bill", &verified, "--format", "json"]);
+    let workers: Vec<&str> = bill["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["worker"].as_str().unwrap())
+        .collect();
+    assert_eq!(workers, ["w2"; 4]);
+}
+
 /// A dishonest worker with a valid worker token and broker credentials takes tasks from the
 /// queue and tries what it can: results for a task it never claimed, time, threads and class
 /// beyond its token, out-of-range numbers, a failed result for a task it does not hold, and a

@@ -13,6 +13,7 @@ use tessera_coordinator::billing::{self, PriceTable};
 use tessera_coordinator::store::Principal;
 use tessera_coordinator::{Farm, FarmConfig, Submission};
 use tessera_protocol::api::JobState;
+use tessera_protocol::auth::Trust;
 use tessera_protocol::device::Device;
 use tessera_protocol::id::JobId;
 use tessera_protocol::job::{JobOptions, SizeRequest};
@@ -64,6 +65,7 @@ fn cpu_worker(name: &str, threads: u32) -> Principal {
         name: name.into(),
         device_class: "cpu".into(),
         threads,
+        verified: false,
     }
 }
 
@@ -151,6 +153,7 @@ async fn in_process_farm_matches_the_local_pipeline() {
         priority: 0,
         tenant: "studio".into(),
         max_cost: None,
+        trust: Default::default(),
     };
     let job = farm.submit(submission()).await.unwrap();
     assert_eq!(wait_finished(&farm, job).await, JobState::Done);
@@ -237,6 +240,7 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
             priority: 0,
             tenant: "studio".into(),
             max_cost: None,
+            trust: Default::default(),
         }
     };
 
@@ -294,6 +298,7 @@ fn one_tile_of_cornell(size: u32, spp: u32) -> Submission {
         priority: 0,
         tenant: "studio".into(),
         max_cost: None,
+        trust: Default::default(),
     }
 }
 
@@ -851,6 +856,54 @@ async fn a_trusted_cheater_is_caught_its_charges_reversed_and_its_tiles_rendered
             == std::fs::read(&local[0]).unwrap(),
         "the frame differs from tessera render's"
     );
+}
+
+/// A job that takes verified workers only is queued apart, where only verified workers read;
+/// a worker whose token is not verified is refused its tasks even if it reads that queue, and a
+/// verified one renders them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_job_is_rendered_by_verified_workers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = InProcessTransport::new();
+    let farm = Farm::open(
+        FarmConfig::new(dir.path().join("data"), PriceTable::default()),
+        transport.clone(),
+    )
+    .unwrap();
+    let mut open_tasks = transport.consume_tasks(1).await.unwrap();
+    let mut verified_tasks = transport.consume_verified_tasks(1).await.unwrap();
+    let mut submission = one_tile_of_cornell(4, 2);
+    submission.trust = Trust::Verified;
+    let job = farm.submit(submission).await.unwrap();
+    assert_eq!(farm.job(job).unwrap().trust, Trust::Verified);
+    let task = take(&mut verified_tasks).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), open_tasks.next())
+            .await
+            .is_err(),
+        "a verified job's task was queued for any worker"
+    );
+    match farm
+        .claim(&cpu_worker("stranger", 2), task.task, task.attempt)
+        .unwrap()
+    {
+        Claim::Skip { reason } => assert!(reason.contains("verified"), "{reason}"),
+        granted => panic!("an unverified worker got a verified job's task: {granted:?}"),
+    }
+    let studio = Principal::Worker {
+        name: "studio-node".into(),
+        device_class: "cpu".into(),
+        threads: 2,
+        verified: true,
+    };
+    let held = match farm.claim(&studio, task.task, task.attempt).unwrap() {
+        Claim::Render { lease, key } => (lease, key),
+        Claim::Skip { reason } => panic!("the verified worker was refused: {reason}"),
+    };
+    let r = result(&task, &true_pixels(&task), 32, 1, &held);
+    farm.handle_result(&from_cpu(r, &held)).await.unwrap();
+    assert_eq!(farm.job(job).unwrap().state, JobState::Done);
+    assert_eq!(farm.store().ledger(job).unwrap()[0].worker, "studio-node");
 }
 
 /// Each tenant has its own window of queued tasks: one tenant's backlog does not hold back

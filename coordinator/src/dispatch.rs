@@ -79,5 +79,6 @@ pub(crate) fn task_message(job: &JobRecord, task: &TaskRecord, attempt: u32) -> 
         settings: spec.settings,
         attempt,
         max_attempts: spec.max_attempts,
+        trust: job.trust,
     }
 }

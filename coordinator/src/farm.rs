@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tessera_protocol::api::{JobState, LedgerRow, Quote, WorkerView};
+use tessera_protocol::auth::Trust;
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::Claim;
@@ -60,6 +61,8 @@ pub struct Submission {
     pub tenant: String,
     /// The job stops before its invoice passes this.
     pub max_cost: Option<Money>,
+    /// Which workers may render it.
+    pub trust: Trust,
 }
 
 pub struct FarmConfig {
@@ -311,6 +314,7 @@ impl<T: Transport> Farm<T> {
             tenant: &s.tenant,
             max_cost: s.max_cost,
             quote: quote.as_ref(),
+            trust: s.trust,
         };
         let job = self.store.create_job(&new, plan.tasks())?;
         tracing::info!(%job, tasks = plan.len(), "job submitted");
@@ -359,6 +363,7 @@ impl<T: Transport> Farm<T> {
             name,
             device_class,
             threads,
+            verified,
         } = worker
         else {
             return Err(FarmError::InvalidJob("only workers claim tasks".into()));
@@ -366,6 +371,16 @@ impl<T: Transport> Farm<T> {
         if let Some(why) = self.store.reputation(name)?.blocked {
             return Ok(Claim::Skip {
                 reason: format!("worker '{name}' is blocked: {why}"),
+            });
+        }
+        // The verified queue is the broker's to keep apart; a worker that reads it anyway
+        // (broker credentials are shared) is refused here.
+        if !verified
+            && let Some(job) = self.store.task_job(task)?
+            && self.store.job(job)?.trust == Trust::Verified
+        {
+            return Ok(Claim::Skip {
+                reason: format!("job {job} takes verified workers only"),
             });
         }
         Ok(

@@ -285,7 +285,7 @@ pub const ROUTES: [Route; 24] = [
 ];
 
 /// The query of a submission: the job's options, and the job's own.
-const SUBMIT_PARAMETERS: [Param; 16] = [
+const SUBMIT_PARAMETERS: [Param; 17] = [
     Param::new("scene_name", "The scene's file name, as shown in listings.").required(),
     Param::new("frames", "Frames to render: `1`, `1-24`, `1,5,9`."),
     Param::new(
@@ -311,6 +311,10 @@ const SUBMIT_PARAMETERS: [Param; 16] = [
     ),
     Param::new("priority", "Higher runs first within a tenant.").integer(),
     Param::new("max_cost", "The most the job may cost, in USD (`1.50`)."),
+    Param::new(
+        "trust",
+        "`verified`: only workers whose tokens the operator verified render it (default `any`).",
+    ),
     Param::new("tenant", "The tenant an admin submits for."),
 ];
 

@@ -21,7 +21,7 @@ use tessera_protocol::api::{
     ErrorView, FrameEvent, InvoiceView, JobState, JobStateView, JobView, Me, Quote, Submitted,
     TaskState, TaskView, WorkerView,
 };
-use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView};
+use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView, Trust};
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::{Claim, ClaimRequest};
@@ -299,6 +299,15 @@ async fn submission<T: Transport>(
         .map(|m| m.parse::<Money>())
         .transpose()
         .map_err(invalid)?;
+    let trust = match query.get("trust") {
+        Some(t) => Trust::from_name(t).ok_or_else(|| {
+            invalid(format!(
+                "invalid value '{}' for 'trust': expected 'any' or 'verified'",
+                printable(t, 40)
+            ))
+        })?,
+        None => Trust::Any,
+    };
     let submission = Submission {
         scene_name,
         scene: scene.to_path_buf(),
@@ -306,6 +315,7 @@ async fn submission<T: Transport>(
         priority,
         tenant,
         max_cost,
+        trust,
     };
     Ok((submission, scene))
 }
@@ -376,6 +386,7 @@ fn view<T: Transport>(farm: &Farm<T>, job: JobRecord) -> Result<JobView, FarmErr
         frame_progress: store.frame_progress(job.id)?,
         cost: store.invoice_total(job.id)?,
         max_cost: job.max_cost,
+        trust: job.trust,
         quote: job.quote,
         submitted_at: job.submitted_at,
         finished_at: job.finished_at,
@@ -536,6 +547,7 @@ async fn announce<T: Transport>(
         name,
         device_class,
         threads,
+        ..
     } = who
     else {
         return Err(ApiError(StatusCode::FORBIDDEN, "not a worker".into()));
@@ -635,6 +647,7 @@ async fn me(Extension(who): Extension<Principal>) -> Json<Me> {
             Principal::Submitter { tenant, .. } => Some(tenant.clone()),
             _ => None,
         },
+        verified: matches!(who, Principal::Worker { verified: true, .. }),
     })
 }
 

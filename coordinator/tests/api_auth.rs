@@ -43,6 +43,7 @@ impl Api {
             name: format!("{}-{}", role.as_str(), tenant.unwrap_or("x")),
             device_class: None,
             threads: None,
+            verified: false,
         };
         self.farm.store().issue_token(&new).unwrap().1
     }

@@ -75,6 +75,7 @@ async fn metrics_move_as_a_job_runs() {
             name: "ops".into(),
             device_class: None,
             threads: None,
+            verified: false,
         })
         .unwrap()
         .1;
@@ -99,6 +100,7 @@ async fn metrics_move_as_a_job_runs() {
             priority: 0,
             tenant: "a".into(),
             max_cost: None,
+            trust: Default::default(),
         })
         .await
         .unwrap();
@@ -113,6 +115,7 @@ async fn metrics_move_as_a_job_runs() {
         name: "gpu-1".into(),
         device_class: "h100".into(),
         threads: 1,
+        verified: false,
     };
     for _ in 0..2 {
         let delivery = tokio::time::timeout(Duration::from_secs(10), tasks.next())

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Trust;
 use crate::id::{JobId, TaskId};
 use crate::money::Money;
 
@@ -95,8 +96,20 @@ pub struct JobView {
     pub max_cost: Option<Money>,
     /// What the job was expected to cost and take when it was submitted.
     pub quote: Option<Quote>,
+    /// Which workers may render it.
+    #[serde(default, skip_serializing_if = "Trust::is_any")]
+    pub trust: Trust,
     pub submitted_at: f64,
     pub finished_at: Option<f64>,
+}
+
+/// What a submission asks of the farm besides how to render: its priority, the most it may
+/// cost, and which workers may render it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Terms {
+    pub priority: i32,
+    pub max_cost: Option<Money>,
+    pub trust: Trust,
 }
 
 /// What a job is expected to cost and take, from a pre-pass over a sparse sample of its pixels
@@ -198,6 +211,9 @@ pub struct Me {
     pub name: String,
     /// A submitter's tenant.
     pub tenant: Option<String>,
+    /// A worker the operator verified: it takes the tasks of verified jobs too.
+    #[serde(default)]
+    pub verified: bool,
 }
 
 /// Where a task is: waiting to be queued, queued (or being rendered), done, or failed for good.

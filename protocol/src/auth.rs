@@ -33,6 +33,36 @@ impl Role {
     }
 }
 
+/// Which workers may render a job: any, or only those the operator verified (their tokens were
+/// issued as verified), the farm's dedicated pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Trust {
+    #[default]
+    Any,
+    Verified,
+}
+
+impl Trust {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trust::Any => "any",
+            Trust::Verified => "verified",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Trust::Any, Trust::Verified]
+            .into_iter()
+            .find(|t| t.as_str() == name)
+    }
+
+    pub fn is_any(&self) -> bool {
+        *self == Trust::Any
+    }
+}
+
 /// A token to issue (`POST /api/tokens`). What a worker token states about its machine bounds
 /// what the machine is paid: its device class and threads.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +77,9 @@ pub struct NewToken {
     pub device_class: Option<String>,
     /// A worker's threads (CPU workers are paid per core).
     pub threads: Option<u32>,
+    /// A worker the operator vouches for: it may render jobs that take verified workers only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
 }
 
 /// A token just issued: the secret is shown once and stored only as a hash.
@@ -67,6 +100,7 @@ pub struct TokenView {
     pub name: String,
     pub device_class: Option<String>,
     pub threads: Option<u32>,
+    pub verified: bool,
     pub created_at: f64,
     pub revoked: bool,
 }

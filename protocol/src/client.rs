@@ -5,12 +5,11 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::{InvoiceView, JobView, Quote, Submitted, WorkerView};
+use crate::api::{InvoiceView, JobView, Me, Quote, Submitted, Terms, WorkerView};
 use crate::auth::{IssuedToken, NewToken, TokenView};
 use crate::id::{JobId, TaskId};
 use crate::job::JobOptions;
 use crate::lease::{Claim, ClaimRequest};
-use crate::money::Money;
 use crate::result::WorkerInfo;
 use crate::scene::SceneHash;
 
@@ -110,17 +109,16 @@ impl Client {
         Ok(out)
     }
 
-    /// Submits `scene` (named `scene_name` in listings) to be rendered with `options`, stopping
-    /// before its invoice passes `max_cost`.
+    /// Submits `scene` (named `scene_name` in listings) to be rendered with `options`, on
+    /// `terms`.
     pub fn submit(
         &self,
         scene_name: &str,
         options: &JobOptions,
-        priority: i32,
-        max_cost: Option<Money>,
+        terms: &Terms,
         scene: &[u8],
     ) -> Result<JobId, ClientError> {
-        let request = self.job_request("/api/jobs", scene_name, options, priority, max_cost);
+        let request = self.job_request("/api/jobs", scene_name, options, terms);
         let response = self.call(request, Some(scene))?;
         Ok(self.json::<Submitted>(response)?.id)
     }
@@ -131,16 +129,18 @@ impl Client {
         path: &str,
         scene_name: &str,
         options: &JobOptions,
-        priority: i32,
-        max_cost: Option<Money>,
+        terms: &Terms,
     ) -> ureq::Request {
         let mut request = self
             .agent
             .post(&self.url(path))
             .query("scene_name", scene_name)
-            .query("priority", &priority.to_string());
-        if let Some(max) = max_cost {
+            .query("priority", &terms.priority.to_string());
+        if let Some(max) = terms.max_cost {
             request = request.query("max_cost", &max.usd_decimal());
+        }
+        if !terms.trust.is_any() {
+            request = request.query("trust", terms.trust.as_str());
         }
         for (key, value) in options.to_query() {
             request = request.query(key, &value);
@@ -153,12 +153,11 @@ impl Client {
         &self,
         scene_name: &str,
         options: &JobOptions,
-        priority: i32,
-        max_cost: Option<Money>,
+        terms: &Terms,
         scene: &[u8],
     ) -> Result<Quote, ClientError> {
         let response = self.call(
-            self.job_request("/api/quotes", scene_name, options, priority, max_cost),
+            self.job_request("/api/quotes", scene_name, options, terms),
             Some(scene),
         )?;
         self.json(response)
@@ -204,6 +203,12 @@ impl Client {
             None,
         )?;
         self.bytes(response)
+    }
+
+    /// Whose token this client holds.
+    pub fn me(&self) -> Result<Me, ClientError> {
+        let response = self.call(self.agent.get(&self.url("/api/me")), None)?;
+        self.json(response)
     }
 
     pub fn workers(&self) -> Result<Vec<WorkerView>, ClientError> {

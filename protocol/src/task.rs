@@ -6,6 +6,7 @@ use tessera_renderer::camera::View;
 use tessera_renderer::film::{Resolution, Tile};
 use tessera_renderer::settings::RenderSettings;
 
+use crate::auth::Trust;
 use crate::id::{JobId, TaskId};
 use crate::scene::SceneHash;
 
@@ -28,6 +29,9 @@ pub struct TaskMessage {
     pub attempt: u32,
     /// After a failure on this attempt the coordinator fails the task for good.
     pub max_attempts: u32,
+    /// Which workers may render it: the transport queues a verified job's tasks apart.
+    #[serde(default, skip_serializing_if = "Trust::is_any")]
+    pub trust: Trust,
 }
 
 impl TaskMessage {

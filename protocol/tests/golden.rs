@@ -85,6 +85,7 @@ fn task_message() {
             settings: settings(),
             attempt: 2,
             max_attempts: 3,
+            trust: Default::default(),
         },
     );
 }
@@ -171,6 +172,7 @@ fn job_view() {
                 ]
                 .into(),
             }),
+            trust: Default::default(),
             submitted_at: 1_780_000_000.5,
             finished_at: Some(1_780_000_042.25),
         },

@@ -205,8 +205,20 @@ impl Farm {
     /// index. Workers are named `w1`, `w2`, ... in the order they start, by their tokens (CPU
     /// class, one thread).
     pub fn start_worker_with(&mut self, args: &[&str], env: &[(&str, &str)]) -> usize {
+        self.spawn_worker(&[], args, env)
+    }
+
+    /// Starts a worker with one thread whose token the operator issued as verified; returns its
+    /// index.
+    pub fn start_verified_worker(&mut self) -> usize {
+        self.spawn_worker(&["--verified"], &[], &[])
+    }
+
+    fn spawn_worker(&mut self, token_args: &[&str], args: &[&str], env: &[(&str, &str)]) -> usize {
         let name = format!("w{}", self.workers.len() + 1);
-        let token = self.token(&["--role", "worker", "--name", &name, "--threads", "1"]);
+        let mut all = vec!["--role", "worker", "--name", &name, "--threads", "1"];
+        all.extend_from_slice(token_args);
+        let token = self.token(&all);
         let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(["worker", "--namespace", &self.namespace])
             .args(default_broker(args))

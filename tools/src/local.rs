@@ -336,6 +336,7 @@ pub fn render_job(
                 name: LOCAL_WORKER.into(),
                 device_class: device.class.clone(),
                 threads: device.threads,
+                verified: false,
             },
         });
         let renderer = renderer.clone();
@@ -360,6 +361,7 @@ pub fn render_job(
         priority: 0,
         tenant: LOCAL_WORKER.into(),
         max_cost: None,
+        trust: Default::default(),
     };
     let followed = runtime
         .block_on(farm.submit_loaded(submission, resolution, None))

@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use tessera_protocol::api::{JobState, JobView};
+use tessera_protocol::api::{JobState, JobView, Terms};
+use tessera_protocol::auth::Trust;
 use tessera_protocol::client::Client;
 use tessera_protocol::id::JobId;
 use tessera_protocol::money::Money;
@@ -41,6 +42,9 @@ pub struct SubmitArgs {
     /// Stop the job before its invoice passes this many USD (e.g. 12.50).
     #[arg(long, value_name = "USD")]
     max_cost: Option<Money>,
+    /// Which workers may render it: any, or only those the operator verified.
+    #[arg(long, value_name = "any|verified", default_value = "any", value_parser = parse_trust)]
+    trust: Trust,
     /// Only ask what the job would cost and take on the farm as it is now (a short pre-pass on
     /// the coordinator); nothing is queued.
     #[arg(long, conflicts_with_all = ["wait", "output"])]
@@ -68,15 +72,20 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
     let options = args.options.options()?;
     let (scene_name, scene) = scene_upload(&args.scene)?;
     let client = args.api.client();
+    let terms = Terms {
+        priority: args.priority,
+        max_cost: args.max_cost,
+        trust: args.trust,
+    };
     if args.quote {
-        let quote = client.quote(&scene_name, &options, args.priority, args.max_cost, &scene)?;
+        let quote = client.quote(&scene_name, &options, &terms, &scene)?;
         eprintln!("{}", crate::render::quote_line(&quote));
         if args.json {
             println!("{}", crate::render::quote_json(&quote));
         }
         return Ok(());
     }
-    let job = client.submit(&scene_name, &options, args.priority, args.max_cost, &scene)?;
+    let job = client.submit(&scene_name, &options, &terms, &scene)?;
     println!("{job}");
     let Some(output) = output else {
         return Ok(());
@@ -179,4 +188,8 @@ fn scene_upload(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
     }
     let packed = archive::pack(path, &bytes, &files)?;
     Ok((format!("{name}.tar"), packed))
+}
+
+fn parse_trust(s: &str) -> Result<Trust, String> {
+    Trust::from_name(s).ok_or_else(|| format!("unknown trust '{s}': expected any or verified"))
 }

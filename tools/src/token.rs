@@ -37,6 +37,10 @@ enum TokenCommand {
         /// A worker's CPU threads, which CPU work is paid by [default: 1].
         #[arg(long)]
         threads: Option<u32>,
+        /// A worker the operator vouches for: it also renders jobs submitted with
+        /// `--trust verified`.
+        #[arg(long)]
+        verified: bool,
     },
     /// Lists every token, without secrets.
     List {
@@ -73,6 +77,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
             name,
             class,
             threads,
+            verified,
         } => {
             let (id, token) = open(&data)?.issue_token(&NewToken {
                 role,
@@ -80,6 +85,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
                 name,
                 device_class: class,
                 threads,
+                verified,
             })?;
             eprintln!("token {id} issued; it is shown once, keep it secret");
             println!("{token}");
@@ -98,7 +104,11 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
                     clean(&t.name),
                     clean(t.device_class.as_deref().unwrap_or("-")),
                     t.threads.map_or("-".into(), |n| n.to_string()),
-                    if t.revoked { "revoked" } else { "active" }
+                    match (t.revoked, t.verified) {
+                        (true, _) => "revoked",
+                        (false, true) => "active, verified",
+                        (false, false) => "active",
+                    }
                 );
             }
         }

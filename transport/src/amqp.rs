@@ -20,6 +20,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connect, Connection, ConnectionProperties};
 use serde::de::DeserializeOwned;
 
+use tessera_protocol::auth::Trust;
 use tessera_protocol::result::ResultMessage;
 use tessera_protocol::task::TaskMessage;
 
@@ -87,6 +88,8 @@ pub fn redact(url: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueNames {
     pub tasks: String,
+    /// The tasks of jobs that take verified workers only.
+    pub verified_tasks: String,
     pub results: String,
     pub dead_tasks: String,
 }
@@ -95,6 +98,7 @@ impl QueueNames {
     pub fn new(namespace: &str) -> Self {
         Self {
             tasks: format!("{namespace}.tasks"),
+            verified_tasks: format!("{namespace}.tasks.verified"),
             results: format!("{namespace}.results"),
             dead_tasks: format!("{namespace}.tasks.dead"),
         }
@@ -159,7 +163,12 @@ impl AmqpTransport {
     pub async fn delete_queues(&self) -> Result<(), TransportError> {
         let (connection, channel) = open(&self.shared.broker).await?;
         let names = &self.shared.names;
-        for queue in [&names.tasks, &names.results, &names.dead_tasks] {
+        for queue in [
+            &names.tasks,
+            &names.verified_tasks,
+            &names.results,
+            &names.dead_tasks,
+        ] {
             channel
                 .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                 .await
@@ -241,7 +250,8 @@ impl AmqpTransport {
         };
         for (queue, args) in [
             (&names.dead_tasks, base()),
-            (&names.tasks, task_args),
+            (&names.tasks, task_args.clone()),
+            (&names.verified_tasks, task_args),
             (&names.results, base()),
         ] {
             channel
@@ -463,9 +473,21 @@ impl Transport for AmqpTransport {
     type Results = AmqpInbox<ResultMessage>;
 
     async fn publish_tasks(&self, tasks: &[TaskMessage]) -> Result<(), TransportError> {
-        let bodies: Vec<Vec<u8>> = tasks.iter().map(encode).collect();
-        let queue = self.shared.names.tasks.clone();
-        self.publish(&queue, &bodies).await
+        let names = &self.shared.names;
+        for (trust, queue) in [
+            (Trust::Any, &names.tasks),
+            (Trust::Verified, &names.verified_tasks),
+        ] {
+            let bodies: Vec<Vec<u8>> = tasks
+                .iter()
+                .filter(|t| t.trust == trust)
+                .map(encode)
+                .collect();
+            if !bodies.is_empty() {
+                self.publish(queue, &bodies).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn dead_letter(&self, task: &TaskMessage) -> Result<(), TransportError> {
@@ -480,6 +502,11 @@ impl Transport for AmqpTransport {
 
     async fn consume_tasks(&self, prefetch: u16) -> Result<Self::Tasks, TransportError> {
         let queue = self.shared.names.tasks.clone();
+        Ok(self.consume(&queue, prefetch.max(1)).await)
+    }
+
+    async fn consume_verified_tasks(&self, prefetch: u16) -> Result<Self::Tasks, TransportError> {
+        let queue = self.shared.names.verified_tasks.clone();
         Ok(self.consume(&queue, prefetch.max(1)).await)
     }
 

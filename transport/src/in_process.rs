@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use tessera_protocol::auth::Trust;
 use tessera_protocol::result::ResultMessage;
 use tessera_protocol::task::TaskMessage;
 
@@ -24,6 +25,7 @@ fn queue() -> Queue {
 #[derive(Clone)]
 pub struct InProcessTransport {
     tasks: Queue,
+    verified_tasks: Queue,
     results: Queue,
     dead: Arc<Mutex<Vec<TaskMessage>>>,
 }
@@ -32,6 +34,7 @@ impl Default for InProcessTransport {
     fn default() -> Self {
         Self {
             tasks: queue(),
+            verified_tasks: queue(),
             results: queue(),
             dead: Arc::default(),
         }
@@ -101,7 +104,11 @@ impl Transport for InProcessTransport {
 
     async fn publish_tasks(&self, tasks: &[TaskMessage]) -> Result<(), TransportError> {
         for task in tasks {
-            self.tasks
+            let queue = match task.trust {
+                Trust::Any => &self.tasks,
+                Trust::Verified => &self.verified_tasks,
+            };
+            queue
                 .0
                 .send(encode(task))
                 .map_err(|_| TransportError::Closed)?;
@@ -127,6 +134,13 @@ impl Transport for InProcessTransport {
     async fn consume_tasks(&self, _prefetch: u16) -> Result<Self::Tasks, TransportError> {
         Ok(ChannelInbox {
             queue: self.tasks.clone(),
+            _message: std::marker::PhantomData,
+        })
+    }
+
+    async fn consume_verified_tasks(&self, _prefetch: u16) -> Result<Self::Tasks, TransportError> {
+        Ok(ChannelInbox {
+            queue: self.verified_tasks.clone(),
             _message: std::marker::PhantomData,
         })
     }

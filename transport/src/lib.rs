@@ -76,7 +76,8 @@ pub trait Transport: Send + Sync + 'static {
     type Tasks: Inbox<TaskMessage>;
     type Results: Inbox<ResultMessage>;
 
-    /// Queues `tasks`; returns once every one of them is safely held.
+    /// Queues `tasks`, those of verified jobs apart from the rest; returns once every one of
+    /// them is safely held.
     fn publish_tasks(
         &self,
         tasks: &[TaskMessage],
@@ -94,8 +95,14 @@ pub trait Transport: Send + Sync + 'static {
         result: &ResultMessage,
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
 
-    /// Starts taking tasks, at most `prefetch` unacknowledged at a time.
+    /// Starts taking tasks any worker may render, at most `prefetch` unacknowledged at a time.
     fn consume_tasks(
+        &self,
+        prefetch: u16,
+    ) -> impl Future<Output = Result<Self::Tasks, TransportError>> + Send;
+
+    /// Starts taking the tasks of jobs that take verified workers only.
+    fn consume_verified_tasks(
         &self,
         prefetch: u16,
     ) -> impl Future<Output = Result<Self::Tasks, TransportError>> + Send;

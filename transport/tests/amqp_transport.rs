@@ -33,6 +33,7 @@ fn task(id: i64, attempt: u32) -> TaskMessage {
         },
         attempt,
         max_attempts: 2,
+        trust: Default::default(),
     }
 }
 

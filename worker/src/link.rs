@@ -18,6 +18,11 @@ pub trait Link: Send + Sync + 'static {
     /// Keeps this worker's leases alive.
     fn heartbeat(&self) -> Result<(), String>;
     fn announce(&self, worker: &WorkerInfo);
+    /// Whether the operator verified this worker's token: it then takes the tasks of jobs
+    /// that take verified workers only, besides the rest.
+    fn verified(&self) -> bool {
+        false
+    }
 }
 
 /// The coordinator's HTTP API, with scenes cached on disk by hash.
@@ -56,6 +61,16 @@ impl Link for HttpLink {
     fn announce(&self, worker: &WorkerInfo) {
         if let Err(e) = self.client.announce(worker) {
             tracing::warn!(error = %e, "cannot announce this worker to the coordinator");
+        }
+    }
+
+    fn verified(&self) -> bool {
+        match self.client.me() {
+            Ok(me) => me.verified,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot ask the coordinator whether this worker is verified; taking only the tasks any worker may render");
+                false
+            }
         }
     }
 }

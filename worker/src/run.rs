@@ -42,20 +42,29 @@ pub async fn run_worker<T: Transport>(
         metrics.clone(),
         shutdown.clone(),
     ));
-    // One task in hand per rendering device.
+    // One task in hand per rendering device; a verified worker may hold one of each queue.
     let mut inbox = transport.consume_tasks(1).await?;
-    tracing::info!(worker = %info.name, device = %info.device, "worker ready");
+    let verified = {
+        let link = link.clone();
+        tokio::task::spawn_blocking(move || link.verified())
+            .await
+            .unwrap_or(false)
+    };
+    let mut verified_inbox = match verified {
+        true => Some(transport.consume_verified_tasks(1).await?),
+        false => None,
+    };
+    tracing::info!(worker = %info.name, device = %info.device, verified, "worker ready");
     loop {
         if *shutdown.borrow() {
             break;
         }
         let delivery = tokio::select! {
             _ = shutdown.changed() => break,
-            delivery = inbox.next() => match delivery {
-                Some(d) => d,
-                None => break,
-            },
+            delivery = inbox.next() => delivery,
+            delivery = next_of(&mut verified_inbox) => delivery,
         };
+        let Some(delivery) = delivery else { break };
         let worker = Worker {
             info: &info,
             renderer: &renderer,
@@ -67,6 +76,14 @@ pub async fn run_worker<T: Transport>(
     beating.abort();
     tracing::info!(worker = %info.name, "worker stopped");
     Ok(())
+}
+
+/// The next delivery of `inbox`, or never without one.
+async fn next_of<I: Inbox<TaskMessage>>(inbox: &mut Option<I>) -> Option<Delivery<TaskMessage>> {
+    match inbox {
+        Some(inbox) => inbox.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Heartbeats until shutdown; a missed one is only logged (the next may get through).

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tessera_protocol::api::{
     FrameProgress, JobState, LedgerRow, Quote, Reversal, TaskState, TaskView, WorkerView,
 };
+use tessera_protocol::auth::Trust;
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
@@ -55,6 +56,7 @@ pub struct NewJob<'a> {
     pub tenant: &'a str,
     pub max_cost: Option<Money>,
     pub quote: Option<&'a Quote>,
+    pub trust: Trust,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +66,8 @@ pub struct JobRecord {
     /// The job stops before its invoice passes this.
     pub max_cost: Option<Money>,
     pub quote: Option<Quote>,
+    /// Which workers may render it.
+    pub trust: Trust,
     pub scene: SceneHash,
     pub scene_name: String,
     pub spec: JobSpec,
@@ -121,7 +125,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     tenant TEXT NOT NULL DEFAULT '',
     max_cost_micros INTEGER CHECK (max_cost_micros >= 0),
     -- The Quote made at submission, as JSON.
-    quote TEXT
+    quote TEXT,
+    trust TEXT NOT NULL DEFAULT 'any' CHECK (trust IN ('any', 'verified'))
 );
 CREATE TABLE IF NOT EXISTS tasks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -225,6 +230,8 @@ impl Store {
         add_column(&db, "jobs", "max_cost_micros", "INTEGER")?;
         add_column(&db, "jobs", "ready", "INTEGER NOT NULL DEFAULT 1")?;
         add_column(&db, "jobs", "quote", "TEXT")?;
+        add_column(&db, "jobs", "trust", "TEXT NOT NULL DEFAULT 'any'")?;
+        add_column(&db, "tokens", "verified", "INTEGER NOT NULL DEFAULT 0")?;
         // A job whose tasks were still being created when the coordinator stopped.
         db.execute(
             "UPDATE jobs SET state = 'failed', finished_at = ?1,
@@ -261,8 +268,8 @@ impl Store {
             let tx = db.transaction()?;
             tx.execute(
                 "INSERT INTO jobs (scene_hash, scene_name, spec, priority, state, submitted_at,
-                                   tenant, max_cost_micros, ready, quote)
-                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, 0, ?8)",
+                                   tenant, max_cost_micros, ready, quote, trust)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, 0, ?8, ?9)",
                 params![
                     job.scene.to_string(),
                     job.scene_name,
@@ -271,7 +278,8 @@ impl Store {
                     now(),
                     job.tenant,
                     job.max_cost.map(Money::micros),
-                    quote_json
+                    quote_json,
+                    job.trust.as_str()
                 ],
             )?;
             let id = JobId(tx.last_insert_rowid());
@@ -356,6 +364,7 @@ impl Store {
         let scene: String = row.get("scene_hash")?;
         let spec: String = row.get("spec")?;
         let state: String = row.get("state")?;
+        let trust: String = row.get("trust")?;
         Ok(JobRecord {
             id: JobId(row.get("id")?),
             tenant: row.get("tenant")?,
@@ -367,6 +376,7 @@ impl Store {
                 .map(|q| serde_json::from_str(&q))
                 .transpose()
                 .map_err(corrupt)?,
+            trust: Trust::from_name(&trust).ok_or_else(|| corrupt(format!("trust '{trust}'")))?,
             scene: scene.parse().map_err(corrupt)?,
             scene_name: row.get("scene_name")?,
             spec: serde_json::from_str(&spec).map_err(corrupt)?,
@@ -885,6 +895,7 @@ mod tests {
             tenant,
             max_cost: None,
             quote: None,
+            trust: Trust::Any,
         };
         store.create_job(&new, plan.tasks()).unwrap()
     }
@@ -1182,6 +1193,7 @@ mod tests {
             name: "ann".into(),
             device_class: None,
             threads: None,
+            verified: false,
         };
         let (id, secret) = store.issue_token(&new(Role::Submitter, Some("a"))).unwrap();
         assert!(
@@ -1243,7 +1255,8 @@ mod tests {
             Principal::Worker {
                 name: "ann".into(),
                 device_class: "h100".into(),
-                threads: 2
+                threads: 2,
+                verified: false,
             }
         );
     }

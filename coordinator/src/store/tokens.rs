@@ -16,6 +16,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     name TEXT NOT NULL,
     device_class TEXT,
     threads INTEGER CHECK (threads >= 1),
+    -- A worker the operator vouches for (Trust::Verified jobs).
+    verified INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     revoked_at REAL
 );
@@ -39,6 +41,8 @@ pub enum Principal {
         name: String,
         device_class: String,
         threads: u32,
+        /// The operator vouches for it: it may render jobs that take verified workers only.
+        verified: bool,
     },
 }
 
@@ -131,16 +135,17 @@ impl Store {
                 }
                 (Some(class.to_lowercase()), Some(threads))
             }
-            _ if t.device_class.is_some() || t.threads.is_some() => {
-                return bad("only worker tokens state a device class and threads");
+            _ if t.device_class.is_some() || t.threads.is_some() || t.verified => {
+                return bad("only worker tokens state a device class and threads, or are verified");
             }
             _ => (None, None),
         };
         let secret = format!("{PREFIX}{}", random_hex(24));
         let db = self.db();
         db.execute(
-            "INSERT INTO tokens (hash, role, tenant, name, device_class, threads, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO tokens (hash, role, tenant, name, device_class, threads, verified,
+                                 created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 hash(&secret),
                 t.role.as_str(),
@@ -148,6 +153,7 @@ impl Store {
                 t.name,
                 class,
                 threads,
+                t.verified,
                 now()
             ],
         )
@@ -163,7 +169,7 @@ impl Store {
         let row = self
             .db()
             .query_row(
-                "SELECT role, tenant, name, device_class, threads FROM tokens
+                "SELECT role, tenant, name, device_class, threads, verified FROM tokens
                  WHERE hash = ?1 AND revoked_at IS NULL",
                 params![hash(secret)],
                 |r| {
@@ -173,12 +179,13 @@ impl Store {
                         r.get::<_, String>(2)?,
                         r.get::<_, Option<String>>(3)?,
                         r.get::<_, Option<u32>>(4)?,
+                        r.get::<_, bool>(5)?,
                     ))
                 },
             )
             .optional()
             .map_err(StoreError::from)?;
-        let Some((role, tenant, name, class, threads)) = row else {
+        let Some((role, tenant, name, class, threads, verified)) = row else {
             return Err(TokenError::Invalid);
         };
         let corrupt = || TokenError::Store(StoreError::Corrupt(format!("token of '{name}'")));
@@ -191,6 +198,7 @@ impl Store {
             Role::Worker => Principal::Worker {
                 device_class: class.ok_or_else(corrupt)?,
                 threads: threads.ok_or_else(corrupt)?,
+                verified,
                 name,
             },
         })
@@ -209,6 +217,7 @@ impl Store {
                 name: r.get("name")?,
                 device_class: r.get("device_class")?,
                 threads: r.get("threads")?,
+                verified: r.get("verified")?,
                 created_at: r.get("created_at")?,
                 revoked: r.get::<_, Option<f64>>("revoked_at")?.is_some(),
             })
