@@ -7,7 +7,7 @@ use tessera_protocol::api::{
     ErrorView, FrameEvent, FrameProgress, InvoiceView, JobState, JobStateView, JobView, LedgerRow,
     Me, Quote, Reversal, Submitted, TaskState, TaskView, TileEvent, WorkerView,
 };
-use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView};
+use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView, Trust};
 use tessera_protocol::device::Device;
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::lease::{Claim, ClaimRequest};
@@ -94,6 +94,7 @@ pub fn document() -> Value {
         .schema_from::<Money>()
         .schema_from::<Me>()
         .schema_from::<Role>()
+        .schema_from::<Trust>()
         .schema_from::<Submitted>()
         .schema_from::<Quote>()
         .schema_from::<JobState>()

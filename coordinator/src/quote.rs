@@ -23,8 +23,9 @@ use crate::billing::PriceTable;
 use crate::billing::work::{self, Throughput};
 
 /// How long the pre-pass renders: long enough that the timer and the pixels sampled err by a
-/// few per cent, short enough for a submission to wait on.
-const PROBE_TIME: Duration = Duration::from_millis(400);
+/// few per cent (two pre-passes of 0.4 s of one job differed by up to 9 % here), short enough
+/// for a submission to wait on.
+const PROBE_TIME: Duration = Duration::from_millis(1000);
 /// Side of the square blocks of pixels the pre-pass renders: neighbours, as in a job's tiles.
 const BLOCK: u32 = 8;
 /// Blocks rendered in one call: enough work to keep every thread of the pool busy (calls of a
@@ -42,14 +43,15 @@ pub struct Probe {
 
 /// Times the CPU backend on blocks of pixels spread evenly over `frames` (a few of the job's
 /// frames, evaluated): blocks at the points of an R2 low-discrepancy sequence, alternating
-/// frames from call to call, until [`PROBE_TIME`] has passed or as many pixels as a frame holds
-/// are done. The work is the mean over the frames of each frame's median call's seconds per
-/// sample (one median over calls of frames that differ would jump between them).
+/// frames from call to call, until [`PROBE_TIME`] has passed or as many samples as the job's
+/// (`job_samples`) are done. The work is the mean over the frames of each frame's median call's
+/// seconds per sample (one median over calls of frames that differ would jump between them).
 pub fn probe(
     backend: &CpuBackend,
     frames: &[(u32, FrameScene)],
     resolution: Resolution,
     settings: &RenderSettings,
+    job_samples: u64,
 ) -> Result<Probe, String> {
     let settings = RenderSettings {
         spp: Spp::new(settings.spp.get().min(PROBE_SPP)).map_err(|e| e.to_string())?,
@@ -62,7 +64,7 @@ pub fn probe(
     let (w, h) = (resolution.width(), resolution.height());
     let (bw, bh) = (BLOCK.min(w), BLOCK.min(h));
     let mut pixels = Vec::new();
-    let mut done = 0usize;
+    let mut done = 0u64;
     let mut rendering = Duration::ZERO;
     // Seconds per sample of each frame's timed calls; their median is robust to a call that
     // the operating system or a neighbour stalled.
@@ -71,7 +73,9 @@ pub fn probe(
     // Each frame's first call warms up (threads waking, the scene's memory first touched) and
     // is not timed: it made short pre-passes err by 10-20 % high.
     let mut call = 0usize;
-    while rendering < PROBE_TIME && done < resolution.pixel_count() {
+    // Stopping at a frame's pixels, a short pre-pass of a large frame timed a handful of calls
+    // and two pre-passes of one job differed by 10-20 %.
+    while rendering < PROBE_TIME && done < job_samples {
         pixels.clear();
         for _ in 0..BLOCKS_PER_CALL {
             let (u, v) = r2(block);
@@ -86,12 +90,12 @@ pub fn probe(
         frame
             .estimate(resolution, &pixels, *number, &settings)
             .map_err(|e| e.to_string())?;
-        if call >= prepared.len() || pixels.len() >= resolution.pixel_count() {
+        let samples = pixels.len() as u64 * u64::from(settings.spp.get());
+        if call >= prepared.len() || samples >= job_samples {
             let elapsed = started.elapsed();
             rendering += elapsed;
-            done += pixels.len();
-            let samples = pixels.len() as f64 * f64::from(settings.spp.get());
-            rates[which].push(elapsed.as_secs_f64() / samples);
+            done += samples;
+            rates[which].push(elapsed.as_secs_f64() / samples as f64);
         }
         call += 1;
     }

@@ -100,6 +100,8 @@ fn task_samples(job: &JobRecord, task: &TaskRecord) -> u64 {
 struct CheckedPixels {
     compressed: Vec<u8>,
     decoded: Pixels,
+    /// A spot check rendered some of them again, and they matched.
+    spot_checked: bool,
 }
 
 impl<T: Transport> Farm<T> {
@@ -168,11 +170,11 @@ impl<T: Transport> Farm<T> {
                                 .await
                         }
                         verdict => {
-                            self.accept(&record, &task, r, &lease, *render_micros, &checked)?;
-                            if verdict == Some(Verdict::Passed) {
-                                self.store.record_passed_check(&lease.worker, task.id)?;
-                            }
-                            Ok(())
+                            let checked = CheckedPixels {
+                                spot_checked: verdict == Some(Verdict::Passed),
+                                ..checked
+                            };
+                            self.accept(&record, &task, r, &lease, *render_micros, &checked)
                         }
                     }
                 }
@@ -215,6 +217,7 @@ impl<T: Transport> Farm<T> {
         Ok(CheckedPixels {
             compressed,
             decoded,
+            spot_checked: false,
         })
     }
 
@@ -393,7 +396,10 @@ impl<T: Transport> Farm<T> {
                 ..r.worker.device.clone()
             },
         };
-        match self.store.accept(&row, &worker, &lease.id, carry)? {
+        match self
+            .store
+            .accept(&row, &worker, &lease.id, carry, pixels.spot_checked)?
+        {
             Acceptance::Duplicate => return Ok(()),
             Acceptance::LeaseEnded => return self.refuse("lease no longer active", r),
             Acceptance::Accepted => {}

@@ -56,7 +56,13 @@ pub(crate) fn validate_scene(
         .map_err(|e| FarmError::InvalidJob(e.to_string()))?;
     let probed = quote::probed_frames(frames, first, evaluate)?;
     let backend = CpuBackend::new(None).map_err(|e| bad(&e))?;
-    let probe =
-        quote::probe(&backend, &probed, resolution, &options.settings).map_err(|e| bad(&e))?;
+    let probe = quote::probe(
+        &backend,
+        &probed,
+        resolution,
+        &options.settings,
+        options.samples(resolution),
+    )
+    .map_err(|e| bad(&e))?;
     Ok((resolution, probe))
 }

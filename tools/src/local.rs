@@ -271,8 +271,14 @@ pub fn quote_job(
         evaluate(&scene, scene_path, job, last)
     })?;
     let backend = CpuBackend::new(threads).map_err(|e| LocalError::Quote(e.to_string()))?;
-    let probe =
-        quote::probe(&backend, &probed, resolution, &job.settings).map_err(LocalError::Quote)?;
+    let probe = quote::probe(
+        &backend,
+        &probed,
+        resolution,
+        &job.settings,
+        job.samples(resolution),
+    )
+    .map_err(LocalError::Quote)?;
     Ok(quote::on_this_machine(
         probe,
         job.samples(resolution),

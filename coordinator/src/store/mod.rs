@@ -635,14 +635,16 @@ impl Store {
         self.task_records(ids)
     }
 
-    /// Marks a task done and appends its ledger row, in one transaction; a task already done
-    /// is left alone and reported as a duplicate.
+    /// Marks a task done and appends its ledger row (and, when a spot check passed it, records
+    /// the check), in one transaction; a task already done is left alone and reported as a
+    /// duplicate.
     pub fn accept(
         &self,
         row: &LedgerRow,
         worker: &WorkerInfo,
         lease: &str,
         carry: Carry,
+        checked: bool,
     ) -> Result<Acceptance, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
@@ -665,6 +667,9 @@ impl Store {
             params![row.job.0, carry.units() as i64],
         )?;
         Self::upsert_worker(&tx, worker, t, 1)?;
+        if checked {
+            reputation::passed_check(&tx, &row.worker, row.task)?;
+        }
         tx.commit()?;
         Ok(Acceptance::Accepted)
     }
@@ -913,6 +918,19 @@ mod tests {
         }
     }
 
+    /// Accepts the result of `task` under `lease`, unchecked, as [`row`] bills it.
+    fn accept(store: &Store, task: TaskId, job: JobId, lease: &Lease) -> Acceptance {
+        store
+            .accept(
+                &row(task, job),
+                &worker(),
+                &lease.id,
+                Carry::default(),
+                false,
+            )
+            .unwrap()
+    }
+
     fn row(task: TaskId, job: JobId) -> LedgerRow {
         LedgerRow {
             task,
@@ -1049,18 +1067,19 @@ mod tests {
         let (_dir, store) = store();
         let id = job(&store, 0);
         let (task, lease) = claimed(&store);
-        assert_eq!(
+        let accept = || {
             store
-                .accept(&row(task.id, id), &worker(), &lease.id, Carry::default())
-                .unwrap(),
-            Acceptance::Accepted
-        );
-        assert_eq!(
-            store
-                .accept(&row(task.id, id), &worker(), &lease.id, Carry::default())
-                .unwrap(),
-            Acceptance::LeaseEnded
-        );
+                .accept(
+                    &row(task.id, id),
+                    &worker(),
+                    &lease.id,
+                    Carry::default(),
+                    false,
+                )
+                .unwrap()
+        };
+        assert_eq!(accept(), Acceptance::Accepted);
+        assert_eq!(accept(), Acceptance::LeaseEnded);
         let ledger = store.ledger(id).unwrap();
         assert_eq!(ledger.len(), 1);
         assert_eq!(ledger[0].tile, "4x4+0+0");
@@ -1088,9 +1107,7 @@ mod tests {
         let mut tasks = Vec::new();
         for _ in 0..4 {
             let (task, lease) = claimed(&store);
-            store
-                .accept(&row(task.id, id), &worker(), &lease.id, Carry::default())
-                .unwrap();
+            accept(&store, task.id, id, &lease);
             tasks.push(task);
         }
         store.record_passed_check("w1", tasks[0].id).unwrap();
@@ -1119,7 +1136,7 @@ mod tests {
         let mut honest = row(tasks[1].id, id);
         honest.worker = "w2".into();
         store
-            .accept(&honest, &worker(), &lease.id, Carry::default())
+            .accept(&honest, &worker(), &lease.id, Carry::default(), false)
             .unwrap();
         assert_eq!(store.ledger(id).unwrap().len(), 5);
         assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(44));
@@ -1169,7 +1186,8 @@ mod tests {
                     &row(task.id, lease_job(&store, task.id)),
                     &worker(),
                     &lease.id,
-                    Carry::default()
+                    Carry::default(),
+                    false
                 )
                 .unwrap(),
             Acceptance::LeaseEnded
@@ -1325,7 +1343,13 @@ mod tests {
         assert_eq!((tasks.len(), total), (0, 2));
         let (first, lease) = claimed(&store);
         store
-            .accept(&row(first.id, id), &worker(), &lease.id, Carry::default())
+            .accept(
+                &row(first.id, id),
+                &worker(),
+                &lease.id,
+                Carry::default(),
+                false,
+            )
             .unwrap();
         store.mark_frame_written(id, 1).unwrap();
         let progress = store.frame_progress(id).unwrap();

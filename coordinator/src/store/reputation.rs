@@ -1,7 +1,7 @@
 //! Each worker's record of spot checks: how many it passed and failed, how many in a row it has
 //! passed (which sets how often it is checked), and whether it is blocked.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tessera_protocol::id::TaskId;
 
 use super::{Store, StoreError, now};
@@ -59,16 +59,7 @@ impl Store {
     pub fn record_passed_check(&self, worker: &str, task: TaskId) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        tx.execute(
-            "INSERT INTO reputation (worker, checks_passed, consecutive_valid) VALUES (?1, 1, 1)
-             ON CONFLICT (worker) DO UPDATE SET checks_passed = checks_passed + 1,
-                 consecutive_valid = consecutive_valid + 1",
-            params![worker],
-        )?;
-        tx.execute(
-            "INSERT OR IGNORE INTO checked_tasks (task_id, worker, checked_at) VALUES (?1, ?2, ?3)",
-            params![task.0, worker, now()],
-        )?;
+        passed_check(&tx, worker, task)?;
         tx.commit()?;
         Ok(())
     }
@@ -128,3 +119,19 @@ impl Store {
 
 /// What a drained worker's record says.
 pub const DRAINED: &str = "drained by an operator";
+
+/// Records a passed check inside the caller's transaction: the one that accepts the result, so
+/// that nobody sees its charge before it counts as verified.
+pub(super) fn passed_check(db: &Connection, worker: &str, task: TaskId) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO reputation (worker, checks_passed, consecutive_valid) VALUES (?1, 1, 1)
+         ON CONFLICT (worker) DO UPDATE SET checks_passed = checks_passed + 1,
+             consecutive_valid = consecutive_valid + 1",
+        params![worker],
+    )?;
+    db.execute(
+        "INSERT OR IGNORE INTO checked_tasks (task_id, worker, checked_at) VALUES (?1, ?2, ?3)",
+        params![task.0, worker, now()],
+    )?;
+    Ok(())
+}
