@@ -32,7 +32,7 @@ use crate::limits::Limits;
 use crate::live::{self, LiveEvent, WATCHERS_PER_HOLDER, Watchers, Watching};
 use crate::measured::Measured;
 use crate::plan::TaskPlan;
-use crate::quote::{self, AliveWorker, Probe};
+use crate::quote::{self, AliveWorker, HeldQuotes, Probe};
 use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, NewJob, Principal, Store};
 use crate::validate::validate_scene;
 use crate::verify::Verifier;
@@ -145,6 +145,8 @@ pub struct Farm<T> {
     watchers: Arc<Watchers>,
     /// Durations and rates measured since the coordinator started, for `/metrics`.
     pub(crate) measured: Measured,
+    /// Quotes given lately, which a submission of the same job is charged at.
+    quotes: HeldQuotes,
 }
 
 impl<T: Transport> Farm<T> {
@@ -178,6 +180,7 @@ impl<T: Transport> Farm<T> {
             verifier: Arc::new(Verifier::start()),
             live: tokio::sync::broadcast::channel(live::BACKLOG).0,
             watchers: Arc::default(),
+            quotes: HeldQuotes::default(),
             measured: Measured::default(),
         }))
     }
@@ -194,30 +197,42 @@ impl<T: Transport> Farm<T> {
         &self.prices
     }
 
-    /// Validates the scene with the renderer's loader, quotes it, stores it, and creates the
-    /// job's tasks. Nothing is stored when the scene or the options are bad.
+    /// Validates the scene with the renderer's loader, quotes it (or takes the quote given for
+    /// it within [`quote::QUOTE_HOLDS`]), stores it, and creates the job's tasks. Nothing is
+    /// stored when the scene or the options are bad.
     pub async fn submit(&self, s: Submission) -> Result<JobId, FarmError> {
         let (resolution, probe) = self.validate(&s).await?;
-        self.create_job(s, resolution, Some(probe)).await
+        let quote = match self.quotes.get(&self.quote_key(&s)?) {
+            Some(held) => held,
+            None => self.quote_probed(&s.options, resolution, probe)?,
+        };
+        self.create_job(s, resolution, Some(quote)).await
     }
 
     /// What a submission would cost and take on the farm as it is now; nothing is stored or
-    /// queued.
+    /// queued. The quote holds for [`quote::QUOTE_HOLDS`].
     pub async fn quote(&self, s: &Submission) -> Result<Quote, FarmError> {
         let (resolution, probe) = self.validate(s).await?;
-        self.quote_probed(&s.options, resolution, probe)
+        let quote = self.quote_probed(&s.options, resolution, probe)?;
+        self.quotes.hold(self.quote_key(s)?, quote.clone());
+        Ok(quote)
+    }
+
+    fn quote_key(&self, s: &Submission) -> Result<String, FarmError> {
+        let scene = SceneHash::of_file(&s.scene)
+            .map_err(io(format!("cannot read the scene '{}'", s.scene.display())))?;
+        Ok(HeldQuotes::key(scene, &s.options, s.trust))
     }
 
     /// Submits a scene the caller has already loaded and sized from its own folder, so that its
-    /// external files resolve: `tessera render` does, with the workers in this process. It is
-    /// quoted when the caller has probed it.
+    /// external files resolve: `tessera render` does, with the workers in this process. Nobody
+    /// measured it: it is charged its render time.
     pub async fn submit_loaded(
         &self,
         s: Submission,
         resolution: Resolution,
-        probe: Option<Probe>,
     ) -> Result<JobId, FarmError> {
-        self.create_job(s, resolution, probe).await
+        self.create_job(s, resolution, None).await
     }
 
     async fn validate(&self, s: &Submission) -> Result<(Resolution, Probe), FarmError> {
@@ -277,7 +292,7 @@ impl<T: Transport> Farm<T> {
         &self,
         s: Submission,
         resolution: Resolution,
-        probe: Option<Probe>,
+        quote: Option<Quote>,
     ) -> Result<JobId, FarmError> {
         // No task may be one a worker cannot read.
         s.options
@@ -298,9 +313,6 @@ impl<T: Transport> Farm<T> {
                 self.limits.tenant_scene_quota >> 20
             )));
         }
-        let quote = probe
-            .map(|p| self.quote_probed(&s.options, resolution, p))
-            .transpose()?;
         // On disk before the job that needs it is recorded.
         let hash = self.scenes.put_file(&s.scene)?;
         let spec = JobSpec::new(s.options, resolution, self.max_attempts);

@@ -7,12 +7,16 @@
 //! speed (the share of the tasks it will take); the time is that work over their speeds. A
 //! worker's speed is what the ledger measured of it, or its class's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tessera_protocol::api::Quote;
+use tessera_protocol::auth::Trust;
 use tessera_protocol::device::CPU_CLASS;
+use tessera_protocol::job::JobOptions;
 use tessera_protocol::money::Money;
+use tessera_protocol::scene::SceneHash;
 use tessera_renderer::backend::Backend;
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Resolution;
@@ -44,8 +48,9 @@ pub struct Probe {
 /// Times the CPU backend on blocks of pixels spread evenly over `frames` (a few of the job's
 /// frames, evaluated): blocks at the points of an R2 low-discrepancy sequence, alternating
 /// frames from call to call, until [`PROBE_TIME`] has passed or as many samples as the job's
-/// (`job_samples`) are done. The work is the mean over the frames of each frame's median call's
-/// seconds per sample (one median over calls of frames that differ would jump between them).
+/// (`job_samples`) are done. The work is the mean over the frames of each frame's lower-quartile
+/// call's seconds per sample (one statistic over calls of frames that differ would jump between
+/// them).
 pub fn probe(
     backend: &CpuBackend,
     frames: &[(u32, FrameScene)],
@@ -66,8 +71,10 @@ pub fn probe(
     let mut pixels = Vec::new();
     let mut done = 0u64;
     let mut rendering = Duration::ZERO;
-    // Seconds per sample of each frame's timed calls; their median is robust to a call that
-    // the operating system or a neighbour stalled.
+    // Seconds per sample of each frame's timed calls. Whatever else runs only ever slows a
+    // call, so the fastest quarter measures the job's work: the median left two pre-passes a
+    // second apart 5-13 % apart, the first slower, while the broker and the coordinator settled
+    // after a job.
     let mut rates = vec![Vec::new(); prepared.len()];
     let mut block = 0usize;
     // Each frame's first call warms up (threads waking, the scene's memory first touched) and
@@ -99,16 +106,16 @@ pub fn probe(
         }
         call += 1;
     }
-    let medians: Vec<f64> = rates
+    let quartiles: Vec<f64> = rates
         .iter_mut()
         .filter(|r| !r.is_empty())
         .map(|r| {
             r.sort_by(f64::total_cmp);
-            r[r.len() / 2]
+            r[r.len() / 4]
         })
         .collect();
     Ok(Probe {
-        seconds_per_sample: medians.iter().sum::<f64>() / medians.len() as f64,
+        seconds_per_sample: quartiles.iter().sum::<f64>() / quartiles.len() as f64,
         threads: backend.device().threads,
     })
 }
@@ -196,6 +203,41 @@ pub fn quote(
     }
 }
 
+/// How long a quote holds: the same scene with the same options and trust, submitted within
+/// this time of being quoted, is charged at that quote's work and prices.
+pub const QUOTE_HOLDS: Duration = Duration::from_secs(600);
+/// Quotes held at once, the oldest let go first: memory stays bounded whoever asks.
+const HELD_QUOTES: usize = 1024;
+
+/// The quotes given in the last [`QUOTE_HOLDS`], by what they quoted.
+#[derive(Default)]
+pub struct HeldQuotes(Mutex<VecDeque<(String, Quote, Instant)>>);
+
+impl HeldQuotes {
+    /// What a quote is of: the scene's bytes, the render options and which workers may render.
+    pub fn key(scene: SceneHash, options: &JobOptions, trust: Trust) -> String {
+        let options = serde_json::to_string(options).expect("job options serialize");
+        format!("{scene} {} {options}", trust.as_str())
+    }
+
+    pub fn hold(&self, key: String, quote: Quote) {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        held.retain(|(k, _, at)| *k != key && at.elapsed() < QUOTE_HOLDS);
+        if held.len() >= HELD_QUOTES {
+            held.pop_front();
+        }
+        held.push_back((key, quote, Instant::now()));
+    }
+
+    /// The quote for `key`, if one was given within [`QUOTE_HOLDS`].
+    pub fn get(&self, key: &str) -> Option<Quote> {
+        let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        held.iter()
+            .find(|(k, _, at)| k == key && at.elapsed() < QUOTE_HOLDS)
+            .map(|(_, quote, _)| quote.clone())
+    }
+}
+
 /// The quote for `samples` samples rendered by this machine's CPU alone, priced by `prices`
 /// (`tessera render --quote`).
 pub fn on_this_machine(probe: Probe, samples: u64, prices: &PriceTable) -> Quote {
@@ -258,6 +300,26 @@ mod tests {
         let q = quote(PROBE, 10_000_000, table, &Throughput::default(), &fleet);
         assert_eq!(q.cost, Money::from_micros(900 + 1_000));
         assert_eq!(q.seconds, Some(1.0));
+    }
+
+    #[test]
+    fn a_quote_is_held_for_its_job_and_memory_stays_bounded() {
+        let options = JobOptions::default();
+        let scene = SceneHash::of(b"scene");
+        let key = HeldQuotes::key(scene, &options, Trust::Any);
+        assert_ne!(key, HeldQuotes::key(scene, &options, Trust::Verified));
+        let none = Throughput::default();
+        let prices = work::hour_prices(&PriceTable::default(), &none, 4, []);
+        let quote = |samples| quote(PROBE, samples, prices.clone(), &none, &[]);
+        let held = HeldQuotes::default();
+        held.hold(key.clone(), quote(1));
+        held.hold(key.clone(), quote(2));
+        assert_eq!(held.get(&key).unwrap().samples, 2);
+        for i in 0..2 * HELD_QUOTES {
+            held.hold(format!("other {i}"), quote(3));
+        }
+        assert_eq!(held.0.lock().unwrap().len(), HELD_QUOTES);
+        assert!(held.get(&key).is_none(), "the oldest quote goes first");
     }
 
     #[test]

@@ -370,7 +370,7 @@ pub fn render_job(
         trust: Default::default(),
     };
     let followed = runtime
-        .block_on(farm.submit_loaded(submission, resolution, None))
+        .block_on(farm.submit_loaded(submission, resolution))
         .map_err(LocalError::from)
         .and_then(|id| {
             let tiles_per_frame = resolution.tiles(job.tile_size).len() as u64;
