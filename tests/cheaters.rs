@@ -68,6 +68,16 @@ fn render(backend: &impl Backend, scene: &Scene, task: &TaskMessage) -> Pixels {
         .pixels
 }
 
+/// The device every cheater names: a one-thread CPU, as its token says.
+fn a_cpu() -> Device {
+    Device {
+        backend: "cpu".into(),
+        name: "a CPU".into(),
+        class: "cpu".into(),
+        threads: 1,
+    }
+}
+
 /// The cheater's record as the coordinator lists it.
 fn record(admin: &Client, name: &str) -> WorkerView {
     admin
@@ -119,12 +129,7 @@ fn cheaters_beside_honest_workers_are_caught_and_the_job_is_rendered_honestly() 
             client
                 .announce(&WorkerInfo {
                     name: name.clone(),
-                    device: Device {
-                        backend: "cpu".into(),
-                        name: "a CPU".into(),
-                        class: "cpu".into(),
-                        threads: 1,
-                    },
+                    device: a_cpu(),
                 })
                 .unwrap();
             Cheater {
@@ -218,12 +223,7 @@ fn cheaters_beside_honest_workers_are_caught_and_the_job_is_rendered_honestly() 
                 attempt: task.attempt,
                 worker: WorkerInfo {
                     name: cheater.name.clone(),
-                    device: Device {
-                        backend: "cpu".into(),
-                        name: "a CPU".into(),
-                        class: "cpu".into(),
-                        threads: 1,
-                    },
+                    device: a_cpu(),
                 },
                 outcome: Outcome::Rendered {
                     render_micros,

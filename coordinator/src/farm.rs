@@ -202,7 +202,7 @@ impl<T: Transport> Farm<T> {
     /// stored when the scene or the options are bad.
     pub async fn submit(&self, s: Submission) -> Result<JobId, FarmError> {
         let (resolution, probe) = self.validate(&s).await?;
-        let quote = match self.quotes.get(&self.quote_key(&s)?) {
+        let quote = match self.held_quote(&s)? {
             Some(held) => held,
             None => self.quote_probed(&s.options, resolution, probe)?,
         };
@@ -216,6 +216,15 @@ impl<T: Transport> Farm<T> {
         let quote = self.quote_probed(&s.options, resolution, probe)?;
         self.quotes.hold(self.quote_key(s)?, quote.clone());
         Ok(quote)
+    }
+
+    /// The quote held for this submission, if any; the scene is read to hash it only when some
+    /// quote is held.
+    fn held_quote(&self, s: &Submission) -> Result<Option<Quote>, FarmError> {
+        if self.quotes.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.quotes.get(&self.quote_key(s)?))
     }
 
     fn quote_key(&self, s: &Submission) -> Result<String, FarmError> {
@@ -255,8 +264,10 @@ impl<T: Transport> Farm<T> {
         let done = self.store.work_done()?;
         let verified: Vec<WorkDone> = done.iter().map(|(_, _, v)| v.clone()).collect();
         let throughput = Throughput::measure(&verified);
+        // The store's list, not `workers()`, which would read the ledger's work again.
         let fleet: Vec<AliveWorker> = self
-            .workers()?
+            .store
+            .workers(self.alive_after())?
             .into_iter()
             .filter(|w| w.alive && w.blocked.is_none())
             .map(|w| {
@@ -385,20 +396,10 @@ impl<T: Transport> Farm<T> {
                 reason: format!("worker '{name}' is blocked: {why}"),
             });
         }
-        // The verified queue is the broker's to keep apart; a worker that reads it anyway
-        // (broker credentials are shared) is refused here.
-        if !verified
-            && let Some(job) = self.store.task_job(task)?
-            && self.store.job(job)?.trust == Trust::Verified
-        {
-            return Ok(Claim::Skip {
-                reason: format!("job {job} takes verified workers only"),
-            });
-        }
         Ok(
             match self
                 .store
-                .claim(task, attempt, name, device_class, *threads)?
+                .claim(task, attempt, name, device_class, *threads, *verified)?
             {
                 LeaseClaim::Granted(lease) => Claim::Render {
                     lease: lease.id,
@@ -411,9 +412,8 @@ impl<T: Transport> Farm<T> {
 
     /// Every worker heard from; alive when heard from within the lease timeout.
     pub fn workers(&self) -> Result<Vec<WorkerView>, FarmError> {
-        let alive_after = store::now() - self.lease_timeout.as_secs_f64();
         let done = self.store.work_done()?;
-        let mut workers = self.store.workers(alive_after)?;
+        let mut workers = self.store.workers(self.alive_after())?;
         for w in &mut workers {
             let (work, render) = done.iter().filter(|(name, _, _)| *name == w.name).fold(
                 (0.0, 0.0),
@@ -425,6 +425,11 @@ impl<T: Transport> Farm<T> {
             w.check_rate = crate::results::check_rate(w.consecutive_valid);
         }
         Ok(workers)
+    }
+
+    /// Workers heard from since this time are alive.
+    fn alive_after(&self) -> f64 {
+        store::now() - self.lease_timeout.as_secs_f64()
     }
 
     /// Results refused for good so far, by reason.
@@ -582,7 +587,7 @@ impl<T: Transport> Farm<T> {
     /// Takes their tasks back from workers that stopped heartbeating: each such attempt counts
     /// as failed, and the task goes out again (or its job fails on its last attempt).
     async fn expire_leases(&self) -> Result<(), FarmError> {
-        let before = store::now() - self.lease_timeout.as_secs_f64();
+        let before = self.alive_after();
         for lease in self.store.stale_leases(before)? {
             let Some(job) = self.store.task_job(lease.task)? else {
                 continue;

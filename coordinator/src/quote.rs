@@ -229,6 +229,10 @@ impl HeldQuotes {
         held.push_back((key, quote, Instant::now()));
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+    }
+
     /// The quote for `key`, if one was given within [`QUOTE_HOLDS`].
     pub fn get(&self, key: &str) -> Option<Quote> {
         let held = self.0.lock().unwrap_or_else(|p| p.into_inner());

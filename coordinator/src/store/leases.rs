@@ -3,6 +3,7 @@
 //! expires and its task goes to someone else.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use tessera_protocol::auth::Trust;
 use tessera_protocol::id::TaskId;
 use tessera_protocol::scene::SceneHash;
 
@@ -87,7 +88,8 @@ fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lease> {
 
 impl Store {
     /// Grants `worker` a lease on attempt `attempt` of `task`, unless the task is done, failed
-    /// or held under a live lease, its job ended, or the attempt is not the task's current one.
+    /// or held under a live lease, its job ended or takes verified workers only and the worker
+    /// is not one, or the attempt is not the task's current one.
     pub fn claim(
         &self,
         task: TaskId,
@@ -95,29 +97,37 @@ impl Store {
         worker: &str,
         device_class: &str,
         threads: u32,
+        verified: bool,
     ) -> Result<LeaseClaim, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let row = tx
             .query_row(
-                "SELECT t.state, t.attempts, j.state FROM tasks t JOIN jobs j ON j.id = t.job_id
-                 WHERE t.id = ?1",
+                "SELECT t.state, t.attempts, j.state, j.id, j.trust FROM tasks t
+                 JOIN jobs j ON j.id = t.job_id WHERE t.id = ?1",
                 params![task.0],
                 |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, u32>(1)?,
                         r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, String>(4)?,
                     ))
                 },
             )
             .optional()?;
         let refuse = |why: String| Ok(LeaseClaim::Refused(why));
-        let Some((task_state, failed_attempts, job_state)) = row else {
+        let Some((task_state, failed_attempts, job_state, job, trust)) = row else {
             return refuse(format!("no task {task}"));
         };
         if job_state != "running" {
             return refuse(format!("its job is {job_state}"));
+        }
+        // The verified queue is the broker's to keep apart; a worker that reads it anyway
+        // (broker credentials are shared) is refused here.
+        if !verified && trust == Trust::Verified.as_str() {
+            return refuse(format!("job {job} takes verified workers only"));
         }
         if !matches!(task_state.as_str(), "pending" | "queued") {
             return refuse(format!("the task is {task_state}"));

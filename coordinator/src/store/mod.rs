@@ -912,7 +912,7 @@ mod tests {
     /// The next pending task, claimed by worker "w1"; returns it and its lease.
     fn claimed(store: &Store) -> (TaskRecord, Lease) {
         let (task, _) = store.next_pending("", 1).unwrap().remove(0);
-        match store.claim(task.id, 1, "w1", "cpu", 2).unwrap() {
+        match store.claim(task.id, 1, "w1", "cpu", 2, false).unwrap() {
             LeaseClaim::Granted(lease) => (task, lease),
             LeaseClaim::Refused(why) => panic!("claim refused: {why}"),
         }
@@ -1129,7 +1129,7 @@ mod tests {
             .collect();
         assert_eq!(again, [tasks[1].id, tasks[2].id, tasks[3].id]);
         // The next attempt follows the blocked worker's.
-        let lease = match store.claim(tasks[1].id, 2, "w2", "cpu", 2).unwrap() {
+        let lease = match store.claim(tasks[1].id, 2, "w2", "cpu", 2, false).unwrap() {
             LeaseClaim::Granted(lease) => lease,
             LeaseClaim::Refused(why) => panic!("{why}"),
         };
@@ -1149,19 +1149,22 @@ mod tests {
         let (_dir, store) = store();
         job(&store, 0);
         let (task, lease) = claimed(&store);
-        let refused = |attempt| match store.claim(task.id, attempt, "w2", "h100", 1).unwrap() {
+        let refused = |attempt| match store
+            .claim(task.id, attempt, "w2", "h100", 1, false)
+            .unwrap()
+        {
             LeaseClaim::Refused(why) => why,
             LeaseClaim::Granted(_) => panic!("a second lease on task {}", task.id),
         };
         assert!(refused(1).contains("holds it"), "{}", refused(1));
         // The holder asking again (its answer lost) gets its own lease back.
         assert_eq!(
-            store.claim(task.id, 1, "w1", "cpu", 2).unwrap(),
+            store.claim(task.id, 1, "w1", "cpu", 2, false).unwrap(),
             LeaseClaim::Granted(lease.clone())
         );
         assert!(refused(2).contains("stale"), "{}", refused(2));
         assert!(matches!(
-            store.claim(TaskId(999), 1, "w2", "cpu", 1).unwrap(),
+            store.claim(TaskId(999), 1, "w2", "cpu", 1, false).unwrap(),
             LeaseClaim::Refused(_)
         ));
         assert_eq!(store.lease(&lease.id).unwrap().unwrap(), lease);
@@ -1193,7 +1196,7 @@ mod tests {
             Acceptance::LeaseEnded
         );
         assert!(matches!(
-            store.claim(task.id, 2, "w2", "cpu", 1).unwrap(),
+            store.claim(task.id, 2, "w2", "cpu", 1, false).unwrap(),
             LeaseClaim::Granted(_)
         ));
     }
