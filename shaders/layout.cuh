@@ -111,6 +111,8 @@ struct GpuParams {
     u32 triangles;
     u32 mesh_flags;
     float environment[3];
+    u32 env_texture;
+    float env_rotation[2];
 };
 
 struct GpuPixel {

@@ -798,8 +798,80 @@ __device__ inline LightSample no_light() {
 }
 
 __device__ inline u32 light_choices(const Scene& s) {
-    return s.params->punctual_lights + (s.params->emitters > 0u ? 1u : 0u);
+    return s.params->punctual_lights + (s.params->emitters > 0u ? 1u : 0u)
+        + (s.params->env_texture != NO_TEXTURE ? 1u : 0u);
 }
+
+// ---- the environment map (environment.rs) ----
+
+#define TWO_PI_SQUARED 19.7392088f
+
+// d turned by the angle whose cosine and sine are c and sn, about +Y (environment::turn).
+__device__ inline V3 turn(V3 d, float c, float sn) {
+    return v3(c * d.x + sn * d.z, d.y, -sn * d.x + c * d.z);
+}
+
+struct TexelIndex { u32 x, y; };
+
+// The texel a map direction falls in (EnvironmentMap::texel_of).
+__device__ inline TexelIndex env_texel_of(const GpuTexture& t, V3 d) {
+    float u = fminf(fmaxf(atan2f(d.x, -d.z) * (0.5f * FRAC_1_PI_F) + 0.5f, 0.0f), 1.0f);
+    float v = acosf(fminf(fmaxf(d.y, -1.0f), 1.0f)) * FRAC_1_PI_F;
+    TexelIndex k = {min((u32)(u * (float)t.width), t.width - 1u), min((u32)(v * (float)t.height), t.height - 1u)};
+    return k;
+}
+
+// The texel's probability times the texel count (EnvironmentMap::image_pdf).
+__device__ float env_image_pdf(const Scene& s, const GpuTexture& t, TexelIndex k) {
+    const GpuTexture m = s.textures[s.params->env_texture + 1u];
+    float p_row = texel(s, m, k.y, 0u).x;
+    if (k.y > 0u) p_row -= texel(s, m, k.y - 1u, 0u).x;
+    float p_col = texel(s, t, k.x, k.y).w;
+    if (k.x > 0u) p_col -= texel(s, t, k.x - 1u, k.y).w;
+    return p_row * p_col * (float)(t.width * t.height);
+}
+
+// Radiance arriving along -dir (Environment::radiance).
+__device__ V3 env_radiance(const Scene& s, V3 dir) {
+    const GpuParams& p = *s.params;
+    if (p.env_texture == NO_TEXTURE) return v3a(p.environment);
+    const GpuTexture t = s.textures[p.env_texture];
+    TexelIndex k = env_texel_of(t, turn(dir, p.env_rotation[0], -p.env_rotation[1]));
+    return xyz(texel(s, t, k.x, k.y)) * v3a(p.environment);
+}
+
+// Solid-angle density of light sampling towards dir (LightSampler::pdf_of_escape).
+__device__ float pdf_of_escape(const Scene& s, V3 dir) {
+    const GpuParams& p = *s.params;
+    if (p.env_texture == NO_TEXTURE) return 0.0f;
+    const GpuTexture t = s.textures[p.env_texture];
+    V3 d = turn(dir, p.env_rotation[0], -p.env_rotation[1]);
+    float sin_theta = sqrtf(fmaxf(1.0f - d.y * d.y, 0.0f));
+    if (sin_theta <= 0.0f) return 0.0f;
+    return env_image_pdf(s, t, env_texel_of(t, d)) / (TWO_PI_SQUARED * sin_theta) / (float)light_choices(s);
+}
+
+__device__ inline float env_cdf(const Scene& s, const GpuTexture& t, u32 i, u32 row, bool marginal) {
+    V4 c = texel(s, t, i, marginal ? 0u : row);
+    return marginal ? c.x : c.w;
+}
+
+// The first entry of a cumulative distribution above u and where u falls in its step
+// (environment::search_by): the map's rows (marginal) or one row's texels.
+__device__ V2 env_search(const Scene& s, const GpuTexture& t, u32 row, u32 n, float u, bool marginal) {
+    u32 lo = 0u, hi = n;
+    while (lo < hi) {
+        u32 mid = (lo + hi) / 2u;
+        if (env_cdf(s, t, mid, row, marginal) <= u) lo = mid + 1u; else hi = mid;
+    }
+    u32 i = min(lo, n - 1u);
+    float before = i > 0u ? env_cdf(s, t, i - 1u, row, marginal) : 0.0f;
+    float step = env_cdf(s, t, i, row, marginal) - before;
+    float f = step > 0.0f ? fminf(fmaxf((u - before) / step, 0.0f), ONE_MINUS_EPSILON) : 0.5f;
+    return v2((float)i, f);
+}
+
+
 
 __device__ inline float spot_falloff(V3 direction, float cos_inner, float cos_outer, V3 to_point) {
     float scale = 1.0f / fmaxf(cos_inner - cos_outer, 1e-3f);
@@ -832,6 +904,25 @@ __device__ LightSample sample_punctual(const GpuLight& light, V3 p, float choice
     return no_light();
 }
 
+// A direction drawn in proportion to the map's luminance (EnvironmentMap::sample).
+__device__ LightSample sample_environment(const Scene& s, float choice_pdf, float u, float v) {
+    const GpuParams& p = *s.params;
+    const GpuTexture t = s.textures[p.env_texture];
+    V2 ry = env_search(s, s.textures[p.env_texture + 1u], 0u, t.height, u, true);
+    V2 rx = env_search(s, t, (u32)ry.x, t.width, v, false);
+    float theta = (ry.x + ry.y) / (float)t.height * PI_F;
+    float phi = ((rx.x + rx.y) / (float)t.width - 0.5f) * (2.0f * PI_F);
+    float sin_theta = sinf(theta);
+    if (sin_theta <= 0.0f) return no_light();
+    V3 d = v3(sin_theta * sinf(phi), cosf(theta), -sin_theta * cosf(phi));
+    TexelIndex k = env_texel_of(t, d);
+    float pdf = env_image_pdf(s, t, k) / (TWO_PI_SQUARED * sin_theta);
+    if (pdf <= 0.0f) return no_light();
+    LightSample l = {true, turn(d, p.env_rotation[0], p.env_rotation[1]), FAR,
+        xyz(texel(s, t, k.x, k.y)) * v3a(p.environment), choice_pdf * pdf, false};
+    return l;
+}
+
 __device__ LightSample sample_light(const Scene& s, V3 p, float pick, float u, float v) {
     u32 choices = light_choices(s);
     if (choices == 0u) return no_light();
@@ -839,6 +930,7 @@ __device__ LightSample sample_light(const Scene& s, V3 p, float pick, float u, f
     u32 choice = min((u32)scaled, choices - 1u);
     float choice_pdf = 1.0f / (float)choices;
     if (choice < s.params->punctual_lights) return sample_punctual(s.lights[choice], p, choice_pdf);
+    if (s.params->env_texture != NO_TEXTURE && choice == choices - 1u) return sample_environment(s, choice_pdf, u, v);
     // Reuse the fraction left of `pick` to choose the triangle.
     float r = fminf(scaled - (float)choice, ONE_MINUS_EPSILON);
     u32 lo = 0, hi = s.params->emitters;
@@ -933,8 +1025,10 @@ __device__ PathResult radiance(const Scene& s, V3 o, V3 d, Rng& rng) {
             }
         }
         if (hit.triangle == NO_HIT) {
-            // Only BSDF sampling finds the (uniform) environment: its light counts in full.
-            result.l = result.l + beta * v3a(s.params->environment);
+            // A uniform environment is found only by BSDF sampling (pdf_of_escape is 0, the
+            // weight 1); a map is also sampled towards, and weighted as emitters are.
+            float weight = specular_bounce ? 1.0f : power_heuristic(prev_pdf, pdf_of_escape(s, d));
+            result.l = result.l + beta * env_radiance(s, d) * weight;
             break;
         }
         Surface surf = surface_at(s, o, d, hit);

@@ -113,6 +113,8 @@ struct GpuParams {
     triangles: u32,
     mesh_flags: u32,
     environment: array<f32, 3>,
+    env_texture: u32,
+    env_rotation: array<f32, 2>,
 }
 
 struct GpuPixel {
@@ -1197,7 +1199,117 @@ fn no_light() -> LightSample {
 }
 
 fn light_choices() -> u32 {
-    return params.punctual_lights + select(0u, 1u, params.emitters > 0u);
+    return params.punctual_lights + select(0u, 1u, params.emitters > 0u)
+        + select(0u, 1u, params.env_texture != NO_TEXTURE);
+}
+
+// ---- the environment map (environment.rs) ----
+
+const TWO_PI_SQUARED: f32 = 19.7392088;
+
+// d turned by the angle whose cosine and sine are c and s, about +Y (environment::turn).
+fn turn(d: vec3<f32>, c: f32, s: f32) -> vec3<f32> {
+    return vec3<f32>(c * d.x + s * d.z, d.y, -s * d.x + c * d.z);
+}
+
+// The texel a map direction falls in (EnvironmentMap::texel_of).
+fn env_texel_of(t: GpuTexture, d: vec3<f32>) -> vec2<u32> {
+    let u = clamp(atan2(d.x, -d.z) * (0.5 * FRAC_1_PI) + 0.5, 0.0, 1.0);
+    let v = acos(clamp(d.y, -1.0, 1.0)) * FRAC_1_PI;
+    return vec2<u32>(min(u32(u * f32(t.width)), t.width - 1u),
+        min(u32(v * f32(t.height)), t.height - 1u));
+}
+
+// The texel's probability times the texel count (EnvironmentMap::image_pdf).
+fn env_image_pdf(t: GpuTexture, k: vec2<u32>) -> f32 {
+    let m = textures[params.env_texture + 1u];
+    var p_row = texel(m, k.y, 0u).x;
+    if k.y > 0u {
+        p_row -= texel(m, k.y - 1u, 0u).x;
+    }
+    var p_col = texel(t, k.x, k.y).w;
+    if k.x > 0u {
+        p_col -= texel(t, k.x - 1u, k.y).w;
+    }
+    return p_row * p_col * f32(t.width * t.height);
+}
+
+// Radiance arriving along -dir (Environment::radiance).
+fn env_radiance(dir: vec3<f32>) -> vec3<f32> {
+    if params.env_texture == NO_TEXTURE {
+        return v3(params.environment);
+    }
+    let t = textures[params.env_texture];
+    let k = env_texel_of(t, turn(dir, params.env_rotation[0], -params.env_rotation[1]));
+    return texel(t, k.x, k.y).xyz * v3(params.environment);
+}
+
+// Solid-angle density of light sampling towards dir (LightSampler::pdf_of_escape).
+fn pdf_of_escape(dir: vec3<f32>) -> f32 {
+    if params.env_texture == NO_TEXTURE {
+        return 0.0;
+    }
+    let t = textures[params.env_texture];
+    let d = turn(dir, params.env_rotation[0], -params.env_rotation[1]);
+    let sin_theta = sqrt(max(1.0 - d.y * d.y, 0.0));
+    if sin_theta <= 0.0 {
+        return 0.0;
+    }
+    return env_image_pdf(t, env_texel_of(t, d)) / (TWO_PI_SQUARED * sin_theta) / f32(light_choices());
+}
+
+// The first entry of a cumulative distribution above u and where u falls in its step
+// (environment::search_by): the map's rows (marginal) or one row's texels.
+fn env_search(t: GpuTexture, row: u32, n: u32, u: f32, marginal: bool) -> vec2<f32> {
+    var lo = 0u;
+    var hi = n;
+    while lo < hi {
+        let mid = (lo + hi) / 2u;
+        if env_cdf(t, mid, row, marginal) <= u {
+            lo = mid + 1u;
+        } else {
+            hi = mid;
+        }
+    }
+    let i = min(lo, n - 1u);
+    var before = 0.0;
+    if i > 0u {
+        before = env_cdf(t, i - 1u, row, marginal);
+    }
+    let step = env_cdf(t, i, row, marginal) - before;
+    var f = 0.5;
+    if step > 0.0 {
+        f = clamp((u - before) / step, 0.0, ONE_MINUS_EPSILON);
+    }
+    return vec2<f32>(f32(i), f);
+}
+
+fn env_cdf(t: GpuTexture, i: u32, row: u32, marginal: bool) -> f32 {
+    if marginal {
+        return texel(t, i, 0u).x;
+    }
+    return texel(t, i, row).w;
+}
+
+// A direction drawn in proportion to the map's luminance (EnvironmentMap::sample).
+fn sample_environment(choice_pdf: f32, u: f32, v: f32) -> LightSample {
+    let t = textures[params.env_texture];
+    let ry = env_search(textures[params.env_texture + 1u], 0u, t.height, u, true);
+    let rx = env_search(t, u32(ry.x), t.width, v, false);
+    let theta = (ry.x + ry.y) / f32(t.height) * PI;
+    let phi = ((rx.x + rx.y) / f32(t.width) - 0.5) * (2.0 * PI);
+    let sin_theta = sin(theta);
+    if sin_theta <= 0.0 {
+        return no_light();
+    }
+    let d = vec3<f32>(sin_theta * sin(phi), cos(theta), -sin_theta * cos(phi));
+    let k = env_texel_of(t, d);
+    let pdf = env_image_pdf(t, k) / (TWO_PI_SQUARED * sin_theta);
+    if pdf <= 0.0 {
+        return no_light();
+    }
+    return LightSample(true, turn(d, params.env_rotation[0], params.env_rotation[1]), FAR,
+        texel(t, k.x, k.y).xyz * v3(params.environment), choice_pdf * pdf, false);
 }
 
 fn spot_falloff(direction: vec3<f32>, cos_inner: f32, cos_outer: f32, to_point: vec3<f32>) -> f32 {
@@ -1242,6 +1354,9 @@ fn sample_light(p: vec3<f32>, pick: f32, u: f32, v: f32) -> LightSample {
     let choice_pdf = 1.0 / f32(choices);
     if choice < params.punctual_lights {
         return sample_punctual(lights[choice], p, choice_pdf);
+    }
+    if params.env_texture != NO_TEXTURE && choice == choices - 1u {
+        return sample_environment(choice_pdf, u, v);
     }
     // Reuse the fraction left of `pick` to choose the triangle.
     let r = min(scaled - f32(choice), ONE_MINUS_EPSILON);
@@ -1380,8 +1495,13 @@ fn radiance(origin: vec3<f32>, dir: vec3<f32>, rng: ptr<function, Rng>) -> PathR
             }
         }
         if hit.triangle == NO_HIT {
-            // Only BSDF sampling finds the (uniform) environment: its light counts in full.
-            result.l += beta * v3(params.environment);
+            // A uniform environment is found only by BSDF sampling (pdf_of_escape is 0, the
+            // weight 1); a map is also sampled towards, and weighted as emitters are.
+            var weight = 1.0;
+            if !specular_bounce {
+                weight = power_heuristic(prev_pdf, pdf_of_escape(d));
+            }
+            result.l += beta * env_radiance(d) * weight;
             break;
         }
         let s = surface_at(o, d, hit);

@@ -219,7 +219,7 @@ async fn a_scene_archive_with_external_files_renders_as_tessera_render_does() {
     let gltf = external_cornell(&dir.path().join("scene"));
     let json = std::fs::read(&gltf).unwrap();
     let files = archive::external_files(&gltf, &json).unwrap();
-    let packed = archive::pack(&gltf, &json, &files).unwrap();
+    let packed = archive::pack(&gltf, &json, &files, &[]).unwrap();
     let options = JobOptions {
         size: SizeRequest::from_sides(Some(24), Some(24)).unwrap(),
         settings: RenderSettings {

@@ -74,6 +74,7 @@ pub(crate) fn task_message(job: &JobRecord, task: &TaskRecord, attempt: u32) -> 
         time: spec.fps.frame_time(task.task.frame) as f32,
         camera: spec.camera.clone(),
         view: spec.view,
+        environment: spec.environment.clone(),
         resolution: spec.resolution,
         tile: task.task.tile,
         settings: spec.settings,

@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use serde::{Deserialize, Serialize};
 use tessera_protocol::job::{Fps, FrameSet, JobOptions};
 use tessera_renderer::camera::View;
+use tessera_renderer::environment::EnvironmentSetting;
 use tessera_renderer::film::Resolution;
 use tessera_renderer::settings::RenderSettings;
 
@@ -20,6 +21,8 @@ pub struct JobSpec {
     pub camera: Option<String>,
     #[serde(default, skip_serializing_if = "View::is_empty")]
     pub view: View,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvironmentSetting>,
     pub max_attempts: u32,
 }
 
@@ -33,6 +36,7 @@ impl JobSpec {
             fps: options.fps,
             camera: options.camera,
             view: options.view,
+            environment: options.environment,
             max_attempts,
         }
     }

@@ -285,7 +285,7 @@ pub const ROUTES: [Route; 24] = [
 ];
 
 /// The query of a submission: the job's options, and the job's own.
-const SUBMIT_PARAMETERS: [Param; 17] = [
+const SUBMIT_PARAMETERS: [Param; 20] = [
     Param::new("scene_name", "The scene's file name, as shown in listings.").required(),
     Param::new("frames", "Frames to render: `1`, `1-24`, `1,5,9`."),
     Param::new(
@@ -308,6 +308,18 @@ const SUBMIT_PARAMETERS: [Param; 17] = [
     Param::new(
         "fov",
         "Vertical field of view in degrees, above 0 and below 180.",
+    ),
+    Param::new(
+        "environment",
+        "An equirectangular HDR map (`.hdr`, `.exr`) in the scene's archive lighting the scene.",
+    ),
+    Param::new(
+        "environment_strength",
+        "Multiplies the environment map's radiance (default 1).",
+    ),
+    Param::new(
+        "environment_rotation",
+        "Turns the environment map about +Y, in degrees (default 0).",
     ),
     Param::new("priority", "Higher runs first within a tenant.").integer(),
     Param::new("max_cost", "The most the job may cost, in USD (`1.50`)."),

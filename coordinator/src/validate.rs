@@ -1,6 +1,7 @@
 //! Checking a submitted scene before anything is stored: the renderer's own loader loads it and
-//! evaluates its first frame, which also gives the camera that sizes the image; the quote's
-//! pre-pass then renders a sparse sample of its first and last frames.
+//! evaluates its first frame (lit by the job's environment map, found in the scene's bundle),
+//! which also gives the camera that sizes the image; the quote's pre-pass then renders a sparse
+//! sample of its first and last frames.
 
 use std::path::Path;
 
@@ -42,11 +43,26 @@ pub(crate) fn validate_scene(
         path
     };
     let loaded = Scene::load(&path).map_err(|e| bad(&e))?;
+    // The map must travel in the scene's bundle, where workers will find it.
+    let environment = options
+        .environment
+        .as_ref()
+        .map(|setting| {
+            let dir = path.parent().unwrap_or(dir.path());
+            setting.load_map_in(dir).map(|map| setting.with_map(map))
+        })
+        .transpose()
+        .map_err(|e| FarmError::SceneRejected(e.to_string()))?;
     let frames = options.frames.frames();
     let evaluate = |number: u32| {
         let time = options.fps.frame_time(number) as f32;
         loaded
-            .frame_from(time, options.camera.as_deref(), &options.view)
+            .frame_from(
+                time,
+                options.camera.as_deref(),
+                &options.view,
+                environment.as_ref(),
+            )
             .map_err(|e| bad(&e))
     };
     let first = evaluate(frames[0])?;

@@ -11,12 +11,13 @@
 //! The verifier renders on a thread of its own with one CPU thread, keeping the last scene it
 //! loaded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use tessera_protocol::scene::SceneHash;
 use tessera_protocol::task::TaskMessage;
 use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::environment::MapCache;
 use tessera_renderer::estimate::{self, Estimate};
 use tessera_renderer::film::{Pixel, Pixels, Tile};
 use tessera_renderer::scene::Scene;
@@ -206,7 +207,7 @@ fn serve(inbox: &mpsc::Receiver<Request>) {
             return;
         }
     };
-    let mut held: Option<(SceneHash, Arc<Scene>)> = None;
+    let mut held = Held::default();
     for request in inbox {
         let started = std::time::Instant::now();
         let estimates = render(&backend, &mut held, &request);
@@ -215,22 +216,46 @@ fn serve(inbox: &mpsc::Receiver<Request>) {
     }
 }
 
+/// The last scene and environment map the verifier loaded: consecutive checks are mostly of
+/// one job.
+#[derive(Default)]
+struct Held {
+    scene: Option<(SceneHash, Arc<Scene>)>,
+    maps: MapCache<SceneHash>,
+}
+
 fn render(
     backend: &CpuBackend,
-    held: &mut Option<(SceneHash, Arc<Scene>)>,
+    held: &mut Held,
     request: &Request,
 ) -> Result<Vec<Estimate>, String> {
     let task = &request.task;
-    let scene = match held {
+    let scene = match &held.scene {
         Some((hash, scene)) if *hash == task.scene => scene.clone(),
         _ => {
             let scene = Arc::new(Scene::load(&request.scene).map_err(|e| e.to_string())?);
-            *held = Some((task.scene, scene.clone()));
+            held.scene = Some((task.scene, scene.clone()));
             scene
         }
     };
+    // The map's name is the submitter's: it is read only inside the scene's folder.
+    let dir = request.scene.parent().unwrap_or(Path::new("."));
+    let environment = task
+        .environment
+        .as_ref()
+        .map(|setting| {
+            held.maps
+                .environment(task.scene, setting, |s| s.load_map_in(dir))
+        })
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let frame = scene
-        .frame_from(task.time, task.camera.as_deref(), &task.view)
+        .frame_from(
+            task.time,
+            task.camera.as_deref(),
+            &task.view,
+            environment.as_ref(),
+        )
         .map_err(|e| e.to_string())?;
     backend
         .estimate_pixels(

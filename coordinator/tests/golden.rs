@@ -24,6 +24,7 @@ fn stored_job_spec() {
         fps: Fps::new(24.0).unwrap(),
         camera: None,
         view: Default::default(),
+        environment: None,
         max_attempts: 3,
     };
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/stored_job_spec.json");

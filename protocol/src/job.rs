@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use tessera_renderer::camera::{Camera, DEFAULT_HEIGHT, DEFAULT_WIDTH, View, ViewError};
+use tessera_renderer::environment::{EnvironmentSetting, Rotation, SettingError, Strength};
 use tessera_renderer::film::{FilmError, MAX_IMAGE_SIDE, Resolution};
 use tessera_renderer::settings::{MaxDepth, RenderSettings, SettingsError, Spp};
 
@@ -49,6 +50,10 @@ pub enum JobError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     View(#[from] ViewError),
+    #[error(transparent)]
+    Environment(#[from] SettingError),
+    #[error("'{0}' needs an environment map (environment)")]
+    EnvironmentMissing(&'static str),
     #[error(transparent)]
     Film(#[from] FilmError),
 }
@@ -313,6 +318,9 @@ pub struct JobOptions {
     /// Where to look from, at and how wide, overriding the camera as far as it says.
     #[serde(default, skip_serializing_if = "View::is_empty")]
     pub view: View,
+    /// The environment map lighting the scene, beside the scene's own lights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvironmentSetting>,
 }
 
 impl Default for JobOptions {
@@ -331,6 +339,7 @@ impl Default for JobOptions {
             fps: Fps(DEFAULT_FPS),
             camera: None,
             view: View::default(),
+            environment: None,
         }
     }
 }
@@ -370,6 +379,7 @@ impl JobOptions {
             SizeRequest::Exact(r) => (Some(r.width()), Some(r.height())),
         };
         let s = &self.settings;
+        let env = self.environment.as_ref();
         [
             ("frames", Some(self.frames.to_string())),
             ("width", width.map(|v| v.to_string())),
@@ -383,6 +393,9 @@ impl JobOptions {
             ("look_from", self.view.look_from.map(|p| p.to_string())),
             ("look_at", self.view.look_at.map(|p| p.to_string())),
             ("fov", self.view.fov.map(|f| f.to_string())),
+            ("environment", env.map(|e| e.file.clone())),
+            ("environment_strength", env.map(|e| e.strength.to_string())),
+            ("environment_rotation", env.map(|e| e.rotation.to_string())),
         ]
         .into_iter()
         .filter_map(|(k, v)| Some((k, v?)))
@@ -428,9 +441,39 @@ impl JobOptions {
                 look_at: query.get("look_at").map(|p| p.parse()).transpose()?,
                 fov: query.get("fov").map(|f| f.parse()).transpose()?,
             },
+            environment: environment_setting(
+                query.get("environment").cloned(),
+                query
+                    .get("environment_strength")
+                    .map(|v| v.parse())
+                    .transpose()?,
+                query
+                    .get("environment_rotation")
+                    .map(|v| v.parse())
+                    .transpose()?,
+            )?,
         };
         options.check()?;
         Ok(options)
+    }
+}
+
+/// The environment setting of a map `file` with its strength and rotation; these two mean
+/// nothing without the file, and are refused alone.
+pub fn environment_setting(
+    file: Option<String>,
+    strength: Option<Strength>,
+    rotation: Option<Rotation>,
+) -> Result<Option<EnvironmentSetting>, JobError> {
+    match file {
+        Some(file) => Ok(Some(EnvironmentSetting {
+            file,
+            strength: strength.unwrap_or_default(),
+            rotation: rotation.unwrap_or_default(),
+        })),
+        None if strength.is_some() => Err(JobError::EnvironmentMissing("environment_strength")),
+        None if rotation.is_some() => Err(JobError::EnvironmentMissing("environment_rotation")),
+        None => Ok(None),
     }
 }
 
@@ -568,6 +611,11 @@ mod tests {
                 look_at: None,
                 fov: Some("35".parse().unwrap()),
             },
+            environment: Some(EnvironmentSetting {
+                file: "environment/sky.hdr".into(),
+                strength: "2.5".parse().unwrap(),
+                rotation: "-90".parse().unwrap(),
+            }),
         };
         let json = serde_json::to_string(&options).unwrap();
         assert_eq!(serde_json::from_str::<JobOptions>(&json).unwrap(), options);
@@ -618,6 +666,10 @@ mod tests {
             "{}",
             err("fov", "180")
         );
+        assert!(err("environment_strength", "-1").contains("environment strength"));
+        assert!(err("environment_strength", "2").contains("needs an environment map"));
+        assert!(err("environment_rotation", "inf").contains("environment rotation"));
+        assert!(err("environment_rotation", "90").contains("needs an environment map"));
         assert!(err("frames", "0").contains("start at 1"));
         assert!(err("width", "0").contains("width 0 is invalid"));
         let tiny_fps = HashMap::from([

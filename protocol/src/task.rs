@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_renderer::camera::View;
+use tessera_renderer::environment::EnvironmentSetting;
 use tessera_renderer::film::{Resolution, Tile};
 use tessera_renderer::settings::RenderSettings;
 
@@ -22,6 +23,9 @@ pub struct TaskMessage {
     /// The job's view, overriding the camera as far as it says.
     #[serde(default, skip_serializing_if = "View::is_empty")]
     pub view: View,
+    /// The job's environment map, a file of its scene bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvironmentSetting>,
     pub resolution: Resolution,
     pub tile: Tile,
     pub settings: RenderSettings,

@@ -80,6 +80,7 @@ fn task_message() {
             time: 2.0 / 24.0,
             camera: Some("Camera".into()),
             view: Default::default(),
+            environment: None,
             resolution: resolution(),
             tile: tile(),
             settings: settings(),

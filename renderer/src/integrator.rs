@@ -62,8 +62,17 @@ struct Surface {
 
 impl<'a> PathTracer<'a> {
     pub fn new(scene: &'a FrameScene) -> Self {
+        Self::with_lights(scene, LightSampler::new(scene))
+    }
+
+    /// As [`new`](Self::new), with only BSDF sampling finding the environment map (see
+    /// [`LightSampler::without_environment`]).
+    pub fn without_environment_sampling(scene: &'a FrameScene) -> Self {
+        Self::with_lights(scene, LightSampler::without_environment(scene))
+    }
+
+    fn with_lights(scene: &'a FrameScene, lights: LightSampler) -> Self {
         let bvh = Bvh::build(&scene.mesh);
-        let lights = LightSampler::new(scene);
         let see_through = scene
             .materials
             .iter()
@@ -200,9 +209,15 @@ impl<'a> PathTracer<'a> {
             }
             let Some((hit, reached, travelled)) = self.first_stop(ray, f32::INFINITY, draws[6])
             else {
-                // Only BSDF sampling finds the environment, so its light counts in full.
+                // A uniform environment is found only by BSDF sampling, so its light counts in
+                // full; a map is also sampled towards, and weighted as emitters are.
                 if let Some(env) = &self.scene.environment {
-                    l += beta * env.radiance(ray.dir);
+                    let weight = if specular_bounce {
+                        1.0
+                    } else {
+                        power_heuristic(prev_pdf, self.lights.pdf_of_escape(self.scene, ray.dir))
+                    };
+                    l += beta * env.radiance(ray.dir) * weight;
                 }
                 break;
             };

@@ -1,5 +1,5 @@
-//! Light sampling for next-event estimation, over the scene's punctual lights and its emissive
-//! triangles.
+//! Light sampling for next-event estimation, over the scene's punctual lights, its emissive
+//! triangles and its environment map.
 
 use glam::Vec3;
 
@@ -8,7 +8,7 @@ use crate::scene::{FrameScene, PunctualLight};
 /// Chooses lights for next-event estimation. Each punctual light is one choice and all
 /// emissive triangles together are one more (each picked with probability proportional to its
 /// area times emitted luminance), so one bright lamp is not drowned by a thousand emitting
-/// triangles.
+/// triangles; an environment map is the last choice.
 pub struct LightSampler {
     emissive: Vec<Emitter>,
     /// Cumulative distribution over `emissive`, ending at 1.
@@ -17,6 +17,8 @@ pub struct LightSampler {
     /// empty when the scene has no emissive triangle.
     pmf_by_triangle: Vec<f32>,
     choices: u32,
+    /// Whether the environment is a map, sampled as the last choice.
+    environment: bool,
 }
 
 /// An emissive triangle's geometry, kept at hand because every light sample needs it.
@@ -90,13 +92,30 @@ impl LightSampler {
                 *last = 1.0;
             }
         }
-        let choices = scene.lights.len() as u32 + u32::from(!emissive.is_empty());
+        let environment = scene
+            .environment
+            .as_ref()
+            .is_some_and(|e| e.sampled().is_some());
+        let choices =
+            scene.lights.len() as u32 + u32::from(!emissive.is_empty()) + u32::from(environment);
         Self {
             emissive,
             cdf,
             pmf_by_triangle,
             choices,
+            environment,
         }
+    }
+
+    /// As [`new`](Self::new), with the environment map left to BSDF sampling alone: what
+    /// importance sampling saves is measured against this.
+    pub fn without_environment(scene: &FrameScene) -> Self {
+        let mut sampler = Self::new(scene);
+        if sampler.environment {
+            sampler.environment = false;
+            sampler.choices -= 1;
+        }
+        sampler
     }
 
     /// Emissive triangles (mesh indices) with their cumulative distribution, for the GPU
@@ -133,6 +152,17 @@ impl LightSampler {
         let choice_pdf = 1.0 / self.choices as f32;
         if let Some(light) = scene.lights.get(choice as usize) {
             return sample_punctual(light, p, choice_pdf);
+        }
+        if self.environment && choice == self.choices - 1 {
+            let (map, strength, rotation) = scene.environment.as_ref()?.sampled()?;
+            let s = map.sample(rotation, u, v)?;
+            return Some(LightSample {
+                wi: s.wi,
+                distance: f32::INFINITY,
+                radiance: s.radiance * strength,
+                pdf: choice_pdf * s.pdf,
+                delta: false,
+            });
         }
         // Reuse the fraction left of `pick` to choose the triangle.
         let r = (scaled - choice as f32).min(ONE_MINUS_EPSILON);
@@ -183,6 +213,17 @@ impl LightSampler {
             pdf: choice_pdf * pmf * dist2 / (cos_l * emitter.area),
             delta: false,
         })
+    }
+
+    /// Solid-angle density with which [`LightSampler::sample`] would have chosen direction
+    /// `dir` of the environment (0 when the environment is not sampled).
+    pub fn pdf_of_escape(&self, scene: &FrameScene, dir: Vec3) -> f32 {
+        match scene.environment.as_ref().and_then(|e| e.sampled()) {
+            Some((map, _, rotation)) if self.environment => {
+                map.pdf(dir, rotation) / self.choices as f32
+            }
+            _ => 0.0,
+        }
     }
 
     /// Solid-angle density with which [`LightSampler::sample`] would have chosen the point

@@ -277,6 +277,11 @@ fn same_seed_with_the_environment() {
     assert_same_seed_agrees(&common::scenes::materials_in_the_environment());
 }
 
+#[test]
+fn same_seed_with_an_environment_map() {
+    assert_same_seed_agrees(&common::scenes::materials_under_a_sun_map());
+}
+
 /// The same seed through see-through surfaces.
 #[test]
 fn same_seed_through_see_through_surfaces() {

@@ -6,9 +6,10 @@ use std::num::NonZeroU32;
 use clap::Args;
 use tessera_protocol::job::{
     DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_MAX_DEPTH, DEFAULT_SEED, DEFAULT_SPP, DEFAULT_TILE, Fps,
-    FrameSet, JobOptions, SizeRequest,
+    FrameSet, JobOptions, SizeRequest, environment_setting,
 };
 use tessera_renderer::camera::{FieldOfView, Point, View};
+use tessera_renderer::environment::{Rotation, Strength};
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
 #[derive(Args)]
@@ -49,6 +50,15 @@ pub struct JobArgs {
     /// Vertical field of view in degrees instead of the camera's.
     #[arg(long, value_name = "DEG")]
     pub fov: Option<FieldOfView>,
+    /// Light the scene with this equirectangular HDR map (.hdr or .exr), beside its own lights.
+    #[arg(long, value_name = "FILE")]
+    pub environment: Option<String>,
+    /// Multiply the environment map's radiance [default: 1].
+    #[arg(long, value_name = "S")]
+    pub environment_strength: Option<Strength>,
+    /// Turn the environment map about the up axis, counter-clockwise seen from above [default: 0].
+    #[arg(long, value_name = "DEG", allow_negative_numbers = true)]
+    pub environment_rotation: Option<Rotation>,
 }
 
 impl JobArgs {
@@ -70,6 +80,11 @@ impl JobArgs {
                 look_at: self.look_at,
                 fov: self.fov,
             },
+            environment: environment_setting(
+                self.environment.clone(),
+                self.environment_strength,
+                self.environment_rotation,
+            )?,
         };
         options.check()?;
         Ok(options)

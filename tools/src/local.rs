@@ -25,11 +25,12 @@ use tessera_protocol::scene::SceneHash;
 use tessera_protocol::task::TaskMessage;
 use tessera_renderer::backend::Backend;
 use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::environment::{Environment, EnvironmentError};
 use tessera_renderer::film::{FilmError, Resolution};
 use tessera_renderer::output::{self, Durability, OutputError};
 use tessera_renderer::scene::{FrameScene, Scene, SceneError};
 use tessera_transport::InProcessTransport;
-use tessera_worker::{DEFAULT_HEARTBEAT, Link, Preparation, TileRenderer, run_worker};
+use tessera_worker::{DEFAULT_HEARTBEAT, HeldMap, Link, Preparation, TileRenderer, run_worker};
 
 use crate::output_pattern::OutputPattern;
 
@@ -50,6 +51,8 @@ pub enum LocalError {
         #[source]
         source: SceneError,
     },
+    #[error(transparent)]
+    Environment(#[from] EnvironmentError),
     #[error("cannot evaluate scene '{}' at frame {frame}", .path.display())]
     Frame {
         path: PathBuf,
@@ -204,12 +207,12 @@ impl Link for LocalLink {
     }
 }
 
-/// Loads a scene from its own folder, so that its external files resolve, and evaluates the
-/// job's first frame, which sizes the image.
+/// Loads a scene from its own folder, so that its external files resolve, and the job's
+/// environment map, and evaluates the job's first frame, which sizes the image.
 fn load(
     scene_path: &Path,
     job: &JobOptions,
-) -> Result<(Scene, FrameScene, Resolution), LocalError> {
+) -> Result<(Scene, Option<HeldMap>, FrameScene, Resolution), LocalError> {
     let scene_error = |source| LocalError::SceneUnreadable {
         path: scene_path.to_owned(),
         source,
@@ -227,7 +230,20 @@ fn load(
         path: scene_path.to_owned(),
         source,
     })?;
-    let first = evaluate(&scene, scene_path, job, job.frames.frames()[0])?;
+    let environment = match &job.environment {
+        Some(setting) => Some((setting.clone(), setting.load_map()?)),
+        None => None,
+    };
+    let first = evaluate(
+        &scene,
+        environment
+            .as_ref()
+            .map(|(setting, map)| setting.with_map(map.clone()))
+            .as_ref(),
+        scene_path,
+        job,
+        job.frames.frames()[0],
+    )?;
     let resolution = job
         .size
         .resolve(&first.camera)
@@ -235,11 +251,12 @@ fn load(
             frame: job.frames.frames()[0],
             source,
         })?;
-    Ok((scene, first, resolution))
+    Ok((scene, environment, first, resolution))
 }
 
 fn evaluate(
     scene: &Scene,
+    environment: Option<&Environment>,
     scene_path: &Path,
     job: &JobOptions,
     frame: u32,
@@ -249,6 +266,7 @@ fn evaluate(
             job.fps.frame_time(frame) as f32,
             job.camera.as_deref(),
             &job.view,
+            environment,
         )
         .map_err(|source| LocalError::Frame {
             path: scene_path.to_owned(),
@@ -266,9 +284,10 @@ pub fn quote_job(
     prices: &PriceTable,
     threads: Option<usize>,
 ) -> Result<Quote, LocalError> {
-    let (scene, first, resolution) = load(scene_path, job)?;
+    let (scene, environment, first, resolution) = load(scene_path, job)?;
+    let lit = environment.map(|(setting, map)| setting.with_map(map));
     let probed = quote::probed_frames(job.frames.frames(), first, |last| {
-        evaluate(&scene, scene_path, job, last)
+        evaluate(&scene, lit.as_ref(), scene_path, job, last)
     })?;
     let backend = CpuBackend::new(threads).map_err(|e| LocalError::Quote(e.to_string()))?;
     let probe = quote::probe(
@@ -305,7 +324,7 @@ pub fn render_job(
     // Fail before loading anything, let alone rendering, when the frames could not be saved.
     output::check_writable(&output.path_for(frames[0]))?;
 
-    let (scene, _, resolution) = load(scene_path, job)?;
+    let (scene, environment, _, resolution) = load(scene_path, job)?;
     let hash = SceneHash::of_file(scene_path).map_err(|source| LocalError::SceneUnreadable {
         path: scene_path.to_owned(),
         source,
@@ -331,7 +350,12 @@ pub fn render_job(
         .map_err(LocalError::Start)?;
     let transport = InProcessTransport::new();
     let farm = Farm::open(config, transport.clone())?;
-    let renderer = Arc::new(TileRenderer::with_scene(backend, hash, Arc::new(scene)));
+    let renderer = Arc::new(TileRenderer::with_scene(
+        backend,
+        hash,
+        Arc::new(scene),
+        environment,
+    ));
     let device = Device::of(renderer.device());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let runner = runtime.spawn(farm.clone().run(shutdown.clone()));
@@ -594,6 +618,7 @@ mod tests {
             fps: Fps::new(24.0).unwrap(),
             camera: None,
             view: View::default(),
+            environment: None,
         }
     }
 

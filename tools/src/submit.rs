@@ -13,6 +13,7 @@ use tessera_protocol::client::Client;
 use tessera_protocol::id::JobId;
 use tessera_protocol::money::Money;
 use tessera_protocol::scene::archive;
+use tessera_renderer::environment::EnvironmentSetting;
 use tessera_renderer::output::{self, Durability, Format};
 
 use crate::farm_runtime::ApiArgs;
@@ -69,8 +70,8 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         (None, false) => None,
     };
     // Checked here too, so a mistake costs no upload.
-    let options = args.options.options()?;
-    let (scene_name, scene) = scene_upload(&args.scene)?;
+    let mut options = args.options.options()?;
+    let (scene_name, scene) = scene_upload(&args.scene, options.environment.as_mut())?;
     let client = args.api.client();
     let terms = Terms {
         priority: args.priority,
@@ -168,8 +169,12 @@ fn wait(client: &Client, job: JobId) -> anyhow::Result<JobView> {
 }
 
 /// The name and bytes to upload: the scene file itself, or for a `.gltf` that refers to files
-/// beside it, a tar archive of it and those files.
-fn scene_upload(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
+/// beside it, or a job lit by an environment map, a tar archive of it and those files; the
+/// map's setting is renamed to the map's place in the archive.
+fn scene_upload(
+    path: &Path,
+    environment: Option<&mut EnvironmentSetting>,
+) -> anyhow::Result<(String, Vec<u8>)> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read scene '{}'", path.display()))?;
     let name = path
@@ -179,14 +184,25 @@ fn scene_upload(path: &Path) -> anyhow::Result<(String, Vec<u8>)> {
     let is_gltf = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("gltf"));
-    if !is_gltf {
+    let files = if is_gltf {
+        archive::external_files(path, &bytes)?
+    } else {
+        Vec::new()
+    };
+    let mut extra = Vec::new();
+    if let Some(setting) = environment {
+        let source = PathBuf::from(&setting.file);
+        let file_name = source
+            .file_name()
+            .with_context(|| format!("--environment '{}' names no file", setting.file))?;
+        let inside = Path::new(archive::ENVIRONMENT_DIR).join(file_name);
+        setting.file = inside.to_string_lossy().into_owned();
+        extra.push((inside, source));
+    }
+    if files.is_empty() && extra.is_empty() {
         return Ok((name, bytes));
     }
-    let files = archive::external_files(path, &bytes)?;
-    if files.is_empty() {
-        return Ok((name, bytes));
-    }
-    let packed = archive::pack(path, &bytes, &files)?;
+    let packed = archive::pack(path, &bytes, &files, &extra)?;
     Ok((format!("{name}.tar"), packed))
 }
 

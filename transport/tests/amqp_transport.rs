@@ -24,6 +24,7 @@ fn task(id: i64, attempt: u32) -> TaskMessage {
         time: 0.0,
         camera: None,
         view: Default::default(),
+        environment: None,
         resolution,
         tile: resolution.full_tile(),
         settings: RenderSettings {

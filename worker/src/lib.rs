@@ -16,4 +16,4 @@ pub mod tile_renderer;
 pub use link::{HttpLink, Link};
 pub use metrics::WorkerMetrics;
 pub use run::{DEFAULT_HEARTBEAT, run_worker};
-pub use tile_renderer::{Faults, Preparation, TileRenderer};
+pub use tile_renderer::{Faults, HeldMap, Preparation, TileRenderer};

@@ -16,6 +16,7 @@ use tessera_protocol::task::TaskMessage;
 use tessera_renderer::backend::{Backend, DeviceInfo};
 use tessera_renderer::bvh::BvhStats;
 use tessera_renderer::camera::View;
+use tessera_renderer::environment::{EnvironmentMap, EnvironmentSetting, MapCache};
 use tessera_renderer::film::{Tile, TileImage};
 use tessera_renderer::scene::{FrameScene, Scene};
 
@@ -91,6 +92,7 @@ struct FrameKey {
     time_bits: u32,
     camera: Option<String>,
     view: View,
+    environment: Option<EnvironmentSetting>,
 }
 
 impl FrameKey {
@@ -100,31 +102,58 @@ impl FrameKey {
             time_bits: task.time.to_bits(),
             camera: task.camera.clone(),
             view: task.view,
+            environment: task.environment.clone(),
         }
     }
 }
 
+/// An environment map the caller loaded for its job, with the setting that named it.
+pub type HeldMap = (EnvironmentSetting, Arc<EnvironmentMap>);
+
+/// What the rendering thread keeps between tasks.
+struct Held {
+    scene: Option<(SceneHash, Arc<Scene>)>,
+    maps: MapCache<SceneHash>,
+    /// Whether maps are read where a job's options say (the local pipeline, with the user's own
+    /// paths) rather than only inside the scene's folder (a farm's untrusted names).
+    maps_as_given: bool,
+}
+
 impl TileRenderer {
     pub fn new(backend: Box<dyn Backend>, faults: Faults) -> Self {
-        Self::start(backend, faults, None)
+        let held = Held {
+            scene: None,
+            maps: MapCache::default(),
+            maps_as_given: false,
+        };
+        Self::start(backend, faults, held)
     }
 
-    /// A renderer that already holds `scene`, loaded by the caller from its own folder.
-    pub fn with_scene(backend: Box<dyn Backend>, hash: SceneHash, scene: Arc<Scene>) -> Self {
-        Self::start(backend, Faults::default(), Some((hash, scene)))
-    }
-
-    fn start(
+    /// A renderer that already holds `scene` and its job's environment map, loaded by the
+    /// caller from the user's own paths (the local pipeline).
+    pub fn with_scene(
         backend: Box<dyn Backend>,
-        faults: Faults,
-        scene: Option<(SceneHash, Arc<Scene>)>,
+        hash: SceneHash,
+        scene: Arc<Scene>,
+        map: Option<HeldMap>,
     ) -> Self {
+        let held = Held {
+            scene: Some((hash, scene)),
+            maps: map.map_or_else(MapCache::default, |(setting, map)| {
+                MapCache::holding(hash, setting.file, map)
+            }),
+            maps_as_given: true,
+        };
+        Self::start(backend, Faults::default(), held)
+    }
+
+    fn start(backend: Box<dyn Backend>, faults: Faults, held: Held) -> Self {
         let (requests, inbox) = mpsc::channel();
         let preparations = Arc::new(Mutex::new(Vec::new()));
         let device = backend.device().clone();
         let log = preparations.clone();
         // Ends when the renderer is dropped and the channel closes.
-        std::thread::spawn(move || serve(backend.as_ref(), scene, &inbox, &log));
+        std::thread::spawn(move || serve(backend.as_ref(), held, &inbox, &log));
         Self {
             device,
             faults,
@@ -193,7 +222,7 @@ impl TileRenderer {
 /// The rendering thread: prepares a frame, then renders requests while they are for that frame.
 fn serve(
     backend: &dyn Backend,
-    mut scene: Option<(SceneHash, Arc<Scene>)>,
+    mut held: Held,
     inbox: &mpsc::Receiver<Request>,
     preparations: &Mutex<Vec<Preparation>>,
 ) {
@@ -201,7 +230,7 @@ fn serve(
     while let Some(first) = next.take() {
         let key = FrameKey::of(&first.task);
         let started = Instant::now();
-        let frame_scene = match evaluate(&mut scene, &first) {
+        let frame_scene = match evaluate(&mut held, &first) {
             Ok(f) => f,
             Err(reason) => {
                 let _ = first.reply.send(Err(reason));
@@ -246,22 +275,42 @@ fn serve(
     }
 }
 
-/// The frame a request is for, loading its scene unless it is the one already held.
-fn evaluate(
-    scene: &mut Option<(SceneHash, Arc<Scene>)>,
-    request: &Request,
-) -> Result<FrameScene, String> {
+/// The frame a request is for, loading its scene and environment map unless they are the ones
+/// already held.
+fn evaluate(held: &mut Held, request: &Request) -> Result<FrameScene, String> {
     let task = &request.task;
-    let held = match scene {
-        Some((hash, held)) if *hash == task.scene => held.clone(),
+    let scene = match &held.scene {
+        Some((hash, scene)) if *hash == task.scene => scene.clone(),
         _ => {
             let loaded = Arc::new(
                 Scene::load(&request.path).map_err(|e| format!("cannot load scene: {e}"))?,
             );
-            *scene = Some((task.scene, loaded.clone()));
+            held.scene = Some((task.scene, loaded.clone()));
             loaded
         }
     };
-    held.frame_from(task.time, task.camera.as_deref(), &task.view)
+    let dir = request.path.parent().unwrap_or(Path::new("."));
+    let as_given = held.maps_as_given;
+    let environment = task
+        .environment
+        .as_ref()
+        .map(|setting| {
+            held.maps.environment(task.scene, setting, |s| {
+                if as_given {
+                    s.load_map()
+                } else {
+                    s.load_map_in(dir)
+                }
+            })
+        })
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    scene
+        .frame_from(
+            task.time,
+            task.camera.as_deref(),
+            &task.view,
+            environment.as_ref(),
+        )
         .map_err(|e| format!("cannot evaluate frame {}: {e}", task.frame))
 }

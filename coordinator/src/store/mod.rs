@@ -865,6 +865,7 @@ mod tests {
             fps: Fps::new(24.0).unwrap(),
             camera: None,
             view: Default::default(),
+            environment: None,
             max_attempts: 3,
         }
     }

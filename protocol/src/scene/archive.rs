@@ -69,8 +69,18 @@ pub fn external_files(gltf: &Path, json: &[u8]) -> Result<Vec<PathBuf>, ArchiveE
     Ok(files)
 }
 
-/// A tar archive of the `.gltf` at `gltf` (under its file name) and the files it refers to.
-pub fn pack(gltf: &Path, json: &[u8], files: &[PathBuf]) -> Result<Vec<u8>, ArchiveError> {
+/// Where a job's environment map goes in its scene's archive, apart from the scene's own files.
+pub const ENVIRONMENT_DIR: &str = "tessera-environment";
+
+/// A tar archive of the scene at `gltf` (under its file name, `json` its bytes), the files it
+/// refers to (relative to its folder), and `extra` files (each a name in the archive and the
+/// file to read).
+pub fn pack(
+    gltf: &Path,
+    json: &[u8],
+    files: &[PathBuf],
+    extra: &[(PathBuf, PathBuf)],
+) -> Result<Vec<u8>, ArchiveError> {
     let dir = gltf.parent().unwrap_or(Path::new("."));
     let name = gltf
         .file_name()
@@ -89,10 +99,10 @@ pub fn pack(gltf: &Path, json: &[u8], files: &[PathBuf]) -> Result<Vec<u8>, Arch
             })
     };
     append(&name, json)?;
-    for file in files {
-        let path = dir.join(file);
+    let sources = files.iter().map(|f| (f.clone(), dir.join(f)));
+    for (name, path) in sources.chain(extra.iter().cloned()) {
         let bytes = std::fs::read(&path).map_err(|source| ArchiveError::Read { path, source })?;
-        append(file, &bytes)?;
+        append(&name, &bytes)?;
     }
     builder.into_inner().map_err(ArchiveError::Corrupt)
 }
@@ -173,7 +183,7 @@ mod tests {
         let json = std::fs::read(gltf).unwrap();
         let files = external_files(gltf, &json).unwrap();
         assert_eq!(files, [PathBuf::from("bin/cornell.bin")]);
-        pack(gltf, &json, &files).unwrap()
+        pack(gltf, &json, &files, &[]).unwrap()
     }
 
     #[test]

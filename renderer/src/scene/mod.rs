@@ -143,15 +143,17 @@ impl Scene {
     /// camera or node name is `camera`, or the first camera in node order; a scene without a
     /// camera is framed from a default view ([`camera::framing`]).
     pub fn frame(&self, time: f32, camera: Option<&str>) -> Result<FrameScene, SceneError> {
-        self.frame_from(time, camera, &View::default())
+        self.frame_from(time, camera, &View::default(), None)
     }
 
-    /// [`Scene::frame`], with the camera then overridden by `view` as far as it says.
+    /// [`Scene::frame`], with the camera then overridden by `view` as far as it says, and lit by
+    /// `environment` (the job's own, beside the scene's lights) where one is given.
     pub fn frame_from(
         &self,
         time: f32,
         camera: Option<&str>,
         view: &View,
+        environment: Option<&Environment>,
     ) -> Result<FrameScene, SceneError> {
         let mut pose = self.hierarchy.rest_pose();
         let mut weights = self.rest_weights();
@@ -203,7 +205,10 @@ impl Scene {
         } else {
             view.apply(&camera)
         };
-        let environment = self.default_environment(&lights, &mesh);
+        let environment = match environment {
+            Some(given) => Some(given.clone()),
+            None => self.default_environment(&lights, &mesh),
+        };
         Ok(FrameScene {
             camera,
             mesh,

@@ -43,7 +43,77 @@ macro_rules! feature_tests {
         fn a_solid_absorbs_along_the_path_inside_it() {
             common::features::absorption(&$render);
         }
+        #[test]
+        fn a_diffuse_sphere_in_a_uniform_environment_map_shows_its_albedo() {
+            common::features::map_furnace(&$render);
+        }
+        #[test]
+        fn a_floor_under_a_mapped_sun_gets_the_irradiance_of_its_texels() {
+            common::features::floor_under_a_sun(&$render);
+        }
+        #[test]
+        fn the_environment_map_is_seen_where_its_rotation_turns_it() {
+            common::features::sky_quarters(&$render);
+        }
     };
+}
+
+/// The sphere in a uniform environment map ([`scenes::sphere_in_a_uniform_map`]): the middle
+/// of the sphere averages to its albedo within noise, and a corner sees the map's radiance.
+pub fn map_furnace(render: Render) {
+    let image = render(&scenes::sphere_in_a_uniform_map(), 16);
+    let res = image.resolution();
+    let at = |x: u32, y: u32| image.pixels.color[(y * res.width() + x) as usize];
+    let (cx, cy) = (res.width() / 2, res.height() / 2);
+    let mut sum = [0.0f64; 3];
+    for y in cy - 4..cy + 4 {
+        for x in cx - 4..cx + 4 {
+            for (s, c) in sum.iter_mut().zip(at(x, y)) {
+                *s += f64::from(c) / 64.0;
+            }
+        }
+    }
+    for s in sum {
+        assert!(
+            (s - f64::from(scenes::FURNACE_ALBEDO)).abs() < 0.03,
+            "the sphere's middle averages {sum:?}, not its albedo {}",
+            scenes::FURNACE_ALBEDO
+        );
+    }
+    assert_eq!(at(0, 0), [1.0, 1.0, 1.0, 0.0], "a corner sees the map");
+}
+
+/// The floor under a one-texel sun ([`scenes::floor_under_a_sun`]) averages to the radiance
+/// its irradiance gives, whichever way the map is turned.
+pub fn floor_under_a_sun(render: Render) {
+    let expected = scenes::floor_under_a_sun_radiance();
+    for rotation in [0.0, 2.5] {
+        let image = render(&scenes::floor_under_a_sun(rotation), 16);
+        let c = &image.pixels.color;
+        let mean = c.iter().map(|p| f64::from(p[0])).sum::<f64>() / c.len() as f64;
+        assert!(
+            (mean / f64::from(expected) - 1.0).abs() < 0.03,
+            "the floor averages {mean} at rotation {rotation}, not {expected}"
+        );
+        assert!(c.iter().all(|p| p[3] == 1.0), "the floor fills the view");
+    }
+}
+
+/// The map's third column straight ahead ([`scenes::sky_quarters`]); turned a quarter turn
+/// counter-clockwise, the fourth.
+pub fn sky_quarters(render: Render) {
+    for (rotation, column) in [(0.0, 2), (std::f32::consts::FRAC_PI_2, 3)] {
+        let image = render(&scenes::sky_quarters(rotation), 1);
+        let res = image.resolution();
+        let centre =
+            image.pixels.color[(res.height() / 2 * res.width() + res.width() / 2) as usize];
+        let [r, g, b] = scenes::QUARTERS[column];
+        assert_eq!(
+            centre,
+            [r, g, b, 0.0],
+            "turned {rotation} rad, the view shows {centre:?}, not column {column}"
+        );
+    }
 }
 
 /// The white furnace ([`scenes::furnace`]): the cube's centre is its albedo, a corner the

@@ -3,8 +3,11 @@
 //! as `FrameScene`s.
 
 use glam::{Affine3A, Mat3, Vec2, Vec3, Vec4};
+use std::f32::consts::PI;
+use std::sync::Arc;
 use tessera_renderer::camera::{Camera, Projection};
-use tessera_renderer::environment::Environment;
+
+use tessera_renderer::environment::{Environment, EnvironmentMap};
 use tessera_renderer::material::{AlphaMode, Material};
 use tessera_renderer::scene::{FrameScene, Mesh, PunctualLight};
 use tessera_renderer::texture::{Filter, Texture, TextureRef, UvTransform, Wrap};
@@ -446,6 +449,140 @@ pub fn furnace() -> FrameScene {
         textures: Default::default(),
         lights: Vec::new(),
         environment: Some(Environment::NEUTRAL),
+    }
+}
+
+/// An environment map of `width` x `height` texels given by `radiance(x, y)`.
+pub fn map(
+    width: u32,
+    height: u32,
+    strength: f32,
+    rotation: f32,
+    radiance: impl Fn(u32, u32) -> Vec3,
+) -> Environment {
+    let texels = (0..height)
+        .flat_map(|y| (0..width).map(move |x| (x, y)))
+        .map(|(x, y)| radiance(x, y))
+        .collect();
+    Environment::Map {
+        map: Arc::new(EnvironmentMap::from_radiance(width, height, texels)),
+        strength,
+        rotation,
+    }
+}
+
+/// The furnace with a flat-shaded sphere (convex: it never sees itself) of albedo
+/// [`FURNACE_ALBEDO`] inside a uniform environment *map* of radiance 1 (0.5 at strength 2),
+/// sampled by next-event estimation and weighted by MIS: each pixel on it is its albedo within
+/// noise.
+pub fn sphere_in_a_uniform_map() -> FrameScene {
+    let mut mesh = Mesh::default();
+    let (rings, segments) = (12u32, 24u32);
+    let at = |i: u32, j: u32| {
+        let (theta, phi) = (
+            i as f32 / rings as f32 * PI,
+            j as f32 / segments as f32 * 2.0 * PI,
+        );
+        Vec3::new(
+            theta.sin() * phi.cos(),
+            theta.cos(),
+            theta.sin() * phi.sin(),
+        )
+    };
+    for i in 0..rings {
+        for j in 0..segments {
+            let [a, b, c, d] = [at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1)];
+            for tri in [[a, c, b], [a, d, c]] {
+                let n = (tri[1] - tri[0]).cross(tri[2] - tri[0]);
+                if n.length() < 1e-6 {
+                    continue; // the poles' degenerate halves
+                }
+                let base = mesh.positions.len() as u32;
+                mesh.positions.extend(tri);
+                mesh.normals.extend([n.normalize(); 3]);
+                mesh.triangles.push([base, base + 1, base + 2]);
+                mesh.triangle_materials.push(0);
+            }
+        }
+    }
+    FrameScene {
+        camera: camera(Vec3::new(0.0, 0.0, 6.0), Vec3::ZERO, 25.0, 1.0),
+        mesh,
+        materials: vec![lambertian("grey", [FURNACE_ALBEDO; 3])],
+        textures: Default::default(),
+        lights: Vec::new(),
+        environment: Some(map(16, 8, 2.0, 0.7, |_, _| Vec3::splat(0.5))),
+    }
+}
+
+/// The sun's texel in [`floor_under_a_sun`]'s 64x32 map, its radiance, and the sky's.
+pub const SUN_TEXEL: (u32, u32) = (20, 10);
+pub const SUN: f32 = 2000.0;
+pub const SKY: f32 = 0.05;
+/// Albedo of the floor under the sun.
+pub const FLOOR_ALBEDO: f32 = 0.5;
+
+/// A white floor (y = 0, wide enough to hide the lower half of the sky from the part in view)
+/// under a dim sky with one bright texel, the sun, turned by `rotation`; seen from above.
+pub fn floor_under_a_sun(rotation: f32) -> FrameScene {
+    let mut mesh = Mesh::default();
+    let floor = [
+        [100.0, 0.0, 0.0, 0.0],
+        [0.0, 0.0, 100.0, 0.0],
+        [0.0, -100.0, 0.0, 0.0],
+    ];
+    rectangle(&mut mesh, floor, 0, false);
+    FrameScene {
+        camera: camera(Vec3::new(0.0, 2.0, 2.0), Vec3::ZERO, 30.0, 1.0),
+        mesh,
+        materials: vec![lambertian("floor", [FLOOR_ALBEDO; 3])],
+        textures: Default::default(),
+        lights: Vec::new(),
+        environment: Some(map(64, 32, 1.0, rotation, |x, y| {
+            Vec3::splat(if (x, y) == SUN_TEXEL { SUN } else { SKY })
+        })),
+    }
+}
+
+/// The radiance of [`floor_under_a_sun`]'s floor, exactly: albedo / pi times the irradiance of
+/// the sky's upper half plus the sun's texel (a band of polar angle by a slice of azimuth).
+pub fn floor_under_a_sun_radiance() -> f32 {
+    let (w, h) = (64.0f32, 32.0f32);
+    let (t0, t1) = (
+        SUN_TEXEL.1 as f32 * PI / h,
+        (SUN_TEXEL.1 + 1) as f32 * PI / h,
+    );
+    let sun_irradiance = (2.0 * PI / w) * 0.5 * (t1.sin().powi(2) - t0.sin().powi(2));
+    FLOOR_ALBEDO / PI * (SKY * PI + (SUN - SKY) * sun_irradiance)
+}
+
+/// Four columns of colour, [`QUARTERS`], seen straight through a narrow camera looking along
+/// the middle of the third column (from -Z a quarter of a half turn towards +X); nothing else.
+pub fn sky_quarters(rotation: f32) -> FrameScene {
+    let d = Vec3::new(1.0, 0.0, -1.0).normalize();
+    FrameScene {
+        camera: camera(Vec3::ZERO, d, 5.0, 1.0),
+        mesh: Mesh::default(),
+        materials: vec![lambertian("unused", [0.5; 3])],
+        textures: Default::default(),
+        lights: Vec::new(),
+        environment: Some(map(4, 2, 1.0, rotation, |x, _| QUARTERS[x as usize].into())),
+    }
+}
+
+/// The colours of [`sky_quarters`]' columns, left to right.
+pub const QUARTERS: [[f32; 3]; 4] = [
+    [1.0, 0.0, 0.0],
+    [0.0, 1.0, 0.0],
+    [0.0, 0.0, 1.0],
+    [1.0, 1.0, 0.0],
+];
+
+/// The materials scene under [`floor_under_a_sun`]'s sky map (turned), as well as its lights.
+pub fn materials_under_a_sun_map() -> FrameScene {
+    FrameScene {
+        environment: floor_under_a_sun(0.4).environment,
+        ..materials()
     }
 }
 

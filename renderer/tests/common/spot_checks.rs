@@ -45,6 +45,7 @@ pub fn honest_pixels_agree_and_halved_samples_do_not(render: RenderFrame) {
             ("cornell", scenes::cornell_box()),
             ("materials", scenes::materials()),
             ("environment", scenes::materials_in_the_environment()),
+            ("sky map", scenes::materials_under_a_sun_map()),
             ("see-through", scenes::materials_half_see_through()),
         ] {
             let honest = disagreeing_share(&scene, &render(&scene, res, &claimed), &claimed);

@@ -172,8 +172,13 @@ pub struct GpuParams {
     pub triangles: u32,
     /// [`MESH_HAS_TANGENTS`], [`MESH_HAS_UV0`], [`MESH_HAS_UV1`], [`MESH_HAS_COLORS`].
     pub mesh_flags: u32,
-    /// The uniform environment's radiance; zero without one.
+    /// The uniform environment's radiance, or the map's strength; zero without one.
     pub environment: [f32; 3],
+    /// The environment map's texture ([`NO_TEXTURE`] without one); its rows' cumulative
+    /// distribution is the next texture.
+    pub env_texture: u32,
+    /// Cosine and sine of the map's turn about +Y.
+    pub env_rotation: [f32; 2],
 }
 
 /// A pixel's running sums over the samples taken so far; normalised once on the CPU.
@@ -323,6 +328,8 @@ pub fn layouts() -> Vec<StructLayout> {
             triangles: u32,
             mesh_flags: u32,
             environment: [f32; 3],
+            env_texture: u32,
+            env_rotation: [f32; 2],
         }),
         layout!(GpuPixel {
             color: [f32; 3],

@@ -5,6 +5,7 @@ use glam::Vec3;
 use super::layout::*;
 use crate::bvh::{Bvh, BvhStats};
 use crate::camera::RasterCamera;
+use crate::environment::Environment;
 use crate::film::Tile;
 use crate::light::LightSampler;
 use crate::material::{AlphaMode, Material};
@@ -25,8 +26,12 @@ pub struct GpuScene {
     /// Emissive triangles with their cumulative distribution (empty when none emit).
     pub emitters: Vec<GpuEmitter>,
     pub mesh_flags: u32,
-    /// The uniform environment's radiance; zero without one.
+    /// The uniform environment's radiance, or the map's strength; zero without one.
     pub environment: [f32; 3],
+    /// The environment map's texture, [`NO_TEXTURE`] without one.
+    pub env_texture: u32,
+    /// Cosine and sine of the map's turn.
+    pub env_rotation: [f32; 2],
     pub bvh_stats: BvhStats,
 }
 
@@ -38,6 +43,8 @@ pub struct SceneCounts {
     triangles: u32,
     mesh_flags: u32,
     environment: [f32; 3],
+    env_texture: u32,
+    env_rotation: [f32; 2],
 }
 
 impl SceneCounts {
@@ -48,6 +55,8 @@ impl SceneCounts {
             triangles: scene.triangles.len() as u32,
             mesh_flags: scene.mesh_flags,
             environment: scene.environment,
+            env_texture: scene.env_texture,
+            env_rotation: scene.env_rotation,
         }
     }
 
@@ -76,6 +85,8 @@ impl SceneCounts {
             triangles: self.triangles,
             mesh_flags: self.mesh_flags,
             environment: self.environment,
+            env_texture: self.env_texture,
+            env_rotation: self.env_rotation,
         }
     }
 }
@@ -148,6 +159,38 @@ impl GpuScene {
             });
             texels.extend_from_slice(&t.texels);
         }
+        let (environment, env_texture, env_rotation) = match &scene.environment {
+            None => ([0.0; 3], NO_TEXTURE, [1.0, 0.0]),
+            Some(Environment::Uniform(radiance)) => (radiance.to_array(), NO_TEXTURE, [1.0, 0.0]),
+            Some(Environment::Map {
+                map,
+                strength,
+                rotation,
+            }) => {
+                // The map, then its rows' distribution as a one-row texture.
+                let index = textures.len() as u32;
+                let (sin, cos) = rotation.sin_cos();
+                for (width, height, data) in [
+                    (map.width, map.height, map.texels.clone()),
+                    (
+                        map.height,
+                        1,
+                        map.marginal.iter().map(|&c| [c, 0.0, 0.0, 0.0]).collect(),
+                    ),
+                ] {
+                    textures.push(GpuTexture {
+                        width,
+                        height,
+                        first_texel: texels.len() as u32,
+                        wrap_s: wrap_code(Wrap::ClampToEdge),
+                        wrap_t: wrap_code(Wrap::ClampToEdge),
+                        filter_mode: 0,
+                    });
+                    texels.extend(data);
+                }
+                ([*strength; 3], index, [cos, sin])
+            }
+        };
         let emitters = lights
             .emitters()
             .map(|(tri, cdf)| GpuEmitter {
@@ -167,9 +210,9 @@ impl GpuScene {
             lights: scene.lights.iter().map(light).collect(),
             emitters,
             mesh_flags,
-            environment: scene
-                .environment
-                .map_or([0.0; 3], |e| e.radiance.to_array()),
+            environment,
+            env_texture,
+            env_rotation,
         }
     }
 }
