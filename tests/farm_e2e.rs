@@ -280,6 +280,28 @@ fn bad_submissions_get_a_clear_error_and_create_nothing() {
     assert_clear_error(&out, "cannot reach the coordinator at http://127.0.0.1:9");
 }
 
+/// Submits `scene` with `options` and waits; its frame 1 must be `tessera render`'s with the
+/// same options, bit for bit. Returns the farm's frame.
+fn submitted_frame_matches_local(
+    farm: &Farm,
+    scene: &std::path::Path,
+    options: &[&str],
+) -> std::path::PathBuf {
+    let mut args = vec!["submit", scene.to_str().unwrap()];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["--wait", "-o", "farm/frame_####.exr"]);
+    let out = farm.tessera(&args);
+    assert!(
+        out.status.success(),
+        "submit --wait: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let farmed = farm.dir.path().join("farm/frame_0001.exr");
+    let local = render_locally(&farm.dir.path().join("local"), scene, options, &[1]);
+    assert_same_exr(&farmed, &local[0]);
+    farmed
+}
+
 #[test]
 fn a_gltf_with_external_files_is_submitted_as_one_archive() {
     use base64::Engine;
@@ -303,17 +325,7 @@ fn a_gltf_with_external_files_is_submitted_as_one_archive() {
     let options = [
         "--width", "32", "--height", "32", "--spp", "4", "--tile", "16",
     ];
-    let mut args = vec!["submit", gltf.to_str().unwrap()];
-    args.extend_from_slice(&options);
-    args.extend_from_slice(&["--wait", "-o", "farm/frame_####.exr"]);
-    let out = farm.tessera(&args);
-    assert!(
-        out.status.success(),
-        "submit --wait: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let local = render_locally(&farm.dir.path().join("local"), &gltf, &options, &[1]);
-    assert_same_exr(&farm.dir.path().join("farm/frame_0001.exr"), &local[0]);
+    submitted_frame_matches_local(&farm, &gltf, &options);
 
     // A reference leaving the scene's folder is refused before anything is uploaded.
     doc["buffers"][0]["uri"] = "../cornell.bin".into();
@@ -323,6 +335,45 @@ fn a_gltf_with_external_files_is_submitted_as_one_archive() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("../cornell.bin"), "{stderr}");
+}
+
+/// `--environment` on `tessera submit` packs the map into the scene's archive; the worker and
+/// the verifier read it from there, and the frame is `tessera render`'s with the same map, bit
+/// for bit (and not the frame without it).
+#[test]
+fn a_job_lit_by_an_environment_map_takes_its_map_to_the_workers() {
+    let mut farm = Farm::start("environment");
+    farm.start_worker(&[]);
+    let sky = farm.dir.path().join("maps/sky.exr");
+    std::fs::create_dir_all(sky.parent().unwrap()).unwrap();
+    exr::prelude::write_rgb_file(&sky, 32, 16, |x, y| {
+        if (x, y) == (20, 5) {
+            (400.0, 300.0, 200.0)
+        } else {
+            (0.1, 0.2, 0.4)
+        }
+    })
+    .unwrap();
+    let turntable = scene("turntable.gltf");
+    let plain = [
+        "--width", "32", "--height", "24", "--spp", "4", "--tile", "16",
+    ];
+    let mut lit = plain.to_vec();
+    lit.extend_from_slice(&[
+        "--environment",
+        sky.to_str().unwrap(),
+        "--environment-strength",
+        "1.5",
+        "--environment-rotation",
+        "30",
+    ]);
+    let farmed = submitted_frame_matches_local(&farm, &turntable, &lit);
+    let unlit = render_locally(&farm.dir.path().join("unlit"), &turntable, &plain, &[1]);
+    assert_ne!(
+        std::fs::read(&farmed).unwrap(),
+        std::fs::read(&unlit[0]).unwrap(),
+        "the map changed nothing"
+    );
 }
 
 /// The frame's linear luminance, row by row, from an EXR's `R`, `G` and `B` channels.

@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{Breakage, Workspace, assert_fails_cleanly, files_under, read_exr, scene_gltf};
+use common::{
+    Breakage, Workspace, assert_fails_cleanly, files_under, read_exr, scene_gltf, write_rgb_exr,
+};
 use serde_json::Value;
 
 /// Every layer the EXR output promises.
@@ -155,6 +157,92 @@ fn the_view_options_move_the_camera() {
             (centre - height).abs() < 1e-3,
             "centre depth {centre} from {height}"
         );
+    }
+}
+
+/// `--environment` lights the scene with a map: looking straight up from far above the scene,
+/// every pixel sees the (uniform) map's radiance times `--environment-strength`, exactly.
+#[test]
+fn the_environment_map_is_what_the_sky_shows() {
+    let ws = Workspace::new();
+    write_rgb_exr(&ws.path().join("maps/sky.exr"), 16, 8, |_, _| {
+        [0.25, 0.5, 1.0]
+    });
+    let out = ws.run(&[
+        "render",
+        "scene.gltf",
+        "-o",
+        "out/sky.exr",
+        "--width",
+        "8",
+        "--height",
+        "8",
+        "--spp",
+        "2",
+        "--look-from",
+        "0,50,0",
+        "--look-at",
+        "0,100,0",
+        "--environment",
+        "maps/sky.exr",
+        "--environment-strength",
+        "2",
+        "--environment-rotation",
+        "-45",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, _, channels) = read_exr(&ws.out().join("sky.exr"));
+    for (name, expected) in [("R", 0.5), ("G", 1.0), ("B", 2.0), ("A", 0.0)] {
+        let values = &channels.iter().find(|(n, _)| n == name).unwrap().1;
+        assert!(
+            values.iter().all(|&v| v == expected),
+            "{name}: {values:?}, not {expected}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_environment_is_refused_with_one_clear_error() {
+    let ws = Workspace::new();
+    write_rgb_exr(&ws.path().join("square.exr"), 8, 8, |_, _| [1.0; 3]);
+    ws.write("sky.png", b"not a map");
+    let render = |extra: &[&str]| {
+        let mut args = vec!["render", "scene.gltf", "-o", "out/x.exr", "--spp", "1"];
+        args.extend_from_slice(extra);
+        ws.run(&args)
+    };
+    for (extra, phrase) in [
+        (
+            &["--environment", "missing.hdr"][..],
+            "cannot read environment map 'missing.hdr'",
+        ),
+        (&["--environment", "sky.png"], "use a .hdr or .exr file"),
+        (&["--environment", "square.exr"], "want 2:1"),
+        (&["--environment-strength", "2"], "needs an environment map"),
+        (
+            &[
+                "--environment",
+                "square.exr",
+                "--environment-strength",
+                "-1",
+            ],
+            "environment strength '-1'",
+        ),
+        (
+            &[
+                "--environment",
+                "square.exr",
+                "--environment-rotation",
+                "nan",
+            ],
+            "environment rotation 'nan'",
+        ),
+    ] {
+        assert_fails_cleanly(&render(extra), &[phrase], &ws.out());
     }
 }
 

@@ -565,6 +565,44 @@ mod tests {
     }
 
     #[test]
+    fn hdr_files_load_and_bad_ones_get_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, width: usize, height: usize| {
+            let path = dir.path().join(name);
+            let pixels: Vec<image::Rgb<f32>> = (0..width * height)
+                .map(|i| image::Rgb([i as f32, i as f32 * 0.5, 0.0]))
+                .collect();
+            let file = std::fs::File::create(&path).unwrap();
+            image::codecs::hdr::HdrEncoder::new(file)
+                .encode(&pixels, width, height)
+                .unwrap();
+            path
+        };
+        let map = EnvironmentMap::load(&write("sky.hdr", 16, 8)).unwrap();
+        assert_eq!((map.width, map.height), (16, 8));
+        assert_eq!(map.radiance(3, 0), Vec3::new(3.0, 1.5, 0.0));
+        assert_eq!(map.radiance(1, 2), Vec3::new(33.0, 16.5, 0.0));
+        let err = EnvironmentMap::load(&write("square.hdr", 8, 8)).unwrap_err();
+        assert!(err.to_string().contains("want 2:1"), "{err}");
+        std::fs::write(dir.path().join("junk.hdr"), b"#?RADIANCE\nnonsense").unwrap();
+        let err = EnvironmentMap::load(&dir.path().join("junk.hdr")).unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot read environment map"),
+            "{err}"
+        );
+        let setting = EnvironmentSetting {
+            file: "../sky.hdr".into(),
+            strength: Strength::default(),
+            rotation: Rotation::default(),
+        };
+        let err = setting.load_map_in(dir.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("leave the scene's folder"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_bright_texel_is_drawn_most_often() {
         let map = sun_map();
         let hits = (0..1000)

@@ -267,6 +267,23 @@ impl Workspace {
     }
 }
 
+/// Writes an RGB EXR of `width` x `height` pixels, `rgb(x, y)` each: an environment map.
+pub fn write_rgb_exr(
+    path: &Path,
+    width: usize,
+    height: usize,
+    rgb: impl Fn(usize, usize) -> [f32; 3] + Sync,
+) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("map folder");
+    }
+    exr::prelude::write_rgb_file(path, width, height, |x, y| {
+        let [r, g, b] = rgb(x, y);
+        (r, g, b)
+    })
+    .expect("map written");
+}
+
 /// Every channel of an EXR file, by name, as f32 values; plus its size.
 pub fn read_exr(path: &Path) -> (usize, usize, Vec<(String, Vec<f32>)>) {
     use exr::prelude::*;

@@ -54,7 +54,7 @@ pub struct JobArgs {
     #[arg(long, value_name = "FILE")]
     pub environment: Option<String>,
     /// Multiply the environment map's radiance [default: 1].
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub environment_strength: Option<Strength>,
     /// Turn the environment map about the up axis, counter-clockwise seen from above [default: 0].
     #[arg(long, value_name = "DEG", allow_negative_numbers = true)]

@@ -170,24 +170,18 @@ impl GpuScene {
                 // The map, then its rows' distribution as a one-row texture.
                 let index = textures.len() as u32;
                 let (sin, cos) = rotation.sin_cos();
-                for (width, height, data) in [
-                    (map.width, map.height, map.texels.clone()),
-                    (
-                        map.height,
-                        1,
-                        map.marginal.iter().map(|&c| [c, 0.0, 0.0, 0.0]).collect(),
-                    ),
-                ] {
-                    textures.push(GpuTexture {
-                        width,
-                        height,
-                        first_texel: texels.len() as u32,
-                        wrap_s: wrap_code(Wrap::ClampToEdge),
-                        wrap_t: wrap_code(Wrap::ClampToEdge),
-                        filter_mode: 0,
-                    });
-                    texels.extend(data);
-                }
+                let texture = |width, height, first_texel| GpuTexture {
+                    width,
+                    height,
+                    first_texel,
+                    wrap_s: wrap_code(Wrap::ClampToEdge),
+                    wrap_t: wrap_code(Wrap::ClampToEdge),
+                    filter_mode: 0,
+                };
+                textures.push(texture(map.width, map.height, texels.len() as u32));
+                texels.extend_from_slice(&map.texels);
+                textures.push(texture(map.height, 1, texels.len() as u32));
+                texels.extend(map.marginal.iter().map(|&c| [c, 0.0, 0.0, 0.0]));
                 ([*strength; 3], index, [cos, sin])
             }
         };
