@@ -58,6 +58,10 @@ struct GpuMaterial {
     GpuTextureRef transmission_texture;
     float alpha_cutoff;
     float absorption[3];
+    float sheen_color[3];
+    float sheen_roughness;
+    float clearcoat;
+    float clearcoat_roughness;
 };
 
 struct GpuTexture {

@@ -27,6 +27,8 @@
 #define GOLDEN 0.618034f
 #define STACK_SIZE 64
 #define DRAWS_PER_BOUNCE 7
+#define COAT_F0 0.04f
+#define SHEEN_MIN_ROUGHNESS 0.1f
 
 struct V2 { float x, y; };
 struct V3 { float x, y, z; };
@@ -291,6 +293,9 @@ struct Bsdf {
     V3 layer_f0;
     float w_metal, w_plastic, w_dielectric;
     bool lambertian;
+    float coat, coat_alpha;
+    V3 sheen;
+    float sheen_roughness;
 };
 
 struct BsdfSample { bool ok; V3 wi, weight; float pdf; bool delta; float eta; };
@@ -302,7 +307,8 @@ __device__ inline BsdfSample no_sample() {
 
 __device__ Bsdf bsdf_new(V3 base_color, float metallic, float roughness, float specular,
                          V3 specular_color, float transmission, float ior, bool thin_walled,
-                         V3 ns, V3 ng) {
+                         V3 sheen_color, float sheen_roughness, float clearcoat,
+                         float clearcoat_roughness, V3 ns, V3 ng) {
     Bsdf f;
     f.alpha = fmaxf(roughness * roughness, 0.0f);
     metallic = fminf(fmaxf(metallic, 0.0f), 1.0f);
@@ -312,7 +318,12 @@ __device__ Bsdf bsdf_new(V3 base_color, float metallic, float roughness, float s
     f.w_metal = metallic;
     f.w_plastic = (1.0f - metallic) * (1.0f - transmission);
     f.w_dielectric = (1.0f - metallic) * transmission;
-    f.lambertian = f.w_metal == 0.0f && f.w_dielectric == 0.0f && specular <= 0.0f;
+    f.coat = fminf(fmaxf(clearcoat, 0.0f), 1.0f);
+    f.coat_alpha = fmaxf(clearcoat_roughness * clearcoat_roughness, 0.0f);
+    f.sheen = vmin(vmax(sheen_color, v3s(0.0f)), v3s(1.0f));
+    f.sheen_roughness = fminf(fmaxf(sheen_roughness, SHEEN_MIN_ROUGHNESS), 1.0f);
+    f.lambertian = f.w_metal == 0.0f && f.w_dielectric == 0.0f && specular <= 0.0f
+        && f.coat == 0.0f && is_zero(f.sheen);
     // Duff et al.'s branchless basis; copysign keeps negative zero negative, as on the CPU.
     float sgn = copysignf(1.0f, ns.z);
     float a = -1.0f / (sgn + ns.z);
@@ -331,7 +342,80 @@ __device__ Bsdf bsdf_new(V3 base_color, float metallic, float roughness, float s
 __device__ inline V3 to_local(const Bsdf& f, V3 v) { return v3(dot(v, f.t), dot(v, f.b), dot(v, f.n)); }
 __device__ inline V3 to_world(const Bsdf& f, V3 v) { return f.t * v.x + f.b * v.y + f.n * v.z; }
 __device__ inline bool smooth_surface(const Bsdf& f) { return f.alpha < DELTA_ALPHA; }
-__device__ inline bool has_non_delta(const Bsdf& f) { return f.w_plastic > 0.0f || !smooth_surface(f); }
+__device__ inline bool smooth_coat(const Bsdf& f) { return f.coat_alpha < DELTA_ALPHA; }
+__device__ inline bool has_sheen(const Bsdf& f) { return !is_zero(f.sheen); }
+__device__ inline bool has_non_delta(const Bsdf& f) {
+    return f.w_plastic > 0.0f || !smooth_surface(f) || has_sheen(f) || (f.coat > 0.0f && !smooth_coat(f));
+}
+
+// ---- sheen and coat (bsdf.rs, bsdf/sheen.rs) ----
+
+// bsdf/sheen.rs's ALBEDO: rows roughness 0.1 to 1, columns cos_o 0 to 1, 8 steps each.
+__device__ const float SHEEN_ALBEDO[81] = {
+    1.0f, 0.3733f, 0.0667f, 0.0091f, 0.0008f, 0.0f, 0.0f, 0.0f, 0.0f,
+    0.8843f, 0.4715f, 0.2163f, 0.0968f, 0.0398f, 0.0142f, 0.0040f, 0.0007f, 0.0f,
+    0.7060f, 0.4793f, 0.2864f, 0.1723f, 0.1003f, 0.0553f, 0.0275f, 0.0108f, 0.0020f,
+    0.6440f, 0.4985f, 0.3383f, 0.2326f, 0.1575f, 0.1040f, 0.0652f, 0.0360f, 0.0142f,
+    0.6364f, 0.5333f, 0.3902f, 0.2883f, 0.2116f, 0.1537f, 0.1086f, 0.0713f, 0.0397f,
+    0.6566f, 0.5762f, 0.4429f, 0.3413f, 0.2625f, 0.2015f, 0.1526f, 0.1106f, 0.0733f,
+    0.6861f, 0.6167f, 0.4900f, 0.3880f, 0.3071f, 0.2439f, 0.1928f, 0.1484f, 0.1085f,
+    0.7071f, 0.6431f, 0.5223f, 0.4218f, 0.3404f, 0.2766f, 0.2251f, 0.1801f, 0.1400f,
+    0.7007f, 0.6432f, 0.5300f, 0.4346f, 0.3563f, 0.2950f, 0.2455f, 0.2023f, 0.1638f,
+};
+
+__device__ inline float schlick_scalar(float f0, float cos_theta) {
+    float x = 1.0f - fminf(fmaxf(cos_theta, 0.0f), 1.0f);
+    float m = x * x * x * x * x;
+    return f0 + (1.0f - f0) * m;
+}
+
+__device__ float sheen_table(float cos_o, float roughness) {
+    float r = fminf(fmaxf((roughness - SHEEN_MIN_ROUGHNESS) / (1.0f - SHEEN_MIN_ROUGHNESS), 0.0f), 1.0f) * 8.0f;
+    float c = fminf(fmaxf(cos_o, 0.0f), 1.0f) * 8.0f;
+    u32 ri = min((u32)r, 7u), ci = min((u32)c, 7u);
+    float rf = r - (float)ri, cf = c - (float)ci;
+    float lo = SHEEN_ALBEDO[ri * 9u + ci] * (1.0f - cf) + SHEEN_ALBEDO[ri * 9u + ci + 1u] * cf;
+    float hi = SHEEN_ALBEDO[(ri + 1u) * 9u + ci] * (1.0f - cf) + SHEEN_ALBEDO[(ri + 1u) * 9u + ci + 1u] * cf;
+    return lo * (1.0f - rf) + hi * rf;
+}
+
+__device__ inline float d_charlie(float cos_h, float roughness) {
+    float inv = 1.0f / (roughness * roughness);
+    float sin2 = fmaxf(1.0f - cos_h * cos_h, 0.0f);
+    return (2.0f + inv) * powf(sin2, 0.5f * inv) / (2.0f * PI_F);
+}
+
+__device__ inline float sheen_lambda_helper(float x, float alpha) {
+    float t = (1.0f - alpha) * (1.0f - alpha);
+    float a = 21.5473f + (25.3245f - 21.5473f) * t;
+    float b = 3.82987f + (3.32435f - 3.82987f) * t;
+    float c = 0.19823f + (0.16801f - 0.19823f) * t;
+    float d = -1.97760f + (-1.27393f - -1.97760f) * t;
+    float e = -4.32054f + (-4.85967f - -4.32054f) * t;
+    return a / (1.0f + b * powf(x, c)) + d * x + e;
+}
+
+__device__ inline float sheen_lambda(float cos_theta, float alpha) {
+    if (cos_theta < 0.5f) return expf(sheen_lambda_helper(cos_theta, alpha));
+    return expf(2.0f * sheen_lambda_helper(0.5f, alpha) - sheen_lambda_helper(1.0f - cos_theta, alpha));
+}
+
+__device__ inline float sheen_visibility(float cos_o, float cos_i, float roughness) {
+    float alpha = roughness * roughness;
+    float v = 1.0f / ((1.0f + sheen_lambda(cos_o, alpha) + sheen_lambda(cos_i, alpha)) * (4.0f * cos_o * cos_i));
+    return fminf(fmaxf(v, 0.0f), 1.0f);
+}
+
+__device__ inline float coat_reflectance(const Bsdf& f, float cos_o) { return f.coat * schlick_scalar(COAT_F0, cos_o); }
+
+__device__ inline float sheen_albedo(const Bsdf& f, float cos_o) {
+    return has_sheen(f) ? max3(f.sheen) * sheen_table(cos_o, f.sheen_roughness) : 0.0f;
+}
+
+// What reaches the base through the coat and the sheen (Bsdf::base_scale).
+__device__ inline float base_scale(const Bsdf& f, float cos_o) {
+    return (1.0f - coat_reflectance(f, cos_o)) * (1.0f - sheen_albedo(f, cos_o));
+}
 
 __device__ inline V3 schlick(V3 f0, float cos_theta) {
     float x = 1.0f - fminf(fmaxf(cos_theta, 0.0f), 1.0f);
@@ -422,19 +506,25 @@ __device__ V3 ggx_sample_vndf(V3 wo, float alpha, float u, float v) {
     return normalize(v3(alpha * nh.x, alpha * nh.y, fmaxf(nh.z, 1e-6f)));
 }
 
-// Lobe probabilities: (reflect, diffuse, dielectric).
-__device__ V3 lobe_probs(const Bsdf& f, V3 wo) {
+struct LobeProbs { float coat, sheen, refl, diffuse, dielectric; };
+
+__device__ LobeProbs lobe_probs(const Bsdf& f, V3 wo) {
     float cos_o = fabsf(wo.z);
     float layer = f.specular * max3(schlick(f.layer_f0, cos_o));
-    float refl = 0.0f, diffuse = 0.0f;
+    float scale = base_scale(f, cos_o);
+    float coat = 0.0f, sheen = 0.0f, refl = 0.0f, diffuse = 0.0f;
     if (wo.z > 0.0f) {
-        refl = f.w_metal + f.w_plastic * layer;
-        diffuse = f.w_plastic * (1.0f - layer) * max3(f.base_color);
+        coat = coat_reflectance(f, cos_o);
+        sheen = (1.0f - coat) * sheen_albedo(f, cos_o);
+        refl = (f.w_metal + f.w_plastic * layer) * scale;
+        diffuse = f.w_plastic * (1.0f - layer) * max3(f.base_color) * scale;
     }
-    float dielectric = f.w_dielectric;
-    float total = refl + diffuse + dielectric;
-    if (total <= 0.0f) return v3s(0.0f);
-    return v3(refl / total, diffuse / total, dielectric / total);
+    float dielectric = f.w_dielectric * scale;
+    float total = coat + sheen + refl + diffuse + dielectric;
+    LobeProbs p = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    if (total <= 0.0f) return p;
+    LobeProbs q = {coat / total, sheen / total, refl / total, diffuse / total, dielectric / total};
+    return q;
 }
 
 __device__ inline V3 reflect_fresnel(const Bsdf& f, float cos_h) {
@@ -502,7 +592,8 @@ __device__ V3 bsdf_eval(const Bsdf& f, V3 wo_world, V3 wi_world) {
     bool refl = wi.z * wo.z > 0.0f;
     if (refl != geometric_reflect || wo.z == 0.0f || wi.z == 0.0f) return v3s(0.0f);
     V3 result = v3s(0.0f);
-    if (wo.z > 0.0f && refl) {
+    bool on_top = wo.z > 0.0f && refl;
+    if (on_top) {
         result = result + diffuse_albedo(f, wo.z) * (FRAC_1_PI_F * wi.z);
         if (!smooth_surface(f)) {
             V3 wm = normalize(wo + wi);
@@ -512,6 +603,21 @@ __device__ V3 bsdf_eval(const Bsdf& f, V3 wo_world, V3 wi_world) {
     }
     if (f.w_dielectric > 0.0f && !smooth_surface(f)) {
         result = result + dielectric_f(f, wo, wi) * (f.w_dielectric * fabsf(wi.z));
+    }
+    if (f.coat == 0.0f && !has_sheen(f)) return result;
+    float cos_o = fabsf(wo.z);
+    result = result * base_scale(f, cos_o);
+    if (!on_top) return result;
+    V3 wm = normalize(wo + wi);
+    if (has_sheen(f)) {
+        float d = d_charlie(wm.z, f.sheen_roughness);
+        float vis = sheen_visibility(wo.z, wi.z, f.sheen_roughness);
+        result = result + f.sheen * ((1.0f - coat_reflectance(f, cos_o)) * d * vis * wi.z);
+    }
+    if (f.coat > 0.0f && !smooth_coat(f)) {
+        float a = f.coat_alpha;
+        float g = ggx_d(wm, a) * ggx_g(wo, wi, a) / (4.0f * wo.z * wi.z);
+        result = result + v3s(f.coat * schlick_scalar(COAT_F0, dot(wo, wm)) * g * wi.z);
     }
     return result;
 }
@@ -523,17 +629,20 @@ __device__ float bsdf_pdf(const Bsdf& f, V3 wo_world, V3 wi_world) {
     }
     V3 wo = to_local(f, wo_world), wi = to_local(f, wi_world);
     if (wo.z == 0.0f || wi.z == 0.0f) return 0.0f;
-    V3 probs = lobe_probs(f, wo);
+    LobeProbs probs = lobe_probs(f, wo);
     bool refl = wi.z * wo.z > 0.0f;
     float pdf = 0.0f;
     if (refl && wo.z > 0.0f) {
-        pdf += probs.y * wi.z * FRAC_1_PI_F;
+        pdf += (probs.diffuse + probs.sheen) * wi.z * FRAC_1_PI_F;
+        V3 wm = normalize(wo + wi);
         if (!smooth_surface(f)) {
-            V3 wm = normalize(wo + wi);
-            pdf += probs.x * ggx_vndf_pdf(wo, wm, f.alpha) / (4.0f * fabsf(dot(wo, wm)));
+            pdf += probs.refl * ggx_vndf_pdf(wo, wm, f.alpha) / (4.0f * fabsf(dot(wo, wm)));
+        }
+        if (probs.coat > 0.0f && !smooth_coat(f)) {
+            pdf += probs.coat * ggx_vndf_pdf(wo, wm, f.coat_alpha) / (4.0f * fabsf(dot(wo, wm)));
         }
     }
-    if (probs.z > 0.0f && !smooth_surface(f)) pdf += probs.z * dielectric_pdf(f, wo, wi);
+    if (probs.dielectric > 0.0f && !smooth_surface(f)) pdf += probs.dielectric * dielectric_pdf(f, wo, wi);
     return pdf;
 }
 
@@ -561,7 +670,7 @@ __device__ BsdfSample sample_non_delta(const Bsdf& f, V3 wo_world, V3 wi) {
 
 __device__ BsdfSample sample_dielectric(const Bsdf& f, V3 wo, V3 wo_world, float choice, float u, float v, float prob) {
     float eta = f.ior;
-    float w = f.w_dielectric / prob;
+    float w = f.w_dielectric * base_scale(f, fabsf(wo.z)) / prob;
     V3 mirror = v3(-wo.x, -wo.y, wo.z);
     if (f.thin_walled) {
         float r = fresnel_dielectric(fabsf(wo.z), eta);
@@ -603,17 +712,26 @@ __device__ BsdfSample bsdf_sample(const Bsdf& f, V3 wo_world, float lobe, float 
         BsdfSample s = {true, wi_world, f.base_color, wi.z * FRAC_1_PI_F, false, 1.0f};
         return s;
     }
-    V3 probs = lobe_probs(f, wo);
-    if (lobe < probs.z) return sample_dielectric(f, wo, wo_world, lobe / probs.z, u, v, probs.z);
-    lobe -= probs.z;
+    LobeProbs probs = lobe_probs(f, wo);
+    V3 mirror = v3(-wo.x, -wo.y, wo.z);
+    if (lobe < probs.coat) {
+        if (smooth_coat(f)) return finish(f, wo_world, mirror, v3s(coat_reflectance(f, wo.z) / probs.coat), 0.0f, true, 1.0f);
+        V3 wc = reflect_about(wo, ggx_sample_vndf(wo, f.coat_alpha, u, v));
+        if (wc.z <= 0.0f) return no_sample();
+        return sample_non_delta(f, wo_world, wc);
+    }
+    lobe -= probs.coat;
+    if (lobe < probs.sheen) return sample_non_delta(f, wo_world, cosine_hemisphere(u, v));
+    lobe -= probs.sheen;
+    if (lobe < probs.dielectric) return sample_dielectric(f, wo, wo_world, lobe / probs.dielectric, u, v, probs.dielectric);
+    lobe -= probs.dielectric;
     V3 wi;
-    if (lobe < probs.x) {
+    if (lobe < probs.refl) {
         if (smooth_surface(f)) {
-            V3 mirror = v3(-wo.x, -wo.y, wo.z);
-            return finish(f, wo_world, mirror, reflect_fresnel(f, wo.z) / probs.x, 0.0f, true, 1.0f);
+            return finish(f, wo_world, mirror, reflect_fresnel(f, wo.z) * (base_scale(f, wo.z) / probs.refl), 0.0f, true, 1.0f);
         }
         wi = reflect_about(wo, ggx_sample_vndf(wo, f.alpha, u, v));
-    } else if (probs.y > 0.0f) {
+    } else if (probs.diffuse > 0.0f) {
         wi = cosine_hemisphere(u, v);
     } else {
         return no_sample();
@@ -732,7 +850,8 @@ __device__ Surface surface_at(const Scene& s, V3 o, V3 d, const Hit& hit) {
     out.p = o + d * hit.t;
     out.ng = ng;
     out.bsdf = bsdf_new(xyz(base), metallic, roughness, m.specular, v3a(m.specular_color),
-                        transmission, m.ior, thin_walled, ns, ng);
+                        transmission, m.ior, thin_walled, v3a(m.sheen_color), m.sheen_roughness,
+                        m.clearcoat, m.clearcoat_roughness, ns, ng);
     out.emitted = emitted;
     out.base_color = xyz(base);
     out.unlit = (m.flags & MATERIAL_UNLIT) != 0u;

@@ -60,6 +60,10 @@ struct GpuMaterial {
     transmission_texture: GpuTextureRef,
     alpha_cutoff: f32,
     absorption: array<f32, 3>,
+    sheen_color: array<f32, 3>,
+    sheen_roughness: f32,
+    clearcoat: f32,
+    clearcoat_roughness: f32,
 }
 
 struct GpuTexture {
@@ -483,6 +487,10 @@ struct Bsdf {
     w_plastic: f32,
     w_dielectric: f32,
     lambertian: bool,
+    coat: f32,
+    coat_alpha: f32,
+    sheen: vec3<f32>,
+    sheen_roughness: f32,
 }
 
 struct BsdfSample {
@@ -507,6 +515,10 @@ fn bsdf_new(
     transmission_in: f32,
     ior: f32,
     thin_walled: bool,
+    sheen_color: vec3<f32>,
+    sheen_roughness: f32,
+    clearcoat: f32,
+    clearcoat_roughness: f32,
     ns: vec3<f32>,
     ng: vec3<f32>,
 ) -> Bsdf {
@@ -518,7 +530,10 @@ fn bsdf_new(
     let w_metal = metallic;
     let w_plastic = (1.0 - metallic) * (1.0 - transmission);
     let w_dielectric = (1.0 - metallic) * transmission;
-    let lambertian = w_metal == 0.0 && w_dielectric == 0.0 && specular <= 0.0;
+    let coat = clamp(clearcoat, 0.0, 1.0);
+    let sheen = clamp(sheen_color, vec3<f32>(0.0), vec3<f32>(1.0));
+    let lambertian = w_metal == 0.0 && w_dielectric == 0.0 && specular <= 0.0 && coat == 0.0
+        && all(sheen == vec3<f32>(0.0));
     // Duff et al.'s branchless basis.
     let sgn = sign_bit(ns.z);
     let a = -1.0 / (sgn + ns.z);
@@ -526,7 +541,9 @@ fn bsdf_new(
     let t = vec3<f32>(1.0 + sgn * ns.x * ns.x * a, sgn * bb, -sgn * ns.x);
     let b = vec3<f32>(bb, sgn + ns.y * ns.y * a, -ns.y);
     return Bsdf(t, b, ns, ng, base_color, specular, ior, thin_walled, alpha, layer_f0,
-        w_metal, w_plastic, w_dielectric, lambertian);
+        w_metal, w_plastic, w_dielectric, lambertian, coat,
+        max(clearcoat_roughness * clearcoat_roughness, 0.0), sheen,
+        clamp(sheen_roughness, SHEEN_MIN_ROUGHNESS, 1.0));
 }
 
 fn to_local(f: Bsdf, v: vec3<f32>) -> vec3<f32> {
@@ -541,8 +558,97 @@ fn smooth_surface(f: Bsdf) -> bool {
     return f.alpha < DELTA_ALPHA;
 }
 
+fn smooth_coat(f: Bsdf) -> bool {
+    return f.coat_alpha < DELTA_ALPHA;
+}
+
+fn has_sheen(f: Bsdf) -> bool {
+    return any(f.sheen != vec3<f32>(0.0));
+}
+
 fn has_non_delta(f: Bsdf) -> bool {
-    return f.w_plastic > 0.0 || !smooth_surface(f);
+    return f.w_plastic > 0.0 || !smooth_surface(f) || has_sheen(f)
+        || (f.coat > 0.0 && !smooth_coat(f));
+}
+
+// ---- sheen and coat (bsdf.rs, bsdf/sheen.rs) ----
+
+const COAT_F0: f32 = 0.04;
+const SHEEN_MIN_ROUGHNESS: f32 = 0.1;
+// bsdf/sheen.rs's ALBEDO: rows roughness 0.1 to 1, columns cos_o 0 to 1, 8 steps each.
+var<private> SHEEN_ALBEDO: array<f32, 81> = array<f32, 81>(
+    1.0, 0.3733, 0.0667, 0.0091, 0.0008, 0.0, 0.0, 0.0, 0.0,
+    0.8843, 0.4715, 0.2163, 0.0968, 0.0398, 0.0142, 0.0040, 0.0007, 0.0,
+    0.7060, 0.4793, 0.2864, 0.1723, 0.1003, 0.0553, 0.0275, 0.0108, 0.0020,
+    0.6440, 0.4985, 0.3383, 0.2326, 0.1575, 0.1040, 0.0652, 0.0360, 0.0142,
+    0.6364, 0.5333, 0.3902, 0.2883, 0.2116, 0.1537, 0.1086, 0.0713, 0.0397,
+    0.6566, 0.5762, 0.4429, 0.3413, 0.2625, 0.2015, 0.1526, 0.1106, 0.0733,
+    0.6861, 0.6167, 0.4900, 0.3880, 0.3071, 0.2439, 0.1928, 0.1484, 0.1085,
+    0.7071, 0.6431, 0.5223, 0.4218, 0.3404, 0.2766, 0.2251, 0.1801, 0.1400,
+    0.7007, 0.6432, 0.5300, 0.4346, 0.3563, 0.2950, 0.2455, 0.2023, 0.1638,
+);
+
+fn schlick_scalar(f0: f32, cos_theta: f32) -> f32 {
+    let x = 1.0 - clamp(cos_theta, 0.0, 1.0);
+    let m = x * x * x * x * x;
+    return f0 + (1.0 - f0) * m;
+}
+
+fn sheen_table(cos_o: f32, roughness: f32) -> f32 {
+    let r = clamp((roughness - SHEEN_MIN_ROUGHNESS) / (1.0 - SHEEN_MIN_ROUGHNESS), 0.0, 1.0) * 8.0;
+    let c = clamp(cos_o, 0.0, 1.0) * 8.0;
+    let ri = min(u32(r), 7u);
+    let ci = min(u32(c), 7u);
+    let rf = r - f32(ri);
+    let cf = c - f32(ci);
+    let lo = SHEEN_ALBEDO[ri * 9u + ci] * (1.0 - cf) + SHEEN_ALBEDO[ri * 9u + ci + 1u] * cf;
+    let hi = SHEEN_ALBEDO[(ri + 1u) * 9u + ci] * (1.0 - cf) + SHEEN_ALBEDO[(ri + 1u) * 9u + ci + 1u] * cf;
+    return lo * (1.0 - rf) + hi * rf;
+}
+
+fn d_charlie(cos_h: f32, roughness: f32) -> f32 {
+    let inv = 1.0 / (roughness * roughness);
+    let sin2 = max(1.0 - cos_h * cos_h, 0.0);
+    return (2.0 + inv) * pow(sin2, 0.5 * inv) / (2.0 * PI);
+}
+
+fn sheen_lambda_helper(x: f32, alpha: f32) -> f32 {
+    let t = (1.0 - alpha) * (1.0 - alpha);
+    let a = mix(21.5473, 25.3245, t);
+    let b = mix(3.82987, 3.32435, t);
+    let c = mix(0.19823, 0.16801, t);
+    let d = mix(-1.97760, -1.27393, t);
+    let e = mix(-4.32054, -4.85967, t);
+    return a / (1.0 + b * pow(x, c)) + d * x + e;
+}
+
+fn sheen_lambda(cos_theta: f32, alpha: f32) -> f32 {
+    if cos_theta < 0.5 {
+        return exp(sheen_lambda_helper(cos_theta, alpha));
+    }
+    return exp(2.0 * sheen_lambda_helper(0.5, alpha) - sheen_lambda_helper(1.0 - cos_theta, alpha));
+}
+
+fn sheen_visibility(cos_o: f32, cos_i: f32, roughness: f32) -> f32 {
+    let alpha = roughness * roughness;
+    let v = 1.0 / ((1.0 + sheen_lambda(cos_o, alpha) + sheen_lambda(cos_i, alpha)) * (4.0 * cos_o * cos_i));
+    return clamp(v, 0.0, 1.0);
+}
+
+fn coat_reflectance(f: Bsdf, cos_o: f32) -> f32 {
+    return f.coat * schlick_scalar(COAT_F0, cos_o);
+}
+
+fn sheen_albedo(f: Bsdf, cos_o: f32) -> f32 {
+    if !has_sheen(f) {
+        return 0.0;
+    }
+    return max3(f.sheen) * sheen_table(cos_o, f.sheen_roughness);
+}
+
+// What reaches the base through the coat and the sheen (Bsdf::base_scale).
+fn base_scale(f: Bsdf, cos_o: f32) -> f32 {
+    return (1.0 - coat_reflectance(f, cos_o)) * (1.0 - sheen_albedo(f, cos_o));
 }
 
 fn schlick(f0: vec3<f32>, cos_theta: f32) -> vec3<f32> {
@@ -663,22 +769,34 @@ fn ggx_sample_vndf(wo: vec3<f32>, alpha: f32, u: f32, v: f32) -> vec3<f32> {
     return normalize(vec3<f32>(alpha * nh.x, alpha * nh.y, max(nh.z, 1e-6)));
 }
 
-// Lobe probabilities: (refl, diffuse, dielectric).
-fn lobe_probs(f: Bsdf, wo: vec3<f32>) -> vec3<f32> {
+struct LobeProbs {
+    coat: f32,
+    sheen: f32,
+    refl: f32,
+    diffuse: f32,
+    dielectric: f32,
+}
+
+fn lobe_probs(f: Bsdf, wo: vec3<f32>) -> LobeProbs {
     let cos_o = abs(wo.z);
     let layer = f.specular * max3(schlick(f.layer_f0, cos_o));
+    let scale = base_scale(f, cos_o);
+    var coat = 0.0;
+    var sheen = 0.0;
     var refl = 0.0;
     var diffuse = 0.0;
     if wo.z > 0.0 {
-        refl = f.w_metal + f.w_plastic * layer;
-        diffuse = f.w_plastic * (1.0 - layer) * max3(f.base_color);
+        coat = coat_reflectance(f, cos_o);
+        sheen = (1.0 - coat) * sheen_albedo(f, cos_o);
+        refl = (f.w_metal + f.w_plastic * layer) * scale;
+        diffuse = f.w_plastic * (1.0 - layer) * max3(f.base_color) * scale;
     }
-    let dielectric = f.w_dielectric;
-    let total = refl + diffuse + dielectric;
+    let dielectric = f.w_dielectric * scale;
+    let total = coat + sheen + refl + diffuse + dielectric;
     if total <= 0.0 {
-        return vec3<f32>(0.0);
+        return LobeProbs(0.0, 0.0, 0.0, 0.0, 0.0);
     }
-    return vec3<f32>(refl, diffuse, dielectric) / total;
+    return LobeProbs(coat / total, sheen / total, refl / total, diffuse / total, dielectric / total);
 }
 
 fn reflect_fresnel(f: Bsdf, cos_h: f32) -> vec3<f32> {
@@ -789,7 +907,8 @@ fn bsdf_eval(f: Bsdf, wo_world: vec3<f32>, wi_world: vec3<f32>) -> vec3<f32> {
         return vec3<f32>(0.0);
     }
     var result = vec3<f32>(0.0);
-    if wo.z > 0.0 && refl {
+    let on_top = wo.z > 0.0 && refl;
+    if on_top {
         result += diffuse_albedo(f, wo.z) * (FRAC_1_PI * wi.z);
         if !smooth_surface(f) {
             let wm = normalize(wo + wi);
@@ -799,6 +918,25 @@ fn bsdf_eval(f: Bsdf, wo_world: vec3<f32>, wi_world: vec3<f32>) -> vec3<f32> {
     }
     if f.w_dielectric > 0.0 && !smooth_surface(f) {
         result += dielectric_f(f, wo, wi) * (f.w_dielectric * abs(wi.z));
+    }
+    if f.coat == 0.0 && !has_sheen(f) {
+        return result;
+    }
+    let cos_o = abs(wo.z);
+    result *= base_scale(f, cos_o);
+    if !on_top {
+        return result;
+    }
+    let wm = normalize(wo + wi);
+    if has_sheen(f) {
+        let d = d_charlie(wm.z, f.sheen_roughness);
+        let v = sheen_visibility(wo.z, wi.z, f.sheen_roughness);
+        result += f.sheen * ((1.0 - coat_reflectance(f, cos_o)) * d * v * wi.z);
+    }
+    if f.coat > 0.0 && !smooth_coat(f) {
+        let a = f.coat_alpha;
+        let g = ggx_d(wm, a) * ggx_g(wo, wi, a) / (4.0 * wo.z * wi.z);
+        result += vec3<f32>(f.coat * schlick_scalar(COAT_F0, dot(wo, wm)) * g * wi.z);
     }
     return result;
 }
@@ -821,14 +959,17 @@ fn bsdf_pdf(f: Bsdf, wo_world: vec3<f32>, wi_world: vec3<f32>) -> f32 {
     let refl = wi.z * wo.z > 0.0;
     var pdf = 0.0;
     if refl && wo.z > 0.0 {
-        pdf += probs.y * wi.z * FRAC_1_PI;
+        pdf += (probs.diffuse + probs.sheen) * wi.z * FRAC_1_PI;
+        let wm = normalize(wo + wi);
         if !smooth_surface(f) {
-            let wm = normalize(wo + wi);
-            pdf += probs.x * ggx_vndf_pdf(wo, wm, f.alpha) / (4.0 * abs(dot(wo, wm)));
+            pdf += probs.refl * ggx_vndf_pdf(wo, wm, f.alpha) / (4.0 * abs(dot(wo, wm)));
+        }
+        if probs.coat > 0.0 && !smooth_coat(f) {
+            pdf += probs.coat * ggx_vndf_pdf(wo, wm, f.coat_alpha) / (4.0 * abs(dot(wo, wm)));
         }
     }
-    if probs.z > 0.0 && !smooth_surface(f) {
-        pdf += probs.z * dielectric_pdf(f, wo, wi);
+    if probs.dielectric > 0.0 && !smooth_surface(f) {
+        pdf += probs.dielectric * dielectric_pdf(f, wo, wi);
     }
     return pdf;
 }
@@ -864,7 +1005,7 @@ fn sample_non_delta(f: Bsdf, wo_world: vec3<f32>, wi: vec3<f32>) -> BsdfSample {
 
 fn sample_dielectric(f: Bsdf, wo: vec3<f32>, wo_world: vec3<f32>, choice: f32, u: f32, v: f32, prob: f32) -> BsdfSample {
     let eta = f.ior;
-    let w = f.w_dielectric / prob;
+    let w = f.w_dielectric * base_scale(f, abs(wo.z)) / prob;
     let mirror = vec3<f32>(-wo.x, -wo.y, wo.z);
     if f.thin_walled {
         let r = fresnel_dielectric(abs(wo.z), eta);
@@ -923,20 +1064,36 @@ fn bsdf_sample(f: Bsdf, wo_world: vec3<f32>, lobe_u: f32, u: f32, v: f32) -> Bsd
     }
     let probs = lobe_probs(f, wo);
     var lobe = lobe_u;
-    if lobe < probs.z {
-        lobe /= probs.z;
-        return sample_dielectric(f, wo, wo_world, lobe, u, v, probs.z);
+    let mirror = vec3<f32>(-wo.x, -wo.y, wo.z);
+    if lobe < probs.coat {
+        if smooth_coat(f) {
+            let weight = vec3<f32>(coat_reflectance(f, wo.z) / probs.coat);
+            return finish(f, wo_world, mirror, weight, 0.0, true, 1.0);
+        }
+        let wc = reflect_about(wo, ggx_sample_vndf(wo, f.coat_alpha, u, v));
+        if wc.z <= 0.0 {
+            return no_sample();
+        }
+        return sample_non_delta(f, wo_world, wc);
     }
-    lobe -= probs.z;
+    lobe -= probs.coat;
+    if lobe < probs.sheen {
+        return sample_non_delta(f, wo_world, cosine_hemisphere(u, v));
+    }
+    lobe -= probs.sheen;
+    if lobe < probs.dielectric {
+        lobe /= probs.dielectric;
+        return sample_dielectric(f, wo, wo_world, lobe, u, v, probs.dielectric);
+    }
+    lobe -= probs.dielectric;
     var wi: vec3<f32>;
-    if lobe < probs.x {
+    if lobe < probs.refl {
         if smooth_surface(f) {
-            let mirror = vec3<f32>(-wo.x, -wo.y, wo.z);
-            let weight = reflect_fresnel(f, wo.z) / probs.x;
+            let weight = reflect_fresnel(f, wo.z) * (base_scale(f, wo.z) / probs.refl);
             return finish(f, wo_world, mirror, weight, 0.0, true, 1.0);
         }
         wi = reflect_about(wo, ggx_sample_vndf(wo, f.alpha, u, v));
-    } else if probs.y > 0.0 {
+    } else if probs.diffuse > 0.0 {
         wi = cosine_hemisphere(u, v);
     } else {
         return no_sample();
@@ -1122,7 +1279,8 @@ fn surface_at(o: vec3<f32>, d: vec3<f32>, hit: Hit) -> Surface {
         emitted = emissive * lookup((*m).emissive_texture, k, vec4<f32>(1.0)).xyz;
     }
     let bsdf = bsdf_new(base.xyz, metallic, roughness, (*m).specular, v3((*m).specular_color),
-        transmission, (*m).ior, thin_walled, ns, ng);
+        transmission, (*m).ior, thin_walled, v3((*m).sheen_color), (*m).sheen_roughness,
+        (*m).clearcoat, (*m).clearcoat_roughness, ns, ng);
     let unlit = ((*m).flags & MATERIAL_UNLIT) != 0u;
     var transmittance = vec3<f32>(1.0);
     if !front && !thin_walled {

@@ -1,7 +1,12 @@
 //! Scattering at a surface point: glTF's metallic-roughness model as a mixture of lobes.
 //!
-//! f = metallic * metal + (1 - metallic) * [(1 - T) * (specular layer + diffuse) + T * dielectric]
+//! f = coat + (1 - C * F_coat(wo)) * [sheen + (1 - S * E_sheen(wo)) * base]
+//! base = metallic * metal + (1 - metallic) * [(1 - T) * (specular layer + diffuse) + T * dielectric]
 //!
+//! - coat (`KHR_materials_clearcoat`, strength C): GGX reflection with Schlick Fresnel of
+//!   reflectance 0.04 (ior 1.5), over everything else, on the shading normal;
+//! - sheen (`KHR_materials_sheen`, colour S): the Charlie lobe ([`sheen`]), scaling what lies
+//!   below it by its albedo, so that energy is conserved;
 //! - metal: GGX reflection with Schlick Fresnel tinted by the base colour;
 //! - specular layer: GGX reflection weighted by `KHR_materials_specular` and the ior's Fresnel;
 //! - diffuse: Lambertian, attenuated by what the specular layer reflects;
@@ -12,6 +17,8 @@
 //! Roughness is squared into GGX's alpha as glTF specifies; alphas below [`DELTA_ALPHA`] are
 //! treated as perfectly smooth (Dirac lobes), which next-event estimation skips.
 //! All directions are unit vectors pointing away from the surface.
+
+mod sheen;
 
 use std::f32::consts::{FRAC_1_PI, PI};
 
@@ -59,7 +66,14 @@ pub struct SurfaceParams {
     pub transmission: f32,
     pub ior: f32,
     pub thin_walled: bool,
+    pub sheen_color: Vec3,
+    pub sheen_roughness: f32,
+    pub clearcoat: f32,
+    pub clearcoat_roughness: f32,
 }
+
+/// Reflectance of a clear coat at normal incidence (ior 1.5), as glTF specifies.
+const COAT_F0: f32 = 0.04;
 
 /// A sampled direction.
 #[derive(Clone, Copy, Debug)]
@@ -98,11 +112,19 @@ pub struct Bsdf {
     w_dielectric: f32,
     /// Fast path: a pure Lambertian surface (the common diffuse wall).
     lambertian: bool,
+    /// The clear coat's strength and GGX alpha (0: no coat).
+    coat: f32,
+    coat_alpha: f32,
+    /// The sheen's colour (black: none) and Charlie roughness.
+    sheen: Vec3,
+    sheen_roughness: f32,
 }
 
 /// Lobe selection probabilities for one outgoing direction.
 #[derive(Clone, Copy, Debug)]
 struct LobeProbs {
+    coat: f32,
+    sheen: f32,
     reflect: f32,
     diffuse: f32,
     dielectric: f32,
@@ -120,7 +142,13 @@ impl Bsdf {
         let w_metal = metallic;
         let w_plastic = (1.0 - metallic) * (1.0 - transmission);
         let w_dielectric = (1.0 - metallic) * transmission;
-        let lambertian = w_metal == 0.0 && w_dielectric == 0.0 && params.specular <= 0.0;
+        let coat = params.clearcoat.clamp(0.0, 1.0);
+        let sheen = params.sheen_color.clamp(Vec3::ZERO, Vec3::ONE);
+        let lambertian = w_metal == 0.0
+            && w_dielectric == 0.0
+            && params.specular <= 0.0
+            && coat == 0.0
+            && sheen == Vec3::ZERO;
         Self {
             frame: Frame::from_normal(ns),
             ng,
@@ -131,7 +159,34 @@ impl Bsdf {
             w_plastic,
             w_dielectric,
             lambertian,
+            coat,
+            coat_alpha: (params.clearcoat_roughness * params.clearcoat_roughness).max(0.0),
+            sheen,
+            sheen_roughness: params.sheen_roughness.clamp(sheen::MIN_ROUGHNESS, 1.0),
         }
+    }
+
+    fn smooth_coat(&self) -> bool {
+        self.coat_alpha < DELTA_ALPHA
+    }
+
+    /// What the coat reflects of light arriving along `wo` (cosine `cos_o`), as a scalar.
+    fn coat_reflectance(&self, cos_o: f32) -> f32 {
+        self.coat * schlick_scalar(COAT_F0, cos_o)
+    }
+
+    /// The sheen's albedo along `cos_o`, as the scale of the layers below it takes it.
+    fn sheen_albedo(&self, cos_o: f32) -> f32 {
+        if self.sheen == Vec3::ZERO {
+            0.0
+        } else {
+            max3(self.sheen) * sheen::albedo(cos_o, self.sheen_roughness)
+        }
+    }
+
+    /// What reaches the base through the coat and the sheen, seen along `cos_o`.
+    fn base_scale(&self, cos_o: f32) -> f32 {
+        (1.0 - self.coat_reflectance(cos_o)) * (1.0 - self.sheen_albedo(cos_o))
     }
 
     pub fn shading_normal(&self) -> Vec3 {
@@ -144,29 +199,38 @@ impl Bsdf {
 
     /// Whether some lobe is not a Dirac delta, i.e. light sampling can help.
     pub fn has_non_delta(&self) -> bool {
-        self.w_plastic > 0.0 || !self.smooth()
+        self.w_plastic > 0.0
+            || !self.smooth()
+            || self.sheen != Vec3::ZERO
+            || (self.coat > 0.0 && !self.smooth_coat())
     }
 
     fn lobe_probs(&self, wo: Vec3) -> LobeProbs {
         let cos_o = wo.z.abs();
         let outside = wo.z > 0.0;
         let layer = self.params.specular * max3(schlick(self.layer_f0, cos_o));
-        let mut reflect = 0.0;
-        let mut diffuse = 0.0;
+        let (mut coat, mut sheen, mut reflect, mut diffuse) = (0.0, 0.0, 0.0, 0.0);
+        let scale = self.base_scale(cos_o);
         if outside {
-            reflect = self.w_metal + self.w_plastic * layer;
-            diffuse = self.w_plastic * (1.0 - layer) * max3(self.params.base_color);
+            coat = self.coat_reflectance(cos_o);
+            sheen = (1.0 - coat) * self.sheen_albedo(cos_o);
+            reflect = (self.w_metal + self.w_plastic * layer) * scale;
+            diffuse = self.w_plastic * (1.0 - layer) * max3(self.params.base_color) * scale;
         }
-        let dielectric = self.w_dielectric;
-        let total = reflect + diffuse + dielectric;
+        let dielectric = self.w_dielectric * scale;
+        let total = coat + sheen + reflect + diffuse + dielectric;
         if total <= 0.0 {
             return LobeProbs {
+                coat: 0.0,
+                sheen: 0.0,
                 reflect: 0.0,
                 diffuse: 0.0,
                 dielectric: 0.0,
             };
         }
         LobeProbs {
+            coat: coat / total,
+            sheen: sheen / total,
             reflect: reflect / total,
             diffuse: diffuse / total,
             dielectric: dielectric / total,
@@ -205,7 +269,8 @@ impl Bsdf {
             return Vec3::ZERO;
         }
         let mut f = Vec3::ZERO;
-        if wo.z > 0.0 && reflect {
+        let on_top = wo.z > 0.0 && reflect;
+        if on_top {
             f += self.diffuse_albedo(wo.z) * (FRAC_1_PI * wi.z);
             if !self.smooth() {
                 let wm = (wo + wi).normalize();
@@ -215,6 +280,25 @@ impl Bsdf {
         }
         if self.w_dielectric > 0.0 && !self.smooth() {
             f += self.dielectric_f(wo, wi) * (self.w_dielectric * wi.z.abs());
+        }
+        if self.coat == 0.0 && self.sheen == Vec3::ZERO {
+            return f;
+        }
+        let cos_o = wo.z.abs();
+        f *= self.base_scale(cos_o);
+        if !on_top {
+            return f;
+        }
+        let wm = (wo + wi).normalize();
+        if self.sheen != Vec3::ZERO {
+            let d = sheen::d_charlie(wm.z, self.sheen_roughness);
+            let v = sheen::visibility(wo.z, wi.z, self.sheen_roughness);
+            f += self.sheen * ((1.0 - self.coat_reflectance(cos_o)) * d * v * wi.z);
+        }
+        if self.coat > 0.0 && !self.smooth_coat() {
+            let a = self.coat_alpha;
+            let g = ggx_d(wm, a) * ggx_g(wo, wi, a) / (4.0 * wo.z * wi.z);
+            f += Vec3::splat(self.coat * schlick_scalar(COAT_F0, wo.dot(wm)) * g * wi.z);
         }
         f
     }
@@ -238,10 +322,14 @@ impl Bsdf {
         let reflect = wi.z * wo.z > 0.0;
         let mut pdf = 0.0;
         if reflect && wo.z > 0.0 {
-            pdf += probs.diffuse * wi.z * FRAC_1_PI;
+            pdf += (probs.diffuse + probs.sheen) * wi.z * FRAC_1_PI;
+            let wm = (wo + wi).normalize();
             if !self.smooth() {
-                let wm = (wo + wi).normalize();
                 pdf += probs.reflect * ggx_vndf_pdf(wo, wm, self.alpha) / (4.0 * wo.dot(wm).abs());
+            }
+            if probs.coat > 0.0 && !self.smooth_coat() {
+                pdf +=
+                    probs.coat * ggx_vndf_pdf(wo, wm, self.coat_alpha) / (4.0 * wo.dot(wm).abs());
             }
         }
         if probs.dielectric > 0.0 && !self.smooth() {
@@ -274,6 +362,23 @@ impl Bsdf {
         }
         let probs = self.lobe_probs(wo);
         let mut lobe = rnd.lobe;
+        if lobe < probs.coat {
+            if self.smooth_coat() {
+                let wi = Vec3::new(-wo.x, -wo.y, wo.z);
+                let weight = Vec3::splat(self.coat_reflectance(wo.z) / probs.coat);
+                return self.finish(wo_world, wi, weight, 0.0, true, 1.0);
+            }
+            let wi = reflect(wo, ggx_sample_vndf(wo, self.coat_alpha, rnd.u, rnd.v));
+            if wi.z <= 0.0 {
+                return None;
+            }
+            return self.sample_non_delta(wo_world, wi);
+        }
+        lobe -= probs.coat;
+        if lobe < probs.sheen {
+            return self.sample_non_delta(wo_world, cosine_hemisphere(rnd.u, rnd.v));
+        }
+        lobe -= probs.sheen;
         if lobe < probs.dielectric {
             lobe /= probs.dielectric;
             return self.sample_dielectric(wo, wo_world, lobe, rnd, probs.dielectric);
@@ -282,7 +387,7 @@ impl Bsdf {
         let wi = if lobe < probs.reflect {
             if self.smooth() {
                 let wi = Vec3::new(-wo.x, -wo.y, wo.z);
-                let weight = self.reflect_fresnel(wo.z) / probs.reflect;
+                let weight = self.reflect_fresnel(wo.z) * (self.base_scale(wo.z) / probs.reflect);
                 return self.finish(wo_world, wi, weight, 0.0, true, 1.0);
             }
             reflect(wo, ggx_sample_vndf(wo, self.alpha, rnd.u, rnd.v))
@@ -406,7 +511,7 @@ impl Bsdf {
         prob: f32,
     ) -> Option<BsdfSample> {
         let eta = self.params.ior;
-        let w = self.w_dielectric / prob;
+        let w = self.w_dielectric * self.base_scale(wo.z.abs()) / prob;
         if self.params.thin_walled {
             let r = fresnel_dielectric(wo.z.abs(), eta);
             if choice >= r {
@@ -489,6 +594,12 @@ impl Bsdf {
 #[inline(always)]
 fn max3(v: Vec3) -> f32 {
     v.max_element()
+}
+
+#[inline(always)]
+fn schlick_scalar(f0: f32, cos: f32) -> f32 {
+    let m = (1.0 - cos.clamp(0.0, 1.0)).powi(5);
+    f0 + (1.0 - f0) * m
 }
 
 #[inline(always)]
@@ -632,6 +743,53 @@ mod tests {
             transmission,
             ior: 1.5,
             thin_walled: thin,
+            sheen_color: Vec3::ZERO,
+            sheen_roughness: 0.0,
+            clearcoat: 0.0,
+            clearcoat_roughness: 0.0,
+        }
+    }
+
+    /// `base` with a sheen of colour `sheen` and roughness `r`, and a coat of strength `coat`
+    /// and roughness `coat_r`.
+    fn layered(base: SurfaceParams, sheen: f32, r: f32, coat: f32, coat_r: f32) -> SurfaceParams {
+        SurfaceParams {
+            sheen_color: Vec3::splat(sheen),
+            sheen_roughness: r,
+            clearcoat: coat,
+            clearcoat_roughness: coat_r,
+            ..base
+        }
+    }
+
+    #[test]
+    fn sheen_and_coat_are_consistent() {
+        let wo = Vec3::new(0.5, -0.1, 0.7).normalize();
+        check_consistency(layered(params(0.0, 0.8, 0.0, true), 1.0, 0.5, 0.0, 0.0), wo);
+        check_consistency(layered(params(1.0, 0.5, 0.0, true), 0.0, 0.0, 1.0, 0.3), wo);
+        check_consistency(layered(params(0.0, 0.6, 0.0, true), 0.8, 0.3, 0.7, 0.2), wo);
+    }
+
+    /// A white sheen over a white Lambertian base reflects what it receives (the albedo
+    /// scaling), and a smooth coat over it too (what the coat reflects, the base does not get).
+    #[test]
+    fn white_sheen_and_smooth_coat_over_white_reflect_everything() {
+        let mut white = params(0.0, 1.0, 0.0, true);
+        white.base_color = Vec3::ONE;
+        white.specular = 0.0;
+        for (p, tolerance) in [
+            (layered(white, 1.0, 0.5, 0.0, 0.0), 0.02),
+            (layered(white, 1.0, 0.9, 0.0, 0.0), 0.02),
+            (layered(white, 0.0, 0.0, 1.0, 0.0), 0.005),
+        ] {
+            for wo in [Vec3::new(0.4, 0.1, 0.6), Vec3::new(0.9, 0.0, 0.2)] {
+                let wo = wo.normalize();
+                let albedo = sampled_albedo(p, wo, 200_000);
+                assert!(
+                    (albedo - Vec3::ONE).abs().max_element() < tolerance,
+                    "{p:?} along {wo} reflects {albedo}"
+                );
+            }
         }
     }
 
@@ -694,6 +852,25 @@ mod tests {
         check_consistency(params(0.0, 0.4, 1.0, false), -wo);
     }
 
+    /// The mean sample weight along `wo` (times eta squared, so that refraction's radiance
+    /// scaling does not count): the directional albedo.
+    fn sampled_albedo(p: SurfaceParams, wo: Vec3, n: u32) -> Vec3 {
+        let bsdf = Bsdf::new(p, Vec3::Z, Vec3::Z);
+        let mut s = SampleStream::new(5, 0, 0, 0, 0);
+        let mut sum = Vec3::ZERO;
+        for _ in 0..n {
+            let rnd = BsdfRandom {
+                lobe: s.next_f32(),
+                u: s.next_f32(),
+                v: s.next_f32(),
+            };
+            if let Some(smp) = bsdf.sample(wo, rnd) {
+                sum += smp.weight * (smp.eta * smp.eta);
+            }
+        }
+        sum / n as f32
+    }
+
     #[test]
     fn white_furnace_energy_is_at_most_one() {
         for p in [
@@ -704,23 +881,8 @@ mod tests {
         ] {
             let mut p = p;
             p.base_color = Vec3::ONE;
-            let bsdf = Bsdf::new(p, Vec3::Z, Vec3::Z);
             let wo = Vec3::new(0.4, 0.1, 0.6).normalize();
-            let mut s = SampleStream::new(5, 0, 0, 0, 0);
-            let n = 100_000;
-            let mut sum = Vec3::ZERO;
-            for _ in 0..n {
-                let rnd = BsdfRandom {
-                    lobe: s.next_f32(),
-                    u: s.next_f32(),
-                    v: s.next_f32(),
-                };
-                if let Some(smp) = bsdf.sample(wo, rnd) {
-                    let eta2 = smp.eta * smp.eta;
-                    sum += smp.weight * eta2;
-                }
-            }
-            let albedo = sum / n as f32;
+            let albedo = sampled_albedo(p, wo, 100_000);
             assert!(albedo.max_element() < 1.02, "{p:?} reflects {albedo}");
             assert!(albedo.min_element() > 0.5, "{p:?} loses too much: {albedo}");
         }

@@ -42,6 +42,12 @@ pub struct Material {
     /// `KHR_materials_volume`: what the solid absorbs per unit of length travelled inside it
     /// (Beer-Lambert: -ln(attenuationColor) / attenuationDistance); zero for none.
     pub absorption: Vec3,
+    /// `KHR_materials_sheen`: the sheen's colour (black: none) and roughness, both in [0, 1].
+    pub sheen_color: Vec3,
+    pub sheen_roughness: f32,
+    /// `KHR_materials_clearcoat`: the coat's strength (0: none) and roughness, in [0, 1].
+    pub clearcoat: f32,
+    pub clearcoat_roughness: f32,
 }
 
 /// glTF's `alphaMode`.
@@ -92,6 +98,10 @@ impl Default for Material {
             unlit: false,
             alpha_mode: AlphaMode::Opaque,
             absorption: Vec3::ZERO,
+            sheen_color: Vec3::ZERO,
+            sheen_roughness: 0.0,
+            clearcoat: 0.0,
+            clearcoat_roughness: 0.0,
         }
     }
 }

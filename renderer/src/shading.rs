@@ -119,6 +119,10 @@ impl<'a> SurfaceShading<'a> {
             transmission,
             ior: material.ior,
             thin_walled: material.thin_walled,
+            sheen_color: material.sheen_color,
+            sheen_roughness: material.sheen_roughness,
+            clearcoat: material.clearcoat,
+            clearcoat_roughness: material.clearcoat_roughness,
         }
     }
 

@@ -282,6 +282,12 @@ fn same_seed_with_an_environment_map() {
     assert_same_seed_agrees(&common::scenes::materials_under_a_sun_map());
 }
 
+/// Sheen, a rough clear coat and the base below them.
+#[test]
+fn same_seed_with_sheen_and_a_rough_coat() {
+    assert_same_seed_agrees(&common::scenes::rough_coat_over_sheen());
+}
+
 /// The same seed through see-through surfaces.
 #[test]
 fn same_seed_through_see_through_surfaces() {

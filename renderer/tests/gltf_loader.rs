@@ -581,6 +581,51 @@ fn material_factors_and_extensions() {
     assert!(m.double_sided);
 }
 
+#[test]
+fn sheen_and_clear_coat_are_read_and_may_be_required() {
+    let material = |extensions: serde_json::Value| {
+        let mut b = Builder::new();
+        b.root["extensionsUsed"] = json!(["KHR_materials_sheen", "KHR_materials_clearcoat"]);
+        b.root["extensionsRequired"] = json!(["KHR_materials_sheen", "KHR_materials_clearcoat"]);
+        let material = b.push("materials", json!({ "extensions": extensions }));
+        let mesh = b.mesh(&TRIANGLE, json!({}), Some(material));
+        b.node(json!({ "mesh": mesh }));
+        let camera = b.perspective_camera("cam");
+        b.node(json!({ "camera": camera }));
+        b.gltf()
+    };
+    let f = frame(&material(json!({
+        "KHR_materials_sheen": { "sheenColorFactor": [1.0, 0.5, 0.25], "sheenRoughnessFactor": 0.7 },
+        "KHR_materials_clearcoat": { "clearcoatFactor": 0.8, "clearcoatRoughnessFactor": 0.2,
+                                     "clearcoatTexture": { "index": 0 } }
+    })));
+    let m = &f.materials[0];
+    assert_eq!(m.sheen_color, Vec3::new(1.0, 0.5, 0.25));
+    assert_eq!(m.sheen_roughness, 0.7);
+    assert_eq!((m.clearcoat, m.clearcoat_roughness), (0.8, 0.2));
+    let defaults = frame(&material(json!({
+        "KHR_materials_sheen": {}, "KHR_materials_clearcoat": {}
+    })));
+    let m = &defaults.materials[0];
+    assert_eq!(
+        (m.sheen_color, m.clearcoat),
+        (Vec3::ZERO, 0.0),
+        "glTF's defaults"
+    );
+    for bad in [
+        json!({ "KHR_materials_sheen": { "sheenColorFactor": [1.0, -0.5, 0.25] } }),
+        json!({ "KHR_materials_sheen": { "sheenColorFactor": [1.0, 0.5] } }),
+        json!({ "KHR_materials_clearcoat": { "clearcoatFactor": "lots" } }),
+        json!({ "KHR_materials_clearcoat": { "clearcoatRoughnessFactor": 1e300 } }),
+    ] {
+        let err = load_error(&material(bad.clone()));
+        assert!(
+            err.contains("negative, NaN or infinite factor"),
+            "{bad}: {err}"
+        );
+    }
+}
+
 /// A 2x1 PNG: left texel (128, 64, 255, 255), right texel (0, 0, 0, 255).
 fn png_2x1() -> Vec<u8> {
     let img = image::RgbaImage::from_raw(2, 1, vec![128, 64, 255, 255, 0, 0, 0, 255]).unwrap();

@@ -118,6 +118,12 @@ fn same_seed_with_an_environment_map_gives_nearly_the_same_image() {
     assert_same_seed_agrees(&common::scenes::materials_under_a_sun_map());
 }
 
+/// Sheen, a rough clear coat and the base below them.
+#[test]
+fn same_seed_with_sheen_and_a_rough_coat_gives_nearly_the_same_image() {
+    assert_same_seed_agrees(&common::scenes::rough_coat_over_sheen());
+}
+
 /// Tiles of one frame rendered at the same time by the CPU and wgpu, in a checkerboard: the
 /// jumps across tile borders must look like the steps between neighbours inside tiles, as they
 /// do in a CPU-only render of the same frame.

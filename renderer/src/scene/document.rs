@@ -9,8 +9,10 @@ use super::resource::read_uri;
 /// Extensions whose meaning the loader implements, so a file may require them.
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "KHR_lights_punctual",
+    "KHR_materials_clearcoat",
     "KHR_materials_emissive_strength",
     "KHR_materials_ior",
+    "KHR_materials_sheen",
     "KHR_materials_specular",
     "KHR_materials_transmission",
     "KHR_materials_unlit",

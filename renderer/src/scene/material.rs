@@ -13,20 +13,36 @@ pub fn load_materials(
     doc: &Document,
     textures: &mut TextureSet,
 ) -> Result<Vec<Material>, SceneError> {
-    let mut warned_specular_textures = false;
+    let mut ignored = IgnoredTextures::default();
     let mut materials = Vec::with_capacity(doc.gltf.materials().len());
     for material in doc.gltf.materials() {
-        let converted = convert(doc, &material, textures, &mut warned_specular_textures)?;
+        let converted = convert(doc, &material, textures, &mut ignored)?;
         materials.push(converted);
     }
     Ok(materials)
+}
+
+/// Extensions whose textures are ignored (their factors are used), each noted once per scene.
+#[derive(Default)]
+struct IgnoredTextures(Vec<&'static str>);
+
+impl IgnoredTextures {
+    fn note(&mut self, doc: &Document, extension: &'static str) {
+        if !self.0.contains(&extension) {
+            tracing::warn!(
+                "{}: {extension} textures are ignored (factors are used)",
+                doc.file
+            );
+            self.0.push(extension);
+        }
+    }
 }
 
 fn convert(
     doc: &Document,
     material: &gltf::Material,
     textures: &mut TextureSet,
-    warned_specular_textures: &mut bool,
+    ignored: &mut IgnoredTextures,
 ) -> Result<Material, SceneError> {
     let pbr = material.pbr_metallic_roughness();
     let mut out = Material {
@@ -88,31 +104,77 @@ fn convert(
         out.specular_color = Vec3::from(specular.specular_color_factor());
         let has_textures =
             specular.specular_texture().is_some() || specular.specular_color_texture().is_some();
-        if has_textures && !*warned_specular_textures {
-            tracing::warn!(
-                "{}: KHR_materials_specular textures are ignored (factors are used)",
-                doc.file
-            );
-            *warned_specular_textures = true;
+        if has_textures {
+            ignored.note(doc, "KHR_materials_specular");
+        }
+    }
+    if let Some(sheen) = material.extension_value("KHR_materials_sheen") {
+        out.sheen_color = Vec3::from(factor(sheen, "sheenColorFactor", [0.0; 3]));
+        out.sheen_roughness = factor(sheen, "sheenRoughnessFactor", [0.0])[0];
+        if has_texture(sheen, &["sheenColorTexture", "sheenRoughnessTexture"]) {
+            ignored.note(doc, "KHR_materials_sheen");
+        }
+    }
+    if let Some(coat) = material.extension_value("KHR_materials_clearcoat") {
+        out.clearcoat = factor(coat, "clearcoatFactor", [0.0])[0];
+        out.clearcoat_roughness = factor(coat, "clearcoatRoughnessFactor", [0.0])[0];
+        let maps = [
+            "clearcoatTexture",
+            "clearcoatRoughnessTexture",
+            "clearcoatNormalTexture",
+        ];
+        if has_texture(coat, &maps) {
+            ignored.note(doc, "KHR_materials_clearcoat");
         }
     }
     check_values(doc, material, &out)?;
     Ok(out)
 }
 
+/// A factor of an extension the gltf crate does not parse: a number or an array of `N`
+/// numbers, `default` where missing; a malformed value reads as NaN, which
+/// [`check_values`] refuses.
+fn factor<const N: usize>(extension: &gltf::json::Value, key: &str, default: [f32; N]) -> [f32; N] {
+    let Some(value) = extension.get(key) else {
+        return default;
+    };
+    let number = |v: &gltf::json::Value| v.as_f64().map_or(f32::NAN, |x| x as f32);
+    match value.as_array() {
+        Some(items) if items.len() == N => std::array::from_fn(|i| number(&items[i])),
+        Some(_) => [f32::NAN; N],
+        None if N == 1 => [number(value); N],
+        None => [f32::NAN; N],
+    }
+}
+
+fn has_texture(extension: &gltf::json::Value, keys: &[&str]) -> bool {
+    keys.iter().any(|k| extension.get(*k).is_some())
+}
+
 /// Factors the renderer multiplies into radiance must be finite and non-negative (the normal
 /// scale may be negative: it flips the bumps);
 /// JSON can hold values (1e300) that become infinite as `f32`.
 fn check_values(doc: &Document, material: &gltf::Material, m: &Material) -> Result<(), SceneError> {
-    let scalars = [m.metallic, m.roughness, m.transmission, m.ior, m.specular];
+    let scalars = [
+        m.metallic,
+        m.roughness,
+        m.transmission,
+        m.ior,
+        m.specular,
+        m.sheen_roughness,
+        m.clearcoat,
+        m.clearcoat_roughness,
+    ];
     let finite = m.base_color.is_finite()
         && m.emissive.is_finite()
         && m.specular_color.is_finite()
+        && m.sheen_color.is_finite()
         && scalars.iter().all(|v| v.is_finite())
         && m.normal_scale.is_finite();
     let non_negative = m.base_color.min_element() >= 0.0
         && m.emissive.min_element() >= 0.0
         && m.specular_color.min_element() >= 0.0
+        && m.sheen_color.min_element() >= 0.0
         && scalars.iter().all(|&v| v >= 0.0);
     if finite && non_negative {
         Ok(())

@@ -55,7 +55,94 @@ macro_rules! feature_tests {
         fn the_environment_map_is_seen_where_its_rotation_turns_it() {
             common::features::sky_quarters(&$render);
         }
+        #[test]
+        fn white_sheen_and_clear_coat_over_white_keep_the_furnace_white() {
+            common::features::layered_furnace(&$render);
+        }
+        #[test]
+        fn sheen_over_black_glows_at_the_rim_like_velvet() {
+            common::features::velvet(&$render);
+        }
+        #[test]
+        fn a_clear_coat_over_black_reflects_its_fresnel() {
+            common::features::clear_coat(&$render);
+        }
     };
+}
+
+/// The mean colour of the pixels at most `r` pixels from the image's centre, and of those
+/// between `r_in` and `r_out` from it.
+fn disc_and_ring(image: &FrameImage, r: f32, r_in: f32, r_out: f32) -> ([f64; 3], [f64; 3]) {
+    let res = image.resolution();
+    let (cx, cy) = (res.width() as f32 / 2.0, res.height() as f32 / 2.0);
+    let (mut disc, mut ring, mut n_disc, mut n_ring) = ([0.0f64; 3], [0.0f64; 3], 0.0, 0.0);
+    for y in 0..res.height() {
+        for x in 0..res.width() {
+            let d = ((x as f32 + 0.5 - cx).powi(2) + (y as f32 + 0.5 - cy).powi(2)).sqrt();
+            let c = image.pixels.color[(y * res.width() + x) as usize];
+            let (sum, n) = if d <= r {
+                (&mut disc, &mut n_disc)
+            } else if (r_in..=r_out).contains(&d) {
+                (&mut ring, &mut n_ring)
+            } else {
+                continue;
+            };
+            for (s, c) in sum.iter_mut().zip(c) {
+                *s += f64::from(c);
+            }
+            *n += 1.0;
+        }
+    }
+    (disc.map(|s| s / n_disc), ring.map(|s| s / n_ring))
+}
+
+/// White sheen (its albedo scaling the base) and a smooth coat (what it reflects, the base
+/// does not get) over a white base, in the white furnace: the sphere stays white, centre and
+/// rim. The sphere's silhouette lies about 12 pixels from the centre.
+pub fn layered_furnace(render: Render) {
+    for (sheen, coat) in [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
+        let scene = scenes::layered_sphere(1.0, [sheen; 3], 0.5, coat, 0.0);
+        let (disc, ring) = disc_and_ring(&render(&scene, 16), 4.0, 8.0, 10.5);
+        for c in disc.iter().chain(&ring) {
+            assert!(
+                (c - 1.0).abs() < 0.03,
+                "sheen {sheen}, coat {coat}: centre {disc:?}, rim {ring:?}, not 1"
+            );
+        }
+    }
+}
+
+/// A red-orange sheen over a black base in the white furnace: dim face on (the Charlie lobe's
+/// albedo there is 0.03 at roughness 0.5) and bright towards the silhouette, as velvet is.
+pub fn velvet(render: Render) {
+    let scene = scenes::layered_sphere(0.0, [1.0, 0.3, 0.1], 0.5, 0.0, 0.0);
+    let (disc, ring) = disc_and_ring(&render(&scene, 16), 3.0, 9.0, 11.0);
+    assert!(
+        disc[0] > 0.01 && disc[0] < 0.08,
+        "the velvet's centre is {disc:?}"
+    );
+    assert!(
+        ring[0] > 4.0 * disc[0] && ring[0] > 0.15,
+        "the velvet's rim {ring:?} is not brighter than its centre {disc:?}"
+    );
+    assert!(
+        (ring[1] / ring[0] - 0.3).abs() < 0.02,
+        "the rim's colour {ring:?} is not the sheen's"
+    );
+}
+
+/// A smooth clear coat over a black base reflects the white environment by Schlick's Fresnel
+/// of reflectance 0.04: face on, 0.04 and no noise (the only lobe left is a mirror).
+pub fn clear_coat(render: Render) {
+    let scene = scenes::layered_sphere(0.0, [0.0; 3], 0.0, 1.0, 0.0);
+    let (disc, ring) = disc_and_ring(&render(&scene, 4), 2.0, 10.0, 11.0);
+    for c in disc {
+        assert!((c - 0.04).abs() < 0.002, "the coat's centre is {disc:?}");
+    }
+    assert!(
+        ring[0] > 0.06,
+        "the coat's rim {ring:?} reflects no more than face on"
+    );
 }
 
 /// The sphere in a uniform environment map ([`scenes::sphere_in_a_uniform_map`]): the middle

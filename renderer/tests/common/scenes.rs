@@ -471,11 +471,8 @@ pub fn map(
     }
 }
 
-/// The furnace with a flat-shaded sphere (convex: it never sees itself) of albedo
-/// [`FURNACE_ALBEDO`] inside a uniform environment *map* of radiance 1 (0.5 at strength 2),
-/// sampled by next-event estimation and weighted by MIS: each pixel on it is its albedo within
-/// noise.
-pub fn sphere_in_a_uniform_map() -> FrameScene {
+/// A flat-shaded sphere of radius 1 at the origin (convex: it never sees itself), material 0.
+fn sphere() -> Mesh {
     let mut mesh = Mesh::default();
     let (rings, segments) = (12u32, 24u32);
     let at = |i: u32, j: u32| {
@@ -505,14 +502,54 @@ pub fn sphere_in_a_uniform_map() -> FrameScene {
             }
         }
     }
+    mesh
+}
+
+/// [`sphere`] seen whole from +Z, made of `material`, in `environment`.
+fn sphere_scene(material: Material, environment: Environment) -> FrameScene {
     FrameScene {
         camera: camera(Vec3::new(0.0, 0.0, 6.0), Vec3::ZERO, 25.0, 1.0),
-        mesh,
-        materials: vec![lambertian("grey", [FURNACE_ALBEDO; 3])],
+        mesh: sphere(),
+        materials: vec![material],
         textures: Default::default(),
         lights: Vec::new(),
-        environment: Some(map(16, 8, 2.0, 0.7, |_, _| Vec3::splat(0.5))),
+        environment: Some(environment),
     }
+}
+
+/// The furnace with [`sphere`] of albedo [`FURNACE_ALBEDO`] inside a uniform environment
+/// *map* of radiance 1 (0.5 at strength 2), sampled by next-event estimation and weighted by
+/// MIS: each pixel on it is its albedo within noise.
+pub fn sphere_in_a_uniform_map() -> FrameScene {
+    sphere_scene(
+        lambertian("grey", [FURNACE_ALBEDO; 3]),
+        map(16, 8, 2.0, 0.7, |_, _| Vec3::splat(0.5)),
+    )
+}
+
+/// [`sphere`] in the neutral environment: a Lambertian base of albedo `base` under a sheen
+/// (`KHR_materials_sheen`: colour and roughness) and a clear coat (`KHR_materials_clearcoat`:
+/// strength and roughness).
+pub fn layered_sphere(
+    base: f32,
+    sheen: [f32; 3],
+    sheen_roughness: f32,
+    coat: f32,
+    coat_roughness: f32,
+) -> FrameScene {
+    let material = Material {
+        sheen_color: sheen.into(),
+        sheen_roughness,
+        clearcoat: coat,
+        clearcoat_roughness: coat_roughness,
+        ..lambertian("layered", [base; 3])
+    };
+    sphere_scene(material, Environment::NEUTRAL)
+}
+
+/// [`layered_sphere`] with every layer at once, the coat rough, for same-seed comparisons.
+pub fn rough_coat_over_sheen() -> FrameScene {
+    layered_sphere(0.5, [0.8, 0.4, 0.2], 0.4, 0.6, 0.3)
 }
 
 /// The sun's texel in [`floor_under_a_sun`]'s 64x32 map, its radiance, and the sky's.

@@ -94,6 +94,11 @@ pub struct GpuMaterial {
     pub alpha_cutoff: f32,
     /// Absorption per unit length inside the solid (`KHR_materials_volume`); zero for none.
     pub absorption: [f32; 3],
+    /// `KHR_materials_sheen` and `KHR_materials_clearcoat` factors.
+    pub sheen_color: [f32; 3],
+    pub sheen_roughness: f32,
+    pub clearcoat: f32,
+    pub clearcoat_roughness: f32,
 }
 
 /// A texture's place in the texel array and its sampler state.
@@ -280,6 +285,10 @@ pub fn layouts() -> Vec<StructLayout> {
             transmission_texture: GpuTextureRef,
             alpha_cutoff: f32,
             absorption: [f32; 3],
+            sheen_color: [f32; 3],
+            sheen_roughness: f32,
+            clearcoat: f32,
+            clearcoat_roughness: f32,
         }),
         layout!(GpuTexture {
             width: u32,
