@@ -246,6 +246,33 @@ fn a_bad_environment_is_refused_with_one_clear_error() {
     }
 }
 
+/// A point with a negative first coordinate is a point, not an unknown option.
+#[test]
+fn negative_coordinates_are_points_not_flags() {
+    let ws = Workspace::new();
+    let out = ws.run(&[
+        "render",
+        "scene.gltf",
+        "-o",
+        "out/n.exr",
+        "--width",
+        "4",
+        "--height",
+        "4",
+        "--spp",
+        "1",
+        "--look-from",
+        "-3,2,-3",
+        "--look-at",
+        "-0.5,0,-0.5",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_bad_view_is_refused_by_name() {
     let ws = Workspace::new();

@@ -1,5 +1,8 @@
-//! Textures as the loader hands them over: decoded to linear RGBA floats, with glTF's sampler
-//! state, and the per-use reference (UV set and `KHR_texture_transform`).
+//! Textures as the loader hands them over: texels in the precision the image stored them
+//! (8-bit images stay 8-bit and are decoded to linear values at lookup, as Cycles keeps them),
+//! with glTF's sampler state, and the per-use reference (UV set and `KHR_texture_transform`).
+
+use std::sync::{Arc, LazyLock};
 
 use glam::{Vec2, Vec4};
 
@@ -16,16 +19,80 @@ pub enum Filter {
     Linear,
 }
 
-/// An image in linear RGBA (colour textures were decoded from sRGB by the loader), row 0 at the
-/// top, as glTF's UV convention (v = 0 at the top) expects.
+/// An image's RGBA texels, row 0 at the top, as glTF's UV convention (v = 0 at the top) expects.
 #[derive(Clone, Debug)]
 pub struct Texture {
     pub width: u32,
     pub height: u32,
-    pub texels: Vec<[f32; 4]>,
+    pub texels: Texels,
     pub wrap_s: Wrap,
     pub wrap_t: Wrap,
     pub filter: Filter,
+}
+
+/// Texel values as the image stored them.
+#[derive(Clone, Debug)]
+pub enum Texels {
+    /// 8 bits per channel (every JPEG, most PNGs), shared by every use of the image; with
+    /// `srgb`, the colour channels are sRGB-encoded and decoded at lookup (alpha is linear).
+    Rgba8 { data: Arc<Vec<[u8; 4]>>, srgb: bool },
+    /// Deeper images (16-bit PNGs): linear floats.
+    Float(Arc<Vec<[f32; 4]>>),
+}
+
+impl Texels {
+    /// Linear RGBA floats from `values` in [0, 1], decoded from sRGB where `srgb` says.
+    pub fn float(values: impl Iterator<Item = [f32; 4]>, srgb: bool) -> Self {
+        let decode = |[r, g, b, a]: [f32; 4]| {
+            if srgb {
+                [srgb_to_linear(r), srgb_to_linear(g), srgb_to_linear(b), a]
+            } else {
+                [r, g, b, a]
+            }
+        };
+        Texels::Float(Arc::new(values.map(decode).collect()))
+    }
+
+    /// Texel `i` in linear RGBA.
+    #[inline]
+    pub fn get(&self, i: usize) -> [f32; 4] {
+        match self {
+            Texels::Rgba8 { data, srgb } => {
+                let [r, g, b, a] = data[i];
+                let table = if *srgb { &*SRGB8 } else { &*UNORM8 };
+                [
+                    table[r as usize],
+                    table[g as usize],
+                    table[b as usize],
+                    UNORM8[a as usize],
+                ]
+            }
+            Texels::Float(data) => data[i],
+        }
+    }
+
+    /// Bytes the texels take (shared 8-bit data counts in every texture using it).
+    pub fn bytes(&self) -> usize {
+        match self {
+            Texels::Rgba8 { data, .. } => data.len() * 4,
+            Texels::Float(data) => data.len() * 16,
+        }
+    }
+}
+
+/// 8-bit values as linear floats, and 8-bit sRGB values decoded: the same numbers the loader
+/// computed per texel when it kept floats.
+static UNORM8: LazyLock<[f32; 256]> = LazyLock::new(|| std::array::from_fn(|i| i as f32 / 255.0));
+static SRGB8: LazyLock<[f32; 256]> =
+    LazyLock::new(|| std::array::from_fn(|i| srgb_to_linear(i as f32 / 255.0)));
+
+/// The sRGB transfer function's inverse, for one channel in [0, 1].
+pub fn srgb_to_linear(c: f32) -> f32 {
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
 }
 
 /// `KHR_texture_transform`: uv' = T(offset) * R(rotation) * S(scale) * uv.
@@ -93,7 +160,7 @@ impl Texture {
     }
 
     fn texel(&self, x: usize, y: usize) -> Vec4 {
-        Vec4::from(self.texels[y * self.width as usize + x])
+        Vec4::from(self.texels.get(y * self.width as usize + x))
     }
 }
 
@@ -117,7 +184,7 @@ mod tests {
         Texture {
             width: 2,
             height: 2,
-            texels: vec![[1.0; 4], [0.0; 4], [0.0; 4], [1.0; 4]],
+            texels: Texels::float([[1.0; 4], [0.0; 4], [0.0; 4], [1.0; 4]].into_iter(), false),
             wrap_s: wrap_mode,
             wrap_t: wrap_mode,
             filter,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tessera_renderer::camera::Projection;
 use tessera_renderer::environment::Environment;
 use tessera_renderer::scene::{FrameScene, PunctualLight, Scene, SceneError};
-use tessera_renderer::texture::{Filter, Wrap};
+use tessera_renderer::texture::{Filter, Texels, Wrap};
 
 /// Builds a glTF document: JSON plus one binary buffer, written as a `.gltf` with a data: URI
 /// or as a `.glb`.
@@ -701,6 +701,24 @@ fn textures_decode_per_colour_space_with_sampler_and_transform() {
     assert!((texel.z - 1.0).abs() < 1e-6 && (texel.w - 1.0).abs() < 1e-6);
     let raw = linear.sample(Vec2::new(0.25, 0.5));
     assert!((raw.y - 64.0 / 255.0).abs() < 1e-5, "{raw}");
+    // Both keep the image's 8 bits, in one buffer: 4 bytes a texel, not 2 x 16.
+    match (&srgb.texels, &linear.texels) {
+        (
+            Texels::Rgba8 {
+                data: a,
+                srgb: true,
+            },
+            Texels::Rgba8 {
+                data: b,
+                srgb: false,
+            },
+        ) => {
+            assert!(std::sync::Arc::ptr_eq(a, b), "the 8-bit texels are shared");
+            assert_eq!(a.as_slice(), [[128, 64, 255, 255], [0, 0, 0, 255]]);
+        }
+        other => panic!("8-bit texels were widened: {other:?}"),
+    }
+    assert_eq!(srgb.texels.bytes(), 8);
     assert_eq!(data.tex_coord, 1);
     assert_eq!(data.transform.offset, Vec2::new(0.5, 0.0));
     assert_eq!(data.transform.rotation, 0.25);
@@ -737,7 +755,7 @@ fn image_from_glb_buffer_view() {
     assert_eq!(t.filter, Filter::Linear);
     assert_eq!(t.wrap_s, Wrap::Repeat);
     // Right texel is black.
-    assert_eq!(t.texels[1], [0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(t.texels.get(1), [0.0, 0.0, 0.0, 1.0]);
 }
 
 /// `COLOR_0` as normalised bytes (RGBA) and as floats (RGB, alpha 1); a primitive without one

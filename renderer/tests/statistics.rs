@@ -10,6 +10,7 @@ use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Resolution;
 use tessera_renderer::scene::FrameScene;
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
+use tessera_renderer::texture::Texels;
 
 const RES: (u32, u32) = (192, 128);
 
@@ -46,7 +47,10 @@ fn honest_renders_agree_and_broken_ones_do_not() {
     let mut flipped = scene.clone();
     let t = &mut std::sync::Arc::make_mut(&mut flipped.textures)[3];
     let w = t.width as usize;
-    let (top, bottom) = t.texels.split_at_mut(w);
+    let Texels::Float(texels) = &mut t.texels else {
+        panic!("the test scene's textures are floats")
+    };
+    let (top, bottom) = std::sync::Arc::make_mut(texels).split_at_mut(w);
     top.swap_with_slice(&mut bottom[..w]);
     assert!(
         !compare(&render(&flipped, 3), &reference).is_empty(),

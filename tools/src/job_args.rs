@@ -42,10 +42,10 @@ pub struct JobArgs {
     #[arg(long, value_name = "NAME")]
     pub camera: Option<String>,
     /// Look from this point instead of the camera's position.
-    #[arg(long, value_name = "X,Y,Z")]
+    #[arg(long, value_name = "X,Y,Z", allow_hyphen_values = true)]
     pub look_from: Option<Point>,
     /// Look at this point instead of along the camera's direction (+Y stays up).
-    #[arg(long, value_name = "X,Y,Z")]
+    #[arg(long, value_name = "X,Y,Z", allow_hyphen_values = true)]
     pub look_at: Option<Point>,
     /// Vertical field of view in degrees instead of the camera's.
     #[arg(long, value_name = "DEG")]

@@ -1,18 +1,20 @@
-//! glTF textures -> [`Texture`]s: images decoded once, converted to linear floats according to
-//! how a material uses them, with the texture's sampler state.
+//! glTF textures -> [`Texture`]s: images decoded once and kept in their stored precision (an
+//! 8-bit image is shared by every use, sRGB or linear), with the texture's sampler state.
 
 use std::collections::HashMap;
 use std::io::Cursor;
+use std::sync::Arc;
 
 use glam::Vec2;
 use gltf::texture::{MagFilter, WrappingMode};
+use image::ColorType;
 
 use super::SceneError;
 use super::document::Document;
-use crate::texture::{Filter, Texture, TextureRef, UvTransform, Wrap};
+use crate::texture::{Filter, Texels, Texture, TextureRef, UvTransform, Wrap};
 
 /// Larger images are refused rather than risking the memory of a farm worker (a 16k square
-/// RGBA float texture is already 4 GiB).
+/// RGBA image is 1 GiB at 8 bits, 4 GiB as floats).
 const MAX_IMAGE_SIDE: u32 = 16384;
 
 /// How a material slot interprets texel values.
@@ -89,7 +91,7 @@ pub struct TextureSet<'d> {
     pub textures: Vec<Texture>,
     by_key: HashMap<(usize, ColorSpace), u32>,
     /// Decoded images, values as stored (not yet linearised), by glTF image index.
-    images: HashMap<usize, image::Rgba32FImage>,
+    images: HashMap<usize, Decoded>,
     warned_tex_coord: bool,
 }
 
@@ -153,21 +155,31 @@ impl<'d> TextureSet<'d> {
             self.images.insert(image.index(), decoded);
         }
         let decoded = &self.images[&image.index()];
-        let texels = decoded
-            .pixels()
-            .map(|p| match space {
-                ColorSpace::Linear => p.0,
-                ColorSpace::Srgb => {
-                    let [r, g, b, a] = p.0;
-                    [srgb_to_linear(r), srgb_to_linear(g), srgb_to_linear(b), a]
-                }
-            })
-            .collect();
+        let srgb = space == ColorSpace::Srgb;
+        let (width, height, texels) = match decoded {
+            Decoded::Rgba8 {
+                width,
+                height,
+                data,
+            } => (
+                *width,
+                *height,
+                Texels::Rgba8 {
+                    data: data.clone(),
+                    srgb,
+                },
+            ),
+            Decoded::Float(image) => (
+                image.width(),
+                image.height(),
+                Texels::float(image.pixels().map(|p| p.0), srgb),
+            ),
+        };
         let sampler = texture.sampler();
         let index = self.textures.len() as u32;
         self.textures.push(Texture {
-            width: decoded.width(),
-            height: decoded.height(),
+            width,
+            height,
             texels,
             wrap_s: wrap(sampler.wrap_s()),
             wrap_t: wrap(sampler.wrap_t()),
@@ -182,7 +194,7 @@ impl<'d> TextureSet<'d> {
 
     /// The image's source is read from the JSON: the gltf crate unwraps `mimeType` and `uri`,
     /// which validation does not require.
-    fn decode(&self, image: &gltf::Image) -> Result<image::Rgba32FImage, SceneError> {
+    fn decode(&self, image: &gltf::Image) -> Result<Decoded, SceneError> {
         let json = &self.doc.gltf.as_json().images[image.index()];
         let owned;
         let bytes: &[u8] = match (&json.buffer_view, &json.uri) {
@@ -220,8 +232,37 @@ impl<'d> TextureSet<'d> {
         if decoded.width() == 0 || decoded.height() == 0 {
             return Err(error("image is empty".to_owned()));
         }
-        Ok(decoded.to_rgba32f())
+        Ok(match decoded.color() {
+            ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => {
+                // An RGBA image's buffer is taken over as it is, not copied.
+                let rgba = decoded.into_rgba8();
+                let (width, height) = rgba.dimensions();
+                let data = bytemuck::allocation::try_cast_vec(rgba.into_raw()).unwrap_or_else(
+                    |(_, raw)| {
+                        raw.chunks_exact(4)
+                            .map(|c| [c[0], c[1], c[2], c[3]])
+                            .collect()
+                    },
+                );
+                Decoded::Rgba8 {
+                    width,
+                    height,
+                    data: Arc::new(data),
+                }
+            }
+            _ => Decoded::Float(decoded.to_rgba32f()),
+        })
     }
+}
+
+/// An image as decoded: 8-bit images as they are, deeper ones as floats.
+enum Decoded {
+    Rgba8 {
+        width: u32,
+        height: u32,
+        data: Arc<Vec<[u8; 4]>>,
+    },
+    Float(image::Rgba32FImage),
 }
 
 fn wrap(mode: WrappingMode) -> Wrap {
@@ -229,13 +270,5 @@ fn wrap(mode: WrappingMode) -> Wrap {
         WrappingMode::ClampToEdge => Wrap::ClampToEdge,
         WrappingMode::MirroredRepeat => Wrap::MirroredRepeat,
         WrappingMode::Repeat => Wrap::Repeat,
-    }
-}
-
-fn srgb_to_linear(c: f32) -> f32 {
-    if c <= 0.04045 {
-        c / 12.92
-    } else {
-        ((c + 0.055) / 1.055).powf(2.4)
     }
 }

@@ -10,7 +10,7 @@ use tessera_renderer::camera::{Camera, Projection};
 use tessera_renderer::environment::{Environment, EnvironmentMap};
 use tessera_renderer::material::{AlphaMode, Material};
 use tessera_renderer::scene::{FrameScene, Mesh, PunctualLight};
-use tessera_renderer::texture::{Filter, Texture, TextureRef, UvTransform, Wrap};
+use tessera_renderer::texture::{Filter, Texels, Texture, TextureRef, UvTransform, Wrap};
 
 /// Adds the square [-1, 1]^2 (normal +z) transformed by `m` (rows, translation last column).
 fn rectangle(mesh: &mut Mesh, m: [[f32; 4]; 3], material: u32, uv: bool) {
@@ -178,13 +178,11 @@ pub fn cornell_box() -> FrameScene {
 }
 
 fn checker(n: u32, a: [f32; 4], b: [f32; 4], filter: Filter) -> Texture {
-    let texels = (0..n * n)
-        .map(|i| if (i % n + i / n) & 1 == 0 { a } else { b })
-        .collect();
+    let texels = (0..n * n).map(|i| if (i % n + i / n) & 1 == 0 { a } else { b });
     Texture {
         width: n,
         height: n,
-        texels,
+        texels: Texels::float(texels, false),
         wrap_s: Wrap::Repeat,
         wrap_t: Wrap::MirroredRepeat,
         filter,
@@ -230,16 +228,20 @@ pub fn materials() -> FrameScene {
     textures.push(Texture {
         width: 4,
         height: 2,
-        texels: vec![
-            [1.0, 0.0, 0.0, 1.0],
-            [0.8, 0.2, 0.0, 1.0],
-            [0.5, 0.5, 0.1, 1.0],
-            [0.2, 0.8, 0.3, 1.0],
-            [0.0, 0.1, 1.0, 1.0],
-            [0.1, 0.3, 0.9, 1.0],
-            [0.3, 0.6, 0.6, 1.0],
-            [0.9, 0.9, 0.9, 1.0],
-        ],
+        texels: Texels::float(
+            [
+                [1.0, 0.0, 0.0, 1.0],
+                [0.8, 0.2, 0.0, 1.0],
+                [0.5, 0.5, 0.1, 1.0],
+                [0.2, 0.8, 0.3, 1.0],
+                [0.0, 0.1, 1.0, 1.0],
+                [0.1, 0.3, 0.9, 1.0],
+                [0.3, 0.6, 0.6, 1.0],
+                [0.9, 0.9, 0.9, 1.0],
+            ]
+            .into_iter(),
+            false,
+        ),
         wrap_s: Wrap::ClampToEdge,
         wrap_t: Wrap::Repeat,
         filter: Filter::Nearest,

@@ -157,7 +157,7 @@ impl GpuScene {
                     Filter::Linear => 1,
                 },
             });
-            texels.extend_from_slice(&t.texels);
+            texels.extend((0..(t.width * t.height) as usize).map(|i| t.texels.get(i)));
         }
         let (environment, env_texture, env_rotation) = match &scene.environment {
             None => ([0.0; 3], NO_TEXTURE, [1.0, 0.0]),
