@@ -62,6 +62,10 @@ struct GpuMaterial {
     float sheen_roughness;
     float clearcoat;
     float clearcoat_roughness;
+    GpuTextureRef sheen_color_texture;
+    GpuTextureRef sheen_roughness_texture;
+    GpuTextureRef clearcoat_texture;
+    GpuTextureRef clearcoat_roughness_texture;
 };
 
 struct GpuTexture {

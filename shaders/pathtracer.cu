@@ -850,8 +850,12 @@ __device__ Surface surface_at(const Scene& s, V3 o, V3 d, const Hit& hit) {
     out.p = o + d * hit.t;
     out.ng = ng;
     out.bsdf = bsdf_new(xyz(base), metallic, roughness, m.specular, v3a(m.specular_color),
-                        transmission, m.ior, thin_walled, v3a(m.sheen_color), m.sheen_roughness,
-                        m.clearcoat, m.clearcoat_roughness, ns, ng);
+                        transmission, m.ior, thin_walled,
+                        v3a(m.sheen_color) * xyz(lookup(s, m.sheen_color_texture, k, v4(1.0f, 1.0f, 1.0f, 1.0f))),
+                        m.sheen_roughness * lookup(s, m.sheen_roughness_texture, k, v4(1.0f, 1.0f, 1.0f, 1.0f)).w,
+                        m.clearcoat * lookup(s, m.clearcoat_texture, k, v4(1.0f, 1.0f, 1.0f, 1.0f)).x,
+                        m.clearcoat_roughness * lookup(s, m.clearcoat_roughness_texture, k, v4(1.0f, 1.0f, 1.0f, 1.0f)).y,
+                        ns, ng);
     out.emitted = emitted;
     out.base_color = xyz(base);
     out.unlit = (m.flags & MATERIAL_UNLIT) != 0u;

@@ -64,6 +64,10 @@ struct GpuMaterial {
     sheen_roughness: f32,
     clearcoat: f32,
     clearcoat_roughness: f32,
+    sheen_color_texture: GpuTextureRef,
+    sheen_roughness_texture: GpuTextureRef,
+    clearcoat_texture: GpuTextureRef,
+    clearcoat_roughness_texture: GpuTextureRef,
 }
 
 struct GpuTexture {
@@ -1279,8 +1283,12 @@ fn surface_at(o: vec3<f32>, d: vec3<f32>, hit: Hit) -> Surface {
         emitted = emissive * lookup((*m).emissive_texture, k, vec4<f32>(1.0)).xyz;
     }
     let bsdf = bsdf_new(base.xyz, metallic, roughness, (*m).specular, v3((*m).specular_color),
-        transmission, (*m).ior, thin_walled, v3((*m).sheen_color), (*m).sheen_roughness,
-        (*m).clearcoat, (*m).clearcoat_roughness, ns, ng);
+        transmission, (*m).ior, thin_walled,
+        v3((*m).sheen_color) * lookup((*m).sheen_color_texture, k, vec4<f32>(1.0)).xyz,
+        (*m).sheen_roughness * lookup((*m).sheen_roughness_texture, k, vec4<f32>(1.0)).w,
+        (*m).clearcoat * lookup((*m).clearcoat_texture, k, vec4<f32>(1.0)).x,
+        (*m).clearcoat_roughness * lookup((*m).clearcoat_roughness_texture, k, vec4<f32>(1.0)).y,
+        ns, ng);
     let unlit = ((*m).flags & MATERIAL_UNLIT) != 0u;
     var transmittance = vec3<f32>(1.0);
     if !front && !thin_walled {

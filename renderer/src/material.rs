@@ -42,12 +42,18 @@ pub struct Material {
     /// `KHR_materials_volume`: what the solid absorbs per unit of length travelled inside it
     /// (Beer-Lambert: -ln(attenuationColor) / attenuationDistance); zero for none.
     pub absorption: Vec3,
-    /// `KHR_materials_sheen`: the sheen's colour (black: none) and roughness, both in [0, 1].
+    /// `KHR_materials_sheen`: the sheen's colour (black: none) and roughness, both in [0, 1],
+    /// times their textures (colour from RGB, roughness from alpha).
     pub sheen_color: Vec3,
+    pub sheen_color_texture: Option<TextureRef>,
     pub sheen_roughness: f32,
-    /// `KHR_materials_clearcoat`: the coat's strength (0: none) and roughness, in [0, 1].
+    pub sheen_roughness_texture: Option<TextureRef>,
+    /// `KHR_materials_clearcoat`: the coat's strength (0: none) and roughness, in [0, 1], times
+    /// their textures (strength from R, roughness from G).
     pub clearcoat: f32,
+    pub clearcoat_texture: Option<TextureRef>,
     pub clearcoat_roughness: f32,
+    pub clearcoat_roughness_texture: Option<TextureRef>,
 }
 
 /// glTF's `alphaMode`.
@@ -99,9 +105,13 @@ impl Default for Material {
             alpha_mode: AlphaMode::Opaque,
             absorption: Vec3::ZERO,
             sheen_color: Vec3::ZERO,
+            sheen_color_texture: None,
             sheen_roughness: 0.0,
+            sheen_roughness_texture: None,
             clearcoat: 0.0,
+            clearcoat_texture: None,
             clearcoat_roughness: 0.0,
+            clearcoat_roughness_texture: None,
         }
     }
 }

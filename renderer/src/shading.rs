@@ -110,6 +110,8 @@ impl<'a> SurfaceShading<'a> {
                 .transmission_texture
                 .map(|r| self.sample(r))
                 .map_or(1.0, |t| t.x);
+        // A missing texture multiplies by one.
+        let texture = |r: Option<TextureRef>| r.map_or(Vec4::ONE, |r| self.sample(r));
         SurfaceParams {
             base_color: base.truncate(),
             metallic,
@@ -119,10 +121,11 @@ impl<'a> SurfaceShading<'a> {
             transmission,
             ior: material.ior,
             thin_walled: material.thin_walled,
-            sheen_color: material.sheen_color,
-            sheen_roughness: material.sheen_roughness,
-            clearcoat: material.clearcoat,
-            clearcoat_roughness: material.clearcoat_roughness,
+            sheen_color: material.sheen_color * texture(material.sheen_color_texture).truncate(),
+            sheen_roughness: material.sheen_roughness * texture(material.sheen_roughness_texture).w,
+            clearcoat: material.clearcoat * texture(material.clearcoat_texture).x,
+            clearcoat_roughness: material.clearcoat_roughness
+                * texture(material.clearcoat_roughness_texture).y,
         }
     }
 

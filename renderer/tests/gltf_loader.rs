@@ -596,8 +596,7 @@ fn sheen_and_clear_coat_are_read_and_may_be_required() {
     };
     let f = frame(&material(json!({
         "KHR_materials_sheen": { "sheenColorFactor": [1.0, 0.5, 0.25], "sheenRoughnessFactor": 0.7 },
-        "KHR_materials_clearcoat": { "clearcoatFactor": 0.8, "clearcoatRoughnessFactor": 0.2,
-                                     "clearcoatTexture": { "index": 0 } }
+        "KHR_materials_clearcoat": { "clearcoatFactor": 0.8, "clearcoatRoughnessFactor": 0.2 }
     })));
     let m = &f.materials[0];
     assert_eq!(m.sheen_color, Vec3::new(1.0, 0.5, 0.25));
@@ -624,6 +623,10 @@ fn sheen_and_clear_coat_are_read_and_may_be_required() {
             "{bad}: {err}"
         );
     }
+    let err = load_error(&material(json!({
+        "KHR_materials_clearcoat": { "clearcoatTexture": { "index": 3 } }
+    })));
+    assert!(err.contains("clearcoatTexture names no texture"), "{err}");
 }
 
 /// A 2x1 PNG: left texel (128, 64, 255, 255), right texel (0, 0, 0, 255).

@@ -7,6 +7,7 @@ use super::SceneError;
 use super::document::Document;
 use super::texture::{ColorSpace, TextureSet, TextureUse};
 use crate::material::{AlphaMode, Material};
+use crate::texture::TextureRef;
 
 /// Every material of the document, by glTF index, with the textures they use.
 pub fn load_materials(
@@ -22,7 +23,7 @@ pub fn load_materials(
     Ok(materials)
 }
 
-/// Extensions whose textures are ignored (their factors are used), each noted once per scene.
+/// Textures that are ignored (their factors are used), each kind noted once per scene.
 #[derive(Default)]
 struct IgnoredTextures(Vec<&'static str>);
 
@@ -111,20 +112,30 @@ fn convert(
     if let Some(sheen) = material.extension_value("KHR_materials_sheen") {
         out.sheen_color = Vec3::from(factor(sheen, "sheenColorFactor", [0.0; 3]));
         out.sheen_roughness = factor(sheen, "sheenRoughnessFactor", [0.0])[0];
-        if has_texture(sheen, &["sheenColorTexture", "sheenRoughnessTexture"]) {
-            ignored.note(doc, "KHR_materials_sheen");
-        }
+        out.sheen_color_texture =
+            texture(doc, textures, sheen, "sheenColorTexture", ColorSpace::Srgb)?;
+        out.sheen_roughness_texture = texture(
+            doc,
+            textures,
+            sheen,
+            "sheenRoughnessTexture",
+            ColorSpace::Linear,
+        )?;
     }
     if let Some(coat) = material.extension_value("KHR_materials_clearcoat") {
         out.clearcoat = factor(coat, "clearcoatFactor", [0.0])[0];
         out.clearcoat_roughness = factor(coat, "clearcoatRoughnessFactor", [0.0])[0];
-        let maps = [
-            "clearcoatTexture",
+        out.clearcoat_texture =
+            texture(doc, textures, coat, "clearcoatTexture", ColorSpace::Linear)?;
+        out.clearcoat_roughness_texture = texture(
+            doc,
+            textures,
+            coat,
             "clearcoatRoughnessTexture",
-            "clearcoatNormalTexture",
-        ];
-        if has_texture(coat, &maps) {
-            ignored.note(doc, "KHR_materials_clearcoat");
+            ColorSpace::Linear,
+        )?;
+        if coat.get("clearcoatNormalTexture").is_some() {
+            ignored.note(doc, "KHR_materials_clearcoat normal");
         }
     }
     check_values(doc, material, &out)?;
@@ -147,8 +158,21 @@ fn factor<const N: usize>(extension: &gltf::json::Value, key: &str, default: [f3
     }
 }
 
-fn has_texture(extension: &gltf::json::Value, keys: &[&str]) -> bool {
-    keys.iter().any(|k| extension.get(*k).is_some())
+/// The texture an extension's `key` names, if any; one naming no texture of the document is
+/// refused.
+fn texture(
+    doc: &Document,
+    textures: &mut TextureSet,
+    extension: &gltf::json::Value,
+    key: &str,
+    space: ColorSpace,
+) -> Result<Option<TextureRef>, SceneError> {
+    let Some(info) = extension.get(key) else {
+        return Ok(None);
+    };
+    let usage = TextureUse::from_json(&doc.gltf, info)
+        .ok_or_else(|| doc.invalid(format!("{key} names no texture of the file")))?;
+    textures.reference(usage, space).map(Some)
 }
 
 /// Factors the renderer multiplies into radiance must be finite and non-negative (the normal

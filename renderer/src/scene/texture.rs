@@ -57,32 +57,61 @@ impl<'a> From<gltf::material::NormalTexture<'a>> for TextureUse<'a> {
     /// raw extension object.
     fn from(normal: gltf::material::NormalTexture<'a>) -> Self {
         let raw = normal.extension_value("KHR_texture_transform");
-        let pair = |key: &str, default: Vec2| -> Vec2 {
-            raw.and_then(|t| t.get(key))
-                .and_then(|v| v.as_array())
-                .and_then(|a| {
-                    Some(Vec2::new(
-                        a.first()?.as_f64()? as f32,
-                        a.get(1)?.as_f64()? as f32,
-                    ))
-                })
-                .unwrap_or(default)
-        };
-        let tex_coord = raw
-            .and_then(|t| t.get("texCoord"))
-            .and_then(|v| v.as_u64())
-            .map_or(normal.tex_coord(), |v| u32::try_from(v).unwrap_or(u32::MAX));
-        let transform = raw.map(|t| UvTransform {
-            offset: pair("offset", Vec2::ZERO),
-            rotation: t.get("rotation").and_then(|v| v.as_f64()).unwrap_or(0.0) as f32,
-            scale: pair("scale", Vec2::ONE),
-        });
+        let (tex_coord, transform) = raw_transform(raw, normal.tex_coord());
         Self {
             texture: normal.texture(),
             tex_coord,
             transform,
         }
     }
+}
+
+impl<'a> TextureUse<'a> {
+    /// A texture info object of an extension the gltf crate does not parse (`{"index": N,
+    /// "texCoord": K, "extensions": {"KHR_texture_transform": ...}}`); `None` when it names
+    /// no texture of the document.
+    pub fn from_json(doc: &'a gltf::Document, info: &gltf::json::Value) -> Option<Self> {
+        let index = usize::try_from(info.get("index")?.as_u64()?).ok()?;
+        let texture = doc.textures().nth(index)?;
+        let own = info
+            .get("texCoord")
+            .and_then(|v| v.as_u64())
+            .map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
+        let raw = info
+            .get("extensions")
+            .and_then(|e| e.get("KHR_texture_transform"));
+        let (tex_coord, transform) = raw_transform(raw, own);
+        Some(Self {
+            texture,
+            tex_coord,
+            transform,
+        })
+    }
+}
+
+/// The UV set and transform of a raw `KHR_texture_transform` object (`None`: no transform).
+fn raw_transform(raw: Option<&gltf::json::Value>, tex_coord: u32) -> (u32, Option<UvTransform>) {
+    let pair = |key: &str, default: Vec2| -> Vec2 {
+        raw.and_then(|t| t.get(key))
+            .and_then(|v| v.as_array())
+            .and_then(|a| {
+                Some(Vec2::new(
+                    a.first()?.as_f64()? as f32,
+                    a.get(1)?.as_f64()? as f32,
+                ))
+            })
+            .unwrap_or(default)
+    };
+    let tex_coord = raw
+        .and_then(|t| t.get("texCoord"))
+        .and_then(|v| v.as_u64())
+        .map_or(tex_coord, |v| u32::try_from(v).unwrap_or(u32::MAX));
+    let transform = raw.map(|t| UvTransform {
+        offset: pair("offset", Vec2::ZERO),
+        rotation: t.get("rotation").and_then(|v| v.as_f64()).unwrap_or(0.0) as f32,
+        scale: pair("scale", Vec2::ONE),
+    });
+    (tex_coord, transform)
 }
 
 /// The textures a scene's materials use, built on demand.

@@ -67,6 +67,10 @@ macro_rules! feature_tests {
         fn a_clear_coat_over_black_reflects_its_fresnel() {
             common::features::clear_coat(&$render);
         }
+        #[test]
+        fn sheen_and_coat_textures_scale_their_layers() {
+            common::features::textured_layers(&$render);
+        }
     };
 }
 
@@ -344,5 +348,32 @@ pub fn leaning_normals(render: Render) {
             c > 0.8,
             "the mirror's centre is {seen:?}: reflections went into it"
         );
+    }
+}
+
+/// The coat's and the sheen's textures ([`scenes::textured_layers`]): the coated right half
+/// reflects 0.04 face on and the uncoated left half nothing; the sheen shows on the left half
+/// only.
+pub fn textured_layers(render: Render) {
+    for coat in [true, false] {
+        let image = render(&scenes::textured_layers(coat), 8);
+        let res = image.resolution();
+        let at = |x: u32, y: u32| image.pixels.color[(y * res.width() + x) as usize][0];
+        let (cx, cy) = (res.width() / 2, res.height() / 2);
+        let mean = |xs: std::ops::Range<u32>| {
+            let n = (xs.len() * 5) as f32;
+            xs.flat_map(|x| (cy - 2..cy + 3).map(move |y| (x, y)))
+                .map(|(x, y)| at(x, y))
+                .sum::<f32>()
+                / n
+        };
+        let (right, left) = (mean(cx + 2..cx + 6), mean(cx - 6..cx - 2));
+        if coat {
+            assert!((right - 0.04).abs() < 0.003, "coated right half {right}");
+            assert_eq!(left, 0.0, "uncoated left half");
+        } else {
+            assert_eq!(right, 0.0, "right half without sheen");
+            assert!(left > 0.01, "sheen on the left half {left}");
+        }
     }
 }

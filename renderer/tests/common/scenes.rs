@@ -473,11 +473,13 @@ pub fn map(
     }
 }
 
-/// A flat-shaded sphere of radius 1 at the origin (convex: it never sees itself), material 0.
+/// A flat-shaded sphere of radius 1 at the origin (convex: it never sees itself), material 0,
+/// with UVs u = longitude / 2 pi (0 at +X, 0.25 at +Z, facing the camera of [`sphere_scene`]),
+/// v = colatitude / pi.
 fn sphere() -> Mesh {
     let mut mesh = Mesh::default();
     let (rings, segments) = (12u32, 24u32);
-    let at = |i: u32, j: u32| {
+    let at = |(i, j): (u32, u32)| {
         let (theta, phi) = (
             i as f32 / rings as f32 * PI,
             j as f32 / segments as f32 * 2.0 * PI,
@@ -488,16 +490,19 @@ fn sphere() -> Mesh {
             theta.sin() * phi.sin(),
         )
     };
+    let uv = |(i, j): (u32, u32)| Vec2::new(j as f32 / segments as f32, i as f32 / rings as f32);
     for i in 0..rings {
         for j in 0..segments {
-            let [a, b, c, d] = [at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1)];
-            for tri in [[a, c, b], [a, d, c]] {
+            let [a, b, c, d] = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)];
+            for corners in [[a, c, b], [a, d, c]] {
+                let tri = corners.map(at);
                 let n = (tri[1] - tri[0]).cross(tri[2] - tri[0]);
                 if n.length() < 1e-6 {
                     continue; // the poles' degenerate halves
                 }
                 let base = mesh.positions.len() as u32;
                 mesh.positions.extend(tri);
+                mesh.uv0.extend(corners.map(uv));
                 mesh.normals.extend([n.normalize(); 3]);
                 mesh.triangles.push([base, base + 1, base + 2]);
                 mesh.triangle_materials.push(0);
@@ -547,6 +552,42 @@ pub fn layered_sphere(
         ..lambertian("layered", [base; 3])
     };
     sphere_scene(material, Environment::NEUTRAL)
+}
+
+/// [`layered_sphere`] over black with its layers' strength from textures of four columns
+/// (nearest, so the sphere's right half seen from +Z reads the first, its left half the second):
+/// a coat of strength 1 on the right and 0 on the left, or a white sheen on the left only.
+pub fn textured_layers(coat: bool) -> FrameScene {
+    let (right, left) = if coat {
+        ([1.0; 4], [0.0; 4])
+    } else {
+        ([0.0, 0.0, 0.0, 1.0], [1.0; 4])
+    };
+    let mut scene = if coat {
+        layered_sphere(0.0, [0.0; 3], 0.0, 1.0, 0.0)
+    } else {
+        layered_sphere(0.0, [1.0; 3], 0.5, 0.0, 0.0)
+    };
+    scene.textures = std::sync::Arc::new(vec![Texture {
+        width: 4,
+        height: 1,
+        texels: Texels::float([right, left, left, left].into_iter(), false),
+        wrap_s: Wrap::Repeat,
+        wrap_t: Wrap::ClampToEdge,
+        filter: Filter::Nearest,
+    }]);
+    let reference = Some(TextureRef {
+        texture: 0,
+        tex_coord: 0,
+        transform: UvTransform::default(),
+    });
+    let m = &mut scene.materials[0];
+    if coat {
+        m.clearcoat_texture = reference;
+    } else {
+        m.sheen_color_texture = reference;
+    }
+    scene
 }
 
 /// [`layered_sphere`] with every layer at once, the coat rough, for same-seed comparisons.

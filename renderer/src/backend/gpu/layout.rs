@@ -94,11 +94,15 @@ pub struct GpuMaterial {
     pub alpha_cutoff: f32,
     /// Absorption per unit length inside the solid (`KHR_materials_volume`); zero for none.
     pub absorption: [f32; 3],
-    /// `KHR_materials_sheen` and `KHR_materials_clearcoat` factors.
+    /// `KHR_materials_sheen` and `KHR_materials_clearcoat` factors and textures.
     pub sheen_color: [f32; 3],
     pub sheen_roughness: f32,
     pub clearcoat: f32,
     pub clearcoat_roughness: f32,
+    pub sheen_color_texture: GpuTextureRef,
+    pub sheen_roughness_texture: GpuTextureRef,
+    pub clearcoat_texture: GpuTextureRef,
+    pub clearcoat_roughness_texture: GpuTextureRef,
 }
 
 /// A texture's place in the texel array and its sampler state.
@@ -289,6 +293,10 @@ pub fn layouts() -> Vec<StructLayout> {
             sheen_roughness: f32,
             clearcoat: f32,
             clearcoat_roughness: f32,
+            sheen_color_texture: GpuTextureRef,
+            sheen_roughness_texture: GpuTextureRef,
+            clearcoat_texture: GpuTextureRef,
+            clearcoat_roughness_texture: GpuTextureRef,
         }),
         layout!(GpuTexture {
             width: u32,
