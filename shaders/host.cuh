@@ -44,7 +44,8 @@ extern "C" void render_on_host(
     const BvhTriangle* triangles,
     const GpuTriangle* triangle_data,
     const GpuVertex* vertices,
-    const float4* texels) {
+    const float4* texels,
+    const unsigned int* texels8) {
     blockDim = {block_x, block_y, 1};
     for (unsigned int by = 0; by < grid_y; by++) {
         for (unsigned int bx = 0; bx < grid_x; bx++) {
@@ -53,7 +54,7 @@ extern "C" void render_on_host(
                 for (unsigned int tx = 0; tx < block_x; tx++) {
                     threadIdx = {tx, ty, 0};
                     render(params, pixels, materials, textures, lights, emitters, nodes,
-                           triangles, triangle_data, vertices, texels);
+                           triangles, triangle_data, vertices, texels, texels8);
                 }
             }
         }

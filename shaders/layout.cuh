@@ -75,6 +75,7 @@ struct GpuTexture {
     u32 wrap_s;
     u32 wrap_t;
     u32 filter_mode;
+    u32 format;
 };
 
 struct GpuLight {

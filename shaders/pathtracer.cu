@@ -93,6 +93,7 @@ struct Scene {
     const GpuTriangle* triangle_data;
     const GpuVertex* vertices;
     const float4* texels;
+    const u32* texels8;
 };
 
 // ---- random numbers (sampler.rs) ----
@@ -253,9 +254,25 @@ __device__ inline long long texel_coord(float f) {
     return fabsf(fl) < 1.0e12f ? (long long)fl : 0;
 }
 
+#define TEXEL_FLOAT 0u
+#define TEXEL_SRGB8 2u
+
+__device__ inline float srgb_to_linear(float c) {
+    return c <= 0.04045f ? c / 12.92f : powf((c + 0.055f) / 1.055f, 2.4f);
+}
+
+// A texel in linear RGBA: floats as they are, 8-bit texels decoded (texture::Texels::get).
 __device__ inline V4 texel(const Scene& s, const GpuTexture& t, u32 x, u32 y) {
-    float4 v = s.texels[t.first_texel + y * t.width + x];
-    return v4(v.x, v.y, v.z, v.w);
+    u32 i = t.first_texel + y * t.width + x;
+    if (t.format == TEXEL_FLOAT) {
+        float4 v = s.texels[i];
+        return v4(v.x, v.y, v.z, v.w);
+    }
+    u32 p = s.texels8[i];
+    V4 c = v4((float)(p & 255u) / 255.0f, (float)((p >> 8) & 255u) / 255.0f,
+              (float)((p >> 16) & 255u) / 255.0f, (float)(p >> 24) / 255.0f);
+    if (t.format == TEXEL_SRGB8) c = v4(srgb_to_linear(c.x), srgb_to_linear(c.y), srgb_to_linear(c.z), c.w);
+    return c;
 }
 
 __device__ V4 sample_texture(const Scene& s, u32 index, V2 uv) {
@@ -1203,8 +1220,9 @@ extern "C" __global__ void render(
     const BvhTriangle* triangles,
     const GpuTriangle* triangle_data,
     const GpuVertex* vertices,
-    const float4* texels) {
-    Scene s = {params, materials, textures, lights, emitters, nodes, triangles, triangle_data, vertices, texels};
+    const float4* texels,
+    const u32* texels8) {
+    Scene s = {params, materials, textures, lights, emitters, nodes, triangles, triangle_data, vertices, texels, texels8};
     const GpuParams& p = *params;
     u32 gx = blockIdx.x * blockDim.x + threadIdx.x;
     u32 gy = blockIdx.y * blockDim.y + threadIdx.y;

@@ -77,6 +77,7 @@ struct GpuTexture {
     wrap_s: u32,
     wrap_t: u32,
     filter_mode: u32,
+    format: u32,
 }
 
 struct GpuLight {
@@ -437,8 +438,27 @@ fn texel_coord(f: f32) -> i32 {
     return i32(fl);
 }
 
+const TEXEL_FLOAT: u32 = 0u;
+const TEXEL_SRGB8: u32 = 2u;
+
+fn srgb_to_linear(c: f32) -> f32 {
+    if c <= 0.04045 {
+        return c / 12.92;
+    }
+    return pow((c + 0.055) / 1.055, 2.4);
+}
+
+// A texel in linear RGBA: floats as they are, 8-bit texels decoded (texture::Texels::get).
 fn texel(t: GpuTexture, x: u32, y: u32) -> vec4<f32> {
-    return load_texel(t.first_texel + y * t.width + x);
+    let i = t.first_texel + y * t.width + x;
+    if t.format == TEXEL_FLOAT {
+        return load_texel(i);
+    }
+    let c = unpack4x8unorm(load_texel8(i));
+    if t.format == TEXEL_SRGB8 {
+        return vec4<f32>(srgb_to_linear(c.x), srgb_to_linear(c.y), srgb_to_linear(c.z), c.w);
+    }
+    return c;
 }
 
 fn sample_texture(index: u32, uv: vec2<f32>) -> vec4<f32> {

@@ -43,6 +43,7 @@ type RenderOnHost = unsafe extern "C" fn(
     *const GpuTriangle,
     *const GpuVertex,
     *const Texel,
+    *const u32,
 );
 
 /// A texel as the kernel reads it: CUDA's `float4` is 16-byte aligned, `[f32; 4]` is not.
@@ -182,6 +183,7 @@ impl PreparedFrame for HostFrame<'_> {
                     p.triangle_data.as_ptr(),
                     p.vertices.as_ptr(),
                     self.texels.as_ptr(),
+                    p.texels8.as_ptr(),
                 )
             };
             batches.finished(count, started.elapsed());
@@ -303,6 +305,33 @@ fn same_seed_with_tangents_and_a_second_uv_set() {
 /// The kernel and the CPU backend with different seeds on the materials scene (every lobe,
 /// textures, every light kind) must agree within their noise, in the beauty pass and in every
 /// AOV.
+/// The materials scene as a glTF file: its PNG textures stay 8-bit (an sRGB base colour and a
+/// linear normal map), and the kernel decodes them as the CPU does.
+#[test]
+fn materials_gltf_with_8_bit_textures_agrees_with_the_cpu() {
+    let path = std::path::Path::new("../scenes/materials.gltf");
+    let scene = tessera_renderer::scene::Scene::load(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .frame(0.0, None)
+        .unwrap();
+    assert!(
+        scene
+            .textures
+            .iter()
+            .all(|t| matches!(t.texels, tessera_renderer::texture::Texels::Rgba8 { .. })),
+        "the scene's textures are 8-bit"
+    );
+    let res = Resolution::new(192, 108).unwrap();
+    let host = stats::channels(&on_host(&scene, res, 32, &settings(32, 8, 1)).pixels);
+    let reference = stats::channels(&on_cpu(&scene, res, 32, &settings(32, 8, 2)).pixels);
+    let (w, h) = (res.width() as usize, res.height() as usize);
+    let failures = stats::disagreements(&host, &reference, w, h, 8);
+    assert!(
+        failures.is_empty(),
+        "the CUDA kernel on the host and the CPU differ beyond noise: {failures:?}"
+    );
+}
+
 #[test]
 fn materials_scene_agrees_with_the_cpu() {
     let scene = common::scenes::materials();

@@ -62,6 +62,7 @@ impl<'a> CudaFrame<'a> {
             padded(&p.triangle_data),
             padded(&p.vertices),
             padded(&p.texels),
+            padded(&p.texels8),
         ]
         .iter()
         .map(|bytes| backend.stream.clone_htod(bytes.as_slice()))

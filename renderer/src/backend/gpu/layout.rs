@@ -111,14 +111,24 @@ pub struct GpuMaterial {
 pub struct GpuTexture {
     pub width: u32,
     pub height: u32,
-    /// Index of texel (0, 0) in the texel array (RGBA f32, row-major, row 0 at the top).
+    /// Index of texel (0, 0) in its texel array (row-major, row 0 at the top): the RGBA f32
+    /// array for [`TEXEL_FLOAT`], the packed RGBA8 array otherwise.
     pub first_texel: u32,
     /// 0 repeat, 1 clamp to edge, 2 mirrored repeat.
     pub wrap_s: u32,
     pub wrap_t: u32,
     /// 0 nearest, 1 linear.
     pub filter_mode: u32,
+    /// [`TEXEL_FLOAT`], [`TEXEL_UNORM8`] or [`TEXEL_SRGB8`].
+    pub format: u32,
 }
+
+/// Texels as linear RGBA floats.
+pub const TEXEL_FLOAT: u32 = 0;
+/// Texels as RGBA8 (R in the low byte), linear.
+pub const TEXEL_UNORM8: u32 = 1;
+/// Texels as RGBA8 with sRGB-encoded colour, decoded at lookup.
+pub const TEXEL_SRGB8: u32 = 2;
 
 /// A punctual light; fields a kind does not use are zero.
 #[repr(C)]
@@ -305,6 +315,7 @@ pub fn layouts() -> Vec<StructLayout> {
             wrap_s: u32,
             wrap_t: u32,
             filter_mode: u32,
+            format: u32,
         }),
         layout!(GpuLight {
             kind: u32,

@@ -1,5 +1,8 @@
 //! Packs a [`FrameScene`] into the flat arrays of [`super::layout`], ready for upload.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use glam::Vec3;
 
 use super::layout::*;
@@ -11,7 +14,7 @@ use crate::light::LightSampler;
 use crate::material::{AlphaMode, Material};
 use crate::scene::{FrameScene, PunctualLight};
 use crate::settings::RenderSettings;
-use crate::texture::{Filter, TextureRef, Wrap};
+use crate::texture::{Filter, Texels, TextureRef, Wrap};
 
 /// A frame's scene as GPU arrays. Triangles are in BVH leaf order.
 pub struct GpuScene {
@@ -21,7 +24,10 @@ pub struct GpuScene {
     pub vertices: Vec<GpuVertex>,
     pub materials: Vec<GpuMaterial>,
     pub textures: Vec<GpuTexture>,
+    /// Texels of float textures and the environment map.
     pub texels: Vec<[f32; 4]>,
+    /// Texels of 8-bit textures, RGBA8 packed R first (little end), as stored.
+    pub texels8: Vec<u32>,
     pub lights: Vec<GpuLight>,
     /// Emissive triangles with their cumulative distribution (empty when none emit).
     pub emitters: Vec<GpuEmitter>,
@@ -145,19 +151,35 @@ impl GpuScene {
         }
         let mut textures = Vec::with_capacity(scene.textures.len());
         let mut texels = Vec::new();
+        let mut texels8 = Vec::new();
+        // 8-bit images used as colour and as data are uploaded once.
+        let mut uploaded8: HashMap<*const Vec<[u8; 4]>, u32> = HashMap::new();
         for t in scene.textures.iter() {
+            let (first_texel, format) = match &t.texels {
+                Texels::Float(data) => {
+                    texels.extend_from_slice(data);
+                    ((texels.len() - data.len()) as u32, TEXEL_FLOAT)
+                }
+                Texels::Rgba8 { data, srgb } => {
+                    let first = *uploaded8.entry(Arc::as_ptr(data)).or_insert_with(|| {
+                        texels8.extend(data.iter().map(|&c| u32::from_le_bytes(c)));
+                        (texels8.len() - data.len()) as u32
+                    });
+                    (first, if *srgb { TEXEL_SRGB8 } else { TEXEL_UNORM8 })
+                }
+            };
             textures.push(GpuTexture {
                 width: t.width,
                 height: t.height,
-                first_texel: texels.len() as u32,
+                first_texel,
                 wrap_s: wrap_code(t.wrap_s),
                 wrap_t: wrap_code(t.wrap_t),
                 filter_mode: match t.filter {
                     Filter::Nearest => 0,
                     Filter::Linear => 1,
                 },
+                format,
             });
-            texels.extend((0..(t.width * t.height) as usize).map(|i| t.texels.get(i)));
         }
         let (environment, env_texture, env_rotation) = match &scene.environment {
             None => ([0.0; 3], NO_TEXTURE, [1.0, 0.0]),
@@ -177,6 +199,7 @@ impl GpuScene {
                     wrap_s: wrap_code(Wrap::ClampToEdge),
                     wrap_t: wrap_code(Wrap::ClampToEdge),
                     filter_mode: 0,
+                    format: TEXEL_FLOAT,
                 };
                 textures.push(texture(map.width, map.height, texels.len() as u32));
                 texels.extend_from_slice(&map.texels);
@@ -201,6 +224,7 @@ impl GpuScene {
             materials: scene.materials.iter().map(material).collect(),
             textures,
             texels,
+            texels8,
             lights: scene.lights.iter().map(light).collect(),
             emitters,
             mesh_flags,
@@ -389,6 +413,31 @@ mod tests {
             lights: Vec::new(),
             environment: None,
         }
+    }
+
+    #[test]
+    fn an_8_bit_image_used_as_colour_and_as_data_is_uploaded_once() {
+        use crate::texture::{Filter, Texels, Texture, Wrap};
+        let data = Arc::new(vec![[255, 128, 0, 255], [0, 0, 0, 0]]);
+        let texture = |srgb| Texture {
+            width: 2,
+            height: 1,
+            texels: Texels::Rgba8 {
+                data: data.clone(),
+                srgb,
+            },
+            wrap_s: Wrap::Repeat,
+            wrap_t: Wrap::Repeat,
+            filter: Filter::Nearest,
+        };
+        let mut scene = scene();
+        scene.textures = Arc::new(vec![texture(true), texture(false)]);
+        let packed = GpuScene::pack(&scene);
+        assert_eq!(packed.texels8, [0xff00_80ff, 0], "R in the low byte");
+        assert!(packed.texels.is_empty());
+        let [colour, linear] = [packed.textures[0], packed.textures[1]];
+        assert_eq!((colour.first_texel, colour.format), (0, TEXEL_SRGB8));
+        assert_eq!((linear.first_texel, linear.format), (0, TEXEL_UNORM8));
     }
 
     #[test]

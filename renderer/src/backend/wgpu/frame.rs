@@ -108,6 +108,7 @@ impl<'a> WgpuFrame<'a> {
             padded(&packed.texels),
             size_of::<[f32; 4]>(),
         );
+        split("texel8", "u32", padded(&packed.texels8), size_of::<u32>());
         let storage = bindings::FIXED_BINDINGS + arrays.iter().map(|a| a.chunks).sum::<u32>();
         if storage > limits.max_storage_buffers_per_shader_stage {
             return Err(failed(format!(
