@@ -194,11 +194,7 @@ impl FromStr for Strength {
     type Err = SettingError;
 
     fn from_str(s: &str) -> Result<Self, SettingError> {
-        let bad = || SettingError::BadStrength(s.chars().take(40).collect());
-        s.trim()
-            .parse::<f32>()
-            .map_err(|_| bad())
-            .and_then(|v| Strength::try_from(v).map_err(|_| bad()))
+        parse_number(s, SettingError::BadStrength)
     }
 }
 
@@ -235,11 +231,7 @@ impl FromStr for Rotation {
     type Err = SettingError;
 
     fn from_str(s: &str) -> Result<Self, SettingError> {
-        let bad = || SettingError::BadRotation(s.chars().take(40).collect());
-        s.trim()
-            .parse::<f32>()
-            .map_err(|_| bad())
-            .and_then(|v| Rotation::try_from(v).map_err(|_| bad()))
+        parse_number(s, SettingError::BadRotation)
     }
 }
 
@@ -247,6 +239,19 @@ impl fmt::Display for Rotation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
     }
+}
+
+/// A setting's number from text, refused as `bad` (with the text, cut to 40 characters) when it
+/// is not a number or the type refuses it.
+fn parse_number<T: TryFrom<f32>>(
+    s: &str,
+    bad: fn(String) -> SettingError,
+) -> Result<T, SettingError> {
+    s.trim()
+        .parse::<f32>()
+        .ok()
+        .and_then(|v| T::try_from(v).ok())
+        .ok_or_else(|| bad(s.chars().take(40).collect()))
 }
 
 /// The largest map accepted, in texels (16,384 x 8,192 at 16 bytes each is 2 GiB).
@@ -311,11 +316,14 @@ impl EnvironmentMap {
             file: file.clone(),
             reason,
         };
-        let mut reader = image::ImageReader::open(path)
-            .map_err(|e| read(e.to_string()))?
-            .with_guessed_format()
-            .map_err(|e| read(e.to_string()))?;
-        let (width, height) = reader.into_dimensions().map_err(|e| read(e.to_string()))?;
+        // The header first: a map too large or of the wrong shape is refused before decoding.
+        let open = || {
+            image::ImageReader::open(path)
+                .map_err(|e| read(e.to_string()))?
+                .with_guessed_format()
+                .map_err(|e| read(e.to_string()))
+        };
+        let (width, height) = open()?.into_dimensions().map_err(|e| read(e.to_string()))?;
         if u64::from(width) * u64::from(height) > MAX_TEXELS {
             return Err(EnvironmentError::TooLarge {
                 file,
@@ -323,17 +331,6 @@ impl EnvironmentMap {
                 height,
             });
         }
-        reader = image::ImageReader::open(path)
-            .map_err(|e| read(e.to_string()))?
-            .with_guessed_format()
-            .map_err(|e| read(e.to_string()))?;
-        let mut limits = image::Limits::default();
-        limits.max_alloc = Some(MAX_TEXELS * 16);
-        reader.limits(limits);
-        let image = reader
-            .decode()
-            .map_err(|e| read(e.to_string()))?
-            .into_rgb32f();
         if width != 2 * height {
             return Err(EnvironmentError::NotEquirectangular {
                 file,
@@ -341,6 +338,14 @@ impl EnvironmentMap {
                 height,
             });
         }
+        let mut reader = open()?;
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(MAX_TEXELS * 16);
+        reader.limits(limits);
+        let image = reader
+            .decode()
+            .map_err(|e| read(e.to_string()))?
+            .into_rgb32f();
         let radiance = image
             .pixels()
             .map(|p| Vec3::from(p.0.map(|c| if c.is_finite() { c.max(0.0) } else { 0.0 })))
