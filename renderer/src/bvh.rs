@@ -1,16 +1,21 @@
 //! Bounding volume hierarchy over a frame's triangles: built top-down with the binned surface
 //! area heuristic, flattened depth-first into 32-byte nodes that the GPU backends read as is.
+//! The CPU collapses it into an 8-wide tree ([`WideBvh`]) traversed eight boxes and eight
+//! triangles at a time.
 
 use std::time::Instant;
 
 use bytemuck::{Pod, Zeroable};
 use glam::Vec3;
 
-use crate::geometry::{Aabb, Ray};
-use wide::WideBvh;
-
-mod wide;
+use crate::geometry::Aabb;
 use crate::scene::Mesh;
+
+mod lanes;
+mod wide;
+
+pub use lanes::Isa;
+pub use wide::WideBvh;
 
 /// A flattened node. Interior nodes (`count == 0`) have their left child right after them and
 /// their right child at `offset`; leaves hold `count` triangles starting at `offset`.
@@ -48,7 +53,6 @@ pub struct Bvh {
     /// For each entry of `triangles`, its index in the mesh.
     pub triangle_ids: Vec<u32>,
     pub stats: BvhStats,
-    wide: WideBvh,
 }
 
 /// The closest hit of a ray: distance, barycentrics of vertices 1 and 2, mesh triangle index.
@@ -61,7 +65,7 @@ pub struct Hit {
 }
 
 const BINS: usize = 16;
-const MAX_LEAF: usize = 8;
+pub(crate) const MAX_LEAF: usize = 8;
 /// Relative cost of a ray-box test against a ray-triangle test, in SAH units.
 const TRAVERSAL_COST: f32 = 1.0;
 const INTERSECT_COST: f32 = 1.0;
@@ -122,8 +126,6 @@ impl Bvh {
         let bytes = nodes.len() * size_of::<BvhNode>()
             + triangles.len() * size_of::<BvhTriangle>()
             + order.len() * 4;
-        let wide = WideBvh::collapse(&nodes);
-        let bytes = bytes + wide.bytes();
         let stats = BvhStats {
             triangles: triangles.len(),
             nodes: nodes.len(),
@@ -135,20 +137,7 @@ impl Bvh {
             triangles,
             triangle_ids: order,
             stats,
-            wide,
         }
-    }
-
-    /// The closest hit with `t` in `(t_min, t_max)`; of hits in one tie window
-    /// ([`TIE_WINDOW`]), the lowest leaf-order index.
-    pub fn intersect(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
-        self.wide
-            .intersect(&self.triangles, &self.triangle_ids, ray, t_min, t_max)
-    }
-
-    /// Whether anything blocks the ray in `(t_min, t_max)`.
-    pub fn occluded(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
-        self.wide.occluded(&self.triangles, ray, t_min, t_max)
     }
 }
 
@@ -335,7 +324,7 @@ fn partition(order: &mut [u32], left: impl Fn(u32) -> bool) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geometry::intersect_triangle;
+    use crate::geometry::{Ray, intersect_triangle};
     use crate::sampler::SampleStream;
 
     fn random_mesh(n: usize) -> Mesh {
@@ -370,23 +359,26 @@ mod tests {
     #[test]
     fn closest_hits_match_brute_force() {
         let mesh = random_mesh(2000);
-        let bvh = Bvh::build(&mesh);
-        assert!(bvh.stats.nodes > 1);
+        let binary = Bvh::build(&mesh);
+        assert!(binary.stats.nodes > 1);
         let mut s = SampleStream::new(2, 0, 0, 0, 0);
         let mut hits = 0;
-        for _ in 0..2000 {
-            let o = Vec3::new(s.next_f32(), s.next_f32(), s.next_f32()) * 14.0 - 2.0;
-            let d = (Vec3::new(s.next_f32(), s.next_f32(), s.next_f32()) - 0.5).normalize();
-            let ray = Ray::new(o, d);
-            let got = bvh.intersect(&ray, 0.0, f32::INFINITY);
-            let want = brute_force(&mesh, &ray);
-            assert_eq!(got.map(|h| h.triangle), want.map(|w| w.1));
-            assert_eq!(
-                bvh.occluded(&ray, 0.0, f32::INFINITY),
-                want.is_some(),
-                "occlusion disagrees"
-            );
-            hits += want.is_some() as usize;
+        for isa in Isa::available() {
+            let bvh = WideBvh::new(Bvh::build(&mesh), isa);
+            for _ in 0..2000 {
+                let o = Vec3::new(s.next_f32(), s.next_f32(), s.next_f32()) * 14.0 - 2.0;
+                let d = (Vec3::new(s.next_f32(), s.next_f32(), s.next_f32()) - 0.5).normalize();
+                let ray = Ray::new(o, d);
+                let got = bvh.intersect(&ray, 0.0, f32::INFINITY);
+                let want = brute_force(&mesh, &ray);
+                assert_eq!(got.map(|h| h.triangle), want.map(|w| w.1));
+                assert_eq!(
+                    bvh.occluded(&ray, 0.0, f32::INFINITY),
+                    want.is_some(),
+                    "occlusion disagrees"
+                );
+                hits += want.is_some() as usize;
+            }
         }
         assert!(hits > 100, "test rays should hit something: {hits}");
     }

@@ -3,7 +3,7 @@
 use glam::Vec3;
 
 use crate::bsdf::{Bsdf, BsdfRandom};
-use crate::bvh::{Bvh, BvhStats, Hit};
+use crate::bvh::{Bvh, BvhStats, Hit, Isa, WideBvh};
 use crate::camera::RasterCamera;
 use crate::film::{NO_HIT_DEPTH, Pixel, Tile};
 use crate::geometry::Ray;
@@ -20,7 +20,7 @@ pub const RR_DEPTH: u32 = 5;
 /// A frame's scene ready for path tracing: geometry, its BVH and the light distribution.
 pub struct PathTracer<'a> {
     scene: &'a FrameScene,
-    bvh: Bvh,
+    bvh: WideBvh,
     lights: LightSampler,
     /// Whether any material lets rays through (`alphaMode`): only then are hits tested for it.
     see_through: bool,
@@ -62,17 +62,27 @@ struct Surface {
 
 impl<'a> PathTracer<'a> {
     pub fn new(scene: &'a FrameScene) -> Self {
-        Self::with_lights(scene, LightSampler::new(scene))
+        Self::on(scene, Isa::detect())
+    }
+
+    /// As [`new`](Self::new), traversing on instruction-set path `isa` (one of
+    /// [`Isa::available`]; every path renders the same bits).
+    pub fn on(scene: &'a FrameScene, isa: Isa) -> Self {
+        Self::with_lights(scene, LightSampler::new(scene), isa)
     }
 
     /// As [`new`](Self::new), with only BSDF sampling finding the environment map (see
     /// [`LightSampler::without_environment`]).
     pub fn without_environment_sampling(scene: &'a FrameScene) -> Self {
-        Self::with_lights(scene, LightSampler::without_environment(scene))
+        Self::with_lights(
+            scene,
+            LightSampler::without_environment(scene),
+            Isa::detect(),
+        )
     }
 
-    fn with_lights(scene: &'a FrameScene, lights: LightSampler) -> Self {
-        let bvh = Bvh::build(&scene.mesh);
+    fn with_lights(scene: &'a FrameScene, lights: LightSampler, isa: Isa) -> Self {
+        let bvh = WideBvh::new(Bvh::build(&scene.mesh), isa);
         let see_through = scene
             .materials
             .iter()
@@ -118,7 +128,7 @@ impl<'a> PathTracer<'a> {
     }
 
     pub fn bvh_stats(&self) -> BvhStats {
-        self.bvh.stats
+        self.bvh.stats()
     }
 
     /// Renders one row of a tile into `pixels` (one entry per pixel of the row).

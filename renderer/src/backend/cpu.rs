@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::{Backend, DeviceInfo, PreparedFrame, RenderError};
-use crate::bvh::BvhStats;
+use crate::bvh::{BvhStats, Isa};
 use crate::estimate::{Estimate, Moments};
 use crate::film::{Pixels, Resolution, Tile, TileImage};
 use crate::integrator::{PathTracer, RowOut};
@@ -13,17 +13,31 @@ use crate::settings::RenderSettings;
 pub struct CpuBackend {
     device: DeviceInfo,
     pool: rayon::ThreadPool,
+    isa: Isa,
 }
 
 impl CpuBackend {
-    /// A backend with `threads` worker threads (all cores when `None`).
+    /// A backend with `threads` worker threads (all cores when `None`), traversing on the
+    /// fastest instruction-set path the processor has.
     pub fn new(threads: Option<usize>) -> Result<Self, RenderError> {
+        Self::on(threads, Isa::detect())
+    }
+
+    /// As [`new`](Self::new), on instruction-set path `isa`, which must be one of
+    /// [`Isa::available`]. Every path renders the same bits; this is for showing that.
+    pub fn on(threads: Option<usize>, isa: Isa) -> Result<Self, RenderError> {
         let unavailable = |reason: String| RenderError::Unavailable {
             backend: "cpu".into(),
             reason,
         };
         if threads == Some(0) {
             return Err(unavailable("thread count must be at least 1".into()));
+        }
+        if !Isa::available().contains(&isa) {
+            return Err(unavailable(format!(
+                "this processor lacks the {} instruction set",
+                isa.name()
+            )));
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.unwrap_or(0))
@@ -39,6 +53,7 @@ impl CpuBackend {
                 software: true,
             },
             pool,
+            isa,
         })
     }
 }
@@ -48,7 +63,7 @@ impl CpuBackend {
     /// ([`CpuFrame::estimate`]).
     pub fn prepare_cpu<'a>(&'a self, scene: &'a FrameScene) -> CpuFrame<'a> {
         CpuFrame {
-            tracer: self.pool.install(|| PathTracer::new(scene)),
+            tracer: self.pool.install(|| PathTracer::on(scene, self.isa)),
             pool: &self.pool,
             scene,
         }

@@ -1,16 +1,26 @@
-//! The CPU's view of the BVH: the binary tree collapsed into 4-wide nodes whose four child
-//! boxes are tested with one set of SIMD operations. GPU backends keep the binary layout.
+//! The CPU's view of the BVH: the binary tree collapsed into 8-wide nodes, whose eight child
+//! boxes are tested at once, over leaves packed as blocks of eight triangles, also tested at
+//! once ([`lanes`](super::lanes)). GPU backends keep the binary layout.
 
 use std::mem::MaybeUninit;
+use std::time::Instant;
 
-use glam::{BVec4A, Vec3, Vec4};
+use glam::Vec3;
 
-use super::{BvhNode, BvhTriangle, Hit, beats, tie_reach};
-use crate::geometry::{Ray, intersect_triangle};
+#[cfg(target_arch = "x86_64")]
+use super::lanes::Avx2;
+use super::lanes::{Boxes, Isa, Kernel, Lanes, Portable, SlabRay, Triangles, WIDTH};
+use super::{Bvh, BvhNode, BvhStats, Hit, MAX_LEAF, beats, tie_reach};
+use crate::geometry::Ray;
 
-/// Enough for any tree the builder makes: it caps binary depth (see `MAX_DEPTH` there) and a
-/// wide node pushes at most three children.
-const STACK_SIZE: usize = 3 * super::MAX_BINARY_DEPTH + 4;
+const _: () = assert!(
+    MAX_LEAF <= WIDTH,
+    "a binary leaf must fit one triangle block"
+);
+
+/// Enough for any tree the builder makes: it caps binary depth and a wide node pushes at most
+/// seven children.
+const STACK_SIZE: usize = (WIDTH - 1) * super::MAX_BINARY_DEPTH + WIDTH;
 
 /// The traversal stack, left uninitialised: zeroing it on every ray cost more than the slabs.
 struct Stack {
@@ -39,52 +49,150 @@ impl Stack {
     }
 }
 
-/// Four child boxes in structure-of-arrays form. A slot with `count > 0` is a leaf holding
-/// `count` triangles from `child`; with `count == 0` it is the interior node `child`.
-#[repr(C, align(16))]
+/// Eight child boxes. Slot `i` is used when bit `i` of `slots` is set; it is then a leaf,
+/// triangle block `child[i]`, when bit `i` of `leaves` is, and else the wide node `child[i]`.
+#[repr(C, align(32))]
 #[derive(Clone, Copy, Debug)]
-pub struct WideNode {
-    min: [Vec4; 3],
-    max: [Vec4; 3],
-    child: [u32; 4],
-    count: [u32; 4],
-    /// Number of used slots, in front.
+struct WideNode {
+    boxes: Boxes,
+    child: [u32; WIDTH],
+    leaves: u32,
     slots: u32,
 }
 
+/// The closest hit so far: distance, barycentrics and the lane's leaf-order index.
+type Best = (f32, f32, f32, usize);
+
+/// A frame's triangles ready for the CPU's traversal on one instruction-set path.
 pub struct WideBvh {
     nodes: Vec<WideNode>,
+    /// One block per leaf slot, in leaf order, so that a lane's leaf-order index
+    /// (`block * WIDTH + lane`) orders hits as the binary tree's index does on the GPU.
+    blocks: Vec<Triangles>,
+    /// The mesh's index of each lane's triangle.
+    ids: Vec<[u32; WIDTH]>,
+    isa: Isa,
+    stats: BvhStats,
 }
 
 impl WideBvh {
-    pub fn bytes(&self) -> usize {
-        self.nodes.len() * size_of::<WideNode>()
-    }
-
-    pub fn collapse(binary: &[BvhNode]) -> Self {
-        let mut nodes = Vec::with_capacity(binary.len() / 2 + 1);
-        if binary[0].count > 0 || binary.len() == 1 {
-            // A lone leaf (or an empty scene): one node with one slot.
+    /// Collapses `bvh` (which is dropped: the CPU needs only this layout) for traversal on
+    /// `isa`.
+    pub fn new(bvh: Bvh, isa: Isa) -> Self {
+        let start = Instant::now();
+        let binary = &bvh.nodes;
+        let mut collapse = Collapse {
+            binary,
+            spans: spans(binary),
+            nodes: Vec::with_capacity(binary.len() / 4 + 1),
+            leaves: Vec::new(),
+        };
+        let (first, count) = collapse.spans[0];
+        if count as usize <= WIDTH {
+            // A scene that fits one block (or an empty one): one node with at most one slot.
             let mut node = empty_node();
-            set_slot(&mut node, 0, &binary[0], binary[0].offset, binary[0].count);
-            node.slots = u32::from(binary[0].count > 0);
-            nodes.push(node);
+            if count > 0 {
+                set_slot(&mut node, 0, &binary[0], 0, true);
+                collapse.leaves.push((first, count, 0, 0));
+            }
+            collapse.nodes.push(node);
         } else {
-            collapse_into(binary, 0, &mut nodes);
+            collapse.node(0);
         }
-        Self { nodes }
+        let Collapse {
+            mut nodes,
+            mut leaves,
+            ..
+        } = collapse;
+        // Blocks numbered in leaf order (see `blocks`).
+        leaves.sort_unstable_by_key(|leaf| leaf.0);
+        let mut blocks = Vec::with_capacity(leaves.len());
+        let mut ids = Vec::with_capacity(leaves.len());
+        for (b, &(first, count, node, slot)) in leaves.iter().enumerate() {
+            nodes[node as usize].child[slot as usize] = b as u32;
+            let mut block = Triangles::default();
+            let mut lane_ids = [u32::MAX; WIDTH];
+            let range = first as usize..(first + count) as usize;
+            for (lane, (tri, &id)) in bvh.triangles[range.clone()]
+                .iter()
+                .zip(&bvh.triangle_ids[range])
+                .enumerate()
+            {
+                for a in 0..3 {
+                    block.p0[a][lane] = tri.p0[a];
+                    block.e1[a][lane] = tri.e1[a];
+                    block.e2[a][lane] = tri.e2[a];
+                }
+                lane_ids[lane] = id;
+            }
+            blocks.push(block);
+            ids.push(lane_ids);
+        }
+        let bytes = nodes.len() * size_of::<WideNode>()
+            + blocks.len() * size_of::<Triangles>()
+            + ids.len() * size_of::<[u32; WIDTH]>();
+        Self {
+            stats: BvhStats {
+                nodes: nodes.len(),
+                bytes,
+                build_seconds: bvh.stats.build_seconds + start.elapsed().as_secs_f64(),
+                ..bvh.stats
+            },
+            nodes,
+            blocks,
+            ids,
+            isa,
+        }
     }
 
-    pub fn intersect(
-        &self,
-        triangles: &[BvhTriangle],
-        ids: &[u32],
-        ray: &Ray,
-        t_min: f32,
-        t_max: f32,
-    ) -> Option<Hit> {
-        let rays = RaySimd::new(ray);
-        let mut best: Option<(f32, f32, f32, usize)> = None;
+    /// The build's figures, with the bytes this layout holds.
+    pub fn stats(&self) -> BvhStats {
+        self.stats
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// The closest hit with `t` in `(t_min, t_max)`; of hits in one tie window
+    /// ([`TIE_WINDOW`](super::TIE_WINDOW)), the lowest leaf-order index.
+    pub fn intersect(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
+        match self.isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `isa` is one of `Isa::available` (the backend checks).
+            Isa::Avx2 => unsafe { self.intersect_avx2(ray, t_min, t_max) },
+            _ => self.intersect_on(Portable, ray, t_min, t_max),
+        }
+    }
+
+    /// Whether anything blocks the ray in `(t_min, t_max)`.
+    pub fn occluded(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
+        match self.isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `intersect`.
+            Isa::Avx2 => unsafe { self.occluded_avx2(ray, t_min, t_max) },
+            _ => self.occluded_on(Portable, ray, t_min, t_max),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn intersect_avx2(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
+        // SAFETY: the caller checked the processor.
+        self.intersect_on(unsafe { Avx2::new() }, ray, t_min, t_max)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn occluded_avx2(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
+        // SAFETY: as in `intersect_avx2`.
+        self.occluded_on(unsafe { Avx2::new() }, ray, t_min, t_max)
+    }
+
+    #[inline(always)]
+    fn intersect_on(&self, kernel: impl Kernel, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
+        let slab_ray = SlabRay::new(ray);
+        let mut best: Option<Best> = None;
         // How far a hit may lie and still be taken: `t_max` until a hit, then the end of that
         // hit's tie window.
         let mut reach = t_max;
@@ -92,45 +200,35 @@ impl WideBvh {
         let mut node = 0usize;
         loop {
             let n = &self.nodes[node];
-            let (hit, near) = rays.slabs(n, reach);
-            let mut mask = hit.bitmask() & ((1u32 << n.slots) - 1);
+            let (mask, near) = kernel.slabs(&n.boxes, &slab_ray, reach);
+            let mask = mask & n.slots;
+            let mut leaves = mask & n.leaves;
+            while leaves != 0 {
+                let i = leaves.trailing_zeros() as usize;
+                leaves &= leaves - 1;
+                let block = n.child[i] as usize;
+                self.leaf_hits(kernel, block, ray, t_min, t_max, &mut reach, &mut best);
+            }
             // Interior children to visit, nearest kept in `next`.
             let mut next: Option<(u32, f32)> = None;
-            while mask != 0 {
-                let i = mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                if n.count[i] > 0 {
-                    let first = n.child[i] as usize;
-                    let leaf = &triangles[first..first + n.count[i] as usize];
-                    for (k, tri) in (first..).zip(leaf) {
-                        if let Some((t, u, v)) = intersect_triangle(
-                            ray,
-                            tri.p0.into(),
-                            tri.e1.into(),
-                            tri.e2.into(),
-                            t_min,
-                            reach,
-                        ) && best.is_none_or(|b| beats(t, k, b.0, b.3))
-                        {
-                            reach = t_max.min(tie_reach(t));
-                            best = Some((t, u, v, k));
-                        }
+            let mut interior = mask & !n.leaves;
+            while interior != 0 {
+                let i = interior.trailing_zeros() as usize;
+                interior &= interior - 1;
+                let candidate = (n.child[i], near[i]);
+                if candidate.1 > reach {
+                    continue;
+                }
+                match next {
+                    Some(cur) if cur.1 <= candidate.1 => stack.push(candidate),
+                    Some(cur) => {
+                        stack.push(cur);
+                        next = Some(candidate);
                     }
-                } else {
-                    let candidate = (n.child[i], near[i]);
-                    match next {
-                        Some(cur) if cur.1 <= candidate.1 => stack.push(candidate),
-                        Some(cur) => {
-                            stack.push(cur);
-                            next = Some(candidate);
-                        }
-                        None => next = Some(candidate),
-                    }
+                    None => next = Some(candidate),
                 }
             }
-            if let Some((child, entry)) = next
-                && entry <= reach
-            {
+            if let Some((child, _)) = next {
                 node = child as usize;
                 continue;
             }
@@ -141,7 +239,7 @@ impl WideBvh {
                         t,
                         u,
                         v,
-                        triangle: ids[k],
+                        triangle: self.ids[k / WIDTH][k % WIDTH],
                     });
                 };
                 if entry <= reach {
@@ -152,36 +250,58 @@ impl WideBvh {
         }
     }
 
-    pub fn occluded(&self, triangles: &[BvhTriangle], ray: &Ray, t_min: f32, t_max: f32) -> bool {
-        let rays = RaySimd::new(ray);
+    /// Tests block `block`'s triangles, keeping in `best` the hit that wins ([`beats`]).
+    /// All eight lanes are tested against the same `reach`; a lane beyond the window of a
+    /// hit found in an earlier lane cannot beat it (its index is higher), so the result is
+    /// the one-at-a-time result.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // the traversal's state, passed to an inlined step
+    fn leaf_hits(
+        &self,
+        kernel: impl Kernel,
+        block: usize,
+        ray: &Ray,
+        t_min: f32,
+        t_max: f32,
+        reach: &mut f32,
+        best: &mut Option<Best>,
+    ) {
+        let hits = kernel.triangles(&self.blocks[block], ray, t_min, *reach);
+        let mut mask = hits.mask;
+        while mask != 0 {
+            let j = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let (t, k) = (hits.t[j], block * WIDTH + j);
+            if best.is_none_or(|b| beats(t, k, b.0, b.3)) {
+                *reach = t_max.min(tie_reach(t));
+                *best = Some((t, hits.u[j], hits.v[j], k));
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn occluded_on(&self, kernel: impl Kernel, ray: &Ray, t_min: f32, t_max: f32) -> bool {
+        let slab_ray = SlabRay::new(ray);
         let mut stack = Stack::new();
         let mut node = 0usize;
         loop {
             let n = &self.nodes[node];
-            let (hit, _) = rays.slabs(n, t_max);
-            let mut mask = hit.bitmask() & ((1u32 << n.slots) - 1);
-            while mask != 0 {
-                let i = mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                if n.count[i] > 0 {
-                    let first = n.child[i] as usize;
-                    for tri in &triangles[first..first + n.count[i] as usize] {
-                        if intersect_triangle(
-                            ray,
-                            tri.p0.into(),
-                            tri.e1.into(),
-                            tri.e2.into(),
-                            t_min,
-                            t_max,
-                        )
-                        .is_some()
-                        {
-                            return true;
-                        }
-                    }
-                } else {
-                    stack.push((n.child[i], 0.0));
+            let (mask, _) = kernel.slabs(&n.boxes, &slab_ray, t_max);
+            let mask = mask & n.slots;
+            let mut leaves = mask & n.leaves;
+            while leaves != 0 {
+                let i = leaves.trailing_zeros() as usize;
+                leaves &= leaves - 1;
+                let block = &self.blocks[n.child[i] as usize];
+                if kernel.triangles(block, ray, t_min, t_max).mask != 0 {
+                    return true;
                 }
+            }
+            let mut interior = mask & !n.leaves;
+            while interior != 0 {
+                let i = interior.trailing_zeros() as usize;
+                interior &= interior - 1;
+                stack.push((n.child[i], 0.0));
             }
             let Some((next, _)) = stack.pop() else {
                 return false;
@@ -191,72 +311,27 @@ impl WideBvh {
     }
 }
 
-/// A ray splatted across four lanes.
-struct RaySimd {
-    inv: [Vec4; 3],
-    org_inv: [Vec4; 3],
-}
-
-impl RaySimd {
-    fn new(ray: &Ray) -> Self {
-        // An axis-parallel ray (all of an orthographic camera's) has zero components, whose
-        // infinite reciprocals make `max * inv - origin * inv` inf - inf = NaN and lose every
-        // box; a component of 1e-30 is the same ray in effect and keeps the test finite.
-        let away_from_zero = |d: f32| {
-            if d.abs() < 1e-30 {
-                1e-30f32.copysign(d)
-            } else {
-                d
-            }
-        };
-        let inv = ray.dir.map(away_from_zero).recip();
-        let oi = ray.origin * inv;
-        Self {
-            inv: [Vec4::splat(inv.x), Vec4::splat(inv.y), Vec4::splat(inv.z)],
-            org_inv: [Vec4::splat(oi.x), Vec4::splat(oi.y), Vec4::splat(oi.z)],
-        }
-    }
-
-    /// Which of the node's four boxes the ray enters before `t_max`, and where.
-    #[inline(always)]
-    fn slabs(&self, n: &WideNode, t_max: f32) -> (BVec4A, Vec4) {
-        let tx0 = n.min[0] * self.inv[0] - self.org_inv[0];
-        let tx1 = n.max[0] * self.inv[0] - self.org_inv[0];
-        let ty0 = n.min[1] * self.inv[1] - self.org_inv[1];
-        let ty1 = n.max[1] * self.inv[1] - self.org_inv[1];
-        let tz0 = n.min[2] * self.inv[2] - self.org_inv[2];
-        let tz1 = n.max[2] * self.inv[2] - self.org_inv[2];
-        let near = tx0
-            .min(tx1)
-            .max(ty0.min(ty1))
-            .max(tz0.min(tz1))
-            .max(Vec4::ZERO);
-        let far = tx0
-            .max(tx1)
-            .min(ty0.max(ty1))
-            .min(tz0.max(tz1))
-            .min(Vec4::splat(t_max));
-        (near.cmple(far), near)
-    }
-}
-
 fn empty_node() -> WideNode {
+    let lanes = |v: f32| -> [Lanes; 3] { [[v; WIDTH]; 3] };
     WideNode {
-        min: [Vec4::splat(f32::INFINITY); 3],
-        max: [Vec4::splat(f32::NEG_INFINITY); 3],
-        child: [0; 4],
-        count: [0; 4],
+        boxes: Boxes {
+            min: lanes(f32::INFINITY),
+            max: lanes(f32::NEG_INFINITY),
+        },
+        child: [0; WIDTH],
+        leaves: 0,
         slots: 0,
     }
 }
 
-fn set_slot(node: &mut WideNode, slot: usize, b: &BvhNode, child: u32, count: u32) {
+fn set_slot(node: &mut WideNode, slot: usize, b: &BvhNode, child: u32, leaf: bool) {
     for axis in 0..3 {
-        node.min[axis][slot] = b.min[axis];
-        node.max[axis][slot] = b.max[axis];
+        node.boxes.min[axis][slot] = b.min[axis];
+        node.boxes.max[axis][slot] = b.max[axis];
     }
     node.child[slot] = child;
-    node.count[slot] = count;
+    node.slots |= 1 << slot;
+    node.leaves |= u32::from(leaf) << slot;
 }
 
 fn area(b: &BvhNode) -> f32 {
@@ -264,34 +339,123 @@ fn area(b: &BvhNode) -> f32 {
     d.x * d.y + d.y * d.z + d.z * d.x
 }
 
-/// Turns binary interior node `index` into a wide node, pulling in grandchildren (largest
-/// first) until four slots are used; returns the new node's index.
-fn collapse_into(binary: &[BvhNode], index: usize, out: &mut Vec<WideNode>) -> u32 {
-    let me = out.len();
-    out.push(empty_node());
-    let mut kids = vec![index + 1, binary[index].offset as usize];
-    while kids.len() < 4 {
-        let widest = kids
-            .iter()
-            .enumerate()
-            .filter(|&(_, &k)| binary[k].count == 0)
-            .max_by(|a, b| area(&binary[*a.1]).total_cmp(&area(&binary[*b.1])))
-            .map(|(slot, &k)| (slot, k));
-        let Some((slot, k)) = widest else { break };
-        kids[slot] = k + 1;
-        kids.push(binary[k].offset as usize);
+/// The leaf-order triangles (first, count) under each binary node: a subtree's leaves are
+/// contiguous in leaf order.
+fn spans(binary: &[BvhNode]) -> Vec<(u32, u32)> {
+    let mut spans = vec![(0, 0); binary.len()];
+    if binary.len() == 1 {
+        spans[0] = (binary[0].offset, binary[0].count);
+        return spans;
     }
-    let mut node = empty_node();
-    node.slots = kids.len() as u32;
-    for (slot, &k) in kids.iter().enumerate() {
-        let b = &binary[k];
-        if b.count > 0 {
-            set_slot(&mut node, slot, b, b.offset, b.count);
+    // Children follow their parent, so one backward pass sees them first.
+    for i in (0..binary.len()).rev() {
+        let n = &binary[i];
+        spans[i] = if n.count > 0 {
+            (n.offset, n.count)
         } else {
-            let child = collapse_into(binary, k, out);
-            set_slot(&mut node, slot, b, child, 0);
+            let (left, right) = (spans[i + 1], spans[n.offset as usize]);
+            (left.0, left.1 + right.1)
+        };
+    }
+    spans
+}
+
+/// The binary tree being collapsed, and what the collapse has made so far.
+struct Collapse<'b> {
+    binary: &'b [BvhNode],
+    spans: Vec<(u32, u32)>,
+    nodes: Vec<WideNode>,
+    /// Leaf slots: (first triangle, count, wide node, slot). Any subtree of at most eight
+    /// triangles becomes one leaf, however the binary tree split it.
+    leaves: Vec<(u32, u32, u32, u8)>,
+}
+
+impl Collapse<'_> {
+    fn is_leaf(&self, k: usize) -> bool {
+        self.spans[k].1 as usize <= WIDTH
+    }
+
+    /// Turns binary node `index` (more than eight triangles) into a wide node, pulling in
+    /// grandchildren (largest first) until eight slots are used; returns the new node's index.
+    fn node(&mut self, index: usize) -> u32 {
+        let binary = self.binary;
+        let me = self.nodes.len();
+        self.nodes.push(empty_node());
+        let mut kids = [0usize; WIDTH];
+        (kids[0], kids[1]) = (index + 1, binary[index].offset as usize);
+        let mut len = 2;
+        while len < WIDTH {
+            let widest = (0..len)
+                .filter(|&slot| !self.is_leaf(kids[slot]))
+                .max_by(|&a, &b| area(&binary[kids[a]]).total_cmp(&area(&binary[kids[b]])));
+            let Some(slot) = widest else { break };
+            let k = kids[slot];
+            (kids[slot], kids[len]) = (k + 1, binary[k].offset as usize);
+            len += 1;
+        }
+        let mut node = empty_node();
+        for (slot, &k) in kids[..len].iter().enumerate() {
+            if self.is_leaf(k) {
+                let (first, count) = self.spans[k];
+                self.leaves.push((first, count, me as u32, slot as u8));
+                set_slot(&mut node, slot, &binary[k], 0, true);
+            } else {
+                let child = self.node(k);
+                set_slot(&mut node, slot, &binary[k], child, false);
+            }
+        }
+        self.nodes[me] = node;
+        me as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scene::Mesh;
+
+    /// A strip of `n` small triangles along x.
+    fn strip(n: usize) -> Mesh {
+        let mut mesh = Mesh::default();
+        for i in 0..n {
+            let x = i as f32;
+            mesh.positions.extend([
+                Vec3::new(x, 0.0, 0.0),
+                Vec3::new(x + 0.5, 0.0, 0.0),
+                Vec3::new(x, 1.0, 0.0),
+            ]);
+            let b = 3 * i as u32;
+            mesh.triangles.push([b, b + 1, b + 2]);
+        }
+        mesh
+    }
+
+    /// Every triangle sits in exactly one lane; subtrees of up to eight triangles share one
+    /// block, so blocks are fuller than the binary tree's leaves.
+    #[test]
+    fn blocks_hold_every_triangle_once_and_merge_small_subtrees() {
+        for n in [0, 1, 8, 9, 1000] {
+            let binary = Bvh::build(&strip(n));
+            let binary_leaves = binary.nodes.iter().filter(|b| b.count > 0).count();
+            let wide = WideBvh::new(binary, Isa::Scalar);
+            let mut seen = vec![0; n];
+            for &id in wide.ids.iter().flatten().filter(|&&id| id != u32::MAX) {
+                seen[id as usize] += 1;
+            }
+            assert!(seen.iter().all(|&c| c == 1), "{n} triangles: {seen:?}");
+            assert!(wide.blocks.len() <= binary_leaves, "{n} triangles");
+            if n == 1000 {
+                assert!(
+                    wide.blocks.len() * 2 < binary_leaves,
+                    "{} blocks for {binary_leaves} binary leaves",
+                    wide.blocks.len()
+                );
+            }
+            let ray = Ray::new(Vec3::new(0.2, 0.2, -1.0), Vec3::Z);
+            assert_eq!(
+                wide.intersect(&ray, 0.0, 10.0).map(|h| h.triangle),
+                (n > 0).then_some(0)
+            );
         }
     }
-    out[me] = node;
-    me as u32
 }

@@ -1,0 +1,74 @@
+//! Images do not depend on the processor's instruction set: the CPU backend renders the same
+//! bits on every traversal path this machine runs (portable, AVX2), on scenes with large and
+//! small triangles, see-through surfaces, an orthographic camera (rays along an axis) and an
+//! environment map.
+
+mod common;
+
+use common::{render, settings};
+use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::bvh::Isa;
+use tessera_renderer::film::Resolution;
+
+#[test]
+fn every_instruction_set_renders_the_same_bits() {
+    let isas = Isa::available();
+    println!(
+        "instruction-set paths on this machine: {}",
+        isas.iter().map(|i| i.name()).collect::<Vec<_>>().join(", ")
+    );
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(
+        isas.contains(&Isa::Avx2),
+        std::arch::is_x86_feature_detected!("avx2"),
+        "AVX2 is offered exactly where the processor has it"
+    );
+    if isas.len() < 2 {
+        println!("only the portable path runs here: NOT compared against a vector path");
+    }
+    let scenes = [
+        ("Cornell box", common::scenes::cornell_box()),
+        ("materials", common::scenes::materials()),
+        (
+            "half see-through",
+            common::scenes::materials_half_see_through(),
+        ),
+        ("orthographic", common::scenes::orthographic(0.5)),
+        ("sun map", common::scenes::materials_under_a_sun_map()),
+    ];
+    let res = Resolution::new(40, 30).unwrap();
+    let s = settings(4, 8, 11);
+    for (name, scene) in &scenes {
+        let images: Vec<_> = isas
+            .iter()
+            .map(|&isa| {
+                let cpu = CpuBackend::on(Some(2), isa).unwrap();
+                render(&cpu, scene, res, 16, &s)
+            })
+            .collect();
+        let bits = |i: usize| -> Vec<u32> {
+            let p = &images[i].pixels;
+            p.color
+                .iter()
+                .flatten()
+                .chain(p.albedo.iter().flatten())
+                .chain(p.normal.iter().flatten())
+                .chain(&p.depth)
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        let lit = images[0].pixels.color.iter().filter(|c| c[0] > 0.0).count();
+        assert!(
+            lit > 100,
+            "{name}: the scene should show something ({lit} lit pixels)"
+        );
+        for i in 1..isas.len() {
+            assert!(
+                bits(0) == bits(i),
+                "{name}: {} and {} paths rendered different pixels",
+                isas[0].name(),
+                isas[i].name()
+            );
+        }
+    }
+}
