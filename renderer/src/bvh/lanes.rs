@@ -181,13 +181,13 @@ mod portable {
     pub fn slabs(b: &Boxes, r: &SlabRay, t_max: f32) -> (u32, Lanes) {
         let mut near = [0.0; WIDTH];
         let mut mask = 0;
-        for i in 0..WIDTH {
+        for (i, near) in near.iter_mut().enumerate() {
             let t0 = |a: usize| b.min[a][i] * r.inv[a] - r.org_inv[a];
             let t1 = |a: usize| b.max[a][i] * r.inv[a] - r.org_inv[a];
             let (tx0, tx1, ty0, ty1, tz0, tz1) = (t0(0), t1(0), t0(1), t1(1), t0(2), t1(2));
             let n = max(max(max(min(tx0, tx1), min(ty0, ty1)), min(tz0, tz1)), 0.0);
             let f = min(min(min(max(tx0, tx1), max(ty0, ty1)), max(tz0, tz1)), t_max);
-            near[i] = n;
+            *near = n;
             mask |= u32::from(n <= f) << i;
         }
         (mask, near)
@@ -214,8 +214,7 @@ mod portable {
             let v = d.dot(qvec) * inv_det;
             let t = e2.dot(qvec) * inv_det;
             let hit = det.abs() >= PARALLEL
-                && u >= 0.0
-                && u <= 1.0
+                && (0.0..=1.0).contains(&u)
                 && v >= 0.0
                 && u + v <= 1.0
                 && t > t_min
