@@ -60,8 +60,39 @@ struct WideNode {
     slots: u32,
 }
 
-/// The closest hit so far: distance, barycentrics and the lane's leaf-order index.
+/// A hit: distance, barycentrics and the lane's leaf-order index.
 type Best = (f32, f32, f32, usize);
+
+/// The closest hit so far, and how far a hit may lie and still be taken: `t_max` until a hit,
+/// then the end of that hit's tie window.
+struct Closest {
+    best: Option<Best>,
+    reach: f32,
+    t_max: f32,
+}
+
+impl Closest {
+    /// Keeps `hit` if it wins ([`beats`]).
+    #[inline(always)]
+    fn offer(&mut self, hit: Best) {
+        if self.best.is_none_or(|b| beats(hit.0, hit.3, b.0, b.3)) {
+            self.reach = self.t_max.min(tie_reach(hit.0));
+            self.best = Some(hit);
+        }
+    }
+}
+
+/// The indices of the set bits of `mask`, lowest first.
+#[inline(always)]
+fn set_bits(mut mask: u32) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            i
+        })
+    })
+}
 
 /// A frame's triangles ready for the CPU's traversal on one instruction-set path.
 pub struct WideBvh {
@@ -77,8 +108,15 @@ pub struct WideBvh {
 
 impl WideBvh {
     /// Collapses `bvh` (which is dropped: the CPU needs only this layout) for traversal on
-    /// `isa`.
+    /// `isa`, which must be one of [`Isa::available`].
     pub fn new(bvh: Bvh, isa: Isa) -> Self {
+        // The vector paths' safety rests on this: a missing instruction set is a panic here,
+        // not undefined behaviour in traversal. (`CpuBackend::on` refuses one with an error.)
+        assert!(
+            Isa::available().contains(&isa),
+            "this processor lacks the {} instruction set",
+            isa.name()
+        );
         let start = Instant::now();
         let binary = &bvh.nodes;
         let mut collapse = Collapse {
@@ -150,16 +188,12 @@ impl WideBvh {
         self.stats
     }
 
-    pub fn isa(&self) -> Isa {
-        self.isa
-    }
-
     /// The closest hit with `t` in `(t_min, t_max)`; of hits in one tie window
     /// ([`TIE_WINDOW`](super::TIE_WINDOW)), the lowest leaf-order index.
     pub fn intersect(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
         match self.isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `isa` is one of `Isa::available` (the backend checks).
+            // SAFETY: `new` checked that `isa` is one of `Isa::available`.
             Isa::Avx2 => unsafe { self.intersect_avx2(ray, t_min, t_max) },
             _ => self.intersect_on(Portable, ray, t_min, t_max),
         }
@@ -192,31 +226,25 @@ impl WideBvh {
     #[inline(always)]
     fn intersect_on(&self, kernel: impl Kernel, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
         let slab_ray = SlabRay::new(ray);
-        let mut best: Option<Best> = None;
-        // How far a hit may lie and still be taken: `t_max` until a hit, then the end of that
-        // hit's tie window.
-        let mut reach = t_max;
+        let mut closest = Closest {
+            best: None,
+            reach: t_max,
+            t_max,
+        };
         let mut stack = Stack::new();
         let mut node = 0usize;
         loop {
             let n = &self.nodes[node];
-            let (mask, near) = kernel.slabs(&n.boxes, &slab_ray, reach);
+            let (mask, near) = kernel.slabs(&n.boxes, &slab_ray, closest.reach);
             let mask = mask & n.slots;
-            let mut leaves = mask & n.leaves;
-            while leaves != 0 {
-                let i = leaves.trailing_zeros() as usize;
-                leaves &= leaves - 1;
-                let block = n.child[i] as usize;
-                self.leaf_hits(kernel, block, ray, t_min, t_max, &mut reach, &mut best);
+            for i in set_bits(mask & n.leaves) {
+                self.leaf_hits(kernel, n.child[i] as usize, ray, t_min, &mut closest);
             }
             // Interior children to visit, nearest kept in `next`.
             let mut next: Option<(u32, f32)> = None;
-            let mut interior = mask & !n.leaves;
-            while interior != 0 {
-                let i = interior.trailing_zeros() as usize;
-                interior &= interior - 1;
+            for i in set_bits(mask & !n.leaves) {
                 let candidate = (n.child[i], near[i]);
-                if candidate.1 > reach {
+                if candidate.1 > closest.reach {
                     continue;
                 }
                 match next {
@@ -235,14 +263,14 @@ impl WideBvh {
             // Pop, skipping subtrees that start beyond the closest hit found since the push.
             loop {
                 let Some((candidate, entry)) = stack.pop() else {
-                    return best.map(|(t, u, v, k)| Hit {
+                    return closest.best.map(|(t, u, v, k)| Hit {
                         t,
                         u,
                         v,
                         triangle: self.ids[k / WIDTH][k % WIDTH],
                     });
                 };
-                if entry <= reach {
+                if entry <= closest.reach {
                     node = candidate as usize;
                     break;
                 }
@@ -250,32 +278,21 @@ impl WideBvh {
         }
     }
 
-    /// Tests block `block`'s triangles, keeping in `best` the hit that wins ([`beats`]).
-    /// All eight lanes are tested against the same `reach`; a lane beyond the window of a
-    /// hit found in an earlier lane cannot beat it (its index is higher), so the result is
-    /// the one-at-a-time result.
+    /// Tests block `block`'s triangles, offering each hit to `closest`. All eight lanes are
+    /// tested against the same reach; a lane beyond the window of a hit found in an earlier
+    /// lane cannot beat it (its index is higher), so the result is the one-at-a-time result.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)] // the traversal's state, passed to an inlined step
     fn leaf_hits(
         &self,
         kernel: impl Kernel,
         block: usize,
         ray: &Ray,
         t_min: f32,
-        t_max: f32,
-        reach: &mut f32,
-        best: &mut Option<Best>,
+        closest: &mut Closest,
     ) {
-        let hits = kernel.triangles(&self.blocks[block], ray, t_min, *reach);
-        let mut mask = hits.mask;
-        while mask != 0 {
-            let j = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            let (t, k) = (hits.t[j], block * WIDTH + j);
-            if best.is_none_or(|b| beats(t, k, b.0, b.3)) {
-                *reach = t_max.min(tie_reach(t));
-                *best = Some((t, hits.u[j], hits.v[j], k));
-            }
+        let hits = kernel.triangles(&self.blocks[block], ray, t_min, closest.reach);
+        for j in set_bits(hits.mask) {
+            closest.offer((hits.t[j], hits.u[j], hits.v[j], block * WIDTH + j));
         }
     }
 
@@ -288,19 +305,13 @@ impl WideBvh {
             let n = &self.nodes[node];
             let (mask, _) = kernel.slabs(&n.boxes, &slab_ray, t_max);
             let mask = mask & n.slots;
-            let mut leaves = mask & n.leaves;
-            while leaves != 0 {
-                let i = leaves.trailing_zeros() as usize;
-                leaves &= leaves - 1;
+            for i in set_bits(mask & n.leaves) {
                 let block = &self.blocks[n.child[i] as usize];
                 if kernel.triangles(block, ray, t_min, t_max).mask != 0 {
                     return true;
                 }
             }
-            let mut interior = mask & !n.leaves;
-            while interior != 0 {
-                let i = interior.trailing_zeros() as usize;
-                interior &= interior - 1;
+            for i in set_bits(mask & !n.leaves) {
                 stack.push((n.child[i], 0.0));
             }
             let Some((next, _)) = stack.pop() else {
