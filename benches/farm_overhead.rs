@@ -1,6 +1,6 @@
 //! The farm's overhead, on this machine: the same multi-frame job through RabbitMQ with two
-//! local one-thread workers versus `tessera render` with two threads, and tasks per second
-//! through the queue with tiny tasks. Needs RabbitMQ (started when installed but stopped).
+//! local one-thread workers versus `tessera render` with two threads (tasks per second with
+//! tiny tasks are `farm_throughput`'s). Needs RabbitMQ (started when installed but stopped).
 //!
 //! `cargo bench --bench farm_overhead`
 
@@ -8,7 +8,7 @@
 mod farm;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use farm::{Farm, scene};
 
@@ -55,31 +55,5 @@ fn main() {
     println!(
         "overhead ratio farm / render:          {:.2}",
         farmed / local
-    );
-
-    let tiny = [
-        "--frames",
-        "1-4",
-        "--width",
-        "64",
-        "--height",
-        "64",
-        "--spp",
-        "1",
-        "--max-depth",
-        "1",
-        "--tile",
-        "4",
-    ];
-    let mut args = vec![t];
-    args.extend_from_slice(&tiny);
-    let started = Instant::now();
-    let id = farm.submit(&args);
-    let status = farm.wait_done(&id, Duration::from_secs(600));
-    let seconds = started.elapsed().as_secs_f64();
-    let tasks = status["tasks_total"].as_u64().unwrap();
-    println!(
-        "tiny tasks: {tasks} tasks (4x4 px, 1 spp) in {seconds:.2} s = {:.0} tasks/s through the queue",
-        tasks as f64 / seconds
     );
 }

@@ -302,8 +302,9 @@ fn one_tile_of_cornell(size: u32, spp: u32) -> Submission {
     }
 }
 
-/// A farm whose tiles cannot be stored (here `tiles` is a file, which stops root too) stops
-/// with the error after its retries, as `tessera render` configures it, instead of waiting.
+/// A farm whose store cannot keep tiles (a trigger refuses them, as a full disk would; file
+/// permissions do not stop root) stops with the error after its retries, as `tessera render`
+/// configures it, instead of waiting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
     let dir = tempfile::tempdir().unwrap();
@@ -312,7 +313,13 @@ async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
     config.record_retries = Some(1);
     let transport = InProcessTransport::new();
     let farm = Farm::open(config, transport.clone()).unwrap();
-    std::fs::write(data.join("tiles"), b"not a folder").unwrap();
+    rusqlite::Connection::open(data.join("farm.db"))
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER full BEFORE INSERT ON tiles
+             BEGIN SELECT RAISE(FAIL, 'no room for tiles'); END;",
+        )
+        .unwrap();
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
     spawn_cpu_worker(&farm, &transport, "w", shutdown);
@@ -322,7 +329,7 @@ async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
         .expect("the farm gives up within 60 s")
         .unwrap();
     let err = stopped.expect_err("the farm stops with the error");
-    assert!(err.to_string().contains("tiles"), "{err}");
+    assert!(err.to_string().contains("no room for tiles"), "{err}");
 }
 
 /// A farm with no worker, a job of `tiles` tiles of 4x4 pixels of the Cornell box at 2 spp
@@ -449,6 +456,8 @@ async fn a_task_is_charged_for_its_work_at_the_price_of_the_workers_token() {
     let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |_| {}).await;
     let task = take(&mut tasks).await;
     let lease = lease(&farm, &task, "honest");
+    // Held for longer than the millisecond it reports: the report stands as it is.
+    tokio::time::sleep(Duration::from_millis(10)).await;
     farm.handle_result(&result(&task, &true_pixels(&task), 32, 1_000, &lease))
         .await
         .unwrap();

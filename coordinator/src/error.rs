@@ -1,9 +1,7 @@
 //! The farm's errors, named for the farm; the HTTP server alone maps them to status codes.
 
-use std::path::PathBuf;
-
 use tessera_protocol::api::JobState;
-use tessera_protocol::id::JobId;
+use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::scene::SceneStoreError;
 use tessera_renderer::output::OutputError;
 use tessera_transport::TransportError;
@@ -29,8 +27,8 @@ pub enum FarmError {
     FrameNotFinished { job: JobId, frame: u32 },
     #[error("at most {limit} event streams may be open at once with one token; close one first")]
     TooManyWatchers { limit: usize },
-    #[error("stored tile '{}' is unusable: {reason}", .path.display())]
-    CorruptTile { path: PathBuf, reason: String },
+    #[error("the stored tile of task {task} is unusable: {reason}")]
+    CorruptTile { task: TaskId, reason: String },
     #[error("frame {frame} of job {job} is missing tiles in the store")]
     IncompleteFrame { job: JobId, frame: u32 },
     #[error(transparent)]

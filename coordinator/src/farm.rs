@@ -17,10 +17,11 @@ use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::Claim;
 use tessera_protocol::money::Money;
+use tessera_protocol::result::ResultMessage;
 use tessera_protocol::scene::{SceneHash, SceneStore, SceneStoreError};
 use tessera_renderer::film::Resolution;
 use tessera_renderer::output::Durability;
-use tessera_transport::{Inbox, Transport};
+use tessera_transport::{Delivery, Inbox, Transport};
 use tokio::sync::watch;
 
 use crate::billing::PriceTable;
@@ -36,6 +37,9 @@ use crate::quote::{self, AliveWorker, HeldQuotes, Probe};
 use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, NewJob, Principal, Store};
 use crate::validate::validate_scene;
 use crate::verify::Verifier;
+
+/// Results recorded together at most, with one sync and one acknowledgement round.
+const RESULT_BATCH: usize = 256;
 
 /// How often workers' throughput is compared with their classes'.
 const MISFITS_EVERY: Duration = Duration::from_secs(60);
@@ -127,7 +131,6 @@ pub struct Farm<T> {
     pub(crate) max_attempts: u32,
     pub(crate) window: usize,
     pub(crate) transport: T,
-    pub(crate) durability: Durability,
     pub(crate) limits: Limits,
     lease_timeout: Duration,
     pub(crate) queue_timeout: Duration,
@@ -167,7 +170,6 @@ impl<T: Transport> Farm<T> {
             max_attempts: config.max_attempts.max(1),
             window: config.window.max(1),
             transport,
-            durability: config.durability,
             limits: config.limits,
             lease_timeout: config.lease_timeout,
             queue_timeout: config.queue_timeout,
@@ -533,30 +535,77 @@ impl<T: Transport> Farm<T> {
                     }
                 }
                 delivery = results.next() => {
-                    let Some(delivery) = delivery else { return Ok(()) };
-                    // Transient failures (disk, database) are retried here: acknowledging
-                    // would lose the tile, and not acknowledging would stall the consumer.
-                    let mut wait = Duration::from_millis(100);
-                    let mut retries = 0;
-                    while let Err(e) = self.handle_result(&delivery.message).await {
-                        if self.record_retries.is_some_and(|limit| retries >= limit) {
-                            tracing::error!(error = %e, task = %delivery.message.task, "cannot record result; giving up");
-                            return Err(e);
+                    let Some(first) = delivery else { return Ok(()) };
+                    // With it, whatever else has arrived: one sync and one top-up for all.
+                    let mut batch = vec![first];
+                    while batch.len() < RESULT_BATCH {
+                        match futures_lite::future::poll_once(results.next()).await {
+                            Some(Some(delivery)) => batch.push(delivery),
+                            _ => break,
                         }
-                        retries += 1;
-                        tracing::error!(error = %e, task = %delivery.message.task, "cannot record result; retrying");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(Duration::from_secs(5));
                     }
-                    if let Err(e) = delivery.ack().await {
-                        // It comes back and is recognised as a duplicate.
-                        tracing::warn!(error = %e, "cannot acknowledge result");
-                    }
-                    if let Err(e) = self.top_up().await {
-                        tracing::warn!(error = %e, "cannot queue tasks");
-                    }
+                    self.record_batch(batch).await?;
                 }
             }
+        }
+    }
+
+    /// Records a batch of results, makes what they recorded durable with one sync, and only
+    /// then acknowledges them. Transient failures (disk, database) are retried: acknowledging
+    /// would lose a tile, and not acknowledging would stall the consumer.
+    async fn record_batch(&self, batch: Vec<Delivery<ResultMessage>>) -> Result<(), FarmError> {
+        for delivery in &batch {
+            let task = delivery.message.task;
+            self.retrying("record result", task, || {
+                self.handle_result(&delivery.message)
+            })
+            .await?;
+        }
+        if let Some(last) = batch.last() {
+            let task = last.message.task;
+            self.retrying("make results durable", task, || async {
+                Ok(self.store.sync()?)
+            })
+            .await?;
+        }
+        for delivery in batch {
+            if let Err(e) = delivery.ack().await {
+                // It comes back and is recognised as a duplicate.
+                tracing::warn!(error = %e, "cannot acknowledge result");
+            }
+        }
+        if let Err(e) = self.top_up().await {
+            tracing::warn!(error = %e, "cannot queue tasks");
+        }
+        Ok(())
+    }
+
+    /// Runs `attempt` until it succeeds, waiting longer each time, or until the configured
+    /// number of retries is spent.
+    async fn retrying<F, Fut>(
+        &self,
+        what: &str,
+        task: TaskId,
+        mut attempt: F,
+    ) -> Result<(), FarmError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), FarmError>>,
+    {
+        let mut wait = Duration::from_millis(100);
+        let mut retries = 0;
+        loop {
+            let Err(e) = attempt().await else {
+                return Ok(());
+            };
+            if self.record_retries.is_some_and(|limit| retries >= limit) {
+                tracing::error!(error = %e, %task, "cannot {what}; giving up");
+                return Err(e);
+            }
+            retries += 1;
+            tracing::error!(error = %e, %task, "cannot {what}; retrying");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
         }
     }
 

@@ -1,6 +1,6 @@
-//! Tiles and frames on disk: an accepted tile is kept under the data directory until its job is
-//! done, so that a frame can be assembled again when a tile of it is rendered again (its worker
-//! was caught cheating later).
+//! Tiles and frames: an accepted tile is kept in the store until its job is done, so that a frame
+//! can be assembled again when a tile of it is rendered again (its worker was caught cheating
+//! later); frames are written where [`FramePaths`](crate::frame_paths::FramePaths) says.
 
 use std::path::{Path, PathBuf};
 
@@ -17,34 +17,27 @@ use crate::merge::FrameMerger;
 use crate::store::{JobRecord, TaskRecord};
 
 impl<T: Transport> Farm<T> {
-    fn tile_path(&self, job: JobId, task: TaskId) -> PathBuf {
+    /// Where a coordinator before tiles were kept in the store kept them; read only for the
+    /// jobs such a coordinator left running.
+    fn legacy_tile_path(&self, job: JobId, task: TaskId) -> PathBuf {
         self.data_dir
             .join("tiles")
             .join(job.to_string())
             .join(format!("{task}.tile"))
     }
 
-    /// Keeps an accepted tile's compressed pixels until its frame is written.
-    pub(crate) fn write_tile(
-        &self,
-        job: JobId,
-        task: TaskId,
-        compressed: &[u8],
-    ) -> Result<(), FarmError> {
-        let path = self.tile_path(job, task);
-        create_parent(&path)?;
-        output::write_file(&path, compressed, self.durability)?;
-        Ok(())
-    }
-
-    /// An accepted tile's pixels, as [`write_tile`](Self::write_tile) kept them.
-    fn read_tile(&self, task: &TaskRecord) -> Result<Pixels, FarmError> {
-        let path = self.tile_path(task.job, task.id);
-        let compressed =
-            std::fs::read(&path).map_err(io(format!("cannot read tile '{}'", path.display())))?;
+    /// An accepted tile's pixels, as the store kept them.
+    pub(crate) fn read_tile(&self, task: &TaskRecord) -> Result<Pixels, FarmError> {
+        let compressed = match self.store.tile(task.id)? {
+            Some(compressed) => compressed,
+            None => {
+                let path = self.legacy_tile_path(task.job, task.id);
+                std::fs::read(&path).map_err(io(format!("tile of task {} is missing", task.id)))?
+            }
+        };
         EncodedPixels::decode_compressed(&compressed, task.task.tile.pixel_count()).map_err(|e| {
             FarmError::CorruptTile {
-                path,
+                task: task.id,
                 reason: e.to_string(),
             }
         })
@@ -84,7 +77,7 @@ impl<T: Transport> Farm<T> {
                 pixels: self.read_tile(task)?,
             };
             merger.add(&tile).map_err(|e| FarmError::CorruptTile {
-                path: self.tile_path(job.id, task.id),
+                task: task.id,
                 reason: e.to_string(),
             })?;
         }
@@ -109,8 +102,11 @@ impl<T: Transport> Farm<T> {
         Ok(())
     }
 
-    /// Removes a done job's tiles: its frames hold them now. Leftovers only cost disk space.
+    /// Removes a done job's tiles: its frames hold them now. Leftovers only cost space.
     pub(crate) fn remove_tiles(&self, job: JobId) {
+        if let Err(e) = self.store.remove_tiles(job) {
+            tracing::warn!(%job, error = %e, "cannot remove the tiles of a done job");
+        }
         let _ = std::fs::remove_dir_all(self.data_dir.join("tiles").join(job.to_string()));
     }
 }

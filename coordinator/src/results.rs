@@ -1,6 +1,6 @@
 //! Recording a worker's result. Workers are not trusted: a result counts only under the active
 //! lease it names and with that lease's signature, and it is checked against its task before
-//! the tile is written, the task marked done and billed (in one transaction), and the frame
+//! the tile is kept, the task marked done and billed (in one transaction), and the frame
 //! written once its last tile is in. What is charged is the task's work at the job's price for
 //! the device class of the worker's token ([`billing::work`]), never the time the worker
 //! reports; a worker that fails a check is blocked, its unverified charges reversed and their
@@ -356,8 +356,6 @@ impl<T: Transport> Farm<T> {
         reported_micros: u64,
         pixels: &CheckedPixels,
     ) -> Result<(), FarmError> {
-        // The tile is on disk before the store says the task is done.
-        self.write_tile(job.id, task.id, &pixels.compressed)?;
         // The reported time is kept for measuring the worker, bounded by the lease; what is
         // charged is the task's work.
         let render_micros = reported_micros.min(held_micros(lease));
@@ -396,10 +394,14 @@ impl<T: Transport> Farm<T> {
                 ..r.worker.device.clone()
             },
         };
-        match self
-            .store
-            .accept(&row, &worker, &lease.id, carry, pixels.spot_checked)?
-        {
+        match self.store.accept(
+            &row,
+            &pixels.compressed,
+            &worker,
+            &lease.id,
+            carry,
+            pixels.spot_checked,
+        )? {
             Acceptance::Duplicate => return Ok(()),
             Acceptance::LeaseEnded => return self.refuse("lease no longer active", r),
             Acceptance::Accepted => {}
@@ -433,8 +435,7 @@ impl<T: Transport> Farm<T> {
             return Ok(());
         }
         let frame = task.task.frame;
-        let (done, total) = self.store.frame_tasks(job.id, frame, job.spec.resolution)?;
-        if done.len() == total && !self.store.frame_written(job.id, frame)? {
+        if self.store.frame_ready(job.id, frame)? {
             self.write_frame(job, frame)?;
             self.finish_if_complete(job.id)?;
         }

@@ -9,7 +9,7 @@
 //!   pixels disagree than an honest backend would, but once in a million checks.
 //!
 //! The verifier renders on a thread of its own with one CPU thread, keeping the last scene it
-//! loaded.
+//! loaded, and the last frame it prepared (its BVH) while checks of that frame follow.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -20,7 +20,7 @@ use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::environment::MapCache;
 use tessera_renderer::estimate::{self, Estimate};
 use tessera_renderer::film::{Pixel, Pixels, Tile};
-use tessera_renderer::scene::Scene;
+use tessera_renderer::scene::{FrameScene, Scene};
 
 /// How a worker's pixels compare with the verifier's, by the backend the worker names. A
 /// worker could name any backend: each is checked, the CPU's most strictly.
@@ -208,11 +208,39 @@ fn serve(inbox: &mpsc::Receiver<Request>) {
         }
     };
     let mut held = Held::default();
-    for request in inbox {
+    // A frame is prepared once and kept while checks of it follow one another.
+    let mut next = inbox.recv().ok();
+    while let Some(first) = next.take() {
+        let key = first.task.frame_key();
         let started = std::time::Instant::now();
-        let estimates = render(&backend, &mut held, &request);
-        let seconds = started.elapsed().as_secs_f64();
-        let _ = request.reply.send(estimates.map(|e| (e, seconds)));
+        let frame = match evaluate(&mut held, &first) {
+            Ok(frame) => frame,
+            Err(e) => {
+                let _ = first.reply.send(Err(e));
+                next = inbox.recv().ok();
+                continue;
+            }
+        };
+        let prepared = backend.prepare_cpu(&frame);
+        // The first check of a frame is timed with its preparation.
+        let mut preparing = started.elapsed();
+        let mut request = first;
+        loop {
+            let task = &request.task;
+            let started = std::time::Instant::now();
+            let estimates = prepared
+                .estimate(task.resolution, &request.pixels, task.frame, &task.settings)
+                .map_err(|e| e.to_string());
+            let seconds = (started.elapsed() + std::mem::take(&mut preparing)).as_secs_f64();
+            let _ = request.reply.send(estimates.map(|e| (e, seconds)));
+            match inbox.recv() {
+                Ok(r) if r.task.frame_key() == key => request = r,
+                other => {
+                    next = other.ok();
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -224,11 +252,9 @@ struct Held {
     maps: MapCache<SceneHash>,
 }
 
-fn render(
-    backend: &CpuBackend,
-    held: &mut Held,
-    request: &Request,
-) -> Result<Vec<Estimate>, String> {
+/// The frame a request is for, loading its scene and environment map unless they are the ones
+/// already held.
+fn evaluate(held: &mut Held, request: &Request) -> Result<FrameScene, String> {
     let task = &request.task;
     let scene = match &held.scene {
         Some((hash, scene)) if *hash == task.scene => scene.clone(),
@@ -249,21 +275,12 @@ fn render(
         })
         .transpose()
         .map_err(|e| e.to_string())?;
-    let frame = scene
+    scene
         .frame_from(
             task.time,
             task.camera.as_deref(),
             &task.view,
             environment.as_ref(),
-        )
-        .map_err(|e| e.to_string())?;
-    backend
-        .estimate_pixels(
-            &frame,
-            task.resolution,
-            &request.pixels,
-            task.frame,
-            &task.settings,
         )
         .map_err(|e| e.to_string())
 }

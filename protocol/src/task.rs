@@ -43,4 +43,26 @@ impl TaskMessage {
     pub fn samples(&self) -> u64 {
         self.tile.pixel_count() as u64 * u64::from(self.settings.spp.get())
     }
+
+    /// What the frame it renders depends on.
+    pub fn frame_key(&self) -> FrameKey {
+        FrameKey {
+            scene: self.scene,
+            time_bits: self.time.to_bits(),
+            camera: self.camera.clone(),
+            view: self.view,
+            environment: self.environment.clone(),
+        }
+    }
+}
+
+/// What a task's frame depends on: tasks with equal keys render the same frame, so whoever
+/// renders them in turn prepares it (poses, BVH) once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameKey {
+    scene: SceneHash,
+    time_bits: u32,
+    camera: Option<String>,
+    view: View,
+    environment: Option<EnvironmentSetting>,
 }

@@ -162,6 +162,20 @@ impl Farm {
         );
     }
 
+    /// CPU time (user and system) the running coordinator has used, from `/proc`.
+    pub fn coordinator_cpu_seconds(&self) -> f64 {
+        let pid = self.coordinator.as_ref().expect("a coordinator runs").id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // The fields after the command's name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+        let per_second: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        ticks / per_second
+    }
+
     pub fn kill_coordinator(&mut self) {
         if let Some(mut c) = self.coordinator.take() {
             c.kill().unwrap();

@@ -512,8 +512,9 @@ impl Transport for AmqpTransport {
 
     async fn consume_results(&self) -> Result<Self::Results, TransportError> {
         let queue = self.shared.names.results.clone();
-        // Results are small and handled one at a time; a few in flight hide the round trip.
-        Ok(self.consume(&queue, 16).await)
+        // The coordinator records what has arrived in batches, one sync each: a deep window keeps
+        // a batch's worth arriving while the last one is recorded.
+        Ok(self.consume(&queue, 256).await)
     }
 }
 

@@ -40,7 +40,7 @@ pub enum TransportError {
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Settles one delivery with whoever delivered it.
-pub trait Settle: Send {
+pub trait Settle: Send + Sync {
     fn ack(self: Box<Self>) -> BoxFuture<'static, Result<(), TransportError>>;
 }
 

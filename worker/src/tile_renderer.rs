@@ -15,7 +15,6 @@ use tessera_protocol::scene::SceneHash;
 use tessera_protocol::task::TaskMessage;
 use tessera_renderer::backend::{Backend, DeviceInfo};
 use tessera_renderer::bvh::BvhStats;
-use tessera_renderer::camera::View;
 use tessera_renderer::environment::{EnvironmentMap, EnvironmentSetting, MapCache};
 use tessera_renderer::film::{Tile, TileImage};
 use tessera_renderer::scene::{FrameScene, Scene};
@@ -84,27 +83,6 @@ struct Request {
     task: TaskMessage,
     tile: Tile,
     reply: mpsc::SyncSender<Rendered>,
-}
-
-#[derive(Clone, PartialEq)]
-struct FrameKey {
-    scene: SceneHash,
-    time_bits: u32,
-    camera: Option<String>,
-    view: View,
-    environment: Option<EnvironmentSetting>,
-}
-
-impl FrameKey {
-    fn of(task: &TaskMessage) -> Self {
-        Self {
-            scene: task.scene,
-            time_bits: task.time.to_bits(),
-            camera: task.camera.clone(),
-            view: task.view,
-            environment: task.environment.clone(),
-        }
-    }
 }
 
 /// An environment map the caller loaded for its job, with the setting that named it.
@@ -228,7 +206,7 @@ fn serve(
 ) {
     let mut next = inbox.recv().ok();
     while let Some(first) = next.take() {
-        let key = FrameKey::of(&first.task);
+        let key = first.task.frame_key();
         let started = Instant::now();
         let frame_scene = match evaluate(&mut held, &first) {
             Ok(f) => f,
@@ -265,7 +243,7 @@ fn serve(
             // The asker may have given up; the next request is served all the same.
             let _ = request.reply.send(rendered);
             match inbox.recv() {
-                Ok(r) if FrameKey::of(&r.task) == key => request = r,
+                Ok(r) if r.task.frame_key() == key => request = r,
                 other => {
                     next = other.ok();
                     break;

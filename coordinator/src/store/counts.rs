@@ -34,7 +34,7 @@ fn grouped<V: rusqlite::types::FromSql>(
 
 impl Store {
     pub fn counts(&self) -> Result<Counts, StoreError> {
-        let db = self.db();
+        let db = self.reader();
         Ok(Counts {
             jobs: grouped(&db, "SELECT state, COUNT(*) FROM jobs GROUP BY state")?,
             tasks: grouped(&db, "SELECT state, COUNT(*) FROM tasks GROUP BY state")?,

@@ -58,10 +58,9 @@ pub(super) fn finish(db: &Connection, id: &str, end: LeaseEnd) -> Result<bool, S
         LeaseEnd::Done => "done",
         LeaseEnd::Expired => "expired",
     };
-    let changed = db.execute(
-        "UPDATE leases SET state = ?2 WHERE id = ?1 AND state = 'active'",
-        params![id, state],
-    )?;
+    let changed = db
+        .prepare_cached("UPDATE leases SET state = ?2 WHERE id = ?1 AND state = 'active'")?
+        .execute(params![id, state])?;
     Ok(changed == 1)
 }
 
@@ -102,20 +101,19 @@ impl Store {
         let mut db = self.db();
         let tx = db.transaction()?;
         let row = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT t.state, t.attempts, j.state, j.id, j.trust FROM tasks t
                  JOIN jobs j ON j.id = t.job_id WHERE t.id = ?1",
-                params![task.0],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, u32>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                },
-            )
+            )?
+            .query_row(params![task.0], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
             .optional()?;
         let refuse = |why: String| Ok(LeaseClaim::Refused(why));
         let Some((task_state, failed_attempts, job_state, job, trust)) = row else {
@@ -166,29 +164,30 @@ impl Store {
             started_at: at,
             active: true,
         };
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO leases (id, key, task_id, attempt, worker, device_class, threads,
                                  started_at, heartbeat_at, state)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'active')",
-            params![
-                lease.id,
-                lease.key,
-                task.0,
-                attempt,
-                worker,
-                device_class,
-                threads,
-                at
-            ],
-        )?;
+        )?
+        .execute(params![
+            lease.id,
+            lease.key,
+            task.0,
+            attempt,
+            worker,
+            device_class,
+            threads,
+            at
+        ])?;
         tx.commit()?;
         Ok(LeaseClaim::Granted(lease))
     }
 
     pub fn lease(&self, id: &str) -> Result<Option<Lease>, StoreError> {
         Ok(self
-            .db()
-            .query_row("SELECT * FROM leases WHERE id = ?1", params![id], read)
+            .reader()
+            .prepare_cached("SELECT * FROM leases WHERE id = ?1")?
+            .query_row(params![id], read)
             .optional()?)
     }
 
@@ -196,19 +195,18 @@ impl Store {
     pub fn heartbeat(&self, worker: &str) -> Result<usize, StoreError> {
         let at = now();
         let db = self.db();
-        db.execute(
-            "UPDATE workers SET last_seen = ?2 WHERE name = ?1",
-            params![worker, at],
-        )?;
-        Ok(db.execute(
-            "UPDATE leases SET heartbeat_at = ?2 WHERE worker = ?1 AND state = 'active'",
-            params![worker, at],
-        )?)
+        db.prepare_cached("UPDATE workers SET last_seen = ?2 WHERE name = ?1")?
+            .execute(params![worker, at])?;
+        Ok(db
+            .prepare_cached(
+                "UPDATE leases SET heartbeat_at = ?2 WHERE worker = ?1 AND state = 'active'",
+            )?
+            .execute(params![worker, at])?)
     }
 
     /// Active leases whose worker has not been heard from since `before`.
     pub fn stale_leases(&self, before: f64) -> Result<Vec<Lease>, StoreError> {
-        let db = self.db();
+        let db = self.reader();
         let mut stmt =
             db.prepare("SELECT * FROM leases WHERE state = 'active' AND heartbeat_at < ?1")?;
         let rows = stmt.query_map(params![before], read)?;
@@ -218,8 +216,8 @@ impl Store {
     /// Whether `worker` holds a live lease on a task of a job that renders `scene`.
     pub fn holds_scene(&self, worker: &str, scene: SceneHash) -> Result<bool, StoreError> {
         Ok(self
-            .db()
-            .prepare(
+            .reader()
+            .prepare_cached(
                 "SELECT 1 FROM leases l JOIN tasks t ON t.id = l.task_id JOIN jobs j ON j.id = t.job_id
                  WHERE l.worker = ?1 AND l.state = 'active' AND j.scene_hash = ?2",
             )?

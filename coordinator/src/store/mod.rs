@@ -2,11 +2,22 @@
 //! data directory; the ledger's table and queries are billing's ([`crate::billing::ledger`]).
 //!
 //! Every change that must happen together happens in one transaction; accepting a task's result
-//! marks the task done and appends its ledger row at once, so a task is billed exactly when it is
-//! done.
+//! keeps its tile, marks the task done and appends its ledger row at once, so a task is billed
+//! exactly when it is done.
+//!
+//! Commits are not flushed one by one: [`Store::sync`] makes every commit so far durable with one
+//! flush, and whoever answers for a write calls it first. The result loop syncs each batch of
+//! results before acknowledging it; writes a client is answered for (a job, a token, a
+//! cancellation) sync themselves. Claims and heartbeats ride on the next sync: a power cut can
+//! lose a lease granted since, which costs its task one render and no money (the result is
+//! refused under an unknown lease, and the task published again).
+//!
+//! Reads go through a few connections of their own, which WAL lets run beside the writer: the
+//! API's reads neither wait for the result loop nor hold it up.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -108,8 +119,18 @@ pub enum Acceptance {
 }
 
 pub struct Store {
+    /// The one connection that writes.
     db: Mutex<Connection>,
+    /// Connections that only read.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    durability: Durability,
+    /// The writer's count of changed rows at its last [`Store::sync`].
+    synced: AtomicU64,
 }
+
+/// Connections for reads: enough for the API's handlers on a small machine.
+const READERS: usize = 4;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS jobs (
@@ -159,6 +180,36 @@ CREATE TABLE IF NOT EXISTS frames_written (
     frame INTEGER NOT NULL,
     PRIMARY KEY (job_id, frame)
 );
+-- Each frame's tiles and how many of them are done, kept by the triggers below: neither a
+-- result nor a progress read counts a job's tasks.
+CREATE TABLE IF NOT EXISTS frame_tiles (
+    job_id INTEGER NOT NULL REFERENCES jobs(id),
+    frame INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    done INTEGER NOT NULL,
+    PRIMARY KEY (job_id, frame)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS frame_tiles_planned AFTER INSERT ON tasks BEGIN
+    INSERT INTO frame_tiles (job_id, frame, total, done)
+    VALUES (NEW.job_id, NEW.frame, 1, NEW.state = 'done')
+    ON CONFLICT (job_id, frame) DO UPDATE SET total = total + 1, done = done + (NEW.state = 'done');
+END;
+CREATE TRIGGER IF NOT EXISTS frame_tiles_done AFTER UPDATE OF state ON tasks
+WHEN (OLD.state = 'done') != (NEW.state = 'done') BEGIN
+    UPDATE frame_tiles SET done = done + IIF(NEW.state = 'done', 1, -1)
+    WHERE job_id = NEW.job_id AND frame = NEW.frame;
+END;
+-- Accepted tiles' compressed pixels, until their job is done: in the store, so that a tile is
+-- kept in the transaction that accepts it.
+CREATE TABLE IF NOT EXISTS tiles (
+    task_id INTEGER PRIMARY KEY REFERENCES tasks(id),
+    job_id INTEGER NOT NULL REFERENCES jobs(id),
+    pixels BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tiles_by_job ON tiles (job_id);
+-- The row a sync rewrites, so that its commit has something to flush.
+CREATE TABLE IF NOT EXISTS sync_point (n INTEGER NOT NULL);
+INSERT INTO sync_point (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM sync_point);
 CREATE TABLE IF NOT EXISTS workers (
     name TEXT PRIMARY KEY,
     backend TEXT NOT NULL,
@@ -211,9 +262,9 @@ impl Store {
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let db = Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
+        // NORMAL: a commit is flushed by the next sync (`Store::sync`), not on its own.
         let synchronous = match durability {
-            // FULL: a commit is on disk before the result it records is acknowledged.
-            Durability::CrashSafe => "FULL",
+            Durability::CrashSafe => "NORMAL",
             Durability::Throwaway => "OFF",
         };
         db.pragma_update(None, "synchronous", synchronous)?;
@@ -232,6 +283,13 @@ impl Store {
         add_column(&db, "jobs", "quote", "TEXT")?;
         add_column(&db, "jobs", "trust", "TEXT NOT NULL DEFAULT 'any'")?;
         add_column(&db, "tokens", "verified", "INTEGER NOT NULL DEFAULT 0")?;
+        // Frame counts for the tasks of a data directory made before they were kept.
+        db.execute(
+            "INSERT INTO frame_tiles (job_id, frame, total, done)
+             SELECT job_id, frame, COUNT(*), SUM(state = 'done') FROM tasks
+             WHERE NOT EXISTS (SELECT 1 FROM frame_tiles) GROUP BY job_id, frame",
+            [],
+        )?;
         // A job whose tasks were still being created when the coordinator stopped.
         db.execute(
             "UPDATE jobs SET state = 'failed', finished_at = ?1,
@@ -239,13 +297,65 @@ impl Store {
              WHERE ready = 0 AND state = 'running'",
             params![now()],
         )?;
-        Ok(Self { db: Mutex::new(db) })
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open(path)?;
+                reader.pragma_update(None, "query_only", "ON")?;
+                reader.busy_timeout(std::time::Duration::from_secs(10))?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let store = Self {
+            db: Mutex::new(db),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            durability,
+            synced: AtomicU64::new(u64::MAX),
+        };
+        store.sync()?;
+        Ok(store)
     }
 
+    /// The connection that writes.
     fn db(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions roll
         // back), so a poisoned lock is still usable.
         self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection for reading: a free one, or else the next in turn. It sees every commit
+    /// made before the read starts.
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            match self.readers[(start + i) % self.readers.len()].try_lock() {
+                Ok(reader) => return reader,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.readers[start % self.readers.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes every commit so far durable, with one flush; nothing to do when nothing changed
+    /// since the last sync.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        if self.durability == Durability::Throwaway {
+            return Ok(());
+        }
+        let db = self.db();
+        if db.total_changes() == self.synced.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // A commit at FULL flushes the write-ahead log, and with it every commit before.
+        db.pragma_update(None, "synchronous", "FULL")?;
+        let flushed = db.execute("UPDATE sync_point SET n = n + 1", []);
+        db.pragma_update(None, "synchronous", "NORMAL")?;
+        flushed?;
+        self.synced.store(db.total_changes(), Ordering::Relaxed);
+        Ok(())
     }
 
     /// Creates a job and its tasks (all pending). The tasks go in by the few thousand, the store
@@ -316,12 +426,13 @@ impl Store {
         }
         self.db()
             .execute("UPDATE jobs SET ready = 1 WHERE id = ?1", params![id.0])?;
+        self.sync()?;
         Ok(id)
     }
 
     /// Bytes of scenes stored for `tenant`'s jobs.
     pub fn tenant_scene_bytes(&self, tenant: &str) -> Result<u64, StoreError> {
-        let bytes: i64 = self.db().query_row(
+        let bytes: i64 = self.reader().query_row(
             "SELECT COALESCE(SUM(bytes), 0) FROM tenant_scenes WHERE tenant = ?1",
             params![tenant],
             |r| r.get(0),
@@ -332,7 +443,7 @@ impl Store {
     /// Each worker's results in the latest ledger rows of jobs charged for their work: all of
     /// them, and those that passed a spot check ([`crate::billing::work`]).
     pub fn work_done(&self) -> Result<Vec<(String, WorkDone, WorkDone)>, StoreError> {
-        let db = self.db();
+        let db = self.reader();
         let mut stmt = db.prepare(&format!(
             "SELECT l.worker, l.device_class, l.threads,
                     SUM(l.work_micros) / 1e6, SUM(l.render_micros) / 1e6,
@@ -392,13 +503,13 @@ impl Store {
     }
 
     const JOB_QUERY: &str = "SELECT j.*,
-        (SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id) AS tasks_total,
-        (SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.state = 'done') AS tasks_done
+        COALESCE((SELECT SUM(f.total) FROM frame_tiles f WHERE f.job_id = j.id), 0) AS tasks_total,
+        COALESCE((SELECT SUM(f.done) FROM frame_tiles f WHERE f.job_id = j.id), 0) AS tasks_done
         FROM jobs j";
 
     pub fn job(&self, job: JobId) -> Result<JobRecord, StoreError> {
-        let db = self.db();
-        let mut stmt = db.prepare(&format!("{} WHERE j.id = ?1", Self::JOB_QUERY))?;
+        let db = self.reader();
+        let mut stmt = db.prepare_cached(&format!("{} WHERE j.id = ?1", Self::JOB_QUERY))?;
         let mut rows = stmt.query(params![job.0])?;
         match rows.next()? {
             Some(row) => Self::read_job(row),
@@ -413,7 +524,7 @@ impl Store {
         tenant: Option<&str>,
         state: Option<JobState>,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let db = self.db();
+        let db = self.reader();
         let mut stmt = db.prepare(&format!(
             "{} WHERE (?1 IS NULL OR j.tenant = ?1) AND (?2 IS NULL OR j.state = ?2) ORDER BY j.id",
             Self::JOB_QUERY
@@ -438,18 +549,19 @@ impl Store {
         let changed = self.db().execute(
             "UPDATE jobs SET state = ?2, reason = ?3, finished_at = ?4 WHERE id = ?1 AND state = 'running'
                  AND (?2 != 'done'
-                      OR NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = ?1 AND state != 'done'))",
+                      OR NOT EXISTS (SELECT 1 FROM frame_tiles WHERE job_id = ?1 AND done < total))",
             params![job.0, state.as_str(), reason, now()],
         )?;
+        self.sync()?;
         Ok(changed == 1)
     }
 
     pub fn frame_progress(&self, job: JobId) -> Result<Vec<FrameProgress>, StoreError> {
-        let db = self.db();
-        let mut stmt = db.prepare(
-            "SELECT t.frame, SUM(t.state = 'done'), COUNT(*),
+        let db = self.reader();
+        let mut stmt = db.prepare_cached(
+            "SELECT t.frame, t.done, t.total,
                     EXISTS (SELECT 1 FROM frames_written f WHERE f.job_id = t.job_id AND f.frame = t.frame)
-             FROM tasks t WHERE t.job_id = ?1 GROUP BY t.frame ORDER BY t.frame",
+             FROM frame_tiles t WHERE t.job_id = ?1 ORDER BY t.frame",
         )?;
         let rows = stmt.query_map(params![job.0], |r| {
             Ok(FrameProgress {
@@ -490,7 +602,7 @@ impl Store {
 
     /// A job's tasks, in one state where given, in frame and tile order.
     pub fn tasks(&self, job: JobId, state: Option<TaskState>) -> Result<Vec<TaskView>, StoreError> {
-        let db = self.db();
+        let db = self.reader();
         let mut stmt = db.prepare(
             "SELECT id, frame, x, y, w, h, state, attempts, last_error FROM tasks
              WHERE job_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY frame, y, x",
@@ -521,8 +633,8 @@ impl Store {
         id: TaskId,
         resolution: Resolution,
     ) -> Result<Option<TaskRecord>, StoreError> {
-        let db = self.db();
-        let mut stmt = db.prepare("SELECT * FROM tasks WHERE id = ?1")?;
+        let db = self.reader();
+        let mut stmt = db.prepare_cached("SELECT * FROM tasks WHERE id = ?1")?;
         let mut rows = stmt.query(params![id.0])?;
         rows.next()?
             .map(|row| Self::read_task(row, resolution))
@@ -532,12 +644,9 @@ impl Store {
     /// The job a task belongs to.
     pub fn task_job(&self, id: TaskId) -> Result<Option<JobId>, StoreError> {
         Ok(self
-            .db()
-            .query_row(
-                "SELECT job_id FROM tasks WHERE id = ?1",
-                params![id.0],
-                |r| r.get(0).map(JobId),
-            )
+            .reader()
+            .prepare_cached("SELECT job_id FROM tasks WHERE id = ?1")?
+            .query_row(params![id.0], |r| r.get(0).map(JobId))
             .optional()?)
     }
 
@@ -545,7 +654,7 @@ impl Store {
     /// has in the broker, not yet done.
     pub fn waiting_tenants(&self) -> Result<Vec<(String, usize)>, StoreError> {
         let db = self.db();
-        let mut stmt = db.prepare(
+        let mut stmt = db.prepare_cached(
             "SELECT j.tenant,
                     (SELECT COUNT(*) FROM tasks q JOIN jobs k ON k.id = q.job_id
                      WHERE q.state = 'queued' AND k.state = 'running' AND k.tenant = j.tenant)
@@ -566,7 +675,7 @@ impl Store {
     ) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
         let ids: Vec<(i64, i64)> = {
             let db = self.db();
-            let mut stmt = db.prepare(
+            let mut stmt = db.prepare_cached(
                 "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
                  WHERE t.state = 'pending' AND j.state = 'running' AND j.ready = 1 AND j.tenant = ?1
                  ORDER BY j.priority DESC, j.id, t.id LIMIT ?2",
@@ -605,12 +714,14 @@ impl Store {
     pub fn mark_queued(&self, tasks: &[TaskId], published_at: f64) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        for t in tasks {
-            tx.execute(
+        {
+            let mut queued = tx.prepare_cached(
                 "UPDATE tasks SET state = 'queued', queued_at = ?2
                  WHERE id = ?1 AND state IN ('pending', 'queued')",
-                params![t.0, published_at],
             )?;
+            for t in tasks {
+                queued.execute(params![t.0, published_at])?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -635,12 +746,14 @@ impl Store {
         self.task_records(ids)
     }
 
-    /// Marks a task done and appends its ledger row (and, when a spot check passed it, records
-    /// the check), in one transaction; a task already done is left alone and reported as a
-    /// duplicate.
+    /// Keeps a task's tile (its compressed pixels), marks the task done and appends its ledger
+    /// row (and, when a spot check passed it, records the check), in one transaction; a task
+    /// already done is left alone and reported as a duplicate. Durable at the next
+    /// [`sync`](Self::sync).
     pub fn accept(
         &self,
         row: &LedgerRow,
+        tile: &[u8],
         worker: &WorkerInfo,
         lease: &str,
         carry: Carry,
@@ -652,20 +765,25 @@ impl Store {
         if !leases::finish(&tx, lease, LeaseEnd::Done)? {
             return Ok(Acceptance::LeaseEnded);
         }
-        let changed = tx.execute(
-            "UPDATE tasks SET state = 'done' WHERE id = ?1 AND state != 'done'",
-            params![row.task.0],
-        )?;
+        let changed = tx
+            .prepare_cached("UPDATE tasks SET state = 'done' WHERE id = ?1 AND state != 'done'")?
+            .execute(params![row.task.0])?;
         if changed == 0 {
             return Ok(Acceptance::Duplicate);
         }
         let t = now();
         ledger::insert(&tx, row, t)?;
-        tx.execute(
+        // A tile rendered again (its first worker was caught cheating) replaces the old one.
+        tx.prepare_cached(
+            "INSERT INTO tiles (task_id, job_id, pixels) VALUES (?1, ?2, ?3)
+             ON CONFLICT (task_id) DO UPDATE SET pixels = ?3",
+        )?
+        .execute(params![row.task.0, row.job.0, tile])?;
+        tx.prepare_cached(
             "INSERT INTO job_carry (job_id, units) VALUES (?1, ?2)
              ON CONFLICT (job_id) DO UPDATE SET units = ?2",
-            params![row.job.0, carry.units() as i64],
-        )?;
+        )?
+        .execute(params![row.job.0, carry.units() as i64])?;
         Self::upsert_worker(&tx, worker, t, 1)?;
         if checked {
             reputation::passed_check(&tx, &row.worker, row.task)?;
@@ -681,13 +799,13 @@ impl Store {
         tasks: u64,
     ) -> Result<(), StoreError> {
         let d = &worker.device;
-        db.execute(
+        db.prepare_cached(
             "INSERT INTO workers (name, backend, device, device_class, threads, first_seen, last_seen, tasks_done)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
              ON CONFLICT (name) DO UPDATE SET backend = ?2, device = ?3, device_class = ?4,
                  threads = ?5, last_seen = ?6, tasks_done = tasks_done + ?7",
-            params![worker.name, d.backend, d.name, d.class, d.threads, at, tasks as i64],
-        )?;
+        )?
+        .execute(params![worker.name, d.backend, d.name, d.class, d.threads, at, tasks as i64])?;
         Ok(())
     }
 
@@ -698,7 +816,7 @@ impl Store {
 
     /// Every worker heard from, alive when heard from since `alive_after`.
     pub fn workers(&self, alive_after: f64) -> Result<Vec<WorkerView>, StoreError> {
-        let db = self.db();
+        let db = self.reader();
         let mut stmt = db.prepare(
             "SELECT w.*, COALESCE(r.checks_passed, 0) AS passed,
                     COALESCE(r.checks_failed, 0) AS failed,
@@ -748,13 +866,13 @@ impl Store {
         if let Some((id, end)) = lease {
             leases::finish(&tx, id, end)?;
         }
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE tasks SET attempts = MAX(attempts, ?2), last_error = ?3,
                  state = CASE WHEN state = 'done' THEN 'done'
                               WHEN ?4 THEN 'failed' ELSE 'pending' END
              WHERE id = ?1",
-            params![task.0, attempt, reason, job_failure.is_some()],
-        )?;
+        )?
+        .execute(params![task.0, attempt, reason, job_failure.is_some()])?;
         if let Some(why) = job_failure {
             tx.execute(
                 "UPDATE jobs SET state = 'failed', reason = ?2, finished_at = ?3
@@ -773,7 +891,7 @@ impl Store {
         frame: u32,
         resolution: Resolution,
     ) -> Result<(Vec<TaskRecord>, usize), StoreError> {
-        let db = self.db();
+        let db = self.reader();
         let mut stmt =
             db.prepare("SELECT * FROM tasks WHERE job_id = ?1 AND frame = ?2 ORDER BY id")?;
         let mut rows = stmt.query(params![job.0, frame])?;
@@ -789,6 +907,36 @@ impl Store {
         Ok((done, total))
     }
 
+    /// Whether every tile of a frame is accepted and the frame not yet written.
+    pub fn frame_ready(&self, job: JobId, frame: u32) -> Result<bool, StoreError> {
+        Ok(self
+            .reader()
+            .prepare_cached(
+                "SELECT f.done = f.total AND NOT EXISTS
+                     (SELECT 1 FROM frames_written w WHERE w.job_id = f.job_id AND w.frame = f.frame)
+                 FROM frame_tiles f WHERE f.job_id = ?1 AND f.frame = ?2",
+            )?
+            .query_row(params![job.0, frame], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    /// An accepted tile's compressed pixels, as [`accept`](Self::accept) kept them.
+    pub fn tile(&self, task: TaskId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .reader()
+            .prepare_cached("SELECT pixels FROM tiles WHERE task_id = ?1")?
+            .query_row(params![task.0], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Drops a job's tiles: its frames hold them now.
+    pub fn remove_tiles(&self, job: JobId) -> Result<(), StoreError> {
+        self.db()
+            .execute("DELETE FROM tiles WHERE job_id = ?1", params![job.0])?;
+        Ok(())
+    }
+
     pub fn mark_frame_written(&self, job: JobId, frame: u32) -> Result<(), StoreError> {
         self.db().execute(
             "INSERT OR IGNORE INTO frames_written (job_id, frame) VALUES (?1, ?2)",
@@ -798,7 +946,7 @@ impl Store {
     }
 
     pub fn frame_written(&self, job: JobId, frame: u32) -> Result<bool, StoreError> {
-        Ok(self.db().query_row(
+        Ok(self.reader().query_row(
             "SELECT EXISTS (SELECT 1 FROM frames_written WHERE job_id = ?1 AND frame = ?2)",
             params![job.0, frame],
             |r| r.get(0),
@@ -807,35 +955,32 @@ impl Store {
 
     /// A job's ledger rows, oldest first.
     pub fn ledger(&self, job: JobId) -> Result<Vec<LedgerRow>, StoreError> {
-        Ok(ledger::rows(&self.db(), job)?)
+        Ok(ledger::rows(&self.reader(), job)?)
     }
 
     /// What the job's charges so far fell short of whole micro-dollars.
     pub fn carry(&self, job: JobId) -> Result<Carry, StoreError> {
         let units: Option<i64> = self
-            .db()
-            .query_row(
-                "SELECT units FROM job_carry WHERE job_id = ?1",
-                params![job.0],
-                |r| r.get(0),
-            )
+            .reader()
+            .prepare_cached("SELECT units FROM job_carry WHERE job_id = ?1")?
+            .query_row(params![job.0], |r| r.get(0))
             .optional()?;
         Ok(Carry::from_units(units.unwrap_or(0) as u64))
     }
 
     /// A job's reversed charges.
     pub fn reversals(&self, job: JobId) -> Result<Vec<Reversal>, StoreError> {
-        Ok(ledger::reversals(&self.db(), job)?)
+        Ok(ledger::reversals(&self.reader(), job)?)
     }
 
     /// A job's invoice total: its charges less its reversals.
     pub fn invoice_total(&self, job: JobId) -> Result<Money, StoreError> {
-        Ok(ledger::total(&self.db(), job)?)
+        Ok(ledger::total(&self.reader(), job)?)
     }
 
     /// Jobs still running (to resume after a restart).
     pub fn running_jobs(&self) -> Result<Vec<JobId>, StoreError> {
-        let db = self.db();
+        let db = self.reader();
         let mut stmt =
             db.prepare("SELECT id FROM jobs WHERE state = 'running' AND ready = 1 ORDER BY id")?;
         let rows = stmt.query_map([], |r| r.get(0).map(JobId))?;
@@ -924,6 +1069,7 @@ mod tests {
         store
             .accept(
                 &row(task, job),
+                b"tile",
                 &worker(),
                 &lease.id,
                 Carry::default(),
@@ -1008,6 +1154,14 @@ mod tests {
                      PRAGMA foreign_keys = ON;",
                 )
                 .unwrap();
+            // Before frame counts were kept.
+            store
+                .db()
+                .execute_batch(
+                    "DROP TRIGGER frame_tiles_planned; DROP TRIGGER frame_tiles_done;
+                     DROP TABLE frame_tiles; UPDATE tasks SET state = 'done' WHERE id = 1;",
+                )
+                .unwrap();
             id
         };
         let store = Store::open(&path).unwrap();
@@ -1023,7 +1177,9 @@ mod tests {
             )
             .unwrap();
         assert_eq!(queued_at, 5.0);
-        assert_eq!(store.job(id).unwrap().tenant, "");
+        let upgraded = store.job(id).unwrap();
+        assert_eq!(upgraded.tenant, "");
+        assert_eq!((upgraded.tasks_total, upgraded.tasks_done), (4, 1));
         // The old charge stands, its work its render time.
         let ledger = store.ledger(id).unwrap();
         assert_eq!(ledger.len(), 1);
@@ -1072,6 +1228,7 @@ mod tests {
             store
                 .accept(
                     &row(task.id, id),
+                    b"tile",
                     &worker(),
                     &lease.id,
                     Carry::default(),
@@ -1115,8 +1272,11 @@ mod tests {
         for frame in [1, 2] {
             store.mark_frame_written(id, frame).unwrap();
         }
+        assert_eq!(store.job(id).unwrap().tasks_done, 4);
         assert_eq!(store.block_worker("w1", "made up").unwrap(), (3, 3));
         assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(22));
+        assert_eq!(store.job(id).unwrap().tasks_done, 1);
+        assert!(!store.frame_ready(id, 1).unwrap());
         // Both frames hold a tile that goes out again: neither counts as written.
         for frame in [1, 2] {
             assert!(!store.frame_written(id, frame).unwrap());
@@ -1137,8 +1297,18 @@ mod tests {
         let mut honest = row(tasks[1].id, id);
         honest.worker = "w2".into();
         store
-            .accept(&honest, &worker(), &lease.id, Carry::default(), false)
+            .accept(
+                &honest,
+                b"again",
+                &worker(),
+                &lease.id,
+                Carry::default(),
+                false,
+            )
             .unwrap();
+        // The tile rendered again replaces the cheater's.
+        assert_eq!(store.tile(tasks[1].id).unwrap().unwrap(), b"again");
+        assert_eq!(store.job(id).unwrap().tasks_done, 2);
         assert_eq!(store.ledger(id).unwrap().len(), 5);
         assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(44));
         // A second block reverses nothing twice.
@@ -1188,6 +1358,7 @@ mod tests {
             store
                 .accept(
                     &row(task.id, lease_job(&store, task.id)),
+                    b"tile",
                     &worker(),
                     &lease.id,
                     Carry::default(),
@@ -1339,6 +1510,42 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_is_ready_once_its_last_tile_is_kept_and_a_sync_flushes_only_after_changes() {
+        let (_dir, store) = store();
+        let id = job(&store, 0);
+        let flushes = |store: &Store| -> i64 {
+            store
+                .db()
+                .query_row("SELECT n FROM sync_point", [], |r| r.get(0))
+                .unwrap()
+        };
+        let mut kept = Vec::new();
+        for _ in 0..2 {
+            assert!(!store.frame_ready(id, 1).unwrap());
+            let (task, lease) = claimed(&store);
+            assert_eq!(task.task.frame, 1);
+            accept(&store, task.id, id, &lease);
+            assert_eq!(store.tile(task.id).unwrap().unwrap(), b"tile");
+            kept.push(task.id);
+        }
+        assert!(store.frame_ready(id, 1).unwrap());
+        assert!(!store.frame_ready(id, 2).unwrap());
+        store.mark_frame_written(id, 1).unwrap();
+        assert!(!store.frame_ready(id, 1).unwrap());
+        let before = flushes(&store);
+        store.sync().unwrap();
+        assert_eq!(flushes(&store), before + 1);
+        store.sync().unwrap();
+        assert_eq!(
+            flushes(&store),
+            before + 1,
+            "nothing changed since the last sync"
+        );
+        store.remove_tiles(id).unwrap();
+        assert!(kept.iter().all(|&t| store.tile(t).unwrap().is_none()));
+    }
+
+    #[test]
     fn progress_counts_done_tiles_per_frame_and_failures_end_jobs() {
         let (_dir, store) = store();
         let id = job(&store, 0);
@@ -1349,6 +1556,7 @@ mod tests {
         store
             .accept(
                 &row(first.id, id),
+                b"tile",
                 &worker(),
                 &lease.id,
                 Carry::default(),

@@ -37,20 +37,19 @@ pub struct Reputation {
 impl Store {
     pub fn reputation(&self, worker: &str) -> Result<Reputation, StoreError> {
         Ok(self
-            .db()
-            .query_row(
+            .reader()
+            .prepare_cached(
                 "SELECT checks_passed, checks_failed, consecutive_valid, blocked_reason
                  FROM reputation WHERE worker = ?1",
-                params![worker],
-                |r| {
-                    Ok(Reputation {
-                        checks_passed: r.get::<_, i64>(0)? as u64,
-                        checks_failed: r.get::<_, i64>(1)? as u64,
-                        consecutive_valid: r.get::<_, i64>(2)? as u64,
-                        blocked: r.get(3)?,
-                    })
-                },
-            )
+            )?
+            .query_row(params![worker], |r| {
+                Ok(Reputation {
+                    checks_passed: r.get::<_, i64>(0)? as u64,
+                    checks_failed: r.get::<_, i64>(1)? as u64,
+                    consecutive_valid: r.get::<_, i64>(2)? as u64,
+                    blocked: r.get(3)?,
+                })
+            })
             .optional()?
             .unwrap_or_default())
     }
@@ -113,6 +112,7 @@ impl Store {
                  WHERE blocked_reason IS NULL",
             params![worker, reason],
         )?;
+        self.sync()?;
         Ok(changed == 1)
     }
 }

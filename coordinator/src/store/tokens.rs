@@ -158,7 +158,10 @@ impl Store {
             ],
         )
         .map_err(StoreError::from)?;
-        Ok((db.last_insert_rowid(), secret))
+        let id = db.last_insert_rowid();
+        drop(db);
+        self.sync()?;
+        Ok((id, secret))
     }
 
     /// Who holds `secret`, if it is a valid token.
@@ -167,12 +170,13 @@ impl Store {
             return Err(TokenError::Invalid);
         }
         let row = self
-            .db()
-            .query_row(
+            .reader()
+            .prepare_cached(
                 "SELECT role, tenant, name, device_class, threads, verified FROM tokens
                  WHERE hash = ?1 AND revoked_at IS NULL",
-                params![hash(secret)],
-                |r| {
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![hash(secret)], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, Option<String>>(1)?,
@@ -181,9 +185,9 @@ impl Store {
                         r.get::<_, Option<u32>>(4)?,
                         r.get::<_, bool>(5)?,
                     ))
-                },
-            )
-            .optional()
+                })
+                .optional()
+            })
             .map_err(StoreError::from)?;
         let Some((role, tenant, name, class, threads, verified)) = row else {
             return Err(TokenError::Invalid);
@@ -205,7 +209,7 @@ impl Store {
     }
 
     pub fn tokens(&self) -> Result<Vec<TokenView>, StoreError> {
-        let db = self.db();
+        let db = self.reader();
         let mut stmt = db.prepare("SELECT * FROM tokens ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             let role: String = r.get("role")?;
@@ -231,6 +235,7 @@ impl Store {
             "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![id, now()],
         )?;
+        self.sync()?;
         Ok(changed == 1)
     }
 }

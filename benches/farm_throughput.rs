@@ -1,0 +1,141 @@
+//! Tasks per second through the farm with tiny tasks (4x4 px, 1 spp, one bounce), beside the
+//! broker's own ceiling measured in the same run on the same machine: publishing task messages
+//! with pipelined confirms, then consuming and acknowledging them. Also the coordinator's CPU
+//! time per task, read from `/proc`. Needs RabbitMQ (started when installed but stopped).
+//!
+//! `cargo bench --bench farm_throughput` (`TESSERA_BENCH_WORKERS=1,2` for other fleet sizes,
+//! `TESSERA_BENCH_FRAMES=4` for a shorter job: 256 tasks a frame, 16 frames by default).
+
+#[path = "../tests/farm/mod.rs"]
+mod farm;
+
+use std::time::{Duration, Instant};
+
+use farm::{Farm, scene};
+use tessera_protocol::task::TaskMessage;
+use tessera_transport::{AmqpTransport, Broker, Inbox, Transport};
+
+/// Messages the broker's ceiling is measured with.
+const CEILING_MESSAGES: usize = 20_000;
+/// Messages published per call, each call waiting for its confirms (as the coordinator's
+/// top-ups do).
+const PUBLISH_CHUNK: usize = 500;
+
+fn main() {
+    farm::ensure_rabbitmq();
+    let (publish, consume) = broker_ceiling();
+    println!(
+        "broker alone: publish with confirms {publish:.0} msg/s, consume + ack {consume:.0} msg/s ({CEILING_MESSAGES} task messages)"
+    );
+    let fleets: Vec<usize> = std::env::var("TESSERA_BENCH_WORKERS")
+        .unwrap_or_else(|_| "1,2,4".into())
+        .split(',')
+        .map(|n| {
+            n.trim()
+                .parse()
+                .expect("TESSERA_BENCH_WORKERS: worker counts")
+        })
+        .collect();
+    let frames: u32 = std::env::var("TESSERA_BENCH_FRAMES")
+        .map(|f| f.parse().expect("TESSERA_BENCH_FRAMES: a frame count"))
+        .unwrap_or(16);
+    for workers in fleets {
+        let run = farm_run(workers, frames);
+        println!(
+            "farm, {workers} worker(s): {} tasks in {:.2} s = {:.0} tasks/s ({:.0} % of consume + ack); coordinator CPU {:.2} ms a task",
+            run.tasks,
+            run.seconds,
+            run.tasks_per_second(),
+            100.0 * run.tasks_per_second() / consume,
+            run.coordinator_cpu_ms_per_task()
+        );
+    }
+}
+
+/// Publishes and then drains [`CEILING_MESSAGES`] task messages through the farm's own
+/// transport, on a namespace of its own; returns messages per second for each.
+fn broker_ceiling() -> (f64, f64) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let broker = Broker::new(farm::AMQP_URL);
+        let namespace = format!("bench-ceiling-{}", std::process::id());
+        let transport = AmqpTransport::connect(&broker, &namespace)
+            .await
+            .expect("connect to RabbitMQ");
+        let task: TaskMessage =
+            serde_json::from_str(include_str!("../protocol/tests/golden/task_message.json"))
+                .unwrap();
+        let messages = vec![task; PUBLISH_CHUNK];
+        let started = Instant::now();
+        for _ in 0..CEILING_MESSAGES / PUBLISH_CHUNK {
+            transport.publish_tasks(&messages).await.unwrap();
+        }
+        let publish = CEILING_MESSAGES as f64 / started.elapsed().as_secs_f64();
+        let mut inbox = transport.consume_tasks(256).await.unwrap();
+        let started = Instant::now();
+        for _ in 0..CEILING_MESSAGES {
+            let delivery = tokio::time::timeout(Duration::from_secs(30), inbox.next())
+                .await
+                .expect("the broker delivers what it confirmed")
+                .expect("a delivery");
+            delivery.ack().await.unwrap();
+        }
+        let consume = CEILING_MESSAGES as f64 / started.elapsed().as_secs_f64();
+        transport.delete_queues().await.unwrap();
+        transport.close().await;
+        (publish, consume)
+    })
+}
+
+struct Run {
+    tasks: u64,
+    seconds: f64,
+    coordinator_cpu_seconds: f64,
+}
+
+impl Run {
+    fn tasks_per_second(&self) -> f64 {
+        self.tasks as f64 / self.seconds
+    }
+
+    fn coordinator_cpu_ms_per_task(&self) -> f64 {
+        1e3 * self.coordinator_cpu_seconds / self.tasks as f64
+    }
+}
+
+/// A job of tiny tasks through a fresh farm of `workers` one-thread workers, timed from its
+/// submission to its last frame.
+fn farm_run(workers: usize, frames: u32) -> Run {
+    let mut farm = Farm::start("throughput");
+    for w in 0..workers {
+        farm.start_worker(&[]);
+        farm.wait_worker_ready(w, Duration::from_secs(60));
+    }
+    let turntable = scene("turntable.gltf");
+    let last = format!("1-{frames}");
+    let args = [
+        turntable.to_str().unwrap(),
+        "--frames",
+        &last,
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--spp",
+        "1",
+        "--max-depth",
+        "1",
+        "--tile",
+        "4",
+    ];
+    let cpu_before = farm.coordinator_cpu_seconds();
+    let started = Instant::now();
+    let id = farm.submit(&args);
+    let status = farm.wait_done(&id, Duration::from_secs(900));
+    let seconds = started.elapsed().as_secs_f64();
+    Run {
+        tasks: status["tasks_total"].as_u64().unwrap(),
+        seconds,
+        coordinator_cpu_seconds: farm.coordinator_cpu_seconds() - cpu_before,
+    }
+}
