@@ -1,7 +1,9 @@
 //! Tasks per second through the farm with tiny tasks (4x4 px, 1 spp, one bounce), beside the
 //! broker's own ceiling measured in the same run on the same machine: publishing task messages
 //! with pipelined confirms, then consuming and acknowledging them. Also the coordinator's CPU
-//! time per task, read from `/proc`. Needs RabbitMQ (started when installed but stopped).
+//! time per task, read from `/proc`. Last, the largest fleet again with 200 API clients each
+//! listing the jobs once a second: their latency, and what they cost the render. Needs RabbitMQ
+//! (started when installed but stopped).
 //!
 //! `cargo bench --bench farm_throughput` (`TESSERA_BENCH_WORKERS=1,2` for other fleet sizes,
 //! `TESSERA_BENCH_FRAMES=4` for a shorter job: 256 tasks a frame, 16 frames by default).
@@ -9,6 +11,8 @@
 #[path = "../tests/farm/mod.rs"]
 mod farm;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use farm::{Farm, scene};
@@ -39,8 +43,9 @@ fn main() {
     let frames: u32 = std::env::var("TESSERA_BENCH_FRAMES")
         .map(|f| f.parse().expect("TESSERA_BENCH_FRAMES: a frame count"))
         .unwrap_or(16);
-    for workers in fleets {
-        let run = farm_run(workers, frames);
+    let mut last = None;
+    for &workers in &fleets {
+        let run = farm_run(workers, frames, 0);
         println!(
             "farm, {workers} worker(s): {} tasks in {:.2} s = {:.0} tasks/s ({:.0} % of consume + ack); coordinator CPU {:.2} ms a task",
             run.tasks,
@@ -49,8 +54,28 @@ fn main() {
             100.0 * run.tasks_per_second() / consume,
             run.coordinator_cpu_ms_per_task()
         );
+        last = Some(run);
     }
+    let (Some(&workers), Some(quiet)) = (fleets.last(), last) else {
+        return;
+    };
+    let polled = farm_run(workers, frames, POLLERS);
+    let mut latencies = polled.api_seconds.clone();
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| 1e3 * latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!(
+        "farm, {workers} worker(s) and {POLLERS} clients listing jobs once a second: {:.0} tasks/s ({:+.1} % against the run without them); {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        polled.tasks_per_second(),
+        100.0 * (polled.tasks_per_second() / quiet.tasks_per_second() - 1.0),
+        latencies.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
 }
+
+/// API clients polling the job list in the last run.
+const POLLERS: usize = 200;
 
 /// Publishes and then drains [`CEILING_MESSAGES`] task messages through the farm's own
 /// transport, on a namespace of its own; returns messages per second for each.
@@ -91,6 +116,8 @@ struct Run {
     tasks: u64,
     seconds: f64,
     coordinator_cpu_seconds: f64,
+    /// How long each poll of the job list took.
+    api_seconds: Vec<f64>,
 }
 
 impl Run {
@@ -104,8 +131,8 @@ impl Run {
 }
 
 /// A job of tiny tasks through a fresh farm of `workers` one-thread workers, timed from its
-/// submission to its last frame.
-fn farm_run(workers: usize, frames: u32) -> Run {
+/// submission to its last frame, while `pollers` clients list the jobs once a second.
+fn farm_run(workers: usize, frames: u32, pollers: usize) -> Run {
     let mut farm = Farm::start("throughput");
     for w in 0..workers {
         farm.start_worker(&[]);
@@ -128,14 +155,50 @@ fn farm_run(workers: usize, frames: u32) -> Run {
         "--tile",
         "4",
     ];
+    let stop = Arc::new(AtomicBool::new(false));
+    let polls: Vec<_> = (0..pollers)
+        .map(|i| {
+            let (url, token, stop) = (
+                format!("{}/api/jobs", farm.url),
+                format!("Bearer {}", farm.admin),
+                stop.clone(),
+            );
+            // Spread over the second, as independent clients would be.
+            let offset = Duration::from_secs(1) * i as u32 / pollers as u32;
+            std::thread::spawn(move || poll(&url, &token, offset, &stop))
+        })
+        .collect();
     let cpu_before = farm.coordinator_cpu_seconds();
     let started = Instant::now();
     let id = farm.submit(&args);
     let status = farm.wait_done(&id, Duration::from_secs(900));
     let seconds = started.elapsed().as_secs_f64();
+    let coordinator_cpu_seconds = farm.coordinator_cpu_seconds() - cpu_before;
+    stop.store(true, Ordering::Relaxed);
+    let api_seconds = polls
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
     Run {
         tasks: status["tasks_total"].as_u64().unwrap(),
         seconds,
-        coordinator_cpu_seconds: farm.coordinator_cpu_seconds() - cpu_before,
+        coordinator_cpu_seconds,
+        api_seconds,
     }
+}
+
+/// Lists the jobs once a second from `offset` on until `stop`; returns each request's seconds.
+fn poll(url: &str, token: &str, offset: Duration, stop: &AtomicBool) -> Vec<f64> {
+    let agent = ureq::Agent::new();
+    let mut next = Instant::now() + offset;
+    let mut seconds = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        let started = Instant::now();
+        let response = agent.get(url).set("Authorization", token).call();
+        assert!(response.is_ok(), "listing jobs: {response:?}");
+        seconds.push(started.elapsed().as_secs_f64());
+        next += Duration::from_secs(1);
+    }
+    seconds
 }
