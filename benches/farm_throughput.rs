@@ -175,10 +175,7 @@ fn farm_run(workers: usize, frames: u32, pollers: usize) -> Run {
     let seconds = started.elapsed().as_secs_f64();
     let coordinator_cpu_seconds = farm.coordinator_cpu_seconds() - cpu_before;
     stop.store(true, Ordering::Relaxed);
-    let api_seconds = polls
-        .into_iter()
-        .flat_map(|p| p.join().unwrap())
-        .collect();
+    let api_seconds = polls.into_iter().flat_map(|p| p.join().unwrap()).collect();
     Run {
         tasks: status["tasks_total"].as_u64().unwrap(),
         seconds,
