@@ -539,9 +539,9 @@ impl<T: Transport> Farm<T> {
                     // With it, whatever else has arrived: one sync and one top-up for all.
                     let mut batch = vec![first];
                     while batch.len() < RESULT_BATCH {
-                        match futures_lite::future::poll_once(results.next()).await {
-                            Some(Some(delivery)) => batch.push(delivery),
-                            _ => break,
+                        match results.ready().await {
+                            Some(delivery) => batch.push(delivery),
+                            None => break,
                         }
                     }
                     self.record_batch(batch).await?;

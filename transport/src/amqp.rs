@@ -301,6 +301,7 @@ impl AmqpTransport {
             queue: queue.to_owned(),
             prefetch,
             consumer: None,
+            starting: None,
             _message: std::marker::PhantomData,
         }
     }
@@ -388,28 +389,37 @@ pub struct AmqpInbox<M> {
     prefetch: u16,
     /// The consuming connection (kept alive here) and its consumer.
     consumer: Option<(Connection, lapin::Consumer)>,
+    /// A connection being started, on a task of its own: a `next` given up half-way (a
+    /// `select!` that took another branch) must not leave a consumer behind that holds
+    /// prefetched messages nobody acknowledges.
+    starting: Option<tokio::task::JoinHandle<Result<Consuming, TransportError>>>,
     _message: std::marker::PhantomData<fn() -> M>,
 }
 
-impl<M> AmqpInbox<M> {
-    async fn start(&self) -> Result<(Connection, lapin::Consumer), TransportError> {
-        let (connection, channel) = open(&self.transport.shared.broker).await?;
-        self.transport.declare(&connection).await?;
-        channel
-            .basic_qos(self.prefetch, BasicQosOptions::default())
-            .await
-            .map_err(broker)?;
-        let consumer = channel
-            .basic_consume(
-                self.queue.as_str().into(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(broker)?;
-        Ok((connection, consumer))
-    }
+type Consuming = (Connection, lapin::Consumer);
+
+/// Opens a connection and starts consuming `queue`, at most `prefetch` unacknowledged.
+async fn start(
+    transport: AmqpTransport,
+    queue: String,
+    prefetch: u16,
+) -> Result<Consuming, TransportError> {
+    let (connection, channel) = open(&transport.shared.broker).await?;
+    transport.declare(&connection).await?;
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await
+        .map_err(broker)?;
+    let consumer = channel
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(broker)?;
+    Ok((connection, consumer))
 }
 
 struct AmqpSettle(lapin::Acker);
@@ -426,7 +436,47 @@ impl Settle for AmqpSettle {
     }
 }
 
+impl<M: DeserializeOwned + Send> AmqpInbox<M> {
+    /// A delivery's message; `None` for one that does not decode, which is rejected: no retry
+    /// can fix it, so out of the way it goes.
+    async fn decoded(&self, delivery: lapin::message::Delivery) -> Option<Delivery<M>> {
+        match decode::<M>(&delivery.data) {
+            Ok(message) => {
+                let settle = Box::new(AmqpSettle(delivery.acker));
+                Some(Delivery::new(message, delivery.redelivered, settle))
+            }
+            Err(e) => {
+                tracing::error!(queue = %self.queue, error = %e, "rejecting a message that does not decode");
+                let _ = delivery
+                    .acker
+                    .reject(BasicRejectOptions { requeue: false })
+                    .await;
+                None
+            }
+        }
+    }
+}
+
 impl<M: DeserializeOwned + Send> Inbox<M> for AmqpInbox<M> {
+    async fn ready(&mut self) -> Option<Delivery<M>> {
+        loop {
+            let (_, consumer) = self.consumer.as_mut()?;
+            match futures_lite::future::poll_once(consumer.next()).await {
+                None => return None,
+                Some(Some(Ok(delivery))) => {
+                    if let Some(delivery) = self.decoded(delivery).await {
+                        return Some(delivery);
+                    }
+                }
+                // A lost consumer: `next` reconnects.
+                Some(_) => {
+                    self.consumer = None;
+                    return None;
+                }
+            }
+        }
+    }
+
     async fn next(&mut self) -> Option<Delivery<M>> {
         let mut backoff = Backoff::new();
         loop {
@@ -434,27 +484,25 @@ impl<M: DeserializeOwned + Send> Inbox<M> for AmqpInbox<M> {
                 return None;
             }
             let Some((_, consumer)) = self.consumer.as_mut() else {
-                match self.start().await {
-                    Ok(started) => self.consumer = Some(started),
-                    Err(e) => backoff.wait(&e).await,
+                let starting = self.starting.get_or_insert_with(|| {
+                    let (transport, queue) = (self.transport.clone(), self.queue.clone());
+                    tokio::spawn(start(transport, queue, self.prefetch))
+                });
+                let started = starting.await;
+                self.starting = None;
+                match started {
+                    Ok(Ok(started)) => self.consumer = Some(started),
+                    Ok(Err(e)) => backoff.wait(&e).await,
+                    Err(e) => backoff.wait(&TransportError::Broker(e.to_string())).await,
                 }
                 continue;
             };
             match consumer.next().await {
-                Some(Ok(delivery)) => match decode::<M>(&delivery.data) {
-                    Ok(message) => {
-                        let settle = Box::new(AmqpSettle(delivery.acker));
-                        return Some(Delivery::new(message, delivery.redelivered, settle));
+                Some(Ok(delivery)) => {
+                    if let Some(delivery) = self.decoded(delivery).await {
+                        return Some(delivery);
                     }
-                    Err(e) => {
-                        // Undecodable: no retry can fix it, so out of the way it goes.
-                        tracing::error!(queue = %self.queue, error = %e, "rejecting a message that does not decode");
-                        let _ = delivery
-                            .acker
-                            .reject(BasicRejectOptions { requeue: false })
-                            .await;
-                    }
-                },
+                }
                 Some(Err(e)) => {
                     self.consumer = None;
                     backoff.wait(&broker(e)).await;

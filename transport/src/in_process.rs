@@ -80,19 +80,40 @@ impl Drop for ChannelSettle {
     }
 }
 
+impl<M: serde::de::DeserializeOwned + Send> ChannelInbox<M> {
+    /// The delivery of a message taken from the queue; `None` when it does not decode.
+    fn delivery(&self, body: Vec<u8>) -> Option<Delivery<M>> {
+        match decode::<M>(&body) {
+            Ok(message) => {
+                let settle = ChannelSettle {
+                    body: Some(body),
+                    requeue: self.queue.0.clone(),
+                };
+                Some(Delivery::new(message, false, Box::new(settle)))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "dropping a message that does not decode");
+                None
+            }
+        }
+    }
+}
+
 impl<M: serde::de::DeserializeOwned + Send> Inbox<M> for ChannelInbox<M> {
     async fn next(&mut self) -> Option<Delivery<M>> {
         loop {
             let body = self.queue.1.lock().await.recv().await?;
-            match decode::<M>(&body) {
-                Ok(message) => {
-                    let settle = ChannelSettle {
-                        body: Some(body),
-                        requeue: self.queue.0.clone(),
-                    };
-                    return Some(Delivery::new(message, false, Box::new(settle)));
-                }
-                Err(e) => tracing::error!(error = %e, "dropping a message that does not decode"),
+            if let Some(delivery) = self.delivery(body) {
+                return Some(delivery);
+            }
+        }
+    }
+
+    async fn ready(&mut self) -> Option<Delivery<M>> {
+        loop {
+            let body = self.queue.1.try_lock().ok()?.try_recv().ok()?;
+            if let Some(delivery) = self.delivery(body) {
+                return Some(delivery);
             }
         }
     }

@@ -70,6 +70,11 @@ impl<M> Delivery<M> {
 /// the transport was shut down.
 pub trait Inbox<M>: Send {
     fn next(&mut self) -> impl Future<Output = Option<Delivery<M>>> + Send;
+
+    /// A delivery already at hand, if any: never waits for one and never connects, so that a
+    /// caller can take what has arrived without abandoning a `next` half-way through a
+    /// reconnection (whose consumer would keep its prefetched messages unacknowledged).
+    fn ready(&mut self) -> impl Future<Output = Option<Delivery<M>>> + Send;
 }
 
 pub trait Transport: Send + Sync + 'static {
