@@ -556,18 +556,15 @@ impl<T: Transport> Farm<T> {
     async fn record_batch(&self, batch: Vec<Delivery<ResultMessage>>) -> Result<(), FarmError> {
         for delivery in &batch {
             let task = delivery.message.task;
-            self.retrying("record result", task, || {
+            self.retrying("record result", Some(task), || {
                 self.handle_result(&delivery.message)
             })
             .await?;
         }
-        if let Some(last) = batch.last() {
-            let task = last.message.task;
-            self.retrying("make results durable", task, || async {
-                Ok(self.store.sync()?)
-            })
-            .await?;
-        }
+        self.retrying("make results durable", None, || async {
+            Ok(self.store.sync()?)
+        })
+        .await?;
         for delivery in batch {
             if let Err(e) = delivery.ack().await {
                 // It comes back and is recognised as a duplicate.
@@ -580,12 +577,12 @@ impl<T: Transport> Farm<T> {
         Ok(())
     }
 
-    /// Runs `attempt` until it succeeds, waiting longer each time, or until the configured
-    /// number of retries is spent.
+    /// Runs `attempt` (for `task`, where it is one task's) until it succeeds, waiting longer
+    /// each time, or until the configured number of retries is spent.
     async fn retrying<F, Fut>(
         &self,
         what: &str,
-        task: TaskId,
+        task: Option<TaskId>,
         mut attempt: F,
     ) -> Result<(), FarmError>
     where
@@ -599,11 +596,11 @@ impl<T: Transport> Farm<T> {
                 return Ok(());
             };
             if self.record_retries.is_some_and(|limit| retries >= limit) {
-                tracing::error!(error = %e, %task, "cannot {what}; giving up");
+                tracing::error!(error = %e, ?task, "cannot {what}; giving up");
                 return Err(e);
             }
             retries += 1;
-            tracing::error!(error = %e, %task, "cannot {what}; retrying");
+            tracing::error!(error = %e, ?task, "cannot {what}; retrying");
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));
         }
