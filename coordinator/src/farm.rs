@@ -34,7 +34,7 @@ use crate::live::{self, LiveEvent, WATCHERS_PER_HOLDER, Watchers, Watching};
 use crate::measured::Measured;
 use crate::plan::TaskPlan;
 use crate::quote::{self, AliveWorker, HeldQuotes, Probe};
-use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, NewJob, Principal, Store};
+use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, Location, NewJob, Principal, Store};
 use crate::validate::validate_scene;
 use crate::verify::Verifier;
 
@@ -70,7 +70,11 @@ pub struct Submission {
 }
 
 pub struct FarmConfig {
+    /// Scenes, frames and (by default) the store; a directory every coordinator of the farm
+    /// reads when there are several.
     pub data_dir: PathBuf,
+    /// The job store and ledger: `farm.db` in the data directory when `None`.
+    pub database: Option<Location>,
     pub prices: PriceTable,
     pub max_attempts: u32,
     pub window: usize,
@@ -108,6 +112,7 @@ impl FarmConfig {
     pub fn new(data_dir: impl Into<PathBuf>, prices: PriceTable) -> Self {
         Self {
             data_dir: data_dir.into(),
+            database: None,
             prices,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             window: DEFAULT_WINDOW,
@@ -163,7 +168,12 @@ impl<T: Transport> Farm<T> {
             .frame_paths
             .unwrap_or_else(|| Arc::new(DataDirFrames::new(dir)));
         Ok(Arc::new(Self {
-            store: Store::open_with(&dir.join("farm.db"), config.durability)?,
+            store: Store::open_at(
+                &config
+                    .database
+                    .unwrap_or_else(|| Location::Sqlite(dir.join("farm.db"))),
+                config.durability,
+            )?,
             scenes: SceneStore::open(dir.join("scenes"))?,
             data_dir: dir.clone(),
             prices: config.prices,

@@ -27,6 +27,7 @@ pub mod quote;
 pub mod results;
 pub mod routes;
 pub mod server;
+pub mod standby;
 pub mod store;
 pub mod validate;
 pub mod verify;

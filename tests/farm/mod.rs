@@ -72,6 +72,10 @@ pub struct Farm {
     /// Extra options of the coordinator (`--lease-timeout 3`).
     coordinator_args: Vec<String>,
     coordinator: Option<Child>,
+    /// The store's PostgreSQL URL, when it is not the data directory's SQLite file.
+    database: Option<String>,
+    /// A second coordinator on the same store, standing by.
+    standby: Option<Child>,
     /// Each worker's name (its log's too) and process.
     workers: Vec<(String, Child)>,
 }
@@ -84,6 +88,11 @@ impl Farm {
 
     /// A coordinator with extra options, not yet any worker.
     pub fn start_with(test: &str, coordinator_args: &[&str]) -> Farm {
+        Self::start_on(None, test, coordinator_args)
+    }
+
+    /// A coordinator whose store is in PostgreSQL at `database` when given, not yet any worker.
+    pub fn start_on(database: Option<String>, test: &str, coordinator_args: &[&str]) -> Farm {
         ensure_rabbitmq();
         static N: AtomicU32 = AtomicU32::new(0);
         let namespace = format!(
@@ -100,6 +109,8 @@ impl Farm {
             admin: String::new(),
             coordinator_args: coordinator_args.iter().map(|a| a.to_string()).collect(),
             coordinator: None,
+            database,
+            standby: None,
             workers: Vec::new(),
         };
         farm.admin = farm.token(&["--role", "admin", "--name", "ops"]);
@@ -112,6 +123,7 @@ impl Farm {
         let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(["token", "create", "--data"])
             .arg(self.data_dir())
+            .args(self.database_args())
             .args(args)
             .output()
             .unwrap();
@@ -121,6 +133,13 @@ impl Farm {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn database_args(&self) -> Vec<&str> {
+        match &self.database {
+            Some(url) => vec!["--database", url],
+            None => Vec::new(),
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -135,31 +154,63 @@ impl Farm {
             .unwrap()
     }
 
-    pub fn start_coordinator(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    fn spawn_coordinator(&self, log: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
             .args(["coordinator", "--namespace", &self.namespace])
             .args(default_broker(&self.coordinator_args))
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
             .arg("--data")
             .arg(self.data_dir())
+            .args(self.database_args())
             .args(&self.coordinator_args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(self.log("coordinator"))
+            .stderr(self.log(log))
             .spawn()
-            .expect("tessera coordinator starts");
-        self.coordinator = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
+            .expect("tessera coordinator starts")
+    }
+
+    pub fn start_coordinator(&mut self) {
+        self.coordinator = Some(self.spawn_coordinator("coordinator"));
+        assert!(
+            self.wait_listening(Duration::from_secs(30)),
             "coordinator did not listen within 30 s; log: {}",
             self.read_log("coordinator")
         );
+    }
+
+    /// Whether the farm's API port accepts connections within `limit`.
+    pub fn wait_listening(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Starts a second coordinator on the same store, data directory and port (logging to
+    /// `standby.log`); it waits until it is told it stands by.
+    pub fn start_standby(&mut self) {
+        let mut child = self.spawn_coordinator("standby");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.read_log("standby").contains("standing by") {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "the standby exited ({status}); log: {}",
+                    self.read_log("standby")
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the standby did not stand by within 30 s; log: {}",
+                self.read_log("standby")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.standby = Some(child);
     }
 
     /// CPU time (user and system) the running coordinator has used, from `/proc`.
@@ -409,6 +460,10 @@ impl Drop for Farm {
             let _ = w.wait();
         }
         self.kill_coordinator();
+        if let Some(mut standby) = self.standby.take() {
+            let _ = standby.kill();
+            let _ = standby.wait();
+        }
         for queue in ["tasks", "results", "tasks.dead"] {
             let _ = Command::new("rabbitmqctl")
                 .args(["delete_queue", &format!("{}.{queue}", self.namespace)])
@@ -529,4 +584,48 @@ pub fn check_bill(farm: &Farm, job: &str, tasks: u64) {
         sum,
         "rows add up to the total"
     );
+}
+
+/// A schema of its own in the test PostgreSQL (`TESSERA_TEST_POSTGRES`, else 127.0.0.1:5432 as
+/// user postgres), dropped with this.
+pub struct PostgresScratch {
+    server: String,
+    schema: String,
+}
+
+impl PostgresScratch {
+    pub fn new(test: &str) -> Self {
+        let server = std::env::var("TESSERA_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let schema = format!("tessera_{test}_{}", std::process::id());
+        let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap_or_else(|e| {
+            panic!(
+                "this test needs PostgreSQL ({e}); .ci/run starts it, and \
+                 TESSERA_TEST_POSTGRES names another server"
+            )
+        });
+        admin
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+            ))
+            .unwrap();
+        PostgresScratch { server, schema }
+    }
+
+    /// The URL a coordinator is given: the server, with the schema first on the search path.
+    pub fn url(&self) -> String {
+        let joint = if self.server.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{joint}options=-c%20search_path%3D{}",
+            self.server, self.schema
+        )
+    }
+}
+
+impl Drop for PostgresScratch {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.server, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+        }
+    }
 }

@@ -11,11 +11,13 @@ use tessera_coordinator::farm::{
     DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT,
 };
 use tessera_coordinator::limits::Limits;
+use tessera_coordinator::standby::ActiveRole;
+use tessera_coordinator::store::Location;
 use tessera_coordinator::{Farm, FarmConfig, server};
 use tessera_transport::AmqpTransport;
 use tessera_transport::amqp::DEFAULT_NAMESPACE;
 
-use crate::farm_runtime::{BrokerArgs, runtime, shutdown_signal};
+use crate::farm_runtime::{BrokerArgs, StoreArgs, runtime, shutdown_signal};
 
 #[derive(Args)]
 pub struct CoordinatorArgs {
@@ -24,9 +26,8 @@ pub struct CoordinatorArgs {
     /// Address the HTTP API listens on.
     #[arg(long, default_value = "127.0.0.1:8741")]
     listen: SocketAddr,
-    /// Data directory: job store, scenes, tiles, frames.
-    #[arg(long, default_value = "./tessera-data")]
-    data: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Price table (TOML); the documented defaults when absent.
     #[arg(long, value_name = "FILE")]
     prices: Option<PathBuf>,
@@ -56,7 +57,23 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         Some(path) => PriceTable::load(path)?,
         None => PriceTable::default(),
     };
-    let mut config = FarmConfig::new(&args.data, prices);
+    let location = args.store.location();
+    let store_at = location.to_string();
+    // Before the broker: a standby neither consumes nor publishes.
+    let role = match &location {
+        Location::Postgres(url) => Some(
+            ActiveRole::take(url, || {
+                eprintln!(
+                    "standing by: another coordinator is active on {store_at}; \
+                     taking over when it stops"
+                )
+            })
+            .with_context(|| format!("cannot reach the job store ({store_at})"))?,
+        ),
+        Location::Sqlite(_) => None,
+    };
+    let mut config = FarmConfig::new(&args.store.data, prices);
+    config.database = Some(location);
     config.max_attempts = args.max_attempts;
     config.lease_timeout = Duration::from_secs(args.lease_timeout);
     config.queue_timeout = Duration::from_secs(args.queue_timeout);
@@ -75,9 +92,9 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         eprintln!(
-            "coordinator listening on http://{} (data in {}, queues '{}.*')",
+            "coordinator listening on http://{} (data in {}, store {store_at}, queues '{}.*')",
             listener.local_addr()?,
-            args.data.display(),
+            args.store.data.display(),
             args.namespace
         );
         let mut api_shutdown = shutdown.clone();
@@ -87,8 +104,33 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
             },
         );
         let server = tokio::spawn(async move { server.await });
-        farm.run(shutdown).await?;
+        tokio::select! {
+            run = farm.run(shutdown) => run?,
+            () = lost(role) => anyhow::bail!(
+                "lost the active role: the connection to the job store ({store_at}) ended, \
+                 and another coordinator may be active now"
+            ),
+        }
         server.await??;
         Ok(())
     })
+}
+
+/// Resolves when the active role is lost; never without one (a SQLite store has one
+/// coordinator).
+async fn lost(role: Option<ActiveRole>) {
+    let Some(mut role) = role else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let asked = tokio::task::spawn_blocking(move || {
+            let held = role.held();
+            (role, held)
+        });
+        match asked.await {
+            Ok((kept, true)) => role = kept,
+            _ => return,
+        }
+    }
 }

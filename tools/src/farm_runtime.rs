@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use tessera_coordinator::store::{Location, Store};
 use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
+use tessera_renderer::output::Durability;
 use tessera_transport::Broker;
 use tessera_transport::amqp::DEFAULT_AMQP_URL;
 use tokio::sync::watch;
@@ -26,6 +28,41 @@ impl BrokerArgs {
             Some(path) => broker.with_ca_file(path)?,
             None => broker,
         })
+    }
+}
+
+/// Where the coordinator keeps what it knows.
+#[derive(Args)]
+pub struct StoreArgs {
+    /// Data directory: scenes, frames and, without --database, the job store. Coordinators
+    /// sharing a PostgreSQL store share this directory too (NFS or the like across hosts).
+    #[arg(long, default_value = "./tessera-data")]
+    pub data: PathBuf,
+    /// The job store and ledger in PostgreSQL (postgres://user@host/database) instead of the
+    /// data directory's SQLite file. Several coordinators may share it: one is active, the
+    /// others stand by and take over when it stops.
+    #[arg(
+        long,
+        env = "TESSERA_DATABASE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+}
+
+impl StoreArgs {
+    /// The store's database: `--database`, else the data directory's `farm.db`.
+    pub fn location(&self) -> Location {
+        match &self.database {
+            Some(given) => Location::parse(given),
+            None => Location::Sqlite(self.data.join("farm.db")),
+        }
+    }
+
+    /// Opens the store, creating the data directory if need be.
+    pub fn open(&self) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(&self.data)?;
+        Ok(Store::open_at(&self.location(), Durability::CrashSafe)?)
     }
 }
 

@@ -1,12 +1,10 @@
 //! `tessera token`: issues, lists and revokes the farm's API tokens, writing the coordinator's
 //! store directly (so the first admin token needs no server); run it on the coordinator's host.
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand};
-use tessera_coordinator::store::Store;
 use tessera_protocol::auth::{NewToken, Role};
 
+use crate::farm_runtime::StoreArgs;
 use crate::terminal::clean;
 
 #[derive(Args)]
@@ -19,9 +17,8 @@ pub struct TokenArgs {
 enum TokenCommand {
     /// Issues a token and prints it (once: only its hash is kept).
     Create {
-        /// The coordinator's data directory.
-        #[arg(long, default_value = "./tessera-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         /// admin (the operator), submitter (one tenant's user) or worker (a provider's machine).
         #[arg(long, value_parser = parse_role)]
         role: Role,
@@ -44,13 +41,13 @@ enum TokenCommand {
     },
     /// Lists every token, without secrets.
     List {
-        #[arg(long, default_value = "./tessera-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Revokes a token: requests with it are refused from now on.
     Revoke {
-        #[arg(long, default_value = "./tessera-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         id: i64,
     },
 }
@@ -60,18 +57,10 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .ok_or_else(|| format!("unknown role '{s}': expected admin, submitter or worker"))
 }
 
-fn open(data: &std::path::Path) -> anyhow::Result<Store> {
-    let db = data.join("farm.db");
-    if !data.is_dir() {
-        std::fs::create_dir_all(data)?;
-    }
-    Ok(Store::open(&db)?)
-}
-
 pub fn run(args: TokenArgs) -> anyhow::Result<()> {
     match args.command {
         TokenCommand::Create {
-            data,
+            store,
             role,
             tenant,
             name,
@@ -79,7 +68,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
             threads,
             verified,
         } => {
-            let (id, token) = open(&data)?.issue_token(&NewToken {
+            let (id, token) = store.open()?.issue_token(&NewToken {
                 role,
                 tenant,
                 name,
@@ -90,12 +79,12 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
             eprintln!("token {id} issued; it is shown once, keep it secret");
             println!("{token}");
         }
-        TokenCommand::List { data } => {
+        TokenCommand::List { store } => {
             println!(
                 "{:>4}  {:<9} {:<16} {:<20} {:<8} {:>7}  state",
                 "id", "role", "tenant", "name", "class", "threads"
             );
-            for t in open(&data)?.tokens()? {
+            for t in store.open()?.tokens()? {
                 println!(
                     "{:>4}  {:<9} {:<16} {:<20} {:<8} {:>7}  {}",
                     t.id,
@@ -112,8 +101,8 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        TokenCommand::Revoke { data, id } => {
-            if !open(&data)?.revoke_token(id)? {
+        TokenCommand::Revoke { store, id } => {
+            if !store.open()?.revoke_token(id)? {
                 anyhow::bail!("no active token {id}");
             }
             eprintln!("token {id} revoked");

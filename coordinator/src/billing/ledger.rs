@@ -4,12 +4,12 @@
 //! most one charge that is not reversed (a reversed task rendered again is charged again). An
 //! invoice is the sum of a job's charges less its reversals.
 
-use rusqlite::{Connection, params};
+use crate::store::database::{Db, DbError, params};
 use tessera_protocol::api::{LedgerRow, Reversal};
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
 
-/// The ledger's columns. Its indexes and triggers are [`RULES`].
+/// The ledger's columns.
 const COLUMNS: &str = r#"(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     task_id INTEGER NOT NULL REFERENCES tasks(id),
@@ -36,11 +36,18 @@ CREATE TABLE IF NOT EXISTS ledger_reversals (
     reason TEXT NOT NULL,
     recorded_at REAL NOT NULL
 );
-"#;
-
-const RULES: &str = r#"
 CREATE INDEX IF NOT EXISTS ledger_by_job ON ledger (job_id);
 CREATE INDEX IF NOT EXISTS ledger_by_task ON ledger (task_id);
+CREATE INDEX IF NOT EXISTS reversals_by_job ON ledger_reversals (job_id);
+"#;
+
+/// The ledger's tables and indexes, in the store's schema.
+pub(crate) fn schema() -> String {
+    format!("CREATE TABLE IF NOT EXISTS ledger {COLUMNS};{REVERSALS}")
+}
+
+/// The ledger's rules, in SQLite.
+pub(crate) const SQLITE_RULES: &str = r#"
 CREATE TRIGGER IF NOT EXISTS one_charge_per_task BEFORE INSERT ON ledger
 WHEN EXISTS (SELECT 1 FROM ledger l WHERE l.task_id = NEW.task_id
              AND NOT EXISTS (SELECT 1 FROM ledger_reversals r WHERE r.ledger_id = l.id))
@@ -49,18 +56,44 @@ CREATE TRIGGER IF NOT EXISTS ledger_rows_are_never_updated BEFORE UPDATE ON ledg
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never updated'); END;
 CREATE TRIGGER IF NOT EXISTS ledger_rows_are_never_deleted BEFORE DELETE ON ledger
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted'); END;
-CREATE INDEX IF NOT EXISTS reversals_by_job ON ledger_reversals (job_id);
 CREATE TRIGGER IF NOT EXISTS reversals_are_never_updated BEFORE UPDATE ON ledger_reversals
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never updated'); END;
 CREATE TRIGGER IF NOT EXISTS reversals_are_never_deleted BEFORE DELETE ON ledger_reversals
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted'); END;
 "#;
 
-/// Creates the ledger, or brings one made by an earlier version up to date: it allowed one row
-/// per task, ever, and had no work column. The old rows are copied, unchanged, into the new
-/// table (their work is their render time, which is what they charged for), as SQLite's
-/// documented way of changing a table's constraints does.
-pub(crate) fn create(db: &Connection) -> rusqlite::Result<()> {
+/// The same rules in PostgreSQL, which also has TRUNCATE to refuse.
+pub(crate) const POSTGRES_RULES: &str = r#"
+CREATE OR REPLACE FUNCTION one_charge_per_task() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM ledger l WHERE l.task_id = NEW.task_id
+               AND NOT EXISTS (SELECT 1 FROM ledger_reversals r WHERE r.ledger_id = l.id)) THEN
+        RAISE EXCEPTION 'a task holds one charge that is not reversed';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER one_charge_per_task BEFORE INSERT ON ledger
+FOR EACH ROW EXECUTE FUNCTION one_charge_per_task();
+CREATE OR REPLACE FUNCTION ledger_rows_are_never_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger rows are never %',
+        CASE TG_OP WHEN 'UPDATE' THEN 'updated' ELSE 'deleted' END;
+END $$;
+CREATE OR REPLACE TRIGGER ledger_rows_are_never_changed BEFORE UPDATE OR DELETE ON ledger
+FOR EACH ROW EXECUTE FUNCTION ledger_rows_are_never_changed();
+CREATE OR REPLACE TRIGGER ledger_is_never_truncated BEFORE TRUNCATE ON ledger
+FOR EACH STATEMENT EXECUTE FUNCTION ledger_rows_are_never_changed();
+CREATE OR REPLACE TRIGGER reversals_are_never_changed BEFORE UPDATE OR DELETE ON ledger_reversals
+FOR EACH ROW EXECUTE FUNCTION ledger_rows_are_never_changed();
+CREATE OR REPLACE TRIGGER reversals_are_never_truncated BEFORE TRUNCATE ON ledger_reversals
+FOR EACH STATEMENT EXECUTE FUNCTION ledger_rows_are_never_changed();
+"#;
+
+/// Brings a SQLite ledger made by an earlier version up to date: it allowed one row per task,
+/// ever, and had no work column. The old rows are copied, unchanged, into the new table (their
+/// work is their render time, which is what they charged for), as SQLite's documented way of
+/// changing a table's constraints does.
+pub(crate) fn upgrade_sqlite(db: &rusqlite::Connection) -> rusqlite::Result<()> {
     let column = |name: &str| {
         db.prepare(&format!(
             "SELECT 1 FROM pragma_table_info('ledger') WHERE name = '{name}'"
@@ -82,28 +115,25 @@ pub(crate) fn create(db: &Connection) -> rusqlite::Result<()> {
         ))?;
         db.pragma_update(None, "foreign_keys", "ON")?;
     }
-    db.execute_batch(&format!(
-        "CREATE TABLE IF NOT EXISTS ledger {COLUMNS};{REVERSALS}{RULES}"
-    ))
+    Ok(())
 }
 
 /// Reverses every charge of `worker` that no spot check verified and that is not reversed yet;
 /// run inside the caller's transaction. Returns the tasks of the charges reversed.
 pub(crate) fn reverse_unverified(
-    db: &Connection,
+    db: &Db,
     worker: &str,
     reason: &str,
     at: f64,
-) -> rusqlite::Result<Vec<TaskId>> {
-    let unverified: Vec<(i64, i64)> = db
-        .prepare(
-            "SELECT l.id, l.task_id FROM ledger l
-             WHERE l.worker = ?1
-               AND NOT EXISTS (SELECT 1 FROM checked_tasks c WHERE c.task_id = l.task_id)
-               AND NOT EXISTS (SELECT 1 FROM ledger_reversals r WHERE r.ledger_id = l.id)",
-        )?
-        .query_map(params![worker], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+) -> Result<Vec<TaskId>, DbError> {
+    let unverified: Vec<(i64, i64)> = db.query_map(
+        "SELECT l.id, l.task_id FROM ledger l
+         WHERE l.worker = ?1
+           AND NOT EXISTS (SELECT 1 FROM checked_tasks c WHERE c.task_id = l.task_id)
+           AND NOT EXISTS (SELECT 1 FROM ledger_reversals r WHERE r.ledger_id = l.id)",
+        params![worker],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     for (charge, _) in &unverified {
         db.execute(
             "INSERT INTO ledger_reversals (ledger_id, job_id, amount_micros, reason, recorded_at)
@@ -118,24 +148,24 @@ pub(crate) fn reverse_unverified(
 }
 
 /// A job's reversals, oldest first.
-pub(crate) fn reversals(db: &Connection, job: JobId) -> rusqlite::Result<Vec<Reversal>> {
-    let mut stmt = db.prepare(
+pub(crate) fn reversals(db: &Db, job: JobId) -> Result<Vec<Reversal>, DbError> {
+    db.query_map(
         "SELECT l.task_id, l.worker, r.amount_micros, r.reason FROM ledger_reversals r
          JOIN ledger l ON l.id = r.ledger_id WHERE r.job_id = ?1 ORDER BY r.id",
-    )?;
-    let rows = stmt.query_map(params![job.0], |r| {
-        Ok(Reversal {
-            task: TaskId(r.get(0)?),
-            worker: r.get(1)?,
-            amount: Money::from_micros(r.get(2)?),
-            reason: r.get(3)?,
-        })
-    })?;
-    rows.collect()
+        params![job.0],
+        |r| {
+            Ok(Reversal {
+                task: TaskId(r.get(0)?),
+                worker: r.get(1)?,
+                amount: Money::from_micros(r.get(2)?),
+                reason: r.get(3)?,
+            })
+        },
+    )
 }
 
 /// Appends a task's row; run inside the transaction that marks the task done.
-pub(crate) fn insert(db: &Connection, row: &LedgerRow, at: f64) -> rusqlite::Result<()> {
+pub(crate) fn insert(db: &Db, row: &LedgerRow, at: f64) -> Result<(), DbError> {
     db.execute(
         "INSERT INTO ledger (task_id, job_id, worker, device_class, threads, render_micros,
                              samples, work_micros, hourly_micros, charge_micros, recorded_at)
@@ -158,37 +188,38 @@ pub(crate) fn insert(db: &Connection, row: &LedgerRow, at: f64) -> rusqlite::Res
 }
 
 /// A job's rows, oldest first.
-pub(crate) fn rows(db: &Connection, job: JobId) -> rusqlite::Result<Vec<LedgerRow>> {
-    let mut stmt = db.prepare(
+pub(crate) fn rows(db: &Db, job: JobId) -> Result<Vec<LedgerRow>, DbError> {
+    db.query_map(
         "SELECT l.*, t.frame, t.x, t.y, t.w, t.h FROM ledger l JOIN tasks t ON t.id = l.task_id
              WHERE l.job_id = ?1 ORDER BY l.id",
-    )?;
-    let rows = stmt.query_map(params![job.0], |r| {
-        let (x, y, w, h): (u32, u32, u32, u32) =
-            (r.get("x")?, r.get("y")?, r.get("w")?, r.get("h")?);
-        Ok(LedgerRow {
-            task: TaskId(r.get("task_id")?),
-            job: JobId(r.get("job_id")?),
-            frame: r.get("frame")?,
-            tile: format!("{w}x{h}+{x}+{y}"),
-            worker: r.get("worker")?,
-            device_class: r.get("device_class")?,
-            threads: r.get("threads")?,
-            render_micros: r.get::<_, i64>("render_micros")? as u64,
-            samples: r.get::<_, i64>("samples")? as u64,
-            work_micros: r.get::<_, i64>("work_micros")? as u64,
-            hourly: Money::from_micros(r.get("hourly_micros")?),
-            charge: Money::from_micros(r.get("charge_micros")?),
-        })
-    })?;
-    rows.collect()
+        params![job.0],
+        |r| {
+            let (x, y, w, h): (u32, u32, u32, u32) =
+                (r.get("x")?, r.get("y")?, r.get("w")?, r.get("h")?);
+            Ok(LedgerRow {
+                task: TaskId(r.get("task_id")?),
+                job: JobId(r.get("job_id")?),
+                frame: r.get("frame")?,
+                tile: format!("{w}x{h}+{x}+{y}"),
+                worker: r.get("worker")?,
+                device_class: r.get("device_class")?,
+                threads: r.get("threads")?,
+                render_micros: r.get("render_micros")?,
+                samples: r.get("samples")?,
+                work_micros: r.get("work_micros")?,
+                hourly: Money::from_micros(r.get("hourly_micros")?),
+                charge: Money::from_micros(r.get("charge_micros")?),
+            })
+        },
+    )
 }
 
 /// A job's invoice total: its charges less its reversals.
-pub(crate) fn total(db: &Connection, job: JobId) -> rusqlite::Result<Money> {
+pub(crate) fn total(db: &Db, job: JobId) -> Result<Money, DbError> {
     let micros: i64 = db.query_row(
-        "SELECT COALESCE((SELECT SUM(charge_micros) FROM ledger WHERE job_id = ?1), 0)
-              - COALESCE((SELECT SUM(amount_micros) FROM ledger_reversals WHERE job_id = ?1), 0)",
+        "SELECT CAST(COALESCE((SELECT SUM(charge_micros) FROM ledger WHERE job_id = ?1), 0)
+              - COALESCE((SELECT SUM(amount_micros) FROM ledger_reversals WHERE job_id = ?1), 0)
+              AS BIGINT)",
         params![job.0],
         |r| r.get(0),
     )?;

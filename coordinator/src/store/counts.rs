@@ -2,8 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::Connection;
-
+use super::database::{Db, DbError, FromValue, params};
 use super::{Store, StoreError};
 
 /// What the store holds, counted.
@@ -23,13 +22,11 @@ pub struct Counts {
     pub active_leases: u64,
 }
 
-fn grouped<V: rusqlite::types::FromSql>(
-    db: &Connection,
-    sql: &str,
-) -> rusqlite::Result<BTreeMap<String, V>> {
-    let mut stmt = db.prepare(sql)?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+fn grouped<V: FromValue>(db: &Db, sql: &str) -> Result<BTreeMap<String, V>, DbError> {
+    Ok(db
+        .query_map(sql, params![], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .into_iter()
+        .collect())
 }
 
 impl Store {
@@ -44,18 +41,19 @@ impl Store {
             )?,
             billed: grouped(
                 &db,
-                "SELECT device_class, SUM(charge_micros) FROM ledger GROUP BY device_class",
+                "SELECT device_class, CAST(SUM(charge_micros) AS BIGINT) FROM ledger
+                 GROUP BY device_class",
             )?,
             reversed: grouped(
                 &db,
-                "SELECT l.device_class, SUM(r.amount_micros) FROM ledger_reversals r
+                "SELECT l.device_class, CAST(SUM(r.amount_micros) AS BIGINT) FROM ledger_reversals r
                  JOIN ledger l ON l.id = r.ledger_id GROUP BY l.device_class",
             )?,
             active_leases: db.query_row(
                 "SELECT COUNT(*) FROM leases WHERE state = 'active'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )? as u64,
+                params![],
+                |r| r.get(0),
+            )?,
         })
     }
 }

@@ -2,11 +2,11 @@
 //! alive. A result counts only under an active lease; a lease whose worker stops heartbeating
 //! expires and its task goes to someone else.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use tessera_protocol::auth::Trust;
 use tessera_protocol::id::TaskId;
 use tessera_protocol::scene::SceneHash;
 
+use super::database::{Db, DbError, Row, params};
 use super::tokens::random_hex;
 use super::{Store, StoreError, now};
 
@@ -53,14 +53,15 @@ pub enum LeaseEnd {
 }
 
 /// Ends an active lease, inside the caller's transaction; false when it had ended already.
-pub(super) fn finish(db: &Connection, id: &str, end: LeaseEnd) -> Result<bool, StoreError> {
+pub(super) fn finish(db: &Db, id: &str, end: LeaseEnd) -> Result<bool, StoreError> {
     let state = match end {
         LeaseEnd::Done => "done",
         LeaseEnd::Expired => "expired",
     };
-    let changed = db
-        .prepare_cached("UPDATE leases SET state = ?2 WHERE id = ?1 AND state = 'active'")?
-        .execute(params![id, state])?;
+    let changed = db.execute(
+        "UPDATE leases SET state = ?2 WHERE id = ?1 AND state = 'active'",
+        params![id, state],
+    )?;
     Ok(changed == 1)
 }
 
@@ -71,7 +72,7 @@ pub enum LeaseClaim {
     Refused(String),
 }
 
-fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lease> {
+fn read(r: &Row) -> Result<Lease, DbError> {
     Ok(Lease {
         id: r.get("id")?,
         key: r.get("key")?,
@@ -81,7 +82,7 @@ fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lease> {
         device_class: r.get("device_class")?,
         threads: r.get("threads")?,
         started_at: r.get("started_at")?,
-        active: r.get::<_, String>("state")? == "active",
+        active: r.get::<String>("state")? == "active",
     })
 }
 
@@ -100,21 +101,20 @@ impl Store {
     ) -> Result<LeaseClaim, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        let row = tx
-            .prepare_cached(
-                "SELECT t.state, t.attempts, j.state, j.id, j.trust FROM tasks t
-                 JOIN jobs j ON j.id = t.job_id WHERE t.id = ?1",
-            )?
-            .query_row(params![task.0], |r| {
+        let row = tx.query_opt(
+            "SELECT t.state, t.attempts, j.state, j.id, j.trust FROM tasks t
+             JOIN jobs j ON j.id = t.job_id WHERE t.id = ?1",
+            params![task.0],
+            |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, u32>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
+                    r.get::<String>(0)?,
+                    r.get::<u32>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<i64>(3)?,
+                    r.get::<String>(4)?,
                 ))
-            })
-            .optional()?;
+            },
+        )?;
         let refuse = |why: String| Ok(LeaseClaim::Refused(why));
         let Some((task_state, failed_attempts, job_state, job, trust)) = row else {
             return refuse(format!("no task {task}"));
@@ -136,13 +136,11 @@ impl Store {
                 failed_attempts + 1
             ));
         }
-        let held = tx
-            .query_row(
-                "SELECT * FROM leases WHERE task_id = ?1 AND state = 'active'",
-                params![task.0],
-                read,
-            )
-            .optional()?;
+        let held = tx.query_opt(
+            "SELECT * FROM leases WHERE task_id = ?1 AND state = 'active'",
+            params![task.0],
+            read,
+        )?;
         match held {
             // The same worker asking again (its first answer was lost, or it restarted): the
             // same lease, or its heartbeats would keep an orphan alive and the task stuck.
@@ -164,21 +162,21 @@ impl Store {
             started_at: at,
             active: true,
         };
-        tx.prepare_cached(
+        tx.execute(
             "INSERT INTO leases (id, key, task_id, attempt, worker, device_class, threads,
                                  started_at, heartbeat_at, state)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'active')",
-        )?
-        .execute(params![
-            lease.id,
-            lease.key,
-            task.0,
-            attempt,
-            worker,
-            device_class,
-            threads,
-            at
-        ])?;
+            params![
+                lease.id,
+                lease.key,
+                task.0,
+                attempt,
+                worker,
+                device_class,
+                threads,
+                at
+            ],
+        )?;
         tx.commit()?;
         Ok(LeaseClaim::Granted(lease))
     }
@@ -186,41 +184,41 @@ impl Store {
     pub fn lease(&self, id: &str) -> Result<Option<Lease>, StoreError> {
         Ok(self
             .reader()
-            .prepare_cached("SELECT * FROM leases WHERE id = ?1")?
-            .query_row(params![id], read)
-            .optional()?)
+            .query_opt("SELECT * FROM leases WHERE id = ?1", params![id], read)?)
     }
 
     /// Keeps `worker`'s leases alive; returns how many it holds.
     pub fn heartbeat(&self, worker: &str) -> Result<usize, StoreError> {
         let at = now();
         let db = self.db();
-        db.prepare_cached("UPDATE workers SET last_seen = ?2 WHERE name = ?1")?
-            .execute(params![worker, at])?;
-        Ok(db
-            .prepare_cached(
-                "UPDATE leases SET heartbeat_at = ?2 WHERE worker = ?1 AND state = 'active'",
-            )?
-            .execute(params![worker, at])?)
+        db.execute(
+            "UPDATE workers SET last_seen = ?2 WHERE name = ?1",
+            params![worker, at],
+        )?;
+        Ok(db.execute(
+            "UPDATE leases SET heartbeat_at = ?2 WHERE worker = ?1 AND state = 'active'",
+            params![worker, at],
+        )?)
     }
 
     /// Active leases whose worker has not been heard from since `before`.
     pub fn stale_leases(&self, before: f64) -> Result<Vec<Lease>, StoreError> {
-        let db = self.reader();
-        let mut stmt =
-            db.prepare("SELECT * FROM leases WHERE state = 'active' AND heartbeat_at < ?1")?;
-        let rows = stmt.query_map(params![before], read)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self.reader().query_map(
+            "SELECT * FROM leases WHERE state = 'active' AND heartbeat_at < ?1",
+            params![before],
+            read,
+        )?)
     }
 
     /// Whether `worker` holds a live lease on a task of a job that renders `scene`.
     pub fn holds_scene(&self, worker: &str, scene: SceneHash) -> Result<bool, StoreError> {
-        Ok(self
+        Ok(!self
             .reader()
-            .prepare_cached(
+            .query(
                 "SELECT 1 FROM leases l JOIN tasks t ON t.id = l.task_id JOIN jobs j ON j.id = t.job_id
-                 WHERE l.worker = ?1 AND l.state = 'active' AND j.scene_hash = ?2",
+                 WHERE l.worker = ?1 AND l.state = 'active' AND j.scene_hash = ?2 LIMIT 1",
+                params![worker, scene.to_string()],
             )?
-            .exists(params![worker, scene.to_string()])?)
+            .is_empty())
     }
 }

@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
 use tessera_protocol::api::{
     FrameProgress, JobState, LedgerRow, Quote, Reversal, TaskState, TaskView, WorkerView,
 };
@@ -33,11 +32,13 @@ use tessera_renderer::film::{Resolution, Tile};
 use tessera_renderer::output::Durability;
 
 mod counts;
+pub mod database;
 mod leases;
 mod reputation;
 mod tokens;
 
 pub use counts::Counts;
+pub use database::{DbError, Location};
 pub use leases::{Lease, LeaseClaim, LeaseEnd};
 pub use reputation::Reputation;
 pub use tokens::{Principal, TokenError};
@@ -46,15 +47,22 @@ use crate::billing::work::WorkDone;
 use crate::billing::{Carry, ledger};
 use crate::job::JobSpec;
 use crate::plan::Task;
+use database::{Db, Dialect, Row, params};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("job store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Database(#[from] DbError),
     #[error("job store holds a record it cannot read: {0}")]
     Corrupt(String),
     #[error("no job {0}")]
     UnknownJob(JobId),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.into())
+    }
 }
 
 /// A job to create.
@@ -120,17 +128,21 @@ pub enum Acceptance {
 
 pub struct Store {
     /// The one connection that writes.
-    db: Mutex<Connection>,
+    db: Mutex<Db>,
     /// Connections that only read.
-    readers: Vec<Mutex<Connection>>,
+    readers: Vec<Mutex<Db>>,
     next_reader: AtomicUsize,
     durability: Durability,
-    /// The writer's count of changed rows at its last [`Store::sync`].
+    /// The writer's count of changed rows at its last [`Store::sync`] (SQLite).
     synced: AtomicU64,
 }
 
 /// Connections for reads: enough for the API's handlers on a small machine.
 const READERS: usize = 4;
+
+/// Held while a PostgreSQL store creates its schema, so that two coordinators starting at once
+/// do not create it twice.
+const SCHEMA_LOCK: i64 = 0x7465_7373_6572_6100;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS jobs (
@@ -147,7 +159,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     max_cost_micros INTEGER CHECK (max_cost_micros >= 0),
     -- The Quote made at submission, as JSON.
     quote TEXT,
-    trust TEXT NOT NULL DEFAULT 'any' CHECK (trust IN ('any', 'verified'))
+    trust TEXT NOT NULL DEFAULT 'any' CHECK (trust IN ('any', 'verified')),
+    -- 0 while its tasks are being created.
+    ready INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS tasks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -189,16 +203,6 @@ CREATE TABLE IF NOT EXISTS frame_tiles (
     done INTEGER NOT NULL,
     PRIMARY KEY (job_id, frame)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS frame_tiles_planned AFTER INSERT ON tasks BEGIN
-    INSERT INTO frame_tiles (job_id, frame, total, done)
-    VALUES (NEW.job_id, NEW.frame, 1, NEW.state = 'done')
-    ON CONFLICT (job_id, frame) DO UPDATE SET total = total + 1, done = done + (NEW.state = 'done');
-END;
-CREATE TRIGGER IF NOT EXISTS frame_tiles_done AFTER UPDATE OF state ON tasks
-WHEN (OLD.state = 'done') != (NEW.state = 'done') BEGIN
-    UPDATE frame_tiles SET done = done + IIF(NEW.state = 'done', 1, -1)
-    WHERE job_id = NEW.job_id AND frame = NEW.frame;
-END;
 -- Accepted tiles' compressed pixels, until their job is done: in the store, so that a tile is
 -- kept in the transaction that accepts it.
 CREATE TABLE IF NOT EXISTS tiles (
@@ -222,6 +226,43 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 "#;
 
+/// Keeps `frame_tiles`, in SQLite.
+const SQLITE_TRIGGERS: &str = r#"
+CREATE TRIGGER IF NOT EXISTS frame_tiles_planned AFTER INSERT ON tasks BEGIN
+    INSERT INTO frame_tiles (job_id, frame, total, done)
+    VALUES (NEW.job_id, NEW.frame, 1, NEW.state = 'done')
+    ON CONFLICT (job_id, frame) DO UPDATE SET total = total + 1, done = done + (NEW.state = 'done');
+END;
+CREATE TRIGGER IF NOT EXISTS frame_tiles_done AFTER UPDATE OF state ON tasks
+WHEN (OLD.state = 'done') != (NEW.state = 'done') BEGIN
+    UPDATE frame_tiles SET done = done + IIF(NEW.state = 'done', 1, -1)
+    WHERE job_id = NEW.job_id AND frame = NEW.frame;
+END;
+"#;
+
+/// Keeps `frame_tiles`, in PostgreSQL.
+const POSTGRES_TRIGGERS: &str = r#"
+CREATE OR REPLACE FUNCTION frame_tiles_planned() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO frame_tiles (job_id, frame, total, done)
+    VALUES (NEW.job_id, NEW.frame, 1, CASE WHEN NEW.state = 'done' THEN 1 ELSE 0 END)
+    ON CONFLICT (job_id, frame) DO UPDATE SET total = frame_tiles.total + 1,
+        done = frame_tiles.done + EXCLUDED.done;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER frame_tiles_planned AFTER INSERT ON tasks
+FOR EACH ROW EXECUTE FUNCTION frame_tiles_planned();
+CREATE OR REPLACE FUNCTION frame_tiles_done() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE frame_tiles SET done = frame_tiles.done + CASE WHEN NEW.state = 'done' THEN 1 ELSE -1 END
+    WHERE job_id = NEW.job_id AND frame = NEW.frame;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER frame_tiles_done AFTER UPDATE OF state ON tasks
+FOR EACH ROW WHEN ((OLD.state = 'done') IS DISTINCT FROM (NEW.state = 'done'))
+EXECUTE FUNCTION frame_tiles_done();
+"#;
+
 /// The ledger rows quotes learn from: the latest, so that a quote reads a bounded part of a
 /// ledger that only grows, and follows the farm as it changes.
 const RECENT_LEDGER: &str = "(SELECT * FROM ledger ORDER BY id DESC LIMIT 20000)";
@@ -234,8 +275,13 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Adds a column that data directories of earlier versions lack.
-fn add_column(db: &Connection, table: &str, column: &str, decl: &str) -> Result<(), StoreError> {
+/// Adds a column that SQLite data directories of earlier versions lack.
+fn add_column(
+    db: &rusqlite::Connection,
+    table: &str,
+    column: &str,
+    decl: &str,
+) -> Result<(), StoreError> {
     let present = db
         .prepare(&format!(
             "SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'"
@@ -254,13 +300,53 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
+/// Every table, index and rule of the store, as SQLite writes them.
+fn schema() -> String {
+    [
+        SCHEMA,
+        &ledger::schema(),
+        tokens::SCHEMA,
+        leases::SCHEMA,
+        reputation::SCHEMA,
+    ]
+    .concat()
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Self::open_with(path, Durability::CrashSafe)
     }
 
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StoreError> {
-        let db = Connection::open(path)?;
+        Self::open_at(&Location::Sqlite(path.to_owned()), durability)
+    }
+
+    /// Opens the store in SQLite or PostgreSQL, creating or upgrading its schema.
+    pub fn open_at(location: &Location, durability: Durability) -> Result<Self, StoreError> {
+        let (db, readers) = match location {
+            Location::Sqlite(path) => Self::open_sqlite(path, durability)?,
+            Location::Postgres(url) => Self::open_postgres(url)?,
+        };
+        // A job whose tasks were still being created when the coordinator stopped.
+        db.execute(
+            "UPDATE jobs SET state = 'failed', finished_at = ?1,
+                 reason = 'the coordinator stopped while creating this job; submit it again'
+             WHERE ready = 0 AND state = 'running'",
+            params![now()],
+        )?;
+        let store = Self {
+            db: Mutex::new(db),
+            readers: readers.into_iter().map(Mutex::new).collect(),
+            next_reader: AtomicUsize::new(0),
+            durability,
+            synced: AtomicU64::new(u64::MAX),
+        };
+        store.sync()?;
+        Ok(store)
+    }
+
+    fn open_sqlite(path: &Path, durability: Durability) -> Result<(Db, Vec<Db>), StoreError> {
+        let db = rusqlite::Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         // NORMAL: a commit is flushed by the next sync (`Store::sync`), not on its own.
         let synchronous = match durability {
@@ -270,11 +356,10 @@ impl Store {
         db.pragma_update(None, "synchronous", synchronous)?;
         db.pragma_update(None, "foreign_keys", "ON")?;
         db.busy_timeout(std::time::Duration::from_secs(10))?;
-        db.execute_batch(SCHEMA)?;
-        ledger::create(&db)?;
-        db.execute_batch(tokens::SCHEMA)?;
-        db.execute_batch(leases::SCHEMA)?;
-        db.execute_batch(reputation::SCHEMA)?;
+        ledger::upgrade_sqlite(&db)?;
+        db.execute_batch(&schema())?;
+        db.execute_batch(SQLITE_TRIGGERS)?;
+        db.execute_batch(ledger::SQLITE_RULES)?;
         // Columns that data directories made by earlier versions lack.
         add_column(&db, "tasks", "queued_at", "REAL")?;
         add_column(&db, "jobs", "tenant", "TEXT NOT NULL DEFAULT ''")?;
@@ -290,42 +375,40 @@ impl Store {
              WHERE NOT EXISTS (SELECT 1 FROM frame_tiles) GROUP BY job_id, frame",
             [],
         )?;
-        // A job whose tasks were still being created when the coordinator stopped.
-        db.execute(
-            "UPDATE jobs SET state = 'failed', finished_at = ?1,
-                 reason = 'the coordinator stopped while creating this job; submit it again'
-             WHERE ready = 0 AND state = 'running'",
-            params![now()],
-        )?;
         let readers = (0..READERS)
             .map(|_| {
-                let reader = Connection::open(path)?;
+                let reader = rusqlite::Connection::open(path)?;
                 reader.pragma_update(None, "query_only", "ON")?;
                 reader.busy_timeout(std::time::Duration::from_secs(10))?;
-                Ok(Mutex::new(reader))
+                Ok(Db::sqlite(reader))
             })
             .collect::<Result<_, StoreError>>()?;
-        let store = Self {
-            db: Mutex::new(db),
-            readers,
-            next_reader: AtomicUsize::new(0),
-            durability,
-            synced: AtomicU64::new(u64::MAX),
-        };
-        store.sync()?;
-        Ok(store)
+        Ok((Db::sqlite(db), readers))
+    }
+
+    fn open_postgres(url: &str) -> Result<(Db, Vec<Db>), StoreError> {
+        let db = Db::postgres(url)?;
+        db.batch(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {POSTGRES_TRIGGERS} {} COMMIT;",
+            database::postgres_schema(&schema()),
+            ledger::POSTGRES_RULES
+        ))?;
+        let readers = (0..READERS)
+            .map(|_| Db::postgres(url))
+            .collect::<Result<_, _>>()?;
+        Ok((db, readers))
     }
 
     /// The connection that writes.
-    fn db(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
-        // back), so a poisoned lock is still usable.
+    fn db(&self) -> MutexGuard<'_, Db> {
+        // A panic while holding the lock cannot leave the database half-written (transactions
+        // roll back), so a poisoned lock is still usable.
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A connection for reading: a free one, or else the next in turn. It sees every commit
     /// made before the read starts.
-    fn reader(&self) -> MutexGuard<'_, Connection> {
+    fn reader(&self) -> MutexGuard<'_, Db> {
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..self.readers.len() {
             match self.readers[(start + i) % self.readers.len()].try_lock() {
@@ -340,12 +423,15 @@ impl Store {
     }
 
     /// Makes every commit so far durable, with one flush; nothing to do when nothing changed
-    /// since the last sync.
+    /// since the last sync. PostgreSQL flushes each commit itself.
     pub fn sync(&self) -> Result<(), StoreError> {
         if self.durability == Durability::Throwaway {
             return Ok(());
         }
-        let db = self.db();
+        let guard = self.db();
+        let Some(db) = guard.as_sqlite() else {
+            return Ok(());
+        };
         if db.total_changes() == self.synced.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -376,10 +462,10 @@ impl Store {
         let id = {
             let mut db = self.db();
             let tx = db.transaction()?;
-            tx.execute(
+            let id = JobId(tx.query_row(
                 "INSERT INTO jobs (scene_hash, scene_name, spec, priority, state, submitted_at,
                                    tenant, max_cost_micros, ready, quote, trust)
-                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, 0, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, 0, ?8, ?9) RETURNING id",
                 params![
                     job.scene.to_string(),
                     job.scene_name,
@@ -391,10 +477,11 @@ impl Store {
                     quote_json,
                     job.trust.as_str()
                 ],
-            )?;
-            let id = JobId(tx.last_insert_rowid());
+                |r| r.get(0),
+            )?);
             tx.execute(
-                "INSERT OR IGNORE INTO tenant_scenes (tenant, scene_hash, bytes) VALUES (?1, ?2, ?3)",
+                "INSERT INTO tenant_scenes (tenant, scene_hash, bytes) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
                 params![job.tenant, job.scene.to_string(), job.scene_bytes as i64],
             )?;
             tx.commit()?;
@@ -404,20 +491,19 @@ impl Store {
         while tasks.peek().is_some() {
             let mut db = self.db();
             let tx = db.transaction()?;
-            {
-                let mut insert = tx.prepare(
-                    "INSERT INTO tasks (job_id, frame, x, y, w, h, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
-                )?;
-                for t in tasks.by_ref().take(CHUNK) {
-                    insert.execute(params![
+            for t in tasks.by_ref().take(CHUNK) {
+                tx.execute(
+                    "INSERT INTO tasks (job_id, frame, x, y, w, h, state)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+                    params![
                         id.0,
                         t.frame,
                         t.tile.x(),
                         t.tile.y(),
                         t.tile.width(),
                         t.tile.height()
-                    ])?;
-                }
+                    ],
+                )?;
             }
             tx.commit()?;
             drop(db);
@@ -432,29 +518,37 @@ impl Store {
 
     /// Bytes of scenes stored for `tenant`'s jobs.
     pub fn tenant_scene_bytes(&self, tenant: &str) -> Result<u64, StoreError> {
-        let bytes: i64 = self.reader().query_row(
-            "SELECT COALESCE(SUM(bytes), 0) FROM tenant_scenes WHERE tenant = ?1",
+        Ok(self.reader().query_row(
+            "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM tenant_scenes WHERE tenant = ?1",
             params![tenant],
             |r| r.get(0),
-        )?;
-        Ok(bytes as u64)
+        )?)
     }
 
     /// Each worker's results in the latest ledger rows of jobs charged for their work: all of
     /// them, and those that passed a spot check ([`crate::billing::work`]).
     pub fn work_done(&self) -> Result<Vec<(String, WorkDone, WorkDone)>, StoreError> {
         let db = self.reader();
-        let mut stmt = db.prepare(&format!(
-            "SELECT l.worker, l.device_class, l.threads,
-                    SUM(l.work_micros) / 1e6, SUM(l.render_micros) / 1e6,
-                    SUM(CASE WHEN c.task_id IS NULL THEN 0 ELSE l.work_micros END) / 1e6,
-                    SUM(CASE WHEN c.task_id IS NULL THEN 0 ELSE l.render_micros END) / 1e6
+        // Jobs quoted with prices per hour of work.
+        let priced_by_work = match db.dialect() {
+            Dialect::Sqlite => "json_extract(j.quote, '$.work_hour_prices') IS NOT NULL",
+            Dialect::Postgres => {
+                "jsonb_typeof(j.quote::jsonb -> 'work_hour_prices') NOT IN ('null')"
+            }
+        };
+        let seconds = |micros: &str| format!("CAST(SUM({micros}) AS DOUBLE PRECISION) / 1e6");
+        let sql = format!(
+            "SELECT l.worker, l.device_class, l.threads, {}, {}, {}, {}
              FROM {RECENT_LEDGER} l JOIN jobs j ON j.id = l.job_id
                  LEFT JOIN checked_tasks c ON c.task_id = l.task_id
-             WHERE json_extract(j.quote, '$.work_hour_prices') IS NOT NULL
-             GROUP BY l.worker, l.device_class, l.threads"
-        ))?;
-        let rows = stmt.query_map([], |r| {
+             WHERE {priced_by_work}
+             GROUP BY l.worker, l.device_class, l.threads",
+            seconds("l.work_micros"),
+            seconds("l.render_micros"),
+            seconds("CASE WHEN c.task_id IS NULL THEN 0 ELSE l.work_micros END"),
+            seconds("CASE WHEN c.task_id IS NULL THEN 0 ELSE l.render_micros END"),
+        );
+        Ok(db.query_map(&sql, params![], |r| {
             let (class, threads): (String, u32) = (r.get(1)?, r.get(2)?);
             let done = |work: f64, render: f64| WorkDone {
                 class: class.clone(),
@@ -467,11 +561,10 @@ impl Store {
                 done(r.get(3)?, r.get(4)?),
                 done(r.get(5)?, r.get(6)?),
             ))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        })?)
     }
 
-    fn read_job(row: &rusqlite::Row<'_>) -> Result<JobRecord, StoreError> {
+    fn read_job(row: &Row) -> Result<JobRecord, StoreError> {
         let scene: String = row.get("scene_hash")?;
         let spec: String = row.get("spec")?;
         let state: String = row.get("state")?;
@@ -480,10 +573,10 @@ impl Store {
             id: JobId(row.get("id")?),
             tenant: row.get("tenant")?,
             max_cost: row
-                .get::<_, Option<i64>>("max_cost_micros")?
+                .get::<Option<i64>>("max_cost_micros")?
                 .map(Money::from_micros),
             quote: row
-                .get::<_, Option<String>>("quote")?
+                .get::<Option<String>>("quote")?
                 .map(|q| serde_json::from_str(&q))
                 .transpose()
                 .map_err(corrupt)?,
@@ -495,23 +588,26 @@ impl Store {
             state: JobState::from_name(&state)
                 .ok_or_else(|| corrupt(format!("job state '{state}'")))?,
             reason: row.get("reason")?,
-            tasks_total: row.get::<_, i64>("tasks_total")? as u64,
-            tasks_done: row.get::<_, i64>("tasks_done")? as u64,
+            tasks_total: row.get("tasks_total")?,
+            tasks_done: row.get("tasks_done")?,
             submitted_at: row.get("submitted_at")?,
             finished_at: row.get("finished_at")?,
         })
     }
 
     const JOB_QUERY: &str = "SELECT j.*,
-        COALESCE((SELECT SUM(f.total) FROM frame_tiles f WHERE f.job_id = j.id), 0) AS tasks_total,
-        COALESCE((SELECT SUM(f.done) FROM frame_tiles f WHERE f.job_id = j.id), 0) AS tasks_done
+        CAST(COALESCE((SELECT SUM(f.total) FROM frame_tiles f WHERE f.job_id = j.id), 0) AS BIGINT)
+            AS tasks_total,
+        CAST(COALESCE((SELECT SUM(f.done) FROM frame_tiles f WHERE f.job_id = j.id), 0) AS BIGINT)
+            AS tasks_done
         FROM jobs j";
 
     pub fn job(&self, job: JobId) -> Result<JobRecord, StoreError> {
-        let db = self.reader();
-        let mut stmt = db.prepare_cached(&format!("{} WHERE j.id = ?1", Self::JOB_QUERY))?;
-        let mut rows = stmt.query(params![job.0])?;
-        match rows.next()? {
+        let rows = self.reader().query(
+            &format!("{} WHERE j.id = ?1", Self::JOB_QUERY),
+            params![job.0],
+        )?;
+        match rows.first() {
             Some(row) => Self::read_job(row),
             None => Err(StoreError::UnknownJob(job)),
         }
@@ -524,17 +620,16 @@ impl Store {
         tenant: Option<&str>,
         state: Option<JobState>,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let db = self.reader();
-        let mut stmt = db.prepare(&format!(
-            "{} WHERE (?1 IS NULL OR j.tenant = ?1) AND (?2 IS NULL OR j.state = ?2) ORDER BY j.id",
+        let sql = format!(
+            "{} WHERE (CAST(?1 AS TEXT) IS NULL OR j.tenant = ?1)
+                 AND (CAST(?2 AS TEXT) IS NULL OR j.state = ?2) ORDER BY j.id",
             Self::JOB_QUERY
-        ))?;
-        let mut rows = stmt.query(params![tenant, state.map(JobState::as_str)])?;
-        let mut jobs = Vec::new();
-        while let Some(row) = rows.next()? {
-            jobs.push(Self::read_job(row)?);
-        }
-        Ok(jobs)
+        );
+        self.reader()
+            .query(&sql, params![tenant, state.map(JobState::as_str)])?
+            .iter()
+            .map(Self::read_job)
+            .collect()
     }
 
     /// Ends a running job; returns false when it was not running.
@@ -548,7 +643,7 @@ impl Store {
         // written (its worker was caught cheating).
         let changed = self.db().execute(
             "UPDATE jobs SET state = ?2, reason = ?3, finished_at = ?4 WHERE id = ?1 AND state = 'running'
-                 AND (?2 != 'done'
+                 AND (CAST(?2 AS TEXT) != 'done'
                       OR NOT EXISTS (SELECT 1 FROM frame_tiles WHERE job_id = ?1 AND done < total))",
             params![job.0, state.as_str(), reason, now()],
         )?;
@@ -557,27 +652,23 @@ impl Store {
     }
 
     pub fn frame_progress(&self, job: JobId) -> Result<Vec<FrameProgress>, StoreError> {
-        let db = self.reader();
-        let mut stmt = db.prepare_cached(
+        Ok(self.reader().query_map(
             "SELECT t.frame, t.done, t.total,
                     EXISTS (SELECT 1 FROM frames_written f WHERE f.job_id = t.job_id AND f.frame = t.frame)
              FROM frame_tiles t WHERE t.job_id = ?1 ORDER BY t.frame",
-        )?;
-        let rows = stmt.query_map(params![job.0], |r| {
-            Ok(FrameProgress {
-                frame: r.get(0)?,
-                tiles_done: r.get::<_, i64>(1)? as u64,
-                tiles_total: r.get::<_, i64>(2)? as u64,
-                written: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            params![job.0],
+            |r| {
+                Ok(FrameProgress {
+                    frame: r.get(0)?,
+                    tiles_done: r.get(1)?,
+                    tiles_total: r.get(2)?,
+                    written: r.get(3)?,
+                })
+            },
+        )?)
     }
 
-    fn read_task(
-        row: &rusqlite::Row<'_>,
-        resolution: Resolution,
-    ) -> Result<TaskRecord, StoreError> {
+    fn read_task(row: &Row, resolution: Resolution) -> Result<TaskRecord, StoreError> {
         let tile = Tile::new(
             row.get("x")?,
             row.get("y")?,
@@ -602,14 +693,13 @@ impl Store {
 
     /// A job's tasks, in one state where given, in frame and tile order.
     pub fn tasks(&self, job: JobId, state: Option<TaskState>) -> Result<Vec<TaskView>, StoreError> {
-        let db = self.reader();
-        let mut stmt = db.prepare(
+        let rows = self.reader().query(
             "SELECT id, frame, x, y, w, h, state, attempts, last_error FROM tasks
-             WHERE job_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY frame, y, x",
+             WHERE job_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR state = ?2) ORDER BY frame, y, x",
+            params![job.0, state.map(TaskState::as_str)],
         )?;
-        let mut rows = stmt.query(params![job.0, state.map(TaskState::as_str)])?;
         let mut tasks = Vec::new();
-        while let Some(r) = rows.next()? {
+        for r in &rows {
             let (x, y, width, height): (u32, u32, u32, u32) =
                 (r.get("x")?, r.get("y")?, r.get("w")?, r.get("h")?);
             tasks.push(TaskView {
@@ -620,7 +710,7 @@ impl Store {
                 y,
                 width,
                 height,
-                state: task_state(&r.get::<_, String>("state")?)?,
+                state: task_state(&r.get::<String>("state")?)?,
                 attempts: r.get("attempts")?,
                 last_error: r.get("last_error")?,
             });
@@ -633,37 +723,35 @@ impl Store {
         id: TaskId,
         resolution: Resolution,
     ) -> Result<Option<TaskRecord>, StoreError> {
-        let db = self.reader();
-        let mut stmt = db.prepare_cached("SELECT * FROM tasks WHERE id = ?1")?;
-        let mut rows = stmt.query(params![id.0])?;
-        rows.next()?
+        self.reader()
+            .query("SELECT * FROM tasks WHERE id = ?1", params![id.0])?
+            .first()
             .map(|row| Self::read_task(row, resolution))
             .transpose()
     }
 
     /// The job a task belongs to.
     pub fn task_job(&self, id: TaskId) -> Result<Option<JobId>, StoreError> {
-        Ok(self
-            .reader()
-            .prepare_cached("SELECT job_id FROM tasks WHERE id = ?1")?
-            .query_row(params![id.0], |r| r.get(0).map(JobId))
-            .optional()?)
+        Ok(self.reader().query_opt(
+            "SELECT job_id FROM tasks WHERE id = ?1",
+            params![id.0],
+            |r| r.get(0).map(JobId),
+        )?)
     }
 
     /// The tenants with tasks waiting to be published, and how many tasks of running jobs each
     /// has in the broker, not yet done.
     pub fn waiting_tenants(&self) -> Result<Vec<(String, usize)>, StoreError> {
-        let db = self.db();
-        let mut stmt = db.prepare_cached(
+        Ok(self.db().query_map(
             "SELECT j.tenant,
                     (SELECT COUNT(*) FROM tasks q JOIN jobs k ON k.id = q.job_id
                      WHERE q.state = 'queued' AND k.state = 'running' AND k.tenant = j.tenant)
              FROM jobs j WHERE j.state = 'running' AND j.ready = 1
                AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending')
              GROUP BY j.tenant ORDER BY j.tenant",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
     }
 
     /// Up to `limit` pending tasks of `tenant`'s running jobs, highest priority first, then
@@ -673,18 +761,13 @@ impl Store {
         tenant: &str,
         limit: usize,
     ) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
-        let ids: Vec<(i64, i64)> = {
-            let db = self.db();
-            let mut stmt = db.prepare_cached(
-                "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
-                 WHERE t.state = 'pending' AND j.state = 'running' AND j.ready = 1 AND j.tenant = ?1
-                 ORDER BY j.priority DESC, j.id, t.id LIMIT ?2",
-            )?;
-            stmt.query_map(params![tenant, limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<Result<_, _>>()?
-        };
+        let ids = self.db().query_map(
+            "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
+             WHERE t.state = 'pending' AND j.state = 'running' AND j.ready = 1 AND j.tenant = ?1
+             ORDER BY j.priority DESC, j.id, t.id LIMIT ?2",
+            params![tenant, limit as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         self.task_records(ids)
     }
 
@@ -714,14 +797,12 @@ impl Store {
     pub fn mark_queued(&self, tasks: &[TaskId], published_at: f64) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        {
-            let mut queued = tx.prepare_cached(
+        for t in tasks {
+            tx.execute(
                 "UPDATE tasks SET state = 'queued', queued_at = ?2
                  WHERE id = ?1 AND state IN ('pending', 'queued')",
+                params![t.0, published_at],
             )?;
-            for t in tasks {
-                queued.execute(params![t.0, published_at])?;
-            }
         }
         tx.commit()?;
         Ok(())
@@ -731,18 +812,15 @@ impl Store {
     /// since: their message may have been lost (a purged queue, a consumer that acknowledged
     /// without claiming).
     pub fn unclaimed_queued(&self, before: f64) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
-        let ids: Vec<(i64, i64)> = {
-            let db = self.db();
-            let mut stmt = db.prepare(
-                "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
-                 WHERE t.state = 'queued' AND j.state = 'running' AND t.queued_at < ?1
-                   AND NOT EXISTS (SELECT 1 FROM leases l
-                                   WHERE l.task_id = t.id AND l.attempt = t.attempts + 1)
-                 ORDER BY t.id",
-            )?;
-            stmt.query_map(params![before], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
-        };
+        let ids = self.db().query_map(
+            "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
+             WHERE t.state = 'queued' AND j.state = 'running' AND t.queued_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM leases l
+                               WHERE l.task_id = t.id AND l.attempt = t.attempts + 1)
+             ORDER BY t.id",
+            params![before],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         self.task_records(ids)
     }
 
@@ -765,25 +843,26 @@ impl Store {
         if !leases::finish(&tx, lease, LeaseEnd::Done)? {
             return Ok(Acceptance::LeaseEnded);
         }
-        let changed = tx
-            .prepare_cached("UPDATE tasks SET state = 'done' WHERE id = ?1 AND state != 'done'")?
-            .execute(params![row.task.0])?;
+        let changed = tx.execute(
+            "UPDATE tasks SET state = 'done' WHERE id = ?1 AND state != 'done'",
+            params![row.task.0],
+        )?;
         if changed == 0 {
             return Ok(Acceptance::Duplicate);
         }
         let t = now();
         ledger::insert(&tx, row, t)?;
         // A tile rendered again (its first worker was caught cheating) replaces the old one.
-        tx.prepare_cached(
+        tx.execute(
             "INSERT INTO tiles (task_id, job_id, pixels) VALUES (?1, ?2, ?3)
              ON CONFLICT (task_id) DO UPDATE SET pixels = ?3",
-        )?
-        .execute(params![row.task.0, row.job.0, tile])?;
-        tx.prepare_cached(
+            params![row.task.0, row.job.0, tile],
+        )?;
+        tx.execute(
             "INSERT INTO job_carry (job_id, units) VALUES (?1, ?2)
              ON CONFLICT (job_id) DO UPDATE SET units = ?2",
-        )?
-        .execute(params![row.job.0, carry.units() as i64])?;
+            params![row.job.0, carry.units() as i64],
+        )?;
         Self::upsert_worker(&tx, worker, t, 1)?;
         if checked {
             reputation::passed_check(&tx, &row.worker, row.task)?;
@@ -792,20 +871,15 @@ impl Store {
         Ok(Acceptance::Accepted)
     }
 
-    fn upsert_worker(
-        db: &Connection,
-        worker: &WorkerInfo,
-        at: f64,
-        tasks: u64,
-    ) -> Result<(), StoreError> {
+    fn upsert_worker(db: &Db, worker: &WorkerInfo, at: f64, tasks: u64) -> Result<(), StoreError> {
         let d = &worker.device;
-        db.prepare_cached(
+        db.execute(
             "INSERT INTO workers (name, backend, device, device_class, threads, first_seen, last_seen, tasks_done)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
              ON CONFLICT (name) DO UPDATE SET backend = ?2, device = ?3, device_class = ?4,
-                 threads = ?5, last_seen = ?6, tasks_done = tasks_done + ?7",
-        )?
-        .execute(params![worker.name, d.backend, d.name, d.class, d.threads, at, tasks as i64])?;
+                 threads = ?5, last_seen = ?6, tasks_done = workers.tasks_done + ?7",
+            params![worker.name, d.backend, d.name, d.class, d.threads, at, tasks as i64],
+        )?;
         Ok(())
     }
 
@@ -816,38 +890,37 @@ impl Store {
 
     /// Every worker heard from, alive when heard from since `alive_after`.
     pub fn workers(&self, alive_after: f64) -> Result<Vec<WorkerView>, StoreError> {
-        let db = self.reader();
-        let mut stmt = db.prepare(
+        Ok(self.reader().query_map(
             "SELECT w.*, COALESCE(r.checks_passed, 0) AS passed,
                     COALESCE(r.checks_failed, 0) AS failed,
                     COALESCE(r.consecutive_valid, 0) AS streak, r.blocked_reason,
                     (SELECT MAX(l.task_id) FROM leases l
                      WHERE l.worker = w.name AND l.state = 'active') AS current_task
              FROM workers w LEFT JOIN reputation r ON r.worker = w.name ORDER BY w.name",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            let last_seen: f64 = r.get("last_seen")?;
-            Ok(WorkerView {
-                name: r.get("name")?,
-                backend: r.get("backend")?,
-                device: r.get("device")?,
-                device_class: r.get("device_class")?,
-                threads: r.get("threads")?,
-                first_seen: r.get("first_seen")?,
-                last_seen,
-                tasks_done: r.get::<_, i64>("tasks_done")? as u64,
-                alive: last_seen >= alive_after,
-                checks_passed: r.get::<_, i64>("passed")? as u64,
-                checks_failed: r.get::<_, i64>("failed")? as u64,
-                consecutive_valid: r.get::<_, i64>("streak")? as u64,
-                // The farm's policy and billing's measure, which the farm adds.
-                check_rate: 1.0,
-                throughput: None,
-                blocked: r.get("blocked_reason")?,
-                current_task: r.get::<_, Option<i64>>("current_task")?.map(TaskId),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            params![],
+            |r| {
+                let last_seen: f64 = r.get("last_seen")?;
+                Ok(WorkerView {
+                    name: r.get("name")?,
+                    backend: r.get("backend")?,
+                    device: r.get("device")?,
+                    device_class: r.get("device_class")?,
+                    threads: r.get("threads")?,
+                    first_seen: r.get("first_seen")?,
+                    last_seen,
+                    tasks_done: r.get("tasks_done")?,
+                    alive: last_seen >= alive_after,
+                    checks_passed: r.get("passed")?,
+                    checks_failed: r.get("failed")?,
+                    consecutive_valid: r.get("streak")?,
+                    // The farm's policy and billing's measure, which the farm adds.
+                    check_rate: 1.0,
+                    throughput: None,
+                    blocked: r.get("blocked_reason")?,
+                    current_task: r.get::<Option<i64>>("current_task")?.map(TaskId),
+                })
+            },
+        )?)
     }
 
     /// Records that attempt `attempt` of a task failed, ending its lease as `lease` says: the
@@ -866,13 +939,14 @@ impl Store {
         if let Some((id, end)) = lease {
             leases::finish(&tx, id, end)?;
         }
-        tx.prepare_cached(
-            "UPDATE tasks SET attempts = MAX(attempts, ?2), last_error = ?3,
+        tx.execute(
+            "UPDATE tasks SET attempts = CASE WHEN attempts > ?2 THEN attempts ELSE ?2 END,
+                 last_error = ?3,
                  state = CASE WHEN state = 'done' THEN 'done'
                               WHEN ?4 THEN 'failed' ELSE 'pending' END
              WHERE id = ?1",
-        )?
-        .execute(params![task.0, attempt, reason, job_failure.is_some()])?;
+            params![task.0, attempt, reason, job_failure.is_some()],
+        )?;
         if let Some(why) = job_failure {
             tx.execute(
                 "UPDATE jobs SET state = 'failed', reason = ?2, finished_at = ?3
@@ -891,13 +965,13 @@ impl Store {
         frame: u32,
         resolution: Resolution,
     ) -> Result<(Vec<TaskRecord>, usize), StoreError> {
-        let db = self.reader();
-        let mut stmt =
-            db.prepare("SELECT * FROM tasks WHERE job_id = ?1 AND frame = ?2 ORDER BY id")?;
-        let mut rows = stmt.query(params![job.0, frame])?;
+        let rows = self.reader().query(
+            "SELECT * FROM tasks WHERE job_id = ?1 AND frame = ?2 ORDER BY id",
+            params![job.0, frame],
+        )?;
         let mut done = Vec::new();
         let mut total = 0;
-        while let Some(row) = rows.next()? {
+        for row in &rows {
             total += 1;
             let task = Self::read_task(row, resolution)?;
             if task.state == TaskState::Done {
@@ -911,23 +985,23 @@ impl Store {
     pub fn frame_ready(&self, job: JobId, frame: u32) -> Result<bool, StoreError> {
         Ok(self
             .reader()
-            .prepare_cached(
+            .query_opt(
                 "SELECT f.done = f.total AND NOT EXISTS
                      (SELECT 1 FROM frames_written w WHERE w.job_id = f.job_id AND w.frame = f.frame)
                  FROM frame_tiles f WHERE f.job_id = ?1 AND f.frame = ?2",
+                params![job.0, frame],
+                |r| r.get(0),
             )?
-            .query_row(params![job.0, frame], |r| r.get(0))
-            .optional()?
             .unwrap_or(false))
     }
 
     /// An accepted tile's compressed pixels, as [`accept`](Self::accept) kept them.
     pub fn tile(&self, task: TaskId) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .reader()
-            .prepare_cached("SELECT pixels FROM tiles WHERE task_id = ?1")?
-            .query_row(params![task.0], |r| r.get(0))
-            .optional()?)
+        Ok(self.reader().query_opt(
+            "SELECT pixels FROM tiles WHERE task_id = ?1",
+            params![task.0],
+            |r| r.get(0),
+        )?)
     }
 
     /// Drops a job's tiles: its frames hold them now.
@@ -939,7 +1013,7 @@ impl Store {
 
     pub fn mark_frame_written(&self, job: JobId, frame: u32) -> Result<(), StoreError> {
         self.db().execute(
-            "INSERT OR IGNORE INTO frames_written (job_id, frame) VALUES (?1, ?2)",
+            "INSERT INTO frames_written (job_id, frame) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![job.0, frame],
         )?;
         Ok(())
@@ -960,12 +1034,12 @@ impl Store {
 
     /// What the job's charges so far fell short of whole micro-dollars.
     pub fn carry(&self, job: JobId) -> Result<Carry, StoreError> {
-        let units: Option<i64> = self
-            .reader()
-            .prepare_cached("SELECT units FROM job_carry WHERE job_id = ?1")?
-            .query_row(params![job.0], |r| r.get(0))
-            .optional()?;
-        Ok(Carry::from_units(units.unwrap_or(0) as u64))
+        let units: Option<u64> = self.reader().query_opt(
+            "SELECT units FROM job_carry WHERE job_id = ?1",
+            params![job.0],
+            |r| r.get(0),
+        )?;
+        Ok(Carry::from_units(units.unwrap_or(0)))
     }
 
     /// A job's reversed charges.
@@ -980,11 +1054,11 @@ impl Store {
 
     /// Jobs still running (to resume after a restart).
     pub fn running_jobs(&self) -> Result<Vec<JobId>, StoreError> {
-        let db = self.reader();
-        let mut stmt =
-            db.prepare("SELECT id FROM jobs WHERE state = 'running' AND ready = 1 ORDER BY id")?;
-        let rows = stmt.query_map([], |r| r.get(0).map(JobId))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self.reader().query_map(
+            "SELECT id FROM jobs WHERE state = 'running' AND ready = 1 ORDER BY id",
+            params![],
+            |r| r.get(0).map(JobId),
+        )?)
     }
 }
 
@@ -1027,11 +1101,100 @@ mod tests {
         }
     }
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("farm.db")).unwrap();
-        (dir, store)
+    /// A store of one test's own: a SQLite file in a temporary directory, or a schema in the
+    /// PostgreSQL at `TESSERA_TEST_POSTGRES` (127.0.0.1:5432 by default), dropped afterwards.
+    pub(crate) struct Scratch {
+        location: Location,
+        _dir: Option<tempfile::TempDir>,
+        postgres: Option<(String, String)>,
     }
+
+    impl Scratch {
+        pub(crate) fn sqlite() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            Scratch {
+                location: Location::Sqlite(dir.path().join("farm.db")),
+                _dir: Some(dir),
+                postgres: None,
+            }
+        }
+
+        pub(crate) fn postgres() -> Self {
+            static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
+            let server = std::env::var("TESSERA_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let schema = format!(
+                "tessera_test_{}_{}",
+                std::process::id(),
+                SCHEMAS.fetch_add(1, Ordering::Relaxed)
+            );
+            let admin = Db::postgres(&server).unwrap_or_else(|e| {
+                panic!(
+                    "these tests need PostgreSQL at {} ({e}); .ci/run starts it, and \
+                     TESSERA_TEST_POSTGRES names another",
+                    Location::parse(&server)
+                )
+            });
+            admin
+                .batch(&format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+                ))
+                .unwrap();
+            let joint = if server.contains('?') { '&' } else { '?' };
+            Scratch {
+                location: Location::Postgres(format!(
+                    "{server}{joint}options=-c%20search_path%3D{schema}"
+                )),
+                _dir: None,
+                postgres: Some((server, schema)),
+            }
+        }
+
+        pub(crate) fn open(&self) -> Store {
+            Store::open_at(&self.location, Durability::CrashSafe).unwrap()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            if let Some((server, schema)) = &self.postgres
+                && let Ok(admin) = Db::postgres(server)
+            {
+                let _ = admin.batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+
+    /// Runs each named test, a `fn(&Scratch)`, on SQLite and on PostgreSQL.
+    macro_rules! on_sqlite_and_postgres {
+        ($($name:ident),* $(,)?) => {
+            mod on_sqlite {
+                $(#[test]
+                fn $name() {
+                    super::$name(&super::Scratch::sqlite())
+                })*
+            }
+            mod on_postgres {
+                $(#[test]
+                fn $name() {
+                    super::$name(&super::Scratch::postgres())
+                })*
+            }
+        };
+    }
+
+    on_sqlite_and_postgres!(
+        jobs_and_tasks_survive_reopening,
+        pending_tasks_come_by_priority_then_age_within_each_tenant,
+        a_task_is_billed_once_under_its_lease_and_ledger_rows_are_immutable,
+        a_blocked_workers_unverified_tasks_go_out_again_and_are_charged_once_more,
+        a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard,
+        tokens_are_stored_as_hashes_and_revocable,
+        a_jobs_tasks_are_listed_by_state_and_a_worker_is_drained_once,
+        each_tenant_sees_its_jobs_and_pays_for_its_scenes,
+        a_frame_is_ready_once_its_last_tile_is_kept_and_a_sync_flushes_only_after_changes,
+        progress_counts_done_tiles_per_frame_and_failures_end_jobs,
+    );
 
     /// A job of four tasks (two frames of two tiles) for `tenant`, its scene `bytes` long.
     fn job_of(store: &Store, tenant: &str, priority: i32, bytes: u64) -> JobId {
@@ -1095,15 +1258,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn jobs_and_tasks_survive_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("farm.db");
+    fn jobs_and_tasks_survive_reopening(scratch: &Scratch) {
         let id = {
-            let store = Store::open(&path).unwrap();
+            let store = scratch.open();
             job(&store, 0)
         };
-        let store = Store::open(&path).unwrap();
+        let store = scratch.open();
         let record = store.job(id).unwrap();
         assert_eq!(record.spec, spec());
         assert_eq!(record.state, JobState::Running);
@@ -1130,13 +1290,16 @@ mod tests {
             ] {
                 store
                     .db()
-                    .execute(&format!("ALTER TABLE {table} DROP COLUMN {column}"), [])
+                    .execute(
+                        &format!("ALTER TABLE {table} DROP COLUMN {column}"),
+                        params![],
+                    )
                     .unwrap();
             }
             // The ledger as it was: one row per task, ever, and no work column.
             store
                 .db()
-                .execute_batch(
+                .batch(
                     "PRAGMA foreign_keys = OFF;
                      DROP TABLE ledger_reversals; DROP TABLE ledger;
                      CREATE TABLE ledger (
@@ -1157,7 +1320,7 @@ mod tests {
             // Before frame counts were kept.
             store
                 .db()
-                .execute_batch(
+                .batch(
                     "DROP TRIGGER frame_tiles_planned; DROP TRIGGER frame_tiles_done;
                      DROP TABLE frame_tiles; UPDATE tasks SET state = 'done' WHERE id = 1;",
                 )
@@ -1190,9 +1353,8 @@ mod tests {
         assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(33));
     }
 
-    #[test]
-    fn pending_tasks_come_by_priority_then_age_within_each_tenant() {
-        let (_dir, store) = store();
+    fn pending_tasks_come_by_priority_then_age_within_each_tenant(scratch: &Scratch) {
+        let store = scratch.open();
         let low = job(&store, 0);
         let high = job(&store, 5);
         let other = job_of(&store, "b", 9, 1);
@@ -1219,9 +1381,8 @@ mod tests {
         assert!(store.next_pending("", 10).unwrap().is_empty());
     }
 
-    #[test]
-    fn a_task_is_billed_once_under_its_lease_and_ledger_rows_are_immutable() {
-        let (_dir, store) = store();
+    fn a_task_is_billed_once_under_its_lease_and_ledger_rows_are_immutable(scratch: &Scratch) {
+        let store = scratch.open();
         let id = job(&store, 0);
         let (task, lease) = claimed(&store);
         let accept = || {
@@ -1244,9 +1405,9 @@ mod tests {
         assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(22));
         assert_eq!(store.workers(0.0).unwrap()[0].tasks_done, 1);
         let db = store.db();
-        let update = db.execute("UPDATE ledger SET charge_micros = 0", []);
+        let update = db.execute("UPDATE ledger SET charge_micros = 0", params![]);
         assert!(update.unwrap_err().to_string().contains("never updated"));
-        let delete = db.execute("DELETE FROM ledger", []);
+        let delete = db.execute("DELETE FROM ledger", params![]);
         assert!(delete.unwrap_err().to_string().contains("never deleted"));
         let second_row = db.execute(
             "INSERT INTO ledger (task_id, job_id, worker, device_class, threads, render_micros,
@@ -1258,9 +1419,10 @@ mod tests {
         assert!(refused.contains("one charge"), "{refused}");
     }
 
-    #[test]
-    fn a_blocked_workers_unverified_tasks_go_out_again_and_are_charged_once_more() {
-        let (_dir, store) = store();
+    fn a_blocked_workers_unverified_tasks_go_out_again_and_are_charged_once_more(
+        scratch: &Scratch,
+    ) {
+        let store = scratch.open();
         let id = job(&store, 0);
         let mut tasks = Vec::new();
         for _ in 0..4 {
@@ -1315,9 +1477,8 @@ mod tests {
         assert_eq!(store.block_worker("w1", "again").unwrap(), (0, 0));
     }
 
-    #[test]
-    fn a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard() {
-        let (_dir, store) = store();
+    fn a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard(scratch: &Scratch) {
+        let store = scratch.open();
         job(&store, 0);
         let (task, lease) = claimed(&store);
         let refused = |attempt| match store
@@ -1377,9 +1538,8 @@ mod tests {
         store.task_job(task).unwrap().unwrap()
     }
 
-    #[test]
-    fn tokens_are_stored_as_hashes_and_revocable() {
-        let (_dir, store) = store();
+    fn tokens_are_stored_as_hashes_and_revocable(scratch: &Scratch) {
+        let store = scratch.open();
         let new = |role, tenant: Option<&str>| NewToken {
             role,
             tenant: tenant.map(str::to_owned),
@@ -1454,9 +1614,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_jobs_tasks_are_listed_by_state_and_a_worker_is_drained_once() {
-        let (_dir, store) = store();
+    fn a_jobs_tasks_are_listed_by_state_and_a_worker_is_drained_once(scratch: &Scratch) {
+        let store = scratch.open();
         let id = job(&store, 0);
         let all = store.tasks(id, None).unwrap();
         assert!(!all.is_empty());
@@ -1484,9 +1643,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn each_tenant_sees_its_jobs_and_pays_for_its_scenes() {
-        let (_dir, store) = store();
+    fn each_tenant_sees_its_jobs_and_pays_for_its_scenes(scratch: &Scratch) {
+        let store = scratch.open();
         let a = job_of(&store, "a", 0, 1000);
         job_of(&store, "a", 0, 1000);
         let b = job_of(&store, "b", 0, 5);
@@ -1509,14 +1667,15 @@ mod tests {
         assert_eq!(store.tenant_scene_bytes("c").unwrap(), 0);
     }
 
-    #[test]
-    fn a_frame_is_ready_once_its_last_tile_is_kept_and_a_sync_flushes_only_after_changes() {
-        let (_dir, store) = store();
+    fn a_frame_is_ready_once_its_last_tile_is_kept_and_a_sync_flushes_only_after_changes(
+        scratch: &Scratch,
+    ) {
+        let store = scratch.open();
         let id = job(&store, 0);
         let flushes = |store: &Store| -> i64 {
             store
                 .db()
-                .query_row("SELECT n FROM sync_point", [], |r| r.get(0))
+                .query_row("SELECT n FROM sync_point", params![], |r| r.get(0))
                 .unwrap()
         };
         let mut kept = Vec::new();
@@ -1532,22 +1691,23 @@ mod tests {
         assert!(!store.frame_ready(id, 2).unwrap());
         store.mark_frame_written(id, 1).unwrap();
         assert!(!store.frame_ready(id, 1).unwrap());
+        // SQLite flushes at a sync; PostgreSQL flushed each commit already.
         let before = flushes(&store);
+        let flush = i64::from(store.db().dialect() == Dialect::Sqlite);
         store.sync().unwrap();
-        assert_eq!(flushes(&store), before + 1);
+        assert_eq!(flushes(&store), before + flush);
         store.sync().unwrap();
         assert_eq!(
             flushes(&store),
-            before + 1,
+            before + flush,
             "nothing changed since the last sync"
         );
         store.remove_tiles(id).unwrap();
         assert!(kept.iter().all(|&t| store.tile(t).unwrap().is_none()));
     }
 
-    #[test]
-    fn progress_counts_done_tiles_per_frame_and_failures_end_jobs() {
-        let (_dir, store) = store();
+    fn progress_counts_done_tiles_per_frame_and_failures_end_jobs(scratch: &Scratch) {
+        let store = scratch.open();
         let id = job(&store, 0);
         let res = spec().resolution;
         let (tasks, total) = store.frame_tasks(id, 2, res).unwrap();

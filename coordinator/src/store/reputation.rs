@@ -1,9 +1,9 @@
 //! Each worker's record of spot checks: how many it passed and failed, how many in a row it has
 //! passed (which sets how often it is checked), and whether it is blocked.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use tessera_protocol::id::TaskId;
 
+use super::database::{Db, params};
 use super::{Store, StoreError, now};
 use crate::billing::ledger;
 
@@ -38,19 +38,19 @@ impl Store {
     pub fn reputation(&self, worker: &str) -> Result<Reputation, StoreError> {
         Ok(self
             .reader()
-            .prepare_cached(
+            .query_opt(
                 "SELECT checks_passed, checks_failed, consecutive_valid, blocked_reason
                  FROM reputation WHERE worker = ?1",
+                params![worker],
+                |r| {
+                    Ok(Reputation {
+                        checks_passed: r.get(0)?,
+                        checks_failed: r.get(1)?,
+                        consecutive_valid: r.get(2)?,
+                        blocked: r.get(3)?,
+                    })
+                },
             )?
-            .query_row(params![worker], |r| {
-                Ok(Reputation {
-                    checks_passed: r.get::<_, i64>(0)? as u64,
-                    checks_failed: r.get::<_, i64>(1)? as u64,
-                    consecutive_valid: r.get::<_, i64>(2)? as u64,
-                    blocked: r.get(3)?,
-                })
-            })
-            .optional()?
             .unwrap_or_default())
     }
 
@@ -72,7 +72,7 @@ impl Store {
         let tx = db.transaction()?;
         tx.execute(
             "INSERT INTO reputation (worker, checks_failed, blocked_reason) VALUES (?1, 1, ?2)
-             ON CONFLICT (worker) DO UPDATE SET checks_failed = checks_failed + 1,
+             ON CONFLICT (worker) DO UPDATE SET checks_failed = reputation.checks_failed + 1,
                  consecutive_valid = 0, blocked_reason = ?2",
             params![worker, reason],
         )?;
@@ -109,7 +109,7 @@ impl Store {
         let changed = self.db().execute(
             "INSERT INTO reputation (worker, blocked_reason) VALUES (?1, ?2)
              ON CONFLICT (worker) DO UPDATE SET blocked_reason = ?2
-                 WHERE blocked_reason IS NULL",
+                 WHERE reputation.blocked_reason IS NULL",
             params![worker, reason],
         )?;
         self.sync()?;
@@ -122,15 +122,16 @@ pub const DRAINED: &str = "drained by an operator";
 
 /// Records a passed check inside the caller's transaction: the one that accepts the result, so
 /// that nobody sees its charge before it counts as verified.
-pub(super) fn passed_check(db: &Connection, worker: &str, task: TaskId) -> Result<(), StoreError> {
+pub(super) fn passed_check(db: &Db, worker: &str, task: TaskId) -> Result<(), StoreError> {
     db.execute(
         "INSERT INTO reputation (worker, checks_passed, consecutive_valid) VALUES (?1, 1, 1)
-         ON CONFLICT (worker) DO UPDATE SET checks_passed = checks_passed + 1,
-             consecutive_valid = consecutive_valid + 1",
+         ON CONFLICT (worker) DO UPDATE SET checks_passed = reputation.checks_passed + 1,
+             consecutive_valid = reputation.consecutive_valid + 1",
         params![worker],
     )?;
     db.execute(
-        "INSERT OR IGNORE INTO checked_tasks (task_id, worker, checked_at) VALUES (?1, ?2, ?3)",
+        "INSERT INTO checked_tasks (task_id, worker, checked_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
         params![task.0, worker, now()],
     )?;
     Ok(())

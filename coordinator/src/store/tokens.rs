@@ -1,10 +1,10 @@
 //! API tokens: random secrets, stored only as their SHA-256, each with a role; issued and revoked
 //! by the operator.
 
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use tessera_protocol::auth::{NewToken, Role, TokenView};
 
+use super::database::{DbError, params};
 use super::{Store, StoreError, now};
 
 pub(super) const SCHEMA: &str = r#"
@@ -141,25 +141,25 @@ impl Store {
             _ => (None, None),
         };
         let secret = format!("{PREFIX}{}", random_hex(24));
-        let db = self.db();
-        db.execute(
-            "INSERT INTO tokens (hash, role, tenant, name, device_class, threads, verified,
-                                 created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                hash(&secret),
-                t.role.as_str(),
-                t.tenant,
-                t.name,
-                class,
-                threads,
-                t.verified,
-                now()
-            ],
-        )
-        .map_err(StoreError::from)?;
-        let id = db.last_insert_rowid();
-        drop(db);
+        let id: i64 = self
+            .db()
+            .query_row(
+                "INSERT INTO tokens (hash, role, tenant, name, device_class, threads, verified,
+                                     created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                params![
+                    hash(&secret),
+                    t.role.as_str(),
+                    t.tenant,
+                    t.name,
+                    class,
+                    threads,
+                    t.verified,
+                    now()
+                ],
+                |r| r.get(0),
+            )
+            .map_err(StoreError::from)?;
         self.sync()?;
         Ok((id, secret))
     }
@@ -171,23 +171,21 @@ impl Store {
         }
         let row = self
             .reader()
-            .prepare_cached(
+            .query_opt(
                 "SELECT role, tenant, name, device_class, threads, verified FROM tokens
                  WHERE hash = ?1 AND revoked_at IS NULL",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(params![hash(secret)], |r| {
+                params![hash(secret)],
+                |r| {
                     Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<u32>>(4)?,
-                        r.get::<_, bool>(5)?,
+                        r.get::<String>(0)?,
+                        r.get::<Option<String>>(1)?,
+                        r.get::<String>(2)?,
+                        r.get::<Option<String>>(3)?,
+                        r.get::<Option<u32>>(4)?,
+                        r.get::<bool>(5)?,
                     ))
-                })
-                .optional()
-            })
+                },
+            )
             .map_err(StoreError::from)?;
         let Some((role, tenant, name, class, threads, verified)) = row else {
             return Err(TokenError::Invalid);
@@ -209,24 +207,28 @@ impl Store {
     }
 
     pub fn tokens(&self) -> Result<Vec<TokenView>, StoreError> {
-        let db = self.reader();
-        let mut stmt = db.prepare("SELECT * FROM tokens ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            let role: String = r.get("role")?;
-            Ok(TokenView {
-                id: r.get("id")?,
-                // The table's CHECK allows no other role.
-                role: Role::from_name(&role).ok_or(rusqlite::Error::InvalidQuery)?,
-                tenant: r.get("tenant")?,
-                name: r.get("name")?,
-                device_class: r.get("device_class")?,
-                threads: r.get("threads")?,
-                verified: r.get("verified")?,
-                created_at: r.get("created_at")?,
-                revoked: r.get::<_, Option<f64>>("revoked_at")?.is_some(),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = self
+            .reader()
+            .query_map("SELECT * FROM tokens ORDER BY id", params![], |r| {
+                let role: String = r.get("role")?;
+                Ok(TokenView {
+                    id: r.get("id")?,
+                    // The table's CHECK allows no other role.
+                    role: Role::from_name(&role).ok_or_else(|| DbError::Type {
+                        column: "role".into(),
+                        wanted: "a role",
+                        found: "text",
+                    })?,
+                    tenant: r.get("tenant")?,
+                    name: r.get("name")?,
+                    device_class: r.get("device_class")?,
+                    threads: r.get("threads")?,
+                    verified: r.get("verified")?,
+                    created_at: r.get("created_at")?,
+                    revoked: r.get::<Option<f64>>("revoked_at")?.is_some(),
+                })
+            })?;
+        Ok(rows)
     }
 
     /// Revokes a token; false when there is no such token or it was revoked already.

@@ -1,0 +1,690 @@
+//! The store's connection to its database: SQLite in the data directory (the embedded default)
+//! or PostgreSQL (`postgres://...`, what a studio shares between coordinators). The store's SQL is
+//! written once, in what both accept; values cross as [`Value`]s, so that neither engine's types
+//! reach the store.
+//!
+//! PostgreSQL's client blocks on a runtime of its own, which must not run inside the
+//! coordinator's: each PostgreSQL connection lives on a thread of its own, and calls wait for
+//! its answer as they wait for SQLite.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{}", postgres_message(.0))]
+    Postgres(#[from] postgres::Error),
+    #[error("the query returned no row")]
+    NoRow,
+    #[error("no column '{0}'")]
+    NoColumn(String),
+    #[error("column {column} holds {found}, not {wanted}")]
+    Type {
+        column: String,
+        wanted: &'static str,
+        found: &'static str,
+    },
+    #[error("column {column} has type {found}, which the store does not read")]
+    Unsupported { column: String, found: String },
+    #[error("the connection to PostgreSQL ended")]
+    Disconnected,
+}
+
+/// PostgreSQL's own words (its `Display` says only "db error"), without the connection string.
+fn postgres_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("PostgreSQL: {}", db.message()),
+        None => format!("PostgreSQL: {e}"),
+    }
+}
+
+/// Which database a store is in, as given on the command line: `postgres://...` or
+/// `postgresql://...`, else a SQLite file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    pub fn parse(given: &str) -> Self {
+        if given.starts_with("postgres://") || given.starts_with("postgresql://") {
+            Location::Postgres(given.to_owned())
+        } else {
+            Location::Sqlite(given.into())
+        }
+    }
+}
+
+/// Says where the store is without the password a URL may hold.
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "{}", path.display()),
+            Location::Postgres(url) => {
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+                let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                let host = host.split(['/', '?']).next().unwrap_or_default();
+                write!(f, "PostgreSQL at {host}")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A value going into or coming out of the database.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Value {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Int(_) => "an integer",
+            Value::Real(_) => "a real",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "a blob",
+        }
+    }
+}
+
+/// What can be bound to a statement's parameter.
+pub trait ToValue {
+    fn to_value(&self) -> Value;
+}
+
+macro_rules! int_to_value {
+    ($($t:ty),*) => {$(
+        impl ToValue for $t {
+            fn to_value(&self) -> Value {
+                Value::Int(*self as i64)
+            }
+        }
+    )*};
+}
+int_to_value!(i64, i32, u32, u16, u8);
+
+impl ToValue for bool {
+    fn to_value(&self) -> Value {
+        Value::Int(i64::from(*self))
+    }
+}
+
+impl ToValue for f64 {
+    fn to_value(&self) -> Value {
+        Value::Real(*self)
+    }
+}
+
+impl ToValue for str {
+    fn to_value(&self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl ToValue for String {
+    fn to_value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+
+impl ToValue for [u8] {
+    fn to_value(&self) -> Value {
+        Value::Blob(self.to_vec())
+    }
+}
+
+impl<T: ToValue + ?Sized> ToValue for &T {
+    fn to_value(&self) -> Value {
+        (**self).to_value()
+    }
+}
+
+impl<T: ToValue> ToValue for Option<T> {
+    fn to_value(&self) -> Value {
+        self.as_ref().map_or(Value::Null, ToValue::to_value)
+    }
+}
+
+/// A statement's parameters, `?1` first.
+macro_rules! params {
+    ($($p:expr),* $(,)?) => {
+        &[$($crate::store::database::ToValue::to_value(&$p)),*][..]
+    };
+}
+pub(crate) use params;
+
+/// What a column's value can be read as.
+pub trait FromValue: Sized {
+    const WANTED: &'static str;
+    fn from_value(v: &Value) -> Option<Self>;
+}
+
+macro_rules! int_from_value {
+    ($($t:ty),*) => {$(
+        impl FromValue for $t {
+            const WANTED: &'static str = stringify!($t);
+            fn from_value(v: &Value) -> Option<Self> {
+                match v {
+                    Value::Int(i) => <$t>::try_from(*i).ok(),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+int_from_value!(i64, i32, u32, u64, usize);
+
+impl FromValue for bool {
+    const WANTED: &'static str = "a boolean";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Int(i) => Some(*i != 0),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for f64 {
+    const WANTED: &'static str = "a real";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Real(f) => Some(*f),
+            // SQLite keeps a whole REAL, and a sum of none, as an integer.
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for String {
+    const WANTED: &'static str = "text";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    const WANTED: &'static str = "a blob";
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Blob(b) => Some(b.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    const WANTED: &'static str = T::WANTED;
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Null => Some(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// A column, by position or by name.
+pub trait ColumnIndex {
+    fn position(&self, names: &[String]) -> Result<usize, DbError>;
+}
+
+impl ColumnIndex for usize {
+    fn position(&self, names: &[String]) -> Result<usize, DbError> {
+        if *self < names.len() {
+            Ok(*self)
+        } else {
+            Err(DbError::NoColumn(self.to_string()))
+        }
+    }
+}
+
+impl ColumnIndex for &str {
+    fn position(&self, names: &[String]) -> Result<usize, DbError> {
+        names
+            .iter()
+            .position(|n| n == self)
+            .ok_or_else(|| DbError::NoColumn((*self).to_owned()))
+    }
+}
+
+/// One row of a query's answer.
+pub struct Row {
+    names: Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl Row {
+    pub fn get<T: FromValue>(&self, column: impl ColumnIndex) -> Result<T, DbError> {
+        let i = column.position(&self.names)?;
+        let value = &self.values[i];
+        T::from_value(value).ok_or_else(|| DbError::Type {
+            column: self.names[i].clone(),
+            wanted: T::WANTED,
+            found: value.kind(),
+        })
+    }
+}
+
+/// Which SQL a connection speaks, where the two differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// One connection to the store's database.
+pub struct Db(Engine);
+
+enum Engine {
+    Sqlite(rusqlite::Connection),
+    Postgres(Remote),
+}
+
+impl Db {
+    pub fn sqlite(connection: rusqlite::Connection) -> Self {
+        connection.set_prepared_statement_cache_capacity(64);
+        Db(Engine::Sqlite(connection))
+    }
+
+    pub fn postgres(url: &str) -> Result<Self, DbError> {
+        Ok(Db(Engine::Postgres(Remote::connect(url)?)))
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.0 {
+            Engine::Sqlite(_) => Dialect::Sqlite,
+            Engine::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The SQLite connection, for what only SQLite has (pragmas, its change counter).
+    pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
+        match &self.0 {
+            Engine::Sqlite(c) => Some(c),
+            Engine::Postgres(_) => None,
+        }
+    }
+
+    /// Runs a statement; returns how many rows it changed.
+    pub fn execute(&self, sql: &str, params: &[Value]) -> Result<usize, DbError> {
+        match &self.0 {
+            Engine::Sqlite(c) => Ok(c
+                .prepare_cached(sql)?
+                .execute(rusqlite::params_from_iter(params))?),
+            Engine::Postgres(r) => match r.call(Call::Execute, sql, params)? {
+                Answer::Changed(n) => Ok(n as usize),
+                Answer::Rows(rows) => Ok(rows.len()),
+            },
+        }
+    }
+
+    /// Runs statements without parameters (the schema).
+    pub fn batch(&self, sql: &str) -> Result<(), DbError> {
+        match &self.0 {
+            Engine::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Engine::Postgres(r) => r.call(Call::Batch, sql, &[]).map(drop),
+        }
+    }
+
+    pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        match &self.0 {
+            Engine::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let names: Arc<[String]> =
+                    stmt.column_names().iter().map(|n| n.to_string()).collect();
+                let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    let values = (0..names.len())
+                        .map(|i| Ok(sqlite_value(row.get_ref(i)?)))
+                        .collect::<Result<_, DbError>>()?;
+                    out.push(Row {
+                        names: names.clone(),
+                        values,
+                    });
+                }
+                Ok(out)
+            }
+            Engine::Postgres(r) => match r.call(Call::Query, sql, params)? {
+                Answer::Rows(rows) => Ok(rows),
+                Answer::Changed(_) => Ok(Vec::new()),
+            },
+        }
+    }
+
+    pub fn query_map<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        f: impl FnMut(&Row) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, DbError> {
+        self.query(sql, params)?.iter().map(f).collect()
+    }
+
+    /// The first row's `f`, if there is a row.
+    pub fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        f: impl FnOnce(&Row) -> Result<T, DbError>,
+    ) -> Result<Option<T>, DbError> {
+        self.query(sql, params)?.first().map(f).transpose()
+    }
+
+    /// The first row's `f`; [`DbError::NoRow`] without one.
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        f: impl FnOnce(&Row) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        self.query_opt(sql, params, f)?.ok_or(DbError::NoRow)
+    }
+
+    /// Starts a transaction, which rolls back unless committed.
+    pub fn transaction(&mut self) -> Result<Transaction<'_>, DbError> {
+        self.batch("BEGIN")?;
+        Ok(Transaction {
+            db: self,
+            open: true,
+        })
+    }
+}
+
+/// An open transaction; statements go through it as through its connection.
+pub struct Transaction<'a> {
+    db: &'a Db,
+    open: bool,
+}
+
+impl Transaction<'_> {
+    pub fn commit(mut self) -> Result<(), DbError> {
+        self.open = false;
+        self.db.batch("COMMIT")
+    }
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        self.db
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Nothing to do if it fails: the connection has gone, and the transaction with it.
+            let _ = self.db.batch("ROLLBACK");
+        }
+    }
+}
+
+fn sqlite_value(v: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(*i),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// Binds a value as whatever type PostgreSQL inferred for its parameter.
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) if *ty == Type::INT8 => i.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+            Value::Int(i) if *ty == Type::BOOL => (*i != 0).to_sql(ty, out),
+            Value::Int(i) if *ty == Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+            Value::Real(f) if *ty == Type::FLOAT8 => f.to_sql(ty, out),
+            Value::Text(s) if <&str as ToSql>::accepts(ty) => s.as_str().to_sql(ty, out),
+            Value::Blob(b) if *ty == Type::BYTEA => b.as_slice().to_sql(ty, out),
+            v => Err(format!("{} cannot be a parameter of type {ty}", v.kind()).into()),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn postgres_value(row: &postgres::Row, i: usize) -> Result<Value, DbError> {
+    let ty = row.columns()[i].type_();
+    let v = if *ty == Type::INT8 {
+        row.try_get::<_, Option<i64>>(i)?.map(Value::Int)
+    } else if *ty == Type::INT4 {
+        row.try_get::<_, Option<i32>>(i)?
+            .map(|v| Value::Int(v.into()))
+    } else if *ty == Type::INT2 {
+        row.try_get::<_, Option<i16>>(i)?
+            .map(|v| Value::Int(v.into()))
+    } else if *ty == Type::BOOL {
+        row.try_get::<_, Option<bool>>(i)?
+            .map(|v| Value::Int(v.into()))
+    } else if *ty == Type::FLOAT8 {
+        row.try_get::<_, Option<f64>>(i)?.map(Value::Real)
+    } else if *ty == Type::BYTEA {
+        row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob)
+    } else if <&str as postgres::types::FromSql>::accepts(ty) {
+        row.try_get::<_, Option<String>>(i)?.map(Value::Text)
+    } else {
+        return Err(DbError::Unsupported {
+            column: row.columns()[i].name().to_owned(),
+            found: ty.to_string(),
+        });
+    };
+    Ok(v.unwrap_or(Value::Null))
+}
+
+/// SQLite's numbered parameters (`?1`) in PostgreSQL's spelling (`$1`), outside string literals.
+fn numbered_dollars(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if c == '?' && !quoted && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+enum Call {
+    Execute,
+    Query,
+    Batch,
+}
+
+enum Answer {
+    Changed(u64),
+    Rows(Vec<Row>),
+}
+
+struct Request {
+    call: Call,
+    sql: String,
+    params: Vec<Value>,
+    reply: mpsc::SyncSender<Result<Answer, DbError>>,
+}
+
+/// A PostgreSQL connection on a thread of its own.
+struct Remote {
+    requests: mpsc::Sender<Request>,
+}
+
+impl Remote {
+    fn connect(url: &str) -> Result<Self, DbError> {
+        let (requests, incoming) = mpsc::channel::<Request>();
+        let (connected, outcome) = mpsc::sync_channel(1);
+        let url = url.to_owned();
+        std::thread::Builder::new()
+            .name("postgres".into())
+            .spawn(move || {
+                let mut client = match postgres::Client::connect(&url, postgres::NoTls) {
+                    Ok(c) => {
+                        let _ = connected.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = connected.send(Err(DbError::from(e)));
+                        return;
+                    }
+                };
+                let mut statements = HashMap::new();
+                for request in incoming {
+                    let answer = serve(&mut client, &mut statements, &request);
+                    let _ = request.reply.send(answer);
+                }
+            })
+            .map_err(|_| DbError::Disconnected)?;
+        outcome.recv().map_err(|_| DbError::Disconnected)??;
+        Ok(Remote { requests })
+    }
+
+    fn call(&self, call: Call, sql: &str, params: &[Value]) -> Result<Answer, DbError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.requests
+            .send(Request {
+                call,
+                sql: sql.to_owned(),
+                params: params.to_vec(),
+                reply,
+            })
+            .map_err(|_| DbError::Disconnected)?;
+        answer.recv().map_err(|_| DbError::Disconnected)?
+    }
+}
+
+fn serve(
+    client: &mut postgres::Client,
+    statements: &mut HashMap<String, postgres::Statement>,
+    request: &Request,
+) -> Result<Answer, DbError> {
+    if let Call::Batch = request.call {
+        client.batch_execute(&request.sql)?;
+        return Ok(Answer::Changed(0));
+    }
+    let statement = match statements.get(&request.sql) {
+        Some(s) => s.clone(),
+        None => {
+            let s = client.prepare(&numbered_dollars(&request.sql))?;
+            statements.insert(request.sql.clone(), s.clone());
+            s
+        }
+    };
+    let params: Vec<&(dyn ToSql + Sync)> = request
+        .params
+        .iter()
+        .map(|p| p as &(dyn ToSql + Sync))
+        .collect();
+    match request.call {
+        Call::Execute => Ok(Answer::Changed(client.execute(&statement, &params)?)),
+        _ => {
+            let rows = client.query(&statement, &params)?;
+            let names: Arc<[String]> = statement
+                .columns()
+                .iter()
+                .map(|c| c.name().to_owned())
+                .collect();
+            let rows = rows
+                .iter()
+                .map(|row| {
+                    Ok(Row {
+                        names: names.clone(),
+                        values: (0..names.len())
+                            .map(|i| postgres_value(row, i))
+                            .collect::<Result<_, DbError>>()?,
+                    })
+                })
+                .collect::<Result<_, DbError>>()?;
+            Ok(Answer::Rows(rows))
+        }
+    }
+}
+
+/// The store's schema, written for SQLite, in PostgreSQL's names for the same types.
+pub fn postgres_schema(sqlite: &str) -> String {
+    sqlite
+        .replace(
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+            "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        )
+        .replace("INTEGER", "BIGINT")
+        .replace(" REAL", " DOUBLE PRECISION")
+        .replace(" BLOB", " BYTEA")
+        .replace(") WITHOUT ROWID", ")")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parameters_are_renamed_outside_literals() {
+        assert_eq!(
+            numbered_dollars("SELECT ?1, '?2', ?10 WHERE x = '?' AND y = ?2"),
+            "SELECT $1, '?2', $10 WHERE x = '?' AND y = $2"
+        );
+    }
+
+    #[test]
+    fn a_postgres_location_is_shown_without_its_password() {
+        let at = Location::parse("postgres://farm:s3cret@db.example:5432/tessera?sslmode=disable");
+        assert_eq!(at.to_string(), "PostgreSQL at db.example:5432");
+        assert!(!format!("{at:?}").contains("s3cret"));
+        assert_eq!(
+            Location::parse("farm.db"),
+            Location::Sqlite("farm.db".into())
+        );
+    }
+}
