@@ -207,7 +207,7 @@ impl FromValue for f64 {
     fn from_value(v: &Value) -> Option<Self> {
         match v {
             Value::Real(f) => Some(*f),
-            // SQLite keeps a whole REAL, and a sum of none, as an integer.
+            // A whole number in a REAL expression (`COALESCE(x, 0)`) comes back as an integer.
             Value::Int(i) => Some(*i as f64),
             _ => None,
         }
@@ -332,10 +332,7 @@ impl Db {
             Engine::Sqlite(c) => Ok(c
                 .prepare_cached(sql)?
                 .execute(rusqlite::params_from_iter(params))?),
-            Engine::Postgres(r) => match r.call(Call::Execute, sql, params)? {
-                Answer::Changed(n) => Ok(n as usize),
-                Answer::Rows(rows) => Ok(rows.len()),
-            },
+            Engine::Postgres(r) => Ok(r.call(Call::Execute, sql, params)?.changed as usize),
         }
     }
 
@@ -366,10 +363,7 @@ impl Db {
                 }
                 Ok(out)
             }
-            Engine::Postgres(r) => match r.call(Call::Query, sql, params)? {
-                Answer::Rows(rows) => Ok(rows),
-                Answer::Changed(_) => Ok(Vec::new()),
-            },
+            Engine::Postgres(r) => Ok(r.call(Call::Query, sql, params)?.rows),
         }
     }
 
@@ -545,9 +539,11 @@ enum Call {
     Batch,
 }
 
-enum Answer {
-    Changed(u64),
-    Rows(Vec<Row>),
+/// What a statement did: rows changed by an execute, rows returned by a query.
+#[derive(Default)]
+struct Answer {
+    changed: u64,
+    rows: Vec<Row>,
 }
 
 struct Request {
@@ -612,7 +608,7 @@ fn serve(
 ) -> Result<Answer, DbError> {
     if let Call::Batch = request.call {
         client.batch_execute(&request.sql)?;
-        return Ok(Answer::Changed(0));
+        return Ok(Answer::default());
     }
     let statement = match statements.get(&request.sql) {
         Some(s) => s.clone(),
@@ -628,7 +624,10 @@ fn serve(
         .map(|p| p as &(dyn ToSql + Sync))
         .collect();
     match request.call {
-        Call::Execute => Ok(Answer::Changed(client.execute(&statement, &params)?)),
+        Call::Execute => Ok(Answer {
+            changed: client.execute(&statement, &params)?,
+            rows: Vec::new(),
+        }),
         _ => {
             let rows = client.query(&statement, &params)?;
             let names: Arc<[String]> = statement
@@ -647,7 +646,7 @@ fn serve(
                     })
                 })
                 .collect::<Result<_, DbError>>()?;
-            Ok(Answer::Rows(rows))
+            Ok(Answer { changed: 0, rows })
         }
     }
 }
