@@ -167,13 +167,20 @@ impl<T: Transport> Farm<T> {
         let frame_paths = config
             .frame_paths
             .unwrap_or_else(|| Arc::new(DataDirFrames::new(dir)));
+        let store = Store::open_at(
+            &config
+                .database
+                .unwrap_or_else(|| Location::Sqlite(dir.join("farm.db"))),
+            config.durability,
+        )?;
+        let failed = store.fail_interrupted_jobs()?;
+        if failed > 0 {
+            tracing::warn!(
+                "failed {failed} job(s) whose tasks were being created when the coordinator stopped"
+            );
+        }
         Ok(Arc::new(Self {
-            store: Store::open_at(
-                &config
-                    .database
-                    .unwrap_or_else(|| Location::Sqlite(dir.join("farm.db"))),
-                config.durability,
-            )?,
+            store,
             scenes: SceneStore::open(dir.join("scenes"))?,
             data_dir: dir.clone(),
             prices: config.prices,

@@ -227,6 +227,19 @@ impl Farm {
         ticks / per_second
     }
 
+    /// The coordinator's exit status, if it exits within `limit`.
+    pub fn wait_coordinator_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.coordinator.as_mut().expect("a coordinator runs");
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     pub fn kill_coordinator(&mut self) {
         if let Some(mut c) = self.coordinator.take() {
             c.kill().unwrap();
@@ -610,6 +623,28 @@ impl PostgresScratch {
             ))
             .unwrap();
         PostgresScratch { server, schema }
+    }
+
+    /// The server's URL, without the schema.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Ends the session holding this schema's active-coordinator lock, as the server does when
+    /// keepalives find that session's host gone; returns how many it ended.
+    pub fn end_active_session(&self) -> i64 {
+        let mut admin = postgres::Client::connect(&self.server, postgres::NoTls).unwrap();
+        admin
+            .query_one(
+                "SELECT COUNT(pg_terminate_backend(l.pid)) FROM pg_locks l,
+                     (SELECT hashtextextended('tessera active coordinator ' || $1, 0) AS k) key
+                 WHERE l.locktype = 'advisory' AND l.granted
+                   AND l.classid::bigint = (key.k >> 32) & 4294967295
+                   AND l.objid::bigint = key.k & 4294967295",
+                &[&self.schema],
+            )
+            .unwrap()
+            .get(0)
     }
 
     /// The URL a coordinator is given: the server, with the schema first on the search path.

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,8 +12,9 @@ use tessera_coordinator::farm::{
     DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT,
 };
 use tessera_coordinator::limits::Limits;
-use tessera_coordinator::standby::ActiveRole;
+use tessera_coordinator::standby::{self, ActiveRole, Waiting};
 use tessera_coordinator::store::Location;
+use tessera_coordinator::store::database::DEAD_PEER;
 use tessera_coordinator::{Farm, FarmConfig, server};
 use tessera_transport::AmqpTransport;
 use tessera_transport::amqp::DEFAULT_NAMESPACE;
@@ -57,19 +59,27 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         Some(path) => PriceTable::load(path)?,
         None => PriceTable::default(),
     };
-    let location = args.store.location();
+    let location = args.store.location()?;
     let store_at = location.to_string();
     // Before the broker: a standby neither consumes nor publishes.
     let role = match &location {
-        Location::Postgres(url) => Some(
-            ActiveRole::take(url, || {
-                eprintln!(
+        Location::Postgres(server) => Some(Arc::new(
+            ActiveRole::take(server, |why| match why {
+                Waiting::StandingBy => eprintln!(
                     "standing by: another coordinator is active on {store_at}; \
                      taking over when it stops"
-                )
+                ),
+                Waiting::Unreachable(e, again) => eprintln!(
+                    "waiting for the job store ({store_at}): {e}; asking again in {}s",
+                    again.as_secs()
+                ),
+                Waiting::HandingOver(grace) => eprintln!(
+                    "the active coordinator stopped; taking over in {}s",
+                    grace.as_secs()
+                ),
             })
-            .with_context(|| format!("cannot reach the job store ({store_at})"))?,
-        ),
+            .with_context(|| format!("cannot use the job store ({store_at})"))?,
+        )),
         Location::Sqlite(_) => None,
     };
     let mut config = FarmConfig::new(&args.store.data, prices);
@@ -88,9 +98,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
             _ = stop.wait_for(|&stopped| stopped) => return Ok(()),
         };
         let farm = Farm::open(config, transport)?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener = bind(args.listen).await?;
         eprintln!(
             "coordinator listening on http://{} (data in {}, store {store_at}, queues '{}.*')",
             listener.local_addr()?,
@@ -106,31 +114,53 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         let server = tokio::spawn(async move { server.await });
         tokio::select! {
             run = farm.run(shutdown) => run?,
-            () = lost(role) => anyhow::bail!(
-                "lost the active role: the connection to the job store ({store_at}) ended, \
-                 and another coordinator may be active now"
+            () = lost(role.clone()) => anyhow::bail!(
+                "lost the active role: the job store ({store_at}) no longer answers, or no \
+                 longer knows this coordinator as active; another may be active now"
             ),
         }
         server.await??;
+        // Held until the API has answered its last request.
+        drop(role);
         Ok(())
     })
 }
 
-/// Resolves when the active role is lost; never without one (a SQLite store has one
-/// coordinator).
-async fn lost(role: Option<ActiveRole>) {
-    let Some(mut role) = role else {
+/// Resolves when the active role is lost, or when the store takes longer than
+/// [`DEAD_PEER`] to say it is held; never without one (a SQLite store has one coordinator).
+async fn lost(role: Option<Arc<ActiveRole>>) {
+    let Some(role) = role else {
         return std::future::pending().await;
     };
     loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let asked = tokio::task::spawn_blocking(move || {
-            let held = role.held();
-            (role, held)
-        });
-        match asked.await {
-            Ok((kept, true)) => role = kept,
+        tokio::time::sleep(standby::CHECK).await;
+        let role = role.clone();
+        let asked = tokio::task::spawn_blocking(move || role.held());
+        match tokio::time::timeout(DEAD_PEER, asked).await {
+            Ok(Ok(true)) => {}
             _ => return,
+        }
+    }
+}
+
+/// Binds the API's address. A coordinator taking over on the same host as the one it replaces
+/// may find the address still held while that one stops: it waits up to [`BIND_WAIT`] for it.
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    const BIND_WAIT: Duration = Duration::from_secs(15);
+    let deadline = tokio::time::Instant::now() + BIND_WAIT;
+    let mut said = false;
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                if !std::mem::replace(&mut said, true) {
+                    eprintln!("waiting for {addr}, which is still in use");
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            bound => return bound.with_context(|| format!("cannot listen on {addr}")),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 use tessera_coordinator::store::{Location, Store};
 use tessera_protocol::client::{Client, DEFAULT_COORDINATOR};
@@ -51,18 +52,20 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The store's database: `--database`, else the data directory's `farm.db`.
-    pub fn location(&self) -> Location {
-        match &self.database {
-            Some(given) => Location::parse(given),
+    /// The store's database: `--database`, else the data directory's `farm.db`. Parsed here
+    /// rather than by clap, whose error would repeat the URL, password and all.
+    pub fn location(&self) -> anyhow::Result<Location> {
+        Ok(match &self.database {
+            Some(given) => Location::parse(given).context("--database")?,
             None => Location::Sqlite(self.data.join("farm.db")),
-        }
+        })
     }
 
     /// Opens the store, creating the data directory if need be.
     pub fn open(&self) -> anyhow::Result<Store> {
+        let location = self.location()?;
         std::fs::create_dir_all(&self.data)?;
-        Ok(Store::open_at(&self.location(), Durability::CrashSafe)?)
+        Ok(Store::open_at(&location, Durability::CrashSafe)?)
     }
 }
 

@@ -80,11 +80,12 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
             println!("{token}");
         }
         TokenCommand::List { store } => {
+            let tokens = store.open()?.tokens()?;
             println!(
                 "{:>4}  {:<9} {:<16} {:<20} {:<8} {:>7}  state",
                 "id", "role", "tenant", "name", "class", "threads"
             );
-            for t in store.open()?.tokens()? {
+            for t in tokens {
                 println!(
                     "{:>4}  {:<9} {:<16} {:<20} {:<8} {:>7}  {}",
                     t.id,

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
@@ -18,8 +19,9 @@ use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 pub enum DbError {
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// Not a `source`: its message is given whole here, and callers print chains.
     #[error("{}", postgres_message(.0))]
-    Postgres(#[from] postgres::Error),
+    Postgres(postgres::Error),
     #[error("the query returned no row")]
     NoRow,
     #[error("no column '{0}'")]
@@ -34,30 +36,58 @@ pub enum DbError {
     Unsupported { column: String, found: String },
     #[error("the connection to PostgreSQL ended")]
     Disconnected,
+    #[error("cannot read the PostgreSQL connection string: {0}")]
+    Location(String),
 }
 
-/// PostgreSQL's own words (its `Display` says only "db error"), without the connection string.
-fn postgres_message(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("PostgreSQL: {}", db.message()),
-        None => format!("PostgreSQL: {e}"),
+impl DbError {
+    /// Whether the server itself refused (a wrong password, no such database, a bad query),
+    /// which asking again will not change; otherwise the server could not be reached.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            DbError::Postgres(e) => e.as_db_error().is_some(),
+            DbError::Disconnected => false,
+            _ => true,
+        }
     }
 }
 
-/// Which database a store is in, as given on the command line: `postgres://...` or
-/// `postgresql://...`, else a SQLite file.
-#[derive(Clone, PartialEq, Eq)]
+impl From<postgres::Error> for DbError {
+    fn from(e: postgres::Error) -> Self {
+        DbError::Postgres(e)
+    }
+}
+
+/// PostgreSQL's own words (its `Display` says only "db error"), or what kept it from being
+/// reached; never the connection string, which neither includes.
+fn postgres_message(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("PostgreSQL: {}", db.message());
+    }
+    let mut message = format!("PostgreSQL: {e}");
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        message.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    message
+}
+
+/// Which database a store is in, as given on the command line: a PostgreSQL URL
+/// (`postgres://...`) or libpq `key=value` string, else a SQLite file.
+#[derive(Clone, Debug)]
 pub enum Location {
     Sqlite(std::path::PathBuf),
-    Postgres(String),
+    Postgres(Postgres),
 }
 
 impl Location {
-    pub fn parse(given: &str) -> Self {
-        if given.starts_with("postgres://") || given.starts_with("postgresql://") {
-            Location::Postgres(given.to_owned())
+    pub fn parse(given: &str) -> Result<Self, DbError> {
+        let url = given.starts_with("postgres://") || given.starts_with("postgresql://");
+        if url || given.contains('=') {
+            Ok(Location::Postgres(Postgres::parse(given)?))
         } else {
-            Location::Sqlite(given.into())
+            Ok(Location::Sqlite(given.into()))
         }
     }
 }
@@ -67,17 +97,97 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::Sqlite(path) => write!(f, "{}", path.display()),
-            Location::Postgres(url) => {
-                let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-                let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-                let host = host.split(['/', '?']).next().unwrap_or_default();
-                write!(f, "PostgreSQL at {host}")
-            }
+            Location::Postgres(server) => write!(f, "{server}"),
         }
     }
 }
 
-impl fmt::Debug for Location {
+/// A PostgreSQL database to connect to. Its connection string may hold a password, so it is
+/// never shown: `Display` and `Debug` name the hosts and ports only.
+#[derive(Clone)]
+pub struct Postgres {
+    config: Box<postgres::Config>,
+}
+
+impl Postgres {
+    pub fn parse(given: &str) -> Result<Self, DbError> {
+        let mut config: postgres::Config = given.parse().map_err(|e: postgres::Error| {
+            DbError::Location(match std::error::Error::source(&e) {
+                Some(cause) => cause.to_string(),
+                None => e.to_string(),
+            })
+        })?;
+        // A dead host or a cut network must end the connection in seconds, not hours: the
+        // active coordinator's lock lives as long as its connection does.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(DEAD_PEER);
+        }
+        // The server's notices ("relation already exists, skipping" at every start) are for
+        // whoever debugs, not for the operator's log.
+        config.notice_callback(|notice| tracing::debug!("PostgreSQL: {}", notice.message()));
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(5))
+            .keepalives_interval(Duration::from_secs(2))
+            .keepalives_retries(3);
+        // The same on the server's side, so that it ends the session of a coordinator whose
+        // host stopped answering (idle 5 s, then 3 probes 2 s apart, or 10 s of data unacknowledged),
+        // and with it that session's locks. As startup options, they hold for a connection made
+        // again too.
+        let options = [
+            config.get_options().unwrap_or_default(),
+            "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 \
+             -c tcp_user_timeout=10000",
+        ]
+        .join(" ");
+        config.options(options.trim());
+        Ok(Postgres {
+            config: Box::new(config),
+        })
+    }
+
+    pub fn connect(&self) -> Result<Db, DbError> {
+        Ok(Db(Engine::Postgres(Remote::connect(
+            (*self.config).clone(),
+        )?)))
+    }
+}
+
+/// How long connecting to PostgreSQL may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long data sent to PostgreSQL may go unacknowledged before the connection is given up.
+pub const DEAD_PEER: Duration = Duration::from_secs(10);
+
+impl fmt::Display for Postgres {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use postgres::config::Host;
+        let ports = self.config.get_ports();
+        let port = |i: usize| match ports {
+            [] => 5432,
+            [one] => *one,
+            many => many.get(i).copied().unwrap_or(5432),
+        };
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .enumerate()
+            .map(|(i, host)| match host {
+                Host::Tcp(name) => format!("{name}:{}", port(i)),
+                Host::Unix(dir) => dir.display().to_string(),
+            })
+            .collect();
+        match hosts.as_slice() {
+            [] => write!(f, "PostgreSQL (local socket)"),
+            hosts => write!(f, "PostgreSQL at {}", hosts.join(",")),
+        }
+    }
+}
+
+impl fmt::Debug for Postgres {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
@@ -307,10 +417,6 @@ impl Db {
         Db(Engine::Sqlite(connection))
     }
 
-    pub fn postgres(url: &str) -> Result<Self, DbError> {
-        Ok(Db(Engine::Postgres(Remote::connect(url)?)))
-    }
-
     pub fn dialect(&self) -> Dialect {
         match self.0 {
             Engine::Sqlite(_) => Dialect::Sqlite,
@@ -398,11 +504,20 @@ impl Db {
 
     /// Starts a transaction, which rolls back unless committed.
     pub fn transaction(&mut self) -> Result<Transaction<'_>, DbError> {
-        self.batch("BEGIN")?;
+        self.step(Step::Begin)?;
         Ok(Transaction {
             db: self,
             open: true,
         })
+    }
+
+    /// BEGIN, COMMIT or ROLLBACK; a PostgreSQL connection knows from these when it may
+    /// reconnect.
+    fn step(&self, step: Step) -> Result<(), DbError> {
+        match &self.0 {
+            Engine::Sqlite(c) => Ok(c.execute_batch(step.sql())?),
+            Engine::Postgres(r) => r.call(Call::Step(step), step.sql(), &[]).map(drop),
+        }
     }
 }
 
@@ -413,9 +528,11 @@ pub struct Transaction<'a> {
 }
 
 impl Transaction<'_> {
+    /// Commits; if that fails, the transaction is rolled back when dropped.
     pub fn commit(mut self) -> Result<(), DbError> {
+        self.db.step(Step::Commit)?;
         self.open = false;
-        self.db.batch("COMMIT")
+        Ok(())
     }
 }
 
@@ -430,7 +547,7 @@ impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if self.open {
             // Nothing to do if it fails: the connection has gone, and the transaction with it.
-            let _ = self.db.batch("ROLLBACK");
+            let _ = self.db.step(Step::Rollback);
         }
     }
 }
@@ -537,6 +654,24 @@ enum Call {
     Execute,
     Query,
     Batch,
+    Step(Step),
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Begin,
+    Commit,
+    Rollback,
+}
+
+impl Step {
+    fn sql(self) -> &'static str {
+        match self {
+            Step::Begin => "BEGIN",
+            Step::Commit => "COMMIT",
+            Step::Rollback => "ROLLBACK",
+        }
+    }
 }
 
 /// What a statement did: rows changed by an execute, rows returned by a query.
@@ -559,14 +694,13 @@ struct Remote {
 }
 
 impl Remote {
-    fn connect(url: &str) -> Result<Self, DbError> {
+    fn connect(config: postgres::Config) -> Result<Self, DbError> {
         let (requests, incoming) = mpsc::channel::<Request>();
         let (connected, outcome) = mpsc::sync_channel(1);
-        let url = url.to_owned();
         std::thread::Builder::new()
             .name("postgres".into())
             .spawn(move || {
-                let mut client = match postgres::Client::connect(&url, postgres::NoTls) {
+                let mut client = match config.connect(postgres::NoTls) {
                     Ok(c) => {
                         let _ = connected.send(Ok(()));
                         c
@@ -577,8 +711,34 @@ impl Remote {
                     }
                 };
                 let mut statements = HashMap::new();
+                let mut in_transaction = false;
+                let mut broken = false;
                 for request in incoming {
+                    // A connection that ended (the server restarted, a network cut) is made
+                    // again, but never inside a transaction: that one failed with it, and
+                    // fails until its owner rolls it back.
+                    if (broken || client.is_closed()) && !in_transaction {
+                        match config.connect(postgres::NoTls) {
+                            Ok(c) => {
+                                client = c;
+                                statements.clear();
+                                broken = false;
+                            }
+                            Err(e) => {
+                                let _ = request.reply.send(Err(e.into()));
+                                continue;
+                            }
+                        }
+                    }
                     let answer = serve(&mut client, &mut statements, &request);
+                    if let Err(DbError::Postgres(e)) = &answer {
+                        broken |= ends_connection(e);
+                    }
+                    match request.call {
+                        Call::Step(Step::Begin) => in_transaction = answer.is_ok(),
+                        Call::Step(_) => in_transaction = false,
+                        _ => {}
+                    }
                     let _ = request.reply.send(answer);
                 }
             })
@@ -601,12 +761,23 @@ impl Remote {
     }
 }
 
+/// Whether an error leaves the connection unusable: the client may learn that it closed only
+/// at the next call, so an I/O error or the server's FATAL (a terminated session) says so.
+fn ends_connection(e: &postgres::Error) -> bool {
+    match e.as_db_error() {
+        Some(db) => matches!(db.severity(), "FATAL" | "PANIC"),
+        None => {
+            e.is_closed() || std::error::Error::source(e).is_some_and(|c| c.is::<std::io::Error>())
+        }
+    }
+}
+
 fn serve(
     client: &mut postgres::Client,
     statements: &mut HashMap<String, postgres::Statement>,
     request: &Request,
 ) -> Result<Answer, DbError> {
-    if let Call::Batch = request.call {
+    if let Call::Batch | Call::Step(_) = request.call {
         client.batch_execute(&request.sql)?;
         return Ok(Answer::default());
     }
@@ -678,12 +849,81 @@ mod tests {
 
     #[test]
     fn a_postgres_location_is_shown_without_its_password() {
-        let at = Location::parse("postgres://farm:s3cret@db.example:5432/tessera?sslmode=disable");
-        assert_eq!(at.to_string(), "PostgreSQL at db.example:5432");
-        assert!(!format!("{at:?}").contains("s3cret"));
+        let shown = |given: &str| {
+            let at = Location::parse(given).unwrap();
+            assert!(
+                matches!(at, Location::Postgres(_)),
+                "{given:?} is PostgreSQL"
+            );
+            let (shown, debug) = (at.to_string(), format!("{at:?}"));
+            assert!(
+                !shown.contains("s3cret") && !debug.contains("s3cret"),
+                "{shown} {debug}"
+            );
+            shown
+        };
         assert_eq!(
-            Location::parse("farm.db"),
-            Location::Sqlite("farm.db".into())
+            shown("postgres://farm:s3cret@db.example:5432/tessera?sslmode=disable"),
+            "PostgreSQL at db.example:5432"
         );
+        // An `@` after the host, where a display cut at the last `@` would be fooled.
+        assert_eq!(
+            shown("postgresql://farm@db.example/tessera?password=s3cret@x"),
+            "PostgreSQL at db.example:5432"
+        );
+        // libpq's key=value form is PostgreSQL too, never a SQLite file named after it.
+        assert_eq!(
+            shown("host=db1,db2 port=6432 user=farm password=s3cret dbname=tessera"),
+            "PostgreSQL at db1:6432,db2:6432"
+        );
+        let refused = Location::parse("postgres://farm:s3cret@db.example:notaport/x")
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("connection string") && !refused.contains("s3cret"));
+        assert!(matches!(
+            Location::parse("farm.db").unwrap(),
+            Location::Sqlite(p) if p == std::path::Path::new("farm.db")
+        ));
+    }
+
+    #[test]
+    fn a_postgres_connection_that_ended_is_made_again_but_never_inside_a_transaction() {
+        let scratch = crate::store::tests::Scratch::postgres();
+        let Location::Postgres(server) = scratch.location() else {
+            unreachable!("a PostgreSQL scratch store")
+        };
+        let admin = server.connect().unwrap();
+        let pid = |db: &Db| -> Result<i32, DbError> {
+            db.query_row("SELECT pg_backend_pid()", params![], |r| r.get(0))
+        };
+        let end = |pid: i32| {
+            let ended: bool = admin
+                .query_row("SELECT pg_terminate_backend(?1)", params![pid], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert!(ended);
+        };
+        let mut db = server.connect().unwrap();
+        db.batch("CREATE TABLE t (x BIGINT)").unwrap();
+        let first = pid(&db).unwrap();
+        end(first);
+        // The call that finds the connection gone fails; the next runs on a new one.
+        assert!(pid(&db).is_err());
+        let second = pid(&db).unwrap();
+        assert_ne!(first, second);
+
+        let tx = db.transaction().unwrap();
+        tx.execute("INSERT INTO t VALUES (1)", params![]).unwrap();
+        end(second);
+        // Statements after the cut would run outside the transaction on a new connection,
+        // each committed alone: they fail until the transaction is rolled back.
+        assert!(tx.execute("INSERT INTO t VALUES (2)", params![]).is_err());
+        assert!(tx.execute("INSERT INTO t VALUES (3)", params![]).is_err());
+        assert!(tx.commit().is_err());
+        let rows: i64 = db
+            .query_row("SELECT COUNT(*) FROM t", params![], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0, "nothing of the cut transaction is kept");
     }
 }

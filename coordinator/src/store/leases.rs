@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 CREATE INDEX IF NOT EXISTS leases_by_state ON leases (state, heartbeat_at);
 CREATE INDEX IF NOT EXISTS leases_by_task ON leases (task_id, state);
+-- One active attempt per task, even if two coordinators ever both thought they were active.
+CREATE UNIQUE INDEX IF NOT EXISTS leases_one_active ON leases (task_id) WHERE state = 'active';
 "#;
 
 /// One attempt of a task, held by one worker.
@@ -162,10 +164,12 @@ impl Store {
             started_at: at,
             active: true,
         };
-        tx.execute(
+        // Nothing inserted: another coordinator's claim for this task committed first.
+        let inserted = tx.execute(
             "INSERT INTO leases (id, key, task_id, attempt, worker, device_class, threads,
                                  started_at, heartbeat_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'active')",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'active')
+             ON CONFLICT DO NOTHING",
             params![
                 lease.id,
                 lease.key,
@@ -177,6 +181,9 @@ impl Store {
                 at
             ],
         )?;
+        if inserted == 0 {
+            return refuse("another worker holds it".into());
+        }
         tx.commit()?;
         Ok(LeaseClaim::Granted(lease))
     }

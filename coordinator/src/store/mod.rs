@@ -38,7 +38,7 @@ mod reputation;
 mod tokens;
 
 pub use counts::Counts;
-pub use database::{DbError, Location};
+pub use database::{DbError, Location, Postgres};
 pub use leases::{Lease, LeaseClaim, LeaseEnd};
 pub use reputation::Reputation;
 pub use tokens::{Principal, TokenError};
@@ -325,15 +325,8 @@ impl Store {
     pub fn open_at(location: &Location, durability: Durability) -> Result<Self, StoreError> {
         let (db, readers) = match location {
             Location::Sqlite(path) => Self::open_sqlite(path, durability)?,
-            Location::Postgres(url) => Self::open_postgres(url)?,
+            Location::Postgres(server) => Self::open_postgres(server)?,
         };
-        // A job whose tasks were still being created when the coordinator stopped.
-        db.execute(
-            "UPDATE jobs SET state = 'failed', finished_at = ?1,
-                 reason = 'the coordinator stopped while creating this job; submit it again'
-             WHERE ready = 0 AND state = 'running'",
-            params![now()],
-        )?;
         let store = Self {
             db: Mutex::new(db),
             readers: readers.into_iter().map(Mutex::new).collect(),
@@ -386,15 +379,27 @@ impl Store {
         Ok((Db::sqlite(db), readers))
     }
 
-    fn open_postgres(url: &str) -> Result<(Db, Vec<Db>), StoreError> {
-        let db = Db::postgres(url)?;
+    /// Fails the jobs whose tasks were still being created when the active coordinator
+    /// stopped. Only the active coordinator may call this: elsewhere (a standby, `tessera
+    /// token`) such a job may be one that is being created now.
+    pub fn fail_interrupted_jobs(&self) -> Result<usize, StoreError> {
+        Ok(self.db().execute(
+            "UPDATE jobs SET state = 'failed', finished_at = ?1,
+                 reason = 'the coordinator stopped while creating this job; submit it again'
+             WHERE ready = 0 AND state = 'running'",
+            params![now()],
+        )?)
+    }
+
+    fn open_postgres(server: &database::Postgres) -> Result<(Db, Vec<Db>), StoreError> {
+        let db = server.connect()?;
         db.batch(&format!(
             "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {POSTGRES_TRIGGERS} {} COMMIT;",
             database::postgres_schema(&schema()),
             ledger::POSTGRES_RULES
         ))?;
         let readers = (0..READERS)
-            .map(|_| Db::postgres(url))
+            .map(|_| server.connect())
             .collect::<Result<_, _>>()?;
         Ok((db, readers))
     }
@@ -1063,7 +1068,7 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::plan::TaskPlan;
     use tessera_protocol::auth::{NewToken, Role};
@@ -1128,11 +1133,11 @@ mod tests {
                 std::process::id(),
                 SCHEMAS.fetch_add(1, Ordering::Relaxed)
             );
-            let admin = Db::postgres(&server).unwrap_or_else(|e| {
+            let admin = admin(&server).unwrap_or_else(|e| {
                 panic!(
                     "these tests need PostgreSQL at {} ({e}); .ci/run starts it, and \
                      TESSERA_TEST_POSTGRES names another",
-                    Location::parse(&server)
+                    Location::parse(&server).unwrap()
                 )
             });
             admin
@@ -1142,12 +1147,17 @@ mod tests {
                 .unwrap();
             let joint = if server.contains('?') { '&' } else { '?' };
             Scratch {
-                location: Location::Postgres(format!(
+                location: Location::parse(&format!(
                     "{server}{joint}options=-c%20search_path%3D{schema}"
-                )),
+                ))
+                .unwrap(),
                 _dir: None,
                 postgres: Some((server, schema)),
             }
+        }
+
+        pub(crate) fn location(&self) -> &Location {
+            &self.location
         }
 
         pub(crate) fn open(&self) -> Store {
@@ -1155,10 +1165,14 @@ mod tests {
         }
     }
 
+    fn admin(server: &str) -> Result<Db, DbError> {
+        database::Postgres::parse(server)?.connect()
+    }
+
     impl Drop for Scratch {
         fn drop(&mut self) {
             if let Some((server, schema)) = &self.postgres
-                && let Ok(admin) = Db::postgres(server)
+                && let Ok(admin) = admin(server)
             {
                 let _ = admin.batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
             }
@@ -1194,7 +1208,26 @@ mod tests {
         each_tenant_sees_its_jobs_and_pays_for_its_scenes,
         a_frame_is_ready_once_its_last_tile_is_kept_and_a_sync_flushes_only_after_changes,
         progress_counts_done_tiles_per_frame_and_failures_end_jobs,
+        a_job_left_half_created_is_failed_by_the_active_coordinator_only,
     );
+
+    fn a_job_left_half_created_is_failed_by_the_active_coordinator_only(scratch: &Scratch) {
+        let store = scratch.open();
+        let id = job(&store, 0);
+        // As if its tasks were still going in.
+        store
+            .db()
+            .execute("UPDATE jobs SET ready = 0 WHERE id = ?1", params![id.0])
+            .unwrap();
+        // Opening the store (a standby, `tessera token`) must not fail a job being created.
+        let other = scratch.open();
+        assert_eq!(other.job(id).unwrap().state, JobState::Running);
+        assert_eq!(store.fail_interrupted_jobs().unwrap(), 1);
+        let failed = other.job(id).unwrap();
+        assert_eq!(failed.state, JobState::Failed);
+        assert!(failed.reason.unwrap().contains("submit it again"));
+        assert_eq!(store.fail_interrupted_jobs().unwrap(), 0);
+    }
 
     /// A job of four tasks (two frames of two tiles) for `tenant`, its scene `bytes` long.
     fn job_of(store: &Store, tenant: &str, priority: i32, bytes: u64) -> JobId {
@@ -1495,6 +1528,14 @@ mod tests {
             LeaseClaim::Granted(lease.clone())
         );
         assert!(refused(2).contains("stale"), "{}", refused(2));
+        // Below the claim's own checks, the schema: one active lease per task, whoever inserts.
+        let second = store.db().execute(
+            "INSERT INTO leases (id, key, task_id, attempt, worker, device_class, threads,
+                                 started_at, heartbeat_at, state)
+             VALUES ('other', 'k', ?1, 1, 'w2', 'cpu', 1, 0, 0, 'active')",
+            params![task.id.0],
+        );
+        assert!(second.is_err(), "a second active lease was stored");
         assert!(matches!(
             store.claim(TaskId(999), 1, "w2", "cpu", 1, false).unwrap(),
             LeaseClaim::Refused(_)
