@@ -6,7 +6,8 @@
 //! (started when installed but stopped).
 //!
 //! `cargo bench --bench farm_throughput` (`TESSERA_BENCH_WORKERS=1,2` for other fleet sizes,
-//! `TESSERA_BENCH_FRAMES=4` for a shorter job: 256 tasks a frame, 16 frames by default).
+//! `TESSERA_BENCH_FRAMES=4` for a shorter job: 256 tasks a frame, 16 frames by default;
+//! `TESSERA_BENCH_STORE=postgres` for the store in PostgreSQL at `TESSERA_TEST_POSTGRES`).
 
 #[path = "../tests/farm/mod.rs"]
 mod farm;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use farm::{Farm, scene};
+use farm::{Farm, PostgresScratch, scene};
 use tessera_protocol::task::TaskMessage;
 use tessera_transport::{AmqpTransport, Broker, Inbox, Transport};
 
@@ -133,7 +134,16 @@ impl Run {
 /// A job of tiny tasks through a fresh farm of `workers` one-thread workers, timed from its
 /// submission to its last frame, while `pollers` clients list the jobs once a second.
 fn farm_run(workers: usize, frames: u32, pollers: usize) -> Run {
-    let mut farm = Farm::start("throughput");
+    let postgres = match std::env::var("TESSERA_BENCH_STORE").as_deref() {
+        Ok("postgres") => Some(PostgresScratch::new("throughput")),
+        Ok("sqlite") | Err(_) => None,
+        Ok(other) => panic!("TESSERA_BENCH_STORE: sqlite or postgres, not {other:?}"),
+    };
+    let mut farm = Farm::start_on(
+        postgres.as_ref().map(PostgresScratch::url),
+        "throughput",
+        &[],
+    );
     for w in 0..workers {
         farm.start_worker(&[]);
         farm.wait_worker_ready(w, Duration::from_secs(60));

@@ -361,17 +361,7 @@ impl<T: Transport> Farm<T> {
         let render_micros = reported_micros.min(held_micros(lease));
         let samples = task_samples(job, task);
         let (work_micros, hourly) = self.work_and_price(job, lease, samples, render_micros)?;
-        let (mut charge, carry) =
-            billing::charge_carried(hourly, work_micros, self.store.carry(job.id)?);
-        let mut over_budget = false;
-        if let Some(max) = job.max_cost {
-            let left = max.micros() - self.store.invoice_total(job.id)?.micros();
-            if charge.micros() >= left {
-                over_budget = true;
-                charge = Money::from_micros(left.max(0));
-            }
-        }
-        let row = LedgerRow {
+        let mut row = LedgerRow {
             task: task.id,
             job: job.id,
             frame: task.task.frame,
@@ -383,7 +373,7 @@ impl<T: Transport> Farm<T> {
             samples,
             work_micros,
             hourly,
-            charge,
+            charge: Money::ZERO,
         };
         // What the worker says of its device is kept for the workers list, never for billing.
         let worker = WorkerInfo {
@@ -394,14 +384,26 @@ impl<T: Transport> Farm<T> {
                 ..r.worker.device.clone()
             },
         };
-        match self.store.accept(
-            &row,
+        let mut over_budget = false;
+        let accepted = self.store.accept(
+            &mut row,
             &pixels.compressed,
             &worker,
             &lease.id,
-            carry,
             pixels.spot_checked,
-        )? {
+            |carry, invoiced| {
+                let (charge, carry) = billing::charge_carried(hourly, work_micros, carry);
+                match job.max_cost {
+                    Some(max) if charge.micros() >= max.micros() - invoiced.micros() => {
+                        over_budget = true;
+                        let left = max.micros() - invoiced.micros();
+                        (Money::from_micros(left.max(0)), carry)
+                    }
+                    _ => (charge, carry),
+                }
+            },
+        )?;
+        match accepted {
             Acceptance::Duplicate => return Ok(()),
             Acceptance::LeaseEnded => return self.refuse("lease no longer active", r),
             Acceptance::Accepted => {}

@@ -537,9 +537,7 @@ impl Store {
         // Jobs quoted with prices per hour of work.
         let priced_by_work = match db.dialect() {
             Dialect::Sqlite => "json_extract(j.quote, '$.work_hour_prices') IS NOT NULL",
-            Dialect::Postgres => {
-                "jsonb_typeof(j.quote::jsonb -> 'work_hour_prices') NOT IN ('null')"
-            }
+            Dialect::Postgres => "jsonb_typeof(j.quote::jsonb -> 'work_hour_prices') <> 'null'",
         };
         let seconds = |micros: &str| format!("CAST(SUM({micros}) AS DOUBLE PRECISION) / 1e6");
         let sql = format!(
@@ -833,14 +831,18 @@ impl Store {
     /// row (and, when a spot check passed it, records the check), in one transaction; a task
     /// already done is left alone and reported as a duplicate. Durable at the next
     /// [`sync`](Self::sync).
+    ///
+    /// `charge` prices it from the job's carry and its invoice so far, read inside the same
+    /// transaction (on PostgreSQL with the job's row locked), so that no two results of a job
+    /// are priced from the same carry or budget, whichever coordinator accepts them.
     pub fn accept(
         &self,
-        row: &LedgerRow,
+        row: &mut LedgerRow,
         tile: &[u8],
         worker: &WorkerInfo,
         lease: &str,
-        carry: Carry,
         checked: bool,
+        charge: impl FnOnce(Carry, Money) -> (Money, Carry),
     ) -> Result<Acceptance, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
@@ -855,6 +857,22 @@ impl Store {
         if changed == 0 {
             return Ok(Acceptance::Duplicate);
         }
+        if tx.dialect() == Dialect::Postgres {
+            tx.query(
+                "SELECT 1 FROM jobs WHERE id = ?1 FOR UPDATE",
+                params![row.job.0],
+            )?;
+        }
+        let carried = Carry::from_units(
+            tx.query_opt(
+                "SELECT units FROM job_carry WHERE job_id = ?1",
+                params![row.job.0],
+                |r| r.get(0),
+            )?
+            .unwrap_or(0),
+        );
+        let (charged, carry) = charge(carried, ledger::total(&tx, row.job)?);
+        row.charge = charged;
         let t = now();
         ledger::insert(&tx, row, t)?;
         // A tile rendered again (its first worker was caught cheating) replaces the old one.
@@ -1037,16 +1055,6 @@ impl Store {
         Ok(ledger::rows(&self.reader(), job)?)
     }
 
-    /// What the job's charges so far fell short of whole micro-dollars.
-    pub fn carry(&self, job: JobId) -> Result<Carry, StoreError> {
-        let units: Option<u64> = self.reader().query_opt(
-            "SELECT units FROM job_carry WHERE job_id = ?1",
-            params![job.0],
-            |r| r.get(0),
-        )?;
-        Ok(Carry::from_units(units.unwrap_or(0)))
-    }
-
     /// A job's reversed charges.
     pub fn reversals(&self, job: JobId) -> Result<Vec<Reversal>, StoreError> {
         Ok(ledger::reversals(&self.reader(), job)?)
@@ -1071,6 +1079,7 @@ impl Store {
 pub(crate) mod tests {
     use super::*;
     use crate::plan::TaskPlan;
+    use std::collections::BTreeMap;
     use tessera_protocol::auth::{NewToken, Role};
     use tessera_protocol::device::Device;
     use tessera_protocol::job::Fps;
@@ -1209,7 +1218,128 @@ pub(crate) mod tests {
         a_frame_is_ready_once_its_last_tile_is_kept_and_a_sync_flushes_only_after_changes,
         progress_counts_done_tiles_per_frame_and_failures_end_jobs,
         a_job_left_half_created_is_failed_by_the_active_coordinator_only,
+        the_farms_summaries_read_alike_on_both_engines,
     );
+
+    /// What the API, `/metrics` and billing read about the farm as a whole: counts, workers,
+    /// work done, carries, waiting tenants, unclaimed tasks, reversals.
+    fn the_farms_summaries_read_alike_on_both_engines(scratch: &Scratch) {
+        let store = scratch.open();
+        let spec = spec();
+        let plan = TaskPlan::new(spec.frames.clone(), spec.resolution, spec.tile_size);
+        let quote = Quote {
+            cost: Money::from_micros(1),
+            seconds: None,
+            samples: 1,
+            probe_seconds_per_sample: 1e-6,
+            work_hour_prices: [("cpu".to_owned(), Money::from_micros(1_000_000))].into(),
+        };
+        let id = store
+            .create_job(
+                &NewJob {
+                    scene: SceneHash::of(b""),
+                    scene_bytes: 1,
+                    scene_name: "s.gltf",
+                    spec: &spec,
+                    priority: 0,
+                    tenant: "",
+                    max_cost: None,
+                    quote: Some(&quote),
+                    trust: Trust::Any,
+                },
+                plan.tasks(),
+            )
+            .unwrap();
+        job_of(&store, "t2", 0, 1);
+        // Two results: one spot-checked, one not; a third task held. Each is priced from the
+        // carry and invoice the one before left.
+        let (first, lease) = claimed(&store);
+        let done = |task: TaskId, lease: &Lease, checked, before: (Carry, i64)| {
+            store
+                .accept(
+                    &mut row(task, id),
+                    b"tile",
+                    &worker(),
+                    &lease.id,
+                    checked,
+                    |carry, invoiced| {
+                        assert_eq!((carry, invoiced), (before.0, Money::from_micros(before.1)));
+                        (Money::from_micros(22), Carry::from_units(7))
+                    },
+                )
+                .unwrap()
+        };
+        let accepted = done(first.id, &lease, true, (Carry::default(), 0));
+        assert_eq!(accepted, Acceptance::Accepted);
+        let (second, lease) = claimed(&store);
+        let accepted = done(second.id, &lease, false, (Carry::from_units(7), 22));
+        assert_eq!(accepted, Acceptance::Accepted);
+        let (held, _) = claimed(&store);
+        assert!(store.holds_scene("w1", SceneHash::of(b"")).unwrap());
+        assert!(!store.holds_scene("w2", SceneHash::of(b"")).unwrap());
+
+        let work = store.work_done().unwrap();
+        assert_eq!(work.len(), 1, "{work:?}");
+        let (name, all, checked) = &work[0];
+        assert_eq!(name, "w1");
+        assert_eq!((all.class.as_str(), all.threads), ("cpu", 2));
+        assert!((all.work_seconds - 0.002).abs() < 1e-12, "{all:?}");
+        assert!((checked.work_seconds - 0.001).abs() < 1e-12, "{checked:?}");
+
+        // One task published long ago and unclaimed since; the held one was claimed.
+        let queued = store
+            .next_pending("", 8)
+            .unwrap()
+            .into_iter()
+            .map(|(t, _)| t)
+            .find(|t| t.id != held.id)
+            .unwrap();
+        store.mark_queued(&[queued.id, held.id], 100.0).unwrap();
+        let unclaimed: Vec<TaskId> = store
+            .unclaimed_queued(200.0)
+            .unwrap()
+            .into_iter()
+            .map(|(t, _)| t.id)
+            .collect();
+        assert_eq!(unclaimed, [queued.id]);
+        assert!(store.unclaimed_queued(50.0).unwrap().is_empty());
+        // Its tasks all done or queued, the first tenant waits for nothing to be published.
+        assert_eq!(store.waiting_tenants().unwrap(), [("t2".to_owned(), 0)]);
+
+        assert!(store.stop_claims("w1", "too slow").unwrap());
+        assert!(!store.stop_claims("w1", "too slow").unwrap());
+        let workers = store.workers(0.0).unwrap();
+        assert_eq!(workers.len(), 1);
+        let w = &workers[0];
+        assert_eq!((w.tasks_done, w.checks_passed, w.alive), (2, 1, true));
+        assert_eq!(w.blocked.as_deref(), Some("too slow"));
+        assert_eq!(w.current_task, Some(held.id));
+
+        // Blocking reverses the unchecked charge only.
+        assert_eq!(store.block_worker("w1", "caught").unwrap().0, 1);
+        let reversals = store.reversals(id).unwrap();
+        assert_eq!(reversals.len(), 1);
+        assert_eq!(
+            (reversals[0].task, reversals[0].amount),
+            (second.id, Money::from_micros(22))
+        );
+        // Its reversed task pending again, the first tenant waits too, with two in the broker.
+        assert_eq!(
+            store.waiting_tenants().unwrap(),
+            [(String::new(), 2), ("t2".to_owned(), 0)]
+        );
+
+        let counts = store.counts().unwrap();
+        let map = |pairs: &[(&str, i64)]| -> BTreeMap<String, i64> {
+            pairs.iter().map(|&(k, v)| (k.to_owned(), v)).collect()
+        };
+        assert_eq!(counts.jobs, [("running".to_owned(), 2)].into());
+        assert_eq!(counts.accepted, [("cpu".to_owned(), 2)].into());
+        assert_eq!(counts.billed, map(&[("cpu", 44)]));
+        assert_eq!(counts.reversed, map(&[("cpu", 22)]));
+        assert_eq!(counts.tasks.values().sum::<u64>(), 8);
+        assert_eq!(counts.tasks.get("done"), Some(&1), "{:?}", counts.tasks);
+    }
 
     fn a_job_left_half_created_is_failed_by_the_active_coordinator_only(scratch: &Scratch) {
         let store = scratch.open();
@@ -1264,12 +1394,12 @@ pub(crate) mod tests {
     fn accept(store: &Store, task: TaskId, job: JobId, lease: &Lease) -> Acceptance {
         store
             .accept(
-                &row(task, job),
+                &mut row(task, job),
                 b"tile",
                 &worker(),
                 &lease.id,
-                Carry::default(),
                 false,
+                |_, _| (Money::from_micros(22), Carry::default()),
             )
             .unwrap()
     }
@@ -1421,12 +1551,12 @@ pub(crate) mod tests {
         let accept = || {
             store
                 .accept(
-                    &row(task.id, id),
+                    &mut row(task.id, id),
                     b"tile",
                     &worker(),
                     &lease.id,
-                    Carry::default(),
                     false,
+                    |_, _| (Money::from_micros(22), Carry::default()),
                 )
                 .unwrap()
         };
@@ -1493,12 +1623,12 @@ pub(crate) mod tests {
         honest.worker = "w2".into();
         store
             .accept(
-                &honest,
+                &mut honest,
                 b"again",
                 &worker(),
                 &lease.id,
-                Carry::default(),
                 false,
+                |_, _| (Money::from_micros(22), Carry::default()),
             )
             .unwrap();
         // The tile rendered again replaces the cheater's.
@@ -1559,12 +1689,12 @@ pub(crate) mod tests {
         assert_eq!(
             store
                 .accept(
-                    &row(task.id, lease_job(&store, task.id)),
+                    &mut row(task.id, lease_job(&store, task.id)),
                     b"tile",
                     &worker(),
                     &lease.id,
-                    Carry::default(),
-                    false
+                    false,
+                    |_, _| (Money::from_micros(22), Carry::default()),
                 )
                 .unwrap(),
             Acceptance::LeaseEnded
@@ -1756,12 +1886,12 @@ pub(crate) mod tests {
         let (first, lease) = claimed(&store);
         store
             .accept(
-                &row(first.id, id),
+                &mut row(first.id, id),
                 b"tile",
                 &worker(),
                 &lease.id,
-                Carry::default(),
                 false,
+                |_, _| (Money::from_micros(22), Carry::default()),
             )
             .unwrap();
         store.mark_frame_written(id, 1).unwrap();
