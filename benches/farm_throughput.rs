@@ -7,7 +7,8 @@
 //!
 //! `cargo bench --bench farm_throughput` (`TESSERA_BENCH_WORKERS=1,2` for other fleet sizes,
 //! `TESSERA_BENCH_FRAMES=4` for a shorter job: 256 tasks a frame, 16 frames by default;
-//! `TESSERA_BENCH_STORE=postgres` for the store in PostgreSQL at `TESSERA_TEST_POSTGRES`).
+//! `TESSERA_BENCH_STORE=postgres` for the store in PostgreSQL at `TESSERA_TEST_POSTGRES`;
+//! `TESSERA_BENCH_TASKS_IN_HAND=4` for workers that hold four tasks at once).
 
 #[path = "../tests/farm/mod.rs"]
 mod farm;
@@ -144,8 +145,9 @@ fn farm_run(workers: usize, frames: u32, pollers: usize) -> Run {
         "throughput",
         &[],
     );
+    let in_hand = std::env::var("TESSERA_BENCH_TASKS_IN_HAND").unwrap_or_else(|_| "1".into());
     for w in 0..workers {
-        farm.start_worker(&[]);
+        farm.start_worker_with(&["--tasks-in-hand", &in_hand], &[]);
         farm.wait_worker_ready(w, Duration::from_secs(60));
     }
     let turntable = scene("turntable.gltf");

@@ -4,7 +4,7 @@
 
 mod farm;
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU16, NonZeroU32};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +27,7 @@ use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Pixels;
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 use tessera_transport::{InProcessTransport, Inbox, Transport, TransportError};
-use tessera_worker::{DEFAULT_HEARTBEAT, Faults, Link, TileRenderer, run_worker};
+use tessera_worker::{Faults, Link, Pace, TileRenderer, run_worker};
 
 /// Workers reach the farm in this process directly, each under its own worker identity.
 struct TestLink {
@@ -82,6 +82,17 @@ fn spawn_cpu_worker(
     name: &'static str,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<Result<(), TransportError>> {
+    spawn_paced_worker(farm, transport, name, Pace::default(), shutdown)
+}
+
+/// As [`spawn_cpu_worker`], holding `pace.tasks_in_hand` tasks at once.
+fn spawn_paced_worker(
+    farm: &Arc<Farm<InProcessTransport>>,
+    transport: &InProcessTransport,
+    name: &'static str,
+    pace: Pace,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Result<(), TransportError>> {
     let renderer = Arc::new(TileRenderer::new(
         Box::new(CpuBackend::new(Some(1)).unwrap()),
         Faults::default(),
@@ -97,7 +108,7 @@ fn spawn_cpu_worker(
             name,
             renderer,
             link,
-            DEFAULT_HEARTBEAT,
+            pace,
             Arc::default(),
             shutdown,
         )
@@ -142,10 +153,15 @@ async fn in_process_farm_matches_the_local_pipeline() {
     .unwrap();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
-    let workers: Vec<_> = ["a", "b"]
-        .into_iter()
-        .map(|name| spawn_cpu_worker(&farm, &transport, name, shutdown.clone()))
-        .collect();
+    // "b" claims and sends while it renders, holding three tasks at once.
+    let pipelined = Pace {
+        tasks_in_hand: NonZeroU16::new(3).unwrap(),
+        ..Pace::default()
+    };
+    let workers = vec![
+        spawn_cpu_worker(&farm, &transport, "a", shutdown.clone()),
+        spawn_paced_worker(&farm, &transport, "b", pipelined, shutdown.clone()),
+    ];
     let submission = || Submission {
         scene_name: "turntable.gltf".into(),
         scene: scene.clone(),

@@ -393,14 +393,15 @@ impl<T: Transport> Farm<T> {
             pixels.spot_checked,
             |carry, invoiced| {
                 let (charge, carry) = billing::charge_carried(hourly, work_micros, carry);
-                match job.max_cost {
-                    Some(max) if charge.micros() >= max.micros() - invoiced.micros() => {
-                        over_budget = true;
-                        let left = max.micros() - invoiced.micros();
-                        (Money::from_micros(left.max(0)), carry)
-                    }
-                    _ => (charge, carry),
+                let Some(max) = job.max_cost else {
+                    return Ok((charge, carry));
+                };
+                let left = max.micros() - invoiced.total()?.micros();
+                if charge.micros() < left {
+                    return Ok((charge, carry));
                 }
+                over_budget = true;
+                Ok((Money::from_micros(left.max(0)), carry))
             },
         )?;
         match accepted {

@@ -30,7 +30,7 @@ use tessera_renderer::film::{FilmError, Resolution};
 use tessera_renderer::output::{self, Durability, OutputError};
 use tessera_renderer::scene::{FrameScene, Scene, SceneError};
 use tessera_transport::InProcessTransport;
-use tessera_worker::{DEFAULT_HEARTBEAT, HeldMap, Link, Preparation, TileRenderer, run_worker};
+use tessera_worker::{HeldMap, Link, Pace, Preparation, TileRenderer, run_worker};
 
 use crate::output_pattern::OutputPattern;
 
@@ -377,7 +377,7 @@ pub fn render_job(
                 LOCAL_WORKER,
                 renderer,
                 link,
-                DEFAULT_HEARTBEAT,
+                Pace::default(),
                 Arc::default(),
                 shutdown,
             )

@@ -1,7 +1,7 @@
 //! `tessera worker`: renders tasks from the farm's queue.
 
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU16, NonZeroUsize};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tessera_renderer::backend::{self, BackendChoice};
 use tessera_transport::AmqpTransport;
 use tessera_transport::amqp::DEFAULT_NAMESPACE;
 use tessera_worker::{
-    DEFAULT_HEARTBEAT, Faults, HttpLink, TileRenderer, WorkerMetrics, run_worker,
+    DEFAULT_HEARTBEAT, Faults, HttpLink, Pace, TileRenderer, WorkerMetrics, run_worker,
 };
 
 use crate::farm_runtime::{ApiArgs, BrokerArgs, runtime, shutdown_signal};
@@ -29,6 +29,10 @@ pub struct WorkerArgs {
     /// the coordinator's --lease-timeout loses its tasks.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HEARTBEAT.as_secs_f64())]
     heartbeat: f64,
+    /// Tasks held at once: more than one overlaps claiming and sending with rendering, for
+    /// tasks of milliseconds; one leaves the rest to idle workers, for tasks of minutes.
+    #[arg(long, value_name = "N", default_value_t = Pace::default().tasks_in_hand.get(), value_parser = clap::value_parser!(u16).range(1..=64))]
+    tasks_in_hand: u16,
     /// CPU threads [default: all cores].
     #[arg(long)]
     threads: Option<NonZeroUsize>,
@@ -81,10 +85,11 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
             transport = AmqpTransport::connect_when_up(&broker, &args.namespace) => transport?,
             _ = stop.wait_for(|&stopped| stopped) => return Ok(()),
         };
-        run_worker(
-            &transport, &name, renderer, link, heartbeat, metrics, shutdown,
-        )
-        .await?;
+        let pace = Pace {
+            heartbeat,
+            tasks_in_hand: NonZeroU16::new(args.tasks_in_hand).unwrap_or(NonZeroU16::MIN),
+        };
+        run_worker(&transport, &name, renderer, link, pace, metrics, shutdown).await?;
         transport.close().await;
         Ok(())
     })

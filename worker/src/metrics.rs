@@ -62,8 +62,12 @@ impl WorkerMetrics {
         }
     }
 
-    pub(crate) fn set_busy(&self, busy: bool) {
-        self.busy.store(u64::from(busy), Ordering::Relaxed);
+    pub(crate) fn rendering(&self, started: bool) {
+        if started {
+            self.busy.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.busy.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn result_unsent(&self) {
@@ -101,7 +105,7 @@ impl WorkerMetrics {
         page.single(
             "tessera_worker_busy",
             "gauge",
-            "1 while a task is being rendered.",
+            "Tasks being rendered now (at most --tasks-in-hand).",
             load(&self.busy),
         );
         page.single(

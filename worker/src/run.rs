@@ -1,11 +1,14 @@
-//! The worker's loop: takes tasks one at a time, claims each from the coordinator, renders it on
-//! a blocking thread (so the connection's heartbeats never wait on rendering), sends the result
-//! signed with its lease's key, and only then acknowledges the task. A failure is reported like
-//! a result; retrying is the coordinator's call.
+//! The worker's loop: takes tasks (one at a time unless told to hold more), claims each from the
+//! coordinator, renders it on a blocking thread (so the connection's heartbeats never wait on
+//! rendering), sends the result signed with its lease's key, and only then acknowledges the
+//! task. A failure is reported like a result; retrying is the coordinator's call.
 
+use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tessera_protocol::lease::Claim;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
@@ -20,14 +23,35 @@ use crate::tile_renderer::TileRenderer;
 /// How often a worker says it is alive: well inside the coordinator's lease timeout.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
 
-/// Takes and renders tasks until `shutdown` turns true; the task in hand is finished and
+/// How a worker paces itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    /// How often it says it is alive.
+    pub heartbeat: Duration,
+    /// Tasks it holds at once from each queue. With more than one it claims one task and
+    /// sends another's result while it renders a third, which pays when tasks take
+    /// milliseconds; one leaves every other task to idle workers, which pays when they take
+    /// minutes.
+    pub tasks_in_hand: NonZeroU16,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            heartbeat: DEFAULT_HEARTBEAT,
+            tasks_in_hand: NonZeroU16::MIN,
+        }
+    }
+}
+
+/// Takes and renders tasks until `shutdown` turns true; the tasks in hand are finished and
 /// acknowledged first.
 pub async fn run_worker<T: Transport>(
     transport: &T,
     name: &str,
     renderer: Arc<TileRenderer>,
     link: Arc<dyn Link>,
-    heartbeat: Duration,
+    pace: Pace,
     metrics: Arc<WorkerMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), TransportError> {
@@ -38,12 +62,13 @@ pub async fn run_worker<T: Transport>(
     }
     let beating = tokio::spawn(beat(
         link.clone(),
-        heartbeat,
+        pace.heartbeat,
         metrics.clone(),
         shutdown.clone(),
     ));
-    // One task in hand per rendering device; a verified worker may hold one of each queue.
-    let mut inbox = transport.consume_tasks(1).await?;
+    // `tasks_in_hand` per rendering device; a verified worker may hold that many of each queue.
+    let in_hand = pace.tasks_in_hand.get();
+    let mut inbox = transport.consume_tasks(in_hand).await?;
     let verified = {
         let link = link.clone();
         tokio::task::spawn_blocking(move || link.verified())
@@ -51,28 +76,32 @@ pub async fn run_worker<T: Transport>(
             .unwrap_or(false)
     };
     let mut verified_inbox = match verified {
-        true => Some(transport.consume_verified_tasks(1).await?),
+        true => Some(transport.consume_verified_tasks(in_hand).await?),
         false => None,
     };
     tracing::info!(worker = %info.name, device = %info.device, verified, "worker ready");
+    let worker = Worker {
+        info: &info,
+        renderer: &renderer,
+        link: &link,
+        metrics: &metrics,
+    };
+    let mut handling = FuturesUnordered::new();
     loop {
         if *shutdown.borrow() {
             break;
         }
+        let (room, busy) = (handling.len() < usize::from(in_hand), !handling.is_empty());
         let delivery = tokio::select! {
             _ = shutdown.changed() => break,
-            delivery = inbox.next() => delivery,
-            delivery = next_of(&mut verified_inbox) => delivery,
+            Some(()) = handling.next(), if busy => continue,
+            delivery = inbox.next(), if room => delivery,
+            delivery = next_of(&mut verified_inbox), if room => delivery,
         };
         let Some(delivery) = delivery else { break };
-        let worker = Worker {
-            info: &info,
-            renderer: &renderer,
-            link: &link,
-            metrics: &metrics,
-        };
-        handle_task(transport, worker, delivery, &mut shutdown).await;
+        handling.push(handle_task(transport, worker, delivery, shutdown.clone()));
     }
+    while handling.next().await.is_some() {}
     beating.abort();
     tracing::info!(worker = %info.name, "worker stopped");
     Ok(())
@@ -170,7 +199,7 @@ async fn handle_task<T: Transport>(
     transport: &T,
     worker: Worker<'_>,
     delivery: Delivery<TaskMessage>,
-    shutdown: &mut watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     let Worker {
         info,
@@ -180,7 +209,7 @@ async fn handle_task<T: Transport>(
     } = worker;
     let task = delivery.message.clone();
     // Not acknowledged on shutdown: the broker hands the task to another worker.
-    let Some(claim) = claim(link, &task, metrics, shutdown).await else {
+    let Some(claim) = claim(link, &task, metrics, &mut shutdown).await else {
         return;
     };
     let (lease, key) = match claim {
@@ -192,7 +221,7 @@ async fn handle_task<T: Transport>(
             return;
         }
     };
-    metrics.set_busy(true);
+    metrics.rendering(true);
     let rendered = {
         let (renderer, link, task) = (renderer.clone(), link.clone(), task.clone());
         tokio::task::spawn_blocking(move || {
@@ -202,7 +231,7 @@ async fn handle_task<T: Transport>(
         .await
         .unwrap_or_else(|e| Err(format!("renderer crashed: {e}")))
     };
-    metrics.set_busy(false);
+    metrics.rendering(false);
     let outcome = match &rendered {
         Ok((image, render_micros)) => Outcome::Rendered {
             render_micros: *render_micros,

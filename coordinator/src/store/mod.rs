@@ -126,6 +126,19 @@ pub enum Acceptance {
     LeaseEnded,
 }
 
+/// A job's invoice so far, as the transaction accepting a result sees it; read only when a
+/// charge needs it (a job with a cost limit), since summing it costs a read of every row.
+pub struct Invoiced<'a> {
+    db: &'a Db,
+    job: JobId,
+}
+
+impl Invoiced<'_> {
+    pub fn total(&self) -> Result<Money, StoreError> {
+        Ok(ledger::total(self.db, self.job)?)
+    }
+}
+
 pub struct Store {
     /// The one connection that writes.
     db: Mutex<Db>,
@@ -842,7 +855,7 @@ impl Store {
         worker: &WorkerInfo,
         lease: &str,
         checked: bool,
-        charge: impl FnOnce(Carry, Money) -> (Money, Carry),
+        charge: impl FnOnce(Carry, Invoiced<'_>) -> Result<(Money, Carry), StoreError>,
     ) -> Result<Acceptance, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
@@ -871,7 +884,13 @@ impl Store {
             )?
             .unwrap_or(0),
         );
-        let (charged, carry) = charge(carried, ledger::total(&tx, row.job)?);
+        let (charged, carry) = charge(
+            carried,
+            Invoiced {
+                db: &tx,
+                job: row.job,
+            },
+        )?;
         row.charge = charged;
         let t = now();
         ledger::insert(&tx, row, t)?;
@@ -1263,8 +1282,9 @@ pub(crate) mod tests {
                     &lease.id,
                     checked,
                     |carry, invoiced| {
+                        let invoiced = invoiced.total()?;
                         assert_eq!((carry, invoiced), (before.0, Money::from_micros(before.1)));
-                        (Money::from_micros(22), Carry::from_units(7))
+                        Ok((Money::from_micros(22), Carry::from_units(7)))
                     },
                 )
                 .unwrap()
@@ -1399,7 +1419,7 @@ pub(crate) mod tests {
                 &worker(),
                 &lease.id,
                 false,
-                |_, _| (Money::from_micros(22), Carry::default()),
+                |_, _| Ok((Money::from_micros(22), Carry::default())),
             )
             .unwrap()
     }
@@ -1556,7 +1576,7 @@ pub(crate) mod tests {
                     &worker(),
                     &lease.id,
                     false,
-                    |_, _| (Money::from_micros(22), Carry::default()),
+                    |_, _| Ok((Money::from_micros(22), Carry::default())),
                 )
                 .unwrap()
         };
@@ -1628,7 +1648,7 @@ pub(crate) mod tests {
                 &worker(),
                 &lease.id,
                 false,
-                |_, _| (Money::from_micros(22), Carry::default()),
+                |_, _| Ok((Money::from_micros(22), Carry::default())),
             )
             .unwrap();
         // The tile rendered again replaces the cheater's.
@@ -1694,7 +1714,7 @@ pub(crate) mod tests {
                     &worker(),
                     &lease.id,
                     false,
-                    |_, _| (Money::from_micros(22), Carry::default()),
+                    |_, _| Ok((Money::from_micros(22), Carry::default())),
                 )
                 .unwrap(),
             Acceptance::LeaseEnded
@@ -1891,7 +1911,7 @@ pub(crate) mod tests {
                 &worker(),
                 &lease.id,
                 false,
-                |_, _| (Money::from_micros(22), Carry::default()),
+                |_, _| Ok((Money::from_micros(22), Carry::default())),
             )
             .unwrap();
         store.mark_frame_written(id, 1).unwrap();
