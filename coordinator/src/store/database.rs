@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -137,22 +138,27 @@ impl Postgres {
         // host stopped answering (idle 5 s, then 3 probes 2 s apart, or 10 s of data unacknowledged),
         // and with it that session's locks. As startup options, they hold for a connection made
         // again too.
-        let options = [
-            config.get_options().unwrap_or_default(),
-            "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 \
-             -c tcp_user_timeout=10000",
-        ]
-        .join(" ");
-        config.options(options.trim());
         Ok(Postgres {
             config: Box::new(config),
-        })
+        }
+        .with_settings(
+            "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 \
+             -c tcp_user_timeout=10000",
+        ))
     }
 
     pub fn connect(&self) -> Result<Db, DbError> {
         Ok(Db(Engine::Postgres(Remote::connect(
             (*self.config).clone(),
         )?)))
+    }
+
+    /// The same database, with server settings (`-c name=value`) added for its sessions.
+    pub fn with_settings(&self, settings: &str) -> Postgres {
+        let mut config = self.config.clone();
+        let options = format!("{} {settings}", config.get_options().unwrap_or_default());
+        config.options(options.trim());
+        Postgres { config }
     }
 }
 
@@ -438,7 +444,22 @@ impl Db {
             Engine::Sqlite(c) => Ok(c
                 .prepare_cached(sql)?
                 .execute(rusqlite::params_from_iter(params))?),
-            Engine::Postgres(r) => Ok(r.call(Call::Execute, sql, params)?.changed as usize),
+            Engine::Postgres(r) => {
+                let changed = r.call(Call::Execute, sql, params)?.changed;
+                r.changes.fetch_add(changed, Ordering::Relaxed);
+                Ok(changed as usize)
+            }
+        }
+    }
+
+    /// Rows changed through this connection since it opened (on PostgreSQL, by [`execute`]
+    /// only, which is how the store writes).
+    ///
+    /// [`execute`]: Self::execute
+    pub fn total_changes(&self) -> u64 {
+        match &self.0 {
+            Engine::Sqlite(c) => c.total_changes(),
+            Engine::Postgres(r) => r.changes.load(Ordering::Relaxed),
         }
     }
 
@@ -691,6 +712,7 @@ struct Request {
 /// A PostgreSQL connection on a thread of its own.
 struct Remote {
     requests: mpsc::Sender<Request>,
+    changes: AtomicU64,
 }
 
 impl Remote {
@@ -744,7 +766,10 @@ impl Remote {
             })
             .map_err(|_| DbError::Disconnected)?;
         outcome.recv().map_err(|_| DbError::Disconnected)??;
-        Ok(Remote { requests })
+        Ok(Remote {
+            requests,
+            changes: AtomicU64::new(0),
+        })
     }
 
     fn call(&self, call: Call, sql: &str, params: &[Value]) -> Result<Answer, DbError> {
