@@ -51,7 +51,8 @@ pub enum Waiting<'a> {
 impl ActiveRole {
     /// Waits for the role, asking every [`POLL`]; `waiting` hears why whenever that changes.
     /// Gives up only when the server refuses (a wrong password, no such database). A role
-    /// taken over from another coordinator is returned after [`HANDOVER`].
+    /// taken after waiting (another held it, or the server was out of reach) is returned
+    /// after [`HANDOVER`].
     pub fn take(server: &Postgres, mut waiting: impl FnMut(Waiting<'_>)) -> Result<Self, DbError> {
         let mut lock: Option<Db> = None;
         let mut backoff = POLL;
@@ -87,7 +88,8 @@ impl ActiveRole {
                 }
                 Err(e) if e.is_refusal() => return Err(e),
                 Err(e) => {
-                    standing_by = false;
+                    // Whoever was active may have lost its session in the same outage.
+                    (standing_by, stood_by) = (false, true);
                     waiting(Waiting::Unreachable(&e, backoff));
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -105,7 +105,7 @@ impl WorkerMetrics {
         page.single(
             "tessera_worker_busy",
             "gauge",
-            "Tasks being rendered now (at most --tasks-in-hand).",
+            "Tasks whose scene is being fetched or which are being rendered now (at most --tasks-in-hand).",
             load(&self.busy),
         );
         page.single(

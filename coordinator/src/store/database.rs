@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -42,11 +41,15 @@ pub enum DbError {
 }
 
 impl DbError {
-    /// Whether the server itself refused (a wrong password, no such database, a bad query),
-    /// which asking again will not change; otherwise the server could not be reached.
+    /// Whether the server refused in a way asking again will not change: a wrong password or
+    /// role (SQLSTATE class 28), no such database (3D000), a query it cannot run (class 42).
+    /// Anything else (no answer, shutting down, starting up, too many connections) may pass.
     pub fn is_refusal(&self) -> bool {
         match self {
-            DbError::Postgres(e) => e.as_db_error().is_some(),
+            DbError::Postgres(e) => e.as_db_error().is_some_and(|db| {
+                let code = db.code().code();
+                code.starts_with("28") || code == "3D000" || code.starts_with("42")
+            }),
             DbError::Disconnected => false,
             _ => true,
         }
@@ -85,8 +88,20 @@ pub enum Location {
 impl Location {
     pub fn parse(given: &str) -> Result<Self, DbError> {
         let url = given.starts_with("postgres://") || given.starts_with("postgresql://");
-        if url || given.contains('=') {
+        // libpq's form starts with a keyword (`host=db port=5432 ...`); a path may hold `=`.
+        let key_value = given.split_once('=').is_some_and(|(key, _)| {
+            !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        });
+        if url || key_value {
             Ok(Location::Postgres(Postgres::parse(given)?))
+        } else if given.contains("://") || (given.contains('@') && given.contains(':')) {
+            // A URL, or what looks like credentials: never taken for a file, whose name
+            // (password and all) would be shown.
+            Err(DbError::Location(
+                "only postgres:// and postgresql:// URLs, or libpq's key=value form, name a \
+                 database server"
+                    .into(),
+            ))
         } else {
             Ok(Location::Sqlite(given.into()))
         }
@@ -138,27 +153,22 @@ impl Postgres {
         // host stopped answering (idle 5 s, then 3 probes 2 s apart, or 10 s of data unacknowledged),
         // and with it that session's locks. As startup options, they hold for a connection made
         // again too.
-        Ok(Postgres {
-            config: Box::new(config),
-        }
-        .with_settings(
+        let options = [
+            config.get_options().unwrap_or_default(),
             "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 \
              -c tcp_user_timeout=10000",
-        ))
+        ]
+        .join(" ");
+        config.options(options.trim());
+        Ok(Postgres {
+            config: Box::new(config),
+        })
     }
 
     pub fn connect(&self) -> Result<Db, DbError> {
         Ok(Db(Engine::Postgres(Remote::connect(
             (*self.config).clone(),
         )?)))
-    }
-
-    /// The same database, with server settings (`-c name=value`) added for its sessions.
-    pub fn with_settings(&self, settings: &str) -> Postgres {
-        let mut config = self.config.clone();
-        let options = format!("{} {settings}", config.get_options().unwrap_or_default());
-        config.options(options.trim());
-        Postgres { config }
     }
 }
 
@@ -186,6 +196,16 @@ impl fmt::Display for Postgres {
                 Host::Unix(dir) => dir.display().to_string(),
             })
             .collect();
+        let hosts = match hosts.as_slice() {
+            [] => self
+                .config
+                .get_hostaddrs()
+                .iter()
+                .enumerate()
+                .map(|(i, addr)| format!("{addr}:{}", port(i)))
+                .collect(),
+            _ => hosts,
+        };
         match hosts.as_slice() {
             [] => write!(f, "PostgreSQL (local socket)"),
             hosts => write!(f, "PostgreSQL at {}", hosts.join(",")),
@@ -444,22 +464,7 @@ impl Db {
             Engine::Sqlite(c) => Ok(c
                 .prepare_cached(sql)?
                 .execute(rusqlite::params_from_iter(params))?),
-            Engine::Postgres(r) => {
-                let changed = r.call(Call::Execute, sql, params)?.changed;
-                r.changes.fetch_add(changed, Ordering::Relaxed);
-                Ok(changed as usize)
-            }
-        }
-    }
-
-    /// Rows changed through this connection since it opened (on PostgreSQL, by [`execute`]
-    /// only, which is how the store writes).
-    ///
-    /// [`execute`]: Self::execute
-    pub fn total_changes(&self) -> u64 {
-        match &self.0 {
-            Engine::Sqlite(c) => c.total_changes(),
-            Engine::Postgres(r) => r.changes.load(Ordering::Relaxed),
+            Engine::Postgres(r) => Ok(r.call(Call::Execute, sql, params)?.changed as usize),
         }
     }
 
@@ -712,7 +717,6 @@ struct Request {
 /// A PostgreSQL connection on a thread of its own.
 struct Remote {
     requests: mpsc::Sender<Request>,
-    changes: AtomicU64,
 }
 
 impl Remote {
@@ -766,10 +770,7 @@ impl Remote {
             })
             .map_err(|_| DbError::Disconnected)?;
         outcome.recv().map_err(|_| DbError::Disconnected)??;
-        Ok(Remote {
-            requests,
-            changes: AtomicU64::new(0),
-        })
+        Ok(Remote { requests })
     }
 
     fn call(&self, call: Call, sql: &str, params: &[Value]) -> Result<Answer, DbError> {
@@ -905,10 +906,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(refused.contains("connection string") && !refused.contains("s3cret"));
-        assert!(matches!(
-            Location::parse("farm.db").unwrap(),
-            Location::Sqlite(p) if p == std::path::Path::new("farm.db")
-        ));
+        for path in ["farm.db", "runs/a=1/farm.db"] {
+            assert!(matches!(
+                Location::parse(path).unwrap(),
+                Location::Sqlite(p) if p == std::path::Path::new(path)
+            ));
+        }
+        // A mistyped URL is refused, not taken for a file whose name would be shown.
+        for typo in ["postgres//farm:s3cret@db/x", "mysql://farm:s3cret@db/x"] {
+            let refused = Location::parse(typo).unwrap_err().to_string();
+            assert!(!refused.contains("s3cret"), "{refused}");
+        }
     }
 
     #[test]

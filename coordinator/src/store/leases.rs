@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS leases (
 CREATE INDEX IF NOT EXISTS leases_by_state ON leases (state, heartbeat_at);
 CREATE INDEX IF NOT EXISTS leases_by_task ON leases (task_id, state);
 -- One active attempt per task, even if two coordinators ever both thought they were active.
+-- A store from before the rule keeps the newest of any two.
+UPDATE leases SET state = 'expired' WHERE state = 'active' AND EXISTS (
+    SELECT 1 FROM leases l WHERE l.task_id = leases.task_id AND l.state = 'active'
+      AND (l.started_at > leases.started_at OR (l.started_at = leases.started_at AND l.id > leases.id)));
 CREATE UNIQUE INDEX IF NOT EXISTS leases_one_active ON leases (task_id) WHERE state = 'active';
 "#;
 

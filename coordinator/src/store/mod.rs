@@ -405,10 +405,7 @@ impl Store {
     }
 
     fn open_postgres(server: &database::Postgres) -> Result<(Db, Vec<Db>), StoreError> {
-        // Flushed by `sync`, once a batch, as SQLite is.
-        let db = server
-            .with_settings("-c synchronous_commit=off")
-            .connect()?;
+        let db = server.connect()?;
         db.batch(&format!(
             "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {POSTGRES_TRIGGERS} {} COMMIT;",
             database::postgres_schema(&schema()),
@@ -444,29 +441,23 @@ impl Store {
     }
 
     /// Makes every commit so far durable, with one flush; nothing to do when nothing changed
-    /// since the last sync. Commits on their own are not flushed (SQLite's `synchronous =
-    /// NORMAL`, PostgreSQL's `synchronous_commit = off` on the writing connection): one
-    /// commit that is flushes the write-ahead log, and with it every commit before.
+    /// since the last sync. PostgreSQL flushes each commit itself.
     pub fn sync(&self) -> Result<(), StoreError> {
         if self.durability == Durability::Throwaway {
             return Ok(());
         }
-        let db = self.db();
+        let guard = self.db();
+        let Some(db) = guard.as_sqlite() else {
+            return Ok(());
+        };
         if db.total_changes() == self.synced.load(Ordering::Relaxed) {
             return Ok(());
         }
-        match db.as_sqlite() {
-            Some(sqlite) => {
-                sqlite.pragma_update(None, "synchronous", "FULL")?;
-                let flushed = sqlite.execute("UPDATE sync_point SET n = n + 1", []);
-                sqlite.pragma_update(None, "synchronous", "NORMAL")?;
-                flushed?;
-            }
-            None => db.batch(
-                "BEGIN; SET LOCAL synchronous_commit = on;
-                 UPDATE sync_point SET n = n + 1; COMMIT",
-            )?,
-        }
+        // A commit at FULL flushes the write-ahead log, and with it every commit before.
+        db.pragma_update(None, "synchronous", "FULL")?;
+        let flushed = db.execute("UPDATE sync_point SET n = n + 1", []);
+        db.pragma_update(None, "synchronous", "NORMAL")?;
+        flushed?;
         self.synced.store(db.total_changes(), Ordering::Relaxed);
         Ok(())
     }
@@ -1891,14 +1882,15 @@ pub(crate) mod tests {
         assert!(!store.frame_ready(id, 2).unwrap());
         store.mark_frame_written(id, 1).unwrap();
         assert!(!store.frame_ready(id, 1).unwrap());
-        // A sync flushes with a commit of its own, once something changed.
+        // SQLite flushes at a sync; PostgreSQL flushed each commit already.
         let before = flushes(&store);
+        let flush = i64::from(store.db().dialect() == Dialect::Sqlite);
         store.sync().unwrap();
-        assert_eq!(flushes(&store), before + 1);
+        assert_eq!(flushes(&store), before + flush);
         store.sync().unwrap();
         assert_eq!(
             flushes(&store),
-            before + 1,
+            before + flush,
             "nothing changed since the last sync"
         );
         store.remove_tiles(id).unwrap();
