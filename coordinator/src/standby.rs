@@ -1,7 +1,8 @@
 //! Two or more coordinators on one PostgreSQL store: one is active, the others wait. The active
 //! one holds a PostgreSQL advisory lock on a connection of its own; the server releases it when
 //! that connection ends, as it does when the process dies or, through TCP keepalives
-//! ([`Postgres::parse`]), when its host or network does, and a waiting coordinator takes it within a poll.
+//! ([`Postgres::parse`]), when its host or network does, and a waiting coordinator takes it
+//! within a poll.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -57,7 +58,8 @@ impl ActiveRole {
         let mut lock: Option<Db> = None;
         let mut backoff = POLL;
         let mut standing_by = false;
-        let mut stood_by = false;
+        // Whether it had to wait: whoever was active before may still be stopping.
+        let mut waited = false;
         loop {
             let asked = match lock.take() {
                 Some(db) => Ok(db),
@@ -69,7 +71,7 @@ impl ActiveRole {
             });
             match asked {
                 Ok((db, true)) => {
-                    if stood_by {
+                    if waited {
                         waiting(Waiting::HandingOver(HANDOVER));
                         std::thread::sleep(HANDOVER);
                     }
@@ -81,7 +83,7 @@ impl ActiveRole {
                     lock = Some(db);
                     backoff = POLL;
                     if !standing_by {
-                        (standing_by, stood_by) = (true, true);
+                        (standing_by, waited) = (true, true);
                         waiting(Waiting::StandingBy);
                     }
                     std::thread::sleep(POLL);
@@ -89,7 +91,7 @@ impl ActiveRole {
                 Err(e) if e.is_refusal() => return Err(e),
                 Err(e) => {
                     // Whoever was active may have lost its session in the same outage.
-                    (standing_by, stood_by) = (false, true);
+                    (standing_by, waited) = (false, true);
                     waiting(Waiting::Unreachable(&e, backoff));
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -112,14 +114,10 @@ impl ActiveRole {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Location;
     use crate::store::tests::Scratch;
 
     fn server(scratch: &Scratch) -> Postgres {
-        match scratch.location() {
-            Location::Postgres(server) => server.clone(),
-            Location::Sqlite(_) => unreachable!("a PostgreSQL scratch store"),
-        }
+        scratch.postgres_server().clone()
     }
 
     #[test]

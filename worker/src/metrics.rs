@@ -62,12 +62,12 @@ impl WorkerMetrics {
         }
     }
 
-    pub(crate) fn rendering(&self, started: bool) {
-        if started {
-            self.busy.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.busy.fetch_sub(1, Ordering::Relaxed);
-        }
+    pub(crate) fn render_started(&self) {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn render_ended(&self) {
+        self.busy.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub(crate) fn result_unsent(&self) {

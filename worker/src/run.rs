@@ -221,7 +221,7 @@ async fn handle_task<T: Transport>(
             return;
         }
     };
-    metrics.rendering(true);
+    metrics.render_started();
     let rendered = {
         let (renderer, link, task) = (renderer.clone(), link.clone(), task.clone());
         tokio::task::spawn_blocking(move || {
@@ -231,7 +231,7 @@ async fn handle_task<T: Transport>(
         .await
         .unwrap_or_else(|e| Err(format!("renderer crashed: {e}")))
     };
-    metrics.rendering(false);
+    metrics.render_ended();
     let outcome = match &rendered {
         Ok((image, render_micros)) => Outcome::Rendered {
             render_micros: *render_micros,

@@ -150,9 +150,9 @@ impl Postgres {
             .keepalives_interval(Duration::from_secs(2))
             .keepalives_retries(3);
         // The same on the server's side, so that it ends the session of a coordinator whose
-        // host stopped answering (idle 5 s, then 3 probes 2 s apart, or 10 s of data unacknowledged),
-        // and with it that session's locks. As startup options, they hold for a connection made
-        // again too.
+        // host stopped answering (idle 5 s, then 3 probes 2 s apart, or 10 s of data
+        // unacknowledged), and with it that session's locks. As startup options, they hold for
+        // a connection made again too.
         let options = [
             config.get_options().unwrap_or_default(),
             "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 \
@@ -186,25 +186,18 @@ impl fmt::Display for Postgres {
             [one] => *one,
             many => many.get(i).copied().unwrap_or(5432),
         };
-        let hosts: Vec<String> = self
-            .config
-            .get_hosts()
-            .iter()
-            .enumerate()
-            .map(|(i, host)| match host {
-                Host::Tcp(name) => format!("{name}:{}", port(i)),
-                Host::Unix(dir) => dir.display().to_string(),
-            })
-            .collect();
-        let hosts = match hosts.as_slice() {
-            [] => self
-                .config
-                .get_hostaddrs()
-                .iter()
+        // Host names, else the addresses a `hostaddr=` string gives instead.
+        let hosts: Vec<String> = match self.config.get_hosts() {
+            [] => (self.config.get_hostaddrs().iter())
                 .enumerate()
                 .map(|(i, addr)| format!("{addr}:{}", port(i)))
                 .collect(),
-            _ => hosts,
+            hosts => (hosts.iter().enumerate())
+                .map(|(i, host)| match host {
+                    Host::Tcp(name) => format!("{name}:{}", port(i)),
+                    Host::Unix(dir) => dir.display().to_string(),
+                })
+                .collect(),
         };
         match hosts.as_slice() {
             [] => write!(f, "PostgreSQL (local socket)"),
@@ -922,9 +915,7 @@ mod tests {
     #[test]
     fn a_postgres_connection_that_ended_is_made_again_but_never_inside_a_transaction() {
         let scratch = crate::store::tests::Scratch::postgres();
-        let Location::Postgres(server) = scratch.location() else {
-            unreachable!("a PostgreSQL scratch store")
-        };
+        let server = scratch.postgres_server();
         let admin = server.connect().unwrap();
         let pid = |db: &Db| -> Result<i32, DbError> {
             db.query_row("SELECT pg_backend_pid()", params![], |r| r.get(0))

@@ -1184,8 +1184,12 @@ pub(crate) mod tests {
             }
         }
 
-        pub(crate) fn location(&self) -> &Location {
-            &self.location
+        /// The PostgreSQL database of a [`Scratch::postgres`] store.
+        pub(crate) fn postgres_server(&self) -> &database::Postgres {
+            match &self.location {
+                Location::Postgres(server) => server,
+                Location::Sqlite(_) => panic!("a SQLite scratch store has no PostgreSQL server"),
+            }
         }
 
         pub(crate) fn open(&self) -> Store {
@@ -1244,8 +1248,6 @@ pub(crate) mod tests {
     /// work done, carries, waiting tenants, unclaimed tasks, reversals.
     fn the_farms_summaries_read_alike_on_both_engines(scratch: &Scratch) {
         let store = scratch.open();
-        let spec = spec();
-        let plan = TaskPlan::new(spec.frames.clone(), spec.resolution, spec.tile_size);
         let quote = Quote {
             cost: Money::from_micros(1),
             seconds: None,
@@ -1253,22 +1255,7 @@ pub(crate) mod tests {
             probe_seconds_per_sample: 1e-6,
             work_hour_prices: [("cpu".to_owned(), Money::from_micros(1_000_000))].into(),
         };
-        let id = store
-            .create_job(
-                &NewJob {
-                    scene: SceneHash::of(b""),
-                    scene_bytes: 1,
-                    scene_name: "s.gltf",
-                    spec: &spec,
-                    priority: 0,
-                    tenant: "",
-                    max_cost: None,
-                    quote: Some(&quote),
-                    trust: Trust::Any,
-                },
-                plan.tasks(),
-            )
-            .unwrap();
+        let id = quoted_job_of(&store, "", 0, 1, Some(&quote));
         job_of(&store, "t2", 0, 1);
         // Two results: one spot-checked, one not; a third task held. Each is priced from the
         // carry and invoice the one before left.
@@ -1381,6 +1368,17 @@ pub(crate) mod tests {
 
     /// A job of four tasks (two frames of two tiles) for `tenant`, its scene `bytes` long.
     fn job_of(store: &Store, tenant: &str, priority: i32, bytes: u64) -> JobId {
+        quoted_job_of(store, tenant, priority, bytes, None)
+    }
+
+    /// As [`job_of`], quoted with `quote`.
+    fn quoted_job_of(
+        store: &Store,
+        tenant: &str,
+        priority: i32,
+        bytes: u64,
+        quote: Option<&Quote>,
+    ) -> JobId {
         let spec = spec();
         let plan = TaskPlan::new(spec.frames.clone(), spec.resolution, spec.tile_size);
         let new = NewJob {
@@ -1391,7 +1389,7 @@ pub(crate) mod tests {
             priority,
             tenant,
             max_cost: None,
-            quote: None,
+            quote,
             trust: Trust::Any,
         };
         store.create_job(&new, plan.tasks()).unwrap()
