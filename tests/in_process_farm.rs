@@ -790,6 +790,32 @@ async fn a_gpu_cheater_is_caught_within_noise_and_blocked() {
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
 }
 
+/// Results are recorded a batch at a time. A cheater caught by one result of a batch is not
+/// paid for the others it sent with it, though they passed their checks before it was blocked:
+/// their tasks are rendered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cheater_caught_in_a_batch_is_not_paid_for_the_rest_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 2, |_| {}).await;
+    let (first, second) = (take(&mut tasks).await, take(&mut tasks).await);
+    let (wrong, right) = (
+        lease(&farm, &first, "cheat"),
+        lease(&farm, &second, "cheat"),
+    );
+    let made_up = from_cpu(result(&first, &Pixels::zeroed(16), 32, 1, &wrong), &wrong);
+    let rendered = from_cpu(
+        result(&second, &true_pixels(&second), 32, 1, &right),
+        &right,
+    );
+    farm.handle_results(&[&made_up, &rendered]).await.unwrap();
+    assert!(farm.store().reputation("cheat").unwrap().blocked.is_some());
+    assert!(farm.store().ledger(job).unwrap().is_empty());
+    let again = [take(&mut tasks).await, take(&mut tasks).await];
+    let mut again: Vec<_> = again.iter().map(|t| (t.task, t.attempt)).collect();
+    again.sort();
+    assert_eq!(again, [(first.task, 2), (second.task, 2)]);
+}
+
 /// A worker trusted after 10 passed checks is checked less often; wrong pixels it then claims
 /// from the CPU backend are accepted unchecked until a check, exact for the CPU, catches them.
 /// Every charge of it that no check verified is then reversed, and its verified ones stand;

@@ -571,17 +571,11 @@ impl<T: Transport> Farm<T> {
     /// then acknowledges them. Transient failures (disk, database) are retried: acknowledging
     /// would lose a tile, and not acknowledging would stall the consumer.
     async fn record_batch(&self, batch: Vec<Delivery<ResultMessage>>) -> Result<(), FarmError> {
-        for delivery in &batch {
-            let task = delivery.message.task;
-            self.retrying("record result", Some(task), || {
-                self.handle_result(&delivery.message)
-            })
+        let results: Vec<&ResultMessage> = batch.iter().map(|d| &d.message).collect();
+        self.retrying("record results", || self.handle_results(&results))
             .await?;
-        }
-        self.retrying("make results durable", None, || async {
-            Ok(self.store.sync()?)
-        })
-        .await?;
+        self.retrying("make results durable", || async { Ok(self.store.sync()?) })
+            .await?;
         for delivery in batch {
             if let Err(e) = delivery.ack().await {
                 // It comes back and is recognised as a duplicate.
@@ -594,14 +588,9 @@ impl<T: Transport> Farm<T> {
         Ok(())
     }
 
-    /// Runs `attempt` (for `task`, where it is one task's) until it succeeds, waiting longer
-    /// each time, or until the configured number of retries is spent.
-    async fn retrying<F, Fut>(
-        &self,
-        what: &str,
-        task: Option<TaskId>,
-        mut attempt: F,
-    ) -> Result<(), FarmError>
+    /// Runs `attempt` until it succeeds, waiting longer each time, or until the configured
+    /// number of retries is spent.
+    async fn retrying<F, Fut>(&self, what: &str, mut attempt: F) -> Result<(), FarmError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(), FarmError>>,
@@ -613,11 +602,11 @@ impl<T: Transport> Farm<T> {
                 return Ok(());
             };
             if self.record_retries.is_some_and(|limit| retries >= limit) {
-                tracing::error!(error = %e, ?task, "cannot {what}; giving up");
+                tracing::error!(error = %e, "cannot {what}; giving up");
                 return Err(e);
             }
             retries += 1;
-            tracing::error!(error = %e, ?task, "cannot {what}; retrying");
+            tracing::error!(error = %e, "cannot {what}; retrying");
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));
         }

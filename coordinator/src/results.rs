@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use tessera_protocol::api::{JobState, LedgerRow, TaskState};
 use tessera_protocol::device::Device;
+use tessera_protocol::id::TaskId;
 use tessera_protocol::money::Money;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
@@ -25,7 +26,7 @@ use crate::dispatch::task_message;
 use crate::error::FarmError;
 use crate::farm::Farm;
 use crate::live::LiveEvent;
-use crate::store::{self, Acceptance, JobRecord, Lease, LeaseEnd, TaskRecord};
+use crate::store::{self, Acceptance, Accepting, JobRecord, Lease, LeaseEnd, TaskRecord};
 use crate::verify::{Comparison, Verdict};
 
 /// Passed checks in a row after which a worker is checked less than every time.
@@ -104,96 +105,144 @@ struct CheckedPixels {
     spot_checked: bool,
 }
 
+/// A result that passed every check, accepted with the rest of its batch in one transaction.
+struct Passed {
+    job: JobRecord,
+    task: TaskRecord,
+    attempt: u32,
+    lease: Lease,
+    /// The render time the worker reported.
+    reported_micros: u64,
+    pixels: CheckedPixels,
+    /// What the worker says of its device is kept for the workers list, never for billing:
+    /// its class and threads are its token's.
+    worker: WorkerInfo,
+}
+
 impl<T: Transport> Farm<T> {
     /// Records one result. `Ok` means it may be acknowledged: accepted, a duplicate, or refused
     /// for good (with the task sent again where the worker's output was unusable).
     pub async fn handle_result(&self, r: &ResultMessage) -> Result<(), FarmError> {
+        self.handle_results(&[r]).await
+    }
+
+    /// Records a batch of results: each is checked on its own, and those that pass are
+    /// accepted in one transaction. `Ok` means every one may be acknowledged.
+    pub async fn handle_results(&self, results: &[&ResultMessage]) -> Result<(), FarmError> {
+        let mut passed = Vec::new();
+        for r in results {
+            passed.extend(self.check_result(r).await?);
+        }
+        self.accept(passed).await
+    }
+
+    /// Checks one result; `Some` when it is to be accepted. Results that fail or are refused
+    /// are recorded here.
+    async fn check_result(&self, r: &ResultMessage) -> Result<Option<Passed>, FarmError> {
         let Some(lease) = self.store.lease(&r.lease)? else {
-            return self.refuse("unknown lease", r);
+            return self.refuse("unknown lease", r.task, r.attempt);
         };
         if !r.is_signed_by(&lease.key) {
-            return self.refuse("bad signature", r);
+            return self.refuse("bad signature", r.task, r.attempt);
         }
         if lease.task != r.task || lease.attempt != r.attempt {
-            return self.refuse("not the leased task", r);
+            return self.refuse("not the leased task", r.task, r.attempt);
         }
         if !lease.active {
-            return self.refuse("lease no longer active", r);
+            return self.refuse("lease no longer active", r.task, r.attempt);
         }
         let Some(job) = self.store.task_job(r.task)? else {
-            return self.refuse("unknown task", r);
+            return self.refuse("unknown task", r.task, r.attempt);
         };
         let record = self.store.job(job)?;
         if record.state != JobState::Running {
             tracing::debug!(%job, "result for a job that is no longer running ignored");
-            return Ok(());
+            return Ok(None);
         }
         let Some(task) = self.store.task(r.task, record.spec.resolution)? else {
-            return self.refuse("unknown task", r);
+            return self.refuse("unknown task", r.task, r.attempt);
         };
         if r.job != job || r.frame != task.task.frame || r.tile != task.task.tile {
-            return self.refuse("does not match its task", r);
+            return self.refuse("does not match its task", r.task, r.attempt);
         }
         if task.state == TaskState::Done {
             tracing::debug!(task = %r.task, "duplicate result ignored");
-            return Ok(());
+            return Ok(None);
         }
         let lease_done = Some((lease.id.as_str(), LeaseEnd::Done));
-        match &r.outcome {
+        let (render_micros, samples, pixels) = match &r.outcome {
             Outcome::Failed { reason } => {
                 tracing::warn!(task = %r.task, attempt = r.attempt, worker = %lease.worker, %reason, "task failed");
                 self.retry_or_give_up(&record, &task, r.attempt, reason, lease_done)
-                    .await
+                    .await?;
+                return Ok(None);
             }
             Outcome::Rendered {
                 render_micros,
                 samples,
                 pixels,
-            } => match self.check_pixels(&record, &task, *samples, pixels) {
-                Ok(checked) => {
-                    let verdict = match claimed_beyond_lease(&lease, *render_micros) {
-                        Some(failed) => Some(failed),
-                        None => {
-                            self.spot_check(&record, &task, r, &lease, &checked.decoded)
-                                .await?
-                        }
-                    };
-                    match verdict {
-                        Some(Verdict::Failed(why)) => {
-                            let (reversed, again) = self.store.block_worker(&lease.worker, &why)?;
-                            let reason = format!(
-                                "result of worker '{}' failed a spot check: {why}",
-                                lease.worker
-                            );
-                            tracing::error!(task = %task.id, reversed, rendered_again = again, %reason, "worker blocked; its unverified charges reversed and their tiles rendered again");
-                            self.retry_or_give_up(&record, &task, r.attempt, &reason, lease_done)
-                                .await
-                        }
-                        verdict => {
-                            let checked = CheckedPixels {
-                                spot_checked: verdict == Some(Verdict::Passed),
-                                ..checked
-                            };
-                            self.accept(&record, &task, r, &lease, *render_micros, &checked)
-                        }
-                    }
-                }
-                Err(reason) => {
-                    let reason =
-                        format!("unusable result from worker '{}': {reason}", lease.worker);
-                    tracing::warn!(task = %task.id, attempt = r.attempt, %reason, "result refused");
-                    self.retry_or_give_up(&record, &task, r.attempt, &reason, lease_done)
-                        .await
-                }
-            },
+            } => (*render_micros, *samples, pixels),
+        };
+        let checked = match self.check_pixels(&record, &task, samples, pixels) {
+            Ok(checked) => checked,
+            Err(reason) => {
+                let reason = format!("unusable result from worker '{}': {reason}", lease.worker);
+                tracing::warn!(task = %task.id, attempt = r.attempt, %reason, "result refused");
+                self.retry_or_give_up(&record, &task, r.attempt, &reason, lease_done)
+                    .await?;
+                return Ok(None);
+            }
+        };
+        let verdict = match claimed_beyond_lease(&lease, render_micros) {
+            Some(failed) => Some(failed),
+            None => {
+                self.spot_check(&record, &task, r, &lease, &checked.decoded)
+                    .await?
+            }
+        };
+        if let Some(Verdict::Failed(why)) = verdict {
+            let (reversed, again) = self.store.block_worker(&lease.worker, &why)?;
+            let reason = format!(
+                "result of worker '{}' failed a spot check: {why}",
+                lease.worker
+            );
+            tracing::error!(task = %task.id, reversed, rendered_again = again, %reason, "worker blocked; its unverified charges reversed and their tiles rendered again");
+            self.retry_or_give_up(&record, &task, r.attempt, &reason, lease_done)
+                .await?;
+            return Ok(None);
         }
+        let worker = WorkerInfo {
+            name: lease.worker.clone(),
+            device: Device {
+                class: lease.device_class.clone(),
+                threads: lease.threads,
+                ..r.worker.device.clone()
+            },
+        };
+        Ok(Some(Passed {
+            job: record,
+            task,
+            attempt: r.attempt,
+            lease,
+            reported_micros: render_micros,
+            pixels: CheckedPixels {
+                spot_checked: verdict == Some(Verdict::Passed),
+                ..checked
+            },
+            worker,
+        }))
     }
 
     /// A result that can never be recorded: counted, logged once, and acknowledged.
-    fn refuse(&self, why: &'static str, r: &ResultMessage) -> Result<(), FarmError> {
+    fn refuse<A>(
+        &self,
+        why: &'static str,
+        task: TaskId,
+        attempt: u32,
+    ) -> Result<Option<A>, FarmError> {
         let count = self.count_refusal(why);
-        tracing::warn!(task = %r.task, attempt = r.attempt, reason = why, refused = count, "result refused");
-        Ok(())
+        tracing::warn!(%task, attempt, reason = why, refused = count, "result refused");
+        Ok(None)
     }
 
     /// Checks a result's pixels.
@@ -347,84 +396,98 @@ impl<T: Transport> Farm<T> {
         Ok((work, price))
     }
 
-    fn accept(
-        &self,
-        job: &JobRecord,
-        task: &TaskRecord,
-        r: &ResultMessage,
-        lease: &Lease,
-        reported_micros: u64,
-        pixels: &CheckedPixels,
-    ) -> Result<(), FarmError> {
+    /// Accepts the results that passed their checks, in one transaction, then writes the
+    /// frames they completed.
+    async fn accept(&self, passed: Vec<Passed>) -> Result<(), FarmError> {
+        if passed.is_empty() {
+            return Ok(());
+        }
         // The reported time is kept for measuring the worker, bounded by the lease; what is
         // charged is the task's work.
-        let render_micros = reported_micros.min(held_micros(lease));
-        let samples = task_samples(job, task);
-        let (work_micros, hourly) = self.work_and_price(job, lease, samples, render_micros)?;
-        let mut row = LedgerRow {
-            task: task.id,
-            job: job.id,
-            frame: task.task.frame,
-            tile: task.task.tile.to_string(),
-            worker: lease.worker.clone(),
-            device_class: lease.device_class.clone(),
-            threads: lease.threads,
-            render_micros,
-            samples,
-            work_micros,
-            hourly,
-            charge: Money::ZERO,
-        };
-        // What the worker says of its device is kept for the workers list, never for billing.
-        let worker = WorkerInfo {
-            name: lease.worker.clone(),
-            device: Device {
-                class: lease.device_class.clone(),
-                threads: lease.threads,
-                ..r.worker.device.clone()
-            },
-        };
-        let mut over_budget = false;
-        let accepted = self.store.accept(
-            &mut row,
-            &pixels.compressed,
-            &worker,
-            &lease.id,
-            pixels.spot_checked,
-            |carry, invoiced| {
-                let (charge, carry) = billing::charge_carried(hourly, work_micros, carry);
-                let Some(max) = job.max_cost else {
-                    return Ok((charge, carry));
-                };
-                let left = max.micros() - invoiced.total()?.micros();
-                if charge.micros() < left {
-                    return Ok((charge, carry));
-                }
-                over_budget = true;
-                Ok((Money::from_micros(left.max(0)), carry))
-            },
-        )?;
-        match accepted {
-            Acceptance::Duplicate => return Ok(()),
-            Acceptance::LeaseEnded => return self.refuse("lease no longer active", r),
-            Acceptance::Accepted => {}
+        let mut accepting = Vec::with_capacity(passed.len());
+        for p in &passed {
+            let render_micros = p.reported_micros.min(held_micros(&p.lease));
+            let samples = task_samples(&p.job, &p.task);
+            let (work_micros, hourly) =
+                self.work_and_price(&p.job, &p.lease, samples, render_micros)?;
+            accepting.push(Accepting {
+                row: LedgerRow {
+                    task: p.task.id,
+                    job: p.job.id,
+                    frame: p.task.task.frame,
+                    tile: p.task.task.tile.to_string(),
+                    worker: p.lease.worker.clone(),
+                    device_class: p.lease.device_class.clone(),
+                    threads: p.lease.threads,
+                    render_micros,
+                    samples,
+                    work_micros,
+                    hourly,
+                    charge: Money::ZERO,
+                },
+                tile: &p.pixels.compressed,
+                worker: &p.worker,
+                lease: &p.lease.id,
+                checked: p.pixels.spot_checked,
+            });
         }
+        let prices: Vec<_> = accepting
+            .iter()
+            .map(|a| (a.row.hourly, a.row.work_micros))
+            .collect();
+        let mut over_budget = vec![false; passed.len()];
+        let outcomes = self.store.accept(&mut accepting, |i, carry, invoiced| {
+            let (hourly, work_micros) = prices[i];
+            let (charge, carry) = billing::charge_carried(hourly, work_micros, carry);
+            let Some(max) = passed[i].job.max_cost else {
+                return Ok((charge, carry));
+            };
+            let left = max.micros() - invoiced.total()?.micros();
+            over_budget[i] = charge.micros() >= left;
+            Ok((Money::from_micros(charge.micros().min(left.max(0))), carry))
+        })?;
+        for ((p, a), (outcome, over_budget)) in passed
+            .iter()
+            .zip(&accepting)
+            .zip(outcomes.into_iter().zip(over_budget))
+        {
+            match outcome {
+                Acceptance::Duplicate => {}
+                Acceptance::LeaseEnded => {
+                    self.refuse::<()>("lease no longer active", p.task.id, p.attempt)?;
+                }
+                Acceptance::WorkerBlocked => {
+                    let reason = format!("worker '{}' was blocked", p.lease.worker);
+                    let lease = Some((p.lease.id.as_str(), LeaseEnd::Done));
+                    self.retry_or_give_up(&p.job, &p.task, p.attempt, &reason, lease)
+                        .await?;
+                }
+                Acceptance::Accepted => self.accepted(p, &a.row, over_budget)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// What follows an accepted result: the dashboard hears of it, and the job stops at its
+    /// cost limit or its frame is written once its last tile is in.
+    fn accepted(&self, p: &Passed, row: &LedgerRow, over_budget: bool) -> Result<(), FarmError> {
+        let (job, task) = (&p.job, &p.task);
         if let Some(events) = &self.events {
-            events.tile_accepted(&row);
+            events.tile_accepted(row);
         }
         let now = store::now();
         self.measured.tile_accepted(
             now,
             task.queued_at.map(|q| now - q),
-            &lease.device_class,
-            render_micros as f64 / 1e6,
+            &p.lease.device_class,
+            row.render_micros as f64 / 1e6,
         );
         if self.live.receiver_count() > 0 {
             let _ = self.live.send(LiveEvent::Tile {
                 job: job.id,
                 frame: task.task.frame,
                 tile: task.task.tile,
-                color: Arc::new(pixels.decoded.color.clone()),
+                color: Arc::new(p.pixels.decoded.color.clone()),
             });
         }
         if over_budget {

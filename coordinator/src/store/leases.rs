@@ -6,7 +6,7 @@ use tessera_protocol::auth::Trust;
 use tessera_protocol::id::TaskId;
 use tessera_protocol::scene::SceneHash;
 
-use super::database::{Db, DbError, Row, params};
+use super::database::{Db, DbError, Dialect, Row, params};
 use super::tokens::random_hex;
 use super::{Store, StoreError, now};
 
@@ -71,6 +71,18 @@ pub(super) fn finish(db: &Db, id: &str, end: LeaseEnd) -> Result<bool, StoreErro
     Ok(changed == 1)
 }
 
+/// Ends an active lease with its result, inside the caller's transaction, unless its worker
+/// is blocked; false when it had ended already or its worker is blocked.
+pub(super) fn finish_with_result(db: &Db, id: &str) -> Result<bool, StoreError> {
+    let changed = db.execute(
+        "UPDATE leases SET state = 'done' WHERE id = ?1 AND state = 'active'
+             AND NOT EXISTS (SELECT 1 FROM reputation r
+                             WHERE r.worker = leases.worker AND r.blocked_reason IS NOT NULL)",
+        params![id],
+    )?;
+    Ok(changed == 1)
+}
+
 /// What a claim came to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LeaseClaim {
@@ -107,6 +119,12 @@ impl Store {
     ) -> Result<LeaseClaim, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
+        if tx.dialect() == Dialect::Postgres {
+            // Not worth a flush to disk each: a lease a crash loses costs a render, never a
+            // charge. Its result is refused as unknown, and its task, still queued, is
+            // published again.
+            tx.execute("SET LOCAL synchronous_commit TO OFF", params![])?;
+        }
         let row = tx.query_opt(
             "SELECT t.state, t.attempts, j.state, j.id, j.trust FROM tasks t
              JOIN jobs j ON j.id = t.job_id WHERE t.id = ?1",

@@ -124,6 +124,19 @@ pub enum Acceptance {
     Duplicate,
     /// The lease ended (expired) before the result was recorded: nothing was recorded.
     LeaseEnded,
+    /// Its worker was blocked after claiming the task: nothing was recorded.
+    WorkerBlocked,
+}
+
+/// A result to accept: its ledger row (priced as it is accepted), its tile's compressed
+/// pixels, its worker as the farm knows it, the lease it came under, and whether a spot check
+/// passed it.
+pub struct Accepting<'a> {
+    pub row: LedgerRow,
+    pub tile: &'a [u8],
+    pub worker: &'a WorkerInfo,
+    pub lease: &'a str,
+    pub checked: bool,
 }
 
 /// A job's invoice so far, as the transaction accepting a result sees it; read only when a
@@ -840,28 +853,47 @@ impl Store {
         self.task_records(ids)
     }
 
-    /// Keeps a task's tile (its compressed pixels), marks the task done and appends its ledger
-    /// row (and, when a spot check passed it, records the check), in one transaction; a task
-    /// already done is left alone and reported as a duplicate. Durable at the next
+    /// Accepts a batch of results in one transaction (one commit, where there was one a
+    /// result): for each, keeps its tile (its compressed pixels), marks its task done and
+    /// appends its ledger row (and, when a spot check passed it, records the check). A task
+    /// already done is left alone and reported as a duplicate; a result under a lease that
+    /// ended, or of a worker blocked since it claimed, is not recorded. Durable at the next
     /// [`sync`](Self::sync).
     ///
-    /// `charge` prices it from the job's carry and its invoice so far, read inside the same
-    /// transaction (on PostgreSQL with the job's row locked), so that no two results of a job
-    /// are priced from the same carry or budget, whichever coordinator accepts them.
+    /// `charge` prices result `i` from its job's carry and invoice so far, read inside the
+    /// transaction after the results before it (on PostgreSQL with the job's row locked), so
+    /// that no two results of a job are priced from the same carry or budget, whichever
+    /// coordinator accepts them.
     pub fn accept(
         &self,
-        row: &mut LedgerRow,
-        tile: &[u8],
-        worker: &WorkerInfo,
-        lease: &str,
-        checked: bool,
-        charge: impl FnOnce(Carry, Invoiced<'_>) -> Result<(Money, Carry), StoreError>,
-    ) -> Result<Acceptance, StoreError> {
+        results: &mut [Accepting<'_>],
+        mut charge: impl FnMut(usize, Carry, Invoiced<'_>) -> Result<(Money, Carry), StoreError>,
+    ) -> Result<Vec<Acceptance>, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        // Racing an expiry: only a result under a lease still active counts.
-        if !leases::finish(&tx, lease, LeaseEnd::Done)? {
-            return Ok(Acceptance::LeaseEnded);
+        let mut outcomes = Vec::with_capacity(results.len());
+        for (i, result) in results.iter_mut().enumerate() {
+            outcomes.push(Self::accept_one(&tx, result, |carry, invoiced| {
+                charge(i, carry, invoiced)
+            })?);
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    fn accept_one(
+        tx: &Db,
+        result: &mut Accepting<'_>,
+        charge: impl FnOnce(Carry, Invoiced<'_>) -> Result<(Money, Carry), StoreError>,
+    ) -> Result<Acceptance, StoreError> {
+        let row = &mut result.row;
+        // Racing an expiry, only a result under a lease still active counts; and none of a
+        // worker blocked since it claimed, whose charges would escape the reversal.
+        if !leases::finish_with_result(tx, result.lease)? {
+            return Ok(match reputation::blocked(tx, &row.worker)? {
+                true => Acceptance::WorkerBlocked,
+                false => Acceptance::LeaseEnded,
+            });
         }
         let changed = tx.execute(
             "UPDATE tasks SET state = 'done' WHERE id = ?1 AND state != 'done'",
@@ -887,29 +919,28 @@ impl Store {
         let (charged, carry) = charge(
             carried,
             Invoiced {
-                db: &tx,
+                db: tx,
                 job: row.job,
             },
         )?;
         row.charge = charged;
         let t = now();
-        ledger::insert(&tx, row, t)?;
+        ledger::insert(tx, row, t)?;
         // A tile rendered again (its first worker was caught cheating) replaces the old one.
         tx.execute(
             "INSERT INTO tiles (task_id, job_id, pixels) VALUES (?1, ?2, ?3)
              ON CONFLICT (task_id) DO UPDATE SET pixels = ?3",
-            params![row.task.0, row.job.0, tile],
+            params![row.task.0, row.job.0, result.tile],
         )?;
         tx.execute(
             "INSERT INTO job_carry (job_id, units) VALUES (?1, ?2)
              ON CONFLICT (job_id) DO UPDATE SET units = ?2",
             params![row.job.0, carry.units() as i64],
         )?;
-        Self::upsert_worker(&tx, worker, t, 1)?;
-        if checked {
-            reputation::passed_check(&tx, &row.worker, row.task)?;
+        Self::upsert_worker(tx, result.worker, t, 1)?;
+        if result.checked {
+            reputation::passed_check(tx, &row.worker, row.task)?;
         }
-        tx.commit()?;
         Ok(Acceptance::Accepted)
     }
 
@@ -1242,7 +1273,78 @@ pub(crate) mod tests {
         progress_counts_done_tiles_per_frame_and_failures_end_jobs,
         a_job_left_half_created_is_failed_by_the_active_coordinator_only,
         the_farms_summaries_read_alike_on_both_engines,
+        a_batch_of_results_is_accepted_whole_or_not_at_all_and_a_blocked_worker_is_not_paid,
     );
+
+    /// Results are accepted a batch at a time, in one transaction: each priced after the one
+    /// before it, none of a worker blocked after it claimed, and nothing kept when one fails.
+    fn a_batch_of_results_is_accepted_whole_or_not_at_all_and_a_blocked_worker_is_not_paid(
+        scratch: &Scratch,
+    ) {
+        let store = scratch.open();
+        let id = job(&store, 0);
+        let pending = store.next_pending("", 3).unwrap();
+        let claim = |at: usize, worker: &str| {
+            let task = pending[at].0.clone();
+            match store.claim(task.id, 1, worker, "cpu", 2, false).unwrap() {
+                LeaseClaim::Granted(lease) => (task, lease),
+                LeaseClaim::Refused(why) => panic!("{why}"),
+            }
+        };
+        let (first, first_lease) = claim(0, "w1");
+        let (cheat_task, cheat_lease) = claim(1, "w2");
+        let (second, second_lease) = claim(2, "w1");
+        store.block_worker("w2", "made up").unwrap();
+        let worker = worker();
+        let mut cheat_row = row(cheat_task.id, id);
+        cheat_row.worker = "w2".into();
+        let batch = [
+            (row(first.id, id), &first_lease),
+            (cheat_row, &cheat_lease),
+            (row(second.id, id), &second_lease),
+        ];
+        let results = || -> Vec<Accepting<'_>> {
+            batch
+                .iter()
+                .map(|(row, lease)| Accepting {
+                    row: row.clone(),
+                    tile: b"tile",
+                    worker: &worker,
+                    lease: &lease.id,
+                    checked: false,
+                })
+                .collect()
+        };
+        // The last result's pricing fails: the first is not kept either.
+        let failed = store.accept(&mut results(), |i, carry, _| match i {
+            2 => Err(StoreError::Corrupt("priced wrong".into())),
+            _ => Ok((Money::from_micros(22), carry)),
+        });
+        assert!(failed.is_err());
+        assert!(store.ledger(id).unwrap().is_empty());
+        assert!(store.lease(&first_lease.id).unwrap().unwrap().active);
+        // Priced in order, each seeing the carry the one before left.
+        let mut seen = Vec::new();
+        let outcomes = store
+            .accept(&mut results(), |i, carry, _| {
+                seen.push((i, carry.units()));
+                Ok((Money::from_micros(22), Carry::from_units(carry.units() + 5)))
+            })
+            .unwrap();
+        assert_eq!(
+            outcomes,
+            [
+                Acceptance::Accepted,
+                Acceptance::WorkerBlocked,
+                Acceptance::Accepted
+            ]
+        );
+        assert_eq!(seen, [(0, 0), (2, 5)]);
+        assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(44));
+        // The blocked worker's lease is left for the farm to end with the task's failure.
+        assert!(store.lease(&cheat_lease.id).unwrap().unwrap().active);
+        assert_eq!(store.tile(cheat_task.id).unwrap(), None);
+    }
 
     /// What the API, `/metrics` and billing read about the farm as a whole: counts, workers,
     /// work done, carries, waiting tenants, unclaimed tasks, reversals.
@@ -1261,20 +1363,19 @@ pub(crate) mod tests {
         // carry and invoice the one before left.
         let (first, lease) = claimed(&store);
         let done = |task: TaskId, lease: &Lease, checked, before: (Carry, i64)| {
-            store
-                .accept(
-                    &mut row(task, id),
-                    b"tile",
-                    &worker(),
-                    &lease.id,
-                    checked,
-                    |carry, invoiced| {
-                        let invoiced = invoiced.total()?;
-                        assert_eq!((carry, invoiced), (before.0, Money::from_micros(before.1)));
-                        Ok((Money::from_micros(22), Carry::from_units(7)))
-                    },
-                )
-                .unwrap()
+            accept_one(
+                &store,
+                &mut row(task, id),
+                b"tile",
+                &lease.id,
+                checked,
+                |carry, invoiced| {
+                    let invoiced = invoiced.total()?;
+                    assert_eq!((carry, invoiced), (before.0, Money::from_micros(before.1)));
+                    Ok((Money::from_micros(22), Carry::from_units(7)))
+                },
+            )
+            .unwrap()
         };
         let accepted = done(first.id, &lease, true, (Carry::default(), 0));
         assert_eq!(accepted, Acceptance::Accepted);
@@ -1410,16 +1511,40 @@ pub(crate) mod tests {
 
     /// Accepts the result of `task` under `lease`, unchecked, as [`row`] bills it.
     fn accept(store: &Store, task: TaskId, job: JobId, lease: &Lease) -> Acceptance {
-        store
-            .accept(
-                &mut row(task, job),
-                b"tile",
-                &worker(),
-                &lease.id,
-                false,
-                |_, _| Ok((Money::from_micros(22), Carry::default())),
-            )
-            .unwrap()
+        accept_one(
+            store,
+            &mut row(task, job),
+            b"tile",
+            &lease.id,
+            false,
+            |_, _| Ok((Money::from_micros(22), Carry::default())),
+        )
+        .unwrap()
+    }
+
+    /// Accepts one result of worker "w1", as a batch of one.
+    fn accept_one(
+        store: &Store,
+        row: &mut LedgerRow,
+        tile: &[u8],
+        lease: &str,
+        checked: bool,
+        charge: impl FnOnce(Carry, Invoiced<'_>) -> Result<(Money, Carry), StoreError>,
+    ) -> Result<Acceptance, StoreError> {
+        let worker = worker();
+        let mut results = [Accepting {
+            row: row.clone(),
+            tile,
+            worker: &worker,
+            lease,
+            checked,
+        }];
+        let mut charge = Some(charge);
+        let outcome = store.accept(&mut results, |_, carry, invoiced| {
+            charge.take().expect("one result, priced once")(carry, invoiced)
+        })?;
+        *row = results[0].row.clone();
+        Ok(outcome[0])
     }
 
     fn row(task: TaskId, job: JobId) -> LedgerRow {
@@ -1567,16 +1692,15 @@ pub(crate) mod tests {
         let id = job(&store, 0);
         let (task, lease) = claimed(&store);
         let accept = || {
-            store
-                .accept(
-                    &mut row(task.id, id),
-                    b"tile",
-                    &worker(),
-                    &lease.id,
-                    false,
-                    |_, _| Ok((Money::from_micros(22), Carry::default())),
-                )
-                .unwrap()
+            accept_one(
+                &store,
+                &mut row(task.id, id),
+                b"tile",
+                &lease.id,
+                false,
+                |_, _| Ok((Money::from_micros(22), Carry::default())),
+            )
+            .unwrap()
         };
         assert_eq!(accept(), Acceptance::Accepted);
         assert_eq!(accept(), Acceptance::LeaseEnded);
@@ -1639,16 +1763,10 @@ pub(crate) mod tests {
         };
         let mut honest = row(tasks[1].id, id);
         honest.worker = "w2".into();
-        store
-            .accept(
-                &mut honest,
-                b"again",
-                &worker(),
-                &lease.id,
-                false,
-                |_, _| Ok((Money::from_micros(22), Carry::default())),
-            )
-            .unwrap();
+        accept_one(&store, &mut honest, b"again", &lease.id, false, |_, _| {
+            Ok((Money::from_micros(22), Carry::default()))
+        })
+        .unwrap();
         // The tile rendered again replaces the cheater's.
         assert_eq!(store.tile(tasks[1].id).unwrap().unwrap(), b"again");
         assert_eq!(store.job(id).unwrap().tasks_done, 2);
@@ -1705,16 +1823,15 @@ pub(crate) mod tests {
             .unwrap();
         assert!(!store.lease(&lease.id).unwrap().unwrap().active);
         assert_eq!(
-            store
-                .accept(
-                    &mut row(task.id, lease_job(&store, task.id)),
-                    b"tile",
-                    &worker(),
-                    &lease.id,
-                    false,
-                    |_, _| Ok((Money::from_micros(22), Carry::default())),
-                )
-                .unwrap(),
+            accept_one(
+                &store,
+                &mut row(task.id, lease_job(&store, task.id)),
+                b"tile",
+                &lease.id,
+                false,
+                |_, _| Ok((Money::from_micros(22), Carry::default())),
+            )
+            .unwrap(),
             Acceptance::LeaseEnded
         );
         assert!(matches!(
@@ -1902,16 +2019,15 @@ pub(crate) mod tests {
         let (tasks, total) = store.frame_tasks(id, 2, res).unwrap();
         assert_eq!((tasks.len(), total), (0, 2));
         let (first, lease) = claimed(&store);
-        store
-            .accept(
-                &mut row(first.id, id),
-                b"tile",
-                &worker(),
-                &lease.id,
-                false,
-                |_, _| Ok((Money::from_micros(22), Carry::default())),
-            )
-            .unwrap();
+        accept_one(
+            &store,
+            &mut row(first.id, id),
+            b"tile",
+            &lease.id,
+            false,
+            |_, _| Ok((Money::from_micros(22), Carry::default())),
+        )
+        .unwrap();
         store.mark_frame_written(id, 1).unwrap();
         let progress = store.frame_progress(id).unwrap();
         assert_eq!(

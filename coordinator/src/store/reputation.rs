@@ -136,3 +136,14 @@ pub(super) fn passed_check(db: &Db, worker: &str, task: TaskId) -> Result<(), St
     )?;
     Ok(())
 }
+
+/// Whether `worker` is blocked, inside the caller's transaction.
+pub(super) fn blocked(db: &Db, worker: &str) -> Result<bool, StoreError> {
+    Ok(db
+        .query_opt(
+            "SELECT 1 FROM reputation WHERE worker = ?1 AND blocked_reason IS NOT NULL",
+            params![worker],
+            |r| r.get::<i64>(0),
+        )?
+        .is_some())
+}
