@@ -15,12 +15,27 @@ use crate::store::{self, JobRecord, TaskRecord};
 impl<T: Transport> Farm<T> {
     /// Publishes pending tasks until the window is full.
     pub async fn top_up(&self) -> Result<(), FarmError> {
+        self.top_up_by(1).await
+    }
+
+    /// Tops up the windows that have room for a quarter of them: after each batch of results,
+    /// so that tiny tasks are published (and marked queued) in chunks rather than one by one.
+    /// What this leaves waiting goes out at the next full [`top_up`](Self::top_up), within
+    /// two seconds.
+    pub(crate) async fn top_up_in_chunks(&self) -> Result<(), FarmError> {
+        self.top_up_by((self.window / 4).max(1)).await
+    }
+
+    /// Publishes pending tasks of every tenant whose window has room for at least `least`,
+    /// until they are full.
+    async fn top_up_by(&self, least: usize) -> Result<(), FarmError> {
         let _one_at_a_time = self.publishing.lock().await;
         loop {
             let mut batch = Vec::new();
             for (tenant, queued) in self.store.waiting_tenants()? {
-                if queued < self.window {
-                    batch.extend(self.store.next_pending(&tenant, self.window - queued)?);
+                let room = self.window.saturating_sub(queued);
+                if room >= least {
+                    batch.extend(self.store.next_pending(&tenant, room)?);
                 }
             }
             if batch.is_empty() {

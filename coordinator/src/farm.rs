@@ -582,7 +582,7 @@ impl<T: Transport> Farm<T> {
                 tracing::warn!(error = %e, "cannot acknowledge result");
             }
         }
-        if let Err(e) = self.top_up().await {
+        if let Err(e) = self.top_up_in_chunks().await {
             tracing::warn!(error = %e, "cannot queue tasks");
         }
         Ok(())

@@ -9,11 +9,12 @@
 //! coordinator's own disk or database are retried. The coordinator alone decides whether a
 //! failed task is tried again.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tessera_protocol::api::{JobState, LedgerRow, TaskState};
 use tessera_protocol::device::Device;
-use tessera_protocol::id::TaskId;
+use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
@@ -107,7 +108,7 @@ struct CheckedPixels {
 
 /// A result that passed every check, accepted with the rest of its batch in one transaction.
 struct Passed {
-    job: JobRecord,
+    job: Arc<JobRecord>,
     task: TaskRecord,
     attempt: u32,
     lease: Lease,
@@ -130,15 +131,21 @@ impl<T: Transport> Farm<T> {
     /// accepted in one transaction. `Ok` means every one may be acknowledged.
     pub async fn handle_results(&self, results: &[&ResultMessage]) -> Result<(), FarmError> {
         let mut passed = Vec::new();
+        // Each job read once a batch: most of a batch's results are of one job.
+        let mut jobs = HashMap::new();
         for r in results {
-            passed.extend(self.check_result(r).await?);
+            passed.extend(self.check_result(r, &mut jobs).await?);
         }
         self.accept(passed).await
     }
 
     /// Checks one result; `Some` when it is to be accepted. Results that fail or are refused
     /// are recorded here.
-    async fn check_result(&self, r: &ResultMessage) -> Result<Option<Passed>, FarmError> {
+    async fn check_result(
+        &self,
+        r: &ResultMessage,
+        jobs: &mut HashMap<JobId, Arc<JobRecord>>,
+    ) -> Result<Option<Passed>, FarmError> {
         let Some(lease) = self.store.lease(&r.lease)? else {
             return self.refuse("unknown lease", r.task, r.attempt);
         };
@@ -154,7 +161,14 @@ impl<T: Transport> Farm<T> {
         let Some(job) = self.store.task_job(r.task)? else {
             return self.refuse("unknown task", r.task, r.attempt);
         };
-        let record = self.store.job(job)?;
+        let record = match jobs.get(&job) {
+            Some(record) => record.clone(),
+            None => {
+                let record = Arc::new(self.store.job(job)?);
+                jobs.insert(job, record.clone());
+                record
+            }
+        };
         if record.state != JobState::Running {
             tracing::debug!(%job, "result for a job that is no longer running ignored");
             return Ok(None);
