@@ -410,11 +410,6 @@ impl<T: Transport> Farm<T> {
         else {
             return Err(FarmError::InvalidJob("only workers claim tasks".into()));
         };
-        if let Some(why) = self.store.reputation(name)?.blocked {
-            return Ok(Claim::Skip {
-                reason: format!("worker '{name}' is blocked: {why}"),
-            });
-        }
         Ok(
             match self
                 .store

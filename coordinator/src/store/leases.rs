@@ -83,6 +83,18 @@ pub(super) fn finish_with_result(db: &Db, id: &str) -> Result<bool, StoreError> 
     Ok(changed == 1)
 }
 
+/// What a claim is checked against, read in one statement.
+struct Checked {
+    task_state: String,
+    failed_attempts: u32,
+    job_state: String,
+    job: i64,
+    trust: String,
+    blocked: Option<String>,
+    /// The task's active lease: its id, worker and attempt.
+    held: Option<(String, String, u32)>,
+}
+
 /// What a claim came to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LeaseClaim {
@@ -105,9 +117,9 @@ fn read(r: &Row) -> Result<Lease, DbError> {
 }
 
 impl Store {
-    /// Grants `worker` a lease on attempt `attempt` of `task`, unless the task is done, failed
-    /// or held under a live lease, its job ended or takes verified workers only and the worker
-    /// is not one, or the attempt is not the task's current one.
+    /// Grants `worker` a lease on attempt `attempt` of `task`, unless the worker is blocked,
+    /// the task is done, failed or held under a live lease, its job ended or takes verified
+    /// workers only and the worker is not one, or the attempt is not the task's current one.
     pub fn claim(
         &self,
         task: TaskId,
@@ -125,24 +137,47 @@ impl Store {
             // published again.
             tx.execute("SET LOCAL synchronous_commit TO OFF", params![])?;
         }
+        // One statement for all a claim checks: the task, its job, the worker's record and
+        // the task's active lease.
         let row = tx.query_opt(
-            "SELECT t.state, t.attempts, j.state, j.id, j.trust FROM tasks t
-             JOIN jobs j ON j.id = t.job_id WHERE t.id = ?1",
-            params![task.0],
+            "SELECT t.state, t.attempts, j.state, j.id, j.trust, r.blocked_reason,
+                    l.id, l.worker, l.attempt
+             FROM tasks t JOIN jobs j ON j.id = t.job_id
+             LEFT JOIN reputation r ON r.worker = ?2
+             LEFT JOIN leases l ON l.task_id = t.id AND l.state = 'active'
+             WHERE t.id = ?1",
+            params![task.0, worker],
             |r| {
-                Ok((
-                    r.get::<String>(0)?,
-                    r.get::<u32>(1)?,
-                    r.get::<String>(2)?,
-                    r.get::<i64>(3)?,
-                    r.get::<String>(4)?,
-                ))
+                Ok(Checked {
+                    task_state: r.get(0)?,
+                    failed_attempts: r.get(1)?,
+                    job_state: r.get(2)?,
+                    job: r.get(3)?,
+                    trust: r.get(4)?,
+                    blocked: r.get(5)?,
+                    held: match r.get::<Option<String>>(6)? {
+                        Some(id) => Some((id, r.get(7)?, r.get(8)?)),
+                        None => None,
+                    },
+                })
             },
         )?;
         let refuse = |why: String| Ok(LeaseClaim::Refused(why));
-        let Some((task_state, failed_attempts, job_state, job, trust)) = row else {
+        let Some(Checked {
+            task_state,
+            failed_attempts,
+            job_state,
+            job,
+            trust,
+            blocked,
+            held,
+        }) = row
+        else {
             return refuse(format!("no task {task}"));
         };
+        if let Some(why) = blocked {
+            return refuse(format!("worker '{worker}' is blocked: {why}"));
+        }
         if job_state != "running" {
             return refuse(format!("its job is {job_state}"));
         }
@@ -160,16 +195,16 @@ impl Store {
                 failed_attempts + 1
             ));
         }
-        let held = tx.query_opt(
-            "SELECT * FROM leases WHERE task_id = ?1 AND state = 'active'",
-            params![task.0],
-            read,
-        )?;
         match held {
             // The same worker asking again (its first answer was lost, or it restarted): the
             // same lease, or its heartbeats would keep an orphan alive and the task stuck.
-            Some(lease) if lease.worker == worker && lease.attempt == attempt => {
-                return Ok(LeaseClaim::Granted(lease));
+            Some((id, holder, held_attempt)) if holder == worker && held_attempt == attempt => {
+                let lease =
+                    tx.query_opt("SELECT * FROM leases WHERE id = ?1", params![id], read)?;
+                return match lease {
+                    Some(lease) => Ok(LeaseClaim::Granted(lease)),
+                    None => refuse("another worker holds it".into()),
+                };
             }
             Some(_) => return refuse("another worker holds it".into()),
             None => {}

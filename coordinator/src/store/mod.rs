@@ -1756,6 +1756,11 @@ pub(crate) mod tests {
             .map(|(t, _)| t.id)
             .collect();
         assert_eq!(again, [tasks[1].id, tasks[2].id, tasks[3].id]);
+        // The blocked worker claims nothing more.
+        match store.claim(tasks[1].id, 2, "w1", "cpu", 2, false).unwrap() {
+            LeaseClaim::Refused(why) => assert!(why.contains("'w1' is blocked: made up"), "{why}"),
+            LeaseClaim::Granted(lease) => panic!("a blocked worker was granted {lease:?}"),
+        }
         // The next attempt follows the blocked worker's.
         let lease = match store.claim(tasks[1].id, 2, "w2", "cpu", 2, false).unwrap() {
             LeaseClaim::Granted(lease) => lease,
