@@ -636,10 +636,7 @@ impl<T: Transport> Farm<T> {
     async fn expire_leases(&self) -> Result<(), FarmError> {
         let before = self.alive_after();
         for lease in self.store.stale_leases(before)? {
-            let Some(job) = self.store.task_job(lease.task)? else {
-                continue;
-            };
-            let record = self.store.job(job)?;
+            let record = self.store.job(lease.job)?;
             let Some(task) = self.store.task(lease.task, record.spec.resolution)? else {
                 continue;
             };

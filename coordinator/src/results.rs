@@ -158,9 +158,7 @@ impl<T: Transport> Farm<T> {
         if !lease.active {
             return self.refuse("lease no longer active", r.task, r.attempt);
         }
-        let Some(job) = self.store.task_job(r.task)? else {
-            return self.refuse("unknown task", r.task, r.attempt);
-        };
+        let job = lease.job;
         let record = match jobs.get(&job) {
             Some(record) => record.clone(),
             None => {

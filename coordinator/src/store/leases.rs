@@ -3,7 +3,7 @@
 //! expires and its task goes to someone else.
 
 use tessera_protocol::auth::Trust;
-use tessera_protocol::id::TaskId;
+use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::scene::SceneHash;
 
 use super::database::{Db, DbError, Dialect, Row, params};
@@ -40,6 +40,8 @@ pub struct Lease {
     /// Signs the worker's result; handed out once, over the authenticated API.
     pub key: String,
     pub task: TaskId,
+    /// The task's job.
+    pub job: JobId,
     pub attempt: u32,
     pub worker: String,
     /// From the worker's token: what the work is priced as.
@@ -102,11 +104,15 @@ pub enum LeaseClaim {
     Refused(String),
 }
 
+/// A lease with its task's job; `read` reads its rows.
+const LEASE_QUERY: &str = "SELECT l.*, t.job_id FROM leases l JOIN tasks t ON t.id = l.task_id";
+
 fn read(r: &Row) -> Result<Lease, DbError> {
     Ok(Lease {
         id: r.get("id")?,
         key: r.get("key")?,
         task: TaskId(r.get("task_id")?),
+        job: JobId(r.get("job_id")?),
         attempt: r.get("attempt")?,
         worker: r.get("worker")?,
         device_class: r.get("device_class")?,
@@ -200,7 +206,7 @@ impl Store {
             // same lease, or its heartbeats would keep an orphan alive and the task stuck.
             Some((id, holder, held_attempt)) if holder == worker && held_attempt == attempt => {
                 let lease =
-                    tx.query_opt("SELECT * FROM leases WHERE id = ?1", params![id], read)?;
+                    tx.query_opt(&format!("{LEASE_QUERY} WHERE l.id = ?1"), params![id], read)?;
                 return match lease {
                     Some(lease) => Ok(LeaseClaim::Granted(lease)),
                     None => refuse("another worker holds it".into()),
@@ -214,6 +220,7 @@ impl Store {
             id: random_hex(16),
             key: random_hex(32),
             task,
+            job: JobId(job),
             attempt,
             worker: worker.to_owned(),
             device_class: device_class.to_owned(),
@@ -248,7 +255,7 @@ impl Store {
     pub fn lease(&self, id: &str) -> Result<Option<Lease>, StoreError> {
         Ok(self
             .reader()
-            .query_opt("SELECT * FROM leases WHERE id = ?1", params![id], read)?)
+            .query_opt(&format!("{LEASE_QUERY} WHERE l.id = ?1"), params![id], read)?)
     }
 
     /// Keeps `worker`'s leases alive; returns how many it holds.
@@ -268,7 +275,7 @@ impl Store {
     /// Active leases whose worker has not been heard from since `before`.
     pub fn stale_leases(&self, before: f64) -> Result<Vec<Lease>, StoreError> {
         Ok(self.reader().query_map(
-            "SELECT * FROM leases WHERE state = 'active' AND heartbeat_at < ?1",
+            &format!("{LEASE_QUERY} WHERE l.state = 'active' AND l.heartbeat_at < ?1"),
             params![before],
             read,
         )?)

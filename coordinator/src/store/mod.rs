@@ -760,14 +760,6 @@ impl Store {
     }
 
     /// The job a task belongs to.
-    pub fn task_job(&self, id: TaskId) -> Result<Option<JobId>, StoreError> {
-        Ok(self.reader().query_opt(
-            "SELECT job_id FROM tasks WHERE id = ?1",
-            params![id.0],
-            |r| r.get(0).map(JobId),
-        )?)
-    }
-
     /// The tenants with tasks waiting to be published, and how many tasks of running jobs each
     /// has in the broker, not yet done.
     pub fn waiting_tenants(&self) -> Result<Vec<(String, usize)>, StoreError> {
@@ -1830,7 +1822,7 @@ pub(crate) mod tests {
         assert_eq!(
             accept_one(
                 &store,
-                &mut row(task.id, lease_job(&store, task.id)),
+                &mut row(task.id, lease.job),
                 b"tile",
                 &lease.id,
                 false,
@@ -1843,10 +1835,6 @@ pub(crate) mod tests {
             store.claim(task.id, 2, "w2", "cpu", 1, false).unwrap(),
             LeaseClaim::Granted(_)
         ));
-    }
-
-    fn lease_job(store: &Store, task: TaskId) -> JobId {
-        store.task_job(task).unwrap().unwrap()
     }
 
     fn tokens_are_stored_as_hashes_and_revocable(scratch: &Scratch) {
