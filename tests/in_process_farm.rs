@@ -790,6 +790,19 @@ async fn a_gpu_cheater_is_caught_within_noise_and_blocked() {
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
 }
 
+/// A result sent twice in one batch counts once, as a duplicate: not refused, not billed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_twice_in_a_batch_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 2, |_| {}).await;
+    let task = take(&mut tasks).await;
+    let held = lease(&farm, &task, "honest");
+    let r = from_cpu(result(&task, &true_pixels(&task), 32, 1, &held), &held);
+    farm.handle_results(&[&r, &r]).await.unwrap();
+    assert_eq!(farm.store().ledger(job).unwrap().len(), 1);
+    assert!(farm.refusals().is_empty(), "{:?}", farm.refusals());
+}
+
 /// Results are recorded a batch at a time. A cheater caught by one result of a batch is not
 /// paid for the others it sent with it, though they passed their checks before it was blocked:
 /// their tasks are rendered again.
@@ -807,7 +820,7 @@ async fn a_cheater_caught_in_a_batch_is_not_paid_for_the_rest_of_it() {
         result(&second, &true_pixels(&second), 32, 1, &right),
         &right,
     );
-    farm.handle_results(&[&made_up, &rendered]).await.unwrap();
+    farm.handle_results(&[&rendered, &made_up]).await.unwrap();
     assert!(farm.store().reputation("cheat").unwrap().blocked.is_some());
     assert!(farm.store().ledger(job).unwrap().is_empty());
     let again = [take(&mut tasks).await, take(&mut tasks).await];

@@ -9,7 +9,7 @@
 //! coordinator's own disk or database are retried. The coordinator alone decides whether a
 //! failed task is tried again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tessera_protocol::api::{JobState, LedgerRow, TaskState};
@@ -133,7 +133,14 @@ impl<T: Transport> Farm<T> {
         let mut passed = Vec::new();
         // Each job read once a batch: most of a batch's results are of one job.
         let mut jobs = HashMap::new();
+        // A lease's first result is the one that counts; a copy later in the batch (sent
+        // twice, or redelivered) is a duplicate.
+        let mut leases = HashSet::new();
         for r in results {
+            if !leases.insert(r.lease.as_str()) {
+                tracing::debug!(task = %r.task, "duplicate result ignored");
+                continue;
+            }
             passed.extend(self.check_result(r, &mut jobs).await?);
         }
         self.accept(passed).await
@@ -458,6 +465,7 @@ impl<T: Transport> Farm<T> {
             over_budget[i] = charge.micros() >= left;
             Ok((Money::from_micros(charge.micros().min(left.max(0))), carry))
         })?;
+        let mut failed = None;
         for ((p, a), (outcome, over_budget)) in passed
             .iter()
             .zip(&accepting)
@@ -474,10 +482,17 @@ impl<T: Transport> Farm<T> {
                     self.retry_or_give_up(&p.job, &p.task, p.attempt, &reason, lease)
                         .await?;
                 }
-                Acceptance::Accepted => self.accepted(p, &a.row, over_budget)?,
+                // What follows one result must not keep the next from following: the batch is
+                // committed, and a retry would find every result a duplicate.
+                Acceptance::Accepted => {
+                    if let Err(e) = self.accepted(p, &a.row, over_budget) {
+                        tracing::warn!(task = %p.task.id, error = %e, "accepted, but what follows it failed");
+                        failed.get_or_insert(e);
+                    }
+                }
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// What follows an accepted result: the dashboard hears of it, and the job stops at its

@@ -74,12 +74,14 @@ pub(super) fn finish(db: &Db, id: &str, end: LeaseEnd) -> Result<bool, StoreErro
 }
 
 /// Ends an active lease with its result, inside the caller's transaction, unless its worker
-/// is blocked; false when it had ended already or its worker is blocked.
+/// was caught cheating; false when it had ended already or its worker was caught. (A drained
+/// worker's, or one whose claims were stopped, still counts.)
 pub(super) fn finish_with_result(db: &Db, id: &str) -> Result<bool, StoreError> {
     let changed = db.execute(
         "UPDATE leases SET state = 'done' WHERE id = ?1 AND state = 'active'
              AND NOT EXISTS (SELECT 1 FROM reputation r
-                             WHERE r.worker = leases.worker AND r.blocked_reason IS NOT NULL)",
+                             WHERE r.worker = leases.worker AND r.checks_failed > 0
+                               AND r.blocked_reason IS NOT NULL)",
         params![id],
     )?;
     Ok(changed == 1)

@@ -120,11 +120,11 @@ pub struct TaskRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Acceptance {
     Accepted,
-    /// The task was already done: the result is a duplicate.
+    /// The task was already done, or its job ended: nothing was recorded but the lease's end.
     Duplicate,
     /// The lease ended (expired) before the result was recorded: nothing was recorded.
     LeaseEnded,
-    /// Its worker was blocked after claiming the task: nothing was recorded.
+    /// Its worker was caught cheating after claiming the task: nothing was recorded.
     WorkerBlocked,
 }
 
@@ -454,7 +454,8 @@ impl Store {
     }
 
     /// Makes every commit so far durable, with one flush; nothing to do when nothing changed
-    /// since the last sync. PostgreSQL flushes each commit itself.
+    /// since the last sync. PostgreSQL flushes each commit itself, but a claim's, which the
+    /// next flushed commit carries with it.
     pub fn sync(&self) -> Result<(), StoreError> {
         if self.durability == Durability::Throwaway {
             return Ok(());
@@ -849,7 +850,8 @@ impl Store {
     /// result): for each, keeps its tile (its compressed pixels), marks its task done and
     /// appends its ledger row (and, when a spot check passed it, records the check). A task
     /// already done is left alone and reported as a duplicate; a result under a lease that
-    /// ended, or of a worker blocked since it claimed, is not recorded. Durable at the next
+    /// ended, of a job that ended, or of a worker caught cheating since it claimed, is not
+    /// recorded. Durable at the next
     /// [`sync`](Self::sync).
     ///
     /// `charge` prices result `i` from its job's carry and invoice so far, read inside the
@@ -880,15 +882,18 @@ impl Store {
     ) -> Result<Acceptance, StoreError> {
         let row = &mut result.row;
         // Racing an expiry, only a result under a lease still active counts; and none of a
-        // worker blocked since it claimed, whose charges would escape the reversal.
+        // worker caught cheating since it claimed, whose charges would escape the reversal.
         if !leases::finish_with_result(tx, result.lease)? {
-            return Ok(match reputation::blocked(tx, &row.worker)? {
+            return Ok(match reputation::caught_cheating(tx, &row.worker)? {
                 true => Acceptance::WorkerBlocked,
                 false => Acceptance::LeaseEnded,
             });
         }
+        // Nor of a job that ended since its result was checked (earlier in its batch, or by
+        // its owner).
         let changed = tx.execute(
-            "UPDATE tasks SET state = 'done' WHERE id = ?1 AND state != 'done'",
+            "UPDATE tasks SET state = 'done' WHERE id = ?1 AND state != 'done'
+                 AND job_id IN (SELECT id FROM jobs WHERE state = 'running')",
             params![row.task.0],
         )?;
         if changed == 0 {
@@ -1269,13 +1274,14 @@ pub(crate) mod tests {
     );
 
     /// Results are accepted a batch at a time, in one transaction: each priced after the one
-    /// before it, none of a worker blocked after it claimed, and nothing kept when one fails.
+    /// before it, none of a worker caught cheating after it claimed (a drained one's count),
+    /// none of a job that ended, and nothing kept when one fails.
     fn a_batch_of_results_is_accepted_whole_or_not_at_all_and_a_blocked_worker_is_not_paid(
         scratch: &Scratch,
     ) {
         let store = scratch.open();
         let id = job(&store, 0);
-        let pending = store.next_pending("", 3).unwrap();
+        let pending = store.next_pending("", 4).unwrap();
         let claim = |at: usize, worker: &str| {
             let task = pending[at].0.clone();
             match store.claim(task.id, 1, worker, "cpu", 2, false).unwrap() {
@@ -1287,6 +1293,8 @@ pub(crate) mod tests {
         let (cheat_task, cheat_lease) = claim(1, "w2");
         let (second, second_lease) = claim(2, "w1");
         store.block_worker("w2", "made up").unwrap();
+        // Drained, not caught: what it holds still counts.
+        store.drain_worker("w1").unwrap();
         let worker = worker();
         let mut cheat_row = row(cheat_task.id, id);
         cheat_row.worker = "w2".into();
@@ -1336,6 +1344,27 @@ pub(crate) mod tests {
         // The blocked worker's lease is left for the farm to end with the task's failure.
         assert!(store.lease(&cheat_lease.id).unwrap().unwrap().active);
         assert_eq!(store.tile(cheat_task.id).unwrap(), None);
+        // A result of a job that ended since it was checked is not recorded.
+        let last = pending[3].0.clone();
+        let last_lease = match store.claim(last.id, 1, "w3", "cpu", 2, false).unwrap() {
+            LeaseClaim::Granted(lease) => lease,
+            LeaseClaim::Refused(why) => panic!("{why}"),
+        };
+        assert!(
+            store
+                .finish_job(id, JobState::Failed, Some("cancelled"))
+                .unwrap()
+        );
+        let late = accept_one(
+            &store,
+            &mut row(last.id, id),
+            b"tile",
+            &last_lease.id,
+            false,
+            |_, _| panic!("a result of an ended job is not priced"),
+        );
+        assert_eq!(late.unwrap(), Acceptance::Duplicate);
+        assert_eq!(store.ledger(id).unwrap().len(), 2);
     }
 
     /// What the API, `/metrics` and billing read about the farm as a whole: counts, workers,

@@ -137,11 +137,13 @@ pub(super) fn passed_check(db: &Db, worker: &str, task: TaskId) -> Result<(), St
     Ok(())
 }
 
-/// Whether `worker` is blocked, inside the caller's transaction.
-pub(super) fn blocked(db: &Db, worker: &str) -> Result<bool, StoreError> {
+/// Whether `worker` was blocked for failing a check (not merely drained), inside the caller's
+/// transaction.
+pub(super) fn caught_cheating(db: &Db, worker: &str) -> Result<bool, StoreError> {
     Ok(db
         .query_opt(
-            "SELECT 1 FROM reputation WHERE worker = ?1 AND blocked_reason IS NOT NULL",
+            "SELECT 1 FROM reputation
+             WHERE worker = ?1 AND checks_failed > 0 AND blocked_reason IS NOT NULL",
             params![worker],
             |r| r.get::<i64>(0),
         )?
