@@ -815,7 +815,12 @@ async fn a_cheater_caught_in_a_batch_is_not_paid_for_the_rest_of_it() {
         lease(&farm, &first, "cheat"),
         lease(&farm, &second, "cheat"),
     );
-    let made_up = from_cpu(result(&first, &Pixels::zeroed(16), 32, 1, &wrong), &wrong);
+    // Wrong in every pixel, so that whichever pixels the check draws catch it.
+    let mut brightened = true_pixels(&first);
+    for c in &mut brightened.color {
+        c[0] += 0.1;
+    }
+    let made_up = from_cpu(result(&first, &brightened, 32, 1, &wrong), &wrong);
     let rendered = from_cpu(
         result(&second, &true_pixels(&second), 32, 1, &right),
         &right,

@@ -465,7 +465,7 @@ impl<T: Transport> Farm<T> {
             over_budget[i] = charge.micros() >= left;
             Ok((Money::from_micros(charge.micros().min(left.max(0))), carry))
         })?;
-        let mut failed = None;
+        let mut accepted = Vec::new();
         for ((p, a), (outcome, over_budget)) in passed
             .iter()
             .zip(&accepting)
@@ -482,22 +482,27 @@ impl<T: Transport> Farm<T> {
                     self.retry_or_give_up(&p.job, &p.task, p.attempt, &reason, lease)
                         .await?;
                 }
-                // What follows one result must not keep the next from following: the batch is
-                // committed, and a retry would find every result a duplicate.
                 Acceptance::Accepted => {
-                    if let Err(e) = self.accepted(p, &a.row, over_budget) {
-                        tracing::warn!(task = %p.task.id, error = %e, "accepted, but what follows it failed");
-                        failed.get_or_insert(e);
-                    }
+                    self.announce(p, &a.row);
+                    accepted.push((p, over_budget));
                 }
+            }
+        }
+        // Only once every tile of the batch is announced: a frame the batch completed is
+        // written after its tiles are heard of. What follows one result must not keep the next
+        // from following: the batch is committed, and a retry would find each a duplicate.
+        let mut failed = None;
+        for (p, over_budget) in accepted {
+            if let Err(e) = self.complete(p, over_budget) {
+                tracing::warn!(task = %p.task.id, error = %e, "accepted, but what follows it failed");
+                failed.get_or_insert(e);
             }
         }
         failed.map_or(Ok(()), Err)
     }
 
-    /// What follows an accepted result: the dashboard hears of it, and the job stops at its
-    /// cost limit or its frame is written once its last tile is in.
-    fn accepted(&self, p: &Passed, row: &LedgerRow, over_budget: bool) -> Result<(), FarmError> {
+    /// An accepted result is heard of: by the events' listener, the metrics and the dashboard.
+    fn announce(&self, p: &Passed, row: &LedgerRow) {
         let (job, task) = (&p.job, &p.task);
         if let Some(events) = &self.events {
             events.tile_accepted(row);
@@ -517,6 +522,12 @@ impl<T: Transport> Farm<T> {
                 color: Arc::new(p.pixels.decoded.color.clone()),
             });
         }
+    }
+
+    /// What follows an accepted result: the job stops at its cost limit, or its frame is
+    /// written once its last tile is in.
+    fn complete(&self, p: &Passed, over_budget: bool) -> Result<(), FarmError> {
+        let (job, task) = (&p.job, &p.task);
         if over_budget {
             let why = format!(
                 "stopped at its cost limit of {}",
