@@ -154,16 +154,16 @@ impl<T: Transport> Farm<T> {
         jobs: &mut HashMap<JobId, Arc<JobRecord>>,
     ) -> Result<Option<Passed>, FarmError> {
         let Some(lease) = self.store.lease(&r.lease)? else {
-            return self.refuse("unknown lease", r.task, r.attempt);
+            return Ok(self.refuse("unknown lease", r.task, r.attempt));
         };
         if !r.is_signed_by(&lease.key) {
-            return self.refuse("bad signature", r.task, r.attempt);
+            return Ok(self.refuse("bad signature", r.task, r.attempt));
         }
         if lease.task != r.task || lease.attempt != r.attempt {
-            return self.refuse("not the leased task", r.task, r.attempt);
+            return Ok(self.refuse("not the leased task", r.task, r.attempt));
         }
         if !lease.active {
-            return self.refuse("lease no longer active", r.task, r.attempt);
+            return Ok(self.refuse("lease no longer active", r.task, r.attempt));
         }
         let job = lease.job;
         let record = match jobs.get(&job) {
@@ -179,10 +179,10 @@ impl<T: Transport> Farm<T> {
             return Ok(None);
         }
         let Some(task) = self.store.task(r.task, record.spec.resolution)? else {
-            return self.refuse("unknown task", r.task, r.attempt);
+            return Ok(self.refuse("unknown task", r.task, r.attempt));
         };
         if r.job != job || r.frame != task.task.frame || r.tile != task.task.tile {
-            return self.refuse("does not match its task", r.task, r.attempt);
+            return Ok(self.refuse("does not match its task", r.task, r.attempt));
         }
         if task.state == TaskState::Done {
             tracing::debug!(task = %r.task, "duplicate result ignored");
@@ -252,16 +252,12 @@ impl<T: Transport> Farm<T> {
         }))
     }
 
-    /// A result that can never be recorded: counted, logged once, and acknowledged.
-    fn refuse<A>(
-        &self,
-        why: &'static str,
-        task: TaskId,
-        attempt: u32,
-    ) -> Result<Option<A>, FarmError> {
+    /// A result that can never be recorded: counted, logged once, and acknowledged. Nothing of
+    /// it is accepted.
+    fn refuse(&self, why: &'static str, task: TaskId, attempt: u32) -> Option<Passed> {
         let count = self.count_refusal(why);
         tracing::warn!(%task, attempt, reason = why, refused = count, "result refused");
-        Ok(None)
+        None
     }
 
     /// Checks a result's pixels.
@@ -450,21 +446,18 @@ impl<T: Transport> Farm<T> {
                 checked: p.pixels.spot_checked,
             });
         }
-        let prices: Vec<_> = accepting
-            .iter()
-            .map(|a| (a.row.hourly, a.row.work_micros))
-            .collect();
         let mut over_budget = vec![false; passed.len()];
-        let outcomes = self.store.accept(&mut accepting, |i, carry, invoiced| {
-            let (hourly, work_micros) = prices[i];
-            let (charge, carry) = billing::charge_carried(hourly, work_micros, carry);
-            let Some(max) = passed[i].job.max_cost else {
-                return Ok((charge, carry));
-            };
-            let left = max.micros() - invoiced.total()?.micros();
-            over_budget[i] = charge.micros() >= left;
-            Ok((Money::from_micros(charge.micros().min(left.max(0))), carry))
-        })?;
+        let outcomes = self
+            .store
+            .accept(&mut accepting, |i, row, carry, invoiced| {
+                let (charge, carry) = billing::charge_carried(row.hourly, row.work_micros, carry);
+                let Some(max) = passed[i].job.max_cost else {
+                    return Ok((charge, carry));
+                };
+                let left = max.micros() - invoiced.total()?.micros();
+                over_budget[i] = charge.micros() >= left;
+                Ok((Money::from_micros(charge.micros().min(left.max(0))), carry))
+            })?;
         let mut accepted = Vec::new();
         for ((p, a), (outcome, over_budget)) in passed
             .iter()
@@ -474,7 +467,7 @@ impl<T: Transport> Farm<T> {
             match outcome {
                 Acceptance::Duplicate => {}
                 Acceptance::LeaseEnded => {
-                    self.refuse::<()>("lease no longer active", p.task.id, p.attempt)?;
+                    self.refuse("lease no longer active", p.task.id, p.attempt);
                 }
                 Acceptance::WorkerBlocked => {
                     let reason = format!("worker '{}' was blocked", p.lease.worker);

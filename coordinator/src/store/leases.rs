@@ -106,8 +106,16 @@ pub enum LeaseClaim {
     Refused(String),
 }
 
-/// A lease with its task's job; `read` reads its rows.
-const LEASE_QUERY: &str = "SELECT l.*, t.job_id FROM leases l JOIN tasks t ON t.id = l.task_id";
+/// Leases with their tasks' jobs, as `read` reads them, where `$filter` holds; one string at
+/// compile time, as the statement cache keys them.
+macro_rules! leases_where {
+    ($filter:literal) => {
+        concat!(
+            "SELECT l.*, t.job_id FROM leases l JOIN tasks t ON t.id = l.task_id WHERE ",
+            $filter
+        )
+    };
+}
 
 fn read(r: &Row) -> Result<Lease, DbError> {
     Ok(Lease {
@@ -207,8 +215,7 @@ impl Store {
             // The same worker asking again (its first answer was lost, or it restarted): the
             // same lease, or its heartbeats would keep an orphan alive and the task stuck.
             Some((id, holder, held_attempt)) if holder == worker && held_attempt == attempt => {
-                let lease =
-                    tx.query_opt(&format!("{LEASE_QUERY} WHERE l.id = ?1"), params![id], read)?;
+                let lease = tx.query_opt(leases_where!("l.id = ?1"), params![id], read)?;
                 return match lease {
                     Some(lease) => Ok(LeaseClaim::Granted(lease)),
                     None => refuse("another worker holds it".into()),
@@ -257,7 +264,7 @@ impl Store {
     pub fn lease(&self, id: &str) -> Result<Option<Lease>, StoreError> {
         Ok(self
             .reader()
-            .query_opt(&format!("{LEASE_QUERY} WHERE l.id = ?1"), params![id], read)?)
+            .query_opt(leases_where!("l.id = ?1"), params![id], read)?)
     }
 
     /// Keeps `worker`'s leases alive; returns how many it holds.
@@ -277,7 +284,7 @@ impl Store {
     /// Active leases whose worker has not been heard from since `before`.
     pub fn stale_leases(&self, before: f64) -> Result<Vec<Lease>, StoreError> {
         Ok(self.reader().query_map(
-            &format!("{LEASE_QUERY} WHERE l.state = 'active' AND l.heartbeat_at < ?1"),
+            leases_where!("l.state = 'active' AND l.heartbeat_at < ?1"),
             params![before],
             read,
         )?)

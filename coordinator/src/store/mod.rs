@@ -760,7 +760,6 @@ impl Store {
             .transpose()
     }
 
-    /// The job a task belongs to.
     /// The tenants with tasks waiting to be published, and how many tasks of running jobs each
     /// has in the broker, not yet done.
     pub fn waiting_tenants(&self) -> Result<Vec<(String, usize)>, StoreError> {
@@ -851,24 +850,28 @@ impl Store {
     /// appends its ledger row (and, when a spot check passed it, records the check). A task
     /// already done is left alone and reported as a duplicate; a result under a lease that
     /// ended, of a job that ended, or of a worker caught cheating since it claimed, is not
-    /// recorded. Durable at the next
-    /// [`sync`](Self::sync).
+    /// recorded. Durable at the next [`sync`](Self::sync).
     ///
-    /// `charge` prices result `i` from its job's carry and invoice so far, read inside the
+    /// `charge` prices result `i` (its row) from its job's carry and invoice so far, read inside the
     /// transaction after the results before it (on PostgreSQL with the job's row locked), so
     /// that no two results of a job are priced from the same carry or budget, whichever
     /// coordinator accepts them.
     pub fn accept(
         &self,
         results: &mut [Accepting<'_>],
-        mut charge: impl FnMut(usize, Carry, Invoiced<'_>) -> Result<(Money, Carry), StoreError>,
+        mut charge: impl FnMut(
+            usize,
+            &LedgerRow,
+            Carry,
+            Invoiced<'_>,
+        ) -> Result<(Money, Carry), StoreError>,
     ) -> Result<Vec<Acceptance>, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         let mut outcomes = Vec::with_capacity(results.len());
         for (i, result) in results.iter_mut().enumerate() {
-            outcomes.push(Self::accept_one(&tx, result, |carry, invoiced| {
-                charge(i, carry, invoiced)
+            outcomes.push(Self::accept_one(&tx, result, |row, carry, invoiced| {
+                charge(i, row, carry, invoiced)
             })?);
         }
         tx.commit()?;
@@ -878,7 +881,7 @@ impl Store {
     fn accept_one(
         tx: &Db,
         result: &mut Accepting<'_>,
-        charge: impl FnOnce(Carry, Invoiced<'_>) -> Result<(Money, Carry), StoreError>,
+        charge: impl FnOnce(&LedgerRow, Carry, Invoiced<'_>) -> Result<(Money, Carry), StoreError>,
     ) -> Result<Acceptance, StoreError> {
         let row = &mut result.row;
         // Racing an expiry, only a result under a lease still active counts; and none of a
@@ -914,6 +917,7 @@ impl Store {
             .unwrap_or(0),
         );
         let (charged, carry) = charge(
+            row,
             carried,
             Invoiced {
                 db: tx,
@@ -1316,7 +1320,7 @@ pub(crate) mod tests {
                 .collect()
         };
         // The last result's pricing fails: the first is not kept either.
-        let failed = store.accept(&mut results(), |i, carry, _| match i {
+        let failed = store.accept(&mut results(), |i, _, carry, _| match i {
             2 => Err(StoreError::Corrupt("priced wrong".into())),
             _ => Ok((Money::from_micros(22), carry)),
         });
@@ -1326,7 +1330,7 @@ pub(crate) mod tests {
         // Priced in order, each seeing the carry the one before left.
         let mut seen = Vec::new();
         let outcomes = store
-            .accept(&mut results(), |i, carry, _| {
+            .accept(&mut results(), |i, _, carry, _| {
                 seen.push((i, carry.units()));
                 Ok((Money::from_micros(22), Carry::from_units(carry.units() + 5)))
             })
@@ -1345,11 +1349,7 @@ pub(crate) mod tests {
         assert!(store.lease(&cheat_lease.id).unwrap().unwrap().active);
         assert_eq!(store.tile(cheat_task.id).unwrap(), None);
         // A result of a job that ended since it was checked is not recorded.
-        let last = pending[3].0.clone();
-        let last_lease = match store.claim(last.id, 1, "w3", "cpu", 2, false).unwrap() {
-            LeaseClaim::Granted(lease) => lease,
-            LeaseClaim::Refused(why) => panic!("{why}"),
-        };
+        let (last, last_lease) = claim(3, "w3");
         assert!(
             store
                 .finish_job(id, JobState::Failed, Some("cancelled"))
@@ -1561,7 +1561,7 @@ pub(crate) mod tests {
             checked,
         }];
         let mut charge = Some(charge);
-        let outcome = store.accept(&mut results, |_, carry, invoiced| {
+        let outcome = store.accept(&mut results, |_, _, carry, invoiced| {
             charge.take().expect("one result, priced once")(carry, invoiced)
         })?;
         *row = results[0].row.clone();
