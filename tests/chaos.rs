@@ -1,5 +1,5 @@
-//! Chaos: one job through worker kills, a coordinator kill, a broker restart, a frozen worker
-//! and a coordinator outage while workers need it. It completes, its frames equal
+//! Chaos: one job through worker kills, a coordinator kill, a broker restart, the broker's
+//! memory alarm, a frozen worker and a coordinator outage while workers need it. It completes, its frames equal
 //! `tessera render`'s bit for bit, and each task is billed exactly once. A test binary of its
 //! own, as it restarts the broker the other farm tests share.
 
@@ -24,6 +24,40 @@ fn rabbitmqctl(args: &[&str]) {
         "rabbitmqctl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn rabbitmqctl_says(args: &[&str]) -> String {
+    let out = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl runs");
+    assert!(out.status.success(), "rabbitmqctl {args:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The broker's memory alarm raised (its limit set to nothing), as when it runs short of
+/// memory: it blocks every publisher until this is dropped, which restores its limit.
+struct MemoryAlarm {
+    limit: String,
+}
+
+impl MemoryAlarm {
+    fn raise() -> Self {
+        let limit =
+            rabbitmqctl_says(&["eval", "vm_memory_monitor:get_vm_memory_high_watermark()."]);
+        assert!(
+            limit.parse::<f64>().is_ok(),
+            "a relative memory limit to restore, not {limit}"
+        );
+        rabbitmqctl(&["set_vm_memory_high_watermark", "0"]);
+        MemoryAlarm { limit }
+    }
+}
+
+impl Drop for MemoryAlarm {
+    fn drop(&mut self) {
+        rabbitmqctl(&["set_vm_memory_high_watermark", &self.limit]);
+    }
 }
 
 #[test]
@@ -62,6 +96,18 @@ fn a_job_survives_kills_a_restart_a_freeze_and_an_outage() {
 
     after(&farm, 35, "freezing worker 2");
     farm.signal_worker(1, "STOP");
+
+    after(&farm, 42, "raising the broker's memory alarm for 3 s");
+    {
+        let _alarm = MemoryAlarm::raise();
+        std::thread::sleep(Duration::from_secs(3));
+        let logs = farm.read_logs();
+        assert!(
+            logs.contains("RabbitMQ blocked publishing"),
+            "no program said it was blocked: {}",
+            farm.logs()
+        );
+    }
 
     after(&farm, 50, "restarting the broker");
     rabbitmqctl(&["stop_app"]);

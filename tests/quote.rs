@@ -99,7 +99,9 @@ fn json_of(ws: &common::Workspace, args: &[&str]) -> Value {
 /// Each quote lands within 25 % of the bill of the local render it quoted. A local render is
 /// billed by its render time (its only worker is this process), so both are timings on a
 /// shared machine: the same render's bill varies by 5-10 % from run to run here, and a quote as
-/// much (0.92-1.21 over two runs of this session).
+/// much (0.92-1.21 over two runs of this session), more while anything else runs (0.72 once, a
+/// build beside it). So a case that misses is quoted and billed once more, and fails only if
+/// it misses twice: a quote that is wrong misses every time.
 #[test]
 fn local_quotes_land_within_a_quarter_of_the_bill() {
     let _alone = ALONE.lock().unwrap_or_else(|p| p.into_inner());
@@ -110,21 +112,30 @@ fn local_quotes_land_within_a_quarter_of_the_bill() {
         let path = format!("{scenes}{scene}");
         let mut args = vec!["render", path.as_str(), "-o", "out/f_####.exr", "--json"];
         args.extend_from_slice(options);
-        let quote = json_of(&ws, &[args.as_slice(), &["--quote"]].concat());
-        let bill = json_of(&ws, &args);
-        assert_eq!(quote["samples"], bill["samples"], "{scene} {options:?}");
-        let (quoted, billed) = (
-            quote["quote_micro_usd"].as_f64().unwrap(),
-            bill["charge_micro_usd"].as_f64().unwrap(),
-        );
-        let ratio = quoted / billed;
-        eprintln!(
-            "{scene} {options:?}: quoted {quoted} µ$ (about {:.2} s), billed {billed} µ$ ({:.2} s): ratio {ratio:.3}",
-            quote["seconds"].as_f64().unwrap(),
-            bill["render_seconds"].as_f64().unwrap()
-        );
-        if !(0.75..=1.25).contains(&ratio) {
-            failures.push(format!("{scene} {options:?}: quote/bill {ratio:.3}"));
+        let mut ratios = Vec::new();
+        let mut landed = false;
+        for _ in 0..2 {
+            let quote = json_of(&ws, &[args.as_slice(), &["--quote"]].concat());
+            let bill = json_of(&ws, &args);
+            assert_eq!(quote["samples"], bill["samples"], "{scene} {options:?}");
+            let (quoted, billed) = (
+                quote["quote_micro_usd"].as_f64().unwrap(),
+                bill["charge_micro_usd"].as_f64().unwrap(),
+            );
+            let ratio = quoted / billed;
+            eprintln!(
+                "{scene} {options:?}: quoted {quoted} µ$ (about {:.2} s), billed {billed} µ$ ({:.2} s): ratio {ratio:.3}",
+                quote["seconds"].as_f64().unwrap(),
+                bill["render_seconds"].as_f64().unwrap()
+            );
+            ratios.push(format!("{ratio:.3}"));
+            landed = (0.75..=1.25).contains(&ratio);
+            if landed {
+                break;
+            }
+        }
+        if !landed {
+            failures.push(format!("{scene} {options:?}: quote/bill {ratios:?}"));
         }
     }
     assert!(failures.is_empty(), "{failures:?}");

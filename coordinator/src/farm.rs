@@ -563,12 +563,12 @@ impl<T: Transport> Farm<T> {
     }
 
     /// Records a batch of results, makes what they recorded durable with one sync, and only
-    /// then acknowledges them. Transient failures (disk, database) are retried: acknowledging
-    /// would lose a tile, and not acknowledging would stall the consumer.
+    /// then acknowledges them. Transient failures (disk, database) are retried, in
+    /// [`Farm::handle_results`] step by step: acknowledging would lose a tile, and not
+    /// acknowledging would stall the consumer.
     async fn record_batch(&self, batch: Vec<Delivery<ResultMessage>>) -> Result<(), FarmError> {
         let results: Vec<&ResultMessage> = batch.iter().map(|d| &d.message).collect();
-        self.retrying("record results", || self.handle_results(&results))
-            .await?;
+        self.handle_results(&results).await?;
         self.retrying("make results durable", || async { Ok(self.store.sync()?) })
             .await?;
         for delivery in batch {
@@ -585,16 +585,21 @@ impl<T: Transport> Farm<T> {
 
     /// Runs `attempt` until it succeeds, waiting longer each time, or until the configured
     /// number of retries is spent.
-    async fn retrying<F, Fut>(&self, what: &str, mut attempt: F) -> Result<(), FarmError>
+    pub(crate) async fn retrying<R, F, Fut>(
+        &self,
+        what: &str,
+        mut attempt: F,
+    ) -> Result<R, FarmError>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<(), FarmError>>,
+        Fut: Future<Output = Result<R, FarmError>>,
     {
         let mut wait = Duration::from_millis(100);
         let mut retries = 0;
         loop {
-            let Err(e) = attempt().await else {
-                return Ok(());
+            let e = match attempt().await {
+                Ok(done) => return Ok(done),
+                Err(e) => e,
             };
             if self.record_retries.is_some_and(|limit| retries >= limit) {
                 tracing::error!(error = %e, "cannot {what}; giving up");

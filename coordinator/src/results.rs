@@ -10,7 +10,7 @@
 //! failed task is tried again.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tessera_protocol::api::{JobState, LedgerRow, TaskState};
 use tessera_protocol::device::Device;
@@ -27,7 +27,7 @@ use crate::dispatch::task_message;
 use crate::error::FarmError;
 use crate::farm::Farm;
 use crate::live::LiveEvent;
-use crate::store::{self, Acceptance, Accepting, JobRecord, Lease, LeaseEnd, TaskRecord};
+use crate::store::{self, Acceptance, Accepting, JobRecord, Lease, LeaseEnd, Priced, TaskRecord};
 use crate::verify::{Comparison, Verdict};
 
 /// Passed checks in a row after which a worker is checked less than every time.
@@ -120,6 +120,14 @@ struct Passed {
     worker: WorkerInfo,
 }
 
+/// What the batch's transaction did with one result that passed: its outcome, its ledger row
+/// as charged, and whether it stopped its job at the cost limit.
+struct Recorded {
+    outcome: Acceptance,
+    row: LedgerRow,
+    stopped_job: bool,
+}
+
 impl<T: Transport> Farm<T> {
     /// Records one result. `Ok` means it may be acknowledged: accepted, a duplicate, or refused
     /// for good (with the task sent again where the worker's output was unusable).
@@ -128,11 +136,12 @@ impl<T: Transport> Farm<T> {
     }
 
     /// Records a batch of results: each is checked on its own, and those that pass are
-    /// accepted in one transaction. `Ok` means every one may be acknowledged.
+    /// accepted in one transaction. `Ok` means every one may be acknowledged. Transient
+    /// failures (disk, database) are retried step by step, so that no check is made twice.
     pub async fn handle_results(&self, results: &[&ResultMessage]) -> Result<(), FarmError> {
         let mut passed = Vec::new();
         // Each job read once a batch: most of a batch's results are of one job.
-        let mut jobs = HashMap::new();
+        let jobs = Mutex::new(HashMap::new());
         // A lease's first result is the one that counts; a copy later in the batch (sent
         // twice, or redelivered) is a duplicate.
         let mut leases = HashSet::new();
@@ -141,9 +150,18 @@ impl<T: Transport> Farm<T> {
                 tracing::debug!(task = %r.task, "duplicate result ignored");
                 continue;
             }
-            passed.extend(self.check_result(r, &mut jobs).await?);
+            let checked = self
+                .retrying("check a result", || self.check_result(r, &jobs))
+                .await?;
+            passed.extend(checked);
         }
-        self.accept(passed).await
+        if passed.is_empty() {
+            return Ok(());
+        }
+        let recorded = self
+            .retrying("accept results", || async { self.accept(&passed) })
+            .await?;
+        self.follow(&passed, recorded).await
     }
 
     /// Checks one result; `Some` when it is to be accepted. Results that fail or are refused
@@ -151,7 +169,7 @@ impl<T: Transport> Farm<T> {
     async fn check_result(
         &self,
         r: &ResultMessage,
-        jobs: &mut HashMap<JobId, Arc<JobRecord>>,
+        jobs: &Mutex<HashMap<JobId, Arc<JobRecord>>>,
     ) -> Result<Option<Passed>, FarmError> {
         let Some(lease) = self.store.lease(&r.lease)? else {
             return Ok(self.refuse("unknown lease", r.task, r.attempt));
@@ -166,11 +184,12 @@ impl<T: Transport> Farm<T> {
             return Ok(self.refuse("lease no longer active", r.task, r.attempt));
         }
         let job = lease.job;
-        let record = match jobs.get(&job) {
-            Some(record) => record.clone(),
+        let cached = jobs.lock().unwrap().get(&job).cloned();
+        let record = match cached {
+            Some(record) => record,
             None => {
                 let record = Arc::new(self.store.job(job)?);
-                jobs.insert(job, record.clone());
+                jobs.lock().unwrap().insert(job, record.clone());
                 record
             }
         };
@@ -411,16 +430,13 @@ impl<T: Transport> Farm<T> {
         Ok((work, price))
     }
 
-    /// Accepts the results that passed their checks, in one transaction, then writes the
-    /// frames they completed.
-    async fn accept(&self, passed: Vec<Passed>) -> Result<(), FarmError> {
-        if passed.is_empty() {
-            return Ok(());
-        }
+    /// Accepts the results that passed their checks, in one transaction: what became of each,
+    /// and whether it stopped its job at the cost limit.
+    fn accept(&self, passed: &[Passed]) -> Result<Vec<Recorded>, FarmError> {
         // The reported time is kept for measuring the worker, bounded by the lease; what is
         // charged is the task's work.
         let mut accepting = Vec::with_capacity(passed.len());
-        for p in &passed {
+        for p in passed {
             let render_micros = p.reported_micros.min(held_micros(&p.lease));
             let samples = task_samples(&p.job, &p.task);
             let (work_micros, hourly) =
@@ -452,19 +468,34 @@ impl<T: Transport> Farm<T> {
             .accept(&mut accepting, |i, row, carry, invoiced| {
                 let (charge, carry) = billing::charge_carried(row.hourly, row.work_micros, carry);
                 let Some(max) = passed[i].job.max_cost else {
-                    return Ok((charge, carry));
+                    return Ok(Priced::new(charge, carry));
                 };
                 let left = max.micros() - invoiced.total()?.micros();
                 over_budget[i] = charge.micros() >= left;
-                Ok((Money::from_micros(charge.micros().min(left.max(0))), carry))
+                Ok(Priced {
+                    charge: Money::from_micros(charge.micros().min(left.max(0))),
+                    carry,
+                    ends_job: over_budget[i].then(|| format!("stopped at its cost limit of {max}")),
+                })
             })?;
+        Ok(outcomes
+            .into_iter()
+            .zip(accepting)
+            .zip(over_budget)
+            .map(|((outcome, a), stopped_job)| Recorded {
+                outcome,
+                row: a.row,
+                stopped_job,
+            })
+            .collect())
+    }
+
+    /// What follows a batch's transaction: the results it did not record are refused or their
+    /// tasks sent again; those it did are announced, then their frames written.
+    async fn follow(&self, passed: &[Passed], recorded: Vec<Recorded>) -> Result<(), FarmError> {
         let mut accepted = Vec::new();
-        for ((p, a), (outcome, over_budget)) in passed
-            .iter()
-            .zip(&accepting)
-            .zip(outcomes.into_iter().zip(over_budget))
-        {
-            match outcome {
+        for (p, r) in passed.iter().zip(recorded) {
+            match r.outcome {
                 Acceptance::Duplicate => {}
                 Acceptance::LeaseEnded => {
                     self.refuse("lease no longer active", p.task.id, p.attempt);
@@ -472,26 +503,26 @@ impl<T: Transport> Farm<T> {
                 Acceptance::WorkerBlocked => {
                     let reason = format!("worker '{}' was blocked", p.lease.worker);
                     let lease = Some((p.lease.id.as_str(), LeaseEnd::Done));
-                    self.retry_or_give_up(&p.job, &p.task, p.attempt, &reason, lease)
-                        .await?;
+                    self.retrying("send a task again", || {
+                        self.retry_or_give_up(&p.job, &p.task, p.attempt, &reason, lease)
+                    })
+                    .await?;
                 }
                 Acceptance::Accepted => {
-                    self.announce(p, &a.row);
-                    accepted.push((p, over_budget));
+                    self.announce(p, &r.row);
+                    accepted.push((p, r.stopped_job));
                 }
             }
         }
         // Only once every tile of the batch is announced: a frame the batch completed is
-        // written after its tiles are heard of. What follows one result must not keep the next
-        // from following: the batch is committed, and a retry would find each a duplicate.
-        let mut failed = None;
-        for (p, over_budget) in accepted {
-            if let Err(e) = self.complete(p, over_budget) {
-                tracing::warn!(task = %p.task.id, error = %e, "accepted, but what follows it failed");
-                failed.get_or_insert(e);
+        // written after its tiles are heard of. The results are recorded whatever follows: a
+        // frame left unwritten (a full disk) is written by a later tick.
+        for (p, stopped_job) in accepted {
+            if let Err(e) = self.complete(p, stopped_job) {
+                tracing::warn!(task = %p.task.id, error = %e, "accepted; its frame is written later");
             }
         }
-        failed.map_or(Ok(()), Err)
+        Ok(())
     }
 
     /// An accepted result is heard of: by the events' listener, the metrics and the dashboard.
@@ -517,18 +548,12 @@ impl<T: Transport> Farm<T> {
         }
     }
 
-    /// What follows an accepted result: the job stops at its cost limit, or its frame is
-    /// written once its last tile is in.
-    fn complete(&self, p: &Passed, over_budget: bool) -> Result<(), FarmError> {
+    /// What follows an accepted result: its frame is written once its last tile is in, unless
+    /// its job stopped with it at its cost limit.
+    fn complete(&self, p: &Passed, stopped_job: bool) -> Result<(), FarmError> {
         let (job, task) = (&p.job, &p.task);
-        if over_budget {
-            let why = format!(
-                "stopped at its cost limit of {}",
-                job.max_cost.unwrap_or_default()
-            );
-            tracing::warn!(job = %job.id, %why, "job stopped");
-            self.store
-                .finish_job(job.id, JobState::Failed, Some(&why))?;
+        if stopped_job {
+            tracing::warn!(job = %job.id, max_cost = %job.max_cost.unwrap_or_default(), "job stopped at its cost limit");
             return Ok(());
         }
         let frame = task.task.frame;

@@ -14,13 +14,81 @@ use serde_json::Value;
 
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
+/// The longest any one `tessera` client command of a test may run (`submit --wait` included).
+pub const CLIENT_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs `command` to its end, collecting its output, unless it runs longer than `limit`: then it
+/// is killed, and the error says so with what it had written to stderr.
+pub fn output_within(command: &mut Command, limit: Duration) -> Result<Output, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    // Both pipes drained as the command writes, so it never blocks on a full one.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = stderr.join().unwrap_or_default();
+            return Err(format!(
+                "did not finish within {limit:?} and was killed; its error output: {}",
+                String::from_utf8_lossy(&stderr)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    })
+}
+
 fn broker_listening() -> bool {
     std::net::TcpStream::connect_timeout(&"127.0.0.1:5672".parse().unwrap(), Duration::from_secs(1))
         .is_ok()
 }
 
-/// Makes sure RabbitMQ listens on 127.0.0.1:5672, starting it if it is installed but stopped.
+/// Makes sure RabbitMQ listens on 127.0.0.1:5672, starting it if it is installed but stopped,
+/// and that it takes messages.
 pub fn ensure_rabbitmq() {
+    start_rabbitmq();
+    // A broker short of disk or memory blocks every publisher without a word to it; once a test
+    // binary, that is said plainly rather than found as jobs that never finish.
+    static ALARMS_CHECKED: std::sync::Once = std::sync::Once::new();
+    ALARMS_CHECKED.call_once(|| {
+        if let Ok(out) = Command::new("rabbitmq-diagnostics")
+            .args(["-q", "check_local_alarms"])
+            .output()
+        {
+            assert!(
+                out.status.success(),
+                "RabbitMQ has a resource alarm, so it takes no messages (free disk or memory): {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    });
+}
+
+fn start_rabbitmq() {
     if broker_listening() {
         return;
     }
@@ -174,8 +242,8 @@ impl Farm {
         self.coordinator = Some(self.spawn_coordinator("coordinator"));
         assert!(
             self.wait_listening(Duration::from_secs(30)),
-            "coordinator did not listen within 30 s; log: {}",
-            self.read_log("coordinator")
+            "coordinator did not listen within 30 s{}",
+            self.logs()
         );
     }
 
@@ -360,16 +428,50 @@ impl Farm {
         self.tessera_as(&self.admin, args)
     }
 
-    /// Runs a `tessera` client command against this farm with `token`.
+    /// Runs a `tessera` client command against this farm with `token`. A command still running
+    /// after `CLIENT_LIMIT` fails the test with the farm's logs, instead of hanging CI.
     pub fn tessera_as(&self, token: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tessera"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+        command
             .args(args)
             .current_dir(self.dir.path())
             .env("TESSERA_COORDINATOR", &self.url)
             .env("TESSERA_TOKEN", token)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
+            .env_remove("RUST_LOG");
+        output_within(&mut command, CLIENT_LIMIT)
+            .unwrap_or_else(|e| panic!("`tessera {args:?}` {e}{}", self.logs()))
+    }
+
+    /// The names of this farm's logs: its coordinators' and its workers'.
+    fn log_names(&self) -> Vec<&str> {
+        let mut names = vec!["coordinator", "standby"];
+        names.extend(self.workers.iter().map(|(name, _)| name.as_str()));
+        names
+    }
+
+    /// Every log of this farm, one after another.
+    pub fn read_logs(&self) -> String {
+        self.log_names()
+            .into_iter()
+            .map(|name| self.read_log(name))
+            .collect()
+    }
+
+    /// The end of every log of this farm, for a failure's message.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        for name in self.log_names() {
+            let log = self.read_log(name);
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            if !tail.is_empty() {
+                text.push_str(&format!("\n--- {name}.log (end) ---\n"));
+                for line in tail.iter().rev() {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
+        }
+        text
     }
 
     pub fn json(&self, args: &[&str]) -> Value {
@@ -417,12 +519,16 @@ impl Farm {
                 }
                 if Instant::now() > deadline {
                     panic!(
-                        "{what}: not within {limit:?}; last status {status}; coordinator log: {}",
-                        self.read_log("coordinator")
+                        "{what}: not within {limit:?}; last status {status}{}",
+                        self.logs()
                     );
                 }
             } else if Instant::now() > deadline {
-                panic!("{what}: no status within {limit:?}");
+                panic!(
+                    "{what}: no status within {limit:?}: {}{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    self.logs()
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -530,14 +636,15 @@ pub fn assert_same_exr(a: &Path, b: &Path) {
 /// Renders the job locally with `tessera render` into `dir`; returns the frame paths.
 pub fn render_locally(dir: &Path, scene: &Path, options: &[&str], frames: &[u32]) -> Vec<PathBuf> {
     std::fs::create_dir_all(dir).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command
         .arg("render")
         .arg(scene)
         .args(options)
         .arg("-o")
-        .arg(dir.join("frame_####.exr"))
-        .output()
-        .unwrap();
+        .arg(dir.join("frame_####.exr"));
+    let out = output_within(&mut command, CLIENT_LIMIT)
+        .unwrap_or_else(|e| panic!("`tessera render {options:?}` {e}"));
     assert!(
         out.status.success(),
         "render: {}",

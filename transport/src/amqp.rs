@@ -323,8 +323,32 @@ async fn open(to: &Broker) -> Result<(Connection, Channel), TransportError> {
         .connect_with_config(ConnectionProperties::default(), tls, runtime)
         .await
         .map_err(|e| failed(e.to_string()))?;
+    say_when_blocked(&connection);
     let channel = connection.create_channel().await.map_err(broker)?;
     Ok((connection, channel))
+}
+
+/// Logs the broker's blocking and unblocking of `connection`: short of disk or memory, RabbitMQ
+/// stops reading from publishers without closing anything, and publishing just waits.
+fn say_when_blocked(connection: &Connection) {
+    let mut events = connection.events_listener();
+    let status = connection.status().clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            match event {
+                lapin::Event::ConnectionBlocked(reason) => tracing::warn!(
+                    reason = %reason.escape_debug(),
+                    "RabbitMQ blocked publishing (a resource alarm: free disk or memory on the broker)"
+                ),
+                lapin::Event::ConnectionUnblocked => {
+                    tracing::info!("RabbitMQ takes messages again")
+                }
+                // A dead connection is replaced by a fresh one, with a listener of its own.
+                lapin::Event::Error(_) if status.errored() || status.closed() => break,
+                _ => {}
+            }
+        }
+    });
 }
 
 fn broker(e: lapin::Error) -> TransportError {

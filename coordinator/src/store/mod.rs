@@ -139,6 +139,27 @@ pub struct Accepting<'a> {
     pub checked: bool,
 }
 
+/// What an accepted result is charged, the carry it leaves its job, and whether its job ends
+/// with it.
+pub struct Priced {
+    pub charge: Money,
+    pub carry: Carry,
+    /// The job fails for this reason as the result is recorded (it reached its cost limit): in
+    /// the same transaction, so that no retry can find the charge recorded and the job running.
+    pub ends_job: Option<String>,
+}
+
+impl Priced {
+    /// A charge that leaves its job running.
+    pub fn new(charge: Money, carry: Carry) -> Self {
+        Priced {
+            charge,
+            carry,
+            ends_job: None,
+        }
+    }
+}
+
 /// A job's invoice so far, as the transaction accepting a result sees it; read only when a
 /// charge needs it (a job with a cost limit), since summing it costs a read of every row.
 pub struct Invoiced<'a> {
@@ -859,12 +880,7 @@ impl Store {
     pub fn accept(
         &self,
         results: &mut [Accepting<'_>],
-        mut charge: impl FnMut(
-            usize,
-            &LedgerRow,
-            Carry,
-            Invoiced<'_>,
-        ) -> Result<(Money, Carry), StoreError>,
+        mut charge: impl FnMut(usize, &LedgerRow, Carry, Invoiced<'_>) -> Result<Priced, StoreError>,
     ) -> Result<Vec<Acceptance>, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
@@ -881,7 +897,7 @@ impl Store {
     fn accept_one(
         tx: &Db,
         result: &mut Accepting<'_>,
-        charge: impl FnOnce(&LedgerRow, Carry, Invoiced<'_>) -> Result<(Money, Carry), StoreError>,
+        charge: impl FnOnce(&LedgerRow, Carry, Invoiced<'_>) -> Result<Priced, StoreError>,
     ) -> Result<Acceptance, StoreError> {
         let row = &mut result.row;
         // Racing an expiry, only a result under a lease still active counts; and none of a
@@ -916,7 +932,7 @@ impl Store {
             )?
             .unwrap_or(0),
         );
-        let (charged, carry) = charge(
+        let priced = charge(
             row,
             carried,
             Invoiced {
@@ -924,8 +940,14 @@ impl Store {
                 job: row.job,
             },
         )?;
-        row.charge = charged;
+        row.charge = priced.charge;
         let t = now();
+        if let Some(why) = &priced.ends_job {
+            tx.execute(
+                "UPDATE jobs SET state = 'failed', reason = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'running'",
+                params![row.job.0, why, t],
+            )?;
+        }
         ledger::insert(tx, row, t)?;
         // A tile rendered again (its first worker was caught cheating) replaces the old one.
         tx.execute(
@@ -936,7 +958,7 @@ impl Store {
         tx.execute(
             "INSERT INTO job_carry (job_id, units) VALUES (?1, ?2)
              ON CONFLICT (job_id) DO UPDATE SET units = ?2",
-            params![row.job.0, carry.units() as i64],
+            params![row.job.0, priced.carry.units() as i64],
         )?;
         Self::upsert_worker(tx, result.worker, t, 1)?;
         if result.checked {
@@ -1275,6 +1297,7 @@ pub(crate) mod tests {
         a_job_left_half_created_is_failed_by_the_active_coordinator_only,
         the_farms_summaries_read_alike_on_both_engines,
         a_batch_of_results_is_accepted_whole_or_not_at_all_and_a_blocked_worker_is_not_paid,
+        a_result_that_reaches_the_cost_limit_ends_its_job_as_it_is_recorded,
     );
 
     /// Results are accepted a batch at a time, in one transaction: each priced after the one
@@ -1322,7 +1345,7 @@ pub(crate) mod tests {
         // The last result's pricing fails: the first is not kept either.
         let failed = store.accept(&mut results(), |i, _, carry, _| match i {
             2 => Err(StoreError::Corrupt("priced wrong".into())),
-            _ => Ok((Money::from_micros(22), carry)),
+            _ => Ok(Priced::new(Money::from_micros(22), carry)),
         });
         assert!(failed.is_err());
         assert!(store.ledger(id).unwrap().is_empty());
@@ -1332,7 +1355,10 @@ pub(crate) mod tests {
         let outcomes = store
             .accept(&mut results(), |i, _, carry, _| {
                 seen.push((i, carry.units()));
-                Ok((Money::from_micros(22), Carry::from_units(carry.units() + 5)))
+                Ok(Priced::new(
+                    Money::from_micros(22),
+                    Carry::from_units(carry.units() + 5),
+                ))
             })
             .unwrap();
         assert_eq!(
@@ -1367,6 +1393,72 @@ pub(crate) mod tests {
         assert_eq!(store.ledger(id).unwrap().len(), 2);
     }
 
+    /// A job stopped at its cost limit stops in the transaction that records the charge reaching
+    /// it: kept together or not at all, and nothing of the job after it in the batch recorded.
+    fn a_result_that_reaches_the_cost_limit_ends_its_job_as_it_is_recorded(scratch: &Scratch) {
+        let store = scratch.open();
+        let (stopped, other) = (job(&store, 0), job(&store, 0));
+        let pending = store.next_pending("", 8).unwrap();
+        let of = |job: JobId| pending.iter().map(|(t, _)| t).filter(move |t| t.job == job);
+        // Two results of the job that stops, then one of another job.
+        let tasks: Vec<&TaskRecord> = of(stopped).take(2).chain(of(other).take(1)).collect();
+        assert_eq!(tasks.len(), 3);
+        let leases: Vec<Lease> = tasks
+            .iter()
+            .map(
+                |task| match store.claim(task.id, 1, "w1", "cpu", 2, false).unwrap() {
+                    LeaseClaim::Granted(lease) => lease,
+                    LeaseClaim::Refused(why) => panic!("{why}"),
+                },
+            )
+            .collect();
+        let worker = worker();
+        let results = || -> Vec<Accepting<'_>> {
+            tasks
+                .iter()
+                .zip(&leases)
+                .map(|(task, lease)| Accepting {
+                    row: row(task.id, task.job),
+                    tile: b"tile",
+                    worker: &worker,
+                    lease: &lease.id,
+                    checked: false,
+                })
+                .collect()
+        };
+        let at_limit = |carry| Priced {
+            ends_job: Some("stopped at its cost limit".into()),
+            ..Priced::new(Money::from_micros(22), carry)
+        };
+        // The stop is rolled back with the batch.
+        let failed = store.accept(&mut results(), |i, _, carry, _| match i {
+            0 => Ok(at_limit(carry)),
+            _ => Err(StoreError::Corrupt("priced wrong".into())),
+        });
+        assert!(failed.is_err());
+        assert_eq!(store.job(stopped).unwrap().state, JobState::Running);
+        let outcomes = store
+            .accept(&mut results(), |i, _, carry, _| match i {
+                0 => Ok(at_limit(carry)),
+                1 => panic!("a result of a stopped job is not priced"),
+                _ => Ok(Priced::new(Money::from_micros(22), carry)),
+            })
+            .unwrap();
+        assert_eq!(
+            outcomes,
+            [
+                Acceptance::Accepted,
+                Acceptance::Duplicate,
+                Acceptance::Accepted
+            ]
+        );
+        let record = store.job(stopped).unwrap();
+        assert_eq!(record.state, JobState::Failed);
+        assert_eq!(record.reason.as_deref(), Some("stopped at its cost limit"));
+        assert_eq!(store.ledger(stopped).unwrap().len(), 1);
+        assert_eq!(store.job(other).unwrap().state, JobState::Running);
+    }
+
     /// What the API, `/metrics` and billing read about the farm as a whole: counts, workers,
     /// work done, carries, waiting tenants, unclaimed tasks, reversals.
     fn the_farms_summaries_read_alike_on_both_engines(scratch: &Scratch) {
@@ -1393,7 +1485,7 @@ pub(crate) mod tests {
                 |carry, invoiced| {
                     let invoiced = invoiced.total()?;
                     assert_eq!((carry, invoiced), (before.0, Money::from_micros(before.1)));
-                    Ok((Money::from_micros(22), Carry::from_units(7)))
+                    Ok(Priced::new(Money::from_micros(22), Carry::from_units(7)))
                 },
             )
             .unwrap()
@@ -1538,7 +1630,7 @@ pub(crate) mod tests {
             b"tile",
             &lease.id,
             false,
-            |_, _| Ok((Money::from_micros(22), Carry::default())),
+            |_, _| Ok(Priced::new(Money::from_micros(22), Carry::default())),
         )
         .unwrap()
     }
@@ -1550,7 +1642,7 @@ pub(crate) mod tests {
         tile: &[u8],
         lease: &str,
         checked: bool,
-        charge: impl FnOnce(Carry, Invoiced<'_>) -> Result<(Money, Carry), StoreError>,
+        charge: impl FnOnce(Carry, Invoiced<'_>) -> Result<Priced, StoreError>,
     ) -> Result<Acceptance, StoreError> {
         let worker = worker();
         let mut results = [Accepting {
@@ -1719,7 +1811,7 @@ pub(crate) mod tests {
                 b"tile",
                 &lease.id,
                 false,
-                |_, _| Ok((Money::from_micros(22), Carry::default())),
+                |_, _| Ok(Priced::new(Money::from_micros(22), Carry::default())),
             )
             .unwrap()
         };
@@ -1790,7 +1882,7 @@ pub(crate) mod tests {
         let mut honest = row(tasks[1].id, id);
         honest.worker = "w2".into();
         accept_one(&store, &mut honest, b"again", &lease.id, false, |_, _| {
-            Ok((Money::from_micros(22), Carry::default()))
+            Ok(Priced::new(Money::from_micros(22), Carry::default()))
         })
         .unwrap();
         // The tile rendered again replaces the cheater's.
@@ -1855,7 +1947,7 @@ pub(crate) mod tests {
                 b"tile",
                 &lease.id,
                 false,
-                |_, _| Ok((Money::from_micros(22), Carry::default())),
+                |_, _| Ok(Priced::new(Money::from_micros(22), Carry::default())),
             )
             .unwrap(),
             Acceptance::LeaseEnded
@@ -2047,7 +2139,7 @@ pub(crate) mod tests {
             b"tile",
             &lease.id,
             false,
-            |_, _| Ok((Money::from_micros(22), Carry::default())),
+            |_, _| Ok(Priced::new(Money::from_micros(22), Carry::default())),
         )
         .unwrap();
         store.mark_frame_written(id, 1).unwrap();
