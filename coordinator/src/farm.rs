@@ -91,7 +91,8 @@ pub struct FarmConfig {
     pub events: Option<Arc<dyn FarmEvents>>,
     /// Where assembled frames are written; the data directory's `frames/` when `None`.
     pub frame_paths: Option<Arc<dyn FramePaths>>,
-    /// How many times a result that cannot be recorded (disk full, database error) is tried
+    /// How many times each step of recording results (a result's checks, sending its task
+    /// again, a batch's transaction, its sync) that fails (disk full, database error) is tried
     /// again before `run` stops with the error. `None`, a coordinator's setting, retries until
     /// it succeeds, so an operator can free space without losing tiles; a local render fails
     /// instead of waiting on a disk nobody is watching.

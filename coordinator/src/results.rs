@@ -137,7 +137,9 @@ impl<T: Transport> Farm<T> {
 
     /// Records a batch of results: each is checked on its own, and those that pass are
     /// accepted in one transaction. `Ok` means every one may be acknowledged. Transient
-    /// failures (disk, database) are retried step by step, so that no check is made twice.
+    /// failures (disk, database) are retried step by step (a result's checks, recording a
+    /// failure, the batch's transaction), so that a failed step does not repeat those before
+    /// it.
     pub async fn handle_results(&self, results: &[&ResultMessage]) -> Result<(), FarmError> {
         let mut passed = Vec::new();
         // Each job read once a batch: most of a batch's results are of one job.
@@ -351,7 +353,8 @@ impl<T: Transport> Farm<T> {
 
     /// Attempt `attempt` of a task came to nothing: the task waits to be published again, or on
     /// its last attempt is dead-lettered and its job failed. A failure reported twice counts
-    /// once.
+    /// once. Each step is retried on its own, so that what came before (a worker blocked) is
+    /// not done twice.
     pub(crate) async fn retry_or_give_up(
         &self,
         job: &JobRecord,
@@ -368,9 +371,11 @@ impl<T: Transport> Farm<T> {
         let job_failure = if last {
             // Kept for the operator before the failure is recorded; should recording fail, the
             // result comes back and a second copy is harmless.
-            self.transport
-                .dead_letter(&task_message(job, task, attempt))
-                .await?;
+            let message = task_message(job, task, attempt);
+            self.retrying("dead-letter a task", || async {
+                Ok(self.transport.dead_letter(&message).await?)
+            })
+            .await?;
             let why = format!(
                 "task {} (frame {}, tile {}) failed {attempt} time(s): {reason}",
                 task.id, task.task.frame, task.task.tile
@@ -382,8 +387,16 @@ impl<T: Transport> Farm<T> {
         };
         // The task is pending again: the next top-up publishes its next attempt, once its old
         // lease has ended, so no claim of the new attempt can meet the old lease.
-        self.store
-            .record_failure(task.id, attempt, reason, lease, job_failure.as_deref())?;
+        self.retrying("record a failure", || async {
+            Ok(self.store.record_failure(
+                task.id,
+                attempt,
+                reason,
+                lease,
+                job_failure.as_deref(),
+            )?)
+        })
+        .await?;
         if !last && let Err(e) = self.top_up().await {
             tracing::warn!(error = %e, "cannot queue tasks yet");
         }
@@ -493,25 +506,31 @@ impl<T: Transport> Farm<T> {
     /// What follows a batch's transaction: the results it did not record are refused or their
     /// tasks sent again; those it did are announced, then their frames written.
     async fn follow(&self, passed: &[Passed], recorded: Vec<Recorded>) -> Result<(), FarmError> {
-        let mut accepted = Vec::new();
+        let (mut accepted, mut blocked) = (Vec::new(), Vec::new());
         for (p, r) in passed.iter().zip(recorded) {
             match r.outcome {
                 Acceptance::Duplicate => {}
                 Acceptance::LeaseEnded => {
                     self.refuse("lease no longer active", p.task.id, p.attempt);
                 }
-                Acceptance::WorkerBlocked => {
-                    let reason = format!("worker '{}' was blocked", p.lease.worker);
-                    let lease = Some((p.lease.id.as_str(), LeaseEnd::Done));
-                    self.retrying("send a task again", || {
-                        self.retry_or_give_up(&p.job, &p.task, p.attempt, &reason, lease)
-                    })
-                    .await?;
-                }
+                Acceptance::WorkerBlocked => blocked.push(p),
                 Acceptance::Accepted => {
                     self.announce(p, &r.row);
                     accepted.push((p, r.stopped_job));
                 }
+            }
+        }
+        // Each task of a blocked worker goes out again, one failing not keeping the next (nor
+        // the frames below) from following.
+        let mut failed = None;
+        for p in blocked {
+            let reason = format!("worker '{}' was blocked", p.lease.worker);
+            let lease = Some((p.lease.id.as_str(), LeaseEnd::Done));
+            if let Err(e) = self
+                .retry_or_give_up(&p.job, &p.task, p.attempt, &reason, lease)
+                .await
+            {
+                failed.get_or_insert(e);
             }
         }
         // Only once every tile of the batch is announced: a frame the batch completed is
@@ -522,7 +541,7 @@ impl<T: Transport> Farm<T> {
                 tracing::warn!(task = %p.task.id, error = %e, "accepted; its frame is written later");
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// An accepted result is heard of: by the events' listener, the metrics and the dashboard.

@@ -81,7 +81,9 @@ pub fn ensure_rabbitmq() {
         {
             assert!(
                 out.status.success(),
-                "RabbitMQ has a resource alarm, so it takes no messages (free disk or memory): {}{}",
+                "RabbitMQ has a resource alarm, so it takes no messages: free disk or memory, or \
+                 restore its memory limit if a test left it at 0 \
+                 (rabbitmqctl set_vm_memory_high_watermark 0.4): {}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -591,8 +593,14 @@ impl Drop for Farm {
 }
 
 /// Deletes the queues of farms whose test process is gone (killed before dropping its farms):
-/// their namespaces are `test-<pid>-...`.
+/// their namespaces are `test-<pid>-...`. Called before this process starts any farm, so a
+/// namespace of its own pid is another's, long gone (pids are reused).
 fn delete_abandoned_queues() {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        // No way to tell a live process from a gone one here.
+        return;
+    }
     let Ok(out) = Command::new("rabbitmqctl")
         .args(["list_queues", "-q", "--no-table-headers", "name"])
         .output()
@@ -603,8 +611,13 @@ fn delete_abandoned_queues() {
         .lines()
         .filter_map(|queue| {
             let namespace = queue.trim().split('.').next()?;
-            let pid = namespace.strip_prefix("test-")?.split('-').next()?;
-            let gone = !Path::new("/proc").join(pid).exists();
+            let pid: u32 = namespace
+                .strip_prefix("test-")?
+                .split('-')
+                .next()?
+                .parse()
+                .ok()?;
+            let gone = pid == std::process::id() || !proc.join(pid.to_string()).exists();
             gone.then(|| namespace.to_owned())
         })
         .collect();
@@ -616,22 +629,20 @@ fn delete_abandoned_queues() {
 /// Deletes every queue of a farm's namespace, as its transport names them: left behind, each
 /// is a quorum queue the broker keeps running, and a few hundred slow it down for every test.
 fn delete_queues(namespace: &str) {
+    use tessera_transport::{AmqpTransport, Broker, amqp::QueueNames};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     let deleted = runtime.block_on(async {
-        let transport = tessera_transport::AmqpTransport::connect(
-            &tessera_transport::Broker::new(AMQP_URL),
-            namespace,
-        )
-        .await?;
-        transport.delete_queues().await?;
-        transport.close().await;
-        Ok::<_, tessera_transport::TransportError>(())
+        let (broker, names) = (Broker::new(AMQP_URL), QueueNames::new(namespace));
+        let delete = AmqpTransport::delete_namespace(&broker, &names);
+        tokio::time::timeout(Duration::from_secs(30), delete).await
     });
-    if let Err(e) = deleted {
-        eprintln!("cannot delete the queues of {namespace}: {e}");
+    match deleted {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("cannot delete the queues of {namespace}: {e}"),
+        Err(_) => eprintln!("cannot delete the queues of {namespace}: no answer within 30 s"),
     }
 }
 

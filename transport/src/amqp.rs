@@ -161,8 +161,13 @@ impl AmqpTransport {
 
     /// Deletes the farm's queues (tests, and tearing a namespace down).
     pub async fn delete_queues(&self) -> Result<(), TransportError> {
-        let (connection, channel) = open(&self.shared.broker).await?;
-        let names = &self.shared.names;
+        Self::delete_namespace(&self.shared.broker, &self.shared.names).await
+    }
+
+    /// Deletes the queues named for a namespace, without declaring them first (as connecting
+    /// would): queues declared otherwise, by an older version, go too.
+    pub async fn delete_namespace(to: &Broker, names: &QueueNames) -> Result<(), TransportError> {
+        let (connection, channel) = open(to).await?;
         for queue in [
             &names.tasks,
             &names.verified_tasks,
