@@ -74,6 +74,14 @@ pub fn ensure_rabbitmq() {
     // binary, that is said plainly rather than found as jobs that never finish.
     static ALARMS_CHECKED: std::sync::Once = std::sync::Once::new();
     ALARMS_CHECKED.call_once(|| {
+        // Listening is not answering: a broker seen wedged (400 quorum queues on this 2-core
+        // machine) accepts connections and never completes a handshake.
+        if let Err(e) = delete_queues("test-probe") {
+            panic!(
+                "RabbitMQ listens on 127.0.0.1:5672 but does not answer over AMQP ({e}); \
+                 restart it, and delete the queues tests left behind if it stays so"
+            );
+        }
         delete_abandoned_queues();
         if let Ok(out) = Command::new("rabbitmq-diagnostics")
             .args(["-q", "check_local_alarms"])
@@ -588,7 +596,10 @@ impl Drop for Farm {
         }
         // On a thread of its own: a farm may be dropped inside an async test.
         let namespace = self.namespace.clone();
-        let _ = std::thread::spawn(move || delete_queues(&namespace)).join();
+        let deleted = std::thread::spawn(move || delete_queues(&namespace)).join();
+        if let Ok(Err(e)) = deleted {
+            eprintln!("{e}");
+        }
     }
 }
 
@@ -622,13 +633,15 @@ fn delete_abandoned_queues() {
         })
         .collect();
     for namespace in namespaces {
-        delete_queues(&namespace);
+        if let Err(e) = delete_queues(&namespace) {
+            eprintln!("{e}");
+        }
     }
 }
 
 /// Deletes every queue of a farm's namespace, as its transport names them: left behind, each
 /// is a quorum queue the broker keeps running, and a few hundred slow it down for every test.
-fn delete_queues(namespace: &str) {
+fn delete_queues(namespace: &str) -> Result<(), String> {
     use tessera_transport::{AmqpTransport, Broker, amqp::QueueNames};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -640,9 +653,11 @@ fn delete_queues(namespace: &str) {
         tokio::time::timeout(Duration::from_secs(30), delete).await
     });
     match deleted {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => eprintln!("cannot delete the queues of {namespace}: {e}"),
-        Err(_) => eprintln!("cannot delete the queues of {namespace}: no answer within 30 s"),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("cannot delete the queues of {namespace}: {e}")),
+        Err(_) => Err(format!(
+            "cannot delete the queues of {namespace}: no answer within 30 s"
+        )),
     }
 }
 
