@@ -27,17 +27,15 @@ pub fn output_within(command: &mut Command, limit: Duration) -> Result<Output, S
         .spawn()
         .expect("the command starts");
     // Both pipes drained as the command writes, so it never blocks on a full one.
-    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+    fn drain(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
+            let _ = pipe.read_to_end(&mut bytes);
             bytes
         })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    }
+    let stdout = drain(child.stdout.take().expect("piped"));
+    let stderr = drain(child.stderr.take().expect("piped"));
     let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -70,10 +68,11 @@ fn broker_listening() -> bool {
 /// and that it takes messages.
 pub fn ensure_rabbitmq() {
     start_rabbitmq();
-    // A broker short of disk or memory blocks every publisher without a word to it; once a test
-    // binary, that is said plainly rather than found as jobs that never finish.
-    static ALARMS_CHECKED: std::sync::Once = std::sync::Once::new();
-    ALARMS_CHECKED.call_once(|| {
+    // A broker that does not answer, or short of disk or memory (it then blocks every publisher
+    // without a word), is said plainly once a test binary, rather than found as jobs that never
+    // finish.
+    static BROKER_CHECKED: std::sync::Once = std::sync::Once::new();
+    BROKER_CHECKED.call_once(|| {
         // Listening is not answering: a broker seen wedged (400 quorum queues on this 2-core
         // machine) accepts connections and never completes a handshake.
         if let Err(e) = delete_queues("test-probe") {

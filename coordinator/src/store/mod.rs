@@ -690,15 +690,27 @@ impl Store {
         state: JobState,
         reason: Option<&str>,
     ) -> Result<bool, StoreError> {
+        let ended = Self::end_job(&self.db(), job, state, reason, now())?;
+        self.sync()?;
+        Ok(ended)
+    }
+
+    /// Ends a running job on `db` (a transaction of its own, or one it is part of).
+    fn end_job(
+        db: &Db,
+        job: JobId,
+        state: JobState,
+        reason: Option<&str>,
+        at: f64,
+    ) -> Result<bool, StoreError> {
         // Done only with every task done: a task may have gone out again since its frame was
         // written (its worker was caught cheating).
-        let changed = self.db().execute(
+        let changed = db.execute(
             "UPDATE jobs SET state = ?2, reason = ?3, finished_at = ?4 WHERE id = ?1 AND state = 'running'
                  AND (CAST(?2 AS TEXT) != 'done'
                       OR NOT EXISTS (SELECT 1 FROM frame_tiles WHERE job_id = ?1 AND done < total))",
-            params![job.0, state.as_str(), reason, now()],
+            params![job.0, state.as_str(), reason, at],
         )?;
-        self.sync()?;
         Ok(changed == 1)
     }
 
@@ -943,10 +955,7 @@ impl Store {
         row.charge = priced.charge;
         let t = now();
         if let Some(why) = &priced.ends_job {
-            tx.execute(
-                "UPDATE jobs SET state = 'failed', reason = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'running'",
-                params![row.job.0, why, t],
-            )?;
+            Self::end_job(tx, row.job, JobState::Failed, Some(why), t)?;
         }
         ledger::insert(tx, row, t)?;
         // A tile rendered again (its first worker was caught cheating) replaces the old one.
