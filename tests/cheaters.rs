@@ -15,7 +15,7 @@ use farm::{Farm, assert_same_exr, render_locally, scene};
 use tessera_protocol::api::WorkerView;
 use tessera_protocol::client::Client;
 use tessera_protocol::device::Device;
-use tessera_protocol::lease::Claim;
+use tessera_protocol::lease::{Claim, ClaimRequest};
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
 use tessera_protocol::task::TaskMessage;
@@ -154,6 +154,8 @@ fn cheaters_beside_honest_workers_are_caught_and_the_job_is_rendered_honestly() 
         let mut inbox = transport.consume_tasks(1).await.unwrap();
         let mut previous: Option<Pixels> = None;
         let mut turn = 0;
+        // A message holds several of these tiny tasks; the cheaters take them one by one.
+        let mut taken = std::collections::VecDeque::new();
         while cheaters.iter().any(|c| !c.caught) {
             assert!(
                 started.elapsed() < Duration::from_secs(120),
@@ -163,20 +165,23 @@ fn cheaters_beside_honest_workers_are_caught_and_the_job_is_rendered_honestly() 
                     .map(|c| (c.cheat, c.tasks, c.made_up, c.caught))
                     .collect::<Vec<_>>()
             );
-            let delivery = tokio::time::timeout(Duration::from_secs(30), inbox.next())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "no task within 30 s (the job is done?) with cheaters not caught: {:?}",
-                        cheaters
-                            .iter()
-                            .map(|c| (c.cheat, c.tasks, c.made_up, c.caught))
-                            .collect::<Vec<_>>()
-                    )
-                })
-                .unwrap();
-            let task = delivery.message.clone();
-            delivery.ack().await.unwrap();
+            if taken.is_empty() {
+                let delivery = tokio::time::timeout(Duration::from_secs(30), inbox.next())
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!(
+                            "no task within 30 s (the job is done?) with cheaters not caught: {:?}",
+                            cheaters
+                                .iter()
+                                .map(|c| (c.cheat, c.tasks, c.made_up, c.caught))
+                                .collect::<Vec<_>>()
+                        )
+                    })
+                    .unwrap();
+                taken.extend(delivery.message.tasks().iter().cloned());
+                delivery.ack().await.unwrap();
+            }
+            let task: TaskMessage = taken.pop_front().expect("a message holds a task");
             // The next cheater not caught yet takes it.
             let count = cheaters.len();
             while cheaters[turn % count].caught {
@@ -184,7 +189,11 @@ fn cheaters_beside_honest_workers_are_caught_and_the_job_is_rendered_honestly() 
             }
             let cheater = &mut cheaters[turn % count];
             turn += 1;
-            let (lease, key) = match cheater.client.claim(task.task, task.attempt).unwrap() {
+            let claims = cheater
+                .client
+                .claim(&ClaimRequest::of(std::slice::from_ref(&task)))
+                .unwrap();
+            let (lease, key) = match claims.into_iter().next().expect("a claim") {
                 Claim::Render { lease, key } => (lease, key),
                 // Stale (a task published again): another will come.
                 Claim::Skip { .. } => continue,
@@ -215,26 +224,17 @@ fn cheaters_beside_honest_workers_are_caught_and_the_job_is_rendered_honestly() 
             let made_up = pixels != truth || render_micros > 5_000;
             previous = Some(truth);
             let before = record(&admin, &cheater.name);
-            let mut result = ResultMessage {
-                task: task.task,
-                job: task.job,
-                frame: task.frame,
-                tile: task.tile,
-                attempt: task.attempt,
-                worker: WorkerInfo {
-                    name: cheater.name.clone(),
-                    device: a_cpu(),
-                },
-                outcome: Outcome::Rendered {
-                    render_micros,
-                    samples: task.samples(),
-                    pixels: EncodedPixels::encode(&pixels),
-                },
-                lease,
-                signature: String::new(),
+            let worker = WorkerInfo {
+                name: cheater.name.clone(),
+                device: a_cpu(),
             };
-            result.sign(&key);
-            transport.publish_result(&result).await.unwrap();
+            let outcome = Outcome::Rendered {
+                render_micros,
+                samples: task.samples(),
+                pixels: EncodedPixels::encode(&pixels),
+            };
+            let result = ResultMessage::signed(&task, worker, outcome, lease, &key);
+            transport.publish_results(&[result]).await.unwrap();
             cheater.tasks += 1;
             cheater.made_up += u32::from(made_up);
             // Until the coordinator has recorded the result: accepted or caught.

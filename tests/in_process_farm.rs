@@ -17,12 +17,12 @@ use tessera_protocol::auth::Trust;
 use tessera_protocol::device::Device;
 use tessera_protocol::id::JobId;
 use tessera_protocol::job::{JobOptions, SizeRequest};
-use tessera_protocol::lease::Claim;
+use tessera_protocol::lease::{Claim, ClaimRequest};
 use tessera_protocol::money::Money;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
 use tessera_protocol::scene::{SceneHash, archive};
-use tessera_protocol::task::TaskMessage;
+use tessera_protocol::task::{MAX_BUNDLE, TaskBundle, TaskMessage};
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Pixels;
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
@@ -39,9 +39,9 @@ impl Link for TestLink {
     fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String> {
         self.farm.scene_file(hash).map_err(|e| e.to_string())
     }
-    fn claim(&self, task: &TaskMessage) -> Result<Claim, String> {
+    fn claim(&self, tasks: &[TaskMessage]) -> Result<Vec<Claim>, String> {
         self.farm
-            .claim(&self.worker, task.task, task.attempt)
+            .claim(&self.worker, &ClaimRequest::of(tasks).tasks)
             .map_err(|e| e.to_string())
     }
     fn heartbeat(&self) -> Result<(), String> {
@@ -360,7 +360,7 @@ async fn farm_with_job(
     <InProcessTransport as Transport>::Tasks,
 ) {
     let transport = InProcessTransport::new();
-    let mut settings = FarmConfig::new(dir.join("data"), PriceTable::default());
+    let mut settings = one_task_a_message(FarmConfig::new(dir.join("data"), PriceTable::default()));
     config(&mut settings);
     let farm = Farm::open(settings, transport.clone()).unwrap();
     let tasks = transport.consume_tasks(1).await.unwrap();
@@ -370,23 +370,44 @@ async fn farm_with_job(
     (farm, job, tasks)
 }
 
-/// The next task from `tasks`, acknowledged.
-async fn take(tasks: &mut <InProcessTransport as Transport>::Tasks) -> TaskMessage {
+/// A farm that sends every task in a message of its own, for tests that take them one by one.
+fn one_task_a_message(mut config: FarmConfig) -> FarmConfig {
+    config.samples_a_message = 0;
+    config
+}
+
+/// The next message from `tasks`, acknowledged.
+async fn take_message(tasks: &mut <InProcessTransport as Transport>::Tasks) -> TaskBundle {
     let delivery = tokio::time::timeout(Duration::from_secs(10), tasks.next())
         .await
         .expect("the task is sent")
         .unwrap();
-    let task = delivery.message.clone();
+    let bundle = delivery.message.clone();
     delivery.ack().await.unwrap();
-    task
+    bundle
+}
+
+/// The next task from `tasks` (of a farm that sends one a message), acknowledged.
+async fn take(tasks: &mut <InProcessTransport as Transport>::Tasks) -> TaskMessage {
+    let bundle = take_message(tasks).await;
+    let [task] = bundle.tasks() else {
+        panic!("one task a message expected: {bundle:?}");
+    };
+    task.clone()
+}
+
+/// `who`'s claim of `task`, alone.
+fn claim(farm: &Farm<InProcessTransport>, who: &Principal, task: &TaskMessage) -> Claim {
+    let mut claims = farm
+        .claim(who, &ClaimRequest::of(std::slice::from_ref(task)).tasks)
+        .unwrap();
+    assert_eq!(claims.len(), 1);
+    claims.remove(0)
 }
 
 /// A lease on `task` for `worker`: its id and key.
 fn lease(farm: &Farm<InProcessTransport>, task: &TaskMessage, worker: &str) -> (String, String) {
-    match farm
-        .claim(&cpu_worker(worker, 2), task.task, task.attempt)
-        .unwrap()
-    {
+    match claim(farm, &cpu_worker(worker, 2), task) {
         Claim::Render { lease, key } => (lease, key),
         Claim::Skip { reason } => panic!("claim refused: {reason}"),
     }
@@ -599,7 +620,7 @@ async fn a_job_stops_at_its_cost_limit() {
     let transport = InProcessTransport::new();
     let dear = PriceTable::parse("cpu_core_hour = 1000000.0", "test prices").unwrap();
     let farm = Farm::open(
-        FarmConfig::new(dir.path().join("data"), dear),
+        one_task_a_message(FarmConfig::new(dir.path().join("data"), dear)),
         transport.clone(),
     )
     .unwrap();
@@ -885,9 +906,7 @@ async fn a_trusted_cheater_is_caught_its_charges_reversed_and_its_tiles_rendered
     assert_eq!(reversed, unverified);
     // The blocked worker may claim nothing more.
     let next = take(&mut tasks).await;
-    let refused = farm
-        .claim(&cpu_worker("cheat", 2), next.task, next.attempt)
-        .unwrap();
+    let refused = claim(&farm, &cpu_worker("cheat", 2), &next);
     assert!(matches!(refused, Claim::Skip { .. }), "{refused:?}");
     // An honest worker renders the rest, the reversed tiles again among them.
     let mut first = Some(next);
@@ -935,7 +954,10 @@ async fn a_verified_job_is_rendered_by_verified_workers_only() {
     let dir = tempfile::tempdir().unwrap();
     let transport = InProcessTransport::new();
     let farm = Farm::open(
-        FarmConfig::new(dir.path().join("data"), PriceTable::default()),
+        one_task_a_message(FarmConfig::new(
+            dir.path().join("data"),
+            PriceTable::default(),
+        )),
         transport.clone(),
     )
     .unwrap();
@@ -952,10 +974,7 @@ async fn a_verified_job_is_rendered_by_verified_workers_only() {
             .is_err(),
         "a verified job's task was queued for any worker"
     );
-    match farm
-        .claim(&cpu_worker("stranger", 2), task.task, task.attempt)
-        .unwrap()
-    {
+    match claim(&farm, &cpu_worker("stranger", 2), &task) {
         Claim::Skip { reason } => assert!(reason.contains("verified"), "{reason}"),
         granted => panic!("an unverified worker got a verified job's task: {granted:?}"),
     }
@@ -965,7 +984,7 @@ async fn a_verified_job_is_rendered_by_verified_workers_only() {
         threads: 2,
         verified: true,
     };
-    let held = match farm.claim(&studio, task.task, task.attempt).unwrap() {
+    let held = match claim(&farm, &studio, &task) {
         Claim::Render { lease, key } => (lease, key),
         Claim::Skip { reason } => panic!("the verified worker was refused: {reason}"),
     };
@@ -981,7 +1000,10 @@ async fn a_verified_job_is_rendered_by_verified_workers_only() {
 async fn one_tenants_backlog_does_not_hold_back_anothers_job() {
     let dir = tempfile::tempdir().unwrap();
     let transport = InProcessTransport::new();
-    let mut config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
+    let mut config = one_task_a_message(FarmConfig::new(
+        dir.path().join("data"),
+        PriceTable::default(),
+    ));
     config.window = 4;
     let farm = Farm::open(config, transport.clone()).unwrap();
     let mut tasks = transport.consume_tasks(1).await.unwrap();
@@ -1005,6 +1027,54 @@ async fn one_tenants_backlog_does_not_hold_back_anothers_job() {
             .is_err(),
         "tenant a got more than its window"
     );
+}
+
+/// Tiny tasks travel several to a message, a window counts messages, and one request claims a
+/// message's tasks, each under a lease of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_tasks_travel_several_to_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = InProcessTransport::new();
+    let mut config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
+    config.window = 2;
+    let farm = Farm::open(config, transport.clone()).unwrap();
+    let mut tasks = transport.consume_tasks(1).await.unwrap();
+    // 4x4 px at 1 spp: 16 samples a task, so a message carries as many tasks as it may.
+    let mut job = one_tile_of_cornell(4, 1);
+    job.options.size = SizeRequest::from_sides(Some(4 * 40), Some(4)).unwrap();
+    let job = farm.submit(job).await.unwrap();
+    let first = take_message(&mut tasks).await;
+    let second = take_message(&mut tasks).await;
+    assert_eq!(first.tasks().len(), MAX_BUNDLE);
+    assert_eq!(second.tasks().len(), MAX_BUNDLE);
+    assert!(first.tasks().iter().all(|t| t.job == job));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), tasks.next())
+            .await
+            .is_err(),
+        "a third message was queued beyond a window of two"
+    );
+    let worker = cpu_worker("w", 2);
+    let claims = farm
+        .claim(&worker, &ClaimRequest::of(first.tasks()).tasks)
+        .unwrap();
+    let leases: std::collections::HashSet<String> = claims
+        .iter()
+        .map(|c| match c {
+            Claim::Render { lease, .. } => lease.clone(),
+            Claim::Skip { reason } => panic!("a task of the message refused: {reason}"),
+        })
+        .collect();
+    assert_eq!(leases.len(), MAX_BUNDLE, "a lease for each task");
+    // Asked again (its answer was lost): the same leases.
+    assert_eq!(
+        farm.claim(&worker, &ClaimRequest::of(first.tasks()).tasks)
+            .unwrap(),
+        claims
+    );
+    let too_many = vec![ClaimRequest::of(first.tasks()).tasks[0]; MAX_BUNDLE + 1];
+    let refused = farm.claim(&worker, &too_many).unwrap_err();
+    assert!(refused.to_string().contains("at most 16"), "{refused}");
 }
 
 /// A job of 100,000 tasks goes into the store a few thousand tasks at a time: readers (the API,
@@ -1118,7 +1188,7 @@ async fn farm_with_cornell_tiles(
     <InProcessTransport as Transport>::Tasks,
 ) {
     let transport = InProcessTransport::new();
-    let mut config = FarmConfig::new(dir.join("data"), PriceTable::default());
+    let mut config = one_task_a_message(FarmConfig::new(dir.join("data"), PriceTable::default()));
     config.durability = tessera_renderer::output::Durability::Throwaway;
     config.window = 256;
     let farm = Farm::open(config, transport.clone()).unwrap();

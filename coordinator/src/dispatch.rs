@@ -1,15 +1,14 @@
-//! Handing tasks to the transport: at most a window of each tenant's at a time (so no tenant's
-//! backlog holds back another's), highest priority first within a tenant, each counted as
-//! queued only once the transport confirmed it.
-
-use std::collections::HashMap;
+//! Handing tasks to the transport: at most a window of each tenant's messages at a time (so no
+//! tenant's backlog holds back another's), highest priority first within a tenant, tiny tasks
+//! several to a message, each counted as queued only once the transport confirmed it.
 
 use tessera_protocol::id::{JobId, TaskId};
-use tessera_protocol::task::TaskMessage;
+use tessera_protocol::task::{MAX_BUNDLE, TaskBundle, TaskMessage};
 use tessera_transport::Transport;
 
 use crate::error::FarmError;
 use crate::farm::Farm;
+use crate::job::JobSpec;
 use crate::store::{self, JobRecord, TaskRecord};
 
 impl<T: Transport> Farm<T> {
@@ -26,15 +25,21 @@ impl<T: Transport> Farm<T> {
         self.top_up_by((self.window / 4).max(1)).await
     }
 
-    /// Publishes pending tasks of every tenant whose window has room for at least `least`,
-    /// until they are full.
+    /// Publishes pending tasks of every tenant whose window has room for at least `least`
+    /// messages, until they are full. A window counts messages: as many tasks as the tenant's
+    /// next job puts in one ([`tasks_a_message`]) count as one.
     async fn top_up_by(&self, least: usize) -> Result<(), FarmError> {
         let _one_at_a_time = self.publishing.lock().await;
         loop {
             let mut batch = Vec::new();
             for (tenant, queued) in self.store.waiting_tenants()? {
-                let room = self.window.saturating_sub(queued);
-                if room >= least {
+                let Some((_, next_job)) = self.store.next_pending(&tenant, 1)?.pop() else {
+                    continue;
+                };
+                let per_message =
+                    tasks_a_message(&self.store.job(next_job)?.spec, self.samples_a_message);
+                let room = (self.window * per_message).saturating_sub(queued);
+                if room >= least * per_message {
                     batch.extend(self.store.next_pending(&tenant, room)?);
                 }
             }
@@ -58,24 +63,42 @@ impl<T: Transport> Farm<T> {
         self.publish(&stale).await
     }
 
-    /// Publishes the current attempt of each task and marks them queued once the transport
-    /// confirmed them.
+    /// Publishes the current attempt of each task, tiny tasks of a job several to a message,
+    /// and marks them queued once the transport confirmed them.
     async fn publish(&self, tasks: &[(TaskRecord, JobId)]) -> Result<(), FarmError> {
-        let mut jobs = HashMap::new();
-        let mut messages = Vec::with_capacity(tasks.len());
+        let mut jobs: Vec<(JobRecord, Vec<TaskMessage>)> = Vec::new();
         for (task, job) in tasks {
-            if !jobs.contains_key(job) {
-                jobs.insert(*job, self.store.job(*job)?);
+            let at = match jobs.iter().position(|(record, _)| record.id == *job) {
+                Some(at) => at,
+                None => {
+                    jobs.push((self.store.job(*job)?, Vec::new()));
+                    jobs.len() - 1
+                }
+            };
+            let (record, messages) = &mut jobs[at];
+            messages.push(task_message(record, task, task.attempts + 1));
+        }
+        let mut bundles = Vec::new();
+        for (record, messages) in jobs {
+            for chunk in messages.chunks(tasks_a_message(&record.spec, self.samples_a_message)) {
+                bundles.push(TaskBundle::new(chunk.to_vec()).expect("one job's tasks, a few"));
             }
-            messages.push(task_message(&jobs[job], task, task.attempts + 1));
         }
         // Taken before publishing: a worker may start before the broker confirms.
         let published_at = store::now();
-        self.transport.publish_tasks(&messages).await?;
+        self.transport.publish_tasks(&bundles).await?;
         let ids: Vec<TaskId> = tasks.iter().map(|(t, _)| t.id).collect();
         self.store.mark_queued(&ids, published_at)?;
         Ok(())
     }
+}
+
+/// How many of a job's tasks travel in one message: enough for `samples` camera samples, at
+/// most [`MAX_BUNDLE`].
+fn tasks_a_message(spec: &JobSpec, samples: u64) -> usize {
+    let side = u64::from(spec.tile_size.get());
+    let per_task = side * side * u64::from(spec.settings.spp.get());
+    (samples / per_task).clamp(1, MAX_BUNDLE as u64) as usize
 }
 
 /// The message for attempt `attempt` of a stored task.

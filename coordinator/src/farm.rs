@@ -11,18 +11,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use tessera_protocol::api::{JobState, LedgerRow, Quote, WorkerView};
 use tessera_protocol::auth::Trust;
-use tessera_protocol::id::{JobId, TaskId};
+use tessera_protocol::id::JobId;
 use tessera_protocol::job::JobOptions;
-use tessera_protocol::lease::Claim;
+use tessera_protocol::lease::{Claim, TaskAttempt};
 use tessera_protocol::money::Money;
 use tessera_protocol::result::ResultMessage;
 use tessera_protocol::scene::{SceneHash, SceneStore, SceneStoreError};
+use tessera_protocol::task::MAX_BUNDLE;
 use tessera_renderer::film::Resolution;
 use tessera_renderer::output::Durability;
 use tessera_transport::{Delivery, Inbox, Transport};
 use tokio::sync::watch;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::billing::PriceTable;
 use crate::billing::work::{self, Throughput, WorkDone};
@@ -34,7 +37,9 @@ use crate::live::{self, LiveEvent, WATCHERS_PER_HOLDER, Watchers, Watching};
 use crate::measured::Measured;
 use crate::plan::TaskPlan;
 use crate::quote::{self, AliveWorker, HeldQuotes, Probe};
-use crate::store::{self, JobRecord, LeaseClaim, LeaseEnd, Location, NewJob, Principal, Store};
+use crate::store::{
+    self, Claimant, JobRecord, LeaseClaim, LeaseEnd, Location, NewJob, Principal, Store,
+};
 use crate::validate::validate_scene;
 use crate::verify::Verifier;
 
@@ -46,9 +51,14 @@ const MISFITS_EVERY: Duration = Duration::from_secs(60);
 
 /// Attempts a task gets before it is dead-lettered and its job failed.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
-/// Tasks of one tenant kept in the broker at once; the rest wait in the store, so a later job of
-/// higher priority overtakes them, and no tenant's backlog holds back another's.
+/// Task messages of one tenant kept in the broker at once (a message holds one task, or a few
+/// tiny ones); the rest wait in the store, so a later job of higher priority overtakes them, and
+/// no tenant's backlog holds back another's.
 pub const DEFAULT_WINDOW: usize = 64;
+/// Camera samples a task message carries at least, where tasks are small enough to share one:
+/// a task of a few milliseconds is not then outweighed by its claim, its two messages and their
+/// acknowledgements. A 64x64 px task at 1 spp travels alone.
+pub const DEFAULT_SAMPLES_A_MESSAGE: u64 = 4096;
 /// How long a worker may go unheard before its leases expire. Workers heartbeat every fifth of
 /// this.
 pub const DEFAULT_LEASE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -78,6 +88,9 @@ pub struct FarmConfig {
     pub prices: PriceTable,
     pub max_attempts: u32,
     pub window: usize,
+    /// Camera samples a task message carries at least: tasks smaller than this travel several
+    /// to a message (at most [`MAX_BUNDLE`]); 0 sends every task alone.
+    pub samples_a_message: u64,
     pub durability: Durability,
     pub limits: Limits,
     /// A lease whose worker has not been heard from for this long expires, and its task goes
@@ -117,6 +130,7 @@ impl FarmConfig {
             prices,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             window: DEFAULT_WINDOW,
+            samples_a_message: DEFAULT_SAMPLES_A_MESSAGE,
             durability: Durability::CrashSafe,
             limits: Limits::default(),
             lease_timeout: DEFAULT_LEASE_TIMEOUT,
@@ -136,6 +150,7 @@ pub struct Farm<T> {
     pub(crate) prices: PriceTable,
     pub(crate) max_attempts: u32,
     pub(crate) window: usize,
+    pub(crate) samples_a_message: u64,
     pub(crate) transport: T,
     pub(crate) limits: Limits,
     lease_timeout: Duration,
@@ -148,6 +163,8 @@ pub struct Farm<T> {
     refusals: Mutex<BTreeMap<&'static str, u64>>,
     /// One top-up at a time, so two never publish the same pending tasks.
     pub(crate) publishing: tokio::sync::Mutex<()>,
+    /// Asks `run`'s publisher for a top-up after a batch of results.
+    top_up_asked: tokio::sync::Notify,
     pub(crate) verifier: Arc<Verifier>,
     /// Accepted tiles and written frames, for whoever watches.
     pub(crate) live: tokio::sync::broadcast::Sender<LiveEvent>,
@@ -187,6 +204,7 @@ impl<T: Transport> Farm<T> {
             prices: config.prices,
             max_attempts: config.max_attempts.max(1),
             window: config.window.max(1),
+            samples_a_message: config.samples_a_message,
             transport,
             limits: config.limits,
             lease_timeout: config.lease_timeout,
@@ -197,6 +215,7 @@ impl<T: Transport> Farm<T> {
             record_retries: config.record_retries,
             refusals: Mutex::default(),
             publishing: tokio::sync::Mutex::new(()),
+            top_up_asked: tokio::sync::Notify::new(),
             verifier: Arc::new(Verifier::start()),
             live: tokio::sync::broadcast::channel(live::BACKLOG).0,
             watchers: Arc::default(),
@@ -395,13 +414,13 @@ impl<T: Transport> Farm<T> {
         Ok(dir)
     }
 
-    /// Grants `worker` a lease on attempt `attempt` of `task`, or says why not.
+    /// Grants `worker` a lease on each of `tasks` (the tasks of one message, at most
+    /// [`MAX_BUNDLE`]), or says why not: a claim for each, in their order.
     pub fn claim(
         &self,
         worker: &Principal,
-        task: TaskId,
-        attempt: u32,
-    ) -> Result<Claim, FarmError> {
+        tasks: &[TaskAttempt],
+    ) -> Result<Vec<Claim>, FarmError> {
         let Principal::Worker {
             name,
             device_class,
@@ -411,18 +430,29 @@ impl<T: Transport> Farm<T> {
         else {
             return Err(FarmError::InvalidJob("only workers claim tasks".into()));
         };
-        Ok(
-            match self
-                .store
-                .claim(task, attempt, name, device_class, *threads, *verified)?
-            {
+        if tasks.len() > MAX_BUNDLE {
+            return Err(FarmError::InvalidJob(format!(
+                "{} tasks claimed at once; a message carries at most {MAX_BUNDLE}",
+                tasks.len()
+            )));
+        }
+        let claimant = Claimant {
+            worker: name,
+            device_class,
+            threads: *threads,
+            verified: *verified,
+        };
+        let claims = self.store.claim(tasks, &claimant)?;
+        Ok(claims
+            .into_iter()
+            .map(|claim| match claim {
                 LeaseClaim::Granted(lease) => Claim::Render {
                     lease: lease.id,
                     key: lease.key,
                 },
                 LeaseClaim::Refused(reason) => Claim::Skip { reason },
-            },
-        )
+            })
+            .collect())
     }
 
     /// Every worker heard from; alive when heard from within the lease timeout.
@@ -514,6 +544,11 @@ impl<T: Transport> Farm<T> {
     ) -> Result<(), FarmError> {
         self.write_pending_frames()?;
         let mut results = self.transport.consume_results().await?;
+        // Publishing waits for the broker's confirms: on a task of its own, so that results
+        // go on being recorded meanwhile.
+        let _publisher = AbortOnDropHandle::new(tokio::spawn(
+            self.clone().publish_when_asked(shutdown.clone()),
+        ));
         let mut top_up = tokio::time::interval(Duration::from_secs(2));
         let mut leases =
             tokio::time::interval((self.lease_timeout / 10).max(Duration::from_millis(100)));
@@ -564,7 +599,7 @@ impl<T: Transport> Farm<T> {
     }
 
     /// Records a batch of results, makes what they recorded durable with one sync, and only
-    /// then acknowledges them. Transient failures (disk, database) are retried, in
+    /// then acknowledges them, and asks for a top-up. Transient failures (disk, database) are retried, in
     /// [`Farm::handle_results`] step by step: acknowledging would lose a tile, and not
     /// acknowledging would stall the consumer.
     async fn record_batch(&self, batch: Vec<Delivery<ResultMessage>>) -> Result<(), FarmError> {
@@ -572,16 +607,29 @@ impl<T: Transport> Farm<T> {
         self.handle_results(&results).await?;
         self.retrying("make results durable", || async { Ok(self.store.sync()?) })
             .await?;
-        for delivery in batch {
-            if let Err(e) = delivery.ack().await {
+        // All at once: one by one, each would wait for the connection's writer in turn.
+        for acked in join_all(batch.into_iter().map(Delivery::ack)).await {
+            if let Err(e) = acked {
                 // It comes back and is recognised as a duplicate.
                 tracing::warn!(error = %e, "cannot acknowledge result");
             }
         }
-        if let Err(e) = self.top_up_in_chunks().await {
-            tracing::warn!(error = %e, "cannot queue tasks");
-        }
+        self.top_up_asked.notify_one();
         Ok(())
+    }
+
+    /// Tops up after each batch of results that asks for it, until `shutdown` turns true.
+    async fn publish_when_asked(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = self.top_up_asked.notified() => {
+                    if let Err(e) = self.top_up_in_chunks().await {
+                        tracing::warn!(error = %e, "cannot queue tasks");
+                    }
+                }
+            }
+        }
     }
 
     /// Runs `attempt` until it succeeds, waiting longer each time, or until the configured

@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use futures_util::future::join_all;
 use tessera_protocol::api::{JobState, LedgerRow, TaskState};
 use tessera_protocol::device::Device;
 use tessera_protocol::id::{JobId, TaskId};
@@ -141,21 +142,26 @@ impl<T: Transport> Farm<T> {
     /// failure, the batch's transaction), so that a failed step does not repeat those before
     /// it.
     pub async fn handle_results(&self, results: &[&ResultMessage]) -> Result<(), FarmError> {
-        let mut passed = Vec::new();
         // Each job read once a batch: most of a batch's results are of one job.
         let jobs = Mutex::new(HashMap::new());
         // A lease's first result is the one that counts; a copy later in the batch (sent
         // twice, or redelivered) is a duplicate.
         let mut leases = HashSet::new();
-        for r in results {
-            if !leases.insert(r.lease.as_str()) {
+        let firsts = results.iter().filter(|r| {
+            let first = leases.insert(r.lease.as_str());
+            if !first {
                 tracing::debug!(task = %r.task, "duplicate result ignored");
-                continue;
             }
-            let checked = self
-                .retrying("check a result", || self.check_result(r, &jobs))
-                .await?;
-            passed.extend(checked);
+            first
+        });
+        // Side by side: a spot check renders on a thread of its own, and the batch need not
+        // wait for each in turn. (A worker one of them blocks is paid for none of the batch:
+        // `Store::accept` looks at its record.)
+        let checks =
+            firsts.map(|r| self.retrying("check a result", || self.check_result(r, &jobs)));
+        let mut passed = Vec::new();
+        for checked in join_all(checks).await {
+            passed.extend(checked?);
         }
         if passed.is_empty() {
             return Ok(());

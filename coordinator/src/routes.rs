@@ -244,12 +244,12 @@ pub const ROUTES: [Route; 24] = [
     ),
     route(
         Method::POST,
-        "/api/tasks/{id}/claim",
+        "/api/claims",
         WORKERS,
         Endpoint::Claim,
-        Doc::new("A worker claims a task it took from the queue.")
+        Doc::new("A worker claims the tasks of a message it took from the queue (at most 16): a claim for each, in their order.")
             .takes(Body::Json("ClaimRequest"))
-            .answers(Body::Json("Claim")),
+            .answers(Body::JsonList("Claim")),
     ),
     route(
         Method::POST,

@@ -22,7 +22,7 @@ use tessera_protocol::api::{
     TaskState, TaskView, WorkerView,
 };
 use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView, Trust};
-use tessera_protocol::id::{JobId, TaskId};
+use tessera_protocol::id::JobId;
 use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::{Claim, ClaimRequest};
 use tessera_protocol::metrics;
@@ -594,14 +594,9 @@ async fn heartbeat<T: Transport>(
 async fn claim<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
-    Path(task): Path<String>,
     JsonBody(request): JsonBody<ClaimRequest>,
-) -> ApiResult<Json<Claim>> {
-    let task = task
-        .parse::<i64>()
-        .map(TaskId)
-        .map_err(|_| ApiError(StatusCode::NOT_FOUND, "not a task id".into()))?;
-    Ok(Json(farm.claim(&who, task, request.attempt)?))
+) -> ApiResult<Json<Vec<Claim>>> {
+    Ok(Json(farm.claim(&who, &request.tasks)?))
 }
 
 async fn create_token<T: Transport>(

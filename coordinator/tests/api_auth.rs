@@ -242,13 +242,13 @@ async fn a_worker_gets_only_the_scenes_of_tasks_it_holds() {
     let (status, body) = api
         .call(
             "POST",
-            "/api/tasks/1/claim",
+            "/api/claims",
             Some(&format!("Bearer {worker}")),
-            br#"{"attempt":1}"#.to_vec(),
+            br#"{"tasks":[{"task":1,"attempt":1}]}"#.to_vec(),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body["render"]["lease"].is_string(), "{body}");
+    assert!(body[0]["render"]["lease"].is_string(), "{body}");
     assert_eq!(api.as_(&worker, "GET", &path).await, StatusCode::OK);
 }
 

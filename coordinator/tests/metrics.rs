@@ -12,7 +12,7 @@ use tessera_coordinator::store::Principal;
 use tessera_coordinator::{Farm, FarmConfig, Submission, server};
 use tessera_protocol::auth::{NewToken, Role};
 use tessera_protocol::job::{JobOptions, SizeRequest};
-use tessera_protocol::lease::Claim;
+use tessera_protocol::lease::{Claim, TaskAttempt};
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage};
 use tessera_renderer::film::Pixels;
@@ -65,6 +65,8 @@ async fn metrics_move_as_a_job_runs() {
     let mut config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
     // The made-up black results below are about counting, not about pixels.
     config.spot_checks = false;
+    // Its two tasks taken one by one.
+    config.samples_a_message = 0;
     let farm = Farm::open(config, transport.clone()).unwrap();
     let router = server::router(farm.clone());
     let admin = farm
@@ -122,32 +124,30 @@ async fn metrics_move_as_a_job_runs() {
             .await
             .unwrap()
             .unwrap();
-        let task = delivery.message.clone();
+        let [task] = delivery.message.tasks() else {
+            panic!("one task a message expected")
+        };
+        let task = task.clone();
         delivery.ack().await.unwrap();
-        let Claim::Render { lease, key } = farm.claim(&worker, task.task, task.attempt).unwrap()
+        let attempt = TaskAttempt {
+            task: task.task,
+            attempt: task.attempt,
+        };
+        let Some(Claim::Render { lease, key }) = farm.claim(&worker, &[attempt]).unwrap().pop()
         else {
             panic!("claim refused")
         };
-        let mut result = ResultMessage {
-            task: task.task,
-            job: task.job,
-            frame: task.frame,
-            tile: task.tile,
-            attempt: task.attempt,
-            worker: serde_json::from_value(serde_json::json!({
-                "name": "gpu-1",
-                "device": {"backend": "cuda", "name": "NVIDIA H100", "class": "h100", "threads": 1}
-            }))
-            .unwrap(),
-            outcome: Outcome::Rendered {
-                render_micros: 1,
-                samples: task.samples(),
-                pixels: EncodedPixels::encode(&Pixels::zeroed(16)),
-            },
-            lease: lease.clone(),
-            signature: String::new(),
+        let worker_info = serde_json::from_value(serde_json::json!({
+            "name": "gpu-1",
+            "device": {"backend": "cuda", "name": "NVIDIA H100", "class": "h100", "threads": 1}
+        }))
+        .unwrap();
+        let outcome = Outcome::Rendered {
+            render_micros: 1,
+            samples: task.samples(),
+            pixels: EncodedPixels::encode(&Pixels::zeroed(16)),
         };
-        result.sign(&key);
+        let result = ResultMessage::signed(&task, worker_info, outcome, lease.clone(), &key);
         tokio::time::sleep(Duration::from_millis(20)).await;
         farm.handle_result(&result).await.unwrap();
         // Replayed: refused, and counted.

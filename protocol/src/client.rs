@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{InvoiceView, JobView, Me, Quote, Submitted, Terms, WorkerView};
 use crate::auth::{IssuedToken, NewToken, TokenView};
-use crate::id::{JobId, TaskId};
+use crate::id::JobId;
 use crate::job::JobOptions;
 use crate::lease::{Claim, ClaimRequest};
 use crate::result::WorkerInfo;
@@ -226,12 +226,13 @@ impl Client {
         Ok(())
     }
 
-    /// Claims a task taken from the queue, before rendering it.
-    pub fn claim(&self, task: TaskId, attempt: u32) -> Result<Claim, ClientError> {
-        let body = serde_json::to_vec(&ClaimRequest { attempt }).expect("claims serialize");
+    /// Claims the tasks of a message taken from the queue, before rendering them: a claim for
+    /// each, in their order.
+    pub fn claim(&self, request: &ClaimRequest) -> Result<Vec<Claim>, ClientError> {
+        let body = serde_json::to_vec(request).expect("claims serialize");
         let request = self
             .agent
-            .post(&self.url(&format!("/api/tasks/{task}/claim")))
+            .post(&self.url("/api/claims"))
             .set("content-type", "application/json");
         let response = self.call(request, Some(&body))?;
         self.json(response)

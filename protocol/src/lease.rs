@@ -8,14 +8,41 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-/// `POST /api/tasks/{task}/claim`: the attempt the worker took from the queue.
+use crate::id::TaskId;
+use crate::task::TaskMessage;
+
+/// `POST /api/claims`: the tasks of one message a worker took from the queue, claimed at once
+/// (at most [`MAX_BUNDLE`](crate::task::MAX_BUNDLE)); answered with a [`Claim`] for each, in the same order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimRequest {
+    pub tasks: Vec<TaskAttempt>,
+}
+
+impl ClaimRequest {
+    /// The attempts of `tasks`, as they arrived.
+    pub fn of(tasks: &[TaskMessage]) -> Self {
+        Self {
+            tasks: tasks
+                .iter()
+                .map(|t| TaskAttempt {
+                    task: t.task,
+                    attempt: t.attempt,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One attempt at one task, as its message numbered it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskAttempt {
+    pub task: TaskId,
     pub attempt: u32,
 }
 
-/// The answer to a claim.
+/// The answer to a claim of one task.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,18 +1,23 @@
 //! How a tile's pixels travel: little-endian f32 planes, deflated, in base64. Decoding is where an
 //! untrusted worker's pixels are first checked: exact size, finite values, bounded memory.
 
-use std::io::{Read, Write};
+use std::cell::RefCell;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use flate2::Compression;
-use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use serde::{Deserialize, Serialize};
 use tessera_renderer::film::Pixels;
 
 /// f32 values per pixel: color RGBA, albedo RGB, normal XYZ, depth.
 const FLOATS_PER_PIXEL: usize = 4 + 3 + 3 + 1;
+
+thread_local! {
+    // Kept from tile to tile: a deflate state takes hundreds of kilobytes to allocate and clear,
+    // far more than a tiny tile's pixels.
+    static COMPRESSOR: RefCell<Compress> = RefCell::new(Compress::new(Compression::fast(), false));
+    static DECOMPRESSOR: RefCell<Decompress> = RefCell::new(Decompress::new(false));
+}
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PixelsError {
@@ -35,10 +40,21 @@ pub struct EncodedPixels(String);
 impl EncodedPixels {
     pub fn encode(pixels: &Pixels) -> Self {
         let raw = Self::raw(pixels);
-        let mut encoder = DeflateEncoder::new(Vec::new(), Compression::fast());
-        // Writing into a Vec cannot fail.
-        encoder.write_all(&raw).expect("in-memory compression");
-        let compressed = encoder.finish().expect("in-memory compression");
+        let compressed = COMPRESSOR.with_borrow_mut(|compressor| {
+            compressor.reset();
+            let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+            loop {
+                let read = compressor.total_in() as usize;
+                // Compressing in memory cannot fail.
+                let status = compressor
+                    .compress_vec(&raw[read..], &mut out, FlushCompress::Finish)
+                    .expect("in-memory compression");
+                if status == Status::StreamEnd {
+                    return out;
+                }
+                out.reserve(out.capacity().max(64));
+            }
+        });
         Self(BASE64.encode(compressed))
     }
 
@@ -71,12 +87,14 @@ impl EncodedPixels {
     /// [`decode`](Self::decode) for the compressed form, as kept on disk.
     pub fn decode_compressed(compressed: &[u8], pixel_count: usize) -> Result<Pixels, PixelsError> {
         let expected = pixel_count * FLOATS_PER_PIXEL * 4;
-        // Read at most one byte more than expected, so a decompression bomb costs nothing.
-        let mut raw = Vec::with_capacity(expected);
-        DeflateDecoder::new(compressed)
-            .take(expected as u64 + 1)
-            .read_to_end(&mut raw)
-            .map_err(|_| PixelsError::Compression)?;
+        // Inflate at most one byte more than expected, so a decompression bomb costs nothing.
+        let mut raw = Vec::with_capacity(expected + 1);
+        DECOMPRESSOR.with_borrow_mut(|decompressor| {
+            decompressor.reset(false);
+            decompressor
+                .decompress_vec(compressed, &mut raw, FlushDecompress::Finish)
+                .map_err(|_| PixelsError::Compression)
+        })?;
         if raw.len() != expected {
             return Err(PixelsError::WrongSize {
                 expected,

@@ -9,6 +9,7 @@ use crate::device::Device;
 use crate::id::{JobId, TaskId};
 use crate::lease;
 use crate::pixels::EncodedPixels;
+use crate::task::TaskMessage;
 
 /// A worker as its results name it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +37,29 @@ pub struct ResultMessage {
 }
 
 impl ResultMessage {
+    /// `worker`'s result of `task`, claimed under `lease` and signed with its `key`.
+    pub fn signed(
+        task: &TaskMessage,
+        worker: WorkerInfo,
+        outcome: Outcome,
+        lease: String,
+        key: &str,
+    ) -> Self {
+        let mut result = Self {
+            task: task.task,
+            job: task.job,
+            frame: task.frame,
+            tile: task.tile,
+            attempt: task.attempt,
+            worker,
+            outcome,
+            lease,
+            signature: String::new(),
+        };
+        result.sign(key);
+        result
+    }
+
     /// The bytes the signature covers: the message with an empty signature.
     fn signed_bytes(&self) -> Vec<u8> {
         let unsigned = Self {

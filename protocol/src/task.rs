@@ -1,5 +1,5 @@
-//! What travels to a worker: one task, with everything needed to render it and nothing the worker
-//! must look up or guess.
+//! What travels to a worker: a bundle of tasks (usually one), each with everything needed to
+//! render it and nothing the worker must look up or guess.
 
 use serde::{Deserialize, Serialize};
 use tessera_renderer::camera::View;
@@ -65,4 +65,73 @@ pub struct FrameKey {
     camera: Option<String>,
     view: View,
     environment: Option<EnvironmentSetting>,
+}
+
+/// Tasks one message may carry at most.
+pub const MAX_BUNDLE: usize = 16;
+
+/// What one message on a task queue carries: one task, or several tiny tasks of one job, so
+/// that tasks of a few milliseconds are not outweighed by their messaging (as a Deadline job
+/// renders several frames a task). Each task in it is still claimed, rendered, checked and
+/// billed on its own. Never empty, at most [`MAX_BUNDLE`] tasks, all of one job (so of one
+/// queue).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "BundleFields")]
+pub struct TaskBundle {
+    tasks: Vec<TaskMessage>,
+}
+
+/// A bundle as it arrives, checked before it is one.
+#[derive(Deserialize)]
+struct BundleFields {
+    tasks: Vec<TaskMessage>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error("a task bundle holds no task")]
+    Empty,
+    #[error("a task bundle holds {0} tasks; at most {MAX_BUNDLE}")]
+    TooMany(usize),
+    #[error("a task bundle mixes tasks of several jobs")]
+    MixedJobs,
+}
+
+impl TaskBundle {
+    pub fn new(tasks: Vec<TaskMessage>) -> Result<Self, BundleError> {
+        let Some(first) = tasks.first() else {
+            return Err(BundleError::Empty);
+        };
+        if tasks.len() > MAX_BUNDLE {
+            return Err(BundleError::TooMany(tasks.len()));
+        }
+        if tasks
+            .iter()
+            .any(|t| t.job != first.job || t.trust != first.trust)
+        {
+            return Err(BundleError::MixedJobs);
+        }
+        Ok(Self { tasks })
+    }
+
+    pub fn one(task: TaskMessage) -> Self {
+        Self { tasks: vec![task] }
+    }
+
+    pub fn tasks(&self) -> &[TaskMessage] {
+        &self.tasks
+    }
+
+    /// Which workers may render its tasks: the transport queues a verified job's apart.
+    pub fn trust(&self) -> Trust {
+        self.tasks[0].trust
+    }
+}
+
+impl TryFrom<BundleFields> for TaskBundle {
+    type Error = BundleError;
+
+    fn try_from(fields: BundleFields) -> Result<Self, BundleError> {
+        Self::new(fields.tasks)
+    }
 }

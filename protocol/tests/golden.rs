@@ -9,13 +9,14 @@ use serde::de::DeserializeOwned;
 use tessera_protocol::api::{
     FrameProgress, InvoiceView, JobState, JobView, LedgerRow, Quote, Reversal,
 };
+use tessera_protocol::auth::Trust;
 use tessera_protocol::device::Device;
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
 use tessera_protocol::scene::SceneHash;
-use tessera_protocol::task::TaskMessage;
+use tessera_protocol::task::{MAX_BUNDLE, TaskBundle, TaskMessage};
 use tessera_renderer::film::{Pixels, Resolution, Tile};
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
@@ -68,27 +69,55 @@ fn worker() -> WorkerInfo {
     }
 }
 
+fn task(id: i64) -> TaskMessage {
+    TaskMessage {
+        task: TaskId(id),
+        job: JobId(7),
+        scene: SceneHash::of(b"scene"),
+        frame: 3,
+        time: 2.0 / 24.0,
+        camera: Some("Camera".into()),
+        view: Default::default(),
+        environment: None,
+        resolution: resolution(),
+        tile: tile(),
+        settings: settings(),
+        attempt: 2,
+        max_attempts: 3,
+        trust: Default::default(),
+    }
+}
+
 #[test]
-fn task_message() {
-    check(
-        "task_message",
-        &TaskMessage {
-            task: TaskId(42),
-            job: JobId(7),
-            scene: SceneHash::of(b"scene"),
-            frame: 3,
-            time: 2.0 / 24.0,
-            camera: Some("Camera".into()),
-            view: Default::default(),
-            environment: None,
-            resolution: resolution(),
-            tile: tile(),
-            settings: settings(),
-            attempt: 2,
-            max_attempts: 3,
-            trust: Default::default(),
-        },
-    );
+fn task_bundle() {
+    check("task_bundle", &TaskBundle::one(task(42)));
+}
+
+/// A message on a task queue that breaks a bundle's rules does not decode, so it is refused
+/// once rather than half-rendered.
+#[test]
+fn bundles_that_break_their_rules_do_not_decode() {
+    let decode = |tasks: Vec<TaskMessage>| {
+        serde_json::from_value::<TaskBundle>(serde_json::json!({ "tasks": tasks }))
+            .map_err(|e| e.to_string())
+    };
+    let full: Vec<TaskMessage> = (0..MAX_BUNDLE as i64).map(task).collect();
+    assert_eq!(decode(full.clone()).unwrap().tasks(), full);
+    let err = decode(Vec::new()).unwrap_err();
+    assert!(err.contains("no task"), "{err}");
+    let err = decode((0..=MAX_BUNDLE as i64).map(task).collect()).unwrap_err();
+    assert!(err.contains("at most 16"), "{err}");
+    let other_job = TaskMessage {
+        job: JobId(8),
+        ..task(2)
+    };
+    let err = decode(vec![task(1), other_job]).unwrap_err();
+    assert!(err.contains("several jobs"), "{err}");
+    let verified = TaskMessage {
+        trust: Trust::Verified,
+        ..task(2)
+    };
+    assert!(decode(vec![task(1), verified]).is_err());
 }
 
 #[test]

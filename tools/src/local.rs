@@ -18,7 +18,7 @@ use tessera_protocol::api::{JobState, LedgerRow, Quote};
 use tessera_protocol::device::Device;
 use tessera_protocol::id::JobId;
 use tessera_protocol::job::JobOptions;
-use tessera_protocol::lease::Claim;
+use tessera_protocol::lease::{Claim, ClaimRequest};
 use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::SceneHash;
@@ -186,9 +186,9 @@ impl Link for LocalLink {
         self.farm.scene_file(hash).map_err(|e| e.to_string())
     }
 
-    fn claim(&self, task: &TaskMessage) -> Result<Claim, String> {
+    fn claim(&self, tasks: &[TaskMessage]) -> Result<Vec<Claim>, String> {
         self.farm
-            .claim(&self.worker, task.task, task.attempt)
+            .claim(&self.worker, &ClaimRequest::of(tasks).tasks)
             .map_err(|e| e.to_string())
     }
 

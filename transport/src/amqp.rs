@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 
 use tessera_protocol::auth::Trust;
 use tessera_protocol::result::ResultMessage;
-use tessera_protocol::task::TaskMessage;
+use tessera_protocol::task::{TaskBundle, TaskMessage};
 
 use crate::{BoxFuture, Delivery, Inbox, Settle, Transport, TransportError, decode, encode};
 
@@ -546,10 +546,10 @@ impl<M: DeserializeOwned + Send> Inbox<M> for AmqpInbox<M> {
 }
 
 impl Transport for AmqpTransport {
-    type Tasks = AmqpInbox<TaskMessage>;
+    type Tasks = AmqpInbox<TaskBundle>;
     type Results = AmqpInbox<ResultMessage>;
 
-    async fn publish_tasks(&self, tasks: &[TaskMessage]) -> Result<(), TransportError> {
+    async fn publish_tasks(&self, tasks: &[TaskBundle]) -> Result<(), TransportError> {
         let names = &self.shared.names;
         for (trust, queue) in [
             (Trust::Any, &names.tasks),
@@ -557,7 +557,7 @@ impl Transport for AmqpTransport {
         ] {
             let bodies: Vec<Vec<u8>> = tasks
                 .iter()
-                .filter(|t| t.trust == trust)
+                .filter(|t| t.trust() == trust)
                 .map(encode)
                 .collect();
             if !bodies.is_empty() {
@@ -572,9 +572,10 @@ impl Transport for AmqpTransport {
         self.publish(&queue, &[encode(task)]).await
     }
 
-    async fn publish_result(&self, result: &ResultMessage) -> Result<(), TransportError> {
+    async fn publish_results(&self, results: &[ResultMessage]) -> Result<(), TransportError> {
         let queue = self.shared.names.results.clone();
-        self.publish(&queue, &[encode(result)]).await
+        let bodies: Vec<Vec<u8>> = results.iter().map(encode).collect();
+        self.publish(&queue, &bodies).await
     }
 
     async fn consume_tasks(&self, prefetch: u16) -> Result<Self::Tasks, TransportError> {

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use tessera_protocol::auth::Trust;
 use tessera_protocol::result::ResultMessage;
-use tessera_protocol::task::TaskMessage;
+use tessera_protocol::task::{TaskBundle, TaskMessage};
 
 use crate::{BoxFuture, Delivery, Inbox, Settle, Transport, TransportError, decode, encode};
 
@@ -120,12 +120,12 @@ impl<M: serde::de::DeserializeOwned + Send> Inbox<M> for ChannelInbox<M> {
 }
 
 impl Transport for InProcessTransport {
-    type Tasks = ChannelInbox<TaskMessage>;
+    type Tasks = ChannelInbox<TaskBundle>;
     type Results = ChannelInbox<ResultMessage>;
 
-    async fn publish_tasks(&self, tasks: &[TaskMessage]) -> Result<(), TransportError> {
+    async fn publish_tasks(&self, tasks: &[TaskBundle]) -> Result<(), TransportError> {
         for task in tasks {
-            let queue = match task.trust {
+            let queue = match task.trust() {
                 Trust::Any => &self.tasks,
                 Trust::Verified => &self.verified_tasks,
             };
@@ -145,11 +145,14 @@ impl Transport for InProcessTransport {
         Ok(())
     }
 
-    async fn publish_result(&self, result: &ResultMessage) -> Result<(), TransportError> {
-        self.results
-            .0
-            .send(encode(result))
-            .map_err(|_| TransportError::Closed)
+    async fn publish_results(&self, results: &[ResultMessage]) -> Result<(), TransportError> {
+        for result in results {
+            self.results
+                .0
+                .send(encode(result))
+                .map_err(|_| TransportError::Closed)?;
+        }
+        Ok(())
     }
 
     async fn consume_tasks(&self, _prefetch: u16) -> Result<Self::Tasks, TransportError> {

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use tessera_protocol::result::ResultMessage;
-use tessera_protocol::task::TaskMessage;
+use tessera_protocol::task::{TaskBundle, TaskMessage};
 
 pub use amqp::{AmqpTransport, Broker};
 pub use in_process::InProcessTransport;
@@ -78,14 +78,14 @@ pub trait Inbox<M>: Send {
 }
 
 pub trait Transport: Send + Sync + 'static {
-    type Tasks: Inbox<TaskMessage>;
+    type Tasks: Inbox<TaskBundle>;
     type Results: Inbox<ResultMessage>;
 
-    /// Queues `tasks`, those of verified jobs apart from the rest; returns once every one of
-    /// them is safely held.
+    /// Queues bundles of tasks, a message each, those of verified jobs apart from the rest;
+    /// returns once every one of them is safely held.
     fn publish_tasks(
         &self,
-        tasks: &[TaskMessage],
+        tasks: &[TaskBundle],
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
 
     /// Puts a task given up on into the dead-letter queue; returns once it is safely held.
@@ -94,10 +94,10 @@ pub trait Transport: Send + Sync + 'static {
         task: &TaskMessage,
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
 
-    /// Sends a result; returns once it is safely held.
-    fn publish_result(
+    /// Sends results, a message each; returns once every one of them is safely held.
+    fn publish_results(
         &self,
-        result: &ResultMessage,
+        results: &[ResultMessage],
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
 
     /// Starts taking tasks any worker may render, at most `prefetch` unacknowledged at a time.

@@ -9,7 +9,7 @@ use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
 use tessera_protocol::scene::SceneHash;
-use tessera_protocol::task::TaskMessage;
+use tessera_protocol::task::{TaskBundle, TaskMessage};
 use tessera_renderer::film::{Pixels, Resolution};
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 use tessera_transport::{AmqpTransport, Broker, Inbox, Transport, TransportError};
@@ -51,25 +51,30 @@ async fn tasks_and_results_travel_and_unacked_tasks_come_back() {
     let transport = AmqpTransport::connect(&Broker::new(broker::URL), &ns)
         .await
         .unwrap();
+    // Two tiny tasks in one message, then one alone.
+    let pair = TaskBundle::new(vec![task(1, 1), task(2, 1)]).unwrap();
     transport
-        .publish_tasks(&[task(1, 1), task(2, 1)])
+        .publish_tasks(&[pair.clone(), TaskBundle::one(task(3, 1))])
         .await
         .unwrap();
 
     let mut inbox = transport.consume_tasks(1).await.unwrap();
     let first = within(inbox.next()).await.unwrap();
-    assert_eq!(first.message, task(1, 1));
+    assert_eq!(first.message, pair);
     // Not acked: dropping the consumer's connection gives it back to the queue.
     drop(first);
     drop(inbox);
     let mut inbox = transport.consume_tasks(1).await.unwrap();
     let again = within(inbox.next()).await.unwrap();
-    assert_eq!(again.message.task, TaskId(1));
+    assert_eq!(again.message, pair);
     assert!(again.redelivered);
     again.ack().await.unwrap();
     let second = within(inbox.next()).await.unwrap();
-    assert_eq!(second.message.task, TaskId(2));
-    transport.dead_letter(&second.message).await.unwrap();
+    assert_eq!(second.message.tasks(), [task(3, 1)]);
+    transport
+        .dead_letter(&second.message.tasks()[0])
+        .await
+        .unwrap();
     second.ack().await.unwrap();
 
     let result = ResultMessage {
@@ -95,11 +100,20 @@ async fn tasks_and_results_travel_and_unacked_tasks_come_back() {
         lease: "lease".into(),
         signature: "signature".into(),
     };
-    transport.publish_result(&result).await.unwrap();
+    let other = ResultMessage {
+        task: TaskId(2),
+        ..result.clone()
+    };
+    transport
+        .publish_results(&[result.clone(), other.clone()])
+        .await
+        .unwrap();
     let mut results = transport.consume_results().await.unwrap();
-    let got = within(results.next()).await.unwrap();
-    assert_eq!(got.message, result);
-    got.ack().await.unwrap();
+    for sent in [result, other] {
+        let got = within(results.next()).await.unwrap();
+        assert_eq!(got.message, sent);
+        got.ack().await.unwrap();
+    }
 
     // The task given up on is in the dead-letter queue.
     let dead = transport.names().dead_tasks.clone();
@@ -159,10 +173,13 @@ async fn amqps_works_with_the_brokers_certificate_authority_and_only_with_it() {
     std::fs::write(&ca_file, ca_pem).unwrap();
     let broker = Broker::new(&url).with_ca_file(&ca_file).unwrap();
     let transport = within(AmqpTransport::connect(&broker, &ns)).await.unwrap();
-    transport.publish_tasks(&[task(7, 1)]).await.unwrap();
+    transport
+        .publish_tasks(&[TaskBundle::one(task(7, 1))])
+        .await
+        .unwrap();
     let mut inbox = transport.consume_tasks(1).await.unwrap();
     let got = within(inbox.next()).await.unwrap();
-    assert_eq!(got.message, task(7, 1));
+    assert_eq!(got.message.tasks(), [task(7, 1)]);
     got.ack().await.unwrap();
     transport.delete_queues().await.unwrap();
     transport.close().await;

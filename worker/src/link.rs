@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use tessera_protocol::client::Client;
-use tessera_protocol::lease::Claim;
+use tessera_protocol::lease::{Claim, ClaimRequest};
 use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::{SceneHash, SceneStore};
 use tessera_protocol::task::TaskMessage;
@@ -13,8 +13,9 @@ use tessera_protocol::task::TaskMessage;
 pub trait Link: Send + Sync + 'static {
     /// A local path holding the scene blob, checked against its hash.
     fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String>;
-    /// Asks to render `task`; `Err` when the coordinator could not be asked.
-    fn claim(&self, task: &TaskMessage) -> Result<Claim, String>;
+    /// Asks to render the tasks of a message: a claim for each, in their order; `Err` when
+    /// the coordinator could not be asked.
+    fn claim(&self, tasks: &[TaskMessage]) -> Result<Vec<Claim>, String>;
     /// Keeps this worker's leases alive.
     fn heartbeat(&self) -> Result<(), String>;
     fn announce(&self, worker: &WorkerInfo);
@@ -48,9 +49,9 @@ impl Link for HttpLink {
         self.cache.scene_file(hash).map_err(|e| e.to_string())
     }
 
-    fn claim(&self, task: &TaskMessage) -> Result<Claim, String> {
+    fn claim(&self, tasks: &[TaskMessage]) -> Result<Vec<Claim>, String> {
         self.client
-            .claim(task.task, task.attempt)
+            .claim(&ClaimRequest::of(tasks))
             .map_err(|e| e.to_string())
     }
 

@@ -1,7 +1,8 @@
-//! The worker's loop: takes tasks (one at a time unless told to hold more), claims each from the
-//! coordinator, renders it on a blocking thread (so the connection's heartbeats never wait on
-//! rendering), sends the result signed with its lease's key, and only then acknowledges the
-//! task. A failure is reported like a result; retrying is the coordinator's call.
+//! The worker's loop: takes task messages (one at a time unless told to hold more; a message
+//! holds one task, or a few tiny ones), claims their tasks from the coordinator in one request,
+//! renders them on a blocking thread (so the connection's heartbeats never wait on rendering),
+//! sends each result signed with its lease's key, and only then acknowledges the message. A
+//! failure is reported like a result; retrying is the coordinator's call.
 
 use std::num::NonZeroU16;
 use std::sync::Arc;
@@ -12,13 +13,13 @@ use futures_util::stream::FuturesUnordered;
 use tessera_protocol::lease::Claim;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
-use tessera_protocol::task::TaskMessage;
+use tessera_protocol::task::{TaskBundle, TaskMessage};
 use tessera_transport::{Delivery, Inbox, Transport, TransportError};
 use tokio::sync::watch;
 
 use crate::link::Link;
 use crate::metrics::{TaskOutcome, WorkerMetrics};
-use crate::tile_renderer::TileRenderer;
+use crate::tile_renderer::{Rendered, TileRenderer};
 
 /// How often a worker says it is alive: well inside the coordinator's lease timeout.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
@@ -28,10 +29,10 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
 pub struct Pace {
     /// How often it says it is alive.
     pub heartbeat: Duration,
-    /// Tasks it holds at once from each queue. With more than one it claims one task and
-    /// sends another's result while it renders a third, which pays when tasks take
-    /// milliseconds; one leaves every other task to idle workers, which pays when they take
-    /// minutes.
+    /// Task messages it holds at once from each queue. With more than one it claims one
+    /// message's tasks and sends another's results while it renders a third's, which pays when
+    /// tasks take milliseconds; one leaves every other task to idle workers, which pays when
+    /// they take minutes.
     pub tasks_in_hand: NonZeroU16,
 }
 
@@ -108,7 +109,7 @@ pub async fn run_worker<T: Transport>(
 }
 
 /// The next delivery of `inbox`, or never without one.
-async fn next_of<I: Inbox<TaskMessage>>(inbox: &mut Option<I>) -> Option<Delivery<TaskMessage>> {
+async fn next_of<I: Inbox<TaskBundle>>(inbox: &mut Option<I>) -> Option<Delivery<TaskBundle>> {
     match inbox {
         Some(inbox) => inbox.next().await,
         None => std::future::pending().await,
@@ -137,26 +138,35 @@ async fn beat(
     }
 }
 
-/// Claims the task, retrying while the coordinator cannot be reached; `None` on shutdown.
+/// Claims the tasks of a message, retrying while the coordinator cannot be reached: a claim
+/// for each, in their order; `None` on shutdown.
 async fn claim(
     link: &Arc<dyn Link>,
-    task: &TaskMessage,
+    tasks: &[TaskMessage],
     metrics: &WorkerMetrics,
     shutdown: &mut watch::Receiver<bool>,
-) -> Option<Claim> {
+) -> Option<Vec<Claim>> {
     let mut wait = Duration::from_millis(200);
     loop {
         let answer = {
-            let (link, task) = (link.clone(), task.clone());
-            tokio::task::spawn_blocking(move || link.claim(&task))
+            let (link, asked) = (link.clone(), tasks.to_vec());
+            tokio::task::spawn_blocking(move || link.claim(&asked))
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()))
+                .and_then(|claims| match claims.len() == tasks.len() {
+                    true => Ok(claims),
+                    false => Err(format!(
+                        "{} claims answered for {} tasks",
+                        claims.len(),
+                        tasks.len()
+                    )),
+                })
         };
         match answer {
-            Ok(claim) => return Some(claim),
+            Ok(claims) => return Some(claims),
             Err(e) => {
                 metrics.claim_retried();
-                tracing::warn!(task = %task.task, error = %e, retry_in = ?wait, "cannot claim the task; retrying");
+                tracing::warn!(task = %tasks[0].task, tasks = tasks.len(), error = %e, retry_in = ?wait, "cannot claim the tasks; retrying");
                 tokio::select! {
                     _ = shutdown.changed() => return None,
                     _ = tokio::time::sleep(wait) => {}
@@ -195,10 +205,11 @@ struct Worker<'a> {
     metrics: &'a Arc<WorkerMetrics>,
 }
 
+/// Claims, renders and reports the tasks of one message, then acknowledges it.
 async fn handle_task<T: Transport>(
     transport: &T,
     worker: Worker<'_>,
-    delivery: Delivery<TaskMessage>,
+    delivery: Delivery<TaskBundle>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let Worker {
@@ -207,68 +218,88 @@ async fn handle_task<T: Transport>(
         link,
         metrics,
     } = worker;
-    let task = delivery.message.clone();
-    // Not acknowledged on shutdown: the broker hands the task to another worker.
-    let Some(claim) = claim(link, &task, metrics, &mut shutdown).await else {
+    let tasks = delivery.message.tasks().to_vec();
+    // Not acknowledged on shutdown: the broker hands the tasks to another worker.
+    let Some(claims) = claim(link, &tasks, metrics, &mut shutdown).await else {
         return;
     };
-    let (lease, key) = match claim {
-        Claim::Render { lease, key } => (lease, key),
-        Claim::Skip { reason } => {
-            tracing::debug!(task = %task.task, attempt = task.attempt, %reason, "not rendering a task");
-            metrics.task_ended(TaskOutcome::Skipped, None);
-            let _ = delivery.ack().await;
-            return;
+    let mut granted = Vec::with_capacity(tasks.len());
+    for (task, claim) in tasks.into_iter().zip(claims) {
+        match claim {
+            Claim::Render { lease, key } => granted.push((task, lease, key)),
+            Claim::Skip { reason } => {
+                tracing::debug!(task = %task.task, attempt = task.attempt, %reason, "not rendering a task");
+                metrics.task_ended(TaskOutcome::Skipped, None);
+            }
         }
-    };
-    metrics.render_started();
+    }
+    // One hand-off to a blocking thread for the whole message: its tasks are rendered in turn.
     let rendered = {
-        let (renderer, link, task) = (renderer.clone(), link.clone(), task.clone());
-        tokio::task::spawn_blocking(move || {
-            let path = fetch_scene(link.as_ref(), &task)?;
-            renderer.render(&path, &task)
+        let (renderer, link, metrics) = (renderer.clone(), link.clone(), metrics.clone());
+        let tasks: Vec<TaskMessage> = granted.iter().map(|(task, ..)| task.clone()).collect();
+        let count = tasks.len();
+        tokio::task::spawn_blocking(move || render_all(&renderer, link.as_ref(), &metrics, &tasks))
+            .await
+            .unwrap_or_else(|e| vec![Err(format!("renderer crashed: {e}")); count])
+    };
+    let results: Vec<ResultMessage> = granted
+        .iter()
+        .zip(&rendered)
+        .map(|((task, lease, key), rendered)| {
+            let outcome = match rendered {
+                Ok((image, render_micros)) => Outcome::Rendered {
+                    render_micros: *render_micros,
+                    samples: task.samples(),
+                    pixels: EncodedPixels::encode(&image.pixels),
+                },
+                Err(reason) => Outcome::Failed {
+                    reason: reason.clone(),
+                },
+            };
+            ResultMessage::signed(task, info.clone(), outcome, lease.clone(), key)
         })
-        .await
-        .unwrap_or_else(|e| Err(format!("renderer crashed: {e}")))
-    };
-    metrics.render_ended();
-    let outcome = match &rendered {
-        Ok((image, render_micros)) => Outcome::Rendered {
-            render_micros: *render_micros,
-            samples: task.samples(),
-            pixels: EncodedPixels::encode(&image.pixels),
-        },
-        Err(reason) => Outcome::Failed {
-            reason: reason.clone(),
-        },
-    };
-    let mut result = ResultMessage {
-        task: task.task,
-        job: task.job,
-        frame: task.frame,
-        tile: task.tile,
-        attempt: task.attempt,
-        worker: info.clone(),
-        outcome,
-        lease,
-        signature: String::new(),
-    };
-    result.sign(&key);
-    if let Err(e) = transport.publish_result(&result).await {
+        .collect();
+    if !results.is_empty()
+        && let Err(e) = transport.publish_results(&results).await
+    {
         metrics.result_unsent();
-        // Not acknowledged: the task is delivered again once the connection is back.
-        tracing::warn!(task = %task.task, error = %e, "cannot send result");
+        // Not acknowledged: the tasks are delivered again once the connection is back.
+        tracing::warn!(task = %results[0].task, tasks = results.len(), error = %e, "cannot send results");
         return;
     }
-    match &rendered {
-        Ok((_, micros)) => metrics.task_ended(TaskOutcome::Rendered, Some(*micros as f64 / 1e6)),
-        Err(_) => metrics.task_ended(TaskOutcome::Failed, None),
-    }
-    if let Err(reason) = &rendered {
-        // The coordinator decides whether the task is tried again.
-        tracing::warn!(task = %task.task, attempt = task.attempt, %reason, "task failed; reported to the coordinator");
+    for ((task, ..), rendered) in granted.iter().zip(&rendered) {
+        match rendered {
+            Ok((_, micros)) => {
+                metrics.task_ended(TaskOutcome::Rendered, Some(*micros as f64 / 1e6))
+            }
+            Err(reason) => {
+                metrics.task_ended(TaskOutcome::Failed, None);
+                // The coordinator decides whether the task is tried again.
+                tracing::warn!(task = %task.task, attempt = task.attempt, %reason, "task failed; reported to the coordinator");
+            }
+        }
     }
     if let Err(e) = delivery.ack().await {
-        tracing::warn!(task = %task.task, error = %e, "cannot settle task; it will be delivered again");
+        tracing::warn!(error = %e, "cannot settle a task message; it will be delivered again");
     }
+}
+
+/// Renders `tasks` in turn, all of one job, so of one scene: fetched once.
+fn render_all(
+    renderer: &TileRenderer,
+    link: &dyn Link,
+    metrics: &WorkerMetrics,
+    tasks: &[TaskMessage],
+) -> Vec<Rendered> {
+    let Some(first) = tasks.first() else {
+        return Vec::new();
+    };
+    let path = match fetch_scene(link, first) {
+        Ok(path) => path,
+        Err(reason) => return vec![Err(reason); tasks.len()],
+    };
+    metrics.render_started();
+    let rendered = renderer.render(&path, tasks);
+    metrics.render_ended();
+    rendered
 }

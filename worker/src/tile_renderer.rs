@@ -76,7 +76,8 @@ pub struct Preparation {
     pub bvh: BvhStats,
 }
 
-type Rendered = Result<(TileImage, u64), String>;
+/// A task's tile and its render time in microseconds, or why it failed.
+pub type Rendered = Result<(TileImage, u64), String>;
 
 struct Request {
     path: PathBuf,
@@ -161,8 +162,18 @@ impl TileRenderer {
             .clone()
     }
 
-    /// Renders one task, blocking; the error is the reason reported to the coordinator.
-    pub fn render(&self, path: &Path, task: &TaskMessage) -> Rendered {
+    /// Renders tasks in turn, blocking, all handed to the rendering thread at once; each error
+    /// is the reason reported to the coordinator.
+    pub fn render(&self, path: &Path, tasks: &[TaskMessage]) -> Vec<Rendered> {
+        let answers: Vec<_> = tasks.iter().map(|task| self.request(path, task)).collect();
+        answers
+            .into_iter()
+            .map(|answer| answer?.recv().map_err(|_| RENDERER_GONE.to_owned())?)
+            .collect()
+    }
+
+    /// Hands one task to the rendering thread: where its tile will come.
+    fn request(&self, path: &Path, task: &TaskMessage) -> Result<mpsc::Receiver<Rendered>, String> {
         if self.faults.crash_frames.contains(&task.frame) {
             eprintln!(
                 "fault injected by {CRASH_FRAMES_ENV}: aborting on frame {}",
@@ -191,11 +202,14 @@ impl TileRenderer {
             tile,
             reply,
         };
-        let gone = || "the rendering thread stopped".to_owned();
-        self.requests.send(request).map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+        self.requests
+            .send(request)
+            .map_err(|_| RENDERER_GONE.to_owned())?;
+        Ok(answer)
     }
 }
+
+const RENDERER_GONE: &str = "the rendering thread stopped";
 
 /// The rendering thread: prepares a frame, then renders requests while they are for that frame.
 fn serve(

@@ -4,6 +4,7 @@
 
 use tessera_protocol::auth::Trust;
 use tessera_protocol::id::{JobId, TaskId};
+use tessera_protocol::lease::TaskAttempt;
 use tessera_protocol::scene::SceneHash;
 
 use super::database::{Db, DbError, Dialect, Row, params};
@@ -99,6 +100,17 @@ struct Checked {
     held: Option<(String, String, u32)>,
 }
 
+/// Who claims tasks: a worker, as its token describes it.
+#[derive(Clone, Copy, Debug)]
+pub struct Claimant<'a> {
+    pub worker: &'a str,
+    /// What its work is priced as.
+    pub device_class: &'a str,
+    pub threads: u32,
+    /// Whether it may render the tasks of jobs that take verified workers only.
+    pub verified: bool,
+}
+
 /// What a claim came to.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LeaseClaim {
@@ -133,18 +145,15 @@ fn read(r: &Row) -> Result<Lease, DbError> {
 }
 
 impl Store {
-    /// Grants `worker` a lease on attempt `attempt` of `task`, unless the worker is blocked,
-    /// the task is done, failed or held under a live lease, its job ended or takes verified
-    /// workers only and the worker is not one, or the attempt is not the task's current one.
+    /// Grants `worker` a lease on each of `tasks` (an attempt of a task each), in one
+    /// transaction, unless the worker is blocked, the task is done, failed or held under a
+    /// live lease, its job ended or takes verified workers only and the worker is not one, or
+    /// the attempt is not the task's current one: a claim for each, in their order.
     pub fn claim(
         &self,
-        task: TaskId,
-        attempt: u32,
-        worker: &str,
-        device_class: &str,
-        threads: u32,
-        verified: bool,
-    ) -> Result<LeaseClaim, StoreError> {
+        tasks: &[TaskAttempt],
+        claimant: &Claimant,
+    ) -> Result<Vec<LeaseClaim>, StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
         if tx.dialect() == Dialect::Postgres {
@@ -153,112 +162,12 @@ impl Store {
             // published again.
             tx.execute("SET LOCAL synchronous_commit TO OFF", params![])?;
         }
-        // One statement for all a claim checks: the task, its job, the worker's record and
-        // the task's active lease.
-        let row = tx.query_opt(
-            "SELECT t.state, t.attempts, j.state, j.id, j.trust, r.blocked_reason,
-                    l.id, l.worker, l.attempt
-             FROM tasks t JOIN jobs j ON j.id = t.job_id
-             LEFT JOIN reputation r ON r.worker = ?2
-             LEFT JOIN leases l ON l.task_id = t.id AND l.state = 'active'
-             WHERE t.id = ?1",
-            params![task.0, worker],
-            |r| {
-                Ok(Checked {
-                    task_state: r.get(0)?,
-                    failed_attempts: r.get(1)?,
-                    job_state: r.get(2)?,
-                    job: r.get(3)?,
-                    trust: r.get(4)?,
-                    blocked: r.get(5)?,
-                    held: match r.get::<Option<String>>(6)? {
-                        Some(id) => Some((id, r.get(7)?, r.get(8)?)),
-                        None => None,
-                    },
-                })
-            },
-        )?;
-        let refuse = |why: String| Ok(LeaseClaim::Refused(why));
-        let Some(Checked {
-            task_state,
-            failed_attempts,
-            job_state,
-            job,
-            trust,
-            blocked,
-            held,
-        }) = row
-        else {
-            return refuse(format!("no task {task}"));
-        };
-        if let Some(why) = blocked {
-            return refuse(format!("worker '{worker}' is blocked: {why}"));
-        }
-        if job_state != "running" {
-            return refuse(format!("its job is {job_state}"));
-        }
-        // The verified queue is the broker's to keep apart; a worker that reads it anyway
-        // (broker credentials are shared) is refused here.
-        if !verified && trust == Trust::Verified.as_str() {
-            return refuse(format!("job {job} takes verified workers only"));
-        }
-        if !matches!(task_state.as_str(), "pending" | "queued") {
-            return refuse(format!("the task is {task_state}"));
-        }
-        if attempt != failed_attempts + 1 {
-            return refuse(format!(
-                "attempt {attempt} is stale: the task is at attempt {}",
-                failed_attempts + 1
-            ));
-        }
-        match held {
-            // The same worker asking again (its first answer was lost, or it restarted): the
-            // same lease, or its heartbeats would keep an orphan alive and the task stuck.
-            Some((id, holder, held_attempt)) if holder == worker && held_attempt == attempt => {
-                let lease = tx.query_opt(leases_where!("l.id = ?1"), params![id], read)?;
-                return match lease {
-                    Some(lease) => Ok(LeaseClaim::Granted(lease)),
-                    None => refuse("another worker holds it".into()),
-                };
-            }
-            Some(_) => return refuse("another worker holds it".into()),
-            None => {}
-        }
-        let at = now();
-        let lease = Lease {
-            id: random_hex(16),
-            key: random_hex(32),
-            task,
-            job: JobId(job),
-            attempt,
-            worker: worker.to_owned(),
-            device_class: device_class.to_owned(),
-            threads,
-            started_at: at,
-            active: true,
-        };
-        // Nothing inserted: another coordinator's claim for this task committed first.
-        let inserted = tx.execute(
-            "INSERT INTO leases (id, key, task_id, attempt, worker, device_class, threads,
-                                 started_at, heartbeat_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'active')
-             ON CONFLICT DO NOTHING",
-            params![
-                lease.id,
-                lease.key,
-                task.0,
-                attempt,
-                worker,
-                device_class,
-                threads,
-                at
-            ],
-        )?;
-        if inserted == 0 {
-            return refuse("another worker holds it".into());
-        }
+        let claims = tasks
+            .iter()
+            .map(|t| claim_one(&tx, *t, claimant))
+            .collect::<Result<Vec<_>, _>>()?;
         tx.commit()?;
-        Ok(LeaseClaim::Granted(lease))
+        Ok(claims)
     }
 
     pub fn lease(&self, id: &str) -> Result<Option<Lease>, StoreError> {
@@ -301,4 +210,123 @@ impl Store {
             )?
             .is_empty())
     }
+}
+
+/// One claim of [`Store::claim`], inside its transaction; writes nothing when refused.
+fn claim_one(
+    db: &Db,
+    TaskAttempt { task, attempt }: TaskAttempt,
+    claimant: &Claimant,
+) -> Result<LeaseClaim, StoreError> {
+    let Claimant {
+        worker,
+        device_class,
+        threads,
+        verified,
+    } = *claimant;
+    // One statement for all a claim checks: the task, its job, the worker's record and
+    // the task's active lease.
+    let row = db.query_opt(
+        "SELECT t.state, t.attempts, j.state, j.id, j.trust, r.blocked_reason,
+                l.id, l.worker, l.attempt
+         FROM tasks t JOIN jobs j ON j.id = t.job_id
+         LEFT JOIN reputation r ON r.worker = ?2
+         LEFT JOIN leases l ON l.task_id = t.id AND l.state = 'active'
+         WHERE t.id = ?1",
+        params![task.0, worker],
+        |r| {
+            Ok(Checked {
+                task_state: r.get(0)?,
+                failed_attempts: r.get(1)?,
+                job_state: r.get(2)?,
+                job: r.get(3)?,
+                trust: r.get(4)?,
+                blocked: r.get(5)?,
+                held: match r.get::<Option<String>>(6)? {
+                    Some(id) => Some((id, r.get(7)?, r.get(8)?)),
+                    None => None,
+                },
+            })
+        },
+    )?;
+    let refuse = |why: String| Ok(LeaseClaim::Refused(why));
+    let Some(Checked {
+        task_state,
+        failed_attempts,
+        job_state,
+        job,
+        trust,
+        blocked,
+        held,
+    }) = row
+    else {
+        return refuse(format!("no task {task}"));
+    };
+    if let Some(why) = blocked {
+        return refuse(format!("worker '{worker}' is blocked: {why}"));
+    }
+    if job_state != "running" {
+        return refuse(format!("its job is {job_state}"));
+    }
+    // The verified queue is the broker's to keep apart; a worker that reads it anyway
+    // (broker credentials are shared) is refused here.
+    if !verified && trust == Trust::Verified.as_str() {
+        return refuse(format!("job {job} takes verified workers only"));
+    }
+    if !matches!(task_state.as_str(), "pending" | "queued") {
+        return refuse(format!("the task is {task_state}"));
+    }
+    if attempt != failed_attempts + 1 {
+        return refuse(format!(
+            "attempt {attempt} is stale: the task is at attempt {}",
+            failed_attempts + 1
+        ));
+    }
+    match held {
+        // The same worker asking again (its first answer was lost, or it restarted): the
+        // same lease, or its heartbeats would keep an orphan alive and the task stuck.
+        Some((id, holder, held_attempt)) if holder == worker && held_attempt == attempt => {
+            let lease = db.query_opt(leases_where!("l.id = ?1"), params![id], read)?;
+            return match lease {
+                Some(lease) => Ok(LeaseClaim::Granted(lease)),
+                None => refuse("another worker holds it".into()),
+            };
+        }
+        Some(_) => return refuse("another worker holds it".into()),
+        None => {}
+    }
+    let at = now();
+    let lease = Lease {
+        id: random_hex(16),
+        key: random_hex(32),
+        task,
+        job: JobId(job),
+        attempt,
+        worker: worker.to_owned(),
+        device_class: device_class.to_owned(),
+        threads,
+        started_at: at,
+        active: true,
+    };
+    // Nothing inserted: another coordinator's claim for this task committed first.
+    let inserted = db.execute(
+        "INSERT INTO leases (id, key, task_id, attempt, worker, device_class, threads,
+                             started_at, heartbeat_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 'active')
+         ON CONFLICT DO NOTHING",
+        params![
+            lease.id,
+            lease.key,
+            task.0,
+            attempt,
+            worker,
+            device_class,
+            threads,
+            at
+        ],
+    )?;
+    if inserted == 0 {
+        return refuse("another worker holds it".into());
+    }
+    Ok(LeaseClaim::Granted(lease))
 }

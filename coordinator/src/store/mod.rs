@@ -39,7 +39,7 @@ mod tokens;
 
 pub use counts::Counts;
 pub use database::{DbError, Location, Postgres};
-pub use leases::{Lease, LeaseClaim, LeaseEnd};
+pub use leases::{Claimant, Lease, LeaseClaim, LeaseEnd};
 pub use reputation::Reputation;
 pub use tokens::{Principal, TokenError};
 
@@ -1165,7 +1165,30 @@ pub(crate) mod tests {
     use tessera_protocol::auth::{NewToken, Role};
     use tessera_protocol::device::Device;
     use tessera_protocol::job::Fps;
+    use tessera_protocol::lease::TaskAttempt;
     use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
+
+    impl Store {
+        /// A claim of one task, as a message of one task asks it.
+        fn claim_alone(
+            &self,
+            task: TaskId,
+            attempt: u32,
+            worker: &str,
+            device_class: &str,
+            threads: u32,
+            verified: bool,
+        ) -> Result<LeaseClaim, StoreError> {
+            let claimant = Claimant {
+                worker,
+                device_class,
+                threads,
+                verified,
+            };
+            let mut claims = self.claim(&[TaskAttempt { task, attempt }], &claimant)?;
+            Ok(claims.remove(0))
+        }
+    }
 
     fn spec() -> JobSpec {
         JobSpec {
@@ -1320,7 +1343,10 @@ pub(crate) mod tests {
         let pending = store.next_pending("", 4).unwrap();
         let claim = |at: usize, worker: &str| {
             let task = pending[at].0.clone();
-            match store.claim(task.id, 1, worker, "cpu", 2, false).unwrap() {
+            match store
+                .claim_alone(task.id, 1, worker, "cpu", 2, false)
+                .unwrap()
+            {
                 LeaseClaim::Granted(lease) => (task, lease),
                 LeaseClaim::Refused(why) => panic!("{why}"),
             }
@@ -1414,12 +1440,15 @@ pub(crate) mod tests {
         assert_eq!(tasks.len(), 3);
         let leases: Vec<Lease> = tasks
             .iter()
-            .map(
-                |task| match store.claim(task.id, 1, "w1", "cpu", 2, false).unwrap() {
+            .map(|task| {
+                match store
+                    .claim_alone(task.id, 1, "w1", "cpu", 2, false)
+                    .unwrap()
+                {
                     LeaseClaim::Granted(lease) => lease,
                     LeaseClaim::Refused(why) => panic!("{why}"),
-                },
-            )
+                }
+            })
             .collect();
         let worker = worker();
         let results = || -> Vec<Accepting<'_>> {
@@ -1625,7 +1654,10 @@ pub(crate) mod tests {
     /// The next pending task, claimed by worker "w1"; returns it and its lease.
     fn claimed(store: &Store) -> (TaskRecord, Lease) {
         let (task, _) = store.next_pending("", 1).unwrap().remove(0);
-        match store.claim(task.id, 1, "w1", "cpu", 2, false).unwrap() {
+        match store
+            .claim_alone(task.id, 1, "w1", "cpu", 2, false)
+            .unwrap()
+        {
             LeaseClaim::Granted(lease) => (task, lease),
             LeaseClaim::Refused(why) => panic!("claim refused: {why}"),
         }
@@ -1879,12 +1911,18 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(again, [tasks[1].id, tasks[2].id, tasks[3].id]);
         // The blocked worker claims nothing more.
-        match store.claim(tasks[1].id, 2, "w1", "cpu", 2, false).unwrap() {
+        match store
+            .claim_alone(tasks[1].id, 2, "w1", "cpu", 2, false)
+            .unwrap()
+        {
             LeaseClaim::Refused(why) => assert!(why.contains("'w1' is blocked: made up"), "{why}"),
             LeaseClaim::Granted(lease) => panic!("a blocked worker was granted {lease:?}"),
         }
         // The next attempt follows the blocked worker's.
-        let lease = match store.claim(tasks[1].id, 2, "w2", "cpu", 2, false).unwrap() {
+        let lease = match store
+            .claim_alone(tasks[1].id, 2, "w2", "cpu", 2, false)
+            .unwrap()
+        {
             LeaseClaim::Granted(lease) => lease,
             LeaseClaim::Refused(why) => panic!("{why}"),
         };
@@ -1908,7 +1946,7 @@ pub(crate) mod tests {
         job(&store, 0);
         let (task, lease) = claimed(&store);
         let refused = |attempt| match store
-            .claim(task.id, attempt, "w2", "h100", 1, false)
+            .claim_alone(task.id, attempt, "w2", "h100", 1, false)
             .unwrap()
         {
             LeaseClaim::Refused(why) => why,
@@ -1917,7 +1955,9 @@ pub(crate) mod tests {
         assert!(refused(1).contains("holds it"), "{}", refused(1));
         // The holder asking again (its answer lost) gets its own lease back.
         assert_eq!(
-            store.claim(task.id, 1, "w1", "cpu", 2, false).unwrap(),
+            store
+                .claim_alone(task.id, 1, "w1", "cpu", 2, false)
+                .unwrap(),
             LeaseClaim::Granted(lease.clone())
         );
         assert!(refused(2).contains("stale"), "{}", refused(2));
@@ -1930,7 +1970,9 @@ pub(crate) mod tests {
         );
         assert!(second.is_err(), "a second active lease was stored");
         assert!(matches!(
-            store.claim(TaskId(999), 1, "w2", "cpu", 1, false).unwrap(),
+            store
+                .claim_alone(TaskId(999), 1, "w2", "cpu", 1, false)
+                .unwrap(),
             LeaseClaim::Refused(_)
         ));
         assert_eq!(store.lease(&lease.id).unwrap().unwrap(), lease);
@@ -1962,7 +2004,9 @@ pub(crate) mod tests {
             Acceptance::LeaseEnded
         );
         assert!(matches!(
-            store.claim(task.id, 2, "w2", "cpu", 1, false).unwrap(),
+            store
+                .claim_alone(task.id, 2, "w2", "cpu", 1, false)
+                .unwrap(),
             LeaseClaim::Granted(_)
         ));
     }
