@@ -1029,31 +1029,41 @@ async fn one_tenants_backlog_does_not_hold_back_anothers_job() {
     );
 }
 
-/// Tiny tasks travel several to a message, a window counts messages, and one request claims a
-/// message's tasks, each under a lease of its own.
+/// Tiny tasks travel several to a message, a window counts messages (each job's as it fills
+/// them), and one request claims a message's tasks, each under a lease of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiny_tasks_travel_several_to_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let transport = InProcessTransport::new();
     let mut config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
-    config.window = 2;
+    config.window = 4;
     let farm = Farm::open(config, transport.clone()).unwrap();
     let mut tasks = transport.consume_tasks(1).await.unwrap();
     // 4x4 px at 1 spp: 16 samples a task, so a message carries as many tasks as it may.
-    let mut job = one_tile_of_cornell(4, 1);
-    job.options.size = SizeRequest::from_sides(Some(4 * 40), Some(4)).unwrap();
-    let job = farm.submit(job).await.unwrap();
-    let first = take_message(&mut tasks).await;
-    let second = take_message(&mut tasks).await;
-    assert_eq!(first.tasks().len(), MAX_BUNDLE);
-    assert_eq!(second.tasks().len(), MAX_BUNDLE);
-    assert!(first.tasks().iter().all(|t| t.job == job));
+    let mut tiny = one_tile_of_cornell(4, 1);
+    tiny.options.size = SizeRequest::from_sides(Some(4 * 40), Some(4)).unwrap();
+    tiny.priority = 5;
+    let tiny = farm.submit(tiny).await.unwrap();
+    // 64x64 px at 1 spp: 4,096 samples, a message each.
+    let mut big = one_tile_of_cornell(64, 1);
+    big.options.size = SizeRequest::from_sides(Some(128), Some(128)).unwrap();
+    let big = farm.submit(big).await.unwrap();
+    let mut messages = Vec::new();
+    for _ in 0..4 {
+        messages.push(take_message(&mut tasks).await);
+    }
+    let shape: Vec<(JobId, usize)> = messages
+        .iter()
+        .map(|m| (m.tasks()[0].job, m.tasks().len()))
+        .collect();
+    assert_eq!(shape, [(tiny, 16), (tiny, 16), (tiny, 8), (big, 1)]);
     assert!(
         tokio::time::timeout(Duration::from_millis(300), tasks.next())
             .await
             .is_err(),
-        "a third message was queued beyond a window of two"
+        "a fifth message was queued beyond a window of four"
     );
+    let first = &messages[0];
     let worker = cpu_worker("w", 2);
     let claims = farm
         .claim(&worker, &ClaimRequest::of(first.tasks()).tasks)

@@ -2,6 +2,8 @@
 //! tenant's backlog holds back another's), highest priority first within a tenant, tiny tasks
 //! several to a message, each counted as queued only once the transport confirmed it.
 
+use std::collections::HashMap;
+
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::task::{MAX_BUNDLE, TaskBundle, TaskMessage};
 use tessera_transport::Transport;
@@ -26,22 +28,44 @@ impl<T: Transport> Farm<T> {
     }
 
     /// Publishes pending tasks of every tenant whose window has room for at least `least`
-    /// messages, until they are full. A window counts messages: as many tasks as the tenant's
-    /// next job puts in one ([`tasks_a_message`]) count as one.
+    /// messages, until they are full. A window counts messages: each job's queued tasks count
+    /// as the messages they fill ([`tasks_a_message`]), and a job's tasks fill as many
+    /// messages of the room as they need, highest priority first.
     async fn top_up_by(&self, least: usize) -> Result<(), FarmError> {
         let _one_at_a_time = self.publishing.lock().await;
         loop {
+            let mut per_message = HashMap::new();
+            let mut per_message_of = |job: JobId| -> Result<usize, FarmError> {
+                if let Some(&n) = per_message.get(&job) {
+                    return Ok(n);
+                }
+                let n = tasks_a_message(&self.store.job(job)?.spec, self.samples_a_message);
+                per_message.insert(job, n);
+                Ok(n)
+            };
             let mut batch = Vec::new();
             for (tenant, queued) in self.store.waiting_tenants()? {
-                let Some((_, next_job)) = self.store.next_pending(&tenant, 1)?.pop() else {
-                    continue;
-                };
-                let per_message =
-                    tasks_a_message(&self.store.job(next_job)?.spec, self.samples_a_message);
-                let room = (self.window * per_message).saturating_sub(queued);
-                if room >= least * per_message {
-                    batch.extend(self.store.next_pending(&tenant, room)?);
+                let mut in_broker = 0;
+                for (job, tasks) in queued {
+                    in_broker += tasks.div_ceil(per_message_of(job)?);
                 }
+                let room = self.window.saturating_sub(in_broker);
+                if room < least {
+                    continue;
+                }
+                // The longest run of the next pending tasks that fits the room.
+                let (mut left, mut taken, mut at) = (room, 0, 0);
+                let jobs = self.store.pending_jobs(&tenant, room * MAX_BUNDLE)?;
+                while left > 0 && at < jobs.len() {
+                    let job = jobs[at];
+                    let of_job = jobs[at..].iter().take_while(|j| **j == job).count();
+                    let per = per_message_of(job)?;
+                    let take = of_job.min(left * per);
+                    left -= take.div_ceil(per);
+                    taken += take;
+                    at += of_job;
+                }
+                batch.extend(self.store.next_pending(&tenant, taken)?);
             }
             if batch.is_empty() {
                 return Ok(());

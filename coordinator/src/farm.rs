@@ -544,8 +544,8 @@ impl<T: Transport> Farm<T> {
     ) -> Result<(), FarmError> {
         self.write_pending_frames()?;
         let mut results = self.transport.consume_results().await?;
-        // Publishing waits for the broker's confirms: on a task of its own, so that results
-        // go on being recorded meanwhile.
+        // Publishing waits for the broker's confirms: the top-up after each batch runs on a
+        // task of its own, so that the next batch need not wait for them.
         let _publisher = AbortOnDropHandle::new(tokio::spawn(
             self.clone().publish_when_asked(shutdown.clone()),
         ));

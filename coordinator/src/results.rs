@@ -140,7 +140,8 @@ impl<T: Transport> Farm<T> {
     /// accepted in one transaction. `Ok` means every one may be acknowledged. Transient
     /// failures (disk, database) are retried step by step (a result's checks, recording a
     /// failure, the batch's transaction), so that a failed step does not repeat those before
-    /// it.
+    /// it. A check that runs out of retries fails the batch once the other checks are done;
+    /// the batch then comes back whole, and is checked again.
     pub async fn handle_results(&self, results: &[&ResultMessage]) -> Result<(), FarmError> {
         // Each job read once a batch: most of a batch's results are of one job.
         let jobs = Mutex::new(HashMap::new());
@@ -154,9 +155,9 @@ impl<T: Transport> Farm<T> {
             }
             first
         });
-        // Side by side: a spot check renders on a thread of its own, and the batch need not
-        // wait for each in turn. (A worker one of them blocks is paid for none of the batch:
-        // `Store::accept` looks at its record.)
+        // Side by side: while one result waits for the verifier's thread to re-render some of
+        // its pixels, the next is read and decoded. (A worker one of them blocks is paid for
+        // none of the batch: `Store::accept` looks at its record.)
         let checks =
             firsts.map(|r| self.retrying("check a result", || self.check_result(r, &jobs)));
         let mut passed = Vec::new();

@@ -78,6 +78,9 @@ pub struct NewJob<'a> {
     pub trust: Trust,
 }
 
+/// Tasks in the broker, not yet done, by job.
+pub type QueuedByJob = Vec<(JobId, usize)>;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobRecord {
     pub id: JobId,
@@ -793,18 +796,42 @@ impl Store {
             .transpose()
     }
 
-    /// The tenants with tasks waiting to be published, and how many tasks of running jobs each
-    /// has in the broker, not yet done.
-    pub fn waiting_tenants(&self) -> Result<Vec<(String, usize)>, StoreError> {
-        Ok(self.db().query_map(
-            "SELECT j.tenant,
-                    (SELECT COUNT(*) FROM tasks q JOIN jobs k ON k.id = q.job_id
-                     WHERE q.state = 'queued' AND k.state = 'running' AND k.tenant = j.tenant)
-             FROM jobs j WHERE j.state = 'running' AND j.ready = 1
-               AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = 'pending')
-             GROUP BY j.tenant ORDER BY j.tenant",
+    /// The tenants with tasks waiting to be published, each with how many tasks each of its
+    /// running jobs has in the broker, not yet done (jobs with none left out).
+    pub fn waiting_tenants(&self) -> Result<Vec<(String, QueuedByJob)>, StoreError> {
+        let rows = self.db().query_map(
+            "SELECT w.tenant, x.job_id, COUNT(x.job_id)
+             FROM (SELECT DISTINCT j.tenant FROM jobs j WHERE j.state = 'running' AND j.ready = 1
+                     AND EXISTS (SELECT 1 FROM tasks t
+                                 WHERE t.job_id = j.id AND t.state = 'pending')) w
+             LEFT JOIN (SELECT k.tenant, q.job_id FROM tasks q JOIN jobs k ON k.id = q.job_id
+                        WHERE q.state = 'queued' AND k.state = 'running') x
+               ON x.tenant = w.tenant
+             GROUP BY w.tenant, x.job_id ORDER BY w.tenant, x.job_id",
             params![],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get::<String>(0)?, r.get::<Option<i64>>(1)?, r.get(2)?)),
+        )?;
+        let mut tenants: Vec<(String, QueuedByJob)> = Vec::new();
+        for (tenant, job, queued) in rows {
+            if tenants.last().is_none_or(|(last, _)| *last != tenant) {
+                tenants.push((tenant, Vec::new()));
+            }
+            if let (Some((_, jobs)), Some(job)) = (tenants.last_mut(), job) {
+                jobs.push((JobId(job), queued));
+            }
+        }
+        Ok(tenants)
+    }
+
+    /// The job of each of the next `limit` pending tasks of `tenant`, in the order
+    /// [`next_pending`](Self::next_pending) gives them.
+    pub fn pending_jobs(&self, tenant: &str, limit: usize) -> Result<Vec<JobId>, StoreError> {
+        Ok(self.db().query_map(
+            "SELECT t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
+             WHERE t.state = 'pending' AND j.state = 'running' AND j.ready = 1 AND j.tenant = ?1
+             ORDER BY j.priority DESC, j.id, t.id LIMIT ?2",
+            params![tenant, limit as i64],
+            |r| Ok(JobId(r.get(0)?)),
         )?)
     }
 
@@ -1563,7 +1590,10 @@ pub(crate) mod tests {
         assert_eq!(unclaimed, [queued.id]);
         assert!(store.unclaimed_queued(50.0).unwrap().is_empty());
         // Its tasks all done or queued, the first tenant waits for nothing to be published.
-        assert_eq!(store.waiting_tenants().unwrap(), [("t2".to_owned(), 0)]);
+        assert_eq!(
+            store.waiting_tenants().unwrap(),
+            [("t2".to_owned(), vec![])]
+        );
 
         assert!(store.stop_claims("w1", "too slow").unwrap());
         assert!(!store.stop_claims("w1", "too slow").unwrap());
@@ -1585,7 +1615,7 @@ pub(crate) mod tests {
         // Its reversed task pending again, the first tenant waits too, with two in the broker.
         assert_eq!(
             store.waiting_tenants().unwrap(),
-            [(String::new(), 2), ("t2".to_owned(), 0)]
+            [(String::new(), vec![(id, 2)]), ("t2".to_owned(), vec![])]
         );
 
         let counts = store.counts().unwrap();
@@ -1824,7 +1854,15 @@ pub(crate) mod tests {
         let ids: Vec<TaskId> = next.iter().map(|(t, _)| t.id).collect();
         store.mark_queued(&ids, 100.0).unwrap();
         let waiting = store.waiting_tenants().unwrap();
-        assert_eq!(waiting, [(String::new(), 6), ("b".into(), 0)]);
+        assert_eq!(
+            waiting,
+            [
+                (String::new(), vec![(low, 2), (high, 4)]),
+                ("b".into(), vec![])
+            ]
+        );
+        assert_eq!(store.pending_jobs("b", 10).unwrap(), [other; 4]);
+        assert_eq!(store.pending_jobs("", 10).unwrap(), [low; 2]);
         assert_eq!(store.next_pending("b", 10).unwrap().len(), 4);
         assert!(
             store
@@ -1837,7 +1875,7 @@ pub(crate) mod tests {
         store
             .finish_job(low, JobState::Cancelled, Some("by user"))
             .unwrap();
-        assert_eq!(store.waiting_tenants().unwrap(), [("b".into(), 0)]);
+        assert_eq!(store.waiting_tenants().unwrap(), [("b".into(), vec![])]);
         assert!(store.next_pending("", 10).unwrap().is_empty());
     }
 
