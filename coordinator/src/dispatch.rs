@@ -55,17 +55,17 @@ impl<T: Transport> Farm<T> {
                 }
                 // The longest run of the next pending tasks that fits the room.
                 let (mut left, mut taken, mut at) = (room, 0, 0);
-                let jobs = self.store.pending_jobs(&tenant, room * MAX_BUNDLE)?;
-                while left > 0 && at < jobs.len() {
-                    let job = jobs[at];
-                    let of_job = jobs[at..].iter().take_while(|j| **j == job).count();
+                let pending = self.store.pending(&tenant, room * MAX_BUNDLE)?;
+                while left > 0 && at < pending.len() {
+                    let job = pending[at].1;
+                    let of_job = pending[at..].iter().take_while(|t| t.1 == job).count();
                     let per = per_message_of(job)?;
                     let take = of_job.min(left * per);
                     left -= take.div_ceil(per);
                     taken += take;
                     at += of_job;
                 }
-                batch.extend(self.store.next_pending(&tenant, taken)?);
+                batch.extend(self.store.pending_records(&pending[..taken])?);
             }
             if batch.is_empty() {
                 return Ok(());

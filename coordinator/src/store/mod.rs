@@ -823,33 +823,24 @@ impl Store {
         Ok(tenants)
     }
 
-    /// The job of each of the next `limit` pending tasks of `tenant`, in the order
-    /// [`next_pending`](Self::next_pending) gives them.
-    pub fn pending_jobs(&self, tenant: &str, limit: usize) -> Result<Vec<JobId>, StoreError> {
-        Ok(self.db().query_map(
-            "SELECT t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
-             WHERE t.state = 'pending' AND j.state = 'running' AND j.ready = 1 AND j.tenant = ?1
-             ORDER BY j.priority DESC, j.id, t.id LIMIT ?2",
-            params![tenant, limit as i64],
-            |r| Ok(JobId(r.get(0)?)),
-        )?)
-    }
-
     /// Up to `limit` pending tasks of `tenant`'s running jobs, highest priority first, then
-    /// oldest job.
-    pub fn next_pending(
-        &self,
-        tenant: &str,
-        limit: usize,
-    ) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
-        let ids = self.db().query_map(
+    /// oldest job: their ids and jobs, without reading their records.
+    pub fn pending(&self, tenant: &str, limit: usize) -> Result<Vec<(TaskId, JobId)>, StoreError> {
+        Ok(self.db().query_map(
             "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
              WHERE t.state = 'pending' AND j.state = 'running' AND j.ready = 1 AND j.tenant = ?1
              ORDER BY j.priority DESC, j.id, t.id LIMIT ?2",
             params![tenant, limit as i64],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        self.task_records(ids)
+            |r| Ok((TaskId(r.get(0)?), JobId(r.get(1)?))),
+        )?)
+    }
+
+    /// The records of tasks [`pending`](Self::pending) named.
+    pub fn pending_records(
+        &self,
+        tasks: &[(TaskId, JobId)],
+    ) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
+        self.task_records(tasks.iter().map(|(t, j)| (t.0, j.0)).collect())
     }
 
     /// The records of (task, job) ids.
@@ -1196,6 +1187,15 @@ pub(crate) mod tests {
     use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
     impl Store {
+        /// Up to `limit` pending tasks of `tenant`'s running jobs, with their records.
+        fn next_pending(
+            &self,
+            tenant: &str,
+            limit: usize,
+        ) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
+            self.pending_records(&self.pending(tenant, limit)?)
+        }
+
         /// A claim of one task, as a message of one task asks it.
         fn claim_alone(
             &self,
@@ -1861,8 +1861,12 @@ pub(crate) mod tests {
                 ("b".into(), vec![])
             ]
         );
-        assert_eq!(store.pending_jobs("b", 10).unwrap(), [other; 4]);
-        assert_eq!(store.pending_jobs("", 10).unwrap(), [low; 2]);
+        let jobs = |tenant| -> Vec<JobId> {
+            let pending = store.pending(tenant, 10).unwrap();
+            pending.into_iter().map(|(_, j)| j).collect()
+        };
+        assert_eq!(jobs("b"), [other; 4]);
+        assert_eq!(jobs(""), [low; 2]);
         assert_eq!(store.next_pending("b", 10).unwrap().len(), 4);
         assert!(
             store
