@@ -2,7 +2,7 @@
 //! charges found unearned (the worker failed a spot check). Rows are only ever inserted:
 //! triggers refuse any update or deletion, a charge is reversed at most once, and a task holds at
 //! most one charge that is not reversed (a reversed task rendered again is charged again). An
-//! invoice is the sum of a job's charges less its reversals.
+//! invoice is the sum of a job's charges less its reversals, kept summed by triggers in `job_costs`.
 
 use crate::store::database::{Db, DbError, params};
 use tessera_protocol::api::{LedgerRow, Reversal};
@@ -39,6 +39,25 @@ CREATE TABLE IF NOT EXISTS ledger_reversals (
 CREATE INDEX IF NOT EXISTS ledger_by_job ON ledger (job_id);
 CREATE INDEX IF NOT EXISTS ledger_by_task ON ledger (task_id);
 CREATE INDEX IF NOT EXISTS reversals_by_job ON ledger_reversals (job_id);
+-- Each job's charges and reversals summed, kept by triggers as rows are inserted: an invoice's
+-- total is read without adding up its rows (a dashboard polls it while the job renders).
+CREATE TABLE IF NOT EXISTS job_costs (
+    job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+    charged_micros INTEGER NOT NULL,
+    reversed_micros INTEGER NOT NULL
+);
+"#;
+
+/// Sums for the jobs of a store made before `job_costs` was kept (and only then: the triggers
+/// keep it from the first row on).
+pub(crate) const COSTS_BEFORE_THEY_WERE_KEPT: &str = r#"
+INSERT INTO job_costs (job_id, charged_micros, reversed_micros)
+SELECT j.id,
+       COALESCE((SELECT SUM(l.charge_micros) FROM ledger l WHERE l.job_id = j.id), 0),
+       COALESCE((SELECT SUM(r.amount_micros) FROM ledger_reversals r WHERE r.job_id = j.id), 0)
+FROM jobs j
+WHERE NOT EXISTS (SELECT 1 FROM job_costs)
+  AND EXISTS (SELECT 1 FROM ledger l WHERE l.job_id = j.id);
 "#;
 
 /// The ledger's tables and indexes, in the store's schema.
@@ -60,6 +79,16 @@ CREATE TRIGGER IF NOT EXISTS reversals_are_never_updated BEFORE UPDATE ON ledger
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never updated'); END;
 CREATE TRIGGER IF NOT EXISTS reversals_are_never_deleted BEFORE DELETE ON ledger_reversals
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS job_costs_charged AFTER INSERT ON ledger BEGIN
+    INSERT INTO job_costs (job_id, charged_micros, reversed_micros)
+    VALUES (NEW.job_id, NEW.charge_micros, 0)
+    ON CONFLICT (job_id) DO UPDATE SET charged_micros = charged_micros + NEW.charge_micros;
+END;
+CREATE TRIGGER IF NOT EXISTS job_costs_reversed AFTER INSERT ON ledger_reversals BEGIN
+    INSERT INTO job_costs (job_id, charged_micros, reversed_micros)
+    VALUES (NEW.job_id, 0, NEW.amount_micros)
+    ON CONFLICT (job_id) DO UPDATE SET reversed_micros = reversed_micros + NEW.amount_micros;
+END;
 "#;
 
 /// The same rules in PostgreSQL, which also has TRUNCATE to refuse.
@@ -87,6 +116,26 @@ CREATE OR REPLACE TRIGGER reversals_are_never_changed BEFORE UPDATE OR DELETE ON
 FOR EACH ROW EXECUTE FUNCTION ledger_rows_are_never_changed();
 CREATE OR REPLACE TRIGGER reversals_are_never_truncated BEFORE TRUNCATE ON ledger_reversals
 FOR EACH STATEMENT EXECUTE FUNCTION ledger_rows_are_never_changed();
+CREATE OR REPLACE FUNCTION job_costs_charged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO job_costs (job_id, charged_micros, reversed_micros)
+    VALUES (NEW.job_id, NEW.charge_micros, 0)
+    ON CONFLICT (job_id) DO UPDATE
+        SET charged_micros = job_costs.charged_micros + EXCLUDED.charged_micros;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER job_costs_charged AFTER INSERT ON ledger
+FOR EACH ROW EXECUTE FUNCTION job_costs_charged();
+CREATE OR REPLACE FUNCTION job_costs_reversed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO job_costs (job_id, charged_micros, reversed_micros)
+    VALUES (NEW.job_id, 0, NEW.amount_micros)
+    ON CONFLICT (job_id) DO UPDATE
+        SET reversed_micros = job_costs.reversed_micros + EXCLUDED.reversed_micros;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER job_costs_reversed AFTER INSERT ON ledger_reversals
+FOR EACH ROW EXECUTE FUNCTION job_costs_reversed();
 "#;
 
 /// Brings a SQLite ledger made by an earlier version up to date: it allowed one row per task,
@@ -217,9 +266,8 @@ pub(crate) fn rows(db: &Db, job: JobId) -> Result<Vec<LedgerRow>, DbError> {
 /// A job's invoice total: its charges less its reversals.
 pub(crate) fn total(db: &Db, job: JobId) -> Result<Money, DbError> {
     let micros: i64 = db.query_row(
-        "SELECT CAST(COALESCE((SELECT SUM(charge_micros) FROM ledger WHERE job_id = ?1), 0)
-              - COALESCE((SELECT SUM(amount_micros) FROM ledger_reversals WHERE job_id = ?1), 0)
-              AS BIGINT)",
+        "SELECT CAST(COALESCE((SELECT charged_micros - reversed_micros FROM job_costs
+                               WHERE job_id = ?1), 0) AS BIGINT)",
         params![job.0],
         |r| r.get(0),
     )?;

@@ -403,6 +403,7 @@ impl Store {
         db.execute_batch(&schema())?;
         db.execute_batch(SQLITE_TRIGGERS)?;
         db.execute_batch(ledger::SQLITE_RULES)?;
+        db.execute_batch(ledger::COSTS_BEFORE_THEY_WERE_KEPT)?;
         // Columns that data directories made by earlier versions lack.
         add_column(&db, "tasks", "queued_at", "REAL")?;
         add_column(&db, "jobs", "tenant", "TEXT NOT NULL DEFAULT ''")?;
@@ -444,9 +445,10 @@ impl Store {
     fn open_postgres(server: &database::Postgres) -> Result<(Db, Vec<Db>), StoreError> {
         let db = server.connect()?;
         db.batch(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {POSTGRES_TRIGGERS} {} COMMIT;",
+            "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {POSTGRES_TRIGGERS} {} {} COMMIT;",
             database::postgres_schema(&schema()),
-            ledger::POSTGRES_RULES
+            ledger::POSTGRES_RULES,
+            ledger::COSTS_BEFORE_THEY_WERE_KEPT
         ))?;
         let readers = (0..READERS)
             .map(|_| server.connect())
@@ -1918,6 +1920,13 @@ pub(crate) mod tests {
         );
         let refused = second_row.unwrap_err().to_string();
         assert!(refused.contains("one charge"), "{refused}");
+        // A store from before the invoices' sums were kept gets them when it is opened.
+        db.execute("DELETE FROM job_costs", params![]).unwrap();
+        drop(db);
+        assert_eq!(store.invoice_total(id).unwrap(), Money::ZERO);
+        drop(store);
+        let reopened = scratch.open();
+        assert_eq!(reopened.invoice_total(id).unwrap(), Money::from_micros(22));
     }
 
     fn a_blocked_workers_unverified_tasks_go_out_again_and_are_charged_once_more(
