@@ -48,16 +48,17 @@ CREATE TABLE IF NOT EXISTS job_costs (
 );
 "#;
 
-/// Sums for the jobs of a store made before `job_costs` was kept (and only then: the triggers
-/// keep it from the first row on).
-pub(crate) const COSTS_BEFORE_THEY_WERE_KEPT: &str = r#"
+/// Every job's sums in `job_costs` counted again from its rows: for a store made before the
+/// triggers kept them, in the transaction that creates them (so that no charge lands between).
+pub(crate) const RECOUNT_COSTS: &str = r#"
 INSERT INTO job_costs (job_id, charged_micros, reversed_micros)
 SELECT j.id,
        COALESCE((SELECT SUM(l.charge_micros) FROM ledger l WHERE l.job_id = j.id), 0),
        COALESCE((SELECT SUM(r.amount_micros) FROM ledger_reversals r WHERE r.job_id = j.id), 0)
 FROM jobs j
-WHERE NOT EXISTS (SELECT 1 FROM job_costs)
-  AND EXISTS (SELECT 1 FROM ledger l WHERE l.job_id = j.id);
+WHERE EXISTS (SELECT 1 FROM ledger l WHERE l.job_id = j.id)
+ON CONFLICT (job_id) DO UPDATE
+    SET charged_micros = excluded.charged_micros, reversed_micros = excluded.reversed_micros;
 "#;
 
 /// The ledger's tables and indexes, in the store's schema.

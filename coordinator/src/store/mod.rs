@@ -163,8 +163,9 @@ impl Priced {
     }
 }
 
-/// A job's invoice so far, as the transaction accepting a result sees it; read only when a
-/// charge needs it (a job with a cost limit), since summing it costs a read of every row.
+/// A job's invoice so far, as the transaction accepting a result sees it (its charges included,
+/// through the triggers that keep `job_costs`); read only when a charge needs it (a job with a
+/// cost limit).
 pub struct Invoiced<'a> {
     db: &'a Db,
     job: JobId,
@@ -402,8 +403,19 @@ impl Store {
         ledger::upgrade_sqlite(&db)?;
         db.execute_batch(&schema())?;
         db.execute_batch(SQLITE_TRIGGERS)?;
+        // The ledger's rules, and its sums counted again where their triggers are new: in one
+        // transaction, so that no other process's charge lands in between.
+        db.execute_batch("BEGIN IMMEDIATE")?;
+        let sums_kept = db
+            .prepare(
+                "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'job_costs_charged'",
+            )?
+            .exists([])?;
         db.execute_batch(ledger::SQLITE_RULES)?;
-        db.execute_batch(ledger::COSTS_BEFORE_THEY_WERE_KEPT)?;
+        if !sums_kept {
+            db.execute_batch(ledger::RECOUNT_COSTS)?;
+        }
+        db.execute_batch("COMMIT")?;
         // Columns that data directories made by earlier versions lack.
         add_column(&db, "tasks", "queued_at", "REAL")?;
         add_column(&db, "jobs", "tenant", "TEXT NOT NULL DEFAULT ''")?;
@@ -444,11 +456,18 @@ impl Store {
 
     fn open_postgres(server: &database::Postgres) -> Result<(Db, Vec<Db>), StoreError> {
         let db = server.connect()?;
+        // A store made before the ledger's sums were kept has them counted, under the lock
+        // that creating their triggers takes on the ledger.
+        let sums_kept = db.query_row(
+            "SELECT to_regclass('job_costs') IS NOT NULL",
+            params![],
+            |r| r.get::<bool>(0),
+        )?;
+        let recount = if sums_kept { "" } else { ledger::RECOUNT_COSTS };
         db.batch(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {POSTGRES_TRIGGERS} {} {} COMMIT;",
+            "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {POSTGRES_TRIGGERS} {} {recount} COMMIT;",
             database::postgres_schema(&schema()),
             ledger::POSTGRES_RULES,
-            ledger::COSTS_BEFORE_THEY_WERE_KEPT
         ))?;
         let readers = (0..READERS)
             .map(|_| server.connect())
@@ -1921,9 +1940,15 @@ pub(crate) mod tests {
         let refused = second_row.unwrap_err().to_string();
         assert!(refused.contains("one charge"), "{refused}");
         // A store from before the invoices' sums were kept gets them when it is opened.
-        db.execute("DELETE FROM job_costs", params![]).unwrap();
+        let forget = match db.dialect() {
+            Dialect::Sqlite => {
+                "DROP TRIGGER job_costs_charged; DROP TRIGGER job_costs_reversed;
+                 DROP TABLE job_costs;"
+            }
+            Dialect::Postgres => "DROP TABLE job_costs",
+        };
+        db.batch(forget).unwrap();
         drop(db);
-        assert_eq!(store.invoice_total(id).unwrap(), Money::ZERO);
         drop(store);
         let reopened = scratch.open();
         assert_eq!(reopened.invoice_total(id).unwrap(), Money::from_micros(22));
