@@ -3,14 +3,15 @@
 //! with pipelined confirms, then consuming and acknowledging them. Timed from the submission's
 //! answer to the last frame, and with the submission (upload, scene check, the quote's cost
 //! probe) too. Also the coordinator's CPU time per task after the submission, read from
-//! `/proc`. Last, the largest fleet again with 200 API clients each
-//! listing the jobs once a second: their latency, and what they cost the render. Needs RabbitMQ
+//! `/proc`. Last, the largest fleet with and without 200 API clients each listing the jobs once
+//! a second, in alternating rounds: their latency, and what they cost the render. Needs RabbitMQ
 //! (started when installed but stopped).
 //!
 //! `cargo bench --bench farm_throughput` (`TESSERA_BENCH_WORKERS=1,2` for other fleet sizes,
 //! `TESSERA_BENCH_FRAMES=4` for a shorter job: 256 tasks a frame, 16 frames by default;
 //! `TESSERA_BENCH_STORE=postgres` for the store in PostgreSQL at `TESSERA_TEST_POSTGRES`;
-//! `TESSERA_BENCH_TASKS_IN_HAND=4` for workers that hold four tasks at once).
+//! `TESSERA_BENCH_TASKS_IN_HAND=4` for workers that hold four tasks at once,
+//! `TESSERA_BENCH_ROUNDS=5` for more rounds with and without the clients than 3).
 
 #[path = "../tests/farm/mod.rs"]
 mod farm;
@@ -62,22 +63,47 @@ fn main() {
         );
         last = Some(run);
     }
-    let (Some(&workers), Some(quiet)) = (fleets.last(), last) else {
+    let (Some(&workers), Some(first)) = (fleets.last(), last) else {
         return;
     };
-    let polled = farm_run(workers, frames, POLLERS);
-    let mut latencies = polled.api_seconds.clone();
+    // Runs without and with the pollers alternate, medians compared: a single pair differed
+    // by more than the pollers' cost from one pair to the next.
+    let rounds: usize = std::env::var("TESSERA_BENCH_ROUNDS")
+        .map(|r| r.parse().expect("TESSERA_BENCH_ROUNDS: a number of rounds"))
+        .unwrap_or(3)
+        .max(1);
+    let (mut quiet, mut polled) = (vec![first], Vec::new());
+    for round in 1..=rounds {
+        if round > 1 {
+            quiet.push(farm_run(workers, frames, 0));
+        }
+        polled.push(farm_run(workers, frames, POLLERS));
+        let (q, p) = (&quiet[round - 1], &polled[round - 1]);
+        println!(
+            "round {round}: without clients {:.0} tasks/s, with {POLLERS} clients {:.0} tasks/s",
+            q.tasks_per_second(),
+            p.tasks_per_second()
+        );
+    }
+    let rate = |runs: &[Run]| median(runs.iter().map(Run::tasks_per_second).collect());
+    let requests: usize = polled.iter().map(|r| r.api_seconds.len()).sum();
+    let mut latencies: Vec<f64> = polled.iter().flat_map(|r| r.api_seconds.clone()).collect();
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| 1e3 * latencies[((latencies.len() - 1) as f64 * q) as usize];
     println!(
-        "farm, {workers} worker(s) and {POLLERS} clients listing jobs once a second: {:.0} tasks/s ({:+.1} % against the run without them); {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        polled.tasks_per_second(),
-        100.0 * (polled.tasks_per_second() / quiet.tasks_per_second() - 1.0),
-        latencies.len(),
+        "farm, {workers} worker(s) and {POLLERS} clients listing jobs once a second, medians of {rounds} alternating rounds: {:.0} tasks/s against {:.0} without them ({:+.1} %); {requests} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        rate(&polled),
+        rate(&quiet),
+        100.0 * (rate(&polled) / rate(&quiet) - 1.0),
         at(0.5),
         at(0.99),
         at(1.0)
     );
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// API clients polling the job list in the last run.
@@ -121,7 +147,7 @@ fn broker_ceiling() -> (f64, f64) {
 
 struct Run {
     tasks: u64,
-    /// Uploading, checking and quoting the job (its one-second cost probe included).
+    /// Uploading, checking and quoting the job (its cost probe included).
     submit_seconds: f64,
     /// From the submission's answer to the last frame.
     seconds: f64,
@@ -181,18 +207,12 @@ fn farm_run(workers: usize, frames: u32, pollers: usize) -> Run {
         "4",
     ];
     let stop = Arc::new(AtomicBool::new(false));
-    let polls: Vec<_> = (0..pollers)
-        .map(|i| {
-            let (url, token, stop) = (
-                format!("{}/api/jobs", farm.url),
-                format!("Bearer {}", farm.admin),
-                stop.clone(),
-            );
-            // Spread over the second, as independent clients would be.
-            let offset = Duration::from_secs(1) * i as u32 / pollers as u32;
-            std::thread::spawn(move || poll(&url, &token, offset, &stop))
-        })
-        .collect();
+    let clients = {
+        let address = farm.url.trim_start_matches("http://").to_owned();
+        let token = farm.admin.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || poll_all(pollers, address, token, stop))
+    };
     let started = Instant::now();
     let id = farm.submit(&args);
     let submitted = Instant::now();
@@ -203,7 +223,7 @@ fn farm_run(workers: usize, frames: u32, pollers: usize) -> Run {
     let submit_seconds = (submitted - started).as_secs_f64();
     let coordinator_cpu_seconds = farm.coordinator_cpu_seconds() - cpu_before;
     stop.store(true, Ordering::Relaxed);
-    let api_seconds = polls.into_iter().flat_map(|p| p.join().unwrap()).collect();
+    let api_seconds = clients.join().unwrap();
     Run {
         tasks: status["tasks_total"].as_u64().unwrap(),
         submit_seconds,
@@ -213,16 +233,69 @@ fn farm_run(workers: usize, frames: u32, pollers: usize) -> Run {
     }
 }
 
-/// Lists the jobs once a second from `offset` on until `stop`; returns each request's seconds.
-fn poll(url: &str, token: &str, offset: Duration, stop: &AtomicBool) -> Vec<f64> {
-    let agent = ureq::Agent::new();
-    let mut next = Instant::now() + offset;
+/// `clients` HTTP clients each listing the jobs at `address` once a second, spread over the
+/// second, until `stop`; returns each request's seconds. On one thread, as separate browsers
+/// would be on other machines: a thread for each client cost this machine more than the server
+/// answering them.
+fn poll_all(clients: usize, address: String, token: String, stop: Arc<AtomicBool>) -> Vec<f64> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut polls = tokio::task::JoinSet::new();
+        for i in 0..clients {
+            let offset = Duration::from_secs(1) * i as u32 / clients as u32;
+            let (address, token, stop) = (address.clone(), token.clone(), stop.clone());
+            polls.spawn(async move { poll(&address, &token, offset, &stop).await });
+        }
+        polls.join_all().await.concat()
+    })
+}
+
+/// Lists the jobs once a second from `offset` on until `stop`, on one kept-alive connection;
+/// returns each request's seconds.
+async fn poll(address: &str, token: &str, offset: Duration, stop: &AtomicBool) -> Vec<f64> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let request = format!(
+        "GET /api/jobs HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    let mut connection = BufReader::new(tokio::net::TcpStream::connect(address).await.unwrap());
+    let mut next = tokio::time::Instant::now() + offset;
     let mut seconds = Vec::new();
+    let mut line = String::new();
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        tokio::time::sleep_until(next).await;
         let started = Instant::now();
-        let response = agent.get(url).set("Authorization", token).call();
-        assert!(response.is_ok(), "listing jobs: {response:?}");
+        connection
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .unwrap();
+        let mut length = None;
+        let mut status = None;
+        loop {
+            line.clear();
+            let read = connection.read_line(&mut line).await.unwrap();
+            assert!(read > 0, "the coordinator closed a client's connection");
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if status.is_none() {
+                status = Some(header.to_owned());
+            } else if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+        let mut body = vec![0; length.expect("a listing with a Content-Length")];
+        connection.read_exact(&mut body).await.unwrap();
+        assert!(
+            status.as_deref() == Some("HTTP/1.1 200 OK") && body.starts_with(b"["),
+            "listing jobs: {status:?}"
+        );
         seconds.push(started.elapsed().as_secs_f64());
         next += Duration::from_secs(1);
     }

@@ -64,6 +64,12 @@ fn two_workers_render_the_turntable_bit_identically_to_tessera_render_and_bill_e
         quote["quote_micro_usd"], status["quote"]["cost"], status["cost"]
     );
     check_bill(&farm, &job, tasks_total(&status));
+    // The listing reads as the job's own view.
+    let listed = farm.json(&["status", "--json"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    for field in ["state", "tasks_done", "cost"] {
+        assert_eq!(listed[0][field], status[field], "{field}: {listed}");
+    }
     let workers = farm.json(&["workers", "--json"]);
     assert_eq!(workers.as_array().unwrap().len(), 2, "{workers}");
 
@@ -200,6 +206,32 @@ fn a_task_that_always_fails_is_dead_lettered_and_fails_only_its_job() {
 }
 
 /// Exactly one `error:` line on stderr, exit status 1, mentioning `phrase`.
+/// The job list is served from a snapshot: it shows a job as soon as its submission is
+/// answered, and its cancellation as soon as that is.
+#[test]
+fn the_job_list_shows_a_submission_and_a_cancellation_at_once() {
+    let farm = Farm::start("listing");
+    let listed = || farm.json(&["status", "--json"]);
+    assert_eq!(listed(), serde_json::json!([]));
+    let turntable = scene("turntable.gltf");
+    let job = farm.submit(&[turntable.to_str().unwrap(), "--frames", "1-2"]);
+    // Nobody renders it: it stays running.
+    for _ in 0..2 {
+        let jobs = listed();
+        assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
+        assert_eq!(jobs[0]["id"].to_string(), job, "{jobs}");
+        assert_eq!(jobs[0]["state"], "running", "{jobs}");
+    }
+    let out = farm.tessera(&["cancel", &job]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jobs = listed();
+    assert_eq!(jobs[0]["state"], "cancelled", "{jobs}");
+}
+
 fn assert_clear_error(out: &std::process::Output, phrase: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

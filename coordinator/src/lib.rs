@@ -17,6 +17,7 @@ pub mod frame_paths;
 pub mod frames;
 pub mod job;
 pub mod limits;
+pub mod listings;
 pub mod live;
 pub mod measured;
 pub mod merge;

@@ -26,15 +26,24 @@ use tessera_renderer::settings::{RenderSettings, Spp};
 use crate::billing::PriceTable;
 use crate::billing::work::{self, Throughput};
 
-/// How long the pre-pass renders: long enough that the timer and the pixels sampled err by a
-/// few per cent (two pre-passes of 0.4 s of one job differed by up to 9 % here), short enough
-/// for a submission to wait on.
+/// The longest the pre-pass renders: long enough that the timer and the pixels sampled err by a
+/// few per cent on a large job (two pre-passes of 0.4 s of one job differed by up to 9 % here),
+/// short enough for a submission to wait on.
 const PROBE_TIME: Duration = Duration::from_millis(1000);
+/// The shortest: over a dozen calls on the example scenes.
+const PROBE_MIN: Duration = Duration::from_millis(200);
+/// Between the two, the pre-pass spends this share of the job's work as measured so far: the
+/// quote of a 13 s job must not add 8 % to it, and on a small job the money a few per cent of
+/// error moves is as small.
+const PROBE_SHARE: f64 = 0.01;
+/// Timed calls of each frame the pre-pass makes, time allowing: its statistic is a quartile.
+const MIN_CALLS: usize = 4;
 /// Side of the square blocks of pixels the pre-pass renders: neighbours, as in a job's tiles.
 const BLOCK: u32 = 8;
-/// Blocks rendered in one call: enough work to keep every thread of the pool busy (calls of a
-/// few hundred pixels spent more time waking threads than rendering).
-const BLOCKS_PER_CALL: usize = 128;
+/// Blocks rendered in one call: 2,048 pixels, enough to keep every thread of the pool busy
+/// (calls of a few hundred pixels spent more time waking threads than rendering), few enough
+/// that a short pre-pass times dozens of calls.
+const BLOCKS_PER_CALL: usize = 32;
 /// Samples per pixel in the pre-pass: a sample costs the same whichever its index.
 const PROBE_SPP: u32 = 8;
 /// A job's work as the pre-pass measured it.
@@ -47,8 +56,9 @@ pub struct Probe {
 
 /// Times the CPU backend on blocks of pixels spread evenly over `frames` (a few of the job's
 /// frames, evaluated): blocks at the points of an R2 low-discrepancy sequence, alternating
-/// frames from call to call, until [`PROBE_TIME`] has passed or as many samples as the job's
-/// (`job_samples`) are done. The work is the mean over the frames of each frame's lower-quartile
+/// frames from call to call, until [`PROBE_SHARE`] of the job's work as measured so far (at least
+/// [`PROBE_MIN`], at most [`PROBE_TIME`]) has passed and each frame had [`MIN_CALLS`] timed
+/// calls, or [`PROBE_TIME`] has passed, or as many samples as the job's (`job_samples`) are done. The work is the mean over the frames of each frame's lower-quartile
 /// call's seconds per sample (one statistic over calls of frames that differ would jump between
 /// them).
 pub fn probe(
@@ -82,7 +92,11 @@ pub fn probe(
     let mut call = 0usize;
     // Stopping at a frame's pixels, a short pre-pass of a large frame timed a handful of calls
     // and two pre-passes of one job differed by 10-20 %.
-    while rendering < PROBE_TIME && done < job_samples {
+    let mut budget = PROBE_TIME;
+    let too_few_calls = |rates: &[Vec<f64>]| rates.iter().any(|r| r.len() < MIN_CALLS);
+    while (rendering < budget || (too_few_calls(&rates) && rendering < PROBE_TIME))
+        && done < job_samples
+    {
         pixels.clear();
         for _ in 0..BLOCKS_PER_CALL {
             let (u, v) = r2(block);
@@ -103,6 +117,10 @@ pub fn probe(
             rendering += elapsed;
             done += samples;
             rates[which].push(elapsed.as_secs_f64() / samples as f64);
+            let work = rendering.as_secs_f64() / done as f64 * job_samples as f64;
+            budget = Duration::from_secs_f64(
+                (work * PROBE_SHARE).clamp(PROBE_MIN.as_secs_f64(), PROBE_TIME.as_secs_f64()),
+            );
         }
         call += 1;
     }

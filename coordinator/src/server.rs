@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -33,6 +34,7 @@ use tessera_transport::Transport;
 
 use crate::error::FarmError;
 use crate::farm::{Farm, Submission};
+use crate::listings::{Listed, Listings};
 use crate::live::{self, LiveEvent};
 use crate::openapi;
 use crate::routes::{Access, Endpoint, ROUTES};
@@ -84,6 +86,7 @@ pub fn router<T: Transport>(farm: Arc<Farm<T>>) -> Router {
     }
     router
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route".into()) })
+        .layer(Extension(Arc::new(Listings::default())))
         .layer(middleware::from_fn_with_state(farm.clone(), timed::<T>))
         // Scenes are streamed to disk under the farm's own limit.
         .layer(DefaultBodyLimit::disable())
@@ -419,21 +422,37 @@ struct JobFilter {
 async fn list_jobs<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
+    Extension(listings): Extension<Arc<Listings>>,
     filter: Result<Query<JobFilter>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Vec<JobView>>> {
+) -> ApiResult<Response> {
     let Query(filter) = filter.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
     let state = state_filter(filter.state, JobState::from_name, "job")?;
-    let tenant = match &who {
+    let tenant = match who {
         // A submitter sees its own tenant, whatever it asks for.
-        Principal::Submitter { tenant, .. } => Some(tenant.as_str()),
-        _ => filter.tenant.as_deref(),
+        Principal::Submitter { tenant, .. } => Some(tenant),
+        _ => filter.tenant,
     };
-    let jobs = farm.store().jobs(tenant, state).map_err(FarmError::from)?;
-    let views = jobs
-        .into_iter()
-        .map(|j| view(&farm, j))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(views))
+    let listed = Listed { tenant, state };
+    // Read before the jobs: a job changed meanwhile leaves the snapshot at the older version.
+    let taken = Instant::now();
+    let version = farm.store().jobs_version().map_err(FarmError::from)?;
+    let json = match listings.fresh(&listed, version) {
+        Some(json) => json,
+        None => {
+            let jobs = farm
+                .store()
+                .jobs(listed.tenant.as_deref(), state)
+                .map_err(FarmError::from)?;
+            let views = jobs
+                .into_iter()
+                .map(|j| view(&farm, j))
+                .collect::<Result<Vec<_>, _>>()?;
+            let json = Bytes::from(serde_json::to_vec(&views).expect("job views serialize"));
+            listings.keep(listed, version, taken, json.clone());
+            json
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 async fn show_job<T: Transport>(

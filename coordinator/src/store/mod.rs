@@ -262,6 +262,13 @@ CREATE TABLE IF NOT EXISTS tiles (
     pixels BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tiles_by_job ON tiles (job_id);
+-- Counts jobs created, gone or changing state, kept by the triggers below: a listing served
+-- from a snapshot (crate::listings) asks it whether a job has come, ended or gone since.
+CREATE TABLE IF NOT EXISTS jobs_version (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    version INTEGER NOT NULL
+);
+INSERT INTO jobs_version (id, version) VALUES (0, 0) ON CONFLICT (id) DO NOTHING;
 -- The row a sync rewrites, so that its commit has something to flush.
 CREATE TABLE IF NOT EXISTS sync_point (n INTEGER NOT NULL);
 INSERT INTO sync_point (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM sync_point);
@@ -289,6 +296,15 @@ WHEN (OLD.state = 'done') != (NEW.state = 'done') BEGIN
     UPDATE frame_tiles SET done = done + IIF(NEW.state = 'done', 1, -1)
     WHERE job_id = NEW.job_id AND frame = NEW.frame;
 END;
+CREATE TRIGGER IF NOT EXISTS jobs_version_inserted AFTER INSERT ON jobs BEGIN
+    UPDATE jobs_version SET version = version + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_version_updated AFTER UPDATE OF state, ready ON jobs BEGIN
+    UPDATE jobs_version SET version = version + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS jobs_version_deleted AFTER DELETE ON jobs BEGIN
+    UPDATE jobs_version SET version = version + 1;
+END;
 "#;
 
 /// Keeps `frame_tiles`, in PostgreSQL.
@@ -312,6 +328,13 @@ END $$;
 CREATE OR REPLACE TRIGGER frame_tiles_done AFTER UPDATE OF state ON tasks
 FOR EACH ROW WHEN ((OLD.state = 'done') IS DISTINCT FROM (NEW.state = 'done'))
 EXECUTE FUNCTION frame_tiles_done();
+CREATE OR REPLACE FUNCTION jobs_version_bumped() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE jobs_version SET version = jobs_version.version + 1;
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER jobs_version_bumped AFTER INSERT OR DELETE OR UPDATE OF state, ready
+ON jobs FOR EACH ROW EXECUTE FUNCTION jobs_version_bumped();
 "#;
 
 /// The ledger rows quotes learn from: the latest, so that a quote reads a bounded part of a
@@ -705,6 +728,16 @@ impl Store {
             .iter()
             .map(Self::read_job)
             .collect()
+    }
+
+    /// A number that changes whenever a job is created, changes state or goes, whoever
+    /// changed it (another coordinator on the same database included).
+    pub fn jobs_version(&self) -> Result<i64, StoreError> {
+        Ok(self.reader().query_row(
+            "SELECT version FROM jobs_version WHERE id = 0",
+            params![],
+            |r| r.get(0),
+        )?)
     }
 
     /// Ends a running job; returns false when it was not running.
@@ -1378,7 +1411,30 @@ pub(crate) mod tests {
         the_farms_summaries_read_alike_on_both_engines,
         a_batch_of_results_is_accepted_whole_or_not_at_all_and_a_blocked_worker_is_not_paid,
         a_result_that_reaches_the_cost_limit_ends_its_job_as_it_is_recorded,
+        the_jobs_version_moves_when_a_job_comes_or_ends_and_not_with_its_tasks,
     );
+
+    /// What tells a listing's snapshot (crate::listings) that it is out of date, in another
+    /// store on the same database as well.
+    fn the_jobs_version_moves_when_a_job_comes_or_ends_and_not_with_its_tasks(scratch: &Scratch) {
+        let store = scratch.open();
+        let other = scratch.open();
+        let before = store.jobs_version().unwrap();
+        let id = job(&store, 0);
+        let created = other.jobs_version().unwrap();
+        assert_ne!(created, before, "a job was created");
+        let (task, _) = store.next_pending("", 1).unwrap().remove(0);
+        store
+            .record_failure(task.id, 1, "a worker crashed", None, None)
+            .unwrap();
+        assert_eq!(
+            other.jobs_version().unwrap(),
+            created,
+            "only a task changed"
+        );
+        assert!(store.finish_job(id, JobState::Cancelled, None).unwrap());
+        assert_ne!(other.jobs_version().unwrap(), created, "the job ended");
+    }
 
     /// Results are accepted a batch at a time, in one transaction: each priced after the one
     /// before it, none of a worker caught cheating after it claimed (a drained one's count),
