@@ -20,6 +20,13 @@ fn two_workers_render_the_turntable_bit_identically_to_tessera_render_and_bill_e
     for addr in &metrics {
         farm.start_worker_with(&["--metrics", addr], &[]);
     }
+    // Workers render below everything else on their machine, every thread of them.
+    farm.wait_worker_ready(0, Duration::from_secs(60));
+    let priorities = farm.worker_priorities(0);
+    assert!(
+        priorities.len() > 1 && priorities.iter().all(|&nice| nice == 10),
+        "{priorities:?}"
+    );
     let options = [
         "--frames", "1-3", "--width", "128", "--height", "96", "--spp", "16", "--tile", "32",
     ];

@@ -403,6 +403,24 @@ impl Farm {
         assert!(status.success(), "kill -{signal} {pid}");
     }
 
+    /// The scheduling priority (`nice`) of each thread of worker `index`.
+    pub fn worker_priorities(&self, index: usize) -> Vec<i32> {
+        let pid = self.workers[index].1.id();
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .map(|thread| {
+                let stat = std::fs::read_to_string(thread.unwrap().path().join("stat")).unwrap();
+                // Field 19, counted after the command's name, which is in parentheses.
+                stat[stat.rfind(')').unwrap() + 2..]
+                    .split_whitespace()
+                    .nth(16)
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect()
+    }
+
     pub fn worker(&mut self, index: usize) -> &mut Child {
         &mut self.workers[index].1
     }

@@ -49,6 +49,26 @@ pub struct WorkerArgs {
     /// Serve this worker's metrics at http://ADDR/metrics, in Prometheus' text format.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    /// Scheduling priority to render at, from 0 (as everything else) to 19 (only when nothing
+    /// else wants the CPU), as `nice`: whoever uses the machine, and a coordinator or broker on
+    /// it, come first. On a machine that only renders it changes nothing.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
+    nice: i32,
+}
+
+/// Lowers this process's priority to `nice` before any of its threads start: they inherit it
+/// (on Linux a thread's priority is its own).
+fn lower_priority(nice: i32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        // SAFETY: setpriority takes plain integers and touches no memory of ours.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
+            anyhow::bail!("--nice {nice}: {}", std::io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = nice;
+    Ok(())
 }
 
 /// This process in its own logs; the farm knows it by its token.
@@ -60,6 +80,7 @@ fn log_name() -> String {
 }
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    lower_priority(args.nice)?;
     let faults = Faults::from_env().map_err(anyhow::Error::msg)?;
     let backend = backend::select(args.backend, args.threads.map(NonZeroUsize::get))?;
     let renderer = Arc::new(TileRenderer::new(backend, faults));
