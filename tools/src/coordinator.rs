@@ -90,7 +90,14 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     config.limits.max_scene_bytes = args.max_scene_mib << 20;
     config.limits.tenant_scene_quota = args.tenant_quota_mib << 20;
     let broker = args.broker.broker()?;
-    runtime()?.block_on(async move {
+    // The API answers on threads of its own: a poll neither delays a result batch on the
+    // farm's threads nor waits behind one.
+    let api = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("tessera-api")
+        .enable_all()
+        .build()?;
+    let api_threads = api.handle().clone();
+    let ran = runtime()?.block_on(async move {
         let shutdown = shutdown_signal()?;
         let mut stop = shutdown.clone();
         let transport = tokio::select! {
@@ -98,7 +105,8 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
             _ = stop.wait_for(|&stopped| stopped) => return Ok(()),
         };
         let farm = Farm::open(config, transport)?;
-        let listener = bind(args.listen).await?;
+        // Bound on the API's runtime, whose reactor then wakes its connections.
+        let listener = api_threads.spawn(bind(args.listen)).await??;
         eprintln!(
             "coordinator listening on http://{} (data in {}, store {store_at}, queues '{}.*')",
             listener.local_addr()?,
@@ -111,7 +119,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
                 let _ = api_shutdown.wait_for(|&s| s).await;
             },
         );
-        let server = tokio::spawn(async move { server.await });
+        let server = api_threads.spawn(async move { server.await });
         tokio::select! {
             run = farm.run(shutdown) => run?,
             () = lost(role.clone()) => anyhow::bail!(
@@ -123,7 +131,10 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         // Held until the API has answered its last request.
         drop(role);
         Ok(())
-    })
+    });
+    // Outside the farm's runtime: a runtime may not be dropped within another's task.
+    drop(api);
+    ran
 }
 
 /// Resolves when the active role is lost, or when the store takes longer than
