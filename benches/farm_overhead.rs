@@ -11,7 +11,7 @@ mod farm;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use farm::{Farm, scene};
+use farm::{Farm, median, scene};
 
 /// Six frames at 256x192, 128 spp, 64 px tiles: 72 tasks, about 13 s on two cores.
 const JOB: [&str; 10] = [
@@ -79,9 +79,4 @@ fn timed(run: impl FnOnce() -> Output) -> f64 {
         String::from_utf8_lossy(&out.stderr)
     );
     started.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }

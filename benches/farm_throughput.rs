@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use farm::{Farm, PostgresScratch, scene};
+use farm::{Farm, PostgresScratch, median, scene};
 use tessera_protocol::task::TaskBundle;
 use tessera_transport::{AmqpTransport, Broker, Inbox, Transport};
 
@@ -99,11 +99,6 @@ fn main() {
         at(0.99),
         at(1.0)
     );
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// API clients polling the job list in the last run.

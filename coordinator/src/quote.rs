@@ -56,10 +56,11 @@ pub struct Probe {
 
 /// Times the CPU backend on blocks of pixels spread evenly over `frames` (a few of the job's
 /// frames, evaluated): blocks at the points of an R2 low-discrepancy sequence, alternating
-/// frames from call to call, until [`PROBE_SHARE`] of the job's work as measured so far (at least
-/// [`PROBE_MIN`], at most [`PROBE_TIME`]) has passed and each frame had [`MIN_CALLS`] timed
-/// calls, or [`PROBE_TIME`] has passed, or as many samples as the job's (`job_samples`) are done. The work is the mean over the frames of each frame's lower-quartile
-/// call's seconds per sample (one statistic over calls of frames that differ would jump between
+/// frames from call to call, until [`PROBE_SHARE`] of the job's work as measured so far (at
+/// least [`PROBE_MIN`], at most [`PROBE_TIME`]) has passed and each frame had [`MIN_CALLS`]
+/// timed calls, or [`PROBE_TIME`] has passed, or as many samples as the job's (`job_samples`)
+/// are done. The work is the mean over the frames of each frame's lower-quartile call's
+/// seconds per sample (one statistic over calls of frames that differ would jump between
 /// them).
 pub fn probe(
     backend: &CpuBackend,

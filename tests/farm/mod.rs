@@ -856,3 +856,9 @@ impl Drop for PostgresScratch {
         }
     }
 }
+
+/// The median of `v` (the upper one of an even count), for the benchmarks' rounds.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
