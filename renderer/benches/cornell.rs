@@ -4,7 +4,9 @@
 //! shared machines is only meaningful as a ratio measured in one run, so when
 //! `TESSERA_MITSUBA_PYTHON` names a Python with `mitsuba` installed, Mitsuba 3's `llvm_ad_rgb`
 //! renders the same scene in alternating rounds and the bench prints the ratio of medians.
-//! Environment: `TESSERA_BENCH_SPP` (default 64), `TESSERA_BENCH_ROUNDS` (default 3).
+//! Environment: `TESSERA_BENCH_SPP` (default 64), `TESSERA_BENCH_ROUNDS` (default 3),
+//! `TESSERA_BENCH_ISA` (an instruction-set path by name, e.g. `avx2`; default the fastest),
+//! `TESSERA_BENCH_SCENE` (another glTF file to time, at its own camera; Mitsuba is then not run).
 
 use std::path::Path;
 use std::process::Command;
@@ -12,6 +14,7 @@ use std::time::Instant;
 
 use tessera_renderer::backend::Backend;
 use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::bvh::Isa;
 use tessera_renderer::film::Resolution;
 use tessera_renderer::scene::Scene;
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
@@ -32,9 +35,20 @@ fn main() {
     let spp = env_u32("TESSERA_BENCH_SPP", 64);
     let rounds = env_u32("TESSERA_BENCH_ROUNDS", 3).max(1);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let scene = Scene::load(&root.join("scenes/cornell-box.gltf")).expect("the Cornell box loads");
+    let other = std::env::var_os("TESSERA_BENCH_SCENE");
+    let path = other
+        .clone()
+        .map_or(root.join("scenes/cornell-box.gltf"), Into::into);
+    let scene = Scene::load(&path).expect("the scene loads");
     let frame = scene.frame(0.0, None).expect("frame 1 evaluates");
-    let backend = CpuBackend::new(None).expect("a CPU backend");
+    let isa = match std::env::var("TESSERA_BENCH_ISA") {
+        Ok(name) => *Isa::available()
+            .iter()
+            .find(|isa| isa.name() == name)
+            .unwrap_or_else(|| panic!("no instruction-set path {name:?} on this processor")),
+        Err(_) => Isa::detect(),
+    };
+    let backend = CpuBackend::on(None, isa).expect("a CPU backend");
     let prepared = backend.prepare(&frame).expect("the scene prepares");
     let resolution = Resolution::new(256, 256).expect("valid size");
     let settings = RenderSettings {
@@ -43,7 +57,9 @@ fn main() {
         seed: 0,
     };
     let samples = resolution.pixel_count() as f64 * f64::from(spp);
-    let mitsuba = std::env::var("TESSERA_MITSUBA_PYTHON").ok();
+    let mitsuba = std::env::var("TESSERA_MITSUBA_PYTHON")
+        .ok()
+        .filter(|_| other.is_none());
     let script = root.join("tools/bench/mitsuba_cornell.py");
 
     let mut ours = Vec::new();
@@ -79,8 +95,10 @@ fn main() {
     }
     let ours = median(ours);
     print!(
-        "cornell 256x256 depth 8, {spp} spp, {} threads: tessera {:.2} Msamples/s",
+        "{} 256x256 depth 8, {spp} spp, {} threads, {}: tessera {:.2} Msamples/s",
+        path.file_stem().unwrap_or_default().to_string_lossy(),
         backend.device().threads,
+        isa.name(),
         ours / 1e6
     );
     if theirs.is_empty() {

@@ -1,10 +1,8 @@
 //! The two tests traversal makes, eight at a time: a ray against a wide node's eight boxes and
-//! against a leaf's eight triangles. Each has a portable path and, on x86-64 with AVX2, a vector
-//! path chosen at run time. Both paths perform the same IEEE operations in the same order (no
-//! fused multiply-add, the same `min`/`max` rule for NaN), so they return the same bits and
-//! images do not depend on the machine's instruction set.
-
-use glam::Vec3;
+//! against a leaf's eight triangles (or two leaves' sixteen). Each has a portable path and, on
+//! x86-64, AVX2 and AVX-512 paths chosen at run time. Every path performs the same IEEE
+//! operations in the same order (no fused multiply-add, the same `min`/`max` rule for NaN), so
+//! they return the same bits and images do not depend on the machine's instruction set.
 
 use crate::geometry::Ray;
 
@@ -20,6 +18,9 @@ pub enum Isa {
     Scalar,
     /// Eight lanes in one AVX2 register (x86-64).
     Avx2,
+    /// Sixteen lanes in one AVX-512 register: two leaves' triangles at once (x86-64 with
+    /// AVX-512F); boxes as on AVX2.
+    Avx512,
 }
 
 impl Isa {
@@ -36,6 +37,9 @@ impl Isa {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             isas.push(Isa::Avx2);
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
         }
         isas
     }
@@ -44,6 +48,7 @@ impl Isa {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
         }
     }
 }
@@ -115,6 +120,19 @@ pub trait Kernel: Copy {
     /// Lanes whose triangle the ray hits with `t_min < t < t_max` (Moller-Trumbore), with
     /// the distance and the barycentrics of vertices 1 and 2.
     fn triangles(self, tris: &Triangles, ray: &Ray, t_min: f32, t_max: f32) -> TriangleHits;
+
+    /// [`triangles`](Self::triangles) of two blocks against the same `t_max`; a path with
+    /// sixteen lanes tests both at once.
+    #[inline(always)]
+    fn triangle_pair(
+        self,
+        pair: [&Triangles; 2],
+        ray: &Ray,
+        t_min: f32,
+        t_max: f32,
+    ) -> [TriangleHits; 2] {
+        pair.map(|tris| self.triangles(tris, ray, t_min, t_max))
+    }
 }
 
 /// The portable path.
@@ -162,6 +180,112 @@ impl Kernel for Avx2 {
     }
 }
 
+/// The AVX-512 path: a value exists only where the processor has AVX2 and AVX-512F. Boxes
+/// and single blocks go the AVX2 way.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512(Avx2);
+
+#[cfg(target_arch = "x86_64")]
+impl Avx512 {
+    /// # Safety
+    /// The processor must have AVX2 and AVX-512F (`Isa::available` lists `Isa::Avx512`).
+    pub unsafe fn new() -> Self {
+        // SAFETY: the caller's promise includes AVX2.
+        Avx512(unsafe { Avx2::new() })
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Kernel for Avx512 {
+    #[inline(always)]
+    fn slabs(self, boxes: &Boxes, ray: &SlabRay, t_max: f32) -> (u32, Lanes) {
+        self.0.slabs(boxes, ray, t_max)
+    }
+
+    #[inline(always)]
+    fn triangles(self, tris: &Triangles, ray: &Ray, t_min: f32, t_max: f32) -> TriangleHits {
+        self.0.triangles(tris, ray, t_min, t_max)
+    }
+
+    #[inline(always)]
+    fn triangle_pair(
+        self,
+        pair: [&Triangles; 2],
+        ray: &Ray,
+        t_min: f32,
+        t_max: f32,
+    ) -> [TriangleHits; 2] {
+        // SAFETY: an `Avx512` exists only where AVX-512F does.
+        unsafe { avx512::triangle_pair(pair, ray, t_min, t_max) }
+    }
+}
+
+/// Lane-wise arithmetic on one register width, so that every path computes the triangle test
+/// from one formula ([`moller_trumbore`]).
+trait Wide: Copy {
+    fn splat(x: f32) -> Self;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
+}
+
+impl Wide for f32 {
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        self - o
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        self * o
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        self / o
+    }
+}
+
+/// Moller-Trumbore's determinant, barycentrics of vertices 1 and 2, and distance, with the
+/// cross and dot products in glam's order; `vertex` gives a triangle's p0, e1 and e2.
+#[inline(always)]
+fn moller_trumbore<W: Wide>(vertex: [[W; 3]; 3], ray: &Ray) -> [W; 4] {
+    let [p0, e1, e2] = vertex;
+    // Functions, not closures, so that they inline into the vector paths' functions, and the
+    // intrinsics with them.
+    #[inline(always)]
+    fn cross<W: Wide>(a: [W; 3], b: [W; 3]) -> [W; 3] {
+        [
+            a[1].mul(b[2]).sub(b[1].mul(a[2])),
+            a[2].mul(b[0]).sub(b[2].mul(a[0])),
+            a[0].mul(b[1]).sub(b[0].mul(a[1])),
+        ]
+    }
+    #[inline(always)]
+    fn dot<W: Wide>(a: [W; 3], b: [W; 3]) -> W {
+        a[0].mul(b[0]).add(a[1].mul(b[1])).add(a[2].mul(b[2]))
+    }
+    let splat3 = |v: glam::Vec3| [W::splat(v.x), W::splat(v.y), W::splat(v.z)];
+    let (d, o) = (splat3(ray.dir), splat3(ray.origin));
+    let pvec = cross(d, e2);
+    let det = dot(e1, pvec);
+    let inv_det = W::splat(1.0).div(det);
+    let tvec = [o[0].sub(p0[0]), o[1].sub(p0[1]), o[2].sub(p0[2])];
+    let u = dot(tvec, pvec).mul(inv_det);
+    let qvec = cross(tvec, e1);
+    let v = dot(d, qvec).mul(inv_det);
+    let t = dot(e2, qvec).mul(inv_det);
+    [det, u, v, t]
+}
+
 /// The lanes one at a time. `min` and `max` return their second operand when either is NaN,
 /// as the x86 instructions do.
 mod portable {
@@ -201,18 +325,9 @@ mod portable {
             u: [0.0; WIDTH],
             v: [0.0; WIDTH],
         };
-        let (d, o) = (ray.dir, ray.origin);
         for i in 0..WIDTH {
-            let lane = |v: &[Lanes; 3]| Vec3::new(v[0][i], v[1][i], v[2][i]);
-            let (p0, e1, e2) = (lane(&tr.p0), lane(&tr.e1), lane(&tr.e2));
-            let pvec = d.cross(e2);
-            let det = e1.dot(pvec);
-            let inv_det = 1.0 / det;
-            let tvec = o - p0;
-            let u = tvec.dot(pvec) * inv_det;
-            let qvec = tvec.cross(e1);
-            let v = d.dot(qvec) * inv_det;
-            let t = e2.dot(qvec) * inv_det;
+            let lane = |v: &[Lanes; 3]| v.map(|axis| axis[i]);
+            let [det, u, v, t] = moller_trumbore([&tr.p0, &tr.e1, &tr.e2].map(lane), ray);
             let hit = det.abs() >= PARALLEL
                 && (0.0..=1.0).contains(&u)
                 && v >= 0.0
@@ -224,6 +339,38 @@ mod portable {
         }
         hits
     }
+}
+
+/// [`Wide`] for an x86 register type, from its intrinsics.
+#[cfg(target_arch = "x86_64")]
+macro_rules! wide_register {
+    ($register:ty, $splat:ident, $add:ident, $sub:ident, $mul:ident, $div:ident) => {
+        // SAFETY (every method): `Wide` is private to this module, whose only callers on
+        // registers are the AVX2 and AVX-512 functions, which run once `Isa::available` found
+        // their instructions.
+        impl Wide for $register {
+            #[inline(always)]
+            fn splat(x: f32) -> Self {
+                unsafe { $splat(x) }
+            }
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                unsafe { $add(self, o) }
+            }
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                unsafe { $sub(self, o) }
+            }
+            #[inline(always)]
+            fn mul(self, o: Self) -> Self {
+                unsafe { $mul(self, o) }
+            }
+            #[inline(always)]
+            fn div(self, o: Self) -> Self {
+                unsafe { $div(self, o) }
+            }
+        }
+    };
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -277,31 +424,8 @@ mod avx2 {
     #[inline]
     #[target_feature(enable = "avx2")]
     pub fn triangles(tr: &Triangles, ray: &Ray, t_min: f32, t_max: f32) -> TriangleHits {
-        let (mul, sub, add) = (_mm256_mul_ps, _mm256_sub_ps, _mm256_add_ps);
-        let d = [ray.dir.x, ray.dir.y, ray.dir.z].map(|x| _mm256_set1_ps(x));
-        let o = [ray.origin.x, ray.origin.y, ray.origin.z].map(|x| _mm256_set1_ps(x));
-        let p0 = tr.p0.each_ref().map(|v| load(v));
-        let e1 = tr.e1.each_ref().map(|v| load(v));
-        let e2 = tr.e2.each_ref().map(|v| load(v));
-        // a x b as glam's Vec3::cross computes it.
-        let cross = |a: [__m256; 3], b: [__m256; 3]| {
-            [
-                sub(mul(a[1], b[2]), mul(b[1], a[2])),
-                sub(mul(a[2], b[0]), mul(b[2], a[0])),
-                sub(mul(a[0], b[1]), mul(b[0], a[1])),
-            ]
-        };
-        let dot = |a: [__m256; 3], b: [__m256; 3]| {
-            add(add(mul(a[0], b[0]), mul(a[1], b[1])), mul(a[2], b[2]))
-        };
-        let pvec = cross(d, e2);
-        let det = dot(e1, pvec);
-        let inv_det = _mm256_div_ps(_mm256_set1_ps(1.0), det);
-        let tvec = [sub(o[0], p0[0]), sub(o[1], p0[1]), sub(o[2], p0[2])];
-        let u = mul(dot(tvec, pvec), inv_det);
-        let qvec = cross(tvec, e1);
-        let v = mul(dot(d, qvec), inv_det);
-        let t = mul(dot(e2, qvec), inv_det);
+        let vertex = [&tr.p0, &tr.e1, &tr.e2].map(|v| v.each_ref().map(|axis| load(axis)));
+        let [det, u, v, t] = moller_trumbore(vertex, ray);
         let abs_det = _mm256_andnot_ps(_mm256_set1_ps(-0.0), det);
         let (zero, one) = (_mm256_setzero_ps(), _mm256_set1_ps(1.0));
         let and = _mm256_and_ps;
@@ -318,7 +442,7 @@ mod avx2 {
             ),
             and(
                 and(
-                    _mm256_cmp_ps::<_CMP_LE_OQ>(add(u, v), one),
+                    _mm256_cmp_ps::<_CMP_LE_OQ>(_mm256_add_ps(u, v), one),
                     _mm256_cmp_ps::<_CMP_GT_OQ>(t, _mm256_set1_ps(t_min)),
                 ),
                 _mm256_cmp_ps::<_CMP_LT_OQ>(t, _mm256_set1_ps(t_max)),
@@ -331,81 +455,180 @@ mod avx2 {
             v: store(v),
         }
     }
+
+    wide_register!(
+        __m256,
+        _mm256_set1_ps,
+        _mm256_add_ps,
+        _mm256_sub_ps,
+        _mm256_mul_ps,
+        _mm256_div_ps
+    );
+}
+
+/// The triangle test sixteen lanes wide, on two blocks at once.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::*;
+
+    /// Block 0's lanes in the low half, block 1's in the high half.
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f")]
+    fn load(a: &Lanes, b: &Lanes) -> __m512 {
+        // SAFETY: `Lanes` is eight f32s; each unaligned load reads exactly them.
+        let (a, b) = unsafe { (_mm256_loadu_ps(a.as_ptr()), _mm256_loadu_ps(b.as_ptr())) };
+        _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+            _mm512_castpd256_pd512(_mm256_castps_pd(a)),
+            _mm256_castps_pd(b),
+        ))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f")]
+    fn store(v: __m512) -> [Lanes; 2] {
+        let mut out = [[0.0; WIDTH]; 2];
+        // SAFETY: `[Lanes; 2]` is sixteen contiguous f32s.
+        unsafe { _mm512_storeu_ps(out.as_mut_ptr().cast(), v) };
+        out
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f")]
+    pub fn triangle_pair(
+        [a, b]: [&Triangles; 2],
+        ray: &Ray,
+        t_min: f32,
+        t_max: f32,
+    ) -> [TriangleHits; 2] {
+        let both = |x: &[Lanes; 3], y: &[Lanes; 3]| [0, 1, 2].map(|i| load(&x[i], &y[i]));
+        let vertex = [both(&a.p0, &b.p0), both(&a.e1, &b.e1), both(&a.e2, &b.e2)];
+        let [det, u, v, t] = moller_trumbore(vertex, ray);
+        let abs_det = _mm512_abs_ps(det);
+        let (zero, one) = (_mm512_setzero_ps(), _mm512_set1_ps(1.0));
+        let hit = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(abs_det, _mm512_set1_ps(PARALLEL))
+            & _mm512_cmp_ps_mask::<_CMP_GE_OQ>(u, zero)
+            & _mm512_cmp_ps_mask::<_CMP_LE_OQ>(u, one)
+            & _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, zero)
+            & _mm512_cmp_ps_mask::<_CMP_LE_OQ>(_mm512_add_ps(u, v), one)
+            & _mm512_cmp_ps_mask::<_CMP_GT_OQ>(t, _mm512_set1_ps(t_min))
+            & _mm512_cmp_ps_mask::<_CMP_LT_OQ>(t, _mm512_set1_ps(t_max));
+        let ([t0, t1], [u0, u1], [v0, v1]) = (store(t), store(u), store(v));
+        [
+            TriangleHits {
+                mask: u32::from(hit & 0xff),
+                t: t0,
+                u: u0,
+                v: v0,
+            },
+            TriangleHits {
+                mask: u32::from(hit >> 8),
+                t: t1,
+                u: u1,
+                v: v1,
+            },
+        ]
+    }
+
+    wide_register!(
+        __m512,
+        _mm512_set1_ps,
+        _mm512_add_ps,
+        _mm512_sub_ps,
+        _mm512_mul_ps,
+        _mm512_div_ps
+    );
 }
 
 #[cfg(test)]
 mod tests {
+    use glam::Vec3;
+
     use super::*;
     use crate::sampler::SampleStream;
-
-    /// Runs the test for `isa` with its kernel (one closure per kernel type).
-    fn on<R>(
-        isa: Isa,
-        portable: impl FnOnce(Portable) -> R,
-        #[allow(unused_variables)] avx2: impl FnOnce(Avx2) -> R,
-    ) -> R {
-        match isa {
-            Isa::Scalar => portable(Portable),
-            // SAFETY: `Isa::available` listed it.
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => avx2(unsafe { Avx2::new() }),
-            #[allow(unreachable_patterns)]
-            _ => unreachable!("{isa:?} is not available here"),
-        }
-    }
 
     fn lanes(s: &mut SampleStream, scale: f32) -> Lanes {
         std::array::from_fn(|_| (s.next_f32() - 0.5) * scale)
     }
 
-    /// Every path returns the portable path's bits, on random boxes and triangles, including
-    /// rays along an axis and boxes and triangles that are flat or empty.
+    fn triangles(s: &mut SampleStream, degenerate: usize) -> Triangles {
+        let mut tris = Triangles {
+            p0: [lanes(s, 2.0), lanes(s, 2.0), lanes(s, 2.0)],
+            e1: [lanes(s, 2.0), lanes(s, 2.0), lanes(s, 2.0)],
+            e2: [lanes(s, 2.0), lanes(s, 2.0), lanes(s, 2.0)],
+        };
+        for a in 0..3 {
+            tris.e1[a][degenerate] = 0.0;
+            tris.e2[a][degenerate] = 0.0;
+        }
+        tris
+    }
+
+    fn assert_same(got: &TriangleHits, want: &TriangleHits, what: &str) {
+        assert_eq!(got.mask, want.mask, "{what} triangle mask");
+        assert_eq!(
+            got.t.map(f32::to_bits),
+            want.t.map(f32::to_bits),
+            "{what} t"
+        );
+        assert_eq!(
+            got.u.map(f32::to_bits),
+            want.u.map(f32::to_bits),
+            "{what} u"
+        );
+        assert_eq!(
+            got.v.map(f32::to_bits),
+            want.v.map(f32::to_bits),
+            "{what} v"
+        );
+    }
+
+    /// Every test of `kernel` returns the portable path's bits, on random boxes and triangles,
+    /// including rays along an axis and boxes and triangles that are flat or empty.
+    fn returns_the_portable_bits(kernel: impl Kernel, isa: Isa) {
+        let mut s = SampleStream::new(3, 0, 0, 0, 0);
+        for round in 0..2000 {
+            let o = Vec3::new(s.next_f32(), s.next_f32(), s.next_f32()) * 4.0 - 2.0;
+            let mut d = Vec3::new(s.next_f32(), s.next_f32(), s.next_f32()) - 0.5;
+            if round % 7 == 0 {
+                d.y = 0.0;
+            }
+            let ray = Ray::new(o, d.normalize());
+            let mut boxes = Boxes {
+                min: [lanes(&mut s, 4.0), lanes(&mut s, 4.0), lanes(&mut s, 4.0)],
+                max: [lanes(&mut s, 4.0), lanes(&mut s, 4.0), lanes(&mut s, 4.0)],
+            };
+            boxes.min[0][round % WIDTH] = f32::INFINITY;
+            boxes.max[0][round % WIDTH] = f32::NEG_INFINITY;
+            let sr = SlabRay::new(&ray);
+            let want = portable::slabs(&boxes, &sr, 3.0);
+            let got = kernel.slabs(&boxes, &sr, 3.0);
+            assert_eq!(got.0, want.0, "{isa:?} box mask");
+            assert_eq!(got.1.map(f32::to_bits), want.1.map(f32::to_bits));
+
+            let a = triangles(&mut s, round % WIDTH);
+            let b = triangles(&mut s, (round + 3) % WIDTH);
+            let want = [&a, &b].map(|tris| portable::triangles(tris, &ray, 0.0, 5.0));
+            assert_same(&kernel.triangles(&a, &ray, 0.0, 5.0), &want[0], isa.name());
+            let pair = kernel.triangle_pair([&a, &b], &ray, 0.0, 5.0);
+            assert_same(&pair[0], &want[0], &format!("{isa:?} pair, first"));
+            assert_same(&pair[1], &want[1], &format!("{isa:?} pair, second"));
+        }
+    }
+
     #[test]
     fn every_path_returns_the_same_bits() {
-        let mut s = SampleStream::new(3, 0, 0, 0, 0);
         for isa in Isa::available() {
-            for round in 0..2000 {
-                let o = Vec3::new(s.next_f32(), s.next_f32(), s.next_f32()) * 4.0 - 2.0;
-                let mut d = Vec3::new(s.next_f32(), s.next_f32(), s.next_f32()) - 0.5;
-                if round % 7 == 0 {
-                    d.y = 0.0;
-                }
-                let ray = Ray::new(o, d.normalize());
-                let mut boxes = Boxes {
-                    min: [lanes(&mut s, 4.0), lanes(&mut s, 4.0), lanes(&mut s, 4.0)],
-                    max: [lanes(&mut s, 4.0), lanes(&mut s, 4.0), lanes(&mut s, 4.0)],
-                };
-                boxes.min[0][round % WIDTH] = f32::INFINITY;
-                boxes.max[0][round % WIDTH] = f32::NEG_INFINITY;
-                let sr = SlabRay::new(&ray);
-                let want = portable::slabs(&boxes, &sr, 3.0);
-                let got = on(
-                    isa,
-                    |k| k.slabs(&boxes, &sr, 3.0),
-                    |k| k.slabs(&boxes, &sr, 3.0),
-                );
-                assert_eq!(got.0, want.0, "{isa:?} box mask");
-                assert_eq!(got.1.map(f32::to_bits), want.1.map(f32::to_bits));
-
-                let mut tris = Triangles {
-                    p0: [lanes(&mut s, 2.0), lanes(&mut s, 2.0), lanes(&mut s, 2.0)],
-                    e1: [lanes(&mut s, 2.0), lanes(&mut s, 2.0), lanes(&mut s, 2.0)],
-                    e2: [lanes(&mut s, 2.0), lanes(&mut s, 2.0), lanes(&mut s, 2.0)],
-                };
-                for a in 0..3 {
-                    tris.e1[a][round % WIDTH] = 0.0;
-                    tris.e2[a][round % WIDTH] = 0.0;
-                }
-                let want = portable::triangles(&tris, &ray, 0.0, 5.0);
-                let got = on(
-                    isa,
-                    |k| k.triangles(&tris, &ray, 0.0, 5.0),
-                    |k| k.triangles(&tris, &ray, 0.0, 5.0),
-                );
-                assert_eq!(got.mask, want.mask, "{isa:?} triangle mask");
-                assert_eq!(got.t.map(f32::to_bits), want.t.map(f32::to_bits));
-                assert_eq!(got.u.map(f32::to_bits), want.u.map(f32::to_bits));
-                assert_eq!(got.v.map(f32::to_bits), want.v.map(f32::to_bits));
+            match isa {
+                Isa::Scalar => returns_the_portable_bits(Portable, isa),
+                // SAFETY (both): `Isa::available` listed it.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => returns_the_portable_bits(unsafe { Avx2::new() }, isa),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => returns_the_portable_bits(unsafe { Avx512::new() }, isa),
+                #[allow(unreachable_patterns)]
+                _ => unreachable!("{isa:?} is not available here"),
             }
         }
     }

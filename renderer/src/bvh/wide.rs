@@ -8,7 +8,7 @@ use std::time::Instant;
 use glam::Vec3;
 
 #[cfg(target_arch = "x86_64")]
-use super::lanes::Avx2;
+use super::lanes::{Avx2, Avx512};
 use super::lanes::{Boxes, Isa, Kernel, Lanes, Portable, SlabRay, Triangles, WIDTH};
 use super::{Bvh, BvhNode, BvhStats, Hit, MAX_LEAF, beats, tie_reach};
 use crate::geometry::Ray;
@@ -72,10 +72,11 @@ struct Closest {
 }
 
 impl Closest {
-    /// Keeps `hit` if it wins ([`beats`]).
+    /// Keeps `hit` if it lies within reach and wins ([`beats`]). A hit tested against an
+    /// earlier, longer reach can lie beyond the present one.
     #[inline(always)]
     fn offer(&mut self, hit: Best) {
-        if self.best.is_none_or(|b| beats(hit.0, hit.3, b.0, b.3)) {
+        if hit.0 < self.reach && self.best.is_none_or(|b| beats(hit.0, hit.3, b.0, b.3)) {
             self.reach = self.t_max.min(tie_reach(hit.0));
             self.best = Some(hit);
         }
@@ -195,6 +196,9 @@ impl WideBvh {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `new` checked that `isa` is one of `Isa::available`.
             Isa::Avx2 => unsafe { self.intersect_avx2(ray, t_min, t_max) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as for AVX2.
+            Isa::Avx512 => unsafe { self.intersect_avx512(ray, t_min, t_max) },
             _ => self.intersect_on(Portable, ray, t_min, t_max),
         }
     }
@@ -205,6 +209,9 @@ impl WideBvh {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `intersect`.
             Isa::Avx2 => unsafe { self.occluded_avx2(ray, t_min, t_max) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `intersect`.
+            Isa::Avx512 => unsafe { self.occluded_avx512(ray, t_min, t_max) },
             _ => self.occluded_on(Portable, ray, t_min, t_max),
         }
     }
@@ -223,6 +230,20 @@ impl WideBvh {
         self.occluded_on(unsafe { Avx2::new() }, ray, t_min, t_max)
     }
 
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx512f")]
+    unsafe fn intersect_avx512(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
+        // SAFETY: the caller checked the processor.
+        self.intersect_on(unsafe { Avx512::new() }, ray, t_min, t_max)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx512f")]
+    unsafe fn occluded_avx512(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
+        // SAFETY: as in `intersect_avx512`.
+        self.occluded_on(unsafe { Avx512::new() }, ray, t_min, t_max)
+    }
+
     #[inline(always)]
     fn intersect_on(&self, kernel: impl Kernel, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
         let slab_ray = SlabRay::new(ray);
@@ -237,8 +258,16 @@ impl WideBvh {
             let n = &self.nodes[node];
             let (mask, near) = kernel.slabs(&n.boxes, &slab_ray, closest.reach);
             let mask = mask & n.slots;
-            for i in set_bits(mask & n.leaves) {
-                self.leaf_hits(kernel, n.child[i] as usize, ray, t_min, &mut closest);
+            let mut leaves = set_bits(mask & n.leaves);
+            while let Some(i) = leaves.next() {
+                let first = n.child[i] as usize;
+                match leaves.next() {
+                    Some(j) => {
+                        let pair = [first, n.child[j] as usize];
+                        self.leaf_pair_hits(kernel, pair, ray, t_min, &mut closest);
+                    }
+                    None => self.leaf_hits(kernel, first, ray, t_min, &mut closest),
+                }
             }
             // Interior children to visit, nearest kept in `next`.
             let mut next: Option<(u32, f32)> = None;
@@ -279,8 +308,8 @@ impl WideBvh {
     }
 
     /// Tests block `block`'s triangles, offering each hit to `closest`. All eight lanes are
-    /// tested against the same reach; a lane beyond the window of a hit found in an earlier
-    /// lane cannot beat it (its index is higher), so the result is the one-at-a-time result.
+    /// tested against the same reach, but hits are offered in lane order, each against the
+    /// reach as it is then, so the result is the one-at-a-time result.
     #[inline(always)]
     fn leaf_hits(
         &self,
@@ -296,6 +325,27 @@ impl WideBvh {
         }
     }
 
+    /// [`leaf_hits`](Self::leaf_hits) of two blocks, tested against the same reach (at once on
+    /// a sixteen-lane path). The second block's hits are offered after the first's, each
+    /// against the reach as it is then, so the result is that of the two blocks in turn.
+    #[inline(always)]
+    fn leaf_pair_hits(
+        &self,
+        kernel: impl Kernel,
+        pair: [usize; 2],
+        ray: &Ray,
+        t_min: f32,
+        closest: &mut Closest,
+    ) {
+        let tris = pair.map(|block| &self.blocks[block]);
+        let hits = kernel.triangle_pair(tris, ray, t_min, closest.reach);
+        for (block, hits) in pair.into_iter().zip(&hits) {
+            for j in set_bits(hits.mask) {
+                closest.offer((hits.t[j], hits.u[j], hits.v[j], block * WIDTH + j));
+            }
+        }
+    }
+
     #[inline(always)]
     fn occluded_on(&self, kernel: impl Kernel, ray: &Ray, t_min: f32, t_max: f32) -> bool {
         let slab_ray = SlabRay::new(ray);
@@ -305,9 +355,18 @@ impl WideBvh {
             let n = &self.nodes[node];
             let (mask, _) = kernel.slabs(&n.boxes, &slab_ray, t_max);
             let mask = mask & n.slots;
-            for i in set_bits(mask & n.leaves) {
-                let block = &self.blocks[n.child[i] as usize];
-                if kernel.triangles(block, ray, t_min, t_max).mask != 0 {
+            let mut leaves = set_bits(mask & n.leaves);
+            while let Some(i) = leaves.next() {
+                let first = &self.blocks[n.child[i] as usize];
+                let hit = match leaves.next() {
+                    Some(j) => {
+                        let pair = [first, &self.blocks[n.child[j] as usize]];
+                        let [a, b] = kernel.triangle_pair(pair, ray, t_min, t_max);
+                        a.mask | b.mask != 0
+                    }
+                    None => kernel.triangles(first, ray, t_min, t_max).mask != 0,
+                };
+                if hit {
                     return true;
                 }
             }
