@@ -5,7 +5,7 @@ use glam::Vec3;
 use crate::bsdf::{Bsdf, BsdfRandom};
 use crate::bvh::{Bvh, BvhStats, Hit, Isa, WideBvh};
 use crate::camera::RasterCamera;
-use crate::film::{NO_HIT_DEPTH, Pixel, Tile};
+use crate::film::{NO_HIT_DEPTH, Pixel};
 use crate::geometry::Ray;
 use crate::light::LightSampler;
 use crate::material::AlphaMode;
@@ -131,19 +131,17 @@ impl<'a> PathTracer<'a> {
         self.bvh.stats()
     }
 
-    /// Renders one row of a tile into `pixels` (one entry per pixel of the row).
-    pub fn render_row(
+    /// Renders the pixels from (`x`, `y`) rightwards into `out`, one per entry.
+    pub fn render_span(
         &self,
         camera: &RasterCamera,
-        tile: Tile,
-        row: u32,
+        (x, y): (u32, u32),
         frame: u32,
         settings: &RenderSettings,
         out: RowOut<'_>,
     ) {
-        let y = tile.y() + row;
-        for i in 0..tile.width() as usize {
-            let pixel = self.pixel(camera, tile.x() + i as u32, y, frame, settings, |_, _| {});
+        for i in 0..out.color.len() {
+            let pixel = self.pixel(camera, x + i as u32, y, frame, settings, |_, _| {});
             out.color[i] = pixel.color;
             out.albedo[i] = pixel.albedo;
             out.normal[i] = pixel.normal;
@@ -352,7 +350,7 @@ impl<'a> PathTracer<'a> {
     }
 }
 
-/// Mutable views of one row of a tile's pixel buffers.
+/// Mutable views of a span of one row of a tile's pixel buffers.
 pub struct RowOut<'o> {
     pub color: &'o mut [[f32; 4]],
     pub albedo: &'o mut [[f32; 3]],

@@ -1,4 +1,4 @@
-//! The CPU backend: the path tracer on a rayon thread pool, one tile row per work item.
+//! The CPU backend: the path tracer on a rayon thread pool, a span of a tile row per work item.
 
 use rayon::prelude::*;
 
@@ -9,6 +9,10 @@ use crate::film::{Pixels, Resolution, Tile, TileImage};
 use crate::integrator::{PathTracer, RowOut};
 use crate::scene::FrameScene;
 use crate::settings::RenderSettings;
+
+/// Pixels a thread takes at a time. Smaller than a tile's row, so that a tile's last pieces of
+/// work are short and no thread waits long for the others at its end.
+const SPAN: usize = 16;
 
 pub struct CpuBackend {
     device: DeviceInfo,
@@ -177,14 +181,24 @@ impl PreparedFrame for CpuFrame<'_> {
                 .zip(pixels.depth.par_chunks_mut(w))
                 .enumerate()
                 .for_each(|(row, (((color, albedo), normal), depth))| {
-                    let out = RowOut {
-                        color,
-                        albedo,
-                        normal,
-                        depth,
-                    };
-                    self.tracer
-                        .render_row(&camera, tile, row as u32, frame, settings, out);
+                    let y = tile.y() + row as u32;
+                    color
+                        .par_chunks_mut(SPAN)
+                        .zip(albedo.par_chunks_mut(SPAN))
+                        .zip(normal.par_chunks_mut(SPAN))
+                        .zip(depth.par_chunks_mut(SPAN))
+                        .enumerate()
+                        .for_each(|(k, (((color, albedo), normal), depth))| {
+                            let out = RowOut {
+                                color,
+                                albedo,
+                                normal,
+                                depth,
+                            };
+                            let x = tile.x() + (k * SPAN) as u32;
+                            self.tracer
+                                .render_span(&camera, (x, y), frame, settings, out);
+                        });
                 });
         });
         Ok(TileImage { tile, pixels })
