@@ -155,6 +155,21 @@ impl CpuFrame<'_> {
     }
 }
 
+/// `out` cut into pieces of `n` pixels (the last may be shorter), in parallel.
+fn chunks(out: RowOut<'_>, n: usize) -> impl IndexedParallelIterator<Item = RowOut<'_>> {
+    out.color
+        .par_chunks_mut(n)
+        .zip(out.albedo.par_chunks_mut(n))
+        .zip(out.normal.par_chunks_mut(n))
+        .zip(out.depth.par_chunks_mut(n))
+        .map(|(((color, albedo), normal), depth)| RowOut {
+            color,
+            albedo,
+            normal,
+            depth,
+        })
+}
+
 impl PreparedFrame for CpuFrame<'_> {
     fn render_tile(
         &self,
@@ -171,34 +186,22 @@ impl PreparedFrame for CpuFrame<'_> {
             })?;
         let camera = self.scene.camera.raster(resolution);
         let mut pixels = Pixels::zeroed(tile.pixel_count());
-        let w = tile.width() as usize;
+        let whole = RowOut {
+            color: &mut pixels.color,
+            albedo: &mut pixels.albedo,
+            normal: &mut pixels.normal,
+            depth: &mut pixels.depth,
+        };
         self.pool.install(|| {
-            pixels
-                .color
-                .par_chunks_mut(w)
-                .zip(pixels.albedo.par_chunks_mut(w))
-                .zip(pixels.normal.par_chunks_mut(w))
-                .zip(pixels.depth.par_chunks_mut(w))
+            chunks(whole, tile.width() as usize)
                 .enumerate()
-                .for_each(|(row, (((color, albedo), normal), depth))| {
+                .for_each(|(row, out)| {
                     let y = tile.y() + row as u32;
-                    color
-                        .par_chunks_mut(SPAN)
-                        .zip(albedo.par_chunks_mut(SPAN))
-                        .zip(normal.par_chunks_mut(SPAN))
-                        .zip(depth.par_chunks_mut(SPAN))
-                        .enumerate()
-                        .for_each(|(k, (((color, albedo), normal), depth))| {
-                            let out = RowOut {
-                                color,
-                                albedo,
-                                normal,
-                                depth,
-                            };
-                            let x = tile.x() + (k * SPAN) as u32;
-                            self.tracer
-                                .render_span(&camera, (x, y), frame, settings, out);
-                        });
+                    chunks(out, SPAN).enumerate().for_each(|(k, span)| {
+                        let x = tile.x() + (k * SPAN) as u32;
+                        self.tracer
+                            .render_span(&camera, (x, y), frame, settings, span);
+                    });
                 });
         });
         Ok(TileImage { tile, pixels })

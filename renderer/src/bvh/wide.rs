@@ -9,7 +9,7 @@ use glam::Vec3;
 
 #[cfg(target_arch = "x86_64")]
 use super::lanes::{Avx2, Avx512};
-use super::lanes::{Boxes, Isa, Kernel, Lanes, Portable, SlabRay, Triangles, WIDTH};
+use super::lanes::{Boxes, Isa, Kernel, Lanes, Portable, SlabRay, TriangleHits, Triangles, WIDTH};
 use super::{Bvh, BvhNode, BvhStats, Hit, MAX_LEAF, beats, tie_reach};
 use crate::geometry::Ray;
 
@@ -81,6 +81,14 @@ impl Closest {
             self.best = Some(hit);
         }
     }
+
+    /// Offers block `block`'s hits in lane order.
+    #[inline(always)]
+    fn offer_all(&mut self, block: usize, hits: &TriangleHits) {
+        for j in set_bits(hits.mask) {
+            self.offer((hits.t[j], hits.u[j], hits.v[j], block * WIDTH + j));
+        }
+    }
 }
 
 /// The indices of the set bits of `mask`, lowest first.
@@ -93,6 +101,14 @@ fn set_bits(mut mask: u32) -> impl Iterator<Item = usize> {
             i
         })
     })
+}
+
+/// The set bits of `mask` two at a time, lowest first: the second is missing when their
+/// count is odd.
+#[inline(always)]
+fn set_bit_pairs(mask: u32) -> impl Iterator<Item = (usize, Option<usize>)> {
+    let mut bits = set_bits(mask);
+    std::iter::from_fn(move || bits.next().map(|i| (i, bits.next())))
 }
 
 /// A frame's triangles ready for the CPU's traversal on one instruction-set path.
@@ -258,10 +274,9 @@ impl WideBvh {
             let n = &self.nodes[node];
             let (mask, near) = kernel.slabs(&n.boxes, &slab_ray, closest.reach);
             let mask = mask & n.slots;
-            let mut leaves = set_bits(mask & n.leaves);
-            while let Some(i) = leaves.next() {
+            for (i, j) in set_bit_pairs(mask & n.leaves) {
                 let first = n.child[i] as usize;
-                match leaves.next() {
+                match j {
                     Some(j) => {
                         let pair = [first, n.child[j] as usize];
                         self.leaf_pair_hits(kernel, pair, ray, t_min, &mut closest);
@@ -320,9 +335,7 @@ impl WideBvh {
         closest: &mut Closest,
     ) {
         let hits = kernel.triangles(&self.blocks[block], ray, t_min, closest.reach);
-        for j in set_bits(hits.mask) {
-            closest.offer((hits.t[j], hits.u[j], hits.v[j], block * WIDTH + j));
-        }
+        closest.offer_all(block, &hits);
     }
 
     /// [`leaf_hits`](Self::leaf_hits) of two blocks, tested against the same reach (at once on
@@ -340,9 +353,7 @@ impl WideBvh {
         let tris = pair.map(|block| &self.blocks[block]);
         let hits = kernel.triangle_pair(tris, ray, t_min, closest.reach);
         for (block, hits) in pair.into_iter().zip(&hits) {
-            for j in set_bits(hits.mask) {
-                closest.offer((hits.t[j], hits.u[j], hits.v[j], block * WIDTH + j));
-            }
+            closest.offer_all(block, hits);
         }
     }
 
@@ -355,10 +366,9 @@ impl WideBvh {
             let n = &self.nodes[node];
             let (mask, _) = kernel.slabs(&n.boxes, &slab_ray, t_max);
             let mask = mask & n.slots;
-            let mut leaves = set_bits(mask & n.leaves);
-            while let Some(i) = leaves.next() {
+            for (i, j) in set_bit_pairs(mask & n.leaves) {
                 let first = &self.blocks[n.child[i] as usize];
-                let hit = match leaves.next() {
+                let hit = match j {
                     Some(j) => {
                         let pair = [first, &self.blocks[n.child[j] as usize]];
                         let [a, b] = kernel.triangle_pair(pair, ray, t_min, t_max);
