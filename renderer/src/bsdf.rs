@@ -96,11 +96,11 @@ pub struct BsdfRandom {
     pub v: f32,
 }
 
+/// What a BSDF takes from the material's parameters alone, not from the surface's
+/// orientation: the same at every point of an untextured material, so it is worked out once
+/// per material ([`Lobes::new`]) rather than at every hit.
 #[derive(Clone, Copy, Debug)]
-pub struct Bsdf {
-    frame: Frame,
-    /// Geometric normal, on the same side as `frame.n`.
-    ng: Vec3,
+pub struct Lobes {
     params: SurfaceParams,
     alpha: f32,
     /// Dielectric reflectance at normal incidence of the specular layer, times its colour.
@@ -120,20 +120,9 @@ pub struct Bsdf {
     sheen_roughness: f32,
 }
 
-/// Lobe selection probabilities for one outgoing direction.
-#[derive(Clone, Copy, Debug)]
-struct LobeProbs {
-    coat: f32,
-    sheen: f32,
-    reflect: f32,
-    diffuse: f32,
-    dielectric: f32,
-}
-
-impl Bsdf {
-    /// `ns` and `ng` must lie on the same side; for surfaces without transmission the caller
-    /// turns both towards the viewer.
-    pub fn new(params: SurfaceParams, ns: Vec3, ng: Vec3) -> Self {
+impl Lobes {
+    #[inline]
+    pub fn new(params: SurfaceParams) -> Self {
         let alpha = (params.roughness * params.roughness).max(0.0);
         let metallic = params.metallic.clamp(0.0, 1.0);
         let transmission = params.transmission.clamp(0.0, 1.0);
@@ -150,8 +139,6 @@ impl Bsdf {
             && coat == 0.0
             && sheen == Vec3::ZERO;
         Self {
-            frame: Frame::from_normal(ns),
-            ng,
             params,
             alpha,
             layer_f0,
@@ -166,21 +153,57 @@ impl Bsdf {
         }
     }
 
+    /// The parameters these lobes were made from.
+    pub fn params(&self) -> &SurfaceParams {
+        &self.params
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Bsdf<'l> {
+    frame: Frame,
+    /// Geometric normal, on the same side as `frame.n`.
+    ng: Vec3,
+    lobes: &'l Lobes,
+}
+
+/// Lobe selection probabilities for one outgoing direction.
+#[derive(Clone, Copy, Debug)]
+struct LobeProbs {
+    coat: f32,
+    sheen: f32,
+    reflect: f32,
+    diffuse: f32,
+    dielectric: f32,
+}
+
+impl<'l> Bsdf<'l> {
+    /// `lobes` oriented by the shading normal `ns`. `ns` and `ng` must lie on the same side;
+    /// for surfaces without transmission the caller turns both towards the viewer.
+    #[inline]
+    pub fn new(lobes: &'l Lobes, ns: Vec3, ng: Vec3) -> Self {
+        Self {
+            frame: Frame::from_normal(ns),
+            ng,
+            lobes,
+        }
+    }
+
     fn smooth_coat(&self) -> bool {
-        self.coat_alpha < DELTA_ALPHA
+        self.lobes.coat_alpha < DELTA_ALPHA
     }
 
     /// What the coat reflects of light arriving along `wo` (cosine `cos_o`), as a scalar.
     fn coat_reflectance(&self, cos_o: f32) -> f32 {
-        self.coat * schlick_scalar(COAT_F0, cos_o)
+        self.lobes.coat * schlick_scalar(COAT_F0, cos_o)
     }
 
     /// The sheen's albedo along `cos_o`, as the scale of the layers below it takes it.
     fn sheen_albedo(&self, cos_o: f32) -> f32 {
-        if self.sheen == Vec3::ZERO {
+        if self.lobes.sheen == Vec3::ZERO {
             0.0
         } else {
-            max3(self.sheen) * sheen::albedo(cos_o, self.sheen_roughness)
+            max3(self.lobes.sheen) * sheen::albedo(cos_o, self.lobes.sheen_roughness)
         }
     }
 
@@ -194,30 +217,31 @@ impl Bsdf {
     }
 
     fn smooth(&self) -> bool {
-        self.alpha < DELTA_ALPHA
+        self.lobes.alpha < DELTA_ALPHA
     }
 
     /// Whether some lobe is not a Dirac delta, i.e. light sampling can help.
     pub fn has_non_delta(&self) -> bool {
-        self.w_plastic > 0.0
+        self.lobes.w_plastic > 0.0
             || !self.smooth()
-            || self.sheen != Vec3::ZERO
-            || (self.coat > 0.0 && !self.smooth_coat())
+            || self.lobes.sheen != Vec3::ZERO
+            || (self.lobes.coat > 0.0 && !self.smooth_coat())
     }
 
     fn lobe_probs(&self, wo: Vec3) -> LobeProbs {
         let cos_o = wo.z.abs();
         let outside = wo.z > 0.0;
-        let layer = self.params.specular * max3(schlick(self.layer_f0, cos_o));
+        let layer = self.lobes.params.specular * max3(schlick(self.lobes.layer_f0, cos_o));
         let (mut coat, mut sheen, mut reflect, mut diffuse) = (0.0, 0.0, 0.0, 0.0);
         let scale = self.base_scale(cos_o);
         if outside {
             coat = self.coat_reflectance(cos_o);
             sheen = (1.0 - coat) * self.sheen_albedo(cos_o);
-            reflect = (self.w_metal + self.w_plastic * layer) * scale;
-            diffuse = self.w_plastic * (1.0 - layer) * max3(self.params.base_color) * scale;
+            reflect = (self.lobes.w_metal + self.lobes.w_plastic * layer) * scale;
+            diffuse =
+                self.lobes.w_plastic * (1.0 - layer) * max3(self.lobes.params.base_color) * scale;
         }
-        let dielectric = self.w_dielectric * scale;
+        let dielectric = self.lobes.w_dielectric * scale;
         let total = coat + sheen + reflect + diffuse + dielectric;
         if total <= 0.0 {
             return LobeProbs {
@@ -240,24 +264,25 @@ impl Bsdf {
     /// Fresnel of the reflection lobes (metal and specular layer together) for a microfacet
     /// with cosine `cos_h` to `wo`, including their mixture weights.
     fn reflect_fresnel(&self, cos_h: f32) -> Vec3 {
-        let metal = schlick(self.params.base_color, cos_h) * self.w_metal;
-        let layer = schlick(self.layer_f0, cos_h) * (self.params.specular * self.w_plastic);
+        let metal = schlick(self.lobes.params.base_color, cos_h) * self.lobes.w_metal;
+        let layer = schlick(self.lobes.layer_f0, cos_h)
+            * (self.lobes.params.specular * self.lobes.w_plastic);
         metal + layer
     }
 
     fn diffuse_albedo(&self, cos_o: f32) -> Vec3 {
-        let layer = self.params.specular * max3(schlick(self.layer_f0, cos_o));
-        self.params.base_color * (self.w_plastic * (1.0 - layer))
+        let layer = self.lobes.params.specular * max3(schlick(self.lobes.layer_f0, cos_o));
+        self.lobes.params.base_color * (self.lobes.w_plastic * (1.0 - layer))
     }
 
     /// The non-delta part of f(wo, wi) |cos(wi)|.
     pub fn eval(&self, wo_world: Vec3, wi_world: Vec3) -> Vec3 {
         let geometric_reflect = wi_world.dot(self.ng) * wo_world.dot(self.ng) > 0.0;
-        if self.lambertian {
+        if self.lobes.lambertian {
             // The common case, in world space: no change of basis needed.
             let (cos_o, cos_i) = (wo_world.dot(self.frame.n), wi_world.dot(self.frame.n));
             return if cos_o > 0.0 && cos_i > 0.0 && geometric_reflect {
-                self.params.base_color * (FRAC_1_PI * cos_i)
+                self.lobes.params.base_color * (FRAC_1_PI * cos_i)
             } else {
                 Vec3::ZERO
             };
@@ -274,14 +299,15 @@ impl Bsdf {
             f += self.diffuse_albedo(wo.z) * (FRAC_1_PI * wi.z);
             if !self.smooth() {
                 let wm = (wo + wi).normalize();
-                let g = ggx_d(wm, self.alpha) * ggx_g(wo, wi, self.alpha) / (4.0 * wo.z * wi.z);
+                let g = ggx_d(wm, self.lobes.alpha) * ggx_g(wo, wi, self.lobes.alpha)
+                    / (4.0 * wo.z * wi.z);
                 f += self.reflect_fresnel(wo.dot(wm)) * (g * wi.z);
             }
         }
-        if self.w_dielectric > 0.0 && !self.smooth() {
-            f += self.dielectric_f(wo, wi) * (self.w_dielectric * wi.z.abs());
+        if self.lobes.w_dielectric > 0.0 && !self.smooth() {
+            f += self.dielectric_f(wo, wi) * (self.lobes.w_dielectric * wi.z.abs());
         }
-        if self.coat == 0.0 && self.sheen == Vec3::ZERO {
+        if self.lobes.coat == 0.0 && self.lobes.sheen == Vec3::ZERO {
             return f;
         }
         let cos_o = wo.z.abs();
@@ -290,22 +316,22 @@ impl Bsdf {
             return f;
         }
         let wm = (wo + wi).normalize();
-        if self.sheen != Vec3::ZERO {
-            let d = sheen::d_charlie(wm.z, self.sheen_roughness);
-            let v = sheen::visibility(wo.z, wi.z, self.sheen_roughness);
-            f += self.sheen * ((1.0 - self.coat_reflectance(cos_o)) * d * v * wi.z);
+        if self.lobes.sheen != Vec3::ZERO {
+            let d = sheen::d_charlie(wm.z, self.lobes.sheen_roughness);
+            let v = sheen::visibility(wo.z, wi.z, self.lobes.sheen_roughness);
+            f += self.lobes.sheen * ((1.0 - self.coat_reflectance(cos_o)) * d * v * wi.z);
         }
-        if self.coat > 0.0 && !self.smooth_coat() {
-            let a = self.coat_alpha;
+        if self.lobes.coat > 0.0 && !self.smooth_coat() {
+            let a = self.lobes.coat_alpha;
             let g = ggx_d(wm, a) * ggx_g(wo, wi, a) / (4.0 * wo.z * wi.z);
-            f += Vec3::splat(self.coat * schlick_scalar(COAT_F0, wo.dot(wm)) * g * wi.z);
+            f += Vec3::splat(self.lobes.coat * schlick_scalar(COAT_F0, wo.dot(wm)) * g * wi.z);
         }
         f
     }
 
     /// Solid-angle density with which [`Bsdf::sample`] picks `wi` through non-delta lobes.
     pub fn pdf(&self, wo_world: Vec3, wi_world: Vec3) -> f32 {
-        if self.lambertian {
+        if self.lobes.lambertian {
             let (cos_o, cos_i) = (wo_world.dot(self.frame.n), wi_world.dot(self.frame.n));
             return if cos_o > 0.0 && cos_i > 0.0 {
                 cos_i * FRAC_1_PI
@@ -325,11 +351,12 @@ impl Bsdf {
             pdf += (probs.diffuse + probs.sheen) * wi.z * FRAC_1_PI;
             let wm = (wo + wi).normalize();
             if !self.smooth() {
-                pdf += probs.reflect * ggx_vndf_pdf(wo, wm, self.alpha) / (4.0 * wo.dot(wm).abs());
+                pdf += probs.reflect * ggx_vndf_pdf(wo, wm, self.lobes.alpha)
+                    / (4.0 * wo.dot(wm).abs());
             }
             if probs.coat > 0.0 && !self.smooth_coat() {
-                pdf +=
-                    probs.coat * ggx_vndf_pdf(wo, wm, self.coat_alpha) / (4.0 * wo.dot(wm).abs());
+                pdf += probs.coat * ggx_vndf_pdf(wo, wm, self.lobes.coat_alpha)
+                    / (4.0 * wo.dot(wm).abs());
             }
         }
         if probs.dielectric > 0.0 && !self.smooth() {
@@ -343,7 +370,7 @@ impl Bsdf {
         if wo.z == 0.0 {
             return None;
         }
-        if self.lambertian {
+        if self.lobes.lambertian {
             if wo.z < 0.0 {
                 return None;
             }
@@ -354,7 +381,7 @@ impl Bsdf {
             }
             return Some(BsdfSample {
                 wi: wi_world,
-                weight: self.params.base_color,
+                weight: self.lobes.params.base_color,
                 pdf: wi.z * FRAC_1_PI,
                 delta: false,
                 eta: 1.0,
@@ -368,7 +395,7 @@ impl Bsdf {
                 let weight = Vec3::splat(self.coat_reflectance(wo.z) / probs.coat);
                 return self.finish(wo_world, wi, weight, 0.0, true, 1.0);
             }
-            let wi = reflect(wo, ggx_sample_vndf(wo, self.coat_alpha, rnd.u, rnd.v));
+            let wi = reflect(wo, ggx_sample_vndf(wo, self.lobes.coat_alpha, rnd.u, rnd.v));
             if wi.z <= 0.0 {
                 return None;
             }
@@ -390,7 +417,7 @@ impl Bsdf {
                 let weight = self.reflect_fresnel(wo.z) * (self.base_scale(wo.z) / probs.reflect);
                 return self.finish(wo_world, wi, weight, 0.0, true, 1.0);
             }
-            reflect(wo, ggx_sample_vndf(wo, self.alpha, rnd.u, rnd.v))
+            reflect(wo, ggx_sample_vndf(wo, self.lobes.alpha, rnd.u, rnd.v))
         } else if probs.diffuse > 0.0 {
             cosine_hemisphere(rnd.u, rnd.v)
         } else {
@@ -428,13 +455,13 @@ impl Bsdf {
     }
 
     fn transmit_tint(&self) -> Vec3 {
-        self.params.base_color
+        self.lobes.params.base_color
     }
 
     /// The dielectric lobe's f (without its mixture weight and cosine), non-delta part.
     fn dielectric_f(&self, wo: Vec3, wi: Vec3) -> Vec3 {
-        let eta = self.params.ior;
-        if self.params.thin_walled {
+        let eta = self.lobes.params.ior;
+        if self.lobes.params.thin_walled {
             // Thin sheets: only the rough reflection is non-delta; transmission goes straight.
             if wo.z * wi.z <= 0.0 {
                 return Vec3::ZERO;
@@ -442,7 +469,8 @@ impl Bsdf {
             let (wo, wi) = if wo.z < 0.0 { (-wo, -wi) } else { (wo, wi) };
             let wm = (wo + wi).normalize();
             let fr = fresnel_dielectric(wo.dot(wm), eta);
-            let v = ggx_d(wm, self.alpha) * ggx_g(wo, wi, self.alpha) * fr / (4.0 * wo.z * wi.z);
+            let v = ggx_d(wm, self.lobes.alpha) * ggx_g(wo, wi, self.lobes.alpha) * fr
+                / (4.0 * wo.z * wi.z);
             return Vec3::splat(v);
         }
         let (cos_o, cos_i) = (wo.z, wi.z);
@@ -458,8 +486,8 @@ impl Bsdf {
             return Vec3::ZERO;
         };
         let fr = fresnel_dielectric(wo.dot(wm), eta);
-        let d = ggx_d(wm, self.alpha);
-        let g = ggx_g(wo, wi, self.alpha);
+        let d = ggx_d(wm, self.lobes.alpha);
+        let g = ggx_g(wo, wi, self.lobes.alpha);
         if reflect {
             Vec3::splat(d * g * fr / (4.0 * cos_i * cos_o).abs())
         } else {
@@ -470,15 +498,15 @@ impl Bsdf {
     }
 
     fn dielectric_pdf(&self, wo: Vec3, wi: Vec3) -> f32 {
-        let eta = self.params.ior;
-        if self.params.thin_walled {
+        let eta = self.lobes.params.ior;
+        if self.lobes.params.thin_walled {
             if wo.z * wi.z <= 0.0 {
                 return 0.0;
             }
             let (wo, wi) = if wo.z < 0.0 { (-wo, -wi) } else { (wo, wi) };
             let wm = (wo + wi).normalize();
             let r = fresnel_dielectric(wo.z, eta);
-            return r * ggx_vndf_pdf(wo, wm, self.alpha) / (4.0 * wo.dot(wm).abs());
+            return r * ggx_vndf_pdf(wo, wm, self.lobes.alpha) / (4.0 * wo.dot(wm).abs());
         }
         let reflect = wo.z * wi.z > 0.0;
         let etap = if reflect {
@@ -493,7 +521,7 @@ impl Bsdf {
         };
         let r = fresnel_dielectric(wo.dot(wm), eta);
         // wm faces +z; seen from inside, the visible-normal density is that of -wo.
-        let vis = ggx_vndf_pdf(wo * wo.z.signum(), wm, self.alpha);
+        let vis = ggx_vndf_pdf(wo * wo.z.signum(), wm, self.lobes.alpha);
         if reflect {
             vis / (4.0 * wo.dot(wm).abs()) * r
         } else {
@@ -510,9 +538,9 @@ impl Bsdf {
         rnd: BsdfRandom,
         prob: f32,
     ) -> Option<BsdfSample> {
-        let eta = self.params.ior;
-        let w = self.w_dielectric * self.base_scale(wo.z.abs()) / prob;
-        if self.params.thin_walled {
+        let eta = self.lobes.params.ior;
+        let w = self.lobes.w_dielectric * self.base_scale(wo.z.abs()) / prob;
+        if self.lobes.params.thin_walled {
             let r = fresnel_dielectric(wo.z.abs(), eta);
             if choice >= r {
                 // Straight through, unbent.
@@ -528,7 +556,7 @@ impl Bsdf {
                     1.0,
                 );
             }
-            let wm = ggx_sample_vndf(wo * wo.z.signum(), self.alpha, rnd.u, rnd.v);
+            let wm = ggx_sample_vndf(wo * wo.z.signum(), self.lobes.alpha, rnd.u, rnd.v);
             let wi = reflect(wo, wm);
             return self.sample_non_delta(wo_world, wi);
         }
@@ -555,7 +583,7 @@ impl Bsdf {
             );
         }
         // wm faces +z; from inside, Fresnel sees a negative cosine and inverts eta.
-        let wm = ggx_sample_vndf(wo * wo.z.signum(), self.alpha, rnd.u, rnd.v);
+        let wm = ggx_sample_vndf(wo * wo.z.signum(), self.lobes.alpha, rnd.u, rnd.v);
         let r = fresnel_dielectric(wo.dot(wm), eta);
         let wi = if choice < r {
             reflect(wo, wm)
@@ -578,11 +606,11 @@ impl Bsdf {
         }
         let f = self.eval(wo_world, wi_world);
         let wo = self.frame.to_local(wo_world);
-        let eta = if wo.z * wi.z < 0.0 && !self.params.thin_walled {
+        let eta = if wo.z * wi.z < 0.0 && !self.lobes.params.thin_walled {
             if wo.z > 0.0 {
-                self.params.ior
+                self.lobes.params.ior
             } else {
-                1.0 / self.params.ior
+                1.0 / self.lobes.params.ior
             }
         } else {
             1.0
@@ -796,7 +824,8 @@ mod tests {
     /// Monte Carlo check that sample() is consistent with eval()/pdf(): the mean sample weight
     /// (directional albedo) estimated by sampling equals the one from uniform-sphere eval().
     fn check_consistency(p: SurfaceParams, wo: Vec3) {
-        let bsdf = Bsdf::new(p, Vec3::Z, Vec3::Z);
+        let lobes = Lobes::new(p);
+        let bsdf = Bsdf::new(&lobes, Vec3::Z, Vec3::Z);
         let n = 400_000;
         let mut by_sampling = Vec3::ZERO;
         let mut by_eval = Vec3::ZERO;
@@ -855,7 +884,8 @@ mod tests {
     /// The mean sample weight along `wo` (times eta squared, so that refraction's radiance
     /// scaling does not count): the directional albedo.
     fn sampled_albedo(p: SurfaceParams, wo: Vec3, n: u32) -> Vec3 {
-        let bsdf = Bsdf::new(p, Vec3::Z, Vec3::Z);
+        let lobes = Lobes::new(p);
+        let bsdf = Bsdf::new(&lobes, Vec3::Z, Vec3::Z);
         let mut s = SampleStream::new(5, 0, 0, 0, 0);
         let mut sum = Vec3::ZERO;
         for _ in 0..n {

@@ -2,7 +2,7 @@
 
 use glam::Vec3;
 
-use crate::bsdf::{Bsdf, BsdfRandom};
+use crate::bsdf::{Bsdf, BsdfRandom, Lobes};
 use crate::bvh::{Bvh, BvhStats, Hit, Isa, WideBvh};
 use crate::camera::RasterCamera;
 use crate::film::{NO_HIT_DEPTH, Pixel};
@@ -12,7 +12,7 @@ use crate::material::AlphaMode;
 use crate::sampler::SampleStream;
 use crate::scene::FrameScene;
 use crate::settings::RenderSettings;
-use crate::shading::{SurfaceShading, reflection_safe_normal};
+use crate::shading::{SurfaceShading, reflection_safe_normal, uniform_params};
 
 /// Russian roulette starts once a path has this many segments (as in Mitsuba and pbrt).
 pub const RR_DEPTH: u32 = 5;
@@ -22,6 +22,8 @@ pub struct PathTracer<'a> {
     scene: &'a FrameScene,
     bvh: WideBvh,
     lights: LightSampler,
+    /// Each material's lobes where they are the same at every hit (see [`uniform_params`]).
+    uniform_lobes: Vec<Option<Lobes>>,
     /// Whether any material lets rays through (`alphaMode`): only then are hits tested for it.
     see_through: bool,
 }
@@ -45,11 +47,11 @@ struct FirstHit {
 }
 
 /// A ray-surface intersection with the material evaluated there.
-struct Surface {
+struct Surface<'l> {
     p: Vec3,
     /// Geometric normal, oriented as the shading frame.
     ng: Vec3,
-    bsdf: Bsdf,
+    bsdf: Bsdf<'l>,
     /// Radiance emitted towards the ray's origin (zero from the back face).
     emitted: Vec3,
     base_color: Vec3,
@@ -87,10 +89,16 @@ impl<'a> PathTracer<'a> {
             .materials
             .iter()
             .any(|m| m.alpha_mode != AlphaMode::Opaque);
+        let uniform_lobes = scene
+            .materials
+            .iter()
+            .map(|m| uniform_params(m, &scene.mesh).map(Lobes::new))
+            .collect();
         Self {
             scene,
             bvh,
             lights,
+            uniform_lobes,
             see_through,
         }
     }
@@ -230,7 +238,8 @@ impl<'a> PathTracer<'a> {
                 break;
             };
             ray = reached;
-            let surface = self.surface(&ray, &hit);
+            let mut own_lobes = None;
+            let surface = self.surface(&ray, &hit, &mut own_lobes);
             beta *= surface.transmittance;
             let wo = -ray.dir;
             if depth == 1 {
@@ -309,7 +318,15 @@ impl<'a> PathTracer<'a> {
         f * sample.radiance * (weight / sample.pdf)
     }
 
-    fn surface(&self, ray: &Ray, hit: &Hit) -> Surface {
+    /// The surface `ray` hit; a material without uniform lobes has them worked out into
+    /// `own_lobes`.
+    #[inline(always)]
+    fn surface<'s>(
+        &'s self,
+        ray: &Ray,
+        hit: &Hit,
+        own_lobes: &'s mut Option<Lobes>,
+    ) -> Surface<'s> {
         let mesh = &self.scene.mesh;
         let [i0, i1, i2] = mesh.triangles[hit.triangle as usize];
         let p0 = mesh.positions[i0 as usize];
@@ -318,7 +335,12 @@ impl<'a> PathTracer<'a> {
         let ng_raw = e1.cross(e2).normalize_or(Vec3::Z);
         let front = ray.dir.dot(ng_raw) < 0.0;
         let shading = SurfaceShading::new(self.scene, hit);
-        let params = shading.params();
+        let material = mesh.triangle_materials[hit.triangle as usize] as usize;
+        let lobes: &Lobes = match &self.uniform_lobes[material] {
+            Some(lobes) => lobes,
+            None => own_lobes.insert(Lobes::new(shading.params())),
+        };
+        let params = lobes.params();
         let mut ns = shading.normal(ng_raw);
         let two_sided = params.transmission <= 0.0 || params.thin_walled;
         let mut ng = ng_raw;
@@ -337,7 +359,7 @@ impl<'a> PathTracer<'a> {
         Surface {
             p: ray.at(hit.t),
             ng,
-            bsdf: Bsdf::new(params, ns, ng),
+            bsdf: Bsdf::new(lobes, ns, ng),
             emitted,
             base_color: params.base_color,
             unlit: shading.is_unlit(),

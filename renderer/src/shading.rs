@@ -8,7 +8,7 @@ use glam::{Vec2, Vec3, Vec4};
 use crate::bsdf::SurfaceParams;
 use crate::bvh::Hit;
 use crate::material::{AlphaMode, Material};
-use crate::scene::FrameScene;
+use crate::scene::{FrameScene, Mesh};
 use crate::texture::TextureRef;
 
 /// Bisection steps of [`reflection_safe_normal`]: the bend is found to 1/4096 of the way.
@@ -19,6 +19,7 @@ const BEND_STEPS: u32 = 12;
 /// normal-mapped normals can tilt so far that reflections point into the surface, where they
 /// are lost: the black rings of shiny normal-mapped metal. Cycles and pbrt-v4 bend the normal
 /// likewise; the backends share this bisection step for step.
+#[inline]
 pub fn reflection_safe_normal(ns: Vec3, ng: Vec3, wo: Vec3) -> Vec3 {
     let cos_o = wo.dot(ng);
     if cos_o <= 0.0 {
@@ -42,6 +43,63 @@ pub fn reflection_safe_normal(ns: Vec3, ng: Vec3, wo: Vec3) -> Vec3 {
     (ns + (ng - ns) * hi).normalize()
 }
 
+/// The BSDF's parameters wherever `material` lies on `mesh`, when they are the same
+/// everywhere: no texture and no vertex colour varies them.
+pub fn uniform_params(material: &Material, mesh: &Mesh) -> Option<SurfaceParams> {
+    let textures = [
+        material.base_color_texture,
+        material.metallic_roughness_texture,
+        material.transmission_texture,
+        material.sheen_color_texture,
+        material.sheen_roughness_texture,
+        material.clearcoat_texture,
+        material.clearcoat_roughness_texture,
+    ];
+    (textures.iter().all(Option::is_none) && mesh.colors.is_empty())
+        .then(|| material_params(material, |_| Vec4::ONE, Vec4::ONE))
+}
+
+/// The material's factors times its textures (read by `sample`) and the vertex colour.
+#[inline(always)]
+fn material_params(
+    material: &Material,
+    sample: impl Fn(TextureRef) -> Vec4,
+    vertex_color: Vec4,
+) -> SurfaceParams {
+    let base = material
+        .base_color_texture
+        .map(&sample)
+        .map_or(material.base_color, |t| t * material.base_color)
+        * vertex_color;
+    let (mut metallic, mut roughness) = (material.metallic, material.roughness);
+    if let Some(mr) = material.metallic_roughness_texture.map(&sample) {
+        roughness *= mr.y;
+        metallic *= mr.z;
+    }
+    let transmission = material.transmission
+        * material
+            .transmission_texture
+            .map(&sample)
+            .map_or(1.0, |t| t.x);
+    // A missing texture multiplies by one.
+    let texture = |r: Option<TextureRef>| r.map_or(Vec4::ONE, &sample);
+    SurfaceParams {
+        base_color: base.truncate(),
+        metallic,
+        roughness,
+        specular: material.specular,
+        specular_color: material.specular_color,
+        transmission,
+        ior: material.ior,
+        thin_walled: material.thin_walled,
+        sheen_color: material.sheen_color * texture(material.sheen_color_texture).truncate(),
+        sheen_roughness: material.sheen_roughness * texture(material.sheen_roughness_texture).w,
+        clearcoat: material.clearcoat * texture(material.clearcoat_texture).x,
+        clearcoat_roughness: material.clearcoat_roughness
+            * texture(material.clearcoat_roughness_texture).y,
+    }
+}
+
 /// The material of the triangle a ray hit, ready to be read at the hit point.
 pub struct SurfaceShading<'a> {
     scene: &'a FrameScene,
@@ -54,6 +112,7 @@ pub struct SurfaceShading<'a> {
 }
 
 impl<'a> SurfaceShading<'a> {
+    #[inline]
     pub fn new(scene: &'a FrameScene, hit: &Hit) -> Self {
         let mesh = &scene.mesh;
         let vertices = mesh.triangles[hit.triangle as usize].map(|i| i as usize);
@@ -93,44 +152,14 @@ impl<'a> SurfaceShading<'a> {
     }
 
     /// The BSDF's parameters: the material's factors times its textures.
+    #[inline]
     pub fn params(&self) -> SurfaceParams {
-        let material = self.material;
-        let base = material
-            .base_color_texture
-            .map(|r| self.sample(r))
-            .map_or(material.base_color, |t| t * material.base_color)
-            * self.vertex_color();
-        let (mut metallic, mut roughness) = (material.metallic, material.roughness);
-        if let Some(mr) = material.metallic_roughness_texture.map(|r| self.sample(r)) {
-            roughness *= mr.y;
-            metallic *= mr.z;
-        }
-        let transmission = material.transmission
-            * material
-                .transmission_texture
-                .map(|r| self.sample(r))
-                .map_or(1.0, |t| t.x);
-        // A missing texture multiplies by one.
-        let texture = |r: Option<TextureRef>| r.map_or(Vec4::ONE, |r| self.sample(r));
-        SurfaceParams {
-            base_color: base.truncate(),
-            metallic,
-            roughness,
-            specular: material.specular,
-            specular_color: material.specular_color,
-            transmission,
-            ior: material.ior,
-            thin_walled: material.thin_walled,
-            sheen_color: material.sheen_color * texture(material.sheen_color_texture).truncate(),
-            sheen_roughness: material.sheen_roughness * texture(material.sheen_roughness_texture).w,
-            clearcoat: material.clearcoat * texture(material.clearcoat_texture).x,
-            clearcoat_roughness: material.clearcoat_roughness
-                * texture(material.clearcoat_roughness_texture).y,
-        }
+        material_params(self.material, |r| self.sample(r), self.vertex_color())
     }
 
     /// The interpolated vertex normal, tilted by the normal map if the material has one; not
     /// yet oriented to any side. `ng` stands in where the vertex normals cancel out.
+    #[inline]
     pub fn normal(&self, ng: Vec3) -> Vec3 {
         let mesh = &self.scene.mesh;
         let [i0, i1, i2] = self.vertices;
@@ -157,6 +186,7 @@ impl<'a> SurfaceShading<'a> {
     }
 
     /// Radiance the front face emits.
+    #[inline]
     pub fn emission(&self) -> Vec3 {
         let material = self.material;
         if !material.is_emissive() {
@@ -233,6 +263,59 @@ impl<'a> SurfaceShading<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::texture::UvTransform;
+
+    /// One triangle of material 0, a layered untextured material, or of material 1, the same
+    /// with a base colour texture.
+    fn triangle_of(material: u32) -> FrameScene {
+        let mut mesh = Mesh::default();
+        mesh.positions.extend([Vec3::ZERO, Vec3::X, Vec3::Y]);
+        mesh.normals.extend([Vec3::Z; 3]);
+        mesh.triangles.push([0, 1, 2]);
+        mesh.triangle_materials.push(material);
+        let layered = Material {
+            base_color: Vec4::new(0.3, 0.5, 0.7, 1.0),
+            metallic: 0.25,
+            roughness: 0.6,
+            transmission: 0.4,
+            sheen_color: Vec3::splat(0.5),
+            sheen_roughness: 0.3,
+            clearcoat: 0.7,
+            clearcoat_roughness: 0.2,
+            ..Material::default()
+        };
+        let textured = Material {
+            base_color_texture: Some(TextureRef {
+                texture: 0,
+                tex_coord: 0,
+                transform: UvTransform::default(),
+            }),
+            ..layered.clone()
+        };
+        FrameScene::bare(mesh, vec![layered, textured])
+    }
+
+    /// The integrator takes an untextured material's parameters once for all its hits: they
+    /// must be the very bits the hit itself would give.
+    #[test]
+    fn uniform_params_are_the_bits_of_every_hit_and_only_without_textures_or_colours() {
+        let scene = triangle_of(0);
+        let uniform = uniform_params(&scene.materials[0], &scene.mesh).expect("untextured");
+        for (u, v) in [(0.0, 0.0), (0.2, 0.3), (0.6, 0.4)] {
+            let hit = Hit {
+                t: 1.0,
+                u,
+                v,
+                triangle: 0,
+            };
+            let at_hit = SurfaceShading::new(&scene, &hit).params();
+            assert_eq!(format!("{at_hit:?}"), format!("{uniform:?}"));
+        }
+        assert!(uniform_params(&scene.materials[1], &scene.mesh).is_none());
+        let mut colored = triangle_of(0);
+        colored.mesh.colors = vec![Vec4::splat(0.5); 3];
+        assert!(uniform_params(&colored.materials[0], &colored.mesh).is_none());
+    }
 
     #[test]
     fn a_bent_normal_reflects_just_above_the_surface_and_a_fine_one_is_kept() {

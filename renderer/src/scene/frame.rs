@@ -43,6 +43,27 @@ pub struct Mesh {
     pub triangle_materials: Vec<u32>,
 }
 
+#[cfg(test)]
+impl FrameScene {
+    /// `mesh` and `materials` alone, seen by a camera at the origin: for unit tests.
+    pub(crate) fn bare(mesh: Mesh, materials: Vec<Material>) -> Self {
+        FrameScene {
+            camera: Camera {
+                name: String::new(),
+                to_world: glam::Affine3A::IDENTITY,
+                projection: crate::camera::Projection::Perspective { yfov: 1.0 },
+                aspect_ratio: None,
+                znear: 0.0,
+            },
+            mesh,
+            materials,
+            textures: Default::default(),
+            lights: Vec::new(),
+            environment: None,
+        }
+    }
+}
+
 impl Mesh {
     pub fn triangle_count(&self) -> usize {
         self.triangles.len()

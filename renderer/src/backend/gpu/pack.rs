@@ -372,10 +372,9 @@ fn light(l: &PunctualLight) -> GpuLight {
 
 #[cfg(test)]
 mod tests {
-    use glam::{Affine3A, Vec4};
+    use glam::Vec4;
 
     use super::*;
-    use crate::camera::{Camera, Projection};
     use crate::scene::Mesh;
 
     /// Ten triangles in a row; every third one emits.
@@ -392,16 +391,9 @@ mod tests {
             mesh.triangles.push([3 * i, 3 * i + 1, 3 * i + 2]);
             mesh.triangle_materials.push(u32::from(i % 3 == 0));
         }
-        FrameScene {
-            camera: Camera {
-                name: String::new(),
-                to_world: Affine3A::IDENTITY,
-                projection: Projection::Perspective { yfov: 1.0 },
-                aspect_ratio: None,
-                znear: 0.0,
-            },
+        FrameScene::bare(
             mesh,
-            materials: vec![
+            vec![
                 Material::default(),
                 Material {
                     emissive: Vec3::ONE,
@@ -409,10 +401,7 @@ mod tests {
                     ..Material::default()
                 },
             ],
-            textures: Default::default(),
-            lights: Vec::new(),
-            environment: None,
-        }
+        )
     }
 
     #[test]
