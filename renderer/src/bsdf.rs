@@ -24,6 +24,8 @@ use std::f32::consts::{FRAC_1_PI, PI};
 
 use glam::Vec3;
 
+use crate::transcendental;
+
 /// GGX alpha below which a lobe is a mirror (as in pbrt-v4).
 pub const DELTA_ALPHA: f32 = 1e-3;
 
@@ -697,7 +699,7 @@ fn generalized_half(wo: Vec3, wi: Vec3, etap: f32) -> Option<Vec3> {
 fn cosine_hemisphere(u: f32, v: f32) -> Vec3 {
     let r = u.sqrt();
     let phi = 2.0 * PI * v;
-    let (s, c) = phi.sin_cos();
+    let (s, c) = transcendental::sin_cos(phi);
     Vec3::new(r * c, r * s, (1.0 - u).max(0.0).sqrt())
 }
 
@@ -748,7 +750,7 @@ fn ggx_sample_vndf(wo: Vec3, alpha: f32, u: f32, v: f32) -> Vec3 {
     let t2 = vh.cross(t1);
     let r = u.sqrt();
     let phi = 2.0 * PI * v;
-    let (sp, cp) = phi.sin_cos();
+    let (sp, cp) = transcendental::sin_cos(phi);
     let p1 = r * cp;
     let s = 0.5 * (1.0 + vh.z);
     let p2 = (1.0 - s) * (1.0 - p1 * p1).max(0.0).sqrt() + s * r * sp;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::film::Resolution;
 use crate::geometry::Ray;
+use crate::transcendental;
 
 /// Width used when the user gives no size, as in Blender's default render settings.
 pub const DEFAULT_WIDTH: u32 = 1280;
@@ -58,7 +59,7 @@ impl Camera {
         let right = forward.cross(up0).normalize();
         let up = right.cross(forward);
         let (half_height, orthographic) = match self.projection {
-            Projection::Perspective { yfov } => ((yfov * 0.5).tan(), false),
+            Projection::Perspective { yfov } => (transcendental::tan(yfov * 0.5), false),
             Projection::Orthographic { ymag } => (ymag, true),
         };
         let aspect = resolution.width() as f32 / resolution.height() as f32;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::light::luminance;
 use crate::scene::relative_path;
+use crate::transcendental;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Environment {
@@ -361,7 +362,7 @@ impl EnvironmentMap {
         let mut row_weights = Vec::with_capacity(height as usize);
         for (y, row) in radiance.chunks_exact(w).enumerate() {
             // Rows near the poles cover less of the sphere.
-            let sin_theta = ((y as f32 + 0.5) / height as f32 * PI).sin();
+            let sin_theta = transcendental::sin((y as f32 + 0.5) / height as f32 * PI);
             let weights: Vec<f64> = row
                 .iter()
                 .map(|&l| f64::from(luminance(l) * sin_theta))
@@ -385,8 +386,8 @@ impl EnvironmentMap {
 
     /// The texel a map direction (already turned by the rotation) falls in.
     fn texel_of(&self, d: Vec3) -> (u32, u32) {
-        let u = (d.x.atan2(-d.z) * (0.5 / PI) + 0.5).clamp(0.0, 1.0);
-        let v = d.y.clamp(-1.0, 1.0).acos() * (1.0 / PI);
+        let u = (transcendental::atan2(d.x, -d.z) * (0.5 / PI) + 0.5).clamp(0.0, 1.0);
+        let v = transcendental::acos(d.y.clamp(-1.0, 1.0)) * (1.0 / PI);
         let x = ((u * self.width as f32) as u32).min(self.width - 1);
         let y = ((v * self.height as f32) as u32).min(self.height - 1);
         (x, y)
@@ -422,11 +423,11 @@ impl EnvironmentMap {
         let mv = (y as f32 + fy) / self.height as f32;
         let theta = mv * PI;
         let phi = (mu - 0.5) * (2.0 * PI);
-        let (sin_theta, cos_theta) = theta.sin_cos();
+        let (sin_theta, cos_theta) = transcendental::sin_cos(theta);
         if sin_theta <= 0.0 {
             return None;
         }
-        let (sin_phi, cos_phi) = phi.sin_cos();
+        let (sin_phi, cos_phi) = transcendental::sin_cos(phi);
         let d = Vec3::new(sin_theta * sin_phi, cos_theta, -sin_theta * cos_phi);
         // Density and radiance from the texel the direction falls in, as a ray escaping that
         // way finds them, so that both estimators see one function even at texel borders.
@@ -502,7 +503,7 @@ fn turn(d: Vec3, angle: f32) -> Vec3 {
     if angle == 0.0 {
         return d;
     }
-    let (s, c) = angle.sin_cos();
+    let (s, c) = transcendental::sin_cos(angle);
     Vec3::new(c * d.x + s * d.z, d.y, -s * d.x + c * d.z)
 }
 

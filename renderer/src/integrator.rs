@@ -13,6 +13,7 @@ use crate::sampler::SampleStream;
 use crate::scene::FrameScene;
 use crate::settings::RenderSettings;
 use crate::shading::{SurfaceShading, reflection_safe_normal, uniform_params};
+use crate::transcendental;
 
 /// Russian roulette starts once a path has this many segments (as in Mitsuba and pbrt).
 pub const RR_DEPTH: u32 = 5;
@@ -366,7 +367,7 @@ impl<'a> PathTracer<'a> {
             transmittance: if front || params.thin_walled {
                 Vec3::ONE
             } else {
-                (-shading.absorption() * hit.t).exp()
+                (-shading.absorption() * hit.t).map(transcendental::exp)
             },
         }
     }

@@ -24,3 +24,4 @@ pub mod scene;
 pub mod settings;
 pub mod shading;
 pub mod texture;
+pub mod transcendental;

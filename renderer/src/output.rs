@@ -16,6 +16,7 @@ use exr::prelude::{
 use image::{ExtendedColorType, ImageEncoder, codecs::png::PngEncoder};
 
 use crate::film::FrameImage;
+use crate::transcendental;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -180,7 +181,7 @@ fn srgb_8bit(linear: f32) -> u8 {
     let encoded = if v <= 0.003_130_8 {
         12.92 * v
     } else {
-        1.055 * v.powf(1.0 / 2.4) - 0.055
+        1.055 * transcendental::powf(v, 1.0 / 2.4) - 0.055
     };
     (encoded * 255.0 + 0.5) as u8
 }

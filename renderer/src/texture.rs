@@ -6,6 +6,8 @@ use std::sync::{Arc, LazyLock};
 
 use glam::{Vec2, Vec4};
 
+use crate::transcendental;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wrap {
     Repeat,
@@ -91,7 +93,7 @@ pub fn srgb_to_linear(c: f32) -> f32 {
     if c <= 0.04045 {
         c / 12.92
     } else {
-        ((c + 0.055) / 1.055).powf(2.4)
+        transcendental::powf((c + 0.055) / 1.055, 2.4)
     }
 }
 
@@ -116,7 +118,7 @@ impl Default for UvTransform {
 impl UvTransform {
     pub fn apply(&self, uv: Vec2) -> Vec2 {
         let s = uv * self.scale;
-        let (sin, cos) = self.rotation.sin_cos();
+        let (sin, cos) = transcendental::sin_cos(self.rotation);
         // The extension's matrix rotates clockwise in UV space (v points down).
         Vec2::new(cos * s.x + sin * s.y, -sin * s.x + cos * s.y) + self.offset
     }

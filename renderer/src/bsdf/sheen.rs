@@ -4,6 +4,8 @@
 
 use std::f32::consts::PI;
 
+use crate::transcendental;
+
 /// Sheen roughness below this is raised to it: the distribution's peak at grazing angles grows
 /// without bound as roughness goes to 0.
 pub const MIN_ROUGHNESS: f32 = 0.1;
@@ -54,7 +56,7 @@ pub fn albedo(cos_o: f32, roughness: f32) -> f32 {
 pub fn d_charlie(cos_h: f32, roughness: f32) -> f32 {
     let inv = 1.0 / (roughness * roughness);
     let sin2 = (1.0 - cos_h * cos_h).max(0.0);
-    (2.0 + inv) * sin2.powf(0.5 * inv) / (2.0 * PI)
+    (2.0 + inv) * transcendental::powf(sin2, 0.5 * inv) / (2.0 * PI)
 }
 
 fn lambda_helper(x: f32, alpha: f32) -> f32 {
@@ -66,14 +68,14 @@ fn lambda_helper(x: f32, alpha: f32) -> f32 {
         mix(0.19823, 0.16801),
     );
     let (d, e) = (mix(-1.97760, -1.27393), mix(-4.32054, -4.85967));
-    a / (1.0 + b * x.powf(c)) + d * x + e
+    a / (1.0 + b * transcendental::powf(x, c)) + d * x + e
 }
 
 fn lambda(cos: f32, alpha: f32) -> f32 {
     if cos < 0.5 {
-        lambda_helper(cos, alpha).exp()
+        transcendental::exp(lambda_helper(cos, alpha))
     } else {
-        (2.0 * lambda_helper(0.5, alpha) - lambda_helper(1.0 - cos, alpha)).exp()
+        transcendental::exp(2.0 * lambda_helper(0.5, alpha) - lambda_helper(1.0 - cos, alpha))
     }
 }
 

@@ -9,6 +9,7 @@ use super::document::Document;
 use super::node::Hierarchy;
 use crate::camera::{Camera, Projection};
 use crate::geometry::Aabb;
+use crate::transcendental;
 
 /// The name of the camera a scene without one is seen through.
 pub const DEFAULT_VIEW: &str = "default view";
@@ -171,7 +172,7 @@ pub fn framing(positions: &[Vec3]) -> Option<Camera> {
     let center = bounds.centroid();
     let radius = ((bounds.max - bounds.min).length() * 0.5).max(1e-3);
     let yfov = 40f32.to_radians();
-    let distance = radius / (yfov * 0.5).sin() * 1.05;
+    let distance = radius / transcendental::sin(yfov * 0.5) * 1.05;
     // glTF's front is +Z and its up +Y.
     let eye = center + Vec3::new(1.0, 0.6, 1.3).normalize() * distance;
     // glTF cameras look down their -Z axis with +Y up.

@@ -10,6 +10,8 @@ use gltf::khr_lights_punctual::Kind;
 use super::SceneError;
 use super::document::Document;
 
+use crate::transcendental;
+
 /// A light placed in world space. Emissive triangles are the other kind of light; they live in
 /// the mesh.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -91,8 +93,8 @@ pub fn load_lights(doc: &Document) -> Result<Vec<LightDef>, SceneError> {
                 }
                 LightDef::Spot {
                     intensity: power,
-                    cos_inner: inner_cone_angle.cos(),
-                    cos_outer: outer_cone_angle.cos(),
+                    cos_inner: transcendental::cos(inner_cone_angle),
+                    cos_outer: transcendental::cos(outer_cone_angle),
                 }
             }
         });

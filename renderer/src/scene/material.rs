@@ -8,6 +8,7 @@ use super::document::Document;
 use super::texture::{ColorSpace, TextureSet, TextureUse};
 use crate::material::{AlphaMode, Material};
 use crate::texture::TextureRef;
+use crate::transcendental;
 
 /// Every material of the document, by glTF index, with the textures they use.
 pub fn load_materials(
@@ -96,7 +97,11 @@ fn convert(
         // An infinite distance (glTF's default) absorbs nothing; a black colour, everything
         // but what a huge coefficient lets through.
         if distance.is_finite() && distance > 0.0 {
-            out.absorption = (-color.max(Vec3::splat(1e-6)).min(Vec3::ONE).ln() / distance)
+            out.absorption = (-color
+                .max(Vec3::splat(1e-6))
+                .min(Vec3::ONE)
+                .map(transcendental::ln)
+                / distance)
                 .min(Vec3::splat(1e6));
         }
     }

@@ -15,6 +15,7 @@ use crate::material::{AlphaMode, Material};
 use crate::scene::{FrameScene, PunctualLight};
 use crate::settings::RenderSettings;
 use crate::texture::{Filter, Texels, TextureRef, Wrap};
+use crate::transcendental;
 
 /// A frame's scene as GPU arrays. Triangles are in BVH leaf order.
 pub struct GpuScene {
@@ -191,7 +192,7 @@ impl GpuScene {
             }) => {
                 // The map, then its rows' distribution as a one-row texture.
                 let index = textures.len() as u32;
-                let (sin, cos) = rotation.sin_cos();
+                let (sin, cos) = transcendental::sin_cos(*rotation);
                 let texture = |width, height, first_texel| GpuTexture {
                     width,
                     height,
@@ -261,7 +262,7 @@ fn wrap_code(w: Wrap) -> u32 {
 fn texture_ref(r: &Option<TextureRef>) -> GpuTextureRef {
     match r {
         Some(r) => {
-            let (sin, cos) = r.transform.rotation.sin_cos();
+            let (sin, cos) = transcendental::sin_cos(r.transform.rotation);
             GpuTextureRef {
                 texture: r.texture,
                 tex_coord: r.tex_coord,
