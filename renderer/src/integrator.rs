@@ -336,8 +336,7 @@ impl<'a> PathTracer<'a> {
         let ng_raw = e1.cross(e2).normalize_or(Vec3::Z);
         let front = ray.dir.dot(ng_raw) < 0.0;
         let shading = SurfaceShading::new(self.scene, hit);
-        let material = mesh.triangle_materials[hit.triangle as usize] as usize;
-        let lobes: &Lobes = match &self.uniform_lobes[material] {
+        let lobes: &Lobes = match &self.uniform_lobes[shading.material_index()] {
             Some(lobes) => lobes,
             None => own_lobes.insert(Lobes::new(shading.params())),
         };

@@ -3,6 +3,8 @@
 //! emission. It needs the frame's mesh, so it lives here rather than in [`crate::material`],
 //! which the scene loader depends on.
 
+use std::cell::Cell;
+
 use glam::{Vec2, Vec3, Vec4};
 
 use crate::bsdf::SurfaceParams;
@@ -46,17 +48,17 @@ pub fn reflection_safe_normal(ns: Vec3, ng: Vec3, wo: Vec3) -> Vec3 {
 /// The BSDF's parameters wherever `material` lies on `mesh`, when they are the same
 /// everywhere: no texture and no vertex colour varies them.
 pub fn uniform_params(material: &Material, mesh: &Mesh) -> Option<SurfaceParams> {
-    let textures = [
-        material.base_color_texture,
-        material.metallic_roughness_texture,
-        material.transmission_texture,
-        material.sheen_color_texture,
-        material.sheen_roughness_texture,
-        material.clearcoat_texture,
-        material.clearcoat_roughness_texture,
-    ];
-    (textures.iter().all(Option::is_none) && mesh.colors.is_empty())
-        .then(|| material_params(material, |_| Vec4::ONE, Vec4::ONE))
+    // Whatever texture `material_params` reads makes them vary.
+    let textured = Cell::new(false);
+    let params = material_params(
+        material,
+        |_| {
+            textured.set(true);
+            Vec4::ONE
+        },
+        Vec4::ONE,
+    );
+    (!textured.get() && mesh.colors.is_empty()).then_some(params)
 }
 
 /// The material's factors times its textures (read by `sample`) and the vertex colour.
@@ -103,6 +105,8 @@ fn material_params(
 /// The material of the triangle a ray hit, ready to be read at the hit point.
 pub struct SurfaceShading<'a> {
     scene: &'a FrameScene,
+    /// Index into the scene's materials, and the material.
+    material_index: usize,
     material: &'a Material,
     hit: Hit,
     /// The hit triangle's vertex indices.
@@ -116,14 +120,20 @@ impl<'a> SurfaceShading<'a> {
     pub fn new(scene: &'a FrameScene, hit: &Hit) -> Self {
         let mesh = &scene.mesh;
         let vertices = mesh.triangles[hit.triangle as usize].map(|i| i as usize);
-        let material = &scene.materials[mesh.triangle_materials[hit.triangle as usize] as usize];
+        let material_index = mesh.triangle_materials[hit.triangle as usize] as usize;
         Self {
             scene,
-            material,
+            material_index,
+            material: &scene.materials[material_index],
             hit: *hit,
             vertices,
             w: 1.0 - hit.u - hit.v,
         }
+    }
+
+    /// The hit triangle's index into the scene's materials.
+    pub fn material_index(&self) -> usize {
+        self.material_index
     }
 
     /// Whether a ray passes through here (`alphaMode`); `u` decides blending.

@@ -81,15 +81,6 @@ fn asin_poly(s: f32, z: f32) -> f32 {
         + s
 }
 
-/// asin(x), for x in [-1, 1]; NaN outside.
-#[inline]
-pub fn asin(x: f32) -> f32 {
-    if x.abs() > 1.0 || x.is_nan() {
-        return f32::NAN;
-    }
-    asin_abs(x).copysign(x)
-}
-
 /// acos(x), for x in [-1, 1]; NaN outside.
 #[inline]
 pub fn acos(x: f32) -> f32 {
@@ -107,7 +98,7 @@ pub fn acos(x: f32) -> f32 {
 
 /// atan(x).
 #[inline]
-pub fn atan(x: f32) -> f32 {
+fn atan(x: f32) -> f32 {
     if x.is_nan() {
         return x;
     }
@@ -280,11 +271,10 @@ mod tests {
 
     #[test]
     fn each_function_is_within_a_few_ulp_of_the_exact_value() {
-        let cases: [Case; 9] = [
+        let cases: [Case; 8] = [
             ("sin", sin, f64::sin, (-10.0, 10.0), true, 2.0),
             ("cos", cos, f64::cos, (-10.0, 10.0), true, 2.0),
             ("tan", tan, f64::tan, (-1.5, 1.5), false, 4.0),
-            ("asin", asin, f64::asin, (-1.0, 1.0), false, 3.0),
             ("acos", acos, f64::acos, (-1.0, 1.0), false, 3.0),
             ("atan", atan, f64::atan, (-50.0, 50.0), false, 3.0),
             ("exp", exp, f64::exp, (-87.0, 88.0), false, 3.0),
@@ -337,7 +327,7 @@ mod tests {
     #[test]
     fn edges_give_what_the_c_library_gives() {
         assert!(sin(f32::INFINITY).is_nan() && cos(f32::NAN).is_nan());
-        assert!(acos(1.5).is_nan() && asin(-1.5).is_nan());
+        assert!(acos(1.5).is_nan() && acos(-1.5).is_nan());
         assert_eq!(acos(1.0), 0.0);
         assert_eq!(exp(0.0), 1.0);
         assert_eq!(exp(100.0), f32::INFINITY);
