@@ -278,6 +278,7 @@ impl<'l> Bsdf<'l> {
     }
 
     /// The non-delta part of f(wo, wi) |cos(wi)|.
+    #[inline(always)]
     pub fn eval(&self, wo_world: Vec3, wi_world: Vec3) -> Vec3 {
         let geometric_reflect = wi_world.dot(self.ng) * wo_world.dot(self.ng) > 0.0;
         if self.lobes.lambertian {
@@ -332,6 +333,7 @@ impl<'l> Bsdf<'l> {
     }
 
     /// Solid-angle density with which [`Bsdf::sample`] picks `wi` through non-delta lobes.
+    #[inline(always)]
     pub fn pdf(&self, wo_world: Vec3, wi_world: Vec3) -> f32 {
         if self.lobes.lambertian {
             let (cos_o, cos_i) = (wo_world.dot(self.frame.n), wi_world.dot(self.frame.n));
@@ -367,6 +369,7 @@ impl<'l> Bsdf<'l> {
         pdf
     }
 
+    #[inline(always)]
     pub fn sample(&self, wo_world: Vec3, rnd: BsdfRandom) -> Option<BsdfSample> {
         let wo = self.frame.to_local(wo_world);
         if wo.z == 0.0 {

@@ -136,6 +136,7 @@ impl LightSampler {
     }
 
     /// Samples a light for the point `p` from three uniform numbers.
+    #[inline(always)]
     pub fn sample(
         &self,
         scene: &FrameScene,
