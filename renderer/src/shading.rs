@@ -169,16 +169,21 @@ impl<'a> SurfaceShading<'a> {
 
     /// The interpolated vertex normal, tilted by the normal map if the material has one; not
     /// yet oriented to any side. `ng` stands in where the vertex normals cancel out.
-    #[inline]
+    #[inline(always)]
     pub fn normal(&self, ng: Vec3) -> Vec3 {
         let mesh = &self.scene.mesh;
         let [i0, i1, i2] = self.vertices;
         let (w, hit) = (self.w, self.hit);
         let ns = (mesh.normals[i0] * w + mesh.normals[i1] * hit.u + mesh.normals[i2] * hit.v)
             .normalize_or(ng);
-        let Some(r) = self.material.normal_texture else {
-            return ns;
-        };
+        match self.material.normal_texture {
+            Some(r) => self.mapped_normal(ns, r),
+            None => ns,
+        }
+    }
+
+    /// `ns` tilted by normal map `r`.
+    fn mapped_normal(&self, ns: Vec3, r: TextureRef) -> Vec3 {
         let t = self.sample(r);
         let scale = self.material.normal_scale;
         let m = Vec3::new(
