@@ -169,6 +169,8 @@ impl<'a> SurfaceShading<'a> {
 
     /// The interpolated vertex normal, tilted by the normal map if the material has one; not
     /// yet oriented to any side. `ng` stands in where the vertex normals cancel out.
+    // Inlined into the render loop in every binary (thin LTO over the whole farm had left it a
+    // call in `tessera`); the normal map's texture read stays a call of its own.
     #[inline(always)]
     pub fn normal(&self, ng: Vec3) -> Vec3 {
         let mesh = &self.scene.mesh;
