@@ -215,7 +215,7 @@ impl WideBvh {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as for AVX2.
             Isa::Avx512 => unsafe { self.intersect_avx512(ray, t_min, t_max) },
-            _ => self.intersect_on(Portable, ray, t_min, t_max),
+            _ => self.intersect_portable(ray, t_min, t_max),
         }
     }
 
@@ -228,8 +228,21 @@ impl WideBvh {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `intersect`.
             Isa::Avx512 => unsafe { self.occluded_avx512(ray, t_min, t_max) },
-            _ => self.occluded_on(Portable, ray, t_min, t_max),
+            _ => self.occluded_portable(ray, t_min, t_max),
         }
+    }
+
+    // The portable paths are calls of their own, as the vector paths are, so that the dispatch
+    // above stays a jump: with the portable traversal inlined into it, every call, on any
+    // path, set up that traversal's 4.7 KB stack frame.
+    #[inline(never)]
+    fn intersect_portable(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
+        self.intersect_on(Portable, ray, t_min, t_max)
+    }
+
+    #[inline(never)]
+    fn occluded_portable(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
+        self.occluded_on(Portable, ray, t_min, t_max)
     }
 
     #[cfg(target_arch = "x86_64")]
