@@ -129,12 +129,20 @@ impl<'a> PathTracer<'a> {
 
     /// Whether anything stops `ray` before `t_max`, see-through surfaces passed as in
     /// [`first_stop`](Self::first_stop).
+    // Inlined, with the see-through case a call of its own, so that an opaque scene's shadow
+    // ray goes straight from the path loop to the traversal.
+    #[inline(always)]
     fn blocked(&self, ray: Ray, t_max: f32, u: f32) -> bool {
         if self.see_through {
-            self.first_stop(ray, t_max, u).is_some()
+            self.blocked_seeing_through(ray, t_max, u)
         } else {
             self.bvh.occluded(&ray, 0.0, t_max)
         }
+    }
+
+    #[inline(never)]
+    fn blocked_seeing_through(&self, ray: Ray, t_max: f32, u: f32) -> bool {
+        self.first_stop(ray, t_max, u).is_some()
     }
 
     pub fn bvh_stats(&self) -> BvhStats {
