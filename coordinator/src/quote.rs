@@ -18,7 +18,7 @@ use tessera_protocol::job::JobOptions;
 use tessera_protocol::money::Money;
 use tessera_protocol::scene::SceneHash;
 use tessera_renderer::backend::Backend;
-use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::backend::cpu::{CpuBackend, CpuFrame};
 use tessera_renderer::film::Resolution;
 use tessera_renderer::scene::FrameScene;
 use tessera_renderer::settings::{RenderSettings, Spp};
@@ -30,7 +30,7 @@ use crate::billing::work::{self, Throughput};
 /// few per cent on a large job (two pre-passes of 0.4 s of one job differed by up to 9 % here),
 /// short enough for a submission to wait on.
 const PROBE_TIME: Duration = Duration::from_millis(1000);
-/// The shortest: over a dozen calls on the example scenes.
+/// The shortest: eight calls of [`CALL_TIME`].
 const PROBE_MIN: Duration = Duration::from_millis(200);
 /// Between the two, the pre-pass spends this share of the job's work as measured so far: the
 /// quote of a 13 s job must not add 8 % to it, and on a small job the money a few per cent of
@@ -40,10 +40,17 @@ const PROBE_SHARE: f64 = 0.01;
 const MIN_CALLS: usize = 4;
 /// Side of the square blocks of pixels the pre-pass renders: neighbours, as in a job's tiles.
 const BLOCK: u32 = 8;
-/// Blocks rendered in one call: 2,048 pixels, enough to keep every thread of the pool busy
-/// (calls of a few hundred pixels spent more time waking threads than rendering), few enough
-/// that a short pre-pass times dozens of calls.
-const BLOCKS_PER_CALL: usize = 32;
+/// Blocks rendered in the first call: 2,048 pixels, enough to keep every thread of the pool
+/// busy (calls of a few hundred pixels spent more time waking threads than rendering).
+const FIRST_BLOCKS: usize = 32;
+/// What a later call lasts at least, its blocks grown to fit: far longer than waking the
+/// pool's other threads at its start. That takes microseconds on most machines but not on every
+/// virtual one: on an Intel VM, calls of 2,048 pixels (about 10 ms) handed over from outside the
+/// pool were timed at up to twice a whole render's seconds per sample, and the Cornell box was
+/// quoted 1.3-2x its bill.
+const CALL_TIME: Duration = Duration::from_millis(25);
+/// The most blocks a call renders, so that a pre-pass of a cheap scene still times a dozen.
+const MAX_BLOCKS: usize = 1024;
 /// Samples per pixel in the pre-pass: a sample costs the same whichever its index.
 const PROBE_SPP: u32 = 8;
 /// A job's work as the pre-pass measured it.
@@ -77,6 +84,31 @@ pub fn probe(
         .iter()
         .map(|(number, scene)| (*number, backend.prepare_cpu(scene)))
         .collect();
+    // The loop runs on the pool's own thread, so that each call starts its work there rather
+    // than handing it over and sleeping until woken (see CALL_TIME).
+    let mut rates =
+        backend.in_pool(|| time_calls(&prepared, resolution, &settings, job_samples))?;
+    let quartiles: Vec<f64> = rates
+        .iter_mut()
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            r.sort_by(f64::total_cmp);
+            r[r.len() / 4]
+        })
+        .collect();
+    Ok(Probe {
+        seconds_per_sample: quartiles.iter().sum::<f64>() / quartiles.len() as f64,
+        threads: backend.device().threads,
+    })
+}
+
+/// [`probe`]'s timed calls: each frame's seconds per sample, call by call.
+fn time_calls(
+    prepared: &[(u32, CpuFrame<'_>)],
+    resolution: Resolution,
+    settings: &RenderSettings,
+    job_samples: u64,
+) -> Result<Vec<Vec<f64>>, String> {
     let (w, h) = (resolution.width(), resolution.height());
     let (bw, bh) = (BLOCK.min(w), BLOCK.min(h));
     let mut pixels = Vec::new();
@@ -94,12 +126,13 @@ pub fn probe(
     // Stopping at a frame's pixels, a short pre-pass of a large frame timed a handful of calls
     // and two pre-passes of one job differed by 10-20 %.
     let mut budget = PROBE_TIME;
+    let mut blocks = FIRST_BLOCKS;
     let too_few_calls = |rates: &[Vec<f64>]| rates.iter().any(|r| r.len() < MIN_CALLS);
     while (rendering < budget || (too_few_calls(&rates) && rendering < PROBE_TIME))
         && done < job_samples
     {
         pixels.clear();
-        for _ in 0..BLOCKS_PER_CALL {
+        for _ in 0..blocks {
             let (u, v) = r2(block);
             block += 1;
             let x0 = ((u * f64::from(w - bw + 1)) as u32).min(w - bw);
@@ -110,11 +143,19 @@ pub fn probe(
         let (number, frame) = &prepared[which];
         let started = Instant::now();
         frame
-            .estimate(resolution, &pixels, *number, &settings)
+            .estimate(resolution, &pixels, *number, settings)
             .map_err(|e| e.to_string())?;
+        let elapsed = started.elapsed();
         let samples = pixels.len() as u64 * u64::from(settings.spp.get());
+        tracing::debug!(
+            call,
+            frame = number,
+            pixels = pixels.len(),
+            ms = elapsed.as_secs_f64() * 1e3,
+            "pre-pass call"
+        );
+        blocks = grown(blocks, elapsed);
         if call >= prepared.len() || samples >= job_samples {
-            let elapsed = started.elapsed();
             rendering += elapsed;
             done += samples;
             rates[which].push(elapsed.as_secs_f64() / samples as f64);
@@ -125,18 +166,14 @@ pub fn probe(
         }
         call += 1;
     }
-    let quartiles: Vec<f64> = rates
-        .iter_mut()
-        .filter(|r| !r.is_empty())
-        .map(|r| {
-            r.sort_by(f64::total_cmp);
-            r[r.len() / 4]
-        })
-        .collect();
-    Ok(Probe {
-        seconds_per_sample: quartiles.iter().sum::<f64>() / quartiles.len() as f64,
-        threads: backend.device().threads,
-    })
+    Ok(rates)
+}
+
+/// Blocks for the next call after `blocks` took `elapsed`: as many as fill [`CALL_TIME`] at
+/// that pace, never fewer than before nor more than [`MAX_BLOCKS`].
+fn grown(blocks: usize, elapsed: Duration) -> usize {
+    let scaled = blocks as f64 * CALL_TIME.as_secs_f64() / elapsed.as_secs_f64().max(1e-6);
+    (scaled.ceil() as usize).clamp(blocks, MAX_BLOCKS)
 }
 
 /// The frames a pre-pass samples: the job's first, already evaluated, and its last when that
@@ -343,6 +380,20 @@ mod tests {
         }
         assert_eq!(held.0.lock().unwrap().len(), HELD_QUOTES);
         assert!(held.get(&key).is_none(), "the oldest quote goes first");
+    }
+
+    #[test]
+    fn calls_grow_to_fill_the_call_time_and_no_further() {
+        let ms = Duration::from_millis;
+        assert_eq!(grown(FIRST_BLOCKS, CALL_TIME / 4), 4 * FIRST_BLOCKS);
+        assert_eq!(grown(100, CALL_TIME), 100);
+        assert_eq!(
+            grown(100, 2 * CALL_TIME),
+            100,
+            "a slow call does not shrink the next"
+        );
+        assert_eq!(grown(FIRST_BLOCKS, ms(0)), MAX_BLOCKS);
+        assert_eq!(grown(MAX_BLOCKS, ms(1)), MAX_BLOCKS);
     }
 
     #[test]

@@ -73,6 +73,13 @@ impl CpuBackend {
         }
     }
 
+    /// Runs `work` on one of the pool's threads: the calls it makes of [`CpuFrame::estimate`]
+    /// then start their work there, instead of each handing it to the pool and sleeping until
+    /// woken, which some virtual machines take milliseconds to do.
+    pub fn in_pool<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(work)
+    }
+
     /// Estimates the given pixels (frame coordinates) of a frame, as [`CpuFrame::estimate`].
     pub fn estimate_pixels(
         &self,
