@@ -30,7 +30,11 @@ use crate::billing::work::{self, Throughput};
 /// few per cent on a large job (two pre-passes of 0.4 s of one job differed by up to 9 % here),
 /// short enough for a submission to wait on.
 const PROBE_TIME: Duration = Duration::from_millis(1000);
-/// The shortest: eight calls of [`CALL_TIME`].
+/// The shortest. A pre-pass samples a machine whose pace drifts by 20 % from one such window
+/// to the next: of 0.2 s, the Cornell box and `materials.gltf` (64 spp) were quoted 0.85-1.42x
+/// their bills (12 quotes, median 1.08); of 0.5 s, 0.86-1.26x (10, median 0.97); of 3 s,
+/// 0.85-1.02x (4). Longer would be paid by every submission to a farm: 0.3 s more is 2 % of
+/// the 15 s job of `benches/farm_overhead.rs`.
 const PROBE_MIN: Duration = Duration::from_millis(200);
 /// Between the two, the pre-pass spends this share of the job's work as measured so far: the
 /// quote of a 13 s job must not add 8 % to it, and on a small job the money a few per cent of
@@ -40,19 +44,21 @@ const PROBE_SHARE: f64 = 0.01;
 const MIN_CALLS: usize = 4;
 /// Side of the square blocks of pixels the pre-pass renders: neighbours, as in a job's tiles.
 const BLOCK: u32 = 8;
-/// Blocks rendered in the first call: 2,048 pixels, enough to keep every thread of the pool
-/// busy (calls of a few hundred pixels spent more time waking threads than rendering).
-const FIRST_BLOCKS: usize = 32;
+/// Blocks rendered in the first call, which warms up and sizes the later ones: 512 pixels.
+const FIRST_BLOCKS: usize = 8;
 /// What a later call lasts at least, its blocks grown to fit: far longer than waking the
 /// pool's other threads at its start. That takes microseconds on most machines but not on every
 /// virtual one: on an Intel VM, calls of 2,048 pixels (about 10 ms) handed over from outside the
 /// pool were timed at up to twice a whole render's seconds per sample, and the Cornell box was
 /// quoted 1.3-2x its bill.
 const CALL_TIME: Duration = Duration::from_millis(25);
-/// The most blocks a call renders, so that a pre-pass of a cheap scene still times a dozen.
-const MAX_BLOCKS: usize = 1024;
-/// Samples per pixel in the pre-pass: a sample costs the same whichever its index.
-const PROBE_SPP: u32 = 8;
+/// The most blocks a call renders (a million samples at [`PROBE_SPP`]), so that a pre-pass of
+/// a scene with next to nothing in view still times a dozen.
+const MAX_BLOCKS: usize = 256;
+/// Samples per pixel in the pre-pass, at most: those of a job. A pixel's samples follow much
+/// the same paths, so its later ones cost less than its first: a render at 8 spp took 1.1x the
+/// seconds per sample of the same render at 64 spp.
+const PROBE_SPP: u32 = 64;
 /// A job's work as the pre-pass measured it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Probe {
