@@ -44,8 +44,9 @@ const PROBE_SHARE: f64 = 0.01;
 const MIN_CALLS: usize = 4;
 /// Side of the square blocks of pixels the pre-pass renders: neighbours, as in a job's tiles.
 const BLOCK: u32 = 8;
-/// Blocks rendered in the first call, which warms up and sizes the later ones: 512 pixels.
-const FIRST_BLOCKS: usize = 8;
+/// Blocks rendered in the first call, which warms up and sizes the later ones: 256 pixels, at
+/// most 16,384 samples, so that a scene whose samples are slow is not held up long by it.
+const FIRST_BLOCKS: usize = 4;
 /// What a later call lasts at least, its blocks grown to fit: far longer than waking the
 /// pool's other threads at its start. That takes microseconds on most machines but not on every
 /// virtual one: on an Intel VM, calls of 2,048 pixels (about 10 ms) handed over from outside the
