@@ -75,7 +75,7 @@ impl CpuBackend {
 
     /// Runs `work` on one of the pool's threads: the calls it makes of [`CpuFrame::estimate`]
     /// then start their work there, instead of each handing it to the pool and sleeping until
-    /// woken, which some virtual machines take milliseconds to do.
+    /// woken (what an Intel VM's quotes suggested costs milliseconds there; not confirmed).
     pub fn in_pool<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
         self.pool.install(work)
     }
