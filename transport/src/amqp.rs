@@ -110,7 +110,7 @@ struct Shared {
     names: QueueNames,
     /// Publishing connection and its confirm-mode channel; `None` until needed or after a loss.
     publisher: tokio::sync::Mutex<Option<(Connection, Channel)>>,
-    /// Whether the broker took quorum queues; learnt on the first declaration.
+    /// Whether the queues were last declared as quorum queues: the kind tried first.
     quorum: AtomicBool,
     shut: AtomicBool,
 }
@@ -203,17 +203,21 @@ impl AmqpTransport {
 
     /// Declares the queues, as quorum queues when the broker supports them. Idempotent, so every
     /// new connection does it and a broker that lost its definitions gets them back.
+    // The kind that last worked is tried first and the other next, every time: a declaration
+    // can fail for a passing reason (a connection lost midway), and giving up quorum queues
+    // for good on one such failure left a coordinator declaring classic queues against its own
+    // quorum ones, refused and reconnecting forever.
     async fn declare(&self, connection: &Connection) -> Result<(), TransportError> {
-        if self.shared.quorum.load(Ordering::SeqCst) {
-            match self.declare_all(connection, true).await {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "quorum queues refused; using classic durable queues");
-                    self.shared.quorum.store(false, Ordering::SeqCst);
-                }
+        let first = self.shared.quorum.load(Ordering::SeqCst);
+        match self.declare_all(connection, first).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, quorum = first, "queues refused; trying the other kind")
             }
         }
-        self.declare_all(connection, false).await
+        self.declare_all(connection, !first).await?;
+        self.shared.quorum.store(!first, Ordering::SeqCst);
+        Ok(())
     }
 
     async fn declare_all(

@@ -188,3 +188,38 @@ async fn amqps_works_with_the_brokers_certificate_authority_and_only_with_it() {
     let err = missing.expect_err("a missing CA file is an error");
     assert!(err.to_string().contains("nope.pem"), "{err}");
 }
+
+/// Queues that already exist as classic ones (made by a broker without quorum queues, or by a
+/// transport that fell back to them) are declared as they are and carry tasks.
+#[tokio::test]
+async fn classic_queues_that_already_exist_are_used() {
+    use lapin::options::QueueDeclareOptions;
+    use lapin::types::FieldTable;
+    broker::ensure_rabbitmq();
+    let ns = broker::namespace("kinds");
+    let connection = lapin::Connection::connect(broker::URL, Default::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    let dead = format!("{ns}.tasks.dead");
+    channel
+        .queue_declare(dead.as_str().into(), durable, FieldTable::default())
+        .await
+        .unwrap();
+    let transport = within(AmqpTransport::connect(&Broker::new(broker::URL), &ns))
+        .await
+        .expect("classic queues are taken as they are");
+    transport
+        .publish_tasks(&[TaskBundle::one(task(1, 1))])
+        .await
+        .unwrap();
+    let mut inbox = transport.consume_tasks(1).await.unwrap();
+    let delivery = within(inbox.next()).await.expect("the task arrives");
+    assert_eq!(delivery.message.tasks()[0].task, TaskId(1));
+    delivery.ack().await.unwrap();
+    transport.delete_queues().await.unwrap();
+}
