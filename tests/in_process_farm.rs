@@ -1243,6 +1243,54 @@ async fn every_kind_of_cheater_is_caught_at_its_first_made_up_result() {
     }
 }
 
+/// A made-up tile of zeros is what a pixel that misses the scene holds, so a check counts only
+/// pixels that show the scene: zeros claimed from the CPU are caught on every tile that shows
+/// any of it. The Cornell box's border tiles show it on 9 to 12 of their 16 pixels; when a
+/// check took its 4 pixels at random among all 16, 2 % of those black tiles passed, and one
+/// round of this test in six failed. It runs 16 rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn black_tiles_are_caught_wherever_the_scene_shows() {
+    const ROUNDS: usize = 16;
+    let mut truths = std::collections::HashMap::new();
+    for round in 0..ROUNDS {
+        let dir = tempfile::tempdir().unwrap();
+        let (farm, _, mut tasks) = farm_with_cornell_tiles(dir.path()).await;
+        let mut seen = std::collections::HashSet::new();
+        let mut partly_empty = 0;
+        // A caught tile is published again; each tile is made up once.
+        while seen.len() < 256 {
+            let task = take(&mut tasks).await;
+            if !seen.insert(task.tile) {
+                continue;
+            }
+            let truth = truths
+                .entry(task.tile)
+                .or_insert_with(|| true_pixels(&task));
+            let black = Pixels::zeroed(task.tile.pixel_count());
+            if *truth == black {
+                continue;
+            }
+            if (0..truth.len()).any(|i| truth.get(i).color[3] == 0.0) {
+                partly_empty += 1;
+            }
+            let worker = format!("black-{}", task.task);
+            let held = lease(&farm, &task, &worker);
+            let r = from_cpu(result(&task, &black, task.samples(), 1, &held), &held);
+            farm.handle_result(&r).await.unwrap();
+            let record = farm.store().reputation(&worker).unwrap();
+            assert!(
+                record.blocked.is_some(),
+                "round {round}: zeros for tile {} were not caught: {record:?}",
+                task.tile
+            );
+        }
+        assert!(
+            partly_empty >= 50,
+            "{partly_empty} tiles partly empty, not the 60 this test was written for"
+        );
+    }
+}
+
 /// A worker that is honest for its first 10 tasks, while every result is checked, then makes up
 /// one result in five (half the samples, claimed from CUDA) is checked one time in three: it
 /// escapes its first 20 made-up results with odds (2/3)^20 = 3e-4, and 40 with 9e-8. Over

@@ -19,7 +19,7 @@ use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::money::Money;
 use tessera_protocol::pixels::EncodedPixels;
 use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
-use tessera_renderer::film::{Pixels, Tile};
+use tessera_renderer::film::Pixels;
 use tessera_transport::Transport;
 
 use crate::billing;
@@ -29,7 +29,7 @@ use crate::error::FarmError;
 use crate::farm::Farm;
 use crate::live::LiveEvent;
 use crate::store::{self, Acceptance, Accepting, JobRecord, Lease, LeaseEnd, Priced, TaskRecord};
-use crate::verify::{Comparison, Verdict};
+use crate::verify::{Comparison, Verdict, random_fraction};
 
 /// Passed checks in a row after which a worker is checked less than every time.
 const TRUSTED_AFTER: u64 = 10;
@@ -45,30 +45,6 @@ pub(crate) fn check_rate(streak: u64) -> f64 {
     } else {
         1.0
     }
-}
-
-/// A uniform random number in [0, 1) from the operating system: a worker must not be able to
-/// predict which results or pixels are checked.
-fn random_fraction() -> f64 {
-    let mut bytes = [0u8; 8];
-    getrandom::getrandom(&mut bytes).expect("the operating system's random number generator");
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Distinct pixels of `tile` (frame coordinates) for a check (all of a tile smaller than the
-/// check), drawn here after the result arrived.
-fn choose_pixels(tile: Tile, comparison: Comparison) -> Vec<(u32, u32)> {
-    let count = tile.pixel_count();
-    let wanted = comparison.pixels(count);
-    let mut chosen = std::collections::BTreeSet::new();
-    while chosen.len() < wanted {
-        let at = ((random_fraction() * count as f64) as usize).min(count - 1) as u32;
-        chosen.insert(at);
-    }
-    chosen
-        .into_iter()
-        .map(|at| (tile.x() + at % tile.width(), tile.y() + at / tile.width()))
-        .collect()
 }
 
 /// Time a worker may report beyond how long it held the task, for the two clocks' rounding.
@@ -333,13 +309,12 @@ impl<T: Transport> Farm<T> {
             return Ok(None);
         }
         let comparison = Comparison::for_backend(&r.worker.device.backend);
-        let chosen = choose_pixels(task.task.tile, comparison);
         let scene = self.scene_file(job.scene)?;
         let message = task_message(job, task, r.attempt);
         let verifier = self.verifier.clone();
         let reported = pixels.clone();
         let verdict = tokio::task::spawn_blocking(move || {
-            verifier.check(scene, &message, chosen, &reported, comparison)
+            verifier.check(scene, &message, &reported, comparison)
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));

@@ -1,5 +1,7 @@
 //! Spot checks: a few pixels of an accepted tile, chosen after the result arrived (so a worker
-//! cannot know which), rendered again here on the CPU and compared. A sample's random numbers
+//! cannot know which), rendered again here on the CPU and compared. Only pixels that show
+//! something count towards the few: a pixel where every sample missed the scene is the same
+//! zeros a made-up tile holds, so checking it alone proves nothing. A sample's random numbers
 //! depend only on (seed, frame, pixel, sample), so a pixel rendered alone is exactly the pixel
 //! of the whole tile:
 //! - a CPU worker's pixels must be the verifier's bit for bit;
@@ -11,12 +13,13 @@
 //! The verifier renders on a thread of its own with one CPU thread, keeping the last scene it
 //! loaded, and the last frame it prepared (its BVH) while checks of that frame follow.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use tessera_protocol::scene::SceneHash;
 use tessera_protocol::task::TaskMessage;
-use tessera_renderer::backend::cpu::CpuBackend;
+use tessera_renderer::backend::cpu::{CpuBackend, CpuFrame};
 use tessera_renderer::environment::MapCache;
 use tessera_renderer::estimate::{self, Estimate};
 use tessera_renderer::film::{Pixel, Pixels, Tile};
@@ -32,11 +35,15 @@ pub enum Comparison {
     WithinNoise,
 }
 
-/// Pixels checked in a tile compared exactly: one wrong pixel is enough.
+/// Pixels that hit the scene checked in a tile compared exactly: one wrong pixel is enough.
 const EXACT_PIXELS: usize = 4;
-/// Pixels checked in a tile compared within noise: enough that a few honest divergences stay
-/// far below the count that fails.
+/// Pixels that hit the scene checked in a tile compared within noise: enough that a few honest
+/// divergences stay far below the count that fails.
 const WITHIN_NOISE_PIXELS: usize = 32;
+/// A check looks for the pixels it wants among at most this many times as many: a tile mostly
+/// of sky costs at most that much more to check (its pixels, mostly misses, cost less), and one
+/// with a sliver of the scene may be checked on fewer.
+const SEARCH: usize = 16;
 /// How often an honest tile may fail a check compared within noise.
 const FALSE_ALARM: f64 = 1e-6;
 
@@ -49,7 +56,7 @@ impl Comparison {
         }
     }
 
-    /// How many pixels to check in a tile of `pixel_count` pixels.
+    /// How many pixels that hit the scene to check in a tile of `pixel_count` pixels.
     pub fn pixels(self, pixel_count: usize) -> usize {
         let wanted = match self {
             Self::Exact => EXACT_PIXELS,
@@ -73,6 +80,36 @@ pub fn allowed_disagreements(checked: usize, spp: u32) -> usize {
     estimate::allowed_disagreements(checked, spp, FALSE_ALARM)
 }
 
+/// A uniform random number in [0, 1) from the operating system: a worker must not be able to
+/// predict which results or pixels are checked.
+pub(crate) fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes).expect("the operating system's random number generator");
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Up to `limit` distinct pixels of `tile` (frame coordinates) in a random order, drawn after
+/// the result arrived. A Fisher-Yates shuffle cut short, its swaps kept in a map: memory in
+/// `limit`, not in the tile's size.
+fn pixel_order(tile: Tile, limit: usize) -> Vec<(u32, u32)> {
+    let count = tile.pixel_count();
+    let mut swapped: HashMap<usize, usize> = HashMap::new();
+    (0..limit.min(count))
+        .map(|i| {
+            let j = i + ((random_fraction() * (count - i) as f64) as usize).min(count - i - 1);
+            let at = swapped.get(&j).copied().unwrap_or(j);
+            swapped.insert(j, swapped.get(&i).copied().unwrap_or(i));
+            let at = at as u32;
+            (tile.x() + at % tile.width(), tile.y() + at / tile.width())
+        })
+        .collect()
+}
+
+/// Whether any sample of the pixel hit the scene (its alpha is the share that did).
+fn shows_the_scene(estimate: &Estimate) -> bool {
+    estimate.pixel.color[3] > 0.0
+}
+
 /// What a spot check found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -83,8 +120,11 @@ pub enum Verdict {
 struct Request {
     scene: PathBuf,
     task: TaskMessage,
-    pixels: Vec<(u32, u32)>,
-    /// The estimates, and the seconds the verifier spent on them.
+    /// The pixels to render, in this order, until `wanted` of them show the scene.
+    order: Vec<(u32, u32)>,
+    wanted: usize,
+    /// The estimates of the pixels rendered, the first of `order`, and the seconds the
+    /// verifier spent on them.
     reply: mpsc::SyncSender<Result<(Vec<Estimate>, f64), String>>,
 }
 
@@ -102,22 +142,26 @@ impl Verifier {
         }
     }
 
-    /// Renders `pixels` (frame coordinates) of `task` again and compares them with the worker's
-    /// `reported` pixels of the whole tile, also saying how many seconds the verifier rendered
-    /// (not counting the wait for its turn). Blocking.
+    /// Renders pixels of `task` chosen at random again, until as many as `comparison` wants
+    /// show the scene, and compares them with the worker's `reported` pixels of the whole tile,
+    /// also saying how many seconds the verifier rendered (not counting the wait for its turn).
+    /// Blocking.
     pub fn check(
         &self,
         scene: PathBuf,
         task: &TaskMessage,
-        pixels: Vec<(u32, u32)>,
         reported: &Pixels,
         comparison: Comparison,
     ) -> Result<(Verdict, f64), String> {
+        let tile = task.tile;
+        let wanted = comparison.pixels(tile.pixel_count());
+        let order = pixel_order(tile, wanted * SEARCH);
         let (reply, answer) = mpsc::sync_channel(1);
         let request = Request {
             scene,
             task: task.clone(),
-            pixels: pixels.clone(),
+            order: order.clone(),
+            wanted,
             reply,
         };
         let gone = || "the verifier stopped".to_owned();
@@ -128,8 +172,9 @@ impl Verifier {
             .map_err(|_| gone())?;
         let (truth, seconds) = answer.recv().map_err(|_| gone())??;
         let verdict = compare(
-            task.tile,
-            &pixels,
+            tile,
+            &order,
+            wanted,
             reported,
             &truth,
             comparison,
@@ -139,9 +184,11 @@ impl Verifier {
     }
 }
 
+/// Compares the `truth` of the first pixels of `order` with what the worker reported.
 fn compare(
     tile: Tile,
-    pixels: &[(u32, u32)],
+    order: &[(u32, u32)],
+    wanted: usize,
     reported: &Pixels,
     truth: &[Estimate],
     comparison: Comparison,
@@ -150,8 +197,9 @@ fn compare(
     let reported_at =
         |x: u32, y: u32| reported.get(((y - tile.y()) * tile.width() + (x - tile.x())) as usize);
     match comparison {
+        // Every pixel rendered must match, the ones that miss the scene too.
         Comparison::Exact => {
-            for (&(x, y), truth) in pixels.iter().zip(truth) {
+            for (&(x, y), truth) in order.iter().zip(truth) {
                 let pixel = reported_at(x, y);
                 // The same estimator with the same random numbers gives the same floats.
                 if !same_bits(&pixel, &truth.pixel) {
@@ -164,9 +212,19 @@ fn compare(
             Verdict::Passed
         }
         Comparison::WithinNoise => {
-            let disagreeing: Vec<(u32, u32)> = pixels
+            // The first `wanted` pixels are a uniform sample, as the false-alarm odds assume;
+            // those drawn beyond it to find enough that show the scene join it only if they do,
+            // so that sky does not dilute the count a made-up tile must exceed.
+            let (pixels, truth): (Vec<(u32, u32)>, Vec<Estimate>) = order
                 .iter()
                 .zip(truth)
+                .enumerate()
+                .filter(|(i, (_, truth))| *i < wanted || shows_the_scene(truth))
+                .map(|(_, (&at, &truth))| (at, truth))
+                .unzip();
+            let disagreeing: Vec<(u32, u32)> = pixels
+                .iter()
+                .zip(&truth)
                 .filter(|&(&(x, y), truth)| !truth.agrees(&reported_at(x, y)))
                 .map(|(&at, _)| at)
                 .collect();
@@ -226,11 +284,8 @@ fn serve(inbox: &mpsc::Receiver<Request>) {
         let mut preparing = started.elapsed();
         let mut request = first;
         loop {
-            let task = &request.task;
             let started = std::time::Instant::now();
-            let estimates = prepared
-                .estimate(task.resolution, &request.pixels, task.frame, &task.settings)
-                .map_err(|e| e.to_string());
+            let estimates = until_enough_show_the_scene(&prepared, &request);
             let seconds = (started.elapsed() + std::mem::take(&mut preparing)).as_secs_f64();
             let _ = request.reply.send(estimates.map(|e| (e, seconds)));
             match inbox.recv() {
@@ -242,6 +297,32 @@ fn serve(inbox: &mpsc::Receiver<Request>) {
             }
         }
     }
+}
+
+/// Estimates the pixels of the request's order, from the first, until `wanted` of them show the
+/// scene or the order ends.
+fn until_enough_show_the_scene(
+    frame: &CpuFrame,
+    request: &Request,
+) -> Result<Vec<Estimate>, String> {
+    let task = &request.task;
+    let mut estimates = Vec::with_capacity(request.wanted);
+    let mut showing = 0;
+    while showing < request.wanted && estimates.len() < request.order.len() {
+        let from = estimates.len();
+        let to = (from + request.wanted - showing).min(request.order.len());
+        let more = frame
+            .estimate(
+                task.resolution,
+                &request.order[from..to],
+                task.frame,
+                &task.settings,
+            )
+            .map_err(|e| e.to_string())?;
+        showing += more.iter().filter(|e| shows_the_scene(e)).count();
+        estimates.extend(more);
+    }
+    Ok(estimates)
 }
 
 /// The last scene and environment map the verifier loaded: consecutive checks are mostly of
@@ -289,6 +370,7 @@ fn evaluate(held: &mut Held, request: &Request) -> Result<FrameScene, String> {
 mod tests {
     use super::*;
     use tessera_renderer::estimate::honest_disagreement;
+    use tessera_renderer::film::Resolution;
 
     /// P(X > allowed) for X ~ Binomial(n, p), summed term by term.
     fn tail(n: u64, allowed: u64, p: f64) -> f64 {
@@ -298,6 +380,28 @@ mod tests {
                 choose * p.powi(k as i32) * (1.0 - p).powi((n - k) as i32)
             })
             .sum()
+    }
+
+    #[test]
+    fn pixels_are_drawn_once_each_from_inside_the_tile() {
+        let tile = Resolution::new(100, 80)
+            .unwrap()
+            .tiles(std::num::NonZeroU32::new(32).unwrap())[5];
+        for limit in [1, 64, 256, 1000] {
+            let order = pixel_order(tile, limit);
+            assert_eq!(order.len(), limit.min(tile.pixel_count()), "limit {limit}");
+            let distinct: std::collections::HashSet<_> = order.iter().collect();
+            assert_eq!(
+                distinct.len(),
+                order.len(),
+                "limit {limit}: a pixel drawn twice"
+            );
+            assert!(order.iter().all(|&(x, y)| {
+                (tile.x()..tile.x() + tile.width()).contains(&x)
+                    && (tile.y()..tile.y() + tile.height()).contains(&y)
+            }));
+        }
+        assert_ne!(pixel_order(tile, 256), pixel_order(tile, 256), "not random");
     }
 
     #[test]
