@@ -125,7 +125,14 @@ impl AmqpTransport {
     /// Connects once (failing with a clear message when the broker cannot be reached) and
     /// declares the farm's queues.
     pub async fn connect(broker: &Broker, namespace: &str) -> Result<Self, TransportError> {
-        let transport = Self {
+        let transport = Self::unconnected(broker, namespace);
+        let (connection, channel) = transport.open_publisher().await?;
+        *transport.shared.publisher.lock().await = Some((connection, channel));
+        Ok(transport)
+    }
+
+    fn unconnected(broker: &Broker, namespace: &str) -> Self {
+        Self {
             shared: Arc::new(Shared {
                 broker: broker.clone(),
                 names: QueueNames::new(namespace),
@@ -133,10 +140,7 @@ impl AmqpTransport {
                 quorum: AtomicBool::new(true),
                 shut: AtomicBool::new(false),
             }),
-        };
-        let (connection, channel) = transport.open_publisher().await?;
-        *transport.shared.publisher.lock().await = Some((connection, channel));
-        Ok(transport)
+        }
     }
 
     /// Connects, waiting with backoff (and saying so) while the broker cannot be reached:
@@ -193,12 +197,37 @@ impl AmqpTransport {
 
     async fn open_publisher(&self) -> Result<(Connection, Channel), TransportError> {
         let (connection, channel) = open(&self.shared.broker).await?;
-        self.declare(&connection).await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(broker)?;
+        self.set_up(&connection, &channel).await?;
         Ok((connection, channel))
+    }
+
+    /// Declares the queues on a new connection and readies its channel for confirms. Should
+    /// the connection go meanwhile (the broker restarting, an operator closing connections),
+    /// that is a failure to connect, as passing as the broker being down, so whoever waits for
+    /// the broker waits on; a coordinator starting at that moment had exited.
+    async fn set_up(
+        &self,
+        connection: &Connection,
+        channel: &Channel,
+    ) -> Result<(), TransportError> {
+        let done = async {
+            self.declare(connection).await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await
+                .map_err(broker)
+        }
+        .await;
+        done.map_err(|e| {
+            if connection.status().connected() {
+                e
+            } else {
+                TransportError::Connect {
+                    url: self.shared.broker.redacted_url(),
+                    message: format!("the connection was lost while setting it up ({e})"),
+                }
+            }
+        })
     }
 
     /// Declares the queues, as quorum queues when the broker supports them. Idempotent, so every
@@ -211,6 +240,8 @@ impl AmqpTransport {
         let first = self.shared.quorum.load(Ordering::SeqCst);
         match self.declare_all(connection, first).await {
             Ok(()) => return Ok(()),
+            // Lost, not refused: the queues' kind is not in question.
+            Err(e) if !connection.status().connected() => return Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, quorum = first, "queues refused; trying the other kind")
             }
@@ -603,6 +634,23 @@ impl Transport for AmqpTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection closed before its queues are declared, as when the broker closes every
+    /// connection while a coordinator starts: a failure to connect (which
+    /// `connect_when_up` waits out), and the kind of queue stays what it was.
+    #[tokio::test]
+    async fn a_connection_lost_while_setting_up_is_a_failure_to_connect() {
+        let to = Broker::new("amqp://guest:guest@127.0.0.1:5672/%2f");
+        let transport = AmqpTransport::unconnected(&to, "tessera-test-lost");
+        let (connection, channel) = open(&to)
+            .await
+            .expect("this test needs RabbitMQ at 127.0.0.1:5672 (.ci/run starts it)");
+        connection.close(200, "gone".into()).await.unwrap();
+        let e = transport.set_up(&connection, &channel).await.unwrap_err();
+        assert!(matches!(e, TransportError::Connect { .. }), "{e:?}");
+        assert!(e.to_string().contains("lost"), "{e}");
+        assert!(transport.shared.quorum.load(Ordering::SeqCst));
+    }
 
     #[test]
     fn passwords_are_hidden() {
