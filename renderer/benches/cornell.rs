@@ -6,7 +6,9 @@
 //! renders the same scene in alternating rounds and the bench prints the ratio of medians.
 //! Environment: `TESSERA_BENCH_SPP` (default 64), `TESSERA_BENCH_ROUNDS` (default 3),
 //! `TESSERA_BENCH_ISA` (an instruction-set path by name, e.g. `avx2`; default the fastest),
-//! `TESSERA_BENCH_SCENE` (another glTF file to time, at its own camera; Mitsuba is then not run).
+//! `TESSERA_BENCH_SCENE` (another glTF file to time, at its own camera; Mitsuba is then not run),
+//! `TESSERA_BENCH_TILE` (render the frame as tiles of this many pixels, one call each, as
+//! `tessera render --tile` does; default one tile): what tiling costs apart from the farm.
 
 use std::path::Path;
 use std::process::Command;
@@ -56,6 +58,10 @@ fn main() {
         max_depth: MaxDepth::new(8).expect("valid depth"),
         seed: 0,
     };
+    let tiles = match std::env::var("TESSERA_BENCH_TILE") {
+        Ok(size) => resolution.tiles(size.parse().expect("TESSERA_BENCH_TILE is a pixel count")),
+        Err(_) => vec![resolution.full_tile()],
+    };
     let samples = resolution.pixel_count() as f64 * f64::from(spp);
     let mitsuba = std::env::var("TESSERA_MITSUBA_PYTHON")
         .ok()
@@ -66,9 +72,11 @@ fn main() {
     let mut theirs = Vec::new();
     for round in 0..rounds {
         let start = Instant::now();
-        prepared
-            .render_tile(resolution, resolution.full_tile(), round + 1, &settings)
-            .expect("the tile renders");
+        for &tile in &tiles {
+            prepared
+                .render_tile(resolution, tile, round + 1, &settings)
+                .expect("the tile renders");
+        }
         let rate = samples / start.elapsed().as_secs_f64();
         println!("tessera {rate:.0}");
         ours.push(rate);

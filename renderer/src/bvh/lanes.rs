@@ -26,10 +26,10 @@ pub enum Isa {
 impl Isa {
     /// The fastest path this processor runs: the widest, except that AVX-512 is taken only on
     /// AMD's processors. Code built for AVX-512 uses 512-bit registers even to copy values, and
-    /// on Intel's that costs more than the wider leaf test gains (Emerald Rapids: 1.08x AVX2's
-    /// time on the Cornell box, 1.04x on SheenChair); on AMD's EPYC it cost nothing on the
-    /// Cornell box and took 0.76-0.92x AVX2's time on SheenChair. Every path renders the same
-    /// bits, so this choice is about speed alone.
+    /// on Intel's that costs more than the wider leaf test gains (Emerald Rapids: 1.08x and, on
+    /// another day, 1.17x AVX2's time on the Cornell box, 1.04x on SheenChair); on AMD's EPYC
+    /// it cost nothing on the Cornell box and took 0.76-0.92x AVX2's time on SheenChair. Every
+    /// path renders the same bits, so this choice is about speed alone.
     pub fn detect() -> Isa {
         let available = Self::available();
         let widest = *available
