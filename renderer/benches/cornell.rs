@@ -10,6 +10,7 @@
 //! `TESSERA_BENCH_TILE` (render the frame as tiles of this many pixels, one call each, as
 //! `tessera render --tile` does; default one tile): what tiling costs apart from the farm.
 
+use std::io::{ErrorKind, Write};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -26,6 +27,16 @@ fn env_u32(name: &str, default: u32) -> u32 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Prints a line of results; when the reader has gone (`| head`) the run ends quietly instead
+/// of panicking on the broken pipe.
+fn say(line: std::fmt::Arguments) {
+    match writeln!(std::io::stdout(), "{line}") {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => panic!("cannot write the results: {e}"),
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -78,7 +89,7 @@ fn main() {
                 .expect("the tile renders");
         }
         let rate = samples / start.elapsed().as_secs_f64();
-        println!("tessera {rate:.0}");
+        say(format_args!("tessera {rate:.0}"));
         ours.push(rate);
         if let Some(python) = &mitsuba {
             let out = Command::new(python)
@@ -97,12 +108,12 @@ fn main() {
                         String::from_utf8_lossy(&out.stderr)
                     )
                 });
-            println!("mitsuba {rate:.0}");
+            say(format_args!("mitsuba {rate:.0}"));
             theirs.push(rate);
         }
     }
     let ours = median(ours);
-    print!(
+    let summary = format!(
         "{} 256x256 depth 8, {spp} spp, {} threads, {}: tessera {:.2} Msamples/s",
         path.file_stem().unwrap_or_default().to_string_lossy(),
         backend.device().threads,
@@ -110,13 +121,15 @@ fn main() {
         ours / 1e6
     );
     if theirs.is_empty() {
-        println!(" (set TESSERA_MITSUBA_PYTHON for the ratio to Mitsuba 3)");
+        say(format_args!(
+            "{summary} (set TESSERA_MITSUBA_PYTHON for the ratio to Mitsuba 3)"
+        ));
     } else {
         let theirs = median(theirs);
-        println!(
-            ", mitsuba llvm_ad_rgb {:.2} Msamples/s, ratio {:.2}",
+        say(format_args!(
+            "{summary}, mitsuba llvm_ad_rgb {:.2} Msamples/s, ratio {:.2}",
             theirs / 1e6,
             ours / theirs
-        );
+        ));
     }
 }
