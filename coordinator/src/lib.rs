@@ -30,6 +30,7 @@ pub mod routes;
 pub mod server;
 pub mod standby;
 pub mod store;
+mod untrusted;
 pub mod validate;
 pub mod verify;
 

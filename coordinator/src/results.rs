@@ -29,6 +29,7 @@ use crate::error::FarmError;
 use crate::farm::Farm;
 use crate::live::LiveEvent;
 use crate::store::{self, Acceptance, Accepting, JobRecord, Lease, LeaseEnd, Priced, TaskRecord};
+use crate::untrusted;
 use crate::verify::{Comparison, Verdict, random_fraction};
 
 /// Passed checks in a row after which a worker is checked less than every time.
@@ -195,6 +196,7 @@ impl<T: Transport> Farm<T> {
         let lease_done = Some((lease.id.as_str(), LeaseEnd::Done));
         let (render_micros, samples, pixels) = match &r.outcome {
             Outcome::Failed { reason } => {
+                let reason = &untrusted::printable(reason, untrusted::REASON_CHARS);
                 tracing::warn!(task = %r.task, attempt = r.attempt, worker = %lease.worker, %reason, "task failed");
                 self.retry_or_give_up(&record, &task, r.attempt, reason, lease_done)
                     .await?;
@@ -239,7 +241,7 @@ impl<T: Transport> Farm<T> {
             device: Device {
                 class: lease.device_class.clone(),
                 threads: lease.threads,
-                ..r.worker.device.clone()
+                ..untrusted::device(r.worker.device.clone())
             },
         };
         Ok(Some(Passed {

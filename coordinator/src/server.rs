@@ -39,8 +39,13 @@ use crate::live::{self, LiveEvent};
 use crate::openapi;
 use crate::routes::{Access, Endpoint, ROUTES};
 use crate::store::{JobRecord, Principal, TokenError};
+use crate::untrusted::{self, printable};
 
 type FarmState<T> = Arc<Farm<T>>;
+
+/// The largest JSON request body read: a worker's or client's claims are read whole before
+/// they are checked.
+const JSON_BODY_BYTES: usize = 64 * 1024;
 
 fn handler<T: Transport>(endpoint: Endpoint) -> MethodRouter<FarmState<T>> {
     match endpoint {
@@ -88,8 +93,9 @@ pub fn router<T: Transport>(farm: Arc<Farm<T>>) -> Router {
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route".into()) })
         .layer(Extension(Arc::new(Listings::default())))
         .layer(middleware::from_fn_with_state(farm.clone(), timed::<T>))
-        // Scenes are streamed to disk under the farm's own limit.
-        .layer(DefaultBodyLimit::disable())
+        // JSON requests are small: a claim names at most 16 tasks. Scenes are streamed to disk
+        // under the farm's own limit, which this one does not touch.
+        .layer(DefaultBodyLimit::max(JSON_BODY_BYTES))
         .with_state(farm)
 }
 
@@ -233,16 +239,6 @@ fn visible_job<T: Transport>(
         return Err(FarmError::UnknownJob(id).into());
     }
     Ok(job)
-}
-
-/// Untrusted text shown to others (names in listings): printable, and not too long.
-fn printable(s: &str, max: usize) -> String {
-    s.chars()
-        .filter(|c| !c.is_control())
-        .take(max)
-        .collect::<String>()
-        .trim()
-        .to_owned()
 }
 
 async fn submit<T: Transport>(
@@ -575,8 +571,7 @@ async fn announce<T: Transport>(
     worker.name = name;
     worker.device.class = device_class;
     worker.device.threads = threads;
-    worker.device.backend = printable(&worker.device.backend, 16);
-    worker.device.name = printable(&worker.device.name, 100);
+    worker.device = untrusted::device(worker.device);
     tracing::info!(worker = %worker.name, device = %worker.device, "worker announced");
     farm.store()
         .announce_worker(&worker)

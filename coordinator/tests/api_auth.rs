@@ -288,6 +288,48 @@ async fn an_upload_over_the_limit_is_refused_before_it_is_stored() {
     );
 }
 
+/// A JSON request is read whole before it is checked, so its size is bounded; a scene, streamed
+/// to disk under the farm's own limit, may be far larger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_json_request_is_refused_and_a_large_scene_is_not() {
+    let api = Api::new();
+    let worker = api.token(Role::Worker, None);
+    let submitter = api.token(Role::Submitter, Some("a"));
+    let claim = br#"{"task":1,"attempt":1}"#;
+    let mut body = br#"{"tasks":["#.to_vec();
+    for _ in 0..40_000 {
+        body.extend_from_slice(claim);
+        body.push(b',');
+    }
+    body.extend_from_slice(claim);
+    body.extend_from_slice(b"]}");
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/claims",
+            Some(&format!("Bearer {worker}")),
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // The Cornell box, padded with whitespace to 200 KiB: still the same glTF.
+    let mut scene = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenes/cornell-box.gltf"
+    ))
+    .unwrap();
+    scene.resize(200 << 10, b' ');
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/jobs?scene_name=padded.gltf&width=8&height=8&spp=1",
+            Some(&format!("Bearer {submitter}")),
+            scene,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 /// One token holder may keep a few event streams open, not thousands: the next one is refused
 /// with 429 and a reason, another holder is not affected, and closing a stream frees its place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

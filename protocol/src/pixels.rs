@@ -25,6 +25,8 @@ pub enum PixelsError {
     Base64,
     #[error("pixel data does not decompress")]
     Compression,
+    #[error("pixel data goes on after its compressed stream ends")]
+    TrailingBytes,
     #[error("pixel data holds {found} bytes, expected {expected}")]
     WrongSize { expected: usize, found: usize },
     #[error("pixel data holds a non-finite value")]
@@ -89,17 +91,22 @@ impl EncodedPixels {
         let expected = pixel_count * FLOATS_PER_PIXEL * 4;
         // Inflate at most one byte more than expected, so a decompression bomb costs nothing.
         let mut raw = Vec::with_capacity(expected + 1);
-        DECOMPRESSOR.with_borrow_mut(|decompressor| {
+        let (status, read) = DECOMPRESSOR.with_borrow_mut(|decompressor| {
             decompressor.reset(false);
-            decompressor
+            let status = decompressor
                 .decompress_vec(compressed, &mut raw, FlushDecompress::Finish)
-                .map_err(|_| PixelsError::Compression)
+                .map_err(|_| PixelsError::Compression)?;
+            Ok((status, decompressor.total_in()))
         })?;
         if raw.len() != expected {
             return Err(PixelsError::WrongSize {
                 expected,
                 found: raw.len(),
             });
+        }
+        // Whatever follows the stream would be stored with the tile, unchecked.
+        if status != Status::StreamEnd || read != compressed.len() as u64 {
+            return Err(PixelsError::TrailingBytes);
         }
         let floats: Vec<f32> = raw
             .chunks_exact(4)
@@ -170,6 +177,16 @@ mod tests {
         assert_eq!(
             EncodedPixels::from_compressed(b"not deflate").decode(1),
             Err(PixelsError::Compression)
+        );
+    }
+
+    #[test]
+    fn bytes_after_the_stream_are_refused() {
+        let mut compressed = EncodedPixels::encode(&pixels(10)).compressed().unwrap();
+        compressed.extend_from_slice(&[0; 1000]);
+        assert_eq!(
+            EncodedPixels::from_compressed(&compressed).decode(10),
+            Err(PixelsError::TrailingBytes)
         );
     }
 

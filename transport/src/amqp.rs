@@ -73,12 +73,13 @@ pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
+    // Split at the last '@' of the whole rest, not of the part before the first '/': a
+    // password holding an unescaped '/' must be hidden all the same.
+    match rest.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
             let hidden = if userinfo.contains(':') { ":***" } else { "" };
-            format!("{scheme}://{user}{hidden}@{host}{path}")
+            format!("{scheme}://{user}{hidden}@{host}")
         }
         None => url.to_owned(),
     }
@@ -657,6 +658,10 @@ mod tests {
         assert_eq!(
             redact("amqps://tessera:s3cr@t@broker:5671/%2f"),
             "amqps://tessera:***@broker:5671/%2f"
+        );
+        assert_eq!(
+            redact("amqp://tessera:ab/cd@broker/%2f"),
+            "amqp://tessera:***@broker/%2f"
         );
         assert_eq!(redact("amqp://guest@host"), "amqp://guest@host");
         assert_eq!(redact("amqp://host:5672/%2f"), "amqp://host:5672/%2f");

@@ -11,6 +11,14 @@ use super::database::{Db, DbError, Dialect, Row, params};
 use super::tokens::random_hex;
 use super::{Store, StoreError, now};
 
+/// Random bytes in a lease id, which is written in hex.
+const LEASE_ID_BYTES: usize = 16;
+
+/// Whether `id` has the form of the lease ids this store makes.
+fn is_lease_id(id: &str) -> bool {
+    id.len() == 2 * LEASE_ID_BYTES && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS leases (
     id TEXT PRIMARY KEY,
@@ -171,6 +179,11 @@ impl Store {
     }
 
     pub fn lease(&self, id: &str) -> Result<Option<Lease>, StoreError> {
+        // A result's lease id is the sender's claim. One not of our making names no lease, and
+        // is not sent to the database, which may refuse it for good (PostgreSQL refuses NUL).
+        if !is_lease_id(id) {
+            return Ok(None);
+        }
         Ok(self
             .reader()
             .query_opt(leases_where!("l.id = ?1"), params![id], read)?)
@@ -297,7 +310,7 @@ fn claim_one(
     }
     let at = now();
     let lease = Lease {
-        id: random_hex(16),
+        id: random_hex(LEASE_ID_BYTES),
         key: random_hex(32),
         task,
         job: JobId(job),

@@ -1412,7 +1412,24 @@ pub(crate) mod tests {
         a_batch_of_results_is_accepted_whole_or_not_at_all_and_a_blocked_worker_is_not_paid,
         a_result_that_reaches_the_cost_limit_ends_its_job_as_it_is_recorded,
         the_jobs_version_moves_when_a_job_comes_or_ends_and_not_with_its_tasks,
+        a_lease_id_not_of_the_stores_making_names_no_lease,
     );
+
+    /// A result's lease id is the sender's claim: one that could not be ours names no lease,
+    /// rather than an error (PostgreSQL refuses NUL, and the refusal would be retried forever).
+    fn a_lease_id_not_of_the_stores_making_names_no_lease(scratch: &Scratch) {
+        let store = scratch.open();
+        job_of(&store, "", 0, 1);
+        let (_, lease) = claimed(&store);
+        assert_eq!(
+            store.lease(&lease.id).unwrap().map(|l| l.id),
+            Some(lease.id.clone())
+        );
+        let nul = format!("{}\u{0}", &lease.id[1..]);
+        for id in ["", "\u{0}", nul.as_str(), "not a lease", &"a".repeat(1000)] {
+            assert!(store.lease(id).unwrap().is_none(), "{id:?}");
+        }
+    }
 
     /// What tells a listing's snapshot (crate::listings) that it is out of date, in another
     /// store on the same database as well.

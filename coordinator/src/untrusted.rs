@@ -1,0 +1,44 @@
+//! Text that workers and clients send about themselves, made fit to store and to show:
+//! printable characters only (no terminal escapes, and no NUL, which PostgreSQL refuses and a
+//! retried write would then fail on forever) and of bounded length.
+
+use tessera_protocol::device::Device;
+
+/// How much of a worker's reason for a failed task is kept.
+pub(crate) const REASON_CHARS: usize = 500;
+
+/// `s` without control characters, at most `max` characters, trimmed.
+pub(crate) fn printable(s: &str, max: usize) -> String {
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// The names a worker gives its device, as listings show them.
+pub(crate) fn device(mut device: Device) -> Device {
+    device.backend = printable(&device.backend, 16);
+    device.name = printable(&device.name, 100);
+    device
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_go_and_length_is_bounded() {
+        assert_eq!(printable(" a\u{0}b\u{1b}[31mc ", 100), "ab[31mc");
+        assert_eq!(printable(&"x".repeat(1000), 10), "x".repeat(10));
+        let shown = device(Device {
+            backend: "cpu\u{0}".repeat(20),
+            name: "\u{7}gpu".into(),
+            class: "cpu".into(),
+            threads: 2,
+        });
+        assert_eq!(shown.backend, "cpucpucpucpucpuc");
+        assert_eq!(shown.name, "gpu");
+    }
+}
