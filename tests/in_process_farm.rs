@@ -612,6 +612,56 @@ async fn a_silent_workers_lease_expires_and_its_late_result_is_not_billed() {
     runner.abort();
 }
 
+/// A worker that heartbeats but never files a result loses its task at the task timeout, and
+/// the task goes to another worker, which finishes the job: heartbeats alone do not hold a task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_held_past_the_task_timeout_goes_to_another_worker_despite_heartbeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |c| {
+        c.lease_timeout = Duration::from_secs(2);
+        c.task_timeout = Some(Duration::from_secs(1));
+    })
+    .await;
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown));
+    let task = take(&mut tasks).await;
+    let hoarded = lease(&farm, &task, "hoarder");
+    let heartbeats = {
+        let farm = farm.clone();
+        tokio::spawn(async move {
+            loop {
+                farm.store().heartbeat("hoarder").unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let again = take(&mut tasks).await;
+    let lost_after = started.elapsed();
+    assert!(
+        lost_after < Duration::from_secs(4),
+        "lease lost after {lost_after:?}"
+    );
+    assert_eq!((again.task, again.attempt), (task.task, 2));
+    let views = farm.store().tasks(job, None).unwrap();
+    let why = views[0].last_error.as_deref().unwrap_or_default();
+    assert!(why.contains("held the task for more than 1 s"), "{why}");
+    let alive = lease(&farm, &again, "alive");
+    let rendered = true_pixels(&again);
+    farm.handle_result(&result(&again, &rendered, 32, 1, &alive))
+        .await
+        .unwrap();
+    farm.handle_result(&result(&task, &rendered, 32, 1, &hoarded))
+        .await
+        .unwrap();
+    let ledger = farm.store().ledger(job).unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].worker, "alive");
+    assert_eq!(farm.job(job).unwrap().state, JobState::Done);
+    heartbeats.abort();
+    runner.abort();
+}
+
 /// A job with a cost limit stops before its invoice passes it (here the CPU costs a million
 /// dollars a core-hour, so that one tile's work passes a limit of one micro-dollar).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,6 +62,10 @@ pub const DEFAULT_SAMPLES_A_MESSAGE: u64 = 4096;
 /// How long a worker may go unheard before its leases expire. Workers heartbeat every fifth of
 /// this.
 pub const DEFAULT_LEASE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a worker may hold a task, heartbeats or not, before it goes to another worker: far
+/// longer than a tile takes, so that only a worker that keeps tasks without rendering them, or
+/// whose rendering hung, loses one.
+pub const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 /// How long a published task may wait unclaimed before it is published again.
 pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -96,6 +100,9 @@ pub struct FarmConfig {
     /// A lease whose worker has not been heard from for this long expires, and its task goes
     /// to someone else.
     pub lease_timeout: Duration,
+    /// A lease held this long expires whatever its heartbeats, and its task goes to someone
+    /// else; `None` where the one worker is the user's own.
+    pub task_timeout: Option<Duration>,
     /// A task queued this long without being claimed is published again.
     pub queue_timeout: Duration,
     /// Whether results are spot-checked; off only where the farm's one worker is trusted, as
@@ -134,6 +141,7 @@ impl FarmConfig {
             durability: Durability::CrashSafe,
             limits: Limits::default(),
             lease_timeout: DEFAULT_LEASE_TIMEOUT,
+            task_timeout: Some(DEFAULT_TASK_TIMEOUT),
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             spot_checks: true,
             events: None,
@@ -154,6 +162,7 @@ pub struct Farm<T> {
     pub(crate) transport: T,
     pub(crate) limits: Limits,
     lease_timeout: Duration,
+    task_timeout: Option<Duration>,
     pub(crate) queue_timeout: Duration,
     pub(crate) spot_checks: bool,
     pub(crate) events: Option<Arc<dyn FarmEvents>>,
@@ -208,6 +217,7 @@ impl<T: Transport> Farm<T> {
             transport,
             limits: config.limits,
             lease_timeout: config.lease_timeout,
+            task_timeout: config.task_timeout,
             queue_timeout: config.queue_timeout,
             spot_checks: config.spot_checks,
             events: config.events,
@@ -685,20 +695,33 @@ impl<T: Transport> Farm<T> {
         Ok(())
     }
 
-    /// Takes their tasks back from workers that stopped heartbeating: each such attempt counts
-    /// as failed, and the task goes out again (or its job fails on its last attempt).
+    /// Takes their tasks back from workers that stopped heartbeating, or that held them past the
+    /// task timeout (heartbeats alone do not keep a task for ever): each such attempt counts as
+    /// failed, and the task goes out again (or its job fails on its last attempt).
     async fn expire_leases(&self) -> Result<(), FarmError> {
-        let before = self.alive_after();
-        for lease in self.store.stale_leases(before)? {
+        let granted_before = self
+            .task_timeout
+            .map_or(0.0, |t| store::now() - t.as_secs_f64());
+        for lease in self
+            .store
+            .expired_leases(self.alive_after(), granted_before)?
+        {
             let record = self.store.job(lease.job)?;
             let Some(task) = self.store.task(lease.task, record.spec.resolution)? else {
                 continue;
             };
-            let reason = format!(
-                "worker '{}' stopped responding (no heartbeat for {} s)",
-                lease.worker,
-                self.lease_timeout.as_secs()
-            );
+            let reason = match self.task_timeout {
+                Some(limit) if lease.started_at < granted_before => format!(
+                    "worker '{}' held the task for more than {} s without a result",
+                    lease.worker,
+                    limit.as_secs()
+                ),
+                _ => format!(
+                    "worker '{}' stopped responding (no heartbeat for {} s)",
+                    lease.worker,
+                    self.lease_timeout.as_secs()
+                ),
+            };
             tracing::warn!(task = %task.id, attempt = lease.attempt, %reason, "lease expired");
             self.retry_or_give_up(
                 &record,

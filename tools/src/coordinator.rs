@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use tessera_coordinator::billing::PriceTable;
 use tessera_coordinator::farm::{
-    DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT,
+    DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_TIMEOUT, DEFAULT_TASK_TIMEOUT,
 };
 use tessera_coordinator::limits::Limits;
 use tessera_coordinator::standby::{self, ActiveRole, Waiting};
@@ -42,6 +42,9 @@ pub struct CoordinatorArgs {
     /// Seconds a worker may go unheard before its tasks go to another worker.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_LEASE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     lease_timeout: u64,
+    /// Seconds a worker may hold a task, heartbeating or not, before it goes to another worker.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TASK_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    task_timeout: u64,
     /// Seconds a published task may wait unclaimed before it is published again (its message
     /// may have been lost to a purged queue or a dishonest consumer).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_QUEUE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
@@ -86,6 +89,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     config.database = Some(location);
     config.max_attempts = args.max_attempts;
     config.lease_timeout = Duration::from_secs(args.lease_timeout);
+    config.task_timeout = Some(Duration::from_secs(args.task_timeout));
     config.queue_timeout = Duration::from_secs(args.queue_timeout);
     config.limits.max_scene_bytes = args.max_scene_mib << 20;
     config.limits.tenant_scene_quota = args.tenant_quota_mib << 20;

@@ -343,6 +343,7 @@ pub fn render_job(
     // One machine's own job and worker: a farm's limits and checks for strangers do not apply.
     config.limits = Limits::unlimited();
     config.spot_checks = false;
+    config.task_timeout = None;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -203,11 +203,16 @@ impl Store {
         )?)
     }
 
-    /// Active leases whose worker has not been heard from since `before`.
-    pub fn stale_leases(&self, before: f64) -> Result<Vec<Lease>, StoreError> {
+    /// Active leases whose worker has not been heard from since `unheard_since`, or granted
+    /// before `granted_before` (held too long, heard from or not).
+    pub fn expired_leases(
+        &self,
+        unheard_since: f64,
+        granted_before: f64,
+    ) -> Result<Vec<Lease>, StoreError> {
         Ok(self.reader().query_map(
-            leases_where!("l.state = 'active' AND l.heartbeat_at < ?1"),
-            params![before],
+            leases_where!("l.state = 'active' AND (l.heartbeat_at < ?1 OR l.started_at < ?2)"),
+            params![unheard_since, granted_before],
             read,
         )?)
     }

@@ -2126,8 +2126,21 @@ pub(crate) mod tests {
         ));
         assert_eq!(store.lease(&lease.id).unwrap().unwrap(), lease);
         assert_eq!(store.heartbeat("w1").unwrap(), 1);
-        assert!(store.stale_leases(now() - 60.0).unwrap().is_empty());
-        let stale = store.stale_leases(now() + 1.0).unwrap();
+        assert!(
+            store
+                .expired_leases(now() - 60.0, now() - 60.0)
+                .unwrap()
+                .is_empty()
+        );
+        // Heard from, but held too long.
+        assert_eq!(
+            store
+                .expired_leases(now() - 60.0, now() + 1.0)
+                .unwrap()
+                .len(),
+            1
+        );
+        let stale = store.expired_leases(now() + 1.0, 0.0).unwrap();
         assert_eq!(stale.len(), 1);
         // Expired with the failure of its attempt: the late result is then refused.
         store
