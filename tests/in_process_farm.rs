@@ -575,6 +575,42 @@ async fn results_without_their_leases_key_are_refused_and_never_billed() {
     assert_eq!(ledger[0].worker, "honest");
 }
 
+/// `task`'s next message, which must come within `within`: its second attempt, after the first
+/// holder lost it.
+async fn retaken(
+    tasks: &mut <InProcessTransport as Transport>::Tasks,
+    task: &TaskMessage,
+    within: Duration,
+) -> TaskMessage {
+    let started = std::time::Instant::now();
+    let again = take(tasks).await;
+    let lost_after = started.elapsed();
+    assert!(lost_after < within, "lease lost after {lost_after:?}");
+    assert_eq!((again.task, again.attempt), (task.task, 2));
+    again
+}
+
+/// Worker "alive" files the result of `again`; then the first holder files its late result of
+/// the first attempt under its lease `first`. Only "alive" is paid.
+async fn finished_by_another(
+    farm: &Farm<InProcessTransport>,
+    job: JobId,
+    first: (&TaskMessage, &(String, String)),
+    again: &TaskMessage,
+) {
+    let alive = lease(farm, again, "alive");
+    let rendered = true_pixels(again);
+    farm.handle_result(&result(again, &rendered, 32, 1, &alive))
+        .await
+        .unwrap();
+    farm.handle_result(&result(first.0, &rendered, 32, 1, first.1))
+        .await
+        .unwrap();
+    let ledger = farm.store().ledger(job).unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].worker, "alive");
+}
+
 /// A worker that stops heartbeating loses its lease within the lease timeout; its task goes to
 /// another worker, and its late result is not billed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -588,25 +624,8 @@ async fn a_silent_workers_lease_expires_and_its_late_result_is_not_billed() {
     let runner = tokio::spawn(farm.clone().run(shutdown));
     let task = take(&mut tasks).await;
     let frozen = lease(&farm, &task, "frozen");
-    let started = std::time::Instant::now();
-    let again = take(&mut tasks).await;
-    let lost_after = started.elapsed();
-    assert!(
-        lost_after < Duration::from_secs(3),
-        "lease lost after {lost_after:?}"
-    );
-    assert_eq!((again.task, again.attempt), (task.task, 2));
-    let alive = lease(&farm, &again, "alive");
-    let rendered = true_pixels(&again);
-    farm.handle_result(&result(&again, &rendered, 32, 1, &alive))
-        .await
-        .unwrap();
-    farm.handle_result(&result(&task, &rendered, 32, 1, &frozen))
-        .await
-        .unwrap();
-    let ledger = farm.store().ledger(job).unwrap();
-    assert_eq!(ledger.len(), 1);
-    assert_eq!(ledger[0].worker, "alive");
+    let again = retaken(&mut tasks, &task, Duration::from_secs(3)).await;
+    finished_by_another(&farm, job, (&task, &frozen), &again).await;
     assert_eq!(farm.refusals().get("lease no longer active"), Some(&1));
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
     runner.abort();
@@ -635,28 +654,11 @@ async fn a_task_held_past_the_task_timeout_goes_to_another_worker_despite_heartb
             }
         })
     };
-    let started = std::time::Instant::now();
-    let again = take(&mut tasks).await;
-    let lost_after = started.elapsed();
-    assert!(
-        lost_after < Duration::from_secs(4),
-        "lease lost after {lost_after:?}"
-    );
-    assert_eq!((again.task, again.attempt), (task.task, 2));
+    let again = retaken(&mut tasks, &task, Duration::from_secs(4)).await;
     let views = farm.store().tasks(job, None).unwrap();
     let why = views[0].last_error.as_deref().unwrap_or_default();
     assert!(why.contains("held the task for more than 1 s"), "{why}");
-    let alive = lease(&farm, &again, "alive");
-    let rendered = true_pixels(&again);
-    farm.handle_result(&result(&again, &rendered, 32, 1, &alive))
-        .await
-        .unwrap();
-    farm.handle_result(&result(&task, &rendered, 32, 1, &hoarded))
-        .await
-        .unwrap();
-    let ledger = farm.store().ledger(job).unwrap();
-    assert_eq!(ledger.len(), 1);
-    assert_eq!(ledger[0].worker, "alive");
+    finished_by_another(&farm, job, (&task, &hoarded), &again).await;
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
     heartbeats.abort();
     runner.abort();

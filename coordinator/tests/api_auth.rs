@@ -50,21 +50,20 @@ impl Api {
 
     /// Submits an 8x8 Cornell box at 1 spp with `token`; returns the job's id.
     async fn submit_small_job(&self, token: &str) -> i64 {
-        let scene = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scenes/cornell-box.gltf"
-        ))
-        .unwrap();
-        let (status, body) = self
-            .call(
-                "POST",
-                "/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1",
-                Some(&format!("Bearer {token}")),
-                scene,
-            )
-            .await;
+        let (status, body) = self.submit(token, cornell_box()).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().unwrap()
+    }
+
+    /// The answer to submitting `scene` (glTF) at 8x8 and 1 spp with `token`.
+    async fn submit(&self, token: &str, scene: Vec<u8>) -> (StatusCode, Value) {
+        self.call(
+            "POST",
+            "/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1",
+            Some(&format!("Bearer {token}")),
+            scene,
+        )
+        .await
     }
 
     /// The status and JSON body of a request with `authorization` as its header.
@@ -107,6 +106,15 @@ impl Api {
 
 /// A concrete path for a route's template, naming nothing that exists (so that, say, revoking
 /// token `{id}` does not revoke the tokens the test uses).
+/// The repository's Cornell box, as a client would upload it.
+fn cornell_box() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenes/cornell-box.gltf"
+    ))
+    .unwrap()
+}
+
 fn concrete(template: &str) -> String {
     template
         .replace("{id}", "999999")
@@ -220,20 +228,9 @@ async fn a_worker_gets_only_the_scenes_of_tasks_it_holds() {
     let submitter = api.token(Role::Submitter, Some("a"));
     let worker = api.token(Role::Worker, None);
     let admin = api.token(Role::Admin, None);
-    let scene = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenes/cornell-box.gltf"
-    ))
-    .unwrap();
+    let scene = cornell_box();
     let hash = tessera_protocol::scene::SceneHash::of(&scene);
-    let (status, body) = api
-        .call(
-            "POST",
-            "/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1",
-            Some(&format!("Bearer {submitter}")),
-            scene,
-        )
-        .await;
+    let (status, body) = api.submit(&submitter, scene).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let path = format!("/api/scenes/{hash}");
     assert_eq!(api.as_(&worker, "GET", &path).await, StatusCode::NOT_FOUND);
@@ -313,20 +310,9 @@ async fn an_oversized_json_request_is_refused_and_a_large_scene_is_not() {
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     // The Cornell box, padded with whitespace to 200 KiB: still the same glTF.
-    let mut scene = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenes/cornell-box.gltf"
-    ))
-    .unwrap();
+    let mut scene = cornell_box();
     scene.resize(200 << 10, b' ');
-    let (status, body) = api
-        .call(
-            "POST",
-            "/api/jobs?scene_name=padded.gltf&width=8&height=8&spp=1",
-            Some(&format!("Bearer {submitter}")),
-            scene,
-        )
-        .await;
+    let (status, body) = api.submit(&submitter, scene).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 

@@ -25,7 +25,7 @@ pub enum PixelsError {
     Base64,
     #[error("pixel data does not decompress")]
     Compression,
-    #[error("pixel data goes on after its compressed stream ends")]
+    #[error("pixel data does not end where its compressed stream ends")]
     TrailingBytes,
     #[error("pixel data holds {found} bytes, expected {expected}")]
     WrongSize { expected: usize, found: usize },
