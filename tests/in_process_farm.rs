@@ -633,6 +633,7 @@ async fn a_silent_workers_lease_expires_and_its_late_result_is_not_billed() {
 
 /// A worker that heartbeats but never files a result loses its task at the task timeout, and
 /// the task goes to another worker, which finishes the job: heartbeats alone do not hold a task.
+/// The hoarder claims nothing more, not even the task's next attempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_held_past_the_task_timeout_goes_to_another_worker_despite_heartbeats() {
     let dir = tempfile::tempdir().unwrap();
@@ -658,6 +659,13 @@ async fn a_task_held_past_the_task_timeout_goes_to_another_worker_despite_heartb
     let views = farm.store().tasks(job, None).unwrap();
     let why = views[0].last_error.as_deref().unwrap_or_default();
     assert!(why.contains("held the task for more than 1 s"), "{why}");
+    match claim(&farm, &cpu_worker("hoarder", 2), &again) {
+        Claim::Skip { reason } => assert!(
+            reason.contains("is blocked") && reason.contains("for more than 1 s"),
+            "{reason}"
+        ),
+        Claim::Render { .. } => panic!("the hoarder took the task back"),
+    }
     finished_by_another(&farm, job, (&task, &hoarded), &again).await;
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
     heartbeats.abort();

@@ -697,7 +697,10 @@ impl<T: Transport> Farm<T> {
 
     /// Takes their tasks back from workers that stopped heartbeating, or that held them past the
     /// task timeout (heartbeats alone do not keep a task for ever): each such attempt counts as
-    /// failed, and the task goes out again (or its job fails on its last attempt).
+    /// failed, and the task goes out again (or its job fails on its last attempt). A worker
+    /// that held a task past the timeout claims no more tasks: an honest one never takes that
+    /// long, and one that hoards would otherwise claim the task's next attempt, and the next,
+    /// until its job fails. Its work so far stays paid.
     async fn expire_leases(&self) -> Result<(), FarmError> {
         let granted_before = self
             .task_timeout
@@ -711,11 +714,22 @@ impl<T: Transport> Farm<T> {
                 continue;
             };
             let reason = match self.task_timeout {
-                Some(limit) if lease.started_at < granted_before => format!(
-                    "worker '{}' held the task for more than {} s without a result",
-                    lease.worker,
-                    limit.as_secs()
-                ),
+                Some(limit) if lease.started_at < granted_before => {
+                    let why = format!(
+                        "held task {} for more than {} s without a result",
+                        task.id,
+                        limit.as_secs()
+                    );
+                    // Before the task goes out again, so that this worker cannot take it back.
+                    if self.store.stop_claims(&lease.worker, &why)? {
+                        tracing::warn!(worker = %lease.worker, %why, "worker blocked");
+                    }
+                    format!(
+                        "worker '{}' held the task for more than {} s without a result",
+                        lease.worker,
+                        limit.as_secs()
+                    )
+                }
                 _ => format!(
                     "worker '{}' stopped responding (no heartbeat for {} s)",
                     lease.worker,

@@ -42,7 +42,8 @@ pub struct CoordinatorArgs {
     /// Seconds a worker may go unheard before its tasks go to another worker.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_LEASE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     lease_timeout: u64,
-    /// Seconds a worker may hold a task, heartbeating or not, before it goes to another worker.
+    /// Seconds a worker may hold a task, heartbeating or not, before it goes to another worker
+    /// and that worker claims no more tasks.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TASK_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     task_timeout: u64,
     /// Seconds a published task may wait unclaimed before it is published again (its message
