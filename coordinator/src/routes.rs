@@ -151,7 +151,10 @@ pub const ROUTES: [Route; 24] = [
         Doc::new("Jobs: a submitter's tenant's, or every tenant's for an admin.")
             .query(&[
                 STATE_FILTER,
-                Param::new("tenant", "Only this tenant's jobs (an admin's filter)."),
+                Param::new(
+                    "tenant",
+                    "Only this tenant's jobs (an admin's filter): 1 to 64 letters, digits or -_.@.",
+                ),
             ])
             .answers(Body::JsonList("JobView")),
     ),
@@ -327,7 +330,10 @@ const SUBMIT_PARAMETERS: [Param; 20] = [
         "trust",
         "`verified`: only workers whose tokens the operator verified render it (default `any`).",
     ),
-    Param::new("tenant", "The tenant an admin submits for."),
+    Param::new(
+        "tenant",
+        "The tenant an admin submits for: 1 to 64 letters, digits or -_.@.",
+    ),
 ];
 
 /// What a route takes or answers.

@@ -39,7 +39,7 @@ use crate::live::{self, LiveEvent};
 use crate::openapi;
 use crate::routes::{Access, Endpoint, ROUTES};
 use crate::store::{JobRecord, Principal, TokenError};
-use crate::untrusted::{self, printable};
+use crate::untrusted::{self, LABEL_RULE, is_label, printable};
 
 type FarmState<T> = Arc<Farm<T>>;
 
@@ -271,16 +271,13 @@ async fn submission<T: Transport>(
     body: Body,
 ) -> ApiResult<(Submission, tempfile::TempPath)> {
     let Query(query) = query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let tenant = match who {
-        Principal::Submitter { tenant, .. } => tenant.clone(),
-        _ => query
-            .get("tenant")
-            .cloned()
-            .unwrap_or_else(|| "operator".into()),
-    };
     // The body is taken in before any refusal: a client still sending would otherwise see a
     // broken connection instead of the reason.
     let scene = receive_scene(farm, body).await?;
+    let tenant = match who {
+        Principal::Submitter { tenant, .. } => tenant.clone(),
+        _ => operator_tenant(query.get("tenant").cloned())?.unwrap_or_else(|| "operator".into()),
+    };
     let invalid = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
     let options = JobOptions::from_query(&query).map_err(|e| invalid(e.to_string()))?;
     let scene_name = printable(query.get("scene_name").map_or("", String::as_str), 200);
@@ -409,6 +406,17 @@ fn state_filter<S>(
     .transpose()
 }
 
+/// The tenant an operator names in a query, which must be one a token could belong to.
+fn operator_tenant(tenant: Option<String>) -> ApiResult<Option<String>> {
+    match tenant {
+        Some(t) if !is_label(&t) => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("tenant must be {LABEL_RULE}"),
+        )),
+        t => Ok(t),
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct JobFilter {
     state: Option<String>,
@@ -426,7 +434,7 @@ async fn list_jobs<T: Transport>(
     let tenant = match who {
         // A submitter sees its own tenant, whatever it asks for.
         Principal::Submitter { tenant, .. } => Some(tenant),
-        _ => filter.tenant,
+        _ => operator_tenant(filter.tenant)?,
     };
     let listed = Listed { tenant, state };
     // Read before the jobs: a job changed meanwhile leaves the snapshot at the older version.

@@ -4,6 +4,17 @@
 
 use tessera_protocol::device::Device;
 
+/// What names and tenants are made of: they end up in terminals, logs, invoices and queries.
+pub(crate) const LABEL_RULE: &str = "1 to 64 letters, digits or -_.@";
+
+/// Whether `s` keeps [`LABEL_RULE`].
+pub(crate) fn is_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+}
+
 /// How much of a worker's reason for a failed task is kept.
 pub(crate) const REASON_CHARS: usize = 500;
 

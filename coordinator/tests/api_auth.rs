@@ -222,6 +222,45 @@ async fn a_tenant_cannot_see_cancel_download_or_be_invoiced_for_another_tenants_
     assert_eq!(api.as_(&a, "POST", &cancel).await, StatusCode::OK);
 }
 
+/// An operator names a tenant in the query to submit for it or to list its jobs; a name no
+/// token could belong to (empty, too long, a space, a NUL, which PostgreSQL refuses) gets 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_names_only_tenants_a_token_could_belong_to() {
+    let api = Api::new();
+    let bearer = format!("Bearer {}", api.token(Role::Admin, None));
+    let submit = |tenant: &str| {
+        format!("/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1&tenant={tenant}")
+    };
+    let (status, body) = api
+        .call("POST", &submit("studio-a"), Some(&bearer), cornell_box())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, listed) = api
+        .call(
+            "GET",
+            "/api/jobs?tenant=studio-a",
+            Some(&bearer),
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed[0]["tenant"], "studio-a");
+    for bad in ["", &"a".repeat(65), "a%20b", "a%00"] {
+        let (status, body) = api
+            .call("POST", &submit(bad), Some(&bearer), cornell_box())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "submit for {bad:?}: {body}"
+        );
+        assert!(body.to_string().contains("tenant must be"), "{body}");
+        let list = format!("/api/jobs?tenant={bad}");
+        let (status, _) = api.call("GET", &list, Some(&bearer), Vec::new()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "list for {bad:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_gets_only_the_scenes_of_tasks_it_holds() {
     let api = Api::new();

@@ -6,6 +6,7 @@ use tessera_protocol::auth::{NewToken, Role, TokenView};
 
 use super::database::{DbError, params};
 use super::{Store, StoreError, now};
+use crate::untrusted::{LABEL_RULE, is_label};
 
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS tokens (
@@ -98,18 +99,12 @@ pub(crate) fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Names, tenants and classes end up in terminals, logs and invoices.
 fn check_label(what: &str, value: &str) -> Result<(), TokenError> {
-    let fine = !value.is_empty()
-        && value.len() <= 64
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
-    if fine {
+    if is_label(value) {
         Ok(())
     } else {
         Err(TokenError::BadRequest(format!(
-            "{what} must be 1 to 64 letters, digits or -_.@"
+            "{what} must be {LABEL_RULE}"
         )))
     }
 }
