@@ -715,20 +715,13 @@ impl<T: Transport> Farm<T> {
             };
             let reason = match self.task_timeout {
                 Some(limit) if lease.started_at < granted_before => {
-                    let why = format!(
-                        "held task {} for more than {} s without a result",
-                        task.id,
-                        limit.as_secs()
-                    );
+                    let overran = format!("for more than {} s without a result", limit.as_secs());
+                    let why = format!("held task {} {overran}", task.id);
                     // Before the task goes out again, so that this worker cannot take it back.
                     if self.store.stop_claims(&lease.worker, &why)? {
                         tracing::warn!(worker = %lease.worker, %why, "worker blocked");
                     }
-                    format!(
-                        "worker '{}' held the task for more than {} s without a result",
-                        lease.worker,
-                        limit.as_secs()
-                    )
+                    format!("worker '{}' held the task {overran}", lease.worker)
                 }
                 _ => format!(
                     "worker '{}' stopped responding (no heartbeat for {} s)",

@@ -50,20 +50,17 @@ impl Api {
 
     /// Submits an 8x8 Cornell box at 1 spp with `token`; returns the job's id.
     async fn submit_small_job(&self, token: &str) -> i64 {
-        let (status, body) = self.submit(token, cornell_box()).await;
+        let (status, body) = self.submit(token, "", cornell_box()).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().unwrap()
     }
 
-    /// The answer to submitting `scene` (glTF) at 8x8 and 1 spp with `token`.
-    async fn submit(&self, token: &str, scene: Vec<u8>) -> (StatusCode, Value) {
-        self.call(
-            "POST",
-            "/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1",
-            Some(&format!("Bearer {token}")),
-            scene,
-        )
-        .await
+    /// The answer to submitting `scene` (glTF) at 8x8 and 1 spp with `token`, `more` added to
+    /// the query.
+    async fn submit(&self, token: &str, more: &str, scene: Vec<u8>) -> (StatusCode, Value) {
+        let path = format!("/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1{more}");
+        self.call("POST", &path, Some(&format!("Bearer {token}")), scene)
+            .await
     }
 
     /// The status and JSON body of a request with `authorization` as its header.
@@ -104,8 +101,6 @@ impl Api {
     }
 }
 
-/// A concrete path for a route's template, naming nothing that exists (so that, say, revoking
-/// token `{id}` does not revoke the tokens the test uses).
 /// The repository's Cornell box, as a client would upload it.
 fn cornell_box() -> Vec<u8> {
     std::fs::read(concat!(
@@ -115,6 +110,8 @@ fn cornell_box() -> Vec<u8> {
     .unwrap()
 }
 
+/// A concrete path for a route's template, naming nothing that exists (so that, say, revoking
+/// token `{id}` does not revoke the tokens the test uses).
 fn concrete(template: &str) -> String {
     template
         .replace("{id}", "999999")
@@ -227,13 +224,9 @@ async fn a_tenant_cannot_see_cancel_download_or_be_invoiced_for_another_tenants_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_names_only_tenants_a_token_could_belong_to() {
     let api = Api::new();
-    let bearer = format!("Bearer {}", api.token(Role::Admin, None));
-    let submit = |tenant: &str| {
-        format!("/api/jobs?scene_name=cornell.gltf&width=8&height=8&spp=1&tenant={tenant}")
-    };
-    let (status, body) = api
-        .call("POST", &submit("studio-a"), Some(&bearer), cornell_box())
-        .await;
+    let admin = api.token(Role::Admin, None);
+    let bearer = format!("Bearer {admin}");
+    let (status, body) = api.submit(&admin, "&tenant=studio-a", cornell_box()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, listed) = api
         .call(
@@ -247,7 +240,7 @@ async fn an_operator_names_only_tenants_a_token_could_belong_to() {
     assert_eq!(listed[0]["tenant"], "studio-a");
     for bad in ["", &"a".repeat(65), "a%20b", "a%00"] {
         let (status, body) = api
-            .call("POST", &submit(bad), Some(&bearer), cornell_box())
+            .submit(&admin, &format!("&tenant={bad}"), cornell_box())
             .await;
         assert_eq!(
             status,
@@ -256,7 +249,7 @@ async fn an_operator_names_only_tenants_a_token_could_belong_to() {
         );
         assert!(body.to_string().contains("tenant must be"), "{body}");
         let list = format!("/api/jobs?tenant={bad}");
-        let (status, _) = api.call("GET", &list, Some(&bearer), Vec::new()).await;
+        let status = api.as_(&admin, "GET", &list).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "list for {bad:?}");
     }
 }
@@ -269,7 +262,7 @@ async fn a_worker_gets_only_the_scenes_of_tasks_it_holds() {
     let admin = api.token(Role::Admin, None);
     let scene = cornell_box();
     let hash = tessera_protocol::scene::SceneHash::of(&scene);
-    let (status, body) = api.submit(&submitter, scene).await;
+    let (status, body) = api.submit(&submitter, "", scene).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let path = format!("/api/scenes/{hash}");
     assert_eq!(api.as_(&worker, "GET", &path).await, StatusCode::NOT_FOUND);
@@ -351,7 +344,7 @@ async fn an_oversized_json_request_is_refused_and_a_large_scene_is_not() {
     // The Cornell box, padded with whitespace to 200 KiB: still the same glTF.
     let mut scene = cornell_box();
     scene.resize(200 << 10, b' ');
-    let (status, body) = api.submit(&submitter, scene).await;
+    let (status, body) = api.submit(&submitter, "", scene).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
