@@ -9,7 +9,7 @@ use crate::film::{NO_HIT_DEPTH, Pixel};
 use crate::geometry::Ray;
 use crate::light::LightSampler;
 use crate::material::AlphaMode;
-use crate::sampler::SampleStream;
+use crate::sampler::{PixelStreams, SampleStream};
 use crate::scene::FrameScene;
 use crate::settings::RenderSettings;
 use crate::shading::{SurfaceShading, reflection_safe_normal, uniform_params};
@@ -186,8 +186,9 @@ impl<'a> PathTracer<'a> {
         let mut albedo = Vec3::ZERO;
         let mut normal = Vec3::ZERO;
         let mut depth = 0.0f32;
+        let streams = PixelStreams::new(settings.seed, frame, x, y);
         for s in 0..spp {
-            let mut rng = SampleStream::new(settings.seed, frame, x, y, s);
+            let mut rng = streams.sample(s);
             let (jx, jy) = (rng.next_f32(), rng.next_f32());
             let (ray, near) = camera.ray(x as f32 + jx, y as f32 + jy);
             let (l, first) = self.radiance(ray, &mut rng, settings.max_depth.get());

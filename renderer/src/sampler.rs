@@ -23,18 +23,38 @@ pub struct SampleStream {
     inc: u32,
 }
 
-impl SampleStream {
-    pub fn new(seed: u64, frame: u32, x: u32, y: u32, sample: u32) -> Self {
+/// The part of every sample's stream that one pixel shares: its hash of (seed, frame, x, y),
+/// worked out once per pixel rather than once per sample.
+#[derive(Clone, Copy, Debug)]
+pub struct PixelStreams {
+    prefix: u32,
+}
+
+impl PixelStreams {
+    pub fn new(seed: u64, frame: u32, x: u32, y: u32) -> Self {
         let mut h = hash(seed as u32 ^ 0x9e37_79b9);
         h = hash(h ^ (seed >> 32) as u32);
         h = hash(h ^ frame);
         h = hash(h ^ x);
-        h = hash(h ^ y);
-        let state = hash(h ^ sample);
+        Self {
+            prefix: hash(h ^ y),
+        }
+    }
+
+    /// The stream of the pixel's sample `sample`.
+    #[inline(always)]
+    pub fn sample(self, sample: u32) -> SampleStream {
+        let state = hash(self.prefix ^ sample);
         let inc = (hash(state ^ 0x85eb_ca6b) << 1) | 1;
-        let mut s = Self { state, inc };
+        let mut s = SampleStream { state, inc };
         s.next_u32();
         s
+    }
+}
+
+impl SampleStream {
+    pub fn new(seed: u64, frame: u32, x: u32, y: u32, sample: u32) -> Self {
+        PixelStreams::new(seed, frame, x, y).sample(sample)
     }
 
     #[inline(always)]
