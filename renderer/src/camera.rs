@@ -50,14 +50,28 @@ impl Camera {
         Resolution::new(DEFAULT_WIDTH, height).expect("default resolution is valid")
     }
 
-    /// Precomputes what ray generation needs for images of `resolution`.
-    pub fn raster(&self, resolution: Resolution) -> RasterCamera {
-        let origin = Vec3::from(self.to_world.translation);
-        // Orthonormalise: a scaled or sheared camera node must not stretch the image.
+    /// Forward, right and up as rays use them. Orthonormalised: a scaled or sheared camera node
+    /// must not stretch the image.
+    fn axes(&self) -> (Vec3, Vec3, Vec3) {
         let forward = (-Vec3::from(self.to_world.matrix3.z_axis)).normalize();
         let up0 = Vec3::from(self.to_world.matrix3.y_axis);
         let right = forward.cross(up0).normalize();
         let up = right.cross(forward);
+        (forward, right, up)
+    }
+
+    /// Whether the transform gives the camera a finite position and unit axes. A zero scale, a
+    /// NaN, or an up axis along the view direction leaves none, and every ray would be NaN.
+    pub fn has_usable_transform(&self) -> bool {
+        let (forward, right, up) = self.axes();
+        Vec3::from(self.to_world.translation).is_finite()
+            && [forward, right, up].into_iter().all(Vec3::is_normalized)
+    }
+
+    /// Precomputes what ray generation needs for images of `resolution`.
+    pub fn raster(&self, resolution: Resolution) -> RasterCamera {
+        let origin = Vec3::from(self.to_world.translation);
+        let (forward, right, up) = self.axes();
         let (half_height, orthographic) = match self.projection {
             Projection::Perspective { yfov } => (transcendental::tan(yfov * 0.5), false),
             Projection::Orthographic { ymag } => (ymag, true),
@@ -308,6 +322,30 @@ mod tests {
         }
         .apply(&c);
         assert!(down.to_world.matrix3.determinant() > 0.99);
+    }
+
+    #[test]
+    fn degenerate_transforms_are_not_usable() {
+        assert!(camera().has_usable_transform());
+        let scaled = |scale: Vec3| Camera {
+            to_world: Affine3A::from_scale(scale),
+            ..camera()
+        };
+        assert!(scaled(Vec3::new(2.0, 0.5, 3.0)).has_usable_transform());
+        assert!(!scaled(Vec3::new(1.0, 0.0, 1.0)).has_usable_transform());
+        assert!(!scaled(Vec3::ZERO).has_usable_transform());
+        assert!(!scaled(Vec3::splat(f32::NAN)).has_usable_transform());
+        // Up along the view direction.
+        let sheared = Camera {
+            to_world: Affine3A::from_mat3(Mat3::from_cols(Vec3::X, Vec3::Z, Vec3::Z)),
+            ..camera()
+        };
+        assert!(!sheared.has_usable_transform());
+        let lost = Camera {
+            to_world: Affine3A::from_translation(Vec3::splat(f32::INFINITY)),
+            ..camera()
+        };
+        assert!(!lost.has_usable_transform());
     }
 
     #[test]

@@ -270,6 +270,8 @@ pub enum EnvironmentError {
         width: u32,
         height: u32,
     },
+    #[error("environment map '{file}' has no texels (0 wide or 0 high)")]
+    Empty { file: String },
     #[error("environment map '{file}' is not an equirectangular image: {width}x{height}, want 2:1")]
     NotEquirectangular {
         file: String,
@@ -332,7 +334,11 @@ impl EnvironmentMap {
                 height,
             });
         }
-        if width != 2 * height {
+        if width == 0 || height == 0 {
+            return Err(EnvironmentError::Empty { file });
+        }
+        // In u64: twice a header's height may not fit a u32.
+        if u64::from(width) != 2 * u64::from(height) {
             return Err(EnvironmentError::NotEquirectangular {
                 file,
                 width,
@@ -590,6 +596,10 @@ mod tests {
         assert_eq!(map.radiance(1, 2), Vec3::new(33.0, 16.5, 0.0));
         let err = EnvironmentMap::load(&write("square.hdr", 8, 8)).unwrap_err();
         assert!(err.to_string().contains("want 2:1"), "{err}");
+        let empty = dir.path().join("empty.hdr");
+        std::fs::write(&empty, b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 0 +X 0\n").unwrap();
+        let err = EnvironmentMap::load(&empty).unwrap_err();
+        assert!(err.to_string().contains("has no texels"), "{err}");
         std::fs::write(dir.path().join("junk.hdr"), b"#?RADIANCE\nnonsense").unwrap();
         let err = EnvironmentMap::load(&dir.path().join("junk.hdr")).unwrap_err();
         assert!(

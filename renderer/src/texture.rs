@@ -140,13 +140,13 @@ impl Texture {
         let (w, h) = (self.width as i64, self.height as i64);
         match self.filter {
             Filter::Nearest => {
-                let x = wrap((uv.x * w as f32).floor() as i64, w, self.wrap_s);
-                let y = wrap((uv.y * h as f32).floor() as i64, h, self.wrap_t);
+                let x = wrap(clamp_far(uv.x * w as f32).floor() as i64, w, self.wrap_s);
+                let y = wrap(clamp_far(uv.y * h as f32).floor() as i64, h, self.wrap_t);
                 self.texel(x, y)
             }
             Filter::Linear => {
-                let fx = uv.x * w as f32 - 0.5;
-                let fy = uv.y * h as f32 - 0.5;
+                let fx = clamp_far(uv.x * w as f32 - 0.5);
+                let fy = clamp_far(uv.y * h as f32 - 0.5);
                 let (x0, y0) = (fx.floor(), fy.floor());
                 let (tx, ty) = (fx - x0, fy - y0);
                 let (x0, y0) = (x0 as i64, y0 as i64);
@@ -166,8 +166,20 @@ impl Texture {
     }
 }
 
+/// Texel coordinates further out than this all sample texel 0: an f32 UV there has no
+/// precision left to tell texels apart.
+const FAR_TEXEL: i64 = 1 << 40;
+
+/// A texel coordinate limited to twice [`FAR_TEXEL`] before it becomes an integer, so that
+/// huge or infinite UVs cannot overflow `i64` arithmetic; `wrap` still sends them to texel 0.
+/// NaN goes to the limit too (`max` ignores it). Nearer coordinates pass unchanged.
+fn clamp_far(t: f32) -> f32 {
+    let limit = (2 * FAR_TEXEL) as f32;
+    t.max(-limit).min(limit)
+}
+
 fn wrap(i: i64, n: i64, mode: Wrap) -> usize {
-    let i = if i.abs() > (1 << 40) { 0 } else { i }; // NaN/huge UVs land on texel 0
+    let i = if i.abs() > FAR_TEXEL { 0 } else { i };
     (match mode {
         Wrap::Repeat => i.rem_euclid(n),
         Wrap::ClampToEdge => i.clamp(0, n - 1),
@@ -209,6 +221,21 @@ mod tests {
     fn linear_blends_neighbours() {
         let t = checker(Wrap::Repeat, Filter::Linear);
         assert!((t.sample(Vec2::new(0.5, 0.25)).x - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn infinite_huge_and_nan_uvs_sample_texel_0() {
+        for mode in [Wrap::Repeat, Wrap::ClampToEdge, Wrap::MirroredRepeat] {
+            for filter in [Filter::Nearest, Filter::Linear] {
+                let t = checker(mode, filter);
+                // The centre of column 0, weighted 1 by either filter.
+                let column_0 = t.sample(Vec2::new(0.25, 0.5));
+                for u in [f32::INFINITY, f32::NEG_INFINITY, 1e35, -1e35, f32::NAN] {
+                    let texel = t.sample(Vec2::new(u, 0.5));
+                    assert_eq!(texel, column_0, "{mode:?} {filter:?} u = {u}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1006,6 +1006,67 @@ fn a_vertex_naming_a_joint_its_skin_lacks_is_refused() {
     assert!(e.contains("names joint 1 but its skin has 1"), "{e}");
 }
 
+#[test]
+fn joints_must_be_unsigned_integers_read_exactly() {
+    // Normalised, joint 1 would read as 1/255 and bind the vertex to joint 0.
+    let mut b = skinned_triangle(false);
+    b.root["accessors"][1]["normalized"] = json!(true);
+    let e = load_error(&b.glb());
+    assert!(
+        e.contains("accessor 1 (JOINTS_0) must be VEC4 of unsigned bytes or shorts"),
+        "{e}"
+    );
+    let mut b = skinned_triangle(false);
+    let float_joints = b.floats(
+        &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+        "VEC4",
+    );
+    b.root["meshes"][0]["primitives"][0]["attributes"]["JOINTS_0"] = json!(float_joints);
+    let e = load_error(&b.glb());
+    assert!(e.contains("(JOINTS_0) must be VEC4 of unsigned"), "{e}");
+}
+
+#[test]
+fn weights_must_be_finite_and_not_negative() {
+    let mut b = skinned_triangle(false);
+    let negative = b.floats(
+        &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0],
+        "VEC4",
+    );
+    b.root["meshes"][0]["primitives"][0]["attributes"]["WEIGHTS_0"] = json!(negative);
+    let e = load_error(&b.glb());
+    assert!(
+        e.contains(&format!(
+            "WEIGHTS_0 (accessor {negative}) has negative weights"
+        )),
+        "{e}"
+    );
+    let mut b = skinned_triangle(false);
+    let nan = b.floats(
+        &[
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            f32::NAN,
+            0.0,
+            0.0,
+            0.0,
+        ],
+        "VEC4",
+    );
+    b.root["meshes"][0]["primitives"][0]["attributes"]["WEIGHTS_0"] = json!(nan);
+    let e = load_error(&b.glb());
+    assert!(
+        e.contains("(WEIGHTS_0) contains NaN or infinite values"),
+        "{e}"
+    );
+}
+
 /// `EXT_mesh_gpu_instancing`: the node's mesh once per instance, each placed by its own
 /// transform after the node's.
 #[test]
@@ -1126,6 +1187,35 @@ fn animated_camera_moves() {
     ));
 }
 
+#[test]
+fn a_camera_scaled_flat_is_refused_when_framed() {
+    let mut b = triangle_scene(json!({}));
+    b.root["nodes"][1]["scale"] = json!([1.0, 0.0, 1.0]);
+    let scene = Scene::from_slice(&b.gltf(), None).unwrap();
+    let e = scene.frame(0.0, None).unwrap_err().to_string();
+    assert!(
+        e.contains("camera node 1 (\"cam\") has a degenerate transform"),
+        "{e}"
+    );
+    // An animation flattening the camera's parent: usable at first, refused once flat.
+    let mut b = triangle_scene(json!({}));
+    let parent = b.node(json!({ "children": [1] }));
+    let input = b.floats(&[0.0, 1.0], "SCALAR");
+    let output = b.floats(&[1.0, 1.0, 1.0, 0.0, 0.0, 0.0], "VEC3");
+    b.push(
+        "animations",
+        json!({ "channels": [{ "sampler": 0, "target": { "node": parent, "path": "scale" } }],
+                "samplers": [{ "input": input, "output": output }] }),
+    );
+    let scene = Scene::from_slice(&b.gltf(), None).unwrap();
+    assert!(scene.frame(0.5, None).is_ok());
+    let e = scene.frame(1.0, None).unwrap_err().to_string();
+    assert!(
+        e.contains("camera node 1 (\"cam\") has a degenerate"),
+        "{e}"
+    );
+}
+
 /// Clips of one character drive the same joints: the first plays. Animations of different
 /// nodes all play.
 #[test]
@@ -1219,6 +1309,30 @@ fn accessor_beyond_its_buffer_is_an_error() {
         err.starts_with("scene blob: bufferView 0 is 36 bytes but accessor 0 needs 12000"),
         "{err}"
     );
+}
+
+/// A sparse accessor without a bufferView is zeros that nothing in the file backs: its count
+/// alone must not make the loader overflow or allocate gigabytes.
+#[test]
+fn sparse_accessor_without_data_cannot_claim_a_huge_count() {
+    for count in [1_000_000_000_000_000_000u64, 100_000_000] {
+        let mut b = triangle_scene(json!({}));
+        let indices = b.view(&[0, 0, 0, 0]);
+        let values = b.view(&[0; 12]);
+        let accessor = &mut b.root["accessors"][0];
+        accessor.as_object_mut().unwrap().remove("bufferView");
+        accessor["count"] = json!(count);
+        accessor["sparse"] = json!({ "count": 1,
+            "indices": { "bufferView": indices, "componentType": 5121 },
+            "values": { "bufferView": values } });
+        let err = load_error(&b.gltf());
+        assert!(
+            err.contains(&format!(
+                "accessor 0 has no bufferView and {count} elements, more than the"
+            )),
+            "{err}"
+        );
+    }
 }
 
 #[test]

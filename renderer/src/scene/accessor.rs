@@ -63,6 +63,12 @@ fn components(dimensions: Dimensions) -> usize {
     }
 }
 
+/// The most bytes an accessor without a bufferView may expand to. Such an accessor is all zeros
+/// (plus any sparse values), so nothing in the file backs its size: only its JSON `count` does.
+/// 1 GiB holds 89 million three-component vertices, far beyond any scene the farm renders, and
+/// keeps a lying count from exhausting a worker's memory.
+const MAX_ZERO_FILLED_BYTES: usize = 1 << 30;
+
 impl Document {
     /// An accessor of `N`-component vectors as floats (normalised integers scaled to [0, 1] or
     /// [-1, 1]). Refuses non-finite values: they would poison the BVH and the image.
@@ -78,17 +84,52 @@ impl Document {
                 accessor.dimensions()
             )));
         }
-        let mut out = vec![[0.0f32; N]; 0];
-        match self.elements(accessor)? {
+        let out = self.read_vectors(accessor, |e, i, c| e.float(i, c))?;
+        if out.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(self.invalid(format!(
+                "accessor {index} ({role}) contains NaN or infinite values"
+            )));
+        }
+        Ok(out)
+    }
+
+    /// A `JOINTS_n` accessor: joint indices read exactly. glTF allows only unsigned bytes or
+    /// shorts, not normalised; anything else would bind vertices to the wrong joints.
+    pub fn read_joints(
+        &self,
+        accessor: &gltf::Accessor,
+        role: &str,
+    ) -> Result<Vec<[u16; 4]>, SceneError> {
+        let unsigned = matches!(accessor.data_type(), DataType::U8 | DataType::U16);
+        if accessor.dimensions() != Dimensions::Vec4 || !unsigned || accessor.normalized() {
+            return Err(self.invalid(format!(
+                "accessor {} ({role}) must be VEC4 of unsigned bytes or shorts, not normalized",
+                accessor.index()
+            )));
+        }
+        // Both component types fit u16 exactly.
+        self.read_vectors(accessor, |e, i, c| e.integer(i, c) as u16)
+    }
+
+    /// Each element's `N` components as `value` reads them, sparse substitutions applied.
+    /// The caller has checked that the accessor has `N` components.
+    fn read_vectors<T: Copy + Default, const N: usize>(
+        &self,
+        accessor: &gltf::Accessor,
+        value: impl Fn(&Elements, usize, usize) -> T,
+    ) -> Result<Vec<[T; N]>, SceneError> {
+        let index = accessor.index();
+        let mut out = match self.elements(accessor)? {
             Some(elements) => {
-                out.reserve_exact(elements.count);
+                let mut out = Vec::with_capacity(elements.count);
                 out.extend(
-                    (0..elements.count).map(|i| std::array::from_fn(|c| elements.float(i, c))),
+                    (0..elements.count).map(|i| std::array::from_fn(|c| value(&elements, i, c))),
                 );
+                out
             }
             // An accessor without a buffer view is all zeros (then usually sparse).
-            None => out.resize(accessor.count(), [0.0; N]),
-        }
+            None => vec![[T::default(); N]; accessor.count()],
+        };
         if let Some(sparse) = accessor.sparse() {
             let (targets, values) = self.sparse_elements(accessor, &sparse)?;
             for (k, &target) in targets.iter().enumerate() {
@@ -97,13 +138,8 @@ impl Document {
                         "accessor {index} has a sparse index {target} out of range"
                     ))
                 })?;
-                *slot = std::array::from_fn(|c| values.float(k, c));
+                *slot = std::array::from_fn(|c| value(&values, k, c));
             }
-        }
-        if out.iter().flatten().any(|v| !v.is_finite()) {
-            return Err(self.invalid(format!(
-                "accessor {index} ({role}) contains NaN or infinite values"
-            )));
         }
         Ok(out)
     }
@@ -146,6 +182,18 @@ impl Document {
     /// The accessor's bytes, or `None` when it has no buffer view.
     fn elements(&self, accessor: &gltf::Accessor) -> Result<Option<Elements<'_>>, SceneError> {
         let Some(view) = accessor.view() else {
+            // Read back as at most four bytes per component (f32 or u32).
+            let bytes = accessor
+                .count()
+                .checked_mul(components(accessor.dimensions()) * 4);
+            if bytes.is_none_or(|b| b > MAX_ZERO_FILLED_BYTES) {
+                return Err(self.invalid(format!(
+                    "accessor {} has no bufferView and {} elements, more than the \
+                     {MAX_ZERO_FILLED_BYTES} bytes of zeros the loader accepts",
+                    accessor.index(),
+                    accessor.count()
+                )));
+            }
             return Ok(None);
         };
         let element_size = accessor.size();

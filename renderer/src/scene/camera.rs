@@ -148,13 +148,25 @@ pub fn select(
         });
     };
     let def = &cameras[chosen.camera];
-    Ok(Camera {
+    let camera = Camera {
         name: chosen.label.clone(),
         to_world: Affine3A::from_mat4(world[chosen.node]),
         projection: def.projection,
         aspect_ratio: def.aspect_ratio,
         znear: def.znear,
-    })
+    };
+    // Checked per frame: an animation may scale the camera or a parent to zero at some times.
+    if !camera.has_usable_transform() {
+        return Err(SceneError::Invalid {
+            file: file.to_owned(),
+            detail: format!(
+                "camera node {} (\"{}\") has a degenerate transform (a zero or NaN scale, \
+                 or its up axis along its view)",
+                chosen.node, chosen.label
+            ),
+        });
+    }
+    Ok(camera)
 }
 
 /// The camera for a scene that has none, as a viewer frames an asset: a three-quarter view from

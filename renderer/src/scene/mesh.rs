@@ -170,12 +170,15 @@ fn load_primitive(
         attribute(Semantic::Weights(0), "WEIGHTS_0")?,
     ) {
         (Some(j), Some(w)) => {
-            let joints = doc
-                .read_floats::<4>(&j, "JOINTS_0")?
-                .into_iter()
-                .map(|j| j.map(|i| i as u16))
-                .collect();
-            (joints, doc.read_floats::<4>(&w, "WEIGHTS_0")?)
+            let weights = doc.read_floats::<4>(&w, "WEIGHTS_0")?;
+            // A negative weight would push a vertex away from its joint rather than towards it.
+            if weights.iter().flatten().any(|&v| v < 0.0) {
+                return Err(doc.invalid(format!(
+                    "{where_}: WEIGHTS_0 (accessor {}) has negative weights",
+                    w.index()
+                )));
+            }
+            (doc.read_joints(&j, "JOINTS_0")?, weights)
         }
         _ => (Vec::new(), Vec::new()),
     };
