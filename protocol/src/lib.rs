@@ -9,6 +9,7 @@
 //! - [`api`]: the HTTP API's requests and answers; [`auth`]: roles and tokens; [`lease`]: how
 //!   a worker claims a task and signs its result; [`money`]: amounts in micro-dollars.
 //! - [`device`]: the device classes prices are keyed by; [`metrics`]: the `/metrics` format.
+//! - [`printable`]: which characters of others' text may be shown as they are.
 //! - [`scene`]: scenes named by their SHA-256, stored as blobs, and packed as archives.
 
 pub mod api;
@@ -22,6 +23,7 @@ pub mod lease;
 pub mod metrics;
 pub mod money;
 pub mod pixels;
+pub mod printable;
 pub mod result;
 pub mod scene;
 pub mod task;

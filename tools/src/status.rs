@@ -42,7 +42,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             j.state.as_str(),
             j.tasks_done,
             j.tasks_total,
-            j.frames,
+            clean(&j.frames),
             j.cost.to_string(),
             j.quote
                 .as_ref()
