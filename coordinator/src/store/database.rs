@@ -88,8 +88,10 @@ pub enum Location {
 impl Location {
     pub fn parse(given: &str) -> Result<Self, DbError> {
         let url = given.starts_with("postgres://") || given.starts_with("postgresql://");
-        // libpq's form starts with a keyword (`host=db port=5432 ...`); a path may hold `=`.
+        // libpq's form starts with a keyword (`host=db port=5432 ...`, spaces allowed around
+        // the `=`); a path may hold `=`.
         let key_value = given.split_once('=').is_some_and(|(key, _)| {
+            let key = key.trim();
             !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
         });
         if url || key_value {
@@ -894,6 +896,10 @@ mod tests {
         assert_eq!(
             shown("host=db1,db2 port=6432 user=farm password=s3cret dbname=tessera"),
             "PostgreSQL at db1:6432,db2:6432"
+        );
+        assert_eq!(
+            shown(" host = db user=farm password = s3cret"),
+            "PostgreSQL at db:5432"
         );
         let refused = Location::parse("postgres://farm:s3cret@db.example:notaport/x")
             .unwrap_err()
