@@ -110,7 +110,6 @@ pub fn pack(
 /// Unpacks `archive` into the empty folder `dir` and returns the path of the scene in it.
 /// Nothing is written outside `dir`; on error, `dir` may hold some of the entries.
 pub fn unpack(archive: &[u8], dir: &Path) -> Result<PathBuf, ArchiveError> {
-    let mut scenes = Vec::new();
     let mut entries = tar::Archive::new(archive);
     for entry in entries.entries().map_err(ArchiveError::Corrupt)? {
         let mut entry = entry.map_err(ArchiveError::Corrupt)?;
@@ -142,12 +141,28 @@ pub fn unpack(archive: &[u8], dir: &Path) -> Result<PathBuf, ArchiveError> {
             path: target.clone(),
             source,
         })?;
-        let is_scene = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("gltf" | "glb")
-        );
-        if is_scene && path.components().count() == 1 {
-            scenes.push(target);
+    }
+    scene_in(dir)
+}
+
+/// The one `.gltf` or `.glb` file at the top of the unpacked archive `dir`. Checking a
+/// submission and finding its scene for a render both ask this, so that they cannot disagree
+/// (entries named `a.gltf` and `./a.gltf` once counted as one file here and two there).
+pub fn scene_in(dir: &Path) -> Result<PathBuf, ArchiveError> {
+    let read = |source| ArchiveError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut scenes = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let path = entry.map_err(read)?.path();
+        if path.is_file()
+            && matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("gltf" | "glb")
+            )
+        {
+            scenes.push(path);
         }
     }
     match <[PathBuf; 1]>::try_from(scenes) {
@@ -218,13 +233,20 @@ mod tests {
 
     /// A tar whose single entry has exactly `name`, which `tar::Builder` itself would refuse.
     fn archive_with_entry(name: &str) -> Vec<u8> {
-        let mut header = tar::Header::new_gnu();
-        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        header.set_size(4);
-        header.set_mode(0o644);
-        header.set_cksum();
+        archive_with_entries(&[name])
+    }
+
+    /// A tar with an entry of exactly each of `names`, in order.
+    fn archive_with_entries(names: &[&str]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
-        builder.append(&header, &b"evil"[..]).unwrap();
+        for name in names {
+            let mut header = tar::Header::new_gnu();
+            header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            header.set_size(4);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append(&header, &b"evil"[..]).unwrap();
+        }
         builder.into_inner().unwrap()
     }
 
@@ -249,5 +271,10 @@ mod tests {
         assert!(matches!(err, ArchiveError::SceneCount(0)), "{err}");
         let err = unpack(b"not a tar archive at all", dir.path()).unwrap_err();
         assert!(!err.to_string().is_empty());
+        // `./b.gltf` is as much at the top as `a.gltf`: a render would find two scenes here.
+        let dir = tempfile::tempdir().unwrap();
+        let two = archive_with_entries(&["a.gltf", "./b.gltf"]);
+        let err = unpack(&two, dir.path()).unwrap_err();
+        assert!(matches!(err, ArchiveError::SceneCount(2)), "{err}");
     }
 }

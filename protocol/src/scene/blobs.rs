@@ -80,22 +80,7 @@ impl SceneStore {
                 return Err(io(&dir)(e));
             }
         }
-        let mut scenes = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
-            let path = entry.map_err(io(&dir))?.path();
-            if path.is_file()
-                && matches!(
-                    path.extension().and_then(|e| e.to_str()),
-                    Some("gltf" | "glb")
-                )
-            {
-                scenes.push(path);
-            }
-        }
-        match <[PathBuf; 1]>::try_from(scenes) {
-            Ok([scene]) => Ok(scene),
-            Err(scenes) => Err(ArchiveError::SceneCount(scenes.len()).into()),
-        }
+        Ok(archive::scene_in(&dir)?)
     }
 
     pub fn contains(&self, hash: SceneHash) -> bool {
