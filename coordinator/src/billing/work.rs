@@ -108,7 +108,9 @@ impl Throughput {
                 .into_iter()
                 .map(|(class, mut speeds)| {
                     speeds.sort_by(f64::total_cmp);
-                    (class, speeds[speeds.len() / 2])
+                    // The lower of the middle two: with two workers, one that understates its
+                    // render time must not set the class's speed and so make the other a misfit.
+                    (class, speeds[(speeds.len() - 1) / 2])
                 })
                 .collect(),
         )
@@ -246,6 +248,12 @@ mod tests {
             named("gpu-2", done("h100", 1, 100.0, 12.0)),
         ];
         assert!(misfits(&slower).is_empty());
+        // One of two reports a render far shorter than any honest one: the honest one still fits.
+        let liar = [
+            named("honest", done("h100", 1, 100.0, 4.0)),
+            named("liar", done("h100", 1, 100.0, 1e-6)),
+        ];
+        assert!(misfits(&liar).is_empty(), "{:?}", misfits(&liar));
     }
 
     #[test]
