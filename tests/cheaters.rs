@@ -194,7 +194,7 @@ fn cheaters_beside_honest_workers_are_caught_and_the_job_is_rendered_honestly() 
                 .claim(&ClaimRequest::of(std::slice::from_ref(&task)))
                 .unwrap();
             let (lease, key) = match claims.into_iter().next().expect("a claim") {
-                Claim::Render { lease, key } => (lease, key),
+                Claim::Render { lease, key, .. } => (lease, key),
                 // Stale (a task published again): another will come.
                 Claim::Skip { .. } => continue,
             };

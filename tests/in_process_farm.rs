@@ -408,7 +408,7 @@ fn claim(farm: &Farm<InProcessTransport>, who: &Principal, task: &TaskMessage) -
 /// A lease on `task` for `worker`: its id and key.
 fn lease(farm: &Farm<InProcessTransport>, task: &TaskMessage, worker: &str) -> (String, String) {
     match claim(farm, &cpu_worker(worker, 2), task) {
-        Claim::Render { lease, key } => (lease, key),
+        Claim::Render { lease, key, .. } => (lease, key),
         Claim::Skip { reason } => panic!("claim refused: {reason}"),
     }
 }
@@ -672,6 +672,42 @@ async fn a_task_held_past_the_task_timeout_goes_to_another_worker_despite_heartb
     runner.abort();
 }
 
+/// Anyone who can publish to the task queue can put a real task's number and attempt on other
+/// settings (here another seed). The worker that claims it renders the coordinator's own message
+/// for that attempt, which the claim answers with: its result passes its spot check, and it is
+/// not the one blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_task_message_is_rendered_as_the_coordinator_published_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = InProcessTransport::new();
+    let config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
+    let farm = Farm::open(one_task_a_message(config), transport.clone()).unwrap();
+    let mut tasks = transport.consume_tasks(1).await.unwrap();
+    let job = farm.submit(one_tile_of_cornell(4, 2)).await.unwrap();
+    let task = take(&mut tasks).await;
+    drop(tasks);
+    let mut forged = task.clone();
+    forged.settings.seed += 1;
+    transport
+        .publish_tasks(&[TaskBundle::one(forged)])
+        .await
+        .unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
+    let worker = spawn_cpu_worker(&farm, &transport, "honest", shutdown);
+    assert_eq!(wait_finished(&farm, job).await, JobState::Done);
+    let honest = farm.store().reputation("honest").unwrap();
+    assert_eq!(honest.blocked, None);
+    assert_eq!(
+        (honest.checks_passed, honest.checks_failed),
+        (1, 0),
+        "its one result was spot-checked and found true"
+    );
+    stop.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+    worker.await.unwrap().unwrap();
+}
+
 /// A job with a cost limit stops before its invoice passes it (here the CPU costs a million
 /// dollars a core-hour, so that one tile's work passes a limit of one micro-dollar).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -882,6 +918,20 @@ async fn a_result_twice_in_a_batch_counts_once() {
     farm.handle_results(&[&r, &r]).await.unwrap();
     assert_eq!(farm.store().ledger(job).unwrap().len(), 1);
     assert!(farm.refusals().is_empty(), "{:?}", farm.refusals());
+    // A copy under the same lease but not signed with its key, ahead of the true result in the
+    // batch, is refused and does not make the true one a duplicate.
+    let task = take(&mut tasks).await;
+    let held = lease(&farm, &task, "honest");
+    let r = from_cpu(result(&task, &true_pixels(&task), 32, 1, &held), &held);
+    let mut forged = r.clone();
+    forged.signature = "00".repeat(32);
+    farm.handle_results(&[&forged, &r]).await.unwrap();
+    assert_eq!(
+        farm.store().ledger(job).unwrap().len(),
+        2,
+        "the true result counts"
+    );
+    assert_eq!(farm.job(job).unwrap().state, JobState::Done);
 }
 
 /// Results are recorded a batch at a time. A cheater caught by one result of a batch is not
@@ -1045,7 +1095,7 @@ async fn a_verified_job_is_rendered_by_verified_workers_only() {
         verified: true,
     };
     let held = match claim(&farm, &studio, &task) {
-        Claim::Render { lease, key } => (lease, key),
+        Claim::Render { lease, key, .. } => (lease, key),
         Claim::Skip { reason } => panic!("the verified worker was refused: {reason}"),
     };
     let r = result(&task, &true_pixels(&task), 32, 1, &held);

@@ -29,6 +29,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::billing::PriceTable;
 use crate::billing::work::{self, Throughput, WorkDone};
+use crate::dispatch::task_message;
 use crate::error::{FarmError, io};
 use crate::frame_paths::{DataDirFrames, FramePaths};
 use crate::job::JobSpec;
@@ -38,7 +39,7 @@ use crate::measured::Measured;
 use crate::plan::TaskPlan;
 use crate::quote::{self, AliveWorker, HeldQuotes, Probe};
 use crate::store::{
-    self, Claimant, JobRecord, LeaseClaim, LeaseEnd, Location, NewJob, Principal, Store,
+    self, Claimant, JobRecord, LeaseClaim, LeaseEnd, Location, NewJob, Principal, Store, StoreError,
 };
 use crate::validate::validate_scene;
 use crate::verify::Verifier;
@@ -453,16 +454,34 @@ impl<T: Transport> Farm<T> {
             verified: *verified,
         };
         let claims = self.store.claim(tasks, &claimant)?;
-        Ok(claims
+        // A message's tasks are all of one job: read once.
+        let mut job: Option<JobRecord> = None;
+        claims
             .into_iter()
             .map(|claim| match claim {
-                LeaseClaim::Granted(lease) => Claim::Render {
-                    lease: lease.id,
-                    key: lease.key,
-                },
-                LeaseClaim::Refused(reason) => Claim::Skip { reason },
+                LeaseClaim::Granted(lease) => {
+                    let job = match job.take() {
+                        Some(record) if record.id == lease.job => job.insert(record),
+                        _ => job.insert(self.store.job(lease.job)?),
+                    };
+                    let task = self
+                        .store
+                        .task(lease.task, job.spec.resolution)?
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "a lease names task {}, not stored",
+                                lease.task
+                            ))
+                        })?;
+                    Ok(Claim::Render {
+                        task: Box::new(task_message(job, &task, lease.attempt)),
+                        lease: lease.id,
+                        key: lease.key,
+                    })
+                }
+                LeaseClaim::Refused(reason) => Ok(Claim::Skip { reason }),
             })
-            .collect())
+            .collect()
     }
 
     /// Every worker heard from; alive when heard from within the lease timeout.

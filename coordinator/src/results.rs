@@ -9,7 +9,7 @@
 //! coordinator's own disk or database are retried. The coordinator alone decides whether a
 //! failed task is tried again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::join_all;
@@ -98,6 +98,16 @@ struct Passed {
     worker: WorkerInfo,
 }
 
+/// What the checks of one batch of results share.
+struct Batch {
+    /// Each job read once a batch: most of a batch's results are of one job.
+    jobs: Mutex<HashMap<JobId, Arc<JobRecord>>>,
+    /// Which result (its place in the batch) counts for each lease: the first signed with the
+    /// lease's key. A copy later in the batch (sent twice, or redelivered) is a duplicate; a
+    /// forged copy ahead of the true one is refused without taking its place.
+    leases: Mutex<HashMap<String, usize>>,
+}
+
 /// What the batch's transaction did with one result that passed: its outcome, its ledger row
 /// as charged, and whether it stopped its job at the cost limit.
 struct Recorded {
@@ -120,23 +130,18 @@ impl<T: Transport> Farm<T> {
     /// it. A check that runs out of retries fails the batch once the other checks are done;
     /// the batch then comes back whole, and is checked again.
     pub async fn handle_results(&self, results: &[&ResultMessage]) -> Result<(), FarmError> {
-        // Each job read once a batch: most of a batch's results are of one job.
-        let jobs = Mutex::new(HashMap::new());
-        // A lease's first result is the one that counts; a copy later in the batch (sent
-        // twice, or redelivered) is a duplicate.
-        let mut leases = HashSet::new();
-        let firsts = results.iter().filter(|r| {
-            let first = leases.insert(r.lease.as_str());
-            if !first {
-                tracing::debug!(task = %r.task, "duplicate result ignored");
-            }
-            first
-        });
+        let batch = Batch {
+            jobs: Mutex::new(HashMap::new()),
+            leases: Mutex::new(HashMap::new()),
+        };
         // Side by side: while one result waits for the verifier's thread to re-render some of
         // its pixels, the next is read and decoded. (A worker one of them blocks is paid for
         // none of the batch: `Store::accept` looks at its record.)
-        let checks =
-            firsts.map(|r| self.retrying("check a result", || self.check_result(r, &jobs)));
+        let batch = &batch;
+        let checks = results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| self.retrying("check a result", move || self.check_result(r, i, batch)));
         let mut passed = Vec::new();
         for checked in join_all(checks).await {
             passed.extend(checked?);
@@ -155,13 +160,25 @@ impl<T: Transport> Farm<T> {
     async fn check_result(
         &self,
         r: &ResultMessage,
-        jobs: &Mutex<HashMap<JobId, Arc<JobRecord>>>,
+        index: usize,
+        batch: &Batch,
     ) -> Result<Option<Passed>, FarmError> {
         let Some(lease) = self.store.lease(&r.lease)? else {
             return Ok(self.refuse("unknown lease", r.task, r.attempt));
         };
         if !r.is_signed_by(&lease.key) {
             return Ok(self.refuse("bad signature", r.task, r.attempt));
+        }
+        if *batch
+            .leases
+            .lock()
+            .unwrap()
+            .entry(lease.id.clone())
+            .or_insert(index)
+            != index
+        {
+            tracing::debug!(task = %r.task, "duplicate result ignored");
+            return Ok(None);
         }
         if lease.task != r.task || lease.attempt != r.attempt {
             return Ok(self.refuse("not the leased task", r.task, r.attempt));
@@ -170,12 +187,12 @@ impl<T: Transport> Farm<T> {
             return Ok(self.refuse("lease no longer active", r.task, r.attempt));
         }
         let job = lease.job;
-        let cached = jobs.lock().unwrap().get(&job).cloned();
+        let cached = batch.jobs.lock().unwrap().get(&job).cloned();
         let record = match cached {
             Some(record) => record,
             None => {
                 let record = Arc::new(self.store.job(job)?);
-                jobs.lock().unwrap().insert(job, record.clone());
+                batch.jobs.lock().unwrap().insert(job, record.clone());
                 record
             }
         };
@@ -311,7 +328,16 @@ impl<T: Transport> Farm<T> {
             return Ok(None);
         }
         let comparison = Comparison::for_backend(&r.worker.device.backend);
-        let scene = self.scene_file(job.scene)?;
+        // The verifier's own trouble says nothing of the worker: unchecked, not refused, and not
+        // retried either (a scene that cannot be found now will not be found on a retry, and
+        // every result behind this one would wait).
+        let scene = match self.scene_file(job.scene) {
+            Ok(scene) => scene,
+            Err(e) => {
+                tracing::warn!(task = %task.id, error = %e, "cannot spot-check a result");
+                return Ok(None);
+            }
+        };
         let message = task_message(job, task, r.attempt);
         let verifier = self.verifier.clone();
         let reported = pixels.clone();
@@ -327,7 +353,7 @@ impl<T: Transport> Farm<T> {
                     .observe_for(comparison.as_str(), seconds);
                 Ok(Some(verdict))
             }
-            // The verifier's own trouble says nothing of the worker: unchecked, not refused.
+            // As above.
             Err(e) => {
                 tracing::warn!(task = %task.id, error = %e, "cannot spot-check a result");
                 Ok(None)

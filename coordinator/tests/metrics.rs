@@ -133,7 +133,7 @@ async fn metrics_move_as_a_job_runs() {
             task: task.task,
             attempt: task.attempt,
         };
-        let Some(Claim::Render { lease, key }) = farm.claim(&worker, &[attempt]).unwrap().pop()
+        let Some(Claim::Render { lease, key, .. }) = farm.claim(&worker, &[attempt]).unwrap().pop()
         else {
             panic!("claim refused")
         };

@@ -43,12 +43,20 @@ pub struct TaskAttempt {
 }
 
 /// The answer to a claim of one task.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Claim {
-    /// Render it, and sign the result with `key`.
-    Render { lease: String, key: String },
+    /// Render `task`, and sign the result with `key`. `task` is the coordinator's own message
+    /// for the attempt claimed, to be rendered in place of the one from the queue: anyone who
+    /// can publish there can put a task's number on other settings, and the worker that
+    /// rendered those would be the one found wrong.
+    Render {
+        lease: String,
+        key: String,
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        task: Box<TaskMessage>,
+    },
     /// Do not: the job ended, the task is done or held, or the attempt is stale.
     Skip { reason: String },
 }

@@ -226,7 +226,16 @@ async fn handle_task<T: Transport>(
     let mut granted = Vec::with_capacity(tasks.len());
     for (task, claim) in tasks.into_iter().zip(claims) {
         match claim {
-            Claim::Render { lease, key } => granted.push((task, lease, key)),
+            Claim::Render {
+                lease,
+                key,
+                task: canonical,
+            } => {
+                if *canonical != task {
+                    tracing::warn!(task = %task.task, attempt = task.attempt, "the queue's message for a task differs from the coordinator's; rendering the coordinator's");
+                }
+                granted.push((*canonical, lease, key));
+            }
             Claim::Skip { reason } => {
                 tracing::debug!(task = %task.task, attempt = task.attempt, %reason, "not rendering a task");
                 metrics.task_ended(TaskOutcome::Skipped, None);
