@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{InvoiceView, JobView, Me, Quote, Submitted, Terms, WorkerView};
 use crate::auth::{IssuedToken, NewToken, TokenView};
+use crate::credentials::redact;
 use crate::id::JobId;
 use crate::job::JobOptions;
 use crate::lease::{Claim, ClaimRequest};
@@ -79,7 +80,7 @@ impl Client {
                 Err(ClientError::Api { status, message })
             }
             Err(ureq::Error::Transport(t)) => Err(ClientError::Unreachable {
-                url: self.base.clone(),
+                url: redact(&self.base),
                 message: t
                     .message()
                     .map(str::to_owned)
@@ -91,7 +92,7 @@ impl Client {
     fn json<T: DeserializeOwned>(&self, response: ureq::Response) -> Result<T, ClientError> {
         let bytes = self.bytes(response)?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
-            url: self.base.clone(),
+            url: redact(&self.base),
             message: e.to_string(),
         })
     }
@@ -103,7 +104,7 @@ impl Client {
             .take(MAX_BODY)
             .read_to_end(&mut out)
             .map_err(|e| ClientError::Protocol {
-                url: self.base.clone(),
+                url: redact(&self.base),
                 message: e.to_string(),
             })?;
         Ok(out)
@@ -269,5 +270,23 @@ impl Client {
             Some(b""),
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_coordinator_is_named_without_its_password() {
+        // Port 1 on this machine: nothing listens there, so the connection is refused at once.
+        let client = Client::new("http://admin:s3cret@127.0.0.1:1/", None);
+        let e = client.me().unwrap_err();
+        assert!(matches!(e, ClientError::Unreachable { .. }), "{e:?}");
+        let shown = e.to_string();
+        assert!(
+            shown.contains("http://admin:***@127.0.0.1:1") && !shown.contains("s3cret"),
+            "{shown}"
+        );
     }
 }

@@ -9,13 +9,15 @@
 //! - [`api`]: the HTTP API's requests and answers; [`auth`]: roles and tokens; [`lease`]: how
 //!   a worker claims a task and signs its result; [`money`]: amounts in micro-dollars.
 //! - [`device`]: the device classes prices are keyed by; [`metrics`]: the `/metrics` format.
-//! - [`printable`]: which characters of others' text may be shown as they are.
+//! - [`printable`]: which characters of others' text may be shown as they are;
+//!   [`credentials`]: addresses shown without the passwords in them.
 //! - [`scene`]: scenes named by their SHA-256, stored as blobs, and packed as archives.
 
 pub mod api;
 pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod credentials;
 pub mod device;
 pub mod id;
 pub mod job;

@@ -21,6 +21,7 @@ use lapin::{BasicProperties, Channel, Connect, Connection, ConnectionProperties}
 use serde::de::DeserializeOwned;
 
 use tessera_protocol::auth::Trust;
+use tessera_protocol::credentials::redact;
 use tessera_protocol::result::ResultMessage;
 use tessera_protocol::task::{TaskBundle, TaskMessage};
 
@@ -64,24 +65,6 @@ impl Broker {
         })?;
         self.ca_pem = Some(pem);
         Ok(self)
-    }
-}
-
-/// `amqp://user:secret@host/vhost` as `amqp://user:***@host/vhost`: credentials never reach logs
-/// or error messages.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    // Split at the last '@' of the whole rest, not of the part before the first '/': a
-    // password holding an unescaped '/' must be hidden all the same.
-    match rest.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            let hidden = if userinfo.contains(':') { ":***" } else { "" };
-            format!("{scheme}://{user}{hidden}@{host}")
-        }
-        None => url.to_owned(),
     }
 }
 
@@ -651,20 +634,5 @@ mod tests {
         assert!(matches!(e, TransportError::Connect { .. }), "{e:?}");
         assert!(e.to_string().contains("lost"), "{e}");
         assert!(transport.shared.quorum.load(Ordering::SeqCst));
-    }
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(
-            redact("amqps://tessera:s3cr@t@broker:5671/%2f"),
-            "amqps://tessera:***@broker:5671/%2f"
-        );
-        assert_eq!(
-            redact("amqp://tessera:ab/cd@broker/%2f"),
-            "amqp://tessera:***@broker/%2f"
-        );
-        assert_eq!(redact("amqp://guest@host"), "amqp://guest@host");
-        assert_eq!(redact("amqp://host:5672/%2f"), "amqp://host:5672/%2f");
-        assert_eq!(redact("not a url"), "not a url");
     }
 }
