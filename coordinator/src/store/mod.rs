@@ -552,7 +552,6 @@ impl Store {
         job: &NewJob<'_>,
         tasks: impl Iterator<Item = Task>,
     ) -> Result<JobId, StoreError> {
-        const CHUNK: usize = 2_000;
         let spec_json = serde_json::to_string(job.spec).map_err(corrupt)?;
         let quote_json = job
             .quote
@@ -587,6 +586,21 @@ impl Store {
             tx.commit()?;
             id
         };
+        let filled = self.fill_job(id, tasks);
+        if let Err(e) = &filled {
+            // Not left running without its tasks until the next start fails it: failed now,
+            // where the store still takes a write (else `fail_interrupted_jobs` does it then).
+            let why = format!("could not be created: {e}; submit it again");
+            if let Err(also) = self.finish_job(id, JobState::Failed, Some(&why)) {
+                tracing::error!(job = %id, error = %also, "cannot fail a job left half created");
+            }
+        }
+        filled.map(|()| id)
+    }
+
+    /// Stores a new job's tasks, a chunk a transaction, then marks it ready.
+    fn fill_job(&self, id: JobId, tasks: impl Iterator<Item = Task>) -> Result<(), StoreError> {
+        const CHUNK: usize = 2_000;
         let mut tasks = tasks.peekable();
         while tasks.peek().is_some() {
             let mut db = self.db();
@@ -613,7 +627,7 @@ impl Store {
         self.db()
             .execute("UPDATE jobs SET ready = 1 WHERE id = ?1", params![id.0])?;
         self.sync()?;
-        Ok(id)
+        Ok(())
     }
 
     /// Bytes of scenes stored for `tenant`'s jobs.
@@ -711,7 +725,6 @@ impl Store {
         }
     }
 
-    /// Every job, or with `tenant` that tenant's.
     /// Jobs, of one tenant and in one state where given.
     pub fn jobs(
         &self,
@@ -1740,6 +1753,44 @@ pub(crate) mod tests {
         assert_eq!(failed.state, JobState::Failed);
         assert!(failed.reason.unwrap().contains("submit it again"));
         assert_eq!(store.fail_interrupted_jobs().unwrap(), 0);
+    }
+
+    /// A job whose tasks cannot all be stored (a trigger refuses them, as a full disk would) is
+    /// failed at once with why, not left running without them until the next start.
+    #[test]
+    fn a_job_whose_tasks_cannot_be_stored_is_failed_at_once() {
+        let scratch = Scratch::sqlite();
+        let store = scratch.open();
+        store
+            .db()
+            .batch(
+                "CREATE TRIGGER full_disk BEFORE INSERT ON tasks
+                 BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+            )
+            .unwrap();
+        let spec = spec();
+        let plan = TaskPlan::new(spec.frames.clone(), spec.resolution, spec.tile_size);
+        let new = NewJob {
+            scene: SceneHash::of(b"s"),
+            scene_bytes: 1,
+            scene_name: "s.gltf",
+            spec: &spec,
+            priority: 0,
+            tenant: "studio",
+            max_cost: None,
+            quote: None,
+            trust: Trust::Any,
+        };
+        let e = store.create_job(&new, plan.tasks()).unwrap_err();
+        assert!(e.to_string().contains("disk is full"), "{e}");
+        let jobs = store.jobs(None, None).unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].state, JobState::Failed);
+        let why = jobs[0].reason.as_deref().unwrap_or_default();
+        assert!(
+            why.contains("could not be created") && why.contains("disk is full"),
+            "{why}"
+        );
     }
 
     /// A job of four tasks (two frames of two tiles) for `tenant`, its scene `bytes` long.
