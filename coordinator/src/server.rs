@@ -156,9 +156,16 @@ async fn authorize<T: Transport>(
         )
         .into_response();
     }
+    let credential = Credential(secret.to_owned());
     request.extensions_mut().insert(principal);
+    request.extensions_mut().insert(credential);
     next.run(request).await
 }
+
+/// The token a request came with, for what outlives the request (an event stream) to ask
+/// whether it is still valid. Never shown: no `Debug`.
+#[derive(Clone)]
+struct Credential(String);
 
 struct ApiError(StatusCode, String);
 
@@ -693,6 +700,7 @@ async fn tasks<T: Transport>(
 async fn events<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
+    Extension(credential): Extension<Credential>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let job = visible_job(&farm, &who, &id)?;
@@ -702,7 +710,7 @@ async fn events<T: Transport>(
     let (live, watching) = farm.watch(&holder)?;
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
-        watch_job(farm, job.id, live, sender).await;
+        watch_job(farm, job.id, &credential, live, sender).await;
         drop(watching);
     });
     let stream = tokio_stream::wrappers::ReceiverStream::new(receiver)
@@ -712,10 +720,11 @@ async fn events<T: Transport>(
         .into_response())
 }
 
-/// Feeds one watcher of `job` until the job ends or the watcher leaves.
+/// Feeds one watcher of `job` until the job ends, the watcher leaves, or its token is revoked.
 async fn watch_job<T: Transport>(
     farm: Arc<Farm<T>>,
     job: JobId,
+    credential: &Credential,
     mut live: tokio::sync::broadcast::Receiver<LiveEvent>,
     out: tokio::sync::mpsc::Sender<Event>,
 ) {
@@ -762,6 +771,10 @@ async fn watch_job<T: Transport>(
             },
             () = out.closed() => return,
             _ = tick.tick() => {
+                // A revoked token's requests are refused from then on; so are its streams.
+                if let Err(TokenError::Invalid) = farm.store().authenticate(&credential.0) {
+                    return;
+                }
                 let Some((event, view)) = job_event(&farm) else { return };
                 let changed = view.tasks_done != last.tasks_done
                     || view.state != last.state

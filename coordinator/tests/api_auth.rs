@@ -399,3 +399,43 @@ async fn event_streams_are_limited_per_token_holder() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// An event stream lasts no longer than its token: revoking the token ends the streams open
+/// with it (at their next tick, within a second), as it refuses the token's next requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_token_ends_its_event_streams() {
+    use futures_util::StreamExt;
+    let api = Api::new();
+    let new = NewToken {
+        role: Role::Submitter,
+        tenant: Some("a".into()),
+        name: "watcher".into(),
+        device_class: None,
+        threads: None,
+        verified: false,
+    };
+    let (id, secret) = api.farm.store().issue_token(&new).unwrap();
+    // No worker here: the job runs on, and only the revocation can end its stream.
+    let job = api.submit_small_job(&secret).await;
+    let request = Request::builder()
+        .uri(format!("/api/jobs/{job}/events"))
+        .header("authorization", format!("Bearer {secret}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = api.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.into_body().into_data_stream();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).contains("event: job"),
+        "{first:?}"
+    );
+    assert!(api.farm.store().revoke_token(id).unwrap());
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            chunk.unwrap();
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its token by 5 s");
+}

@@ -44,7 +44,7 @@ enum TokenCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Revokes a token: requests with it are refused from now on.
+    /// Revokes a token: requests with it are refused from now on, and its event streams end.
     Revoke {
         #[command(flatten)]
         store: StoreArgs,
