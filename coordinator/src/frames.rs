@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::pixels::EncodedPixels;
-use tessera_renderer::film::{Pixels, Tile, TileImage};
+use tessera_renderer::film::{Pixels, TileImage};
 use tessera_renderer::output;
 use tessera_transport::Transport;
 
@@ -43,27 +43,23 @@ impl<T: Transport> Farm<T> {
         })
     }
 
-    /// The accepted tiles of a job's frames not yet written, with their colours, for a new
-    /// watcher. A tile that cannot be read now is left out: this is a preview.
-    pub fn accepted_tiles(&self, job: JobId) -> Vec<(u32, Tile, Vec<[f32; 4]>)> {
+    /// The accepted tasks of a job's frames not yet written, each with its frame, for a new
+    /// watcher to read the tiles of one at a time ([`read_tile`](Self::read_tile)). A frame
+    /// that cannot be listed now is left out: this is a preview.
+    pub(crate) fn accepted_tasks(&self, job: JobId) -> Vec<(u32, TaskRecord)> {
         let Ok(record) = self.job(job) else {
             return Vec::new();
         };
-        let mut tiles = Vec::new();
+        let mut tasks = Vec::new();
         for &frame in record.spec.frames.frames() {
             if self.store.frame_written(job, frame).unwrap_or(true) {
                 continue;
             }
-            let Ok((done, _)) = self.store.frame_tasks(job, frame, record.spec.resolution) else {
-                continue;
-            };
-            for task in done {
-                if let Ok(pixels) = self.read_tile(&task) {
-                    tiles.push((frame, task.task.tile, pixels.color));
-                }
+            if let Ok((done, _)) = self.store.frame_tasks(job, frame, record.spec.resolution) {
+                tasks.extend(done.into_iter().map(|task| (frame, task)));
             }
         }
-        tiles
+        tasks
     }
 
     /// Assembles a frame from its accepted tiles and writes it.

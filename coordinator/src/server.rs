@@ -706,7 +706,11 @@ async fn events<T: Transport>(
     let job = visible_job(&farm, &who, &id)?;
     // Subscribed before the tiles so far are read: a tile accepted between the two is sent
     // twice (harmless), never missed.
-    let holder = format!("{}:{}", who.role().as_str(), who.name());
+    // Names are not unique across tenants: two tenants' tokens named alike keep apart budgets.
+    let holder = match &who {
+        Principal::Submitter { tenant, name } => format!("submitter:{tenant}:{name}"),
+        other => format!("{}:{}", other.role().as_str(), other.name()),
+    };
     let (live, watching) = farm.watch(&holder)?;
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
@@ -741,12 +745,22 @@ async fn watch_job<T: Transport>(
     }
     let earlier = {
         let farm = farm.clone();
-        tokio::task::spawn_blocking(move || farm.accepted_tiles(job))
+        tokio::task::spawn_blocking(move || farm.accepted_tasks(job))
             .await
             .unwrap_or_default()
     };
-    for (frame, tile, color) in earlier {
-        if let Ok(preview) = live::tile_preview(frame, tile, &color)
+    // One tile read at a time, as the watcher takes them: a large frame's tiles all decoded at
+    // once took gigabytes per stream, for as long as a slow reader liked.
+    for (frame, task) in earlier {
+        let read = {
+            let farm = farm.clone();
+            tokio::task::spawn_blocking(move || {
+                let pixels = farm.read_tile(&task).ok()?;
+                live::tile_preview(frame, task.task.tile, &pixels.color).ok()
+            })
+            .await
+        };
+        if let Ok(Some(preview)) = read
             && out.send(sse_event("tile", &preview)).await.is_err()
         {
             return;

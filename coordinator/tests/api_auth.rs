@@ -384,6 +384,41 @@ async fn event_streams_are_limited_per_token_holder() {
         "{error}"
     );
     assert_eq!(open(&admin).await.unwrap().status(), StatusCode::OK);
+    // Another tenant's token of the same name is another holder.
+    let namesake = NewToken {
+        role: Role::Submitter,
+        tenant: Some("b".into()),
+        name: "submitter-a".into(),
+        device_class: None,
+        threads: None,
+        verified: false,
+    };
+    let (_, namesake) = api.farm.store().issue_token(&namesake).unwrap();
+    let (status, body) = api
+        .call(
+            "GET",
+            &events,
+            Some(&format!("Bearer {namesake}")),
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another tenant's job: {body}"
+    );
+    let theirs = format!("/api/jobs/{}/events", api.submit_small_job(&namesake).await);
+    let request = Request::builder()
+        .uri(&theirs)
+        .header("authorization", format!("Bearer {namesake}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = api.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "a namesake in another tenant"
+    );
 
     drop(streams.pop());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
