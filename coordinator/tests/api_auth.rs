@@ -37,15 +37,31 @@ impl Api {
     }
 
     fn token(&self, role: Role, tenant: Option<&str>) -> String {
+        let name = format!("{}-{}", role.as_str(), tenant.unwrap_or("x"));
+        self.named_token(role, tenant, &name).1
+    }
+
+    /// A token named `name`: its id and its secret.
+    fn named_token(&self, role: Role, tenant: Option<&str>, name: &str) -> (i64, String) {
         let new = NewToken {
             role,
             tenant: tenant.map(str::to_owned),
-            name: format!("{}-{}", role.as_str(), tenant.unwrap_or("x")),
+            name: name.into(),
             device_class: None,
             threads: None,
             verified: false,
         };
-        self.farm.store().issue_token(&new).unwrap().1
+        self.farm.store().issue_token(&new).unwrap()
+    }
+
+    /// The answer to opening the event stream at `path` with `token`, its body still to come.
+    async fn open_events(&self, path: &str, token: &str) -> axum::response::Response {
+        let request = Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        self.router.clone().oneshot(request).await.unwrap()
     }
 
     /// Submits an 8x8 Cornell box at 1 spp with `token`; returns the job's id.
@@ -359,21 +375,13 @@ async fn event_streams_are_limited_per_token_holder() {
         api.token(Role::Admin, None),
     );
     let events = format!("/api/jobs/{}/events", api.submit_small_job(&a).await);
-    let open = |token: &str| {
-        let request = Request::builder()
-            .uri(&events)
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
-        api.router.clone().oneshot(request)
-    };
     let mut streams = Vec::new();
     for _ in 0..WATCHERS_PER_HOLDER {
-        let response = open(&a).await.unwrap();
+        let response = api.open_events(&events, &a).await;
         assert_eq!(response.status(), StatusCode::OK);
         streams.push(response);
     }
-    let refused = open(&a).await.unwrap();
+    let refused = api.open_events(&events, &a).await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     let body = axum::body::to_bytes(refused.into_body(), 1 << 16)
         .await
@@ -383,17 +391,12 @@ async fn event_streams_are_limited_per_token_holder() {
         error["error"].as_str().unwrap().contains("event streams"),
         "{error}"
     );
-    assert_eq!(open(&admin).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        api.open_events(&events, &admin).await.status(),
+        StatusCode::OK
+    );
     // Another tenant's token of the same name is another holder.
-    let namesake = NewToken {
-        role: Role::Submitter,
-        tenant: Some("b".into()),
-        name: "submitter-a".into(),
-        device_class: None,
-        threads: None,
-        verified: false,
-    };
-    let (_, namesake) = api.farm.store().issue_token(&namesake).unwrap();
+    let (_, namesake) = api.named_token(Role::Submitter, Some("b"), "submitter-a");
     let (status, body) = api
         .call(
             "GET",
@@ -408,12 +411,7 @@ async fn event_streams_are_limited_per_token_holder() {
         "another tenant's job: {body}"
     );
     let theirs = format!("/api/jobs/{}/events", api.submit_small_job(&namesake).await);
-    let request = Request::builder()
-        .uri(&theirs)
-        .header("authorization", format!("Bearer {namesake}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = api.router.clone().oneshot(request).await.unwrap();
+    let response = api.open_events(&theirs, &namesake).await;
     assert_eq!(
         response.status(),
         StatusCode::OK,
@@ -423,7 +421,7 @@ async fn event_streams_are_limited_per_token_holder() {
     drop(streams.pop());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let response = open(&a).await.unwrap();
+        let response = api.open_events(&events, &a).await;
         if response.status() == StatusCode::OK {
             break;
         }
@@ -441,23 +439,12 @@ async fn event_streams_are_limited_per_token_holder() {
 async fn revoking_a_token_ends_its_event_streams() {
     use futures_util::StreamExt;
     let api = Api::new();
-    let new = NewToken {
-        role: Role::Submitter,
-        tenant: Some("a".into()),
-        name: "watcher".into(),
-        device_class: None,
-        threads: None,
-        verified: false,
-    };
-    let (id, secret) = api.farm.store().issue_token(&new).unwrap();
+    let (id, secret) = api.named_token(Role::Submitter, Some("a"), "watcher");
     // No worker here: the job runs on, and only the revocation can end its stream.
     let job = api.submit_small_job(&secret).await;
-    let request = Request::builder()
-        .uri(format!("/api/jobs/{job}/events"))
-        .header("authorization", format!("Bearer {secret}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = api.router.clone().oneshot(request).await.unwrap();
+    let response = api
+        .open_events(&format!("/api/jobs/{job}/events"), &secret)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let mut stream = response.into_body().into_data_stream();
     let first = stream.next().await.unwrap().unwrap();
