@@ -1522,3 +1522,58 @@ fn structural_corruption_is_an_error_not_a_panic() {
     // Some mutations are harmless (names, unused keys); most must be refused.
     assert!(loaded > 0 && loaded < 3000, "{loaded}");
 }
+
+/// The start of a PNG whose header says `side` x `side` 16-bit grey: what its decoder reads
+/// before it decodes a texel. Each such image would take `side`^2 x 16 bytes as float texels.
+fn png_header_16_bit_grey(side: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        png.extend((data.len() as u32).to_be_bytes());
+        let start = png.len();
+        png.extend(kind);
+        png.extend(data);
+        let crc = crc32(&png[start..]);
+        png.extend(crc.to_be_bytes());
+    };
+    let mut header = side.to_be_bytes().to_vec();
+    header.extend(side.to_be_bytes());
+    header.extend([16, 0, 0, 0, 0]); // 16 bits, grey, deflate, no filter method, no interlace
+    chunk(b"IHDR", &header);
+    chunk(b"IDAT", &[0x78, 0x9c]);
+    png
+}
+
+/// Three small PNGs that would each decode to 3.8 GiB of float texels: the scene is refused
+/// before any is decoded, as past what a scene may hold in memory.
+#[test]
+fn images_that_would_decode_past_the_scenes_memory_budget_are_refused_first() {
+    let mut b = triangle_scene(json!({}));
+    let png = base64::engine::general_purpose::STANDARD.encode(png_header_16_bit_grey(16_000));
+    for i in 0..3 {
+        b.push(
+            "images",
+            json!({ "uri": format!("data:image/png;base64,{png}") }),
+        );
+        b.push("textures", json!({ "source": i }));
+    }
+    let err = load_error(&b.gltf());
+    assert!(
+        err.contains("image 2 (16000x16000) would take the scene's buffers and images to")
+            && err.contains("8192 MiB a scene may hold"),
+        "{err}"
+    );
+}

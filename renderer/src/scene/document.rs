@@ -1,6 +1,7 @@
 //! The parsed glTF document with its buffers in memory: GLB containers, JSON, extension checks
 //! and schema validation. Everything after this can rely on indices being in range.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use super::SceneError;
@@ -23,6 +24,12 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "KHR_texture_transform",
 ];
 
+/// What one scene's buffers and decoded images may take in memory together. Files in a
+/// submission are bounded (512 MiB by default), but not what they expand to: 200 buffers may
+/// name one file, and a small PNG may decode to gigabytes of float texels. 8 GiB holds 128
+/// 4K textures of 8 bits, or 32 of floats.
+pub const MAX_SCENE_BYTES: u64 = 8 << 30;
+
 const GLB_MAGIC: &[u8; 4] = b"glTF";
 const CHUNK_JSON: u32 = 0x4E4F_534A;
 const CHUNK_BIN: u32 = 0x004E_4942;
@@ -33,6 +40,8 @@ pub struct Document {
     pub gltf: gltf::Document,
     pub buffers: Vec<Vec<u8>>,
     base_dir: Option<PathBuf>,
+    /// Bytes of buffers and images held so far, against [`MAX_SCENE_BYTES`].
+    held: Cell<u64>,
 }
 
 impl Document {
@@ -59,6 +68,7 @@ impl Document {
             gltf,
             buffers: Vec::new(),
             base_dir: base_dir.map(Path::to_path_buf),
+            held: Cell::new(0),
         };
         document.buffers = document.load_buffers(blob)?;
         Ok(document)
@@ -69,6 +79,23 @@ impl Document {
             file: self.file.clone(),
             detail: detail.into(),
         }
+    }
+
+    /// Counts `bytes` more held for the scene (`what` names them), or refuses the scene when
+    /// that takes it past [`MAX_SCENE_BYTES`].
+    pub fn hold(&self, bytes: u64, what: impl FnOnce() -> String) -> Result<(), SceneError> {
+        let held = self.held.get().saturating_add(bytes);
+        if held > MAX_SCENE_BYTES {
+            return Err(self.invalid(format!(
+                "{} would take the scene's buffers and images to {} MiB in memory, past the \
+                 {} MiB a scene may hold",
+                what(),
+                held >> 20,
+                MAX_SCENE_BYTES >> 20
+            )));
+        }
+        self.held.set(held);
+        Ok(())
     }
 
     /// The bytes of an external or `data:` URI.
@@ -107,6 +134,7 @@ impl Document {
                 })?,
                 gltf::buffer::Source::Uri(uri) => self.read_uri(uri)?,
             };
+            self.hold(data.len() as u64, || format!("buffer {}", buffer.index()))?;
             if data.len() < buffer.length() {
                 return Err(self.invalid(format!(
                     "buffer {} declares {} bytes but holds {}",

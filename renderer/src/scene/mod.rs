@@ -87,6 +87,7 @@ impl Scene {
         let hierarchy = Hierarchy::load(&doc)?;
         let meshes = mesh::load_meshes(&doc)?;
         let mut texture_set = texture::TextureSet::new(&doc);
+        texture_set.hold_images()?;
         let mut materials = material::load_materials(&doc, &mut texture_set)?;
         let textures = Arc::new(texture_set.textures);
         if meshes.iter().flatten().any(|p| p.material.is_none()) {

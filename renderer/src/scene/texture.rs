@@ -1,13 +1,14 @@
 //! glTF textures -> [`Texture`]s: images decoded once and kept in their stored precision (an
 //! 8-bit image is shared by every use, sRGB or linear), with the texture's sampler state.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Cursor;
 use std::sync::Arc;
 
 use glam::Vec2;
 use gltf::texture::{MagFilter, WrappingMode};
-use image::ColorType;
+use image::{ColorType, ImageDecoder};
 
 use super::SceneError;
 use super::document::Document;
@@ -198,11 +199,19 @@ impl<'d> TextureSet<'d> {
                     srgb,
                 },
             ),
-            Decoded::Float(image) => (
-                image.width(),
-                image.height(),
-                Texels::float(image.pixels().map(|p| p.0), srgb),
-            ),
+            Decoded::Float(image) => {
+                // A float image's texels are copied for each colour space it is read in.
+                let (width, height) = image.dimensions();
+                self.doc
+                    .hold(u64::from(width) * u64::from(height) * 16, || {
+                        format!("texture {} ({width}x{height} floats)", texture.index())
+                    })?;
+                (
+                    width,
+                    height,
+                    Texels::float(image.pixels().map(|p| p.0), srgb),
+                )
+            }
         };
         let sampler = texture.sampler();
         let index = self.textures.len() as u32;
@@ -221,67 +230,115 @@ impl<'d> TextureSet<'d> {
         Ok(index)
     }
 
-    /// The image's source is read from the JSON: the gltf crate unwraps `mimeType` and `uri`,
-    /// which validation does not require.
-    fn decode(&self, image: &gltf::Image) -> Result<Decoded, SceneError> {
+    /// Counts what the images of the scene's textures take once decoded against the scene's
+    /// memory budget ([`Document::hold`]), from their headers, before any is decoded. An image
+    /// whose header cannot be read is left to [`decode`](Self::decode) to refuse, where used.
+    pub fn hold_images(&self) -> Result<(), SceneError> {
+        let mut images: Vec<gltf::Image> = self.doc.gltf.textures().map(|t| t.source()).collect();
+        images.sort_by_key(|image| image.index());
+        images.dedup_by_key(|image| image.index());
+        for image in images {
+            let Ok(bytes) = self.bytes(&image) else {
+                continue;
+            };
+            let Ok(decoder) = self.decoder(&image, &bytes) else {
+                continue;
+            };
+            // As kept: 4 bytes a texel for 8-bit images, 16 for deeper ones (floats).
+            let (width, height) = decoder.dimensions();
+            let texel_bytes = if eight_bit(decoder.color_type()) {
+                4
+            } else {
+                16
+            };
+            self.doc
+                .hold(u64::from(width) * u64::from(height) * texel_bytes, || {
+                    format!("image {} ({width}x{height})", image.index())
+                })?;
+        }
+        Ok(())
+    }
+
+    /// The image's encoded bytes. Its source is read from the JSON: the gltf crate unwraps
+    /// `mimeType` and `uri`, which validation does not require.
+    fn bytes(&self, image: &gltf::Image) -> Result<Cow<'d, [u8]>, SceneError> {
         let json = &self.doc.gltf.as_json().images[image.index()];
-        let owned;
-        let bytes: &[u8] = match (&json.buffer_view, &json.uri) {
+        match (&json.buffer_view, &json.uri) {
             (Some(view), _) => {
                 let view = self.doc.gltf.views().nth(view.value()).ok_or_else(|| {
                     self.doc
                         .invalid(format!("image {} uses a missing bufferView", image.index()))
                 })?;
-                self.doc.view_bytes(&view)?
+                Ok(Cow::Borrowed(self.doc.view_bytes(&view)?))
             }
-            (None, Some(uri)) => {
-                owned = self.doc.read_uri(uri)?;
-                &owned
-            }
-            (None, None) => {
-                return Err(self.doc.invalid(format!(
-                    "image {} has neither a uri nor a bufferView",
-                    image.index()
-                )));
-            }
-        };
-        let error = |detail: String| SceneError::Image {
-            file: self.doc.file.clone(),
-            index: image.index(),
-            detail,
-        };
+            (None, Some(uri)) => Ok(Cow::Owned(self.doc.read_uri(uri)?)),
+            (None, None) => Err(self.doc.invalid(format!(
+                "image {} has neither a uri nor a bufferView",
+                image.index()
+            ))),
+        }
+    }
+
+    /// A decoder of `bytes`, image `image`'s, within the size limits.
+    fn decoder<'b>(
+        &self,
+        image: &gltf::Image,
+        bytes: &'b [u8],
+    ) -> Result<impl ImageDecoder + 'b, SceneError> {
+        let error = |e: image::ImageError| self.image_error(image, e.to_string());
         let mut reader = image::ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
-            .map_err(|e| error(e.to_string()))?;
+            .map_err(|e| self.image_error(image, e.to_string()))?;
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(MAX_IMAGE_SIDE);
         limits.max_image_height = Some(MAX_IMAGE_SIDE);
         reader.limits(limits);
-        let decoded = reader.decode().map_err(|e| error(e.to_string()))?;
-        if decoded.width() == 0 || decoded.height() == 0 {
-            return Err(error("image is empty".to_owned()));
+        reader.into_decoder().map_err(error)
+    }
+
+    fn image_error(&self, image: &gltf::Image, detail: String) -> SceneError {
+        SceneError::Image {
+            file: self.doc.file.clone(),
+            index: image.index(),
+            detail,
         }
-        Ok(match decoded.color() {
-            ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => {
-                // An RGBA image's buffer is taken over as it is, not copied.
-                let rgba = decoded.into_rgba8();
-                let (width, height) = rgba.dimensions();
-                let data = bytemuck::allocation::try_cast_vec(rgba.into_raw()).unwrap_or_else(
-                    |(_, raw)| {
-                        raw.chunks_exact(4)
-                            .map(|c| [c[0], c[1], c[2], c[3]])
-                            .collect()
-                    },
-                );
-                Decoded::Rgba8 {
-                    width,
-                    height,
-                    data: Arc::new(data),
-                }
+    }
+
+    fn decode(&self, image: &gltf::Image) -> Result<Decoded, SceneError> {
+        let bytes = self.bytes(image)?;
+        let decoder = self.decoder(image, &bytes)?;
+        let decoded = image::DynamicImage::from_decoder(decoder)
+            .map_err(|e| self.image_error(image, e.to_string()))?;
+        if decoded.width() == 0 || decoded.height() == 0 {
+            return Err(self.image_error(image, "image is empty".to_owned()));
+        }
+        Ok(if eight_bit(decoded.color()) {
+            // An RGBA image's buffer is taken over as it is, not copied.
+            let rgba = decoded.into_rgba8();
+            let (width, height) = rgba.dimensions();
+            let data =
+                bytemuck::allocation::try_cast_vec(rgba.into_raw()).unwrap_or_else(|(_, raw)| {
+                    raw.chunks_exact(4)
+                        .map(|c| [c[0], c[1], c[2], c[3]])
+                        .collect()
+                });
+            Decoded::Rgba8 {
+                width,
+                height,
+                data: Arc::new(data),
             }
-            _ => Decoded::Float(decoded.to_rgba32f()),
+        } else {
+            Decoded::Float(decoded.to_rgba32f())
         })
     }
+}
+
+/// Whether images of `color` are kept as 8-bit RGBA (else as floats).
+fn eight_bit(color: ColorType) -> bool {
+    matches!(
+        color,
+        ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8
+    )
 }
 
 /// An image as decoded: 8-bit images as they are, deeper ones as floats.
