@@ -183,7 +183,17 @@ pub struct Farm<T> {
     pub(crate) measured: Measured,
     /// Quotes given lately, which a submission of the same job is charged at.
     quotes: HeldQuotes,
+    /// Scenes checked at once at most: each is loaded whole (up to `MAX_SCENE_BYTES`) and
+    /// rendered sparsely on every core, so many at once would only share the cores and add up
+    /// the memory.
+    validating: tokio::sync::Semaphore,
+    /// One job created at a time, so that two submissions cannot both pass a tenant's scene
+    /// quota and then both store their scenes.
+    creating: tokio::sync::Mutex<()>,
 }
+
+/// Scenes checked at once at most (see `Farm::validating`).
+const VALIDATIONS_AT_ONCE: usize = 2;
 
 impl<T: Transport> Farm<T> {
     pub fn open(config: FarmConfig, transport: T) -> Result<Arc<Self>, FarmError> {
@@ -232,6 +242,8 @@ impl<T: Transport> Farm<T> {
             watchers: Arc::default(),
             quotes: HeldQuotes::default(),
             measured: Measured::default(),
+            validating: tokio::sync::Semaphore::new(VALIDATIONS_AT_ONCE),
+            creating: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -297,6 +309,11 @@ impl<T: Transport> Farm<T> {
     async fn validate(&self, s: &Submission) -> Result<(Resolution, Probe), FarmError> {
         self.limits.check_options(&s.options)?;
         let (name, path, options) = (s.scene_name.clone(), s.scene.clone(), s.options.clone());
+        let _turn = self
+            .validating
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         tokio::task::spawn_blocking(move || validate_scene(&name, &path, &options))
             .await
             .map_err(|e| FarmError::SceneRejected(format!("scene validation failed: {e}")))?
@@ -364,6 +381,8 @@ impl<T: Transport> Farm<T> {
         let size = std::fs::metadata(&s.scene)
             .map_err(io(format!("cannot read the scene '{}'", s.scene.display())))?
             .len();
+        // Held until the job (and with it the tenant's scene) is recorded.
+        let creating = self.creating.lock().await;
         let stored = self.store.tenant_scene_bytes(&s.tenant)?;
         if stored + size > self.limits.tenant_scene_quota {
             return Err(FarmError::QuotaExceeded(format!(
@@ -390,6 +409,7 @@ impl<T: Transport> Farm<T> {
             trust: s.trust,
         };
         let job = self.store.create_job(&new, plan.tasks())?;
+        drop(creating);
         tracing::info!(%job, tasks = plan.len(), "job submitted");
         if let Err(e) = self.top_up().await {
             // The tasks stay pending and go out with the next top-up.
