@@ -704,13 +704,13 @@ async fn events<T: Transport>(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let job = visible_job(&farm, &who, &id)?;
-    // Subscribed before the tiles so far are read: a tile accepted between the two is sent
-    // twice (harmless), never missed.
     // Names are not unique across tenants: two tenants' tokens named alike keep apart budgets.
     let holder = match &who {
         Principal::Submitter { tenant, name } => format!("submitter:{tenant}:{name}"),
         other => format!("{}:{}", other.role().as_str(), other.name()),
     };
+    // Subscribed before the tiles so far are read: a tile accepted between the two is sent
+    // twice (harmless), never missed.
     let (live, watching) = farm.watch(&holder)?;
     let (sender, receiver) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
