@@ -783,6 +783,33 @@ async fn jobs_beyond_the_limits_are_refused_clearly() {
     assert!(farm.store().jobs(None, None).unwrap().is_empty());
 }
 
+/// A scene a tenant's jobs keep already counts against its quota once: the same scene again
+/// is taken where a quota holds one and a half of it, and another one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scene_submitted_again_counts_once_against_the_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let cornell = scene("cornell-box.gltf");
+    let size = std::fs::metadata(&cornell).unwrap().len();
+    let mut config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
+    config.limits.tenant_scene_quota = size * 3 / 2;
+    let farm = Farm::open(config, InProcessTransport::new()).unwrap();
+    farm.submit(one_tile_of_cornell(4, 1)).await.unwrap();
+    farm.submit(one_tile_of_cornell(4, 1)).await.unwrap();
+    assert_eq!(farm.store().tenant_scene_bytes("studio").unwrap(), size);
+    let other = dir.path().join("cornell-other.gltf");
+    let mut bytes = std::fs::read(&cornell).unwrap();
+    bytes.push(b' ');
+    std::fs::write(&other, bytes).unwrap();
+    let err = farm
+        .submit(Submission {
+            scene: other,
+            ..one_tile_of_cornell(4, 1)
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("quota"), "{err}");
+}
+
 /// Renders `options` of `scene` as `tessera render` does, with `threads` CPU threads; returns
 /// the frames' paths.
 async fn render_locally(

@@ -381,10 +381,18 @@ impl<T: Transport> Farm<T> {
         let size = std::fs::metadata(&s.scene)
             .map_err(io(format!("cannot read the scene '{}'", s.scene.display())))?
             .len();
+        let known = SceneHash::of_file(&s.scene)
+            .map_err(io(format!("cannot read the scene '{}'", s.scene.display())))?;
         // Held until the job (and with it the tenant's scene) is recorded.
         let creating = self.creating.lock().await;
         let stored = self.store.tenant_scene_bytes(&s.tenant)?;
-        if stored + size > self.limits.tenant_scene_quota {
+        // A scene the tenant's jobs keep already is stored once.
+        let adds = if self.store.tenant_stores_scene(&s.tenant, known)? {
+            0
+        } else {
+            size
+        };
+        if stored + adds > self.limits.tenant_scene_quota {
             return Err(FarmError::QuotaExceeded(format!(
                 "tenant '{}' stores {} MiB of scenes; this one ({} MiB) would pass its quota of {} MiB",
                 s.tenant,

@@ -630,6 +630,18 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a job of `tenant`'s keeps `scene` already (it counts against the quota once).
+    pub fn tenant_stores_scene(&self, tenant: &str, scene: SceneHash) -> Result<bool, StoreError> {
+        Ok(self
+            .reader()
+            .query_opt(
+                "SELECT 1 FROM tenant_scenes WHERE tenant = ?1 AND scene_hash = ?2",
+                params![tenant, scene.to_string()],
+                |r| r.get::<i64>(0),
+            )?
+            .is_some())
+    }
+
     /// Bytes of scenes stored for `tenant`'s jobs.
     pub fn tenant_scene_bytes(&self, tenant: &str) -> Result<u64, StoreError> {
         Ok(self.reader().query_row(
@@ -2351,6 +2363,10 @@ pub(crate) mod tests {
         assert_eq!(store.tenant_scene_bytes("a").unwrap(), 1000);
         assert_eq!(store.tenant_scene_bytes("b").unwrap(), 5);
         assert_eq!(store.tenant_scene_bytes("c").unwrap(), 0);
+        // `job_of` names the scene after its tenant.
+        let of_a = SceneHash::of(b"a");
+        assert!(store.tenant_stores_scene("a", of_a).unwrap());
+        assert!(!store.tenant_stores_scene("b", of_a).unwrap());
     }
 
     fn a_frame_is_ready_once_its_last_tile_is_kept_and_a_sync_flushes_only_after_changes(
