@@ -1028,6 +1028,14 @@ fn joints_must_be_unsigned_integers_read_exactly() {
 
 #[test]
 fn weights_must_be_finite_and_not_negative() {
+    // Integers not normalised (here the joints' own accessor) would weigh 1 as 1, 255 as 255.
+    let mut b = skinned_triangle(false);
+    b.root["meshes"][0]["primitives"][0]["attributes"]["WEIGHTS_0"] = json!(1);
+    let e = load_error(&b.glb());
+    assert!(
+        e.contains("WEIGHTS_0 (accessor 1) must be VEC4 of floats, or of unsigned"),
+        "{e}"
+    );
     let mut b = skinned_triangle(false);
     let negative = b.floats(
         &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0],

@@ -1,6 +1,7 @@
 //! Mesh primitives in object space, read once at load time and instanced by nodes per frame.
 
 use glam::{Vec2, Vec3, Vec4};
+use gltf::accessor::{DataType, Dimensions};
 use gltf::mesh::{Mode, Semantic};
 
 use super::SceneError;
@@ -170,6 +171,17 @@ fn load_primitive(
         attribute(Semantic::Weights(0), "WEIGHTS_0")?,
     ) {
         (Some(j), Some(w)) => {
+            // As the specification allows: floats, or unsigned bytes or shorts normalised. Plain
+            // integers would read as weights of 255 or 65535.
+            let unsigned = matches!(w.data_type(), DataType::U8 | DataType::U16);
+            let allowed = w.data_type() == DataType::F32 || (unsigned && w.normalized());
+            if w.dimensions() != Dimensions::Vec4 || !allowed {
+                return Err(doc.invalid(format!(
+                    "{where_}: WEIGHTS_0 (accessor {}) must be VEC4 of floats, or of unsigned \
+                     bytes or shorts normalized",
+                    w.index()
+                )));
+            }
             let weights = doc.read_floats::<4>(&w, "WEIGHTS_0")?;
             // A negative weight would push a vertex away from its joint rather than towards it.
             if weights.iter().flatten().any(|&v| v < 0.0) {
