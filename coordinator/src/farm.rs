@@ -381,13 +381,13 @@ impl<T: Transport> Farm<T> {
         let size = std::fs::metadata(&s.scene)
             .map_err(io(format!("cannot read the scene '{}'", s.scene.display())))?
             .len();
-        let known = SceneHash::of_file(&s.scene)
+        let hash = SceneHash::of_file(&s.scene)
             .map_err(io(format!("cannot read the scene '{}'", s.scene.display())))?;
         // Held until the job (and with it the tenant's scene) is recorded.
         let creating = self.creating.lock().await;
         let stored = self.store.tenant_scene_bytes(&s.tenant)?;
         // A scene the tenant's jobs keep already is stored once.
-        let adds = if self.store.tenant_stores_scene(&s.tenant, known)? {
+        let adds = if self.store.tenant_stores_scene(&s.tenant, hash)? {
             0
         } else {
             size
@@ -402,7 +402,7 @@ impl<T: Transport> Farm<T> {
             )));
         }
         // On disk before the job that needs it is recorded.
-        let hash = self.scenes.put_file(&s.scene)?;
+        self.scenes.put_file(&s.scene, hash)?;
         let spec = JobSpec::new(s.options, resolution, self.max_attempts);
         let plan = TaskPlan::new(spec.frames.clone(), resolution, spec.tile_size);
         let new = NewJob {

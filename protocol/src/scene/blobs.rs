@@ -87,19 +87,16 @@ impl SceneStore {
         self.path(hash).is_file()
     }
 
-    /// Stores the file at `source` and returns its hash, reading it in pieces. A blob under its
-    /// hash is always complete, and on disk before this returns: a job recorded after it can
-    /// rely on its scene.
-    pub fn put_file(&self, source: &Path) -> Result<SceneHash, SceneStoreError> {
-        let hash = SceneHash::of_file(source).map_err(|e| SceneStoreError::Io {
-            path: source.to_owned(),
-            source: e,
-        })?;
+    /// Stores the file at `source`, whose hash the caller has taken (`SceneHash::of_file`: a
+    /// submission is hashed once, for its quota and its name here). A blob under its hash is
+    /// always complete, and on disk before this returns: a job recorded after it can rely on
+    /// its scene.
+    pub fn put_file(&self, source: &Path, hash: SceneHash) -> Result<(), SceneStoreError> {
         let path = self.path(hash);
         if !path.is_file() {
             copy_file(source, &path, Durability::CrashSafe)?;
         }
-        Ok(hash)
+        Ok(())
     }
 
     /// Stores `bytes` that must hash to `expected` (a blob from elsewhere).
@@ -126,7 +123,8 @@ mod tests {
         let store = SceneStore::open(dir.path().join("scenes")).unwrap();
         let source = dir.path().join("abc.glb");
         std::fs::write(&source, b"abc").unwrap();
-        let hash = store.put_file(&source).unwrap();
+        let hash = SceneHash::of_file(&source).unwrap();
+        store.put_file(&source, hash).unwrap();
         assert_eq!(
             hash.to_string(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
