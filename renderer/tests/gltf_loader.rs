@@ -1006,6 +1006,15 @@ fn a_vertex_naming_a_joint_its_skin_lacks_is_refused() {
     assert!(e.contains("names joint 1 but its skin has 1"), "{e}");
 }
 
+/// The skinned triangle's load error with its `attribute` (`JOINTS_0` or `WEIGHTS_0`) read
+/// from a new accessor of the VEC4 floats `values`, and that accessor's index.
+fn skinned_error_with(attribute: &str, values: &[f32; 12]) -> (String, usize) {
+    let mut b = skinned_triangle(false);
+    let accessor = b.floats(values, "VEC4");
+    b.root["meshes"][0]["primitives"][0]["attributes"][attribute] = json!(accessor);
+    (load_error(&b.glb()), accessor)
+}
+
 #[test]
 fn joints_must_be_unsigned_integers_read_exactly() {
     // Normalised, joint 1 would read as 1/255 and bind the vertex to joint 0.
@@ -1016,13 +1025,10 @@ fn joints_must_be_unsigned_integers_read_exactly() {
         e.contains("accessor 1 (JOINTS_0) must be VEC4 of unsigned bytes or shorts"),
         "{e}"
     );
-    let mut b = skinned_triangle(false);
-    let float_joints = b.floats(
+    let (e, _) = skinned_error_with(
+        "JOINTS_0",
         &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
-        "VEC4",
     );
-    b.root["meshes"][0]["primitives"][0]["attributes"]["JOINTS_0"] = json!(float_joints);
-    let e = load_error(&b.glb());
     assert!(e.contains("(JOINTS_0) must be VEC4 of unsigned"), "{e}");
 }
 
@@ -1036,21 +1042,18 @@ fn weights_must_be_finite_and_not_negative() {
         e.contains("WEIGHTS_0 (accessor 1) must be VEC4 of floats, or of unsigned"),
         "{e}"
     );
-    let mut b = skinned_triangle(false);
-    let negative = b.floats(
+    let (e, negative) = skinned_error_with(
+        "WEIGHTS_0",
         &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0],
-        "VEC4",
     );
-    b.root["meshes"][0]["primitives"][0]["attributes"]["WEIGHTS_0"] = json!(negative);
-    let e = load_error(&b.glb());
     assert!(
         e.contains(&format!(
             "WEIGHTS_0 (accessor {negative}) has negative weights"
         )),
         "{e}"
     );
-    let mut b = skinned_triangle(false);
-    let nan = b.floats(
+    let (e, _) = skinned_error_with(
+        "WEIGHTS_0",
         &[
             1.0,
             0.0,
@@ -1065,10 +1068,7 @@ fn weights_must_be_finite_and_not_negative() {
             0.0,
             0.0,
         ],
-        "VEC4",
     );
-    b.root["meshes"][0]["primitives"][0]["attributes"]["WEIGHTS_0"] = json!(nan);
-    let e = load_error(&b.glb());
     assert!(
         e.contains("(WEIGHTS_0) contains NaN or infinite values"),
         "{e}"
