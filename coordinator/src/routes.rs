@@ -46,6 +46,7 @@ pub(crate) enum Endpoint {
     Announce,
     Heartbeat,
     Drain,
+    Readmit,
     Claim,
     CreateToken,
     ListTokens,
@@ -83,7 +84,7 @@ const STATE_FILTER: Param = Param::new("state", "Only jobs in this state.").one_
 ]);
 
 /// Every route: the router and the OpenAPI document are both built from this table.
-pub const ROUTES: [Route; 24] = [
+pub const ROUTES: [Route; 25] = [
     route(
         Method::GET,
         "/",
@@ -244,6 +245,17 @@ pub const ROUTES: [Route; 24] = [
         Endpoint::Drain,
         Doc::new("The worker claims no more tasks; the one it holds may finish.")
             .answers_with(204, Body::None),
+    ),
+    route(
+        Method::POST,
+        "/api/workers/{name}/readmit",
+        ADMIN,
+        Endpoint::Readmit,
+        Doc::new(
+            "The worker may claim tasks again, whatever stopped it; its results are all checked \
+             again until it has passed enough checks in a row.",
+        )
+        .answers_with(204, Body::None),
     ),
     route(
         Method::POST,

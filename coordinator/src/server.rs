@@ -69,6 +69,7 @@ fn handler<T: Transport>(endpoint: Endpoint) -> MethodRouter<FarmState<T>> {
         Endpoint::Announce => post(announce::<T>),
         Endpoint::Heartbeat => post(heartbeat::<T>),
         Endpoint::Drain => post(drain::<T>),
+        Endpoint::Readmit => post(readmit::<T>),
         Endpoint::Claim => post(claim::<T>),
         Endpoint::CreateToken => post(create_token::<T>),
         Endpoint::ListTokens => get(list_tokens::<T>),
@@ -598,16 +599,38 @@ async fn drain<T: Transport>(
     State(farm): State<FarmState<T>>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if !farm.workers()?.iter().any(|w| w.name == name) {
-        return Err(ApiError(
-            StatusCode::NOT_FOUND,
-            format!("no worker '{}'", printable(&name, 100)),
-        ));
-    }
+    known_worker(&farm, &name)?;
     if farm.store().drain_worker(&name).map_err(FarmError::from)? {
         tracing::info!(worker = %name, "worker drained by an operator");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn readmit<T: Transport>(
+    State(farm): State<FarmState<T>>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    known_worker(&farm, &name)?;
+    if farm
+        .store()
+        .readmit_worker(&name)
+        .map_err(FarmError::from)?
+    {
+        tracing::info!(worker = %name, "worker readmitted by an operator");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Not found unless the farm has heard from a worker of this name.
+fn known_worker<T: Transport>(farm: &Farm<T>, name: &str) -> ApiResult<()> {
+    if farm.workers()?.iter().any(|w| w.name == name) {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no worker '{}'", printable(name, 100)),
+        ))
+    }
 }
 
 async fn heartbeat<T: Transport>(

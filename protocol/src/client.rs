@@ -32,6 +32,16 @@ pub enum ClientError {
     Protocol { url: String, message: String },
 }
 
+/// `s` as one segment of a URL's path: a name with `/` or `..` in it cannot reach another route.
+fn path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[derive(Clone)]
 pub struct Client {
     base: String,
@@ -217,6 +227,22 @@ impl Client {
         self.json(response)
     }
 
+    /// Stops `worker`'s claims; the task it holds may finish.
+    pub fn drain(&self, worker: &str) -> Result<(), ClientError> {
+        self.worker_action(worker, "drain")
+    }
+
+    /// Lets a blocked or drained `worker` claim tasks again.
+    pub fn readmit(&self, worker: &str) -> Result<(), ClientError> {
+        self.worker_action(worker, "readmit")
+    }
+
+    fn worker_action(&self, worker: &str, action: &str) -> Result<(), ClientError> {
+        let path = format!("/api/workers/{}/{action}", path_segment(worker));
+        self.call(self.agent.post(&self.url(&path)), Some(b""))?;
+        Ok(())
+    }
+
     pub fn announce(&self, worker: &WorkerInfo) -> Result<(), ClientError> {
         let body = serde_json::to_vec(worker).expect("worker info serializes");
         let request = self
@@ -288,5 +314,12 @@ mod tests {
             shown.contains("http://admin:***@127.0.0.1:1") && !shown.contains("s3cret"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_worker_name_stays_one_segment_of_the_path() {
+        assert_eq!(path_segment("gpu-7_a"), "gpu-7_a");
+        assert_eq!(path_segment("../jobs/1"), "%2E%2E%2Fjobs%2F1");
+        assert_eq!(path_segment("w@x é?"), "w%40x%20%C3%A9%3F");
     }
 }

@@ -147,7 +147,7 @@ async function live() {
     await row.waitFor();
     check((await row.getAttribute('data-alive')) === 'true', 'worker w1 not shown alive');
     await shot(page, 'workers');
-    await row.locator('.drain-button').click();
+    await row.locator('.worker-action[data-action="drain"]').click();
     await waitFor('w1 drained', async () => {
       const workers = await api(ADMIN, 'GET', '/api/workers');
       return workers.find((w) => w.name === 'w1')?.blocked;
@@ -163,6 +163,17 @@ async function live() {
     await waitFor('the second job cancelled', async () =>
       (await api(tenantA, 'GET', `/api/jobs/${second}`)).state === 'cancelled');
     await page.waitForSelector('#job-state:has-text("cancelled")');
+
+    // The operator lets the drained worker back.
+    await logout(page);
+    await login(page, ADMIN);
+    await page.goto(`${URL_}/#/workers`);
+    await row.locator('.worker-action[data-action="readmit"]').click();
+    await waitFor('w1 readmitted', async () => {
+      const workers = await api(ADMIN, 'GET', '/api/workers');
+      return workers.find((w) => w.name === 'w1')?.blocked === null;
+    });
+    await row.locator('.worker-action[data-action="drain"]').waitFor();
 
     // Another tenant sees neither job, in the list or by its address.
     await logout(page);

@@ -72,10 +72,11 @@ impl StoreArgs {
 #[derive(Args)]
 pub struct ApiArgs {
     /// The coordinator's HTTP address.
-    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    // Global: `tessera workers --token T drain NAME` and `... drain NAME --token T` both work.
+    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR, global = true)]
     coordinator: String,
     /// API token (`tessera token create` prints one).
-    #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
 }
 

@@ -1,12 +1,15 @@
-//! `tessera workers`: the workers the coordinator has heard from.
+//! `tessera workers`: the workers the coordinator has heard from; an operator drains one or
+//! lets a blocked one back.
 
-use clap::Args;
+use clap::{Args, Subcommand};
 
 use crate::farm_runtime::ApiArgs;
 use crate::terminal::clean;
 
 #[derive(Args)]
 pub struct WorkersArgs {
+    #[command(subcommand)]
+    action: Option<WorkerAction>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -14,8 +17,31 @@ pub struct WorkersArgs {
     api: ApiArgs,
 }
 
+#[derive(Subcommand)]
+enum WorkerAction {
+    /// The worker claims no more tasks; the one it holds may finish.
+    Drain { name: String },
+    /// A blocked or drained worker may claim tasks again; all its results are checked until it
+    /// has passed enough checks in a row, as a new worker's are.
+    Readmit { name: String },
+}
+
 pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
-    let workers = args.api.client().workers()?;
+    let client = args.api.client();
+    match args.action {
+        Some(WorkerAction::Drain { name }) => {
+            client.drain(&name)?;
+            eprintln!("worker {} drained", clean(&name));
+            return Ok(());
+        }
+        Some(WorkerAction::Readmit { name }) => {
+            client.readmit(&name)?;
+            eprintln!("worker {} readmitted", clean(&name));
+            return Ok(());
+        }
+        None => {}
+    }
+    let workers = client.workers()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&workers)?);
         return Ok(());

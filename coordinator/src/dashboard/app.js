@@ -604,13 +604,14 @@ async function download(a) {
 // ---------------------------------------------------------------- workers page
 
 const workerRows = new Map();
-let workersSeq = 0; // a drain refreshes at once; an older poll answer must not undo it
+let workersSeq = 0; // a drain or readmit refreshes at once; an older poll answer must not undo it
 
 function workerRowHtml(w) {
   const name = esc(w.name);
   const live = w.alive ? '<span class="alive">alive</span>' : '<span class="dead">dead</span>';
-  const drain = w.alive && !w.blocked
-    ? '<button type="button" class="drain-button">Drain</button>' : '';
+  const action = w.blocked
+    ? '<button type="button" class="worker-action" data-action="readmit">Readmit</button>'
+    : w.alive ? '<button type="button" class="worker-action" data-action="drain">Drain</button>' : '';
   return `<tr data-worker="${name}" data-alive="${w.alive ? 'true' : 'false'}"${w.alive ? '' : ' class="is-dead"'}>` +
     `<td class="col-name">${name}</td><td class="col-alive">${live}</td>` +
     `<td class="col-blocked">${esc(w.blocked || '')}</td>` +
@@ -623,7 +624,7 @@ function workerRowHtml(w) {
     `<td class="num">${esc(w.check_rate >= 1 ? 'all' : `1 in ${Math.round(1 / w.check_rate)}`)}</td>` +
     `<td class="num">${esc(w.throughput == null ? '—' : `${w.throughput.toFixed(2)}x`)}</td>` +
     `<td class="col-uptime">${esc(duration(w.last_seen - w.first_seen))}</td>` +
-    `<td class="col-last-seen">${esc(when(w.last_seen))}</td><td>${drain}</td></tr>`;
+    `<td class="col-last-seen">${esc(when(w.last_seen))}</td><td>${action}</td></tr>`;
 }
 
 async function refreshWorkers(signal) {
@@ -642,12 +643,14 @@ function showWorkers() {
   poll(page, () => refreshWorkers(page.signal));
 }
 
-async function drainWorker(btn) {
+// Drains a worker, or readmits a blocked one, as the button says.
+async function workerAction(btn) {
   const name = btn.closest('tr').dataset.worker; // the DOM decodes the escaped attribute
+  const action = btn.dataset.action;
   const page = app.page;
   btn.disabled = true;
   try {
-    await api(`/api/workers/${encodeURIComponent(name)}/drain`, { method: 'POST', signal: page.signal });
+    await api(`/api/workers/${encodeURIComponent(name)}/${action}`, { method: 'POST', signal: page.signal });
     clearError();
     await refreshWorkers(page.signal);
   } catch (e) {
@@ -678,8 +681,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('cancel-button').addEventListener('click', cancelJob);
   // Delegated handlers: rows are rebuilt, so listeners live on the containers.
   $('workers-table').addEventListener('click', (e) => {
-    const btn = e.target.closest('.drain-button');
-    if (btn && !btn.disabled) drainWorker(btn);
+    const btn = e.target.closest('.worker-action');
+    if (btn && !btn.disabled) workerAction(btn);
   });
   $('frame-list').addEventListener('click', (e) => {
     const a = e.target.closest('a.download-exr, a.download-png');

@@ -1428,7 +1428,7 @@ pub(crate) mod tests {
         a_blocked_workers_unverified_tasks_go_out_again_and_are_charged_once_more,
         a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard,
         tokens_are_stored_as_hashes_and_revocable,
-        a_jobs_tasks_are_listed_by_state_and_a_worker_is_drained_once,
+        a_jobs_tasks_are_listed_by_state_and_a_worker_is_drained_and_readmitted,
         each_tenant_sees_its_jobs_and_pays_for_its_scenes,
         a_frame_is_ready_once_its_last_tile_is_kept_and_a_sync_flushes_only_after_changes,
         progress_counts_done_tiles_per_frame_and_failures_end_jobs,
@@ -2312,7 +2312,7 @@ pub(crate) mod tests {
         );
     }
 
-    fn a_jobs_tasks_are_listed_by_state_and_a_worker_is_drained_once(scratch: &Scratch) {
+    fn a_jobs_tasks_are_listed_by_state_and_a_worker_is_drained_and_readmitted(scratch: &Scratch) {
         let store = scratch.open();
         let id = job(&store, 0);
         let all = store.tasks(id, None).unwrap();
@@ -2338,6 +2338,25 @@ pub(crate) mod tests {
         assert_eq!(
             store.reputation("w1").unwrap().blocked.as_deref(),
             Some(reputation::DRAINED)
+        );
+
+        assert!(store.readmit_worker("w1").unwrap());
+        assert!(!store.readmit_worker("w1").unwrap(), "readmitted twice");
+        assert!(!store.readmit_worker("nobody").unwrap());
+        assert_eq!(store.reputation("w1").unwrap().blocked, None);
+        // Caught after a passed check, then let back: the failure stays on its record, and its
+        // results are all checked again.
+        store.record_passed_check("w1", task.id).unwrap();
+        store.block_worker("w1", "caught").unwrap();
+        assert!(store.readmit_worker("w1").unwrap());
+        assert_eq!(
+            store.reputation("w1").unwrap(),
+            reputation::Reputation {
+                checks_passed: 1,
+                checks_failed: 1,
+                consecutive_valid: 0,
+                blocked: None,
+            }
         );
     }
 

@@ -115,6 +115,21 @@ impl Store {
         self.sync()?;
         Ok(changed == 1)
     }
+
+    /// An operator lets `worker` claim tasks again, whatever stopped it (a drain, a failed check,
+    /// a task held too long, a throughput its class contradicts). Its checks start over as a new
+    /// worker's (every result checked); what was reversed stays reversed. A worker whose
+    /// throughput still contradicts its class is stopped again at the farm's next look. Returns
+    /// false when it was not blocked.
+    pub fn readmit_worker(&self, worker: &str) -> Result<bool, StoreError> {
+        let changed = self.db().execute(
+            "UPDATE reputation SET blocked_reason = NULL, consecutive_valid = 0
+             WHERE worker = ?1 AND blocked_reason IS NOT NULL",
+            params![worker],
+        )?;
+        self.sync()?;
+        Ok(changed == 1)
+    }
 }
 
 /// What a drained worker's record says.
