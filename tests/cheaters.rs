@@ -197,6 +197,7 @@ fn cheaters_beside_honest_workers_are_caught_and_the_job_is_rendered_honestly() 
                 Claim::Render { lease, key, .. } => (lease, key),
                 // Stale (a task published again): another will come.
                 Claim::Skip { .. } => continue,
+                Claim::Stop { reason } => panic!("a cheater not caught was stopped: {reason}"),
             };
             let truth = render(&backend, &scene, &task);
             let (pixels, render_micros) = if !cheater.cheats_now() {

@@ -822,7 +822,9 @@ fn a_dishonest_worker_is_never_paid_beyond_its_bound_nor_breaks_the_job() {
             .remove(0)
         {
             Claim::Render { lease, key, .. } => (lease, key),
-            Claim::Skip { reason } => panic!("mallory's claim refused: {reason}"),
+            Claim::Skip { reason } | Claim::Stop { reason } => {
+                panic!("mallory's claim refused: {reason}")
+            }
         };
         let (inflated_lease, inflated_key) = claimed(&took[1]);
         let (lease, key) = claimed(&took[2]);

@@ -26,8 +26,8 @@ use tessera_protocol::task::{MAX_BUNDLE, TaskBundle, TaskMessage};
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Pixels;
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
-use tessera_transport::{InProcessTransport, Inbox, Transport, TransportError};
-use tessera_worker::{Faults, Link, Pace, TileRenderer, run_worker};
+use tessera_transport::{InProcessTransport, Inbox, Transport};
+use tessera_worker::{Faults, Link, Pace, TileRenderer, WorkerError, run_worker};
 
 /// Workers reach the farm in this process directly, each under its own worker identity.
 struct TestLink {
@@ -81,7 +81,7 @@ fn spawn_cpu_worker(
     transport: &InProcessTransport,
     name: &'static str,
     shutdown: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<Result<(), TransportError>> {
+) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
     spawn_paced_worker(farm, transport, name, Pace::default(), shutdown)
 }
 
@@ -92,7 +92,7 @@ fn spawn_paced_worker(
     name: &'static str,
     pace: Pace,
     shutdown: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<Result<(), TransportError>> {
+) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
     let renderer = Arc::new(TileRenderer::new(
         Box::new(CpuBackend::new(Some(1)).unwrap()),
         Faults::default(),
@@ -409,7 +409,7 @@ fn claim(farm: &Farm<InProcessTransport>, who: &Principal, task: &TaskMessage) -
 fn lease(farm: &Farm<InProcessTransport>, task: &TaskMessage, worker: &str) -> (String, String) {
     match claim(farm, &cpu_worker(worker, 2), task) {
         Claim::Render { lease, key, .. } => (lease, key),
-        Claim::Skip { reason } => panic!("claim refused: {reason}"),
+        Claim::Skip { reason } | Claim::Stop { reason } => panic!("claim refused: {reason}"),
     }
 }
 
@@ -660,11 +660,11 @@ async fn a_task_held_past_the_task_timeout_goes_to_another_worker_despite_heartb
     let why = views[0].last_error.as_deref().unwrap_or_default();
     assert!(why.contains("held the task for more than 1 s"), "{why}");
     match claim(&farm, &cpu_worker("hoarder", 2), &again) {
-        Claim::Skip { reason } => assert!(
+        Claim::Stop { reason } => assert!(
             reason.contains("is blocked") && reason.contains("for more than 1 s"),
             "{reason}"
         ),
-        Claim::Render { .. } => panic!("the hoarder took the task back"),
+        other => panic!("the hoarder was not stopped: {other:?}"),
     }
     finished_by_another(&farm, job, (&task, &hoarded), &again).await;
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
@@ -706,6 +706,84 @@ async fn a_forged_task_message_is_rendered_as_the_coordinator_published_it() {
     stop.send(true).unwrap();
     runner.await.unwrap().unwrap();
     worker.await.unwrap().unwrap();
+}
+
+/// A forged message that puts a task of one job beside another job's, under the first job's
+/// number and scene, does not get the second rendered with the first's scene (the honest worker
+/// found wrong): a message's tasks are granted of one job only, and the other goes out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_message_mixing_two_jobs_does_not_render_one_with_the_others_scene() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = InProcessTransport::new();
+    let mut config = one_task_a_message(FarmConfig::new(
+        dir.path().join("data"),
+        PriceTable::default(),
+    ));
+    // The forger took the refused task's own message off the queue: it is published again.
+    config.queue_timeout = Duration::from_secs(1);
+    let farm = Farm::open(config, transport.clone()).unwrap();
+    let mut tasks = transport.consume_tasks(1).await.unwrap();
+    let a = farm.submit(one_tile_of_cornell(4, 2)).await.unwrap();
+    let mut other = one_tile_of_cornell(4, 2);
+    other.scene_name = "materials.gltf".into();
+    other.scene = scene("materials.gltf");
+    let b = farm.submit(other).await.unwrap();
+    let (first, second) = (take(&mut tasks).await, take(&mut tasks).await);
+    drop(tasks);
+    assert_ne!(first.scene, second.scene);
+    let mut disguised = second.clone();
+    disguised.job = first.job;
+    disguised.scene = first.scene;
+    let forged = TaskBundle::new(vec![first, disguised]).unwrap();
+    transport.publish_tasks(&[forged]).await.unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
+    let worker = spawn_cpu_worker(&farm, &transport, "honest", shutdown);
+    assert_eq!(wait_finished(&farm, a).await, JobState::Done);
+    assert_eq!(wait_finished(&farm, b).await, JobState::Done);
+    let honest = farm.store().reputation("honest").unwrap();
+    assert_eq!(honest.blocked, None);
+    assert_eq!((honest.checks_passed, honest.checks_failed), (2, 0));
+    stop.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+    worker.await.unwrap().unwrap();
+}
+
+/// A drained worker leaves the message it takes to the other workers and stops. It used to
+/// acknowledge every message it could not claim, as fast as they came, and their tasks waited
+/// for the queue timeout (five minutes) to go out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_worker_leaves_its_messages_to_the_others_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = InProcessTransport::new();
+    let config = one_task_a_message(FarmConfig::new(
+        dir.path().join("data"),
+        PriceTable::default(),
+    ));
+    let farm = Farm::open(config, transport.clone()).unwrap();
+    assert!(farm.store().drain_worker("drained").unwrap());
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
+    let drained = spawn_cpu_worker(&farm, &transport, "drained", shutdown.clone());
+    let mut submission = one_tile_of_cornell(8, 2);
+    submission.options.tile_size = NonZeroU32::new(4).unwrap();
+    let job = farm.submit(submission).await.unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(30), drained)
+        .await
+        .expect("the drained worker stops")
+        .unwrap();
+    match stopped {
+        Err(WorkerError::Stopped(reason)) => {
+            assert!(reason.contains("drained by an operator"), "{reason}")
+        }
+        other => panic!("the drained worker did not stop as drained: {other:?}"),
+    }
+    let honest = spawn_cpu_worker(&farm, &transport, "honest", shutdown);
+    assert_eq!(wait_finished(&farm, job).await, JobState::Done);
+    assert_eq!(farm.store().tasks(job, None).unwrap().len(), 4);
+    stop.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+    honest.await.unwrap().unwrap();
 }
 
 /// A job with a cost limit stops before its invoice passes it (here the CPU costs a million
@@ -1044,7 +1122,7 @@ async fn a_trusted_cheater_is_caught_its_charges_reversed_and_its_tiles_rendered
     // The blocked worker may claim nothing more.
     let next = take(&mut tasks).await;
     let refused = claim(&farm, &cpu_worker("cheat", 2), &next);
-    assert!(matches!(refused, Claim::Skip { .. }), "{refused:?}");
+    assert!(matches!(refused, Claim::Stop { .. }), "{refused:?}");
     // An honest worker renders the rest, the reversed tiles again among them.
     let mut first = Some(next);
     while farm.job(job).unwrap().state == JobState::Running {
@@ -1123,7 +1201,9 @@ async fn a_verified_job_is_rendered_by_verified_workers_only() {
     };
     let held = match claim(&farm, &studio, &task) {
         Claim::Render { lease, key, .. } => (lease, key),
-        Claim::Skip { reason } => panic!("the verified worker was refused: {reason}"),
+        Claim::Skip { reason } | Claim::Stop { reason } => {
+            panic!("the verified worker was refused: {reason}")
+        }
     };
     let r = result(&task, &true_pixels(&task), 32, 1, &held);
     farm.handle_result(&from_cpu(r, &held)).await.unwrap();
@@ -1209,7 +1289,9 @@ async fn tiny_tasks_travel_several_to_a_message() {
         .iter()
         .map(|c| match c {
             Claim::Render { lease, .. } => lease.clone(),
-            Claim::Skip { reason } => panic!("a task of the message refused: {reason}"),
+            Claim::Skip { reason } | Claim::Stop { reason } => {
+                panic!("a task of the message refused: {reason}")
+            }
         })
         .collect();
     assert_eq!(leases.len(), MAX_BUNDLE, "a lease for each task");

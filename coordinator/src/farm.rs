@@ -508,6 +508,7 @@ impl<T: Transport> Farm<T> {
                     })
                 }
                 LeaseClaim::Refused(reason) => Ok(Claim::Skip { reason }),
+                LeaseClaim::Stopped(reason) => Ok(Claim::Stop { reason }),
             })
             .collect()
     }

@@ -173,7 +173,7 @@ async function live() {
       const workers = await api(ADMIN, 'GET', '/api/workers');
       return workers.find((w) => w.name === 'w1')?.blocked === null;
     });
-    await row.locator('.worker-action[data-action="drain"]').waitFor();
+    await row.locator('.worker-action[data-action="readmit"]').waitFor({ state: 'detached' });
 
     // Another tenant sees neither job, in the list or by its address.
     await logout(page);

@@ -15,5 +15,5 @@ pub mod tile_renderer;
 
 pub use link::{HttpLink, Link};
 pub use metrics::WorkerMetrics;
-pub use run::{DEFAULT_HEARTBEAT, Pace, run_worker};
+pub use run::{DEFAULT_HEARTBEAT, Pace, WorkerError, run_worker};
 pub use tile_renderer::{Faults, HeldMap, Preparation, TileRenderer};

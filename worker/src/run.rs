@@ -45,7 +45,20 @@ impl Default for Pace {
     }
 }
 
-/// Takes and renders tasks until `shutdown` turns true; the tasks in hand are finished and
+/// Why a worker stopped before it was told to.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The coordinator refuses this worker's claims.
+    #[error(
+        "the coordinator stopped this worker: {0} (an operator may readmit it with `tessera workers readmit NAME`)"
+    )]
+    Stopped(String),
+}
+
+/// Takes and renders tasks until `shutdown` turns true, or until the coordinator says this
+/// worker may claim no more ([`WorkerError::Stopped`]); the tasks in hand are finished and
 /// acknowledged first.
 pub async fn run_worker<T: Transport>(
     transport: &T,
@@ -55,7 +68,7 @@ pub async fn run_worker<T: Transport>(
     pace: Pace,
     metrics: Arc<WorkerMetrics>,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(), TransportError> {
+) -> Result<(), WorkerError> {
     let info = renderer.worker_info(name);
     {
         let (link, info) = (link.clone(), info.clone());
@@ -88,6 +101,7 @@ pub async fn run_worker<T: Transport>(
         metrics: &metrics,
     };
     let mut handling = FuturesUnordered::new();
+    let mut stopped = None;
     loop {
         if *shutdown.borrow() {
             break;
@@ -95,17 +109,39 @@ pub async fn run_worker<T: Transport>(
         let (room, busy) = (handling.len() < usize::from(in_hand), !handling.is_empty());
         let delivery = tokio::select! {
             _ = shutdown.changed() => break,
-            Some(()) = handling.next(), if busy => continue,
+            Some(handled) = handling.next(), if busy => match handled {
+                Handled::Done => continue,
+                Handled::Stop(reason) => {
+                    stopped = Some(reason);
+                    break;
+                }
+            },
             delivery = inbox.next(), if room => delivery,
             delivery = next_of(&mut verified_inbox), if room => delivery,
         };
         let Some(delivery) = delivery else { break };
         handling.push(handle_task(transport, worker, delivery, shutdown.clone()));
     }
-    while handling.next().await.is_some() {}
+    while let Some(handled) = handling.next().await {
+        if let Handled::Stop(reason) = handled {
+            stopped.get_or_insert(reason);
+        }
+    }
     beating.abort();
+    if let Some(reason) = stopped {
+        tracing::warn!(worker = %info.name, %reason, "the coordinator stopped this worker");
+        return Err(WorkerError::Stopped(reason));
+    }
     tracing::info!(worker = %info.name, "worker stopped");
     Ok(())
+}
+
+/// How a task message was handled.
+enum Handled {
+    /// Rendered and acknowledged, or left for the broker to deliver again.
+    Done,
+    /// Left unacknowledged for another worker: this one may claim nothing more, for the reason.
+    Stop(String),
 }
 
 /// The next delivery of `inbox`, or never without one.
@@ -205,13 +241,14 @@ struct Worker<'a> {
     metrics: &'a Arc<WorkerMetrics>,
 }
 
-/// Claims, renders and reports the tasks of one message, then acknowledges it.
+/// Claims, renders and reports the tasks of one message, then acknowledges it; or leaves it
+/// unacknowledged when this worker may claim nothing more.
 async fn handle_task<T: Transport>(
     transport: &T,
     worker: Worker<'_>,
     delivery: Delivery<TaskBundle>,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> Handled {
     let Worker {
         info,
         renderer,
@@ -221,8 +258,12 @@ async fn handle_task<T: Transport>(
     let tasks = delivery.message.tasks().to_vec();
     // Not acknowledged on shutdown: the broker hands the tasks to another worker.
     let Some(claims) = claim(link, &tasks, metrics, &mut shutdown).await else {
-        return;
+        return Handled::Done;
     };
+    // The broker delivers the message again once this worker's channel closes, as it stops.
+    if let Some(Claim::Stop { reason }) = claims.iter().find(|c| matches!(c, Claim::Stop { .. })) {
+        return Handled::Stop(reason.clone());
+    }
     let mut granted = Vec::with_capacity(tasks.len());
     for (task, claim) in tasks.into_iter().zip(claims) {
         match claim {
@@ -236,7 +277,7 @@ async fn handle_task<T: Transport>(
                 }
                 granted.push((*canonical, lease, key));
             }
-            Claim::Skip { reason } => {
+            Claim::Skip { reason } | Claim::Stop { reason } => {
                 tracing::debug!(task = %task.task, attempt = task.attempt, %reason, "not rendering a task");
                 metrics.task_ended(TaskOutcome::Skipped, None);
             }
@@ -274,7 +315,7 @@ async fn handle_task<T: Transport>(
         metrics.result_unsent();
         // Not acknowledged: the tasks are delivered again once the connection is back.
         tracing::warn!(task = %results[0].task, tasks = results.len(), error = %e, "cannot send results");
-        return;
+        return Handled::Done;
     }
     for ((task, ..), rendered) in granted.iter().zip(&rendered) {
         match rendered {
@@ -291,24 +332,28 @@ async fn handle_task<T: Transport>(
     if let Err(e) = delivery.ack().await {
         tracing::warn!(error = %e, "cannot settle a task message; it will be delivered again");
     }
+    Handled::Done
 }
 
-/// Renders `tasks` in turn, all of one job, so of one scene: fetched once.
+/// Renders `tasks` in turn, each scene fetched once. The coordinator grants a message's tasks
+/// of one job only, so of one scene; a worker that took a forged message's mix on trust would
+/// render one job's tiles with another's scene, fail its checks and be blocked.
 fn render_all(
     renderer: &TileRenderer,
     link: &dyn Link,
     metrics: &WorkerMetrics,
     tasks: &[TaskMessage],
 ) -> Vec<Rendered> {
-    let Some(first) = tasks.first() else {
-        return Vec::new();
-    };
-    let path = match fetch_scene(link, first) {
-        Ok(path) => path,
-        Err(reason) => return vec![Err(reason); tasks.len()],
-    };
-    metrics.render_started();
-    let rendered = renderer.render(&path, tasks);
-    metrics.render_ended();
+    let mut rendered = Vec::with_capacity(tasks.len());
+    for run in tasks.chunk_by(|a, b| a.scene == b.scene) {
+        match fetch_scene(link, &run[0]) {
+            Ok(path) => {
+                metrics.render_started();
+                rendered.extend(renderer.render(&path, run));
+                metrics.render_ended();
+            }
+            Err(reason) => rendered.extend(vec![Err(reason); run.len()]),
+        }
+    }
     rendered
 }

@@ -124,6 +124,8 @@ pub struct Claimant<'a> {
 pub enum LeaseClaim {
     Granted(Lease),
     Refused(String),
+    /// The worker may claim nothing, for this reason (blocked or drained).
+    Stopped(String),
 }
 
 /// Leases with their tasks' jobs, as `read` reads them, where `$filter` holds; one string at
@@ -156,7 +158,8 @@ impl Store {
     /// Grants `worker` a lease on each of `tasks` (an attempt of a task each), in one
     /// transaction, unless the worker is blocked, the task is done, failed or held under a
     /// live lease, its job ended or takes verified workers only and the worker is not one, or
-    /// the attempt is not the task's current one: a claim for each, in their order.
+    /// the attempt is not the task's current one, or it is of another job than the tasks
+    /// granted before it: a claim for each, in their order.
     pub fn claim(
         &self,
         tasks: &[TaskAttempt],
@@ -170,10 +173,17 @@ impl Store {
             // published again.
             tx.execute("SET LOCAL synchronous_commit TO OFF", params![])?;
         }
-        let claims = tasks
-            .iter()
-            .map(|t| claim_one(&tx, *t, claimant))
-            .collect::<Result<Vec<_>, _>>()?;
+        // A message's tasks are one job's, rendered with one scene: a task of another job in
+        // it (a forged message) is refused, or the worker would render it with the wrong scene.
+        let mut job = None;
+        let mut claims = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let claim = claim_one(&tx, *t, claimant, job)?;
+            if let LeaseClaim::Granted(lease) = &claim {
+                job = Some(lease.job);
+            }
+            claims.push(claim);
+        }
         tx.commit()?;
         Ok(claims)
     }
@@ -235,6 +245,7 @@ fn claim_one(
     db: &Db,
     TaskAttempt { task, attempt }: TaskAttempt,
     claimant: &Claimant,
+    bundle_job: Option<JobId>,
 ) -> Result<LeaseClaim, StoreError> {
     let Claimant {
         worker,
@@ -281,7 +292,16 @@ fn claim_one(
         return refuse(format!("no task {task}"));
     };
     if let Some(why) = blocked {
-        return refuse(format!("worker '{worker}' is blocked: {why}"));
+        return Ok(LeaseClaim::Stopped(format!(
+            "worker '{worker}' is blocked: {why}"
+        )));
+    }
+    if let Some(bundle_job) = bundle_job
+        && bundle_job.0 != job
+    {
+        return refuse(format!(
+            "it is of job {job}, and the message's tasks granted before it of job {bundle_job}"
+        ));
     }
     if job_state != "running" {
         return refuse(format!("its job is {job_state}"));

@@ -1494,7 +1494,7 @@ pub(crate) mod tests {
                 .unwrap()
             {
                 LeaseClaim::Granted(lease) => (task, lease),
-                LeaseClaim::Refused(why) => panic!("{why}"),
+                LeaseClaim::Refused(why) | LeaseClaim::Stopped(why) => panic!("{why}"),
             }
         };
         let (first, first_lease) = claim(0, "w1");
@@ -1592,7 +1592,7 @@ pub(crate) mod tests {
                     .unwrap()
                 {
                     LeaseClaim::Granted(lease) => lease,
-                    LeaseClaim::Refused(why) => panic!("{why}"),
+                    LeaseClaim::Refused(why) | LeaseClaim::Stopped(why) => panic!("{why}"),
                 }
             })
             .collect();
@@ -1846,7 +1846,9 @@ pub(crate) mod tests {
             .unwrap()
         {
             LeaseClaim::Granted(lease) => (task, lease),
-            LeaseClaim::Refused(why) => panic!("claim refused: {why}"),
+            LeaseClaim::Refused(why) | LeaseClaim::Stopped(why) => {
+                panic!("claim refused: {why}")
+            }
         }
     }
 
@@ -2127,8 +2129,8 @@ pub(crate) mod tests {
             .claim_alone(tasks[1].id, 2, "w1", "cpu", 2, false)
             .unwrap()
         {
-            LeaseClaim::Refused(why) => assert!(why.contains("'w1' is blocked: made up"), "{why}"),
-            LeaseClaim::Granted(lease) => panic!("a blocked worker was granted {lease:?}"),
+            LeaseClaim::Stopped(why) => assert!(why.contains("'w1' is blocked: made up"), "{why}"),
+            other => panic!("a blocked worker was not stopped: {other:?}"),
         }
         // The next attempt follows the blocked worker's.
         let lease = match store
@@ -2136,7 +2138,7 @@ pub(crate) mod tests {
             .unwrap()
         {
             LeaseClaim::Granted(lease) => lease,
-            LeaseClaim::Refused(why) => panic!("{why}"),
+            LeaseClaim::Refused(why) | LeaseClaim::Stopped(why) => panic!("{why}"),
         };
         let mut honest = row(tasks[1].id, id);
         honest.worker = "w2".into();
@@ -2162,7 +2164,7 @@ pub(crate) mod tests {
             .unwrap()
         {
             LeaseClaim::Refused(why) => why,
-            LeaseClaim::Granted(_) => panic!("a second lease on task {}", task.id),
+            other => panic!("task {} not refused: {other:?}", task.id),
         };
         assert!(refused(1).contains("holds it"), "{}", refused(1));
         // The holder asking again (its answer lost) gets its own lease back.
