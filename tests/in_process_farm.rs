@@ -835,10 +835,14 @@ async fn jobs_beyond_the_limits_are_refused_clearly() {
         s
     };
     type Change<'a> = &'a dyn Fn(&mut Submission);
-    let cases: [(Change, &str); 4] = [
+    let cases: [(Change, &str); 5] = [
         (
             &|s| s.options.frames = "1-10001".parse().unwrap(),
             "at most 10000",
+        ),
+        (
+            &|s| s.options.tile_size = NonZeroU32::new(257).unwrap(),
+            "a tile may be at most 256 px a side",
         ),
         (
             &|s| s.options.size = SizeRequest::from_sides(Some(32768), Some(32768)).unwrap(),

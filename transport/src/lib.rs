@@ -121,6 +121,34 @@ fn encode<M: Serialize>(message: &M) -> Vec<u8> {
     serde_json::to_vec(message).expect("messages serialize")
 }
 
+/// The largest message body taken: RabbitMQ 4's default `max_message_size`. Ours are far
+/// smaller (the result of the largest tile a farm job may have stays under 4 MiB); a larger
+/// body, which only a forger sends, is refused before parsing would copy it again.
+pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+
 fn decode<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, String> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(format!(
+            "{} bytes; a message may have at most {MAX_MESSAGE_BYTES}",
+            bytes.len()
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_over_the_largest_message_is_refused_before_it_is_parsed() {
+        // Valid JSON of the message's type, one byte too long.
+        let mut body = b"[".to_vec();
+        body.resize(MAX_MESSAGE_BYTES, b' ');
+        body.push(b']');
+        let refused = decode::<Vec<u8>>(&body).unwrap_err();
+        assert!(refused.contains("at most"), "{refused}");
+        body.remove(1);
+        assert_eq!(decode::<Vec<u8>>(&body).unwrap(), Vec::<u8>::new());
+    }
 }
