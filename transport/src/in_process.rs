@@ -69,6 +69,12 @@ impl Settle for ChannelSettle {
         self.body = None;
         Box::pin(async { Ok(()) })
     }
+
+    fn requeue(self: Box<Self>) -> BoxFuture<'static, Result<(), TransportError>> {
+        // Dropping it puts it back.
+        drop(self);
+        Box::pin(async { Ok(()) })
+    }
 }
 
 impl Drop for ChannelSettle {

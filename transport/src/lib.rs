@@ -42,6 +42,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Settles one delivery with whoever delivered it.
 pub trait Settle: Send + Sync {
     fn ack(self: Box<Self>) -> BoxFuture<'static, Result<(), TransportError>>;
+    /// Gives the message back to its queue, for any consumer.
+    fn requeue(self: Box<Self>) -> BoxFuture<'static, Result<(), TransportError>>;
 }
 
 /// A message handed to a consumer, to be settled once handled.
@@ -63,6 +65,13 @@ impl<M> Delivery<M> {
 
     pub async fn ack(self) -> Result<(), TransportError> {
         self.settle.ack().await
+    }
+
+    /// Gives the message back to its queue at once. One merely dropped goes back only when its
+    /// consumer's channel closes (RabbitMQ), so a consumer that holds as many as it may take
+    /// would wait for ever for the next.
+    pub async fn requeue(self) -> Result<(), TransportError> {
+        self.settle.requeue().await
     }
 }
 

@@ -44,6 +44,30 @@ async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
         .expect("the broker answered within 30 s")
 }
 
+/// A worker that cannot send its results (a publish the broker refused) gives the task back at
+/// once, on a connection that stays up; merely dropped, it would be held until the connection
+/// closed, and a worker that takes one message at a time would take no other.
+#[tokio::test]
+async fn a_requeued_task_comes_back_at_once_on_the_same_connection() {
+    broker::ensure_rabbitmq();
+    let ns = broker::namespace("requeue");
+    let transport = AmqpTransport::connect(&Broker::new(broker::URL), &ns)
+        .await
+        .unwrap();
+    transport
+        .publish_tasks(&[TaskBundle::one(task(1, 1))])
+        .await
+        .unwrap();
+    let mut inbox = transport.consume_tasks(1).await.unwrap();
+    let first = within(inbox.next()).await.unwrap();
+    within(first.requeue()).await.unwrap();
+    let again = within(inbox.next()).await.unwrap();
+    assert_eq!(again.message.tasks(), [task(1, 1)]);
+    assert!(again.redelivered);
+    again.ack().await.unwrap();
+    transport.delete_queues().await.unwrap();
+}
+
 #[tokio::test]
 async fn tasks_and_results_travel_and_unacked_tasks_come_back() {
     broker::ensure_rabbitmq();

@@ -260,8 +260,8 @@ async fn handle_task<T: Transport>(
     let Some(claims) = claim(link, &tasks, metrics, &mut shutdown).await else {
         return Handled::Done;
     };
-    // The broker delivers the message again once this worker's channel closes, as it stops.
     if let Some(Claim::Stop { reason }) = claims.iter().find(|c| matches!(c, Claim::Stop { .. })) {
+        requeue(delivery).await;
         return Handled::Stop(reason.clone());
     }
     let mut granted = Vec::with_capacity(tasks.len());
@@ -313,8 +313,8 @@ async fn handle_task<T: Transport>(
         && let Err(e) = transport.publish_results(&results).await
     {
         metrics.result_unsent();
-        // Not acknowledged: the tasks are delivered again once the connection is back.
         tracing::warn!(task = %results[0].task, tasks = results.len(), error = %e, "cannot send results");
+        requeue(delivery).await;
         return Handled::Done;
     }
     for ((task, ..), rendered) in granted.iter().zip(&rendered) {
@@ -333,6 +333,14 @@ async fn handle_task<T: Transport>(
         tracing::warn!(error = %e, "cannot settle a task message; it will be delivered again");
     }
     Handled::Done
+}
+
+/// Gives a message back to the queue for any worker. When that fails too the connection is
+/// gone, and the broker gives it back itself.
+async fn requeue(delivery: Delivery<TaskBundle>) {
+    if let Err(e) = delivery.requeue().await {
+        tracing::warn!(error = %e, "cannot give a task message back; it will be delivered again");
+    }
 }
 
 /// Renders `tasks` in turn, each scene fetched once. The coordinator grants a message's tasks
