@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use tessera_coordinator::billing::{self, PriceTable};
 use tessera_coordinator::store::Principal;
-use tessera_coordinator::{Farm, FarmConfig, Submission};
+use tessera_coordinator::{Farm, FarmConfig, Submission, server};
 use tessera_protocol::api::JobState;
-use tessera_protocol::auth::Trust;
+use tessera_protocol::auth::{NewToken, Role, Trust};
 use tessera_protocol::device::Device;
 use tessera_protocol::id::JobId;
 use tessera_protocol::job::{JobOptions, SizeRequest};
@@ -784,6 +784,58 @@ async fn a_drained_worker_leaves_its_messages_to_the_others_and_stops() {
     stop.send(true).unwrap();
     runner.await.unwrap().unwrap();
     honest.await.unwrap().unwrap();
+}
+
+/// A written frame whose PNG preview is missing (writing it failed; the log says why) is a 404
+/// that says so, not an internal error, and its EXR is still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_without_its_preview_is_not_found_and_its_exr_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = InProcessTransport::new();
+    let config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
+    let farm = Farm::open(config, transport.clone()).unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown.clone()));
+    let worker = spawn_cpu_worker(&farm, &transport, "w", shutdown);
+    let job = farm.submit(one_tile_of_cornell(4, 1)).await.unwrap();
+    assert_eq!(wait_finished(&farm, job).await, JobState::Done);
+    std::fs::remove_file(dir.path().join(format!("data/frames/{job}/frame_0001.png"))).unwrap();
+    let admin = NewToken {
+        role: Role::Admin,
+        tenant: None,
+        name: "operator".into(),
+        device_class: None,
+        threads: None,
+        verified: false,
+    };
+    let (_, token) = farm.store().issue_token(&admin).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!(
+        "http://{}/api/jobs/{job}/frames",
+        listener.local_addr().unwrap()
+    );
+    let server = tokio::spawn(axum::serve(listener, server::router(farm.clone())).into_future());
+    let status = |path: &'static str| {
+        let (url, token) = (format!("{base}/{path}"), token.clone());
+        tokio::task::spawn_blocking(move || {
+            match ureq::get(&url)
+                .set("authorization", &format!("Bearer {token}"))
+                .call()
+            {
+                Ok(response) => (response.status(), String::new()),
+                Err(ureq::Error::Status(code, response)) => (code, response.into_string().unwrap()),
+                Err(e) => panic!("{e}"),
+            }
+        })
+    };
+    let (code, body) = status("1.png").await.unwrap();
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("no PNG preview"), "{body}");
+    assert_eq!(status("1.exr").await.unwrap().0, 200);
+    server.abort();
+    stop.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+    worker.await.unwrap().unwrap();
 }
 
 /// A job with a cost limit stops before its invoice passes it (here the CPU costs a million

@@ -525,14 +525,27 @@ async fn frame<T: Transport>(
     } else {
         (farm.frame_file(id, number)?, "image/x-exr")
     };
-    let file = tokio::fs::File::open(&path).await.map_err(|e| {
-        ApiError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot read frame: {e}"),
-        )
-    })?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| unreadable_frame(e, number, png))?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok(([(header::CONTENT_TYPE, kind)], body).into_response())
+}
+
+/// A written frame whose file cannot be opened. Its preview is written after the frame, and a
+/// preview that could not be written (the coordinator's log says why) is missing, not broken.
+fn unreadable_frame(e: std::io::Error, frame: u32, png: bool) -> ApiError {
+    if png && e.kind() == std::io::ErrorKind::NotFound {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("frame {frame} has no PNG preview; its EXR is served without .png"),
+        )
+    } else {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read frame {frame}: {e}"),
+        )
+    }
 }
 
 async fn scene<T: Transport>(
