@@ -425,10 +425,20 @@ impl Backoff {
     }
 
     async fn wait(&mut self, error: &TransportError) {
-        tracing::warn!(%error, retry_in = ?self.delay, "RabbitMQ connection lost; reconnecting");
-        tokio::time::sleep(self.delay).await;
+        // Between half the delay and all of it: after a broker restart the whole fleet would
+        // otherwise reconnect, and declare its queues, in step.
+        let delay = self.delay.mul_f64(0.5 + 0.5 * unit_random());
+        tracing::warn!(%error, retry_in = ?delay, "RabbitMQ connection lost; reconnecting");
+        tokio::time::sleep(delay).await;
         self.delay = (self.delay * 2).min(Duration::from_secs(5));
     }
+}
+
+/// A number in [0, 1), different each call and in each process (std's hasher keys are random).
+fn unit_random() -> f64 {
+    use std::hash::BuildHasher;
+    let bits = std::collections::hash_map::RandomState::new().hash_one(0u8);
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 pub struct AmqpInbox<M> {
@@ -631,6 +641,16 @@ impl Transport for AmqpTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconnection_delays_are_spread() {
+        let draws: Vec<f64> = (0..64).map(|_| unit_random()).collect();
+        assert!(draws.iter().all(|u| (0.0..1.0).contains(u)), "{draws:?}");
+        let (low, high) = draws
+            .iter()
+            .fold((1.0f64, 0.0f64), |(lo, hi), &u| (lo.min(u), hi.max(u)));
+        assert!(low < 0.25 && high > 0.75, "{draws:?}");
+    }
 
     /// A connection closed before its queues are declared, as when the broker closes every
     /// connection while a coordinator starts: a failure to connect (which
