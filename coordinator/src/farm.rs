@@ -49,6 +49,8 @@ const RESULT_BATCH: usize = 256;
 
 /// How often workers' throughput is compared with their classes'.
 const MISFITS_EVERY: Duration = Duration::from_secs(60);
+/// How often pending tasks are published, whatever else asked for it.
+const TOP_UP_EVERY: Duration = Duration::from_secs(2);
 
 /// Attempts a task gets before it is dead-lettered and its job failed.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -607,9 +609,8 @@ impl<T: Transport> Farm<T> {
         let _publisher = AbortOnDropHandle::new(tokio::spawn(
             self.clone().publish_when_asked(shutdown.clone()),
         ));
-        let mut top_up = tokio::time::interval(Duration::from_secs(2));
-        let mut leases =
-            tokio::time::interval((self.lease_timeout / 10).max(Duration::from_millis(100)));
+        let mut frames = tokio::time::interval(TOP_UP_EVERY);
+        let mut leases = tokio::time::interval(self.lease_check_every());
         let mut misfits = tokio::time::interval(MISFITS_EVERY);
         loop {
             if *shutdown.borrow() {
@@ -617,12 +618,8 @@ impl<T: Transport> Farm<T> {
             }
             tokio::select! {
                 _ = shutdown.changed() => return Ok(()),
-                _ = top_up.tick() => {
-                    // Catches tasks left pending by a failed publish, and frames whose writing
-                    // failed (a full disk) once it works again.
-                    if let Err(e) = self.top_up().await {
-                        tracing::warn!(error = %e, "cannot queue tasks");
-                    }
+                _ = frames.tick() => {
+                    // Catches frames whose writing failed (a full disk) once it works again.
                     if let Err(e) = self.write_pending_frames() {
                         tracing::warn!(error = %e, "cannot write frames yet");
                     }
@@ -630,9 +627,6 @@ impl<T: Transport> Farm<T> {
                 _ = leases.tick() => {
                     if let Err(e) = self.expire_leases().await {
                         tracing::warn!(error = %e, "cannot expire leases");
-                    }
-                    if let Err(e) = self.republish_unclaimed().await {
-                        tracing::warn!(error = %e, "cannot publish unclaimed tasks again");
                     }
                 }
                 _ = misfits.tick() => {
@@ -676,8 +670,14 @@ impl<T: Transport> Farm<T> {
         Ok(())
     }
 
-    /// Tops up after each batch of results that asks for it, until `shutdown` turns true.
+    /// Publishes until `shutdown` turns true: a top-up after each batch of results that asks
+    /// for it, a full one every [`TOP_UP_EVERY`] (which catches tasks left pending by a failed
+    /// publish), and again what nobody claimed. On a task of its own: a broker that holds back
+    /// its confirms (a resource alarm) stalls publishing, and must not stall the results too,
+    /// whose recording is what frees the broker.
     async fn publish_when_asked(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut top_up = tokio::time::interval(TOP_UP_EVERY);
+        let mut unclaimed = tokio::time::interval(self.lease_check_every());
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
@@ -686,8 +686,23 @@ impl<T: Transport> Farm<T> {
                         tracing::warn!(error = %e, "cannot queue tasks");
                     }
                 }
+                _ = top_up.tick() => {
+                    if let Err(e) = self.top_up().await {
+                        tracing::warn!(error = %e, "cannot queue tasks");
+                    }
+                }
+                _ = unclaimed.tick() => {
+                    if let Err(e) = self.republish_unclaimed().await {
+                        tracing::warn!(error = %e, "cannot publish unclaimed tasks again");
+                    }
+                }
             }
         }
+    }
+
+    /// How often leases are checked for expiry, and queued tasks for a lost message.
+    fn lease_check_every(&self) -> Duration {
+        (self.lease_timeout / 10).max(Duration::from_millis(100))
     }
 
     /// Runs `attempt` until it succeeds, waiting longer each time, or until the configured
