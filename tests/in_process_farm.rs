@@ -838,6 +838,36 @@ async fn a_frame_without_its_preview_is_not_found_and_its_exr_is_served() {
     worker.await.unwrap().unwrap();
 }
 
+/// A wall clock stepped back while a worker renders does not make its honest render time look
+/// made up (which blocks the worker and reverses its charges): the coordinator also measures
+/// the lease on the monotonic clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_stepped_back_does_not_block_an_honest_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let transport = InProcessTransport::new();
+    let config = one_task_a_message(FarmConfig::new(&data, PriceTable::default()));
+    let farm = Farm::open(config, transport.clone()).unwrap();
+    let mut tasks = transport.consume_tasks(1).await.unwrap();
+    let job = farm.submit(one_tile_of_cornell(4, 2)).await.unwrap();
+    let task = take(&mut tasks).await;
+    let held = lease(&farm, &task, "honest");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The clock steps back a minute: the lease's grant time now lies ahead of it.
+    rusqlite::Connection::open(data.join("farm.db"))
+        .unwrap()
+        .execute("UPDATE leases SET started_at = started_at + 60", [])
+        .unwrap();
+    let rendered = result(&task, &true_pixels(&task), 32, 1_200_000, &held);
+    farm.handle_result(&from_cpu(rendered, &held))
+        .await
+        .unwrap();
+    let honest = farm.store().reputation("honest").unwrap();
+    assert_eq!(honest.blocked, None);
+    assert_eq!((honest.checks_passed, honest.checks_failed), (1, 0));
+    assert_eq!(farm.store().ledger(job).unwrap().len(), 1);
+}
+
 /// A job with a cost limit stops before its invoice passes it (here the CPU costs a million
 /// dollars a core-hour, so that one tile's work passes a limit of one micro-dollar).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,10 +6,10 @@
 //! frames), so a coordinator killed at any point and started again on the same directory carries
 //! on: unacknowledged results are delivered again, duplicates are recognised by the store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use tessera_protocol::api::{JobState, LedgerRow, Quote, WorkerView};
@@ -177,6 +177,11 @@ pub struct Farm<T> {
     pub(crate) publishing: tokio::sync::Mutex<()>,
     /// Asks `run`'s publisher for a top-up after a batch of results.
     top_up_asked: tokio::sync::Notify,
+    /// When this process granted each active lease, on the monotonic clock: how long a lease
+    /// was held must not shrink when the wall clock steps back, or an honest worker's render
+    /// time would look made up. (The store's grant time, on the wall clock, is what survives
+    /// a restart.)
+    pub(crate) granted: Mutex<HashMap<String, Instant>>,
     pub(crate) verifier: Arc<Verifier>,
     /// Accepted tiles and written frames, for whoever watches.
     pub(crate) live: tokio::sync::broadcast::Sender<LiveEvent>,
@@ -239,6 +244,7 @@ impl<T: Transport> Farm<T> {
             refusals: Mutex::default(),
             publishing: tokio::sync::Mutex::new(()),
             top_up_asked: tokio::sync::Notify::new(),
+            granted: Mutex::default(),
             verifier: Arc::new(Verifier::start()),
             live: tokio::sync::broadcast::channel(live::BACKLOG).0,
             watchers: Arc::default(),
@@ -490,6 +496,11 @@ impl<T: Transport> Farm<T> {
             .into_iter()
             .map(|claim| match claim {
                 LeaseClaim::Granted(lease) => {
+                    self.granted
+                        .lock()
+                        .expect("lease clock")
+                        .entry(lease.id.clone())
+                        .or_insert_with(Instant::now);
                     let job = match job.take() {
                         Some(record) if record.id == lease.job => job.insert(record),
                         _ => job.insert(self.store.job(lease.job)?),
@@ -802,6 +813,12 @@ impl<T: Transport> Farm<T> {
             )
             .await?;
         }
+        // Forgets the grant times of leases that ended.
+        let active: HashSet<String> = self.store.active_lease_ids()?.into_iter().collect();
+        self.granted
+            .lock()
+            .expect("lease clock")
+            .retain(|id, _| active.contains(id));
         Ok(())
     }
 

@@ -51,16 +51,10 @@ pub(crate) fn check_rate(streak: u64) -> f64 {
 /// Time a worker may report beyond how long it held the task, for the two clocks' rounding.
 const CLOCK_SLACK_MICROS: u64 = 1_000_000;
 
-/// Microseconds since the lease was granted.
-fn held_micros(lease: &Lease) -> u64 {
-    ((store::now() - lease.started_at).max(0.0) * 1e6) as u64
-}
-
-/// A worker renders only while it holds its lease: a render time reported beyond that is made
-/// up, and fails the result as a wrong pixel would. (Reported time is never charged for; this
-/// catches the worker that inflates it.)
-fn claimed_beyond_lease(lease: &Lease, reported_micros: u64) -> Option<Verdict> {
-    let held = held_micros(lease);
+/// A worker renders only while it holds its lease: a render time reported beyond `held` is
+/// made up, and fails the result as a wrong pixel would. (Reported time is never charged for;
+/// this catches the worker that inflates it.)
+fn claimed_beyond_lease(held: u64, reported_micros: u64) -> Option<Verdict> {
     (reported_micros > held + CLOCK_SLACK_MICROS).then(|| {
         Verdict::Failed(format!(
             "it reported {:.1} s of rendering for a task it held for {:.1} s",
@@ -235,7 +229,7 @@ impl<T: Transport> Farm<T> {
                 return Ok(None);
             }
         };
-        let verdict = match claimed_beyond_lease(&lease, render_micros) {
+        let verdict = match claimed_beyond_lease(self.held_micros(&lease), render_micros) {
             Some(failed) => Some(failed),
             None => {
                 self.spot_check(&record, &task, r, &lease, &checked.decoded)
@@ -453,6 +447,20 @@ impl<T: Transport> Farm<T> {
         Ok((work, price))
     }
 
+    /// Microseconds since `lease` was granted: the longer of the wall clock's measure and, for
+    /// a lease this process granted, the monotonic clock's. A wall clock stepped back shortens
+    /// the first; one stepped forward lengthens it, which only errs towards the worker.
+    fn held_micros(&self, lease: &Lease) -> u64 {
+        let wall = ((store::now() - lease.started_at).max(0.0) * 1e6) as u64;
+        let monotonic = self
+            .granted
+            .lock()
+            .expect("lease clock")
+            .get(&lease.id)
+            .map_or(0, |at| at.elapsed().as_micros() as u64);
+        wall.max(monotonic)
+    }
+
     /// Accepts the results that passed their checks, in one transaction: what became of each,
     /// and whether it stopped its job at the cost limit.
     fn accept(&self, passed: &[Passed]) -> Result<Vec<Recorded>, FarmError> {
@@ -460,7 +468,7 @@ impl<T: Transport> Farm<T> {
         // charged is the task's work.
         let mut accepting = Vec::with_capacity(passed.len());
         for p in passed {
-            let render_micros = p.reported_micros.min(held_micros(&p.lease));
+            let render_micros = p.reported_micros.min(self.held_micros(&p.lease));
             let samples = task_samples(&p.job, &p.task);
             let (work_micros, hourly) =
                 self.work_and_price(&p.job, &p.lease, samples, render_micros)?;

@@ -199,6 +199,15 @@ impl Store {
             .query_opt(leases_where!("l.id = ?1"), params![id], read)?)
     }
 
+    /// The ids of the active leases.
+    pub fn active_lease_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.reader().query_map(
+            "SELECT id FROM leases WHERE state = 'active'",
+            params![],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Keeps `worker`'s leases alive; returns how many it holds.
     pub fn heartbeat(&self, worker: &str) -> Result<usize, StoreError> {
         let at = now();
