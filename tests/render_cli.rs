@@ -2,6 +2,9 @@
 
 mod common;
 
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
 use common::{
     Breakage, Workspace, assert_fails_cleanly, files_under, read_exr, scene_gltf, write_rgb_exr,
 };
@@ -455,6 +458,180 @@ fn help_succeeds() {
     ] {
         assert!(help.contains(flag), "{flag} in help");
     }
+}
+
+/// Environment values may hold passwords; --help names the variables, never their values.
+#[test]
+fn help_hides_secret_environment_values() {
+    let ws = Workspace::new();
+    for command in ["worker", "coordinator"] {
+        let out = Command::new(common::tessera_bin())
+            .args([command, "--help"])
+            .current_dir(ws.path())
+            .env("TESSERA_AMQP_URL", "amqp://u:SECRET@h:5672/%2f")
+            .env("TESSERA_COORDINATOR", "http://u:SECRET@h:8741")
+            .output()
+            .expect("the tessera binary runs");
+        assert!(out.status.success(), "{command}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("TESSERA_AMQP_URL"), "{command}: {help}");
+        assert!(!help.contains("SECRET"), "{command}: {help}");
+    }
+}
+
+/// `tessera devices --json | head -c0`: a reader that has gone ends the command quietly, with
+/// the status a shell gives a program SIGPIPE ended, rather than a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills both descriptors, which are then owned here alone.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // Closed before the command starts: its first line cannot be written.
+    drop(reader);
+    let ws = Workspace::new();
+    let out = Command::new(common::tessera_bin())
+        .args(["devices", "--json"])
+        .current_dir(ws.path())
+        .stdout(Stdio::from(writer))
+        .output()
+        .expect("the tessera binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Drivers probed for devices may say things; tessera itself says nothing.
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("error: ")),
+        "{stderr}"
+    );
+}
+
+/// `submit --wait` checks where the frames go before the scene is sent, not after the job was
+/// rendered and billed: nothing listens on the coordinator's port, and that is never reached.
+#[test]
+fn submit_checks_its_output_before_contacting_the_coordinator() {
+    let ws = Workspace::new();
+    ws.write("file", b"a file, not a folder");
+    for (output, phrase) in [
+        ("/proc/f.exr", "cannot write '/proc/f.exr'"),
+        ("/proc/forbidden/f.exr", "cannot create '/proc/forbidden'"),
+        ("file/f.exr", "cannot create 'file'"),
+    ] {
+        let out = ws.run(&[
+            "submit",
+            "scene.gltf",
+            "--wait",
+            "-o",
+            output,
+            "--coordinator",
+            "http://127.0.0.1:1",
+        ]);
+        assert_fails_cleanly(&out, &[phrase], &ws.out());
+    }
+}
+
+/// A job of millions of tiny tasks is refused at once, naming the limit and what to change,
+/// rather than spending an hour creating its tasks.
+#[test]
+fn too_many_tasks_are_refused_at_once() {
+    let ws = Workspace::new();
+    for extra in [
+        &["--frames", "1-1000000"][..],
+        &["--tile", "1", "--width", "16384", "--height", "16384"],
+    ] {
+        let child = Command::new(common::tessera_bin())
+            .args(["render", "scene.gltf", "-o", "out/f_#######.exr"])
+            .args(extra)
+            .current_dir(ws.path())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the tessera binary runs");
+        let out = finish_within(child, Duration::from_secs(5));
+        assert_fails_cleanly(
+            &out,
+            &["at most 1000000 (use larger tiles or fewer frames)"],
+            &ws.out(),
+        );
+    }
+}
+
+/// `child`'s end, which must come within `limit`: past it, the child is killed and the test
+/// fails.
+fn finish_within(mut child: Child, limit: Duration) -> Output {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Ctrl-C cancels a render: it ends within moments with one error line and status 130, and
+/// leaves neither its temporary store nor a partial frame.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_render_stops_and_leaves_nothing() {
+    use std::io::{BufRead, BufReader, Read};
+
+    let ws = Workspace::new();
+    let tmp = ws.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // 2 billion samples in 4096 tiles: most of it is left when the first progress line comes,
+    // after 10% of the tiles or 2 s.
+    let mut child = Command::new(common::tessera_bin())
+        .args(["render", "scene.gltf", "-o", "out/x.exr"])
+        .args([
+            "--width", "512", "--height", "512", "--tile", "8", "--spp", "8192",
+        ])
+        .current_dir(ws.path())
+        .env("TMPDIR", &tmp)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tessera binary runs");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    // The first progress line: the farm is up and rendering.
+    while !line.starts_with("rendering: ") {
+        line.clear();
+        let read = stderr.read_line(&mut line).unwrap();
+        assert!(read > 0, "the render ended before it was interrupted");
+    }
+    let store_under_tmpdir = std::fs::read_dir(&tmp).unwrap().next().is_some();
+
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: a signal to the child this test started and has not yet waited for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = finish_within(child, Duration::from_secs(10)).status;
+    assert!(store_under_tmpdir, "or this test proves nothing");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    let lines: Vec<&str> = rest
+        .lines()
+        .filter(|l| !l.starts_with("rendering: "))
+        .collect();
+    assert_eq!(lines, ["error: interrupted"], "{rest}");
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "TMPDIR left behind"
+    );
+    assert_eq!(
+        std::fs::read_dir(ws.out()).unwrap().count(),
+        0,
+        "files left beside the output"
+    );
 }
 
 // ---- Happy path: these need the real glTF loader and path tracer. ----

@@ -16,6 +16,10 @@ use crate::scene::SceneHash;
 
 pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:8741";
 
+/// The longest a heartbeat may take: a third of the coordinator's default lease timeout (30 s),
+/// so that the next one, five seconds on, still arrives in time.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Largest body accepted from the coordinator (a frame's EXR or a scene).
 const MAX_BODY: u64 = 4 << 30;
 
@@ -40,6 +44,20 @@ fn path_segment(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Reads a body to its end, refusing one of more than `limit` bytes: cut short, a frame would
+/// be saved as a broken file.
+fn read_body(body: impl Read, limit: u64) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    // One byte more than allowed tells a body of exactly `limit` bytes from a longer one.
+    body.take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() as u64 > limit {
+        return Err(format!("the answer is larger than {limit} bytes"));
+    }
+    Ok(out)
 }
 
 #[derive(Clone)]
@@ -108,16 +126,10 @@ impl Client {
     }
 
     fn bytes(&self, response: ureq::Response) -> Result<Vec<u8>, ClientError> {
-        let mut out = Vec::new();
-        response
-            .into_reader()
-            .take(MAX_BODY)
-            .read_to_end(&mut out)
-            .map_err(|e| ClientError::Protocol {
-                url: redact(&self.base),
-                message: e.to_string(),
-            })?;
-        Ok(out)
+        read_body(response.into_reader(), MAX_BODY).map_err(|message| ClientError::Protocol {
+            url: redact(&self.base),
+            message,
+        })
     }
 
     /// Submits `scene` (named `scene_name` in listings) to be rendered with `options`, on
@@ -266,9 +278,14 @@ impl Client {
     }
 
     /// Says this worker is alive, which keeps its leases.
+    /// Says this worker is alive, giving up after [`HEARTBEAT_TIMEOUT`]: a beat held for the
+    /// usual read timeout (a stale connection to a coordinator that failed over) would hold
+    /// back the next ones until the worker's leases expired.
     pub fn heartbeat(&self) -> Result<(), ClientError> {
         self.call(
-            self.agent.post(&self.url("/api/workers/heartbeat")),
+            self.agent
+                .post(&self.url("/api/workers/heartbeat"))
+                .timeout(HEARTBEAT_TIMEOUT),
             Some(b""),
         )?;
         Ok(())
@@ -317,9 +334,37 @@ mod tests {
     }
 
     #[test]
+    fn a_body_past_the_limit_is_refused_not_cut_short() {
+        assert_eq!(read_body(&[7u8; 16][..], 16).unwrap(), [7; 16]);
+        assert_eq!(read_body(&[][..], 16).unwrap(), Vec::<u8>::new());
+        let err = read_body(&[7u8; 17][..], 16).unwrap_err();
+        assert_eq!(err, "the answer is larger than 16 bytes");
+    }
+
+    #[test]
     fn a_worker_name_stays_one_segment_of_the_path() {
         assert_eq!(path_segment("gpu-7_a"), "gpu-7_a");
         assert_eq!(path_segment("../jobs/1"), "%2E%2E%2Fjobs%2F1");
         assert_eq!(path_segment("w@x é?"), "w%40x%20%C3%A9%3F");
+    }
+
+    #[test]
+    fn a_heartbeat_nobody_answers_gives_up_in_time() {
+        // Accepts the connection and never answers, as a dead peer behind a proxy would.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let _held = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            std::thread::sleep(HEARTBEAT_TIMEOUT * 3);
+            drop(stream);
+        });
+        let started = std::time::Instant::now();
+        let e = Client::new(&url, Some("t")).heartbeat().unwrap_err();
+        let took = started.elapsed();
+        assert!(matches!(e, ClientError::Unreachable { .. }), "{e:?}");
+        assert!(
+            took >= HEARTBEAT_TIMEOUT && took < HEARTBEAT_TIMEOUT * 2,
+            "{took:?}"
+        );
     }
 }

@@ -5,6 +5,7 @@ use clap::{Args, ValueEnum};
 use tessera_protocol::id::JobId;
 
 use crate::farm_runtime::ApiArgs;
+use crate::stdout::outln;
 use crate::terminal::clean;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,14 +57,14 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                 "total_micros": invoice.total,
                 "total": invoice.total.to_string(),
             });
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            outln!("{}", serde_json::to_string_pretty(&out)?)?;
         }
         BillFormat::Csv => {
-            println!(
+            outln!(
                 "task,frame,tile,worker,device_class,threads,seconds,samples,work_seconds,charge_usd"
-            );
+            )?;
             for r in &invoice.rows {
-                println!(
+                outln!(
                     "{},{},{},{},{},{},{:.6},{},{:.6},{}",
                     r.task,
                     r.frame,
@@ -75,11 +76,11 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                     r.samples,
                     r.work_micros as f64 / 1e6,
                     r.charge.to_string().trim_start_matches('$')
-                );
+                )?;
             }
         }
         BillFormat::Table => {
-            println!(
+            outln!(
                 "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10} {:>10} {:>10} {:>12}",
                 "task",
                 "frame",
@@ -90,9 +91,9 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                 "samples",
                 "work s",
                 "charge"
-            );
+            )?;
             for r in &invoice.rows {
-                println!(
+                outln!(
                     "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10.3} {:>10} {:>10.3} {:>12}",
                     r.task.to_string(),
                     r.frame,
@@ -103,10 +104,10 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                     r.samples,
                     r.work_micros as f64 / 1e6,
                     r.charge.to_string()
-                );
+                )?;
             }
             for r in &invoice.reversals {
-                println!(
+                outln!(
                     "{:>6} {:>6} {:<14} {:<20} {:<6} {:>10} {:>10} {:>10} {:>12}",
                     r.task.to_string(),
                     "",
@@ -117,15 +118,15 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                     "",
                     "",
                     format!("-{}", r.amount)
-                );
+                )?;
             }
-            println!(
+            outln!(
                 "total for job {}: {} ({} tasks, {} charges reversed)",
                 invoice.job,
                 invoice.total,
                 invoice.rows.len(),
                 invoice.reversals.len()
-            );
+            )?;
         }
     }
     Ok(())

@@ -59,6 +59,8 @@ pub struct CoordinatorArgs {
 }
 
 pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
+    let max_scene_bytes = mib_to_bytes(args.max_scene_mib, "--max-scene-mib")?;
+    let tenant_scene_quota = mib_to_bytes(args.tenant_quota_mib, "--tenant-quota-mib")?;
     let prices = match &args.prices {
         Some(path) => PriceTable::load(path)?,
         None => PriceTable::default(),
@@ -92,8 +94,8 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     config.lease_timeout = Duration::from_secs(args.lease_timeout);
     config.task_timeout = Some(Duration::from_secs(args.task_timeout));
     config.queue_timeout = Duration::from_secs(args.queue_timeout);
-    config.limits.max_scene_bytes = args.max_scene_mib << 20;
-    config.limits.tenant_scene_quota = args.tenant_quota_mib << 20;
+    config.limits.max_scene_bytes = max_scene_bytes;
+    config.limits.tenant_scene_quota = tenant_scene_quota;
     let broker = args.broker.broker()?;
     // The API answers on threads of its own: a poll neither delays a result batch on the
     // farm's threads nor waits behind one.
@@ -142,6 +144,13 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     ran
 }
 
+/// `mib` MiB in bytes; `flag` names the option in the error when that is past `u64`, where a
+/// shift would wrap to a small limit without a word.
+fn mib_to_bytes(mib: u64, flag: &str) -> anyhow::Result<u64> {
+    mib.checked_mul(1 << 20)
+        .with_context(|| format!("{flag} {mib} is too large: at most {} MiB", u64::MAX >> 20))
+}
+
 /// Resolves when the active role is lost, or when the store takes longer than
 /// [`DEAD_PEER`] to say it is held; never without one (a SQLite store has one coordinator).
 async fn lost(role: Option<Arc<ActiveRole>>) {
@@ -178,5 +187,26 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
             }
             bound => return bound.with_context(|| format!("cannot listen on {addr}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mib_to_bytes_refuses_what_would_wrap() {
+        assert_eq!(mib_to_bytes(512, "--max-scene-mib").unwrap(), 512 << 20);
+        let most = u64::MAX >> 20;
+        assert_eq!(mib_to_bytes(most, "--max-scene-mib").unwrap(), most << 20);
+        // Shifted, 2^44 MiB would have been a limit of 0 bytes.
+        let err = mib_to_bytes(most + 1, "--tenant-quota-mib").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "--tenant-quota-mib {} is too large: at most {most} MiB",
+                most + 1
+            )
+        );
     }
 }

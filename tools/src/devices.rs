@@ -5,6 +5,8 @@ use clap::Args;
 use tessera_protocol::device::Device;
 use tessera_renderer::backend::list_devices;
 
+use crate::stdout::outln;
+
 #[derive(Args)]
 pub struct DevicesArgs {
     /// Print JSON on stdout instead of a table.
@@ -25,14 +27,14 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        outln!("{}", serde_json::to_string_pretty(&entries)?)?;
         return Ok(());
     }
-    println!("{:<7} {:<10} {:<40} NOTE", "BACKEND", "CLASS", "DEVICE");
+    outln!("{:<7} {:<10} {:<40} NOTE", "BACKEND", "CLASS", "DEVICE")?;
     for l in &listing {
         match l.device.as_ref().map(Device::of) {
-            Some(d) => println!("{:<7} {:<10} {:<40} {}", l.backend, d.class, d.name, l.note),
-            None => println!("{:<7} {:<10} {:<40} {}", l.backend, "-", "(none)", l.note),
+            Some(d) => outln!("{:<7} {:<10} {:<40} {}", l.backend, d.class, d.name, l.note)?,
+            None => outln!("{:<7} {:<10} {:<40} {}", l.backend, "-", "(none)", l.note)?,
         }
     }
     Ok(())

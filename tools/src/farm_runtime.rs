@@ -15,7 +15,13 @@ use tokio::sync::watch;
 #[derive(Args)]
 pub struct BrokerArgs {
     /// RabbitMQ URL: amqp://, or amqps:// for TLS.
-    #[arg(long, env = "TESSERA_AMQP_URL", default_value = DEFAULT_AMQP_URL)]
+    // The environment's URL may hold a password: --help must not show it.
+    #[arg(
+        long,
+        env = "TESSERA_AMQP_URL",
+        hide_env_values = true,
+        default_value = DEFAULT_AMQP_URL
+    )]
     amqp: String,
     /// Certificate authorities (PEM) to trust for an amqps:// broker, besides the system's.
     #[arg(long, env = "TESSERA_AMQP_CA", value_name = "FILE")]
@@ -73,7 +79,14 @@ impl StoreArgs {
 pub struct ApiArgs {
     /// The coordinator's HTTP address.
     // Global: `tessera workers --token T drain NAME` and `... drain NAME --token T` both work.
-    #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR, global = true)]
+    // Its value is hidden from --help: a URL may hold a password (http://user:pass@host).
+    #[arg(
+        long,
+        env = "TESSERA_COORDINATOR",
+        hide_env_values = true,
+        default_value = DEFAULT_COORDINATOR,
+        global = true
+    )]
     coordinator: String,
     /// API token (`tessera token create` prints one).
     #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true, global = true)]
@@ -92,8 +105,8 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// A receiver that turns true on the first SIGINT or SIGTERM.
-pub fn shutdown_signal() -> anyhow::Result<watch::Receiver<bool>> {
+/// A receiver that turns true on the first SIGINT or SIGTERM. Needs a runtime's context.
+pub fn shutdown_signal() -> std::io::Result<watch::Receiver<bool>> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = watch::channel(false);
     let mut term = signal(SignalKind::terminate())?;

@@ -32,10 +32,18 @@ use tessera_renderer::scene::{FrameScene, Scene, SceneError};
 use tessera_transport::InProcessTransport;
 use tessera_worker::{HeldMap, Link, Pace, Preparation, TileRenderer, run_worker};
 
+use crate::farm_runtime::shutdown_signal;
 use crate::output_pattern::OutputPattern;
 
 /// How often the job's state is looked at while no tile comes in.
 const POLL: Duration = Duration::from_millis(50);
+
+/// The most tasks (frames x tiles) one local job may have. As many as the most frames a frame
+/// spec may name, so that an animation of any length renders at one tile a frame; the farm's
+/// 100,000 guards it against strangers, not against its owner. Creating tasks takes the
+/// temporary store about 9 s a million here before the first tile: one-pixel tiles of a
+/// 16384 x 16384 frame (268 million) would take most of an hour, unannounced.
+const MAX_LOCAL_TASKS: u64 = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -76,6 +84,9 @@ pub enum LocalError {
     Quote(String),
     #[error("the local coordinator stopped before the job finished")]
     Stopped,
+    /// SIGINT or SIGTERM: the job was cancelled.
+    #[error("interrupted")]
+    Interrupted,
     #[error(transparent)]
     Output(#[from] OutputError),
 }
@@ -309,22 +320,48 @@ pub fn quote_job(
 const LOCAL_WORKER: &str = "local";
 
 /// Renders every frame of `scene` as `job` says with `backend` and writes each to `output` as
-/// soon as it is complete. `on_progress` is called after every tile. Blocks: it runs the farm on
-/// a runtime of its own, so it must not be called from async code.
+/// soon as it is complete. `on_progress` is called after every tile. With `stop_on_signal`,
+/// SIGINT and SIGTERM cancel the job, which ends in [`LocalError::Interrupted`] once the task
+/// in hand is done and nothing is left behind; without it, the caller's handling of those
+/// signals stands. Blocks: it runs the farm on a runtime of its own, so it must not be called
+/// from async code.
 pub fn render_job(
     scene_path: &Path,
     job: &JobOptions,
     output: &OutputPattern,
     backend: Box<dyn Backend>,
     prices: PriceTable,
+    stop_on_signal: bool,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<RenderSummary, LocalError> {
     let started = Instant::now();
     let frames = job.frames.frames();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(LocalError::Start)?;
+    // Before the scene loads, which may take a while: a signal then still ends the job cleanly.
+    let signalled = if stop_on_signal {
+        let _context = runtime.enter();
+        Some(shutdown_signal().map_err(LocalError::Start)?)
+    } else {
+        None
+    };
+    let interrupted = || signalled.as_ref().is_some_and(|s| *s.borrow());
     // Fail before loading anything, let alone rendering, when the frames could not be saved.
     output::check_writable(&output.path_for(frames[0]))?;
 
     let (scene, environment, _, resolution) = load(scene_path, job)?;
+    // Counted, not listed, before any task is created.
+    let limits = Limits {
+        max_tasks_per_job: MAX_LOCAL_TASKS,
+        ..Limits::unlimited()
+    };
+    limits.check_size(job, resolution)?;
+    if interrupted() {
+        return Err(LocalError::Interrupted);
+    }
     let hash = SceneHash::of_file(scene_path).map_err(|source| LocalError::SceneUnreadable {
         path: scene_path.to_owned(),
         source,
@@ -341,14 +378,9 @@ pub fn render_job(
     config.events = Some(Arc::new(Follower { events: tell }));
     config.frame_paths = Some(Arc::new(UserFrames(output.clone())));
     // One machine's own job and worker: a farm's limits and checks for strangers do not apply.
-    config.limits = Limits::unlimited();
+    config.limits = limits;
     config.spot_checks = false;
     config.task_timeout = None;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(LocalError::Start)?;
     let transport = InProcessTransport::new();
     let farm = Farm::open(config, transport.clone())?;
     let renderer = Arc::new(TileRenderer::with_scene(
@@ -398,7 +430,9 @@ pub fn render_job(
         .block_on(farm.submit_loaded(submission, resolution))
         .map_err(LocalError::from)
         .and_then(|id| {
-            let tiles_per_frame = resolution.tiles(job.tile_size).len() as u64;
+            let side = u64::from(job.tile_size.get());
+            let tiles_per_frame = u64::from(resolution.width()).div_ceil(side)
+                * u64::from(resolution.height()).div_ceil(side);
             let totals = Progress {
                 frame: frames[0],
                 tiles_done: 0,
@@ -412,6 +446,7 @@ pub fn render_job(
                 &events,
                 totals,
                 &|| runner.is_finished(),
+                &interrupted,
                 on_progress,
             )
         });
@@ -460,13 +495,15 @@ struct Followed {
     outputs: Vec<(u32, PathBuf)>,
 }
 
-/// Reports every accepted tile and collects the written frames until the job is done.
+/// Reports every accepted tile and collects the written frames until the job is done, or
+/// cancels it once `interrupted`.
 fn follow(
     farm: &Farm<InProcessTransport>,
     job: JobId,
     events: &mpsc::Receiver<Event>,
     mut progress: Progress,
     coordinator_stopped: &dyn Fn() -> bool,
+    interrupted: &dyn Fn() -> bool,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<Followed, LocalError> {
     let mut followed = Followed {
@@ -492,6 +529,7 @@ fn follow(
     };
     loop {
         let step = match events.recv_timeout(POLL) {
+            _ if interrupted() => Err(LocalError::Interrupted),
             Ok(event) => handle(event, &mut followed),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(()),
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(LocalError::Stopped),
@@ -635,6 +673,7 @@ mod tests {
             &output,
             backend(false),
             PriceTable::default(),
+            false,
             &mut |p| progress.push(*p),
         )
         .unwrap();
@@ -694,6 +733,7 @@ mod tests {
             &output,
             backend(true),
             PriceTable::default(),
+            false,
             &mut |_| {},
         )
         .unwrap_err();
@@ -715,6 +755,7 @@ mod tests {
                 output,
                 backend(false),
                 PriceTable::default(),
+                false,
                 &mut |_| {},
             )
             .unwrap_err()

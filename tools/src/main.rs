@@ -13,6 +13,7 @@ mod output_pattern;
 mod progress;
 mod render;
 mod status;
+mod stdout;
 mod submit;
 mod terminal;
 mod token;
@@ -87,15 +88,33 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        // `{:#}` joins the error chain with ": ".
-        Err(e) => fail(&format!("{e:#}")),
+        Err(e) => {
+            if e.downcast_ref::<stdout::StdoutError>()
+                .is_some_and(stdout::StdoutError::is_closed)
+            {
+                // What a shell reports for a program that SIGPIPE ended, as `yes | head` does.
+                return ExitCode::from(128 + libc::SIGPIPE as u8);
+            }
+            let code = match e.downcast_ref::<local::LocalError>() {
+                // What a shell reports for a program Ctrl-C ended, as is conventional.
+                Some(local::LocalError::Interrupted) => ExitCode::from(128 + libc::SIGINT as u8),
+                _ => ExitCode::FAILURE,
+            };
+            // `{:#}` joins the error chain with ": ".
+            report(&format!("{e:#}"));
+            code
+        }
     }
 }
 
 /// Reports an error as exactly one line, whatever the message contains.
 fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {}", one_line(message));
+    report(message);
     ExitCode::FAILURE
+}
+
+fn report(message: &str) {
+    eprintln!("error: {}", one_line(message));
 }
 
 /// One line of printable text: errors quote what others sent (names, server messages).

@@ -26,7 +26,14 @@ impl OutputPattern {
     pub fn new(path: impl Into<PathBuf>, frames: &FrameSet) -> Result<Self, PatternError> {
         let path = path.into();
         Format::from_path(&path)?;
-        let placeholder = path.file_name().and_then(|n| n.to_str()).and_then(|name| {
+        let name = path.file_name().unwrap_or_default();
+        // A lossy conversion keeps every '#': it only tells whether the name has one.
+        if name.to_str().is_none() && name.to_string_lossy().contains('#') {
+            return Err(PatternError::NotUtf8 {
+                path: path.display().to_string(),
+            });
+        }
+        let placeholder = name.to_str().and_then(|name| {
             let end = name.rfind('#')? + 1;
             let start = name[..end].trim_end_matches('#').len();
             Some(Placeholder {
@@ -72,6 +79,8 @@ pub enum PatternError {
     Job(#[from] JobError),
     #[error(transparent)]
     Output(#[from] OutputError),
+    #[error("output '{path}': a file name with '#' for the frame number must be UTF-8")]
+    NotUtf8 { path: String },
 }
 
 #[cfg(test)]
@@ -101,5 +110,26 @@ mod tests {
         assert!(matches!(err, PatternError::Job(_)), "{err}");
         let err = OutputPattern::new("frame_##.jpg", &two).unwrap_err();
         assert!(matches!(err, PatternError::Output(_)), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_placeholder_in_a_name_that_is_not_utf8_is_refused() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+
+        let two: FrameSet = "1,2".parse().unwrap();
+        let one: FrameSet = "1".parse().unwrap();
+        let hashed = Path::new("out").join(OsStr::from_bytes(b"f\xff_##.exr"));
+        for frames in [&two, &one] {
+            let err = OutputPattern::new(&hashed, frames).unwrap_err();
+            assert!(matches!(err, PatternError::NotUtf8 { .. }), "{err}");
+            assert!(err.to_string().contains("must be UTF-8"), "{err}");
+        }
+        // Without a '#', such a name is used as it is, for one frame.
+        let plain = Path::new("out").join(OsStr::from_bytes(b"f\xff.exr"));
+        assert_eq!(OutputPattern::new(&plain, &one).unwrap().path_for(1), plain);
+        let err = OutputPattern::new(&plain, &two).unwrap_err();
+        assert!(err.to_string().contains("no '#'"), "{err}");
     }
 }

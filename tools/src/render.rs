@@ -12,6 +12,7 @@ use crate::job_args::JobArgs;
 use crate::local::{self, RenderSummary};
 use crate::output_pattern::OutputPattern;
 use crate::progress::{ProgressReport, samples_rate};
+use crate::stdout::outln;
 
 #[derive(Args)]
 pub struct RenderArgs {
@@ -48,7 +49,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         let quote = local::quote_job(&args.scene, &job, &PriceTable::default(), threads)?;
         eprintln!("{}", quote_line(&quote));
         if args.json {
-            println!("{}", quote_json(&quote));
+            outln!("{}", quote_json(&quote))?;
         }
         return Ok(());
     }
@@ -62,6 +63,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         &output,
         backend,
         PriceTable::default(),
+        true,
         &mut |p| report.update(p),
     );
     report.finish();
@@ -69,7 +71,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
 
     eprintln!("{}", summary_line(&summary));
     if args.json {
-        println!("{}", summary_json(&summary));
+        outln!("{}", summary_json(&summary))?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use clap::Args;
 use tessera_protocol::id::JobId;
 
 use crate::farm_runtime::ApiArgs;
+use crate::stdout::outln;
 use crate::terminal::clean;
 
 #[derive(Args)]
@@ -28,15 +29,20 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             Some(_) => serde_json::to_value(&jobs[0])?,
             None => serde_json::to_value(&jobs)?,
         };
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{:>5}  {:<10} {:>11}  {:<9} {:>14} {:>14}  scene",
-        "job", "state", "tiles", "frames", "cost", "quote"
-    );
+        "job",
+        "state",
+        "tiles",
+        "frames",
+        "cost",
+        "quote"
+    )?;
     for j in &jobs {
-        println!(
+        outln!(
             "{:>5}  {:<10} {:>5}/{:<5}  {:<9} {:>14} {:>14}  {}",
             j.id.to_string(),
             j.state.as_str(),
@@ -48,20 +54,20 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), |q| q.cost.to_string()),
             clean(&j.scene_name)
-        );
+        )?;
         if let Some(reason) = &j.reason {
-            println!("       reason: {}", clean(reason));
+            outln!("       reason: {}", clean(reason))?;
         }
     }
     if args.job.is_some() {
         for f in &jobs[0].frame_progress {
-            println!(
+            outln!(
                 "       frame {:>5}: {}/{} tiles{}",
                 f.frame,
                 f.tiles_done,
                 f.tiles_total,
                 if f.written { ", written" } else { "" }
-            );
+            )?;
         }
     }
     Ok(())

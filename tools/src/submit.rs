@@ -19,6 +19,7 @@ use tessera_renderer::output::{self, Durability, Format};
 use crate::farm_runtime::ApiArgs;
 use crate::job_args::JobArgs;
 use crate::output_pattern::OutputPattern;
+use crate::stdout::outln;
 
 #[derive(Args)]
 pub struct SubmitArgs {
@@ -72,6 +73,10 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
     // Checked here too, so a mistake costs no upload.
     let mut options = args.options.options()?;
     let (scene_name, scene) = scene_upload(&args.scene, options.environment.as_mut())?;
+    if let Some(output) = &output {
+        // Before the upload: a job rendered and billed should not end in "cannot write".
+        prepare_output(output, args.options.frames.frames()[0])?;
+    }
     let client = args.api.client();
     let terms = Terms {
         priority: args.priority,
@@ -82,24 +87,19 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         let quote = client.quote(&scene_name, &options, &terms, &scene)?;
         eprintln!("{}", crate::render::quote_line(&quote));
         if args.json {
-            println!("{}", crate::render::quote_json(&quote));
+            outln!("{}", crate::render::quote_json(&quote))?;
         }
         return Ok(());
     }
     let job = client.submit(&scene_name, &options, &terms, &scene)?;
-    println!("{job}");
+    outln!("{job}")?;
     let Some(output) = output else {
         return Ok(());
     };
     let view = wait(&client, job)?;
     for frame in args.options.frames.frames() {
         let bytes = client.frame_exr(job, *frame)?;
-        let path = output.path_for(*frame);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create '{}'", dir.display()))?;
-        }
-        output::write_file(&path, &bytes, Durability::CrashSafe)?;
+        output::write_file(&output.path_for(*frame), &bytes, Durability::CrashSafe)?;
     }
     eprintln!(
         "job {job} done: {} frame(s) written to {}; cost {}",
@@ -108,6 +108,17 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         view.cost
     );
     Ok(())
+}
+
+/// Creates the frames' folder, which holds every frame ('#' only stands in the file name), and
+/// checks that a frame can be written there, as `tessera render` does before rendering.
+fn prepare_output(output: &OutputPattern, first: u32) -> anyhow::Result<()> {
+    let path = output.path_for(first);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create '{}'", dir.display()))?;
+    }
+    Ok(output::check_writable(&path)?)
 }
 
 /// Polls the job until it ends, with a bar for the job and one per frame.

@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use tessera_protocol::auth::{NewToken, Role};
 
 use crate::farm_runtime::StoreArgs;
+use crate::stdout::outln;
 use crate::terminal::clean;
 
 #[derive(Args)]
@@ -77,16 +78,21 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
                 verified,
             })?;
             eprintln!("token {id} issued; it is shown once, keep it secret");
-            println!("{token}");
+            outln!("{token}")?;
         }
         TokenCommand::List { store } => {
             let tokens = store.open()?.tokens()?;
-            println!(
+            outln!(
                 "{:>4}  {:<9} {:<16} {:<20} {:<8} {:>7}  state",
-                "id", "role", "tenant", "name", "class", "threads"
-            );
+                "id",
+                "role",
+                "tenant",
+                "name",
+                "class",
+                "threads"
+            )?;
             for t in tokens {
-                println!(
+                outln!(
                     "{:>4}  {:<9} {:<16} {:<20} {:<8} {:>7}  {}",
                     t.id,
                     t.role.as_str(),
@@ -99,7 +105,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
                         (false, true) => "active, verified",
                         (false, false) => "active",
                     }
-                );
+                )?;
             }
         }
         TokenCommand::Revoke { store, id } => {

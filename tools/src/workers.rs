@@ -4,6 +4,7 @@
 use clap::{Args, Subcommand};
 
 use crate::farm_runtime::ApiArgs;
+use crate::stdout::outln;
 use crate::terminal::clean;
 
 #[derive(Args)]
@@ -43,10 +44,10 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
     }
     let workers = client.workers()?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&workers)?);
+        outln!("{}", serde_json::to_string_pretty(&workers)?)?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<24} {:<7} {:<8} {:<8} {:>7} {:>6} {:>8} {:<8} {:>9} {:>8}  device",
         "name",
         "state",
@@ -58,7 +59,7 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
         "checked",
         "uptime",
         "speed"
-    );
+    )?;
     for w in &workers {
         let state = match (&w.blocked, w.alive) {
             (Some(_), _) => "blocked",
@@ -71,7 +72,7 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
         } else {
             format!("1 in {:.0}", 1.0 / w.check_rate)
         };
-        println!(
+        outln!(
             "{:<24} {:<7} {:<8} {:<8} {:>7} {:>6} {:>8} {:<8} {:>9} {:>8}  {}",
             clean(&w.name),
             state,
@@ -84,9 +85,9 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
             duration((w.last_seen - w.first_seen).max(0.0)),
             w.throughput.map_or("-".into(), |t| format!("{t:.2}x")),
             clean(&w.device)
-        );
+        )?;
         if let Some(why) = &w.blocked {
-            println!("{:<24} blocked: {}", "", clean(why));
+            outln!("{:<24} blocked: {}", "", clean(why))?;
         }
     }
     Ok(())
