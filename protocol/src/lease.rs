@@ -59,10 +59,10 @@ pub enum Claim {
     },
     /// Do not: the job ended, the task is done or held, or the attempt is stale.
     Skip { reason: String },
-    /// Claim nothing more: this worker is blocked or drained, for `reason`. Its message goes
-    /// back to the queue unacknowledged, for the other workers, and the worker stops; had it
-    /// acknowledged every message it may not render, it would take the farm's tasks off the
-    /// queue as fast as they came, until the coordinator published them again.
+    /// Claim nothing more: this worker is blocked or drained, for `reason`. It gives the
+    /// message back to the queue, for the other workers, and stops; had it acknowledged every
+    /// message it may not render, it would take the farm's tasks off the queue as fast as they
+    /// came, until the coordinator published them again.
     Stop { reason: String },
 }
 

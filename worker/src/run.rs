@@ -138,9 +138,10 @@ pub async fn run_worker<T: Transport>(
 
 /// How a task message was handled.
 enum Handled {
-    /// Rendered and acknowledged, or left for the broker to deliver again.
+    /// Rendered and acknowledged, or given back to the queue.
     Done,
-    /// Left unacknowledged for another worker: this one may claim nothing more, for the reason.
+    /// Given back to the queue for another worker: this one may claim nothing more, for the
+    /// reason.
     Stop(String),
 }
 
