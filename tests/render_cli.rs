@@ -479,8 +479,8 @@ fn help_hides_secret_environment_values() {
     }
 }
 
-/// `tessera devices --json | head -c0`: a reader that has gone ends the command quietly, with
-/// the status a shell gives a program SIGPIPE ended, rather than a panic.
+/// `tessera render --quote --json | head -c0`: a reader that has gone ends the command quietly,
+/// with the status a shell gives a program SIGPIPE ended, rather than a panic.
 #[cfg(unix)]
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {
@@ -494,7 +494,14 @@ fn a_closed_stdout_ends_the_command_quietly() {
     drop(reader);
     let ws = Workspace::new();
     let out = Command::new(common::tessera_bin())
-        .args(["devices", "--json"])
+        .args([
+            "render",
+            "scene.gltf",
+            "-o",
+            "out/x.exr",
+            "--quote",
+            "--json",
+        ])
         .current_dir(ws.path())
         .stdout(Stdio::from(writer))
         .output()
@@ -502,7 +509,7 @@ fn a_closed_stdout_ends_the_command_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(141), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    // Drivers probed for devices may say things; tessera itself says nothing.
+    // The quote's line on stderr comes first; then nothing of the closed stdout.
     assert!(
         !stderr.lines().any(|l| l.starts_with("error: ")),
         "{stderr}"
