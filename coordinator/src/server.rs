@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -226,6 +226,28 @@ where
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(JsonBody(value)),
             Err(e) => Err(ApiError(e.status(), e.body_text())),
+        }
+    }
+}
+
+/// A route's path parameters, whose refusal (a segment that is not UTF-8 once decoded, as
+/// `%FF`) is answered as every other error, not in axum's plain text.
+struct Segments<T>(T);
+
+impl<T, S> FromRequestParts<S> for Segments<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Segments(value)),
+            Err(e) => Err(ApiError(e.status(), printable(&e.body_text(), 200))),
         }
     }
 }
@@ -470,7 +492,7 @@ async fn list_jobs<T: Transport>(
 async fn show_job<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
 ) -> ApiResult<Json<JobView>> {
     let job = visible_job(&farm, &who, &id)?;
     Ok(Json(view(&farm, job)?))
@@ -479,7 +501,7 @@ async fn show_job<T: Transport>(
 async fn cancel<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
 ) -> ApiResult<Json<JobStateView>> {
     let job = visible_job(&farm, &who, &id)?;
     farm.cancel(job.id)?;
@@ -492,7 +514,7 @@ async fn cancel<T: Transport>(
 async fn invoice<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
 ) -> ApiResult<Json<InvoiceView>> {
     let id = visible_job(&farm, &who, &id)?.id;
     let store = farm.store();
@@ -507,7 +529,7 @@ async fn invoice<T: Transport>(
 async fn frame<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
-    Path((id, frame)): Path<(String, String)>,
+    Segments((id, frame)): Segments<(String, String)>,
 ) -> ApiResult<Response> {
     let id = visible_job(&farm, &who, &id)?.id;
     let (number, png) = match frame.strip_suffix(".png") {
@@ -551,7 +573,7 @@ fn unreadable_frame(e: std::io::Error, frame: u32, png: bool) -> ApiError {
 async fn scene<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
-    Path(hash): Path<String>,
+    Segments(hash): Segments<String>,
 ) -> ApiResult<Response> {
     let hash: SceneHash = hash
         .parse()
@@ -610,7 +632,7 @@ async fn announce<T: Transport>(
 
 async fn drain<T: Transport>(
     State(farm): State<FarmState<T>>,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
 ) -> ApiResult<StatusCode> {
     known_worker(&farm, &name)?;
     if farm.store().drain_worker(&name).map_err(FarmError::from)? {
@@ -621,7 +643,7 @@ async fn drain<T: Transport>(
 
 async fn readmit<T: Transport>(
     State(farm): State<FarmState<T>>,
-    Path(name): Path<String>,
+    Segments(name): Segments<String>,
 ) -> ApiResult<StatusCode> {
     known_worker(&farm, &name)?;
     if farm
@@ -680,7 +702,7 @@ async fn list_tokens<T: Transport>(
 
 async fn revoke_token<T: Transport>(
     State(farm): State<FarmState<T>>,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
 ) -> ApiResult<StatusCode> {
     let id: i64 = id
         .parse()
@@ -719,7 +741,7 @@ struct TaskFilter {
 async fn tasks<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
     filter: Result<Query<TaskFilter>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Vec<TaskView>>> {
     let id = visible_job(&farm, &who, &id)?.id;
@@ -737,7 +759,7 @@ async fn events<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
     Extension(credential): Extension<Credential>,
-    Path(id): Path<String>,
+    Segments(id): Segments<String>,
 ) -> ApiResult<Response> {
     let job = visible_job(&farm, &who, &id)?;
     // Names are not unique across tenants: two tenants' tokens named alike keep apart budgets.

@@ -235,6 +235,28 @@ async fn a_tenant_cannot_see_cancel_download_or_be_invoiced_for_another_tenants_
     assert_eq!(api.as_(&a, "POST", &cancel).await, StatusCode::OK);
 }
 
+/// A path segment that is not UTF-8 once decoded is refused as every other error is, in JSON,
+/// not in axum's plain text (which a client reads as a protocol error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_is_not_utf8_is_refused_in_json() {
+    let api = Api::new();
+    let admin = format!("Bearer {}", api.token(Role::Admin, None));
+    for path in [
+        "/api/jobs/%FF",
+        "/api/jobs/1/frames/%C3%28",
+        "/api/workers/%FF/drain",
+    ] {
+        let method = if path.ends_with("drain") {
+            "POST"
+        } else {
+            "GET"
+        };
+        let (status, body) = api.call(method, path, Some(&admin), Vec::new()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
+}
+
 /// An operator names a tenant in the query to submit for it or to list its jobs; a name no
 /// token could belong to (empty, too long, a space, a NUL, which PostgreSQL refuses) gets 400.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
