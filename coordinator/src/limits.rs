@@ -84,10 +84,7 @@ impl Limits {
                 self.max_pixels_per_frame
             )));
         }
-        // Counted, not listed: a frame of one-pixel tiles would not fit in memory.
-        let side = u64::from(options.tile_size.get());
-        let tiles = u64::from(resolution.width()).div_ceil(side)
-            * u64::from(resolution.height()).div_ceil(side);
+        let tiles = resolution.tile_count(options.tile_size);
         let tasks = tiles * options.frames.len() as u64;
         if tasks > self.max_tasks_per_job {
             return Err(FarmError::InvalidJob(format!(

@@ -64,6 +64,13 @@ impl Resolution {
             height: self.height,
         }
     }
+    /// How many tiles [`tiles`](Self::tiles) cuts the frame into: counted, not listed, as a
+    /// frame of one-pixel tiles would not fit in memory.
+    pub fn tile_count(self, size: NonZeroU32) -> u64 {
+        let side = u64::from(size.get());
+        u64::from(self.width).div_ceil(side) * u64::from(self.height).div_ceil(side)
+    }
+
     /// Cuts the frame into square tiles of `size` pixels (smaller at the right and bottom
     /// edges), in row-major order.
     pub fn tiles(self, size: NonZeroU32) -> Vec<Tile> {
@@ -330,6 +337,7 @@ mod tests {
         let res = Resolution::new(130, 70).unwrap();
         let tiles = res.tiles(NonZeroU32::new(32).unwrap());
         assert_eq!(tiles.len(), 5 * 3);
+        assert_eq!(res.tile_count(NonZeroU32::new(32).unwrap()), 5 * 3);
         let mut covered = vec![0u8; res.pixel_count()];
         for t in &tiles {
             for y in t.y..t.y + t.height {

@@ -430,9 +430,7 @@ pub fn render_job(
         .block_on(farm.submit_loaded(submission, resolution))
         .map_err(LocalError::from)
         .and_then(|id| {
-            let side = u64::from(job.tile_size.get());
-            let tiles_per_frame = u64::from(resolution.width()).div_ceil(side)
-                * u64::from(resolution.height()).div_ceil(side);
+            let tiles_per_frame = resolution.tile_count(job.tile_size);
             let totals = Progress {
                 frame: frames[0],
                 tiles_done: 0,
