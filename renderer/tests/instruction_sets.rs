@@ -1,7 +1,7 @@
 //! Images do not depend on the processor's instruction set: the CPU backend renders the same
-//! bits on every traversal path this machine runs (portable, AVX2, AVX-512), on scenes with large and
-//! small triangles, see-through surfaces, an orthographic camera (rays along an axis) and an
-//! environment map.
+//! bits on every instruction-set path this machine runs (portable, AVX2, AVX-512: traversal and
+//! shading both compiled for it), on scenes with large and small triangles, see-through
+//! surfaces, an orthographic camera (rays along an axis) and an environment map.
 
 mod common;
 

@@ -11,7 +11,7 @@ pub const WIDTH: usize = 8;
 
 pub type Lanes = [f32; WIDTH];
 
-/// An instruction-set path for the CPU's traversal.
+/// An instruction-set path for the CPU's traversal and render loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
     /// Eight lanes in plain Rust: runs everywhere.

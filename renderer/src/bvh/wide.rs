@@ -209,6 +209,11 @@ impl WideBvh {
         }
     }
 
+    /// The instruction-set path traversal runs on.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
     /// The build's figures, with the bytes this layout holds.
     pub fn stats(&self) -> BvhStats {
         self.stats
