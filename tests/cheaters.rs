@@ -299,6 +299,33 @@ fn cheaters_beside_honest_workers_are_caught_and_the_job_is_rendered_honestly() 
     assert_eq!(standing.len() as u64, tasks, "one standing charge per task");
     let total: i64 = standing.iter().map(|r| r.charge.micros()).sum();
     assert_eq!(invoice.total.micros(), total);
+    // The invoice as CSV for a spreadsheet: its charge column, reversals included, sums to the
+    // total.
+    let csv = farm.tessera(&["bill", &job, "--format", "csv"]);
+    assert!(
+        csv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&csv.stderr)
+    );
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].ends_with(",charge_usd"), "{}", lines[0]);
+    let micros = |usd: &str| -> i64 {
+        let (whole, frac) = usd.trim_start_matches('-').split_once('.').unwrap();
+        let m = whole.parse::<i64>().unwrap() * 1_000_000 + frac.parse::<i64>().unwrap();
+        if usd.starts_with('-') { -m } else { m }
+    };
+    let charges: Vec<i64> = lines[1..]
+        .iter()
+        .map(|l| micros(l.rsplit(',').next().unwrap()))
+        .collect();
+    assert_eq!(charges.len(), invoice.rows.len() + invoice.reversals.len());
+    assert_eq!(
+        charges.iter().filter(|&&c| c < 0).count(),
+        invoice.reversals.len(),
+        "{csv}"
+    );
+    assert_eq!(charges.iter().sum::<i64>(), invoice.total.micros(), "{csv}");
     // The job's work at its quoted price, but for the rounding of the charges reversed.
     let quoted = status["quote"]["cost"].as_i64().unwrap();
     assert!(

@@ -1,8 +1,10 @@
 //! `tessera bill`: a job's invoice, one row per accepted result: the render time its worker
-//! reported, and the work it is charged for at the job's price of an hour of that work.
+//! reported, and the work it is charged for at the job's price of an hour of that work; then
+//! one row per charge reversed.
 
 use clap::{Args, ValueEnum};
 use tessera_protocol::id::JobId;
+use tessera_protocol::money::Money;
 
 use crate::farm_runtime::ApiArgs;
 use crate::stdout::outln;
@@ -75,7 +77,17 @@ pub fn run(args: BillArgs) -> anyhow::Result<()> {
                     r.render_micros as f64 / 1e6,
                     r.samples,
                     r.work_micros as f64 / 1e6,
-                    r.charge.to_string().trim_start_matches('$')
+                    r.charge.usd_decimal()
+                )?;
+            }
+            // Reversals as rows of their own, negative, so that the charge column sums to the
+            // invoice's total.
+            for r in &invoice.reversals {
+                outln!(
+                    "{},,reversed,{},,,,,,{}",
+                    r.task,
+                    clean(&r.worker),
+                    Money::from_micros(-r.amount.micros()).usd_decimal()
                 )?;
             }
         }
