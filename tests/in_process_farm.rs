@@ -44,13 +44,13 @@ impl Link for TestLink {
             .claim(&self.worker, &ClaimRequest::of(tasks).tasks)
             .map_err(|e| e.to_string())
     }
-    fn heartbeat(&self) -> Result<(), String> {
+    fn heartbeat(&self, leases: &[String]) -> Result<(), String> {
         let Principal::Worker { name, .. } = &self.worker else {
             unreachable!("test links are workers")
         };
         self.farm
             .store()
-            .heartbeat(name)
+            .heartbeat(name, Some(leases))
             .map(drop)
             .map_err(|e| e.to_string())
     }
@@ -370,6 +370,29 @@ async fn farm_with_job(
     (farm, job, tasks)
 }
 
+/// [`farm_with_job`] of one tile, its lease and queue watch running (until the returned task is
+/// aborted).
+async fn running_farm_with_job(
+    dir: &Path,
+    config: impl FnOnce(&mut FarmConfig),
+) -> (
+    Arc<Farm<InProcessTransport>>,
+    JobId,
+    <InProcessTransport as Transport>::Tasks,
+    tokio::task::JoinHandle<()>,
+) {
+    let (farm, job, tasks) = farm_with_job(dir, 1, config).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = {
+        let farm = farm.clone();
+        tokio::spawn(async move {
+            let _stop = stop;
+            let _ = farm.run(shutdown).await;
+        })
+    };
+    (farm, job, tasks, runner)
+}
+
 /// A farm that sends every task in a message of its own, for tests that take them one by one.
 fn one_task_a_message(mut config: FarmConfig) -> FarmConfig {
     config.samples_a_message = 0;
@@ -451,6 +474,8 @@ fn result(
 
 /// Results a path tracer could not have produced (alpha above 1, a negative radiance, a wrong
 /// sample count) are refused: nothing is billed, and the task goes out again for its next attempt.
+/// One worker alone does not fail the job on the task's last attempt; a second worker's failure
+/// does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn implausible_results_are_refused_and_the_task_sent_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -474,14 +499,56 @@ async fn implausible_results_are_refused_and_the_task_sent_again() {
             "nothing billed"
         );
     }
-    // The third refusal was the task's last attempt.
+    // The third refusal was the task's last attempt, but all three came from mallory.
+    assert_eq!(farm.job(job).unwrap().state, JobState::Running);
+    let task = take(&mut tasks).await;
+    assert_eq!(task.attempt, 4);
+    let lease = lease(&farm, &task, "bob");
+    farm.handle_result(&result(&task, &Pixels::zeroed(16), 31, 1_000, &lease))
+        .await
+        .unwrap();
     let record = farm.job(job).unwrap();
     assert_eq!(record.state, JobState::Failed);
     let reason = record.reason.unwrap();
     assert!(
-        reason.contains("mallory") && reason.contains("samples"),
+        reason.contains("bob") && reason.contains("samples") && reason.contains("4 time(s)"),
         "{reason}"
     );
+}
+
+/// A worker that fails every attempt of a task it takes cannot fail the job alone: the task gets
+/// three times its attempts, and the job ends only after those (on a farm of one worker, a task
+/// that can never render still ends its job). Where the farm's one worker is trusted, as
+/// `tessera render`'s own, its attempts are the job's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_worker_failing_a_task_fails_its_job_only_after_three_times_its_attempts() {
+    for trusted in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |c| {
+            c.spot_checks = !trusted;
+        })
+        .await;
+        let attempts = if trusted { 3 } else { 9 };
+        for attempt in 1..=attempts {
+            assert_eq!(farm.job(job).unwrap().state, JobState::Running, "{attempt}");
+            let task = take(&mut tasks).await;
+            assert_eq!(task.attempt, attempt);
+            let lease = lease(&farm, &task, "saboteur");
+            let mut failed = result(&task, &Pixels::zeroed(16), 32, 1_000, &lease);
+            failed.outcome = Outcome::Failed {
+                reason: "out of memory".into(),
+            };
+            failed.sign(&lease.1);
+            farm.handle_result(&failed).await.unwrap();
+        }
+        let record = farm.job(job).unwrap();
+        assert_eq!(record.state, JobState::Failed, "trusted: {trusted}");
+        let reason = record.reason.unwrap();
+        assert!(
+            reason.contains(&format!("{attempts} time(s)")) && reason.contains("out of memory"),
+            "{reason}"
+        );
+    }
 }
 
 /// A task is charged for its work (its samples at the job's measured seconds per sample) at the
@@ -616,12 +683,10 @@ async fn finished_by_another(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_workers_lease_expires_and_its_late_result_is_not_billed() {
     let dir = tempfile::tempdir().unwrap();
-    let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |c| {
+    let (farm, job, mut tasks, runner) = running_farm_with_job(dir.path(), |c| {
         c.lease_timeout = Duration::from_secs(1);
     })
     .await;
-    let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let runner = tokio::spawn(farm.clone().run(shutdown));
     let task = take(&mut tasks).await;
     let frozen = lease(&farm, &task, "frozen");
     let again = retaken(&mut tasks, &task, Duration::from_secs(3)).await;
@@ -631,26 +696,58 @@ async fn a_silent_workers_lease_expires_and_its_late_result_is_not_billed() {
     runner.abort();
 }
 
+/// A worker keeps only the leases its heartbeats name. One that restarted (or whose result never
+/// left) heartbeats without naming its old lease, which then expires within the lease timeout,
+/// not the task timeout hours later; its task goes to another worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_its_worker_no_longer_names_expires_though_the_worker_heartbeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks, runner) = running_farm_with_job(dir.path(), |c| {
+        c.lease_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let task = take(&mut tasks).await;
+    let forgotten = lease(&farm, &task, "restarted");
+    let beat = |held: Vec<String>| {
+        let farm = farm.clone();
+        tokio::spawn(async move {
+            loop {
+                farm.store().heartbeat("restarted", Some(&held)).unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    // Named, the lease outlives the lease timeout.
+    let naming = beat(vec![forgotten.0.clone()]);
+    let early = tokio::time::timeout(Duration::from_millis(2500), tasks.next()).await;
+    assert!(early.is_err(), "a lease its worker named was lost");
+    naming.abort();
+    let forgetting = beat(Vec::new());
+    let again = retaken(&mut tasks, &task, Duration::from_secs(3)).await;
+    finished_by_another(&farm, job, (&task, &forgotten), &again).await;
+    assert_eq!(farm.job(job).unwrap().state, JobState::Done);
+    forgetting.abort();
+    runner.abort();
+}
+
 /// A worker that heartbeats but never files a result loses its task at the task timeout, and
 /// the task goes to another worker, which finishes the job: heartbeats alone do not hold a task.
 /// The hoarder claims nothing more, not even the task's next attempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_held_past_the_task_timeout_goes_to_another_worker_despite_heartbeats() {
     let dir = tempfile::tempdir().unwrap();
-    let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |c| {
+    let (farm, job, mut tasks, runner) = running_farm_with_job(dir.path(), |c| {
         c.lease_timeout = Duration::from_secs(2);
         c.task_timeout = Some(Duration::from_secs(1));
     })
     .await;
-    let (_stop, shutdown) = tokio::sync::watch::channel(false);
-    let runner = tokio::spawn(farm.clone().run(shutdown));
     let task = take(&mut tasks).await;
     let hoarded = lease(&farm, &task, "hoarder");
     let heartbeats = {
-        let farm = farm.clone();
+        let (farm, held) = (farm.clone(), [hoarded.0.clone()]);
         tokio::spawn(async move {
             loop {
-                farm.store().heartbeat("hoarder").unwrap();
+                farm.store().heartbeat("hoarder", Some(&held)).unwrap();
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })

@@ -10,7 +10,7 @@ use tessera_protocol::api::{
 use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView, Trust};
 use tessera_protocol::device::Device;
 use tessera_protocol::id::{JobId, TaskId};
-use tessera_protocol::lease::{Claim, ClaimRequest, TaskAttempt};
+use tessera_protocol::lease::{Claim, ClaimRequest, Heartbeat, TaskAttempt};
 use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
 use utoipa::openapi::ComponentsBuilder;
@@ -112,6 +112,7 @@ pub fn document() -> Value {
         .schema_from::<Device>()
         .schema_from::<WorkerInfo>()
         .schema_from::<ClaimRequest>()
+        .schema_from::<Heartbeat>()
         .schema_from::<TaskAttempt>()
         .schema_from::<Claim>()
         .schema_from::<NewToken>()

@@ -7,7 +7,7 @@
 //! tiles rendered again. A result that can
 //! never be recorded is refused once, counted and logged, and acknowledged; only failures of the
 //! coordinator's own disk or database are retried. The coordinator alone decides whether a
-//! failed task is tried again.
+//! failed task is tried again, and one worker alone cannot fail a job.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,6 +47,12 @@ pub(crate) fn check_rate(streak: u64) -> f64 {
         1.0
     }
 }
+
+/// Where workers are not trusted, a task whose attempts all failed on one worker fails its job
+/// only after this many times its attempts: one saboteur cannot fail somebody's job by failing
+/// its task thrice, yet a task that fails everywhere, on a farm of one worker too, still ends
+/// its job.
+const LONE_FAILURES: u32 = 3;
 
 /// Time a worker may report beyond how long it held the task, for the two clocks' rounding.
 const CLOCK_SLACK_MICROS: u64 = 1_000_000;
@@ -356,8 +362,10 @@ impl<T: Transport> Farm<T> {
     }
 
     /// Attempt `attempt` of a task came to nothing: the task waits to be published again, or on
-    /// its last attempt is dead-lettered and its job failed. A failure reported twice counts
-    /// once. Each step is retried on its own, so that what came before (a worker blocked) is
+    /// its last attempt is dead-lettered and its job failed. Where workers are not trusted
+    /// (results are spot-checked), the last attempt is the job's `max_attempts` only once two
+    /// workers have failed the task, else [`LONE_FAILURES`] times that. A failure reported twice
+    /// counts once. Each step is retried on its own, so that what came before (a worker blocked) is
     /// not done twice.
     pub(crate) async fn retry_or_give_up(
         &self,
@@ -371,7 +379,10 @@ impl<T: Transport> Farm<T> {
             tracing::debug!(task = %task.id, attempt, "failure already recorded");
             return Ok(());
         }
-        let last = attempt >= job.spec.max_attempts;
+        let last = attempt >= job.spec.max_attempts
+            && (!self.spot_checks
+                || attempt >= LONE_FAILURES * job.spec.max_attempts
+                || self.store.task_holders(task.id)? >= 2);
         let job_failure = if last {
             // Kept for the operator before the failure is recorded; should recording fail, the
             // result comes back and a second copy is harmless.

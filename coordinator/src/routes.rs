@@ -236,7 +236,9 @@ pub const ROUTES: [Route; 25] = [
         "/api/workers/heartbeat",
         WORKERS,
         Endpoint::Heartbeat,
-        Doc::new("A worker is alive, and so are its leases.").answers_with(204, Body::None),
+        Doc::new("A worker is alive, and so are the leases it names.")
+            .takes(Body::Json("Heartbeat"))
+            .answers_with(204, Body::None),
     ),
     route(
         Method::POST,

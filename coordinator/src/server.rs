@@ -25,7 +25,7 @@ use tessera_protocol::api::{
 use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView, Trust};
 use tessera_protocol::id::JobId;
 use tessera_protocol::job::JobOptions;
-use tessera_protocol::lease::{Claim, ClaimRequest};
+use tessera_protocol::lease::{Claim, ClaimRequest, Heartbeat, MAX_HEARTBEAT_LEASES};
 use tessera_protocol::metrics;
 use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
@@ -668,12 +668,36 @@ fn known_worker<T: Transport>(farm: &Farm<T>, name: &str) -> ApiResult<()> {
     }
 }
 
+/// Takes a [`Heartbeat`], or an empty body from a worker of an earlier version.
 async fn heartbeat<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
+    body: Bytes,
 ) -> ApiResult<StatusCode> {
+    let leases = if body.is_empty() {
+        None
+    } else {
+        let beat: Heartbeat = serde_json::from_slice(&body).map_err(|e| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("not a heartbeat: {}", printable(&e.to_string(), 200)),
+            )
+        })?;
+        if beat.leases.len() > MAX_HEARTBEAT_LEASES {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "a heartbeat names at most {MAX_HEARTBEAT_LEASES} leases, not {}",
+                    beat.leases.len()
+                ),
+            ));
+        }
+        Some(beat.leases)
+    };
     if let Principal::Worker { name, .. } = &who {
-        farm.store().heartbeat(name).map_err(FarmError::from)?;
+        farm.store()
+            .heartbeat(name, leases.as_deref())
+            .map_err(FarmError::from)?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,7 @@ use crate::auth::{IssuedToken, NewToken, TokenView};
 use crate::credentials::redact;
 use crate::id::JobId;
 use crate::job::JobOptions;
-use crate::lease::{Claim, ClaimRequest};
+use crate::lease::{Claim, ClaimRequest, Heartbeat};
 use crate::result::WorkerInfo;
 use crate::scene::SceneHash;
 
@@ -277,16 +277,21 @@ impl Client {
         self.json(response)
     }
 
-    /// Says this worker is alive, which keeps its leases.
-    /// Says this worker is alive, giving up after [`HEARTBEAT_TIMEOUT`]: a beat held for the
-    /// usual read timeout (a stale connection to a coordinator that failed over) would hold
-    /// back the next ones until the worker's leases expired.
-    pub fn heartbeat(&self) -> Result<(), ClientError> {
+    /// Says this worker is alive, which keeps the leases it names ([`Heartbeat`]); gives up
+    /// after [`HEARTBEAT_TIMEOUT`]: a beat held for the usual read timeout (a stale connection
+    /// to a coordinator that failed over) would hold back the next ones until the worker's
+    /// leases expired.
+    pub fn heartbeat(&self, leases: &[String]) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(&Heartbeat {
+            leases: leases.to_vec(),
+        })
+        .expect("heartbeats serialize");
         self.call(
             self.agent
                 .post(&self.url("/api/workers/heartbeat"))
+                .set("content-type", "application/json")
                 .timeout(HEARTBEAT_TIMEOUT),
-            Some(b""),
+            Some(&body),
         )?;
         Ok(())
     }
@@ -359,7 +364,7 @@ mod tests {
             drop(stream);
         });
         let started = std::time::Instant::now();
-        let e = Client::new(&url, Some("t")).heartbeat().unwrap_err();
+        let e = Client::new(&url, Some("t")).heartbeat(&[]).unwrap_err();
         let took = started.elapsed();
         assert!(matches!(e, ClientError::Unreachable { .. }), "{e:?}");
         assert!(

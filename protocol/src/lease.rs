@@ -34,6 +34,22 @@ impl ClaimRequest {
     }
 }
 
+/// `POST /api/workers/heartbeat`: the worker is alive, and so are the leases it names, those of
+/// the tasks it is rendering or reporting. A lease it no longer names (its process restarted, or
+/// its result never left) expires after the lease timeout and its task goes out again, rather
+/// than waiting for the task timeout. An empty body, from a worker of an earlier version, keeps
+/// all of the worker's leases.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Heartbeat {
+    /// At most [`MAX_HEARTBEAT_LEASES`].
+    pub leases: Vec<String>,
+}
+
+/// The most leases a heartbeat names: a worker holds those of the messages in its hands, at
+/// most 64 from each of two queues, of [`MAX_BUNDLE`](crate::task::MAX_BUNDLE) tasks each.
+pub const MAX_HEARTBEAT_LEASES: usize = 4096;
+
 /// One attempt at one task, as its message numbered it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

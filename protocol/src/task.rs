@@ -31,7 +31,8 @@ pub struct TaskMessage {
     pub settings: RenderSettings,
     /// 1 for the first try.
     pub attempt: u32,
-    /// After a failure on this attempt the coordinator fails the task for good.
+    /// After a failure on this attempt the coordinator fails the task for good, once more than
+    /// one worker has failed it (until then it gives a few more).
     pub max_attempts: u32,
     /// Which workers may render it: the transport queues a verified job's tasks apart.
     #[serde(default, skip_serializing_if = "Trust::is_any")]

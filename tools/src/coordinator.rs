@@ -36,7 +36,8 @@ pub struct CoordinatorArgs {
     /// Prefix of the farm's queue names.
     #[arg(long, env = "TESSERA_NAMESPACE", default_value = DEFAULT_NAMESPACE)]
     namespace: String,
-    /// Attempts a task gets before it is dead-lettered and its job failed.
+    /// Attempts a task gets before it is dead-lettered and its job failed (three times as many
+    /// while only one worker has failed it).
     #[arg(long, default_value_t = DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]
     max_attempts: u32,
     /// Seconds a worker may go unheard before its tasks go to another worker.

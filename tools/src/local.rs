@@ -203,10 +203,10 @@ impl Link for LocalLink {
             .map_err(|e| e.to_string())
     }
 
-    fn heartbeat(&self) -> Result<(), String> {
+    fn heartbeat(&self, leases: &[String]) -> Result<(), String> {
         self.farm
             .store()
-            .heartbeat(LOCAL_WORKER)
+            .heartbeat(LOCAL_WORKER, Some(leases))
             .map(drop)
             .map_err(|e| e.to_string())
     }

@@ -16,8 +16,8 @@ pub trait Link: Send + Sync + 'static {
     /// Asks to render the tasks of a message: a claim for each, in their order; `Err` when
     /// the coordinator could not be asked.
     fn claim(&self, tasks: &[TaskMessage]) -> Result<Vec<Claim>, String>;
-    /// Keeps this worker's leases alive.
-    fn heartbeat(&self) -> Result<(), String>;
+    /// Says this worker is alive, keeping the leases it names: those it holds now.
+    fn heartbeat(&self, leases: &[String]) -> Result<(), String>;
     fn announce(&self, worker: &WorkerInfo);
     /// Whether the operator verified this worker's token: it then takes the tasks of jobs
     /// that take verified workers only, besides the rest.
@@ -55,8 +55,8 @@ impl Link for HttpLink {
             .map_err(|e| e.to_string())
     }
 
-    fn heartbeat(&self) -> Result<(), String> {
-        self.client.heartbeat().map_err(|e| e.to_string())
+    fn heartbeat(&self, leases: &[String]) -> Result<(), String> {
+        self.client.heartbeat(leases).map_err(|e| e.to_string())
     }
 
     fn announce(&self, worker: &WorkerInfo) {

@@ -4,8 +4,9 @@
 //! sends each result signed with its lease's key, and only then acknowledges the message. A
 //! failure is reported like a result; retrying is the coordinator's call.
 
+use std::collections::HashSet;
 use std::num::NonZeroU16;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -74,8 +75,10 @@ pub async fn run_worker<T: Transport>(
         let (link, info) = (link.clone(), info.clone());
         let _ = tokio::task::spawn_blocking(move || link.announce(&info)).await;
     }
+    let leases = Arc::new(Leases::default());
     let beating = tokio::spawn(beat(
         link.clone(),
+        leases.clone(),
         pace.heartbeat,
         metrics.clone(),
         shutdown.clone(),
@@ -99,6 +102,7 @@ pub async fn run_worker<T: Transport>(
         renderer: &renderer,
         link: &link,
         metrics: &metrics,
+        leases: &leases,
     };
     let mut handling = FuturesUnordered::new();
     let mut stopped = None;
@@ -153,9 +157,54 @@ async fn next_of<I: Inbox<TaskBundle>>(inbox: &mut Option<I>) -> Option<Delivery
     }
 }
 
-/// Heartbeats until shutdown; a missed one is only logged (the next may get through).
+/// The leases this worker holds, which its heartbeats name: a lease it stopped naming (a
+/// process that restarted, a result that never left) expires on the coordinator, and its task
+/// goes out again.
+#[derive(Default)]
+struct Leases(Mutex<HashSet<String>>);
+
+impl Leases {
+    fn named(&self) -> Vec<String> {
+        self.set().iter().cloned().collect()
+    }
+
+    /// Holds `ids` until the returned guard drops.
+    fn hold(self: &Arc<Self>, ids: Vec<String>) -> Holding {
+        self.set().extend(ids.iter().cloned());
+        Holding {
+            leases: self.clone(),
+            ids,
+        }
+    }
+
+    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // The set stays whole whatever panicked while holding it.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Leases of one message, held while it is worked on.
+struct Holding {
+    leases: Arc<Leases>,
+    ids: Vec<String>,
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        let mut set = self.leases.set();
+        for id in &self.ids {
+            set.remove(id);
+        }
+    }
+}
+
+/// Heartbeats until shutdown, naming the leases held; a missed one is only logged (the next
+/// may get through).
 async fn beat(
     link: Arc<dyn Link>,
+    leases: Arc<Leases>,
     every: Duration,
     metrics: Arc<WorkerMetrics>,
     mut shutdown: watch::Receiver<bool>,
@@ -165,8 +214,8 @@ async fn beat(
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = ticks.tick() => {
-                let link = link.clone();
-                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || link.heartbeat()).await {
+                let (link, named) = (link.clone(), leases.named());
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || link.heartbeat(&named)).await {
                     metrics.heartbeat_missed();
                     tracing::warn!(error = %e, "heartbeat not delivered");
                 }
@@ -240,6 +289,7 @@ struct Worker<'a> {
     renderer: &'a Arc<TileRenderer>,
     link: &'a Arc<dyn Link>,
     metrics: &'a Arc<WorkerMetrics>,
+    leases: &'a Arc<Leases>,
 }
 
 /// Claims, renders and reports the tasks of one message, then acknowledges it; or leaves it
@@ -255,6 +305,7 @@ async fn handle_task<T: Transport>(
         renderer,
         link,
         metrics,
+        leases,
     } = worker;
     let tasks = delivery.message.tasks().to_vec();
     // Not acknowledged on shutdown: the broker hands the tasks to another worker.
@@ -284,6 +335,8 @@ async fn handle_task<T: Transport>(
             }
         }
     }
+    // Named by the heartbeats until the message is settled.
+    let _holding = leases.hold(granted.iter().map(|(_, lease, _)| lease.clone()).collect());
     // One hand-off to a blocking thread for the whole message: its tasks are rendered in turn.
     let rendered = {
         let (renderer, link, metrics) = (renderer.clone(), link.clone(), metrics.clone());

@@ -199,6 +199,16 @@ impl Store {
             .query_opt(leases_where!("l.id = ?1"), params![id], read)?)
     }
 
+    /// How many different workers have held `task`: where it failed, the workers it failed on.
+    pub fn task_holders(&self, task: TaskId) -> Result<u32, StoreError> {
+        let holders: Option<i64> = self.db().query_opt(
+            "SELECT COUNT(DISTINCT worker) FROM leases WHERE task_id = ?1",
+            params![task.0],
+            |r| r.get(0),
+        )?;
+        Ok(holders.unwrap_or(0) as u32)
+    }
+
     /// The ids of the active leases.
     pub fn active_lease_ids(&self) -> Result<Vec<String>, StoreError> {
         Ok(self.reader().query_map(
@@ -208,18 +218,36 @@ impl Store {
         )?)
     }
 
-    /// Keeps `worker`'s leases alive; returns how many it holds.
-    pub fn heartbeat(&self, worker: &str) -> Result<usize, StoreError> {
+    /// `worker` is alive: keeps those of its active leases it names (every one when `None`, a
+    /// worker of an earlier version naming none); returns how many it kept. A lease it holds
+    /// but no longer names expires with the lease timeout.
+    pub fn heartbeat(&self, worker: &str, leases: Option<&[String]>) -> Result<usize, StoreError> {
         let at = now();
-        let db = self.db();
-        db.execute(
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        tx.execute(
             "UPDATE workers SET last_seen = ?2 WHERE name = ?1",
             params![worker, at],
         )?;
-        Ok(db.execute(
-            "UPDATE leases SET heartbeat_at = ?2 WHERE worker = ?1 AND state = 'active'",
-            params![worker, at],
-        )?)
+        let kept = match leases {
+            None => tx.execute(
+                "UPDATE leases SET heartbeat_at = ?2 WHERE worker = ?1 AND state = 'active'",
+                params![worker, at],
+            )?,
+            Some(ids) => {
+                let mut kept = 0;
+                for id in ids {
+                    kept += tx.execute(
+                        "UPDATE leases SET heartbeat_at = ?3
+                         WHERE id = ?1 AND worker = ?2 AND state = 'active'",
+                        params![id, worker, at],
+                    )?;
+                }
+                kept
+            }
+        };
+        tx.commit()?;
+        Ok(kept)
     }
 
     /// Active leases whose worker has not been heard from since `unheard_since`, or granted

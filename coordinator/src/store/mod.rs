@@ -2190,7 +2190,13 @@ pub(crate) mod tests {
             LeaseClaim::Refused(_)
         ));
         assert_eq!(store.lease(&lease.id).unwrap().unwrap(), lease);
-        assert_eq!(store.heartbeat("w1").unwrap(), 1);
+        // A heartbeat keeps the worker's leases it names, all of them when it names none, and
+        // never another worker's.
+        let named = std::slice::from_ref(&lease.id);
+        assert_eq!(store.heartbeat("w1", Some(&[])).unwrap(), 0);
+        assert_eq!(store.heartbeat("w2", Some(named)).unwrap(), 0);
+        assert_eq!(store.heartbeat("w1", None).unwrap(), 1);
+        assert_eq!(store.heartbeat("w1", Some(named)).unwrap(), 1);
         assert!(
             store
                 .expired_leases(now() - 60.0, now() - 60.0)
