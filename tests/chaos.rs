@@ -8,25 +8,11 @@ mod farm;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use farm::{Farm, assert_same_exr, check_bill, render_locally, scene};
+use farm::{Farm, assert_same_exr, check_bill, rabbitmqctl, render_locally, scene};
 
 const JOB: [&str; 10] = [
     "--frames", "1-3", "--width", "128", "--height", "96", "--spp", "256", "--tile", "16",
 ];
-
-/// Runs `rabbitmqctl` with `args`; returns what it printed.
-fn rabbitmqctl(args: &[&str]) -> String {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl runs");
-    assert!(
-        out.status.success(),
-        "rabbitmqctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// The broker's memory alarm raised (its limit set to nothing), as when it runs short of
 /// memory: it blocks every publisher until this is dropped, which restores its limit.

@@ -4,7 +4,7 @@ mod farm;
 
 use std::time::Duration;
 
-use farm::{Farm, assert_same_exr, check_bill, render_locally, scene};
+use farm::{Farm, assert_same_exr, check_bill, rabbitmqctl, render_locally, scene};
 use serde_json::Value;
 
 fn tasks_total(status: &Value) -> u64 {
@@ -165,15 +165,7 @@ fn a_coordinator_killed_mid_job_resumes_from_its_data_directory() {
 #[test]
 fn closing_every_broker_connection_under_load_is_survived() {
     survives("close-connections", 3, |_| {
-        let out = std::process::Command::new("rabbitmqctl")
-            .args(["close_all_connections", "tessera test: connections closed"])
-            .output()
-            .expect("rabbitmqctl runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        rabbitmqctl(&["close_all_connections", "tessera test: connections closed"]);
     });
 }
 
@@ -979,4 +971,104 @@ fn a_task_that_crashes_every_worker_fails_its_job_with_a_reason() {
         reason.contains("3 time(s)") && reason.contains("stopped responding"),
         "{reason}"
     );
+}
+
+/// A broker user made for one test, deleted when dropped.
+struct BrokerUser {
+    name: String,
+}
+
+impl BrokerUser {
+    /// A user with a worker's permissions on `namespace`'s queues, as the README sets them:
+    /// configure nothing, publish through the default exchange, read the task queues.
+    fn worker(namespace: &str) -> Self {
+        let name = format!("{namespace}-worker");
+        rabbitmqctl(&["add_user", &name, "worker-secret"]);
+        let ns = namespace.replace('.', "\\.");
+        rabbitmqctl(&[
+            "set_permissions",
+            &name,
+            "^$",
+            "^amq\\.default$",
+            &format!("^{ns}\\.tasks(\\.verified)?$"),
+        ]);
+        Self { name }
+    }
+
+    fn url(&self) -> String {
+        format!("amqp://{}:worker-secret@127.0.0.1:5672/%2f", self.name)
+    }
+}
+
+impl Drop for BrokerUser {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["delete_user", &self.name])
+            .output();
+    }
+}
+
+/// A worker may run under a broker user of its own that can take tasks and publish results and
+/// nothing more (the README's set-up for workers of strangers): it finds the queues the
+/// coordinator declared and renders the job; under that user nobody can read the results queue
+/// or delete a queue.
+#[test]
+fn a_worker_whose_broker_user_may_only_take_tasks_renders_and_reads_no_results() {
+    use tessera_protocol::device::Device;
+    use tessera_protocol::id::{JobId, TaskId};
+    use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
+    use tessera_renderer::film::Resolution;
+    use tessera_transport::{AmqpTransport, Broker, Inbox, Transport};
+
+    let mut farm = Farm::start("worker-user");
+    let user = BrokerUser::worker(&farm.namespace);
+    let url = user.url();
+    farm.start_worker_with(&["--amqp", &url], &[]);
+    let job = submit_small(&farm);
+    let status = farm.wait_done(&job, Duration::from_secs(120));
+    check_against_local(&farm, &job);
+    check_bill(&farm, &job, tasks_total(&status));
+    // The coordinator gone, nobody else consumes the results queue, where a result waits.
+    farm.kill_coordinator();
+    let waiting = ResultMessage {
+        task: TaskId(1),
+        job: JobId(1),
+        frame: 1,
+        tile: Resolution::new(8, 8).unwrap().full_tile(),
+        attempt: 1,
+        worker: WorkerInfo {
+            name: "w1".into(),
+            device: Device {
+                backend: "cpu".into(),
+                name: "cpu".into(),
+                class: "cpu".into(),
+                threads: 1,
+            },
+        },
+        outcome: Outcome::Failed {
+            reason: "waiting".into(),
+        },
+        lease: "l".into(),
+        signature: String::new(),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let operator = AmqpTransport::connect(&Broker::new(farm::AMQP_URL), &farm.namespace)
+            .await
+            .unwrap();
+        operator.publish_results(&[waiting]).await.unwrap();
+        operator.close().await;
+        let broker = Broker::new(&url);
+        let transport = AmqpTransport::connect(&broker, &farm.namespace)
+            .await
+            .expect("a worker's user connects to queues that exist");
+        let mut results = transport.consume_results().await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(3), results.next()).await;
+        assert!(got.is_err(), "the worker's user read a result");
+        let deleted = AmqpTransport::delete_namespace(&broker, transport.names()).await;
+        let refused = deleted.expect_err("the worker's user deleted the queues");
+        assert!(refused.to_string().contains("ACCESS-REFUSED"), "{refused}");
+        drop(results);
+        transport.close().await;
+    });
 }

@@ -117,6 +117,20 @@ fn start_rabbitmq() {
     panic!("RabbitMQ was started but does not listen on 127.0.0.1:5672 after 90 s");
 }
 
+/// Runs `rabbitmqctl` with `args`, which must succeed; returns what it printed.
+pub fn rabbitmqctl(args: &[&str]) -> String {
+    let out = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl runs");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// `--amqp` for the test broker, unless `args` name another.
 fn default_broker<S: AsRef<str>>(args: &[S]) -> Vec<&'static str> {
     if args.iter().any(|a| a.as_ref() == "--amqp") {
@@ -578,15 +592,15 @@ impl Farm {
 
     /// Messages ready in one of this farm's queues (`tasks`, `results`, `tasks.dead`).
     pub fn queue_depth(&self, queue: &str) -> u64 {
+        self.queue_figure(queue, "messages_ready")
+    }
+
+    /// `rabbitmqctl list_queues`' column `figure` (`consumers`, say) for one of this farm's
+    /// queues; 0 for a queue the broker lacks.
+    pub fn queue_figure(&self, queue: &str, figure: &str) -> u64 {
         let name = format!("{}.{queue}", self.namespace);
         let out = Command::new("rabbitmqctl")
-            .args([
-                "list_queues",
-                "-q",
-                "--no-table-headers",
-                "name",
-                "messages_ready",
-            ])
+            .args(["list_queues", "-q", "--no-table-headers", "name", figure])
             .output()
             .expect("rabbitmqctl runs");
         String::from_utf8_lossy(&out.stdout)

@@ -15,6 +15,7 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
     BasicRejectOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
+use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connect, Connection, ConnectionProperties};
@@ -220,26 +221,66 @@ impl AmqpTransport {
     // can fail for a passing reason (a connection lost midway), and giving up quorum queues
     // for good on one such failure left a coordinator declaring classic queues against its own
     // quorum ones, refused and reconnecting forever.
+    // A broker user that may not configure the queues (a worker's, as the README sets it up)
+    // finds them instead: they must exist already, made by the coordinator.
     async fn declare(&self, connection: &Connection) -> Result<(), TransportError> {
         let first = self.shared.quorum.load(Ordering::SeqCst);
         match self.declare_all(connection, first).await {
             Ok(()) => return Ok(()),
+            Err(Declared::NotAllowed) => return self.find_all(connection).await,
             // Lost, not refused: the queues' kind is not in question.
-            Err(e) if !connection.status().connected() => return Err(e),
-            Err(e) => {
+            Err(Declared::Failed(e)) if !connection.status().connected() => return Err(e),
+            Err(Declared::Failed(e)) => {
                 tracing::warn!(error = %e, quorum = first, "queues refused; trying the other kind")
             }
         }
-        self.declare_all(connection, !first).await?;
+        match self.declare_all(connection, !first).await {
+            Ok(()) => {}
+            Err(Declared::NotAllowed) => return self.find_all(connection).await,
+            Err(Declared::Failed(e)) => return Err(e),
+        }
         self.shared.quorum.store(!first, Ordering::SeqCst);
         Ok(())
     }
 
-    async fn declare_all(
-        &self,
-        connection: &Connection,
-        quorum: bool,
-    ) -> Result<(), TransportError> {
+    /// Checks that the farm's queues exist (a passive declaration, which needs no permission).
+    /// Until the coordinator has made them, that is a failure to connect, so a worker started
+    /// first waits for it.
+    async fn find_all(&self, connection: &Connection) -> Result<(), TransportError> {
+        let channel = connection.create_channel().await.map_err(broker)?;
+        let names = &self.shared.names;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        for queue in [
+            &names.dead_tasks,
+            &names.tasks,
+            &names.verified_tasks,
+            &names.results,
+        ] {
+            match channel
+                .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if soft_error(&e) == Some(AMQPSoftError::NOTFOUND) => {
+                    return Err(TransportError::Connect {
+                        url: self.shared.broker.redacted_url(),
+                        message: format!(
+                            "queue {queue} does not exist yet, and this broker user may not \
+                             declare it: the coordinator does, once started"
+                        ),
+                    });
+                }
+                Err(e) => return Err(broker(e)),
+            }
+        }
+        let _ = channel.close(200, "found".into()).await;
+        Ok(())
+    }
+
+    async fn declare_all(&self, connection: &Connection, quorum: bool) -> Result<(), Declared> {
         // A failed declaration closes its channel, so each attempt gets a fresh one.
         let channel = connection.create_channel().await.map_err(broker)?;
         let names = &self.shared.names;
@@ -281,7 +322,10 @@ impl AmqpTransport {
             channel
                 .queue_declare(queue.as_str().into(), durable, args)
                 .await
-                .map_err(broker)?;
+                .map_err(|e| match soft_error(&e) {
+                    Some(AMQPSoftError::ACCESSREFUSED) => Declared::NotAllowed,
+                    _ => Declared::Failed(broker(e)),
+                })?;
         }
         let _ = channel.close(200, "declared".into()).await;
         Ok(())
@@ -377,6 +421,30 @@ fn say_when_blocked(connection: &Connection) {
 
 fn broker(e: lapin::Error) -> TransportError {
     TransportError::Broker(e.to_string())
+}
+
+/// Why the queues were not declared.
+enum Declared {
+    /// The broker user may not configure them.
+    NotAllowed,
+    Failed(TransportError),
+}
+
+impl From<TransportError> for Declared {
+    fn from(e: TransportError) -> Self {
+        Declared::Failed(e)
+    }
+}
+
+/// The broker's channel-level refusal in `e`, if it is one.
+fn soft_error(e: &lapin::Error) -> Option<AMQPSoftError> {
+    match e.kind() {
+        lapin::ErrorKind::ProtocolError(amqp) => match amqp.kind() {
+            AMQPErrorKind::Soft(soft) => Some(soft.clone()),
+            AMQPErrorKind::Hard(_) => None,
+        },
+        _ => None,
+    }
 }
 
 async fn publish_confirmed(
