@@ -236,7 +236,8 @@ impl Store {
             )?,
             Some(ids) => {
                 let mut kept = 0;
-                for id in ids {
+                // Only ids of our making go to the database (see `lease`).
+                for id in ids.iter().filter(|id| is_lease_id(id)) {
                     kept += tx.execute(
                         "UPDATE leases SET heartbeat_at = ?3
                          WHERE id = ?1 AND worker = ?2 AND state = 'active'",

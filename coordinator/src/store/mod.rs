@@ -2197,6 +2197,9 @@ pub(crate) mod tests {
         assert_eq!(store.heartbeat("w2", Some(named)).unwrap(), 0);
         assert_eq!(store.heartbeat("w1", None).unwrap(), 1);
         assert_eq!(store.heartbeat("w1", Some(named)).unwrap(), 1);
+        // What is no lease id of ours (PostgreSQL refuses NUL) keeps nothing, and fails nothing.
+        let made_up = ["\0".to_owned(), lease.id.clone()];
+        assert_eq!(store.heartbeat("w1", Some(&made_up)).unwrap(), 1);
         assert!(
             store
                 .expired_leases(now() - 60.0, now() - 60.0)
