@@ -1058,7 +1058,13 @@ fn a_worker_whose_broker_user_may_only_take_tasks_renders_and_reads_no_results()
             .unwrap();
         operator.publish_results(&[waiting]).await.unwrap();
         operator.close().await;
-        let broker = Broker::new(&url);
+        // Where the queues must be declared, as the coordinator's, such a user is refused.
+        let refused = AmqpTransport::connect(&Broker::new(&url), &farm.namespace)
+            .await
+            .err()
+            .expect("a worker's user declared the queues");
+        assert!(refused.to_string().contains("may not declare"), "{refused}");
+        let broker = Broker::new(&url).finding_queues();
         let transport = AmqpTransport::connect(&broker, &farm.namespace)
             .await
             .expect("a worker's user connects to queues that exist");

@@ -7,7 +7,7 @@
 //! tiles rendered again. A result that can
 //! never be recorded is refused once, counted and logged, and acknowledged; only failures of the
 //! coordinator's own disk or database are retried. The coordinator alone decides whether a
-//! failed task is tried again, and one worker alone cannot fail a job.
+//! failed task is tried again; one worker alone fails a job only after three times its attempts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -381,7 +381,7 @@ impl<T: Transport> Farm<T> {
         }
         let last = attempt >= job.spec.max_attempts
             && (!self.spot_checks
-                || attempt >= LONE_FAILURES * job.spec.max_attempts
+                || attempt >= LONE_FAILURES.saturating_mul(job.spec.max_attempts)
                 || self.store.task_holders(task.id)? >= 2);
         let job_failure = if last {
             // Kept for the operator before the failure is recorded; should recording fail, the

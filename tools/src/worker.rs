@@ -94,7 +94,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         .ok()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| anyhow::anyhow!("--heartbeat must be a positive number of seconds"))?;
-    let broker = args.broker.broker()?;
+    let broker = args.broker.broker()?.finding_queues();
     runtime()?.block_on(async move {
         let shutdown = shutdown_signal()?;
         let mut stop = shutdown.clone();

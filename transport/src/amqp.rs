@@ -43,6 +43,9 @@ pub struct Broker {
     pub url: String,
     /// PEM certificates of the authorities to trust besides the system's.
     pub ca_pem: Option<String>,
+    /// Whether queues this user may not declare are looked for instead: a worker's user needs
+    /// no right to configure them, as the coordinator declares them; the coordinator's does.
+    pub finds_queues: bool,
 }
 
 impl Broker {
@@ -50,7 +53,14 @@ impl Broker {
         Self {
             url: url.into(),
             ca_pem: None,
+            finds_queues: false,
         }
+    }
+
+    /// As a worker connects: queues its user may not declare are looked for instead.
+    pub fn finding_queues(mut self) -> Self {
+        self.finds_queues = true;
+        self
     }
 
     /// The URL as it may be shown: with its password, if any, as `***`.
@@ -221,13 +231,13 @@ impl AmqpTransport {
     // can fail for a passing reason (a connection lost midway), and giving up quorum queues
     // for good on one such failure left a coordinator declaring classic queues against its own
     // quorum ones, refused and reconnecting forever.
-    // A broker user that may not configure the queues (a worker's, as the README sets it up)
+    // A worker's broker user that may not configure the queues (as the README sets it up)
     // finds them instead: they must exist already, made by the coordinator.
     async fn declare(&self, connection: &Connection) -> Result<(), TransportError> {
         let first = self.shared.quorum.load(Ordering::SeqCst);
         match self.declare_all(connection, first).await {
             Ok(()) => return Ok(()),
-            Err(Declared::NotAllowed) => return self.find_all(connection).await,
+            Err(Declared::NotAllowed(e)) => return self.find_instead(connection, e).await,
             // Lost, not refused: the queues' kind is not in question.
             Err(Declared::Failed(e)) if !connection.status().connected() => return Err(e),
             Err(Declared::Failed(e)) => {
@@ -236,11 +246,28 @@ impl AmqpTransport {
         }
         match self.declare_all(connection, !first).await {
             Ok(()) => {}
-            Err(Declared::NotAllowed) => return self.find_all(connection).await,
+            Err(Declared::NotAllowed(e)) => return self.find_instead(connection, e).await,
             Err(Declared::Failed(e)) => return Err(e),
         }
         self.shared.quorum.store(!first, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The queues looked for where declaring them was `refused`, if this side may do so.
+    async fn find_instead(
+        &self,
+        connection: &Connection,
+        refused: TransportError,
+    ) -> Result<(), TransportError> {
+        if self.shared.broker.finds_queues {
+            return self.find_all(connection).await;
+        }
+        let namespace = self.shared.names.tasks.trim_end_matches(".tasks");
+        Err(TransportError::Broker(format!(
+            "this broker user may not declare the farm's queues ({refused}); the coordinator's \
+             needs configure, write and read on '^{}\\.'",
+            namespace.replace('.', "\\.")
+        )))
     }
 
     /// Checks that the farm's queues exist (a passive declaration, which needs no permission).
@@ -269,7 +296,8 @@ impl AmqpTransport {
                         url: self.shared.broker.redacted_url(),
                         message: format!(
                             "queue {queue} does not exist yet, and this broker user may not \
-                             declare it: the coordinator does, once started"
+                             declare it: the coordinator does, once started (or is the \
+                             namespace or virtual host wrong?)"
                         ),
                     });
                 }
@@ -323,7 +351,7 @@ impl AmqpTransport {
                 .queue_declare(queue.as_str().into(), durable, args)
                 .await
                 .map_err(|e| match soft_error(&e) {
-                    Some(AMQPSoftError::ACCESSREFUSED) => Declared::NotAllowed,
+                    Some(AMQPSoftError::ACCESSREFUSED) => Declared::NotAllowed(broker(e)),
                     _ => Declared::Failed(broker(e)),
                 })?;
         }
@@ -426,7 +454,7 @@ fn broker(e: lapin::Error) -> TransportError {
 /// Why the queues were not declared.
 enum Declared {
     /// The broker user may not configure them.
-    NotAllowed,
+    NotAllowed(TransportError),
     Failed(TransportError),
 }
 

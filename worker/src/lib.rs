@@ -6,8 +6,10 @@
 //! - [`run`]: the loop from task to result, and the heartbeat.
 //! - [`tile_renderer`]: the rendering thread, which keeps a frame prepared across its tiles.
 //! - [`link`]: the coordinator as the worker sees it: scenes, claims, heartbeats.
+//! - [`lease`]: the leases in hand, which the heartbeats name.
 //! - [`metrics`]: what it counts, for `tessera worker --metrics`.
 
+pub mod lease;
 pub mod link;
 pub mod metrics;
 pub mod run;

@@ -4,9 +4,8 @@
 //! sends each result signed with its lease's key, and only then acknowledges the message. A
 //! failure is reported like a result; retrying is the coordinator's call.
 
-use std::collections::HashSet;
 use std::num::NonZeroU16;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -18,6 +17,7 @@ use tessera_protocol::task::{TaskBundle, TaskMessage};
 use tessera_transport::{Delivery, Inbox, Transport, TransportError};
 use tokio::sync::watch;
 
+use crate::lease::Leases;
 use crate::link::Link;
 use crate::metrics::{TaskOutcome, WorkerMetrics};
 use crate::tile_renderer::{Rendered, TileRenderer};
@@ -81,7 +81,6 @@ pub async fn run_worker<T: Transport>(
         leases.clone(),
         pace.heartbeat,
         metrics.clone(),
-        shutdown.clone(),
     ));
     // `tasks_in_hand` per rendering device; a verified worker may hold that many of each queue.
     let in_hand = pace.tasks_in_hand.get();
@@ -157,69 +156,21 @@ async fn next_of<I: Inbox<TaskBundle>>(inbox: &mut Option<I>) -> Option<Delivery
     }
 }
 
-/// The leases this worker holds, which its heartbeats name: a lease it stopped naming (a
-/// process that restarted, a result that never left) expires on the coordinator, and its task
-/// goes out again.
-#[derive(Default)]
-struct Leases(Mutex<HashSet<String>>);
-
-impl Leases {
-    fn named(&self) -> Vec<String> {
-        self.set().iter().cloned().collect()
-    }
-
-    /// Holds `ids` until the returned guard drops.
-    fn hold(self: &Arc<Self>, ids: Vec<String>) -> Holding {
-        self.set().extend(ids.iter().cloned());
-        Holding {
-            leases: self.clone(),
-            ids,
-        }
-    }
-
-    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        // The set stays whole whatever panicked while holding it.
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// Leases of one message, held while it is worked on.
-struct Holding {
-    leases: Arc<Leases>,
-    ids: Vec<String>,
-}
-
-impl Drop for Holding {
-    fn drop(&mut self) {
-        let mut set = self.leases.set();
-        for id in &self.ids {
-            set.remove(id);
-        }
-    }
-}
-
-/// Heartbeats until shutdown, naming the leases held; a missed one is only logged (the next
-/// may get through).
+/// Heartbeats, naming the leases held, until aborted: after shutdown too, while the tasks in
+/// hand finish. A missed one is only logged (the next may get through).
 async fn beat(
     link: Arc<dyn Link>,
     leases: Arc<Leases>,
     every: Duration,
     metrics: Arc<WorkerMetrics>,
-    mut shutdown: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(every);
     loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = ticks.tick() => {
-                let (link, named) = (link.clone(), leases.named());
-                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || link.heartbeat(&named)).await {
-                    metrics.heartbeat_missed();
-                    tracing::warn!(error = %e, "heartbeat not delivered");
-                }
-            }
+        ticks.tick().await;
+        let (link, named) = (link.clone(), leases.named());
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || link.heartbeat(&named)).await {
+            metrics.heartbeat_missed();
+            tracing::warn!(error = %e, "heartbeat not delivered");
         }
     }
 }
@@ -335,8 +286,9 @@ async fn handle_task<T: Transport>(
             }
         }
     }
-    // Named by the heartbeats until the message is settled.
-    let _holding = leases.hold(granted.iter().map(|(_, lease, _)| lease.clone()).collect());
+    // Named by the heartbeats until the message is settled, and for a while once its results
+    // are sent.
+    let holding = leases.hold(granted.iter().map(|(_, lease, _)| lease.clone()).collect());
     // One hand-off to a blocking thread for the whole message: its tasks are rendered in turn.
     let rendered = {
         let (renderer, link, metrics) = (renderer.clone(), link.clone(), metrics.clone());
@@ -371,6 +323,7 @@ async fn handle_task<T: Transport>(
         requeue(delivery).await;
         return Handled::Done;
     }
+    holding.sent();
     for ((task, ..), rendered) in granted.iter().zip(&rendered) {
         match rendered {
             Ok((_, micros)) => {

@@ -2,6 +2,8 @@
 //! alive. A result counts only under an active lease; a lease whose worker stops heartbeating
 //! expires and its task goes to someone else.
 
+use std::collections::HashSet;
+
 use tessera_protocol::auth::Trust;
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::lease::TaskAttempt;
@@ -234,14 +236,21 @@ impl Store {
                 "UPDATE leases SET heartbeat_at = ?2 WHERE worker = ?1 AND state = 'active'",
                 params![worker, at],
             )?,
-            Some(ids) => {
+            Some(named) => {
+                // One statement per lease the worker holds and names, whatever else it names:
+                // made-up ids never reach the database (which may refuse them, as PostgreSQL
+                // does NUL), nor cost a statement each.
+                let named: HashSet<&str> = named.iter().map(String::as_str).collect();
+                let held: Vec<String> = tx.query_map(
+                    "SELECT id FROM leases WHERE worker = ?1 AND state = 'active'",
+                    params![worker],
+                    |r| r.get(0),
+                )?;
                 let mut kept = 0;
-                // Only ids of our making go to the database (see `lease`).
-                for id in ids.iter().filter(|id| is_lease_id(id)) {
+                for id in held.iter().filter(|id| named.contains(id.as_str())) {
                     kept += tx.execute(
-                        "UPDATE leases SET heartbeat_at = ?3
-                         WHERE id = ?1 AND worker = ?2 AND state = 'active'",
-                        params![id, worker, at],
+                        "UPDATE leases SET heartbeat_at = ?2 WHERE id = ?1 AND state = 'active'",
+                        params![id, at],
                     )?;
                 }
                 kept
