@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tessera_protocol::lease::MAX_HEARTBEAT_LEASES;
+
 /// How long a lease stays named after its result is sent: the coordinator may be slow to record
 /// results (a backlog of spot checks, a restart), and a lease it stopped hearing of would
 /// expire under an honest result, which would then go unpaid. A result lost after it was sent
@@ -40,15 +42,23 @@ impl Leases {
         }
     }
 
-    /// What the next heartbeat names: the leases in hand, and those sent within the grace.
+    /// What the next heartbeat names: the leases in hand, and those sent within the grace,
+    /// the latest first, as many as a heartbeat may name ([`MAX_HEARTBEAT_LEASES`]): a fast
+    /// worker sends more results in the grace than that.
     pub fn named(&self) -> Vec<String> {
         let mut held = self.held();
         let grace = self.grace;
         held.sent.retain(|_, at| at.elapsed() < grace);
         let Held { in_hand, sent } = &*held;
-        let mut named: Vec<String> = in_hand.keys().chain(sent.keys()).cloned().collect();
+        let mut named: Vec<String> = in_hand.keys().cloned().collect();
+        let mut latest: Vec<(&String, &Instant)> = sent
+            .iter()
+            .filter(|(id, _)| !in_hand.contains_key(*id))
+            .collect();
+        latest.sort_unstable_by(|a, b| b.1.cmp(a.1));
+        let room = MAX_HEARTBEAT_LEASES.saturating_sub(named.len());
+        named.extend(latest.into_iter().take(room).map(|(id, _)| id.clone()));
         named.sort_unstable();
-        named.dedup();
         named
     }
 
@@ -124,5 +134,18 @@ mod tests {
         assert_eq!(leases.named(), ["a"], "named for the grace once sent");
         std::thread::sleep(Duration::from_millis(250));
         assert!(leases.named().is_empty(), "named past the grace");
+    }
+
+    #[test]
+    fn a_heartbeat_names_no_more_than_it_may_and_always_the_leases_in_hand() {
+        let leases = Arc::new(Leases::default());
+        for i in 0..MAX_HEARTBEAT_LEASES + 10 {
+            leases.hold(vec![format!("sent-{i:05}")]).sent();
+        }
+        let in_hand = leases.hold(vec!["in-hand".into()]);
+        let named = leases.named();
+        assert_eq!(named.len(), MAX_HEARTBEAT_LEASES);
+        assert!(named.iter().any(|id| id == "in-hand"));
+        drop(in_hand);
     }
 }
