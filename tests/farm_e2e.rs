@@ -1078,3 +1078,24 @@ fn a_worker_whose_broker_user_may_only_take_tasks_renders_and_reads_no_results()
         transport.close().await;
     });
 }
+
+/// A heartbeat may name as many leases as a worker may hold (more than other JSON requests'
+/// body limit allows), and no more.
+#[test]
+fn a_heartbeat_may_name_as_many_leases_as_a_worker_holds_and_no_more() {
+    use tessera_protocol::client::Client;
+    use tessera_protocol::lease::MAX_HEARTBEAT_LEASES;
+
+    let farm = Farm::start("heartbeat-size");
+    let token = farm.token(&["--role", "worker", "--name", "busy", "--threads", "1"]);
+    let client = Client::new(&farm.url, Some(&token));
+    let mut ids: Vec<String> = (0..MAX_HEARTBEAT_LEASES)
+        .map(|i| format!("{i:032x}"))
+        .collect();
+    client.heartbeat(&ids).expect("a full heartbeat is taken");
+    ids.push("f".repeat(32));
+    let refused = client
+        .heartbeat(&ids)
+        .expect_err("an overfull heartbeat was taken");
+    assert!(refused.to_string().contains("at most"), "{refused}");
+}

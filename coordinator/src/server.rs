@@ -46,6 +46,8 @@ type FarmState<T> = Arc<Farm<T>>;
 /// The largest JSON request body read: a worker's or client's claims are read whole before
 /// they are checked.
 const JSON_BODY_BYTES: usize = 64 * 1024;
+/// A heartbeat's body: as many lease ids as it may name, quoted and separated, with room to spare.
+const HEARTBEAT_BODY_BYTES: usize = 48 * MAX_HEARTBEAT_LEASES;
 
 fn handler<T: Transport>(endpoint: Endpoint) -> MethodRouter<FarmState<T>> {
     match endpoint {
@@ -67,7 +69,9 @@ fn handler<T: Transport>(endpoint: Endpoint) -> MethodRouter<FarmState<T>> {
         Endpoint::Scene => get(scene::<T>),
         Endpoint::ListWorkers => get(list_workers::<T>),
         Endpoint::Announce => post(announce::<T>),
-        Endpoint::Heartbeat => post(heartbeat::<T>),
+        Endpoint::Heartbeat => {
+            post(heartbeat::<T>).layer(DefaultBodyLimit::max(HEARTBEAT_BODY_BYTES))
+        }
         Endpoint::Drain => post(drain::<T>),
         Endpoint::Readmit => post(readmit::<T>),
         Endpoint::Claim => post(claim::<T>),
@@ -94,8 +98,9 @@ pub fn router<T: Transport>(farm: Arc<Farm<T>>) -> Router {
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route".into()) })
         .layer(Extension(Arc::new(Listings::default())))
         .layer(middleware::from_fn_with_state(farm.clone(), timed::<T>))
-        // JSON requests are small: a claim names at most 16 tasks. Scenes are streamed to disk
-        // under the farm's own limit, which this one does not touch.
+        // JSON requests are small: a claim names at most 16 tasks (a heartbeat, which may name
+        // thousands of leases, has its own limit). Scenes are streamed to disk under the farm's
+        // own limit, which this one does not touch.
         .layer(DefaultBodyLimit::max(JSON_BODY_BYTES))
         .with_state(farm)
 }
