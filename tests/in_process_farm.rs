@@ -472,6 +472,16 @@ fn result(
     r
 }
 
+/// A failure of `task` under `lease`, signed with its key, for `reason`.
+fn failure(task: &TaskMessage, reason: &str, lease: &(String, String)) -> ResultMessage {
+    let mut failed = result(task, &Pixels::zeroed(16), 32, 1_000, lease);
+    failed.outcome = Outcome::Failed {
+        reason: reason.into(),
+    };
+    failed.sign(&lease.1);
+    failed
+}
+
 /// Results a path tracer could not have produced (alpha above 1, a negative radiance, a wrong
 /// sample count) are refused: nothing is billed, and the task goes out again for its next attempt.
 /// One worker alone does not fail the job on the task's last attempt; a second worker's failure
@@ -534,12 +544,9 @@ async fn one_worker_failing_a_task_fails_its_job_only_after_three_times_its_atte
             let task = take(&mut tasks).await;
             assert_eq!(task.attempt, attempt);
             let lease = lease(&farm, &task, "saboteur");
-            let mut failed = result(&task, &Pixels::zeroed(16), 32, 1_000, &lease);
-            failed.outcome = Outcome::Failed {
-                reason: "out of memory".into(),
-            };
-            failed.sign(&lease.1);
-            farm.handle_result(&failed).await.unwrap();
+            farm.handle_result(&failure(&task, "out of memory", &lease))
+                .await
+                .unwrap();
         }
         let record = farm.job(job).unwrap();
         assert_eq!(record.state, JobState::Failed, "trusted: {trusted}");
@@ -692,6 +699,50 @@ async fn a_silent_workers_lease_expires_and_its_late_result_is_not_billed() {
     let again = retaken(&mut tasks, &task, Duration::from_secs(3)).await;
     finished_by_another(&farm, job, (&task, &frozen), &again).await;
     assert_eq!(farm.refusals().get("lease no longer active"), Some(&1));
+    assert_eq!(farm.job(job).unwrap().state, JobState::Done);
+    runner.abort();
+}
+
+/// A worker that failed a task does not get it back while another worker is alive: the task
+/// is published again at once for the others, and the other renders it. (Alone, the worker
+/// would get it back: see the test of three times the attempts.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_a_worker_failed_goes_to_another_live_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks, runner) = running_farm_with_job(dir.path(), |_| {}).await;
+    let other = WorkerInfo {
+        name: "honest".into(),
+        device: Device {
+            backend: "cpu".into(),
+            name: "cpu".into(),
+            class: "cpu".into(),
+            threads: 2,
+        },
+    };
+    farm.store().announce_worker(&other).unwrap();
+    let task = take(&mut tasks).await;
+    let first = lease(&farm, &task, "saboteur");
+    farm.handle_result(&failure(&task, "sabotage", &first))
+        .await
+        .unwrap();
+    let again = take(&mut tasks).await;
+    assert_eq!(again.attempt, 2);
+    match claim(&farm, &cpu_worker("saboteur", 2), &again) {
+        Claim::Skip { reason } => assert!(reason.contains("failed this task before"), "{reason}"),
+        other => panic!("the saboteur got its task back: {other:?}"),
+    }
+    let for_others = take(&mut tasks).await;
+    assert_eq!((for_others.task, for_others.attempt), (task.task, 2));
+    let held = lease(&farm, &for_others, "honest");
+    farm.handle_result(&result(
+        &for_others,
+        &true_pixels(&for_others),
+        32,
+        1_000,
+        &held,
+    ))
+    .await
+    .unwrap();
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
     runner.abort();
 }

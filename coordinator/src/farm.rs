@@ -488,6 +488,7 @@ impl<T: Transport> Farm<T> {
             device_class,
             threads: *threads,
             verified: *verified,
+            others_alive_since: self.spot_checks.then(|| self.alive_after()),
         };
         let claims = self.store.claim(tasks, &claimant)?;
         // A message's tasks are all of one job: read once.

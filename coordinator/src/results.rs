@@ -7,7 +7,8 @@
 //! tiles rendered again. A result that can
 //! never be recorded is refused once, counted and logged, and acknowledged; only failures of the
 //! coordinator's own disk or database are retried. The coordinator alone decides whether a
-//! failed task is tried again; one worker alone fails a job only after three times its attempts.
+//! failed task is tried again; one worker alone fails a job only after three times its attempts,
+//! and only where no other worker is alive to take the task instead (`claim_one`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -119,6 +119,9 @@ pub struct Claimant<'a> {
     pub threads: u32,
     /// Whether it may render the tasks of jobs that take verified workers only.
     pub verified: bool,
+    /// Where workers are not trusted: another worker heard from since this time takes a task
+    /// this one already failed, rather than it.
+    pub others_alive_since: Option<f64>,
 }
 
 /// What a claim came to.
@@ -287,7 +290,32 @@ impl Store {
     }
 }
 
-/// One claim of [`Store::claim`], inside its transaction; writes nothing when refused.
+/// Whether `worker` held an attempt of `task` that ended without its result accepted (the
+/// task is not done, or it would not be claimed).
+fn failed_before(db: &Db, task: TaskId, worker: &str) -> Result<bool, StoreError> {
+    Ok(db
+        .query_opt(
+            "SELECT 1 FROM leases WHERE task_id = ?1 AND worker = ?2 AND state <> 'active' LIMIT 1",
+            params![task.0, worker],
+            |r| r.get::<i64>(0),
+        )?
+        .is_some())
+}
+
+/// Whether a worker other than `worker`, not blocked, was heard from since `since`.
+fn another_alive(db: &Db, worker: &str, since: f64) -> Result<bool, StoreError> {
+    Ok(db
+        .query_opt(
+            "SELECT 1 FROM workers w LEFT JOIN reputation r ON r.worker = w.name
+             WHERE w.name <> ?1 AND w.last_seen >= ?2 AND r.blocked_reason IS NULL LIMIT 1",
+            params![worker, since],
+            |r| r.get::<i64>(0),
+        )?
+        .is_some())
+}
+
+/// One claim of [`Store::claim`], inside its transaction; writes nothing when refused, but for
+/// a task given back for other workers, which is published again.
 fn claim_one(
     db: &Db,
     TaskAttempt { task, attempt }: TaskAttempt,
@@ -299,6 +327,7 @@ fn claim_one(
         device_class,
         threads,
         verified,
+        others_alive_since,
     } = *claimant;
     // One statement for all a claim checks: the task, its job, the worker's record and
     // the task's active lease.
@@ -379,6 +408,21 @@ fn claim_one(
         }
         Some(_) => return refuse("another worker holds it".into()),
         None => {}
+    }
+    if let Some(since) = others_alive_since
+        && failed_before(db, task, worker)?
+        && another_alive(db, worker, since)?
+    {
+        // Published again by the next timed top-up, for the others (not at once: the worker
+        // could take it again as fast as it is published); else a saboteur that wins the task's
+        // message every time could fail its job alone.
+        db.execute(
+            "UPDATE tasks SET state = 'pending' WHERE id = ?1 AND state = 'queued'",
+            params![task.0],
+        )?;
+        return refuse(format!(
+            "worker '{worker}' failed this task before: it goes to another"
+        ));
     }
     let at = now();
     let lease = Lease {

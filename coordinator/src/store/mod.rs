@@ -1290,6 +1290,7 @@ pub(crate) mod tests {
                 device_class,
                 threads,
                 verified,
+                others_alive_since: None,
             };
             let mut claims = self.claim(&[TaskAttempt { task, attempt }], &claimant)?;
             Ok(claims.remove(0))
@@ -1494,7 +1495,7 @@ pub(crate) mod tests {
                 .unwrap()
             {
                 LeaseClaim::Granted(lease) => (task, lease),
-                LeaseClaim::Refused(why) | LeaseClaim::Stopped(why) => panic!("{why}"),
+                other => panic!("{other:?}"),
             }
         };
         let (first, first_lease) = claim(0, "w1");
@@ -1592,7 +1593,7 @@ pub(crate) mod tests {
                     .unwrap()
                 {
                     LeaseClaim::Granted(lease) => lease,
-                    LeaseClaim::Refused(why) | LeaseClaim::Stopped(why) => panic!("{why}"),
+                    other => panic!("{other:?}"),
                 }
             })
             .collect();
@@ -1846,9 +1847,7 @@ pub(crate) mod tests {
             .unwrap()
         {
             LeaseClaim::Granted(lease) => (task, lease),
-            LeaseClaim::Refused(why) | LeaseClaim::Stopped(why) => {
-                panic!("claim refused: {why}")
-            }
+            other => panic!("claim refused: {other:?}"),
         }
     }
 
@@ -2138,7 +2137,7 @@ pub(crate) mod tests {
             .unwrap()
         {
             LeaseClaim::Granted(lease) => lease,
-            LeaseClaim::Refused(why) | LeaseClaim::Stopped(why) => panic!("{why}"),
+            other => panic!("{other:?}"),
         };
         let mut honest = row(tasks[1].id, id);
         honest.worker = "w2".into();
