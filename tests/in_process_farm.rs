@@ -703,9 +703,10 @@ async fn a_silent_workers_lease_expires_and_its_late_result_is_not_billed() {
     runner.abort();
 }
 
-/// A worker that failed a task does not get it back while another worker is alive: the task
-/// is published again at once for the others, and the other renders it. (Alone, the worker
-/// would get it back: see the test of three times the attempts.)
+/// A worker that failed a task does not get it back while another worker that has not failed it
+/// is alive: the task is published again for the others. Once every live worker has failed it,
+/// they take it in turn. (Alone, the worker gets it back: see the test of three times the
+/// attempts.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_a_worker_failed_goes_to_another_live_worker() {
     let dir = tempfile::tempdir().unwrap();
@@ -734,15 +735,16 @@ async fn a_task_a_worker_failed_goes_to_another_live_worker() {
     let for_others = take(&mut tasks).await;
     assert_eq!((for_others.task, for_others.attempt), (task.task, 2));
     let held = lease(&farm, &for_others, "honest");
-    farm.handle_result(&result(
-        &for_others,
-        &true_pixels(&for_others),
-        32,
-        1_000,
-        &held,
-    ))
-    .await
-    .unwrap();
+    // The other fails it too: with no worker left that has not, the first may take it again.
+    farm.handle_result(&failure(&for_others, "out of memory", &held))
+        .await
+        .unwrap();
+    let third = take(&mut tasks).await;
+    assert_eq!(third.attempt, 3);
+    let last = lease(&farm, &third, "saboteur");
+    farm.handle_result(&result(&third, &true_pixels(&third), 32, 1_000, &last))
+        .await
+        .unwrap();
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
     runner.abort();
 }

@@ -302,13 +302,17 @@ fn failed_before(db: &Db, task: TaskId, worker: &str) -> Result<bool, StoreError
         .is_some())
 }
 
-/// Whether a worker other than `worker`, not blocked, was heard from since `since`.
-fn another_alive(db: &Db, worker: &str, since: f64) -> Result<bool, StoreError> {
+/// Whether a worker other than `worker`, not blocked and that has not failed `task` either,
+/// was heard from since `since`. (Workers that all failed it take it in turn, or none would.)
+fn another_alive(db: &Db, task: TaskId, worker: &str, since: f64) -> Result<bool, StoreError> {
     Ok(db
         .query_opt(
             "SELECT 1 FROM workers w LEFT JOIN reputation r ON r.worker = w.name
-             WHERE w.name <> ?1 AND w.last_seen >= ?2 AND r.blocked_reason IS NULL LIMIT 1",
-            params![worker, since],
+             WHERE w.name <> ?1 AND w.last_seen >= ?2 AND r.blocked_reason IS NULL
+               AND NOT EXISTS (SELECT 1 FROM leases l
+                               WHERE l.task_id = ?3 AND l.worker = w.name AND l.state <> 'active')
+             LIMIT 1",
+            params![worker, since, task.0],
             |r| r.get::<i64>(0),
         )?
         .is_some())
@@ -411,7 +415,7 @@ fn claim_one(
     }
     if let Some(since) = others_alive_since
         && failed_before(db, task, worker)?
-        && another_alive(db, worker, since)?
+        && another_alive(db, task, worker, since)?
     {
         // Published again by the next timed top-up, for the others (not at once: the worker
         // could take it again as fast as it is published); else a saboteur that wins the task's
