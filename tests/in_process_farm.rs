@@ -749,6 +749,21 @@ async fn a_task_a_worker_failed_goes_to_another_live_worker() {
     runner.abort();
 }
 
+/// `worker` heartbeating every 100 ms, naming `held`, until the task is aborted.
+fn heartbeats(
+    farm: &Arc<Farm<InProcessTransport>>,
+    worker: &'static str,
+    held: Vec<String>,
+) -> tokio::task::JoinHandle<()> {
+    let farm = farm.clone();
+    tokio::spawn(async move {
+        loop {
+            farm.store().heartbeat(worker, Some(&held)).unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
 /// A worker keeps only the leases its heartbeats name. One that restarted (or whose result never
 /// left) heartbeats without naming its old lease, which then expires within the lease timeout,
 /// not the task timeout hours later; its task goes to another worker.
@@ -761,21 +776,12 @@ async fn a_lease_its_worker_no_longer_names_expires_though_the_worker_heartbeats
     .await;
     let task = take(&mut tasks).await;
     let forgotten = lease(&farm, &task, "restarted");
-    let beat = |held: Vec<String>| {
-        let farm = farm.clone();
-        tokio::spawn(async move {
-            loop {
-                farm.store().heartbeat("restarted", Some(&held)).unwrap();
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
     // Named, the lease outlives the lease timeout.
-    let naming = beat(vec![forgotten.0.clone()]);
+    let naming = heartbeats(&farm, "restarted", vec![forgotten.0.clone()]);
     let early = tokio::time::timeout(Duration::from_millis(2500), tasks.next()).await;
     assert!(early.is_err(), "a lease its worker named was lost");
     naming.abort();
-    let forgetting = beat(Vec::new());
+    let forgetting = heartbeats(&farm, "restarted", Vec::new());
     let again = retaken(&mut tasks, &task, Duration::from_secs(3)).await;
     finished_by_another(&farm, job, (&task, &forgotten), &again).await;
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
@@ -796,15 +802,7 @@ async fn a_task_held_past_the_task_timeout_goes_to_another_worker_despite_heartb
     .await;
     let task = take(&mut tasks).await;
     let hoarded = lease(&farm, &task, "hoarder");
-    let heartbeats = {
-        let (farm, held) = (farm.clone(), [hoarded.0.clone()]);
-        tokio::spawn(async move {
-            loop {
-                farm.store().heartbeat("hoarder", Some(&held)).unwrap();
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
+    let beating = heartbeats(&farm, "hoarder", vec![hoarded.0.clone()]);
     let again = retaken(&mut tasks, &task, Duration::from_secs(4)).await;
     let views = farm.store().tasks(job, None).unwrap();
     let why = views[0].last_error.as_deref().unwrap_or_default();
@@ -818,7 +816,7 @@ async fn a_task_held_past_the_task_timeout_goes_to_another_worker_despite_heartb
     }
     finished_by_another(&farm, job, (&task, &hoarded), &again).await;
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
-    heartbeats.abort();
+    beating.abort();
     runner.abort();
 }
 

@@ -82,6 +82,8 @@ impl Broker {
 /// The queues of one farm: every name starts with the namespace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueNames {
+    /// What every name starts with.
+    pub namespace: String,
     pub tasks: String,
     /// The tasks of jobs that take verified workers only.
     pub verified_tasks: String,
@@ -92,6 +94,7 @@ pub struct QueueNames {
 impl QueueNames {
     pub fn new(namespace: &str) -> Self {
         Self {
+            namespace: namespace.to_owned(),
             tasks: format!("{namespace}.tasks"),
             verified_tasks: format!("{namespace}.tasks.verified"),
             results: format!("{namespace}.results"),
@@ -262,7 +265,7 @@ impl AmqpTransport {
         if self.shared.broker.finds_queues {
             return self.find_all(connection).await;
         }
-        let namespace = self.shared.names.tasks.trim_end_matches(".tasks");
+        let namespace = &self.shared.names.namespace;
         Err(TransportError::Broker(format!(
             "this broker user may not declare the farm's queues ({refused}); the coordinator's \
              needs configure, write and read on '^{}\\.'",
