@@ -383,7 +383,7 @@ impl<T: Transport> Farm<T> {
         let last = attempt >= job.spec.max_attempts
             && (!self.spot_checks
                 || attempt >= LONE_FAILURES.saturating_mul(job.spec.max_attempts)
-                || self.store.task_holders(task.id)? >= 2);
+                || self.store.task_failers(task.id, lease.map(|(id, _)| id))? >= 2);
         let job_failure = if last {
             // Kept for the operator before the failure is recorded; should recording fail, the
             // result comes back and a second copy is harmless.

@@ -135,6 +135,16 @@ pub enum LeaseClaim {
 
 /// Leases with their tasks' jobs, as `read` reads them, where `$filter` holds; one string at
 /// compile time, as the statement cache keys them.
+/// Where lease `l` ended without its worker's result charged for its task: that worker failed
+/// the task. A charge reversed later (its worker caught cheating elsewhere, the task rendered
+/// again) was no failure of this task.
+macro_rules! failed_lease {
+    () => {
+        "l.state <> 'active' AND NOT EXISTS
+         (SELECT 1 FROM ledger g WHERE g.task_id = l.task_id AND g.worker = l.worker)"
+    };
+}
+
 macro_rules! leases_where {
     ($filter:literal) => {
         concat!(
@@ -204,14 +214,19 @@ impl Store {
             .query_opt(leases_where!("l.id = ?1"), params![id], read)?)
     }
 
-    /// How many different workers have held `task`: where it failed, the workers it failed on.
-    pub fn task_holders(&self, task: TaskId) -> Result<u32, StoreError> {
-        let holders: Option<i64> = self.db().query_opt(
-            "SELECT COUNT(DISTINCT worker) FROM leases WHERE task_id = ?1",
-            params![task.0],
+    /// How many different workers have failed `task` (see [`failed_lease!`]), counting the
+    /// holder of lease `failing`, whose failure is being recorded.
+    pub fn task_failers(&self, task: TaskId, failing: Option<&str>) -> Result<u32, StoreError> {
+        let failers: Option<i64> = self.db().query_opt(
+            concat!(
+                "SELECT COUNT(DISTINCT l.worker) FROM leases l WHERE l.task_id = ?1 AND (l.id = ?2 OR ",
+                failed_lease!(),
+                ")"
+            ),
+            params![task.0, failing],
             |r| r.get(0),
         )?;
-        Ok(holders.unwrap_or(0) as u32)
+        Ok(failers.unwrap_or(0) as u32)
     }
 
     /// The ids of the active leases.
@@ -290,12 +305,15 @@ impl Store {
     }
 }
 
-/// Whether `worker` held an attempt of `task` that ended without its result accepted (the
-/// task is not done, or it would not be claimed).
+/// Whether `worker` failed `task` before (see [`failed_lease!`]).
 fn failed_before(db: &Db, task: TaskId, worker: &str) -> Result<bool, StoreError> {
     Ok(db
         .query_opt(
-            "SELECT 1 FROM leases WHERE task_id = ?1 AND worker = ?2 AND state <> 'active' LIMIT 1",
+            concat!(
+                "SELECT 1 FROM leases l WHERE l.task_id = ?1 AND l.worker = ?2 AND ",
+                failed_lease!(),
+                " LIMIT 1"
+            ),
             params![task.0, worker],
             |r| r.get::<i64>(0),
         )?
@@ -307,11 +325,14 @@ fn failed_before(db: &Db, task: TaskId, worker: &str) -> Result<bool, StoreError
 fn another_alive(db: &Db, task: TaskId, worker: &str, since: f64) -> Result<bool, StoreError> {
     Ok(db
         .query_opt(
-            "SELECT 1 FROM workers w LEFT JOIN reputation r ON r.worker = w.name
+            concat!(
+                "SELECT 1 FROM workers w LEFT JOIN reputation r ON r.worker = w.name
              WHERE w.name <> ?1 AND w.last_seen >= ?2 AND r.blocked_reason IS NULL
                AND NOT EXISTS (SELECT 1 FROM leases l
-                               WHERE l.task_id = ?3 AND l.worker = w.name AND l.state <> 'active')
-             LIMIT 1",
+                               WHERE l.task_id = ?3 AND l.worker = w.name AND ",
+                failed_lease!(),
+                ") LIMIT 1"
+            ),
             params![worker, since, task.0],
             |r| r.get::<i64>(0),
         )?

@@ -2152,6 +2152,25 @@ pub(crate) mod tests {
         assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(44));
         // A second block reverses nothing twice.
         assert_eq!(store.block_worker("w1", "again").unwrap(), (0, 0));
+        // The cheater's reversed charge was no failure of its task: a worker failing the task
+        // again is its only failer, counted while its failure is recorded and after.
+        let failing = match store
+            .claim_alone(tasks[2].id, 2, "w3", "cpu", 2, false)
+            .unwrap()
+        {
+            LeaseClaim::Granted(lease) => lease,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(store.task_failers(tasks[2].id, None).unwrap(), 0);
+        assert_eq!(
+            store.task_failers(tasks[2].id, Some(&failing.id)).unwrap(),
+            1
+        );
+        let ended = Some((failing.id.as_str(), LeaseEnd::Done));
+        store
+            .record_failure(tasks[2].id, 2, "out of memory", ended, None)
+            .unwrap();
+        assert_eq!(store.task_failers(tasks[2].id, None).unwrap(), 1);
     }
 
     fn a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard(scratch: &Scratch) {
