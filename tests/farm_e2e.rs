@@ -1099,3 +1099,46 @@ fn a_heartbeat_may_name_as_many_leases_as_a_worker_holds_and_no_more() {
         .expect_err("an overfull heartbeat was taken");
     assert!(refused.to_string().contains("at most"), "{refused}");
 }
+
+/// A worker whose token the operator revokes stops at its next claim with one clear line,
+/// giving the task back to the queue, rather than holding it and asking again for ever; another
+/// worker then renders the job.
+#[test]
+fn a_worker_whose_token_is_revoked_stops_and_gives_its_task_back() {
+    let mut farm = Farm::start("revoked");
+    let revoked = farm.start_worker(&[]);
+    farm.wait_worker_ready(revoked, Duration::from_secs(60));
+    // Token 1 is the operator's, 2 the worker's.
+    farm.revoke_token(2);
+    let cornell = scene("cornell-box.gltf");
+    let job = farm.submit(&[
+        cornell.to_str().unwrap(),
+        "--width",
+        "16",
+        "--height",
+        "16",
+        "--spp",
+        "2",
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = farm.worker(revoked).try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revoked worker still runs; log: {}",
+            farm.read_log("w1")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = farm.read_log("w1");
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("refuses this worker's token: unknown or revoked token"),
+        "{log}"
+    );
+    assert_eq!(tasks_done(&farm.status(&job)), 0);
+    farm.start_worker(&[]);
+    farm.wait_done(&job, Duration::from_secs(60));
+}

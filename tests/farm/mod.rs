@@ -227,6 +227,22 @@ impl Farm {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
+    /// Revokes token `id` with `tessera token revoke` on the data directory.
+    pub fn revoke_token(&self, id: i64) {
+        let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["token", "revoke", "--data"])
+            .arg(self.data_dir())
+            .args(self.database_args())
+            .arg(id.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "token revoke {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn database_args(&self) -> Vec<&str> {
         match &self.database {
             Some(url) => vec!["--database", url],

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use tessera_protocol::client::Client;
+use tessera_protocol::client::{Client, ClientError};
 use tessera_protocol::lease::{Claim, ClaimRequest};
 use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::{SceneHash, SceneStore};
@@ -50,9 +50,24 @@ impl Link for HttpLink {
     }
 
     fn claim(&self, tasks: &[TaskMessage]) -> Result<Vec<Claim>, String> {
-        self.client
-            .claim(&ClaimRequest::of(tasks))
-            .map_err(|e| e.to_string())
+        match self.client.claim(&ClaimRequest::of(tasks)) {
+            Ok(claims) => Ok(claims),
+            // A token the coordinator refuses (revoked, or not a worker's) claims nothing ever
+            // again: stop, giving the tasks back, rather than hold them and ask for ever.
+            Err(ClientError::Api {
+                status: 401 | 403,
+                message,
+            }) => {
+                let reason = format!("the coordinator refuses this worker's token: {message}");
+                Ok(tasks
+                    .iter()
+                    .map(|_| Claim::Stop {
+                        reason: reason.clone(),
+                    })
+                    .collect())
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     fn heartbeat(&self, leases: &[String]) -> Result<(), String> {
