@@ -52,6 +52,10 @@ pub fn document() -> Value {
             .collect();
         for p in doc.query {
             let mut schema = json!({ "type": if p.integer { "integer" } else { "string" } });
+            if let Some((least, greatest)) = p.range {
+                schema["minimum"] = json!(least);
+                schema["maximum"] = json!(greatest);
+            }
             if !p.values.is_empty() {
                 schema["enum"] = json!(p.values);
             }

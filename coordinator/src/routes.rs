@@ -6,6 +6,7 @@ use axum::http::Method;
 use tessera_protocol::auth::Role;
 
 use crate::dashboard;
+use crate::store::JobPage;
 
 /// One route and who may call it, with what the OpenAPI document says of it.
 #[derive(Clone, Debug)]
@@ -149,15 +150,22 @@ pub const ROUTES: [Route; 25] = [
         "/api/jobs",
         USERS,
         Endpoint::ListJobs,
-        Doc::new("Jobs: a submitter's tenant's, or every tenant's for an admin.")
-            .query(&[
-                STATE_FILTER,
-                Param::new(
-                    "tenant",
-                    "Only this tenant's jobs (an admin's filter): 1 to 64 letters, digits or -_.@.",
-                ),
-            ])
-            .answers(Body::JsonList("JobView")),
+        Doc::new(
+            "Jobs: a submitter's tenant's, or every tenant's for an admin; newest first, a page \
+             at a time (without each frame's progress, which GET /api/jobs/{id} gives). Where \
+             older jobs follow, the Link header's rel=\"next\" names their page.",
+        )
+        .query(&[
+            STATE_FILTER,
+            Param::new(
+                "tenant",
+                "Only this tenant's jobs (an admin's filter): 1 to 64 letters, digits or -_.@.",
+            ),
+            Param::new("limit", "The most jobs listed (default 100).")
+                .between(1, JobPage::MAX as i64),
+            Param::new("before", "Only jobs older than this one (its id).").between(1, i64::MAX),
+        ])
+        .answers(Body::JsonList("JobView")),
     ),
     route(
         Method::GET,
@@ -371,6 +379,8 @@ pub struct Param {
     pub(crate) description: &'static str,
     pub(crate) required: bool,
     pub(crate) integer: bool,
+    /// An integer's least and greatest values.
+    pub(crate) range: Option<(i64, i64)>,
     pub(crate) values: &'static [&'static str],
 }
 
@@ -381,6 +391,7 @@ impl Param {
             description,
             required: false,
             integer: false,
+            range: None,
             values: &[],
         }
     }
@@ -395,6 +406,15 @@ impl Param {
     pub const fn integer(self) -> Self {
         Self {
             integer: true,
+            ..self
+        }
+    }
+
+    /// An integer from `least` to `greatest`.
+    pub const fn between(self, least: i64, greatest: i64) -> Self {
+        Self {
+            integer: true,
+            range: Some((least, greatest)),
             ..self
         }
     }

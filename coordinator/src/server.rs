@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -28,17 +28,18 @@ use tessera_protocol::job::JobOptions;
 use tessera_protocol::lease::{Claim, ClaimRequest, Heartbeat, MAX_HEARTBEAT_LEASES};
 use tessera_protocol::metrics;
 use tessera_protocol::money::Money;
+use tessera_protocol::printable::is_printable;
 use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::{BadSceneHash, SceneHash, SceneStoreError};
 use tessera_transport::Transport;
 
 use crate::error::FarmError;
 use crate::farm::{Farm, Submission};
-use crate::listings::{Listed, Listings};
+use crate::listings::{Listed, Listing, Listings};
 use crate::live::{self, LiveEvent};
 use crate::openapi;
 use crate::routes::{Access, Endpoint, ROUTES};
-use crate::store::{JobRecord, Principal, TokenError};
+use crate::store::{JobPage, JobRecord, Principal, TokenError};
 use crate::untrusted::{self, LABEL_RULE, is_label, printable};
 
 type FarmState<T> = Arc<Farm<T>>;
@@ -211,7 +212,14 @@ impl From<TokenError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(ErrorView { error: self.1 })).into_response()
+        // Messages quote what requests held (a parameter's value, a scene's names): whatever
+        // shows them, a dashboard or a script's terminal, gets no control character.
+        let error = self
+            .1
+            .chars()
+            .map(|c| if is_printable(c) { c } else { ' ' })
+            .collect();
+        (self.0, Json(ErrorView { error })).into_response()
     }
 }
 
@@ -397,7 +405,8 @@ async fn receive_scene<T: Transport>(
     Ok(path)
 }
 
-fn view<T: Transport>(farm: &Farm<T>, job: JobRecord) -> Result<JobView, FarmError> {
+/// `job` as the API shows it; with each frame's progress where `frames`, as one job's view.
+fn view<T: Transport>(farm: &Farm<T>, job: JobRecord, frames: bool) -> Result<JobView, FarmError> {
     let store = farm.store();
     Ok(JobView {
         id: job.id,
@@ -414,7 +423,7 @@ fn view<T: Transport>(farm: &Farm<T>, job: JobRecord) -> Result<JobView, FarmErr
         priority: job.priority,
         tasks_total: job.tasks_total,
         tasks_done: job.tasks_done,
-        frame_progress: store.frame_progress(job.id)?,
+        frame_progress: frames.then(|| store.frame_progress(job.id)).transpose()?,
         cost: store.invoice_total(job.id)?,
         max_cost: job.max_cost,
         trust: job.trust,
@@ -456,6 +465,36 @@ fn operator_tenant(tenant: Option<String>) -> ApiResult<Option<String>> {
 struct JobFilter {
     state: Option<String>,
     tenant: Option<String>,
+    limit: Option<String>,
+    before: Option<String>,
+}
+
+/// The page a job listing's query asks for.
+fn job_page(limit: Option<String>, before: Option<String>) -> ApiResult<JobPage> {
+    let bad = |what: String| ApiError(StatusCode::BAD_REQUEST, what);
+    let before = before
+        .map(|b| {
+            b.parse::<JobId>()
+                .map_err(|_| bad(format!("before: '{}' is not a job id", printable(&b, 40))))
+        })
+        .transpose()?;
+    limit
+        .map_or(Some(JobPage::LATEST.limit()), |l| l.parse().ok())
+        .and_then(|limit| JobPage::new(before, limit))
+        .ok_or_else(|| bad(format!("limit must be 1 to {}", JobPage::MAX)))
+}
+
+/// The `Link` header pointing at the page after `listed`, which starts below `next`.
+fn next_page_link(listed: &Listed, next: JobId) -> String {
+    let mut query = format!("limit={}&before={next}", listed.page.limit());
+    if let Some(state) = listed.state {
+        query.push_str(&format!("&state={}", state.as_str()));
+    }
+    // A tenant is a label: nothing in it needs escaping.
+    if let Some(tenant) = &listed.tenant {
+        query.push_str(&format!("&tenant={tenant}"));
+    }
+    format!("</api/jobs?{query}>; rel=\"next\"")
 }
 
 async fn list_jobs<T: Transport>(
@@ -471,27 +510,44 @@ async fn list_jobs<T: Transport>(
         Principal::Submitter { tenant, .. } => Some(tenant),
         _ => operator_tenant(filter.tenant)?,
     };
-    let listed = Listed { tenant, state };
+    let page = job_page(filter.limit, filter.before)?;
+    let listed = Listed {
+        tenant,
+        state,
+        page,
+    };
     // Read before the jobs: a job changed meanwhile leaves the snapshot at the older version.
     let taken = Instant::now();
     let version = farm.store().jobs_version().map_err(FarmError::from)?;
-    let json = match listings.fresh(&listed, version) {
-        Some(json) => json,
+    let listing = match listings.fresh(&listed, version) {
+        Some(listing) => listing,
         None => {
-            let jobs = farm
+            let listed_jobs = farm
                 .store()
-                .jobs(listed.tenant.as_deref(), state)
+                .jobs(listed.tenant.as_deref(), state, page)
                 .map_err(FarmError::from)?;
-            let views = jobs
+            let next = listed_jobs
+                .more
+                .then(|| listed_jobs.jobs.last().map(|j| j.id))
+                .flatten();
+            let views = listed_jobs
+                .jobs
                 .into_iter()
-                .map(|j| view(&farm, j))
+                .map(|j| view(&farm, j, false))
                 .collect::<Result<Vec<_>, _>>()?;
             let json = Bytes::from(serde_json::to_vec(&views).expect("job views serialize"));
-            listings.keep(listed, version, taken, json.clone());
-            json
+            let listing = Listing { json, next };
+            listings.keep(listed.clone(), version, taken, listing.clone());
+            listing
         }
     };
-    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], listing.json).into_response();
+    if let Some(next) = listing.next {
+        let link = HeaderValue::from_str(&next_page_link(&listed, next))
+            .expect("a link of labels and numbers is a header value");
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
 }
 
 async fn show_job<T: Transport>(
@@ -500,7 +556,7 @@ async fn show_job<T: Transport>(
     Segments(id): Segments<String>,
 ) -> ApiResult<Json<JobView>> {
     let job = visible_job(&farm, &who, &id)?;
-    Ok(Json(view(&farm, job)?))
+    Ok(Json(view(&farm, job, true)?))
 }
 
 async fn cancel<T: Transport>(
@@ -821,7 +877,7 @@ async fn watch_job<T: Transport>(
 ) {
     let job_event = |farm: &Farm<T>| -> Option<(Event, JobView)> {
         let record = farm.job(job).ok()?;
-        let view = view(farm, record).ok()?;
+        let view = view(farm, record, true).ok()?;
         Some((sse_event("job", &view), view))
     };
     let Some((first, mut last)) = job_event(&farm) else {

@@ -87,6 +87,18 @@ impl Api {
         authorization: Option<&str>,
         body: Vec<u8>,
     ) -> (StatusCode, Value) {
+        let (status, body, _) = self.call_linked(method, path, authorization, body).await;
+        (status, body)
+    }
+
+    /// As [`call`](Self::call), with the page its `Link` header names as next, if it does.
+    async fn call_linked(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value, Option<String>) {
         // The JSON routes want it; the others ignore it.
         let mut request = Request::builder()
             .method(method)
@@ -102,12 +114,19 @@ impl Api {
             .await
             .unwrap();
         let status = response.status();
+        let next = response.headers().get("link").map(|link| {
+            let link = link.to_str().unwrap();
+            let (target, rel) = link.split_once("; ").unwrap();
+            assert_eq!(rel, "rel=\"next\"");
+            target.trim_matches(['<', '>']).to_owned()
+        });
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
             .unwrap();
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            next,
         )
     }
 
@@ -233,6 +252,85 @@ async fn a_tenant_cannot_see_cancel_download_or_be_invoiced_for_another_tenants_
     // The job is still running: B's cancellation did nothing.
     assert_eq!(all[0]["state"], "running");
     assert_eq!(api.as_(&a, "POST", &cancel).await, StatusCode::OK);
+}
+
+/// A job listing comes a page at a time, newest first, each page naming the next in its Link
+/// header until the oldest; its jobs come without each frame's progress, which one job's view
+/// gives. A page of no jobs or of more than 1000, or below what is not a job id, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_listings_come_a_page_at_a_time_newest_first() {
+    let api = Api::new();
+    let a = format!("Bearer {}", api.token(Role::Submitter, Some("a")));
+    let mut submitted = Vec::new();
+    for _ in 0..3 {
+        submitted.push(api.submit_small_job(&a["Bearer ".len()..]).await);
+    }
+    let (mut listed, mut pages) = (Vec::new(), 0);
+    let mut path = Some("/api/jobs?limit=2".to_owned());
+    while let Some(page) = path {
+        let (status, body, next) = api.call_linked("GET", &page, Some(&a), Vec::new()).await;
+        assert_eq!(status, StatusCode::OK, "{page}: {body}");
+        for job in body.as_array().unwrap() {
+            assert!(job.get("frame_progress").is_none(), "{job}");
+            listed.push(job["id"].as_i64().unwrap());
+        }
+        pages += 1;
+        path = next;
+    }
+    submitted.reverse();
+    assert_eq!((listed, pages), (submitted.clone(), 2));
+    let (_, one) = api
+        .call(
+            "GET",
+            &format!("/api/jobs/{}", submitted[0]),
+            Some(&a),
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(
+        one["frame_progress"].as_array().map(Vec::len),
+        Some(1),
+        "{one}"
+    );
+    for bad in [
+        "limit=0",
+        "limit=1001",
+        "limit=x",
+        "before=0",
+        "before=%1B%5B31m",
+    ] {
+        let (status, body) = api
+            .call("GET", &format!("/api/jobs?{bad}"), Some(&a), Vec::new())
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            (error.contains("limit must be 1 to 1000") || error.contains("not a job id"))
+                && !error.contains('\u{1b}'),
+            "{bad}: {error}"
+        );
+    }
+}
+
+/// An error quoting what a request held (a parameter's value) quotes no control character:
+/// escape sequences typed into a query never reach the terminal or page that shows the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_quote_no_control_characters() {
+    let api = Api::new();
+    let a = api.token(Role::Submitter, Some("a"));
+    for bad in [
+        "&priority=%1B%5B2J",
+        "&max_cost=%1B%5B2J",
+        "&frames=%1B%5B2J",
+    ] {
+        let (status, body) = api.submit(&a, bad, cornell_box()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            error.contains("[2J") && !error.contains('\u{1b}'),
+            "{bad}: {error:?}"
+        );
+    }
 }
 
 /// A path segment that is not UTF-8 once decoded is refused as every other error is, in JSON,

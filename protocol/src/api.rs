@@ -89,7 +89,10 @@ pub struct JobView {
     pub priority: i32,
     pub tasks_total: u64,
     pub tasks_done: u64,
-    pub frame_progress: Vec<FrameProgress>,
+    /// Each frame's progress: in one job's view, not in listings (a job holds up to 10,000
+    /// frames, and a listing up to 1,000 jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_progress: Option<Vec<FrameProgress>>,
     /// What the accepted tasks cost so far.
     pub cost: Money,
     /// The most the job may cost; it stops before its invoice passes this.

@@ -36,6 +36,13 @@ pub enum ClientError {
     Protocol { url: String, message: String },
 }
 
+/// A page of jobs, newest first, and whether older ones follow.
+#[derive(Debug)]
+pub struct JobsPage {
+    pub jobs: Vec<JobView>,
+    pub more: bool,
+}
+
 /// `s` as one segment of a URL's path: a name with `/` or `..` in it cannot reach another route.
 fn path_segment(s: &str) -> String {
     s.bytes()
@@ -186,9 +193,20 @@ impl Client {
         self.json(response)
     }
 
-    pub fn jobs(&self) -> Result<Vec<JobView>, ClientError> {
-        let response = self.call(self.agent.get(&self.url("/api/jobs")), None)?;
-        self.json(response)
+    /// The newest `limit` jobs (1 to 1000), of those older than `before` where given.
+    pub fn jobs(&self, limit: u32, before: Option<JobId>) -> Result<JobsPage, ClientError> {
+        let mut path = format!("/api/jobs?limit={limit}");
+        if let Some(before) = before {
+            path.push_str(&format!("&before={before}"));
+        }
+        let response = self.call(self.agent.get(&self.url(&path)), None)?;
+        let more = response
+            .header("link")
+            .is_some_and(|l| l.contains("rel=\"next\""));
+        Ok(JobsPage {
+            jobs: self.json(response)?,
+            more,
+        })
     }
 
     pub fn job(&self, job: JobId) -> Result<JobView, ClientError> {

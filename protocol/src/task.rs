@@ -96,6 +96,8 @@ pub enum BundleError {
     TooMany(usize),
     #[error("a task bundle mixes tasks of several jobs")]
     MixedJobs,
+    #[error("a task bundle holds task {0} twice")]
+    Repeated(TaskId),
 }
 
 impl TaskBundle {
@@ -111,6 +113,12 @@ impl TaskBundle {
             .any(|t| t.job != first.job || t.trust != first.trust)
         {
             return Err(BundleError::MixedJobs);
+        }
+        // A task twice would be claimed and rendered twice (the second result then refused).
+        for (i, t) in tasks.iter().enumerate() {
+            if tasks[..i].iter().any(|earlier| earlier.task == t.task) {
+                return Err(BundleError::Repeated(t.task));
+            }
         }
         Ok(Self { tasks })
     }

@@ -93,8 +93,8 @@ fn task_bundle() {
     check("task_bundle", &TaskBundle::one(task(42)));
 }
 
-/// A message on a task queue that breaks a bundle's rules does not decode, so it is refused
-/// once rather than half-rendered.
+/// A message on a task queue that breaks a bundle's rules (empty, too many tasks, several jobs,
+/// a task twice) does not decode, so it is refused once rather than half-rendered.
 #[test]
 fn bundles_that_break_their_rules_do_not_decode() {
     let decode = |tasks: Vec<TaskMessage>| {
@@ -118,6 +118,8 @@ fn bundles_that_break_their_rules_do_not_decode() {
         ..task(2)
     };
     assert!(decode(vec![task(1), verified]).is_err());
+    let err = decode(vec![task(1), task(2), task(1)]).unwrap_err();
+    assert!(err.contains("task 1 twice"), "{err}");
 }
 
 #[test]
@@ -175,7 +177,7 @@ fn job_view() {
             priority: -2,
             tasks_total: 36,
             tasks_done: 13,
-            frame_progress: vec![
+            frame_progress: Some(vec![
                 FrameProgress {
                     frame: 1,
                     tiles_done: 12,
@@ -188,7 +190,7 @@ fn job_view() {
                     tiles_total: 12,
                     written: false,
                 },
-            ],
+            ]),
             cost: Money::from_micros(1_067),
             max_cost: Some(Money::from_micros(25_000_000)),
             quote: Some(Quote {

@@ -9,8 +9,14 @@ use crate::terminal::clean;
 
 #[derive(Args)]
 pub struct StatusArgs {
-    /// One job, with per-frame progress [default: every job].
+    /// One job, with per-frame progress [default: the newest jobs].
     job: Option<JobId>,
+    /// How many of the newest jobs to list (1 to 1000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    limit: u32,
+    /// List only jobs older than this one.
+    #[arg(long, conflicts_with = "job")]
+    before: Option<JobId>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -20,9 +26,12 @@ pub struct StatusArgs {
 
 pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     let client = args.api.client();
-    let jobs = match args.job {
-        Some(id) => vec![client.job(id)?],
-        None => client.jobs()?,
+    let (jobs, more) = match args.job {
+        Some(id) => (vec![client.job(id)?], false),
+        None => {
+            let page = client.jobs(args.limit, args.before)?;
+            (page.jobs, page.more)
+        }
     };
     if args.json {
         let value = match args.job {
@@ -59,8 +68,11 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             outln!("       reason: {}", clean(reason))?;
         }
     }
+    if more && let Some(oldest) = jobs.last() {
+        outln!("older jobs follow: tessera status --before {}", oldest.id)?;
+    }
     if args.job.is_some() {
-        for f in &jobs[0].frame_progress {
+        for f in jobs[0].frame_progress.iter().flatten() {
             outln!(
                 "       frame {:>5}: {}/{} tiles{}",
                 f.frame,

@@ -273,11 +273,15 @@ async function refreshJobs(signal) {
   const tenant = $('tenant-filter').value.trim();
   if (isAdmin() && tenant) q.set('tenant', tenant);
   const qs = q.toString();
-  const jobs = await api(`/api/jobs${qs ? `?${qs}` : ''}`, { signal });
+  const res = await api(`/api/jobs${qs ? `?${qs}` : ''}`, { signal, as: 'response' });
+  const jobs = await res.json();
   if (seq !== jobsSeq) return;
-  jobs.sort((a, b) => b.id - a.id); // newest first
+  // The newest page only: a Link to the next one means older jobs are not shown.
+  const more = (res.headers.get('Link') || '').includes('rel="next"');
   syncRows($('jobs-table').tBodies[0], jobRows, jobs, (j) => j.id, jobRowHtml);
-  $('jobs-count').textContent = `${jobs.length} job${jobs.length === 1 ? '' : 's'}`;
+  $('jobs-count').textContent = more
+    ? `the newest ${jobs.length} jobs`
+    : `${jobs.length} job${jobs.length === 1 ? '' : 's'}`;
   $('jobs-empty').hidden = jobs.length > 0;
 }
 

@@ -78,6 +78,42 @@ pub struct NewJob<'a> {
     pub trust: Trust,
 }
 
+/// Which jobs of a listing: the newest `limit` of those older than `before`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct JobPage {
+    before: Option<JobId>,
+    limit: u32,
+}
+
+impl JobPage {
+    /// The most jobs a page holds: a listing's memory stays bounded however many jobs the
+    /// farm has seen.
+    pub const MAX: u32 = 1000;
+    /// The newest jobs, as many as a page holds when it does not say.
+    pub const LATEST: JobPage = JobPage {
+        before: None,
+        limit: 100,
+    };
+
+    /// `None` unless `limit` is 1 to [`JobPage::MAX`].
+    pub fn new(before: Option<JobId>, limit: u32) -> Option<Self> {
+        (1..=Self::MAX)
+            .contains(&limit)
+            .then_some(Self { before, limit })
+    }
+
+    pub fn limit(self) -> u32 {
+        self.limit
+    }
+}
+
+/// A page of jobs, and whether older ones follow it.
+#[derive(Clone, Debug)]
+pub struct JobsListed {
+    pub jobs: Vec<JobRecord>,
+    pub more: bool,
+}
+
 /// Tasks in the broker, not yet done, by job.
 pub type QueuedByJob = Vec<(JobId, usize)>;
 
@@ -737,22 +773,38 @@ impl Store {
         }
     }
 
-    /// Jobs, of one tenant and in one state where given.
+    /// A page of jobs, newest first, of one tenant and in one state where given.
     pub fn jobs(
         &self,
         tenant: Option<&str>,
         state: Option<JobState>,
-    ) -> Result<Vec<JobRecord>, StoreError> {
+        page: JobPage,
+    ) -> Result<JobsListed, StoreError> {
         let sql = format!(
             "{} WHERE (CAST(?1 AS TEXT) IS NULL OR j.tenant = ?1)
-                 AND (CAST(?2 AS TEXT) IS NULL OR j.state = ?2) ORDER BY j.id",
+                 AND (CAST(?2 AS TEXT) IS NULL OR j.state = ?2)
+                 AND (CAST(?3 AS BIGINT) IS NULL OR j.id < ?3)
+               ORDER BY j.id DESC LIMIT ?4",
             Self::JOB_QUERY
         );
-        self.reader()
-            .query(&sql, params![tenant, state.map(JobState::as_str)])?
+        // One more than the page: whether it exists tells whether older jobs follow.
+        let mut jobs = self
+            .reader()
+            .query(
+                &sql,
+                params![
+                    tenant,
+                    state.map(JobState::as_str),
+                    page.before.map(|j| j.0),
+                    page.limit + 1
+                ],
+            )?
             .iter()
             .map(Self::read_job)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = jobs.len() > page.limit as usize;
+        jobs.truncate(page.limit as usize);
+        Ok(JobsListed { jobs, more })
     }
 
     /// A number that changes whenever a job is created, changes state or goes, whoever
@@ -1796,7 +1848,7 @@ pub(crate) mod tests {
         };
         let e = store.create_job(&new, plan.tasks()).unwrap_err();
         assert!(e.to_string().contains("disk is full"), "{e}");
-        let jobs = store.jobs(None, None).unwrap();
+        let jobs = store.jobs(None, None, JobPage::LATEST).unwrap().jobs;
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].state, JobState::Failed);
         let why = jobs[0].reason.as_deref().unwrap_or_default();
@@ -2392,20 +2444,48 @@ pub(crate) mod tests {
     fn each_tenant_sees_its_jobs_and_pays_for_its_scenes(scratch: &Scratch) {
         let store = scratch.open();
         let a = job_of(&store, "a", 0, 1000);
-        job_of(&store, "a", 0, 1000);
+        let a2 = job_of(&store, "a", 0, 1000);
         let b = job_of(&store, "b", 0, 5);
         assert_eq!(
             store
-                .jobs(Some("b"), None)
+                .jobs(Some("b"), None, JobPage::LATEST)
                 .unwrap()
+                .jobs
                 .iter()
                 .map(|j| j.id)
                 .collect::<Vec<_>>(),
             [b]
         );
-        assert_eq!(store.jobs(None, None).unwrap().len(), 3);
-        assert_eq!(store.jobs(None, Some(JobState::Running)).unwrap().len(), 3);
-        assert!(store.jobs(None, Some(JobState::Done)).unwrap().is_empty());
+        // Newest first, a page at a time.
+        let page = |before, limit| {
+            let listed = store
+                .jobs(None, None, JobPage::new(before, limit).unwrap())
+                .unwrap();
+            (
+                listed.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+                listed.more,
+            )
+        };
+        assert_eq!(page(None, 3), (vec![b, a2, a], false));
+        assert_eq!(page(None, 2), (vec![b, a2], true));
+        assert_eq!(page(Some(a2), 2), (vec![a], false));
+        assert_eq!(page(Some(a), 1), (vec![], false));
+        assert!(JobPage::new(None, 0).is_none() && JobPage::new(None, JobPage::MAX + 1).is_none());
+        assert_eq!(
+            store
+                .jobs(None, Some(JobState::Running), JobPage::LATEST)
+                .unwrap()
+                .jobs
+                .len(),
+            3
+        );
+        assert!(
+            store
+                .jobs(None, Some(JobState::Done), JobPage::LATEST)
+                .unwrap()
+                .jobs
+                .is_empty()
+        );
         assert_eq!(store.job(a).unwrap().tenant, "a");
         // The same scene twice counts once.
         assert_eq!(store.tenant_scene_bytes("a").unwrap(), 1000);
