@@ -658,6 +658,35 @@ async fn results_without_their_leases_key_are_refused_and_never_billed() {
     assert_eq!(ledger[0].worker, "honest");
 }
 
+/// The tiles of a job that ended with frames unwritten (here cancelled) are removed when the
+/// farm looks for them, on starting and every minute after: nothing would ever read them, and
+/// they would hold the store's space for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_jobs_tiles_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 2, |_| {}).await;
+    let task = take(&mut tasks).await;
+    let held = lease(&farm, &task, "honest");
+    farm.handle_result(&result(&task, &true_pixels(&task), 32, 1, &held))
+        .await
+        .unwrap();
+    let kept = || farm.store().tile(task.task).unwrap().is_some();
+    assert!(kept(), "the accepted tile is kept while its job runs");
+    farm.cancel(job).unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown));
+    let started = std::time::Instant::now();
+    while kept() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the tile is kept"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+}
+
 /// `task`'s next message, which must come within `within`: its second attempt, after the first
 /// holder lost it.
 async fn retaken(

@@ -49,6 +49,8 @@ const RESULT_BATCH: usize = 256;
 
 /// How often workers' throughput is compared with their classes'.
 const MISFITS_EVERY: Duration = Duration::from_secs(60);
+/// How often the tiles of jobs that ended are looked for (and once on starting).
+const LEFTOVERS_EVERY: Duration = Duration::from_secs(60);
 /// How often pending tasks are published, whatever else asked for it.
 const TOP_UP_EVERY: Duration = Duration::from_secs(2);
 
@@ -624,6 +626,7 @@ impl<T: Transport> Farm<T> {
         let mut frames = tokio::time::interval(TOP_UP_EVERY);
         let mut leases = tokio::time::interval(self.lease_check_every());
         let mut misfits = tokio::time::interval(MISFITS_EVERY);
+        let mut leftovers = tokio::time::interval(LEFTOVERS_EVERY);
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -644,6 +647,11 @@ impl<T: Transport> Farm<T> {
                 _ = misfits.tick() => {
                     if let Err(e) = self.block_misfits() {
                         tracing::warn!(error = %e, "cannot compare workers with their classes");
+                    }
+                }
+                _ = leftovers.tick() => {
+                    if let Err(e) = self.remove_leftover_tiles() {
+                        tracing::warn!(error = %e, "cannot look for the tiles of ended jobs");
                     }
                 }
                 delivery = results.next() => {

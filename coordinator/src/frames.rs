@@ -98,12 +98,24 @@ impl<T: Transport> Farm<T> {
         Ok(())
     }
 
-    /// Removes a done job's tiles: its frames hold them now. Leftovers only cost space.
+    /// Removes an ended job's tiles: a done job's frames hold them now, and nothing reads a
+    /// failed or cancelled job's. Leftovers only cost space, until
+    /// [`remove_leftover_tiles`](Self::remove_leftover_tiles).
     pub(crate) fn remove_tiles(&self, job: JobId) {
         if let Err(e) = self.store.remove_tiles(job) {
-            tracing::warn!(%job, error = %e, "cannot remove the tiles of a done job");
+            tracing::warn!(%job, error = %e, "cannot remove the tiles of an ended job");
         }
         let _ = std::fs::remove_dir_all(self.data_dir.join("tiles").join(job.to_string()));
+    }
+
+    /// Removes the tiles of every job no longer running: those that failed or were
+    /// cancelled (however they ended, on whichever coordinator), and a done job's whose removal
+    /// a restart cut short. Kept, they would hold the store's space for ever.
+    pub(crate) fn remove_leftover_tiles(&self) -> Result<(), FarmError> {
+        for job in self.store.ended_jobs_with_tiles()? {
+            self.remove_tiles(job);
+        }
+        Ok(())
     }
 }
 

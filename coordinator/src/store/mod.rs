@@ -290,7 +290,7 @@ CREATE TABLE IF NOT EXISTS frame_tiles (
     done INTEGER NOT NULL,
     PRIMARY KEY (job_id, frame)
 ) WITHOUT ROWID;
--- Accepted tiles' compressed pixels, until their job is done: in the store, so that a tile is
+-- Accepted tiles' compressed pixels, until their job ends: in the store, so that a tile is
 -- kept in the transaction that accepts it.
 CREATE TABLE IF NOT EXISTS tiles (
     task_id INTEGER PRIMARY KEY REFERENCES tasks(id),
@@ -1258,7 +1258,17 @@ impl Store {
         )?)
     }
 
-    /// Drops a job's tiles: its frames hold them now.
+    /// Jobs no longer running whose tiles are still kept.
+    pub fn ended_jobs_with_tiles(&self) -> Result<Vec<JobId>, StoreError> {
+        Ok(self.reader().query_map(
+            "SELECT j.id FROM jobs j WHERE j.state <> 'running'
+               AND EXISTS (SELECT 1 FROM tiles t WHERE t.job_id = j.id)",
+            params![],
+            |r| r.get(0).map(JobId),
+        )?)
+    }
+
+    /// Drops a job's tiles.
     pub fn remove_tiles(&self, job: JobId) -> Result<(), StoreError> {
         self.db()
             .execute("DELETE FROM tiles WHERE job_id = ?1", params![job.0])?;
@@ -2223,6 +2233,12 @@ pub(crate) mod tests {
             .record_failure(tasks[2].id, 2, "out of memory", ended, None)
             .unwrap();
         assert_eq!(store.task_failers(tasks[2].id, None).unwrap(), 1);
+        // A running job's tiles are its own; once it ends they are leftovers.
+        assert!(store.ended_jobs_with_tiles().unwrap().is_empty());
+        assert!(store.finish_job(id, JobState::Cancelled, None).unwrap());
+        assert_eq!(store.ended_jobs_with_tiles().unwrap(), [id]);
+        store.remove_tiles(id).unwrap();
+        assert!(store.ended_jobs_with_tiles().unwrap().is_empty());
     }
 
     fn a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard(scratch: &Scratch) {
