@@ -986,21 +986,9 @@ async fn a_frame_without_its_preview_is_not_found_and_its_exr_is_served() {
     let job = farm.submit(one_tile_of_cornell(4, 1)).await.unwrap();
     assert_eq!(wait_finished(&farm, job).await, JobState::Done);
     std::fs::remove_file(dir.path().join(format!("data/frames/{job}/frame_0001.png"))).unwrap();
-    let admin = NewToken {
-        role: Role::Admin,
-        tenant: None,
-        name: "operator".into(),
-        device_class: None,
-        threads: None,
-        verified: false,
-    };
-    let (_, token) = farm.store().issue_token(&admin).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!(
-        "http://{}/api/jobs/{job}/frames",
-        listener.local_addr().unwrap()
-    );
-    let server = tokio::spawn(axum::serve(listener, server::router(farm.clone())).into_future());
+    let token = operator_token(&farm);
+    let (address, server) = serve(&farm).await;
+    let base = format!("http://{address}/api/jobs/{job}/frames");
     let status = |path: &'static str| {
         let (url, token) = (format!("{base}/{path}"), token.clone());
         tokio::task::spawn_blocking(move || {
@@ -1022,6 +1010,91 @@ async fn a_frame_without_its_preview_is_not_found_and_its_exr_is_served() {
     stop.send(true).unwrap();
     runner.await.unwrap().unwrap();
     worker.await.unwrap().unwrap();
+}
+
+/// A new admin token of `farm`.
+fn operator_token(farm: &Farm<InProcessTransport>) -> String {
+    let admin = NewToken {
+        role: Role::Admin,
+        tenant: None,
+        name: "operator".into(),
+        device_class: None,
+        threads: None,
+        verified: false,
+    };
+    farm.store().issue_token(&admin).unwrap().1
+}
+
+/// Serves `farm`'s API on a port of loopback: its address, and the server's task.
+async fn serve(
+    farm: &Arc<Farm<InProcessTransport>>,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, server::router(farm.clone())).into_future());
+    (address, server)
+}
+
+/// A job's event stream shows each accepted tile where it lies: those accepted before the
+/// watcher came, then those accepted while it watches (read from the store as they are shown,
+/// so that events waiting for a slow watcher hold no pixels).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_sees_the_tiles_accepted_before_it_came_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 3, |_| {}).await;
+    let accept = async |tasks: &mut <InProcessTransport as Transport>::Tasks| {
+        let task = take(tasks).await;
+        let held = lease(&farm, &task, "honest");
+        farm.handle_result(&result(&task, &true_pixels(&task), 32, 1, &held))
+            .await
+            .unwrap();
+        task.tile.x()
+    };
+    let before = accept(&mut tasks).await;
+    let (address, server) = serve(&farm).await;
+    let (url, token) = (
+        format!("http://{address}/api/jobs/{job}/events"),
+        operator_token(&farm),
+    );
+    let (shown, mut tiles) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let stream = ureq::get(&url)
+            .set("authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let mut tile_next = false;
+        for line in std::io::BufReader::new(stream.into_reader()).lines() {
+            let Ok(line) = line else { return };
+            if let Some(data) = line.strip_prefix("data:").filter(|_| tile_next) {
+                let tile: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
+                assert!(tile["png"].as_str().is_some_and(|png| !png.is_empty()));
+                if shown.send(tile["x"].as_u64().unwrap()).is_err() {
+                    return;
+                }
+            }
+            tile_next = line == "event: tile" || (tile_next && !line.starts_with("data:"));
+        }
+    });
+    let within = Duration::from_secs(10);
+    let next = async |tiles: &mut tokio::sync::mpsc::UnboundedReceiver<u64>| {
+        tokio::time::timeout(within, tiles.recv())
+            .await
+            .expect("a tile is shown")
+    };
+    assert_eq!(next(&mut tiles).await, Some(u64::from(before)));
+    let after = accept(&mut tasks).await;
+    assert_eq!(next(&mut tiles).await, Some(u64::from(after)));
+    // The stream ends with its job.
+    farm.cancel(job).unwrap();
+    tokio::time::timeout(within, watcher)
+        .await
+        .expect("the stream ends with its job")
+        .unwrap();
+    server.abort();
 }
 
 /// A wall clock stepped back while a worker renders does not make its honest render time look

@@ -11,6 +11,8 @@ use tessera_protocol::id::JobId;
 use tessera_renderer::film::Tile;
 use tessera_renderer::output;
 
+use crate::store::TaskRecord;
+
 /// How many events a slow watcher may be behind before it misses some.
 pub(crate) const BACKLOG: usize = 1024;
 
@@ -58,12 +60,13 @@ impl Drop for Watching {
 
 #[derive(Clone, Debug)]
 pub enum LiveEvent {
-    /// A tile was accepted: its linear colours, row by row.
+    /// A tile was accepted. A watcher reads its pixels from the store as it shows it, so that
+    /// the events a stalled stream has not read hold no pixels (they pinned up to [`BACKLOG`]
+    /// tiles, a gigabyte of 256-pixel tiles, for as long as the stream stayed open).
     Tile {
         job: JobId,
         frame: u32,
-        tile: Tile,
-        color: Arc<Vec<[f32; 4]>>,
+        task: TaskRecord,
     },
     /// A frame was written.
     Frame { job: JobId, frame: u32 },

@@ -591,8 +591,7 @@ impl<T: Transport> Farm<T> {
             let _ = self.live.send(LiveEvent::Tile {
                 job: job.id,
                 frame: task.task.frame,
-                tile: task.task.tile,
-                color: Arc::new(p.pixels.decoded.color.clone()),
+                task: task.clone(),
             });
         }
     }

@@ -20,7 +20,7 @@ use axum::{Extension, Json, Router};
 use futures_lite::StreamExt;
 use tessera_protocol::api::{
     ErrorView, FrameEvent, InvoiceView, JobState, JobStateView, JobView, Me, Quote, Submitted,
-    TaskState, TaskView, WorkerView,
+    TaskState, TaskView, TileEvent, WorkerView,
 };
 use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView, Trust};
 use tessera_protocol::id::JobId;
@@ -39,7 +39,7 @@ use crate::listings::{Listed, Listing, Listings};
 use crate::live::{self, LiveEvent};
 use crate::openapi;
 use crate::routes::{Access, Endpoint, ROUTES};
-use crate::store::{JobPage, JobRecord, Principal, TokenError};
+use crate::store::{JobPage, JobRecord, Principal, TaskRecord, TokenError};
 use crate::untrusted::{self, LABEL_RULE, is_label, printable};
 
 type FarmState<T> = Arc<Farm<T>>;
@@ -867,6 +867,23 @@ async fn events<T: Transport>(
         .into_response())
 }
 
+/// The preview of accepted `task`'s tile, read from the store; `None` once its job ended and
+/// took its tiles, or if it cannot be read: this is a preview.
+async fn tile_preview<T: Transport>(
+    farm: &Arc<Farm<T>>,
+    frame: u32,
+    task: TaskRecord,
+) -> Option<TileEvent> {
+    let farm = farm.clone();
+    tokio::task::spawn_blocking(move || {
+        let pixels = farm.read_tile(&task).ok()?;
+        live::tile_preview(frame, task.task.tile, &pixels.color).ok()
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 /// Feeds one watcher of `job` until the job ends, the watcher leaves, or its token is revoked.
 async fn watch_job<T: Transport>(
     farm: Arc<Farm<T>>,
@@ -895,15 +912,7 @@ async fn watch_job<T: Transport>(
     // One tile read at a time, as the watcher takes them: a large frame's tiles all decoded at
     // once took gigabytes per stream, for as long as a slow reader liked.
     for (frame, task) in earlier {
-        let read = {
-            let farm = farm.clone();
-            tokio::task::spawn_blocking(move || {
-                let pixels = farm.read_tile(&task).ok()?;
-                live::tile_preview(frame, task.task.tile, &pixels.color).ok()
-            })
-            .await
-        };
-        if let Ok(Some(preview)) = read
+        if let Some(preview) = tile_preview(&farm, frame, task).await
             && out.send(sse_event("tile", &preview)).await.is_err()
         {
             return;
@@ -914,10 +923,10 @@ async fn watch_job<T: Transport>(
         let event = tokio::select! {
             received = live.recv() => match received {
                 Ok(e) if e.job() != job => continue,
-                Ok(LiveEvent::Tile { frame, tile, color, .. }) => {
-                    match live::tile_preview(frame, tile, &color) {
-                        Ok(preview) => sse_event("tile", &preview),
-                        Err(_) => continue,
+                Ok(LiveEvent::Tile { frame, task, .. }) => {
+                    match tile_preview(&farm, frame, task).await {
+                        Some(preview) => sse_event("tile", &preview),
+                        None => continue,
                     }
                 }
                 Ok(LiveEvent::Frame { frame, .. }) => sse_event("frame", &FrameEvent { frame }),
