@@ -1162,7 +1162,8 @@ async fn a_job_stops_at_its_cost_limit() {
     assert_eq!(farm.store().ledger(job).unwrap().len(), 1);
 }
 
-/// Jobs beyond the farm's limits are refused with a clear message before anything is stored.
+/// Jobs beyond the farm's limits are refused with a clear message before anything is stored,
+/// and are not quoted either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_beyond_the_limits_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
@@ -1202,6 +1203,11 @@ async fn jobs_beyond_the_limits_are_refused_clearly() {
     for (change, phrase) in cases {
         let err = farm.submit(refused(change)).await.unwrap_err();
         assert!(err.to_string().contains(phrase), "{err}");
+        // A quote stores nothing, so the quota does not bear on it; the rest does.
+        if phrase != "quota" {
+            let err = farm.quote(&refused(change)).await.unwrap_err();
+            assert!(err.to_string().contains(phrase), "quote: {err}");
+        }
     }
     assert_eq!(jobs_stored(&farm), 0);
 }

@@ -285,6 +285,8 @@ impl<T: Transport> Farm<T> {
     /// queued. The quote holds for [`quote::QUOTE_HOLDS`].
     pub async fn quote(&self, s: &Submission) -> Result<Quote, FarmError> {
         let (resolution, probe) = self.validate(s).await?;
+        // What submitting would refuse is refused here, rather than quoted.
+        self.check_job(&s.options, resolution)?;
         let quote = self.quote_probed(&s.options, resolution, probe)?;
         self.quotes.hold(self.quote_key(s)?, quote.clone());
         Ok(quote)
@@ -376,18 +378,23 @@ impl<T: Transport> Farm<T> {
         ))
     }
 
+    /// Whether a job of `options` at `resolution` is one this farm takes.
+    fn check_job(&self, options: &JobOptions, resolution: Resolution) -> Result<(), FarmError> {
+        // No task may be one a worker cannot read.
+        options
+            .check()
+            .map_err(|e| FarmError::InvalidJob(e.to_string()))?;
+        self.limits.check_options(options)?;
+        self.limits.check_size(options, resolution)
+    }
+
     async fn create_job(
         &self,
         s: Submission,
         resolution: Resolution,
         quote: Option<Quote>,
     ) -> Result<JobId, FarmError> {
-        // No task may be one a worker cannot read.
-        s.options
-            .check()
-            .map_err(|e| FarmError::InvalidJob(e.to_string()))?;
-        self.limits.check_options(&s.options)?;
-        self.limits.check_size(&s.options, resolution)?;
+        self.check_job(&s.options, resolution)?;
         let size = std::fs::metadata(&s.scene)
             .map_err(io(format!("cannot read the scene '{}'", s.scene.display())))?
             .len();

@@ -268,12 +268,12 @@ function jobRowHtml(j) {
 
 async function refreshJobs(signal) {
   const seq = ++jobsSeq;
-  const q = new URLSearchParams();
+  // As many as a page holds: a studio's jobs of the week fit.
+  const q = new URLSearchParams({ limit: '1000' });
   if ($('state-filter').value) q.set('state', $('state-filter').value);
   const tenant = $('tenant-filter').value.trim();
   if (isAdmin() && tenant) q.set('tenant', tenant);
-  const qs = q.toString();
-  const res = await api(`/api/jobs${qs ? `?${qs}` : ''}`, { signal, as: 'response' });
+  const res = await api(`/api/jobs?${q}`, { signal, as: 'response' });
   const jobs = await res.json();
   if (seq !== jobsSeq) return;
   // The newest page only: a Link to the next one means older jobs are not shown.
