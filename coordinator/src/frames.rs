@@ -1,4 +1,4 @@
-//! Tiles and frames: an accepted tile is kept in the store until its job is done, so that a frame
+//! Tiles and frames: an accepted tile is kept in the store until its job ends, so that a frame
 //! can be assembled again when a tile of it is rendered again (its worker was caught cheating
 //! later); frames are written where [`FramePaths`](crate::frame_paths::FramePaths) says.
 

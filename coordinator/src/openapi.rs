@@ -56,6 +56,9 @@ pub fn document() -> Value {
                 schema["minimum"] = json!(least);
                 schema["maximum"] = json!(greatest);
             }
+            if let Some(value) = p.default {
+                schema["default"] = json!(value);
+            }
             if !p.values.is_empty() {
                 schema["enum"] = json!(p.values);
             }

@@ -152,7 +152,7 @@ pub const ROUTES: [Route; 25] = [
         Endpoint::ListJobs,
         Doc::new(
             "Jobs: a submitter's tenant's, or every tenant's for an admin; newest first, a page \
-             at a time (without each frame's progress, which GET /api/jobs/{id} gives). Where \
+             at a time (`frame_progress` left empty: GET /api/jobs/{id} gives it). Where \
              older jobs follow, the Link header's rel=\"next\" names their page.",
         )
         .query(&[
@@ -161,8 +161,9 @@ pub const ROUTES: [Route; 25] = [
                 "tenant",
                 "Only this tenant's jobs (an admin's filter): 1 to 64 letters, digits or -_.@.",
             ),
-            Param::new("limit", "The most jobs listed (default 100).")
-                .between(1, JobPage::MAX as i64),
+            Param::new("limit", "The most jobs listed.")
+                .between(1, JobPage::MAX as i64)
+                .default(JobPage::LATEST.limit() as i64),
             Param::new("before", "Only jobs older than this one (its id).").between(1, i64::MAX),
         ])
         .answers(Body::JsonList("JobView")),
@@ -381,6 +382,8 @@ pub struct Param {
     pub(crate) integer: bool,
     /// An integer's least and greatest values.
     pub(crate) range: Option<(i64, i64)>,
+    /// An integer's value when the query does not give one.
+    pub(crate) default: Option<i64>,
     pub(crate) values: &'static [&'static str],
 }
 
@@ -392,6 +395,7 @@ impl Param {
             required: false,
             integer: false,
             range: None,
+            default: None,
             values: &[],
         }
     }
@@ -415,6 +419,13 @@ impl Param {
         Self {
             integer: true,
             range: Some((least, greatest)),
+            ..self
+        }
+    }
+
+    pub const fn default(self, value: i64) -> Self {
+        Self {
+            default: Some(value),
             ..self
         }
     }

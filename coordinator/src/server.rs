@@ -423,8 +423,11 @@ fn view<T: Transport>(farm: &Farm<T>, job: JobRecord, frames: bool) -> Result<Jo
         priority: job.priority,
         tasks_total: job.tasks_total,
         tasks_done: job.tasks_done,
-        frame_progress: frames.then(|| store.frame_progress(job.id)).transpose()?,
-        cost: store.invoice_total(job.id)?,
+        frame_progress: match frames {
+            true => store.frame_progress(job.id)?,
+            false => Vec::new(),
+        },
+        cost: job.cost,
         max_cost: job.max_cost,
         trust: job.trust,
         quote: job.quote,

@@ -70,6 +70,10 @@ pub struct FrameProgress {
     pub written: bool,
 }
 
+/// The most jobs one page of a listing holds, and how many when the query does not say.
+pub const JOBS_PAGE_MAX: u32 = 1000;
+pub const JOBS_PAGE_DEFAULT: u32 = 100;
+
 /// A job as the API shows it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -89,10 +93,11 @@ pub struct JobView {
     pub priority: i32,
     pub tasks_total: u64,
     pub tasks_done: u64,
-    /// Each frame's progress: in one job's view, not in listings (a job holds up to 10,000
-    /// frames, and a listing up to 1,000 jobs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub frame_progress: Option<Vec<FrameProgress>>,
+    /// Each frame's progress: in one job's view; empty in listings (a job holds up to 10,000
+    /// frames, and a listing up to 1,000 jobs). Always sent, as clients before listings were
+    /// paged require it.
+    #[serde(default)]
+    pub frame_progress: Vec<FrameProgress>,
     /// What the accepted tasks cost so far.
     pub cost: Money,
     /// The most the job may cost; it stops before its invoice passes this.

@@ -177,7 +177,7 @@ fn job_view() {
             priority: -2,
             tasks_total: 36,
             tasks_done: 13,
-            frame_progress: Some(vec![
+            frame_progress: vec![
                 FrameProgress {
                     frame: 1,
                     tiles_done: 12,
@@ -190,7 +190,7 @@ fn job_view() {
                     tiles_total: 12,
                     written: false,
                 },
-            ]),
+            ],
             cost: Money::from_micros(1_067),
             max_cost: Some(Money::from_micros(25_000_000)),
             quote: Some(Quote {

@@ -1,6 +1,7 @@
 //! `tessera status`: jobs and their progress.
 
 use clap::Args;
+use tessera_protocol::api::{JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX};
 use tessera_protocol::id::JobId;
 
 use crate::farm_runtime::ApiArgs;
@@ -12,7 +13,12 @@ pub struct StatusArgs {
     /// One job, with per-frame progress [default: the newest jobs].
     job: Option<JobId>,
     /// How many of the newest jobs to list (1 to 1000).
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(
+        long,
+        default_value_t = JOBS_PAGE_DEFAULT,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(JOBS_PAGE_MAX)),
+        conflicts_with = "job"
+    )]
     limit: u32,
     /// List only jobs older than this one.
     #[arg(long, conflicts_with = "job")]
@@ -72,7 +78,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         outln!("older jobs follow: tessera status --before {}", oldest.id)?;
     }
     if args.job.is_some() {
-        for f in jobs[0].frame_progress.iter().flatten() {
+        for f in &jobs[0].frame_progress {
             outln!(
                 "       frame {:>5}: {}/{} tiles{}",
                 f.frame,

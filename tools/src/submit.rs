@@ -141,7 +141,6 @@ fn wait(client: &Client, job: JobId) -> anyhow::Result<JobView> {
     let frame_bars: Vec<ProgressBar> = view
         .frame_progress
         .iter()
-        .flatten()
         .map(|f| {
             bars.add(
                 ProgressBar::new(f.tiles_total)
@@ -153,7 +152,7 @@ fn wait(client: &Client, job: JobId) -> anyhow::Result<JobView> {
     loop {
         job_bar.set_position(view.tasks_done);
         job_bar.set_message(format!("cost {}", view.cost));
-        for (bar, f) in frame_bars.iter().zip(view.frame_progress.iter().flatten()) {
+        for (bar, f) in frame_bars.iter().zip(&view.frame_progress) {
             bar.set_position(f.tiles_done);
             if f.written {
                 bar.finish_with_message("written");

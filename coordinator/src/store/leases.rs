@@ -133,18 +133,31 @@ pub enum LeaseClaim {
     Stopped(String),
 }
 
-/// Leases with their tasks' jobs, as `read` reads them, where `$filter` holds; one string at
-/// compile time, as the statement cache keys them.
-/// Where lease `l` ended without its worker's result charged for its task: that worker failed
-/// the task. A charge reversed later (its worker caught cheating elsewhere, the task rendered
-/// again) was no failure of this task.
+/// Where lease `l` ended without its worker's result charged for its task, and its worker is
+/// not blocked: that worker failed the task. A charge reversed later (its worker caught
+/// cheating elsewhere, the task rendered again) was no failure of this task, and a blocked
+/// worker's word counts for nothing: its tasks in hand come back unpaid, and neither they nor a
+/// cheater's refusals may help a saboteur fail a job.
 macro_rules! failed_lease {
     () => {
-        "l.state <> 'active' AND NOT EXISTS
-         (SELECT 1 FROM ledger g WHERE g.task_id = l.task_id AND g.worker = l.worker)"
+        concat!(
+            "l.state <> 'active' AND NOT EXISTS
+             (SELECT 1 FROM ledger g WHERE g.task_id = l.task_id AND g.worker = l.worker) AND ",
+            unblocked_holder!()
+        )
     };
 }
 
+/// Where lease `l`'s worker is not blocked.
+macro_rules! unblocked_holder {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM reputation r
+                     WHERE r.worker = l.worker AND r.blocked_reason IS NOT NULL)"
+    };
+}
+
+/// Leases with their tasks' jobs, as `read` reads them, where `$filter` holds; one string at
+/// compile time, as the statement cache keys them.
 macro_rules! leases_where {
     ($filter:literal) => {
         concat!(
@@ -215,13 +228,14 @@ impl Store {
     }
 
     /// How many different workers have failed `task` (see [`failed_lease!`]), counting the
-    /// holder of lease `failing`, whose failure is being recorded.
+    /// holder of lease `failing`, whose failure is being recorded, unless it is blocked.
     pub fn task_failers(&self, task: TaskId, failing: Option<&str>) -> Result<u32, StoreError> {
         let failers: Option<i64> = self.db().query_opt(
             concat!(
                 "SELECT COUNT(DISTINCT l.worker) FROM leases l WHERE l.task_id = ?1 AND (l.id = ?2 OR ",
                 failed_lease!(),
-                ")"
+                ") AND ",
+                unblocked_holder!()
             ),
             params![task.0, failing],
             |r| r.get(0),

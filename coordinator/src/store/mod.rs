@@ -21,7 +21,8 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tessera_protocol::api::{
-    FrameProgress, JobState, LedgerRow, Quote, Reversal, TaskState, TaskView, WorkerView,
+    FrameProgress, JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX, JobState, LedgerRow, Quote, Reversal,
+    TaskState, TaskView, WorkerView,
 };
 use tessera_protocol::auth::Trust;
 use tessera_protocol::id::{JobId, TaskId};
@@ -88,11 +89,11 @@ pub struct JobPage {
 impl JobPage {
     /// The most jobs a page holds: a listing's memory stays bounded however many jobs the
     /// farm has seen.
-    pub const MAX: u32 = 1000;
+    pub const MAX: u32 = JOBS_PAGE_MAX;
     /// The newest jobs, as many as a page holds when it does not say.
     pub const LATEST: JobPage = JobPage {
         before: None,
-        limit: 100,
+        limit: JOBS_PAGE_DEFAULT,
     };
 
     /// `None` unless `limit` is 1 to [`JobPage::MAX`].
@@ -102,7 +103,7 @@ impl JobPage {
             .then_some(Self { before, limit })
     }
 
-    pub fn limit(self) -> u32 {
+    pub const fn limit(self) -> u32 {
         self.limit
     }
 }
@@ -135,6 +136,8 @@ pub struct JobRecord {
     pub reason: Option<String>,
     pub tasks_total: u64,
     pub tasks_done: u64,
+    /// What its accepted tasks cost so far, less what was reversed (the invoice's total).
+    pub cost: Money,
     pub submitted_at: f64,
     pub finished_at: Option<f64>,
 }
@@ -750,6 +753,7 @@ impl Store {
             reason: row.get("reason")?,
             tasks_total: row.get("tasks_total")?,
             tasks_done: row.get("tasks_done")?,
+            cost: Money::from_micros(row.get("cost_micros")?),
             submitted_at: row.get("submitted_at")?,
             finished_at: row.get("finished_at")?,
         })
@@ -759,7 +763,9 @@ impl Store {
         CAST(COALESCE((SELECT SUM(f.total) FROM frame_tiles f WHERE f.job_id = j.id), 0) AS BIGINT)
             AS tasks_total,
         CAST(COALESCE((SELECT SUM(f.done) FROM frame_tiles f WHERE f.job_id = j.id), 0) AS BIGINT)
-            AS tasks_done
+            AS tasks_done,
+        CAST(COALESCE((SELECT c.charged_micros - c.reversed_micros FROM job_costs c
+                       WHERE c.job_id = j.id), 0) AS BIGINT) AS cost_micros
         FROM jobs j";
 
     pub fn job(&self, job: JobId) -> Result<JobRecord, StoreError> {
@@ -2158,11 +2164,12 @@ pub(crate) mod tests {
     ) {
         let store = scratch.open();
         let id = job(&store, 0);
-        let mut tasks = Vec::new();
+        let (mut tasks, mut cheated) = (Vec::new(), Vec::new());
         for _ in 0..4 {
             let (task, lease) = claimed(&store);
             accept(&store, task.id, id, &lease);
             tasks.push(task);
+            cheated.push(lease);
         }
         store.record_passed_check("w1", tasks[0].id).unwrap();
         for frame in [1, 2] {
@@ -2212,6 +2219,8 @@ pub(crate) mod tests {
         assert_eq!(store.job(id).unwrap().tasks_done, 2);
         assert_eq!(store.ledger(id).unwrap().len(), 5);
         assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(44));
+        // A job's record carries the same total, as listings show it.
+        assert_eq!(store.job(id).unwrap().cost, Money::from_micros(44));
         // A second block reverses nothing twice.
         assert_eq!(store.block_worker("w1", "again").unwrap(), (0, 0));
         // The cheater's reversed charge was no failure of its task: a worker failing the task
@@ -2233,6 +2242,13 @@ pub(crate) mod tests {
             .record_failure(tasks[2].id, 2, "out of memory", ended, None)
             .unwrap();
         assert_eq!(store.task_failers(tasks[2].id, None).unwrap(), 1);
+        // Nor does a blocked worker fail a task, even as its failure is recorded.
+        assert_eq!(
+            store
+                .task_failers(tasks[3].id, Some(&cheated[3].id))
+                .unwrap(),
+            0
+        );
         // A running job's tiles are its own; once it ends they are leftovers.
         assert!(store.ended_jobs_with_tiles().unwrap().is_empty());
         assert!(store.finish_job(id, JobState::Cancelled, None).unwrap());
