@@ -687,6 +687,46 @@ async fn a_cancelled_jobs_tiles_are_removed() {
     runner.await.unwrap().unwrap();
 }
 
+/// A result the store refuses for good (here a trigger refuses its ledger row, as the database
+/// refuses a value it cannot take) is refused once, and the rest of its batch is recorded: on a
+/// coordinator, which retries other store errors without end, the batch stalled every result
+/// behind it for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_the_store_refuses_for_good_is_refused_once_and_its_batch_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 3, |_| {}).await;
+    let (first, second) = (take(&mut tasks).await, take(&mut tasks).await);
+    let results: Vec<ResultMessage> = [&first, &second]
+        .into_iter()
+        .map(|task| {
+            let held = lease(&farm, task, "honest");
+            result(task, &true_pixels(task), 32, 1, &held)
+        })
+        .collect();
+    rusqlite::Connection::open(dir.path().join("data/farm.db"))
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TRIGGER poison BEFORE INSERT ON ledger WHEN NEW.task_id = {}
+             BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+            first.task.0
+        ))
+        .unwrap();
+    let batch: Vec<&ResultMessage> = results.iter().collect();
+    tokio::time::timeout(Duration::from_secs(20), farm.handle_results(&batch))
+        .await
+        .expect("the batch is not retried for ever")
+        .unwrap();
+    let charged: Vec<_> = farm
+        .store()
+        .ledger(job)
+        .unwrap()
+        .iter()
+        .map(|r| r.task)
+        .collect();
+    assert_eq!(charged, [second.task]);
+    assert_eq!(farm.refusals().get("cannot be recorded"), Some(&1));
+}
+
 /// `task`'s next message, which must come within `within`: its second attempt, after the first
 /// holder lost it.
 async fn retaken(

@@ -48,6 +48,16 @@ pub enum FarmError {
 }
 
 impl FarmError {
+    /// Whether doing the same again fails the same way, whatever the wait: the store refused
+    /// the values ([`crate::store::DbError::is_permanent`]) or holds what it cannot read.
+    pub(crate) fn is_permanent(&self) -> bool {
+        match self {
+            FarmError::Store(StoreError::Database(e)) => e.is_permanent(),
+            FarmError::Store(StoreError::Corrupt(_)) => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn from_store(e: StoreError) -> Self {
         match e {
             StoreError::UnknownJob(id) => FarmError::UnknownJob(id),

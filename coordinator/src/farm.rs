@@ -732,8 +732,16 @@ impl<T: Transport> Farm<T> {
         (self.lease_timeout / 10).max(Duration::from_millis(100))
     }
 
+    /// Whether `e` refuses a result for good: the store will never take it
+    /// ([`FarmError::is_permanent`]), and this farm retries without end (a coordinator). Where
+    /// retries are counted, as in `tessera render`, the error stops the farm instead.
+    pub(crate) fn unrecordable(&self, e: &FarmError) -> bool {
+        e.is_permanent() && self.record_retries.is_none()
+    }
+
     /// Runs `attempt` until it succeeds, waiting longer each time, or until the configured
-    /// number of retries is spent.
+    /// number of retries is spent; an error that would only come again
+    /// ([`FarmError::is_permanent`]) is returned at once.
     pub(crate) async fn retrying<R, F, Fut>(
         &self,
         what: &str,
@@ -750,7 +758,7 @@ impl<T: Transport> Farm<T> {
                 Ok(done) => return Ok(done),
                 Err(e) => e,
             };
-            if self.record_retries.is_some_and(|limit| retries >= limit) {
+            if e.is_permanent() || self.record_retries.is_some_and(|limit| retries >= limit) {
                 tracing::error!(error = %e, "cannot {what}; giving up");
                 return Err(e);
             }

@@ -129,7 +129,10 @@ impl<T: Transport> Farm<T> {
     /// failures (disk, database) are retried step by step (a result's checks, recording a
     /// failure, the batch's transaction), so that a failed step does not repeat those before
     /// it. A check that runs out of retries fails the batch once the other checks are done;
-    /// the batch then comes back whole, and is checked again.
+    /// the batch then comes back whole, and is checked again. On a coordinator, a result the
+    /// store refuses for good ([`Farm::unrecordable`]) is refused once, as one that fails its
+    /// checks is, rather than stall every result behind it for ever; its lease then expires, and
+    /// its task goes out again.
     pub async fn handle_results(&self, results: &[&ResultMessage]) -> Result<(), FarmError> {
         let batch = Batch {
             jobs: Mutex::new(HashMap::new()),
@@ -144,16 +147,57 @@ impl<T: Transport> Farm<T> {
             .enumerate()
             .map(|(i, r)| self.retrying("check a result", move || self.check_result(r, i, batch)));
         let mut passed = Vec::new();
-        for checked in join_all(checks).await {
-            passed.extend(checked?);
+        for (checked, r) in join_all(checks).await.into_iter().zip(results) {
+            match checked {
+                Ok(p) => passed.extend(p),
+                Err(e) if self.unrecordable(&e) => {
+                    self.refuse("cannot be recorded", r.task, r.attempt);
+                }
+                Err(e) => return Err(e),
+            }
         }
         if passed.is_empty() {
             return Ok(());
         }
-        let recorded = self
+        let recorded = match self
             .retrying("accept results", || async { self.accept(&passed) })
-            .await?;
+            .await
+        {
+            // Which result the store refused is not known: each on its own then.
+            Err(e) if self.unrecordable(&e) => {
+                let (kept, recorded) = self.accept_each(passed).await?;
+                passed = kept;
+                recorded
+            }
+            recorded => recorded?,
+        };
         self.follow(&passed, recorded).await
+    }
+
+    /// Accepts each result in a transaction of its own, refusing those the store refuses for
+    /// good: those it recorded, and what became of each.
+    async fn accept_each(
+        &self,
+        passed: Vec<Passed>,
+    ) -> Result<(Vec<Passed>, Vec<Recorded>), FarmError> {
+        let (mut kept, mut recorded) = (Vec::new(), Vec::new());
+        for p in passed {
+            let alone = std::slice::from_ref(&p);
+            match self
+                .retrying("accept a result", || async { self.accept(alone) })
+                .await
+            {
+                Ok(r) => {
+                    recorded.extend(r);
+                    kept.push(p);
+                }
+                Err(e) if self.unrecordable(&e) => {
+                    self.refuse("cannot be recorded", p.task.id, p.attempt);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((kept, recorded))
     }
 
     /// Checks one result; `Some` when it is to be accepted. Results that fail or are refused

@@ -54,6 +54,25 @@ impl DbError {
             _ => true,
         }
     }
+
+    /// Whether the database refused these values themselves, so that the same statement with
+    /// them fails every time: a data exception or a broken rule (SQLSTATE classes 22 and 23;
+    /// SQLite's constraint, type and size errors). Retrying them would never end.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            DbError::Postgres(e) => e.as_db_error().is_some_and(|db| {
+                let code = db.code().code();
+                code.starts_with("22") || code.starts_with("23")
+            }),
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::ConstraintViolation
+                    | rusqlite::ErrorCode::TypeMismatch
+                    | rusqlite::ErrorCode::TooBig
+            ),
+            _ => false,
+        }
+    }
 }
 
 impl From<postgres::Error> for DbError {
@@ -955,5 +974,28 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM t", params![], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 0, "nothing of the cut transaction is kept");
+    }
+
+    /// Refused values (a data exception, a broken rule) are told from what may pass, on both
+    /// engines, so that they are not retried for ever.
+    #[test]
+    fn values_a_database_refuses_are_told_from_passing_trouble() {
+        let scratch = crate::store::tests::Scratch::postgres();
+        let postgres = scratch.postgres_server().connect().unwrap();
+        for db in [
+            &postgres,
+            &Db::sqlite(rusqlite::Connection::open_in_memory().unwrap()),
+        ] {
+            db.batch("CREATE TABLE u (x BIGINT NOT NULL UNIQUE)")
+                .unwrap();
+            db.execute("INSERT INTO u VALUES (1)", params![]).unwrap();
+            let err = |sql: &str| db.execute(sql, params![]).unwrap_err();
+            assert!(err("INSERT INTO u VALUES (1)").is_permanent());
+            assert!(err("INSERT INTO u VALUES (NULL)").is_permanent());
+            assert!(!err("INSERT INTO nowhere VALUES (1)").is_permanent());
+        }
+        // A data exception (SQLite divides by zero into NULL).
+        let divided = postgres.execute("SELECT 1 / 0", params![]).unwrap_err();
+        assert!(divided.is_permanent(), "{divided}");
     }
 }
