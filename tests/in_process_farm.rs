@@ -319,8 +319,8 @@ fn one_tile_of_cornell(size: u32, spp: u32) -> Submission {
 }
 
 /// A farm whose store cannot keep tiles (a trigger refuses them, as a full disk would; file
-/// permissions do not stop root) stops with the error after its retries, as `tessera render`
-/// configures it, instead of waiting.
+/// permissions do not stop root) stops with the error, as `tessera render` configures it
+/// (counted retries; none for a refusal like this one), instead of waiting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_farm_that_cannot_store_tiles_gives_up_after_its_retries() {
     let dir = tempfile::tempdir().unwrap();

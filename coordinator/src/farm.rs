@@ -120,7 +120,9 @@ pub struct FarmConfig {
     /// again, a batch's transaction, its sync) that fails (disk full, database error) is tried
     /// again before `run` stops with the error. `None`, a coordinator's setting, retries until
     /// it succeeds, so an operator can free space without losing tiles; a local render fails
-    /// instead of waiting on a disk nobody is watching.
+    /// instead of waiting on a disk nobody is watching. Values the store refuses for good are
+    /// not tried again: a coordinator refuses that result ([`Farm::unrecordable`]), a local
+    /// render stops.
     pub record_retries: Option<u32>,
 }
 
@@ -828,14 +830,22 @@ impl<T: Transport> Farm<T> {
                 ),
             };
             tracing::warn!(task = %task.id, attempt = lease.attempt, %reason, "lease expired");
-            self.retry_or_give_up(
-                &record,
-                &task,
-                lease.attempt,
-                &reason,
-                Some((&lease.id, LeaseEnd::Expired)),
-            )
-            .await?;
+            match self
+                .retry_or_give_up(
+                    &record,
+                    &task,
+                    lease.attempt,
+                    &reason,
+                    Some((&lease.id, LeaseEnd::Expired)),
+                )
+                .await
+            {
+                // The others' leases still expire.
+                Err(e) if self.unrecordable(&e) => {
+                    tracing::error!(task = %task.id, error = %e, "cannot record an expired lease");
+                }
+                ended => ended?,
+            }
         }
         // Forgets the grant times of leases that ended.
         let active: HashSet<String> = self.store.active_lease_ids()?.into_iter().collect();

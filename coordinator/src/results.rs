@@ -600,11 +600,17 @@ impl<T: Transport> Farm<T> {
         for p in blocked {
             let reason = format!("worker '{}' was blocked", p.lease.worker);
             let lease = Some((p.lease.id.as_str(), LeaseEnd::Done));
-            if let Err(e) = self
+            match self
                 .retry_or_give_up(&p.job, &p.task, p.attempt, &reason, lease)
                 .await
             {
-                failed.get_or_insert(e);
+                Err(e) if self.unrecordable(&e) => {
+                    self.refuse("cannot be recorded", p.task.id, p.attempt);
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+                Ok(()) => {}
             }
         }
         // Only once every tile of the batch is announced: a frame the batch completed is

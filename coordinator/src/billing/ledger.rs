@@ -98,7 +98,8 @@ CREATE OR REPLACE FUNCTION one_charge_per_task() RETURNS trigger LANGUAGE plpgsq
 BEGIN
     IF EXISTS (SELECT 1 FROM ledger l WHERE l.task_id = NEW.task_id
                AND NOT EXISTS (SELECT 1 FROM ledger_reversals r WHERE r.ledger_id = l.id)) THEN
-        RAISE EXCEPTION 'a task holds one charge that is not reversed';
+        RAISE EXCEPTION 'a task holds one charge that is not reversed'
+            USING ERRCODE = 'integrity_constraint_violation';
     END IF;
     RETURN NEW;
 END $$;
@@ -107,7 +108,8 @@ FOR EACH ROW EXECUTE FUNCTION one_charge_per_task();
 CREATE OR REPLACE FUNCTION ledger_rows_are_never_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'ledger rows are never %',
-        CASE TG_OP WHEN 'UPDATE' THEN 'updated' ELSE 'deleted' END;
+        CASE TG_OP WHEN 'UPDATE' THEN 'updated' ELSE 'deleted' END
+        USING ERRCODE = 'integrity_constraint_violation';
 END $$;
 CREATE OR REPLACE TRIGGER ledger_rows_are_never_changed BEFORE UPDATE OR DELETE ON ledger
 FOR EACH ROW EXECUTE FUNCTION ledger_rows_are_never_changed();

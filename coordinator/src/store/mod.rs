@@ -2132,17 +2132,22 @@ pub(crate) mod tests {
         assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(22));
         assert_eq!(store.workers(0.0).unwrap()[0].tasks_done, 1);
         let db = store.db();
-        let update = db.execute("UPDATE ledger SET charge_micros = 0", params![]);
-        assert!(update.unwrap_err().to_string().contains("never updated"));
-        let delete = db.execute("DELETE FROM ledger", params![]);
-        assert!(delete.unwrap_err().to_string().contains("never deleted"));
+        // Refused for good on both engines: never retried.
+        let update = db
+            .execute("UPDATE ledger SET charge_micros = 0", params![])
+            .unwrap_err();
+        assert!(update.is_permanent() && update.to_string().contains("never updated"));
+        let delete = db.execute("DELETE FROM ledger", params![]).unwrap_err();
+        assert!(delete.is_permanent() && delete.to_string().contains("never deleted"));
         let second_row = db.execute(
             "INSERT INTO ledger (task_id, job_id, worker, device_class, threads, render_micros,
                                  samples, work_micros, hourly_micros, charge_micros, recorded_at)
              VALUES (?1, ?2, 'x', 'cpu', 1, 1, 1, 1, 1, 1, 0)",
             params![task.id.0, id.0],
         );
-        let refused = second_row.unwrap_err().to_string();
+        let refused = second_row.unwrap_err();
+        assert!(refused.is_permanent(), "{refused}");
+        let refused = refused.to_string();
         assert!(refused.contains("one charge"), "{refused}");
         // A store from before the invoices' sums were kept gets them when it is opened.
         let forget = match db.dialect() {
