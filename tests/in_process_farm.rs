@@ -491,6 +491,20 @@ fn failure(task: &TaskMessage, reason: &str, lease: &(String, String)) -> Result
     failed
 }
 
+/// The next task from `tasks`, claimed by `worker`, whose true pixels it files; the task.
+async fn rendered(
+    farm: &Farm<InProcessTransport>,
+    tasks: &mut <InProcessTransport as Transport>::Tasks,
+    worker: &str,
+) -> TaskMessage {
+    let task = take(tasks).await;
+    let held = lease(farm, &task, worker);
+    farm.handle_result(&result(&task, &true_pixels(&task), 32, 1, &held))
+        .await
+        .unwrap();
+    task
+}
+
 /// Results a path tracer could not have produced (alpha above 1, a negative radiance, a wrong
 /// sample count) are refused: nothing is billed, and the task goes out again for its next attempt.
 /// One worker alone does not fail the job on the task's last attempt; a second worker's failure
@@ -665,11 +679,7 @@ async fn results_without_their_leases_key_are_refused_and_never_billed() {
 async fn a_cancelled_jobs_tiles_are_removed() {
     let dir = tempfile::tempdir().unwrap();
     let (farm, job, mut tasks) = farm_with_job(dir.path(), 2, |_| {}).await;
-    let task = take(&mut tasks).await;
-    let held = lease(&farm, &task, "honest");
-    farm.handle_result(&result(&task, &true_pixels(&task), 32, 1, &held))
-        .await
-        .unwrap();
+    let task = rendered(&farm, &mut tasks, "honest").await;
     let kept = || farm.store().tile(task.task).unwrap().is_some();
     assert!(kept(), "the accepted tile is kept while its job runs");
     farm.cancel(job).unwrap();
@@ -1085,15 +1095,7 @@ async fn serve(
 async fn a_watcher_sees_the_tiles_accepted_before_it_came_and_after() {
     let dir = tempfile::tempdir().unwrap();
     let (farm, job, mut tasks) = farm_with_job(dir.path(), 3, |_| {}).await;
-    let accept = async |tasks: &mut <InProcessTransport as Transport>::Tasks| {
-        let task = take(tasks).await;
-        let held = lease(&farm, &task, "honest");
-        farm.handle_result(&result(&task, &true_pixels(&task), 32, 1, &held))
-            .await
-            .unwrap();
-        task.tile.x()
-    };
-    let before = accept(&mut tasks).await;
+    let before = rendered(&farm, &mut tasks, "honest").await.tile.x();
     let (address, server) = serve(&farm).await;
     let (url, token) = (
         format!("http://{address}/api/jobs/{job}/events"),
@@ -1126,7 +1128,7 @@ async fn a_watcher_sees_the_tiles_accepted_before_it_came_and_after() {
             .expect("a tile is shown")
     };
     assert_eq!(next(&mut tiles).await, Some(u64::from(before)));
-    let after = accept(&mut tasks).await;
+    let after = rendered(&farm, &mut tasks, "honest").await.tile.x();
     assert_eq!(next(&mut tiles).await, Some(u64::from(after)));
     // The stream ends with its job.
     farm.cancel(job).unwrap();

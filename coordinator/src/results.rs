@@ -150,10 +150,7 @@ impl<T: Transport> Farm<T> {
         for (checked, r) in join_all(checks).await.into_iter().zip(results) {
             match checked {
                 Ok(p) => passed.extend(p),
-                Err(e) if self.unrecordable(&e) => {
-                    self.refuse("cannot be recorded", r.task, r.attempt);
-                }
-                Err(e) => return Err(e),
+                Err(e) => self.refuse_unrecordable(e, r.task, r.attempt)?,
             }
         }
         if passed.is_empty() {
@@ -191,13 +188,25 @@ impl<T: Transport> Farm<T> {
                     recorded.extend(r);
                     kept.push(p);
                 }
-                Err(e) if self.unrecordable(&e) => {
-                    self.refuse("cannot be recorded", p.task.id, p.attempt);
-                }
-                Err(e) => return Err(e),
+                Err(e) => self.refuse_unrecordable(e, p.task.id, p.attempt)?,
             }
         }
         Ok((kept, recorded))
+    }
+
+    /// `e`, unless the store refuses the result for good ([`Farm::unrecordable`]): the result
+    /// is then refused once, and this is `Ok`.
+    fn refuse_unrecordable(
+        &self,
+        e: FarmError,
+        task: TaskId,
+        attempt: u32,
+    ) -> Result<(), FarmError> {
+        if !self.unrecordable(&e) {
+            return Err(e);
+        }
+        self.refuse("cannot be recorded", task, attempt);
+        Ok(())
     }
 
     /// Checks one result; `Some` when it is to be accepted. Results that fail or are refused
@@ -600,17 +609,11 @@ impl<T: Transport> Farm<T> {
         for p in blocked {
             let reason = format!("worker '{}' was blocked", p.lease.worker);
             let lease = Some((p.lease.id.as_str(), LeaseEnd::Done));
-            match self
+            let retried = self
                 .retry_or_give_up(&p.job, &p.task, p.attempt, &reason, lease)
-                .await
-            {
-                Err(e) if self.unrecordable(&e) => {
-                    self.refuse("cannot be recorded", p.task.id, p.attempt);
-                }
-                Err(e) => {
-                    failed.get_or_insert(e);
-                }
-                Ok(()) => {}
+                .await;
+            if let Err(e) = retried.or_else(|e| self.refuse_unrecordable(e, p.task.id, p.attempt)) {
+                failed.get_or_insert(e);
             }
         }
         // Only once every tile of the batch is announced: a frame the batch completed is

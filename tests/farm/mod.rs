@@ -212,8 +212,18 @@ impl Farm {
 
     /// Issues a token with `tessera token create` on the data directory.
     pub fn token(&self, args: &[&str]) -> String {
+        self.token_command("create", args)
+    }
+
+    /// Revokes token `id` with `tessera token revoke` on the data directory.
+    pub fn revoke_token(&self, id: i64) {
+        self.token_command("revoke", &[&id.to_string()]);
+    }
+
+    /// `tessera token SUBCOMMAND` on the data directory, which must succeed: what it printed.
+    fn token_command(&self, subcommand: &str, args: &[&str]) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["token", "create", "--data"])
+            .args(["token", subcommand, "--data"])
             .arg(self.data_dir())
             .args(self.database_args())
             .args(args)
@@ -221,26 +231,10 @@ impl Farm {
             .unwrap();
         assert!(
             out.status.success(),
-            "token create {args:?}: {}",
+            "token {subcommand} {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-
-    /// Revokes token `id` with `tessera token revoke` on the data directory.
-    pub fn revoke_token(&self, id: i64) {
-        let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["token", "revoke", "--data"])
-            .arg(self.data_dir())
-            .args(self.database_args())
-            .arg(id.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "token revoke {id}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 
     fn database_args(&self) -> Vec<&str> {

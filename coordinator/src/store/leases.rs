@@ -133,26 +133,13 @@ pub enum LeaseClaim {
     Stopped(String),
 }
 
-/// Where lease `l` ended without its worker's result charged for its task, and its worker is
-/// not blocked: that worker failed the task. A charge reversed later (its worker caught
-/// cheating elsewhere, the task rendered again) was no failure of this task, and a blocked
-/// worker's word counts for nothing: its tasks in hand come back unpaid, and neither they nor a
-/// cheater's refusals may help a saboteur fail a job.
+/// Where lease `l` ended without its worker's result charged for its task: that worker failed
+/// the task. A charge reversed later (its worker caught cheating elsewhere, the task rendered
+/// again) was no failure of this task.
 macro_rules! failed_lease {
     () => {
-        concat!(
-            "l.state <> 'active' AND NOT EXISTS
-             (SELECT 1 FROM ledger g WHERE g.task_id = l.task_id AND g.worker = l.worker) AND ",
-            unblocked_holder!()
-        )
-    };
-}
-
-/// Where lease `l`'s worker is not blocked.
-macro_rules! unblocked_holder {
-    () => {
-        "NOT EXISTS (SELECT 1 FROM reputation r
-                     WHERE r.worker = l.worker AND r.blocked_reason IS NOT NULL)"
+        "l.state <> 'active' AND NOT EXISTS
+         (SELECT 1 FROM ledger g WHERE g.task_id = l.task_id AND g.worker = l.worker)"
     };
 }
 
@@ -228,14 +215,17 @@ impl Store {
     }
 
     /// How many different workers have failed `task` (see [`failed_lease!`]), counting the
-    /// holder of lease `failing`, whose failure is being recorded, unless it is blocked.
+    /// holder of lease `failing`, whose failure is being recorded. A blocked worker counts for
+    /// nothing: its tasks in hand come back unpaid, and neither they nor a cheater's refusals
+    /// may help a saboteur fail a job. (Claims need no such rule: a blocked worker claims
+    /// nothing, and `another_alive` looks at unblocked workers only.)
     pub fn task_failers(&self, task: TaskId, failing: Option<&str>) -> Result<u32, StoreError> {
         let failers: Option<i64> = self.db().query_opt(
             concat!(
                 "SELECT COUNT(DISTINCT l.worker) FROM leases l WHERE l.task_id = ?1 AND (l.id = ?2 OR ",
                 failed_lease!(),
-                ") AND ",
-                unblocked_holder!()
+                ") AND NOT EXISTS (SELECT 1 FROM reputation r
+                                   WHERE r.worker = l.worker AND r.blocked_reason IS NOT NULL)"
             ),
             params![task.0, failing],
             |r| r.get(0),
