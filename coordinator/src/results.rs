@@ -498,7 +498,8 @@ impl<T: Transport> Farm<T> {
         let price = match quote.work_hour_prices.get(&class) {
             Some(&price) => price,
             // A class the job's prices did not foresee: neither the CPU nor in the price table,
-            // so priced as a GPU, at what its class is measured to render now.
+            // so priced as a GPU, at what its class is measured to render now (never above its
+            // unmeasured price, so no more than the price table vouches for).
             None => {
                 let verified: Vec<_> = self
                     .store

@@ -6,9 +6,10 @@
 //!
 //! An hour of work costs, on each device class, the class's hourly price for one unit (a CPU
 //! core, a GPU) over the work one unit renders in an hour: its throughput, measured on the
-//! class's results that passed a spot check (the median over its workers, so that no single
-//! worker moves it). Until a class has such results, a CPU core is taken to render like a core
-//! of the coordinator's machine, and a GPU like the whole machine. A job's prices are fixed at
+//! class's results that passed a spot check (the median over its workers, so that no one of
+//! several moves it). Until a class has such results, a CPU core is taken to render like a core
+//! of the coordinator's machine, and a GPU like the whole machine; a measure only ever lowers a
+//! class's price below that, never raises it (see [`hour_price`]). A job's prices are fixed at
 //! submission, in its quote, so that its invoice is its quoted work at its quoted prices.
 
 use std::collections::BTreeMap;
@@ -116,19 +117,13 @@ impl Throughput {
         )
     }
 
-    /// What one unit of `class` renders per second: measured, or assumed from the machine the
-    /// pre-pass ran on (`probe_threads` threads).
+    /// What one unit of `class` renders per second: measured, or else assumed
+    /// ([`assumed_per_unit`]).
     pub fn per_unit(&self, class: &str, probe_threads: u32) -> f64 {
         self.0
             .get(&class.to_lowercase())
             .copied()
-            .unwrap_or_else(|| {
-                if class.eq_ignore_ascii_case(CPU_CLASS) {
-                    1.0 / f64::from(probe_threads.max(1))
-                } else {
-                    1.0
-                }
-            })
+            .unwrap_or_else(|| assumed_per_unit(class, probe_threads))
     }
 
     /// The classes measured.
@@ -137,7 +132,23 @@ impl Throughput {
     }
 }
 
-/// What an hour of work costs on `class`.
+/// What one unit of `class` is taken to render per second until it is measured: a CPU core
+/// like a core of the machine the pre-pass ran on (`probe_threads` threads), a GPU like the
+/// whole machine.
+fn assumed_per_unit(class: &str, probe_threads: u32) -> f64 {
+    if class.eq_ignore_ascii_case(CPU_CLASS) {
+        1.0 / f64::from(probe_threads.max(1))
+    } else {
+        1.0
+    }
+}
+
+/// What an hour of work costs on `class`: its unit's hourly price over its throughput, never
+/// taken as slower than assumed. A class measured faster is cheaper; one measured slower is
+/// priced as assumed, because slowness is measured from the render times workers report, and
+/// a worker alone in its class (or the slower of two) can report them as long as it holds its
+/// leases, multiplying its class's price. The coordinator vouches for its assumption, not for
+/// that.
 pub fn hour_price(
     prices: &PriceTable,
     throughput: &Throughput,
@@ -145,7 +156,9 @@ pub fn hour_price(
     probe_threads: u32,
 ) -> Money {
     let unit_hourly = prices.hourly(class, 1).micros() as f64;
-    let speed = throughput.per_unit(class, probe_threads);
+    let speed = throughput
+        .per_unit(class, probe_threads)
+        .max(assumed_per_unit(class, probe_threads));
     Money::from_micros((unit_hourly / speed).round().min(i64::MAX as f64) as i64)
 }
 
@@ -224,6 +237,31 @@ mod tests {
         assert_eq!(all["h100"], Money::from_micros(102_400));
         assert!(all.contains_key("rtx4090"));
         assert_eq!(all["my-gpu"], Money::from_micros(1_000_000));
+    }
+
+    #[test]
+    fn a_class_measured_slower_than_assumed_costs_what_it_would_unmeasured() {
+        let prices = PriceTable::default();
+        let none = Throughput::default();
+        // Alone in its class, a worker holding each lease 100 times as long as it renders.
+        let padded = Throughput::measure(&[done("rtx4090", 1, 100.0, 10_000.0)]);
+        assert_eq!(padded.per_unit("rtx4090", 4), 0.01);
+        assert_eq!(
+            hour_price(&prices, &padded, "rtx4090", 4),
+            hour_price(&prices, &none, "rtx4090", 4)
+        );
+        // CPU cores slower than this machine's: as this machine's.
+        let slow_cores = Throughput::measure(&[done("cpu", 8, 8.0, 100.0)]);
+        assert_eq!(
+            hour_price(&prices, &slow_cores, "cpu", 4),
+            Money::from_micros(160_000)
+        );
+        // Measured faster: cheaper.
+        let fast = Throughput::measure(&[done("rtx4090", 1, 100.0, 10.0)]);
+        assert_eq!(
+            hour_price(&prices, &fast, "rtx4090", 4),
+            Money::from_micros(70_000)
+        );
     }
 
     #[test]

@@ -691,7 +691,8 @@ impl Store {
     }
 
     /// Each worker's results in the latest ledger rows of jobs charged for their work: all of
-    /// them, and those that passed a spot check ([`crate::billing::work`]).
+    /// them, and those that passed its own spot check ([`crate::billing::work`]). Reversed
+    /// charges are left out: what a caught worker reported measures nothing.
     pub fn work_done(&self) -> Result<Vec<(String, WorkDone, WorkDone)>, StoreError> {
         let db = self.reader();
         // Jobs quoted with prices per hour of work.
@@ -703,8 +704,9 @@ impl Store {
         let sql = format!(
             "SELECT l.worker, l.device_class, l.threads, {}, {}, {}, {}
              FROM {RECENT_LEDGER} l JOIN jobs j ON j.id = l.job_id
-                 LEFT JOIN checked_tasks c ON c.task_id = l.task_id
+                 LEFT JOIN checked_tasks c ON c.task_id = l.task_id AND c.worker = l.worker
              WHERE {priced_by_work}
+                 AND NOT EXISTS (SELECT 1 FROM ledger_reversals r WHERE r.ledger_id = l.id)
              GROUP BY l.worker, l.device_class, l.threads",
             seconds("l.work_micros"),
             seconds("l.render_micros"),
@@ -1752,13 +1754,17 @@ pub(crate) mod tests {
         assert!(store.holds_scene("w1", SceneHash::of(b"")).unwrap());
         assert!(!store.holds_scene("w2", SceneHash::of(b"")).unwrap());
 
-        let work = store.work_done().unwrap();
-        assert_eq!(work.len(), 1, "{work:?}");
-        let (name, all, checked) = &work[0];
-        assert_eq!(name, "w1");
-        assert_eq!((all.class.as_str(), all.threads), ("cpu", 2));
-        assert!((all.work_seconds - 0.002).abs() < 1e-12, "{all:?}");
-        assert!((checked.work_seconds - 0.001).abs() < 1e-12, "{checked:?}");
+        let work_seconds = || {
+            let work = store.work_done().unwrap();
+            assert_eq!(work.len(), 1, "{work:?}");
+            let (name, all, checked) = &work[0];
+            assert_eq!(name, "w1");
+            assert_eq!((all.class.as_str(), all.threads), ("cpu", 2));
+            (all.work_seconds, checked.work_seconds)
+        };
+        let (all, checked) = work_seconds();
+        assert!((all - 0.002).abs() < 1e-12, "{all}");
+        assert!((checked - 0.001).abs() < 1e-12, "{checked}");
 
         // One task published long ago and unclaimed since; the held one was claimed.
         let queued = store
@@ -1800,6 +1806,10 @@ pub(crate) mod tests {
             (reversals[0].task, reversals[0].amount),
             (second.id, Money::from_micros(22))
         );
+        // Its reversed work no longer measures it.
+        let (all, checked) = work_seconds();
+        assert!((all - 0.001).abs() < 1e-12, "{all}");
+        assert!((checked - 0.001).abs() < 1e-12, "{checked}");
         // Its reversed task pending again, the first tenant waits too, with two in the broker.
         assert_eq!(
             store.waiting_tenants().unwrap(),
