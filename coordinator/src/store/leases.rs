@@ -91,8 +91,7 @@ pub(super) fn finish_with_result(db: &Db, id: &str) -> Result<bool, StoreError> 
     let changed = db.execute(
         "UPDATE leases SET state = 'done' WHERE id = ?1 AND state = 'active'
              AND NOT EXISTS (SELECT 1 FROM reputation r
-                             WHERE r.worker = leases.worker AND r.checks_failed > 0
-                               AND r.blocked_reason IS NOT NULL)",
+                             WHERE r.worker = leases.worker AND r.caught = 1)",
         params![id],
     )?;
     Ok(changed == 1)

@@ -388,13 +388,13 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Adds a column that SQLite data directories of earlier versions lack.
+/// Adds a column that SQLite data directories of earlier versions lack; true when it did.
 fn add_column(
     db: &rusqlite::Connection,
     table: &str,
     column: &str,
     decl: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let present = db
         .prepare(&format!(
             "SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'"
@@ -406,7 +406,7 @@ fn add_column(
             [],
         )?;
     }
-    Ok(())
+    Ok(!present)
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -486,6 +486,9 @@ impl Store {
         add_column(&db, "jobs", "quote", "TEXT")?;
         add_column(&db, "jobs", "trust", "TEXT NOT NULL DEFAULT 'any'")?;
         add_column(&db, "tokens", "verified", "INTEGER NOT NULL DEFAULT 0")?;
+        if add_column(&db, "reputation", "caught", "INTEGER NOT NULL DEFAULT 0")? {
+            db.execute(reputation::ADD_CAUGHT_SQLITE, [])?;
+        }
         // Frame counts for the tasks of a data directory made before they were kept.
         db.execute(
             "INSERT INTO frame_tiles (job_id, frame, total, done)
@@ -527,8 +530,9 @@ impl Store {
         )?;
         let recount = if sums_kept { "" } else { ledger::RECOUNT_COSTS };
         db.batch(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {POSTGRES_TRIGGERS} {} {recount} COMMIT;",
+            "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {} {POSTGRES_TRIGGERS} {} {recount} COMMIT;",
             database::postgres_schema(&schema()),
+            reputation::ADD_CAUGHT_POSTGRES,
             ledger::POSTGRES_RULES,
         ))?;
         let readers = (0..READERS)
@@ -1509,7 +1513,37 @@ pub(crate) mod tests {
         a_result_that_reaches_the_cost_limit_ends_its_job_as_it_is_recorded,
         the_jobs_version_moves_when_a_job_comes_or_ends_and_not_with_its_tasks,
         a_lease_id_not_of_the_stores_making_names_no_lease,
+        a_store_from_before_caught_workers_were_marked_keeps_them_caught,
     );
+
+    /// A store whose reputations predate the `caught` mark: opening it marks the workers then
+    /// blocked with a failed check on their record, as that store refused their results, once;
+    /// readmission clears the mark.
+    fn a_store_from_before_caught_workers_were_marked_keeps_them_caught(scratch: &Scratch) {
+        {
+            let store = scratch.open();
+            store.block_worker("cheat", "caught").unwrap();
+            store.block_worker("drained", "caught").unwrap();
+            store.readmit_worker("drained").unwrap();
+            store.drain_worker("drained").unwrap();
+            store
+                .db()
+                .batch("ALTER TABLE reputation DROP COLUMN caught")
+                .unwrap();
+        }
+        let store = scratch.open();
+        let caught = |worker| reputation::caught_cheating(&store.db(), worker).unwrap();
+        assert!(caught("cheat"));
+        // As the store knew it then, a drained worker that once failed a check.
+        assert!(caught("drained"));
+        assert!(store.readmit_worker("drained").unwrap());
+        assert!(!caught("drained"));
+        // Opening it again changes nothing.
+        drop(store);
+        let store = scratch.open();
+        assert!(reputation::caught_cheating(&store.db(), "cheat").unwrap());
+        assert!(!reputation::caught_cheating(&store.db(), "drained").unwrap());
+    }
 
     /// A result's lease id is the sender's claim: one that could not be ours names no lease,
     /// rather than an error (PostgreSQL refuses NUL, and the refusal would be retried forever).
@@ -2448,7 +2482,7 @@ pub(crate) mod tests {
         assert!(all.iter().all(|t| t.state == TaskState::Pending));
         assert_eq!(store.tasks(id, Some(TaskState::Pending)).unwrap(), all);
         assert!(store.tasks(id, Some(TaskState::Failed)).unwrap().is_empty());
-        let (task, _) = claimed(&store);
+        let (task, lease) = claimed(&store);
         let worker = WorkerInfo {
             name: "w1".into(),
             device: tessera_protocol::device::Device {
@@ -2476,6 +2510,8 @@ pub(crate) mod tests {
         // results are all checked again.
         store.record_passed_check("w1", task.id).unwrap();
         store.block_worker("w1", "caught").unwrap();
+        let finishes = || leases::finish_with_result(&store.db(), &lease.id).unwrap();
+        assert!(!finishes(), "a caught worker's result counts");
         assert!(store.readmit_worker("w1").unwrap());
         assert_eq!(
             store.reputation("w1").unwrap(),
@@ -2486,6 +2522,9 @@ pub(crate) mod tests {
                 blocked: None,
             }
         );
+        // Drained after that: what it holds still counts, as any drained worker's.
+        assert!(store.drain_worker("w1").unwrap());
+        assert!(finishes(), "a drained worker's result is refused");
     }
 
     fn each_tenant_sees_its_jobs_and_pays_for_its_scenes(scratch: &Scratch) {

@@ -7,13 +7,16 @@ use super::database::{Db, params};
 use super::{Store, StoreError, now};
 use crate::billing::ledger;
 
+/// `caught` is 1 while a worker is blocked for failing a check (not drained, nor stopped for
+/// another reason): its results in flight are refused. Readmission clears it.
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS reputation (
     worker TEXT PRIMARY KEY,
     checks_passed INTEGER NOT NULL DEFAULT 0,
     checks_failed INTEGER NOT NULL DEFAULT 0,
     consecutive_valid INTEGER NOT NULL DEFAULT 0,
-    blocked_reason TEXT
+    blocked_reason TEXT,
+    caught INTEGER NOT NULL DEFAULT 0
 );
 -- The tasks whose result passed a spot check: their charges are verified.
 CREATE TABLE IF NOT EXISTS checked_tasks (
@@ -71,9 +74,10 @@ impl Store {
         let mut db = self.db();
         let tx = db.transaction()?;
         tx.execute(
-            "INSERT INTO reputation (worker, checks_failed, blocked_reason) VALUES (?1, 1, ?2)
+            "INSERT INTO reputation (worker, checks_failed, blocked_reason, caught)
+             VALUES (?1, 1, ?2, 1)
              ON CONFLICT (worker) DO UPDATE SET checks_failed = reputation.checks_failed + 1,
-                 consecutive_valid = 0, blocked_reason = ?2",
+                 consecutive_valid = 0, blocked_reason = ?2, caught = 1",
             params![worker, reason],
         )?;
         let reversed = ledger::reverse_unverified(&tx, worker, reason, now())?;
@@ -123,7 +127,7 @@ impl Store {
     /// false when it was not blocked.
     pub fn readmit_worker(&self, worker: &str) -> Result<bool, StoreError> {
         let changed = self.db().execute(
-            "UPDATE reputation SET blocked_reason = NULL, consecutive_valid = 0
+            "UPDATE reputation SET blocked_reason = NULL, consecutive_valid = 0, caught = 0
              WHERE worker = ?1 AND blocked_reason IS NOT NULL",
             params![worker],
         )?;
@@ -131,6 +135,22 @@ impl Store {
         Ok(changed == 1)
     }
 }
+
+/// Gives a store made before `caught` was kept the column, marking the workers blocked then
+/// with a failed check: as the store read them, every such worker was caught.
+pub(super) const ADD_CAUGHT_SQLITE: &str =
+    "UPDATE reputation SET caught = 1 WHERE checks_failed > 0 AND blocked_reason IS NOT NULL";
+
+/// [`ADD_CAUGHT_SQLITE`] on PostgreSQL, column and all, once.
+pub(super) const ADD_CAUGHT_POSTGRES: &str = r#"
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'reputation' AND column_name = 'caught') THEN
+        ALTER TABLE reputation ADD COLUMN caught BIGINT NOT NULL DEFAULT 0;
+        UPDATE reputation SET caught = 1 WHERE checks_failed > 0 AND blocked_reason IS NOT NULL;
+    END IF;
+END $$;
+"#;
 
 /// What a drained worker's record says.
 pub const DRAINED: &str = "drained by an operator";
@@ -152,13 +172,12 @@ pub(super) fn passed_check(db: &Db, worker: &str, task: TaskId) -> Result<(), St
     Ok(())
 }
 
-/// Whether `worker` was blocked for failing a check (not merely drained), inside the caller's
-/// transaction.
+/// Whether `worker` is blocked for failing a check (not merely drained, nor stopped again after
+/// being let back), inside the caller's transaction.
 pub(super) fn caught_cheating(db: &Db, worker: &str) -> Result<bool, StoreError> {
     Ok(db
         .query_opt(
-            "SELECT 1 FROM reputation
-             WHERE worker = ?1 AND checks_failed > 0 AND blocked_reason IS NOT NULL",
+            "SELECT 1 FROM reputation WHERE worker = ?1 AND caught = 1",
             params![worker],
             |r| r.get::<i64>(0),
         )?
