@@ -109,7 +109,8 @@ impl EnvironmentSetting {
         Environment::Map {
             map,
             strength: self.strength.0,
-            rotation: self.rotation.0.to_radians(),
+            // Whole turns dropped exactly, so that a huge angle stays where the sine is accurate.
+            rotation: (self.rotation.0 % 360.0).to_radians(),
         }
     }
 }
@@ -523,6 +524,23 @@ mod tests {
         let mut radiance = vec![Vec3::splat(0.1); w * h];
         radiance[5 * w + 20] = Vec3::splat(500.0);
         EnvironmentMap::from_radiance(w as u32, h as u32, radiance)
+    }
+
+    /// Degrees are finite but not bounded: whole turns are dropped, so that the sine the
+    /// backends take stays accurate (`sin_cos` of 1.7e10 radians is not a sine).
+    #[test]
+    fn a_huge_rotation_turns_the_map_by_what_whole_turns_leave() {
+        for (degrees, left) in [("1e12", 1e12f32 % 360.0), ("-450", -90.0), ("90", 90.0)] {
+            let setting = EnvironmentSetting {
+                file: "sky.hdr".into(),
+                strength: Strength::default(),
+                rotation: degrees.parse().unwrap(),
+            };
+            let Environment::Map { rotation, .. } = setting.with_map(Arc::new(sun_map())) else {
+                panic!("a map");
+            };
+            assert_eq!(rotation, left.to_radians(), "{degrees}");
+        }
     }
 
     #[test]

@@ -22,10 +22,12 @@ pub fn sin_cos(x: f32) -> (f32, f32) {
     let (a, sin_sign) = if x < 0.0 { (-x, -1.0) } else { (x, 1.0) };
     // The octant, rounded up to an even one, and the argument reduced about it by pi/4 in
     // three parts (Cody and Waite), so the reduction loses little.
+    // Beyond 2^32 octants the cast saturates: wrapping keeps such arguments deterministic
+    // (callers bring angles into range first).
     let mut j = (a * (4.0 / PI)) as u32;
     let mut y = j as f32;
     if j & 1 == 1 {
-        j += 1;
+        j = j.wrapping_add(1);
         y += 1.0;
     }
     let j = j & 7;

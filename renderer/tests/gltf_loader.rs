@@ -623,6 +623,25 @@ fn sheen_and_clear_coat_are_read_and_may_be_required() {
             "{bad}: {err}"
         );
     }
+    // Finite, but beyond glTF's range: 3e38 overflowed every pixel's sum to infinity.
+    for bad in [
+        json!({ "KHR_materials_clearcoat": { "clearcoatFactor": 1.5 } }),
+        json!({ "KHR_materials_sheen": { "sheenColorFactor": [1.0, 3e38, 0.25] } }),
+    ] {
+        let err = load_error(&material(bad.clone()));
+        assert!(err.contains("has a factor above 1"), "{bad}: {err}");
+    }
+    let mut b = Builder::new();
+    b.root["extensionsUsed"] = json!(["KHR_materials_emissive_strength"]);
+    let glaring = b.push(
+        "materials",
+        json!({ "emissiveFactor": [1.0, 0.5, 0.0],
+                "extensions": { "KHR_materials_emissive_strength": { "emissiveStrength": 3e38 } } }),
+    );
+    let mesh = b.mesh(&TRIANGLE, json!({}), Some(glaring));
+    b.node(json!({ "mesh": mesh }));
+    let err = load_error(&b.gltf());
+    assert!(err.contains("emits 3e38"), "{err}");
     let err = load_error(&material(json!({
         "KHR_materials_clearcoat": { "clearcoatTexture": { "index": 3 } }
     })));
@@ -672,7 +691,7 @@ fn textures_decode_per_colour_space_with_sampler_and_transform() {
                     "offset": [0.5, 0.0], "rotation": 0.25, "scale": [2.0, 3.0], "texCoord": 1 } } }
             },
             "normalTexture": { "index": 0, "scale": 0.5, "extensions": { "KHR_texture_transform": {
-                "offset": [0.0, 0.25] } } }
+                "offset": [0.0, 0.25], "rotation": 1e10 } } }
         }),
     );
     let mesh = b.mesh(&TRIANGLE, json!({}), Some(material));
@@ -733,6 +752,8 @@ fn textures_decode_per_colour_space_with_sampler_and_transform() {
         "normal maps share the linear texture"
     );
     assert_eq!(normal.transform.offset, Vec2::new(0.0, 0.25));
+    // Whole turns dropped: the sine of 1e10 radians in f32 is out of its accurate range.
+    assert_eq!(normal.transform.rotation, 1e10 % std::f32::consts::TAU);
     assert_eq!(m.normal_scale, 0.5);
 }
 
@@ -1336,11 +1357,78 @@ fn sparse_accessor_without_data_cannot_claim_a_huge_count() {
         let err = load_error(&b.gltf());
         assert!(
             err.contains(&format!(
-                "accessor 0 has no bufferView and {count} elements, more than the"
+                "accessor 0 ({count} elements without a bufferView) would take the accessors \
+                 without a bufferView to"
             )),
             "{err}"
         );
     }
+}
+
+/// The sparse part of a VEC3 accessor without a bufferView: its first element set to zero.
+fn sparse_zero(b: &mut Builder) -> Value {
+    let indices = b.view(&[0, 0, 0, 0]);
+    let values = b.view(&[0; 12]);
+    json!({ "count": 1,
+        "indices": { "bufferView": indices, "componentType": 5121 },
+        "values": { "bufferView": values } })
+}
+
+/// Accessors without a bufferView count together, every read: a few of them, or one read by
+/// many morph targets, cannot expand a small file past the scene's zeros.
+#[test]
+fn zeros_without_a_buffer_view_are_bounded_for_the_whole_scene() {
+    // 12 million zero vertices are 144 MiB: one such accessor is allowed, read twice it is not.
+    let count = 12_000_000;
+    let mut b = Builder::new();
+    let sparse = sparse_zero(&mut b);
+    let zeros = b.push(
+        "accessors",
+        json!({ "componentType": 5126, "count": count, "type": "VEC3",
+                "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0], "sparse": sparse }),
+    );
+    let mesh = b.push(
+        "meshes",
+        json!({ "primitives": [{ "attributes": { "POSITION": zeros, "NORMAL": zeros } }] }),
+    );
+    b.node(json!({ "mesh": mesh }));
+    let err = load_error(&b.gltf());
+    assert!(
+        err.contains(&format!(
+            "accessor 0 ({count} elements without a bufferView)"
+        )) && err.contains("MiB of zeros, past the 256 MiB a scene may expand to"),
+        "{err}"
+    );
+}
+
+/// Instancing places a small mesh many times: a frame past the most it may hold is refused
+/// before any of it is made, not allocated until the process aborts.
+#[test]
+fn instancing_cannot_place_more_than_a_frame_may_hold() {
+    let mut b = Builder::new();
+    b.root["extensionsUsed"] = json!(["EXT_mesh_gpu_instancing"]);
+    // 1000 triangles placed by 100,000 instances: 300 million vertices.
+    let positions: Vec<f32> = (0..9000).map(|i| (i % 7) as f32).collect();
+    let mesh = b.mesh(&positions, json!({}), None);
+    let sparse = sparse_zero(&mut b);
+    let translations = b.push(
+        "accessors",
+        json!({ "componentType": 5126, "count": 100_000, "type": "VEC3", "sparse": sparse }),
+    );
+    b.node(json!({ "mesh": mesh,
+        "extensions": { "EXT_mesh_gpu_instancing": { "attributes":
+            { "TRANSLATION": translations } } } }));
+    let camera = b.perspective_camera("cam");
+    b.node(json!({ "camera": camera, "translation": [0.0, 0.0, 5.0] }));
+    let scene = Scene::from_slice(&b.glb(), None).unwrap_or_else(|e| panic!("{e}"));
+    let Err(err) = scene.frame(0.0, None) else {
+        panic!("the frame is refused");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("would hold more than 67108864 vertices or triangles"),
+        "{err}"
+    );
 }
 
 #[test]

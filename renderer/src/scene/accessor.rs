@@ -63,12 +63,6 @@ fn components(dimensions: Dimensions) -> usize {
     }
 }
 
-/// The most bytes an accessor without a bufferView may expand to. Such an accessor is all zeros
-/// (plus any sparse values), so nothing in the file backs its size: only its JSON `count` does.
-/// 1 GiB holds 89 million three-component vertices, far beyond any scene the farm renders, and
-/// keeps a lying count from exhausting a worker's memory.
-const MAX_ZERO_FILLED_BYTES: usize = 1 << 30;
-
 impl Document {
     /// An accessor of `N`-component vectors as floats (normalised integers scaled to [0, 1] or
     /// [-1, 1]). Refuses non-finite values: they would poison the BVH and the image.
@@ -119,7 +113,9 @@ impl Document {
         value: impl Fn(&Elements, usize, usize) -> T,
     ) -> Result<Vec<[T; N]>, SceneError> {
         let index = accessor.index();
-        let mut out = match self.elements(accessor)? {
+        let elements = self.elements(accessor)?;
+        self.hold_values::<[T; N]>(accessor.count(), || format!("accessor {index}"))?;
+        let mut out = match elements {
             Some(elements) => {
                 let mut out = Vec::with_capacity(elements.count);
                 out.extend(
@@ -163,7 +159,9 @@ impl Document {
                 "accessor {index} (indices) must be dense unsigned integer scalars"
             )));
         }
-        let Some(elements) = self.elements(accessor)? else {
+        let elements = self.elements(accessor)?;
+        self.hold_values::<u32>(accessor.count(), || format!("accessor {index}"))?;
+        let Some(elements) = elements else {
             return Ok(vec![0; accessor.count()]);
         };
         let mut out = Vec::with_capacity(elements.count);
@@ -182,18 +180,16 @@ impl Document {
     /// The accessor's bytes, or `None` when it has no buffer view.
     fn elements(&self, accessor: &gltf::Accessor) -> Result<Option<Elements<'_>>, SceneError> {
         let Some(view) = accessor.view() else {
-            // Read back as at most four bytes per component (f32 or u32).
-            let bytes = accessor
-                .count()
-                .checked_mul(components(accessor.dimensions()) * 4);
-            if bytes.is_none_or(|b| b > MAX_ZERO_FILLED_BYTES) {
-                return Err(self.invalid(format!(
-                    "accessor {} has no bufferView and {} elements, more than the \
-                     {MAX_ZERO_FILLED_BYTES} bytes of zeros the loader accepts",
+            // Read back as four bytes per component (f32 or u32).
+            let bytes = (accessor.count() as u64)
+                .saturating_mul(components(accessor.dimensions()) as u64 * 4);
+            self.hold_zeros(bytes, || {
+                format!(
+                    "accessor {} ({} elements without a bufferView)",
                     accessor.index(),
                     accessor.count()
-                )));
-            }
+                )
+            })?;
             return Ok(None);
         };
         let element_size = accessor.size();

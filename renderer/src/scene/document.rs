@@ -24,11 +24,20 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "KHR_texture_transform",
 ];
 
-/// What one scene's buffers and decoded images may take in memory together. Files in a
-/// submission are bounded (512 MiB by default), but not what they expand to: 200 buffers may
-/// name one file, and a small PNG may decode to gigabytes of float texels. 8 GiB holds 128
-/// 4K textures of 8 bits, or 32 of floats.
+/// What one scene's buffers, decoded images and decoded geometry (accessors as read, each read
+/// counted, and what strips, flat shading and instancing make of them) may take in memory
+/// together. Files in a submission are bounded (512 MiB by default), but not what they expand
+/// to: 200 buffers may name one file, a small PNG may decode to gigabytes of float texels, and
+/// 2000 morph targets may read one accessor. 8 GiB holds 128 4K textures of 8 bits, or 32 of
+/// floats.
 pub const MAX_SCENE_BYTES: u64 = 8 << 30;
+
+/// The most bytes the scene's accessors without a bufferView may expand to, all reads together.
+/// Such an accessor is all zeros (plus any sparse values), so nothing in the file backs its
+/// size, only its JSON `count`: a 500-byte file could otherwise fill the scene's whole budget.
+/// 256 MiB holds 22 million three-component vertices, far beyond the sparse morph targets such
+/// accessors serve.
+pub const MAX_ZERO_FILLED_BYTES: u64 = 256 << 20;
 
 const GLB_MAGIC: &[u8; 4] = b"glTF";
 const CHUNK_JSON: u32 = 0x4E4F_534A;
@@ -40,8 +49,10 @@ pub struct Document {
     pub gltf: gltf::Document,
     pub buffers: Vec<Vec<u8>>,
     base_dir: Option<PathBuf>,
-    /// Bytes of buffers and images held so far, against [`MAX_SCENE_BYTES`].
+    /// Bytes of buffers, images and geometry held so far, against [`MAX_SCENE_BYTES`].
     held: Cell<u64>,
+    /// Bytes read from accessors without a bufferView, against [`MAX_ZERO_FILLED_BYTES`].
+    zero_filled: Cell<u64>,
 }
 
 impl Document {
@@ -69,6 +80,7 @@ impl Document {
             buffers: Vec::new(),
             base_dir: base_dir.map(Path::to_path_buf),
             held: Cell::new(0),
+            zero_filled: Cell::new(0),
         };
         document.buffers = document.load_buffers(blob)?;
         Ok(document)
@@ -95,6 +107,32 @@ impl Document {
             )));
         }
         self.held.set(held);
+        Ok(())
+    }
+
+    /// [`hold`](Self::hold) for `count` values of `T`.
+    pub fn hold_values<T>(
+        &self,
+        count: usize,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), SceneError> {
+        self.hold((count as u64).saturating_mul(size_of::<T>() as u64), what)
+    }
+
+    /// Counts `bytes` more read from accessors without a bufferView (`what` names the one), or
+    /// refuses the scene past [`MAX_ZERO_FILLED_BYTES`].
+    pub fn hold_zeros(&self, bytes: u64, what: impl FnOnce() -> String) -> Result<(), SceneError> {
+        let zeros = self.zero_filled.get().saturating_add(bytes);
+        if zeros > MAX_ZERO_FILLED_BYTES {
+            return Err(self.invalid(format!(
+                "{} would take the accessors without a bufferView to {} MiB of zeros, past the \
+                 {} MiB a scene may expand to",
+                what(),
+                zeros >> 20,
+                MAX_ZERO_FILLED_BYTES >> 20
+            )));
+        }
+        self.zero_filled.set(zeros);
         Ok(())
     }
 

@@ -180,10 +180,20 @@ fn texture(
     textures.reference(usage, space).map(Some)
 }
 
+/// The brightest a material may emit (emissive factor times strength), per channel: a thousand
+/// times the sun's disc, in nits. Brighter but finite values (3e38) overflow a pixel's sum of
+/// samples to infinity, which the farm refuses as the worker's fault, task after task.
+const MAX_EMISSION: f32 = 1e12;
+
 /// Factors the renderer multiplies into radiance must be finite and non-negative (the normal
-/// scale may be negative: it flips the bumps);
-/// JSON can hold values (1e300) that become infinite as `f32`.
+/// scale may be negative: it flips the bumps), and within glTF's ranges: JSON can hold values
+/// (1e300) that become infinite as `f32`, and finite ones (3e38) that overflow a pixel.
 fn check_values(doc: &Document, material: &gltf::Material, m: &Material) -> Result<(), SceneError> {
+    let name = material
+        .name()
+        .map(|n| format!(" \"{n}\""))
+        .unwrap_or_default();
+    let index = material.index().unwrap_or_default();
     let scalars = [
         m.metallic,
         m.roughness,
@@ -205,16 +215,37 @@ fn check_values(doc: &Document, material: &gltf::Material, m: &Material) -> Resu
         && m.specular_color.min_element() >= 0.0
         && m.sheen_color.min_element() >= 0.0
         && scalars.iter().all(|&v| v >= 0.0);
-    if finite && non_negative {
-        Ok(())
-    } else {
-        let name = material
-            .name()
-            .map(|n| format!(" \"{n}\""))
-            .unwrap_or_default();
-        Err(doc.invalid(format!(
-            "material {}{name} has a negative, NaN or infinite factor",
-            material.index().unwrap_or_default()
-        )))
+    if !(finite && non_negative) {
+        return Err(doc.invalid(format!(
+            "material {index}{name} has a negative, NaN or infinite factor"
+        )));
     }
+    // glTF bounds these by 1 (specularColorFactor and ior it does not bound; the BSDF clamps
+    // what they make).
+    let at_most_one = [
+        m.metallic,
+        m.roughness,
+        m.transmission,
+        m.specular,
+        m.sheen_roughness,
+        m.clearcoat,
+        m.clearcoat_roughness,
+    ];
+    let in_range = m.base_color.max_element() <= 1.0
+        && m.sheen_color.max_element() <= 1.0
+        && at_most_one.iter().all(|&v| v <= 1.0);
+    if !in_range {
+        return Err(doc.invalid(format!(
+            "material {index}{name} has a factor above 1 (glTF's range for base colour, \
+             metallic, roughness, transmission, specular, sheen and clear coat is 0 to 1)"
+        )));
+    }
+    if m.emissive.max_element() > MAX_EMISSION {
+        return Err(doc.invalid(format!(
+            "material {index}{name} emits {:e} (factor times strength), more than the \
+             {MAX_EMISSION:e} a material may",
+            m.emissive.max_element()
+        )));
+    }
+    Ok(())
 }

@@ -137,8 +137,15 @@ fn load_primitive(
         None => (0..count as u32).collect(),
     };
     let triangles = match primitive.mode() {
-        Mode::TriangleStrip => strip(&indices),
-        Mode::TriangleFan => fan(&indices),
+        Mode::TriangleStrip | Mode::TriangleFan => {
+            let triangles = indices.len().saturating_sub(2);
+            doc.hold_values::<[u32; 3]>(triangles, || format!("{where_}'s triangles"))?;
+            if primitive.mode() == Mode::TriangleStrip {
+                strip(&indices)
+            } else {
+                fan(&indices)
+            }
+        }
         _ => {
             if indices.len() % 3 != 0 {
                 return Err(doc.invalid(format!(
@@ -241,6 +248,9 @@ fn load_primitive(
                 "{where_} has too many triangles to give them flat normals"
             )));
         }
+        doc.hold(primitive.flat_bytes(), || {
+            format!("{where_}'s flat-shaded vertices")
+        })?;
         primitive.make_flat();
     }
     Ok(Some(primitive))
@@ -262,6 +272,33 @@ fn fan(v: &[u32]) -> Vec<[u32; 3]> {
 }
 
 impl Primitive {
+    /// Bytes of the vertices [`make_flat`](Self::make_flat) makes: three per triangle, of every
+    /// attribute present, and their normals.
+    fn flat_bytes(&self) -> u64 {
+        fn bytes<T>(values: &[T]) -> u64 {
+            if values.is_empty() {
+                0
+            } else {
+                size_of::<T>() as u64
+            }
+        }
+        let targets: u64 = self
+            .targets
+            .iter()
+            .map(|t| bytes(&t.positions) + bytes(&t.normals) + bytes(&t.tangents))
+            .sum();
+        let vertex = size_of::<Vec3>() as u64
+            + bytes(&self.positions)
+            + bytes(&self.tangents)
+            + bytes(&self.uv0)
+            + bytes(&self.uv1)
+            + bytes(&self.colors)
+            + bytes(&self.joints)
+            + bytes(&self.weights)
+            + targets;
+        (self.triangles.len() as u64 * 3).saturating_mul(vertex)
+    }
+
     /// glTF asks for flat shading when normals are absent: give each triangle its own three
     /// vertices carrying the face normal.
     fn make_flat(&mut self) {

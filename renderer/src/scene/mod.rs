@@ -186,7 +186,11 @@ impl Scene {
         })
         .ok_or_else(|| SceneError::Invalid {
             file: self.file.clone(),
-            detail: "the scene has more than 2^32 vertices".to_owned(),
+            detail: format!(
+                "the frame would hold more than {} vertices or triangles once its nodes and \
+                 instances place its meshes",
+                world::MAX_FRAME_ELEMENTS
+            ),
         })?;
         let camera = match chosen {
             Err(no_camera @ SceneError::NoCamera { .. }) if camera.is_none() => {

@@ -160,6 +160,7 @@ fn instances(doc: &Document, node: &gltf::Node) -> Result<Vec<Mat4>, SceneError>
         None => Vec::new(),
     };
     let count = translations.len().max(rotations.len()).max(scales.len());
+    doc.hold_values::<Mat4>(count, || format!("node {}'s instances", node.index()))?;
     for (name, len) in [
         ("TRANSLATION", translations.len()),
         ("ROTATION", rotations.len()),

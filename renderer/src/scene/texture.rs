@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::f32::consts::TAU;
 use std::io::Cursor;
 use std::sync::Arc;
 
@@ -167,6 +168,12 @@ impl<'d> TextureSet<'d> {
                 usage.texture.index()
             )));
         }
+        // Whole turns dropped (exactly: `%` rounds nothing), so that a huge angle stays where
+        // the sine is accurate.
+        let transform = UvTransform {
+            rotation: transform.rotation % TAU,
+            ..transform
+        };
         Ok(TextureRef {
             texture: self.texture(&usage.texture, space)?,
             tex_coord,

@@ -26,14 +26,34 @@ struct Instance<'a> {
     material: u32,
 }
 
-/// Every primitive of every mesh node, posed; `None` when the frame would need more than 2^32
-/// vertices. `material_of` maps a primitive's glTF material to a frame index.
+/// The most vertices, and the most triangles, one frame may hold once its nodes and instances
+/// place its meshes: about 3 GiB of mesh and 5 GiB of BVH. The loader bounds what a scene
+/// decodes, but not how often instancing places it (a 1000-triangle mesh placed by a million
+/// instances), which this bounds before any of it is made.
+pub const MAX_FRAME_ELEMENTS: usize = 1 << 26;
+
+/// Every primitive of every mesh node, posed; `None` when the frame would hold more than
+/// [`MAX_FRAME_ELEMENTS`] vertices or triangles. `material_of` maps a primitive's glTF
+/// material to a frame index.
 pub fn flatten(
     hierarchy: &Hierarchy,
     meshes: &[Vec<Primitive>],
     posed: &Posed,
     material_of: impl Fn(Option<usize>) -> u32,
 ) -> Option<Mesh> {
+    let (mut most_vertices, mut most_triangles) = (0usize, 0usize);
+    for &(node, _) in &hierarchy.order {
+        let n = &hierarchy.nodes[node];
+        let placements = n.instances.len().max(1);
+        for primitive in n.mesh.and_then(|m| meshes.get(m)).into_iter().flatten() {
+            let placed = |count: usize| count.saturating_mul(placements);
+            most_vertices = most_vertices.saturating_add(placed(primitive.positions.len()));
+            most_triangles = most_triangles.saturating_add(placed(primitive.triangles.len()));
+        }
+    }
+    if most_vertices.max(most_triangles) > MAX_FRAME_ELEMENTS {
+        return None;
+    }
     let material_of = &material_of;
     let instances: Vec<Instance> = hierarchy
         .order
@@ -65,7 +85,6 @@ pub fn flatten(
 
     let vertices: usize = instances.iter().map(|i| i.primitive.positions.len()).sum();
     let triangles: usize = instances.iter().map(|i| i.primitive.triangles.len()).sum();
-    u32::try_from(vertices).ok()?;
     let any = |f: fn(&Primitive) -> bool| instances.iter().any(|i| f(i.primitive));
     let with = |present: bool| if present { vertices } else { 0 };
     let present = Present {
