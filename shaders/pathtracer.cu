@@ -8,6 +8,8 @@
 #define DELTA_ALPHA 1e-3f
 #define RR_DEPTH 5u
 #define SHADOW_EPSILON 1e-3f
+// The most one sample adds to its pixel (integrator::MAX_SAMPLE).
+#define MAX_SAMPLE 1e30f
 #define ONE_MINUS_EPSILON 0.99999988f
 #define NO_TEXTURE 0xffffffffu
 #define NO_HIT 0xffffffffu
@@ -1248,7 +1250,7 @@ extern "C" __global__ void render(
         }
         float near = cam.znear / dot(dir, v3a(cam.forward));
         PathResult r = radiance(s, origin + dir * near, dir, rng);
-        if (finite3(r.l)) color = color + r.l;
+        if (finite3(r.l)) color = color + vmin(r.l, v3s(MAX_SAMPLE));
         if (r.hit) {
             px.hits += 1.0f;
             albedo = albedo + r.albedo;

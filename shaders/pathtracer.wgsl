@@ -142,6 +142,8 @@ const FAR: f32 = 3.0e38;
 const DELTA_ALPHA: f32 = 1e-3;
 const RR_DEPTH: u32 = 5u;
 const SHADOW_EPSILON: f32 = 1e-3;
+// The most one sample adds to its pixel (integrator::MAX_SAMPLE).
+const MAX_SAMPLE: f32 = 1e30;
 const ONE_MINUS_EPSILON: f32 = 0.99999988;
 const NO_TEXTURE: u32 = 0xffffffffu;
 const NO_HIT: u32 = 0xffffffffu;
@@ -1770,7 +1772,7 @@ fn render(@builtin(global_invocation_id) gid: vec3<u32>) {
         let near = cam.znear / dot(dir, v3(cam.forward));
         let r = radiance(origin + dir * near, dir, &rng);
         if finite3(r.l) {
-            color += r.l;
+            color += min(r.l, vec3<f32>(MAX_SAMPLE));
         }
         if r.hit {
             px.hits += 1.0;

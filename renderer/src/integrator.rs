@@ -29,6 +29,12 @@ pub struct PathTracer<'a> {
     see_through: bool,
 }
 
+/// The most radiance one sample adds to its pixel, per channel. Far above anything a scene
+/// makes, but a pixel's sum of `MAX_SPP` samples below it stays finite however bright a
+/// scene's finite emission or environment, where a non-finite pixel is refused as the
+/// worker's fault. The shaders clamp alike.
+pub const MAX_SAMPLE: f32 = 1e30;
+
 /// A ray passes at most this many see-through surfaces; the next one stops it.
 pub const MAX_CROSSINGS: u32 = 16;
 /// Successive crossings of one ray decide with one random number rotated by the golden ratio's
@@ -243,7 +249,11 @@ impl<'a> PathTracer<'a> {
             let (jx, jy) = (rng.next_f32(), rng.next_f32());
             let (ray, near) = camera.ray(x as f32 + jx, y as f32 + jy);
             let (l, first) = self.radiance(ray, &mut rng, settings.max_depth.get());
-            let l = if l.is_finite() { l } else { Vec3::ZERO };
+            let l = if l.is_finite() {
+                l.min(Vec3::splat(MAX_SAMPLE))
+            } else {
+                Vec3::ZERO
+            };
             color += l;
             if let Some(h) = first {
                 hits += 1;

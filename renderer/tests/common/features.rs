@@ -1,7 +1,10 @@
 //! Scene features every backend must render alike, each checked by a figure: a backend's test
 //! passes its own way of rendering (`Render`) and the check builds the scene and asserts.
 
+use glam::Vec3;
+use tessera_renderer::environment::Environment;
 use tessera_renderer::film::FrameImage;
+use tessera_renderer::integrator::MAX_SAMPLE;
 use tessera_renderer::material::AlphaMode;
 use tessera_renderer::scene::FrameScene;
 
@@ -18,6 +21,10 @@ macro_rules! feature_tests {
         #[test]
         fn a_diffuse_cube_in_the_neutral_environment_shows_its_albedo() {
             common::features::furnace(&$render);
+        }
+        #[test]
+        fn a_glaring_sky_leaves_every_pixel_finite() {
+            common::features::glaring_sky(&$render);
         }
         #[test]
         fn an_unlit_surface_shows_its_base_colour() {
@@ -226,6 +233,25 @@ pub fn furnace(render: Render) {
         at(0, 0),
         [1.0, 1.0, 1.0, 0.0],
         "a corner sees the environment"
+    );
+}
+
+/// The furnace under a sky of 3e38, finite as every setting must be: a pixel's samples are
+/// each at most `MAX_SAMPLE`, so their sum stays finite (it overflowed to infinity, and the
+/// farm refused every worker's result for it).
+pub fn glaring_sky(render: Render) {
+    let mut scene = scenes::furnace();
+    scene.environment = Some(Environment::Uniform(Vec3::splat(3e38)));
+    let image = render(&scene, 4);
+    assert!(
+        image.pixels.color.iter().flatten().all(|c| c.is_finite()),
+        "a pixel is not finite"
+    );
+    let sky = MAX_SAMPLE;
+    assert_eq!(
+        image.pixels.color[0],
+        [sky, sky, sky, 0.0],
+        "a corner sees the sky"
     );
 }
 
