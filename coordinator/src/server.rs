@@ -103,7 +103,35 @@ pub fn router<T: Transport>(farm: Arc<Farm<T>>) -> Router {
         // thousands of leases, has its own limit). Scenes are streamed to disk under the farm's
         // own limit, which this one does not touch.
         .layer(DefaultBodyLimit::max(JSON_BODY_BYTES))
+        .layer(middleware::from_fn(hardened))
         .with_state(farm)
+}
+
+/// What the dashboard's page may load and connect to: its own files and this server, images
+/// also from `data:` and `blob:` URLs (tile previews, downloads), inline styles (its progress
+/// bars); never framed. A slip in its escaping then still cannot send a token elsewhere, nor a
+/// framing page steal a click on Drain.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; \
+     style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'none'";
+
+/// Headers on every response: the policy above, no content sniffing, no referrer, and no
+/// copy in a browser's cache of what a token showed (frames, invoices) unless the route says
+/// how to cache it.
+async fn hardened(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Measures each request, by its route, for `/metrics`.

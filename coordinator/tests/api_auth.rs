@@ -208,6 +208,46 @@ async fn every_route_refuses_missing_malformed_revoked_and_wrong_role_tokens() {
     );
 }
 
+/// The dashboard runs only its own script and is never framed; nothing is sniffed; what a token
+/// showed is not kept in a browser's cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_the_browser_protections() {
+    let api = Api::new();
+    let admin = format!("Bearer {}", api.token(Role::Admin, None));
+    for (path, authorization) in [
+        ("/", None),
+        ("/app.js", None),
+        ("/api/jobs", Some(admin.as_str())),
+        ("/api/no-such-route", None),
+    ] {
+        let mut request = Request::builder().uri(path);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = api
+            .router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let policy = header("content-security-policy");
+        assert!(
+            policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy:?}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("cache-control"), "no-store", "{path}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_cannot_see_cancel_download_or_be_invoiced_for_another_tenants_job() {
     let api = Api::new();

@@ -79,12 +79,23 @@ async function shot(page, name) {
   await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
 }
 
+// Fails the run on an uncaught error, or on anything the server's Content-Security-Policy
+// blocked (which the page itself would not notice).
+function watch(page) {
+  page.on('pageerror', (e) => { throw new Error(`page error: ${e.message}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && m.text().includes('Content Security Policy')) {
+      throw new Error(`blocked by the page's policy: ${m.text()}`);
+    }
+  });
+}
+
 async function live() {
   const tenantA = env('TENANT_A_TOKEN');
   const tenantB = env('TENANT_B_TOKEN');
   const b = await browser();
   const page = await b.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (e) => { throw new Error(`page error: ${e.message}`); });
+  watch(page);
   // The page asks before cancelling or draining; the operator says yes.
   page.on('dialog', (d) => d.accept());
   let worker;
@@ -210,7 +221,7 @@ async function many() {
   }
   const b = await browser();
   const page = await b.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (e) => { throw new Error(`page error: ${e.message}`); });
+  watch(page);
   try {
     let started = Date.now();
     await login(page, ADMIN);
