@@ -567,6 +567,29 @@ fn too_many_tasks_are_refused_at_once() {
     }
 }
 
+/// `tessera` with `args` in `dir`, logging at its default level, stdout dropped and stderr
+/// piped, to be spawned: for the tests that watch it run.
+fn watched(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new(common::tessera_bin());
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Reads `stderr` until a line starting with `prefix`; fails saying `why` if it ends first.
+fn read_until(stderr: &mut impl std::io::BufRead, prefix: &str, why: &str) {
+    let mut line = String::new();
+    while !line.starts_with(prefix) {
+        line.clear();
+        let read = stderr.read_line(&mut line).unwrap();
+        assert!(read > 0, "{why}");
+    }
+}
+
 /// `child`'s end, which must come within `limit`: past it, the child is killed and the test
 /// fails.
 fn finish_within(mut child: Child, limit: Duration) -> Output {
@@ -587,33 +610,37 @@ fn finish_within(mut child: Child, limit: Duration) -> Output {
 #[cfg(unix)]
 #[test]
 fn an_interrupted_render_stops_and_leaves_nothing() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufReader, Read};
 
     let ws = Workspace::new();
     let tmp = ws.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
     // 2 billion samples in 4096 tiles: most of it is left when the first progress line comes,
     // after 10% of the tiles or 2 s.
-    let mut child = Command::new(common::tessera_bin())
-        .args(["render", "scene.gltf", "-o", "out/x.exr"])
-        .args([
-            "--width", "512", "--height", "512", "--tile", "8", "--spp", "8192",
-        ])
-        .current_dir(ws.path())
-        .env("TMPDIR", &tmp)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the tessera binary runs");
+    let mut child = watched(
+        ws.path(),
+        &[
+            "render",
+            "scene.gltf",
+            "-o",
+            "out/x.exr",
+            "--width",
+            "512",
+            "--height",
+            "512",
+            "--tile",
+            "8",
+            "--spp",
+            "8192",
+        ],
+    )
+    .env("TMPDIR", &tmp)
+    .spawn()
+    .expect("the tessera binary runs");
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
     // The first progress line: the farm is up and rendering.
-    while !line.starts_with("rendering: ") {
-        line.clear();
-        let read = stderr.read_line(&mut line).unwrap();
-        assert!(read > 0, "the render ended before it was interrupted");
-    }
+    let why = "the render ended before it was interrupted";
+    read_until(&mut stderr, "rendering: ", why);
     let store_under_tmpdir = std::fs::read_dir(&tmp).unwrap().next().is_some();
 
     let pid = libc::pid_t::try_from(child.id()).unwrap();
@@ -627,7 +654,14 @@ fn an_interrupted_render_stops_and_leaves_nothing() {
         .lines()
         .filter(|l| !l.starts_with("rendering: "))
         .collect();
-    assert_eq!(lines, ["error: interrupted"], "{rest}");
+    assert_eq!(
+        lines,
+        [
+            "stopping: finishing the work in hand (interrupt again to stop at once)",
+            "error: interrupted"
+        ],
+        "{rest}"
+    );
     assert_eq!(status.code(), Some(130));
     assert_eq!(
         std::fs::read_dir(&tmp).unwrap().count(),
@@ -889,5 +923,136 @@ fn a_scene_without_a_camera_renders_from_a_default_view() {
         covered * 10 > alpha.len(),
         "the scene fills {covered} of {} pixels",
         alpha.len()
+    );
+}
+
+/// A reader of stderr that goes mid-render (`2>&1 | head -1`) loses the lines, not the frame:
+/// `eprintln!` panicked on the closed pipe, and again in the panic hook, which aborted the
+/// process while it wrote the frame and left its temporary file.
+#[cfg(unix)]
+#[test]
+fn a_render_whose_stderr_closes_still_writes_its_frame() {
+    use std::io::BufReader;
+
+    let ws = Workspace::new();
+    let args = [
+        "render",
+        "scene.gltf",
+        "-o",
+        "out/x.exr",
+        "--width",
+        "128",
+        "--height",
+        "128",
+        "--tile",
+        "8",
+        "--spp",
+        "256",
+    ];
+    let mut child = watched(ws.path(), &args)
+        .spawn()
+        .expect("the tessera binary runs");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // Its first progress line: more follow, and the summary after the frame.
+    read_until(
+        &mut stderr,
+        "rendering: ",
+        "the render ended before its reader went",
+    );
+    drop(stderr);
+    let status = finish_within(child, Duration::from_secs(120)).status;
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(
+        files_under(&ws.out()),
+        [std::path::PathBuf::from("x.exr")],
+        "the frame and nothing else"
+    );
+}
+
+/// A pipe or a device named as a file would never end: an environment map or a scene to
+/// submit that is not a plain file is refused at once (the render hung, deaf to Ctrl-C, and
+/// `tessera submit /dev/zero` filled memory).
+#[cfg(unix)]
+#[test]
+fn a_pipe_or_a_device_is_not_read_as_a_file() {
+    let ws = Workspace::new();
+    let fifo = ws.path().join("sky.exr");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path in this test's own folder.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let render = [
+        "render",
+        "scene.gltf",
+        "-o",
+        "out/x.png",
+        "--environment",
+        "sky.exr",
+    ];
+    let out = finish_within(
+        watched(ws.path(), &render).spawn().expect("tessera runs"),
+        Duration::from_secs(20),
+    );
+    assert_fails_cleanly(
+        &out,
+        &["cannot read environment map", "not a plain file"],
+        &ws.out(),
+    );
+    for scene in ["sky.exr", "/dev/zero"] {
+        let out = finish_within(
+            watched(ws.path(), &["submit", scene])
+                .spawn()
+                .expect("tessera runs"),
+            Duration::from_secs(20),
+        );
+        assert_fails_cleanly(&out, &["cannot read scene", "not a plain file"], &ws.out());
+    }
+}
+
+/// A second Ctrl-C stops at once: the first waits for the tile in hand, which may take minutes
+/// (one 640x640 Cornell box tile at 256 spp took 52 s, deaf to more signals; this one is four
+/// times that).
+#[cfg(unix)]
+#[test]
+fn a_second_interrupt_stops_at_once() {
+    use std::io::{BufReader, Read};
+
+    let cornell = concat!(env!("CARGO_MANIFEST_DIR"), "/scenes/cornell-box.gltf");
+    let ws = Workspace::new();
+    let args = [
+        "render",
+        cornell,
+        "-o",
+        "out/x.exr",
+        "--width",
+        "640",
+        "--tile",
+        "4096",
+        "--spp",
+        "1024",
+    ];
+    let mut child = watched(ws.path(), &args)
+        .spawn()
+        .expect("the tessera binary runs");
+    // One tile: no progress line comes before it is done. Its scene loads in milliseconds.
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: signals to the child this test started and has not yet waited for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    read_until(
+        &mut stderr,
+        "stopping: ",
+        "the render ended before its second interrupt",
+    );
+    let second = Instant::now();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = finish_within(child, Duration::from_secs(5)).status;
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(
+        rest.contains("error: interrupted again: stopped at once"),
+        "{rest} ({:?} after the second interrupt)",
+        second.elapsed()
     );
 }

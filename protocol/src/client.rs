@@ -34,6 +34,12 @@ pub enum ClientError {
     Api { status: u16, message: String },
     #[error("unexpected answer from the coordinator at {url}: {message}")]
     Protocol { url: String, message: String },
+    /// Said without the token: an error naming the header it makes would show it.
+    #[error(
+        "the token holds a space, a line ending or a character outside ASCII, which no header \
+         may carry (a token file saved with Windows line endings?)"
+    )]
+    MalformedToken,
 }
 
 /// A page of jobs, newest first, and whether older ones follow.
@@ -97,6 +103,9 @@ impl Client {
         body: Option<&[u8]>,
     ) -> Result<ureq::Response, ClientError> {
         let request = match &self.token {
+            Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(ClientError::MalformedToken);
+            }
             Some(token) => request.set("authorization", &format!("Bearer {token}")),
             None => request,
         };
@@ -114,13 +123,21 @@ impl Client {
                     .unwrap_or_else(|| format!("HTTP {status}: {}", text.trim()));
                 Err(ClientError::Api { status, message })
             }
-            Err(ureq::Error::Transport(t)) => Err(ClientError::Unreachable {
-                url: redact(&self.base),
-                message: t
+            Err(ureq::Error::Transport(t)) => {
+                let message = t
                     .message()
                     .map(str::to_owned)
-                    .unwrap_or_else(|| t.kind().to_string()),
-            }),
+                    .unwrap_or_else(|| t.kind().to_string());
+                // A transport error may quote the request's headers.
+                let message = match &self.token {
+                    Some(token) => message.replace(token.as_str(), "***"),
+                    None => message,
+                };
+                Err(ClientError::Unreachable {
+                    url: redact(&self.base),
+                    message,
+                })
+            }
         }
     }
 
@@ -354,6 +371,18 @@ mod tests {
             shown.contains("http://admin:***@127.0.0.1:1") && !shown.contains("s3cret"),
             "{shown}"
         );
+    }
+
+    /// A token read from a file with a Windows line ending, or pasted with a stray character:
+    /// the error says what is wrong without the token (ureq's own names the whole header).
+    #[test]
+    fn a_token_no_header_may_carry_is_refused_unshown() {
+        for token in ["tsr_SECRET123\r", "tsr_SECRET123 ", "tsr_SECRÉT123"] {
+            let client = Client::new("http://127.0.0.1:1/", Some(token));
+            let e = client.me().unwrap_err();
+            assert!(matches!(e, ClientError::MalformedToken), "{e:?}");
+            assert!(!e.to_string().contains("SECR"), "{e}");
+        }
     }
 
     #[test]

@@ -345,11 +345,13 @@ impl Default for JobOptions {
 }
 
 impl JobOptions {
-    /// Camera samples of the whole job at `resolution`: pixels x spp x frames.
+    /// Camera samples of the whole job at `resolution`: pixels x spp x frames, at most
+    /// `u64::MAX` (10^19: the local pipeline takes jobs whose count would wrap round to a
+    /// small one, and be quoted as that).
     pub fn samples(&self, resolution: Resolution) -> u64 {
-        resolution.pixel_count() as u64
-            * u64::from(self.settings.spp.get())
-            * self.frames.len() as u64
+        (resolution.pixel_count() as u64)
+            .saturating_mul(u64::from(self.settings.spp.get()))
+            .saturating_mul(self.frames.len() as u64)
     }
 
     /// What the types cannot check alone: every frame's time fits the task message (an f32).
@@ -591,6 +593,24 @@ mod tests {
         assert_eq!(fps.frame_time(25), 1.0);
         assert_eq!(Fps::new(25.0).unwrap().frame_time(11), 0.4);
         assert!(serde_json::from_str::<Fps>("0.0").is_err());
+    }
+
+    /// A million frames of 32768x32768 at 2^20 spp is 1.1e21 samples: the count stops at
+    /// u64::MAX rather than wrapping round to the 6.5e17 it was quoted as.
+    #[test]
+    fn a_job_past_u64_samples_counts_u64_max_not_a_wrapped_few() {
+        let options = JobOptions {
+            frames: "1-1000000".parse().unwrap(),
+            settings: RenderSettings {
+                spp: Spp::new(1 << 20).unwrap(),
+                ..JobOptions::default().settings
+            },
+            ..JobOptions::default()
+        };
+        let side = Resolution::new(32768, 32768).unwrap();
+        assert_eq!(options.samples(side), u64::MAX);
+        let small = Resolution::new(4, 2).unwrap();
+        assert_eq!(options.samples(small), 8 * (1 << 20) * 1_000_000);
     }
 
     #[test]

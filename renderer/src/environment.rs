@@ -320,6 +320,13 @@ impl EnvironmentMap {
             file: file.clone(),
             reason,
         };
+        // A pipe would never end (and the render could not be interrupted while it waited).
+        if !std::fs::metadata(path)
+            .map_err(|e| read(e.to_string()))?
+            .is_file()
+        {
+            return Err(read("not a plain file".into()));
+        }
         // The header first: a map too large or of the wrong shape is refused before decoding.
         let open = || {
             image::ImageReader::open(path)

@@ -84,7 +84,12 @@ pub fn write_frame(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
 /// and a file can be created in its folder. Hours of rendering should not end in "cannot write".
 pub fn check_writable(path: &Path) -> Result<(), OutputError> {
     Format::from_path(path)?;
-    if path.is_dir() {
+    // `out.exr/` has the extension of its last component, but no file can be written there.
+    if path.is_dir()
+        || path
+            .to_string_lossy()
+            .ends_with(['/', std::path::MAIN_SEPARATOR])
+    {
         return Err(OutputError::Io {
             path: path.into(),
             source: std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a directory"),
@@ -487,6 +492,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         check_writable(&dir.path().join("a.exr")).unwrap();
         assert!(check_writable(dir.path()).is_err());
+        // A folder's path, whatever its last component's extension.
+        assert!(check_writable(&dir.path().join("b.exr/")).is_err());
         assert!(files_in(dir.path()).is_empty());
     }
 }

@@ -4,6 +4,7 @@ use clap::Args;
 use tessera_protocol::id::JobId;
 
 use crate::farm_runtime::ApiArgs;
+use crate::stderr::errln;
 
 #[derive(Args)]
 pub struct CancelArgs {
@@ -14,6 +15,6 @@ pub struct CancelArgs {
 
 pub fn run(args: CancelArgs) -> anyhow::Result<()> {
     args.api.client().cancel(args.job)?;
-    eprintln!("job {} cancelled", args.job);
+    errln!("job {} cancelled", args.job);
     Ok(())
 }

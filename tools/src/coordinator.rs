@@ -20,6 +20,7 @@ use tessera_transport::AmqpTransport;
 use tessera_transport::amqp::DEFAULT_NAMESPACE;
 
 use crate::farm_runtime::{BrokerArgs, StoreArgs, runtime, shutdown_signal};
+use crate::stderr::errln;
 
 #[derive(Args)]
 pub struct CoordinatorArgs {
@@ -72,15 +73,15 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     let role = match &location {
         Location::Postgres(server) => Some(Arc::new(
             ActiveRole::take(server, |why| match why {
-                Waiting::StandingBy => eprintln!(
+                Waiting::StandingBy => errln!(
                     "standing by: another coordinator is active on {store_at}; \
                      taking over when it stops"
                 ),
-                Waiting::Unreachable(e, again) => eprintln!(
+                Waiting::Unreachable(e, again) => errln!(
                     "waiting for the job store ({store_at}): {e}; asking again in {}s",
                     again.as_secs()
                 ),
-                Waiting::HandingOver(grace) => eprintln!(
+                Waiting::HandingOver(grace) => errln!(
                     "the active coordinator stopped; taking over in {}s",
                     grace.as_secs()
                 ),
@@ -115,7 +116,7 @@ pub fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         let farm = Farm::open(config, transport)?;
         // Bound on the API's runtime, whose reactor then wakes its connections.
         let listener = api_threads.spawn(bind(args.listen)).await??;
-        eprintln!(
+        errln!(
             "coordinator listening on http://{} (data in {}, store {store_at}, queues '{}.*')",
             listener.local_addr()?,
             args.store.data.display(),
@@ -182,7 +183,7 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
                     && tokio::time::Instant::now() < deadline =>
             {
                 if !std::mem::replace(&mut said, true) {
-                    eprintln!("waiting for {addr}, which is still in use");
+                    errln!("waiting for {addr}, which is still in use");
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

@@ -12,6 +12,8 @@ use tessera_transport::Broker;
 use tessera_transport::amqp::DEFAULT_AMQP_URL;
 use tokio::sync::watch;
 
+use crate::stderr::errln;
+
 #[derive(Args)]
 pub struct BrokerArgs {
     /// RabbitMQ URL: amqp://, or amqps:// for TLS.
@@ -105,19 +107,28 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// A receiver that turns true on the first SIGINT or SIGTERM. Needs a runtime's context.
+/// A receiver that turns true on the first SIGINT or SIGTERM, which says so: the work in hand
+/// (a tile may take minutes) is finished or given back first. A second signal ends the process
+/// at once, with status 130. Needs a runtime's context.
 pub fn shutdown_signal() -> std::io::Result<watch::Receiver<bool>> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = watch::channel(false);
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+        for signals in 1.. {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            if signals == 1 {
+                errln!("stopping: finishing the work in hand (interrupt again to stop at once)");
+                let _ = tx.send(true);
+            } else {
+                errln!("error: interrupted again: stopped at once");
+                std::process::exit(130);
+            }
         }
-        tracing::info!("shutting down: finishing the task in hand");
-        let _ = tx.send(true);
     });
     Ok(rx)
 }

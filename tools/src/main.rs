@@ -13,6 +13,7 @@ mod output_pattern;
 mod progress;
 mod render;
 mod status;
+mod stderr;
 mod stdout;
 mod submit;
 mod terminal;
@@ -24,6 +25,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::stderr::errln;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -114,7 +116,7 @@ fn fail(message: &str) -> ExitCode {
 }
 
 fn report(message: &str) {
-    eprintln!("error: {}", one_line(message));
+    errln!("error: {}", one_line(message));
 }
 
 /// One line of printable text: errors quote what others sent (names, server messages).
@@ -153,7 +155,7 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("error: internal error{location}: {}", one_line(message));
+        errln!("error: internal error{location}: {}", one_line(message));
         std::process::exit(101);
     }));
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::local::Progress;
+use crate::stderr::errln;
 
 /// How often plain lines are printed at most, unless a 10% step is crossed.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(2);
@@ -54,7 +55,7 @@ impl ProgressReport {
                 if tenth > *last_tenth || now - *last_line >= PLAIN_INTERVAL {
                     *last_tenth = tenth;
                     *last_line = now;
-                    eprintln!(
+                    errln!(
                         "rendering: {}/{} tiles ({}%), frame {}, {}, ETA {}",
                         p.tiles_done,
                         p.tiles_total,

@@ -12,6 +12,7 @@ use crate::job_args::JobArgs;
 use crate::local::{self, RenderSummary};
 use crate::output_pattern::OutputPattern;
 use crate::progress::{ProgressReport, samples_rate};
+use crate::stderr::errln;
 use crate::stdout::outln;
 
 #[derive(Args)]
@@ -47,7 +48,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     if args.quote {
         let threads = args.threads.map(NonZeroUsize::get);
         let quote = local::quote_job(&args.scene, &job, &PriceTable::default(), threads)?;
-        eprintln!("{}", quote_line(&quote));
+        errln!("{}", quote_line(&quote));
         if args.json {
             outln!("{}", quote_json(&quote))?;
         }
@@ -69,7 +70,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     report.finish();
     let summary = summary?;
 
-    eprintln!("{}", summary_line(&summary));
+    errln!("{}", summary_line(&summary));
     if args.json {
         outln!("{}", summary_json(&summary))?;
     }

@@ -19,6 +19,7 @@ use tessera_renderer::output::{self, Durability, Format};
 use crate::farm_runtime::ApiArgs;
 use crate::job_args::JobArgs;
 use crate::output_pattern::OutputPattern;
+use crate::stderr::errln;
 use crate::stdout::outln;
 
 #[derive(Args)]
@@ -85,7 +86,7 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
     };
     if args.quote {
         let quote = client.quote(&scene_name, &options, &terms, &scene)?;
-        eprintln!("{}", crate::render::quote_line(&quote));
+        errln!("{}", crate::render::quote_line(&quote));
         if args.json {
             outln!("{}", crate::render::quote_json(&quote))?;
         }
@@ -101,7 +102,7 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<()> {
         let bytes = client.frame_exr(job, *frame)?;
         output::write_file(&output.path_for(*frame), &bytes, Durability::CrashSafe)?;
     }
-    eprintln!(
+    errln!(
         "job {job} done: {} frame(s) written to {}; cost {}",
         args.options.frames.len(),
         output.as_path().display(),
@@ -186,8 +187,8 @@ fn scene_upload(
     path: &Path,
     environment: Option<&mut EnvironmentSetting>,
 ) -> anyhow::Result<(String, Vec<u8>)> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read scene '{}'", path.display()))?;
+    let bytes = archive::read_file(path)
+        .with_context(|| format!("cannot read scene '{}'", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use tessera_protocol::auth::{NewToken, Role};
 
 use crate::farm_runtime::StoreArgs;
+use crate::stderr::errln;
 use crate::stdout::outln;
 use crate::terminal::clean;
 
@@ -77,7 +78,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
                 threads,
                 verified,
             })?;
-            eprintln!("token {id} issued; it is shown once, keep it secret");
+            errln!("token {id} issued; it is shown once, keep it secret");
             outln!("{token}")?;
         }
         TokenCommand::List { store } => {
@@ -112,7 +113,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
             if !store.open()?.revoke_token(id)? {
                 anyhow::bail!("no active token {id}");
             }
-            eprintln!("token {id} revoked");
+            errln!("token {id} revoked");
         }
     }
     Ok(())

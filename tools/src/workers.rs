@@ -4,6 +4,7 @@
 use clap::{Args, Subcommand};
 
 use crate::farm_runtime::ApiArgs;
+use crate::stderr::errln;
 use crate::stdout::outln;
 use crate::terminal::clean;
 
@@ -32,12 +33,12 @@ pub fn run(args: WorkersArgs) -> anyhow::Result<()> {
     match args.action {
         Some(WorkerAction::Drain { name }) => {
             client.drain(&name)?;
-            eprintln!("worker {} drained", clean(&name));
+            errln!("worker {} drained", clean(&name));
             return Ok(());
         }
         Some(WorkerAction::Readmit { name }) => {
             client.readmit(&name)?;
-            eprintln!("worker {} readmitted", clean(&name));
+            errln!("worker {} readmitted", clean(&name));
             return Ok(());
         }
         None => {}

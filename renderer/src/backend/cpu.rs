@@ -10,6 +10,10 @@ use crate::integrator::{PathTracer, RowOut};
 use crate::scene::FrameScene;
 use crate::settings::RenderSettings;
 
+/// The most threads a backend starts: rayon starts them all at once, and `--threads 100000`
+/// spent minutes creating threads before rendering anything.
+pub const MAX_THREADS: usize = 4096;
+
 /// Pixels a thread takes at a time. Smaller than a tile's row, so that a tile's last pieces of
 /// work are short and no thread waits long for the others at its end.
 const SPAN: usize = 16;
@@ -34,8 +38,10 @@ impl CpuBackend {
             backend: "cpu".into(),
             reason,
         };
-        if threads == Some(0) {
-            return Err(unavailable("thread count must be at least 1".into()));
+        if threads.is_some_and(|n| !(1..=MAX_THREADS).contains(&n)) {
+            return Err(unavailable(format!(
+                "thread count must be 1 to {MAX_THREADS}"
+            )));
         }
         if !Isa::available().contains(&isa) {
             return Err(unavailable(format!(
@@ -216,5 +222,21 @@ impl PreparedFrame for CpuFrame<'_> {
 
     fn bvh_stats(&self) -> BvhStats {
         self.tracer.bvh_stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_count_out_of_range_is_refused() {
+        for threads in [0, MAX_THREADS + 1, usize::MAX] {
+            let Err(e) = CpuBackend::new(Some(threads)) else {
+                panic!("{threads} threads were taken");
+            };
+            assert!(e.to_string().contains("must be 1 to 4096"), "{e}");
+        }
+        assert!(CpuBackend::new(Some(2)).is_ok());
     }
 }
