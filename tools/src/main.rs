@@ -165,7 +165,7 @@ fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| terminal::LogWriter)
         // Colour codes only for a person at a terminal, not for log files and CI.
         .with_ansi(std::io::stderr().is_terminal())
         .init();

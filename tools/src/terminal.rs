@@ -12,9 +12,49 @@ pub fn clean(text: &str) -> String {
         .collect()
 }
 
+/// A log line as [`clean`] shows text, keeping its line end and the escape codes of the
+/// logger's own colours (it escapes those in what it logs; not carriage returns nor
+/// bidirectional overrides, which a scene's extension names or a worker's name could carry).
+fn clean_log(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c == '\n' || c == '\u{1b}' || is_printable(c) {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// Where logs go: stderr, each line cleaned ([`clean_log`]). The logger writes a line at a
+/// time, so no character is split between writes; a line stderr cannot take is dropped.
+pub struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let line = clean_log(&String::from_utf8_lossy(buf));
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_lines_keep_their_end_and_colours_only() {
+        assert_eq!(
+            clean_log("\u{1b}[33m WARN\u{1b}[0m ext\rfake\u{202E}gpj.exe\n"),
+            "\u{1b}[33m WARN\u{1b}[0m ext?fake?gpj.exe\n"
+        );
+    }
 
     #[test]
     fn escape_sequences_are_defused() {
