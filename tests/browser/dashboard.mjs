@@ -260,6 +260,16 @@ async function many() {
     check(longestGap < 250, `the page froze for ${longestGap.toFixed(0)} ms during refreshes`);
     check(filtered < 5000, `filtering took ${filtered} ms`);
     check(workersShown < 3000, `200 workers took ${workersShown} ms to show`);
+
+    // A large frame is previewed scaled down: a hundred 8192x8192 frames took 26 GB of canvases.
+    const big = await api(ADMIN, 'POST', `/api/jobs?scene_name=big.gltf&tenant=t0&width=4096&height=2048&spp=1&tile=256`, scene);
+    await page.goto(`${URL_}/#/jobs/${big.id}`);
+    await page.waitForSelector('canvas.frame-canvas[data-frame="1"]');
+    const side = await page.evaluate(() => {
+      const canvas = document.querySelector('canvas.frame-canvas[data-frame="1"]');
+      return [canvas.width, canvas.height];
+    });
+    check(side[0] === 1024 && side[1] === 512, `a 4096x2048 frame's preview is ${side}`);
   } finally {
     await b.close();
   }

@@ -4,6 +4,8 @@
 
 const TOKEN_KEY = 'tessera.token';
 const REFRESH_MS = 2000;
+// The longest side a frame's preview canvas has (larger frames are shown scaled down).
+const PREVIEW_SIDE = 1024;
 const $ = (id) => document.getElementById(id);
 
 const app = {
@@ -388,13 +390,16 @@ function renderFrame(v, job, fp) {
     const canvas = document.createElement('canvas');
     canvas.className = 'frame-canvas';
     canvas.dataset.frame = fp.frame;
-    canvas.width = job.width;
-    canvas.height = job.height;
+    // A preview, at most PREVIEW_SIDE a side: a job of a hundred 8192x8192 frames would
+    // otherwise take 26 GB of canvases in the browser of whoever opens it.
+    const scale = Math.min(1, PREVIEW_SIDE / Math.max(job.width, job.height));
+    canvas.width = Math.max(1, Math.round(job.width * scale));
+    canvas.height = Math.max(1, Math.round(job.height * scale));
     // Small renders are scaled up by whole steps so their pixels stay sharp.
     if (job.width < 256) canvas.style.width = `${job.width * Math.floor(256 / job.width)}px`;
     li.append(canvas);
     $('frame-list').append(li);
-    f = { li, canvas, ctx: canvas.getContext('2d'), chain: Promise.resolve(), final: false };
+    f = { li, canvas, scale, ctx: canvas.getContext('2d'), chain: Promise.resolve(), final: false };
     v.frames.set(fp.frame, f);
   }
   f.li.querySelector('.bar > div').style.width =
@@ -428,7 +433,8 @@ function drawTile(v, t) {
   const key = `${t.frame}:${t.x}:${t.y}`;
   queueDraw(f, loadImage(`data:image/png;base64,${t.png}`), (img) => {
     if (v.page.signal.aborted) return;
-    f.ctx.drawImage(img, Number(t.x), Number(t.y));
+    f.ctx.drawImage(img, Number(t.x) * f.scale, Number(t.y) * f.scale,
+      img.width * f.scale, img.height * f.scale);
     // Distinct tiles: a reconnect resends tiles already drawn.
     v.tilesSeen.add(key);
     $('tiles-drawn').textContent = String(v.tilesSeen.size);
@@ -448,7 +454,7 @@ function drawFinal(v, frame) {
   queueDraw(f, img, (im) => {
     if (v.page.signal.aborted) return;
     f.ctx.clearRect(0, 0, f.canvas.width, f.canvas.height);
-    f.ctx.drawImage(im, 0, 0);
+    f.ctx.drawImage(im, 0, 0, f.canvas.width, f.canvas.height);
   });
 }
 
