@@ -36,7 +36,7 @@ pub enum ClientError {
     Protocol { url: String, message: String },
     /// Said without the token: an error naming the header it makes would show it.
     #[error(
-        "the token holds a space, a line ending or a character outside ASCII, which no header \
+        "the token is empty or holds a space, a line ending or a character outside ASCII, which no header \
          may carry (a token file saved with Windows line endings?)"
     )]
     MalformedToken,
@@ -103,7 +103,7 @@ impl Client {
         body: Option<&[u8]>,
     ) -> Result<ureq::Response, ClientError> {
         let request = match &self.token {
-            Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => {
+            Some(token) if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) => {
                 return Err(ClientError::MalformedToken);
             }
             Some(token) => request.set("authorization", &format!("Bearer {token}")),
@@ -130,8 +130,9 @@ impl Client {
                     .unwrap_or_else(|| t.kind().to_string());
                 // A transport error may quote the request's headers.
                 let message = match &self.token {
-                    Some(token) => message.replace(token.as_str(), "***"),
-                    None => message,
+                    // A token of a few characters is no secret, and would mask every match.
+                    Some(token) if token.len() >= 8 => message.replace(token.as_str(), "***"),
+                    _ => message,
                 };
                 Err(ClientError::Unreachable {
                     url: redact(&self.base),
@@ -377,7 +378,7 @@ mod tests {
     /// the error says what is wrong without the token (ureq's own names the whole header).
     #[test]
     fn a_token_no_header_may_carry_is_refused_unshown() {
-        for token in ["tsr_SECRET123\r", "tsr_SECRET123 ", "tsr_SECRÉT123"] {
+        for token in ["tsr_SECRET123\r", "tsr_SECRET123 ", "tsr_SECRÉT123", ""] {
             let client = Client::new("http://127.0.0.1:1/", Some(token));
             let e = client.me().unwrap_err();
             assert!(matches!(e, ClientError::MalformedToken), "{e:?}");

@@ -1374,46 +1374,83 @@ fn sparse_zero(b: &mut Builder) -> Value {
         "values": { "bufferView": values } })
 }
 
-/// Accessors without a bufferView count together, every read: a few of them, or one read by
-/// many morph targets, cannot expand a small file past the scene's zeros.
+/// Accessors without a bufferView count together: a few of them cannot expand a small file
+/// past the scene's zeros.
 #[test]
 fn zeros_without_a_buffer_view_are_bounded_for_the_whole_scene() {
-    // 12 million zero vertices are 144 MiB: one such accessor is allowed, read twice it is not.
-    let count = 12_000_000;
+    // 50 million zero vertices are 572 MiB: one such accessor is allowed, two are not.
+    let count = 50_000_000;
     let mut b = Builder::new();
-    let sparse = sparse_zero(&mut b);
-    let zeros = b.push(
-        "accessors",
-        json!({ "componentType": 5126, "count": count, "type": "VEC3",
-                "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0], "sparse": sparse }),
-    );
+    let mut zeros = || {
+        let sparse = sparse_zero(&mut b);
+        b.push(
+            "accessors",
+            json!({ "componentType": 5126, "count": count, "type": "VEC3",
+                    "min": [0.0, 0.0, 0.0], "max": [0.0, 0.0, 0.0], "sparse": sparse }),
+        )
+    };
+    let (positions, normals) = (zeros(), zeros());
     let mesh = b.push(
         "meshes",
-        json!({ "primitives": [{ "attributes": { "POSITION": zeros, "NORMAL": zeros } }] }),
+        json!({ "primitives": [{ "attributes": { "POSITION": positions, "NORMAL": normals } }] }),
     );
     b.node(json!({ "mesh": mesh }));
     let err = load_error(&b.gltf());
     assert!(
         err.contains(&format!(
-            "accessor 0 ({count} elements without a bufferView)"
-        )) && err.contains("MiB of zeros, past the 256 MiB a scene may expand to"),
+            "accessor {normals} ({count} elements without a bufferView)"
+        )) && err.contains("MiB of zeros, past the 1024 MiB a scene may expand to"),
         "{err}"
     );
 }
 
-/// Instancing places a small mesh many times: a frame past the most it may hold is refused
-/// before any of it is made, not allocated until the process aborts.
+/// Primitives (one per material) sharing one vertex accessor keep only the vertices their
+/// triangles use: placed in a frame, a 1-million-vertex model of 70 materials made 70 million.
 #[test]
-fn instancing_cannot_place_more_than_a_frame_may_hold() {
+fn primitives_sharing_vertices_keep_only_those_they_use() {
+    let mut b = Builder::new();
+    let mut corners = TRIANGLE.to_vec();
+    corners.extend(
+        TRIANGLE
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| if i % 3 == 2 { c + 1.0 } else { c }),
+    );
+    let positions = b.floats(&corners, "VEC3");
+    let normals = b.floats(&[0.0, 0.0, 1.0].repeat(6), "VEC3");
+    let first = b.u8_indices(&[0, 1, 2]);
+    let second = b.u8_indices(&[5, 3, 4]);
+    let mesh = b.push(
+        "meshes",
+        json!({ "primitives": [
+            { "attributes": { "POSITION": positions, "NORMAL": normals }, "indices": first },
+            { "attributes": { "POSITION": positions, "NORMAL": normals }, "indices": second }
+        ] }),
+    );
+    b.node(json!({ "mesh": mesh }));
+    let camera = b.perspective_camera("cam");
+    b.node(json!({ "camera": camera, "translation": [0.0, 0.0, 5.0] }));
+    let f = frame(&b.gltf());
+    // Three vertices each, not the accessor's six each.
+    assert_eq!(f.mesh.positions.len(), 6, "{:?}", f.mesh.positions);
+    assert_eq!(f.mesh.normals.len(), 6);
+    let corner = |t: usize, k: usize| f.mesh.positions[f.mesh.triangles[t][k] as usize];
+    assert_eq!(corner(0, 1), Vec3::new(1.0, 0.0, 0.0));
+    // The second triangle's corners in its own order: vertex 5, 3, 4 of the accessor.
+    assert_eq!(corner(1, 0), Vec3::new(0.0, 1.0, 1.0));
+    assert_eq!(corner(1, 1), Vec3::new(0.0, 0.0, 1.0));
+}
+
+/// Why a frame is refused when `positions` (a mesh without indices) is placed by `instances`
+/// instances, all at the origin.
+fn instanced_frame_error(positions: &[f32], instances: usize) -> String {
     let mut b = Builder::new();
     b.root["extensionsUsed"] = json!(["EXT_mesh_gpu_instancing"]);
-    // 1000 triangles placed by 100,000 instances: 300 million vertices.
-    let positions: Vec<f32> = (0..9000).map(|i| (i % 7) as f32).collect();
-    let mesh = b.mesh(&positions, json!({}), None);
+    let mesh = b.mesh(positions, json!({}), None);
     let sparse = sparse_zero(&mut b);
     let translations = b.push(
         "accessors",
-        json!({ "componentType": 5126, "count": 100_000, "type": "VEC3", "sparse": sparse }),
+        json!({ "componentType": 5126, "count": instances, "type": "VEC3", "sparse": sparse }),
     );
     b.node(json!({ "mesh": mesh,
         "extensions": { "EXT_mesh_gpu_instancing": { "attributes":
@@ -1421,12 +1458,32 @@ fn instancing_cannot_place_more_than_a_frame_may_hold() {
     let camera = b.perspective_camera("cam");
     b.node(json!({ "camera": camera, "translation": [0.0, 0.0, 5.0] }));
     let scene = Scene::from_slice(&b.glb(), None).unwrap_or_else(|e| panic!("{e}"));
-    let Err(err) = scene.frame(0.0, None) else {
-        panic!("the frame is refused");
-    };
-    let err = err.to_string();
+    match scene.frame(0.0, None) {
+        Ok(_) => panic!("the frame is refused"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Instancing places a small mesh many times: a frame past the most it may hold is refused
+/// before any of it is made, not allocated until the process aborts.
+#[test]
+fn instancing_cannot_place_more_than_a_frame_may_hold() {
+    // 1000 triangles placed by 100,000 instances: 300 million vertices.
+    let positions: Vec<f32> = (0..9000).map(|i| (i % 7) as f32).collect();
+    let err = instanced_frame_error(&positions, 100_000);
     assert!(
         err.contains("would hold more than 67108864 vertices or triangles"),
+        "{err}"
+    );
+}
+
+/// A one-triangle mesh placed by five million instances stays within the frame's vertices, but
+/// each placement is a record while the frame is built: past four million, the frame is refused.
+#[test]
+fn instancing_cannot_place_more_primitives_than_a_frame_may() {
+    let err = instanced_frame_error(&TRIANGLE, 5_000_000);
+    assert!(
+        err.contains("or place more than 4194304 primitives"),
         "{err}"
     );
 }

@@ -107,6 +107,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// A second stop signal sooner than this after the first is the same request, delivered twice.
+const SECOND_SIGNAL_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A receiver that turns true on the first SIGINT or SIGTERM, which says so: the work in hand
 /// (a tile may take minutes) is finished or given back first. A second signal ends the process
 /// at once, with status 130. Needs a runtime's context.
@@ -116,17 +119,27 @@ pub fn shutdown_signal() -> std::io::Result<watch::Receiver<bool>> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     tokio::spawn(async move {
-        for signals in 1.. {
+        let mut first: Option<std::time::Instant> = None;
+        loop {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
             }
-            if signals == 1 {
-                errln!("stopping: finishing the work in hand (interrupt again to stop at once)");
-                let _ = tx.send(true);
-            } else {
-                errln!("error: interrupted again: stopped at once");
-                std::process::exit(130);
+            match first {
+                None => {
+                    errln!(
+                        "stopping: finishing the work in hand (interrupt again to stop at once)"
+                    );
+                    first = Some(std::time::Instant::now());
+                    let _ = tx.send(true);
+                }
+                // One stop sent twice (a terminal's Ctrl-C and a wrapper forwarding it to the
+                // process group; systemd's SIGTERM after an ExecStop's SIGINT) is one request.
+                Some(at) if at.elapsed() < SECOND_SIGNAL_AFTER => {}
+                Some(_) => {
+                    errln!("error: interrupted again: stopped at once");
+                    std::process::exit(130);
+                }
             }
         }
     });

@@ -486,9 +486,12 @@ impl Store {
         add_column(&db, "jobs", "quote", "TEXT")?;
         add_column(&db, "jobs", "trust", "TEXT NOT NULL DEFAULT 'any'")?;
         add_column(&db, "tokens", "verified", "INTEGER NOT NULL DEFAULT 0")?;
+        // The column and its back-fill at once: a crash between would leave the mark unset.
+        db.execute_batch("BEGIN IMMEDIATE")?;
         if add_column(&db, "reputation", "caught", "INTEGER NOT NULL DEFAULT 0")? {
             db.execute(reputation::ADD_CAUGHT_SQLITE, [])?;
         }
+        db.execute_batch("COMMIT")?;
         // Frame counts for the tasks of a data directory made before they were kept.
         db.execute(
             "INSERT INTO frame_tiles (job_id, frame, total, done)
@@ -2511,7 +2514,7 @@ pub(crate) mod tests {
         store.record_passed_check("w1", task.id).unwrap();
         store.block_worker("w1", "caught").unwrap();
         let finishes = || leases::finish_with_result(&store.db(), &lease.id).unwrap();
-        assert!(!finishes(), "a caught worker's result counts");
+        assert!(!finishes(), "a caught worker's result is refused");
         assert!(store.readmit_worker("w1").unwrap());
         assert_eq!(
             store.reputation("w1").unwrap(),
@@ -2524,7 +2527,7 @@ pub(crate) mod tests {
         );
         // Drained after that: what it holds still counts, as any drained worker's.
         assert!(store.drain_worker("w1").unwrap());
-        assert!(finishes(), "a drained worker's result is refused");
+        assert!(finishes(), "a drained worker's result counts");
     }
 
     fn each_tenant_sees_its_jobs_and_pays_for_its_scenes(scratch: &Scratch) {

@@ -183,7 +183,7 @@ impl Document {
             // Read back as four bytes per component (f32 or u32).
             let bytes = (accessor.count() as u64)
                 .saturating_mul(components(accessor.dimensions()) as u64 * 4);
-            self.hold_zeros(bytes, || {
+            self.hold_zeros(accessor.index(), bytes, || {
                 format!(
                     "accessor {} ({} elements without a bufferView)",
                     accessor.index(),

@@ -1,7 +1,8 @@
 //! The parsed glTF document with its buffers in memory: GLB containers, JSON, extension checks
 //! and schema validation. Everything after this can rely on indices being in range.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::SceneError;
@@ -32,12 +33,13 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
 /// floats.
 pub const MAX_SCENE_BYTES: u64 = 8 << 30;
 
-/// The most bytes the scene's accessors without a bufferView may expand to, all reads together.
-/// Such an accessor is all zeros (plus any sparse values), so nothing in the file backs its
-/// size, only its JSON `count`: a 500-byte file could otherwise fill the scene's whole budget.
-/// 256 MiB holds 22 million three-component vertices, far beyond the sparse morph targets such
-/// accessors serve.
-pub const MAX_ZERO_FILLED_BYTES: u64 = 256 << 20;
+/// The most bytes the scene's accessors without a bufferView may expand to, each counted once
+/// (reading one again counts against [`MAX_SCENE_BYTES`] only). Such an accessor is all zeros
+/// (plus any sparse values), so nothing in the file backs its size, only its JSON `count`: a
+/// 500-byte file could otherwise fill the scene's whole budget. 1 GiB holds the sparse shape
+/// keys exporters write (Blender: one pair of such accessors a key) of a 200,000-vertex head with
+/// 200 keys.
+pub const MAX_ZERO_FILLED_BYTES: u64 = 1 << 30;
 
 const GLB_MAGIC: &[u8; 4] = b"glTF";
 const CHUNK_JSON: u32 = 0x4E4F_534A;
@@ -51,8 +53,10 @@ pub struct Document {
     base_dir: Option<PathBuf>,
     /// Bytes of buffers, images and geometry held so far, against [`MAX_SCENE_BYTES`].
     held: Cell<u64>,
-    /// Bytes read from accessors without a bufferView, against [`MAX_ZERO_FILLED_BYTES`].
+    /// Bytes of the accessors without a bufferView read so far, against
+    /// [`MAX_ZERO_FILLED_BYTES`], and which those were.
     zero_filled: Cell<u64>,
+    zero_filled_read: RefCell<HashSet<usize>>,
 }
 
 impl Document {
@@ -81,6 +85,7 @@ impl Document {
             base_dir: base_dir.map(Path::to_path_buf),
             held: Cell::new(0),
             zero_filled: Cell::new(0),
+            zero_filled_read: RefCell::default(),
         };
         document.buffers = document.load_buffers(blob)?;
         Ok(document)
@@ -119,9 +124,17 @@ impl Document {
         self.hold((count as u64).saturating_mul(size_of::<T>() as u64), what)
     }
 
-    /// Counts `bytes` more read from accessors without a bufferView (`what` names the one), or
-    /// refuses the scene past [`MAX_ZERO_FILLED_BYTES`].
-    pub fn hold_zeros(&self, bytes: u64, what: impl FnOnce() -> String) -> Result<(), SceneError> {
+    /// Counts the `bytes` accessor `index`, without a bufferView, expands to, unless it was
+    /// counted before (`what` names it), or refuses the scene past [`MAX_ZERO_FILLED_BYTES`].
+    pub fn hold_zeros(
+        &self,
+        index: usize,
+        bytes: u64,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), SceneError> {
+        if self.zero_filled_read.borrow().contains(&index) {
+            return Ok(());
+        }
         let zeros = self.zero_filled.get().saturating_add(bytes);
         if zeros > MAX_ZERO_FILLED_BYTES {
             return Err(self.invalid(format!(
@@ -133,6 +146,7 @@ impl Document {
             )));
         }
         self.zero_filled.set(zeros);
+        self.zero_filled_read.borrow_mut().insert(index);
         Ok(())
     }
 

@@ -187,9 +187,10 @@ impl Scene {
         .ok_or_else(|| SceneError::Invalid {
             file: self.file.clone(),
             detail: format!(
-                "the frame would hold more than {} vertices or triangles once its nodes and \
-                 instances place its meshes",
-                world::MAX_FRAME_ELEMENTS
+                "the frame would hold more than {} vertices or triangles, or place more than {} \
+                 primitives, once its nodes and instances place its meshes",
+                world::MAX_FRAME_ELEMENTS,
+                world::MAX_FRAME_PLACEMENTS
             ),
         })?;
         let camera = match chosen {

@@ -33,6 +33,13 @@ pub fn read_uri(file: &str, base_dir: Option<&Path>, uri: &str) -> Result<Vec<u8
     if !resolved.starts_with(&root) {
         return Err(forbidden(file, uri, "it leads outside the scene's folder"));
     }
+    // A pipe would never end.
+    if !resolved.is_file() {
+        return Err(read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a plain file",
+        )));
+    }
     std::fs::read(&resolved).map_err(read_error)
 }
 

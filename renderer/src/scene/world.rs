@@ -32,8 +32,13 @@ struct Instance<'a> {
 /// instances), which this bounds before any of it is made.
 pub const MAX_FRAME_ELEMENTS: usize = 1 << 26;
 
+/// The most primitives one frame may place (each placement is a record of its own while the
+/// frame is built): four million instances of a one-primitive mesh.
+pub const MAX_FRAME_PLACEMENTS: usize = 1 << 22;
+
 /// Every primitive of every mesh node, posed; `None` when the frame would hold more than
-/// [`MAX_FRAME_ELEMENTS`] vertices or triangles. `material_of` maps a primitive's glTF
+/// [`MAX_FRAME_ELEMENTS`] vertices or triangles, or place more than [`MAX_FRAME_PLACEMENTS`]
+/// primitives. `material_of` maps a primitive's glTF
 /// material to a frame index.
 pub fn flatten(
     hierarchy: &Hierarchy,
@@ -41,7 +46,7 @@ pub fn flatten(
     posed: &Posed,
     material_of: impl Fn(Option<usize>) -> u32,
 ) -> Option<Mesh> {
-    let (mut most_vertices, mut most_triangles) = (0usize, 0usize);
+    let (mut most_vertices, mut most_triangles, mut placed_primitives) = (0usize, 0usize, 0usize);
     for &(node, _) in &hierarchy.order {
         let n = &hierarchy.nodes[node];
         let placements = n.instances.len().max(1);
@@ -49,9 +54,12 @@ pub fn flatten(
             let placed = |count: usize| count.saturating_mul(placements);
             most_vertices = most_vertices.saturating_add(placed(primitive.positions.len()));
             most_triangles = most_triangles.saturating_add(placed(primitive.triangles.len()));
+            placed_primitives = placed_primitives.saturating_add(placements);
         }
     }
-    if most_vertices.max(most_triangles) > MAX_FRAME_ELEMENTS {
+    if most_vertices.max(most_triangles) > MAX_FRAME_ELEMENTS
+        || placed_primitives > MAX_FRAME_PLACEMENTS
+    {
         return None;
     }
     let material_of = &material_of;
