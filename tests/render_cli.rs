@@ -382,6 +382,24 @@ fn output_folder_does_not_exist() {
     assert!(!ws.out().join("missing").exists());
 }
 
+/// A folder where a later frame's file would go fails the job before anything renders, not
+/// once the frames before it have (only the first frame's path was checked).
+#[test]
+fn a_folder_in_a_later_frames_place() {
+    let ws = Workspace::new();
+    std::fs::create_dir(ws.out().join("f_3.exr")).unwrap();
+    let four_frames = [
+        "render",
+        "scene.gltf",
+        "-o",
+        "out/f_#.exr",
+        "--frames",
+        "1-4",
+    ];
+    let out = ws.run(&four_frames);
+    assert_fails_cleanly(&out, &["cannot write 'out/f_3.exr'"], &ws.out());
+}
+
 #[test]
 fn unknown_output_format() {
     let ws = Workspace::new();

@@ -84,6 +84,14 @@ pub fn write_frame(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
 /// and a file can be created in its folder. Hours of rendering should not end in "cannot write".
 pub fn check_writable(path: &Path) -> Result<(), OutputError> {
     Format::from_path(path)?;
+    check_not_a_folder(path)?;
+    temp_file_for(path).map(drop)
+}
+
+/// Checks that no folder is where a frame's file would go: one stat, for the frames after the
+/// first of a sequence ([`check_writable`] tries the first), which would otherwise fail only
+/// once the frames before them had rendered.
+pub fn check_not_a_folder(path: &Path) -> Result<(), OutputError> {
     // `out.exr/` has the extension of its last component, but no file can be written there.
     if path.is_dir()
         || path
@@ -95,7 +103,7 @@ pub fn check_writable(path: &Path) -> Result<(), OutputError> {
             source: std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a directory"),
         });
     }
-    temp_file_for(path).map(drop)
+    Ok(())
 }
 
 /// Writes the beauty pass as `R`,`G`,`B`,`A` and the AOVs as the layers `albedo.{R,G,B}`,

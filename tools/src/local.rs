@@ -351,6 +351,9 @@ pub fn render_job(
     let interrupted = || signalled.as_ref().is_some_and(|s| *s.borrow());
     // Fail before loading anything, let alone rendering, when the frames could not be saved.
     output::check_writable(&output.path_for(frames[0]))?;
+    for &frame in &frames[1..] {
+        output::check_not_a_folder(&output.path_for(frame))?;
+    }
 
     let (scene, environment, _, resolution) = load(scene_path, job)?;
     // Counted, not listed, before any task is created.
