@@ -17,7 +17,7 @@ use glam::Vec3;
 use serde::{Deserialize, Serialize};
 
 use crate::light::luminance;
-use crate::scene::relative_path;
+use crate::scene::{check_plain_file, relative_path};
 use crate::transcendental;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -320,13 +320,7 @@ impl EnvironmentMap {
             file: file.clone(),
             reason,
         };
-        // A pipe would never end (and the render could not be interrupted while it waited).
-        if !std::fs::metadata(path)
-            .map_err(|e| read(e.to_string()))?
-            .is_file()
-        {
-            return Err(read("not a plain file".into()));
-        }
+        check_plain_file(path).map_err(|e| read(e.to_string()))?;
         // The header first: a map too large or of the wrong shape is refused before decoding.
         let open = || {
             image::ImageReader::open(path)

@@ -28,7 +28,7 @@ use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::environment::{Environment, EnvironmentError};
 use tessera_renderer::film::{FilmError, Resolution};
 use tessera_renderer::output::{self, Durability, OutputError};
-use tessera_renderer::scene::{FrameScene, Scene, SceneError};
+use tessera_renderer::scene::{FrameScene, Scene, SceneError, check_plain_file};
 use tessera_transport::InProcessTransport;
 use tessera_worker::{HeldMap, Link, Pace, Preparation, TileRenderer, run_worker};
 
@@ -228,15 +228,7 @@ fn load(
         path: scene_path.to_owned(),
         source,
     };
-    if !std::fs::metadata(scene_path)
-        .map_err(scene_error)?
-        .is_file()
-    {
-        return Err(scene_error(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file",
-        )));
-    }
+    check_plain_file(scene_path).map_err(scene_error)?;
     let scene = Scene::load(scene_path).map_err(|source| LocalError::Scene {
         path: scene_path.to_owned(),
         source,

@@ -15,6 +15,7 @@ use tessera_protocol::money::Money;
 use tessera_protocol::scene::archive;
 use tessera_renderer::environment::EnvironmentSetting;
 use tessera_renderer::output::{self, Durability, Format};
+use tessera_renderer::scene::read_plain_file;
 
 use crate::farm_runtime::ApiArgs;
 use crate::job_args::JobArgs;
@@ -187,8 +188,8 @@ fn scene_upload(
     path: &Path,
     environment: Option<&mut EnvironmentSetting>,
 ) -> anyhow::Result<(String, Vec<u8>)> {
-    let bytes = archive::read_file(path)
-        .with_context(|| format!("cannot read scene '{}'", path.display()))?;
+    let bytes =
+        read_plain_file(path).with_context(|| format!("cannot read scene '{}'", path.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

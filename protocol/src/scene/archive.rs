@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use tessera_renderer::scene::{relative_path, uri_relative_path};
+use tessera_renderer::scene::{read_plain_file, relative_path, uri_relative_path};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
@@ -69,18 +69,6 @@ pub fn external_files(gltf: &Path, json: &[u8]) -> Result<Vec<PathBuf>, ArchiveE
     Ok(files)
 }
 
-/// The bytes of the plain file at `path`: a pipe or a device (`/dev/zero`) would never end, and
-/// reading one hung or filled memory before anything was sent.
-pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a plain file",
-        ));
-    }
-    std::fs::read(path)
-}
-
 /// Where a job's environment map goes in its scene's archive, apart from the scene's own files.
 pub const ENVIRONMENT_DIR: &str = "tessera-environment";
 
@@ -113,7 +101,7 @@ pub fn pack(
     append(&name, json)?;
     let sources = files.iter().map(|f| (f.clone(), dir.join(f)));
     for (name, path) in sources.chain(extra.iter().cloned()) {
-        let bytes = read_file(&path).map_err(|source| ArchiveError::Read { path, source })?;
+        let bytes = read_plain_file(&path).map_err(|source| ArchiveError::Read { path, source })?;
         append(&name, &bytes)?;
     }
     builder.into_inner().map_err(ArchiveError::Corrupt)

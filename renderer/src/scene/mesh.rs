@@ -242,7 +242,6 @@ fn load_primitive(
         triangles,
         material: primitive.material().index(),
     };
-    primitive.keep_used_vertices();
     if primitive.normals.is_empty() {
         if u32::try_from(primitive.triangles.len() * 3).is_err() {
             return Err(doc.invalid(format!(
@@ -253,6 +252,9 @@ fn load_primitive(
             format!("{where_}'s flat-shaded vertices")
         })?;
         primitive.make_flat();
+    } else {
+        // Unwelding keeps only the vertices triangles use already.
+        primitive.keep_used_vertices();
     }
     Ok(Some(primitive))
 }

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use error::SceneError;
 pub use frame::{FrameScene, Mesh};
 pub use light::PunctualLight;
-pub use resource::{relative_path, uri_relative_path};
+pub use resource::{check_plain_file, read_plain_file, relative_path, uri_relative_path};
 
 use glam::Mat4;
 

@@ -33,14 +33,27 @@ pub fn read_uri(file: &str, base_dir: Option<&Path>, uri: &str) -> Result<Vec<u8
     if !resolved.starts_with(&root) {
         return Err(forbidden(file, uri, "it leads outside the scene's folder"));
     }
-    // A pipe would never end.
-    if !resolved.is_file() {
-        return Err(read_error(std::io::Error::new(
+    read_plain_file(&resolved).map_err(read_error)
+}
+
+/// Refuses what is not a plain file: a pipe or a device (`/dev/zero`) named as a scene, a file
+/// it names, an environment map or an upload would never end, and reading one hung (deaf to
+/// Ctrl-C) or filled memory.
+pub fn check_plain_file(path: &Path) -> std::io::Result<()> {
+    if std::fs::metadata(path)?.is_file() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a plain file",
-        )));
+        ))
     }
-    std::fs::read(&resolved).map_err(read_error)
+}
+
+/// The bytes of the plain file at `path` ([`check_plain_file`]).
+pub fn read_plain_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    check_plain_file(path)?;
+    std::fs::read(path)
 }
 
 fn forbidden(file: &str, uri: &str, reason: &'static str) -> SceneError {
