@@ -5,6 +5,7 @@ use glam::Vec3;
 use crate::bsdf::{Bsdf, BsdfRandom, Lobes};
 use crate::bvh::{Bvh, BvhStats, Hit, Isa, WideBvh};
 use crate::camera::RasterCamera;
+use crate::estimate::{Estimate, Moments};
 use crate::film::{NO_HIT_DEPTH, Pixel};
 use crate::geometry::Ray;
 use crate::light::LightSampler;
@@ -155,28 +156,28 @@ impl<'a> PathTracer<'a> {
         self.bvh.stats()
     }
 
-    /// Renders the pixels from (`x`, `y`) rightwards into `out`, one per entry.
+    /// Renders `span`'s pixels into it.
     // The whole loop, shading included, is compiled once per instruction-set path, as the
     // traversal is: on the Cornell box on AMD's EPYC (Zen 4) the time fell to 0.97x with AVX2,
     // and to 0.96x of that with AVX-512. The bits do not change: Rust never fuses a multiply
-    // and an add, so each path performs the same IEEE operations.
+    // and an add, so each path performs the same IEEE operations. Estimates go through here
+    // too, so that the quote's pre-pass times the code a render runs.
     pub fn render_span(
         &self,
         camera: &RasterCamera,
-        at: (u32, u32),
         frame: u32,
         settings: &RenderSettings,
-        out: RowOut<'_>,
+        span: Span<'_>,
     ) {
         match self.bvh.isa() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `WideBvh::new` checked that its path is one of `Isa::available`, and
             // both vector paths include AVX2.
-            Isa::Avx2 => unsafe { self.render_span_avx2(camera, at, frame, settings, out) },
+            Isa::Avx2 => unsafe { self.render_span_avx2(camera, frame, settings, span) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as for AVX2.
-            Isa::Avx512 => unsafe { self.render_span_avx512(camera, at, frame, settings, out) },
-            _ => self.render_span_on(camera, at, frame, settings, out),
+            Isa::Avx512 => unsafe { self.render_span_avx512(camera, frame, settings, span) },
+            _ => self.render_span_on(camera, frame, settings, span),
         }
     }
 
@@ -185,12 +186,11 @@ impl<'a> PathTracer<'a> {
     unsafe fn render_span_avx2(
         &self,
         camera: &RasterCamera,
-        at: (u32, u32),
         frame: u32,
         settings: &RenderSettings,
-        out: RowOut<'_>,
+        span: Span<'_>,
     ) {
-        self.render_span_on(camera, at, frame, settings, out)
+        self.render_span_on(camera, frame, settings, span)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -198,29 +198,39 @@ impl<'a> PathTracer<'a> {
     unsafe fn render_span_avx512(
         &self,
         camera: &RasterCamera,
-        at: (u32, u32),
         frame: u32,
         settings: &RenderSettings,
-        out: RowOut<'_>,
+        span: Span<'_>,
     ) {
-        self.render_span_on(camera, at, frame, settings, out)
+        self.render_span_on(camera, frame, settings, span)
     }
 
     #[inline(always)]
     fn render_span_on(
         &self,
         camera: &RasterCamera,
-        (x, y): (u32, u32),
         frame: u32,
         settings: &RenderSettings,
-        out: RowOut<'_>,
+        span: Span<'_>,
     ) {
-        for i in 0..out.color.len() {
-            let pixel = self.pixel(camera, x + i as u32, y, frame, settings, |_, _| {});
-            out.color[i] = pixel.color;
-            out.albedo[i] = pixel.albedo;
-            out.normal[i] = pixel.normal;
-            out.depth[i] = pixel.depth;
+        match span {
+            Span::Row { at: (x, y), out } => {
+                for i in 0..out.color.len() {
+                    let pixel = self.pixel(camera, x + i as u32, y, frame, settings, |_, _| {});
+                    out.color[i] = pixel.color;
+                    out.albedo[i] = pixel.albedo;
+                    out.normal[i] = pixel.normal;
+                    out.depth[i] = pixel.depth;
+                }
+            }
+            Span::Estimates { pixels, out } => {
+                for &(x, y) in pixels {
+                    let mut moments = Moments::default();
+                    let pixel =
+                        self.pixel(camera, x, y, frame, settings, |l, hit| moments.add(l, hit));
+                    out.push(moments.estimate(pixel));
+                }
+            }
         }
     }
 
@@ -446,6 +456,18 @@ impl<'a> PathTracer<'a> {
             },
         }
     }
+}
+
+/// Pixels for [`PathTracer::render_span`] and where their values go.
+pub enum Span<'o> {
+    /// A tile row's pixels from `at` rightwards, one per entry of `out`.
+    Row { at: (u32, u32), out: RowOut<'o> },
+    /// Pixels anywhere in the frame, each estimated with the spread of its samples and pushed
+    /// onto `out` in order.
+    Estimates {
+        pixels: &'o [(u32, u32)],
+        out: &'o mut Vec<Estimate>,
+    },
 }
 
 /// Mutable views of a span of one row of a tile's pixel buffers.

@@ -4,9 +4,9 @@ use rayon::prelude::*;
 
 use super::{Backend, DeviceInfo, PreparedFrame, RenderError};
 use crate::bvh::{BvhStats, Isa};
-use crate::estimate::{Estimate, Moments};
+use crate::estimate::Estimate;
 use crate::film::{Pixels, Resolution, Tile, TileImage};
-use crate::integrator::{PathTracer, RowOut};
+use crate::integrator::{PathTracer, RowOut, Span};
 use crate::scene::FrameScene;
 use crate::settings::RenderSettings;
 
@@ -155,13 +155,15 @@ impl CpuFrame<'_> {
         let camera = self.scene.camera.raster(resolution);
         Ok(self.pool.install(|| {
             pixels
-                .par_iter()
-                .map(|&(x, y)| {
-                    let mut moments = Moments::default();
-                    let pixel = self
-                        .tracer
-                        .pixel(&camera, x, y, frame, settings, |l, hit| moments.add(l, hit));
-                    moments.estimate(pixel)
+                .par_chunks(SPAN)
+                .flat_map_iter(|pixels| {
+                    let mut out = Vec::with_capacity(pixels.len());
+                    let span = Span::Estimates {
+                        pixels,
+                        out: &mut out,
+                    };
+                    self.tracer.render_span(&camera, frame, settings, span);
+                    out
                 })
                 .collect()
         }))
@@ -212,8 +214,11 @@ impl PreparedFrame for CpuFrame<'_> {
                     let y = tile.y() + row as u32;
                     chunks(out, SPAN).enumerate().for_each(|(k, span)| {
                         let x = tile.x() + (k * SPAN) as u32;
-                        self.tracer
-                            .render_span(&camera, (x, y), frame, settings, span);
+                        let span = Span::Row {
+                            at: (x, y),
+                            out: span,
+                        };
+                        self.tracer.render_span(&camera, frame, settings, span);
                     });
                 });
         });
