@@ -292,6 +292,12 @@ fn bad_submissions_get_a_clear_error_and_create_nothing() {
     assert!(message.contains("tile"), "{message}");
     let (code, message) = refused("scene_name=b.gltf&frames=1", b"{not gltf");
     assert_eq!(code, 422, "{message}");
+    // A scene sent alone naming a file (here itself, all there is beside it while it is
+    // checked): on a worker that name would be looked up among other jobs' cached scenes.
+    let naming = br#"{"asset":{"version":"2.0"},"buffers":[{"uri":"n.gltf","byteLength":1}]}"#;
+    let (code, message) = refused("scene_name=n.gltf&frames=1", naming);
+    assert_eq!(code, 422, "{message}");
+    assert!(message.contains("must hold all its data"), "{message}");
 
     let jobs = farm.json(&["status", "--json"]);
     assert_eq!(

@@ -29,11 +29,12 @@ pub(crate) fn validate_scene(
     let read = std::fs::File::open(scene)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .map_err(io("cannot read the uploaded scene"))?;
-    let path = if archive::is_archive(&head[..read]) {
+    let packed = archive::is_archive(&head[..read]);
+    let path = if packed {
         let bytes = std::fs::read(scene).map_err(io("cannot read the uploaded scene"))?;
         archive::unpack(&bytes, dir.path()).map_err(|e| bad(&e))?
     } else {
-        // The loader reads the format from the file name.
+        // Alone in a folder, as workers keep it: an environment map is not found there either.
         let file = Path::new(name)
             .file_name()
             .map(|f| f.to_owned())
@@ -42,7 +43,14 @@ pub(crate) fn validate_scene(
         std::fs::copy(scene, &path).map_err(io("cannot copy the scene to a temporary file"))?;
         path
     };
-    let loaded = Scene::load(&path).map_err(|e| bad(&e))?;
+    // A scene uploaded alone must hold all its data: a file it named would be looked for
+    // beside it in a store of other jobs' scenes.
+    let loaded = if packed {
+        Scene::load(&path)
+    } else {
+        Scene::load_alone(&path)
+    }
+    .map_err(|e| bad(&e))?;
     // The map must travel in the scene's bundle, where workers will find it.
     let environment = options
         .environment

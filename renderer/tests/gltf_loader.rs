@@ -1303,7 +1303,7 @@ fn external_buffer_next_to_the_file() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("not allowed in a scene blob"), "{err}");
+    assert!(err.contains("must hold all its data"), "{err}");
 
     b.root["buffers"][0]["uri"] = json!("../tri%20angle.bin");
     std::fs::write(&path, serde_json::to_vec(&b.root).unwrap()).unwrap();
@@ -1729,4 +1729,27 @@ fn images_that_would_decode_past_the_scenes_memory_budget_are_refused_first() {
             && err.contains("8192 MiB a scene may hold"),
         "{err}"
     );
+}
+
+/// A texture must be PNG or JPEG, as glTF says: the decoder also reads environment maps' HDR
+/// and EXR, whose EXR size checks see only the display window (a 2x1 EXR can ask for a data
+/// window a billion pixels wide).
+#[test]
+fn a_texture_that_is_not_png_or_jpeg_is_refused() {
+    let hdr = b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 1\n\x80\x80\x80\x80";
+    let mut b = Builder::new();
+    let data = base64::engine::general_purpose::STANDARD.encode(hdr);
+    b.push(
+        "images",
+        json!({ "uri": format!("data:image/vnd.radiance;base64,{data}") }),
+    );
+    b.push("textures", json!({ "source": 0 }));
+    let material = b.push(
+        "materials",
+        json!({ "pbrMetallicRoughness": { "baseColorTexture": { "index": 0 } } }),
+    );
+    let mesh = b.mesh(&TRIANGLE, json!({}), Some(material));
+    b.node(json!({ "mesh": mesh }));
+    let err = load_error(&b.gltf());
+    assert!(err.contains("not a PNG or JPEG image"), "{err}");
 }

@@ -30,6 +30,10 @@ pub enum SceneStoreError {
     Write(#[from] OutputError),
 }
 
+/// The name of a scene stored alone in its folder (the loader tells `.glb` from `.gltf` by
+/// their bytes).
+const ALONE: &str = "scene";
+
 /// A folder of blobs named by their hash. Used by the coordinator (the source of truth) and by
 /// workers (a cache filled over HTTP).
 #[derive(Clone, Debug)]
@@ -52,8 +56,10 @@ impl SceneStore {
         self.dir.join(format!("{hash}.scene"))
     }
 
-    /// The file to load the scene of `hash` from: the blob itself, or for a scene archive the
-    /// scene in the folder it is unpacked into (once, beside the blob).
+    /// The file to load the scene of `hash` from, in a folder of its own beside the blob
+    /// (made once): for a scene archive the scene in the folder it is unpacked into, for a
+    /// scene stored alone the blob linked into a folder holding nothing else. A file the scene
+    /// names then resolves inside that folder, never to another job's blob in this store.
     pub fn scene_file(&self, hash: SceneHash) -> Result<PathBuf, SceneStoreError> {
         let blob = self.path(hash);
         let io = |path: &Path| {
@@ -65,22 +71,31 @@ impl SceneStore {
         std::fs::File::open(&blob)
             .and_then(|f| f.take(512).read_to_end(&mut head))
             .map_err(io(&blob))?;
-        if !archive::is_archive(&head) {
-            return Ok(blob);
-        }
+        let packed = archive::is_archive(&head);
         let dir = self.dir.join(format!("{hash}.d"));
         if !dir.is_dir() {
-            let bytes = std::fs::read(&blob).map_err(io(&blob))?;
-            // Unpacked aside and renamed, so a folder under its final name is complete.
+            // Made aside and renamed, so a folder under its final name is complete.
             let tmp = tempfile::tempdir_in(&self.dir).map_err(io(&self.dir))?;
-            archive::unpack(&bytes, tmp.path())?;
+            if packed {
+                let bytes = std::fs::read(&blob).map_err(io(&blob))?;
+                archive::unpack(&bytes, tmp.path())?;
+            } else {
+                let alone = tmp.path().join(ALONE);
+                std::fs::hard_link(&blob, &alone)
+                    .or_else(|_| std::fs::copy(&blob, &alone).map(drop))
+                    .map_err(io(&alone))?;
+            }
             if let Err(e) = std::fs::rename(tmp.path(), &dir)
                 && !dir.is_dir()
             {
                 return Err(io(&dir)(e));
             }
         }
-        Ok(archive::scene_in(&dir)?)
+        if packed {
+            Ok(archive::scene_in(&dir)?)
+        } else {
+            Ok(dir.join(ALONE))
+        }
     }
 
     pub fn contains(&self, hash: SceneHash) -> bool {
@@ -133,6 +148,30 @@ mod tests {
         assert_eq!(std::fs::read(store.path(hash)).unwrap(), b"abc");
         assert!(store.contains(hash));
         assert!(!store.contains(SceneHash::of(b"other")));
+    }
+
+    #[test]
+    fn a_scene_stored_alone_reaches_no_other_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SceneStore::open(dir.path()).unwrap();
+        let other = b"another job's scene";
+        let victim = SceneHash::of(other);
+        store.put_checked(victim, other).unwrap();
+        // A buffer naming the other blob as the store keeps it, beside this scene's own blob.
+        let gltf = format!(
+            r#"{{"asset":{{"version":"2.0"}},"buffers":[{{"uri":"{victim}.scene","byteLength":19}}]}}"#
+        );
+        let hash = SceneHash::of(gltf.as_bytes());
+        store.put_checked(hash, gltf.as_bytes()).unwrap();
+        let file = store.scene_file(hash).unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), gltf.as_bytes());
+        let folder: Vec<_> = std::fs::read_dir(file.parent().unwrap()).unwrap().collect();
+        assert_eq!(folder.len(), 1, "the scene is alone in its folder");
+        let Err(e) = tessera_renderer::scene::Scene::load(&file) else {
+            panic!("the scene read another job's blob");
+        };
+        assert!(e.to_string().contains(&format!("{victim}.scene")), "{e}");
+        assert_eq!(store.scene_file(hash).unwrap(), file, "made once");
     }
 
     #[test]

@@ -64,16 +64,26 @@ impl Scene {
     /// Loads a `.gltf` (external or embedded buffers) or `.glb` file. External files must lie
     /// in the file's folder.
     pub fn load(path: &Path) -> Result<Scene, SceneError> {
+        let base_dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        Self::read(path, Some(base_dir))
+    }
+
+    /// Loads a scene file that must hold all its data: a `.glb`, or a `.gltf` whose buffers
+    /// and images are `data:` URIs. A file it names is refused, whatever lies beside it.
+    pub fn load_alone(path: &Path) -> Result<Scene, SceneError> {
+        Self::read(path, None)
+    }
+
+    fn read(path: &Path, base_dir: Option<&Path>) -> Result<Scene, SceneError> {
         let file = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|error| SceneError::Read {
             file: file.clone(),
             error,
         })?;
-        let base_dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        Self::parse(&bytes, Some(base_dir), &file)
+        Self::parse(&bytes, base_dir, &file)
     }
 
     /// Loads a scene held in memory. With `base_dir` `None`, only embedded data (GLB binary

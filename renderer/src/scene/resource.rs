@@ -18,7 +18,7 @@ pub fn read_uri(file: &str, base_dir: Option<&Path>, uri: &str) -> Result<Vec<u8
         return Err(forbidden(
             file,
             uri,
-            "external files are not allowed in a scene blob",
+            "a scene sent alone must hold all its data; send it with the files it names in an archive (tessera submit does)",
         ));
     };
     let path = base_dir.join(&relative);
