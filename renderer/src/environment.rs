@@ -304,6 +304,24 @@ pub struct EnvironmentSample {
     pub radiance: Vec3,
 }
 
+/// Refuses an EXR file whose decoding the size checks would not bound: they see its display
+/// window, while the decoder sizes its buffers by each layer's data window and channels (a 2x1
+/// image whose data window was a billion pixels wide asked for gigabytes per block). A map is
+/// one layer of at most four channels (RGBA), its data window its display window.
+fn check_exr_layout(path: &Path) -> Result<(), String> {
+    let meta = exr::meta::MetaData::read_from_file(path, false).map_err(|e| e.to_string())?;
+    let [header] = meta.headers.as_slice() else {
+        return Err("an EXR environment map holds one layer".into());
+    };
+    if header.data_window() != header.shared_attributes.display_window {
+        return Err("its data window is not its display window".into());
+    }
+    if header.channels.list.len() > 4 {
+        return Err("an EXR environment map has at most four channels".into());
+    }
+    Ok(())
+}
+
 impl EnvironmentMap {
     /// Reads a `.hdr` (Radiance RGBE) or `.exr` file. Texels that are negative or not finite
     /// count as black.
@@ -321,6 +339,9 @@ impl EnvironmentMap {
             reason,
         };
         check_plain_file(path).map_err(|e| read(e.to_string()))?;
+        if ext.as_deref() == Some("exr") {
+            check_exr_layout(path).map_err(read)?;
+        }
         // The header first: a map too large or of the wrong shape is refused before decoding.
         let open = || {
             image::ImageReader::open(path)
@@ -609,6 +630,26 @@ mod tests {
                 .unwrap();
             path
         };
+        // An EXR whose data window is larger than its 2x1 display window.
+        let wide = dir.path().join("wide.exr");
+        let channels = exr::prelude::SpecificChannels::rgb(|_| (1.0f32, 1.0f32, 1.0f32));
+        let layer = exr::prelude::Layer::new(
+            (64, 2),
+            exr::prelude::LayerAttributes::default(),
+            exr::prelude::Encoding::FAST_LOSSLESS,
+            channels,
+        );
+        let mut image = exr::prelude::Image::from_layer(layer);
+        image.attributes.display_window = exr::prelude::IntegerBounds::new((0, 0), (2, 1));
+        exr::prelude::WritableImage::write(&image)
+            .to_file(&wide)
+            .unwrap();
+        let err = EnvironmentMap::load(&wide).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("data window is not its display window"),
+            "{err}"
+        );
         let map = EnvironmentMap::load(&write("sky.hdr", 16, 8)).unwrap();
         assert_eq!((map.width, map.height), (16, 8));
         assert_eq!(map.radiance(3, 0), Vec3::new(3.0, 1.5, 0.0));

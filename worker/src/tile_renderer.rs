@@ -131,8 +131,27 @@ impl TileRenderer {
         let preparations = Arc::new(Mutex::new(Vec::new()));
         let device = backend.device().clone();
         let log = preparations.clone();
-        // Ends when the renderer is dropped and the channel closes.
-        std::thread::spawn(move || serve(backend.as_ref(), held, &inbox, &log));
+        let maps_as_given = held.maps_as_given;
+        // Ends when the renderer is dropped and the channel closes. A panic while rendering (a
+        // bug, or a backend the coordinator's checks never run) fails the task in hand and not
+        // every later one: the thread serves on, holding nothing.
+        std::thread::spawn(move || {
+            let mut held = Some(held);
+            loop {
+                let held = held.take().unwrap_or(Held {
+                    scene: None,
+                    maps: MapCache::default(),
+                    maps_as_given,
+                });
+                let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    serve(backend.as_ref(), held, &inbox, &log)
+                }));
+                if served.is_ok() {
+                    break;
+                }
+                tracing::error!("the renderer panicked; its task failed and it starts afresh");
+            }
+        });
         Self {
             device,
             faults,
@@ -305,4 +324,77 @@ fn evaluate(held: &mut Held, request: &Request) -> Result<FrameScene, String> {
             environment.as_ref(),
         )
         .map_err(|e| format!("cannot evaluate frame {}: {e}", task.frame))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use tessera_protocol::id::{JobId, TaskId};
+    use tessera_renderer::backend::cpu::CpuBackend;
+    use tessera_renderer::backend::{PreparedFrame, RenderError};
+    use tessera_renderer::film::Resolution;
+    use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
+
+    use super::*;
+
+    /// The CPU backend, but its first preparation panics.
+    struct PanicsOnce {
+        cpu: CpuBackend,
+        panicked: AtomicBool,
+    }
+
+    impl Backend for PanicsOnce {
+        fn device(&self) -> &DeviceInfo {
+            self.cpu.device()
+        }
+
+        fn prepare<'a>(
+            &'a self,
+            scene: &'a FrameScene,
+        ) -> Result<Box<dyn PreparedFrame + 'a>, RenderError> {
+            if !self.panicked.swap(true, Ordering::SeqCst) {
+                panic!("a renderer bug");
+            }
+            self.cpu.prepare(scene)
+        }
+    }
+
+    #[test]
+    fn a_panic_fails_its_task_and_the_renderer_serves_on() {
+        let backend = PanicsOnce {
+            cpu: CpuBackend::new(Some(1)).unwrap(),
+            panicked: AtomicBool::new(false),
+        };
+        let renderer = TileRenderer::new(Box::new(backend), Faults::default());
+        let resolution = Resolution::new(8, 8).unwrap();
+        let task = |frame| TaskMessage {
+            task: TaskId(i64::from(frame)),
+            job: JobId(1),
+            scene: SceneHash::of(b"cornell"),
+            frame,
+            time: 0.0,
+            camera: None,
+            view: Default::default(),
+            environment: None,
+            resolution,
+            tile: resolution.full_tile(),
+            settings: RenderSettings {
+                spp: Spp::new(1).unwrap(),
+                max_depth: MaxDepth::new(2).unwrap(),
+                seed: 0,
+            },
+            attempt: 1,
+            max_attempts: 3,
+            trust: Default::default(),
+        };
+        let scene = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenes/cornell-box.gltf"
+        ));
+        let first = renderer.render(scene, &[task(1)]);
+        assert_eq!(first[0].as_ref().unwrap_err(), RENDERER_GONE);
+        let later = renderer.render(scene, &[task(2), task(1)]);
+        assert!(later.iter().all(Result::is_ok), "{later:?}");
+    }
 }

@@ -296,6 +296,15 @@ impl<'d> TextureSet<'d> {
         let mut reader = image::ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|e| self.image_error(image, e.to_string()))?;
+        // glTF's images are PNG or JPEG. The decoder also reads environment maps' HDR and EXR,
+        // and an EXR's size limits bound only its display window: a 2x1 image whose data
+        // window is a billion pixels wide would be allocated whole.
+        if !matches!(
+            reader.format(),
+            Some(image::ImageFormat::Png | image::ImageFormat::Jpeg)
+        ) {
+            return Err(self.image_error(image, "not a PNG or JPEG image".to_owned()));
+        }
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(MAX_IMAGE_SIDE);
         limits.max_image_height = Some(MAX_IMAGE_SIDE);
