@@ -46,6 +46,10 @@ pub struct WorkerArgs {
     /// Scene cache folder [default: tessera-scene-cache in the temporary folder].
     #[arg(long, value_name = "DIR")]
     cache: Option<PathBuf>,
+    /// Most the scene cache holds, in GiB: past it, the scenes unused for longest are deleted
+    /// (those used in the last 10 minutes stay).
+    #[arg(long, value_name = "GIB", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    cache_gib: u64,
     /// Serve this worker's metrics at http://ADDR/metrics, in Prometheus' text format.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
@@ -88,7 +92,11 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         .cache
         .unwrap_or_else(|| std::env::temp_dir().join("tessera-scene-cache"));
     let cache = SceneStore::open(&cache_dir)?;
-    let link = Arc::new(HttpLink::new(args.api.client(), cache));
+    let link = Arc::new(HttpLink::new(
+        args.api.client(),
+        cache,
+        args.cache_gib << 30,
+    ));
     let name = log_name();
     let heartbeat = Duration::try_from_secs_f64(args.heartbeat)
         .ok()

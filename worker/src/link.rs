@@ -30,21 +30,40 @@ pub trait Link: Send + Sync + 'static {
 pub struct HttpLink {
     client: Client,
     cache: SceneStore,
+    /// What the cache may hold: past it, scenes unused for longest are let go.
+    cache_bytes: u64,
 }
 
 impl HttpLink {
-    pub fn new(client: Client, cache: SceneStore) -> Self {
-        Self { client, cache }
+    pub fn new(client: Client, cache: SceneStore, cache_bytes: u64) -> Self {
+        Self {
+            client,
+            cache,
+            cache_bytes,
+        }
     }
 }
 
 impl Link for HttpLink {
     fn scene_path(&self, hash: SceneHash) -> Result<PathBuf, String> {
-        if !self.cache.contains(hash) {
+        if self.cache.contains(hash) {
+            // Failing, the scene is only let go sooner.
+            if let Err(e) = self.cache.mark_used(hash) {
+                tracing::debug!(error = %e, "cannot mark a cached scene used");
+            }
+        } else {
             let bytes = self.client.scene(hash).map_err(|e| e.to_string())?;
             self.cache
                 .put_checked(hash, &bytes)
                 .map_err(|e| e.to_string())?;
+            match self.cache.trim(self.cache_bytes, hash) {
+                Ok(let_go) => {
+                    for (scene, bytes) in let_go {
+                        tracing::info!(%scene, bytes, "scene let go from the cache");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot trim the scene cache"),
+            }
         }
         self.cache.scene_file(hash).map_err(|e| e.to_string())
     }

@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use tessera_renderer::output::{Durability, OutputError, copy_file, write_file};
 
@@ -33,6 +34,10 @@ pub enum SceneStoreError {
 /// The name of a scene stored alone in its folder (the loader tells `.glb` from `.gltf` by
 /// their bytes).
 const ALONE: &str = "scene";
+
+/// A cached scene used this recently is kept whatever the cache holds ([`SceneStore::trim`]):
+/// a task may be about to load it.
+pub const RECENTLY_USED: Duration = Duration::from_secs(600);
 
 /// A folder of blobs named by their hash. Used by the coordinator (the source of truth) and by
 /// workers (a cache filled over HTTP).
@@ -114,6 +119,94 @@ impl SceneStore {
         Ok(())
     }
 
+    /// Notes that the scene of `hash` is being used now (its blob's modification time), so that
+    /// [`trim`](Self::trim) lets go of scenes unused for longest first.
+    pub fn mark_used(&self, hash: SceneHash) -> Result<(), SceneStoreError> {
+        let blob = self.path(hash);
+        std::fs::File::options()
+            .append(true)
+            .open(&blob)
+            .and_then(|f| f.set_modified(SystemTime::now()))
+            .map_err(|source| SceneStoreError::Io { path: blob, source })
+    }
+
+    /// Lets go of the scenes unused for longest, each blob with its folder, until the store
+    /// holds at most `max_bytes`, keeping `keep` and any scene used in the last
+    /// [`RECENTLY_USED`] (so it may hold more); clears what an interrupted unpacking left. For
+    /// a worker's cache: the coordinator's store is the farm's record and is never trimmed.
+    /// Returns the scenes let go, with the bytes each held.
+    pub fn trim(
+        &self,
+        max_bytes: u64,
+        keep: SceneHash,
+    ) -> Result<Vec<(SceneHash, u64)>, SceneStoreError> {
+        let io = |source| SceneStoreError::Io {
+            path: self.dir.clone(),
+            source,
+        };
+        let now = SystemTime::now();
+        let idle = |modified: std::io::Result<SystemTime>| {
+            modified
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default()
+        };
+        let mut scenes = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if name.starts_with(".tmp") && idle(meta.modified()) > RECENTLY_USED {
+                let _ = std::fs::remove_dir_all(entry.path());
+                let _ = std::fs::remove_file(entry.path());
+            }
+            let Some(hash) = name
+                .strip_suffix(".scene")
+                .and_then(|h| h.parse::<SceneHash>().ok())
+            else {
+                continue;
+            };
+            let folder = self.dir.join(format!("{hash}.d"));
+            // A scene stored alone is linked into its folder and takes no more room there.
+            let unpacked = if self.scene_file_is_alone(&folder) {
+                0
+            } else {
+                folder_bytes(&folder)
+            };
+            scenes.push((idle(meta.modified()), hash, meta.len() + unpacked));
+        }
+        let mut held: u64 = scenes.iter().map(|s| s.2).sum();
+        let mut let_go = Vec::new();
+        scenes.sort_by_key(|s| std::cmp::Reverse(s.0));
+        for (idle, hash, bytes) in scenes {
+            if held <= max_bytes {
+                break;
+            }
+            if hash == keep || idle < RECENTLY_USED {
+                continue;
+            }
+            // The folder first: a blob without one is unpacked again when next used.
+            let folder = self.dir.join(format!("{hash}.d"));
+            if folder.exists() {
+                std::fs::remove_dir_all(&folder).map_err(io)?;
+            }
+            std::fs::remove_file(self.path(hash)).map_err(io)?;
+            let_go.push((hash, bytes));
+            held -= bytes;
+        }
+        Ok(let_go)
+    }
+
+    fn scene_file_is_alone(&self, folder: &Path) -> bool {
+        std::fs::read_dir(folder).is_ok_and(|entries| {
+            let names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
+            names.len() == 1 && names[0] == ALONE
+        })
+    }
+
     /// Stores `bytes` that must hash to `expected` (a blob from elsewhere).
     pub fn put_checked(&self, expected: SceneHash, bytes: &[u8]) -> Result<(), SceneStoreError> {
         let actual = SceneHash::of(bytes);
@@ -126,6 +219,21 @@ impl SceneStore {
         }
         Ok(())
     }
+}
+
+/// Bytes of the files under `folder` (none when it is missing); links are not followed.
+fn folder_bytes(folder: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => folder_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -172,6 +280,37 @@ mod tests {
         };
         assert!(e.to_string().contains(&format!("{victim}.scene")), "{e}");
         assert_eq!(store.scene_file(hash).unwrap(), file, "made once");
+    }
+
+    #[test]
+    fn a_trimmed_cache_lets_go_of_the_scenes_unused_for_longest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SceneStore::open(dir.path()).unwrap();
+        let hour = Duration::from_secs(3600);
+        // Four scenes of 100 bytes, unused for 4, 3, 2 and 1 hours, each with its folder.
+        let scenes: Vec<SceneHash> = (1..=4u32)
+            .map(|i| {
+                let bytes = [i as u8; 100];
+                let hash = SceneHash::of(&bytes);
+                store.put_checked(hash, &bytes).unwrap();
+                store.scene_file(hash).unwrap();
+                std::fs::File::options()
+                    .append(true)
+                    .open(store.path(hash))
+                    .unwrap()
+                    .set_modified(SystemTime::now() - hour * (5 - i))
+                    .unwrap();
+                hash
+            })
+            .collect();
+        store.trim(250, scenes[0]).unwrap();
+        let kept: Vec<bool> = scenes.iter().map(|&h| store.contains(h)).collect();
+        assert_eq!(kept, [true, false, false, true], "the kept one stays");
+        assert!(!dir.path().join(format!("{}.d", scenes[1])).exists());
+        // A scene used just now stays, whatever the cache holds.
+        store.mark_used(scenes[3]).unwrap();
+        store.trim(0, scenes[0]).unwrap();
+        assert!(store.contains(scenes[3]) && store.contains(scenes[0]));
     }
 
     #[test]
