@@ -576,7 +576,8 @@ impl<T: Transport> Farm<T> {
         *count
     }
 
-    /// The blob of a scene this farm stores.
+    /// The file to load a scene this farm stores from, in a folder of its own
+    /// ([`SceneStore::scene_file`]).
     pub fn scene_file(&self, hash: SceneHash) -> Result<PathBuf, FarmError> {
         if !self.scenes.contains(hash) {
             return Err(SceneStoreError::Missing(hash).into());

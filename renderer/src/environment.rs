@@ -339,9 +339,6 @@ impl EnvironmentMap {
             reason,
         };
         check_plain_file(path).map_err(|e| read(e.to_string()))?;
-        if ext.as_deref() == Some("exr") {
-            check_exr_layout(path).map_err(read)?;
-        }
         // The header first: a map too large or of the wrong shape is refused before decoding.
         let open = || {
             image::ImageReader::open(path)
@@ -349,7 +346,12 @@ impl EnvironmentMap {
                 .with_guessed_format()
                 .map_err(|e| read(e.to_string()))
         };
-        let (width, height) = open()?.into_dimensions().map_err(|e| read(e.to_string()))?;
+        let reader = open()?;
+        // By the bytes, as the decoder is chosen: an EXR named `.hdr` is checked all the same.
+        if reader.format() == Some(image::ImageFormat::OpenExr) {
+            check_exr_layout(path).map_err(read)?;
+        }
+        let (width, height) = reader.into_dimensions().map_err(|e| read(e.to_string()))?;
         if u64::from(width) * u64::from(height) > MAX_TEXELS {
             return Err(EnvironmentError::TooLarge {
                 file,
@@ -644,12 +646,16 @@ mod tests {
         exr::prelude::WritableImage::write(&image)
             .to_file(&wide)
             .unwrap();
-        let err = EnvironmentMap::load(&wide).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("data window is not its display window"),
-            "{err}"
-        );
+        let disguised = dir.path().join("wide.hdr");
+        std::fs::copy(&wide, &disguised).unwrap();
+        for file in [&wide, &disguised] {
+            let err = EnvironmentMap::load(file).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("data window is not its display window"),
+                "{err}"
+            );
+        }
         let map = EnvironmentMap::load(&write("sky.hdr", 16, 8)).unwrap();
         assert_eq!((map.width, map.height), (16, 8));
         assert_eq!(map.radiance(3, 0), Vec3::new(3.0, 1.5, 0.0));

@@ -47,7 +47,7 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "DIR")]
     cache: Option<PathBuf>,
     /// Most the scene cache holds, in GiB: past it, the scenes unused for longest are deleted
-    /// (those used in the last 10 minutes stay).
+    /// (those used in the last hour stay).
     #[arg(long, value_name = "GIB", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     cache_gib: u64,
     /// Serve this worker's metrics at http://ADDR/metrics, in Prometheus' text format.

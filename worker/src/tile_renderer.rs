@@ -228,7 +228,9 @@ impl TileRenderer {
     }
 }
 
-const RENDERER_GONE: &str = "the rendering thread stopped";
+/// A task's answer when the rendering thread dropped it: it panicked on the task (and serves
+/// on), or it is gone.
+const RENDERER_GONE: &str = "the renderer failed on this task unexpectedly";
 
 /// The rendering thread: prepares a frame, then renders requests while they are for that frame.
 fn serve(

@@ -36,8 +36,37 @@ pub enum SceneStoreError {
 const ALONE: &str = "scene";
 
 /// A cached scene used this recently is kept whatever the cache holds ([`SceneStore::trim`]):
-/// a task may be about to load it.
-pub const RECENTLY_USED: Duration = Duration::from_secs(600);
+/// a task in hand may be about to load it.
+pub const RECENTLY_USED: Duration = Duration::from_secs(3600);
+
+/// How the folders a scene is unpacked into begin, until they are complete and renamed.
+const UNPACKING: &str = ".unpacking-";
+
+/// Whether `name` is what an interrupted store left in the folder: a scene being unpacked, or
+/// a blob being written (`.HASH.scene.RANDOM.tmp`, see `write_file`). Nothing else is touched:
+/// the folder may be one other programs use too.
+fn is_leftover(name: &str) -> bool {
+    name.starts_with(UNPACKING)
+        || name.strip_prefix('.').is_some_and(|rest| {
+            rest.ends_with(".tmp")
+                && rest
+                    .split_once(".scene.")
+                    .is_some_and(|(hash, _)| hash.parse::<SceneHash>().is_ok())
+        })
+}
+
+/// Removes `path`, a file or a folder; one already gone (another trim) is no error.
+fn remove(path: &Path) -> std::io::Result<()> {
+    let removed = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
 
 /// A folder of blobs named by their hash. Used by the coordinator (the source of truth) and by
 /// workers (a cache filled over HTTP).
@@ -80,7 +109,10 @@ impl SceneStore {
         let dir = self.dir.join(format!("{hash}.d"));
         if !dir.is_dir() {
             // Made aside and renamed, so a folder under its final name is complete.
-            let tmp = tempfile::tempdir_in(&self.dir).map_err(io(&self.dir))?;
+            let tmp = tempfile::Builder::new()
+                .prefix(UNPACKING)
+                .tempdir_in(&self.dir)
+                .map_err(io(&self.dir))?;
             if packed {
                 let bytes = std::fs::read(&blob).map_err(io(&blob))?;
                 archive::unpack(&bytes, tmp.path())?;
@@ -159,9 +191,20 @@ impl SceneStore {
             let Ok(meta) = entry.metadata() else {
                 continue;
             };
-            if name.starts_with(".tmp") && idle(meta.modified()) > RECENTLY_USED {
-                let _ = std::fs::remove_dir_all(entry.path());
-                let _ = std::fs::remove_file(entry.path());
+            let stale = idle(meta.modified()) > RECENTLY_USED;
+            if is_leftover(&name) && stale {
+                remove(&entry.path()).map_err(io)?;
+                continue;
+            }
+            // A folder whose blob went (a trim racing a use that unpacked it again).
+            if let Some(hash) = name
+                .strip_suffix(".d")
+                .and_then(|h| h.parse::<SceneHash>().ok())
+                && stale
+                && !self.contains(hash)
+            {
+                remove(&entry.path()).map_err(io)?;
+                continue;
             }
             let Some(hash) = name
                 .strip_suffix(".scene")
@@ -189,11 +232,8 @@ impl SceneStore {
                 continue;
             }
             // The folder first: a blob without one is unpacked again when next used.
-            let folder = self.dir.join(format!("{hash}.d"));
-            if folder.exists() {
-                std::fs::remove_dir_all(&folder).map_err(io)?;
-            }
-            std::fs::remove_file(self.path(hash)).map_err(io)?;
+            remove(&self.dir.join(format!("{hash}.d"))).map_err(io)?;
+            remove(&self.path(hash)).map_err(io)?;
             let_go.push((hash, bytes));
             held -= bytes;
         }
@@ -307,6 +347,25 @@ mod tests {
         let kept: Vec<bool> = scenes.iter().map(|&h| store.contains(h)).collect();
         assert_eq!(kept, [true, false, false, true], "the kept one stays");
         assert!(!dir.path().join(format!("{}.d", scenes[1])).exists());
+        // What an interrupted store left goes once stale; what else lies there stays.
+        let leftovers = [
+            format!("{UNPACKING}x1y2"),
+            format!(".{}.scene.abc.tmp", scenes[0]),
+        ];
+        let others = [".tmpab12".to_owned(), "notes.txt".to_owned()];
+        for name in leftovers.iter().chain(&others) {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"x").unwrap();
+            std::fs::File::options()
+                .append(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(SystemTime::now() - 2 * hour)
+                .unwrap();
+        }
+        store.trim(u64::MAX, scenes[0]).unwrap();
+        assert!(leftovers.iter().all(|n| !dir.path().join(n).exists()));
+        assert!(others.iter().all(|n| dir.path().join(n).exists()));
         // A scene used just now stays, whatever the cache holds.
         store.mark_used(scenes[3]).unwrap();
         store.trim(0, scenes[0]).unwrap();

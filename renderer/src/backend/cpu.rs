@@ -153,9 +153,14 @@ impl CpuFrame<'_> {
             });
         }
         let camera = self.scene.camera.raster(resolution);
+        // Spans of at most SPAN pixels, and enough of them for every thread: a spot check
+        // asks for a few pixels only.
+        let span = SPAN
+            .min(pixels.len().div_ceil(self.pool.current_num_threads()))
+            .max(1);
         Ok(self.pool.install(|| {
             pixels
-                .par_chunks(SPAN)
+                .par_chunks(span)
                 .flat_map_iter(|pixels| {
                     let mut out = Vec::with_capacity(pixels.len());
                     let span = Span::Estimates {
