@@ -31,8 +31,8 @@ pub(crate) fn validate_scene(
         .map_err(io("cannot read the uploaded scene"))?;
     let packed = archive::is_archive(&head[..read]);
     let path = if packed {
-        let bytes = std::fs::read(scene).map_err(io("cannot read the uploaded scene"))?;
-        archive::unpack(&bytes, dir.path()).map_err(|e| bad(&e))?
+        let file = std::fs::File::open(scene).map_err(io("cannot read the uploaded scene"))?;
+        archive::unpack(std::io::BufReader::new(file), dir.path()).map_err(|e| bad(&e))?
     } else {
         // Alone in a folder, as workers keep it: an environment map is not found there either.
         let file = Path::new(name)

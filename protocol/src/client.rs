@@ -59,17 +59,48 @@ fn path_segment(s: &str) -> String {
         .collect()
 }
 
-/// Reads a body to its end, refusing one of more than `limit` bytes: cut short, a frame would
-/// be saved as a broken file.
+/// A body read as it arrives, failing once it runs past `limit` bytes: cut short instead, a
+/// frame would be saved as a broken file.
+struct Capped<R> {
+    body: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Capped<R> {
+    fn new(body: R, limit: u64) -> Self {
+        Self {
+            body,
+            left: limit,
+            limit,
+        }
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte more than is left tells a body of exactly `limit` bytes from a longer one.
+        let room = buf
+            .len()
+            .min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.body.read(&mut buf[..room])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the answer is larger than {} bytes", self.limit),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads a body to its end, refusing one of more than `limit` bytes.
 fn read_body(body: impl Read, limit: u64) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    // One byte more than allowed tells a body of exactly `limit` bytes from a longer one.
-    body.take(limit.saturating_add(1))
+    Capped::new(body, limit)
         .read_to_end(&mut out)
         .map_err(|e| e.to_string())?;
-    if out.len() as u64 > limit {
-        return Err(format!("the answer is larger than {limit} bytes"));
-    }
     Ok(out)
 }
 
@@ -256,12 +287,14 @@ impl Client {
         self.bytes(response)
     }
 
-    pub fn scene(&self, hash: SceneHash) -> Result<Vec<u8>, ClientError> {
+    /// The blob of scene `hash`, to be read as it arrives (a scene may be larger than a worker
+    /// would hold in memory), at most the largest body a client accepts.
+    pub fn scene(&self, hash: SceneHash) -> Result<impl Read + Send, ClientError> {
         let response = self.call(
             self.agent.get(&self.url(&format!("/api/scenes/{hash}"))),
             None,
         )?;
-        self.bytes(response)
+        Ok(Capped::new(response.into_reader(), MAX_BODY))
     }
 
     /// Whose token this client holds.

@@ -142,7 +142,7 @@ pub fn write_exr(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
         encoding,
         AnyChannels::sort(channels),
     );
-    write_atomically(path, Durability::CrashSafe, |file| {
+    write_with(path, Durability::CrashSafe, |file| {
         Image::from_layer(layer)
             .write()
             .to_buffered(file)
@@ -158,7 +158,7 @@ pub fn write_exr(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
 pub fn write_png(path: &Path, frame: &FrameImage) -> Result<(), OutputError> {
     check_buffers(path, frame)?;
     let res = frame.resolution();
-    write_atomically(path, Durability::CrashSafe, |file| {
+    write_with(path, Durability::CrashSafe, |file| {
         encode_png(file, res.width(), res.height(), &frame.pixels.color).map_err(|source| {
             OutputError::Png {
                 path: path.into(),
@@ -267,7 +267,7 @@ pub enum Durability {
 
 /// Writes `bytes` to `path` as frames are written: complete under its name, or not there.
 pub fn write_file(path: &Path, bytes: &[u8], durability: Durability) -> Result<(), OutputError> {
-    write_atomically(path, durability, |file| {
+    write_with(path, durability, |file| {
         file.write_all(bytes).map_err(|source| OutputError::Io {
             path: path.into(),
             source,
@@ -282,7 +282,7 @@ pub fn copy_file(source: &Path, path: &Path, durability: Durability) -> Result<(
         path: source.into(),
         source: e,
     })?;
-    write_atomically(path, durability, |file| {
+    write_with(path, durability, |file| {
         std::io::copy(&mut from, file)
             .map(drop)
             .map_err(|source| OutputError::Io {
@@ -292,11 +292,14 @@ pub fn copy_file(source: &Path, path: &Path, durability: Durability) -> Result<(
     })
 }
 
-fn write_atomically(
+/// Writes to `path` what `fill` writes, as [`write_file`] writes. The file appears under its
+/// name only when `fill` succeeds, so a caller checking what it writes (a download against its
+/// hash) leaves nothing behind when the check fails.
+pub fn write_with<E: From<OutputError>>(
     path: &Path,
     durability: Durability,
-    encode: impl FnOnce(&mut BufWriter<&File>) -> Result<(), OutputError>,
-) -> Result<(), OutputError> {
+    fill: impl FnOnce(&mut BufWriter<&File>) -> Result<(), E>,
+) -> Result<(), E> {
     let io_error = |source| OutputError::Io {
         path: path.into(),
         source,
@@ -304,7 +307,7 @@ fn write_atomically(
     let temp = temp_file_for(path)?;
     {
         let mut writer = BufWriter::new(temp.as_file());
-        encode(&mut writer)?;
+        fill(&mut writer)?;
         writer.flush().map_err(io_error)?;
     }
     if durability == Durability::CrashSafe {
@@ -467,7 +470,7 @@ mod tests {
         bad.pixels.depth.pop();
         let err = write_frame(&path, &bad).unwrap_err();
         assert!(matches!(err, OutputError::Inconsistent { .. }), "{err:?}");
-        let err = write_atomically(&path, Durability::CrashSafe, |_| {
+        let err = write_with(&path, Durability::CrashSafe, |_| {
             Err(OutputError::Io {
                 path: path.clone(),
                 source: std::io::Error::other("encoder failed"),

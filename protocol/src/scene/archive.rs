@@ -3,10 +3,12 @@
 //! that would land outside the folder it is unpacked into (`..`, an absolute path, a link) is
 //! refused, and the scene in it is then loaded with the loader's own base-folder rules.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use tessera_renderer::scene::{read_plain_file, relative_path, uri_relative_path};
+
+use super::copy::{Failed, copy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
@@ -107,9 +109,10 @@ pub fn pack(
     builder.into_inner().map_err(ArchiveError::Corrupt)
 }
 
-/// Unpacks `archive` into the empty folder `dir` and returns the path of the scene in it.
-/// Nothing is written outside `dir`; on error, `dir` may hold some of the entries.
-pub fn unpack(archive: &[u8], dir: &Path) -> Result<PathBuf, ArchiveError> {
+/// Unpacks the archive `archive` reads into the empty folder `dir`, an entry at a time, and
+/// returns the path of the scene in it. Nothing is written outside `dir`; on error, `dir` may
+/// hold some of the entries.
+pub fn unpack(archive: impl Read, dir: &Path) -> Result<PathBuf, ArchiveError> {
     let mut entries = tar::Archive::new(archive);
     for entry in entries.entries().map_err(ArchiveError::Corrupt)? {
         let mut entry = entry.map_err(ArchiveError::Corrupt)?;
@@ -133,13 +136,14 @@ pub fn unpack(archive: &[u8], dir: &Path) -> Result<PathBuf, ArchiveError> {
                 source,
             })?;
         }
-        let mut bytes = Vec::new();
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(ArchiveError::Corrupt)?;
-        std::fs::write(&target, &bytes).map_err(|source| ArchiveError::Write {
+        let written = |source| ArchiveError::Write {
             path: target.clone(),
             source,
+        };
+        let mut file = std::fs::File::create(&target).map_err(written)?;
+        copy(&mut entry, |piece| file.write_all(piece)).map_err(|failed| match failed {
+            Failed::Reading(e) => ArchiveError::Corrupt(e),
+            Failed::Storing(e) => written(e),
         })?;
     }
     scene_in(dir)
@@ -210,7 +214,7 @@ mod tests {
         assert!(!is_archive(&std::fs::read(&gltf).unwrap()));
 
         let dst = tempfile::tempdir().unwrap();
-        let scene = unpack(&archive, dst.path()).unwrap();
+        let scene = unpack(&archive[..], dst.path()).unwrap();
         assert_eq!(scene, dst.path().join("cornell.gltf"));
         assert_eq!(
             Scene::load(&scene).unwrap().triangle_count(),
@@ -256,7 +260,7 @@ mod tests {
         let dir = root.path().join("unpacked");
         std::fs::create_dir(&dir).unwrap();
         for name in ["../evil.gltf", "/tmp/evil.gltf", "a/../../evil.gltf"] {
-            let err = unpack(&archive_with_entry(name), &dir).unwrap_err();
+            let err = unpack(&archive_with_entry(name)[..], &dir).unwrap_err();
             assert!(matches!(err, ArchiveError::Entry { .. }), "{name}: {err}");
             assert!(err.to_string().contains(name), "{err}");
         }
@@ -267,14 +271,14 @@ mod tests {
     #[test]
     fn an_archive_must_hold_exactly_one_scene() {
         let dir = tempfile::tempdir().unwrap();
-        let err = unpack(&archive_with_entry("notes.txt"), dir.path()).unwrap_err();
+        let err = unpack(&archive_with_entry("notes.txt")[..], dir.path()).unwrap_err();
         assert!(matches!(err, ArchiveError::SceneCount(0)), "{err}");
-        let err = unpack(b"not a tar archive at all", dir.path()).unwrap_err();
+        let err = unpack(&b"not a tar archive at all"[..], dir.path()).unwrap_err();
         assert!(!err.to_string().is_empty());
         // `./b.gltf` is as much at the top as `a.gltf`: a render would find two scenes here.
         let dir = tempfile::tempdir().unwrap();
         let two = archive_with_entries(&["a.gltf", "./b.gltf"]);
-        let err = unpack(&two, dir.path()).unwrap_err();
+        let err = unpack(&two[..], dir.path()).unwrap_err();
         assert!(matches!(err, ArchiveError::SceneCount(2)), "{err}");
     }
 }

@@ -1,14 +1,15 @@
 //! Content-addressed scene blobs: a folder of scenes stored under their hash. The coordinator
 //! keeps the farm's scenes in one (the source of truth); workers cache what they fetch in one.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use tessera_renderer::output::{Durability, OutputError, copy_file, write_file};
+use tessera_renderer::output::{Durability, OutputError, copy_file, write_with};
 
 use super::archive::{self, ArchiveError};
-use super::hash::SceneHash;
+use super::copy::{Failed, copy};
+use super::hash::{SceneHash, SceneHasher};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SceneStoreError {
@@ -19,6 +20,9 @@ pub enum SceneStoreError {
         expected: SceneHash,
         actual: SceneHash,
     },
+    /// The blob could not be read from where it comes from (a download broke off).
+    #[error("cannot read the scene being stored: {0}")]
+    Source(std::io::Error),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error("scene store I/O on '{}'", .path.display())]
@@ -43,7 +47,7 @@ pub const RECENTLY_USED: Duration = Duration::from_secs(3600);
 const UNPACKING: &str = ".unpacking-";
 
 /// Whether `name` is what an interrupted store left in the folder: a scene being unpacked, or
-/// a blob being written (`.HASH.scene.RANDOM.tmp`, see `write_file`). Nothing else is touched:
+/// a blob being written (`.HASH.scene.RANDOM.tmp`, see `write_with`). Nothing else is touched:
 /// the folder may be one other programs use too.
 fn is_leftover(name: &str) -> bool {
     name.starts_with(UNPACKING)
@@ -114,8 +118,8 @@ impl SceneStore {
                 .tempdir_in(&self.dir)
                 .map_err(io(&self.dir))?;
             if packed {
-                let bytes = std::fs::read(&blob).map_err(io(&blob))?;
-                archive::unpack(&bytes, tmp.path())?;
+                let file = std::fs::File::open(&blob).map_err(io(&blob))?;
+                archive::unpack(std::io::BufReader::new(file), tmp.path())?;
             } else {
                 let alone = tmp.path().join(ALONE);
                 std::fs::hard_link(&blob, &alone)
@@ -247,17 +251,36 @@ impl SceneStore {
         })
     }
 
-    /// Stores `bytes` that must hash to `expected` (a blob from elsewhere).
-    pub fn put_checked(&self, expected: SceneHash, bytes: &[u8]) -> Result<(), SceneStoreError> {
-        let actual = SceneHash::of(bytes);
-        if actual != expected {
-            return Err(SceneStoreError::HashMismatch { expected, actual });
-        }
+    /// Stores what `source` reads (a blob from elsewhere, a download), which must hash to
+    /// `expected`: written to disk as it arrives, never whole in memory, and stored under its
+    /// hash only once it has matched.
+    pub fn put_checked(
+        &self,
+        expected: SceneHash,
+        source: impl Read,
+    ) -> Result<(), SceneStoreError> {
         let path = self.path(expected);
-        if !path.is_file() {
-            write_file(&path, bytes, Durability::CrashSafe)?;
+        if path.is_file() {
+            return Ok(());
         }
-        Ok(())
+        write_with(&path, Durability::CrashSafe, |file| {
+            let mut hasher = SceneHasher::default();
+            copy(source, |piece| {
+                hasher.update(piece);
+                file.write_all(piece)
+            })
+            .map_err(|failed| match failed {
+                Failed::Reading(e) => SceneStoreError::Source(e),
+                Failed::Storing(source) => SceneStoreError::Io {
+                    path: path.clone(),
+                    source,
+                },
+            })?;
+            match hasher.finish() {
+                actual if actual == expected => Ok(()),
+                actual => Err(SceneStoreError::HashMismatch { expected, actual }),
+            }
+        })
     }
 }
 
@@ -304,7 +327,7 @@ mod tests {
         let store = SceneStore::open(dir.path()).unwrap();
         let other = b"another job's scene";
         let victim = SceneHash::of(other);
-        store.put_checked(victim, other).unwrap();
+        store.put_checked(victim, &other[..]).unwrap();
         // A buffer naming the other blob as the store keeps it, beside this scene's own blob.
         let gltf = format!(
             r#"{{"asset":{{"version":"2.0"}},"buffers":[{{"uri":"{victim}.scene","byteLength":19}}]}}"#
@@ -332,7 +355,7 @@ mod tests {
             .map(|i| {
                 let bytes = [i as u8; 100];
                 let hash = SceneHash::of(&bytes);
-                store.put_checked(hash, &bytes).unwrap();
+                store.put_checked(hash, &bytes[..]).unwrap();
                 store.scene_file(hash).unwrap();
                 std::fs::File::options()
                     .append(true)
@@ -377,10 +400,46 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SceneStore::open(dir.path()).unwrap();
         let expected = SceneHash::of(b"scene");
-        let err = store.put_checked(expected, b"tampered").unwrap_err();
+        let err = store.put_checked(expected, &b"tampered"[..]).unwrap_err();
         assert!(matches!(err, SceneStoreError::HashMismatch { .. }), "{err}");
         assert!(!store.contains(expected));
-        store.put_checked(expected, b"scene").unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+        store.put_checked(expected, &b"scene"[..]).unwrap();
         assert!(store.contains(expected));
+    }
+
+    #[test]
+    fn a_download_that_breaks_off_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SceneStore::open(dir.path()).unwrap();
+        let bytes = vec![7u8; 300_000];
+        let expected = SceneHash::of(&bytes);
+        let broken = (&bytes[..200_000]).chain(BreaksOff);
+        let err = store.put_checked(expected, broken).unwrap_err();
+        assert!(matches!(err, SceneStoreError::Source(_)), "{err}");
+        assert!(err.to_string().contains("connection reset"), "{err}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+        store.put_checked(expected, &bytes[..]).unwrap();
+        assert_eq!(std::fs::read(store.path(expected)).unwrap(), bytes);
+    }
+
+    /// A source that fails as a dropped connection does.
+    struct BreaksOff;
+
+    impl Read for BreaksOff {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "connection reset",
+            ))
+        }
     }
 }

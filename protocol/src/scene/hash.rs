@@ -31,6 +31,20 @@ impl SceneHash {
     }
 }
 
+/// The hash of bytes that arrive in pieces (a download on its way to disk).
+#[derive(Default)]
+pub struct SceneHasher(Sha256);
+
+impl SceneHasher {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn finish(self) -> SceneHash {
+        SceneHash(self.0.finalize().into())
+    }
+}
+
 impl fmt::Display for SceneHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod blobs;
+mod copy;
 pub mod hash;
 
 pub use blobs::{SceneStore, SceneStoreError};
