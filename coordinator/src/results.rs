@@ -307,6 +307,9 @@ impl<T: Transport> Farm<T> {
                 .await?;
             return Ok(None);
         }
+        if let Some(Verdict::Inconclusive(why)) = &verdict {
+            tracing::info!(task = %task.id, worker = %lease.worker, %why, "spot check inconclusive; result accepted unverified");
+        }
         let worker = WorkerInfo {
             name: lease.worker.clone(),
             device: Device {
