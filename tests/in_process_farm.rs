@@ -1254,6 +1254,32 @@ async fn jobs_beyond_the_limits_are_refused_clearly() {
     assert_eq!(jobs_stored(&farm), 0);
 }
 
+/// A quote asked for again while it holds is the same quote: each pre-pass times a different
+/// run, and a tenant asking until one came out low would be charged that. Another tenant's
+/// quote of the same scene is its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_asked_again_while_it_holds_is_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
+    let farm = Farm::open(config, InProcessTransport::new()).unwrap();
+    let first = farm.quote(&one_tile_of_cornell(16, 4)).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            farm.quote(&one_tile_of_cornell(16, 4)).await.unwrap(),
+            first
+        );
+    }
+    let other = Submission {
+        tenant: "another studio".into(),
+        ..one_tile_of_cornell(16, 4)
+    };
+    let theirs = farm.quote(&other).await.unwrap();
+    assert_ne!(
+        theirs.probe_seconds_per_sample, first.probe_seconds_per_sample,
+        "a pre-pass of their own"
+    );
+}
+
 /// A scene a tenant's jobs keep already counts against its quota once: the same scene again
 /// is taken where a quota holds one and a half of it, and another one is not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1403,6 +1429,47 @@ async fn a_gpu_cheater_is_caught_within_noise_and_blocked() {
     .unwrap();
     assert_eq!(farm.store().reputation("honest").unwrap().checks_passed, 1);
     assert_eq!(farm.job(job).unwrap().state, JobState::Done);
+}
+
+/// A lease granted before a restart (or by a coordinator that since handed over) was timed by
+/// another clock, which may run seconds ahead: a render time beyond what this one measures is
+/// bounded, not taken for cheating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_another_clock_started_is_not_overrun_on_this_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |_| {}).await;
+    let task = take(&mut tasks).await;
+    let held = lease(&farm, &task, "honest");
+    drop(farm);
+    // The coordinator that granted it ran 3 s ahead of the one that takes its result.
+    rusqlite::Connection::open(dir.path().join("data/farm.db"))
+        .unwrap()
+        .execute("UPDATE leases SET started_at = started_at + 3", [])
+        .unwrap();
+    let config = FarmConfig::new(dir.path().join("data"), PriceTable::default());
+    let farm = Farm::open(one_task_a_message(config), InProcessTransport::new()).unwrap();
+    let r = result(&task, &true_pixels(&task), 32, 2_000_000, &held);
+    farm.handle_result(&from_cpu(r, &held)).await.unwrap();
+    let record = farm.store().reputation("honest").unwrap();
+    assert!(record.blocked.is_none(), "{record:?}");
+    assert_eq!(farm.store().ledger(job).unwrap().len(), 1);
+    assert_eq!(farm.job(job).unwrap().state, JobState::Done);
+}
+
+/// The result of a job cancelled while its task rendered is ignored, and ends its lease: left
+/// active, the lease would expire as the worker's failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_for_a_cancelled_job_ends_its_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, job, mut tasks) = farm_with_job(dir.path(), 1, |_| {}).await;
+    let task = take(&mut tasks).await;
+    let held = lease(&farm, &task, "honest");
+    farm.cancel(job).unwrap();
+    let r = result(&task, &true_pixels(&task), 32, 1, &held);
+    farm.handle_result(&from_cpu(r, &held)).await.unwrap();
+    assert!(farm.store().ledger(job).unwrap().is_empty(), "not billed");
+    let lease = farm.store().lease(&held.0).unwrap().unwrap();
+    assert!(!lease.active, "{lease:?}");
 }
 
 /// A result sent twice in one batch counts once, as a duplicate: not refused, not billed twice.

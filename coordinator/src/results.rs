@@ -251,6 +251,9 @@ impl<T: Transport> Farm<T> {
             }
         };
         if record.state != JobState::Running {
+            // The lease ends with the result: left active, it would expire as this worker's
+            // failure, and past the task timeout block it as a hoarder.
+            self.store.end_lease(&lease.id, LeaseEnd::Done)?;
             tracing::debug!(%job, "result for a job that is no longer running ignored");
             return Ok(None);
         }
@@ -289,7 +292,15 @@ impl<T: Transport> Farm<T> {
                 return Ok(None);
             }
         };
-        let verdict = match claimed_beyond_lease(self.held_micros(&lease), render_micros) {
+        // Only a lease this process timed from its grant can be overrun for certain: two
+        // coordinators' wall clocks (a standby taking over, a restart with the clock stepped
+        // back) may disagree by seconds, and blocking an honest worker on that reverses all it
+        // earned. Elsewhere the time is only bounded when accepted.
+        let overrun = match self.held_here(&lease) {
+            Some(_) => claimed_beyond_lease(self.held_micros(&lease), render_micros),
+            None => None,
+        };
+        let verdict = match overrun {
             Some(failed) => Some(failed),
             None => {
                 self.spot_check(&record, &task, r, &lease, &checked.decoded)
@@ -521,13 +532,18 @@ impl<T: Transport> Farm<T> {
     /// the first; one stepped forward lengthens it, which only errs towards the worker.
     fn held_micros(&self, lease: &Lease) -> u64 {
         let wall = ((store::now() - lease.started_at).max(0.0) * 1e6) as u64;
-        let monotonic = self
-            .granted
+        wall.max(self.held_here(lease).unwrap_or(0))
+    }
+
+    /// Microseconds since this process granted `lease`, on its monotonic clock; `None` for a
+    /// lease granted before it started, or by another coordinator, whose start another clock
+    /// wrote.
+    fn held_here(&self, lease: &Lease) -> Option<u64> {
+        self.granted
             .lock()
             .expect("lease clock")
             .get(&lease.id)
-            .map_or(0, |at| at.elapsed().as_micros() as u64);
-        wall.max(monotonic)
+            .map(|at| at.elapsed().as_micros() as u64)
     }
 
     /// Accepts the results that passed their checks, in one transaction: what became of each,

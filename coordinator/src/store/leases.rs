@@ -202,6 +202,12 @@ impl Store {
         Ok(claims)
     }
 
+    /// Ends the active lease `id` with nothing else recorded (the result of a job that ended
+    /// meanwhile); false when it had ended already.
+    pub fn end_lease(&self, id: &str, end: LeaseEnd) -> Result<bool, StoreError> {
+        finish(&self.db(), id, end)
+    }
+
     pub fn lease(&self, id: &str) -> Result<Option<Lease>, StoreError> {
         // A result's lease id is the sender's claim. One not of our making names no lease, and
         // is not sent to the database, which may refuse it for good (PostgreSQL refuses NUL).
