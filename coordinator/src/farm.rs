@@ -284,13 +284,19 @@ impl<T: Transport> Farm<T> {
     }
 
     /// What a submission would cost and take on the farm as it is now; nothing is stored or
-    /// queued. The quote holds for [`quote::QUOTE_HOLDS`].
+    /// queued. The quote holds for [`quote::QUOTE_HOLDS`], and asking again meanwhile gives it
+    /// again: the pre-pass varies from run to run, and a tenant asking until one came out low
+    /// would pay that.
     pub async fn quote(&self, s: &Submission) -> Result<Quote, FarmError> {
+        let key = self.quote_key(s)?;
+        if let Some(held) = self.quotes.get(&key) {
+            return Ok(held);
+        }
         let (resolution, probe) = self.validate(s).await?;
         // What submitting would refuse is refused here, rather than quoted.
         self.check_job(&s.options, resolution)?;
         let quote = self.quote_probed(&s.options, resolution, probe)?;
-        self.quotes.hold(self.quote_key(s)?, quote.clone());
+        self.quotes.hold(key, quote.clone());
         Ok(quote)
     }
 
@@ -306,7 +312,7 @@ impl<T: Transport> Farm<T> {
     fn quote_key(&self, s: &Submission) -> Result<String, FarmError> {
         let scene = SceneHash::of_file(&s.scene)
             .map_err(io(format!("cannot read the scene '{}'", s.scene.display())))?;
-        Ok(HeldQuotes::key(scene, &s.options, s.trust))
+        Ok(HeldQuotes::key(&s.tenant, scene, &s.options, s.trust))
     }
 
     /// Submits a scene the caller has already loaded and sized from its own folder, so that its

@@ -286,10 +286,12 @@ const HELD_QUOTES: usize = 1024;
 pub struct HeldQuotes(Mutex<VecDeque<(String, Quote, Instant)>>);
 
 impl HeldQuotes {
-    /// What a quote is of: the scene's bytes, the render options and which workers may render.
-    pub fn key(scene: SceneHash, options: &JobOptions, trust: Trust) -> String {
+    /// What a quote is of: whose it is, the scene's bytes, the render options and which
+    /// workers may render.
+    pub fn key(tenant: &str, scene: SceneHash, options: &JobOptions, trust: Trust) -> String {
         let options = serde_json::to_string(options).expect("job options serialize");
-        format!("{scene} {} {options}", trust.as_str())
+        // The tenant last and quoted: no tenant's name can make its key another's.
+        format!("{scene} {} {options} {tenant:?}", trust.as_str())
     }
 
     pub fn hold(&self, key: String, quote: Quote) {
@@ -382,8 +384,12 @@ mod tests {
     fn a_quote_is_held_for_its_job_and_memory_stays_bounded() {
         let options = JobOptions::default();
         let scene = SceneHash::of(b"scene");
-        let key = HeldQuotes::key(scene, &options, Trust::Any);
-        assert_ne!(key, HeldQuotes::key(scene, &options, Trust::Verified));
+        let key = HeldQuotes::key("studio", scene, &options, Trust::Any);
+        assert_ne!(
+            key,
+            HeldQuotes::key("studio", scene, &options, Trust::Verified)
+        );
+        assert_ne!(key, HeldQuotes::key("other", scene, &options, Trust::Any));
         let none = Throughput::default();
         let prices = work::hour_prices(&PriceTable::default(), &none, 4, []);
         let quote = |samples| quote(PROBE, samples, prices.clone(), &none, &[]);

@@ -51,7 +51,7 @@ impl std::str::FromStr for Money {
 
 impl std::iter::Sum for Money {
     fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
-        Money(iter.map(|m| m.0).sum())
+        Money(iter.map(|m| m.0).fold(0, i64::saturating_add))
     }
 }
 
@@ -78,6 +78,13 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sum_past_the_range_saturates() {
+        let sum = |v: [i64; 2]| v.into_iter().map(Money::from_micros).sum::<Money>();
+        assert_eq!(sum([i64::MAX, 1]), Money::from_micros(i64::MAX));
+        assert_eq!(sum([i64::MIN, -1]), Money::from_micros(i64::MIN));
+    }
 
     #[test]
     fn money_prints_every_micro_dollar() {
