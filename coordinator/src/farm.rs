@@ -37,7 +37,7 @@ use crate::limits::Limits;
 use crate::live::{self, LiveEvent, WATCHERS_PER_HOLDER, Watchers, Watching};
 use crate::measured::Measured;
 use crate::plan::TaskPlan;
-use crate::quote::{self, AliveWorker, HeldQuotes, Probe};
+use crate::quote::{self, AliveWorker, HeldQuotes, Probe, QuoteKey};
 use crate::store::{
     self, Claimant, JobRecord, LeaseClaim, LeaseEnd, Location, NewJob, Principal, Store, StoreError,
 };
@@ -296,7 +296,9 @@ impl<T: Transport> Farm<T> {
         // What submitting would refuse is refused here, rather than quoted.
         self.check_job(&s.options, resolution)?;
         let quote = self.quote_probed(&s.options, resolution, probe)?;
-        self.quotes.hold(key, quote.clone());
+        if !self.quotes.hold(key, quote.clone()) {
+            tracing::info!(tenant = %s.tenant, "quote given but not held: too many quotes held");
+        }
         Ok(quote)
     }
 
@@ -309,10 +311,14 @@ impl<T: Transport> Farm<T> {
         Ok(self.quotes.get(&self.quote_key(s)?))
     }
 
-    fn quote_key(&self, s: &Submission) -> Result<String, FarmError> {
+    fn quote_key(&self, s: &Submission) -> Result<QuoteKey, FarmError> {
         let scene = SceneHash::of_file(&s.scene)
             .map_err(io(format!("cannot read the scene '{}'", s.scene.display())))?;
-        Ok(HeldQuotes::key(&s.tenant, scene, &s.options, s.trust))
+        let kind = Path::new(&s.scene_name)
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(QuoteKey::new(&s.tenant, scene, &kind, &s.options, s.trust))
     }
 
     /// Submits a scene the caller has already loaded and sized from its own folder, so that its

@@ -278,29 +278,55 @@ pub fn quote(
 /// How long a quote holds: the same scene with the same options and trust, submitted within
 /// this time of being quoted, is charged at that quote's work and prices.
 pub const QUOTE_HOLDS: Duration = Duration::from_secs(600);
-/// Quotes held at once, the oldest let go first: memory stays bounded whoever asks.
+/// Quotes held at once, and of one tenant: memory stays bounded whoever asks. Past either, a
+/// quote is given but not held until held ones expire; none is let go early, or a tenant could
+/// push its own out and ask again.
 const HELD_QUOTES: usize = 1024;
+const HELD_QUOTES_A_TENANT: usize = 64;
+
+/// What a quote is of: whose it is, the scene's bytes and kind, the render options and which
+/// workers may render. The seed is left out: it moves no cost, and a key of its own for each
+/// seed would let a tenant ask for as many pre-passes as it likes and submit with the cheapest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteKey {
+    tenant: String,
+    of: String,
+}
+
+impl QuoteKey {
+    /// `kind` is the scene file's extension, which decides how its bytes load.
+    pub fn new(
+        tenant: &str,
+        scene: SceneHash,
+        kind: &str,
+        options: &JobOptions,
+        trust: Trust,
+    ) -> Self {
+        let mut options = options.clone();
+        options.settings.seed = 0;
+        let options = serde_json::to_string(&options).expect("job options serialize");
+        Self {
+            tenant: tenant.to_owned(),
+            of: format!("{scene} {kind:?} {} {options}", trust.as_str()),
+        }
+    }
+}
 
 /// The quotes given in the last [`QUOTE_HOLDS`], by what they quoted.
 #[derive(Default)]
-pub struct HeldQuotes(Mutex<VecDeque<(String, Quote, Instant)>>);
+pub struct HeldQuotes(Mutex<VecDeque<(QuoteKey, Quote, Instant)>>);
 
 impl HeldQuotes {
-    /// What a quote is of: whose it is, the scene's bytes, the render options and which
-    /// workers may render.
-    pub fn key(tenant: &str, scene: SceneHash, options: &JobOptions, trust: Trust) -> String {
-        let options = serde_json::to_string(options).expect("job options serialize");
-        // The tenant last and quoted: no tenant's name can make its key another's.
-        format!("{scene} {} {options} {tenant:?}", trust.as_str())
-    }
-
-    pub fn hold(&self, key: String, quote: Quote) {
+    /// Holds `quote` for `key` where there is room; false where there is none.
+    pub fn hold(&self, key: QuoteKey, quote: Quote) -> bool {
         let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
         held.retain(|(k, _, at)| *k != key && at.elapsed() < QUOTE_HOLDS);
-        if held.len() >= HELD_QUOTES {
-            held.pop_front();
+        let tenants = held.iter().filter(|(k, ..)| k.tenant == key.tenant).count();
+        if held.len() >= HELD_QUOTES || tenants >= HELD_QUOTES_A_TENANT {
+            return false;
         }
         held.push_back((key, quote, Instant::now()));
+        true
     }
 
     pub fn is_empty(&self) -> bool {
@@ -308,7 +334,7 @@ impl HeldQuotes {
     }
 
     /// The quote for `key`, if one was given within [`QUOTE_HOLDS`].
-    pub fn get(&self, key: &str) -> Option<Quote> {
+    pub fn get(&self, key: &QuoteKey) -> Option<Quote> {
         let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
         held.iter()
             .find(|(k, _, at)| k == key && at.elapsed() < QUOTE_HOLDS)
@@ -384,24 +410,43 @@ mod tests {
     fn a_quote_is_held_for_its_job_and_memory_stays_bounded() {
         let options = JobOptions::default();
         let scene = SceneHash::of(b"scene");
-        let key = HeldQuotes::key("studio", scene, &options, Trust::Any);
+        let key = |tenant: &str, options: &JobOptions| {
+            QuoteKey::new(tenant, scene, "gltf", options, Trust::Any)
+        };
+        let ours = key("studio", &options);
         assert_ne!(
-            key,
-            HeldQuotes::key("studio", scene, &options, Trust::Verified)
+            ours,
+            QuoteKey::new("studio", scene, "gltf", &options, Trust::Verified)
         );
-        assert_ne!(key, HeldQuotes::key("other", scene, &options, Trust::Any));
+        assert_ne!(
+            ours,
+            QuoteKey::new("studio", scene, "glb", &options, Trust::Any)
+        );
+        assert_ne!(ours, key("other", &options));
+        let mut reseeded = options.clone();
+        reseeded.settings.seed = 7;
+        assert_eq!(ours, key("studio", &reseeded), "the seed moves no cost");
         let none = Throughput::default();
         let prices = work::hour_prices(&PriceTable::default(), &none, 4, []);
         let quote = |samples| quote(PROBE, samples, prices.clone(), &none, &[]);
         let held = HeldQuotes::default();
-        held.hold(key.clone(), quote(1));
-        held.hold(key.clone(), quote(2));
-        assert_eq!(held.get(&key).unwrap().samples, 2);
+        assert!(held.hold(ours.clone(), quote(1)));
+        assert!(held.hold(ours.clone(), quote(2)));
+        assert_eq!(held.get(&ours).unwrap().samples, 2);
+        // A tenant's further quotes are not held, and do not push out the ones it has.
+        for i in 1..2 * HELD_QUOTES_A_TENANT {
+            let mut other = options.clone();
+            other.settings.spp = Spp::new(1000 + i as u32).unwrap();
+            held.hold(key("studio", &other), quote(3));
+        }
+        assert_eq!(held.0.lock().unwrap().len(), HELD_QUOTES_A_TENANT);
+        assert_eq!(held.get(&ours).unwrap().samples, 2, "the first stays");
+        // Nor do other tenants' fill more than the whole.
         for i in 0..2 * HELD_QUOTES {
-            held.hold(format!("other {i}"), quote(3));
+            held.hold(key(&format!("tenant {i}"), &options), quote(3));
         }
         assert_eq!(held.0.lock().unwrap().len(), HELD_QUOTES);
-        assert!(held.get(&key).is_none(), "the oldest quote goes first");
+        assert!(held.get(&ours).is_some());
     }
 
     #[test]

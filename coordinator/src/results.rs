@@ -319,7 +319,7 @@ impl<T: Transport> Farm<T> {
             return Ok(None);
         }
         if let Some(Verdict::Inconclusive(why)) = &verdict {
-            tracing::info!(task = %task.id, worker = %lease.worker, %why, "spot check inconclusive; result accepted unverified");
+            tracing::debug!(task = %task.id, worker = %lease.worker, %why, "spot check inconclusive; result accepted unverified");
         }
         let worker = WorkerInfo {
             name: lease.worker.clone(),
@@ -396,6 +396,11 @@ impl<T: Transport> Farm<T> {
             return Ok(None);
         }
         let comparison = Comparison::for_backend(&r.worker.device.backend);
+        if !comparison.can_tell(task.task.tile.pixel_count(), job.spec.settings.spp.get()) {
+            // Rendering it again would vouch for nothing: the result stays unverified.
+            tracing::debug!(task = %task.id, "not spot-checked: at this many samples a check within noise could not tell a made-up tile");
+            return Ok(None);
+        }
         // The verifier's own trouble says nothing of the worker: unchecked, not refused, and not
         // retried either (a scene that cannot be found now will not be found on a retry, and
         // every result behind this one would wait).

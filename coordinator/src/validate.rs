@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use tessera_protocol::job::JobOptions;
-use tessera_protocol::scene::archive;
+use tessera_protocol::scene::archive::{self, ArchiveError};
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Resolution;
 use tessera_renderer::scene::Scene;
@@ -31,8 +31,10 @@ pub(crate) fn validate_scene(
         .map_err(io("cannot read the uploaded scene"))?;
     let packed = archive::is_archive(&head[..read]);
     let path = if packed {
-        let file = std::fs::File::open(scene).map_err(io("cannot read the uploaded scene"))?;
-        archive::unpack(std::io::BufReader::new(file), dir.path()).map_err(|e| bad(&e))?
+        archive::unpack_file(scene, dir.path()).map_err(|e| match e {
+            ArchiveError::Read { source, .. } => io("cannot read the uploaded scene")(source),
+            e => bad(&e),
+        })?
     } else {
         // Alone in a folder, as workers keep it: an environment map is not found there either.
         let file = Path::new(name)

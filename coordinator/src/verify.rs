@@ -65,6 +65,15 @@ impl Comparison {
         wanted.min(pixel_count)
     }
 
+    /// Whether a check of a tile of `pixel_count` pixels rendered at `spp` could tell a made-up
+    /// tile from an honest one (see [`Verdict::Inconclusive`]).
+    pub fn can_tell(self, pixel_count: usize, spp: u32) -> bool {
+        match self {
+            Self::Exact => true,
+            Self::WithinNoise => vouches(self.pixels(pixel_count), spp),
+        }
+    }
+
     /// Its name in metrics.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -78,6 +87,12 @@ impl Comparison {
 /// an honest backend fails a check with probability below [`FALSE_ALARM`].
 pub fn allowed_disagreements(checked: usize, spp: u32) -> usize {
     estimate::allowed_disagreements(checked, spp, FALSE_ALARM)
+}
+
+/// Whether `checked` pixels compared within noise at `spp` vouch for a tile: fewer than half
+/// of them may disagree from an honest backend, so a mostly made-up tile fails.
+fn vouches(checked: usize, spp: u32) -> bool {
+    2 * allowed_disagreements(checked, spp) < checked
 }
 
 /// A uniform random number in [0, 1) from the operating system: a worker must not be able to
@@ -233,7 +248,7 @@ fn compare(
                 .map(|(&at, _)| at)
                 .collect();
             let allowed = allowed_disagreements(pixels.len(), spp);
-            if disagreeing.len() <= allowed && 2 * allowed >= pixels.len() {
+            if disagreeing.len() <= allowed && !vouches(pixels.len(), spp) {
                 return Verdict::Inconclusive(format!(
                     "at {spp} samples {allowed} of {} pixels may disagree with a new render \
                      beyond noise from an honest backend",
@@ -485,6 +500,10 @@ mod tests {
         assert!(matches!(honest, Verdict::Inconclusive(_)), "{honest:?}");
         assert!(matches!(made_up, Verdict::Failed(_)), "{made_up:?}");
         assert_eq!(allowed_disagreements(32, 4096), 32, "nothing could fail");
+        // Known before rendering, so such a check is not made at all.
+        assert!(Comparison::WithinNoise.can_tell(64 * 64, 512));
+        assert!(!Comparison::WithinNoise.can_tell(64 * 64, 1024));
+        assert!(Comparison::Exact.can_tell(1, 65536));
         for spp in [4096, 65536] {
             let (honest, made_up) = verdict(spp);
             assert!(matches!(honest, Verdict::Inconclusive(_)), "{honest:?}");

@@ -85,9 +85,11 @@ impl Link for HttpLink {
             self.cached(hash)
         };
         let mut fetching = self.fetching.lock().unwrap_or_else(PoisonError::into_inner);
-        // Clones are only made under this lock: two left (the map's and this) means nobody
-        // else waits for this scene's turn.
-        if Arc::strong_count(&turn) == 2 {
+        // Clones are made and dropped only under this lock: two left (the map's and this) means
+        // nobody else waits for this scene's turn.
+        let last = Arc::strong_count(&turn) == 2;
+        drop(turn);
+        if last {
             fetching.remove(&hash);
         }
         path

@@ -109,6 +109,53 @@ pub fn pack(
     builder.into_inner().map_err(ArchiveError::Corrupt)
 }
 
+/// Unpacks the archive file at `archive` as [`unpack`] does. Its own read errors (a failing
+/// disk) are told from a corrupt archive: they are not the submitter's fault.
+pub fn unpack_file(archive: &Path, dir: &Path) -> Result<PathBuf, ArchiveError> {
+    let read = |source| ArchiveError::Read {
+        path: archive.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(archive).map_err(read)?;
+    unpack(Marked(std::io::BufReader::new(file)), dir).map_err(|e| match e {
+        ArchiveError::Corrupt(e) if from_the_file(&e) => read(e),
+        e => e,
+    })
+}
+
+/// A reader whose errors carry a mark, wherever the tar reader passes them on.
+struct Marked<R>(R);
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct FileFailed(std::io::Error);
+
+impl<R: Read> Read for Marked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|e| std::io::Error::new(e.kind(), FileFailed(e)))
+    }
+}
+
+/// Whether `e` is, or wraps, an error of a [`Marked`] reader.
+fn from_the_file(e: &std::io::Error) -> bool {
+    let mut at: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = at {
+        if error.is::<FileFailed>() {
+            return true;
+        }
+        // An I/O error's `source` skips its payload, which is what may carry the mark.
+        at = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    false
+}
+
 /// Unpacks the archive `archive` reads into the empty folder `dir`, an entry at a time, and
 /// returns the path of the scene in it. Nothing is written outside `dir`; on error, `dir` may
 /// hold some of the entries.
@@ -266,6 +313,20 @@ mod tests {
         }
         assert!(!root.path().join("evil.gltf").exists());
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_no_corrupt_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        // A folder opens as a file on Linux, and fails to read as a failing disk would.
+        let err = unpack_file(dir.path(), &out).unwrap_err();
+        assert!(matches!(err, ArchiveError::Read { .. }), "{err:?}");
+        let junk = dir.path().join("junk.tar");
+        std::fs::write(&junk, [7u8; 2048]).unwrap();
+        let err = unpack_file(&junk, &out).unwrap_err();
+        assert!(matches!(err, ArchiveError::Corrupt(_)), "{err:?}");
     }
 
     #[test]

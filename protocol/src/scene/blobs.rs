@@ -118,8 +118,7 @@ impl SceneStore {
                 .tempdir_in(&self.dir)
                 .map_err(io(&self.dir))?;
             if packed {
-                let file = std::fs::File::open(&blob).map_err(io(&blob))?;
-                archive::unpack(std::io::BufReader::new(file), tmp.path())?;
+                archive::unpack_file(&blob, tmp.path())?;
             } else {
                 let alone = tmp.path().join(ALONE);
                 std::fs::hard_link(&blob, &alone)
