@@ -877,6 +877,35 @@ async fn a_lease_its_worker_no_longer_names_expires_though_the_worker_heartbeats
     runner.abort();
 }
 
+/// A coordinator back from a downtime longer than the lease timeout (a restart, a standby
+/// taking over) gives workers a lease timeout to heartbeat again before it expires their
+/// leases: none could reach it meanwhile. Then a lease nobody names expires as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_outlive_the_coordinators_downtime_by_a_lease_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, _job, mut tasks) = farm_with_job(dir.path(), 1, |c| {
+        c.lease_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let task = take(&mut tasks).await;
+    let held = lease(&farm, &task, "honest");
+    // Last heard a minute ago, while the coordinator was down.
+    rusqlite::Connection::open(dir.path().join("data/farm.db"))
+        .unwrap()
+        .execute("UPDATE leases SET heartbeat_at = heartbeat_at - 60", [])
+        .unwrap();
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let kept = farm.store().lease(&held.0).unwrap().unwrap();
+    assert!(
+        kept.active,
+        "expired on the coordinator's first look: {kept:?}"
+    );
+    retaken(&mut tasks, &task, Duration::from_secs(3)).await;
+    runner.abort();
+}
+
 /// A worker that heartbeats but never files a result loses its task at the task timeout, and
 /// the task goes to another worker, which finishes the job: heartbeats alone do not hold a task.
 /// The hoarder claims nothing more, not even the task's next attempt.

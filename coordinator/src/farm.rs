@@ -647,6 +647,7 @@ impl<T: Transport> Farm<T> {
         ));
         let mut frames = tokio::time::interval(TOP_UP_EVERY);
         let mut leases = tokio::time::interval(self.lease_check_every());
+        let running_since = store::now();
         let mut misfits = tokio::time::interval(MISFITS_EVERY);
         let mut leftovers = tokio::time::interval(LEFTOVERS_EVERY);
         loop {
@@ -662,7 +663,7 @@ impl<T: Transport> Farm<T> {
                     }
                 }
                 _ = leases.tick() => {
-                    if let Err(e) = self.expire_leases().await {
+                    if let Err(e) = self.expire_leases(running_since).await {
                         tracing::warn!(error = %e, "cannot expire leases");
                     }
                 }
@@ -814,14 +815,18 @@ impl<T: Transport> Farm<T> {
     /// that held a task past the timeout claims no more tasks: an honest one never takes that
     /// long, and one that hoards would otherwise claim the task's next attempt, and the next,
     /// until its job fails. Its work so far stays paid.
-    async fn expire_leases(&self) -> Result<(), FarmError> {
+    /// Heartbeats count only from `running_since`, when this coordinator began taking them:
+    /// while it was down (a restart, a standby taking over) no worker could reach it, and
+    /// expiring every lease at once would throw away the results waiting in the queue.
+    async fn expire_leases(&self, running_since: f64) -> Result<(), FarmError> {
         let granted_before = self
             .task_timeout
             .map_or(0.0, |t| store::now() - t.as_secs_f64());
-        for lease in self
-            .store
-            .expired_leases(self.alive_after(), granted_before)?
-        {
+        let unheard_since = match self.alive_after() {
+            after if after >= running_since => after,
+            _ => 0.0,
+        };
+        for lease in self.store.expired_leases(unheard_since, granted_before)? {
             let record = self.store.job(lease.job)?;
             let Some(task) = self.store.task(lease.task, record.spec.resolution)? else {
                 continue;
