@@ -145,6 +145,8 @@ impl<K: PartialEq> MapCache<K> {
         let map = match &self.held {
             Some((k, file, map)) if *k == key && *file == setting.file => map.clone(),
             _ => {
+                // The last map goes first, rather than stay while the next is decoded.
+                self.held = None;
                 let map = load(setting)?;
                 self.held = Some((key, setting.file.clone(), map.clone()));
                 map
@@ -565,6 +567,29 @@ mod tests {
             };
             assert_eq!(rotation, left.to_radians(), "{degrees}");
         }
+    }
+
+    /// A cache moving to another map has let go of the last one by the time the next loads, so
+    /// that two large maps are never held at once.
+    #[test]
+    fn a_map_cache_lets_go_of_its_map_before_loading_the_next() {
+        let setting = |file: &str| EnvironmentSetting {
+            file: file.into(),
+            strength: Strength::default(),
+            rotation: Rotation::default(),
+        };
+        let first = Arc::new(sun_map());
+        let mut cache = MapCache::holding(1, "a.hdr".into(), first.clone());
+        assert!(
+            cache
+                .environment(1, &setting("a.hdr"), |_| panic!("held"))
+                .is_ok()
+        );
+        let next = cache.environment(2, &setting("b.hdr"), |_| {
+            assert_eq!(Arc::strong_count(&first), 1, "the last map is still held");
+            Ok(Arc::new(sun_map()))
+        });
+        assert!(next.is_ok());
     }
 
     #[test]

@@ -295,6 +295,9 @@ fn evaluate(held: &mut Held, request: &Request) -> Result<FrameScene, String> {
     let scene = match &held.scene {
         Some((hash, scene)) if *hash == task.scene => scene.clone(),
         _ => {
+            // Let go of the last scene first: held while the next loads, a worker moving between
+            // two large scenes needed room for both.
+            held.scene = None;
             let loaded = Arc::new(
                 Scene::load(&request.path).map_err(|e| format!("cannot load scene: {e}"))?,
             );
