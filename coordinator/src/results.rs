@@ -296,10 +296,10 @@ impl<T: Transport> Farm<T> {
         // coordinators' wall clocks (a standby taking over, a restart with the clock stepped
         // back) may disagree by seconds, and blocking an honest worker on that reverses all it
         // earned. Elsewhere the time is only bounded when accepted.
-        let overrun = match self.held_here(&lease) {
-            Some(_) => claimed_beyond_lease(self.held_micros(&lease), render_micros),
-            None => None,
-        };
+        let (held, timed_here) = self.held_micros(&lease);
+        let overrun = timed_here
+            .then(|| claimed_beyond_lease(held, render_micros))
+            .flatten();
         let verdict = match overrun {
             Some(failed) => Some(failed),
             None => {
@@ -533,22 +533,19 @@ impl<T: Transport> Farm<T> {
     }
 
     /// Microseconds since `lease` was granted: the longer of the wall clock's measure and, for
-    /// a lease this process granted, the monotonic clock's. A wall clock stepped back shortens
-    /// the first; one stepped forward lengthens it, which only errs towards the worker.
-    fn held_micros(&self, lease: &Lease) -> u64 {
+    /// a lease this process granted, the monotonic clock's; and whether this process timed it
+    /// so (not for a lease granted before it started, or by another coordinator, whose start
+    /// another clock wrote). A wall clock stepped back shortens the first; one stepped forward
+    /// lengthens it, which only errs towards the worker.
+    fn held_micros(&self, lease: &Lease) -> (u64, bool) {
         let wall = ((store::now() - lease.started_at).max(0.0) * 1e6) as u64;
-        wall.max(self.held_here(lease).unwrap_or(0))
-    }
-
-    /// Microseconds since this process granted `lease`, on its monotonic clock; `None` for a
-    /// lease granted before it started, or by another coordinator, whose start another clock
-    /// wrote.
-    fn held_here(&self, lease: &Lease) -> Option<u64> {
-        self.granted
+        let here = self
+            .granted
             .lock()
             .expect("lease clock")
             .get(&lease.id)
-            .map(|at| at.elapsed().as_micros() as u64)
+            .map(|at| at.elapsed().as_micros() as u64);
+        (wall.max(here.unwrap_or(0)), here.is_some())
     }
 
     /// Accepts the results that passed their checks, in one transaction: what became of each,
@@ -558,7 +555,7 @@ impl<T: Transport> Farm<T> {
         // charged is the task's work.
         let mut accepting = Vec::with_capacity(passed.len());
         for p in passed {
-            let render_micros = p.reported_micros.min(self.held_micros(&p.lease));
+            let render_micros = p.reported_micros.min(self.held_micros(&p.lease).0);
             let samples = task_samples(&p.job, &p.task);
             let (work_micros, hourly) =
                 self.work_and_price(&p.job, &p.lease, samples, render_micros)?;

@@ -98,14 +98,20 @@ struct Held {
     maps_as_given: bool,
 }
 
-impl TileRenderer {
-    pub fn new(backend: Box<dyn Backend>, faults: Faults) -> Self {
-        let held = Held {
+impl Held {
+    /// No scene or map yet.
+    fn nothing(maps_as_given: bool) -> Self {
+        Self {
             scene: None,
             maps: MapCache::default(),
-            maps_as_given: false,
-        };
-        Self::start(backend, faults, held)
+            maps_as_given,
+        }
+    }
+}
+
+impl TileRenderer {
+    pub fn new(backend: Box<dyn Backend>, faults: Faults) -> Self {
+        Self::start(backend, faults, Held::nothing(false))
     }
 
     /// A renderer that already holds `scene` and its job's environment map, loaded by the
@@ -138,11 +144,7 @@ impl TileRenderer {
         std::thread::spawn(move || {
             let mut held = Some(held);
             loop {
-                let held = held.take().unwrap_or(Held {
-                    scene: None,
-                    maps: MapCache::default(),
-                    maps_as_given,
-                });
+                let held = held.take().unwrap_or(Held::nothing(maps_as_given));
                 let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     serve(backend.as_ref(), held, &inbox, &log)
                 }));
