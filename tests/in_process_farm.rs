@@ -7,6 +7,7 @@ mod farm;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tessera_coordinator::billing::{self, PriceTable};
@@ -26,7 +27,7 @@ use tessera_protocol::task::{MAX_BUNDLE, TaskBundle, TaskMessage};
 use tessera_renderer::backend::cpu::CpuBackend;
 use tessera_renderer::film::Pixels;
 use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
-use tessera_transport::{InProcessTransport, Inbox, Transport};
+use tessera_transport::{InProcessTransport, Inbox, Transport, TransportError};
 use tessera_worker::{Faults, Link, Pace, TileRenderer, WorkerError, run_worker};
 
 /// Workers reach the farm in this process directly, each under its own worker identity.
@@ -428,8 +429,18 @@ async fn take(tasks: &mut <InProcessTransport as Transport>::Tasks) -> TaskMessa
     task.clone()
 }
 
+/// The next task from `tasks` once pending tasks are published, as a running coordinator's
+/// publishing task does: failed tasks' next attempts among them.
+async fn published(
+    farm: &Farm<InProcessTransport>,
+    tasks: &mut <InProcessTransport as Transport>::Tasks,
+) -> TaskMessage {
+    farm.top_up().await.unwrap();
+    take(tasks).await
+}
+
 /// `who`'s claim of `task`, alone.
-fn claim(farm: &Farm<InProcessTransport>, who: &Principal, task: &TaskMessage) -> Claim {
+fn claim<T: Transport>(farm: &Farm<T>, who: &Principal, task: &TaskMessage) -> Claim {
     let mut claims = farm
         .claim(who, &ClaimRequest::of(std::slice::from_ref(task)).tasks)
         .unwrap();
@@ -438,7 +449,7 @@ fn claim(farm: &Farm<InProcessTransport>, who: &Principal, task: &TaskMessage) -
 }
 
 /// A lease on `task` for `worker`: its id and key.
-fn lease(farm: &Farm<InProcessTransport>, task: &TaskMessage, worker: &str) -> (String, String) {
+fn lease<T: Transport>(farm: &Farm<T>, task: &TaskMessage, worker: &str) -> (String, String) {
     match claim(farm, &cpu_worker(worker, 2), task) {
         Claim::Render { lease, key, .. } => (lease, key),
         Claim::Skip { reason } | Claim::Stop { reason } => panic!("claim refused: {reason}"),
@@ -521,7 +532,7 @@ async fn implausible_results_are_refused_and_the_task_sent_again() {
         .into_iter()
         .enumerate()
     {
-        let task = take(&mut tasks).await;
+        let task = published(&farm, &mut tasks).await;
         assert_eq!(task.attempt as usize, attempt + 1);
         let lease = lease(&farm, &task, "mallory");
         farm.handle_result(&result(&task, &pixels, samples, 1_000_000, &lease))
@@ -534,7 +545,7 @@ async fn implausible_results_are_refused_and_the_task_sent_again() {
     }
     // The third refusal was the task's last attempt, but all three came from mallory.
     assert_eq!(farm.job(job).unwrap().state, JobState::Running);
-    let task = take(&mut tasks).await;
+    let task = published(&farm, &mut tasks).await;
     assert_eq!(task.attempt, 4);
     let lease = lease(&farm, &task, "bob");
     farm.handle_result(&result(&task, &Pixels::zeroed(16), 31, 1_000, &lease))
@@ -564,7 +575,7 @@ async fn one_worker_failing_a_task_fails_its_job_only_after_three_times_its_atte
         let attempts = if trusted { 3 } else { 9 };
         for attempt in 1..=attempts {
             assert_eq!(farm.job(job).unwrap().state, JobState::Running, "{attempt}");
-            let task = take(&mut tasks).await;
+            let task = published(&farm, &mut tasks).await;
             assert_eq!(task.attempt, attempt);
             let lease = lease(&farm, &task, "saboteur");
             farm.handle_result(&failure(&task, "out of memory", &lease))
@@ -579,6 +590,90 @@ async fn one_worker_failing_a_task_fails_its_job_only_after_three_times_its_atte
             "{reason}"
         );
     }
+}
+
+/// The in-process broker, holding back its confirms of published messages while `alarm` is
+/// set, as RabbitMQ does under a resource alarm.
+#[derive(Clone, Default)]
+struct Alarmed {
+    broker: InProcessTransport,
+    alarm: Arc<AtomicBool>,
+}
+
+impl Alarmed {
+    async fn confirm(&self) {
+        while self.alarm.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Transport for Alarmed {
+    type Tasks = <InProcessTransport as Transport>::Tasks;
+    type Results = <InProcessTransport as Transport>::Results;
+
+    async fn publish_tasks(&self, tasks: &[TaskBundle]) -> Result<(), TransportError> {
+        self.confirm().await;
+        self.broker.publish_tasks(tasks).await
+    }
+    async fn dead_letter(&self, task: &TaskMessage) -> Result<(), TransportError> {
+        self.confirm().await;
+        self.broker.dead_letter(task).await
+    }
+    async fn publish_results(&self, results: &[ResultMessage]) -> Result<(), TransportError> {
+        self.confirm().await;
+        self.broker.publish_results(results).await
+    }
+    async fn consume_tasks(&self, prefetch: u16) -> Result<Self::Tasks, TransportError> {
+        self.broker.consume_tasks(prefetch).await
+    }
+    async fn consume_verified_tasks(&self, prefetch: u16) -> Result<Self::Tasks, TransportError> {
+        self.broker.consume_verified_tasks(prefetch).await
+    }
+    async fn consume_results(&self) -> Result<Self::Results, TransportError> {
+        self.broker.consume_results().await
+    }
+}
+
+/// A broker that holds back its confirms holds neither a submission (whose client would give up
+/// and submit the job again) nor the results: a failure is recorded without waiting to publish
+/// its task's next attempt. What waited goes out once the broker confirms again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_holding_back_its_confirms_holds_neither_submissions_nor_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Alarmed::default();
+    let config = one_task_a_message(FarmConfig::new(
+        dir.path().join("data"),
+        PriceTable::default(),
+    ));
+    let farm = Farm::open(config, broker.clone()).unwrap();
+    let mut tasks = broker.consume_tasks(1).await.unwrap();
+    let first = farm.submit(one_tile_of_cornell(4, 1)).await.unwrap();
+    let task = take(&mut tasks).await;
+    let held = lease(&farm, &task, "honest");
+    broker.alarm.store(true, Ordering::SeqCst);
+    let second = tokio::time::timeout(
+        Duration::from_secs(10),
+        farm.submit(one_tile_of_cornell(4, 1)),
+    )
+    .await
+    .expect("the submission answers while the broker holds back")
+    .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        farm.handle_result(&failure(&task, "out of memory", &held)),
+    )
+    .await
+    .expect("the failure is recorded while the broker holds back")
+    .unwrap();
+    broker.alarm.store(false, Ordering::SeqCst);
+    farm.top_up().await.unwrap();
+    let mut sent: Vec<_> = [take(&mut tasks).await, take(&mut tasks).await]
+        .iter()
+        .map(|t| (t.job, t.attempt))
+        .collect();
+    sent.sort();
+    assert_eq!(sent, [(first, 2), (second, 1)]);
 }
 
 /// A task is charged for its work (its samples at the job's measured seconds per sample) at the
@@ -1447,7 +1542,7 @@ async fn a_gpu_cheater_is_caught_within_noise_and_blocked() {
         .unwrap();
     assert_eq!(farm.refusals().get("lease no longer active"), Some(&1));
     // The task goes out again, to an honest worker.
-    let again = take(&mut tasks).await;
+    let again = published(&farm, &mut tasks).await;
     assert_eq!((again.task, again.attempt), (second.task, 2));
     let honest = lease(&farm, &again, "honest");
     farm.handle_result(&from_cpu(
@@ -1553,7 +1648,10 @@ async fn a_cheater_caught_in_a_batch_is_not_paid_for_the_rest_of_it() {
     farm.handle_results(&[&rendered, &made_up]).await.unwrap();
     assert!(farm.store().reputation("cheat").unwrap().blocked.is_some());
     assert!(farm.store().ledger(job).unwrap().is_empty());
-    let again = [take(&mut tasks).await, take(&mut tasks).await];
+    let again = [
+        published(&farm, &mut tasks).await,
+        published(&farm, &mut tasks).await,
+    ];
     let mut again: Vec<_> = again.iter().map(|t| (t.task, t.attempt)).collect();
     again.sort();
     assert_eq!(again, [(first.task, 2), (second.task, 2)]);
@@ -1609,7 +1707,7 @@ async fn a_trusted_cheater_is_caught_its_charges_reversed_and_its_tiles_rendered
         .collect();
     assert_eq!(reversed, unverified);
     // The blocked worker may claim nothing more.
-    let next = take(&mut tasks).await;
+    let next = published(&farm, &mut tasks).await;
     let refused = claim(&farm, &cpu_worker("cheat", 2), &next);
     assert!(matches!(refused, Claim::Stop { .. }), "{refused:?}");
     // An honest worker renders the rest, the reversed tiles again among them.
@@ -1617,7 +1715,7 @@ async fn a_trusted_cheater_is_caught_its_charges_reversed_and_its_tiles_rendered
     while farm.job(job).unwrap().state == JobState::Running {
         let task = match first.take() {
             Some(task) => task,
-            None => take(&mut tasks).await,
+            None => published(&farm, &mut tasks).await,
         };
         let honest = lease(&farm, &task, "honest");
         let r = result(&task, &true_pixels(&task), 32, 1, &honest);
@@ -1700,19 +1798,27 @@ async fn a_verified_job_is_rendered_by_verified_workers_only() {
     assert_eq!(farm.store().ledger(job).unwrap()[0].worker, "studio-node");
 }
 
+/// A farm that sends every task in a message of its own and keeps four of a window in the
+/// broker, and its task queue.
+async fn farm_with_a_window_of_four(
+    dir: &Path,
+) -> (
+    Arc<Farm<InProcessTransport>>,
+    <InProcessTransport as Transport>::Tasks,
+) {
+    let transport = InProcessTransport::new();
+    let mut config = one_task_a_message(FarmConfig::new(dir.join("data"), PriceTable::default()));
+    config.window = 4;
+    let farm = Farm::open(config, transport.clone()).unwrap();
+    (farm, transport.consume_tasks(1).await.unwrap())
+}
+
 /// Each tenant has its own window of queued tasks: one tenant's backlog does not hold back
 /// another tenant's job.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_tenants_backlog_does_not_hold_back_anothers_job() {
     let dir = tempfile::tempdir().unwrap();
-    let transport = InProcessTransport::new();
-    let mut config = one_task_a_message(FarmConfig::new(
-        dir.path().join("data"),
-        PriceTable::default(),
-    ));
-    config.window = 4;
-    let farm = Farm::open(config, transport.clone()).unwrap();
-    let mut tasks = transport.consume_tasks(1).await.unwrap();
+    let (farm, mut tasks) = farm_with_a_window_of_four(dir.path()).await;
     let mut backlog = one_tile_of_cornell(4, 1);
     backlog.options.size = SizeRequest::from_sides(Some(64), Some(4)).unwrap();
     backlog.tenant = "a".into();
@@ -1733,6 +1839,21 @@ async fn one_tenants_backlog_does_not_hold_back_anothers_job() {
             .is_err(),
         "tenant a got more than its window"
     );
+}
+
+/// A tenant's jobs that only verified workers may render have a window of their own: with no
+/// verified worker to take them, they do not keep the tenant's other jobs out of the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_waiting_for_verified_workers_does_not_hold_back_its_tenants_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, mut tasks) = farm_with_a_window_of_four(dir.path()).await;
+    let mut waiting = one_tile_of_cornell(4, 1);
+    waiting.options.size = SizeRequest::from_sides(Some(4 * 8), Some(4)).unwrap();
+    waiting.priority = 100;
+    waiting.trust = Trust::Verified;
+    farm.submit(waiting).await.unwrap();
+    let open = farm.submit(one_tile_of_cornell(4, 1)).await.unwrap();
+    assert_eq!(take(&mut tasks).await.job, open);
 }
 
 /// Tiny tasks travel several to a message, a window counts messages (each job's as it fills

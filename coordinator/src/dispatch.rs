@@ -1,6 +1,7 @@
 //! Handing tasks to the transport: at most a window of each tenant's messages at a time (so no
-//! tenant's backlog holds back another's), highest priority first within a tenant, tiny tasks
-//! several to a message, each counted as queued only once the transport confirmed it.
+//! tenant's backlog holds back another's), one window for the jobs any worker may render and one
+//! for those only verified workers may ([`Window`](store::Window)), highest priority first within a window,
+//! tiny tasks several to a message, each counted as queued only once the transport confirmed it.
 
 use std::collections::HashMap;
 
@@ -27,7 +28,7 @@ impl<T: Transport> Farm<T> {
         self.top_up_by((self.window / 4).max(1)).await
     }
 
-    /// Publishes pending tasks of every tenant whose window has room for at least `least`
+    /// Publishes pending tasks of every window that has room for at least `least`
     /// messages, until they are full. A window counts messages: each job's queued tasks count
     /// as the messages they fill ([`tasks_a_message`]), and a job's tasks fill as many
     /// messages of the room as they need, highest priority first.
@@ -44,7 +45,7 @@ impl<T: Transport> Farm<T> {
                 Ok(n)
             };
             let mut batch = Vec::new();
-            for (tenant, queued) in self.store.waiting_tenants()? {
+            for (window, queued) in self.store.waiting_windows()? {
                 let mut in_broker = 0;
                 for (job, tasks) in queued {
                     in_broker += tasks.div_ceil(per_message_of(job)?);
@@ -55,7 +56,7 @@ impl<T: Transport> Farm<T> {
                 }
                 // The longest run of the next pending tasks that fits the room.
                 let (mut left, mut taken, mut at) = (room, 0, 0);
-                let pending = self.store.pending(&tenant, room * MAX_BUNDLE)?;
+                let pending = self.store.pending(&window, room * MAX_BUNDLE)?;
                 while left > 0 && at < pending.len() {
                     let job = pending[at].1;
                     let of_job = pending[at..].iter().take_while(|t| t.1 == job).count();

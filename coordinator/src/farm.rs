@@ -53,12 +53,15 @@ const MISFITS_EVERY: Duration = Duration::from_secs(60);
 const LEFTOVERS_EVERY: Duration = Duration::from_secs(60);
 /// How often pending tasks are published, whatever else asked for it.
 const TOP_UP_EVERY: Duration = Duration::from_secs(2);
+/// How long a submission waits for its first tasks to be queued before it answers.
+const QUEUE_WAIT_ON_SUBMIT: Duration = Duration::from_secs(2);
 
 /// Attempts a task gets before it is dead-lettered and its job failed.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 /// Task messages of one tenant kept in the broker at once (a message holds one task, or a few
-/// tiny ones); the rest wait in the store, so a later job of higher priority overtakes them, and
-/// no tenant's backlog holds back another's.
+/// tiny ones), and as many again of its jobs that only verified workers may render; the rest
+/// wait in the store, so a later job of higher priority overtakes them, and no tenant's backlog
+/// holds back another's.
 pub const DEFAULT_WINDOW: usize = 64;
 /// Camera samples a task message carries at least, where tasks are small enough to share one:
 /// a task of a few milliseconds is not then outweighed by its claim, its two messages and their
@@ -450,9 +453,13 @@ impl<T: Transport> Farm<T> {
         let job = self.store.create_job(&new, plan.tasks())?;
         drop(creating);
         tracing::info!(%job, tasks = plan.len(), "job submitted");
-        if let Err(e) = self.top_up().await {
-            // The tasks stay pending and go out with the next top-up.
-            tracing::warn!(%job, error = %e, "cannot queue tasks yet");
+        // A broker that holds back its confirms (down, or under a resource alarm) must not hold
+        // the request: its client would give up and submit the job again. Tasks not queued by
+        // then stay pending and go out with the publishing task's next top-up.
+        match tokio::time::timeout(QUEUE_WAIT_ON_SUBMIT, self.top_up()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(%job, error = %e, "cannot queue tasks yet"),
+            Err(_) => tracing::warn!(%job, "the broker is slow to take tasks; they go out later"),
         }
         Ok(job)
     }
@@ -709,8 +716,14 @@ impl<T: Transport> Farm<T> {
                 tracing::warn!(error = %e, "cannot acknowledge result");
             }
         }
-        self.top_up_asked.notify_one();
+        self.ask_top_up();
         Ok(())
+    }
+
+    /// Asks the publishing task for a top-up, for tasks that became pending: the caller does
+    /// not wait for the broker's confirms.
+    pub(crate) fn ask_top_up(&self) {
+        self.top_up_asked.notify_one();
     }
 
     /// Publishes until `shutdown` turns true: a top-up after each batch of results that asks

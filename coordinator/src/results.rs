@@ -485,8 +485,10 @@ impl<T: Transport> Farm<T> {
             )?)
         })
         .await?;
-        if !last && let Err(e) = self.top_up().await {
-            tracing::warn!(error = %e, "cannot queue tasks yet");
+        if !last {
+            // Not published here: a broker holding back its confirms would stall the results
+            // (or the lease checks) behind this one.
+            self.ask_top_up();
         }
         Ok(())
     }

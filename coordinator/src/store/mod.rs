@@ -118,6 +118,15 @@ pub struct JobsListed {
 /// Tasks in the broker, not yet done, by job.
 pub type QueuedByJob = Vec<(JobId, usize)>;
 
+/// The tasks that share a window of messages in the broker: a tenant's jobs that any worker may
+/// render, or those only verified workers may. Apart, so that tasks waiting for verified workers
+/// who may never come do not keep the tenant's other jobs out of the broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub tenant: String,
+    pub trust: Trust,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobRecord {
     pub id: JobId,
@@ -942,41 +951,57 @@ impl Store {
             .transpose()
     }
 
-    /// The tenants with tasks waiting to be published, each with how many tasks each of its
+    /// The windows with tasks waiting to be published, each with how many tasks each of its
     /// running jobs has in the broker, not yet done (jobs with none left out).
-    pub fn waiting_tenants(&self) -> Result<Vec<(String, QueuedByJob)>, StoreError> {
+    pub fn waiting_windows(&self) -> Result<Vec<(Window, QueuedByJob)>, StoreError> {
         let rows = self.db().query_map(
-            "SELECT w.tenant, x.job_id, COUNT(x.job_id)
-             FROM (SELECT DISTINCT j.tenant FROM jobs j WHERE j.state = 'running' AND j.ready = 1
+            "SELECT w.tenant, w.trust, x.job_id, COUNT(x.job_id)
+             FROM (SELECT DISTINCT j.tenant, j.trust FROM jobs j
+                   WHERE j.state = 'running' AND j.ready = 1
                      AND EXISTS (SELECT 1 FROM tasks t
                                  WHERE t.job_id = j.id AND t.state = 'pending')) w
-             LEFT JOIN (SELECT k.tenant, q.job_id FROM tasks q JOIN jobs k ON k.id = q.job_id
+             LEFT JOIN (SELECT k.tenant, k.trust, q.job_id FROM tasks q JOIN jobs k ON k.id = q.job_id
                         WHERE q.state = 'queued' AND k.state = 'running') x
-               ON x.tenant = w.tenant
-             GROUP BY w.tenant, x.job_id ORDER BY w.tenant, x.job_id",
+               ON x.tenant = w.tenant AND x.trust = w.trust
+             GROUP BY w.tenant, w.trust, x.job_id ORDER BY w.tenant, w.trust, x.job_id",
             params![],
-            |r| Ok((r.get::<String>(0)?, r.get::<Option<i64>>(1)?, r.get(2)?)),
+            |r| {
+                Ok((
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<Option<i64>>(2)?,
+                    r.get(3)?,
+                ))
+            },
         )?;
-        let mut tenants: Vec<(String, QueuedByJob)> = Vec::new();
-        for (tenant, job, queued) in rows {
-            if tenants.last().is_none_or(|(last, _)| *last != tenant) {
-                tenants.push((tenant, Vec::new()));
+        let mut windows: Vec<(Window, QueuedByJob)> = Vec::new();
+        for (tenant, trust, job, queued) in rows {
+            let trust =
+                Trust::from_name(&trust).ok_or_else(|| corrupt(format!("trust '{trust}'")))?;
+            let window = Window { tenant, trust };
+            if windows.last().is_none_or(|(last, _)| *last != window) {
+                windows.push((window, Vec::new()));
             }
-            if let (Some((_, jobs)), Some(job)) = (tenants.last_mut(), job) {
+            if let (Some((_, jobs)), Some(job)) = (windows.last_mut(), job) {
                 jobs.push((JobId(job), queued));
             }
         }
-        Ok(tenants)
+        Ok(windows)
     }
 
-    /// Up to `limit` pending tasks of `tenant`'s running jobs, highest priority first, then
-    /// oldest job: their ids and jobs, without reading their records.
-    pub fn pending(&self, tenant: &str, limit: usize) -> Result<Vec<(TaskId, JobId)>, StoreError> {
+    /// Up to `limit` pending tasks of the running jobs in `window`, highest priority first,
+    /// then oldest job: their ids and jobs, without reading their records.
+    pub fn pending(
+        &self,
+        window: &Window,
+        limit: usize,
+    ) -> Result<Vec<(TaskId, JobId)>, StoreError> {
         Ok(self.db().query_map(
             "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
              WHERE t.state = 'pending' AND j.state = 'running' AND j.ready = 1 AND j.tenant = ?1
-             ORDER BY j.priority DESC, j.id, t.id LIMIT ?2",
-            params![tenant, limit as i64],
+               AND j.trust = ?2
+             ORDER BY j.priority DESC, j.id, t.id LIMIT ?3",
+            params![window.tenant.as_str(), window.trust.as_str(), limit as i64],
             |r| Ok((TaskId(r.get(0)?), JobId(r.get(1)?))),
         )?)
     }
@@ -1343,13 +1368,14 @@ pub(crate) mod tests {
     use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
     impl Store {
-        /// Up to `limit` pending tasks of `tenant`'s running jobs, with their records.
+        /// Up to `limit` pending tasks of `tenant`'s running jobs any worker may render, with
+        /// their records.
         fn next_pending(
             &self,
             tenant: &str,
             limit: usize,
         ) -> Result<Vec<(TaskRecord, JobId)>, StoreError> {
-            self.pending_records(&self.pending(tenant, limit)?)
+            self.pending_records(&self.pending(&any_worker(tenant), limit)?)
         }
 
         /// A claim of one task, as a message of one task asks it.
@@ -1502,6 +1528,7 @@ pub(crate) mod tests {
     on_sqlite_and_postgres!(
         jobs_and_tasks_survive_reopening,
         pending_tasks_come_by_priority_then_age_within_each_tenant,
+        a_tenants_verified_jobs_wait_in_a_window_of_their_own,
         a_task_is_billed_once_under_its_lease_and_ledger_rows_are_immutable,
         a_blocked_workers_unverified_tasks_go_out_again_and_are_charged_once_more,
         a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard,
@@ -1822,8 +1849,8 @@ pub(crate) mod tests {
         assert!(store.unclaimed_queued(50.0).unwrap().is_empty());
         // Its tasks all done or queued, the first tenant waits for nothing to be published.
         assert_eq!(
-            store.waiting_tenants().unwrap(),
-            [("t2".to_owned(), vec![])]
+            store.waiting_windows().unwrap(),
+            [(any_worker("t2"), vec![])]
         );
 
         assert!(store.stop_claims("w1", "too slow").unwrap());
@@ -1849,8 +1876,8 @@ pub(crate) mod tests {
         assert!((checked - 0.001).abs() < 1e-12, "{checked}");
         // Its reversed task pending again, the first tenant waits too, with two in the broker.
         assert_eq!(
-            store.waiting_tenants().unwrap(),
-            [(String::new(), vec![(id, 2)]), ("t2".to_owned(), vec![])]
+            store.waiting_windows().unwrap(),
+            [(any_worker(""), vec![(id, 2)]), (any_worker("t2"), vec![])]
         );
 
         let counts = store.counts().unwrap();
@@ -1952,6 +1979,14 @@ pub(crate) mod tests {
 
     fn job(store: &Store, priority: i32) -> JobId {
         job_of(store, "", priority, 1)
+    }
+
+    /// The window of `tenant`'s jobs that any worker may render.
+    fn any_worker(tenant: &str) -> Window {
+        Window {
+            tenant: tenant.into(),
+            trust: Trust::Any,
+        }
     }
 
     /// The next pending task, claimed by worker "w1"; returns it and its lease.
@@ -2126,16 +2161,16 @@ pub(crate) mod tests {
         assert_eq!(jobs, [high, high, high, high, low, low]);
         let ids: Vec<TaskId> = next.iter().map(|(t, _)| t.id).collect();
         store.mark_queued(&ids, 100.0).unwrap();
-        let waiting = store.waiting_tenants().unwrap();
+        let waiting = store.waiting_windows().unwrap();
         assert_eq!(
             waiting,
             [
-                (String::new(), vec![(low, 2), (high, 4)]),
-                ("b".into(), vec![])
+                (any_worker(""), vec![(low, 2), (high, 4)]),
+                (any_worker("b"), vec![])
             ]
         );
         let jobs = |tenant| -> Vec<JobId> {
-            let pending = store.pending(tenant, 10).unwrap();
+            let pending = store.pending(&any_worker(tenant), 10).unwrap();
             pending.into_iter().map(|(_, j)| j).collect()
         };
         assert_eq!(jobs("b"), [other; 4]);
@@ -2152,8 +2187,69 @@ pub(crate) mod tests {
         store
             .finish_job(low, JobState::Cancelled, Some("by user"))
             .unwrap();
-        assert_eq!(store.waiting_tenants().unwrap(), [("b".into(), vec![])]);
+        assert_eq!(
+            store.waiting_windows().unwrap(),
+            [(any_worker("b"), vec![])]
+        );
         assert!(store.next_pending("", 10).unwrap().is_empty());
+    }
+
+    fn a_tenants_verified_jobs_wait_in_a_window_of_their_own(scratch: &Scratch) {
+        let store = scratch.open();
+        let spec = spec();
+        let plan = TaskPlan::new(spec.frames.clone(), spec.resolution, spec.tile_size);
+        let verified = store
+            .create_job(
+                &NewJob {
+                    scene: SceneHash::of(b"verified"),
+                    scene_bytes: 1,
+                    scene_name: "s.gltf",
+                    spec: &spec,
+                    priority: 9,
+                    tenant: "a",
+                    max_cost: None,
+                    quote: None,
+                    trust: Trust::Verified,
+                },
+                plan.tasks(),
+            )
+            .unwrap();
+        let open = job_of(&store, "a", 0, 1);
+        let window = Window {
+            tenant: "a".into(),
+            trust: Trust::Verified,
+        };
+        let queued: Vec<TaskId> = store
+            .pending(&window, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(t, j)| {
+                assert_eq!(j, verified);
+                t
+            })
+            .collect();
+        assert_eq!(queued.len(), 4);
+        store.mark_queued(&queued, 1.0).unwrap();
+        // The verified job's tasks all in the broker, waiting for a verified worker, fill their
+        // own window: the job any worker may render still has its pending tasks and its room.
+        assert_eq!(
+            store.waiting_windows().unwrap(),
+            [(any_worker("a"), vec![])]
+        );
+        let pending: Vec<JobId> = store
+            .pending(&any_worker("a"), 10)
+            .unwrap()
+            .into_iter()
+            .map(|(_, j)| j)
+            .collect();
+        assert_eq!(pending, [open; 4]);
+        store
+            .mark_queued(&[store.pending(&any_worker("a"), 1).unwrap()[0].0], 1.0)
+            .unwrap();
+        assert_eq!(
+            store.waiting_windows().unwrap(),
+            [(any_worker("a"), vec![(open, 1)])]
+        );
     }
 
     fn a_task_is_billed_once_under_its_lease_and_ledger_rows_are_immutable(scratch: &Scratch) {
