@@ -13,7 +13,7 @@ use std::time::Duration;
 use tessera_coordinator::billing::{self, PriceTable};
 use tessera_coordinator::store::{JobPage, Principal};
 use tessera_coordinator::{Farm, FarmConfig, Submission, server};
-use tessera_protocol::api::JobState;
+use tessera_protocol::api::{JobState, TaskState};
 use tessera_protocol::auth::{NewToken, Role, Trust};
 use tessera_protocol::device::Device;
 use tessera_protocol::id::JobId;
@@ -593,7 +593,8 @@ async fn one_worker_failing_a_task_fails_its_job_only_after_three_times_its_atte
 }
 
 /// The in-process broker, holding back its confirms of published messages while `alarm` is
-/// set, as RabbitMQ does under a resource alarm.
+/// set, as RabbitMQ does under a resource alarm: the messages are delivered, their publisher
+/// waits.
 #[derive(Clone, Default)]
 struct Alarmed {
     broker: InProcessTransport,
@@ -601,10 +602,11 @@ struct Alarmed {
 }
 
 impl Alarmed {
-    async fn confirm(&self) {
+    async fn confirm(&self) -> Result<(), TransportError> {
         while self.alarm.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        Ok(())
     }
 }
 
@@ -613,16 +615,16 @@ impl Transport for Alarmed {
     type Results = <InProcessTransport as Transport>::Results;
 
     async fn publish_tasks(&self, tasks: &[TaskBundle]) -> Result<(), TransportError> {
-        self.confirm().await;
-        self.broker.publish_tasks(tasks).await
+        self.broker.publish_tasks(tasks).await?;
+        self.confirm().await
     }
     async fn dead_letter(&self, task: &TaskMessage) -> Result<(), TransportError> {
-        self.confirm().await;
-        self.broker.dead_letter(task).await
+        self.broker.dead_letter(task).await?;
+        self.confirm().await
     }
     async fn publish_results(&self, results: &[ResultMessage]) -> Result<(), TransportError> {
-        self.confirm().await;
-        self.broker.publish_results(results).await
+        self.broker.publish_results(results).await?;
+        self.confirm().await
     }
     async fn consume_tasks(&self, prefetch: u16) -> Result<Self::Tasks, TransportError> {
         self.broker.consume_tasks(prefetch).await
@@ -637,7 +639,8 @@ impl Transport for Alarmed {
 
 /// A broker that holds back its confirms holds neither a submission (whose client would give up
 /// and submit the job again) nor the results: a failure is recorded without waiting to publish
-/// its task's next attempt. What waited goes out once the broker confirms again.
+/// its task's next attempt. What waited goes out once the broker confirms again; a task whose
+/// message the broker took unconfirmed goes out again, its attempt claimable once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_holding_back_its_confirms_holds_neither_submissions_nor_results() {
     let dir = tempfile::tempdir().unwrap();
@@ -668,12 +671,26 @@ async fn a_broker_holding_back_its_confirms_holds_neither_submissions_nor_result
     .unwrap();
     broker.alarm.store(false, Ordering::SeqCst);
     farm.top_up().await.unwrap();
-    let mut sent: Vec<_> = [take(&mut tasks).await, take(&mut tasks).await]
-        .iter()
-        .map(|t| (t.job, t.attempt))
-        .collect();
+    let mut sent = Vec::new();
+    while let Ok(Some(delivery)) =
+        tokio::time::timeout(Duration::from_millis(300), tasks.next()).await
+    {
+        let [task] = delivery.message.tasks() else {
+            panic!("one task a message expected");
+        };
+        sent.push((task.job, task.attempt));
+        delivery.ack().await.unwrap();
+    }
     sent.sort();
+    sent.dedup();
     assert_eq!(sent, [(first, 2), (second, 1)]);
+    for job in [first, second] {
+        let queued = farm.store().tasks(job, None).unwrap();
+        assert!(
+            queued.iter().all(|t| t.state == TaskState::Queued),
+            "{queued:?}"
+        );
+    }
 }
 
 /// A task is charged for its work (its samples at the job's measured seconds per sample) at the

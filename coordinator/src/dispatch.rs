@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use tessera_protocol::id::{JobId, TaskId};
+use tessera_protocol::id::JobId;
+use tessera_protocol::lease::TaskAttempt;
 use tessera_protocol::task::{MAX_BUNDLE, TaskBundle, TaskMessage};
 use tessera_transport::Transport;
 
@@ -112,8 +113,14 @@ impl<T: Transport> Farm<T> {
         // Taken before publishing: a worker may start before the broker confirms.
         let published_at = store::now();
         self.transport.publish_tasks(&bundles).await?;
-        let ids: Vec<TaskId> = tasks.iter().map(|(t, _)| t.id).collect();
-        self.store.mark_queued(&ids, published_at)?;
+        let published: Vec<TaskAttempt> = tasks
+            .iter()
+            .map(|(t, _)| TaskAttempt {
+                task: t.id,
+                attempt: t.attempts + 1,
+            })
+            .collect();
+        self.store.mark_queued(&published, published_at)?;
         Ok(())
     }
 }

@@ -26,6 +26,7 @@ use tessera_protocol::api::{
 };
 use tessera_protocol::auth::Trust;
 use tessera_protocol::id::{JobId, TaskId};
+use tessera_protocol::lease::TaskAttempt;
 use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::SceneHash;
@@ -1035,16 +1036,23 @@ impl Store {
         Ok(out)
     }
 
-    /// Marks tasks queued, published no earlier than `published_at` (the store's clock); the
-    /// first such time of each task is kept.
-    pub fn mark_queued(&self, tasks: &[TaskId], published_at: f64) -> Result<(), StoreError> {
+    /// Marks queued the tasks whose attempts `published` names, as published no earlier than
+    /// `published_at` (the store's clock).
+    pub fn mark_queued(
+        &self,
+        published: &[TaskAttempt],
+        published_at: f64,
+    ) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        for t in tasks {
+        // A task whose published attempt failed meanwhile (a worker took the message before the
+        // broker confirmed it) stays pending for its next attempt: marked queued, it would wait
+        // for a message nobody sends.
+        for t in published {
             tx.execute(
                 "UPDATE tasks SET state = 'queued', queued_at = ?2
-                 WHERE id = ?1 AND state IN ('pending', 'queued')",
-                params![t.0, published_at],
+                 WHERE id = ?1 AND attempts + 1 = ?3 AND state IN ('pending', 'queued')",
+                params![t.task.0, published_at, t.attempt],
             )?;
         }
         tx.commit()?;
@@ -1364,7 +1372,6 @@ pub(crate) mod tests {
     use tessera_protocol::auth::{NewToken, Role};
     use tessera_protocol::device::Device;
     use tessera_protocol::job::Fps;
-    use tessera_protocol::lease::TaskAttempt;
     use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
     impl Store {
@@ -1529,6 +1536,7 @@ pub(crate) mod tests {
         jobs_and_tasks_survive_reopening,
         pending_tasks_come_by_priority_then_age_within_each_tenant,
         a_tenants_verified_jobs_wait_in_a_window_of_their_own,
+        a_task_whose_published_attempt_failed_meanwhile_stays_pending,
         a_task_is_billed_once_under_its_lease_and_ledger_rows_are_immutable,
         a_blocked_workers_unverified_tasks_go_out_again_and_are_charged_once_more,
         a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard,
@@ -1838,7 +1846,9 @@ pub(crate) mod tests {
             .map(|(t, _)| t)
             .find(|t| t.id != held.id)
             .unwrap();
-        store.mark_queued(&[queued.id, held.id], 100.0).unwrap();
+        store
+            .mark_queued(&[first_attempt(queued.id), first_attempt(held.id)], 100.0)
+            .unwrap();
         let unclaimed: Vec<TaskId> = store
             .unclaimed_queued(200.0)
             .unwrap()
@@ -1979,6 +1989,37 @@ pub(crate) mod tests {
 
     fn job(store: &Store, priority: i32) -> JobId {
         job_of(store, "", priority, 1)
+    }
+
+    /// A task's first attempt, as a top-up publishes a new task.
+    fn first_attempt(task: TaskId) -> TaskAttempt {
+        TaskAttempt { task, attempt: 1 }
+    }
+
+    /// A published attempt confirmed after that attempt failed leaves its task pending, for
+    /// the next attempt to go out; the attempt now due is marked queued.
+    fn a_task_whose_published_attempt_failed_meanwhile_stays_pending(scratch: &Scratch) {
+        let store = scratch.open();
+        job(&store, 0);
+        let (task, _) = store.next_pending("", 1).unwrap().remove(0);
+        store
+            .record_failure(task.id, 1, "out of memory", None, None)
+            .unwrap();
+        store.mark_queued(&[first_attempt(task.id)], 1.0).unwrap();
+        let state = |store: &Store| {
+            store
+                .task(task.id, spec().resolution)
+                .unwrap()
+                .unwrap()
+                .state
+        };
+        assert_eq!(state(&store), TaskState::Pending);
+        let second = TaskAttempt {
+            task: task.id,
+            attempt: 2,
+        };
+        store.mark_queued(&[second], 1.0).unwrap();
+        assert_eq!(state(&store), TaskState::Queued);
     }
 
     /// The window of `tenant`'s jobs that any worker may render.
@@ -2128,7 +2169,9 @@ pub(crate) mod tests {
         let store = Store::open(&path).unwrap();
         let next = store.next_pending("", 1).unwrap();
         assert_eq!(next[0].1, id);
-        store.mark_queued(&[next[0].0.id], 5.0).unwrap();
+        store
+            .mark_queued(&[first_attempt(next[0].0.id)], 5.0)
+            .unwrap();
         let queued_at: f64 = store
             .db()
             .query_row(
@@ -2159,7 +2202,7 @@ pub(crate) mod tests {
         let next = store.next_pending("", 6).unwrap();
         let jobs: Vec<JobId> = next.iter().map(|(_, j)| *j).collect();
         assert_eq!(jobs, [high, high, high, high, low, low]);
-        let ids: Vec<TaskId> = next.iter().map(|(t, _)| t.id).collect();
+        let ids: Vec<TaskAttempt> = next.iter().map(|(t, _)| first_attempt(t.id)).collect();
         store.mark_queued(&ids, 100.0).unwrap();
         let waiting = store.waiting_windows().unwrap();
         assert_eq!(
@@ -2219,13 +2262,13 @@ pub(crate) mod tests {
             tenant: "a".into(),
             trust: Trust::Verified,
         };
-        let queued: Vec<TaskId> = store
+        let queued: Vec<TaskAttempt> = store
             .pending(&window, 10)
             .unwrap()
             .into_iter()
             .map(|(t, j)| {
                 assert_eq!(j, verified);
-                t
+                first_attempt(t)
             })
             .collect();
         assert_eq!(queued.len(), 4);
@@ -2244,7 +2287,12 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(pending, [open; 4]);
         store
-            .mark_queued(&[store.pending(&any_worker("a"), 1).unwrap()[0].0], 1.0)
+            .mark_queued(
+                &[first_attempt(
+                    store.pending(&any_worker("a"), 1).unwrap()[0].0,
+                )],
+                1.0,
+            )
             .unwrap();
         assert_eq!(
             store.waiting_windows().unwrap(),
