@@ -635,6 +635,9 @@ impl Transport for Alarmed {
     async fn consume_results(&self) -> Result<Self::Results, TransportError> {
         self.broker.consume_results().await
     }
+    async fn task_consumers(&self, trust: Trust) -> Result<u32, TransportError> {
+        self.broker.task_consumers(trust).await
+    }
 }
 
 /// A broker that holds back its confirms holds neither a submission (whose client would give up
@@ -1871,6 +1874,36 @@ async fn a_job_waiting_for_verified_workers_does_not_hold_back_its_tenants_other
     farm.submit(waiting).await.unwrap();
     let open = farm.submit(one_tile_of_cornell(4, 1)).await.unwrap();
     assert_eq!(take(&mut tasks).await.job, open);
+}
+
+/// Tasks nobody claimed are published again after the queue timeout, but not into a queue
+/// nobody takes from (no worker online): nothing there can have been lost, and a copy each
+/// timeout would pile up for as long as nobody came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unclaimed_tasks_are_not_published_again_into_a_queue_nobody_takes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let transport = InProcessTransport::new();
+    let mut config = one_task_a_message(FarmConfig::new(
+        dir.path().join("data"),
+        PriceTable::default(),
+    ));
+    config.queue_timeout = Duration::from_millis(200);
+    // Queued tasks are looked at every 100 ms.
+    config.lease_timeout = Duration::from_secs(1);
+    let farm = Farm::open(config, transport.clone()).unwrap();
+    farm.submit(one_tile_of_cornell(4, 1)).await.unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(farm.clone().run(shutdown));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.send(true).unwrap();
+    runner.await.unwrap().unwrap();
+    let mut tasks = transport.consume_tasks(1).await.unwrap();
+    // Held unacknowledged, so that none goes back to the queue while it is counted.
+    let mut messages = Vec::new();
+    while let Some(delivery) = tasks.ready().await {
+        messages.push(delivery);
+    }
+    assert_eq!(messages.len(), 1);
 }
 
 /// Tiny tasks travel several to a message, a window counts messages (each job's as it fills

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use tessera_protocol::auth::Trust;
 use tessera_protocol::id::JobId;
 use tessera_protocol::lease::TaskAttempt;
 use tessera_protocol::task::{MAX_BUNDLE, TaskBundle, TaskMessage};
@@ -78,10 +79,29 @@ impl<T: Transport> Farm<T> {
 
     /// Publishes again the tasks queued for longer than the queue timeout that nobody claimed:
     /// their message may be gone (a purged queue, a consumer that took it without claiming).
-    /// A copy of a message still queued is harmless: its attempt can be claimed once.
+    /// A copy of a message still queued is harmless: its attempt can be claimed once. Not into
+    /// a queue nobody takes from (no worker online, or no verified one): nothing there can
+    /// have been taken, and copies would pile up there every queue timeout for as long as
+    /// nobody came.
     pub(crate) async fn republish_unclaimed(&self) -> Result<(), FarmError> {
         let before = store::now() - self.queue_timeout.as_secs_f64();
-        let stale = self.store.unclaimed_queued(before)?;
+        let mut stale = self.store.unclaimed_queued(before)?;
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let mut trust_of = HashMap::new();
+        for (_, job) in &stale {
+            if !trust_of.contains_key(job) {
+                trust_of.insert(*job, self.store.job(*job)?.trust);
+            }
+        }
+        for trust in [Trust::Any, Trust::Verified] {
+            if trust_of.values().any(|&t| t == trust)
+                && self.transport.task_consumers(trust).await? == 0
+            {
+                stale.retain(|(_, job)| trust_of[job] != trust);
+            }
+        }
         if stale.is_empty() {
             return Ok(());
         }

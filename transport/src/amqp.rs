@@ -735,6 +735,31 @@ impl Transport for AmqpTransport {
         // a batch's worth arriving while the last one is recorded.
         Ok(self.consume(&queue, 256).await)
     }
+
+    async fn task_consumers(&self, trust: Trust) -> Result<u32, TransportError> {
+        let names = &self.shared.names;
+        let queue = match trust {
+            Trust::Any => &names.tasks,
+            Trust::Verified => &names.verified_tasks,
+        };
+        let mut guard = self.shared.publisher.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.open_publisher().await?);
+        }
+        let (connection, _) = guard.as_ref().expect("just connected");
+        // A channel of its own: the publisher's waits for confirms.
+        let channel = connection.create_channel().await.map_err(broker)?;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let found = channel
+            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+            .await
+            .map_err(broker)?;
+        let _ = channel.close(200, "counted".into()).await;
+        Ok(found.consumer_count())
+    }
 }
 
 #[cfg(test)]

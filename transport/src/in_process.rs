@@ -1,6 +1,7 @@
 //! Channels inside one process: what `tessera render` and tests use. Messages are encoded as on
 //! the wire, so a message that would not survive RabbitMQ does not survive here either.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -11,14 +12,22 @@ use tessera_protocol::task::{TaskBundle, TaskMessage};
 
 use crate::{BoxFuture, Delivery, Inbox, Settle, Transport, TransportError, decode, encode};
 
-type Queue = (
-    mpsc::UnboundedSender<Vec<u8>>,
-    Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>>,
-);
+/// A queue: its sending end, its receiving end shared by its consumers, and how many
+/// consumers it has.
+#[derive(Clone)]
+struct Queue {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    rx: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>>,
+    consumers: Arc<AtomicU32>,
+}
 
 fn queue() -> Queue {
     let (tx, rx) = mpsc::unbounded_channel();
-    (tx, Arc::new(tokio::sync::Mutex::new(rx)))
+    Queue {
+        tx,
+        rx: Arc::new(tokio::sync::Mutex::new(rx)),
+        consumers: Arc::default(),
+    }
 }
 
 /// Cheap to clone: clones share the queues.
@@ -57,6 +66,23 @@ pub struct ChannelInbox<M> {
     _message: std::marker::PhantomData<fn() -> M>,
 }
 
+impl<M> ChannelInbox<M> {
+    /// A consumer of `queue`, counted among its consumers while it lives.
+    fn on(queue: &Queue) -> Self {
+        queue.consumers.fetch_add(1, Ordering::SeqCst);
+        Self {
+            queue: queue.clone(),
+            _message: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<M> Drop for ChannelInbox<M> {
+    fn drop(&mut self) {
+        self.queue.consumers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// An unacknowledged in-process message goes back on its queue when dropped, as RabbitMQ
 /// requeues the deliveries of a consumer that vanished.
 struct ChannelSettle {
@@ -93,7 +119,7 @@ impl<M: serde::de::DeserializeOwned + Send> ChannelInbox<M> {
             Ok(message) => {
                 let settle = ChannelSettle {
                     body: Some(body),
-                    requeue: self.queue.0.clone(),
+                    requeue: self.queue.tx.clone(),
                 };
                 Some(Delivery::new(message, false, Box::new(settle)))
             }
@@ -108,7 +134,7 @@ impl<M: serde::de::DeserializeOwned + Send> ChannelInbox<M> {
 impl<M: serde::de::DeserializeOwned + Send> Inbox<M> for ChannelInbox<M> {
     async fn next(&mut self) -> Option<Delivery<M>> {
         loop {
-            let body = self.queue.1.lock().await.recv().await?;
+            let body = self.queue.rx.lock().await.recv().await?;
             if let Some(delivery) = self.delivery(body) {
                 return Some(delivery);
             }
@@ -117,7 +143,7 @@ impl<M: serde::de::DeserializeOwned + Send> Inbox<M> for ChannelInbox<M> {
 
     async fn ready(&mut self) -> Option<Delivery<M>> {
         loop {
-            let body = self.queue.1.try_lock().ok()?.try_recv().ok()?;
+            let body = self.queue.rx.try_lock().ok()?.try_recv().ok()?;
             if let Some(delivery) = self.delivery(body) {
                 return Some(delivery);
             }
@@ -136,7 +162,7 @@ impl Transport for InProcessTransport {
                 Trust::Verified => &self.verified_tasks,
             };
             queue
-                .0
+                .tx
                 .send(encode(task))
                 .map_err(|_| TransportError::Closed)?;
         }
@@ -154,7 +180,7 @@ impl Transport for InProcessTransport {
     async fn publish_results(&self, results: &[ResultMessage]) -> Result<(), TransportError> {
         for result in results {
             self.results
-                .0
+                .tx
                 .send(encode(result))
                 .map_err(|_| TransportError::Closed)?;
         }
@@ -162,23 +188,22 @@ impl Transport for InProcessTransport {
     }
 
     async fn consume_tasks(&self, _prefetch: u16) -> Result<Self::Tasks, TransportError> {
-        Ok(ChannelInbox {
-            queue: self.tasks.clone(),
-            _message: std::marker::PhantomData,
-        })
+        Ok(ChannelInbox::on(&self.tasks))
     }
 
     async fn consume_verified_tasks(&self, _prefetch: u16) -> Result<Self::Tasks, TransportError> {
-        Ok(ChannelInbox {
-            queue: self.verified_tasks.clone(),
-            _message: std::marker::PhantomData,
-        })
+        Ok(ChannelInbox::on(&self.verified_tasks))
     }
 
     async fn consume_results(&self) -> Result<Self::Results, TransportError> {
-        Ok(ChannelInbox {
-            queue: self.results.clone(),
-            _message: std::marker::PhantomData,
-        })
+        Ok(ChannelInbox::on(&self.results))
+    }
+
+    async fn task_consumers(&self, trust: Trust) -> Result<u32, TransportError> {
+        let queue = match trust {
+            Trust::Any => &self.tasks,
+            Trust::Verified => &self.verified_tasks,
+        };
+        Ok(queue.consumers.load(Ordering::SeqCst))
     }
 }

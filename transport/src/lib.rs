@@ -19,6 +19,7 @@ use std::pin::Pin;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use tessera_protocol::auth::Trust;
 use tessera_protocol::result::ResultMessage;
 use tessera_protocol::task::{TaskBundle, TaskMessage};
 
@@ -123,6 +124,12 @@ pub trait Transport: Send + Sync + 'static {
 
     fn consume_results(&self)
     -> impl Future<Output = Result<Self::Results, TransportError>> + Send;
+
+    /// How many consumers take from the task queue of `trust`'s jobs now.
+    fn task_consumers(
+        &self,
+        trust: Trust,
+    ) -> impl Future<Output = Result<u32, TransportError>> + Send;
 }
 
 /// Messages are JSON on every transport, so a farm's traffic can be read with any AMQP tool.

@@ -4,6 +4,7 @@ mod broker;
 
 use std::time::Duration;
 
+use tessera_protocol::auth::Trust;
 use tessera_protocol::device::Device;
 use tessera_protocol::id::{JobId, TaskId};
 use tessera_protocol::pixels::EncodedPixels;
@@ -44,13 +45,10 @@ async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
         .expect("the broker answered within 30 s")
 }
 
-/// A worker that cannot send its results (a publish the broker refused) gives the task back at
-/// once, on a connection that stays up; merely dropped, it would be held until the connection
-/// closed, and a worker that takes one message at a time would take no other.
-#[tokio::test]
-async fn a_requeued_task_comes_back_at_once_on_the_same_connection() {
+/// A transport on queues of their own for `test`, task 1's first attempt published.
+async fn holding_one_task(test: &str) -> AmqpTransport {
     broker::ensure_rabbitmq();
-    let ns = broker::namespace("requeue");
+    let ns = broker::namespace(test);
     let transport = AmqpTransport::connect(&Broker::new(broker::URL), &ns)
         .await
         .unwrap();
@@ -58,6 +56,15 @@ async fn a_requeued_task_comes_back_at_once_on_the_same_connection() {
         .publish_tasks(&[TaskBundle::one(task(1, 1))])
         .await
         .unwrap();
+    transport
+}
+
+/// A worker that cannot send its results (a publish the broker refused) gives the task back at
+/// once, on a connection that stays up; merely dropped, it would be held until the connection
+/// closed, and a worker that takes one message at a time would take no other.
+#[tokio::test]
+async fn a_requeued_task_comes_back_at_once_on_the_same_connection() {
+    let transport = holding_one_task("requeue").await;
     let mut inbox = transport.consume_tasks(1).await.unwrap();
     let first = within(inbox.next()).await.unwrap();
     within(first.requeue()).await.unwrap();
@@ -65,6 +72,32 @@ async fn a_requeued_task_comes_back_at_once_on_the_same_connection() {
     assert_eq!(again.message.tasks(), [task(1, 1)]);
     assert!(again.redelivered);
     again.ack().await.unwrap();
+    transport.delete_queues().await.unwrap();
+}
+
+/// The consumers of each task queue are counted: the coordinator publishes unclaimed tasks again
+/// only into a queue somebody takes from.
+#[tokio::test]
+async fn a_task_queues_consumers_are_counted() {
+    let transport = holding_one_task("consumers").await;
+    assert_eq!(
+        within(transport.task_consumers(Trust::Any)).await.unwrap(),
+        0
+    );
+    let mut inbox = transport.consume_tasks(1).await.unwrap();
+    // An inbox consumes once it is first read.
+    let delivery = within(inbox.next()).await.unwrap();
+    assert_eq!(
+        within(transport.task_consumers(Trust::Any)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        within(transport.task_consumers(Trust::Verified))
+            .await
+            .unwrap(),
+        0
+    );
+    delivery.ack().await.unwrap();
     transport.delete_queues().await.unwrap();
 }
 

@@ -273,6 +273,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     last_error TEXT,
     -- When the task was first handed to the broker: no attempt can have rendered for longer.
     queued_at REAL,
+    -- When a worker last gave the task back for others (a claim refused): a publication
+    -- confirmed after that time does not mark it queued, its message being spent.
+    given_back_at REAL,
     UNIQUE (job_id, frame, x, y)
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, job_id);
@@ -490,6 +493,7 @@ impl Store {
         db.execute_batch("COMMIT")?;
         // Columns that data directories made by earlier versions lack.
         add_column(&db, "tasks", "queued_at", "REAL")?;
+        add_column(&db, "tasks", "given_back_at", "REAL")?;
         add_column(&db, "jobs", "tenant", "TEXT NOT NULL DEFAULT ''")?;
         add_column(&db, "jobs", "max_cost_micros", "INTEGER")?;
         add_column(&db, "jobs", "ready", "INTEGER NOT NULL DEFAULT 1")?;
@@ -1045,13 +1049,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        // A task whose published attempt failed meanwhile (a worker took the message before the
-        // broker confirmed it) stays pending for its next attempt: marked queued, it would wait
-        // for a message nobody sends.
+        // A task whose published attempt failed meanwhile, or was given back for other workers
+        // (a worker took the message before the broker confirmed it), stays pending for the next
+        // top-up: marked queued, it would wait for a message nobody sends.
         for t in published {
             tx.execute(
                 "UPDATE tasks SET state = 'queued', queued_at = ?2
-                 WHERE id = ?1 AND attempts + 1 = ?3 AND state IN ('pending', 'queued')",
+                 WHERE id = ?1 AND attempts + 1 = ?3 AND state IN ('pending', 'queued')
+                   AND (given_back_at IS NULL OR given_back_at < ?2)",
                 params![t.task.0, published_at, t.attempt],
             )?;
         }
@@ -1537,6 +1542,7 @@ pub(crate) mod tests {
         pending_tasks_come_by_priority_then_age_within_each_tenant,
         a_tenants_verified_jobs_wait_in_a_window_of_their_own,
         a_task_whose_published_attempt_failed_meanwhile_stays_pending,
+        a_task_given_back_before_its_publication_was_confirmed_stays_pending,
         a_task_is_billed_once_under_its_lease_and_ledger_rows_are_immutable,
         a_blocked_workers_unverified_tasks_go_out_again_and_are_charged_once_more,
         a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard,
@@ -1991,6 +1997,11 @@ pub(crate) mod tests {
         job_of(store, "", priority, 1)
     }
 
+    /// The state `task` (of a job of [`spec`]) is in.
+    fn state_of(store: &Store, task: TaskId) -> TaskState {
+        store.task(task, spec().resolution).unwrap().unwrap().state
+    }
+
     /// A task's first attempt, as a top-up publishes a new task.
     fn first_attempt(task: TaskId) -> TaskAttempt {
         TaskAttempt { task, attempt: 1 }
@@ -2006,20 +2017,63 @@ pub(crate) mod tests {
             .record_failure(task.id, 1, "out of memory", None, None)
             .unwrap();
         store.mark_queued(&[first_attempt(task.id)], 1.0).unwrap();
-        let state = |store: &Store| {
-            store
-                .task(task.id, spec().resolution)
-                .unwrap()
-                .unwrap()
-                .state
-        };
-        assert_eq!(state(&store), TaskState::Pending);
+        assert_eq!(state_of(&store, task.id), TaskState::Pending);
         let second = TaskAttempt {
             task: task.id,
             attempt: 2,
         };
         store.mark_queued(&[second], 1.0).unwrap();
-        assert_eq!(state(&store), TaskState::Queued);
+        assert_eq!(state_of(&store, task.id), TaskState::Queued);
+    }
+
+    /// A task given back for other workers by a claim that came before its publication was
+    /// confirmed stays pending: that publication's message is spent. A later one marks it.
+    fn a_task_given_back_before_its_publication_was_confirmed_stays_pending(scratch: &Scratch) {
+        let store = scratch.open();
+        job(&store, 0);
+        let (task, _) = store.next_pending("", 1).unwrap().remove(0);
+        let claim = |attempt| {
+            let claimant = Claimant {
+                worker: "saboteur",
+                device_class: "cpu",
+                threads: 2,
+                verified: false,
+                others_alive_since: Some(0.0),
+            };
+            store
+                .claim(
+                    &[TaskAttempt {
+                        task: task.id,
+                        attempt,
+                    }],
+                    &claimant,
+                )
+                .unwrap()
+                .remove(0)
+        };
+        let LeaseClaim::Granted(lease) = claim(1) else {
+            panic!("the first claim is granted");
+        };
+        store
+            .record_failure(
+                task.id,
+                1,
+                "sabotage",
+                Some((&lease.id, LeaseEnd::Done)),
+                None,
+            )
+            .unwrap();
+        store.announce_worker(&worker()).unwrap();
+        let published_at = now();
+        assert!(matches!(claim(2), LeaseClaim::Refused(_)));
+        let second = TaskAttempt {
+            task: task.id,
+            attempt: 2,
+        };
+        store.mark_queued(&[second], published_at).unwrap();
+        assert_eq!(state_of(&store, task.id), TaskState::Pending);
+        store.mark_queued(&[second], now() + 1.0).unwrap();
+        assert_eq!(state_of(&store, task.id), TaskState::Queued);
     }
 
     /// The window of `tenant`'s jobs that any worker may render.
