@@ -7,14 +7,13 @@ use std::collections::HashMap;
 
 use tessera_protocol::auth::Trust;
 use tessera_protocol::id::JobId;
-use tessera_protocol::lease::TaskAttempt;
 use tessera_protocol::task::{MAX_BUNDLE, TaskBundle, TaskMessage};
 use tessera_transport::Transport;
 
 use crate::error::FarmError;
 use crate::farm::Farm;
 use crate::job::JobSpec;
-use crate::store::{self, JobRecord, TaskRecord};
+use crate::store::{self, JobRecord, Published, TaskRecord};
 
 impl<T: Transport> Farm<T> {
     /// Publishes pending tasks until the window is full.
@@ -96,10 +95,15 @@ impl<T: Transport> Farm<T> {
             }
         }
         for trust in [Trust::Any, Trust::Verified] {
-            if trust_of.values().any(|&t| t == trust)
-                && self.transport.task_consumers(trust).await? == 0
-            {
-                stale.retain(|(_, job)| trust_of[job] != trust);
+            if !trust_of.values().any(|&t| t == trust) {
+                continue;
+            }
+            match self.transport.task_consumers(trust).await {
+                Ok(0) => stale.retain(|(_, job)| trust_of[job] != trust),
+                Ok(_) => {}
+                // Published again, as before the queue was counted: a lost message would
+                // otherwise wait for as long as counting fails.
+                Err(e) => tracing::warn!(error = %e, "cannot count a task queue's consumers"),
             }
         }
         if stale.is_empty() {
@@ -133,13 +137,7 @@ impl<T: Transport> Farm<T> {
         // Taken before publishing: a worker may start before the broker confirms.
         let published_at = store::now();
         self.transport.publish_tasks(&bundles).await?;
-        let published: Vec<TaskAttempt> = tasks
-            .iter()
-            .map(|(t, _)| TaskAttempt {
-                task: t.id,
-                attempt: t.attempts + 1,
-            })
-            .collect();
+        let published: Vec<Published> = tasks.iter().map(|(t, _)| Published::of(t)).collect();
         self.store.mark_queued(&published, published_at)?;
         Ok(())
     }

@@ -747,18 +747,26 @@ impl Transport for AmqpTransport {
             *guard = Some(self.open_publisher().await?);
         }
         let (connection, _) = guard.as_ref().expect("just connected");
-        // A channel of its own: the publisher's waits for confirms.
-        let channel = connection.create_channel().await.map_err(broker)?;
-        let passive = QueueDeclareOptions {
-            passive: true,
-            ..QueueDeclareOptions::default()
-        };
-        let found = channel
-            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
-            .await
-            .map_err(broker)?;
-        let _ = channel.close(200, "counted".into()).await;
-        Ok(found.consumer_count())
+        let counted = async {
+            // A channel of its own: the publisher's waits for confirms.
+            let channel = connection.create_channel().await.map_err(broker)?;
+            let passive = QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            };
+            let found = channel
+                .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+                .await
+                .map_err(broker)?;
+            let _ = channel.close(200, "counted".into()).await;
+            Ok(found.consumer_count())
+        }
+        .await;
+        if counted.is_err() && !connection.status().connected() {
+            // Lost: the next publication connects again.
+            *guard = None;
+        }
+        counted
     }
 }
 

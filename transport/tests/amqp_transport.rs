@@ -75,29 +75,37 @@ async fn a_requeued_task_comes_back_at_once_on_the_same_connection() {
     transport.delete_queues().await.unwrap();
 }
 
+async fn consumers(transport: &AmqpTransport, trust: Trust) -> u32 {
+    within(transport.task_consumers(trust)).await.unwrap()
+}
+
 /// The consumers of each task queue are counted: the coordinator publishes unclaimed tasks again
 /// only into a queue somebody takes from.
 #[tokio::test]
 async fn a_task_queues_consumers_are_counted() {
     let transport = holding_one_task("consumers").await;
-    assert_eq!(
-        within(transport.task_consumers(Trust::Any)).await.unwrap(),
-        0
-    );
-    let mut inbox = transport.consume_tasks(1).await.unwrap();
-    // An inbox consumes once it is first read.
-    let delivery = within(inbox.next()).await.unwrap();
-    assert_eq!(
-        within(transport.task_consumers(Trust::Any)).await.unwrap(),
-        1
-    );
-    assert_eq!(
-        within(transport.task_consumers(Trust::Verified))
-            .await
-            .unwrap(),
-        0
-    );
-    delivery.ack().await.unwrap();
+    transport
+        .publish_tasks(&[TaskBundle::one(task(2, 1))])
+        .await
+        .unwrap();
+    assert_eq!(consumers(&transport, Trust::Any).await, 0);
+    // Inboxes consume once they are first read; each message is acknowledged before the count,
+    // which must not count unacknowledged messages instead (as RabbitMQ's quorum queues did
+    // until a 2026 fix).
+    let mut inboxes = [
+        transport.consume_tasks(1).await.unwrap(),
+        transport.consume_tasks(1).await.unwrap(),
+    ];
+    let mut deliveries = Vec::new();
+    for inbox in &mut inboxes {
+        deliveries.push(within(inbox.next()).await.unwrap());
+    }
+    for delivery in deliveries {
+        delivery.ack().await.unwrap();
+    }
+    assert_eq!(consumers(&transport, Trust::Any).await, 2);
+    assert_eq!(consumers(&transport, Trust::Verified).await, 0);
+    drop(inboxes);
     transport.delete_queues().await.unwrap();
 }
 

@@ -451,9 +451,9 @@ fn claim_one(
         // could take it again as fast as it is published); else a saboteur that wins the task's
         // message every time could fail its job alone.
         db.execute(
-            "UPDATE tasks SET state = 'pending', given_back_at = ?2
+            "UPDATE tasks SET state = 'pending', give_backs = give_backs + 1
              WHERE id = ?1 AND state IN ('pending', 'queued')",
-            params![task.0, now()],
+            params![task.0],
         )?;
         return refuse(format!(
             "worker '{worker}' failed this task before: it goes to another"

@@ -26,7 +26,6 @@ use tessera_protocol::api::{
 };
 use tessera_protocol::auth::Trust;
 use tessera_protocol::id::{JobId, TaskId};
-use tessera_protocol::lease::TaskAttempt;
 use tessera_protocol::money::Money;
 use tessera_protocol::result::WorkerInfo;
 use tessera_protocol::scene::SceneHash;
@@ -116,6 +115,10 @@ pub struct JobsListed {
     pub more: bool,
 }
 
+/// The column a PostgreSQL store made before tasks were given back by count lacks.
+const ADD_GIVE_BACKS_POSTGRES: &str =
+    "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS give_backs BIGINT NOT NULL DEFAULT 0;";
+
 /// Tasks in the broker, not yet done, by job.
 pub type QueuedByJob = Vec<(JobId, usize)>;
 
@@ -164,8 +167,28 @@ pub struct TaskRecord {
     pub task: Task,
     pub state: TaskState,
     pub attempts: u32,
+    /// How often a worker gave it back for other workers.
+    pub give_backs: u32,
     /// When it was first handed to the broker.
     pub queued_at: Option<f64>,
+}
+
+/// A task as a top-up read it and published its next attempt.
+#[derive(Clone, Copy, Debug)]
+pub struct Published {
+    pub task: TaskId,
+    pub attempts: u32,
+    pub give_backs: u32,
+}
+
+impl Published {
+    pub fn of(task: &TaskRecord) -> Self {
+        Self {
+            task: task.id,
+            attempts: task.attempts,
+            give_backs: task.give_backs,
+        }
+    }
 }
 
 /// What accepting a result did.
@@ -273,9 +296,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     last_error TEXT,
     -- When the task was first handed to the broker: no attempt can have rendered for longer.
     queued_at REAL,
-    -- When a worker last gave the task back for others (a claim refused): a publication
-    -- confirmed after that time does not mark it queued, its message being spent.
-    given_back_at REAL,
+    -- How often a worker gave the task back for others (a claim refused): a publication
+    -- read before the last time does not mark it queued, its message being spent.
+    give_backs INTEGER NOT NULL DEFAULT 0,
     UNIQUE (job_id, frame, x, y)
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, job_id);
@@ -493,7 +516,7 @@ impl Store {
         db.execute_batch("COMMIT")?;
         // Columns that data directories made by earlier versions lack.
         add_column(&db, "tasks", "queued_at", "REAL")?;
-        add_column(&db, "tasks", "given_back_at", "REAL")?;
+        add_column(&db, "tasks", "give_backs", "INTEGER NOT NULL DEFAULT 0")?;
         add_column(&db, "jobs", "tenant", "TEXT NOT NULL DEFAULT ''")?;
         add_column(&db, "jobs", "max_cost_micros", "INTEGER")?;
         add_column(&db, "jobs", "ready", "INTEGER NOT NULL DEFAULT 1")?;
@@ -547,7 +570,8 @@ impl Store {
         )?;
         let recount = if sums_kept { "" } else { ledger::RECOUNT_COSTS };
         db.batch(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {} {POSTGRES_TRIGGERS} {} {recount} COMMIT;",
+            "BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} {} {ADD_GIVE_BACKS_POSTGRES} \
+             {POSTGRES_TRIGGERS} {} {recount} COMMIT;",
             database::postgres_schema(&schema()),
             reputation::ADD_CAUGHT_POSTGRES,
             ledger::POSTGRES_RULES,
@@ -913,6 +937,7 @@ impl Store {
             },
             state: task_state(&state)?,
             attempts: row.get("attempts")?,
+            give_backs: row.get("give_backs")?,
             queued_at: row.get("queued_at")?,
         })
     }
@@ -1040,24 +1065,24 @@ impl Store {
         Ok(out)
     }
 
-    /// Marks queued the tasks whose attempts `published` names, as published no earlier than
-    /// `published_at` (the store's clock).
+    /// Marks queued the tasks `published` names, as published no earlier than `published_at`
+    /// (the store's clock).
     pub fn mark_queued(
         &self,
-        published: &[TaskAttempt],
+        published: &[Published],
         published_at: f64,
     ) -> Result<(), StoreError> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        // A task whose published attempt failed meanwhile, or was given back for other workers
-        // (a worker took the message before the broker confirmed it), stays pending for the next
-        // top-up: marked queued, it would wait for a message nobody sends.
+        // A task whose published attempt failed meanwhile, or that was given back for other
+        // workers (a worker took the message before the broker confirmed it), stays pending for
+        // the next top-up: marked queued, it would wait for a message nobody sends.
         for t in published {
             tx.execute(
                 "UPDATE tasks SET state = 'queued', queued_at = ?2
-                 WHERE id = ?1 AND attempts + 1 = ?3 AND state IN ('pending', 'queued')
-                   AND (given_back_at IS NULL OR given_back_at < ?2)",
-                params![t.task.0, published_at, t.attempt],
+                 WHERE id = ?1 AND attempts = ?3 AND give_backs = ?4
+                   AND state IN ('pending', 'queued')",
+                params![t.task.0, published_at, t.attempts, t.give_backs],
             )?;
         }
         tx.commit()?;
@@ -1377,6 +1402,7 @@ pub(crate) mod tests {
     use tessera_protocol::auth::{NewToken, Role};
     use tessera_protocol::device::Device;
     use tessera_protocol::job::Fps;
+    use tessera_protocol::lease::TaskAttempt;
     use tessera_renderer::settings::{MaxDepth, RenderSettings, Spp};
 
     impl Store {
@@ -1543,6 +1569,7 @@ pub(crate) mod tests {
         a_tenants_verified_jobs_wait_in_a_window_of_their_own,
         a_task_whose_published_attempt_failed_meanwhile_stays_pending,
         a_task_given_back_before_its_publication_was_confirmed_stays_pending,
+        a_store_from_before_tasks_were_given_back_by_count_is_upgraded,
         a_task_is_billed_once_under_its_lease_and_ledger_rows_are_immutable,
         a_blocked_workers_unverified_tasks_go_out_again_and_are_charged_once_more,
         a_lease_is_granted_once_for_the_current_attempt_and_expires_unheard,
@@ -1587,6 +1614,23 @@ pub(crate) mod tests {
         let store = scratch.open();
         assert!(reputation::caught_cheating(&store.db(), "cheat").unwrap());
         assert!(!reputation::caught_cheating(&store.db(), "drained").unwrap());
+    }
+
+    /// A store made before tasks were given back by count gets the column, on both engines.
+    fn a_store_from_before_tasks_were_given_back_by_count_is_upgraded(scratch: &Scratch) {
+        {
+            let store = scratch.open();
+            job(&store, 0);
+            store
+                .db()
+                .batch("ALTER TABLE tasks DROP COLUMN give_backs")
+                .unwrap();
+        }
+        let store = scratch.open();
+        let (task, _) = store.next_pending("", 1).unwrap().remove(0);
+        assert_eq!(task.give_backs, 0);
+        store.mark_queued(&[Published::of(&task)], 1.0).unwrap();
+        assert_eq!(state_of(&store, task.id), TaskState::Queued);
     }
 
     /// A result's lease id is the sender's claim: one that could not be ours names no lease,
@@ -2002,9 +2046,13 @@ pub(crate) mod tests {
         store.task(task, spec().resolution).unwrap().unwrap().state
     }
 
-    /// A task's first attempt, as a top-up publishes a new task.
-    fn first_attempt(task: TaskId) -> TaskAttempt {
-        TaskAttempt { task, attempt: 1 }
+    /// A new task, as a top-up publishes its first attempt.
+    fn first_attempt(task: TaskId) -> Published {
+        Published {
+            task,
+            attempts: 0,
+            give_backs: 0,
+        }
     }
 
     /// A published attempt confirmed after that attempt failed leaves its task pending, for
@@ -2016,13 +2064,10 @@ pub(crate) mod tests {
         store
             .record_failure(task.id, 1, "out of memory", None, None)
             .unwrap();
-        store.mark_queued(&[first_attempt(task.id)], 1.0).unwrap();
+        store.mark_queued(&[Published::of(&task)], 1.0).unwrap();
         assert_eq!(state_of(&store, task.id), TaskState::Pending);
-        let second = TaskAttempt {
-            task: task.id,
-            attempt: 2,
-        };
-        store.mark_queued(&[second], 1.0).unwrap();
+        let (again, _) = store.next_pending("", 1).unwrap().remove(0);
+        store.mark_queued(&[Published::of(&again)], 1.0).unwrap();
         assert_eq!(state_of(&store, task.id), TaskState::Queued);
     }
 
@@ -2064,15 +2109,15 @@ pub(crate) mod tests {
             )
             .unwrap();
         store.announce_worker(&worker()).unwrap();
-        let published_at = now();
+        // Read and published before the claim refused comes; confirmed after it.
+        let (published, _) = store.next_pending("", 1).unwrap().remove(0);
         assert!(matches!(claim(2), LeaseClaim::Refused(_)));
-        let second = TaskAttempt {
-            task: task.id,
-            attempt: 2,
-        };
-        store.mark_queued(&[second], published_at).unwrap();
+        store
+            .mark_queued(&[Published::of(&published)], 1.0)
+            .unwrap();
         assert_eq!(state_of(&store, task.id), TaskState::Pending);
-        store.mark_queued(&[second], now() + 1.0).unwrap();
+        let (again, _) = store.next_pending("", 1).unwrap().remove(0);
+        store.mark_queued(&[Published::of(&again)], 1.0).unwrap();
         assert_eq!(state_of(&store, task.id), TaskState::Queued);
     }
 
@@ -2256,7 +2301,7 @@ pub(crate) mod tests {
         let next = store.next_pending("", 6).unwrap();
         let jobs: Vec<JobId> = next.iter().map(|(_, j)| *j).collect();
         assert_eq!(jobs, [high, high, high, high, low, low]);
-        let ids: Vec<TaskAttempt> = next.iter().map(|(t, _)| first_attempt(t.id)).collect();
+        let ids: Vec<Published> = next.iter().map(|(t, _)| first_attempt(t.id)).collect();
         store.mark_queued(&ids, 100.0).unwrap();
         let waiting = store.waiting_windows().unwrap();
         assert_eq!(
@@ -2316,7 +2361,7 @@ pub(crate) mod tests {
             tenant: "a".into(),
             trust: Trust::Verified,
         };
-        let queued: Vec<TaskAttempt> = store
+        let queued: Vec<Published> = store
             .pending(&window, 10)
             .unwrap()
             .into_iter()
