@@ -3,7 +3,7 @@
 //! for those only verified workers may ([`Window`](store::Window)), highest priority first within a window,
 //! tiny tasks several to a message, each counted as queued only once the transport confirmed it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tessera_protocol::auth::Trust;
 use tessera_protocol::id::JobId;
@@ -35,6 +35,9 @@ impl<T: Transport> Farm<T> {
     /// messages of the room as they need, highest priority first.
     async fn top_up_by(&self, least: usize) -> Result<(), FarmError> {
         let _one_at_a_time = self.publishing.lock().await;
+        // Published once a call: one a worker gave back before its confirm stays pending
+        // (`Store::mark_queued`), and goes out at the next top-up, not at once again.
+        let mut published = HashSet::new();
         loop {
             let mut per_message = HashMap::new();
             let mut per_message_of = |job: JobId| -> Result<usize, FarmError> {
@@ -69,6 +72,7 @@ impl<T: Transport> Farm<T> {
                 }
                 batch.extend(self.store.pending_records(&pending[..taken])?);
             }
+            batch.retain(|(task, _)| published.insert(task.id));
             if batch.is_empty() {
                 return Ok(());
             }
@@ -79,9 +83,9 @@ impl<T: Transport> Farm<T> {
     /// Publishes again the tasks queued for longer than the queue timeout that nobody claimed:
     /// their message may be gone (a purged queue, a consumer that took it without claiming).
     /// A copy of a message still queued is harmless: its attempt can be claimed once. Not into
-    /// a queue nobody takes from (no worker online, or no verified one): nothing there can
-    /// have been taken, and copies would pile up there every queue timeout for as long as
-    /// nobody came.
+    /// a queue nobody takes from (no worker online, or no verified one), as far as the broker
+    /// can tell: nothing there can have been taken, and copies would pile up there every queue
+    /// timeout for as long as nobody came.
     pub(crate) async fn republish_unclaimed(&self) -> Result<(), FarmError> {
         let before = store::now() - self.queue_timeout.as_secs_f64();
         let mut stale = self.store.unclaimed_queued(before)?;

@@ -115,9 +115,16 @@ pub struct JobsListed {
     pub more: bool,
 }
 
-/// The column a PostgreSQL store made before tasks were given back by count lacks.
-const ADD_GIVE_BACKS_POSTGRES: &str =
-    "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS give_backs BIGINT NOT NULL DEFAULT 0;";
+/// The column a PostgreSQL store made before tasks were given back by count lacks. Looked for
+/// first: `ADD COLUMN IF NOT EXISTS` locks the table against readers even when it has it.
+const ADD_GIVE_BACKS_POSTGRES: &str = r#"
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'tasks' AND column_name = 'give_backs') THEN
+        ALTER TABLE tasks ADD COLUMN give_backs BIGINT NOT NULL DEFAULT 0;
+    END IF;
+END $$;
+"#;
 
 /// Tasks in the broker, not yet done, by job.
 pub type QueuedByJob = Vec<(JobId, usize)>;
