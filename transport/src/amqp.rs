@@ -511,6 +511,9 @@ async fn publish_confirmed(
     Ok(())
 }
 
+/// How long counting a queue's consumers may take.
+const COUNT_WAIT: Duration = Duration::from_secs(5);
+
 /// Exponential backoff from 100 ms to 5 s, for reconnecting.
 struct Backoff {
     delay: Duration,
@@ -743,8 +746,16 @@ impl Transport for AmqpTransport {
             Trust::Verified => &names.verified_tasks,
         };
         let mut guard = self.shared.publisher.lock().await;
+        if guard
+            .as_ref()
+            .is_some_and(|(connection, _)| !connection.status().connected())
+        {
+            *guard = None;
+        }
+        let late = || TransportError::Broker(format!("no answer within {COUNT_WAIT:?}"));
         if guard.is_none() {
-            *guard = Some(self.open_publisher().await?);
+            let opened = tokio::time::timeout(COUNT_WAIT, self.open_publisher()).await;
+            *guard = Some(opened.map_err(|_| late())??);
         }
         let (connection, _) = guard.as_ref().expect("just connected");
         let counted = async {
@@ -760,10 +771,14 @@ impl Transport for AmqpTransport {
                 .map_err(broker)?;
             let _ = channel.close(200, "counted".into()).await;
             Ok(found.consumer_count())
-        }
-        .await;
-        if counted.is_err() && !connection.status().connected() {
-            // Lost: the next publication connects again.
+        };
+        // Bounded: the publisher's lock is held, and a broker under a resource alarm stops
+        // reading a publishing connection.
+        let counted = tokio::time::timeout(COUNT_WAIT, counted)
+            .await
+            .unwrap_or_else(|_| Err(late()));
+        if counted.is_err() {
+            // The next publication connects afresh.
             *guard = None;
         }
         counted
