@@ -1,7 +1,8 @@
 //! Handing tasks to the transport: at most a window of each tenant's messages at a time (so no
 //! tenant's backlog holds back another's), one window for the jobs any worker may render and one
-//! for those only verified workers may ([`Window`](store::Window)), highest priority first within a window,
-//! tiny tasks several to a message, each counted as queued only once the transport confirmed it.
+//! for those only verified workers may ([`Window`](store::Window)), highest priority first
+//! within a window, tiny tasks several to a message, each counted as queued only once the
+//! transport confirmed it.
 
 use std::collections::{HashMap, HashSet};
 

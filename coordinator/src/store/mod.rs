@@ -997,7 +997,8 @@ impl Store {
                    WHERE j.state = 'running' AND j.ready = 1
                      AND EXISTS (SELECT 1 FROM tasks t
                                  WHERE t.job_id = j.id AND t.state = 'pending')) w
-             LEFT JOIN (SELECT k.tenant, k.trust, q.job_id FROM tasks q JOIN jobs k ON k.id = q.job_id
+             LEFT JOIN (SELECT k.tenant, k.trust, q.job_id
+                        FROM tasks q JOIN jobs k ON k.id = q.job_id
                         WHERE q.state = 'queued' AND k.state = 'running') x
                ON x.tenant = w.tenant AND x.trust = w.trust
              GROUP BY w.tenant, w.trust, x.job_id ORDER BY w.tenant, w.trust, x.job_id",
