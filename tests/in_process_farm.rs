@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tessera_coordinator::billing::{self, PriceTable};
-use tessera_coordinator::store::{JobPage, Principal};
+use tessera_coordinator::store::{JobPage, Principal, RowPage};
 use tessera_coordinator::{Farm, FarmConfig, Submission, server};
 use tessera_protocol::api::{JobState, TaskState};
 use tessera_protocol::auth::{NewToken, Role, Trust};
@@ -688,7 +688,7 @@ async fn a_broker_holding_back_its_confirms_holds_neither_submissions_nor_result
     sent.dedup();
     assert_eq!(sent, [(first, 2), (second, 1)]);
     for job in [first, second] {
-        let queued = farm.store().tasks(job, None).unwrap();
+        let queued = farm.store().tasks(job, None, RowPage::FIRST).unwrap().tasks;
         assert!(
             queued.iter().all(|t| t.state == TaskState::Queued),
             "{queued:?}"
@@ -1036,7 +1036,7 @@ async fn a_task_held_past_the_task_timeout_goes_to_another_worker_despite_heartb
     let hoarded = lease(&farm, &task, "hoarder");
     let beating = heartbeats(&farm, "hoarder", vec![hoarded.0.clone()]);
     let again = retaken(&mut tasks, &task, Duration::from_secs(4)).await;
-    let views = farm.store().tasks(job, None).unwrap();
+    let views = farm.store().tasks(job, None, RowPage::FIRST).unwrap().tasks;
     let why = views[0].last_error.as_deref().unwrap_or_default();
     assert!(why.contains("held the task for more than 1 s"), "{why}");
     match claim(&farm, &cpu_worker("hoarder", 2), &again) {
@@ -1160,7 +1160,14 @@ async fn a_drained_worker_leaves_its_messages_to_the_others_and_stops() {
     }
     let honest = spawn_cpu_worker(&farm, &transport, "honest", shutdown);
     assert_eq!(wait_finished(&farm, job).await, JobState::Done);
-    assert_eq!(farm.store().tasks(job, None).unwrap().len(), 4);
+    assert_eq!(
+        farm.store()
+            .tasks(job, None, RowPage::FIRST)
+            .unwrap()
+            .tasks
+            .len(),
+        4
+    );
     stop.send(true).unwrap();
     runner.await.unwrap().unwrap();
     honest.await.unwrap().unwrap();

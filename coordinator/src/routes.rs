@@ -6,7 +6,7 @@ use axum::http::Method;
 use tessera_protocol::auth::Role;
 
 use crate::dashboard;
-use crate::store::JobPage;
+use crate::store::{JobPage, RowPage};
 
 /// One route and who may call it, with what the OpenAPI document says of it.
 #[derive(Clone, Debug)]
@@ -76,6 +76,18 @@ const fn route(
         endpoint,
     }
 }
+
+/// A page of a job's rows (tasks, or charges).
+const ROW_PAGE: [Param; 2] = [
+    Param::new("limit", "The most rows listed.")
+        .between(1, RowPage::MAX as i64)
+        .default(RowPage::FIRST.limit() as i64),
+    Param::new(
+        "after",
+        "Only rows after this one (as the Link header names it).",
+    )
+    .between(0, i64::MAX),
+];
 
 const STATE_FILTER: Param = Param::new("state", "Only jobs in this state.").one_of(&[
     "running",
@@ -187,17 +199,30 @@ pub const ROUTES: [Route; 25] = [
         "/api/jobs/{id}/invoice",
         USERS,
         Endpoint::Invoice,
-        Doc::new("A job's charges, their reversals and its total.").answers(Body::Json("InvoiceView")),
+        Doc::new(
+            "A job's charges a page at a time, oldest first, with the reversals of the page's \
+             charges and the whole job's total. Where more charges follow, the Link header's \
+             rel=\"next\" names their page.",
+        )
+        .query(&ROW_PAGE)
+        .answers(Body::Json("InvoiceView")),
     ),
     route(
         Method::GET,
         "/api/jobs/{id}/tasks",
         USERS,
         Endpoint::Tasks,
-        Doc::new("A job's tasks, with why the failed ones failed.")
-            .query(&[Param::new("state", "Only tasks in this state.")
-                .one_of(&["pending", "queued", "done", "failed"])])
-            .answers(Body::JsonList("TaskView")),
+        Doc::new(
+            "A job's tasks, with why the failed ones failed, a page at a time in the order they \
+             render. Where more follow, the Link header's rel=\"next\" names their page.",
+        )
+        .query(&[
+            Param::new("state", "Only tasks in this state.")
+                .one_of(&["pending", "queued", "done", "failed"]),
+            ROW_PAGE[0],
+            ROW_PAGE[1],
+        ])
+        .answers(Body::JsonList("TaskView")),
     ),
     route(
         Method::GET,

@@ -20,7 +20,7 @@ use axum::{Extension, Json, Router};
 use futures_lite::StreamExt;
 use tessera_protocol::api::{
     ErrorView, FrameEvent, InvoiceView, JobState, JobStateView, JobView, Me, Quote, Submitted,
-    TaskState, TaskView, TileEvent, WorkerView,
+    TaskState, TileEvent, WorkerView,
 };
 use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView, Trust};
 use tessera_protocol::id::JobId;
@@ -39,7 +39,7 @@ use crate::listings::{Listed, Listing, Listings};
 use crate::live::{self, LiveEvent};
 use crate::openapi;
 use crate::routes::{Access, Endpoint, ROUTES};
-use crate::store::{JobPage, JobRecord, Principal, TaskRecord, TokenError};
+use crate::store::{JobPage, JobRecord, Principal, RowPage, TaskRecord, TokenError};
 use crate::untrusted::{self, LABEL_RULE, is_label, printable};
 
 type FarmState<T> = Arc<Farm<T>>;
@@ -603,19 +603,67 @@ async fn cancel<T: Transport>(
     }))
 }
 
+#[derive(serde::Deserialize)]
+struct RowsQuery {
+    limit: Option<String>,
+    after: Option<String>,
+}
+
+/// The page a query of a job's rows asks for.
+fn row_page(query: RowsQuery) -> ApiResult<RowPage> {
+    let bad = |what: String| ApiError(StatusCode::BAD_REQUEST, what);
+    let after = query
+        .after
+        .map(|a| {
+            a.parse::<i64>()
+                .ok()
+                .filter(|&a| a >= 0)
+                .ok_or_else(|| bad(format!("after: '{}' is not a row id", printable(&a, 40))))
+        })
+        .transpose()?;
+    query
+        .limit
+        .map_or(Some(RowPage::FIRST.limit()), |l| l.parse().ok())
+        .and_then(|limit| RowPage::new(after, limit))
+        .ok_or_else(|| bad(format!("limit must be 1 to {}", RowPage::MAX)))
+}
+
+/// `body` as JSON, with a `Link` header naming the page after it where one follows: `path`
+/// with `query` and `after`.
+fn paged(body: impl serde::Serialize, path: String, query: String, after: Option<i64>) -> Response {
+    let mut response = Json(body).into_response();
+    if let Some(after) = after {
+        let link = format!("<{path}?{query}&after={after}>; rel=\"next\"");
+        let link =
+            HeaderValue::from_str(&link).expect("a link of numbers and names is a header value");
+        response.headers_mut().insert(header::LINK, link);
+    }
+    response
+}
+
 async fn invoice<T: Transport>(
     State(farm): State<FarmState<T>>,
     Extension(who): Extension<Principal>,
     Segments(id): Segments<String>,
-) -> ApiResult<Json<InvoiceView>> {
+    query: Result<Query<RowsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
     let id = visible_job(&farm, &who, &id)?.id;
-    let store = farm.store();
-    Ok(Json(InvoiceView {
+    let Query(query) = query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let page = row_page(query)?;
+    let invoice = farm.store().invoice(id, page).map_err(FarmError::from)?;
+    let view = InvoiceView {
         job: id,
-        rows: store.ledger(id).map_err(FarmError::from)?,
-        reversals: store.reversals(id).map_err(FarmError::from)?,
-        total: store.invoice_total(id).map_err(FarmError::from)?,
-    }))
+        rows: invoice.rows,
+        reversals: invoice.reversals,
+        total: invoice.total,
+    };
+    let path = format!("/api/jobs/{id}/invoice");
+    Ok(paged(
+        view,
+        path,
+        format!("limit={}", page.limit()),
+        invoice.next,
+    ))
 }
 
 async fn frame<T: Transport>(
@@ -852,6 +900,8 @@ async fn me(Extension(who): Extension<Principal>) -> Json<Me> {
 #[derive(serde::Deserialize)]
 struct TaskFilter {
     state: Option<String>,
+    #[serde(flatten)]
+    page: RowsQuery,
 }
 
 async fn tasks<T: Transport>(
@@ -859,13 +909,21 @@ async fn tasks<T: Transport>(
     Extension(who): Extension<Principal>,
     Segments(id): Segments<String>,
     filter: Result<Query<TaskFilter>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Vec<TaskView>>> {
+) -> ApiResult<Response> {
     let id = visible_job(&farm, &who, &id)?.id;
     let Query(filter) = filter.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
     let state = state_filter(filter.state, TaskState::from_name, "task")?;
-    Ok(Json(
-        farm.store().tasks(id, state).map_err(FarmError::from)?,
-    ))
+    let page = row_page(filter.page)?;
+    let listed = farm
+        .store()
+        .tasks(id, state, page)
+        .map_err(FarmError::from)?;
+    let mut query = format!("limit={}", page.limit());
+    if let Some(state) = state {
+        query.push_str(&format!("&state={}", state.as_str()));
+    }
+    let path = format!("/api/jobs/{id}/tasks");
+    Ok(paged(listed.tasks, path, query, listed.next.map(|t| t.0)))
 }
 
 /// Server-sent events while a job runs: the job as it changes, each accepted tile's preview

@@ -352,6 +352,69 @@ async fn job_listings_come_a_page_at_a_time_newest_first() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_tasks_and_invoice_come_a_page_at_a_time() {
+    let api = Api::new();
+    let a = format!("Bearer {}", api.token(Role::Submitter, Some("a")));
+    // 8x8 in tiles of 3: nine tasks.
+    let (status, body) = api
+        .submit(&a["Bearer ".len()..], "&tile=3", cornell_box())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let job = body["id"].as_i64().unwrap();
+    let (mut listed, mut pages) = (Vec::new(), 0);
+    let mut path = Some(format!("/api/jobs/{job}/tasks?limit=4"));
+    while let Some(page) = path {
+        let (status, body, next) = api.call_linked("GET", &page, Some(&a), Vec::new()).await;
+        assert_eq!(status, StatusCode::OK, "{page}: {body}");
+        for task in body.as_array().unwrap() {
+            listed.push((
+                task["frame"].as_u64(),
+                task["tile"].as_str().unwrap().to_owned(),
+            ));
+        }
+        pages += 1;
+        path = next;
+    }
+    assert_eq!(pages, 3);
+    let tile = |x: u32, y: u32| {
+        let (w, h) = (3.min(8 - x), 3.min(8 - y));
+        (Some(1), format!("{w}x{h}+{x}+{y}"))
+    };
+    let rows: Vec<_> = [0, 3, 6]
+        .into_iter()
+        .flat_map(|y| [0, 3, 6].map(|x| tile(x, y)))
+        .collect();
+    assert_eq!(listed, rows, "every task once, in the order they render");
+    // Nothing billed yet: one page, no link.
+    let invoice = format!("/api/jobs/{job}/invoice?limit=1");
+    let (status, body, next) = api.call_linked("GET", &invoice, Some(&a), Vec::new()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["rows"].as_array().map(Vec::len), next),
+        (Some(0), None)
+    );
+    for route in ["tasks", "invoice"] {
+        for bad in [
+            "limit=0",
+            "limit=10001",
+            "limit=x",
+            "after=-1",
+            "after=%1B%5B31m",
+        ] {
+            let path = format!("/api/jobs/{job}/{route}?{bad}");
+            let (status, body) = api.call("GET", &path, Some(&a), Vec::new()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+            let error = body["error"].as_str().unwrap();
+            assert!(
+                (error.contains("limit must be 1 to 10000") || error.contains("not a row id"))
+                    && !error.contains('\u{1b}'),
+                "{path}: {error}"
+            );
+        }
+    }
+}
+
 /// An error quoting what a request held (a parameter's value) quotes no control character:
 /// escape sequences typed into a query never reach the terminal or page that shows the error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

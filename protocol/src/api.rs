@@ -74,6 +74,11 @@ pub struct FrameProgress {
 pub const JOBS_PAGE_MAX: u32 = 1000;
 pub const JOBS_PAGE_DEFAULT: u32 = 100;
 
+/// The most rows one page of a job's tasks or invoice holds, and how many when the query does not
+/// say: a job may have 100,000 tasks, and a dashboard polls its invoice.
+pub const ROWS_PAGE_MAX: u32 = 10_000;
+pub const ROWS_PAGE_DEFAULT: u32 = 1_000;
+
 /// A job as the API shows it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -173,7 +178,7 @@ pub struct Reversal {
 }
 
 /// A job's invoice: its charges, their reversals, and the charges less the reversals.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvoiceView {
     pub job: JobId,

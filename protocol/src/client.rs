@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::{InvoiceView, JobView, Me, Quote, Submitted, Terms, WorkerView};
+use crate::api::{InvoiceView, JobView, Me, Quote, ROWS_PAGE_MAX, Submitted, Terms, WorkerView};
 use crate::auth::{IssuedToken, NewToken, TokenView};
 use crate::credentials::redact;
 use crate::id::JobId;
@@ -96,6 +96,25 @@ impl<R: Read> Read for Capped<R> {
 }
 
 /// Reads a body to its end, refusing one of more than `limit` bytes.
+/// Where the page a `Link` header names as next starts: its `after`.
+fn next_after(link: &str) -> Option<i64> {
+    let (target, rel) = link.split_once(';')?;
+    if rel.trim() != "rel=\"next\"" {
+        return None;
+    }
+    let query = target
+        .trim()
+        .strip_prefix('<')?
+        .strip_suffix('>')?
+        .split_once('?')?
+        .1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("after="))?
+        .parse()
+        .ok()
+}
+
 fn read_body(body: impl Read, limit: u64) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     Capped::new(body, limit)
@@ -272,13 +291,43 @@ impl Client {
         Ok(())
     }
 
+    /// A job's whole invoice, read a page at a time.
     pub fn invoice(&self, job: JobId) -> Result<InvoiceView, ClientError> {
-        let response = self.call(
-            self.agent
-                .get(&self.url(&format!("/api/jobs/{job}/invoice"))),
-            None,
-        )?;
-        self.json(response)
+        self.invoice_in_pages_of(job, ROWS_PAGE_MAX)
+    }
+
+    /// As [`invoice`](Self::invoice), `rows` charges a page (1 to [`ROWS_PAGE_MAX`]).
+    pub fn invoice_in_pages_of(&self, job: JobId, rows: u32) -> Result<InvoiceView, ClientError> {
+        let path = format!("/api/jobs/{job}/invoice?limit={rows}");
+        let mut after = 0;
+        let mut whole: Option<InvoiceView> = None;
+        loop {
+            let response = self.call(
+                self.agent.get(&self.url(&format!("{path}&after={after}"))),
+                None,
+            )?;
+            let next = response.header("link").and_then(next_after);
+            let page: InvoiceView = self.json(response)?;
+            match &mut whole {
+                None => whole = Some(page),
+                Some(whole) => {
+                    whole.rows.extend(page.rows);
+                    whole.reversals.extend(page.reversals);
+                    whole.total = page.total;
+                }
+            }
+            match next {
+                // A page that does not move on would be asked for forever.
+                Some(next) if next > after => after = next,
+                Some(_) => {
+                    return Err(ClientError::Protocol {
+                        url: redact(&self.base),
+                        message: "the invoice's next page does not follow its last".into(),
+                    });
+                }
+                None => return Ok(whole.expect("a page was read")),
+            }
+        }
     }
 
     pub fn frame_exr(&self, job: JobId, frame: u32) -> Result<Vec<u8>, ClientError> {
@@ -393,6 +442,21 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_page_is_read_from_the_link_header() {
+        let link = "</api/jobs/3/invoice?limit=10000&after=42>; rel=\"next\"";
+        assert_eq!(next_after(link), Some(42));
+        for not_next in [
+            "</api/jobs/3/invoice?limit=10000&after=42>; rel=\"prev\"",
+            "</api/jobs/3/invoice?limit=10000>; rel=\"next\"",
+            "</api/jobs/3/invoice?after=x>; rel=\"next\"",
+            "/api/jobs/3/invoice?after=42; rel=\"next\"",
+            "garbage",
+        ] {
+            assert_eq!(next_after(not_next), None, "{not_next}");
+        }
+    }
 
     #[test]
     fn an_unreachable_coordinator_is_named_without_its_password() {

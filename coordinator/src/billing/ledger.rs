@@ -36,7 +36,10 @@ CREATE TABLE IF NOT EXISTS ledger_reversals (
     reason TEXT NOT NULL,
     recorded_at REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS ledger_by_job ON ledger (job_id);
+-- A job's rows a page at a time, without sorting them all (on SQLite (job_id) did as much,
+-- its rowid being the id; PostgreSQL needs the id in the index).
+DROP INDEX IF EXISTS ledger_by_job;
+CREATE INDEX IF NOT EXISTS ledger_in_job_order ON ledger (job_id, id);
 CREATE INDEX IF NOT EXISTS ledger_by_task ON ledger (task_id);
 CREATE INDEX IF NOT EXISTS reversals_by_job ON ledger_reversals (job_id);
 -- Each job's charges and reversals summed, kept by triggers as rows are inserted: an invoice's
@@ -199,12 +202,24 @@ pub(crate) fn reverse_unverified(
         .collect())
 }
 
-/// A job's reversals, oldest first.
+/// A job's reversals, in the order of the charges they reverse.
 pub(crate) fn reversals(db: &Db, job: JobId) -> Result<Vec<Reversal>, DbError> {
+    reversals_between(db, job, 0, i64::MAX)
+}
+
+/// The reversals of a job's ledger rows after `after` up to `last`, in the order of the rows
+/// they reverse (at most one each).
+pub(crate) fn reversals_between(
+    db: &Db,
+    job: JobId,
+    after: i64,
+    last: i64,
+) -> Result<Vec<Reversal>, DbError> {
     db.query_map(
         "SELECT l.task_id, l.worker, r.amount_micros, r.reason FROM ledger_reversals r
-         JOIN ledger l ON l.id = r.ledger_id WHERE r.job_id = ?1 ORDER BY r.id",
-        params![job.0],
+         JOIN ledger l ON l.id = r.ledger_id
+         WHERE r.job_id = ?1 AND r.ledger_id > ?2 AND r.ledger_id <= ?3 ORDER BY r.ledger_id",
+        params![job.0, after, last],
         |r| {
             Ok(Reversal {
                 task: TaskId(r.get(0)?),
@@ -241,14 +256,27 @@ pub(crate) fn insert(db: &Db, row: &LedgerRow, at: f64) -> Result<(), DbError> {
 
 /// A job's rows, oldest first.
 pub(crate) fn rows(db: &Db, job: JobId) -> Result<Vec<LedgerRow>, DbError> {
-    db.query_map(
+    Ok(page(db, job, 0, u32::MAX)?.0)
+}
+
+/// A job's rows after ledger row `after`, oldest first, at most `limit`; with the id of the
+/// last, and whether more follow.
+pub(crate) fn page(
+    db: &Db,
+    job: JobId,
+    after: i64,
+    limit: u32,
+) -> Result<(Vec<LedgerRow>, Option<i64>, bool), DbError> {
+    // One more than the page: whether it exists tells whether more follow.
+    let mut rows = db.query_map(
         "SELECT l.*, t.frame, t.x, t.y, t.w, t.h FROM ledger l JOIN tasks t ON t.id = l.task_id
-             WHERE l.job_id = ?1 ORDER BY l.id",
-        params![job.0],
+             WHERE l.job_id = ?1 AND l.id > ?2 ORDER BY l.id LIMIT ?3",
+        params![job.0, after, i64::from(limit) + 1],
         |r| {
             let (x, y, w, h): (u32, u32, u32, u32) =
                 (r.get("x")?, r.get("y")?, r.get("w")?, r.get("h")?);
-            Ok(LedgerRow {
+            let id: i64 = r.get("id")?;
+            let row = LedgerRow {
                 task: TaskId(r.get("task_id")?),
                 job: JobId(r.get("job_id")?),
                 frame: r.get("frame")?,
@@ -261,9 +289,14 @@ pub(crate) fn rows(db: &Db, job: JobId) -> Result<Vec<LedgerRow>, DbError> {
                 work_micros: r.get("work_micros")?,
                 hourly: Money::from_micros(r.get("hourly_micros")?),
                 charge: Money::from_micros(r.get("charge_micros")?),
-            })
+            };
+            Ok((id, row))
         },
-    )
+    )?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let last = rows.last().map(|(id, _)| *id);
+    Ok((rows.into_iter().map(|(_, row)| row).collect(), last, more))
 }
 
 /// A job's invoice total: its charges less its reversals.

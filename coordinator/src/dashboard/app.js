@@ -343,6 +343,8 @@ function clearJobView() {
   $('cancel-button').hidden = true;
   $('frame-list').replaceChildren();
   for (const t of ['failed-tasks-table', 'invoice-table', 'reversals-table']) $(t).tBodies[0].replaceChildren();
+  $('failed-tasks-more').hidden = true;
+  $('invoice-more').hidden = true;
 }
 
 // The quote made at submission: its cost, and its time while no worker was alive.
@@ -458,16 +460,30 @@ function drawFinal(v, frame) {
   });
 }
 
+// The most failed tasks and charges a job's page shows: a job may have 100,000 of each.
+const EXTRAS_ROWS = 1000;
+
+// The first page of a paged listing, and whether more follow it.
+async function firstPage(path, signal) {
+  const res = await api(`${path}${path.includes('?') ? '&' : '?'}limit=${EXTRAS_ROWS}`, { signal, as: 'response' });
+  const more = /rel="next"/.test(res.headers.get('Link') || '');
+  return { body: await res.json(), more };
+}
+
 async function refreshExtras(v) {
   const { signal } = v.page;
-  const [failed, invoice] = await Promise.all([
-    api(`/api/jobs/${v.id}/tasks?state=failed`, { signal }),
-    api(`/api/jobs/${v.id}/invoice`, { signal }),
+  const [failedPage, invoicePage] = await Promise.all([
+    firstPage(`/api/jobs/${v.id}/tasks?state=failed`, signal),
+    firstPage(`/api/jobs/${v.id}/invoice`, signal),
   ]);
+  const [failed, invoice] = [failedPage.body, invoicePage.body];
   // Invoices of big jobs have thousands of rows: rebuild only when something changed.
-  const json = JSON.stringify([failed, invoice]);
+  const json = JSON.stringify([failedPage, invoicePage]);
   if (json === v.extrasJson) return;
   v.extrasJson = json;
+  $('failed-tasks-more').hidden = !failedPage.more;
+  $('invoice-more').hidden = !invoicePage.more;
+  $('invoice-more-job').textContent = String(v.id);
   $('failed-tasks-table').tBodies[0].innerHTML = failed.length
     ? failed.map((t) => `<tr data-task="${esc(t.id)}"><td>${esc(t.id)}</td><td>${esc(t.frame)}</td>` +
       `<td>${esc(t.tile)}</td><td class="num">${esc(t.attempts)}</td><td class="error-text">${esc(t.last_error)}</td></tr>`).join('')

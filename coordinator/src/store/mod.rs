@@ -21,8 +21,8 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tessera_protocol::api::{
-    FrameProgress, JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX, JobState, LedgerRow, Quote, Reversal,
-    TaskState, TaskView, WorkerView,
+    FrameProgress, JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX, JobState, LedgerRow, Quote, ROWS_PAGE_DEFAULT,
+    ROWS_PAGE_MAX, Reversal, TaskState, TaskView, WorkerView,
 };
 use tessera_protocol::auth::Trust;
 use tessera_protocol::id::{JobId, TaskId};
@@ -106,6 +106,51 @@ impl JobPage {
     pub const fn limit(self) -> u32 {
         self.limit
     }
+}
+
+/// Which of a job's rows (tasks, or charges) a page holds: the first `limit` of those after the
+/// row `after` (a task's id, or a ledger row's), in the order they were made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowPage {
+    after: i64,
+    limit: u32,
+}
+
+impl RowPage {
+    /// The most rows a page holds: a response's memory stays bounded however big the job.
+    pub const MAX: u32 = ROWS_PAGE_MAX;
+    /// The first rows, as many as a page holds when it does not say.
+    pub const FIRST: RowPage = RowPage {
+        after: 0,
+        limit: ROWS_PAGE_DEFAULT,
+    };
+
+    /// `None` unless `limit` is 1 to [`RowPage::MAX`] and `after` is no id below 0.
+    pub fn new(after: Option<i64>, limit: u32) -> Option<Self> {
+        let after = after.unwrap_or(0);
+        (after >= 0 && (1..=Self::MAX).contains(&limit)).then_some(Self { after, limit })
+    }
+
+    pub const fn limit(self) -> u32 {
+        self.limit
+    }
+}
+
+/// A page of a job's tasks, and the task the next page starts after, if one follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TasksListed {
+    pub tasks: Vec<TaskView>,
+    pub next: Option<TaskId>,
+}
+
+/// A page of a job's invoice: its charges, the reversals of those charges, the whole job's
+/// total, and the ledger row the next page starts after, if one follows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvoicePage {
+    pub rows: Vec<LedgerRow>,
+    pub reversals: Vec<Reversal>,
+    pub total: Money,
+    pub next: Option<i64>,
 }
 
 /// A page of jobs, and whether older ones follow it.
@@ -310,6 +355,8 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, job_id);
 CREATE INDEX IF NOT EXISTS tasks_by_frame ON tasks (job_id, frame);
+-- A job's tasks a page at a time (GET /api/jobs/{id}/tasks), without sorting them all.
+CREATE INDEX IF NOT EXISTS tasks_in_job_order ON tasks (job_id, id);
 -- What each job's charges so far fell short of whole micro-dollars (billing::Carry).
 CREATE TABLE IF NOT EXISTS job_carry (
     job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
@@ -950,14 +997,28 @@ impl Store {
     }
 
     /// A job's tasks, in one state where given, in frame and tile order.
-    pub fn tasks(&self, job: JobId, state: Option<TaskState>) -> Result<Vec<TaskView>, StoreError> {
+    /// A page of a job's tasks, in the order they render (frame by frame, each frame's tiles
+    /// row by row), of one state where given.
+    pub fn tasks(
+        &self,
+        job: JobId,
+        state: Option<TaskState>,
+        page: RowPage,
+    ) -> Result<TasksListed, StoreError> {
+        // One more than the page: whether it exists tells whether more follow.
         let rows = self.reader().query(
             "SELECT id, frame, x, y, w, h, state, attempts, last_error FROM tasks
-             WHERE job_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR state = ?2) ORDER BY frame, y, x",
-            params![job.0, state.map(TaskState::as_str)],
+             WHERE job_id = ?1 AND id > ?2 AND (CAST(?3 AS TEXT) IS NULL OR state = ?3)
+             ORDER BY id LIMIT ?4",
+            params![
+                job.0,
+                page.after,
+                state.map(TaskState::as_str),
+                page.limit + 1
+            ],
         )?;
         let mut tasks = Vec::new();
-        for r in &rows {
+        for r in rows.iter().take(page.limit as usize) {
             let (x, y, width, height): (u32, u32, u32, u32) =
                 (r.get("x")?, r.get("y")?, r.get("w")?, r.get("h")?);
             tasks.push(TaskView {
@@ -973,7 +1034,10 @@ impl Store {
                 last_error: r.get("last_error")?,
             });
         }
-        Ok(tasks)
+        let next = (rows.len() > page.limit as usize)
+            .then(|| tasks.last().map(|t| t.id))
+            .flatten();
+        Ok(TasksListed { tasks, next })
     }
 
     pub fn task(
@@ -1385,6 +1449,22 @@ impl Store {
     /// A job's reversed charges.
     pub fn reversals(&self, job: JobId) -> Result<Vec<Reversal>, StoreError> {
         Ok(ledger::reversals(&self.reader(), job)?)
+    }
+
+    /// A page of a job's invoice (see [`InvoicePage`]).
+    pub fn invoice(&self, job: JobId, page: RowPage) -> Result<InvoicePage, StoreError> {
+        let db = self.reader();
+        let (rows, last, more) = ledger::page(&db, job, page.after, page.limit)?;
+        let reversals = match last {
+            Some(last) => ledger::reversals_between(&db, job, page.after, last)?,
+            None => Vec::new(),
+        };
+        Ok(InvoicePage {
+            rows,
+            reversals,
+            total: ledger::total(&db, job)?,
+            next: last.filter(|_| more),
+        })
     }
 
     /// A job's invoice total: its charges less its reversals.
@@ -2522,6 +2602,21 @@ pub(crate) mod tests {
         assert_eq!(store.job(id).unwrap().tasks_done, 2);
         assert_eq!(store.ledger(id).unwrap().len(), 5);
         assert_eq!(store.invoice_total(id).unwrap(), Money::from_micros(44));
+        // Two charges a page, each page with the reversals of its own charges (of the
+        // cheater's second to fourth), and every page with the whole job's total.
+        let (mut rows, mut reversals, mut shape, mut after) = (vec![], vec![], vec![], None);
+        loop {
+            let page = store.invoice(id, RowPage::new(after, 2).unwrap()).unwrap();
+            assert_eq!(page.total, Money::from_micros(44));
+            shape.push((page.rows.len(), page.reversals.len()));
+            rows.extend(page.rows);
+            reversals.extend(page.reversals);
+            let Some(next) = page.next else { break };
+            after = Some(next);
+        }
+        assert_eq!(shape, [(2, 1), (2, 2), (1, 0)]);
+        assert_eq!(rows, store.ledger(id).unwrap());
+        assert_eq!(reversals, store.reversals(id).unwrap());
         // A job's record carries the same total, as listings show it.
         assert_eq!(store.job(id).unwrap().cost, Money::from_micros(44));
         // A second block reverses nothing twice.
@@ -2731,11 +2826,29 @@ pub(crate) mod tests {
     fn a_jobs_tasks_are_listed_by_state_and_a_worker_is_drained_and_readmitted(scratch: &Scratch) {
         let store = scratch.open();
         let id = job(&store, 0);
-        let all = store.tasks(id, None).unwrap();
-        assert!(!all.is_empty());
+        let listed = |state, after, limit| {
+            store
+                .tasks(id, state, RowPage::new(after, limit).unwrap())
+                .unwrap()
+        };
+        let all = listed(None, None, RowPage::MAX);
+        assert_eq!(all.next, None);
+        let all = all.tasks;
+        assert_eq!(all.len(), 4);
         assert!(all.iter().all(|t| t.state == TaskState::Pending));
-        assert_eq!(store.tasks(id, Some(TaskState::Pending)).unwrap(), all);
-        assert!(store.tasks(id, Some(TaskState::Failed)).unwrap().is_empty());
+        assert_eq!(listed(Some(TaskState::Pending), None, 4).tasks, all);
+        assert!(listed(Some(TaskState::Failed), None, 4).tasks.is_empty());
+        // A page at a time, in the order they render, the last page naming no next one.
+        let first = listed(None, None, 3);
+        assert_eq!(first.tasks, all[..3]);
+        assert_eq!(first.next, Some(all[2].id));
+        let after = Some(all[2].id.0);
+        let second = listed(Some(TaskState::Pending), after, 3);
+        assert_eq!((second.tasks, second.next), (all[3..].to_vec(), None));
+        assert_eq!(listed(None, Some(all[3].id.0), 3).tasks, []);
+        for (after, limit) in [(None, 0), (None, RowPage::MAX + 1), (Some(-1), 1)] {
+            assert_eq!(RowPage::new(after, limit), None, "{after:?} {limit}");
+        }
         let (task, lease) = claimed(&store);
         let worker = WorkerInfo {
             name: "w1".into(),
