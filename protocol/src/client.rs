@@ -95,7 +95,6 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
-/// Reads a body to its end, refusing one of more than `limit` bytes.
 /// Where the page a `Link` header names as next starts: its `after`.
 fn next_after(link: &str) -> Option<i64> {
     let (target, rel) = link.split_once(';')?;
@@ -115,6 +114,7 @@ fn next_after(link: &str) -> Option<i64> {
         .ok()
 }
 
+/// Reads a body to its end, refusing one of more than `limit` bytes.
 fn read_body(body: impl Read, limit: u64) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     Capped::new(body, limit)
@@ -296,8 +296,29 @@ impl Client {
         self.invoice_in_pages_of(job, ROWS_PAGE_MAX)
     }
 
-    /// As [`invoice`](Self::invoice), `rows` charges a page (1 to [`ROWS_PAGE_MAX`]).
+    /// As [`invoice`](Self::invoice), `rows` charges a page (1 to [`ROWS_PAGE_MAX`]). A charge
+    /// reversed on a page already read leaves the pages short of their total: they are read
+    /// again, a few times at most.
     pub fn invoice_in_pages_of(&self, job: JobId, rows: u32) -> Result<InvoiceView, ClientError> {
+        const TRIES: usize = 3;
+        for _ in 0..TRIES {
+            let invoice = self.invoice_pages(job, rows)?;
+            let charged: i64 = invoice.rows.iter().map(|r| r.charge.micros()).sum();
+            let reversed: i64 = invoice.reversals.iter().map(|r| r.amount.micros()).sum();
+            if charged - reversed == invoice.total.micros() {
+                return Ok(invoice);
+            }
+        }
+        Err(ClientError::Protocol {
+            url: redact(&self.base),
+            message: format!(
+                "job {job}'s invoice changed while it was read, {TRIES} times: try again"
+            ),
+        })
+    }
+
+    /// Every page of a job's invoice, the total taken from the last.
+    fn invoice_pages(&self, job: JobId, rows: u32) -> Result<InvoiceView, ClientError> {
         let path = format!("/api/jobs/{job}/invoice?limit={rows}");
         let mut after = 0;
         let mut whole: Option<InvoiceView> = None;

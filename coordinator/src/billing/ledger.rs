@@ -36,12 +36,13 @@ CREATE TABLE IF NOT EXISTS ledger_reversals (
     reason TEXT NOT NULL,
     recorded_at REAL NOT NULL
 );
--- A job's rows a page at a time, without sorting them all (on SQLite (job_id) did as much,
--- its rowid being the id; PostgreSQL needs the id in the index).
+-- A job's rows and their reversals a page at a time, without sorting them all (on SQLite
+-- ledger's (job_id) did as much, its rowid being the id; PostgreSQL needs the id in it).
 DROP INDEX IF EXISTS ledger_by_job;
 CREATE INDEX IF NOT EXISTS ledger_in_job_order ON ledger (job_id, id);
 CREATE INDEX IF NOT EXISTS ledger_by_task ON ledger (task_id);
-CREATE INDEX IF NOT EXISTS reversals_by_job ON ledger_reversals (job_id);
+DROP INDEX IF EXISTS reversals_by_job;
+CREATE INDEX IF NOT EXISTS reversals_in_job_order ON ledger_reversals (job_id, ledger_id);
 -- Each job's charges and reversals summed, kept by triggers as rows are inserted: an invoice's
 -- total is read without adding up its rows (a dashboard polls it while the job renders).
 CREATE TABLE IF NOT EXISTS job_costs (

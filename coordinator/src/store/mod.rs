@@ -1005,18 +1005,23 @@ impl Store {
         state: Option<TaskState>,
         page: RowPage,
     ) -> Result<TasksListed, StoreError> {
-        // One more than the page: whether it exists tells whether more follow.
-        let rows = self.reader().query(
-            "SELECT id, frame, x, y, w, h, state, attempts, last_error FROM tasks
-             WHERE job_id = ?1 AND id > ?2 AND (CAST(?3 AS TEXT) IS NULL OR state = ?3)
-             ORDER BY id LIMIT ?4",
-            params![
-                job.0,
-                page.after,
-                state.map(TaskState::as_str),
-                page.limit + 1
-            ],
-        )?;
+        // One more than the page: whether it exists tells whether more follow. Two queries, so
+        // that each can walk its index in order (a state filter that may be NULL could not):
+        // (job_id, id) for all tasks, (state, job_id) for one state's.
+        const COLUMNS: &str =
+            "SELECT id, frame, x, y, w, h, state, attempts, last_error FROM tasks";
+        let rows = match state {
+            None => self.reader().query(
+                &format!("{COLUMNS} WHERE job_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"),
+                params![job.0, page.after, page.limit + 1],
+            )?,
+            Some(state) => self.reader().query(
+                &format!(
+                    "{COLUMNS} WHERE state = ?1 AND job_id = ?2 AND id > ?3 ORDER BY id LIMIT ?4"
+                ),
+                params![state.as_str(), job.0, page.after, page.limit + 1],
+            )?,
+        };
         let mut tasks = Vec::new();
         for r in rows.iter().take(page.limit as usize) {
             let (x, y, width, height): (u32, u32, u32, u32) =
@@ -1453,7 +1458,13 @@ impl Store {
 
     /// A page of a job's invoice (see [`InvoicePage`]).
     pub fn invoice(&self, job: JobId, page: RowPage) -> Result<InvoicePage, StoreError> {
-        let db = self.reader();
+        // One snapshot, so that the page's reversals and total agree with its charges (it is
+        // only read: dropped, it rolls back).
+        let mut reader = self.reader();
+        let db = reader.transaction()?;
+        if db.dialect() == Dialect::Postgres {
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", params![])?;
+        }
         let (rows, last, more) = ledger::page(&db, job, page.after, page.limit)?;
         let reversals = match last {
             Some(last) => ledger::reversals_between(&db, job, page.after, last)?,
