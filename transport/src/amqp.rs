@@ -401,6 +401,7 @@ impl AmqpTransport {
             prefetch,
             consumer: None,
             starting: None,
+            backoff: Backoff::new(),
             _message: std::marker::PhantomData,
         }
     }
@@ -514,25 +515,44 @@ async fn publish_confirmed(
 /// How long counting a queue's consumers may take.
 const COUNT_WAIT: Duration = Duration::from_secs(5);
 
-/// Exponential backoff from 100 ms to 5 s, for reconnecting.
+/// Exponential backoff from 100 ms to 5 s, for reconnecting. When the next attempt is due is
+/// kept, not only slept towards: an inbox's `next` given up half-way (a `select!` that took
+/// another branch) resumes the same wait when called again, instead of trying again at once and
+/// starting over from 100 ms.
 struct Backoff {
     delay: Duration,
+    due: Option<tokio::time::Instant>,
 }
 
 impl Backoff {
     fn new() -> Self {
         Self {
             delay: Duration::from_millis(100),
+            due: None,
         }
     }
 
-    async fn wait(&mut self, error: &TransportError) {
+    /// Notes a failure: the next attempt is due after the delay, which then doubles.
+    fn failed(&mut self, error: &TransportError) {
         // Between half the delay and all of it: after a broker restart the whole fleet would
         // otherwise reconnect, and declare its queues, in step.
         let delay = self.delay.mul_f64(0.5 + 0.5 * unit_random());
         tracing::warn!(%error, retry_in = ?delay, "RabbitMQ connection lost; reconnecting");
-        tokio::time::sleep(delay).await;
+        self.due = Some(tokio::time::Instant::now() + delay);
         self.delay = (self.delay * 2).min(Duration::from_secs(5));
+    }
+
+    /// Waits until the next attempt is due: at once unless something failed.
+    async fn due(&mut self) {
+        if let Some(due) = self.due {
+            tokio::time::sleep_until(due).await;
+            self.due = None;
+        }
+    }
+
+    async fn wait(&mut self, error: &TransportError) {
+        self.failed(error);
+        self.due().await;
     }
 }
 
@@ -553,6 +573,8 @@ pub struct AmqpInbox<M> {
     /// `select!` that took another branch) must not leave a consumer behind that holds
     /// prefetched messages nobody acknowledges.
     starting: Option<tokio::task::JoinHandle<Result<Consuming, TransportError>>>,
+    /// Kept across calls of `next`, and started over only by a delivery.
+    backoff: Backoff,
     _message: std::marker::PhantomData<fn() -> M>,
 }
 
@@ -651,11 +673,11 @@ impl<M: DeserializeOwned + Send> Inbox<M> for AmqpInbox<M> {
     }
 
     async fn next(&mut self) -> Option<Delivery<M>> {
-        let mut backoff = Backoff::new();
         loop {
             if self.transport.shared.shut.load(Ordering::SeqCst) {
                 return None;
             }
+            self.backoff.due().await;
             let Some((_, consumer)) = self.consumer.as_mut() else {
                 let starting = self.starting.get_or_insert_with(|| {
                     let (transport, queue) = (self.transport.clone(), self.queue.clone());
@@ -665,24 +687,25 @@ impl<M: DeserializeOwned + Send> Inbox<M> for AmqpInbox<M> {
                 self.starting = None;
                 match started {
                     Ok(Ok(started)) => self.consumer = Some(started),
-                    Ok(Err(e)) => backoff.wait(&e).await,
-                    Err(e) => backoff.wait(&TransportError::Broker(e.to_string())).await,
+                    Ok(Err(e)) => self.backoff.failed(&e),
+                    Err(e) => self.backoff.failed(&TransportError::Broker(e.to_string())),
                 }
                 continue;
             };
             match consumer.next().await {
                 Some(Ok(delivery)) => {
+                    self.backoff = Backoff::new();
                     if let Some(delivery) = self.decoded(delivery).await {
                         return Some(delivery);
                     }
                 }
                 Some(Err(e)) => {
                     self.consumer = None;
-                    backoff.wait(&broker(e)).await;
+                    self.backoff.failed(&broker(e));
                 }
                 None => {
                     self.consumer = None;
-                    backoff.wait(&TransportError::Closed).await;
+                    self.backoff.failed(&TransportError::Closed);
                 }
             }
         }

@@ -2,6 +2,8 @@
 
 mod broker;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tessera_protocol::auth::Trust;
@@ -73,6 +75,107 @@ async fn a_requeued_task_comes_back_at_once_on_the_same_connection() {
     assert!(again.redelivered);
     again.ack().await.unwrap();
     transport.delete_queues().await.unwrap();
+}
+
+/// A TCP front for the test broker that counts the connections asked of it and, while cut,
+/// closes every connection, open or new, as a broker gone down does.
+struct Front {
+    port: u16,
+    asked: Arc<AtomicUsize>,
+    cut: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl Front {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (asked, cut, links) = (Arc::default(), Arc::<AtomicBool>::default(), Arc::default());
+        let accepting = tokio::spawn({
+            let (asked, cut, links): (Arc<AtomicUsize>, _, Arc<Mutex<Vec<_>>>) =
+                (Arc::clone(&asked), Arc::clone(&cut), Arc::clone(&links));
+            async move {
+                loop {
+                    let (mut client, _) = listener.accept().await.unwrap();
+                    asked.fetch_add(1, Ordering::SeqCst);
+                    if cut.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let link = tokio::spawn(async move {
+                        let mut broker = tokio::net::TcpStream::connect("127.0.0.1:5672")
+                            .await
+                            .unwrap();
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut broker).await;
+                    });
+                    links.lock().unwrap().push(link.abort_handle());
+                }
+            }
+        });
+        Self {
+            port,
+            asked,
+            cut,
+            links,
+            accepting,
+        }
+    }
+
+    fn broker(&self) -> Broker {
+        Broker::new(broker::URL.replace("5672", &self.port.to_string()))
+    }
+
+    fn asked(&self) -> usize {
+        self.asked.load(Ordering::SeqCst)
+    }
+
+    fn cut(&self, cut: bool) {
+        self.cut.store(cut, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        self.accepting.abort();
+        self.cut(true);
+    }
+}
+
+/// An inbox that cannot reach the broker waits longer between attempts however often it is
+/// asked for its next message: a coordinator's loop asks each time another of its timers fires,
+/// and used to try again at once each time, hammering the broker and the log.
+#[tokio::test]
+async fn an_inbox_that_cannot_reconnect_backs_off_however_often_it_is_asked() {
+    let direct = holding_one_task("backoff").await;
+    let front = Front::start().await;
+    let ns = direct.names().namespace.clone();
+    let through = AmqpTransport::connect(&front.broker(), &ns).await.unwrap();
+    let mut inbox = through.consume_tasks(1).await.unwrap();
+    within(inbox.next()).await.unwrap().ack().await.unwrap();
+    front.cut(true);
+    let before = front.asked();
+    // Asked again every 50 ms for 3 s, as a select! loop with a busy timer asks.
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        let _ = tokio::time::timeout(Duration::from_millis(50), inbox.next()).await;
+    }
+    // Waits of 50-100, 100-200, 200-400, 400-800, 800-1600 ms and 1.6-3.2 s: 4 to 7 attempts.
+    let tried = front.asked() - before;
+    assert!((2..=8).contains(&tried), "{tried} connections in 3 s");
+    // Back, the broker is reached again, and what was published meanwhile arrives.
+    front.cut(false);
+    direct
+        .publish_tasks(&[TaskBundle::one(task(2, 1))])
+        .await
+        .unwrap();
+    let again = within(inbox.next()).await.unwrap();
+    assert_eq!(again.message.tasks(), [task(2, 1)]);
+    again.ack().await.unwrap();
+    drop(inbox);
+    direct.delete_queues().await.unwrap();
 }
 
 async fn consumers(transport: &AmqpTransport, trust: Trust) -> u32 {
