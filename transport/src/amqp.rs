@@ -633,8 +633,10 @@ impl Settle for AmqpSettle {
 
 impl<M: DeserializeOwned + Send> AmqpInbox<M> {
     /// A delivery's message; `None` for one that does not decode, which is rejected: no retry
-    /// can fix it, so out of the way it goes.
-    async fn decoded(&self, delivery: lapin::message::Delivery) -> Option<Delivery<M>> {
+    /// can fix it, so out of the way it goes. The rejection runs on a task of its own: awaited
+    /// here, a `next` given up at that point left the message unacknowledged on a live
+    /// connection, and a worker taking one message at a time then got nothing more.
+    fn decoded(&self, delivery: lapin::message::Delivery) -> Option<Delivery<M>> {
         match decode::<M>(&delivery.data) {
             Ok(message) => {
                 let settle = Box::new(AmqpSettle(delivery.acker));
@@ -642,10 +644,10 @@ impl<M: DeserializeOwned + Send> AmqpInbox<M> {
             }
             Err(e) => {
                 tracing::error!(queue = %self.queue, error = %e, "rejecting a message that does not decode");
-                let _ = delivery
-                    .acker
-                    .reject(BasicRejectOptions { requeue: false })
-                    .await;
+                let acker = delivery.acker;
+                tokio::spawn(async move {
+                    let _ = acker.reject(BasicRejectOptions { requeue: false }).await;
+                });
                 None
             }
         }
@@ -659,7 +661,7 @@ impl<M: DeserializeOwned + Send> Inbox<M> for AmqpInbox<M> {
             match futures_lite::future::poll_once(consumer.next()).await {
                 None => return None,
                 Some(Some(Ok(delivery))) => {
-                    if let Some(delivery) = self.decoded(delivery).await {
+                    if let Some(delivery) = self.decoded(delivery) {
                         return Some(delivery);
                     }
                 }
@@ -678,6 +680,10 @@ impl<M: DeserializeOwned + Send> Inbox<M> for AmqpInbox<M> {
                 return None;
             }
             self.backoff.due().await;
+            // Closed while waiting: no new consumer, to hold messages nobody would take.
+            if self.transport.shared.shut.load(Ordering::SeqCst) {
+                return None;
+            }
             let Some((_, consumer)) = self.consumer.as_mut() else {
                 let starting = self.starting.get_or_insert_with(|| {
                     let (transport, queue) = (self.transport.clone(), self.queue.clone());
@@ -695,7 +701,7 @@ impl<M: DeserializeOwned + Send> Inbox<M> for AmqpInbox<M> {
             match consumer.next().await {
                 Some(Ok(delivery)) => {
                     self.backoff = Backoff::new();
-                    if let Some(delivery) = self.decoded(delivery).await {
+                    if let Some(delivery) = self.decoded(delivery) {
                         return Some(delivery);
                     }
                 }
