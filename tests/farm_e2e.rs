@@ -193,6 +193,35 @@ fn a_task_that_always_fails_is_dead_lettered_and_fails_only_its_job() {
     );
     let text = farm.tessera(&["status", &doomed]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("TESSERA_FAIL_FRAMES"));
+    // Its one task, failed, says why; the other job has no failed task.
+    let failed = farm.tessera(&["tasks", &doomed, "--state", "failed", "--json"]);
+    let failed: Value = serde_json::from_slice(&failed.stdout).unwrap();
+    let [task] = failed.as_array().unwrap().as_slice() else {
+        panic!("one failed task: {failed}");
+    };
+    assert_eq!(
+        (&task["state"], &task["attempts"]),
+        (&"failed".into(), &9.into()),
+        "{task}"
+    );
+    assert!(
+        task["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("TESSERA_FAIL_FRAMES"),
+        "{task}"
+    );
+    let table = farm.tessera(&["tasks", &doomed]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.lines().nth(1).is_some_and(|l| l.contains("failed")),
+        "{table}"
+    );
+    let none = farm.tessera(&["tasks", &fine, "--state", "failed", "--json"]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&none.stdout).unwrap(),
+        serde_json::json!([])
+    );
     farm.wait_done(&fine, Duration::from_secs(120));
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while farm.queue_depth("tasks.dead") != 1 && std::time::Instant::now() < deadline {

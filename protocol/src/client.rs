@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::api::{InvoiceView, JobView, Me, Quote, ROWS_PAGE_MAX, Submitted, Terms, WorkerView};
+use crate::api::{
+    InvoiceView, JobView, Me, Quote, ROWS_PAGE_MAX, Submitted, TaskState, TaskView, Terms,
+    WorkerView,
+};
 use crate::auth::{IssuedToken, NewToken, TokenView};
 use crate::credentials::redact;
 use crate::id::JobId;
@@ -319,34 +322,61 @@ impl Client {
 
     /// Every page of a job's invoice, the total taken from the last.
     fn invoice_pages(&self, job: JobId, rows: u32) -> Result<InvoiceView, ClientError> {
-        let path = format!("/api/jobs/{job}/invoice?limit={rows}");
-        let mut after = 0;
         let mut whole: Option<InvoiceView> = None;
-        loop {
-            let response = self.call(
-                self.agent.get(&self.url(&format!("{path}&after={after}"))),
-                None,
-            )?;
-            let next = response.header("link").and_then(next_after);
-            let page: InvoiceView = self.json(response)?;
-            match &mut whole {
+        self.pages(
+            &format!("/api/jobs/{job}/invoice?limit={rows}"),
+            |page: InvoiceView| match &mut whole {
                 None => whole = Some(page),
                 Some(whole) => {
                     whole.rows.extend(page.rows);
                     whole.reversals.extend(page.reversals);
                     whole.total = page.total;
                 }
-            }
+            },
+        )?;
+        Ok(whole.expect("a page was read"))
+    }
+
+    /// Every task of a job, in one state where given, read a page at a time.
+    pub fn tasks(
+        &self,
+        job: JobId,
+        state: Option<TaskState>,
+    ) -> Result<Vec<TaskView>, ClientError> {
+        let mut path = format!("/api/jobs/{job}/tasks?limit={ROWS_PAGE_MAX}");
+        if let Some(state) = state {
+            path.push_str(&format!("&state={}", state.as_str()));
+        }
+        let mut tasks = Vec::new();
+        self.pages(&path, |page: Vec<TaskView>| tasks.extend(page))?;
+        Ok(tasks)
+    }
+
+    /// Reads the listing at `path` (with a query) page by page, as its `Link` headers lead,
+    /// handing each page to `each`.
+    fn pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        mut each: impl FnMut(T),
+    ) -> Result<(), ClientError> {
+        let mut after = 0;
+        loop {
+            let response = self.call(
+                self.agent.get(&self.url(&format!("{path}&after={after}"))),
+                None,
+            )?;
+            let next = response.header("link").and_then(next_after);
+            each(self.json(response)?);
             match next {
                 // A page that does not move on would be asked for forever.
                 Some(next) if next > after => after = next,
                 Some(_) => {
                     return Err(ClientError::Protocol {
                         url: redact(&self.base),
-                        message: "the invoice's next page does not follow its last".into(),
+                        message: "a listing's next page does not follow its last".into(),
                     });
                 }
-                None => return Ok(whole.expect("a page was read")),
+                None => return Ok(()),
             }
         }
     }

@@ -16,6 +16,7 @@ mod status;
 mod stderr;
 mod stdout;
 mod submit;
+mod tasks;
 mod terminal;
 mod token;
 mod worker;
@@ -54,6 +55,8 @@ enum Command {
     Status(status::StatusArgs),
     /// List the farm's workers.
     Workers(workers::WorkersArgs),
+    /// List a job's tasks, with why the failed ones failed.
+    Tasks(tasks::TasksArgs),
     /// Cancel a job.
     Cancel(cancel::CancelArgs),
     /// Show a job's invoice.
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Submit(args) => submit::run(args),
         Command::Status(args) => status::run(args),
         Command::Workers(args) => workers::run(args),
+        Command::Tasks(args) => tasks::run(args),
         Command::Cancel(args) => cancel::run(args),
         Command::Bill(args) => bill::run(args),
         Command::Devices(args) => devices::run(args),
