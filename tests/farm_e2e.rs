@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use farm::{Farm, assert_same_exr, check_bill, rabbitmqctl, render_locally, scene};
 use serde_json::Value;
+use tessera_protocol::api::TaskState;
+use tessera_protocol::client::Client;
+use tessera_protocol::id::JobId;
 
 fn tasks_total(status: &Value) -> u64 {
     status["tasks_total"].as_u64().unwrap()
@@ -213,8 +216,9 @@ fn a_task_that_always_fails_is_dead_lettered_and_fails_only_its_job() {
     );
     let table = farm.tessera(&["tasks", &doomed]);
     let table = String::from_utf8_lossy(&table.stdout);
+    let row = table.lines().nth(1).unwrap_or_default();
     assert!(
-        table.lines().nth(1).is_some_and(|l| l.contains("failed")),
+        row.contains("failed") && row.contains("TESSERA_FAIL_FRAMES"),
         "{table}"
     );
     let none = farm.tessera(&["tasks", &fine, "--state", "failed", "--json"]);
@@ -223,6 +227,14 @@ fn a_task_that_always_fails_is_dead_lettered_and_fails_only_its_job() {
         serde_json::json!([])
     );
     farm.wait_done(&fine, Duration::from_secs(120));
+    // Read a task a page, the other job's four tasks are the same, all of them or the done.
+    let client = Client::new(&farm.url, Some(&farm.admin));
+    let id: JobId = fine.parse().unwrap();
+    let all = client.tasks(id, None).unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(client.tasks_in_pages_of(id, None, 1).unwrap(), all);
+    let done = client.tasks_in_pages_of(id, Some(TaskState::Done), 1);
+    assert_eq!(done.unwrap(), all);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while farm.queue_depth("tasks.dead") != 1 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
@@ -753,7 +765,6 @@ fn a_verified_job_waits_for_a_verified_worker() {
 /// `tessera render`'s.
 #[test]
 fn a_dishonest_worker_is_never_paid_beyond_its_bound_nor_breaks_the_job() {
-    use tessera_protocol::client::Client;
     use tessera_protocol::lease::{Claim, ClaimRequest};
     use tessera_protocol::pixels::EncodedPixels;
     use tessera_protocol::result::{Outcome, ResultMessage};
@@ -1050,7 +1061,7 @@ impl Drop for BrokerUser {
 #[test]
 fn a_worker_whose_broker_user_may_only_take_tasks_renders_and_reads_no_results() {
     use tessera_protocol::device::Device;
-    use tessera_protocol::id::{JobId, TaskId};
+    use tessera_protocol::id::TaskId;
     use tessera_protocol::result::{Outcome, ResultMessage, WorkerInfo};
     use tessera_renderer::film::Resolution;
     use tessera_transport::{AmqpTransport, Broker, Inbox, Transport};
@@ -1118,7 +1129,6 @@ fn a_worker_whose_broker_user_may_only_take_tasks_renders_and_reads_no_results()
 /// body limit allows), and no more.
 #[test]
 fn a_heartbeat_may_name_as_many_leases_as_a_worker_holds_and_no_more() {
-    use tessera_protocol::client::Client;
     use tessera_protocol::lease::MAX_HEARTBEAT_LEASES;
 
     let farm = Farm::start("heartbeat-size");

@@ -25,6 +25,9 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest body accepted from the coordinator (a frame's EXR or a scene).
 const MAX_BODY: u64 = 4 << 30;
+/// The most pages one listing is read in: at the largest page, ten million rows, a hundred times
+/// the charges of a job of the most tasks a farm takes by default.
+const MAX_PAGES: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -98,23 +101,23 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
-/// Where the page a `Link` header names as next starts: its `after`.
-fn next_after(link: &str) -> Option<i64> {
-    let (target, rel) = link.split_once(';')?;
-    if rel.trim() != "rel=\"next\"" {
-        return None;
-    }
-    let query = target
-        .trim()
-        .strip_prefix('<')?
-        .strip_suffix('>')?
-        .split_once('?')?
-        .1;
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("after="))?
-        .parse()
-        .ok()
+/// Where the page a `Link` header names as next starts (its `after`): `None` when it names no
+/// next page, an error when it names one this client cannot follow.
+fn next_after(header: &str) -> Result<Option<i64>, String> {
+    let Some(target) = header.split(',').find_map(|link| {
+        let (target, rel) = link.split_once(';')?;
+        (rel.trim() == "rel=\"next\"").then_some(target.trim())
+    }) else {
+        return Ok(None);
+    };
+    target
+        .strip_prefix('<')
+        .and_then(|t| t.strip_suffix('>'))
+        .and_then(|t| t.split_once('?'))
+        .and_then(|(_, query)| query.split('&').find_map(|p| p.strip_prefix("after=")))
+        .and_then(|after| after.parse().ok())
+        .map(Some)
+        .ok_or_else(|| "its Link header names a next page without a row to start after".into())
 }
 
 /// Reads a body to its end, refusing one of more than `limit` bytes.
@@ -323,17 +326,19 @@ impl Client {
     /// Every page of a job's invoice, the total taken from the last.
     fn invoice_pages(&self, job: JobId, rows: u32) -> Result<InvoiceView, ClientError> {
         let mut whole: Option<InvoiceView> = None;
-        self.pages(
-            &format!("/api/jobs/{job}/invoice?limit={rows}"),
-            |page: InvoiceView| match &mut whole {
+        let path = format!("/api/jobs/{job}/invoice?limit={rows}");
+        self.pages(&path, rows, |page: InvoiceView| {
+            let len = page.rows.len();
+            match &mut whole {
                 None => whole = Some(page),
                 Some(whole) => {
                     whole.rows.extend(page.rows);
                     whole.reversals.extend(page.reversals);
                     whole.total = page.total;
                 }
-            },
-        )?;
+            }
+            len
+        })?;
         Ok(whole.expect("a page was read"))
     }
 
@@ -343,42 +348,64 @@ impl Client {
         job: JobId,
         state: Option<TaskState>,
     ) -> Result<Vec<TaskView>, ClientError> {
-        let mut path = format!("/api/jobs/{job}/tasks?limit={ROWS_PAGE_MAX}");
+        self.tasks_in_pages_of(job, state, ROWS_PAGE_MAX)
+    }
+
+    /// As [`tasks`](Self::tasks), `rows` tasks a page (1 to [`ROWS_PAGE_MAX`]).
+    pub fn tasks_in_pages_of(
+        &self,
+        job: JobId,
+        state: Option<TaskState>,
+        rows: u32,
+    ) -> Result<Vec<TaskView>, ClientError> {
+        let mut path = format!("/api/jobs/{job}/tasks?limit={rows}");
         if let Some(state) = state {
             path.push_str(&format!("&state={}", state.as_str()));
         }
         let mut tasks = Vec::new();
-        self.pages(&path, |page: Vec<TaskView>| tasks.extend(page))?;
+        self.pages(&path, rows, |page: Vec<TaskView>| {
+            let len = page.len();
+            tasks.extend(page);
+            len
+        })?;
         Ok(tasks)
     }
 
-    /// Reads the listing at `path` (with a query) page by page, as its `Link` headers lead,
-    /// handing each page to `each`.
+    /// Reads the listing at `path` (with a query asking for `limit` rows a page) page by page,
+    /// as its `Link` headers lead, handing each page to `each`, which says how many rows it
+    /// held. A coordinator that answered pages without end is stopped: each page must hold
+    /// rows, no more than asked, and move on, and there are at most [`MAX_PAGES`].
     fn pages<T: DeserializeOwned>(
         &self,
         path: &str,
-        mut each: impl FnMut(T),
+        limit: u32,
+        mut each: impl FnMut(T) -> usize,
     ) -> Result<(), ClientError> {
+        let refuse = |message: String| ClientError::Protocol {
+            url: redact(&self.base),
+            message,
+        };
         let mut after = 0;
-        loop {
+        for _ in 0..MAX_PAGES {
             let response = self.call(
                 self.agent.get(&self.url(&format!("{path}&after={after}"))),
                 None,
             )?;
-            let next = response.header("link").and_then(next_after);
-            each(self.json(response)?);
+            let next = response.header("link").map(next_after).transpose();
+            let next = next.map_err(refuse)?.flatten();
+            let rows = each(self.json(response)?);
+            if rows > limit as usize {
+                return Err(refuse(format!(
+                    "a page held {rows} rows, asked for {limit}"
+                )));
+            }
             match next {
-                // A page that does not move on would be asked for forever.
-                Some(next) if next > after => after = next,
-                Some(_) => {
-                    return Err(ClientError::Protocol {
-                        url: redact(&self.base),
-                        message: "a listing's next page does not follow its last".into(),
-                    });
-                }
+                Some(next) if next > after && rows > 0 => after = next,
+                Some(_) => return Err(refuse("a listing's next page does not move on".into())),
                 None => return Ok(()),
             }
         }
+        Err(refuse(format!("a listing ran past {MAX_PAGES} pages")))
     }
 
     pub fn frame_exr(&self, job: JobId, frame: u32) -> Result<Vec<u8>, ClientError> {
@@ -497,15 +524,18 @@ mod tests {
     #[test]
     fn the_next_page_is_read_from_the_link_header() {
         let link = "</api/jobs/3/invoice?limit=10000&after=42>; rel=\"next\"";
-        assert_eq!(next_after(link), Some(42));
-        for not_next in [
-            "</api/jobs/3/invoice?limit=10000&after=42>; rel=\"prev\"",
+        assert_eq!(next_after(link), Ok(Some(42)));
+        let two = "</x?after=1>; rel=\"prev\", </api/jobs/3/tasks?after=7&limit=2>; rel=\"next\"";
+        assert_eq!(next_after(two), Ok(Some(7)));
+        for no_next in ["</x?after=42>; rel=\"prev\"", "garbage", ""] {
+            assert_eq!(next_after(no_next), Ok(None), "{no_next}");
+        }
+        for unfollowable in [
             "</api/jobs/3/invoice?limit=10000>; rel=\"next\"",
             "</api/jobs/3/invoice?after=x>; rel=\"next\"",
             "/api/jobs/3/invoice?after=42; rel=\"next\"",
-            "garbage",
         ] {
-            assert_eq!(next_after(not_next), None, "{not_next}");
+            assert!(next_after(unfollowable).is_err(), "{unfollowable}");
         }
     }
 

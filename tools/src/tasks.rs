@@ -30,20 +30,28 @@ pub fn run(args: TasksArgs) -> anyhow::Result<()> {
         outln!("{}", serde_json::to_string_pretty(&tasks)?)?;
         return Ok(());
     }
+    // As wide as the widest tile (`WxH+X+Y` of a large frame runs past 16 characters).
+    let tiles: Vec<String> = tasks.iter().map(|t| clean(&t.tile)).collect();
+    let width = tiles
+        .iter()
+        .map(|t| t.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     outln!(
-        "{:>8}  {:>6}  {:<16} {:<8} {:>8}  last error",
+        "{:>8}  {:>6}  {:<width$} {:<8} {:>8}  last error",
         "task",
         "frame",
         "tile",
         "state",
         "attempts"
     )?;
-    for t in &tasks {
+    for (t, tile) in tasks.iter().zip(&tiles) {
         outln!(
-            "{:>8}  {:>6}  {:<16} {:<8} {:>8}  {}",
+            "{:>8}  {:>6}  {:<width$} {:<8} {:>8}  {}",
             t.id.to_string(),
             t.frame,
-            clean(&t.tile),
+            tile,
             t.state.as_str(),
             t.attempts,
             t.last_error.as_deref().map(clean).unwrap_or_default()

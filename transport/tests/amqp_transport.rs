@@ -172,7 +172,14 @@ async fn an_inbox_that_cannot_reconnect_backs_off_however_often_it_is_asked() {
         .publish_tasks(&[TaskBundle::one(task(2, 1))])
         .await
         .unwrap();
-    let again = within(inbox.next()).await.unwrap();
+    let mut again = within(inbox.next()).await.unwrap();
+    if again.message.tasks() == [task(1, 1)] {
+        // The cut may have beaten the first acknowledgement to the broker, which then gives the
+        // message back with the connection.
+        assert!(again.redelivered);
+        again.ack().await.unwrap();
+        again = within(inbox.next()).await.unwrap();
+    }
     assert_eq!(again.message.tasks(), [task(2, 1)]);
     again.ack().await.unwrap();
     drop(inbox);
