@@ -19,8 +19,8 @@ use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Json, Router};
 use futures_lite::StreamExt;
 use tessera_protocol::api::{
-    ErrorView, FrameEvent, InvoiceView, JobState, JobStateView, JobView, Me, Quote, Submitted,
-    TaskState, TileEvent, WorkerView,
+    ErrorView, FrameEvent, JobState, JobStateView, JobView, Me, Quote, Submitted, TaskState,
+    TileEvent, WorkerView,
 };
 use tessera_protocol::auth::{IssuedToken, NewToken, Role, TokenView, Trust};
 use tessera_protocol::id::JobId;
@@ -650,20 +650,10 @@ async fn invoice<T: Transport>(
     let id = visible_job(&farm, &who, &id)?.id;
     let Query(query) = query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
     let page = row_page(query)?;
-    let invoice = farm.store().invoice(id, page).map_err(FarmError::from)?;
-    let view = InvoiceView {
-        job: id,
-        rows: invoice.rows,
-        reversals: invoice.reversals,
-        total: invoice.total,
-    };
+    let listed = farm.store().invoice(id, page).map_err(FarmError::from)?;
     let path = format!("/api/jobs/{id}/invoice");
-    Ok(paged(
-        view,
-        path,
-        format!("limit={}", page.limit()),
-        invoice.next,
-    ))
+    let query = format!("limit={}", page.limit());
+    Ok(paged(listed.invoice, path, query, listed.next))
 }
 
 async fn frame<T: Transport>(

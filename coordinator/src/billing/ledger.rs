@@ -4,6 +4,7 @@
 //! most one charge that is not reversed (a reversed task rendered again is charged again). An
 //! invoice is the sum of a job's charges less its reversals, kept summed by triggers in `job_costs`.
 
+use crate::store::cut_page;
 use crate::store::database::{Db, DbError, params};
 use tessera_protocol::api::{LedgerRow, Reversal};
 use tessera_protocol::id::{JobId, TaskId};
@@ -269,7 +270,7 @@ pub(crate) fn page(
     limit: u32,
 ) -> Result<(Vec<LedgerRow>, Option<i64>, bool), DbError> {
     // One more than the page: whether it exists tells whether more follow.
-    let mut rows = db.query_map(
+    let rows = db.query_map(
         "SELECT l.*, t.frame, t.x, t.y, t.w, t.h FROM ledger l JOIN tasks t ON t.id = l.task_id
              WHERE l.job_id = ?1 AND l.id > ?2 ORDER BY l.id LIMIT ?3",
         params![job.0, after, i64::from(limit) + 1],
@@ -294,8 +295,7 @@ pub(crate) fn page(
             Ok((id, row))
         },
     )?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
+    let (rows, more) = cut_page(rows, limit);
     let last = rows.last().map(|(id, _)| *id);
     Ok((rows.into_iter().map(|(_, row)| row).collect(), last, more))
 }

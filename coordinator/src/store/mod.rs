@@ -21,8 +21,8 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tessera_protocol::api::{
-    FrameProgress, JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX, JobState, LedgerRow, Quote, ROWS_PAGE_DEFAULT,
-    ROWS_PAGE_MAX, Reversal, TaskState, TaskView, WorkerView,
+    FrameProgress, InvoiceView, JOBS_PAGE_DEFAULT, JOBS_PAGE_MAX, JobState, LedgerRow, Quote,
+    ROWS_PAGE_DEFAULT, ROWS_PAGE_MAX, Reversal, TaskState, TaskView, WorkerView,
 };
 use tessera_protocol::auth::Trust;
 use tessera_protocol::id::{JobId, TaskId};
@@ -136,6 +136,14 @@ impl RowPage {
     }
 }
 
+/// `rows`, read as one more than a page of `limit` holds (whether that one exists tells whether
+/// more follow), cut to the page, and whether more follow.
+pub(crate) fn cut_page<T>(mut rows: Vec<T>, limit: u32) -> (Vec<T>, bool) {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    (rows, more)
+}
+
 /// A page of a job's tasks, and the task the next page starts after, if one follows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TasksListed {
@@ -143,13 +151,11 @@ pub struct TasksListed {
     pub next: Option<TaskId>,
 }
 
-/// A page of a job's invoice: its charges, the reversals of those charges, the whole job's
-/// total, and the ledger row the next page starts after, if one follows.
+/// A page of a job's invoice (its charges, the reversals of those charges, the whole job's
+/// total), and the ledger row the next page starts after, if one follows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InvoicePage {
-    pub rows: Vec<LedgerRow>,
-    pub reversals: Vec<Reversal>,
-    pub total: Money,
+    pub invoice: InvoiceView,
     pub next: Option<i64>,
 }
 
@@ -895,7 +901,7 @@ impl Store {
             Self::JOB_QUERY
         );
         // One more than the page: whether it exists tells whether older jobs follow.
-        let mut jobs = self
+        let jobs = self
             .reader()
             .query(
                 &sql,
@@ -909,8 +915,7 @@ impl Store {
             .iter()
             .map(Self::read_job)
             .collect::<Result<Vec<_>, _>>()?;
-        let more = jobs.len() > page.limit as usize;
-        jobs.truncate(page.limit as usize);
+        let (jobs, more) = cut_page(jobs, page.limit);
         Ok(JobsListed { jobs, more })
     }
 
@@ -1022,8 +1027,9 @@ impl Store {
                 params![state.as_str(), job.0, page.after, page.limit + 1],
             )?,
         };
+        let (rows, more) = cut_page(rows, page.limit);
         let mut tasks = Vec::new();
-        for r in rows.iter().take(page.limit as usize) {
+        for r in &rows {
             let (x, y, width, height): (u32, u32, u32, u32) =
                 (r.get("x")?, r.get("y")?, r.get("w")?, r.get("h")?);
             tasks.push(TaskView {
@@ -1039,9 +1045,7 @@ impl Store {
                 last_error: r.get("last_error")?,
             });
         }
-        let next = (rows.len() > page.limit as usize)
-            .then(|| tasks.last().map(|t| t.id))
-            .flatten();
+        let next = tasks.last().map(|t| t.id).filter(|_| more);
         Ok(TasksListed { tasks, next })
     }
 
@@ -1471,9 +1475,12 @@ impl Store {
             None => Vec::new(),
         };
         Ok(InvoicePage {
-            rows,
-            reversals,
-            total: ledger::total(&db, job)?,
+            invoice: InvoiceView {
+                job,
+                rows,
+                reversals,
+                total: ledger::total(&db, job)?,
+            },
             next: last.filter(|_| more),
         })
     }
@@ -2617,12 +2624,13 @@ pub(crate) mod tests {
         // cheater's second to fourth), and every page with the whole job's total.
         let (mut rows, mut reversals, mut shape, mut after) = (vec![], vec![], vec![], None);
         loop {
-            let page = store.invoice(id, RowPage::new(after, 2).unwrap()).unwrap();
-            assert_eq!(page.total, Money::from_micros(44));
-            shape.push((page.rows.len(), page.reversals.len()));
-            rows.extend(page.rows);
-            reversals.extend(page.reversals);
-            let Some(next) = page.next else { break };
+            let InvoicePage { invoice, next } =
+                store.invoice(id, RowPage::new(after, 2).unwrap()).unwrap();
+            assert_eq!(invoice.total, Money::from_micros(44));
+            shape.push((invoice.rows.len(), invoice.reversals.len()));
+            rows.extend(invoice.rows);
+            reversals.extend(invoice.reversals);
+            let Some(next) = next else { break };
             after = Some(next);
         }
         assert_eq!(shape, [(2, 1), (2, 2), (1, 0)]);
