@@ -8,7 +8,8 @@
 //! `TESSERA_BENCH_ISA` (an instruction-set path by name, e.g. `avx2`; default the fastest),
 //! `TESSERA_BENCH_SCENE` (another glTF file to time, at its own camera; Mitsuba is then not run),
 //! `TESSERA_BENCH_TILE` (render the frame as tiles of this many pixels, one call each, as
-//! `tessera render --tile` does; default one tile): what tiling costs apart from the farm.
+//! `tessera render --tile` does; default one tile): what tiling costs apart from the farm,
+//! `TESSERA_BENCH_PACKETS=0` (trace every sample alone, as before packets: the same bits).
 
 use std::io::{ErrorKind, Write};
 use std::path::Path;
@@ -62,6 +63,10 @@ fn main() {
         Err(_) => Isa::detect(),
     };
     let backend = CpuBackend::on(None, isa).expect("a CPU backend");
+    let backend = match std::env::var("TESSERA_BENCH_PACKETS").as_deref() {
+        Ok("0") => backend.one_sample_at_a_time(),
+        _ => backend,
+    };
     let prepared = backend.prepare(&frame).expect("the scene prepares");
     let resolution = Resolution::new(256, 256).expect("valid size");
     let settings = RenderSettings {

@@ -159,6 +159,11 @@ impl Lobes {
     pub fn params(&self) -> &SurfaceParams {
         &self.params
     }
+
+    /// Whether these are a pure Lambertian surface's (the common diffuse wall).
+    pub fn is_lambertian(&self) -> bool {
+        self.lambertian
+    }
 }
 
 #[derive(Clone, Copy, Debug)]

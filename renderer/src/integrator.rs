@@ -8,6 +8,7 @@ use crate::camera::RasterCamera;
 use crate::estimate::{Estimate, Moments};
 use crate::film::{NO_HIT_DEPTH, Pixel};
 use crate::geometry::Ray;
+use crate::lane::LANES;
 use crate::light::LightSampler;
 use crate::material::AlphaMode;
 use crate::sampler::{PixelStreams, SampleStream};
@@ -15,6 +16,10 @@ use crate::scene::FrameScene;
 use crate::settings::RenderSettings;
 use crate::shading::{SurfaceShading, reflection_safe_normal, uniform_params};
 use crate::transcendental;
+
+mod packet;
+
+use packet::Plain;
 
 /// Russian roulette starts once a path has this many segments (as in Mitsuba and pbrt).
 pub const RR_DEPTH: u32 = 5;
@@ -28,6 +33,14 @@ pub struct PathTracer<'a> {
     uniform_lobes: Vec<Option<Lobes>>,
     /// Whether any material lets rays through (`alphaMode`): only then are hits tested for it.
     see_through: bool,
+    /// Each material's bounce as a packet takes it, where it can ([`Plain`]).
+    plain: Vec<Option<Plain>>,
+    /// Each emissive triangle of the light sampler: whether its light is the same all over
+    /// (no emissive texture), as a packet's light sample needs.
+    plain_emitters: Vec<bool>,
+    /// Whether pixels trace their samples in packets ([`packet`]); they do wherever some
+    /// material is [`Plain`].
+    packets: bool,
 }
 
 /// The most radiance one sample adds to its pixel, per channel. Far above anything a scene
@@ -52,6 +65,32 @@ struct FirstHit {
     albedo: Vec3,
     normal: Vec3,
     depth: f32,
+}
+
+/// A path between bounces: the ray it goes on along and what it has gathered.
+#[derive(Clone, Copy, Debug)]
+struct Path {
+    ray: Ray,
+    l: Vec3,
+    beta: Vec3,
+    first: Option<FirstHit>,
+    /// Whether the last bounce was a Dirac delta, so emission found next counts in full.
+    specular_bounce: bool,
+    /// The density with which the last bounce chose the ray's direction.
+    prev_pdf: f32,
+}
+
+impl Path {
+    fn new(ray: Ray) -> Self {
+        Self {
+            ray,
+            l: Vec3::ZERO,
+            beta: Vec3::ONE,
+            first: None,
+            specular_bounce: true,
+            prev_pdf: 0.0,
+        }
+    }
 }
 
 /// A ray-surface intersection with the material evaluated there.
@@ -102,12 +141,28 @@ impl<'a> PathTracer<'a> {
             .iter()
             .map(|m| uniform_params(m, &scene.mesh).map(Lobes::new))
             .collect();
+        let plain: Vec<Option<Plain>> = scene
+            .materials
+            .iter()
+            .zip(&uniform_lobes)
+            .map(|(m, lobes): (_, &Option<Lobes>)| Plain::of(m, lobes.as_ref()))
+            .collect();
+        let plain_emitters = lights
+            .emitters()
+            .map(|(triangle, _)| {
+                let material = scene.mesh.triangle_materials[triangle as usize] as usize;
+                scene.materials[material].emissive_texture.is_none()
+            })
+            .collect();
         Self {
             scene,
             bvh,
             lights,
             uniform_lobes,
             see_through,
+            packets: plain.iter().any(Option::is_some),
+            plain,
+            plain_emitters,
         }
     }
 
@@ -150,6 +205,15 @@ impl<'a> PathTracer<'a> {
     #[inline(never)]
     fn blocked_seeing_through(&self, ray: Ray, t_max: f32, u: f32) -> bool {
         self.first_stop(ray, t_max, u).is_some()
+    }
+
+    /// This tracer with every sample traced alone, never in a packet: the same bits, for
+    /// showing that and for timing the packets.
+    pub fn one_sample_at_a_time(self) -> Self {
+        Self {
+            packets: false,
+            ..self
+        }
     }
 
     pub fn bvh_stats(&self) -> BvhStats {
@@ -254,11 +318,8 @@ impl<'a> PathTracer<'a> {
         let mut normal = Vec3::ZERO;
         let mut depth = 0.0f32;
         let streams = PixelStreams::new(settings.seed, frame, x, y);
-        for s in 0..spp {
-            let mut rng = streams.sample(s);
-            let (jx, jy) = (rng.next_f32(), rng.next_f32());
-            let (ray, near) = camera.ray(x as f32 + jx, y as f32 + jy);
-            let (l, first) = self.radiance(ray, &mut rng, settings.max_depth.get());
+        let max_depth = settings.max_depth.get();
+        let mut add = |l: Vec3, first: Option<FirstHit>, near: f32| {
             let l = if l.is_finite() {
                 l.min(Vec3::splat(MAX_SAMPLE))
             } else {
@@ -272,6 +333,25 @@ impl<'a> PathTracer<'a> {
                 depth += h.depth + near;
             }
             each_sample(l, first.is_some());
+        };
+        if self.packets {
+            let mut s = 0;
+            while s < spp {
+                let n = (spp - s).min(LANES as u32);
+                let samples = self.packet(camera, (x, y), streams, s, n as usize, max_depth);
+                for &(l, first, near) in &samples[..n as usize] {
+                    add(l, first, near);
+                }
+                s += n;
+            }
+        } else {
+            for s in 0..spp {
+                let mut rng = streams.sample(s);
+                let (jx, jy) = (rng.next_f32(), rng.next_f32());
+                let (ray, near) = camera.ray(x as f32 + jx, y as f32 + jy);
+                let (l, first) = self.radiance(ray, &mut rng, max_depth);
+                add(l, first, near);
+            }
         }
         let c = color * inv_spp;
         let mut pixel = Pixel {
@@ -295,91 +375,113 @@ impl<'a> PathTracer<'a> {
     #[inline(always)]
     fn radiance(
         &self,
-        mut ray: Ray,
+        ray: Ray,
         rng: &mut SampleStream,
         max_depth: u32,
     ) -> (Vec3, Option<FirstHit>) {
-        let mut l = Vec3::ZERO;
-        let mut beta = Vec3::ONE;
-        let mut first = None;
-        let mut specular_bounce = true;
-        let mut prev_pdf = 0.0f32;
+        let mut path = Path::new(ray);
         for depth in 1..=max_depth {
             let mut draws = [0.0f32; DRAWS_PER_BOUNCE];
             for d in &mut draws {
                 *d = rng.next_f32();
             }
-            let Some((hit, reached, travelled)) = self.first_stop(ray, f32::INFINITY, draws[6])
-            else {
-                // A uniform environment is found only by BSDF sampling, so its light counts in
-                // full; a map is also sampled towards, and weighted as emitters are.
-                if let Some(env) = &self.scene.environment {
-                    let weight = if specular_bounce {
-                        1.0
-                    } else {
-                        power_heuristic(prev_pdf, self.lights.pdf_of_escape(self.scene, ray.dir))
-                    };
-                    l += beta * env.radiance(ray.dir) * weight;
-                }
-                break;
-            };
-            ray = reached;
-            let mut own_lobes = None;
-            let surface = self.surface(&ray, &hit, &mut own_lobes);
-            beta *= surface.transmittance;
-            let wo = -ray.dir;
-            if depth == 1 {
-                first = Some(FirstHit {
-                    albedo: surface.base_color,
-                    normal: surface.bsdf.shading_normal(),
-                    depth: hit.t + travelled,
-                });
-            }
-            if surface.unlit {
-                l += beta * surface.base_color;
+            let stop = self.first_stop(path.ray, f32::INFINITY, draws[6]);
+            if !self.bounce(&mut path, depth, max_depth, &draws, stop) {
                 break;
             }
-            if surface.emitted != Vec3::ZERO {
-                let weight = if specular_bounce {
+        }
+        (path.l, path.first)
+    }
+
+    /// Bounce `depth` of `path`, whose ray stopped at `stop` ([`first_stop`](Self::first_stop)),
+    /// with the bounce's random numbers: adds what it finds to the path's radiance and turns
+    /// its ray. Returns whether the path goes on.
+    #[inline(always)]
+    fn bounce(
+        &self,
+        path: &mut Path,
+        depth: u32,
+        max_depth: u32,
+        draws: &[f32; DRAWS_PER_BOUNCE],
+        stop: Option<(Hit, Ray, f32)>,
+    ) -> bool {
+        let Some((hit, reached, travelled)) = stop else {
+            // A uniform environment is found only by BSDF sampling, so its light counts in
+            // full; a map is also sampled towards, and weighted as emitters are.
+            if let Some(env) = &self.scene.environment {
+                let weight = if path.specular_bounce {
                     1.0
                 } else {
-                    let light_pdf =
-                        self.lights
-                            .pdf_of_hit(self.scene, hit.triangle, ray.dir, hit.t);
-                    power_heuristic(prev_pdf, light_pdf)
+                    power_heuristic(
+                        path.prev_pdf,
+                        self.lights.pdf_of_escape(self.scene, path.ray.dir),
+                    )
                 };
-                l += beta * surface.emitted * weight;
+                path.l += path.beta * env.radiance(path.ray.dir) * weight;
             }
-            if depth == max_depth {
-                break;
-            }
-            if surface.bsdf.has_non_delta() {
-                l += beta * self.direct_light(&surface, wo, draws[0], draws[1], draws[2]);
-            }
-            let rnd = BsdfRandom {
-                lobe: draws[3],
-                u: draws[4],
-                v: draws[5],
-            };
-            let Some(s) = surface.bsdf.sample(wo, rnd) else {
-                break;
-            };
-            beta *= s.weight;
-            specular_bounce = s.delta;
-            prev_pdf = s.pdf;
-            if depth >= RR_DEPTH {
-                let q = (beta.max_element() * s.eta * s.eta).min(0.95);
-                if draws[6] >= q {
-                    break;
-                }
-                beta /= q;
-            }
-            if beta == Vec3::ZERO || !beta.is_finite() {
-                break;
-            }
-            ray = Ray::new(offset_origin(surface.p, surface.ng, s.wi), s.wi);
+            return false;
+        };
+        let ray = reached;
+        let mut own_lobes = None;
+        let surface = self.surface(&ray, &hit, &mut own_lobes);
+        path.beta *= surface.transmittance;
+        let wo = -ray.dir;
+        if depth == 1 {
+            path.first = Some(FirstHit {
+                albedo: surface.base_color,
+                normal: surface.bsdf.shading_normal(),
+                depth: hit.t + travelled,
+            });
         }
-        (l, first)
+        if surface.unlit {
+            path.l += path.beta * surface.base_color;
+            return false;
+        }
+        if surface.emitted != Vec3::ZERO {
+            let weight = if path.specular_bounce {
+                1.0
+            } else {
+                self.light_hit_weight(path.prev_pdf, &hit, ray.dir)
+            };
+            path.l += path.beta * surface.emitted * weight;
+        }
+        if depth == max_depth {
+            return false;
+        }
+        if surface.bsdf.has_non_delta() {
+            path.l += path.beta * self.direct_light(&surface, wo, draws[0], draws[1], draws[2]);
+        }
+        let rnd = BsdfRandom {
+            lobe: draws[3],
+            u: draws[4],
+            v: draws[5],
+        };
+        let Some(s) = surface.bsdf.sample(wo, rnd) else {
+            return false;
+        };
+        path.beta *= s.weight;
+        path.specular_bounce = s.delta;
+        path.prev_pdf = s.pdf;
+        if depth >= RR_DEPTH {
+            let q = (path.beta.max_element() * s.eta * s.eta).min(0.95);
+            if draws[6] >= q {
+                return false;
+            }
+            path.beta /= q;
+        }
+        if path.beta == Vec3::ZERO || !path.beta.is_finite() {
+            return false;
+        }
+        path.ray = Ray::new(offset_origin(surface.p, surface.ng, s.wi), s.wi);
+        true
+    }
+
+    /// The MIS weight of emission found by BSDF sampling (density `bsdf_pdf`) where a ray
+    /// along `dir` hit an emitter.
+    #[inline(always)]
+    fn light_hit_weight(&self, bsdf_pdf: f32, hit: &Hit, dir: Vec3) -> f32 {
+        let light_pdf = self.lights.pdf_of_hit(self.scene, hit.triangle, dir, hit.t);
+        power_heuristic(bsdf_pdf, light_pdf)
     }
 
     /// Next-event estimation: one light sample, weighted by MIS against BSDF sampling.

@@ -17,19 +17,35 @@ pub struct LightSampler {
     /// empty when the scene has no emissive triangle.
     pmf_by_triangle: Vec<f32>,
     choices: u32,
+    /// The scene's punctual lights: the first choices.
+    punctual: usize,
     /// Whether the environment is a map, sampled as the last choice.
     environment: bool,
 }
 
 /// An emissive triangle's geometry, kept at hand because every light sample needs it.
-struct Emitter {
-    triangle: u32,
-    p0: Vec3,
-    e1: Vec3,
-    e2: Vec3,
+pub struct Emitter {
+    pub triangle: u32,
+    pub p0: Vec3,
+    pub e1: Vec3,
+    pub e2: Vec3,
     /// Front-face unit normal.
-    normal: Vec3,
-    area: f32,
+    pub normal: Vec3,
+    pub area: f32,
+    /// Its probability within the emissive group.
+    pub pmf: f32,
+}
+
+/// What [`LightSampler::choose`] picks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LightChoice {
+    /// The scene has no light to sample.
+    Nothing,
+    /// Punctual light `i` of the scene.
+    Punctual(usize),
+    Environment,
+    /// Emissive triangle `k` ([`LightSampler::emitter`]).
+    Emitter(usize),
 }
 
 /// A sampled light point or direction, seen from a shading point.
@@ -73,6 +89,7 @@ impl LightSampler {
                     e2,
                     normal: cross / (2.0 * area),
                     area,
+                    pmf: 0.0,
                 });
                 weights.push(power as f64);
             }
@@ -83,10 +100,11 @@ impl LightSampler {
         if !emissive.is_empty() {
             pmf_by_triangle = vec![0.0; mesh.triangles.len()];
             let mut acc = 0.0f64;
-            for (e, &w) in emissive.iter().zip(&weights) {
+            for (e, &w) in emissive.iter_mut().zip(&weights) {
                 acc += w;
                 cdf.push((acc / total) as f32);
-                pmf_by_triangle[e.triangle as usize] = (w / total) as f32;
+                e.pmf = (w / total) as f32;
+                pmf_by_triangle[e.triangle as usize] = e.pmf;
             }
             if let Some(last) = cdf.last_mut() {
                 *last = 1.0;
@@ -103,6 +121,7 @@ impl LightSampler {
             cdf,
             pmf_by_triangle,
             choices,
+            punctual: scene.lights.len(),
             environment,
         }
     }
@@ -135,6 +154,41 @@ impl LightSampler {
             .unwrap_or(0.0)
     }
 
+    /// The light `pick` chooses for next-event estimation.
+    #[inline(always)]
+    pub fn choose(&self, pick: f32) -> LightChoice {
+        if self.choices == 0 {
+            return LightChoice::Nothing;
+        }
+        let scaled = pick * self.choices as f32;
+        let choice = (scaled as u32).min(self.choices - 1);
+        if (choice as usize) < self.punctual {
+            return LightChoice::Punctual(choice as usize);
+        }
+        if self.environment && choice == self.choices - 1 {
+            return LightChoice::Environment;
+        }
+        // Reuse the fraction left of `pick` to choose the triangle.
+        let r = (scaled - choice as f32).min(ONE_MINUS_EPSILON);
+        let k = self
+            .cdf
+            .partition_point(|&c| c <= r)
+            .min(self.emissive.len() - 1);
+        LightChoice::Emitter(k)
+    }
+
+    /// The probability of each choice [`choose`](Self::choose) makes.
+    #[inline(always)]
+    pub fn choice_pdf(&self) -> f32 {
+        1.0 / self.choices as f32
+    }
+
+    /// Emissive triangle `k` of [`LightChoice::Emitter`].
+    #[inline(always)]
+    pub fn emitter(&self, k: usize) -> &Emitter {
+        &self.emissive[k]
+    }
+
     /// Samples a light for the point `p` from three uniform numbers.
     #[inline(always)]
     pub fn sample(
@@ -145,32 +199,23 @@ impl LightSampler {
         u: f32,
         v: f32,
     ) -> Option<LightSample> {
-        if self.choices == 0 {
-            return None;
-        }
-        let scaled = pick * self.choices as f32;
-        let choice = (scaled as u32).min(self.choices - 1);
-        let choice_pdf = 1.0 / self.choices as f32;
-        if let Some(light) = scene.lights.get(choice as usize) {
-            return sample_punctual(light, p, choice_pdf);
-        }
-        if self.environment && choice == self.choices - 1 {
-            let (map, strength, rotation) = scene.environment.as_ref()?.sampled()?;
-            let s = map.sample(rotation, u, v)?;
-            return Some(LightSample {
-                wi: s.wi,
-                distance: f32::INFINITY,
-                radiance: s.radiance * strength,
-                pdf: choice_pdf * s.pdf,
-                delta: false,
-            });
-        }
-        // Reuse the fraction left of `pick` to choose the triangle.
-        let r = (scaled - choice as f32).min(ONE_MINUS_EPSILON);
-        let k = self
-            .cdf
-            .partition_point(|&c| c <= r)
-            .min(self.emissive.len() - 1);
+        let choice_pdf = self.choice_pdf();
+        let k = match self.choose(pick) {
+            LightChoice::Nothing => return None,
+            LightChoice::Punctual(i) => return sample_punctual(&scene.lights[i], p, choice_pdf),
+            LightChoice::Environment => {
+                let (map, strength, rotation) = scene.environment.as_ref()?.sampled()?;
+                let s = map.sample(rotation, u, v)?;
+                return Some(LightSample {
+                    wi: s.wi,
+                    distance: f32::INFINITY,
+                    radiance: s.radiance * strength,
+                    pdf: choice_pdf * s.pdf,
+                    delta: false,
+                });
+            }
+            LightChoice::Emitter(k) => k,
+        };
         let emitter = &self.emissive[k];
         let su = u.sqrt();
         // Barycentrics of vertices 0, 1, 2: uniform over the triangle.
@@ -206,12 +251,11 @@ impl LightSampler {
                     .truncate();
             }
         }
-        let pmf = self.pmf_by_triangle[tri];
         Some(LightSample {
             wi,
             distance,
             radiance,
-            pdf: choice_pdf * pmf * dist2 / (cos_l * emitter.area),
+            pdf: choice_pdf * emitter.pmf * dist2 / (cos_l * emitter.area),
             delta: false,
         })
     }

@@ -4,6 +4,8 @@
 //! Only 32-bit integer operations are used so the WGSL and CUDA backends can compute the very
 //! same numbers (`shaders/` mirrors [`hash`] and [`SampleStream`]).
 
+use crate::lane::{F, U};
+
 /// A 32-bit integer hash with good avalanche (the "lowbias32" finaliser).
 #[inline(always)]
 pub fn hash(mut x: u32) -> u32 {
@@ -52,6 +54,48 @@ impl PixelStreams {
     }
 }
 
+/// The streams of [`LANES`] consecutive samples of one pixel, drawn side by side: lane `i`
+/// draws what [`PixelStreams::sample`] of sample `first + i` would.
+#[derive(Clone, Copy, Debug)]
+pub struct SampleLanes {
+    state: U,
+    inc: U,
+}
+
+impl PixelStreams {
+    /// Samples `first..first + LANES` of the pixel, as [`SampleLanes`].
+    #[inline(always)]
+    pub fn lanes(self, first: u32) -> SampleLanes {
+        let state = U::from_fn(|i| hash(self.prefix ^ first.wrapping_add(i as u32)));
+        let inc = state.map(|s| (hash(s ^ 0x85eb_ca6b) << 1) | 1);
+        let mut s = SampleLanes { state, inc };
+        s.next_u32();
+        s
+    }
+}
+
+impl SampleLanes {
+    /// [`SampleStream::next_u32`] in every lane.
+    #[inline(always)]
+    fn next_u32(&mut self) -> U {
+        let old = self.state;
+        self.state = old.zip(self.inc, |s, inc| {
+            s.wrapping_mul(747_796_405).wrapping_add(inc)
+        });
+        old.map(|old| {
+            let word = ((old >> ((old >> 28) + 4)) ^ old).wrapping_mul(277_803_737);
+            (word >> 22) ^ word
+        })
+    }
+
+    /// [`SampleStream::next_f32`] in every lane.
+    #[inline(always)]
+    pub fn next_f32(&mut self) -> F {
+        let u = self.next_u32();
+        F::from_fn(|i| (u.0[i] >> 8) as f32 * (1.0 / 16_777_216.0))
+    }
+}
+
 impl SampleStream {
     pub fn new(seed: u64, frame: u32, x: u32, y: u32, sample: u32) -> Self {
         PixelStreams::new(seed, frame, x, y).sample(sample)
@@ -76,6 +120,7 @@ impl SampleStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lane::LANES;
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
@@ -90,6 +135,20 @@ mod tests {
         assert_eq!(a, b);
         let mut other = SampleStream::new(7, 1, 10, 20, 4);
         assert_ne!(a[0], other.next_u32());
+    }
+
+    #[test]
+    fn lanes_draw_what_each_sample_draws_alone() {
+        let pixel = PixelStreams::new(9, 2, 30, 40);
+        let mut lanes = pixel.lanes(32);
+        let mut alone: Vec<SampleStream> =
+            (0..LANES as u32).map(|i| pixel.sample(32 + i)).collect();
+        for _ in 0..5 {
+            let drawn = lanes.next_f32();
+            for (i, s) in alone.iter_mut().enumerate() {
+                assert_eq!(drawn.0[i].to_bits(), s.next_f32().to_bits());
+            }
+        }
     }
 
     #[test]

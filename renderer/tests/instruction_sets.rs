@@ -1,6 +1,6 @@
 //! Images do not depend on the processor's instruction set: the CPU backend renders the same
 //! bits on every instruction-set path this machine runs (portable, AVX2, AVX-512: traversal and
-//! shading both compiled for it), on scenes with large and small triangles, see-through
+//! shading both compiled for it), with samples traced in packets and one at a time, on scenes with large and small triangles, see-through
 //! surfaces, an orthographic camera (rays along an axis) and an environment map.
 
 mod common;
@@ -48,14 +48,21 @@ fn every_instruction_set_renders_the_same_bits() {
         ("sun map", common::scenes::materials_under_a_sun_map()),
     ];
     let res = Resolution::new(40, 30).unwrap();
-    let s = settings(4, 8, 11);
+    let s = settings(20, 8, 11);
     for (name, scene) in &scenes {
+        // Each path with packets, then the portable path one sample at a time.
         let images: Vec<_> = isas
             .iter()
-            .map(|&isa| {
-                let cpu = CpuBackend::on(Some(2), isa).unwrap();
-                render(&cpu, scene, res, 16, &s)
-            })
+            .map(|&isa| CpuBackend::on(Some(2), isa).unwrap())
+            .chain([CpuBackend::on(Some(2), Isa::Scalar)
+                .unwrap()
+                .one_sample_at_a_time()])
+            .map(|cpu| render(&cpu, scene, res, 16, &s))
+            .collect();
+        let names: Vec<String> = isas
+            .iter()
+            .map(|isa| format!("{} in packets", isa.name()))
+            .chain(["scalar one sample at a time".to_string()])
             .collect();
         let bits = |i: usize| -> Vec<u32> {
             let p = &images[i].pixels;
@@ -73,12 +80,12 @@ fn every_instruction_set_renders_the_same_bits() {
             lit > 100,
             "{name}: the scene should show something ({lit} lit pixels)"
         );
-        for i in 1..isas.len() {
+        for i in 1..images.len() {
             assert!(
                 bits(0) == bits(i),
-                "{name}: {} and {} paths rendered different pixels",
-                isas[0].name(),
-                isas[i].name()
+                "{name}: {} and {} rendered different pixels",
+                names[0],
+                names[i]
             );
         }
     }

@@ -22,6 +22,7 @@ pub struct CpuBackend {
     device: DeviceInfo,
     pool: rayon::ThreadPool,
     isa: Isa,
+    packets: bool,
 }
 
 impl CpuBackend {
@@ -64,7 +65,17 @@ impl CpuBackend {
             },
             pool,
             isa,
+            packets: true,
         })
+    }
+
+    /// This backend tracing every sample alone: the reference the packets must match bit for
+    /// bit ([`PathTracer::one_sample_at_a_time`]), and what they are timed against.
+    pub fn one_sample_at_a_time(self) -> Self {
+        Self {
+            packets: false,
+            ..self
+        }
     }
 }
 
@@ -73,7 +84,14 @@ impl CpuBackend {
     /// ([`CpuFrame::estimate`]).
     pub fn prepare_cpu<'a>(&'a self, scene: &'a FrameScene) -> CpuFrame<'a> {
         CpuFrame {
-            tracer: self.pool.install(|| PathTracer::on(scene, self.isa)),
+            tracer: self.pool.install(|| {
+                let tracer = PathTracer::on(scene, self.isa);
+                if self.packets {
+                    tracer
+                } else {
+                    tracer.one_sample_at_a_time()
+                }
+            }),
             pool: &self.pool,
             scene,
         }

@@ -1,0 +1,445 @@
+//! Packets: [`LANES`] samples of one pixel traced side by side. Their random numbers, camera
+//! rays and every bounce off a plain surface (one [`Plain`] material, lit by emissive
+//! triangles) are worked out a lane per vector element; traversal stays one ray at a time,
+//! and a bounce the packet does not take (anything else: textures, metals, glass, punctual or
+//! environment light, escapes) goes through the scalar [`PathTracer::bounce`] for its lane.
+//! Each lane performs the scalar path's IEEE operations in its order, so a sample's bits do
+//! not depend on whether it went through a packet.
+
+use std::f32::consts::{FRAC_1_PI, PI};
+
+use glam::Vec3;
+
+use super::{
+    DRAWS_PER_BOUNCE, FirstHit, Path, PathTracer, RR_DEPTH, SHADOW_EPSILON, power_heuristic,
+};
+use crate::bsdf::Lobes;
+use crate::camera::RasterCamera;
+use crate::geometry::Ray;
+use crate::lane::{self, F, LANES, M, V3};
+use crate::light::LightChoice;
+use crate::material::Material;
+use crate::sampler::PixelStreams;
+
+/// What a bounce off a plain material needs of it: a Lambertian surface the same everywhere,
+/// opaque, two-sided, lit, without normal map or absorption.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Plain {
+    base_color: Vec3,
+    /// Radiance its front face emits.
+    emitted: Vec3,
+}
+
+impl Plain {
+    pub(super) fn of(material: &Material, lobes: Option<&Lobes>) -> Option<Plain> {
+        let params = lobes.filter(|l| l.is_lambertian())?.params();
+        let plain = !material.unlit
+            && material.normal_texture.is_none()
+            && material.emissive_texture.is_none()
+            && material.absorption == Vec3::ZERO
+            && (params.transmission <= 0.0 || params.thin_walled);
+        plain.then(|| Plain {
+            base_color: params.base_color,
+            emitted: if material.is_emissive() {
+                material.emissive
+            } else {
+                Vec3::ZERO
+            },
+        })
+    }
+}
+
+/// One sample's result: its radiance, what its first hit saw, and the camera ray's distance to
+/// the near plane.
+pub(super) type SampleResult = (Vec3, Option<FirstHit>, f32);
+
+/// The packet's paths, a lane each.
+struct Paths {
+    origin: V3,
+    dir: V3,
+    l: V3,
+    beta: V3,
+    specular_bounce: M,
+    prev_pdf: F,
+    first: [Option<FirstHit>; LANES],
+    alive: M,
+}
+
+impl Paths {
+    fn get(&self, i: usize) -> Path {
+        Path {
+            ray: Ray::new(self.origin.get(i), self.dir.get(i)),
+            l: self.l.get(i),
+            beta: self.beta.get(i),
+            first: self.first[i],
+            specular_bounce: self.specular_bounce.0[i],
+            prev_pdf: self.prev_pdf.0[i],
+        }
+    }
+
+    fn set(&mut self, i: usize, path: &Path) {
+        self.origin.set(i, path.ray.origin);
+        self.dir.set(i, path.ray.dir);
+        self.l.set(i, path.l);
+        self.beta.set(i, path.beta);
+        self.first[i] = path.first;
+        self.specular_bounce.0[i] = path.specular_bounce;
+        self.prev_pdf.0[i] = path.prev_pdf;
+    }
+}
+
+/// The plain bounces of one depth: which lanes, and where their rays stopped.
+struct PlainHits {
+    lanes: M,
+    t: F,
+    u: F,
+    v: F,
+    /// The distance the ray had passed through see-through surfaces before this hit.
+    travelled: F,
+    triangle: [u32; LANES],
+    material: [Plain; LANES],
+    /// The emissive triangle each lane's light sample goes to (`None`: the scene has no light).
+    emitter: [Option<usize>; LANES],
+}
+
+impl PathTracer<'_> {
+    /// Samples `first..first + n` (`n` at most [`LANES`]) of pixel (`x`, `y`), in order.
+    #[inline(always)]
+    pub(super) fn packet(
+        &self,
+        camera: &RasterCamera,
+        (x, y): (u32, u32),
+        streams: PixelStreams,
+        first: u32,
+        n: usize,
+        max_depth: u32,
+    ) -> [SampleResult; LANES] {
+        let mut rng = streams.lanes(first);
+        let (jx, jy) = (rng.next_f32(), rng.next_f32());
+        let zero = V3::splat(Vec3::ZERO);
+        let mut paths = Paths {
+            origin: zero,
+            dir: zero,
+            l: zero,
+            beta: V3::splat(Vec3::ONE),
+            specular_bounce: M::splat(true),
+            prev_pdf: F::splat(0.0),
+            first: [None; LANES],
+            alive: M::from_fn(|i| i < n),
+        };
+        let mut near = [0.0f32; LANES];
+        for i in paths.alive.lanes() {
+            let (ray, d) = camera.ray(x as f32 + jx.0[i], y as f32 + jy.0[i]);
+            paths.origin.set(i, ray.origin);
+            paths.dir.set(i, ray.dir);
+            near[i] = d;
+        }
+        for depth in 1..=max_depth {
+            if !paths.alive.any() {
+                break;
+            }
+            let mut draws = [F::splat(0.0); DRAWS_PER_BOUNCE];
+            for d in &mut draws {
+                *d = rng.next_f32();
+            }
+            let hits = self.trace(&mut paths, &draws, depth, max_depth);
+            if hits.lanes.any() {
+                self.plain_bounce(&mut paths, &hits, &draws, depth, max_depth);
+            }
+        }
+        let mut samples = [(Vec3::ZERO, None, 0.0); LANES];
+        for (i, sample) in samples.iter_mut().enumerate() {
+            *sample = (paths.l.get(i), paths.first[i], near[i]);
+        }
+        samples
+    }
+
+    /// Traces every live lane's ray and finds the plain bounces; each other lane takes its
+    /// bounce through the scalar path here.
+    #[inline(always)]
+    fn trace(
+        &self,
+        paths: &mut Paths,
+        draws: &[F; DRAWS_PER_BOUNCE],
+        depth: u32,
+        max_depth: u32,
+    ) -> PlainHits {
+        let unused = Plain {
+            base_color: Vec3::ZERO,
+            emitted: Vec3::ZERO,
+        };
+        let mut hits = PlainHits {
+            lanes: M::NONE,
+            t: F::splat(0.0),
+            u: F::splat(0.0),
+            v: F::splat(0.0),
+            travelled: F::splat(0.0),
+            triangle: [0; LANES],
+            material: [unused; LANES],
+            emitter: [None; LANES],
+        };
+        let mesh = &self.scene.mesh;
+        let rays = rays(paths.alive, paths.origin, paths.dir);
+        for i in paths.alive.lanes() {
+            let mut lane_draws = [0.0; DRAWS_PER_BOUNCE];
+            for (d, lanes) in lane_draws.iter_mut().zip(draws) {
+                *d = lanes.0[i];
+            }
+            let ray = rays[i];
+            let stop = self.first_stop(ray, f32::INFINITY, lane_draws[6]);
+            if let Some((hit, reached, travelled)) = stop {
+                let plain = self.plain[mesh.triangle_materials[hit.triangle as usize] as usize];
+                let emitter = match self.lights.choose(lane_draws[0]) {
+                    LightChoice::Nothing => Some(None),
+                    LightChoice::Emitter(k) if self.plain_emitters[k] => Some(Some(k)),
+                    _ => None,
+                };
+                if let (Some(material), Some(emitter)) = (plain, emitter) {
+                    hits.lanes.0[i] = true;
+                    (hits.t.0[i], hits.u.0[i], hits.v.0[i]) = (hit.t, hit.u, hit.v);
+                    hits.travelled.0[i] = travelled;
+                    hits.triangle[i] = hit.triangle;
+                    hits.material[i] = material;
+                    hits.emitter[i] = emitter;
+                    paths.origin.set(i, reached.origin);
+                    continue;
+                }
+            }
+            let mut path = paths.get(i);
+            paths.alive.0[i] = self.bounce(&mut path, depth, max_depth, &lane_draws, stop);
+            paths.set(i, &path);
+        }
+        hits
+    }
+
+    /// The bounces of `hits`' lanes off their plain surfaces: [`PathTracer::bounce`] for a
+    /// Lambertian surface and an emissive triangle's light, a lane per element.
+    #[inline(always)]
+    fn plain_bounce(
+        &self,
+        paths: &mut Paths,
+        hits: &PlainHits,
+        draws: &[F; DRAWS_PER_BOUNCE],
+        depth: u32,
+        max_depth: u32,
+    ) {
+        let mesh = &self.scene.mesh;
+        let active = hits.lanes;
+        let zero = V3::splat(Vec3::ZERO);
+        let (mut p0, mut p1, mut p2) = (zero, zero, zero);
+        let (mut n0, mut n1, mut n2) = (zero, zero, zero);
+        let (mut base_color, mut plain_emitted) = (zero, zero);
+        for i in active.lanes() {
+            let [a, b, c] = mesh.triangles[hits.triangle[i] as usize].map(|v| v as usize);
+            p0.set(i, mesh.positions[a]);
+            p1.set(i, mesh.positions[b]);
+            p2.set(i, mesh.positions[c]);
+            n0.set(i, mesh.normals[a]);
+            n1.set(i, mesh.normals[b]);
+            n2.set(i, mesh.normals[c]);
+            base_color.set(i, hits.material[i].base_color);
+            plain_emitted.set(i, hits.material[i].emitted);
+        }
+        let dir = paths.dir;
+        // `surface`: the geometric and interpolated normals, turned towards the viewer.
+        let e1 = p1 - p0;
+        let e2 = p2 - p0;
+        let ng_raw = e1.cross(e2).normalize_or(V3::splat(Vec3::Z));
+        let front = dir.dot(ng_raw).lt(F::splat(0.0));
+        let w = F::splat(1.0) - hits.u - hits.v;
+        let ns = (n0.scale(w) + n1.scale(hits.u) + n2.scale(hits.v)).normalize_or(ng_raw);
+        let ng = ng_raw.dot(dir).gt(F::splat(0.0)).select3(-ng_raw, ng_raw);
+        let ns = ns.dot(ng).lt(F::splat(0.0)).select3(-ns, ns);
+        let wo = -dir;
+        let mut ns = ns;
+        for i in (active & !reflects_above(ns, ng, wo)).lanes() {
+            let bent = crate::shading::reflection_safe_normal(ns.get(i), ng.get(i), wo.get(i));
+            ns.set(i, bent);
+        }
+        let emitted = front.select3(plain_emitted, zero);
+        let p = paths.origin + dir.scale(hits.t);
+        if depth == 1 {
+            for i in active.lanes() {
+                paths.first[i] = Some(FirstHit {
+                    albedo: base_color.get(i),
+                    normal: ns.get(i),
+                    depth: hits.t.0[i] + hits.travelled.0[i],
+                });
+            }
+        }
+        // Emission found by the last bounce.
+        let mut weight = F::splat(1.0);
+        let glowing = active & !emitted.is_zero();
+        for i in (glowing & !paths.specular_bounce).lanes() {
+            let hit = crate::bvh::Hit {
+                t: hits.t.0[i],
+                u: hits.u.0[i],
+                v: hits.v.0[i],
+                triangle: hits.triangle[i],
+            };
+            weight.0[i] = self.light_hit_weight(paths.prev_pdf.0[i], &hit, dir.get(i));
+        }
+        paths.l = glowing.select3(paths.l + (paths.beta * emitted).scale(weight), paths.l);
+        if depth == max_depth {
+            paths.alive = paths.alive & !active;
+            return;
+        }
+        let lit = self.direct_light_lanes(active, hits, draws, p, ng, ns, wo, base_color);
+        paths.l = lit.0.select3(paths.l + paths.beta * lit.1, paths.l);
+        // The BSDF's sample: a cosine-weighted direction about the shading normal.
+        let wo_z = wo.dot(ns);
+        let (u, v) = (draws[4], draws[5]);
+        let r = u.sqrt();
+        let phi = F::splat(2.0 * PI) * v;
+        let (s, c) = lane::sin_cos(phi);
+        let local = V3 {
+            x: r * c,
+            y: r * s,
+            z: (F::splat(1.0) - u).max(F::splat(0.0)).sqrt(),
+        };
+        let (t, b) = basis(ns);
+        let wi = t.scale(local.x) + b.scale(local.y) + ns.scale(local.z);
+        let pdf = local.z * F::splat(FRAC_1_PI);
+        let zero_f = F::splat(0.0);
+        let sampled = !(wo_z.eq(zero_f) | wo_z.lt(zero_f) | wi.dot(ng).le(zero_f));
+        let mut beta = paths.beta * base_color;
+        let mut going = sampled;
+        if depth >= RR_DEPTH {
+            let q = beta.max_element().min(F::splat(0.95));
+            going = going & !draws[6].ge(q);
+            beta = beta / q;
+        }
+        going = going & !beta.is_zero() & beta.is_finite();
+        let origin = offset_origin(p, ng, wi);
+        let on = active & going;
+        paths.beta = on.select3(beta, paths.beta);
+        paths.specular_bounce = paths.specular_bounce & !on;
+        paths.prev_pdf = on.select(pdf, paths.prev_pdf);
+        paths.origin = on.select3(origin, paths.origin);
+        paths.dir = on.select3(wi, paths.dir);
+        paths.alive = (paths.alive & !active) | on;
+    }
+
+    /// [`PathTracer::direct_light`] at the lanes' plain surfaces: the lanes that gain light,
+    /// and the light each gains.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn direct_light_lanes(
+        &self,
+        active: M,
+        hits: &PlainHits,
+        draws: &[F; DRAWS_PER_BOUNCE],
+        p: V3,
+        ng: V3,
+        ns: V3,
+        wo: V3,
+        base_color: V3,
+    ) -> (M, V3) {
+        let zero = V3::splat(Vec3::ZERO);
+        let (mut q0, mut e1, mut e2, mut normal, mut radiance) = (zero, zero, zero, zero, zero);
+        let (mut area, mut pmf) = (F::splat(1.0), F::splat(0.0));
+        let mut sampling = M::NONE;
+        for i in active.lanes() {
+            if let Some(k) = hits.emitter[i] {
+                let e = self.lights.emitter(k);
+                q0.set(i, e.p0);
+                e1.set(i, e.e1);
+                e2.set(i, e.e2);
+                normal.set(i, e.normal);
+                let material = self.scene.mesh.triangle_materials[e.triangle as usize];
+                radiance.set(i, self.scene.materials[material as usize].emissive);
+                area.0[i] = e.area;
+                pmf.0[i] = e.pmf;
+                sampling.0[i] = true;
+            }
+        }
+        if !sampling.any() {
+            return (M::NONE, zero);
+        }
+        let (u, v) = (draws[1], draws[2]);
+        let one = F::splat(1.0);
+        let zero_f = F::splat(0.0);
+        let su = u.sqrt();
+        let (b0, b1) = (one - su, v * su);
+        let b2 = one - b0 - b1;
+        let q = q0 + e1.scale(b1) + e2.scale(b2);
+        let d = q - p;
+        let dist2 = d.dot(d);
+        let distance = dist2.sqrt();
+        let wi = d / distance;
+        let cos_l = -wi.dot(normal);
+        let light_pdf = F::splat(self.lights.choice_pdf()) * pmf * dist2 / (cos_l * area);
+        // The BSDF's `eval` and `pdf` for a Lambertian surface.
+        let geometric_reflect = (wi.dot(ng) * wo.dot(ng)).gt(zero_f);
+        let (cos_o, cos_i) = (wo.dot(ns), wi.dot(ns));
+        let facing = cos_o.gt(zero_f) & cos_i.gt(zero_f);
+        let f = (facing & geometric_reflect)
+            .select3(base_color.scale(F::splat(FRAC_1_PI) * cos_i), zero);
+        let bsdf_pdf = facing.select(cos_i * F::splat(FRAC_1_PI), zero_f);
+        let mut shadowed = sampling & !distance.le(zero_f) & !cos_l.le(zero_f) & !f.is_zero();
+        let origin = offset_origin(p, ng, wi);
+        let t_max = distance * F::splat(1.0 - SHADOW_EPSILON);
+        let rays = rays(shadowed, origin, wi);
+        for i in shadowed.lanes() {
+            if self.blocked(rays[i], t_max.0[i], draws[0].0[i]) {
+                shadowed.0[i] = false;
+            }
+        }
+        let weight = F::from_fn(|i| power_heuristic(light_pdf.0[i], bsdf_pdf.0[i]));
+        (shadowed, (f * radiance).scale(weight / light_pdf))
+    }
+}
+
+/// The rays of lanes `lanes`, all laid out before any is traced: a ray traced just after its
+/// coordinates were stored one by one waits for them, as traversal loads them two at a time
+/// (the stall took 7 % of traversal's time).
+#[inline(always)]
+fn rays(lanes: M, origin: V3, dir: V3) -> [Ray; LANES] {
+    let mut rays = [Ray::new(Vec3::ZERO, Vec3::ZERO); LANES];
+    for i in lanes.lanes() {
+        rays[i] = Ray::new(origin.get(i), dir.get(i));
+    }
+    rays
+}
+
+/// Whether the mirror reflection of `wo` about `ns` leaves above the surface, as
+/// [`reflection_safe_normal`](crate::shading::reflection_safe_normal) asks before it bends.
+#[inline(always)]
+fn reflects_above(ns: V3, ng: V3, wo: V3) -> M {
+    let cos_o = wo.dot(ng);
+    let threshold = (F::splat(0.9) * cos_o).min(F::splat(0.01));
+    let reflected = ns.scale(F::splat(2.0) * wo.dot(ns)) - wo;
+    cos_o.le(F::splat(0.0)) | reflected.dot(ng).ge(threshold)
+}
+
+/// [`Frame::from_normal`](crate::bsdf::Frame::from_normal)'s tangent and bitangent.
+#[inline(always)]
+fn basis(n: V3) -> (V3, V3) {
+    let sign = F::from_fn(|i| 1.0f32.copysign(n.z.0[i]));
+    let a = -F::splat(1.0) / (sign + n.z);
+    let b = n.x * n.y * a;
+    let t = V3 {
+        x: F::splat(1.0) + sign * n.x * n.x * a,
+        y: sign * b,
+        z: -sign * n.x,
+    };
+    let bitangent = V3 {
+        x: b,
+        y: sign + n.y * n.y * a,
+        z: -n.y,
+    };
+    (t, bitangent)
+}
+
+/// [`offset_origin`](super::offset_origin) in every lane.
+#[inline(always)]
+fn offset_origin(p: V3, ng: V3, dir: V3) -> V3 {
+    let abs = V3 {
+        x: p.x.map(f32::abs),
+        y: p.y.map(f32::abs),
+        z: p.z.map(f32::abs),
+    };
+    let eps = F::splat(1e-4) * (F::splat(1.0) + abs.max_element());
+    let step = ng.scale(eps);
+    dir.dot(ng).ge(F::splat(0.0)).select3(p + step, p - step)
+}
