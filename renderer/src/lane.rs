@@ -154,14 +154,30 @@ impl M {
         }
         Self(r)
     }
+    /// Bit `i` set where lane `i`'s condition holds.
+    #[inline(always)]
+    fn bits(self) -> u32 {
+        let mut bits = 0;
+        for i in 0..LANES {
+            bits |= u32::from(self.0[i]) << i;
+        }
+        bits
+    }
     #[inline(always)]
     pub fn any(self) -> bool {
-        self.0.iter().any(|&b| b)
+        self.bits() != 0
     }
-    /// The lanes whose condition holds, lowest first.
+    /// The lanes whose condition holds, lowest first: as many steps as there are such lanes.
     #[inline(always)]
     pub fn lanes(self) -> impl Iterator<Item = usize> {
-        (0..LANES).filter(move |&i| self.0[i])
+        let mut bits = self.bits();
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                i
+            })
+        })
     }
     /// `a` where the condition holds, else `b`.
     #[inline(always)]

@@ -88,7 +88,9 @@ impl Paths {
     }
 }
 
-/// The plain bounces of one depth: which lanes, and where their rays stopped.
+/// The plain bounces of one depth: which lanes, where their rays stopped, and what the
+/// bounce needs there, gathered lane by lane as each ray's hit comes back, long before the
+/// vector arithmetic loads it (loaded at once, just stored one by one, it waits).
 struct PlainHits {
     lanes: M,
     t: F,
@@ -97,9 +99,53 @@ struct PlainHits {
     /// The distance the ray had passed through see-through surfaces before this hit.
     travelled: F,
     triangle: [u32; LANES],
-    material: [Plain; LANES],
-    /// The emissive triangle each lane's light sample goes to (`None`: the scene has no light).
-    emitter: [Option<usize>; LANES],
+    /// The hit triangle's vertices and vertex normals.
+    p: [V3; 3],
+    n: [V3; 3],
+    base_color: V3,
+    emitted: V3,
+    /// The lanes whose light sample goes to an emissive triangle, and that triangle.
+    lit: M,
+    light: LightLanes,
+}
+
+impl PlainHits {
+    fn new() -> Self {
+        let zero = V3::splat(Vec3::ZERO);
+        PlainHits {
+            lanes: M::NONE,
+            t: F::splat(0.0),
+            u: F::splat(0.0),
+            v: F::splat(0.0),
+            travelled: F::splat(0.0),
+            triangle: [0; LANES],
+            p: [zero; 3],
+            n: [zero; 3],
+            base_color: zero,
+            emitted: zero,
+            lit: M::NONE,
+            light: LightLanes {
+                p0: zero,
+                e1: zero,
+                e2: zero,
+                normal: zero,
+                radiance: zero,
+                area: F::splat(1.0),
+                pmf: F::splat(0.0),
+            },
+        }
+    }
+}
+
+/// Emissive triangles, one per lane, with their light.
+struct LightLanes {
+    p0: V3,
+    e1: V3,
+    e2: V3,
+    normal: V3,
+    radiance: V3,
+    area: F,
+    pmf: F,
 }
 
 impl PathTracer<'_> {
@@ -134,6 +180,8 @@ impl PathTracer<'_> {
             paths.dir.set(i, ray.dir);
             near[i] = d;
         }
+        // Made once: each depth marks its lanes afresh, and what other lanes hold is not read.
+        let mut hits = PlainHits::new();
         for depth in 1..=max_depth {
             if !paths.alive.any() {
                 break;
@@ -142,7 +190,7 @@ impl PathTracer<'_> {
             for d in &mut draws {
                 *d = rng.next_f32();
             }
-            let hits = self.trace(&mut paths, &draws, depth, max_depth);
+            self.trace(&mut paths, &mut hits, &draws, depth, max_depth);
             if hits.lanes.any() {
                 self.plain_bounce(&mut paths, &hits, &draws, depth, max_depth);
             }
@@ -160,24 +208,13 @@ impl PathTracer<'_> {
     fn trace(
         &self,
         paths: &mut Paths,
+        hits: &mut PlainHits,
         draws: &[F; DRAWS_PER_BOUNCE],
         depth: u32,
         max_depth: u32,
-    ) -> PlainHits {
-        let unused = Plain {
-            base_color: Vec3::ZERO,
-            emitted: Vec3::ZERO,
-        };
-        let mut hits = PlainHits {
-            lanes: M::NONE,
-            t: F::splat(0.0),
-            u: F::splat(0.0),
-            v: F::splat(0.0),
-            travelled: F::splat(0.0),
-            triangle: [0; LANES],
-            material: [unused; LANES],
-            emitter: [None; LANES],
-        };
+    ) {
+        hits.lanes = M::NONE;
+        hits.lit = M::NONE;
         let mesh = &self.scene.mesh;
         let rays = rays(paths.alive, paths.origin, paths.dir);
         for i in paths.alive.lanes() {
@@ -195,12 +232,31 @@ impl PathTracer<'_> {
                     _ => None,
                 };
                 if let (Some(material), Some(emitter)) = (plain, emitter) {
+                    let hits = &mut *hits;
                     hits.lanes.0[i] = true;
                     (hits.t.0[i], hits.u.0[i], hits.v.0[i]) = (hit.t, hit.u, hit.v);
                     hits.travelled.0[i] = travelled;
                     hits.triangle[i] = hit.triangle;
-                    hits.material[i] = material;
-                    hits.emitter[i] = emitter;
+                    let vertices = mesh.triangles[hit.triangle as usize];
+                    for (k, &vertex) in vertices.iter().enumerate() {
+                        hits.p[k].set(i, mesh.positions[vertex as usize]);
+                        hits.n[k].set(i, mesh.normals[vertex as usize]);
+                    }
+                    hits.base_color.set(i, material.base_color);
+                    hits.emitted.set(i, material.emitted);
+                    if let Some(k) = emitter {
+                        let e = self.lights.emitter(k);
+                        let light = &mut hits.light;
+                        light.p0.set(i, e.p0);
+                        light.e1.set(i, e.e1);
+                        light.e2.set(i, e.e2);
+                        light.normal.set(i, e.normal);
+                        let m = mesh.triangle_materials[e.triangle as usize] as usize;
+                        light.radiance.set(i, self.scene.materials[m].emissive);
+                        light.area.0[i] = e.area;
+                        light.pmf.0[i] = e.pmf;
+                        hits.lit.0[i] = true;
+                    }
                     paths.origin.set(i, reached.origin);
                     continue;
                 }
@@ -209,7 +265,6 @@ impl PathTracer<'_> {
             paths.alive.0[i] = self.bounce(&mut path, depth, max_depth, &lane_draws, stop);
             paths.set(i, &path);
         }
-        hits
     }
 
     /// The bounces of `hits`' lanes off their plain surfaces: [`PathTracer::bounce`] for a
@@ -223,23 +278,10 @@ impl PathTracer<'_> {
         depth: u32,
         max_depth: u32,
     ) {
-        let mesh = &self.scene.mesh;
         let active = hits.lanes;
         let zero = V3::splat(Vec3::ZERO);
-        let (mut p0, mut p1, mut p2) = (zero, zero, zero);
-        let (mut n0, mut n1, mut n2) = (zero, zero, zero);
-        let (mut base_color, mut plain_emitted) = (zero, zero);
-        for i in active.lanes() {
-            let [a, b, c] = mesh.triangles[hits.triangle[i] as usize].map(|v| v as usize);
-            p0.set(i, mesh.positions[a]);
-            p1.set(i, mesh.positions[b]);
-            p2.set(i, mesh.positions[c]);
-            n0.set(i, mesh.normals[a]);
-            n1.set(i, mesh.normals[b]);
-            n2.set(i, mesh.normals[c]);
-            base_color.set(i, hits.material[i].base_color);
-            plain_emitted.set(i, hits.material[i].emitted);
-        }
+        let [p0, p1, p2] = hits.p;
+        let [n0, n1, n2] = hits.n;
         let dir = paths.dir;
         // `surface`: the geometric and interpolated normals, turned towards the viewer.
         let e1 = p1 - p0;
@@ -256,12 +298,12 @@ impl PathTracer<'_> {
             let bent = crate::shading::reflection_safe_normal(ns.get(i), ng.get(i), wo.get(i));
             ns.set(i, bent);
         }
-        let emitted = front.select3(plain_emitted, zero);
+        let emitted = front.select3(hits.emitted, zero);
         let p = paths.origin + dir.scale(hits.t);
         if depth == 1 {
             for i in active.lanes() {
                 paths.first[i] = Some(FirstHit {
-                    albedo: base_color.get(i),
+                    albedo: hits.base_color.get(i),
                     normal: ns.get(i),
                     depth: hits.t.0[i] + hits.travelled.0[i],
                 });
@@ -284,7 +326,7 @@ impl PathTracer<'_> {
             paths.alive = paths.alive & !active;
             return;
         }
-        let lit = self.direct_light_lanes(active, hits, draws, p, ng, ns, wo, base_color);
+        let lit = self.direct_light_lanes(hits, draws, p, ng, ns, wo);
         paths.l = lit.0.select3(paths.l + paths.beta * lit.1, paths.l);
         // The BSDF's sample: a cosine-weighted direction about the shading normal.
         let wo_z = wo.dot(ns);
@@ -302,7 +344,7 @@ impl PathTracer<'_> {
         let pdf = local.z * F::splat(FRAC_1_PI);
         let zero_f = F::splat(0.0);
         let sampled = !(wo_z.eq(zero_f) | wo_z.lt(zero_f) | wi.dot(ng).le(zero_f));
-        let mut beta = paths.beta * base_color;
+        let mut beta = paths.beta * hits.base_color;
         let mut going = sampled;
         if depth >= RR_DEPTH {
             let q = beta.max_element().min(F::splat(0.95));
@@ -322,40 +364,31 @@ impl PathTracer<'_> {
 
     /// [`PathTracer::direct_light`] at the lanes' plain surfaces: the lanes that gain light,
     /// and the light each gains.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn direct_light_lanes(
         &self,
-        active: M,
         hits: &PlainHits,
         draws: &[F; DRAWS_PER_BOUNCE],
         p: V3,
         ng: V3,
         ns: V3,
         wo: V3,
-        base_color: V3,
     ) -> (M, V3) {
         let zero = V3::splat(Vec3::ZERO);
-        let (mut q0, mut e1, mut e2, mut normal, mut radiance) = (zero, zero, zero, zero, zero);
-        let (mut area, mut pmf) = (F::splat(1.0), F::splat(0.0));
-        let mut sampling = M::NONE;
-        for i in active.lanes() {
-            if let Some(k) = hits.emitter[i] {
-                let e = self.lights.emitter(k);
-                q0.set(i, e.p0);
-                e1.set(i, e.e1);
-                e2.set(i, e.e2);
-                normal.set(i, e.normal);
-                let material = self.scene.mesh.triangle_materials[e.triangle as usize];
-                radiance.set(i, self.scene.materials[material as usize].emissive);
-                area.0[i] = e.area;
-                pmf.0[i] = e.pmf;
-                sampling.0[i] = true;
-            }
-        }
+        let sampling = hits.lanes & hits.lit;
         if !sampling.any() {
             return (M::NONE, zero);
         }
+        let LightLanes {
+            p0: q0,
+            e1,
+            e2,
+            normal,
+            radiance,
+            area,
+            pmf,
+        } = hits.light;
+        let base_color = hits.base_color;
         let (u, v) = (draws[1], draws[2]);
         let one = F::splat(1.0);
         let zero_f = F::splat(0.0);
