@@ -218,15 +218,11 @@ impl PathTracer<'_> {
         let mesh = &self.scene.mesh;
         let rays = rays(paths.alive, paths.origin, paths.dir);
         for i in paths.alive.lanes() {
-            let mut lane_draws = [0.0; DRAWS_PER_BOUNCE];
-            for (d, lanes) in lane_draws.iter_mut().zip(draws) {
-                *d = lanes.0[i];
-            }
             let ray = rays[i];
-            let stop = self.first_stop(ray, f32::INFINITY, lane_draws[6]);
+            let stop = self.first_stop(ray, f32::INFINITY, draws[6].0[i]);
             if let Some((hit, reached, travelled)) = stop {
                 let plain = self.plain[mesh.triangle_materials[hit.triangle as usize] as usize];
-                let emitter = match self.lights.choose(lane_draws[0]) {
+                let emitter = match self.lights.choose(draws[0].0[i]) {
                     LightChoice::Nothing => Some(None),
                     LightChoice::Emitter(k) if self.plain_emitters[k] => Some(Some(k)),
                     _ => None,
@@ -260,6 +256,10 @@ impl PathTracer<'_> {
                     paths.origin.set(i, reached.origin);
                     continue;
                 }
+            }
+            let mut lane_draws = [0.0; DRAWS_PER_BOUNCE];
+            for (d, lanes) in lane_draws.iter_mut().zip(draws) {
+                *d = lanes.0[i];
             }
             let mut path = paths.get(i);
             paths.alive.0[i] = self.bounce(&mut path, depth, max_depth, &lane_draws, stop);
