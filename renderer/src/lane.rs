@@ -229,14 +229,6 @@ impl V3 {
         }
     }
     #[inline(always)]
-    pub fn from_fn(mut f: impl FnMut(usize) -> Vec3) -> Self {
-        let mut v = Self::splat(Vec3::ZERO);
-        for i in 0..LANES {
-            v.set(i, f(i));
-        }
-        v
-    }
-    #[inline(always)]
     pub fn get(&self, i: usize) -> Vec3 {
         Vec3::new(self.x.0[i], self.y.0[i], self.z.0[i])
     }
@@ -270,11 +262,6 @@ impl V3 {
         let rcp = F::splat(1.0) / self.dot(self).sqrt();
         let ok = rcp.is_finite() & rcp.gt(F::splat(0.0));
         ok.select3(self.scale(rcp), fallback)
-    }
-    /// `Vec3::normalize`.
-    #[inline(always)]
-    pub fn normalize(self) -> Self {
-        self.scale(F::splat(1.0) / self.dot(self).sqrt())
     }
     /// `Vec3::max_element`.
     #[inline(always)]

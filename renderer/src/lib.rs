@@ -16,7 +16,7 @@ pub mod estimate;
 pub mod film;
 pub mod geometry;
 pub mod integrator;
-pub mod lane;
+pub(crate) mod lane;
 pub mod light;
 pub mod material;
 pub mod output;

@@ -24,16 +24,16 @@ pub struct LightSampler {
 }
 
 /// An emissive triangle's geometry, kept at hand because every light sample needs it.
-pub struct Emitter {
-    pub triangle: u32,
-    pub p0: Vec3,
-    pub e1: Vec3,
-    pub e2: Vec3,
+pub(crate) struct Emitter {
+    pub(crate) triangle: u32,
+    pub(crate) p0: Vec3,
+    pub(crate) e1: Vec3,
+    pub(crate) e2: Vec3,
     /// Front-face unit normal.
-    pub normal: Vec3,
-    pub area: f32,
+    pub(crate) normal: Vec3,
+    pub(crate) area: f32,
     /// Its probability within the emissive group.
-    pub pmf: f32,
+    pub(crate) pmf: f32,
 }
 
 /// What [`LightSampler::choose`] picks.
@@ -185,7 +185,7 @@ impl LightSampler {
 
     /// Emissive triangle `k` of [`LightChoice::Emitter`].
     #[inline(always)]
-    pub fn emitter(&self, k: usize) -> &Emitter {
+    pub(crate) fn emitter(&self, k: usize) -> &Emitter {
         &self.emissive[k]
     }
 

@@ -57,7 +57,7 @@ impl PixelStreams {
 /// The streams of [`LANES`] consecutive samples of one pixel, drawn side by side: lane `i`
 /// draws what [`PixelStreams::sample`] of sample `first + i` would.
 #[derive(Clone, Copy, Debug)]
-pub struct SampleLanes {
+pub(crate) struct SampleLanes {
     state: U,
     inc: U,
 }
@@ -65,7 +65,7 @@ pub struct SampleLanes {
 impl PixelStreams {
     /// Samples `first..first + LANES` of the pixel, as [`SampleLanes`].
     #[inline(always)]
-    pub fn lanes(self, first: u32) -> SampleLanes {
+    pub(crate) fn lanes(self, first: u32) -> SampleLanes {
         let state = U::from_fn(|i| hash(self.prefix ^ first.wrapping_add(i as u32)));
         let inc = state.map(|s| (hash(s ^ 0x85eb_ca6b) << 1) | 1);
         let mut s = SampleLanes { state, inc };
@@ -90,7 +90,7 @@ impl SampleLanes {
 
     /// [`SampleStream::next_f32`] in every lane.
     #[inline(always)]
-    pub fn next_f32(&mut self) -> F {
+    pub(crate) fn next_f32(&mut self) -> F {
         let u = self.next_u32();
         F::from_fn(|i| (u.0[i] >> 8) as f32 * (1.0 / 16_777_216.0))
     }

@@ -1,7 +1,10 @@
-//! Images do not depend on the processor's instruction set: the CPU backend renders the same
-//! bits on every instruction-set path this machine runs (portable, AVX2, AVX-512: traversal and
-//! shading both compiled for it), with samples traced in packets and one at a time, on scenes with large and small triangles, see-through
-//! surfaces, an orthographic camera (rays along an axis) and an environment map.
+//! Images do not depend on the processor's instruction set or on packets: the CPU backend
+//! renders the same bits on every instruction-set path this machine runs (portable, AVX2,
+//! AVX-512: traversal and shading both compiled for it), in packets of samples, as the portable
+//! path does one sample at a time. The scenes have large and small triangles, see-through
+//! surfaces, an orthographic camera (rays along an axis) and an environment map; the Cornell
+//! boxes and the orthographic cube go through packets, the mixed box with a packet's every
+//! hand-over to the scalar path (see `scenes::cornell_box_mixed`).
 
 mod common;
 
@@ -39,6 +42,7 @@ fn every_instruction_set_renders_the_same_bits() {
     }
     let scenes = [
         ("Cornell box", common::scenes::cornell_box()),
+        ("mixed Cornell box", common::scenes::cornell_box_mixed()),
         ("materials", common::scenes::materials()),
         (
             "half see-through",

@@ -14,15 +14,18 @@ use super::{
     DRAWS_PER_BOUNCE, FirstHit, Path, PathTracer, RR_DEPTH, SHADOW_EPSILON, power_heuristic,
 };
 use crate::bsdf::Lobes;
+use crate::bvh::Hit;
 use crate::camera::RasterCamera;
 use crate::geometry::Ray;
 use crate::lane::{self, F, LANES, M, V3};
 use crate::light::LightChoice;
 use crate::material::Material;
 use crate::sampler::PixelStreams;
+use crate::shading::reflection_safe_normal;
 
-/// What a bounce off a plain material needs of it: a Lambertian surface the same everywhere,
-/// opaque, two-sided, lit, without normal map or absorption.
+/// What a bounce off a plain material needs of it: a Lambertian surface the same everywhere
+/// (so two-sided), lit, without normal map, emissive texture or absorption. Alpha does not
+/// matter: both paths cross see-through surfaces in `first_stop` before the bounce.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Plain {
     base_color: Vec3,
@@ -36,8 +39,7 @@ impl Plain {
         let plain = !material.unlit
             && material.normal_texture.is_none()
             && material.emissive_texture.is_none()
-            && material.absorption == Vec3::ZERO
-            && (params.transmission <= 0.0 || params.thin_walled);
+            && material.absorption == Vec3::ZERO;
         plain.then(|| Plain {
             base_color: params.base_color,
             emitted: if material.is_emissive() {
@@ -89,8 +91,9 @@ impl Paths {
 }
 
 /// The plain bounces of one depth: which lanes, where their rays stopped, and what the
-/// bounce needs there, gathered lane by lane as each ray's hit comes back, long before the
-/// vector arithmetic loads it (loaded at once, just stored one by one, it waits).
+/// bounce needs there. It is gathered lane by lane as each ray's hit comes back, long before
+/// the vector arithmetic loads it: a vector loaded just after its lanes were stored one by one
+/// waits for those stores.
 struct PlainHits {
     lanes: M,
     t: F,
@@ -222,13 +225,18 @@ impl PathTracer<'_> {
             let stop = self.first_stop(ray, f32::INFINITY, draws[6].0[i]);
             if let Some((hit, reached, travelled)) = stop {
                 let plain = self.plain[mesh.triangle_materials[hit.triangle as usize] as usize];
-                let emitter = match self.lights.choose(draws[0].0[i]) {
+                // The last bounce samples no light, whatever the choice would be.
+                let choice = if depth == max_depth {
+                    LightChoice::Nothing
+                } else {
+                    self.lights.choose(draws[0].0[i])
+                };
+                let emitter = match choice {
                     LightChoice::Nothing => Some(None),
                     LightChoice::Emitter(k) if self.plain_emitters[k] => Some(Some(k)),
                     _ => None,
                 };
                 if let (Some(material), Some(emitter)) = (plain, emitter) {
-                    let hits = &mut *hits;
                     hits.lanes.0[i] = true;
                     (hits.t.0[i], hits.u.0[i], hits.v.0[i]) = (hit.t, hit.u, hit.v);
                     hits.travelled.0[i] = travelled;
@@ -295,7 +303,7 @@ impl PathTracer<'_> {
         let wo = -dir;
         let mut ns = ns;
         for i in (active & !reflects_above(ns, ng, wo)).lanes() {
-            let bent = crate::shading::reflection_safe_normal(ns.get(i), ng.get(i), wo.get(i));
+            let bent = reflection_safe_normal(ns.get(i), ng.get(i), wo.get(i));
             ns.set(i, bent);
         }
         let emitted = front.select3(hits.emitted, zero);
@@ -313,7 +321,7 @@ impl PathTracer<'_> {
         let mut weight = F::splat(1.0);
         let glowing = active & !emitted.is_zero();
         for i in (glowing & !paths.specular_bounce).lanes() {
-            let hit = crate::bvh::Hit {
+            let hit = Hit {
                 t: hits.t.0[i],
                 u: hits.u.0[i],
                 v: hits.v.0[i],
@@ -326,6 +334,8 @@ impl PathTracer<'_> {
             paths.alive = paths.alive & !active;
             return;
         }
+        // A lane without light keeps its radiance, where the scalar path adds beta times zero:
+        // the same bits, as beta is finite here and the radiance is never -0.
         let lit = self.direct_light_lanes(hits, draws, p, ng, ns, wo);
         paths.l = lit.0.select3(paths.l + paths.beta * lit.1, paths.l);
         // The BSDF's sample: a cosine-weighted direction about the shading normal.
@@ -436,7 +446,7 @@ fn rays(lanes: M, origin: V3, dir: V3) -> [Ray; LANES] {
 }
 
 /// Whether the mirror reflection of `wo` about `ns` leaves above the surface, as
-/// [`reflection_safe_normal`](crate::shading::reflection_safe_normal) asks before it bends.
+/// [`reflection_safe_normal`] asks before it bends.
 #[inline(always)]
 fn reflects_above(ns: V3, ng: V3, wo: V3) -> M {
     let cos_o = wo.dot(ng);

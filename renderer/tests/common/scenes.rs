@@ -177,6 +177,76 @@ pub fn cornell_box() -> FrameScene {
     }
 }
 
+/// [`cornell_box`] with what a packet of samples hands to the scalar path beside what it takes
+/// itself: a rough metal tall box and a mirror short box (a plain bounce after a delta one), a
+/// half see-through plain back wall, red wall normals leaning 70 degrees (bent at every view), a
+/// second light with an emissive texture, a point light, and a sky map seen through the open
+/// front.
+pub fn cornell_box_mixed() -> FrameScene {
+    let mut scene = cornell_box();
+    let white = [0.885809, 0.698859, 0.666422];
+    scene.materials.extend([
+        Material {
+            metallic: 1.0,
+            roughness: 0.3,
+            ..lambertian("metal", [0.9, 0.8, 0.6])
+        },
+        Material {
+            metallic: 1.0,
+            roughness: 0.0,
+            ..lambertian("mirror", [0.95; 3])
+        },
+        Material {
+            alpha_mode: AlphaMode::Blend,
+            base_color: Vec4::new(white[0], white[1], white[2], 0.5),
+            ..lambertian("see-through", white)
+        },
+        Material {
+            emissive: Vec3::new(4.0, 4.0, 4.0),
+            emissive_texture: Some(TextureRef {
+                texture: 0,
+                tex_coord: 0,
+                transform: UvTransform::default(),
+            }),
+            ..lambertian("textured light", white)
+        },
+    ]);
+    // Triangles, as `cornell_box` adds them: floor 0-1, ceiling 2-3, back wall 4-5, green wall
+    // 6-7, red wall 8-9, tall box 10-21, short box 22-33, light 34-35.
+    let materials = &mut scene.mesh.triangle_materials;
+    materials[4..6].fill(6);
+    materials[10..22].fill(4);
+    materials[22..34].fill(5);
+    let lean = 70f32.to_radians();
+    for t in 8..10 {
+        for v in scene.mesh.triangles[t] {
+            scene.mesh.normals[v as usize] = Vec3::new(lean.cos(), lean.sin(), 0.0);
+        }
+    }
+    let glow = [
+        [0.15, 0.0, 0.0, 0.5],
+        [0.0, 0.15, 0.0, 0.3],
+        [0.0, 0.0, 1.0, -0.9],
+    ];
+    rectangle(&mut scene.mesh, glow, 7, false);
+    scene.mesh.uv0 = (0..scene.mesh.positions.len())
+        .map(|i| Vec2::new((i % 3) as f32 * 0.4, (i % 2) as f32 * 0.7))
+        .collect();
+    scene.textures = vec![checker(
+        4,
+        [1.0, 0.9, 0.8, 1.0],
+        [0.2, 0.3, 0.4, 1.0],
+        Filter::Nearest,
+    )]
+    .into();
+    scene.lights = vec![PunctualLight::Point {
+        position: Vec3::new(0.5, 0.5, 0.5),
+        intensity: Vec3::new(0.6, 0.5, 0.4),
+    }];
+    scene.environment = floor_under_a_sun(0.4).environment;
+    scene
+}
+
 fn checker(n: u32, a: [f32; 4], b: [f32; 4], filter: Filter) -> Texture {
     let texels = (0..n * n).map(|i| if (i % n + i / n) & 1 == 0 { a } else { b });
     Texture {
