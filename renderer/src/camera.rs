@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::film::Resolution;
 use crate::geometry::Ray;
+use crate::lane::{F, V3};
 use crate::transcendental;
 
 /// Width used when the user gives no size, as in Blender's default render settings.
@@ -265,6 +266,24 @@ impl RasterCamera {
         };
         let near = self.znear / dir.dot(self.forward);
         (Ray::new(origin + dir * near, dir), near)
+    }
+
+    /// [`ray`](Self::ray) through a film position per lane: origins, directions and
+    /// distances to the near plane.
+    #[inline(always)]
+    pub(crate) fn rays(&self, film_x: F, film_y: F) -> (V3, V3, F) {
+        let (one, two) = (F::splat(1.0), F::splat(2.0));
+        let ndc_x = two * film_x * F::splat(self.inv_width) - one;
+        let ndc_y = one - two * film_y * F::splat(self.inv_height);
+        let offset = V3::splat(self.right).scale(ndc_x) + V3::splat(self.up).scale(ndc_y);
+        let forward = V3::splat(self.forward);
+        let (origin, dir) = if self.orthographic {
+            (V3::splat(self.origin) + offset, forward)
+        } else {
+            (V3::splat(self.origin), (forward + offset).normalize())
+        };
+        let near = F::splat(self.znear) / dir.dot(forward);
+        (origin + dir.scale(near), dir, near)
     }
 }
 

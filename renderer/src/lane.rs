@@ -263,6 +263,11 @@ impl V3 {
         let ok = rcp.is_finite() & rcp.gt(F::splat(0.0));
         ok.select3(self.scale(rcp), fallback)
     }
+    /// `Vec3::normalize`.
+    #[inline(always)]
+    pub fn normalize(self) -> Self {
+        self.scale(F::splat(1.0) / self.dot(self).sqrt())
+    }
     /// `Vec3::max_element`.
     #[inline(always)]
     pub fn max_element(self) -> F {

@@ -176,13 +176,9 @@ impl PathTracer<'_> {
             first: [None; LANES],
             alive: M::from_fn(|i| i < n),
         };
-        let mut near = [0.0f32; LANES];
-        for i in paths.alive.lanes() {
-            let (ray, d) = camera.ray(x as f32 + jx.0[i], y as f32 + jy.0[i]);
-            paths.origin.set(i, ray.origin);
-            paths.dir.set(i, ray.dir);
-            near[i] = d;
-        }
+        let (origin, dir, near) = camera.rays(F::splat(x as f32) + jx, F::splat(y as f32) + jy);
+        (paths.origin, paths.dir) = (origin, dir);
+        let near = near.0;
         // Made once: each depth marks its lanes afresh, and what other lanes hold is not read.
         let mut hits = PlainHits::new();
         for depth in 1..=max_depth {
