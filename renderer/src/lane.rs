@@ -31,6 +31,7 @@ pub struct V3 {
 }
 
 impl F {
+    pub const ZERO: Self = Self([0.0; LANES]);
     #[inline(always)]
     pub fn splat(v: f32) -> Self {
         Self([v; LANES])
@@ -220,6 +221,11 @@ impl Not for M {
 
 /// The operations mirror glam's `Vec3`, term for term in its order.
 impl V3 {
+    pub const ZERO: Self = Self {
+        x: F::ZERO,
+        y: F::ZERO,
+        z: F::ZERO,
+    };
     #[inline(always)]
     pub fn splat(v: Vec3) -> Self {
         Self {
@@ -260,7 +266,7 @@ impl V3 {
     #[inline(always)]
     pub fn normalize_or(self, fallback: Self) -> Self {
         let rcp = F::splat(1.0) / self.dot(self).sqrt();
-        let ok = rcp.is_finite() & rcp.gt(F::splat(0.0));
+        let ok = rcp.is_finite() & rcp.gt(F::ZERO);
         ok.select3(self.scale(rcp), fallback)
     }
     /// `Vec3::normalize`.
@@ -277,8 +283,7 @@ impl V3 {
     /// `v == Vec3::ZERO`.
     #[inline(always)]
     pub fn is_zero(self) -> M {
-        let zero = F::splat(0.0);
-        self.x.eq(zero) & self.y.eq(zero) & self.z.eq(zero)
+        self.x.eq(F::ZERO) & self.y.eq(F::ZERO) & self.z.eq(F::ZERO)
     }
     #[inline(always)]
     pub fn is_finite(self) -> M {
@@ -351,7 +356,7 @@ impl Neg for V3 {
 pub fn sin_cos(x: F) -> (F, F) {
     use std::f32::consts::PI;
     let finite = x.is_finite();
-    let negative = x.lt(F::splat(0.0));
+    let negative = x.lt(F::ZERO);
     let a = negative.select(-x, x);
     let sin_sign = negative.select(F::splat(-1.0), F::splat(1.0));
     let j = U::from_fn(|i| (a.0[i] * (4.0 / PI)) as u32);

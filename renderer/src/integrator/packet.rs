@@ -114,27 +114,26 @@ struct PlainHits {
 
 impl PlainHits {
     fn new() -> Self {
-        let zero = V3::splat(Vec3::ZERO);
         PlainHits {
             lanes: M::NONE,
-            t: F::splat(0.0),
-            u: F::splat(0.0),
-            v: F::splat(0.0),
-            travelled: F::splat(0.0),
+            t: F::ZERO,
+            u: F::ZERO,
+            v: F::ZERO,
+            travelled: F::ZERO,
             triangle: [0; LANES],
-            p: [zero; 3],
-            n: [zero; 3],
-            base_color: zero,
-            emitted: zero,
+            p: [V3::ZERO; 3],
+            n: [V3::ZERO; 3],
+            base_color: V3::ZERO,
+            emitted: V3::ZERO,
             lit: M::NONE,
             light: LightLanes {
-                p0: zero,
-                e1: zero,
-                e2: zero,
-                normal: zero,
-                radiance: zero,
+                p0: V3::ZERO,
+                e1: V3::ZERO,
+                e2: V3::ZERO,
+                normal: V3::ZERO,
+                radiance: V3::ZERO,
                 area: F::splat(1.0),
-                pmf: F::splat(0.0),
+                pmf: F::ZERO,
             },
         }
     }
@@ -165,14 +164,13 @@ impl PathTracer<'_> {
     ) -> [SampleResult; LANES] {
         let mut rng = streams.lanes(first);
         let (jx, jy) = (rng.next_f32(), rng.next_f32());
-        let zero = V3::splat(Vec3::ZERO);
         let mut paths = Paths {
-            origin: zero,
-            dir: zero,
-            l: zero,
+            origin: V3::ZERO,
+            dir: V3::ZERO,
+            l: V3::ZERO,
             beta: V3::splat(Vec3::ONE),
             specular_bounce: M::splat(true),
-            prev_pdf: F::splat(0.0),
+            prev_pdf: F::ZERO,
             first: [None; LANES],
             alive: M::from_fn(|i| i < n),
         };
@@ -185,7 +183,7 @@ impl PathTracer<'_> {
             if !paths.alive.any() {
                 break;
             }
-            let mut draws = [F::splat(0.0); DRAWS_PER_BOUNCE];
+            let mut draws = [F::ZERO; DRAWS_PER_BOUNCE];
             for d in &mut draws {
                 *d = rng.next_f32();
             }
@@ -283,7 +281,6 @@ impl PathTracer<'_> {
         max_depth: u32,
     ) {
         let active = hits.lanes;
-        let zero = V3::splat(Vec3::ZERO);
         let [p0, p1, p2] = hits.p;
         let [n0, n1, n2] = hits.n;
         let dir = paths.dir;
@@ -291,18 +288,18 @@ impl PathTracer<'_> {
         let e1 = p1 - p0;
         let e2 = p2 - p0;
         let ng_raw = e1.cross(e2).normalize_or(V3::splat(Vec3::Z));
-        let front = dir.dot(ng_raw).lt(F::splat(0.0));
+        let front = dir.dot(ng_raw).lt(F::ZERO);
         let w = F::splat(1.0) - hits.u - hits.v;
         let ns = (n0.scale(w) + n1.scale(hits.u) + n2.scale(hits.v)).normalize_or(ng_raw);
-        let ng = ng_raw.dot(dir).gt(F::splat(0.0)).select3(-ng_raw, ng_raw);
-        let ns = ns.dot(ng).lt(F::splat(0.0)).select3(-ns, ns);
+        let ng = ng_raw.dot(dir).gt(F::ZERO).select3(-ng_raw, ng_raw);
+        let ns = ns.dot(ng).lt(F::ZERO).select3(-ns, ns);
         let wo = -dir;
         let mut ns = ns;
         for i in (active & !reflects_above(ns, ng, wo)).lanes() {
             let bent = reflection_safe_normal(ns.get(i), ng.get(i), wo.get(i));
             ns.set(i, bent);
         }
-        let emitted = front.select3(hits.emitted, zero);
+        let emitted = front.select3(hits.emitted, V3::ZERO);
         let p = paths.origin + dir.scale(hits.t);
         if depth == 1 {
             for i in active.lanes() {
@@ -343,13 +340,12 @@ impl PathTracer<'_> {
         let local = V3 {
             x: r * c,
             y: r * s,
-            z: (F::splat(1.0) - u).max(F::splat(0.0)).sqrt(),
+            z: (F::splat(1.0) - u).max(F::ZERO).sqrt(),
         };
         let (t, b) = basis(ns);
         let wi = t.scale(local.x) + b.scale(local.y) + ns.scale(local.z);
         let pdf = local.z * F::splat(FRAC_1_PI);
-        let zero_f = F::splat(0.0);
-        let sampled = !(wo_z.eq(zero_f) | wo_z.lt(zero_f) | wi.dot(ng).le(zero_f));
+        let sampled = !(wo_z.eq(F::ZERO) | wo_z.lt(F::ZERO) | wi.dot(ng).le(F::ZERO));
         let mut beta = paths.beta * hits.base_color;
         let mut going = sampled;
         if depth >= RR_DEPTH {
@@ -380,10 +376,9 @@ impl PathTracer<'_> {
         ns: V3,
         wo: V3,
     ) -> (M, V3) {
-        let zero = V3::splat(Vec3::ZERO);
         let sampling = hits.lanes & hits.lit;
         if !sampling.any() {
-            return (M::NONE, zero);
+            return (M::NONE, V3::ZERO);
         }
         let LightLanes {
             p0: q0,
@@ -397,7 +392,6 @@ impl PathTracer<'_> {
         let base_color = hits.base_color;
         let (u, v) = (draws[1], draws[2]);
         let one = F::splat(1.0);
-        let zero_f = F::splat(0.0);
         let su = u.sqrt();
         let (b0, b1) = (one - su, v * su);
         let b2 = one - b0 - b1;
@@ -409,13 +403,13 @@ impl PathTracer<'_> {
         let cos_l = -wi.dot(normal);
         let light_pdf = F::splat(self.lights.choice_pdf()) * pmf * dist2 / (cos_l * area);
         // The BSDF's `eval` and `pdf` for a Lambertian surface.
-        let geometric_reflect = (wi.dot(ng) * wo.dot(ng)).gt(zero_f);
+        let geometric_reflect = (wi.dot(ng) * wo.dot(ng)).gt(F::ZERO);
         let (cos_o, cos_i) = (wo.dot(ns), wi.dot(ns));
-        let facing = cos_o.gt(zero_f) & cos_i.gt(zero_f);
+        let facing = cos_o.gt(F::ZERO) & cos_i.gt(F::ZERO);
         let f = (facing & geometric_reflect)
-            .select3(base_color.scale(F::splat(FRAC_1_PI) * cos_i), zero);
-        let bsdf_pdf = facing.select(cos_i * F::splat(FRAC_1_PI), zero_f);
-        let mut shadowed = sampling & !distance.le(zero_f) & !cos_l.le(zero_f) & !f.is_zero();
+            .select3(base_color.scale(F::splat(FRAC_1_PI) * cos_i), V3::ZERO);
+        let bsdf_pdf = facing.select(cos_i * F::splat(FRAC_1_PI), F::ZERO);
+        let mut shadowed = sampling & !distance.le(F::ZERO) & !cos_l.le(F::ZERO) & !f.is_zero();
         let origin = offset_origin(p, ng, wi);
         let t_max = distance * F::splat(1.0 - SHADOW_EPSILON);
         let rays = rays(shadowed, origin, wi);
@@ -448,7 +442,7 @@ fn reflects_above(ns: V3, ng: V3, wo: V3) -> M {
     let cos_o = wo.dot(ng);
     let threshold = (F::splat(0.9) * cos_o).min(F::splat(0.01));
     let reflected = ns.scale(F::splat(2.0) * wo.dot(ns)) - wo;
-    cos_o.le(F::splat(0.0)) | reflected.dot(ng).ge(threshold)
+    cos_o.le(F::ZERO) | reflected.dot(ng).ge(threshold)
 }
 
 /// [`Frame::from_normal`](crate::bsdf::Frame::from_normal)'s tangent and bitangent.
@@ -480,5 +474,5 @@ fn offset_origin(p: V3, ng: V3, dir: V3) -> V3 {
     };
     let eps = F::splat(1e-4) * (F::splat(1.0) + abs.max_element());
     let step = ng.scale(eps);
-    dir.dot(ng).ge(F::splat(0.0)).select3(p + step, p - step)
+    dir.dot(ng).ge(F::ZERO).select3(p + step, p - step)
 }
