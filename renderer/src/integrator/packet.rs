@@ -164,9 +164,10 @@ impl PathTracer<'_> {
     ) -> [SampleResult; LANES] {
         let mut rng = streams.lanes(first);
         let (jx, jy) = (rng.next_f32(), rng.next_f32());
+        let (origin, dir, near) = camera.rays(F::splat(x as f32) + jx, F::splat(y as f32) + jy);
         let mut paths = Paths {
-            origin: V3::ZERO,
-            dir: V3::ZERO,
+            origin,
+            dir,
             l: V3::ZERO,
             beta: V3::splat(Vec3::ONE),
             specular_bounce: M::splat(true),
@@ -174,9 +175,6 @@ impl PathTracer<'_> {
             first: [None; LANES],
             alive: M::from_fn(|i| i < n),
         };
-        let (origin, dir, near) = camera.rays(F::splat(x as f32) + jx, F::splat(y as f32) + jy);
-        (paths.origin, paths.dir) = (origin, dir);
-        let near = near.0;
         // Made once: each depth marks its lanes afresh, and what other lanes hold is not read.
         let mut hits = PlainHits::new();
         for depth in 1..=max_depth {
@@ -194,7 +192,7 @@ impl PathTracer<'_> {
         }
         let mut samples = [(Vec3::ZERO, None, 0.0); LANES];
         for (i, sample) in samples.iter_mut().enumerate() {
-            *sample = (paths.l.get(i), paths.first[i], near[i]);
+            *sample = (paths.l.get(i), paths.first[i], near.0[i]);
         }
         samples
     }
