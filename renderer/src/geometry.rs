@@ -1,4 +1,4 @@
-//! Rays, bounding boxes and the ray-triangle test shared by the BVH and the integrator.
+//! Rays, bounding boxes, and the ray-triangle test that the GPU kernels mirror.
 
 use glam::Vec3;
 
@@ -49,7 +49,9 @@ impl Aabb {
 }
 
 /// Ray-triangle intersection (Moller-Trumbore). Returns (t, u, v) with barycentrics u, v for
-/// vertices 1 and 2, for hits with `t_min < t < t_max`.
+/// vertices 1 and 2, for hits with `t_min < t < t_max`. The CPU's traversal computes the same
+/// test without the division (`bvh::lanes`), which can round differently in the last bit; the
+/// BVH's tests hold it to this one.
 #[inline(always)]
 pub fn intersect_triangle(
     ray: &Ray,

@@ -182,11 +182,8 @@ impl WideBvh {
                 .zip(&triangle_ids[range])
                 .enumerate()
             {
-                for a in 0..3 {
-                    block.p0[a][lane] = tri.p0[a];
-                    block.e1[a][lane] = tri.e1[a];
-                    block.e2[a][lane] = tri.e2[a];
-                }
+                let [p0, e1, e2] = [tri.p0, tri.e1, tri.e2].map(Vec3::from);
+                block.set(lane, p0, e1, e2);
                 lane_ids[lane] = id;
             }
             blocks.push(block);
