@@ -14,7 +14,7 @@ use crate::scene::Mesh;
 mod lanes;
 mod wide;
 
-pub use lanes::Isa;
+pub use lanes::{Isa, SlabRay};
 pub use wide::WideBvh;
 
 /// A flattened node. Interior nodes (`count == 0`) have their left child right after them and

@@ -7,6 +7,7 @@
 use glam::Vec3;
 
 use crate::geometry::Ray;
+use crate::lane::{F, LANES, M, V3};
 
 /// Children per wide node, and triangles per leaf block.
 pub const WIDTH: usize = 8;
@@ -117,28 +118,56 @@ impl Triangles {
 /// The ray as the box test wants it: reciprocal direction and origin times it.
 #[derive(Clone, Copy, Debug)]
 pub struct SlabRay {
-    pub inv: [f32; 3],
-    pub org_inv: [f32; 3],
+    inv: [f32; 3],
+    org_inv: [f32; 3],
 }
 
 impl SlabRay {
     pub fn new(ray: &Ray) -> Self {
-        // An axis-parallel ray (all of an orthographic camera's) has zero components, whose
-        // infinite reciprocals make `max * inv - origin * inv` inf - inf = NaN and lose every
-        // box; a component of 1e-30 is the same ray in effect and keeps the test finite.
-        let away_from_zero = |d: f32| {
-            if d.abs() < 1e-30 {
-                1e-30f32.copysign(d)
-            } else {
-                d
-            }
-        };
         let inv = ray.dir.map(away_from_zero).recip();
         let oi = ray.origin * inv;
         Self {
             inv: inv.into(),
             org_inv: oi.into(),
         }
+    }
+
+    /// [`new`](Self::new) of the rays (`origin`, `dir`) of lanes `lanes`, with the same bits,
+    /// divided a vector at a time before any lane is traced, so that no traversal starts by
+    /// waiting for its three divisions (the Cornell box on AMD's EPYC: 0.96-0.97x the time in
+    /// four alternating comparisons of 8-12 pairs). Other lanes hold zeros.
+    #[inline(always)]
+    pub fn lanes(lanes: M, origin: V3, dir: V3) -> [SlabRay; LANES] {
+        let one = F::splat(1.0);
+        let inv = V3 {
+            x: one / dir.x.map(away_from_zero),
+            y: one / dir.y.map(away_from_zero),
+            z: one / dir.z.map(away_from_zero),
+        };
+        let org_inv = origin * inv;
+        let mut slabs = [SlabRay {
+            inv: [0.0; 3],
+            org_inv: [0.0; 3],
+        }; LANES];
+        for i in lanes.lanes() {
+            slabs[i] = SlabRay {
+                inv: inv.get(i).into(),
+                org_inv: org_inv.get(i).into(),
+            };
+        }
+        slabs
+    }
+}
+
+/// An axis-parallel ray (all of an orthographic camera's) has zero components, whose infinite
+/// reciprocals make `max * inv - origin * inv` inf - inf = NaN and lose every box; a component
+/// of 1e-30 is the same ray in effect and keeps the test finite.
+#[inline(always)]
+fn away_from_zero(d: f32) -> f32 {
+    if d.abs() < 1e-30 {
+        1e-30f32.copysign(d)
+    } else {
+        d
     }
 }
 

@@ -219,27 +219,43 @@ impl WideBvh {
     /// The closest hit with `t` in `(t_min, t_max)`; of hits in one tie window
     /// ([`TIE_WINDOW`](super::TIE_WINDOW)), the lowest leaf-order index.
     pub fn intersect(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
+        self.intersect_prepared(ray, &SlabRay::new(ray), t_min, t_max)
+    }
+
+    /// [`intersect`](Self::intersect) with `slab`, which must be `ray`'s, worked out ahead.
+    pub fn intersect_prepared(
+        &self,
+        ray: &Ray,
+        slab: &SlabRay,
+        t_min: f32,
+        t_max: f32,
+    ) -> Option<Hit> {
         match self.isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `new` checked that `isa` is one of `Isa::available`.
-            Isa::Avx2 => unsafe { self.intersect_avx2(ray, t_min, t_max) },
+            Isa::Avx2 => unsafe { self.intersect_avx2(ray, slab, t_min, t_max) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as for AVX2.
-            Isa::Avx512 => unsafe { self.intersect_avx512(ray, t_min, t_max) },
-            _ => self.intersect_portable(ray, t_min, t_max),
+            Isa::Avx512 => unsafe { self.intersect_avx512(ray, slab, t_min, t_max) },
+            _ => self.intersect_portable(ray, slab, t_min, t_max),
         }
     }
 
     /// Whether anything blocks the ray in `(t_min, t_max)`.
     pub fn occluded(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
+        self.occluded_prepared(ray, &SlabRay::new(ray), t_min, t_max)
+    }
+
+    /// [`occluded`](Self::occluded) with `slab`, which must be `ray`'s, worked out ahead.
+    pub fn occluded_prepared(&self, ray: &Ray, slab: &SlabRay, t_min: f32, t_max: f32) -> bool {
         match self.isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `intersect`.
-            Isa::Avx2 => unsafe { self.occluded_avx2(ray, t_min, t_max) },
+            Isa::Avx2 => unsafe { self.occluded_avx2(ray, slab, t_min, t_max) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as in `intersect`.
-            Isa::Avx512 => unsafe { self.occluded_avx512(ray, t_min, t_max) },
-            _ => self.occluded_portable(ray, t_min, t_max),
+            Isa::Avx512 => unsafe { self.occluded_avx512(ray, slab, t_min, t_max) },
+            _ => self.occluded_portable(ray, slab, t_min, t_max),
         }
     }
 
@@ -247,46 +263,64 @@ impl WideBvh {
     // above stays a jump: with the portable traversal inlined into it, every call, on any
     // path, set up that traversal's 4.7 KB stack frame.
     #[inline(never)]
-    fn intersect_portable(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
-        self.intersect_on(Portable, ray, t_min, t_max)
+    fn intersect_portable(&self, ray: &Ray, slab: &SlabRay, t_min: f32, t_max: f32) -> Option<Hit> {
+        self.intersect_on(Portable, ray, slab, t_min, t_max)
     }
 
     #[inline(never)]
-    fn occluded_portable(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
-        self.occluded_on(Portable, ray, t_min, t_max)
+    fn occluded_portable(&self, ray: &Ray, slab: &SlabRay, t_min: f32, t_max: f32) -> bool {
+        self.occluded_on(Portable, ray, slab, t_min, t_max)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn intersect_avx2(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
+    unsafe fn intersect_avx2(
+        &self,
+        ray: &Ray,
+        slab: &SlabRay,
+        t_min: f32,
+        t_max: f32,
+    ) -> Option<Hit> {
         // SAFETY: the caller checked the processor.
-        self.intersect_on(unsafe { Avx2::new() }, ray, t_min, t_max)
+        self.intersect_on(unsafe { Avx2::new() }, ray, slab, t_min, t_max)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn occluded_avx2(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
+    unsafe fn occluded_avx2(&self, ray: &Ray, slab: &SlabRay, t_min: f32, t_max: f32) -> bool {
         // SAFETY: as in `intersect_avx2`.
-        self.occluded_on(unsafe { Avx2::new() }, ray, t_min, t_max)
+        self.occluded_on(unsafe { Avx2::new() }, ray, slab, t_min, t_max)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,avx512f")]
-    unsafe fn intersect_avx512(&self, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
+    unsafe fn intersect_avx512(
+        &self,
+        ray: &Ray,
+        slab: &SlabRay,
+        t_min: f32,
+        t_max: f32,
+    ) -> Option<Hit> {
         // SAFETY: the caller checked the processor.
-        self.intersect_on(unsafe { Avx512::new() }, ray, t_min, t_max)
+        self.intersect_on(unsafe { Avx512::new() }, ray, slab, t_min, t_max)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,avx512f")]
-    unsafe fn occluded_avx512(&self, ray: &Ray, t_min: f32, t_max: f32) -> bool {
+    unsafe fn occluded_avx512(&self, ray: &Ray, slab: &SlabRay, t_min: f32, t_max: f32) -> bool {
         // SAFETY: as in `intersect_avx512`.
-        self.occluded_on(unsafe { Avx512::new() }, ray, t_min, t_max)
+        self.occluded_on(unsafe { Avx512::new() }, ray, slab, t_min, t_max)
     }
 
     #[inline(always)]
-    fn intersect_on(&self, kernel: impl Kernel, ray: &Ray, t_min: f32, t_max: f32) -> Option<Hit> {
-        let slab_ray = SlabRay::new(ray);
+    fn intersect_on(
+        &self,
+        kernel: impl Kernel,
+        ray: &Ray,
+        slab_ray: &SlabRay,
+        t_min: f32,
+        t_max: f32,
+    ) -> Option<Hit> {
         let mut closest = Closest {
             best: None,
             reach: t_max,
@@ -296,7 +330,7 @@ impl WideBvh {
         let mut node = 0usize;
         loop {
             let n = &self.nodes[node];
-            let (mask, near) = kernel.slabs(&n.boxes, &slab_ray, closest.reach);
+            let (mask, near) = kernel.slabs(&n.boxes, slab_ray, closest.reach);
             let mask = mask & n.slots;
             for (i, j) in set_bit_pairs(mask & n.leaves) {
                 let first = n.child[i] as usize;
@@ -382,13 +416,19 @@ impl WideBvh {
     }
 
     #[inline(always)]
-    fn occluded_on(&self, kernel: impl Kernel, ray: &Ray, t_min: f32, t_max: f32) -> bool {
-        let slab_ray = SlabRay::new(ray);
+    fn occluded_on(
+        &self,
+        kernel: impl Kernel,
+        ray: &Ray,
+        slab_ray: &SlabRay,
+        t_min: f32,
+        t_max: f32,
+    ) -> bool {
         let mut stack = Stack::new();
         let mut node = 0usize;
         loop {
             let n = &self.nodes[node];
-            let (mask, _) = kernel.slabs(&n.boxes, &slab_ray, t_max);
+            let (mask, _) = kernel.slabs(&n.boxes, slab_ray, t_max);
             let mask = mask & n.slots;
             for (i, j) in set_bit_pairs(mask & n.leaves) {
                 let first = &self.blocks[n.child[i] as usize];

@@ -14,7 +14,7 @@ use super::{
     DRAWS_PER_BOUNCE, FirstHit, Path, PathTracer, RR_DEPTH, SHADOW_EPSILON, power_heuristic,
 };
 use crate::bsdf::Lobes;
-use crate::bvh::Hit;
+use crate::bvh::{Hit, SlabRay};
 use crate::camera::RasterCamera;
 use crate::geometry::Ray;
 use crate::lane::{self, F, LANES, M, V3};
@@ -212,9 +212,18 @@ impl PathTracer<'_> {
         hits.lit = M::NONE;
         let mesh = &self.scene.mesh;
         let rays = rays(paths.alive, paths.origin, paths.dir);
+        let slabs = SlabRay::lanes(paths.alive, paths.origin, paths.dir);
         for i in paths.alive.lanes() {
             let ray = rays[i];
-            let stop = self.first_stop(ray, f32::INFINITY, draws[6].0[i]);
+            let stop = if self.see_through {
+                self.first_stop(ray, f32::INFINITY, draws[6].0[i])
+            } else {
+                // `first_stop` of an opaque scene, from the slab ray already worked out.
+                let hit = self
+                    .bvh
+                    .intersect_prepared(&ray, &slabs[i], 0.0, f32::INFINITY);
+                hit.map(|hit| (hit, ray, 0.0))
+            };
             if let Some((hit, reached, travelled)) = stop {
                 let plain = self.plain[mesh.triangle_materials[hit.triangle as usize] as usize];
                 // The last bounce samples no light, whatever the choice would be.
@@ -411,8 +420,16 @@ impl PathTracer<'_> {
         let origin = offset_origin(p, ng, wi);
         let t_max = distance * F::splat(1.0 - SHADOW_EPSILON);
         let rays = rays(shadowed, origin, wi);
+        let slabs = SlabRay::lanes(shadowed, origin, wi);
         for i in shadowed.lanes() {
-            if self.blocked(rays[i], t_max.0[i], draws[0].0[i]) {
+            let blocked = if self.see_through {
+                self.blocked(rays[i], t_max.0[i], draws[0].0[i])
+            } else {
+                // `blocked` in an opaque scene, as above.
+                self.bvh
+                    .occluded_prepared(&rays[i], &slabs[i], 0.0, t_max.0[i])
+            };
+            if blocked {
                 shadowed.0[i] = false;
             }
         }
