@@ -92,9 +92,13 @@ impl F {
     pub fn eq(self, o: Self) -> M {
         self.test(o, |a, b| a == b)
     }
+    /// `f32::is_finite`, lane by lane, as `x - x == 0` (zero exactly where `x` is finite):
+    /// beside a sign test, as in `normalize_or`, the compiler turns `is_finite` into a class
+    /// test that it works out a lane at a time in integer registers. This form stays in vector
+    /// registers; the Cornell box took 0.94x the time on Intel's Xeon (AVX2).
     #[inline(always)]
     pub fn is_finite(self) -> M {
-        M::from_fn(|i| self.0[i].is_finite())
+        self.test(self, |a, b| a - b == 0.0)
     }
 }
 
