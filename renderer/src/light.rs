@@ -3,6 +3,7 @@
 
 use glam::Vec3;
 
+use crate::lane::{F, LANES, U};
 use crate::scene::{FrameScene, PunctualLight};
 
 /// Chooses lights for next-event estimation. Each punctual light is one choice and all
@@ -177,6 +178,32 @@ impl LightSampler {
         LightChoice::Emitter(k)
     }
 
+    /// [`choose`](Self::choose) of each lane's `pick`, for a sampler whose every choice is an
+    /// emissive triangle (no punctual light, no environment map): each lane's triangle, worked
+    /// out with `choose`'s operations a vector at a time (the same bits); `None` for any other
+    /// sampler. Choosing lane by lane took about 5 % of the Cornell box's time.
+    #[inline(always)]
+    pub fn choose_emitters(&self, pick: F) -> Option<U> {
+        if self.punctual > 0 || self.environment || self.emissive.is_empty() {
+            return None;
+        }
+        // One choice, so `choose`'s `choice` is 0.
+        let scaled = pick * F::splat(self.choices as f32);
+        let r = (scaled - F::splat(0.0)).min(F::splat(ONE_MINUS_EPSILON));
+        let k = if self.cdf.len() <= LANES {
+            // In a non-decreasing cdf, `partition_point` counts the entries at most `r`.
+            let mut k = U([0; LANES]);
+            for &c in &self.cdf {
+                k = U::from_fn(|i| k.0[i] + u32::from(c <= r.0[i]));
+            }
+            k
+        } else {
+            U::from_fn(|i| self.cdf.partition_point(|&c| c <= r.0[i]) as u32)
+        };
+        let last = self.emissive.len() as u32 - 1;
+        Some(k.map(|k| k.min(last)))
+    }
+
     /// The probability of each choice [`choose`](Self::choose) makes.
     #[inline(always)]
     pub fn choice_pdf(&self) -> f32 {
@@ -339,4 +366,62 @@ fn sample_punctual(light: &PunctualLight, p: Vec3, choice_pdf: f32) -> Option<Li
 /// Rec. 709 luminance of linear RGB.
 pub fn luminance(c: Vec3) -> f32 {
     c.dot(Vec3::new(0.2126, 0.7152, 0.0722))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::material::Material;
+    use crate::sampler::SampleStream;
+    use crate::scene::Mesh;
+
+    /// `n` emissive triangles of a few sizes, so that their choice is not uniform.
+    fn glowing(n: usize) -> FrameScene {
+        let mut mesh = Mesh::default();
+        for i in 0..n {
+            let (x, size) = (i as f32, 1.0 + (i % 5) as f32);
+            let b = mesh.positions.len() as u32;
+            mesh.positions.extend([
+                Vec3::new(x, 0.0, 0.0),
+                Vec3::new(x + size, 0.0, 0.0),
+                Vec3::new(x, size, 0.0),
+            ]);
+            mesh.normals.extend([Vec3::Z; 3]);
+            mesh.triangles.push([b, b + 1, b + 2]);
+            mesh.triangle_materials.push(0);
+        }
+        let glow = Material {
+            emissive: Vec3::ONE,
+            ..Material::default()
+        };
+        FrameScene::bare(mesh, vec![glow])
+    }
+
+    /// Both ways of counting the cdf (a few emitters and many) choose as `choose` does, at the
+    /// ends of the unit interval too.
+    #[test]
+    fn emitters_chosen_in_lanes_are_the_ones_chosen_alone() {
+        let mut s = SampleStream::new(5, 0, 0, 0, 0);
+        for n in [1, 3, LANES, LANES + 1, 100] {
+            let lights = LightSampler::new(&glowing(n));
+            for round in 0..200 {
+                let mut pick = F::from_fn(|_| s.next_f32());
+                if round == 0 {
+                    pick.0[..4].copy_from_slice(&[0.0, ONE_MINUS_EPSILON, 1.0, 0.5]);
+                }
+                if round == 1 {
+                    // On the cdf's steps, where `<=` and `<` part.
+                    pick = F::from_fn(|i| lights.cdf[i % n]);
+                }
+                let chosen = lights.choose_emitters(pick).expect("only emitters");
+                for i in 0..LANES {
+                    let want = lights.choose(pick.0[i]);
+                    let got = LightChoice::Emitter(chosen.0[i] as usize);
+                    assert_eq!(got, want, "{n} emitters, pick {}", pick.0[i]);
+                }
+            }
+        }
+        let dark = LightSampler::new(&FrameScene::bare(Mesh::default(), Vec::new()));
+        assert_eq!(dark.choose_emitters(F::ZERO), None);
+    }
 }
