@@ -41,6 +41,10 @@ pub struct PathTracer<'a> {
     /// Whether pixels trace their samples in packets ([`packet`]); they do wherever some
     /// material is [`Plain`].
     packets: bool,
+    /// Each triangle's unit geometric normal (along `e1 × e2`, +z where degenerate), worked
+    /// out once rather than at every hit: a packet's bounce gathered three vertices a lane
+    /// for it.
+    face_normals: Vec<Vec3>,
 }
 
 /// The most radiance one sample adds to its pixel, per channel. Far above anything a scene
@@ -154,9 +158,21 @@ impl<'a> PathTracer<'a> {
                 scene.materials[material].emissive_texture.is_none()
             })
             .collect();
+        let mesh = &scene.mesh;
+        let face_normals = mesh
+            .triangles
+            .iter()
+            .map(|&[i0, i1, i2]| {
+                let p0 = mesh.positions[i0 as usize];
+                let e1 = mesh.positions[i1 as usize] - p0;
+                let e2 = mesh.positions[i2 as usize] - p0;
+                e1.cross(e2).normalize_or(Vec3::Z)
+            })
+            .collect();
         Self {
             scene,
             bvh,
+            face_normals,
             lights,
             uniform_lobes,
             see_through,
@@ -516,12 +532,7 @@ impl<'a> PathTracer<'a> {
         hit: &Hit,
         own_lobes: &'s mut Option<Lobes>,
     ) -> Surface<'s> {
-        let mesh = &self.scene.mesh;
-        let [i0, i1, i2] = mesh.triangles[hit.triangle as usize];
-        let p0 = mesh.positions[i0 as usize];
-        let e1 = mesh.positions[i1 as usize] - p0;
-        let e2 = mesh.positions[i2 as usize] - p0;
-        let ng_raw = e1.cross(e2).normalize_or(Vec3::Z);
+        let ng_raw = self.face_normals[hit.triangle as usize];
         let front = ray.dir.dot(ng_raw) < 0.0;
         let shading = SurfaceShading::new(self.scene, hit);
         let lobes: &Lobes = match &self.uniform_lobes[shading.material_index()] {

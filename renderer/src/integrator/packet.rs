@@ -102,8 +102,8 @@ struct PlainHits {
     /// The distance the ray had passed through see-through surfaces before this hit.
     travelled: F,
     triangle: [u32; LANES],
-    /// The hit triangle's vertices and vertex normals.
-    p: [V3; 3],
+    /// The hit triangle's geometric normal and vertex normals.
+    face_normal: V3,
     n: [V3; 3],
     base_color: V3,
     emitted: V3,
@@ -121,7 +121,7 @@ impl PlainHits {
             v: F::ZERO,
             travelled: F::ZERO,
             triangle: [0; LANES],
-            p: [V3::ZERO; 3],
+            face_normal: V3::ZERO,
             n: [V3::ZERO; 3],
             base_color: V3::ZERO,
             emitted: V3::ZERO,
@@ -247,9 +247,9 @@ impl PathTracer<'_> {
                     (hits.t.0[i], hits.u.0[i], hits.v.0[i]) = (hit.t, hit.u, hit.v);
                     hits.travelled.0[i] = travelled;
                     hits.triangle[i] = hit.triangle;
-                    let vertices = mesh.triangles[hit.triangle as usize];
-                    for (k, &vertex) in vertices.iter().enumerate() {
-                        hits.p[k].set(i, mesh.positions[vertex as usize]);
+                    let t = hit.triangle as usize;
+                    hits.face_normal.set(i, self.face_normals[t]);
+                    for (k, &vertex) in mesh.triangles[t].iter().enumerate() {
                         hits.n[k].set(i, mesh.normals[vertex as usize]);
                     }
                     hits.base_color.set(i, material.base_color);
@@ -293,13 +293,10 @@ impl PathTracer<'_> {
         max_depth: u32,
     ) {
         let active = hits.lanes;
-        let [p0, p1, p2] = hits.p;
         let [n0, n1, n2] = hits.n;
         let dir = paths.dir;
         // `surface`: the geometric and interpolated normals, turned towards the viewer.
-        let e1 = p1 - p0;
-        let e2 = p2 - p0;
-        let ng_raw = e1.cross(e2).normalize_or(V3::splat(Vec3::Z));
+        let ng_raw = hits.face_normal;
         let front = dir.dot(ng_raw).lt(F::ZERO);
         let w = F::splat(1.0) - hits.u - hits.v;
         let ns = (n0.scale(w) + n1.scale(hits.u) + n2.scale(hits.v)).normalize_or(ng_raw);
