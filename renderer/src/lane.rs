@@ -251,14 +251,6 @@ impl V3 {
         (self.x * o.x) + (self.y * o.y) + (self.z * o.z)
     }
     #[inline(always)]
-    pub fn cross(self, o: Self) -> Self {
-        Self {
-            x: self.y * o.z - o.y * self.z,
-            y: self.z * o.x - o.z * self.x,
-            z: self.x * o.y - o.x * self.y,
-        }
-    }
-    #[inline(always)]
     pub fn scale(self, s: F) -> Self {
         Self {
             x: self.x * s,
@@ -358,13 +350,12 @@ impl Neg for V3 {
 /// [`transcendental::sin_cos`](crate::transcendental::sin_cos), step for step.
 #[inline(always)]
 pub fn sin_cos(x: F) -> (F, F) {
-    use std::f32::consts::PI;
     let finite = x.is_finite();
     let negative = x.lt(F::ZERO);
     let a = negative.select(-x, x);
     let sin_sign = negative.select(F::splat(-1.0), F::splat(1.0));
-    let j = U::from_fn(|i| (a.0[i] * (4.0 / PI)) as u32);
-    let y = F::from_fn(|i| j.0[i] as f32);
+    let j = U::from_fn(|i| crate::transcendental::octant(a.0[i]).0);
+    let y = F::from_fn(|i| crate::transcendental::octant(a.0[i]).1);
     let odd = M::from_fn(|i| j.0[i] & 1 == 1);
     let j = U::from_fn(|i| {
         if odd.0[i] {

@@ -22,10 +22,7 @@ pub fn sin_cos(x: f32) -> (f32, f32) {
     let (a, sin_sign) = if x < 0.0 { (-x, -1.0) } else { (x, 1.0) };
     // The octant, rounded up to an even one, and the argument reduced about it by pi/4 in
     // three parts (Cody and Waite), so the reduction loses little.
-    // Beyond 2^32 octants the cast saturates: wrapping keeps such arguments deterministic
-    // (callers bring angles into range first).
-    let mut j = (a * (4.0 / PI)) as u32;
-    let mut y = j as f32;
+    let (mut j, mut y) = octant(a);
     if j & 1 == 1 {
         j = j.wrapping_add(1);
         y += 1.0;
@@ -42,6 +39,17 @@ pub fn sin_cos(x: f32) -> (f32, f32) {
         _ => (-c, s),
     };
     (sin * sin_sign, cos)
+}
+
+/// The octant `a` (at least 0, or NaN) lies in, as an integer and as an `f32`. Octants past
+/// 2^22 (|x| beyond 3.3e6) count as 2^22: deterministic and meaningless, as callers bring
+/// angles into range first. The count goes through the bits of 2^23 + octant, exactly, rather
+/// than a cast, which saturates and which the compiler leaves a lane at a time in vector code
+/// (`lane::sin_cos` calls this in each lane).
+#[inline(always)]
+pub(crate) fn octant(a: f32) -> (u32, f32) {
+    let octant = (a * (4.0 / PI)).min(4_194_304.0).trunc();
+    ((octant + 8_388_608.0).to_bits() - 0x4b00_0000, octant)
 }
 
 #[inline]
