@@ -19,7 +19,7 @@ use crate::transcendental;
 
 mod packet;
 
-use packet::Plain;
+use packet::{Plain, PlainLight};
 
 /// Russian roulette starts once a path has this many segments (as in Mitsuba and pbrt).
 pub const RR_DEPTH: u32 = 5;
@@ -35,9 +35,9 @@ pub struct PathTracer<'a> {
     see_through: bool,
     /// Each material's bounce as a packet takes it, where it can ([`Plain`]).
     plain: Vec<Option<Plain>>,
-    /// Each emissive triangle of the light sampler: whether its light is the same all over
-    /// (no emissive texture), as a packet's light sample needs.
-    plain_emitters: Vec<bool>,
+    /// Each emissive triangle of the light sampler, where its light is the same all over (no
+    /// emissive texture), as a packet's light sample needs it.
+    plain_lights: Vec<Option<PlainLight>>,
     /// Whether pixels trace their samples in packets ([`packet`]); they do wherever some
     /// material is [`Plain`].
     packets: bool,
@@ -151,12 +151,8 @@ impl<'a> PathTracer<'a> {
             .zip(&uniform_lobes)
             .map(|(m, lobes): (_, &Option<Lobes>)| Plain::of(m, lobes.as_ref()))
             .collect();
-        let plain_emitters = lights
-            .emitters()
-            .map(|(triangle, _)| {
-                let material = scene.mesh.triangle_materials[triangle as usize] as usize;
-                scene.materials[material].emissive_texture.is_none()
-            })
+        let plain_lights = (0..lights.emitters().count())
+            .map(|k| PlainLight::of(lights.emitter(k), scene))
             .collect();
         let mesh = &scene.mesh;
         let face_normals = mesh
@@ -178,7 +174,7 @@ impl<'a> PathTracer<'a> {
             see_through,
             packets: plain.iter().any(Option::is_some),
             plain,
-            plain_emitters,
+            plain_lights,
         }
     }
 

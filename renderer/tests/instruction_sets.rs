@@ -3,8 +3,9 @@
 //! AVX-512: traversal and shading both compiled for it), in packets of samples, as the portable
 //! path does one sample at a time. The scenes have large and small triangles, see-through
 //! surfaces, an orthographic camera (rays along an axis) and an environment map; the Cornell
-//! boxes and the orthographic cube go through packets, the mixed box with a packet's every
-//! hand-over to the scalar path (see `scenes::cornell_box_mixed`).
+//! boxes and the orthographic cube go through packets (the see-through box with bounces past
+//! crossed surfaces), the mixed box with a packet's every hand-over to the scalar path (see
+//! `scenes::cornell_box_mixed`).
 
 mod common;
 
@@ -43,6 +44,10 @@ fn every_instruction_set_renders_the_same_bits() {
     let scenes = [
         ("Cornell box", common::scenes::cornell_box()),
         ("mixed Cornell box", common::scenes::cornell_box_mixed()),
+        (
+            "see-through Cornell box",
+            common::scenes::cornell_box_see_through(),
+        ),
         ("materials", common::scenes::materials()),
         (
             "half see-through",

@@ -18,9 +18,10 @@ use crate::bvh::{Hit, SlabRay};
 use crate::camera::RasterCamera;
 use crate::geometry::Ray;
 use crate::lane::{self, F, LANES, M, V3};
-use crate::light::LightChoice;
+use crate::light::{Emitter, LightChoice};
 use crate::material::Material;
 use crate::sampler::PixelStreams;
+use crate::scene::FrameScene;
 use crate::shading::reflection_safe_normal;
 
 /// What a bounce off a plain material needs of it: a Lambertian surface the same everywhere
@@ -50,6 +51,38 @@ impl Plain {
         })
     }
 }
+
+/// An emissive triangle whose light is the same all over, as a packet's light sample reads it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PlainLight {
+    p0: Vec3,
+    e1: Vec3,
+    e2: Vec3,
+    normal: Vec3,
+    radiance: Vec3,
+    area: f32,
+    pmf: f32,
+}
+
+impl PlainLight {
+    pub(super) fn of(e: &Emitter, scene: &FrameScene) -> Option<PlainLight> {
+        let material =
+            &scene.materials[scene.mesh.triangle_materials[e.triangle as usize] as usize];
+        material.emissive_texture.is_none().then_some(PlainLight {
+            p0: e.p0,
+            e1: e.e1,
+            e2: e.e2,
+            normal: e.normal,
+            radiance: material.emissive,
+            area: e.area,
+            pmf: e.pmf,
+        })
+    }
+}
+
+/// Up to this many emitters, a packet's lights are chosen by selects after its rays are
+/// traced rather than gathered a lane at a time as each hit comes back.
+const FEW_EMITTERS: usize = 4;
 
 /// One sample's result: its radiance, what its first hit saw, and the camera ray's distance to
 /// the near plane.
@@ -150,6 +183,32 @@ struct LightLanes {
     pmf: F,
 }
 
+impl LightLanes {
+    #[inline(always)]
+    fn set(&mut self, i: usize, e: &PlainLight) {
+        self.p0.set(i, e.p0);
+        self.e1.set(i, e.e1);
+        self.e2.set(i, e.e2);
+        self.normal.set(i, e.normal);
+        self.radiance.set(i, e.radiance);
+        self.area.0[i] = e.area;
+        self.pmf.0[i] = e.pmf;
+    }
+
+    /// `e` in lanes `lanes`.
+    #[inline(always)]
+    fn select(&mut self, lanes: M, e: &PlainLight) {
+        let splat = V3::splat;
+        self.p0 = lanes.select3(splat(e.p0), self.p0);
+        self.e1 = lanes.select3(splat(e.e1), self.e1);
+        self.e2 = lanes.select3(splat(e.e2), self.e2);
+        self.normal = lanes.select3(splat(e.normal), self.normal);
+        self.radiance = lanes.select3(splat(e.radiance), self.radiance);
+        self.area = lanes.select(F::splat(e.area), self.area);
+        self.pmf = lanes.select(F::splat(e.pmf), self.pmf);
+    }
+}
+
 impl PathTracer<'_> {
     /// Samples `first..first + n` (`n` at most [`LANES`]) of pixel (`x`, `y`), in order.
     #[inline(always)]
@@ -217,6 +276,7 @@ impl PathTracer<'_> {
         let emitters = (depth < max_depth)
             .then(|| self.lights.choose_emitters(draws[0]))
             .flatten();
+        let few = emitters.is_some() && self.plain_lights.len() <= FEW_EMITTERS;
         for i in paths.alive.lanes() {
             // Each ray is passed where `rays` holds it: the traversal's loads of a copy stored
             // just before the call waited for that store (13 % of traversal's samples on
@@ -239,7 +299,7 @@ impl PathTracer<'_> {
                 };
                 let emitter = match choice {
                     LightChoice::Nothing => Some(None),
-                    LightChoice::Emitter(k) if self.plain_emitters[k] => Some(Some(k)),
+                    LightChoice::Emitter(k) => self.plain_lights[k].as_ref().map(Some),
                     _ => None,
                 };
                 if let (Some(material), Some(emitter)) = (plain, emitter) {
@@ -254,20 +314,17 @@ impl PathTracer<'_> {
                     }
                     hits.base_color.set(i, material.base_color);
                     hits.emitted.set(i, material.emitted);
-                    if let Some(k) = emitter {
-                        let e = self.lights.emitter(k);
-                        let light = &mut hits.light;
-                        light.p0.set(i, e.p0);
-                        light.e1.set(i, e.e1);
-                        light.e2.set(i, e.e2);
-                        light.normal.set(i, e.normal);
-                        let m = mesh.triangle_materials[e.triangle as usize] as usize;
-                        light.radiance.set(i, self.scene.materials[m].emissive);
-                        light.area.0[i] = e.area;
-                        light.pmf.0[i] = e.pmf;
+                    if let Some(e) = emitter {
+                        if !few {
+                            hits.light.set(i, e);
+                        }
                         hits.lit.0[i] = true;
                     }
-                    paths.origin.set(i, reached.origin);
+                    // Only a see-through surface moves the ray's origin; storing it anyway
+                    // made the bounce's vector load of the origins wait for the stores.
+                    if self.see_through {
+                        paths.origin.set(i, reached.origin);
+                    }
                     continue;
                 }
             }
@@ -278,6 +335,13 @@ impl PathTracer<'_> {
             let mut path = paths.get(i);
             paths.alive.0[i] = self.bounce(&mut path, depth, max_depth, &lane_draws, stop);
             paths.set(i, &path);
+        }
+        if let (true, Some(k)) = (few, emitters) {
+            for (e, light) in self.plain_lights.iter().enumerate() {
+                if let Some(light) = light {
+                    hits.light.select(M::from_fn(|i| k.0[i] == e as u32), light);
+                }
+            }
         }
     }
 

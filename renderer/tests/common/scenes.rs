@@ -247,6 +247,22 @@ pub fn cornell_box_mixed() -> FrameScene {
     scene
 }
 
+/// The Cornell box with its tall box half see-through and plain: lit by the area light
+/// alone, so that packets take the bounces of rays that crossed the box to the walls behind.
+pub fn cornell_box_see_through() -> FrameScene {
+    let mut scene = cornell_box();
+    let white = [0.885809, 0.698859, 0.666422];
+    scene.materials.push(Material {
+        alpha_mode: AlphaMode::Blend,
+        base_color: Vec4::new(white[0], white[1], white[2], 0.5),
+        ..lambertian("see-through", white)
+    });
+    // The tall box's triangles, as in `cornell_box_mixed`.
+    let see_through = scene.materials.len() as u32 - 1;
+    scene.mesh.triangle_materials[10..22].fill(see_through);
+    scene
+}
+
 fn checker(n: u32, a: [f32; 4], b: [f32; 4], filter: Filter) -> Texture {
     let texels = (0..n * n).map(|i| if (i % n + i / n) & 1 == 0 { a } else { b });
     Texture {
