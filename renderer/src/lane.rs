@@ -354,8 +354,10 @@ pub fn sin_cos(x: F) -> (F, F) {
     let negative = x.lt(F::ZERO);
     let a = negative.select(-x, x);
     let sin_sign = negative.select(F::splat(-1.0), F::splat(1.0));
-    let j = U::from_fn(|i| crate::transcendental::octant(a.0[i]).0);
-    let y = F::from_fn(|i| crate::transcendental::octant(a.0[i]).1);
+    let (mut j, mut y) = (U([0; LANES]), F::ZERO);
+    for i in 0..LANES {
+        (j.0[i], y.0[i]) = crate::transcendental::octant(a.0[i]);
+    }
     let odd = M::from_fn(|i| j.0[i] & 1 == 1);
     let j = U::from_fn(|i| {
         if odd.0[i] {
